@@ -1,0 +1,171 @@
+# horizon — build, test, bench, install.  See README.md.
+#   make deps     install the Debian packages (apt-get; sudo when not root; no-op when present)
+#   make          build/horizon and build/horizond
+#   make test     deps, build, every cmocka suite and script test, then again under ASan/UBSan
+#   make bench    benchmarks (print tables; never fail on a number)
+#   make demo     the README's main job on the bundled sample
+#   make install  PREFIX=/usr/local DESTDIR=
+
+PREFIX  ?= /usr/local
+BUILD   ?= build
+CC      ?= cc
+PKGS    := rdkafka sqlite3 yaml-0.1 openblas jansson libsystemd libmicrohttpd
+DEB_PKGS := librdkafka-dev libsqlite3-dev sqlite3 libyaml-dev libopenblas-dev libcmocka-dev \
+            libjansson-dev libsystemd-dev libmicrohttpd-dev kcat pkg-config
+
+# Recursive (=) so pkg-config runs only when a compile needs it, after `make deps`.
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lm -lpthread
+CMOCKA_LIBS = $(shell pkg-config --libs cmocka 2>/dev/null)
+
+WARN    := -Wall -Wextra -Werror -Wno-unused-parameter -Wshadow -Wvla
+CSTD    := -std=c11 -D_GNU_SOURCE
+INCS    := -Icommon -Iconfig -Iconnectors -Idaemon -Imodels
+OPT     ?= -O2 -g
+CFLAGS_ALL = $(CSTD) $(OPT) $(WARN) $(INCS) $(PKG_CFLAGS) -MMD -MP $(CFLAGS)
+SAN     := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+
+LIB_SRC  := $(filter-out daemon/main_%.c,$(wildcard common/*.c config/*.c connectors/*.c daemon/*.c models/*.c))
+# The tensor core alone, rebuilt with hz_real = double for finite-difference gradient checks.
+DBL_SRC  := $(wildcard common/*.c models/tensor*.c models/ops*.c models/optim*.c)
+TEST_SRC := $(wildcard tests/test_*.c)
+DTEST_SRC := $(wildcard tests/dtest_*.c)
+TOOL_SRC := $(wildcard tests/tools/*.c)
+BENCH_SRC := $(wildcard bench/*.c)
+PROGS    := horizon horizond
+
+# Object lists for one build flavour ($1 = output dir).
+objs = $(patsubst %.c,$1/obj/%.o,$2)
+
+LIB_OBJ    := $(call objs,$(BUILD),$(LIB_SRC))
+SLIB_OBJ   := $(call objs,$(BUILD)/asan,$(LIB_SRC))
+DLIB_OBJ   := $(call objs,$(BUILD)/dbl,$(DBL_SRC))
+TESTS      := $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRC))
+STESTS     := $(patsubst tests/%.c,$(BUILD)/asan/tests/%,$(TEST_SRC))
+DTESTS     := $(patsubst tests/%.c,$(BUILD)/dbl/tests/%,$(DTEST_SRC))
+SDTESTS    := $(patsubst tests/%.c,$(BUILD)/asan/dbl/tests/%,$(DTEST_SRC))
+TOOLS      := $(patsubst tests/tools/%.c,$(BUILD)/tools/%,$(TOOL_SRC))
+BENCHES    := $(patsubst bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC))
+
+.SECONDARY:
+.PHONY: all deps test check check-asan bench demo install clean format format-check tools
+all: $(addprefix $(BUILD)/,$(PROGS)) $(TOOLS) $(BENCHES)
+
+deps:
+	@missing=""; for p in $(DEB_PKGS); do \
+	    dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || missing="$$missing $$p"; \
+	done; \
+	if [ -z "$$missing" ]; then echo "deps: all present"; exit 0; fi; \
+	echo "deps: installing$$missing"; \
+	SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+	$$SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q $$missing
+
+# ---- normal build
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -c $< -o $@
+
+$(BUILD)/libhorizon.a: $(LIB_OBJ)
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/horizon: $(BUILD)/obj/daemon/main_horizon.o $(BUILD)/libhorizon.a
+	$(CC) $(OPT) -o $@ $^ $(PKG_LIBS) $(LDFLAGS)
+
+$(BUILD)/horizond: $(BUILD)/obj/daemon/main_horizond.o $(BUILD)/libhorizon.a
+	$(CC) $(OPT) -o $@ $^ $(PKG_LIBS) $(LDFLAGS)
+
+$(BUILD)/tests/%: $(BUILD)/obj/tests/%.o $(BUILD)/libhorizon.a
+	@mkdir -p $(dir $@)
+	$(CC) $(OPT) -o $@ $^ $(CMOCKA_LIBS) $(PKG_LIBS) $(LDFLAGS)
+
+$(BUILD)/tools/%: $(BUILD)/obj/tests/tools/%.o $(BUILD)/libhorizon.a
+	@mkdir -p $(dir $@)
+	$(CC) $(OPT) -o $@ $^ $(PKG_LIBS) $(LDFLAGS)
+
+$(BUILD)/bench/%: $(BUILD)/obj/bench/%.o $(BUILD)/libhorizon.a
+	@mkdir -p $(dir $@)
+	$(CC) $(OPT) -o $@ $^ $(PKG_LIBS) $(LDFLAGS)
+
+# ---- double-precision tensor core (gradient checks)
+$(BUILD)/dbl/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -DHZ_DOUBLE -c $< -o $@
+
+$(BUILD)/dbl/libhzdbl.a: $(DLIB_OBJ)
+	rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/dbl/tests/%: $(BUILD)/dbl/obj/tests/%.o $(BUILD)/dbl/libhzdbl.a
+	@mkdir -p $(dir $@)
+	$(CC) $(OPT) -o $@ $^ $(CMOCKA_LIBS) $(PKG_LIBS) $(LDFLAGS)
+
+# ---- sanitizer build of the same suites
+$(BUILD)/asan/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CSTD) $(SAN) $(WARN) $(INCS) $(PKG_CFLAGS) -MMD -MP $(CFLAGS) -c $< -o $@
+
+$(BUILD)/asan/dbl/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CSTD) $(SAN) $(WARN) $(INCS) $(PKG_CFLAGS) -MMD -MP $(CFLAGS) -DHZ_DOUBLE -c $< -o $@
+
+$(BUILD)/asan/libhorizon.a: $(SLIB_OBJ)
+	rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/asan/dbl/libhzdbl.a: $(call objs,$(BUILD)/asan/dbl,$(DBL_SRC))
+	rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/asan/tests/%: $(BUILD)/asan/obj/tests/%.o $(BUILD)/asan/libhorizon.a
+	@mkdir -p $(dir $@)
+	$(CC) $(SAN) -o $@ $^ $(CMOCKA_LIBS) $(PKG_LIBS) $(LDFLAGS)
+
+$(BUILD)/asan/dbl/tests/%: $(BUILD)/asan/dbl/obj/tests/%.o $(BUILD)/asan/dbl/libhzdbl.a
+	@mkdir -p $(dir $@)
+	$(CC) $(SAN) -o $@ $^ $(CMOCKA_LIBS) $(PKG_LIBS) $(LDFLAGS)
+
+$(BUILD)/asan/horizon: $(BUILD)/asan/obj/daemon/main_horizon.o $(BUILD)/asan/libhorizon.a
+	$(CC) $(SAN) -o $@ $^ $(PKG_LIBS) $(LDFLAGS)
+
+$(BUILD)/asan/horizond: $(BUILD)/asan/obj/daemon/main_horizond.o $(BUILD)/asan/libhorizon.a
+	$(CC) $(SAN) -o $@ $^ $(PKG_LIBS) $(LDFLAGS)
+
+$(BUILD)/asan/tools/%: $(BUILD)/asan/obj/tests/tools/%.o $(BUILD)/asan/libhorizon.a
+	@mkdir -p $(dir $@)
+	$(CC) $(SAN) -o $@ $^ $(PKG_LIBS) $(LDFLAGS)
+
+# ---- running
+# tests/run.sh runs every suite binary in a directory, then every tests/*.sh script.
+check: all $(TESTS) $(DTESTS)
+	BUILD=$(BUILD) BIN=$(BUILD) tests/run.sh $(BUILD)/tests $(BUILD)/dbl/tests
+
+check-asan: $(STESTS) $(SDTESTS) $(addprefix $(BUILD)/asan/,$(PROGS)) $(patsubst $(BUILD)/%,$(BUILD)/asan/%,$(TOOLS))
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+	BUILD=$(BUILD) BIN=$(BUILD)/asan tests/run.sh $(BUILD)/asan/tests $(BUILD)/asan/dbl/tests
+
+test:
+	$(MAKE) deps
+	$(MAKE) check
+	$(MAKE) check-asan
+	@echo "make test: all suites passed (normal and ASan/UBSan)"
+
+bench: all
+	BUILD=$(BUILD) bench/run.sh
+
+demo:
+	$(MAKE) deps
+	$(MAKE) all
+	BUILD=$(BUILD) ./demo.sh
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin
+	install -m 0755 $(BUILD)/horizon $(BUILD)/horizond $(DESTDIR)$(PREFIX)/bin/
+
+clean:
+	rm -rf $(BUILD)
+
+FMT_SRC = $(shell git ls-files '*.c' '*.h')
+format:
+	clang-format -i $(FMT_SRC)
+format-check:
+	clang-format --dry-run --Werror $(FMT_SRC)
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

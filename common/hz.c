@@ -1,0 +1,80 @@
+/* hz.c — result codes, error buffers, logging and clocks (see hz.h). */
+#include "hz.h"
+
+#include <stdio.h>
+#include <time.h>
+#include <unistd.h>
+
+int hz_err(char *err, size_t errlen, int code, const char *fmt, ...)
+{
+    if (err && errlen) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err, errlen, fmt, ap);
+        va_end(ap);
+    }
+    return code;
+}
+
+const char *hz_strerror(int code)
+{
+    switch (code) {
+    case HZ_OK: return "success";
+    case HZ_EINVAL: return "invalid input";
+    case HZ_ENOMEM: return "out of memory";
+    case HZ_EIO: return "i/o error";
+    case HZ_ENOTFOUND: return "not found";
+    case HZ_EFORMAT: return "malformed data";
+    case HZ_ERANGE: return "out of range";
+    case HZ_EAGAIN: return "try again";
+    case HZ_EDB: return "database error";
+    case HZ_EKAFKA: return "kafka error";
+    case HZ_ESTATE: return "wrong state";
+    default: return "unknown error";
+    }
+}
+
+static const char *level_name(int level)
+{
+    switch (level) {
+    case HZ_LOG_ERR: return "error";
+    case HZ_LOG_WARN: return "warning";
+    case HZ_LOG_NOTICE: return "notice";
+    case HZ_LOG_INFO: return "info";
+    default: return "debug";
+    }
+}
+
+void hz_log(const hz_logger *lg, int level, const char *fmt, ...)
+{
+    int max = lg ? lg->max_level : HZ_LOG_INFO;
+    if (level > max)
+        return;
+    char msg[2048];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    if (lg && lg->fn) {
+        lg->fn(lg->opaque, level, msg);
+        return;
+    }
+    if (isatty(STDERR_FILENO))
+        fprintf(stderr, "%s: %s\n", level_name(level), msg);
+    else
+        fprintf(stderr, "<%d>%s\n", level, msg);
+}
+
+int64_t hz_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int64_t hz_mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}

@@ -1,0 +1,59 @@
+/* hz.h — result codes, error buffers and logging shared by every module.
+ *
+ * Library code returns 0 or a negative HZ_E* code and, when it fails, writes a message a
+ * person can act on into a caller-supplied buffer (librdkafka's errstr habit). Messages start
+ * lower-case and name the input (`file.yaml:12:5: ...`). Only main() exits. */
+#ifndef HZ_H
+#define HZ_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+enum {
+    HZ_OK = 0,
+    HZ_EINVAL = -1,   /* bad input: config, file, message */
+    HZ_ENOMEM = -2,   /* allocation failed */
+    HZ_EIO = -3,      /* read/write/syscall failed */
+    HZ_ENOTFOUND = -4,/* named thing does not exist */
+    HZ_EFORMAT = -5,  /* malformed file or message */
+    HZ_ERANGE = -6,   /* number out of range */
+    HZ_EAGAIN = -7,   /* nothing yet; try again */
+    HZ_EDB = -8,      /* SQLite error */
+    HZ_EKAFKA = -9,   /* Kafka error */
+    HZ_ESTATE = -10,  /* called in the wrong state */
+};
+
+/* Size callers use for error buffers. */
+#define HZ_ERRLEN 512
+
+/* Writes a formatted message into err (size errlen, may be NULL) and returns code, so that
+ * `return hz_err(err, errlen, HZ_EINVAL, "...", ...)` reads as one statement. */
+int hz_err(char *err, size_t errlen, int code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+/* Short name of a result code ("invalid input", ...); never NULL. */
+const char *hz_strerror(int code);
+
+/* Logging: levels follow syslog numbering so journald shows them (sd-daemon <N> prefixes). */
+enum { HZ_LOG_ERR = 3, HZ_LOG_WARN = 4, HZ_LOG_NOTICE = 5, HZ_LOG_INFO = 6, HZ_LOG_DEBUG = 7 };
+
+/* Log sink; the default writes "<N>message\n" to stderr when stderr is not a terminal
+ * (journald parses the prefix) and "level: message\n" otherwise. */
+typedef void (*hz_log_fn)(void *opaque, int level, const char *msg);
+
+typedef struct hz_logger {
+    hz_log_fn fn;   /* NULL: default stderr sink */
+    void *opaque;
+    int max_level;  /* messages above this level are dropped */
+} hz_logger;
+
+/* Logs through lg (NULL: default stderr sink at HZ_LOG_INFO). */
+void hz_log(const hz_logger *lg, int level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Wall-clock time in ms since the epoch, and a monotonic clock in ns. */
+int64_t hz_now_ms(void);
+int64_t hz_mono_ns(void);
+
+#endif

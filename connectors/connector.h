@@ -1,0 +1,114 @@
+/* connector.h — the records that flow through horizon and the two small interfaces every
+ * connector implements: a source (poll a batch of readings, report positions, acknowledge
+ * a position once everything derived from it is durable) and a sink (write forecasts,
+ * anomalies, readings and dead letters; flush durably).  DESIGN.md, "Data model" and
+ * "Delivery and scale".
+ *
+ * Ownership: strings inside records handed to a sink are borrowed for the call only.
+ * Records returned by a source's poll are owned by the source and stay valid until the
+ * next poll (or free) on that source. */
+#ifndef HZ_CONNECTOR_H
+#define HZ_CONNECTOR_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "hz.h"
+
+/* Most variables one reading can carry (a pipeline's `values` list). */
+#define HZ_MAX_VARS 32
+
+/* Where a record came from, so it can be acknowledged and named in errors.
+ * Kafka: partition and offset.  SQLite: partition -1, offset = rowid/cursor.  CSV:
+ * partition -1, offset = 1-based line number. */
+typedef struct hz_pos {
+    int32_t partition;
+    int64_t offset;
+} hz_pos;
+
+/* One reading: a series at one time, with one value per configured variable.  A variable
+ * absent from the message is NaN. */
+typedef struct hz_reading {
+    const char *series;
+    int64_t ts_ms; /* UTC, milliseconds since the epoch */
+    int nvars;
+    double values[HZ_MAX_VARS];
+    hz_pos pos;
+} hz_reading;
+
+/* Something that could not be decoded: kept with its reason and origin, never dropped. */
+typedef struct hz_dead_letter {
+    const char *origin;  /* "topic/partition/offset", "file:line:column" or "table/rowid" */
+    const char *reason;  /* what was wrong, e.g. "field \"ts\": expected ISO 8601 or epoch" */
+    const void *payload; /* the raw bytes (may be truncated by the source, see payload_len) */
+    size_t payload_len;
+    int64_t ts_ms; /* when it was rejected */
+} hz_dead_letter;
+
+typedef struct hz_forecast {
+    const char *pipeline, *series, *variable;
+    int64_t issued_ts, target_ts; /* ms */
+    int step;                     /* 1..horizon */
+    double value, lower, upper;   /* lower/upper NaN when no interval is known */
+    const char *model_id;
+} hz_forecast;
+
+typedef struct hz_anomaly {
+    const char *pipeline, *series, *variable;
+    int64_t ts;                             /* ms */
+    double value, expected, lower, upper;   /* NaN where not applicable */
+    double score;                           /* [0, 1] */
+    int flag;                               /* 1 flagged, 0 scored only */
+    const char *kind; /* "residual", "range", "flatline", "spike", "gap" */
+} hz_anomaly;
+
+/* What one poll returns.  Arrays are owned by the source. */
+typedef struct hz_batch {
+    const hz_reading *readings;
+    size_t n_readings;
+    const hz_dead_letter *dead;
+    size_t n_dead;
+    /* The highest position covered by this batch per partition is what to acknowledge
+     * once everything derived from the batch is durable. */
+} hz_batch;
+
+typedef struct hz_source hz_source;
+typedef struct hz_source_ops {
+    const char *kind; /* "kafka", "sqlite", "csv" */
+    /* Fills out with up to max records, waiting at most timeout_ms.  Returns the number of
+     * records (readings + dead letters), 0 when nothing arrived, HZ_EAGAIN never; a negative
+     * HZ_E* on a failure that stops the source (a bad record is not such a failure). */
+    int (*poll)(hz_source *s, hz_batch *out, size_t max, int timeout_ms, char *err,
+                size_t errlen);
+    /* Everything up to and including pos (on its partition) is durable: commit it. */
+    int (*ack)(hz_source *s, const hz_pos *pos, char *err, size_t errlen);
+    void (*free)(hz_source *s);
+} hz_source_ops;
+
+struct hz_source {
+    const hz_source_ops *ops;
+};
+
+typedef struct hz_sink hz_sink;
+typedef struct hz_sink_ops {
+    const char *kind;
+    /* Each write queues records; they are durable only after flush returns 0.  n may be 0. */
+    int (*write_readings)(hz_sink *k, const char *pipeline, const char *const *var_names,
+                          const hz_reading *r, size_t n, char *err, size_t errlen);
+    int (*write_forecasts)(hz_sink *k, const hz_forecast *f, size_t n, char *err,
+                           size_t errlen);
+    int (*write_anomalies)(hz_sink *k, const hz_anomaly *a, size_t n, char *err,
+                           size_t errlen);
+    int (*write_dead)(hz_sink *k, const char *pipeline, const hz_dead_letter *d, size_t n,
+                      char *err, size_t errlen);
+    /* Makes every record written so far durable (SQLite COMMIT; Kafka delivery reports
+     * received for all of them), waiting at most timeout_ms.  Returns 0 or HZ_E*. */
+    int (*flush)(hz_sink *k, int timeout_ms, char *err, size_t errlen);
+    void (*free)(hz_sink *k);
+} hz_sink_ops;
+
+struct hz_sink {
+    const hz_sink_ops *ops;
+};
+
+#endif

@@ -1,0 +1,38 @@
+/* main_horizon.c — the `horizon` tool: one binary, one subcommand per job (DESIGN.md,
+ * "Programs").  Subcommands are added here as their modules land. */
+#include <stdio.h>
+#include <string.h>
+
+#include "hz.h"
+
+#define HZ_VERSION "0.1.0"
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: horizon SUBCOMMAND [options]\n"
+               "\n"
+               "subcommands:\n"
+               "  version    print the version\n"
+               "\n"
+               "`horizon SUBCOMMAND --help` describes each.\n");
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    const char *cmd = argv[1];
+    if (!strcmp(cmd, "--help") || !strcmp(cmd, "-h") || !strcmp(cmd, "help")) {
+        usage(stdout);
+        return 0;
+    }
+    if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
+        printf("horizon %s\n", HZ_VERSION);
+        return 0;
+    }
+    fprintf(stderr, "horizon: unknown subcommand '%s'\n", cmd);
+    usage(stderr);
+    return 2;
+}
