@@ -19,29 +19,46 @@ int hz_err(char *err, size_t errlen, int code, const char *fmt, ...)
 const char *hz_strerror(int code)
 {
     switch (code) {
-    case HZ_OK: return "success";
-    case HZ_EINVAL: return "invalid input";
-    case HZ_ENOMEM: return "out of memory";
-    case HZ_EIO: return "i/o error";
-    case HZ_ENOTFOUND: return "not found";
-    case HZ_EFORMAT: return "malformed data";
-    case HZ_ERANGE: return "out of range";
-    case HZ_EAGAIN: return "try again";
-    case HZ_EDB: return "database error";
-    case HZ_EKAFKA: return "kafka error";
-    case HZ_ESTATE: return "wrong state";
-    default: return "unknown error";
+    case HZ_OK:
+        return "success";
+    case HZ_EINVAL:
+        return "invalid input";
+    case HZ_ENOMEM:
+        return "out of memory";
+    case HZ_EIO:
+        return "i/o error";
+    case HZ_ENOTFOUND:
+        return "not found";
+    case HZ_EFORMAT:
+        return "malformed data";
+    case HZ_ERANGE:
+        return "out of range";
+    case HZ_EAGAIN:
+        return "try again";
+    case HZ_EDB:
+        return "database error";
+    case HZ_EKAFKA:
+        return "kafka error";
+    case HZ_ESTATE:
+        return "wrong state";
+    default:
+        return "unknown error";
     }
 }
 
 static const char *level_name(int level)
 {
     switch (level) {
-    case HZ_LOG_ERR: return "error";
-    case HZ_LOG_WARN: return "warning";
-    case HZ_LOG_NOTICE: return "notice";
-    case HZ_LOG_INFO: return "info";
-    default: return "debug";
+    case HZ_LOG_ERR:
+        return "error";
+    case HZ_LOG_WARN:
+        return "warning";
+    case HZ_LOG_NOTICE:
+        return "notice";
+    case HZ_LOG_INFO:
+        return "info";
+    default:
+        return "debug";
     }
 }
 

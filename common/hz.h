@@ -12,16 +12,16 @@
 
 enum {
     HZ_OK = 0,
-    HZ_EINVAL = -1,   /* bad input: config, file, message */
-    HZ_ENOMEM = -2,   /* allocation failed */
-    HZ_EIO = -3,      /* read/write/syscall failed */
-    HZ_ENOTFOUND = -4,/* named thing does not exist */
-    HZ_EFORMAT = -5,  /* malformed file or message */
-    HZ_ERANGE = -6,   /* number out of range */
-    HZ_EAGAIN = -7,   /* nothing yet; try again */
-    HZ_EDB = -8,      /* SQLite error */
-    HZ_EKAFKA = -9,   /* Kafka error */
-    HZ_ESTATE = -10,  /* called in the wrong state */
+    HZ_EINVAL = -1,    /* bad input: config, file, message */
+    HZ_ENOMEM = -2,    /* allocation failed */
+    HZ_EIO = -3,       /* read/write/syscall failed */
+    HZ_ENOTFOUND = -4, /* named thing does not exist */
+    HZ_EFORMAT = -5,   /* malformed file or message */
+    HZ_ERANGE = -6,    /* number out of range */
+    HZ_EAGAIN = -7,    /* nothing yet; try again */
+    HZ_EDB = -8,       /* SQLite error */
+    HZ_EKAFKA = -9,    /* Kafka error */
+    HZ_ESTATE = -10,   /* called in the wrong state */
 };
 
 /* Size callers use for error buffers. */
@@ -43,9 +43,9 @@ enum { HZ_LOG_ERR = 3, HZ_LOG_WARN = 4, HZ_LOG_NOTICE = 5, HZ_LOG_INFO = 6, HZ_L
 typedef void (*hz_log_fn)(void *opaque, int level, const char *msg);
 
 typedef struct hz_logger {
-    hz_log_fn fn;   /* NULL: default stderr sink */
+    hz_log_fn fn; /* NULL: default stderr sink */
     void *opaque;
-    int max_level;  /* messages above this level are dropped */
+    int max_level; /* messages above this level are dropped */
 } hz_logger;
 
 /* Logs through lg (NULL: default stderr sink at HZ_LOG_INFO). */
