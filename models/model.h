@@ -1,0 +1,77 @@
+/* model.h — the one interface of the three forecasting models (DESIGN.md, "Models"):
+ * create from a config, forward a batch of windows, parameters for the optimiser and the
+ * checkpoint, free.  A fourth model is one new file that fills an hz_model_vt. */
+#ifndef HZ_MODEL_H
+#define HZ_MODEL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "tensor.h"
+
+typedef enum {
+    HZ_MODEL_INFORMER = 0,
+    HZ_MODEL_ITRANSFORMER = 1,
+    HZ_MODEL_NILMFORMER = 2
+} hz_model_kind;
+
+/* Every field any model reads; each model documents which it uses.  Defaults: see
+ * hz_model_conf_defaults (the papers' settings). */
+typedef struct hz_model_conf {
+    hz_model_kind kind;
+    int seq_len, label_len, pred_len;
+    int enc_in;  /* variables in the input window */
+    int c_out;   /* variables forecast */
+    int n_marks; /* calendar features per step (timeF freq h: 4); 0 = none */
+    int d_model, n_heads, e_layers, d_layers, d_ff;
+    double dropout;
+    int activation; /* HZ_ACT_GELU / HZ_ACT_RELU */
+    int use_norm;   /* iTransformer instance normalisation */
+    /* Informer */
+    int factor;
+    int attn_full; /* 0: ProbSparse, 1: canonical full attention */
+    int distil, mix;
+    uint64_t seed; /* init and (Informer) key sampling */
+} hz_model_conf;
+
+/* The papers' defaults for kind (MODELS.md §2.9, §3.3), seq/pred 96, 7 variables, 4 marks. */
+void hz_model_conf_defaults(hz_model_conf *c, hz_model_kind kind);
+const char *hz_model_kind_name(hz_model_kind k);
+int hz_model_kind_parse(const char *s, hz_model_kind *out);
+
+/* One batch of windows, row-major, owned by the caller. */
+typedef struct hz_model_input {
+    int batch;
+    const hz_real *x;          /* [B, seq_len, enc_in] */
+    const hz_real *x_mark;     /* [B, seq_len, n_marks] or NULL */
+    const hz_real *x_dec;      /* [B, label_len + pred_len, enc_in] (Informer) */
+    const hz_real *x_mark_dec; /* [B, label_len + pred_len, n_marks] (Informer) */
+} hz_model_input;
+
+typedef struct hz_model hz_model;
+typedef struct hz_model_vt {
+    /* Output [B, pred_len, c_out] in the arena of c.  c->training selects train/eval mode;
+     * c->grad_on records the tape. */
+    hz_tensor *(*forward)(hz_model *m, hz_ctx *c, const hz_model_input *in);
+    void (*free)(hz_model *m);
+} hz_model_vt;
+
+struct hz_model {
+    const hz_model_vt *vt;
+    hz_model_conf conf;
+    hz_params params; /* every state_dict entry under its official name */
+};
+
+/* Creates a model with freshly initialised weights (PyTorch default inits, conf.seed).
+ * Returns 0 or HZ_EINVAL (bad conf, message in err) / HZ_ENOMEM. */
+int hz_model_create(const hz_model_conf *conf, hz_model **out, char *err, size_t errlen);
+void hz_model_free(hz_model *m);
+static inline hz_tensor *hz_model_forward(hz_model *m, hz_ctx *c, const hz_model_input *in)
+{
+    return m->vt->forward(m, c, in);
+}
+
+/* Per-kind constructors (used by hz_model_create). */
+int hz_itransformer_create(const hz_model_conf *conf, hz_model **out, char *err, size_t errlen);
+
+#endif
