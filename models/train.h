@@ -1,0 +1,54 @@
+/* train.h — the training loop of the papers' protocol (MODELS.md §2.9, §3.3): shuffled
+ * mini-batches (drop_last), MSE on scaled data, Adam(W) with the type1 or cosine schedule,
+ * optional gradient clipping, early stopping on validation MSE with the best weights kept;
+ * and evaluation (MSE / MAE overall and per horizon step, scaled and in original units). */
+#ifndef HZ_TRAIN_H
+#define HZ_TRAIN_H
+
+#include "dataset.h"
+#include "model.h"
+
+enum { HZ_LRADJ_TYPE1 = 0, HZ_LRADJ_COSINE = 1, HZ_LRADJ_NONE = 2 };
+
+typedef struct hz_train_conf {
+    int epochs, batch, patience;
+    double lr, weight_decay, clip; /* clip 0: off */
+    int adamw, lradj;
+    uint64_t seed;
+    int max_train_batches; /* 0: all (tests use a few) */
+} hz_train_conf;
+
+/* Progress: called after every batch (phase 0 train, 1 validation) and, with batch == -1,
+ * at the end of each epoch with the epoch's train and validation losses. */
+typedef void (*hz_train_progress)(void *opaque, int epoch, int phase, int batch, int n_batches,
+                                  double loss, double val_loss);
+
+typedef struct hz_train_result {
+    int epochs_run, best_epoch;
+    double best_val, last_train;
+    double seconds;
+} hz_train_result;
+
+/* Trains m in place; at the end m holds the weights of the best validation epoch.
+ * Returns 0 or HZ_E* (message in err). */
+int hz_train(hz_model *m, const hz_windows *train, const hz_windows *val, const hz_train_conf *tc,
+             hz_train_progress progress, void *opaque, hz_train_result *res, char *err,
+             size_t errlen);
+
+typedef struct hz_eval_result {
+    int windows;
+    double mse, mae;             /* scaled data (as the papers report) */
+    double mse_orig, mae_orig;   /* original units (scaler std applied), NaN without a scaler */
+    double *mse_step, *mae_step; /* [pred_len] scaled, owned by the result (hz_eval_free) */
+} hz_eval_result;
+
+/* Evaluates m on every window of w (batch size `batch`; the last partial batch is scored
+ * too unless drop_last).  scaler may be NULL.  Returns 0 or HZ_ENOMEM. */
+int hz_evaluate(hz_model *m, const hz_windows *w, int batch, int drop_last, const hz_scaler *scaler,
+                hz_eval_result *res);
+void hz_eval_free(hz_eval_result *res);
+
+/* The MSE of m on w, as the validation loss of hz_train (drop_last, batch). */
+double hz_val_loss(hz_model *m, hz_ctx *c, const hz_windows *w, int batch);
+
+#endif
