@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "hz.h"
+#include "ops.h"
 #include "optim.h"
 
 typedef struct batch_buf {
