@@ -492,7 +492,7 @@ int hz_st_read(const hz_st_file *f, const char *name, hz_st_dtype dtype, int ndi
         char a[128], b[128];
         return ferr(f, err, errlen, HZ_EFORMAT, "tensor '%s': shape %s, expected %s", name,
                     fmt_shape(a, sizeof a, t->ndim, t->shape),
-                    fmt_shape(b, sizeof b, ndim > 0 && ndim <= HZ_ST_MAX_DIMS ? ndim : 0, shape));
+                    fmt_shape(b, sizeof b, ndim > 0 ? ndim : 0, shape));
     }
     if (t->nbytes)
         memcpy(dst, t->data, t->nbytes);

@@ -57,8 +57,9 @@ size_t hz_st_dtype_size(hz_st_dtype dt);
 
 /* Reads the whole file at path into memory and validates it fully (header JSON, dtypes,
  * shapes, offsets against the data section). On success *out owns everything; free it with
- * hz_st_close. Returns 0, or HZ_EIO (cannot open/read), HZ_EFORMAT (malformed file) or
- * HZ_ENOMEM with a message naming path in err. */
+ * hz_st_close. Returns 0, or HZ_ENOTFOUND (no such file), HZ_EIO (cannot open/read, not a
+ * regular file), HZ_EFORMAT (malformed file) or HZ_ENOMEM, with a message naming path in err;
+ * *out is NULL on failure. Unknown fields inside a tensor entry are ignored. */
 int hz_st_open(const char *path, hz_st_file **out, char *err, size_t errlen);
 
 /* Same for a byte buffer; the bytes are copied (buf may be freed afterwards). name is used in

@@ -297,6 +297,31 @@ static void test_writer_refusals(void **state)
     hz_st_writer_free(w);
 }
 
+/* A failed save leaves the destination alone and removes its temporary file. */
+static void test_failed_save_cleans_up(void **state)
+{
+    tmpdir td;
+    tmp_make(&td);
+    char path[512], tmp[600], err[HZ_ERRLEN];
+    struct stat st;
+    tmp_path(&td, "isdir", path, sizeof path);
+    assert_int_equal(mkdir(path, 0755), 0);
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    float x[2] = {1, 2};
+    hz_st_writer *w = hz_st_writer_new();
+    assert_int_equal(hz_st_writer_add(w, "x", HZ_ST_F32, 1, (int64_t[]){2}, x, err, sizeof err), 0);
+    /* rename over a directory fails after the temporary file was fully written */
+    assert_int_equal(hz_st_writer_save(w, path, err, sizeof err), HZ_EIO);
+    assert_non_null(strstr(err, "cannot rename"));
+    assert_non_null(strstr(err, path));
+    assert_int_not_equal(stat(tmp, &st), 0);
+    assert_int_equal(stat(path, &st), 0);
+    assert_true(S_ISDIR(st.st_mode));
+    hz_st_writer_free(w);
+    assert_int_equal(rmdir(path), 0);
+    tmp_remove(&td);
+}
+
 /* ---- crafted bad files: each must be refused with a message naming the problem */
 
 typedef struct {
@@ -599,10 +624,7 @@ static void test_read_f32_checks_name_dtype_shape(void **state)
 }
 
 /* ---- interop: a file written by shared/reference/torch/safetensors.py (numpy), committed.
- * Made with: st.save(path, {"layer.weight": (arange(12).reshape(3,4) - 5.5) / 4 with [0,0] =
- * float32(pi) and [2,3] = -1e-30, "layer.bias": [1.5,-2.25,0], "scale": 0.125 (0-d),
- * "index": int64 [[0,-1,2**40],[1700000000,7,-2**62]], "empty": float32 zeros (0,4)},
- * {"format": "pt", "model": "unit-test", "note": "..."}). */
+ * Made by tests/fixtures/safetensors/make_py_written.py (see there for the values). */
 
 static void test_reads_python_written_file_exactly(void **state)
 {
@@ -673,6 +695,7 @@ int main(void)
     tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_round_trip_dtypes_scalars_empty_metadata);
     tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_empty_file_round_trip);
     tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_writer_refusals);
+    tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_failed_save_cleans_up);
     tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_crafted_good_files_accepted);
     tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_truncation_and_corruption_never_crash);
     tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_open_refuses_missing_and_truncated_files);
