@@ -1,0 +1,161 @@
+/* checkpoint.c — model <-> safetensors (checkpoint.h).  The configuration travels as JSON in
+ * the metadata so a checkpoint alone is enough to rebuild its model. */
+#include "checkpoint.h"
+
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hz.h"
+
+#define CONF_INTS(X)                                                                               \
+    X(seq_len)                                                                                     \
+    X(label_len) X(pred_len) X(enc_in) X(c_out) X(n_marks) X(d_model) X(n_heads) X(e_layers)       \
+        X(d_layers) X(d_ff) X(activation) X(use_norm) X(factor) X(attn_full) X(distil) X(mix)
+
+char *hz_model_conf_to_json(const hz_model_conf *c)
+{
+    json_t *o = json_object();
+    json_object_set_new(o, "kind", json_string(hz_model_kind_name(c->kind)));
+#define PUT(f) json_object_set_new(o, #f, json_integer(c->f));
+    CONF_INTS(PUT)
+#undef PUT
+    json_object_set_new(o, "dropout", json_real(c->dropout));
+    json_object_set_new(o, "seed", json_integer((json_int_t)c->seed));
+    char *s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    json_decref(o);
+    return s;
+}
+
+int hz_model_conf_from_json(const char *json, hz_model_conf *c, char *err, size_t errlen)
+{
+    json_error_t je;
+    json_t *o = json_loads(json, 0, &je);
+    if (!o || !json_is_object(o)) {
+        json_decref(o);
+        return hz_err(err, errlen, HZ_EFORMAT, "config metadata is not a JSON object (%s)",
+                      o ? "wrong type" : je.text);
+    }
+    const char *kind = json_string_value(json_object_get(o, "kind"));
+    hz_model_kind k;
+    if (!kind || hz_model_kind_parse(kind, &k)) {
+        json_decref(o);
+        return hz_err(err, errlen, HZ_EFORMAT, "config metadata: unknown model kind '%s'",
+                      kind ? kind : "(none)");
+    }
+    hz_model_conf_defaults(c, k);
+    json_t *v;
+#define GET(f)                                                                                     \
+    if ((v = json_object_get(o, #f))) {                                                            \
+        if (!json_is_integer(v)) {                                                                 \
+            json_decref(o);                                                                        \
+            return hz_err(err, errlen, HZ_EFORMAT, "config metadata: %s must be an integer", #f);  \
+        }                                                                                          \
+        c->f = (int)json_integer_value(v);                                                         \
+    }
+    CONF_INTS(GET)
+#undef GET
+    if ((v = json_object_get(o, "dropout")))
+        c->dropout = json_number_value(v);
+    if ((v = json_object_get(o, "seed")))
+        c->seed = (uint64_t)json_integer_value(v);
+    json_decref(o);
+    return 0;
+}
+
+int hz_ckpt_save(const hz_model *m, const char *path, const char *const (*meta)[2], int n_meta,
+                 char *err, size_t errlen)
+{
+    hz_st_writer *w = hz_st_writer_new();
+    if (!w)
+        return hz_err(err, errlen, HZ_ENOMEM, "%s: out of memory", path);
+    int rc = 0;
+    const hz_params *p = &m->params;
+    for (size_t i = 0; i < p->len && !rc; i++) {
+        const hz_tensor *t = p->t[i];
+        int64_t shape[HZ_MAXDIM];
+        for (int d = 0; d < t->ndim; d++)
+            shape[d] = t->shape[d];
+        rc = hz_st_writer_add(w, t->name, HZ_ST_F32, t->ndim, shape, t->data, err, errlen);
+    }
+    char *conf = hz_model_conf_to_json(&m->conf);
+    if (!rc)
+        rc = conf ? 0 : HZ_ENOMEM;
+    if (!rc)
+        rc = hz_st_writer_meta(w, "format", "horizon-1", err, errlen);
+    if (!rc)
+        rc = hz_st_writer_meta(w, "model", hz_model_kind_name(m->conf.kind), err, errlen);
+    if (!rc)
+        rc = hz_st_writer_meta(w, "config", conf, err, errlen);
+    for (int i = 0; i < n_meta && !rc; i++)
+        rc = hz_st_writer_meta(w, meta[i][0], meta[i][1], err, errlen);
+    if (!rc)
+        rc = hz_st_writer_save(w, path, err, errlen);
+    free(conf);
+    hz_st_writer_free(w);
+    return rc;
+}
+
+static int ignorable(const char *name)
+{
+    size_t n = strlen(name);
+    static const char *const suffixes[] = {"position_embedding.pe", "num_batches_tracked"};
+    for (int i = 0; i < 2; i++) {
+        size_t k = strlen(suffixes[i]);
+        if (n >= k && !strcmp(name + n - k, suffixes[i]))
+            return 1;
+    }
+    return 0;
+}
+
+int hz_ckpt_load_weights(hz_model *m, const hz_st_file *f, char *err, size_t errlen)
+{
+    hz_params *p = &m->params;
+    for (size_t i = 0; i < p->len; i++) {
+        hz_tensor *t = p->t[i];
+        int64_t shape[HZ_MAXDIM];
+        for (int d = 0; d < t->ndim; d++)
+            shape[d] = t->shape[d];
+        int rc = hz_st_read_f32(f, t->name, t->ndim, shape, t->data, err, errlen);
+        if (rc)
+            return rc;
+    }
+    for (size_t i = 0; i < hz_st_count(f); i++) {
+        const hz_st_tensor *t = hz_st_at(f, i);
+        if (!hz_params_find(p, t->name) && !ignorable(t->name))
+            return hz_err(err, errlen, HZ_EFORMAT,
+                          "%s: tensor '%s' is not a parameter of this %s model", hz_st_path(f),
+                          t->name, hz_model_kind_name(m->conf.kind));
+    }
+    return 0;
+}
+
+int hz_ckpt_load(const char *path, hz_model **out, hz_st_file **file_out, char *err, size_t errlen)
+{
+    *out = NULL;
+    if (file_out)
+        *file_out = NULL;
+    hz_st_file *f;
+    int rc = hz_st_open(path, &f, err, errlen);
+    if (rc)
+        return rc;
+    const char *conf_json = hz_st_meta(f, "config");
+    hz_model_conf conf;
+    char sub[HZ_ERRLEN];
+    if (!conf_json) {
+        rc = hz_err(err, errlen, HZ_EFORMAT,
+                    "%s: no \"config\" in __metadata__; not a horizon checkpoint", path);
+    } else if ((rc = hz_model_conf_from_json(conf_json, &conf, sub, sizeof sub))) {
+        hz_err(err, errlen, rc, "%s: %s", path, sub);
+    } else if ((rc = hz_model_create(&conf, out, sub, sizeof sub))) {
+        hz_err(err, errlen, rc, "%s: %s", path, sub);
+    } else if ((rc = hz_ckpt_load_weights(*out, f, err, errlen))) {
+        hz_model_free(*out);
+        *out = NULL;
+    }
+    if (rc || !file_out)
+        hz_st_close(f);
+    else
+        *file_out = f;
+    return rc;
+}

@@ -1,0 +1,33 @@
+/* checkpoint.h — models to and from safetensors files (DESIGN.md, "Models").
+ * A checkpoint holds every parameter and buffer under its official state_dict name as F32,
+ * and in __metadata__: "format" = "horizon-1", "model" = kind, "config" = the model
+ * configuration as JSON, plus whatever the caller adds (scaler statistics, variable names,
+ * period, metrics).  Files written by the PyTorch reference load too (hz_ckpt_load_weights). */
+#ifndef HZ_CHECKPOINT_H
+#define HZ_CHECKPOINT_H
+
+#include <stddef.h>
+
+#include "model.h"
+#include "safetensors.h"
+
+/* Writes m to path atomically.  meta: n_meta (key, value) string pairs, borrowed. */
+int hz_ckpt_save(const hz_model *m, const char *path, const char *const (*meta)[2], int n_meta,
+                 char *err, size_t errlen);
+
+/* Opens path, rebuilds the model from its "config" metadata and loads its weights.
+ * On success *out owns the model and, when file_out is not NULL, *file_out the open file
+ * (for hz_st_meta; close it with hz_st_close).  Refuses a missing "config", an unknown kind,
+ * a missing tensor, a dtype other than F32 and a shape that does not match the model. */
+int hz_ckpt_load(const char *path, hz_model **out, hz_st_file **file_out, char *err, size_t errlen);
+
+/* Copies every parameter and buffer of m from f, by name.  Strict: a tensor m needs but f
+ * lacks, or one in f that m does not know, is an error — except constant tables the
+ * official models keep in their state_dict (position_embedding.pe, num_batches_tracked). */
+int hz_ckpt_load_weights(hz_model *m, const hz_st_file *f, char *err, size_t errlen);
+
+/* The model configuration as compact JSON (caller frees) and back. */
+char *hz_model_conf_to_json(const hz_model_conf *c);
+int hz_model_conf_from_json(const char *json, hz_model_conf *c, char *err, size_t errlen);
+
+#endif
