@@ -46,7 +46,7 @@ hz_tensor *hz_elu(hz_ctx *c, hz_tensor *a, double alpha);
 hz_tensor *hz_relu(hz_ctx *c, hz_tensor *a);
 hz_tensor *hz_softplus(hz_ctx *c, hz_tensor *a); /* log(1 + e^x), beta 1, threshold 20 */
 hz_tensor *hz_exp(hz_ctx *c, hz_tensor *a);
-hz_tensor *hz_log(hz_ctx *c, hz_tensor *a);
+hz_tensor *hz_ln(hz_ctx *c, hz_tensor *a); /* natural log */
 hz_tensor *hz_sqrt(hz_ctx *c, hz_tensor *a);
 
 /* Losses: mean over every element; target takes no gradient.  Out: [1]. */
