@@ -271,6 +271,12 @@ static void bplan_make(bplan *p, const hz_tensor *a, const hz_tensor *b, int *on
                 hz_real u = x[i * sx];                                                             \
                 o[i] = (EXPR);                                                                     \
             }                                                                                      \
+        } else if (sx == 0) {                                                                      \
+            hz_real u = x[0];                                                                      \
+            for (int64_t i = 0; i < n; i++) {                                                      \
+                hz_real v = y[i * sy];                                                             \
+                o[i] = (EXPR);                                                                     \
+            }                                                                                      \
         } else {                                                                                   \
             for (int64_t i = 0; i < n; i++) {                                                      \
                 hz_real u = x[i * sx], v = y[i * sy];                                              \
