@@ -22,6 +22,7 @@ WARN    := -Wall -Wextra -Werror -Wno-unused-parameter -Wshadow -Wvla
 CSTD    := -std=c11 -D_GNU_SOURCE
 INCS    := -Icommon -Iconfig -Iconnectors -Idaemon -Imodels
 OPT     ?= -O2 -g
+Q       ?= @
 CFLAGS_ALL = $(CSTD) $(OPT) $(WARN) $(INCS) $(PKG_CFLAGS) -MMD -MP $(CFLAGS)
 SAN     := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 
@@ -63,7 +64,8 @@ deps:
 # ---- normal build
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_ALL) -c $< -o $@
+	@echo "  CC      $<"
+	$(Q)$(CC) $(CFLAGS_ALL) -c $< -o $@
 
 $(BUILD)/libhorizon.a: $(LIB_OBJ)
 	@mkdir -p $(dir $@)
@@ -90,7 +92,8 @@ $(BUILD)/bench/%: $(BUILD)/obj/bench/%.o $(BUILD)/libhorizon.a
 # ---- double-precision tensor core (gradient checks)
 $(BUILD)/dbl/obj/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_ALL) -DHZ_DOUBLE -c $< -o $@
+	@echo "  CC dbl  $<"
+	$(Q)$(CC) $(CFLAGS_ALL) -DHZ_DOUBLE -c $< -o $@
 
 $(BUILD)/dbl/libhzdbl.a: $(DLIB_OBJ)
 	rm -f $@ && ar rcs $@ $^
@@ -102,11 +105,13 @@ $(BUILD)/dbl/tests/%: $(BUILD)/dbl/obj/tests/%.o $(BUILD)/dbl/libhzdbl.a
 # ---- sanitizer build of the same suites
 $(BUILD)/asan/obj/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CSTD) $(SAN) $(WARN) $(INCS) $(PKG_CFLAGS) -MMD -MP $(CFLAGS) -c $< -o $@
+	@echo "  CC asan $<"
+	$(Q)$(CC) $(CSTD) $(SAN) $(WARN) $(INCS) $(PKG_CFLAGS) -MMD -MP $(CFLAGS) -c $< -o $@
 
 $(BUILD)/asan/dbl/obj/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CSTD) $(SAN) $(WARN) $(INCS) $(PKG_CFLAGS) -MMD -MP $(CFLAGS) -DHZ_DOUBLE -c $< -o $@
+	@echo "  CC asan-dbl $<"
+	$(Q)$(CC) $(CSTD) $(SAN) $(WARN) $(INCS) $(PKG_CFLAGS) -MMD -MP $(CFLAGS) -DHZ_DOUBLE -c $< -o $@
 
 $(BUILD)/asan/libhorizon.a: $(SLIB_OBJ)
 	rm -f $@ && ar rcs $@ $^
