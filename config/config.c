@@ -322,6 +322,12 @@ static const char *expect_text(const hz_ckey *k, char *buf, size_t len)
     case HZ_CT_DBLLIST:
         fmt_num(k->min, a, sizeof a);
         fmt_num(k->max, b, sizeof b);
+        if (k->max >= HZ_CONF_UNBOUNDED) {
+            snprintf(buf, len, "%s%s%s", k->type == HZ_CT_DOUBLE ? "a number" : "numbers",
+                     k->min > -HZ_CONF_UNBOUNDED ? " >= " : "",
+                     k->min > -HZ_CONF_UNBOUNDED ? a : "");
+            return buf;
+        }
         snprintf(buf, len, "%s in %c%s, %s%c",
                  k->type == HZ_CT_DOUBLE ? "a number" : "a sequence of numbers",
                  k->flags & HZ_CF_OPEN ? '(' : '[', a, b, k->flags & HZ_CF_OPEN ? ')' : ']');
@@ -1061,6 +1067,11 @@ static void doc_type(FILE *f, const hz_ckey *k)
     case HZ_CT_DBLLIST:
         fmt_num(k->min, a, sizeof a);
         fmt_num(k->max, b, sizeof b);
+        if (k->max >= HZ_CONF_UNBOUNDED) {
+            if (k->min > -HZ_CONF_UNBOUNDED)
+                fprintf(f, " >= %s", a);
+            break;
+        }
         fprintf(f, " %c%s, %s%c", k->flags & HZ_CF_OPEN ? '(' : '[', a, b,
                 k->flags & HZ_CF_OPEN ? ')' : ']');
         break;
@@ -1178,6 +1189,7 @@ int hz_config_write_doc(FILE *f)
           "- Exactly one key of a *one of the group* set must be given (e.g. the source "
           "kind).\n",
           f);
+    fputs("\nEvery file in `config/examples/` is a complete, valid example.\n", f);
     fputs("\n## Keys\n", f);
     doc_section(f, &hz_conf_root, "", &err);
     return ferror(f) || err ? HZ_EIO : 0;

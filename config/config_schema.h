@@ -36,6 +36,9 @@ enum {
     HZ_CF_KIND = 1u << 4,     /* this enum is the model kind: selects kdef/kinds below it */
 };
 
+/* Bound meaning "no bound" for doubles. */
+#define HZ_CONF_UNBOUNDED 1e300
+
 typedef struct hz_csec hz_csec;
 typedef struct hz_loader hz_loader;
 
