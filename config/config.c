@@ -501,6 +501,7 @@ static int set_list(hz_loader *L, const hz_ckey *k, void *base, yaml_node_t *n, 
 {
     char ebuf[200], gbuf[80], sub[PATHLEN];
     size_t cnt = 0;
+    yaml_node_t *where = n;
     if (is_null(n))
         n = NULL;
     else if (n->type != YAML_SEQUENCE_NODE)
@@ -510,9 +511,9 @@ static int set_list(hz_loader *L, const hz_ckey *k, void *base, yaml_node_t *n, 
         cnt = (size_t)(n->data.sequence.items.top - n->data.sequence.items.start);
     if ((int)cnt < k->nmin || (int)cnt > k->nmax) {
         if (k->nmin == k->nmax)
-            return hz_loader_err(L, n, path, k->name, "expected exactly %d items, got %zu", k->nmin,
-                                 cnt);
-        return hz_loader_err(L, n, path, k->name, "expected %d to %d items, got %zu", k->nmin,
+            return hz_loader_err(L, where, path, k->name, "expected exactly %d items, got %zu",
+                                 k->nmin, cnt);
+        return hz_loader_err(L, where, path, k->name, "expected %d to %d items, got %zu", k->nmin,
                              k->nmax, cnt);
     }
     size_t es = k->type == HZ_CT_SECLIST ? k->elem_size : elem_size(k->type);
@@ -610,6 +611,46 @@ static void kinds_text(unsigned kinds, char *buf, size_t len)
             o += (size_t)snprintf(buf + o, len - o, "%s%s", o ? ", " : "", kind_name(i));
 }
 
+/* Levenshtein distance, for "did you mean"; keys are short. */
+static size_t edit_distance(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b);
+    if (la > 63 || lb > 63)
+        return 64;
+    size_t row[64];
+    for (size_t j = 0; j <= lb; j++)
+        row[j] = j;
+    for (size_t i = 1; i <= la; i++) {
+        size_t diag = row[0];
+        row[0] = i;
+        for (size_t j = 1; j <= lb; j++) {
+            size_t up = row[j];
+            size_t best = diag + (a[i - 1] != b[j - 1]);
+            if (up + 1 < best)
+                best = up + 1;
+            if (row[j - 1] + 1 < best)
+                best = row[j - 1] + 1;
+            row[j] = best;
+            diag = up;
+        }
+    }
+    return row[lb];
+}
+
+static const char *nearest_key(const hz_csec *sec, const char *name, int kind)
+{
+    const char *best = NULL;
+    size_t best_d = 3; /* suggest only close misspellings */
+    for (size_t i = 0; i < sec->nkeys; i++) {
+        size_t d = edit_distance(name, sec->keys[i].name);
+        if (d < best_d && key_accepts_kind(&sec->keys[i], kind)) {
+            best = sec->keys[i].name;
+            best_d = d;
+        }
+    }
+    return best;
+}
+
 static int parse_section(hz_loader *L, const hz_csec *sec, void *base, yaml_node_t *map,
                          yaml_node_t *parent, const char *path)
 {
@@ -645,10 +686,14 @@ static int parse_section(hz_loader *L, const hz_csec *sec, void *base, yaml_node
                     if (key_accepts_kind(&sec->keys[i], L->kind))
                         o += (size_t)snprintf(known + o, sizeof known - o, "%s%s", o ? ", " : "",
                                               sec->keys[i].name);
+                char hint[120] = "";
+                const char *near = nearest_key(sec, sval(kn), L->kind);
+                if (near)
+                    snprintf(hint, sizeof hint, " (did you mean \"%s\"?)", near);
                 join(sub, path, NULL);
                 return hz_loader_err(L, kn, NULL, NULL,
-                                     "unknown key \"%s\"%s%s; expected one of: %s", sval(kn),
-                                     *sub ? " in " : "", sub, known);
+                                     "unknown key \"%s\"%s%s%s; expected one of: %s", sval(kn),
+                                     *sub ? " in " : "", sub, hint, known);
             }
             if (!key_accepts_kind(k, L->kind)) {
                 char ks[100];
@@ -692,7 +737,6 @@ static int parse_section(hz_loader *L, const hz_csec *sec, void *base, yaml_node
         if (v) {
             rc = set_value(L, k, base, v, map, path);
         } else if (k->flags & HZ_CF_REQUIRED) {
-            join(sub, path, NULL);
             rc = hz_loader_err(L, map ? map : parent, path, k->name, "missing required key");
         } else if (key_default(L, k)) {
             rc = apply_default(L, k, base, key_default(L, k), path);
@@ -965,9 +1009,11 @@ int hz_config_load(const char *path, hz_config **out, char *err, size_t errlen)
     hz_loader L = {.file = path, .doc = &doc, .cfg = cfg, .kind = -1, .err = err, .errlen = errlen};
     cfg->path = xstrdup(path);
     cfg->dir = dir_of(path);
-    L.dir = cfg->dir;
+    L.dir = cfg->dir; /* NULL: the file is in the working directory; paths stay as written */
+    if (!cfg->dir && !strchr(path, '/'))
+        cfg->dir = xstrdup(".");
     yaml_node_t *root = yaml_document_get_root_node(&doc);
-    if (!cfg->path || (strchr(path, '/') && !cfg->dir)) {
+    if (!cfg->path || !cfg->dir) {
         rc = oom(&L);
     } else if (!root) {
         rc = hz_err(err, errlen, HZ_EINVAL,

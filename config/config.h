@@ -159,7 +159,8 @@ typedef struct hz_pipeline_conf {
 
 typedef struct hz_config {
     char *path; /* the file as given */
-    char *dir;  /* its directory; relative paths were resolved against it */
+    char *dir;  /* its directory ("." when path has no '/'); relative paths in the file were
+                 * resolved against it */
     char *database;
     struct {
         char *listen; /* host:port; "" = disabled */

@@ -29,7 +29,11 @@ int main(int argc, char **argv)
             return hz_config_write_doc(stdout) || fflush(stdout) ? 1 : 0;
         } else if (!strcmp(argv[i], "--check")) {
             check = 1;
-        } else if (!strcmp(argv[i], "-c") && i + 1 < argc) {
+        } else if (!strcmp(argv[i], "-c")) {
+            if (i + 1 == argc) {
+                fprintf(stderr, "horizond: -c needs a FILE\n");
+                return 2;
+            }
             file = argv[++i];
         } else {
             fprintf(stderr, "horizond: unknown option '%s'\n", argv[i]);

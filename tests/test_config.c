@@ -331,7 +331,8 @@ static const struct {
     const char *where;
     const char *phrase;
 } bad[] = {
-    {"bad_unknown_key.yaml", ":8:7: ", "unknown key \"lookbak\" in pipelines[0].window"},
+    {"bad_unknown_key.yaml",
+     ":8:7: ", "unknown key \"lookbak\" in pipelines[0].window (did you mean \"lookback\"?)"},
     {"bad_wrong_type.yaml", ":8:17: ",
      "window.lookback: expected an integer in [1, 100000], "
      "got a sequence"},
