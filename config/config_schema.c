@@ -72,7 +72,9 @@ static int has_prop(const hz_conf_map *m, const char *key)
     return 0;
 }
 
-/* ---- checks ---- */
+/* ---- checks ----
+ * A check gets the struct of its own section; checks of the anonymous sub-structs (source
+ * fields/csv, sink kafka) step back to the enclosing struct with offsetof, container_of style. */
 
 static int check_fields(hz_loader *L, void *base, yaml_node_t *map, const char *path)
 {
@@ -109,7 +111,7 @@ static int check_params(hz_loader *L, void *base, yaml_node_t *map, const char *
         return hz_loader_err(L, loc(L, map, "n_heads", NULL, NULL), path, "n_heads",
                              "expected a divisor of d_model (%d), got %d", p->d_model, p->n_heads);
     /* NILMFormer splits d_model into 3/4 convolution features and 1/4 time encoding. */
-    if (p->n_dilations && p->d_model % 4)
+    if (hz_loader_kind(L) == HZ_MODEL_NILMFORMER && p->d_model % 4)
         return hz_loader_err(L, loc(L, map, "d_model", NULL, NULL), path, "d_model",
                              "expected a multiple of 4 for nilmformer, got %d", p->d_model);
     return 0;

@@ -83,6 +83,8 @@ int hz_loader_err(hz_loader *L, yaml_node_t *node, const char *path, const char 
 yaml_node_t *hz_loader_find(hz_loader *L, yaml_node_t *map, const char *key);
 /* Item i of a sequence node, or NULL. */
 yaml_node_t *hz_loader_item(hz_loader *L, yaml_node_t *seq, size_t i);
+/* The model kind (HZ_MODEL_*) of the model section being loaded, or -1 outside one. */
+int hz_loader_kind(const hz_loader *L);
 /* The configuration being loaded (keys earlier in the table are already set). */
 const hz_config *hz_loader_config(hz_loader *L);
 
