@@ -950,6 +950,14 @@ static int make_canonical(hz_loader *L, hz_pipeline_conf *pc)
     return 0;
 }
 
+const char *hz_conf_map_get(const hz_conf_map *m, const char *key)
+{
+    for (size_t i = m ? m->n : 0; i-- > 0;)
+        if (!strcmp(m->items[i].key, key))
+            return m->items[i].value;
+    return NULL;
+}
+
 int hz_config_pipeline_equal(const hz_pipeline_conf *a, const hz_pipeline_conf *b)
 {
     return a && b && a->canonical && b->canonical && !strcmp(a->canonical, b->canonical);

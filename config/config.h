@@ -188,6 +188,10 @@ const hz_pipeline_conf *hz_config_pipeline(const hz_config *cfg, const char *nam
  * which this is 0. Comments, key order and spelling out a default do not count. */
 int hz_config_pipeline_equal(const hz_pipeline_conf *a, const hz_pipeline_conf *b);
 
+/* The value of key in m (the last one when a map were to repeat it; loading refuses that), or
+ * NULL. For a pipeline's librdkafka settings, look in its properties first, then cfg->kafka. */
+const char *hz_conf_map_get(const hz_conf_map *m, const char *key);
+
 /* Writes the reference of every key (markdown: key path, type, default, meaning) to f;
  * docs/CONFIG.md is this output. Returns 0 or HZ_EIO. */
 int hz_config_write_doc(FILE *f);

@@ -320,8 +320,63 @@ static void test_kafka_map_keeps_order_and_lines(void **state)
     assert_int_equal(p->source.kafka.properties.items[0].line, 10);
     assert_int_equal(p->source.kafka.properties.items[0].col, 22);
     assert_string_equal(p->source.kafka.group_id, "horizon-k");
+    assert_string_equal(hz_conf_map_get(&cfg->kafka, "enable.idempotence"), "true");
+    assert_null(hz_conf_map_get(&cfg->kafka, "fetch.wait.max.ms"));
+    assert_null(hz_conf_map_get(NULL, "x"));
     assert_string_equal(p->sinks[0].kafka.forecasts, "out");
     assert_string_equal(p->sinks[0].kafka.anomalies, "");
+    hz_config_free(cfg);
+}
+
+/* Every enum name maps to its header constant (the tables and the enums are kept in step). */
+static void test_enum_values(void **state)
+{
+    tmp *t = *state;
+    char err[HZ_ERRLEN];
+    hz_config *cfg = NULL;
+    const char *text = "log_level: debug\n"
+                       "pipelines:\n"
+                       "  - name: e\n"
+                       "    source:\n"
+                       "      csv: {path: /data/x.csv, series: \"\", delimiter: \";\"}\n"
+                       "      fields: {time_format: epoch_ms, values: [a, b]}\n"
+                       "    window: {period: 10m, fill: linear}\n"
+                       "    model:\n"
+                       "      kind: informer\n"
+                       "      params: {attn: full, embed: learned, distil: no}\n"
+                       "      train: {lradj: cosine}\n"
+                       "      data: {split: ett_minute, features: MS, target: a}\n"
+                       "    sinks:\n"
+                       "      - sqlite: {path: out.sqlite}\n"
+                       "      - kafka: {dead_letters: dl, properties: {bootstrap.servers: "
+                       "\"b:1\"}}\n";
+    int rc = load_str(t, text, &cfg, err);
+    if (rc)
+        fail_msg("%s", err);
+    const hz_pipeline_conf *p = &cfg->pipelines[0];
+    assert_int_equal(cfg->log_level, HZ_LOG_DEBUG);
+    assert_int_equal(p->source.kind, HZ_SOURCE_CSV);
+    assert_string_equal(p->source.csv.path, "/data/x.csv");
+    assert_string_equal(p->source.csv.series, "");
+    assert_string_equal(p->source.csv.delimiter, ";");
+    assert_int_equal(p->source.fields.time_format, HZ_TIME_EPOCH_MS);
+    assert_int_equal(p->window.fill, HZ_FILL_LINEAR);
+    assert_int_equal(p->model.params.attn, HZ_ATTN_FULL);
+    assert_int_equal(p->model.params.embed, HZ_EMBED_LEARNED);
+    assert_int_equal(p->model.params.distil, 0);
+    assert_int_equal(p->model.train.lradj, HZ_LRADJ_COSINE);
+    assert_int_equal(p->model.data.split, HZ_SPLIT_ETT_MINUTE);
+    assert_int_equal(p->model.data.features, HZ_FEATURES_MS);
+    assert_string_equal(p->model.data.target, "a");
+    assert_int_equal(p->n_sinks, 2);
+    assert_int_equal(p->sinks[0].kind, HZ_SINK_SQLITE);
+    char want[200];
+    snprintf(want, sizeof want, "%s/out.sqlite", t->dir);
+    assert_string_equal(p->sinks[0].sqlite.path, want);
+    assert_int_equal(p->sinks[1].kind, HZ_SINK_KAFKA);
+    assert_string_equal(p->sinks[1].kafka.dead_letters, "dl");
+    assert_string_equal(hz_conf_map_get(&p->sinks[1].kafka.properties, "bootstrap.servers"), "b:1");
+    assert_string_equal(hz_config_model_kind_name(p->model.kind), "informer");
     hz_config_free(cfg);
 }
 
@@ -544,6 +599,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_value_syntax, tmp_setup, tmp_teardown),
         cmocka_unit_test_setup_teardown(test_kafka_map_keeps_order_and_lines, tmp_setup,
                                         tmp_teardown),
+        cmocka_unit_test_setup_teardown(test_enum_values, tmp_setup, tmp_teardown),
         cmocka_unit_test(test_bad_inputs),
         cmocka_unit_test(test_missing_file),
         cmocka_unit_test_setup_teardown(test_more_refusals, tmp_setup, tmp_teardown),
