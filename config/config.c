@@ -156,7 +156,7 @@ const hz_config *hz_loader_config(hz_loader *L)
 static const char *kind_name(int k)
 {
     static const char *const names[] = {"informer", "itransformer", "nilmformer"};
-    return k >= 0 && k < HZ_MODEL_NKINDS ? names[k] : "unknown";
+    return k >= 0 && k < HZ_CFG_MODEL_NKINDS ? names[k] : "unknown";
 }
 
 const char *hz_config_model_kind_name(int kind)
@@ -611,7 +611,7 @@ static void kinds_text(unsigned kinds, char *buf, size_t len)
 {
     size_t o = 0;
     buf[0] = 0;
-    for (int i = 0; i < HZ_MODEL_NKINDS && o < len; i++)
+    for (int i = 0; i < HZ_CFG_MODEL_NKINDS && o < len; i++)
         if (kinds & (1u << i))
             o += (size_t)snprintf(buf + o, len - o, "%s%s", o ? ", " : "", kind_name(i));
 }
@@ -937,9 +937,9 @@ static int make_canonical(hz_loader *L, hz_pipeline_conf *pc)
     if (!f)
         return oom(L);
     write_canonical(f, root_key("pipelines")->sec, pc, "pipeline", -1);
-    int uses_kafka = pc->source.kind == HZ_SOURCE_KAFKA;
+    int uses_kafka = pc->source.kind == HZ_CFG_SOURCE_KAFKA;
     for (size_t i = 0; i < pc->n_sinks; i++)
-        uses_kafka |= pc->sinks[i].kind == HZ_SINK_KAFKA;
+        uses_kafka |= pc->sinks[i].kind == HZ_CFG_SINK_KAFKA;
     if (uses_kafka) /* inherited librdkafka properties */
         write_key(f, root_key("kafka"), L->cfg, "", -1);
     if (fclose(f) || !buf) {
@@ -1166,11 +1166,11 @@ static void doc_default(FILE *f, const hz_ckey *k)
         return;
     }
     int per_kind = 0;
-    for (int i = 0; i < HZ_MODEL_NKINDS; i++)
+    for (int i = 0; i < HZ_CFG_MODEL_NKINDS; i++)
         per_kind |= k->kdef[i] != NULL;
     if (per_kind) {
         int first = 1;
-        for (int i = 0; i < HZ_MODEL_NKINDS; i++) {
+        for (int i = 0; i < HZ_CFG_MODEL_NKINDS; i++) {
             if (k->kinds && !(k->kinds & (1u << i)))
                 continue;
             const char *d = k->kdef[i] ? k->kdef[i] : k->def;

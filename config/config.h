@@ -28,20 +28,25 @@ typedef struct hz_conf_map {
     size_t n;
 } hz_conf_map;
 
-enum { HZ_SOURCE_KAFKA, HZ_SOURCE_SQLITE, HZ_SOURCE_CSV };
-enum { HZ_SINK_SQLITE, HZ_SINK_KAFKA };
-enum { HZ_TIME_AUTO, HZ_TIME_ISO8601, HZ_TIME_EPOCH_S, HZ_TIME_EPOCH_MS };
-enum { HZ_FILL_PREVIOUS, HZ_FILL_LINEAR, HZ_FILL_NONE };
-enum { HZ_MODEL_INFORMER, HZ_MODEL_ITRANSFORMER, HZ_MODEL_NILMFORMER, HZ_MODEL_NKINDS };
-enum { HZ_TASK_FORECAST, HZ_TASK_DISAGGREGATE };
-enum { HZ_ATTN_PROB, HZ_ATTN_FULL };
-enum { HZ_EMBED_TIMEF, HZ_EMBED_FIXED, HZ_EMBED_LEARNED };
-enum { HZ_OPT_ADAM, HZ_OPT_ADAMW };
-enum { HZ_LRADJ_TYPE1, HZ_LRADJ_COSINE, HZ_LRADJ_NONE };
-enum { HZ_SPLIT_ETT_HOUR, HZ_SPLIT_ETT_MINUTE, HZ_SPLIT_RATIO };
-enum { HZ_FEATURES_M, HZ_FEATURES_S, HZ_FEATURES_MS };
+enum { HZ_CFG_SOURCE_KAFKA, HZ_CFG_SOURCE_SQLITE, HZ_CFG_SOURCE_CSV };
+enum { HZ_CFG_SINK_SQLITE, HZ_CFG_SINK_KAFKA };
+enum { HZ_CFG_TIME_AUTO, HZ_CFG_TIME_ISO8601, HZ_CFG_TIME_EPOCH_S, HZ_CFG_TIME_EPOCH_MS };
+enum { HZ_CFG_FILL_PREVIOUS, HZ_CFG_FILL_LINEAR, HZ_CFG_FILL_NONE };
+enum {
+    HZ_CFG_MODEL_INFORMER,
+    HZ_CFG_MODEL_ITRANSFORMER,
+    HZ_CFG_MODEL_NILMFORMER,
+    HZ_CFG_MODEL_NKINDS
+};
+enum { HZ_CFG_TASK_FORECAST, HZ_CFG_TASK_DISAGGREGATE };
+enum { HZ_CFG_ATTN_PROB, HZ_CFG_ATTN_FULL };
+enum { HZ_CFG_EMBED_TIMEF, HZ_CFG_EMBED_FIXED, HZ_CFG_EMBED_LEARNED };
+enum { HZ_CFG_OPT_ADAM, HZ_CFG_OPT_ADAMW };
+enum { HZ_CFG_LRADJ_TYPE1, HZ_CFG_LRADJ_COSINE, HZ_CFG_LRADJ_NONE };
+enum { HZ_CFG_SPLIT_ETT_HOUR, HZ_CFG_SPLIT_ETT_MINUTE, HZ_CFG_SPLIT_RATIO };
+enum { HZ_CFG_FEATURES_M, HZ_CFG_FEATURES_S, HZ_CFG_FEATURES_MS };
 
-typedef struct hz_source_conf {
+typedef struct hz_cfg_source {
     int kind; /* HZ_SOURCE_*: which of kafka / sqlite / csv was given */
     struct {
         char *topic;
@@ -65,20 +70,20 @@ typedef struct hz_source_conf {
         char **values;
         size_t n_values; /* 1..32 */
     } fields;
-} hz_source_conf;
+} hz_cfg_source;
 
-typedef struct hz_window_conf {
+typedef struct hz_cfg_window {
     int64_t period_ms;
     int lookback, horizon, stride, label_len;
     int fill; /* HZ_FILL_* */
-} hz_window_conf;
+} hz_cfg_window;
 
-typedef struct hz_batch_conf {
+typedef struct hz_cfg_batch {
     int max;
     int64_t max_wait_ms;
-} hz_batch_conf;
+} hz_cfg_batch;
 
-typedef struct hz_model_params {
+typedef struct hz_cfg_model_params {
     int d_model, n_heads, e_layers, d_layers, d_ff, factor;
     double dropout;
     int attn;        /* HZ_ATTN_* (informer) */
@@ -89,9 +94,9 @@ typedef struct hz_model_params {
     int *dilations;  /* nilmformer */
     size_t n_dilations;
     int seed;
-} hz_model_params;
+} hz_cfg_model_params;
 
-typedef struct hz_train_conf {
+typedef struct hz_cfg_train {
     int epochs, batch;
     double lr;
     int optimizer; /* HZ_OPT_* */
@@ -100,27 +105,27 @@ typedef struct hz_train_conf {
     int patience, seed, threads;
     int train_on_start;
     int64_t retrain_every_ms; /* 0 = never */
-} hz_train_conf;
+} hz_cfg_train;
 
-typedef struct hz_data_conf {
+typedef struct hz_cfg_data {
     int split;      /* HZ_SPLIT_* */
     double *ratios; /* train, val, test */
     size_t n_ratios;
     int features; /* HZ_FEATURES_* */
     char *target; /* default: the last of source.fields.values */
     int scale;
-} hz_data_conf;
+} hz_cfg_data;
 
-typedef struct hz_model_conf {
+typedef struct hz_cfg_model {
     int kind;         /* HZ_MODEL_* */
     int task;         /* HZ_TASK_* */
     char *checkpoint; /* default: <database dir>/<pipeline>.safetensors */
-    hz_model_params params;
-    hz_train_conf train;
-    hz_data_conf data;
-} hz_model_conf;
+    hz_cfg_model_params params;
+    hz_cfg_train train;
+    hz_cfg_data data;
+} hz_cfg_model;
 
-typedef struct hz_anomaly_conf {
+typedef struct hz_cfg_anomaly {
     double *levels; /* ascending, each in (0,1) */
     size_t n_levels;
     struct {
@@ -130,9 +135,9 @@ typedef struct hz_anomaly_conf {
         double spike; /* 0 = off */
         int gap;      /* 0 = off */
     } rules;
-} hz_anomaly_conf;
+} hz_cfg_anomaly;
 
-typedef struct hz_sink_conf {
+typedef struct hz_cfg_sink {
     int kind; /* HZ_SINK_* */
     struct {
         char *path;
@@ -142,16 +147,16 @@ typedef struct hz_sink_conf {
         char *forecasts, *anomalies, *dead_letters; /* "" = not published */
         hz_conf_map properties;
     } kafka;
-} hz_sink_conf;
+} hz_cfg_sink;
 
 typedef struct hz_pipeline_conf {
     char *name;
-    hz_source_conf source;
-    hz_window_conf window;
-    hz_batch_conf batch;
-    hz_model_conf model;
-    hz_anomaly_conf anomaly;
-    hz_sink_conf *sinks;
+    hz_cfg_source source;
+    hz_cfg_window window;
+    hz_cfg_batch batch;
+    hz_cfg_model model;
+    hz_cfg_anomaly anomaly;
+    hz_cfg_sink *sinks;
     size_t n_sinks;
     char *canonical; /* effective settings as text, for hz_config_pipeline_equal */
     int line, col;   /* where the pipeline starts in the file */

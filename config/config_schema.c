@@ -14,9 +14,9 @@
 
 #define O(st, f) .off = offsetof(st, f)
 #define N(st, f) .noff = offsetof(st, f)
-#define KI       (1u << HZ_MODEL_INFORMER)
-#define KT       (1u << HZ_MODEL_ITRANSFORMER)
-#define KN       (1u << HZ_MODEL_NILMFORMER)
+#define KI       (1u << HZ_CFG_MODEL_INFORMER)
+#define KT       (1u << HZ_CFG_MODEL_ITRANSFORMER)
+#define KN       (1u << HZ_CFG_MODEL_NILMFORMER)
 #define BIG      1e300
 #define DAY_MS   86400000.0
 #define NKEYS(a) (sizeof(a) / sizeof((a)[0]))
@@ -78,8 +78,8 @@ static int has_prop(const hz_conf_map *m, const char *key)
 
 static int check_fields(hz_loader *L, void *base, yaml_node_t *map, const char *path)
 {
-    const hz_source_conf *s =
-        (const hz_source_conf *)((char *)base - offsetof(hz_source_conf, fields));
+    const hz_cfg_source *s =
+        (const hz_cfg_source *)((char *)base - offsetof(hz_cfg_source, fields));
     for (size_t i = 0; i < s->fields.n_values; i++) {
         if (!*s->fields.values[i])
             return hz_loader_err(L, loc(L, map, "values", NULL, NULL), path, "values",
@@ -95,7 +95,7 @@ static int check_fields(hz_loader *L, void *base, yaml_node_t *map, const char *
 
 static int check_window(hz_loader *L, void *base, yaml_node_t *map, const char *path)
 {
-    hz_window_conf *w = base;
+    hz_cfg_window *w = base;
     if (!hz_loader_find(L, map, "label_len"))
         w->label_len = w->lookback / 2;
     if (w->label_len > w->lookback)
@@ -106,12 +106,12 @@ static int check_window(hz_loader *L, void *base, yaml_node_t *map, const char *
 
 static int check_params(hz_loader *L, void *base, yaml_node_t *map, const char *path)
 {
-    const hz_model_params *p = base;
+    const hz_cfg_model_params *p = base;
     if (p->d_model % p->n_heads)
         return hz_loader_err(L, loc(L, map, "n_heads", NULL, NULL), path, "n_heads",
                              "expected a divisor of d_model (%d), got %d", p->d_model, p->n_heads);
     /* NILMFormer splits d_model into 3/4 convolution features and 1/4 time encoding. */
-    if (hz_loader_kind(L) == HZ_MODEL_NILMFORMER && p->d_model % 4)
+    if (hz_loader_kind(L) == HZ_CFG_MODEL_NILMFORMER && p->d_model % 4)
         return hz_loader_err(L, loc(L, map, "d_model", NULL, NULL), path, "d_model",
                              "expected a multiple of 4 for nilmformer, got %d", p->d_model);
     return 0;
@@ -119,7 +119,7 @@ static int check_params(hz_loader *L, void *base, yaml_node_t *map, const char *
 
 static int check_data(hz_loader *L, void *base, yaml_node_t *map, const char *path)
 {
-    const hz_data_conf *d = base;
+    const hz_cfg_data *d = base;
     double sum = d->ratios[0] + d->ratios[1] + d->ratios[2];
     if (d->ratios[0] <= 0 || d->ratios[2] <= 0 || sum > 1 + 1e-9)
         return hz_loader_err(L, loc(L, map, "ratios", NULL, NULL), path, "ratios",
@@ -131,8 +131,8 @@ static int check_data(hz_loader *L, void *base, yaml_node_t *map, const char *pa
 
 static int check_model(hz_loader *L, void *base, yaml_node_t *map, const char *path)
 {
-    const hz_model_conf *m = base;
-    if (m->task == HZ_TASK_DISAGGREGATE && m->kind != HZ_MODEL_NILMFORMER)
+    const hz_cfg_model *m = base;
+    if (m->task == HZ_CFG_TASK_DISAGGREGATE && m->kind != HZ_CFG_MODEL_NILMFORMER)
         return hz_loader_err(L, loc(L, map, "task", NULL, NULL), path, "task",
                              "expected forecast for %s models (disaggregate needs nilmformer), "
                              "got \"disaggregate\"",
@@ -142,7 +142,7 @@ static int check_model(hz_loader *L, void *base, yaml_node_t *map, const char *p
 
 static int check_anomaly(hz_loader *L, void *base, yaml_node_t *map, const char *path)
 {
-    const hz_anomaly_conf *a = base;
+    const hz_cfg_anomaly *a = base;
     for (size_t i = 1; i < a->n_levels; i++)
         if (a->levels[i] <= a->levels[i - 1])
             return hz_loader_err(L, loc(L, map, "levels", NULL, NULL), path, "levels",
@@ -160,7 +160,7 @@ static int check_anomaly(hz_loader *L, void *base, yaml_node_t *map, const char 
 
 static int check_kafka_sink(hz_loader *L, void *base, yaml_node_t *map, const char *path)
 {
-    const hz_sink_conf *s = (const hz_sink_conf *)((char *)base - offsetof(hz_sink_conf, kafka));
+    const hz_cfg_sink *s = (const hz_cfg_sink *)((char *)base - offsetof(hz_cfg_sink, kafka));
     if (!*s->kafka.forecasts && !*s->kafka.anomalies && !*s->kafka.dead_letters)
         return hz_loader_err(L, map, path, NULL,
                              "expected at least one of forecasts, anomalies, dead_letters "
@@ -170,8 +170,7 @@ static int check_kafka_sink(hz_loader *L, void *base, yaml_node_t *map, const ch
 
 static int check_csv(hz_loader *L, void *base, yaml_node_t *map, const char *path)
 {
-    const hz_source_conf *s =
-        (const hz_source_conf *)((char *)base - offsetof(hz_source_conf, csv));
+    const hz_cfg_source *s = (const hz_cfg_source *)((char *)base - offsetof(hz_cfg_source, csv));
     if (strlen(s->csv.delimiter) != 1)
         return hz_loader_err(L, loc(L, map, "delimiter", NULL, NULL), path, "delimiter",
                              "expected one character, got \"%s\"", s->csv.delimiter);
@@ -185,15 +184,15 @@ static int check_pipeline(hz_loader *L, void *base, yaml_node_t *map, const char
     hz_pipeline_conf *p = base;
     const hz_config *cfg = hz_loader_config(L);
     int rc = 0;
-    hz_source_conf *s = &p->source;
-    if (s->kind == HZ_SOURCE_SQLITE)
+    hz_cfg_source *s = &p->source;
+    if (s->kind == HZ_CFG_SOURCE_SQLITE)
         rc |= set_derived(&s->sqlite.path, "%s%s", cfg->database, NULL);
-    if (s->kind == HZ_SOURCE_CSV)
+    if (s->kind == HZ_CFG_SOURCE_CSV)
         rc |= set_derived(&s->csv.series, "%s%s", p->name, NULL);
-    if (s->kind == HZ_SOURCE_KAFKA)
+    if (s->kind == HZ_CFG_SOURCE_KAFKA)
         rc |= set_derived(&s->kafka.group_id, "horizon-%s%s", p->name, NULL);
     for (size_t i = 0; i < p->n_sinks; i++)
-        if (p->sinks[i].kind == HZ_SINK_SQLITE)
+        if (p->sinks[i].kind == HZ_CFG_SINK_SQLITE)
             rc |= set_derived(&p->sinks[i].sqlite.path, "%s%s", cfg->database, NULL);
     if (!p->model.checkpoint) {
         const char *slash = strrchr(cfg->database, '/');
@@ -202,7 +201,7 @@ static int check_pipeline(hz_loader *L, void *base, yaml_node_t *map, const char
                  cfg->database);
         rc |= set_derived(&p->model.checkpoint, "%s%s.safetensors", dir, p->name);
     }
-    hz_data_conf *d = &p->model.data;
+    hz_cfg_data *d = &p->model.data;
     rc |= set_derived(&d->target, "%s%s", s->fields.values[s->fields.n_values - 1], NULL);
     if (rc)
         return hz_loader_err(L, map, path, NULL, "out of memory");
@@ -213,19 +212,19 @@ static int check_pipeline(hz_loader *L, void *base, yaml_node_t *map, const char
     if (!found)
         return hz_loader_err(L, loc(L, map, "model", "data", "target"), path, "model.data.target",
                              "expected one of source.fields.values, got \"%s\"", d->target);
-    if (p->model.task == HZ_TASK_DISAGGREGATE && s->fields.n_values != 1)
+    if (p->model.task == HZ_CFG_TASK_DISAGGREGATE && s->fields.n_values != 1)
         return hz_loader_err(L, loc(L, map, "source", "fields", "values"), path,
                              "source.fields.values",
                              "expected one aggregate-power variable for disaggregation, got %zu",
                              s->fields.n_values);
-    if (s->kind == HZ_SOURCE_KAFKA && !has_prop(&cfg->kafka, "bootstrap.servers") &&
+    if (s->kind == HZ_CFG_SOURCE_KAFKA && !has_prop(&cfg->kafka, "bootstrap.servers") &&
         !has_prop(&s->kafka.properties, "bootstrap.servers"))
         return hz_loader_err(L, loc(L, map, "source", "kafka", NULL), path, "source.kafka",
                              "expected bootstrap.servers in the top-level kafka map or in "
                              "properties, got neither");
     yaml_node_t *sinks = hz_loader_find(L, map, "sinks");
     for (size_t i = 0; i < p->n_sinks; i++) {
-        if (p->sinks[i].kind != HZ_SINK_KAFKA || has_prop(&cfg->kafka, "bootstrap.servers") ||
+        if (p->sinks[i].kind != HZ_CFG_SINK_KAFKA || has_prop(&cfg->kafka, "bootstrap.servers") ||
             has_prop(&p->sinks[i].kafka.properties, "bootstrap.servers"))
             continue;
         char sp[64];
@@ -268,7 +267,7 @@ static const hz_ckey metrics_keys[] = {
 static const hz_csec metrics_sec = {"metrics", metrics_keys, NKEYS(metrics_keys),
                                     0,         NULL,         "Metrics endpoint."};
 
-#define SRC_KAFKA(f) O(hz_source_conf, kafka.f) - offsetof(hz_source_conf, kafka)
+#define SRC_KAFKA(f) O(hz_cfg_source, kafka.f) - offsetof(hz_cfg_source, kafka)
 static const hz_ckey src_kafka_keys[] = {
     {.name = "topic",
      .type = HZ_CT_STR,
@@ -289,7 +288,7 @@ static const hz_ckey src_kafka_keys[] = {
 static const hz_csec src_kafka_sec = {"kafka", src_kafka_keys, NKEYS(src_kafka_keys),
                                       0,       NULL,           "Read readings from a Kafka topic."};
 
-#define SRC_SQL(f) O(hz_source_conf, sqlite.f) - offsetof(hz_source_conf, sqlite)
+#define SRC_SQL(f) O(hz_cfg_source, sqlite.f) - offsetof(hz_cfg_source, sqlite)
 static const hz_ckey src_sqlite_keys[] = {
     {.name = "path",
      .type = HZ_CT_PATH,
@@ -317,7 +316,7 @@ static const hz_csec src_sqlite_sec = {"sqlite",
                                        NULL,
                                        "Read readings from an SQLite table."};
 
-#define SRC_CSV(f) O(hz_source_conf, csv.f) - offsetof(hz_source_conf, csv)
+#define SRC_CSV(f) O(hz_cfg_source, csv.f) - offsetof(hz_cfg_source, csv)
 static const hz_ckey src_csv_keys[] = {
     {.name = "path",
      .type = HZ_CT_PATH,
@@ -340,7 +339,7 @@ static const hz_csec src_csv_sec = {
     "csv", src_csv_keys, NKEYS(src_csv_keys),
     0,     check_csv,    "Read readings from a CSV file (replayed once)."};
 
-#define FLD(f) O(hz_source_conf, fields.f) - offsetof(hz_source_conf, fields)
+#define FLD(f) O(hz_cfg_source, fields.f) - offsetof(hz_cfg_source, fields)
 static const hz_ckey fields_keys[] = {
     {.name = "series",
      .type = HZ_CT_STR,
@@ -362,7 +361,7 @@ static const hz_ckey fields_keys[] = {
     {.name = "values",
      .type = HZ_CT_STRLIST,
      FLD(values),
-     .noff = offsetof(hz_source_conf, fields.n_values) - offsetof(hz_source_conf, fields),
+     .noff = offsetof(hz_cfg_source, fields.n_values) - offsetof(hz_cfg_source, fields),
      .flags = HZ_CF_REQUIRED,
      .nmin = 1,
      .nmax = 32,
@@ -376,25 +375,25 @@ static const hz_csec fields_sec = {
 static const hz_ckey source_keys[] = {
     {.name = "kafka",
      .type = HZ_CT_SECTION,
-     O(hz_source_conf, kafka),
+     O(hz_cfg_source, kafka),
      .sec = &src_kafka_sec,
      .flags = HZ_CF_ONEOF,
      .doc = "Kafka topic source."},
     {.name = "sqlite",
      .type = HZ_CT_SECTION,
-     O(hz_source_conf, sqlite),
+     O(hz_cfg_source, sqlite),
      .sec = &src_sqlite_sec,
      .flags = HZ_CF_ONEOF,
      .doc = "SQLite table source."},
     {.name = "csv",
      .type = HZ_CT_SECTION,
-     O(hz_source_conf, csv),
+     O(hz_cfg_source, csv),
      .sec = &src_csv_sec,
      .flags = HZ_CF_ONEOF,
      .doc = "CSV file source."},
     {.name = "fields",
      .type = HZ_CT_SECTION,
-     O(hz_source_conf, fields),
+     O(hz_cfg_source, fields),
      .sec = &fields_sec,
      .flags = HZ_CF_REQUIRED,
      .doc = "Field names in the readings."},
@@ -402,7 +401,7 @@ static const hz_ckey source_keys[] = {
 static const hz_csec source_sec = {"source",
                                    source_keys,
                                    NKEYS(source_keys),
-                                   offsetof(hz_source_conf, kind),
+                                   offsetof(hz_cfg_source, kind),
                                    NULL,
                                    "Where readings come from: exactly one of `kafka`, `sqlite`, "
                                    "`csv`, plus `fields`."};
@@ -410,35 +409,35 @@ static const hz_csec source_sec = {"source",
 static const hz_ckey window_keys[] = {
     {.name = "period",
      .type = HZ_CT_DURATION,
-     O(hz_window_conf, period_ms),
+     O(hz_cfg_window, period_ms),
      .flags = HZ_CF_REQUIRED,
      .min = 1000,
      .max = 30 * DAY_MS,
      .doc = "Spacing of the regular grid readings are placed on."},
     {.name = "lookback",
      .type = HZ_CT_INT,
-     O(hz_window_conf, lookback),
+     O(hz_cfg_window, lookback),
      .def = "96",
      .min = 1,
      .max = 100000,
      .doc = "Points of history the model sees (`seq_len`)."},
     {.name = "horizon",
      .type = HZ_CT_INT,
-     O(hz_window_conf, horizon),
+     O(hz_cfg_window, horizon),
      .def = "24",
      .min = 1,
      .max = 100000,
      .doc = "Points forecast ahead (`pred_len`)."},
     {.name = "stride",
      .type = HZ_CT_INT,
-     O(hz_window_conf, stride),
+     O(hz_cfg_window, stride),
      .def = "1",
      .min = 1,
      .max = 100000,
      .doc = "A forecast is issued every `stride` new points once the window is full."},
     {.name = "label_len",
      .type = HZ_CT_INT,
-     O(hz_window_conf, label_len),
+     O(hz_cfg_window, label_len),
      .min = 0,
      .max = 100000,
      .flags = HZ_CF_DERIVED,
@@ -446,7 +445,7 @@ static const hz_ckey window_keys[] = {
      .doc = "Start-token length of Informer's generative decoder; at most `lookback`."},
     {.name = "fill",
      .type = HZ_CT_ENUM,
-     O(hz_window_conf, fill),
+     O(hz_cfg_window, fill),
      .def = "previous",
      .enums = fills,
      .doc = "Gap filling: repeat the previous value, interpolate, or mark missing."},
@@ -457,14 +456,14 @@ static const hz_csec window_sec = {"window", window_keys,  NKEYS(window_keys),
 static const hz_ckey batch_keys[] = {
     {.name = "max",
      .type = HZ_CT_INT,
-     O(hz_batch_conf, max),
+     O(hz_cfg_batch, max),
      .def = "64",
      .min = 1,
      .max = 65536,
      .doc = "Most windows of different series run in one forward pass."},
     {.name = "max_wait",
      .type = HZ_CT_DURATION,
-     O(hz_batch_conf, max_wait_ms),
+     O(hz_cfg_batch, max_wait_ms),
      .def = "200ms",
      .min = 0,
      .max = 3600000,
@@ -477,28 +476,28 @@ static const hz_csec batch_sec = {
 static const hz_ckey params_keys[] = {
     {.name = "d_model",
      .type = HZ_CT_INT,
-     O(hz_model_params, d_model),
+     O(hz_cfg_model_params, d_model),
      .kdef = {"512", "512", "96"},
      .min = 1,
      .max = 8192,
      .doc = "Model width."},
     {.name = "n_heads",
      .type = HZ_CT_INT,
-     O(hz_model_params, n_heads),
+     O(hz_cfg_model_params, n_heads),
      .kdef = {"8", "8", "8"},
      .min = 1,
      .max = 256,
      .doc = "Attention heads; must divide `d_model`."},
     {.name = "e_layers",
      .type = HZ_CT_INT,
-     O(hz_model_params, e_layers),
+     O(hz_cfg_model_params, e_layers),
      .kdef = {"2", "2", "3"},
      .min = 1,
      .max = 64,
      .doc = "Encoder layers."},
     {.name = "d_layers",
      .type = HZ_CT_INT,
-     O(hz_model_params, d_layers),
+     O(hz_cfg_model_params, d_layers),
      .def = "1",
      .min = 1,
      .max = 64,
@@ -506,14 +505,14 @@ static const hz_ckey params_keys[] = {
      .doc = "Decoder layers."},
     {.name = "d_ff",
      .type = HZ_CT_INT,
-     O(hz_model_params, d_ff),
+     O(hz_cfg_model_params, d_ff),
      .kdef = {"2048", "2048", "384"},
      .min = 1,
      .max = 65536,
      .doc = "Feed-forward width."},
     {.name = "factor",
      .type = HZ_CT_INT,
-     O(hz_model_params, factor),
+     O(hz_cfg_model_params, factor),
      .def = "5",
      .min = 1,
      .max = 100,
@@ -521,52 +520,52 @@ static const hz_ckey params_keys[] = {
      .doc = "ProbSparse sampling factor c (u = c·ln L queries)."},
     {.name = "dropout",
      .type = HZ_CT_DOUBLE,
-     O(hz_model_params, dropout),
+     O(hz_cfg_model_params, dropout),
      .kdef = {"0.05", "0.1", "0.2"},
      .min = 0,
      .max = 0.99,
      .doc = "Dropout probability in training."},
     {.name = "attn",
      .type = HZ_CT_ENUM,
-     O(hz_model_params, attn),
+     O(hz_cfg_model_params, attn),
      .def = "prob",
      .enums = attns,
      .kinds = KI,
      .doc = "Encoder self-attention: ProbSparse or full (Informer†)."},
     {.name = "distil",
      .type = HZ_CT_BOOL,
-     O(hz_model_params, distil),
+     O(hz_cfg_model_params, distil),
      .def = "true",
      .kinds = KI,
      .doc = "Self-attention distilling (conv + max-pool) between encoder layers."},
     {.name = "mix",
      .type = HZ_CT_BOOL,
-     O(hz_model_params, mix),
+     O(hz_cfg_model_params, mix),
      .def = "true",
      .kinds = KI,
      .doc = "Mix heads in the decoder's self-attention output (official `mix`)."},
     {.name = "embed",
      .type = HZ_CT_ENUM,
-     O(hz_model_params, embed),
+     O(hz_cfg_model_params, embed),
      .def = "timeF",
      .enums = embeds,
      .kinds = KI,
      .doc = "Time-feature embedding: continuous (`timeF`), fixed sinusoidal or learned tables."},
     {.name = "use_norm",
      .type = HZ_CT_BOOL,
-     O(hz_model_params, use_norm),
+     O(hz_cfg_model_params, use_norm),
      .def = "true",
      .kinds = KT,
      .doc = "Instance normalisation of each variate over the lookback."},
     {.name = "use_marks",
      .type = HZ_CT_BOOL,
-     O(hz_model_params, use_marks),
+     O(hz_cfg_model_params, use_marks),
      .def = "true",
      .doc = "Feed timestamp features (Informer temporal embedding, iTransformer mark tokens, "
             "NILMFormer TimeRPE)."},
     {.name = "c_embedding",
      .type = HZ_CT_INT,
-     O(hz_model_params, c_embedding),
+     O(hz_cfg_model_params, c_embedding),
      .def = "8",
      .min = 1,
      .max = 64,
@@ -574,8 +573,8 @@ static const hz_ckey params_keys[] = {
      .doc = "Timestamp channels of TimeRPE."},
     {.name = "dilations",
      .type = HZ_CT_INTLIST,
-     O(hz_model_params, dilations),
-     N(hz_model_params, n_dilations),
+     O(hz_cfg_model_params, dilations),
+     N(hz_cfg_model_params, n_dilations),
      .def = "[1, 2, 4, 8]",
      .min = 1,
      .max = 1024,
@@ -595,81 +594,81 @@ static const hz_csec params_sec = {"params",
 static const hz_ckey train_keys[] = {
     {.name = "epochs",
      .type = HZ_CT_INT,
-     O(hz_train_conf, epochs),
+     O(hz_cfg_train, epochs),
      .kdef = {"6", "10", "50"},
      .min = 1,
      .max = 100000,
      .doc = "Most training epochs."},
     {.name = "batch",
      .type = HZ_CT_INT,
-     O(hz_train_conf, batch),
+     O(hz_cfg_train, batch),
      .kdef = {"32", "32", "64"},
      .min = 1,
      .max = 65536,
      .doc = "Training batch size."},
     {.name = "lr",
      .type = HZ_CT_DOUBLE,
-     O(hz_train_conf, lr),
+     O(hz_cfg_train, lr),
      .def = "1e-4",
      .min = 1e-12,
      .max = 10,
      .doc = "Initial learning rate."},
     {.name = "optimizer",
      .type = HZ_CT_ENUM,
-     O(hz_train_conf, optimizer),
+     O(hz_cfg_train, optimizer),
      .kdef = {"adam", "adam", "adamw"},
      .enums = optimizers,
      .doc = "Optimiser."},
     {.name = "weight_decay",
      .type = HZ_CT_DOUBLE,
-     O(hz_train_conf, weight_decay),
+     O(hz_cfg_train, weight_decay),
      .def = "0",
      .min = 0,
      .max = 10,
      .doc = "Weight decay (decoupled for `adamw`, L2 for `adam`)."},
     {.name = "clip",
      .type = HZ_CT_DOUBLE,
-     O(hz_train_conf, clip),
+     O(hz_cfg_train, clip),
      .def = "0",
      .min = 0,
      .max = 1e6,
      .doc = "Gradient-norm clipping threshold; 0 = off."},
     {.name = "lradj",
      .type = HZ_CT_ENUM,
-     O(hz_train_conf, lradj),
+     O(hz_cfg_train, lradj),
      .kdef = {"type1", "type1", "none"},
      .enums = lradjs,
      .doc = "Learning-rate schedule: `type1` halves it every epoch from the 2nd, `cosine` "
             "anneals to 0, `none` keeps it."},
     {.name = "patience",
      .type = HZ_CT_INT,
-     O(hz_train_conf, patience),
+     O(hz_cfg_train, patience),
      .kdef = {"3", "3", "5"},
      .min = 0,
      .max = 10000,
      .doc = "Early stopping: epochs without a better validation loss; 0 = off."},
     {.name = "seed",
      .type = HZ_CT_INT,
-     O(hz_train_conf, seed),
+     O(hz_cfg_train, seed),
      .kdef = {"2021", "2023", "0"},
      .min = 0,
      .max = 2147483647,
      .doc = "Seed of weight initialisation, dropout and shuffling."},
     {.name = "threads",
      .type = HZ_CT_INT,
-     O(hz_train_conf, threads),
+     O(hz_cfg_train, threads),
      .def = "0",
      .min = 0,
      .max = 1024,
      .doc = "OpenBLAS threads for training; 0 = OpenBLAS's default."},
     {.name = "train_on_start",
      .type = HZ_CT_BOOL,
-     O(hz_train_conf, train_on_start),
+     O(hz_cfg_train, train_on_start),
      .def = "false",
      .doc = "Train when the daemon starts if no checkpoint exists."},
     {.name = "retrain_every",
      .type = HZ_CT_DURATION,
-     O(hz_train_conf, retrain_every_ms),
+     O(hz_cfg_train, retrain_every_ms),
      .def = "0",
      .min = 0,
      .max = 3650 * DAY_MS,
@@ -682,15 +681,15 @@ static const hz_csec train_sec = {
 static const hz_ckey data_keys[] = {
     {.name = "split",
      .type = HZ_CT_ENUM,
-     O(hz_data_conf, split),
+     O(hz_cfg_data, split),
      .def = "ratio",
      .enums = splits,
      .doc = "Train/val/test split: ETT's 12/4/4 months of hourly or 15-min rows, or `ratios` "
             "(MODELS.md §1.1)."},
     {.name = "ratios",
      .type = HZ_CT_DBLLIST,
-     O(hz_data_conf, ratios),
-     N(hz_data_conf, n_ratios),
+     O(hz_cfg_data, ratios),
+     N(hz_cfg_data, n_ratios),
      .def = "[0.7, 0.1, 0.2]",
      .min = 0,
      .max = 1,
@@ -699,19 +698,19 @@ static const hz_ckey data_keys[] = {
      .doc = "Train, validation and test fractions for `split: ratio`; sum at most 1."},
     {.name = "features",
      .type = HZ_CT_ENUM,
-     O(hz_data_conf, features),
+     O(hz_cfg_data, features),
      .def = "M",
      .enums = features,
      .doc = "`M`: all variables in and out; `S`: target only; `MS`: all in, target out."},
     {.name = "target",
      .type = HZ_CT_STR,
-     O(hz_data_conf, target),
+     O(hz_cfg_data, target),
      .flags = HZ_CF_DERIVED,
      .def_doc = "the last of `source.fields.values`",
      .doc = "Target variable for `S`/`MS`; one of `source.fields.values`."},
     {.name = "scale",
      .type = HZ_CT_BOOL,
-     O(hz_data_conf, scale),
+     O(hz_cfg_data, scale),
      .def = "true",
      .doc = "Z-score each variable with train-split statistics (MODELS.md §1.2)."},
 };
@@ -722,47 +721,47 @@ static const hz_csec data_sec = {
 static const hz_ckey model_keys[] = {
     {.name = "kind",
      .type = HZ_CT_ENUM,
-     O(hz_model_conf, kind),
+     O(hz_cfg_model, kind),
      .enums = kinds,
      .flags = HZ_CF_REQUIRED | HZ_CF_KIND,
      .doc = "Model: Informer, iTransformer or NILMFormer-style. Selects the defaults below."},
     {.name = "task",
      .type = HZ_CT_ENUM,
-     O(hz_model_conf, task),
+     O(hz_cfg_model, task),
      .def = "forecast",
      .enums = tasks,
      .doc = "`disaggregate` (NILM: aggregate power to one appliance) needs `nilmformer`."},
     {.name = "checkpoint",
      .type = HZ_CT_PATH,
-     O(hz_model_conf, checkpoint),
+     O(hz_cfg_model, checkpoint),
      .flags = HZ_CF_DERIVED,
      .def_doc = "`<pipeline name>.safetensors` beside `database`",
      .doc = "Safetensors file the model is loaded from and trained into."},
     {.name = "params",
      .type = HZ_CT_SECTION,
-     O(hz_model_conf, params),
+     O(hz_cfg_model, params),
      .sec = &params_sec,
      .doc = "Architecture."},
     {.name = "train",
      .type = HZ_CT_SECTION,
-     O(hz_model_conf, train),
+     O(hz_cfg_model, train),
      .sec = &train_sec,
      .doc = "Training."},
     {.name = "data",
      .type = HZ_CT_SECTION,
-     O(hz_model_conf, data),
+     O(hz_cfg_model, data),
      .sec = &data_sec,
      .doc = "Data protocol."},
 };
 static const hz_csec model_sec = {"model", model_keys,  NKEYS(model_keys),
                                   0,       check_model, "The forecasting model."};
 
-#define RULE(f) O(hz_anomaly_conf, rules.f) - offsetof(hz_anomaly_conf, rules)
+#define RULE(f) O(hz_cfg_anomaly, rules.f) - offsetof(hz_cfg_anomaly, rules)
 static const hz_ckey rules_keys[] = {
     {.name = "range",
      .type = HZ_CT_DBLLIST,
      RULE(range),
-     .noff = offsetof(hz_anomaly_conf, rules.n_range) - offsetof(hz_anomaly_conf, rules),
+     .noff = offsetof(hz_cfg_anomaly, rules.n_range) - offsetof(hz_cfg_anomaly, rules),
      .min = -BIG,
      .max = BIG,
      .nmin = 2,
@@ -800,8 +799,8 @@ static const hz_csec rules_sec = {
 static const hz_ckey anomaly_keys[] = {
     {.name = "levels",
      .type = HZ_CT_DBLLIST,
-     O(hz_anomaly_conf, levels),
-     N(hz_anomaly_conf, n_levels),
+     O(hz_cfg_anomaly, levels),
+     N(hz_cfg_anomaly, n_levels),
      .def = "[0.90, 0.99]",
      .min = 0,
      .max = 1,
@@ -812,14 +811,14 @@ static const hz_ckey anomaly_keys[] = {
             "flagged at it."},
     {.name = "rules",
      .type = HZ_CT_SECTION,
-     O(hz_anomaly_conf, rules),
+     O(hz_cfg_anomaly, rules),
      .sec = &rules_sec,
      .doc = "Data-quality rules."},
 };
 static const hz_csec anomaly_sec = {"anomaly", anomaly_keys,  NKEYS(anomaly_keys),
                                     0,         check_anomaly, "Anomaly flags on arriving points."};
 
-#define SNK_SQL(f) O(hz_sink_conf, sqlite.f) - offsetof(hz_sink_conf, sqlite)
+#define SNK_SQL(f) O(hz_cfg_sink, sqlite.f) - offsetof(hz_cfg_sink, sqlite)
 static const hz_ckey sink_sqlite_keys[] = {
     {.name = "path",
      .type = HZ_CT_PATH,
@@ -846,7 +845,7 @@ static const hz_ckey sink_sqlite_keys[] = {
 static const hz_csec sink_sqlite_sec = {
     "sqlite", sink_sqlite_keys, NKEYS(sink_sqlite_keys), 0, NULL, "Write results to SQLite."};
 
-#define SNK_KAF(f) O(hz_sink_conf, kafka.f) - offsetof(hz_sink_conf, kafka)
+#define SNK_KAF(f) O(hz_cfg_sink, kafka.f) - offsetof(hz_cfg_sink, kafka)
 static const hz_ckey sink_kafka_keys[] = {
     {.name = "forecasts",
      .type = HZ_CT_STR,
@@ -875,13 +874,13 @@ static const hz_csec sink_kafka_sec = {
 static const hz_ckey sink_keys[] = {
     {.name = "sqlite",
      .type = HZ_CT_SECTION,
-     O(hz_sink_conf, sqlite),
+     O(hz_cfg_sink, sqlite),
      .sec = &sink_sqlite_sec,
      .flags = HZ_CF_ONEOF,
      .doc = "SQLite sink."},
     {.name = "kafka",
      .type = HZ_CT_SECTION,
-     O(hz_sink_conf, kafka),
+     O(hz_cfg_sink, kafka),
      .sec = &sink_kafka_sec,
      .flags = HZ_CF_ONEOF,
      .doc = "Kafka sink."},
@@ -889,7 +888,7 @@ static const hz_ckey sink_keys[] = {
 static const hz_csec sink_sec = {"sinks",
                                  sink_keys,
                                  NKEYS(sink_keys),
-                                 offsetof(hz_sink_conf, kind),
+                                 offsetof(hz_cfg_sink, kind),
                                  NULL,
                                  "Each item is exactly one of `sqlite` or `kafka`."};
 
@@ -933,7 +932,7 @@ static const hz_ckey pipeline_keys[] = {
      N(hz_pipeline_conf, n_sinks),
      .def = "[{sqlite: {}}]",
      .sec = &sink_sec,
-     .elem_size = sizeof(hz_sink_conf),
+     .elem_size = sizeof(hz_cfg_sink),
      .nmin = 1,
      .nmax = 16,
      .doc = "Where results go."},

@@ -48,7 +48,7 @@ typedef struct hz_ckey {
     size_t off;      /* offset of the field in the section's struct */
     size_t noff;     /* lists: offset of the size_t count */
     const char *def; /* default as YAML text (parsed like input); NULL: none / derived */
-    const char *kdef[HZ_MODEL_NKINDS]; /* per-model-kind defaults (model sections only) */
+    const char *kdef[HZ_CFG_MODEL_NKINDS]; /* per-model-kind defaults (model sections only) */
     unsigned kinds; /* model sections: bit per HZ_MODEL_* accepting the key; 0 = all */
     unsigned flags;
     double min, max;          /* numbers, durations (ms), element bounds for lists */
