@@ -1,0 +1,207 @@
+/* config.h — horizon's YAML configuration as typed structs (DESIGN.md, "Configuration").
+ *
+ * One file is read by both programs. hz_config_load() parses it with libyaml, fills every
+ * default, resolves relative paths against the file's directory and validates everything;
+ * a bad file is refused with `file.yaml:LINE:COL: key.path: what was expected, got ...`.
+ * Every key, its type, default and meaning lives in one table (config_schema.c), which also
+ * produces docs/CONFIG.md (hz_config_write_doc, `horizond --dump-schema`).
+ *
+ * Ownership: hz_config_load() returns a tree owned by the hz_config; every string and array
+ * in it is freed by hz_config_free(). Callers read fields and never free them. */
+#ifndef HZ_CONFIG_H
+#define HZ_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+/* A free-form map handed to librdkafka as-is, in file order; line/col (1-based) locate the
+ * key in the YAML so that a property librdkafka refuses can be reported against the file. */
+typedef struct hz_conf_kv {
+    char *key;
+    char *value;
+    int line, col;
+} hz_conf_kv;
+
+typedef struct hz_conf_map {
+    hz_conf_kv *items;
+    size_t n;
+} hz_conf_map;
+
+enum { HZ_CFG_SOURCE_KAFKA, HZ_CFG_SOURCE_SQLITE, HZ_CFG_SOURCE_CSV };
+enum { HZ_CFG_SINK_SQLITE, HZ_CFG_SINK_KAFKA };
+enum { HZ_CFG_TIME_AUTO, HZ_CFG_TIME_ISO8601, HZ_CFG_TIME_EPOCH_S, HZ_CFG_TIME_EPOCH_MS };
+enum { HZ_CFG_FILL_PREVIOUS, HZ_CFG_FILL_LINEAR, HZ_CFG_FILL_NONE };
+enum {
+    HZ_CFG_MODEL_INFORMER,
+    HZ_CFG_MODEL_ITRANSFORMER,
+    HZ_CFG_MODEL_NILMFORMER,
+    HZ_CFG_MODEL_NKINDS
+};
+enum { HZ_CFG_TASK_FORECAST, HZ_CFG_TASK_DISAGGREGATE };
+enum { HZ_CFG_ATTN_PROB, HZ_CFG_ATTN_FULL };
+enum { HZ_CFG_EMBED_TIMEF, HZ_CFG_EMBED_FIXED, HZ_CFG_EMBED_LEARNED };
+enum { HZ_CFG_OPT_ADAM, HZ_CFG_OPT_ADAMW };
+enum { HZ_CFG_LRADJ_TYPE1, HZ_CFG_LRADJ_COSINE, HZ_CFG_LRADJ_NONE };
+enum { HZ_CFG_SPLIT_ETT_HOUR, HZ_CFG_SPLIT_ETT_MINUTE, HZ_CFG_SPLIT_RATIO };
+enum { HZ_CFG_FEATURES_M, HZ_CFG_FEATURES_S, HZ_CFG_FEATURES_MS };
+
+typedef struct hz_cfg_source {
+    int kind; /* HZ_SOURCE_*: which of kafka / sqlite / csv was given */
+    struct {
+        char *topic;
+        char *group_id;         /* "group.id" */
+        hz_conf_map properties; /* overrides the top-level kafka map */
+    } kafka;
+    struct {
+        char *path; /* default: the top-level database */
+        char *table;
+        int64_t poll_ms;
+    } sqlite;
+    struct {
+        char *path;
+        char *series; /* fixed series id; "" = read fields.series column */
+        char *delimiter;
+    } csv;
+    struct {
+        char *series;
+        char *time;
+        int time_format; /* HZ_TIME_* */
+        char **values;
+        size_t n_values; /* 1..32 */
+    } fields;
+} hz_cfg_source;
+
+typedef struct hz_cfg_window {
+    int64_t period_ms;
+    int lookback, horizon, stride, label_len;
+    int fill; /* HZ_FILL_* */
+} hz_cfg_window;
+
+typedef struct hz_cfg_batch {
+    int max;
+    int64_t max_wait_ms;
+} hz_cfg_batch;
+
+typedef struct hz_cfg_model_params {
+    int d_model, n_heads, e_layers, d_layers, d_ff, factor;
+    double dropout;
+    int attn;        /* HZ_ATTN_* (informer) */
+    int distil, mix; /* informer */
+    int embed;       /* HZ_EMBED_* */
+    int use_norm, use_marks;
+    int c_embedding; /* nilmformer */
+    int *dilations;  /* nilmformer */
+    size_t n_dilations;
+    int seed;
+} hz_cfg_model_params;
+
+typedef struct hz_cfg_train {
+    int epochs, batch;
+    double lr;
+    int optimizer; /* HZ_OPT_* */
+    double weight_decay, clip;
+    int lradj; /* HZ_LRADJ_* */
+    int patience, seed, threads;
+    int train_on_start;
+    int64_t retrain_every_ms; /* 0 = never */
+} hz_cfg_train;
+
+typedef struct hz_cfg_data {
+    int split;      /* HZ_SPLIT_* */
+    double *ratios; /* train, val, test */
+    size_t n_ratios;
+    int features; /* HZ_FEATURES_* */
+    char *target; /* default: the last of source.fields.values */
+    int scale;
+} hz_cfg_data;
+
+typedef struct hz_cfg_model {
+    int kind;         /* HZ_MODEL_* */
+    int task;         /* HZ_TASK_* */
+    char *checkpoint; /* default: <database dir>/<pipeline>.safetensors */
+    hz_cfg_model_params params;
+    hz_cfg_train train;
+    hz_cfg_data data;
+} hz_cfg_model;
+
+typedef struct hz_cfg_anomaly {
+    double *levels; /* ascending, each in (0,1) */
+    size_t n_levels;
+    struct {
+        double *range; /* n_range == 0: off; else {min, max} */
+        size_t n_range;
+        int flatline; /* 0 = off */
+        double spike; /* 0 = off */
+        int gap;      /* 0 = off */
+    } rules;
+} hz_cfg_anomaly;
+
+typedef struct hz_cfg_sink {
+    int kind; /* HZ_SINK_* */
+    struct {
+        char *path;
+        char *forecasts_table, *anomalies_table, *dead_letters_table;
+    } sqlite;
+    struct {
+        char *forecasts, *anomalies, *dead_letters; /* "" = not published */
+        hz_conf_map properties;
+    } kafka;
+} hz_cfg_sink;
+
+typedef struct hz_pipeline_conf {
+    char *name;
+    hz_cfg_source source;
+    hz_cfg_window window;
+    hz_cfg_batch batch;
+    hz_cfg_model model;
+    hz_cfg_anomaly anomaly;
+    hz_cfg_sink *sinks;
+    size_t n_sinks;
+    char *canonical; /* effective settings as text, for hz_config_pipeline_equal */
+    int line, col;   /* where the pipeline starts in the file */
+} hz_pipeline_conf;
+
+typedef struct hz_config {
+    char *path; /* the file as given */
+    char *dir;  /* its directory ("." when path has no '/'); relative paths in the file were
+                 * resolved against it */
+    char *database;
+    struct {
+        char *listen; /* host:port; "" = disabled */
+    } metrics;
+    int log_level; /* HZ_LOG_* (syslog numbering) */
+    int64_t shutdown_timeout_ms;
+    hz_conf_map kafka;
+    hz_pipeline_conf *pipelines;
+    size_t n_pipelines;
+} hz_config;
+
+/* Loads and validates path. Returns 0 and *out (free with hz_config_free), or a negative
+ * HZ_E* code with *out = NULL and a message in err: HZ_EIO when the file cannot be read,
+ * HZ_EFORMAT for a YAML syntax error, HZ_EINVAL for a schema violation, HZ_ENOMEM. */
+int hz_config_load(const char *path, hz_config **out, char *err, size_t errlen);
+
+/* Frees everything cfg owns. NULL is a no-op. */
+void hz_config_free(hz_config *cfg);
+
+/* The pipeline called name, or NULL. The pointer lives as long as cfg. */
+const hz_pipeline_conf *hz_config_pipeline(const hz_config *cfg, const char *name);
+
+/* 1 when a and b have the same effective settings (after defaults, including the top-level
+ * kafka properties and database they inherit), else 0. SIGHUP restarts the pipelines for
+ * which this is 0. Comments, key order and spelling out a default do not count. */
+int hz_config_pipeline_equal(const hz_pipeline_conf *a, const hz_pipeline_conf *b);
+
+/* The value of key in m (the last one when a map were to repeat it; loading refuses that), or
+ * NULL. For a pipeline's librdkafka settings, look in its properties first, then cfg->kafka. */
+const char *hz_conf_map_get(const hz_conf_map *m, const char *key);
+
+/* Writes the reference of every key (markdown: key path, type, default, meaning) to f;
+ * docs/CONFIG.md is this output. Returns 0 or HZ_EIO. */
+int hz_config_write_doc(FILE *f);
+
+/* Names of the enum values, for messages and logs ("informer", ...). Never NULL. */
+const char *hz_config_model_kind_name(int kind);
+
+#endif

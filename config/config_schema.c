@@ -1,0 +1,986 @@
+/* config_schema.c — every configuration key of horizon: name, type, default, bounds and
+ * meaning, in one table that drives parsing, defaults, validation, the SIGHUP comparison and
+ * docs/CONFIG.md (redis's config-table habit; DESIGN.md "Configuration, sketched").
+ * Model defaults are the papers' (reference MODELS.md §2.9 Informer, §3.3 iTransformer,
+ * §4.2/§4.6 NILMFormer); the data protocol is MODELS.md §1. Cross-field rules that one row
+ * cannot say (label_len <= lookback, names unique, ...) are the check functions below. */
+#include "config_schema.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hz.h"
+
+#define O(st, f) .off = offsetof(st, f)
+#define N(st, f) .noff = offsetof(st, f)
+#define KI       (1u << HZ_CFG_MODEL_INFORMER)
+#define KT       (1u << HZ_CFG_MODEL_ITRANSFORMER)
+#define KN       (1u << HZ_CFG_MODEL_NILMFORMER)
+#define BIG      1e300
+#define DAY_MS   86400000.0
+#define NKEYS(a) (sizeof(a) / sizeof((a)[0]))
+
+static const char *const log_levels[] = {"err", "warning", "notice", "info", "debug", NULL};
+static const int log_level_vals[] = {HZ_LOG_ERR, HZ_LOG_WARN, HZ_LOG_NOTICE, HZ_LOG_INFO,
+                                     HZ_LOG_DEBUG};
+static const char *const time_formats[] = {"auto", "iso8601", "epoch_s", "epoch_ms", NULL};
+static const char *const fills[] = {"previous", "linear", "none", NULL};
+static const char *const kinds[] = {"informer", "itransformer", "nilmformer", NULL};
+static const char *const tasks[] = {"forecast", "disaggregate", NULL};
+static const char *const attns[] = {"prob", "full", NULL};
+static const char *const embeds[] = {"timeF", "fixed", "learned", NULL};
+static const char *const optimizers[] = {"adam", "adamw", NULL};
+static const char *const lradjs[] = {"type1", "cosine", "none", NULL};
+static const char *const splits[] = {"ett_hour", "ett_minute", "ratio", NULL};
+static const char *const features[] = {"M", "S", "MS", NULL};
+
+/* ---- helpers for the checks ---- */
+
+/* The deepest node found along map.a.b.c, so errors point at the offending key when it was
+ * written and at its section otherwise. */
+static yaml_node_t *loc(hz_loader *L, yaml_node_t *map, const char *a, const char *b, const char *c)
+{
+    const char *keys[] = {a, b, c};
+    yaml_node_t *n = map;
+    for (int i = 0; i < 3 && keys[i]; i++) {
+        yaml_node_t *next = hz_loader_find(L, n, keys[i]);
+        if (!next)
+            break;
+        n = next;
+    }
+    return n;
+}
+
+static int set_derived(char **dst, const char *fmt, const char *a, const char *b)
+{
+    if (*dst)
+        return 0;
+    size_t len = strlen(fmt) + strlen(a) + (b ? strlen(b) : 0) + 1;
+    *dst = malloc(len);
+    if (!*dst)
+        return HZ_ENOMEM;
+    snprintf(*dst, len, fmt, a, b ? b : "");
+    return 0;
+}
+
+static int has_prop(const hz_conf_map *m, const char *key)
+{
+    for (size_t i = 0; i < m->n; i++)
+        if (!strcmp(m->items[i].key, key))
+            return 1;
+    return 0;
+}
+
+/* ---- checks ----
+ * A check gets the struct of its own section; checks of the anonymous sub-structs (source
+ * fields/csv, sink kafka) step back to the enclosing struct with offsetof, container_of style. */
+
+static int check_fields(hz_loader *L, void *base, yaml_node_t *map, const char *path)
+{
+    const hz_cfg_source *s =
+        (const hz_cfg_source *)((char *)base - offsetof(hz_cfg_source, fields));
+    for (size_t i = 0; i < s->fields.n_values; i++) {
+        if (!*s->fields.values[i])
+            return hz_loader_err(L, loc(L, map, "values", NULL, NULL), path, "values",
+                                 "expected variable names, got an empty one (item %zu)", i);
+        for (size_t j = 0; j < i; j++)
+            if (!strcmp(s->fields.values[i], s->fields.values[j]))
+                return hz_loader_err(L, loc(L, map, "values", NULL, NULL), path, "values",
+                                     "expected unique names, got \"%s\" twice",
+                                     s->fields.values[i]);
+    }
+    return 0;
+}
+
+static int check_window(hz_loader *L, void *base, yaml_node_t *map, const char *path)
+{
+    hz_cfg_window *w = base;
+    if (!hz_loader_find(L, map, "label_len"))
+        w->label_len = w->lookback / 2;
+    if (w->label_len > w->lookback)
+        return hz_loader_err(L, loc(L, map, "label_len", NULL, NULL), path, "label_len",
+                             "expected at most lookback (%d), got %d", w->lookback, w->label_len);
+    return 0;
+}
+
+static int check_params(hz_loader *L, void *base, yaml_node_t *map, const char *path)
+{
+    const hz_cfg_model_params *p = base;
+    if (p->d_model % p->n_heads)
+        return hz_loader_err(L, loc(L, map, "n_heads", NULL, NULL), path, "n_heads",
+                             "expected a divisor of d_model (%d), got %d", p->d_model, p->n_heads);
+    /* NILMFormer splits d_model into 3/4 convolution features and 1/4 time encoding. */
+    if (hz_loader_kind(L) == HZ_CFG_MODEL_NILMFORMER && p->d_model % 4)
+        return hz_loader_err(L, loc(L, map, "d_model", NULL, NULL), path, "d_model",
+                             "expected a multiple of 4 for nilmformer, got %d", p->d_model);
+    return 0;
+}
+
+static int check_data(hz_loader *L, void *base, yaml_node_t *map, const char *path)
+{
+    const hz_cfg_data *d = base;
+    double sum = d->ratios[0] + d->ratios[1] + d->ratios[2];
+    if (d->ratios[0] <= 0 || d->ratios[2] <= 0 || sum > 1 + 1e-9)
+        return hz_loader_err(L, loc(L, map, "ratios", NULL, NULL), path, "ratios",
+                             "expected [train, val, test] with train > 0, test > 0 and a sum "
+                             "of at most 1, got [%g, %g, %g]",
+                             d->ratios[0], d->ratios[1], d->ratios[2]);
+    return 0;
+}
+
+static int check_model(hz_loader *L, void *base, yaml_node_t *map, const char *path)
+{
+    const hz_cfg_model *m = base;
+    if (m->task == HZ_CFG_TASK_DISAGGREGATE && m->kind != HZ_CFG_MODEL_NILMFORMER)
+        return hz_loader_err(L, loc(L, map, "task", NULL, NULL), path, "task",
+                             "expected forecast for %s models (disaggregate needs nilmformer), "
+                             "got \"disaggregate\"",
+                             hz_config_model_kind_name(m->kind));
+    return 0;
+}
+
+static int check_anomaly(hz_loader *L, void *base, yaml_node_t *map, const char *path)
+{
+    const hz_cfg_anomaly *a = base;
+    for (size_t i = 1; i < a->n_levels; i++)
+        if (a->levels[i] <= a->levels[i - 1])
+            return hz_loader_err(L, loc(L, map, "levels", NULL, NULL), path, "levels",
+                                 "expected ascending levels, got %g after %g", a->levels[i],
+                                 a->levels[i - 1]);
+    if (a->rules.n_range == 2 && !(a->rules.range[0] < a->rules.range[1]))
+        return hz_loader_err(L, loc(L, map, "rules", "range", NULL), path, "rules.range",
+                             "expected [min, max] with min < max, got [%g, %g]", a->rules.range[0],
+                             a->rules.range[1]);
+    if (a->rules.flatline == 1)
+        return hz_loader_err(L, loc(L, map, "rules", "flatline", NULL), path, "rules.flatline",
+                             "expected 0 (off) or at least 2 repeated points, got 1");
+    return 0;
+}
+
+static int check_kafka_sink(hz_loader *L, void *base, yaml_node_t *map, const char *path)
+{
+    const hz_cfg_sink *s = (const hz_cfg_sink *)((char *)base - offsetof(hz_cfg_sink, kafka));
+    if (!*s->kafka.forecasts && !*s->kafka.anomalies && !*s->kafka.dead_letters)
+        return hz_loader_err(L, map, path, NULL,
+                             "expected at least one of forecasts, anomalies, dead_letters "
+                             "topics, got none");
+    return 0;
+}
+
+static int check_csv(hz_loader *L, void *base, yaml_node_t *map, const char *path)
+{
+    const hz_cfg_source *s = (const hz_cfg_source *)((char *)base - offsetof(hz_cfg_source, csv));
+    if (strlen(s->csv.delimiter) != 1)
+        return hz_loader_err(L, loc(L, map, "delimiter", NULL, NULL), path, "delimiter",
+                             "expected one character, got \"%s\"", s->csv.delimiter);
+    return 0;
+}
+
+/* Defaults that depend on the pipeline's name, the database or the fields, and rules that
+ * span sections. */
+static int check_pipeline(hz_loader *L, void *base, yaml_node_t *map, const char *path)
+{
+    hz_pipeline_conf *p = base;
+    const hz_config *cfg = hz_loader_config(L);
+    int rc = 0;
+    hz_cfg_source *s = &p->source;
+    if (s->kind == HZ_CFG_SOURCE_SQLITE)
+        rc |= set_derived(&s->sqlite.path, "%s%s", cfg->database, NULL);
+    if (s->kind == HZ_CFG_SOURCE_CSV)
+        rc |= set_derived(&s->csv.series, "%s%s", p->name, NULL);
+    if (s->kind == HZ_CFG_SOURCE_KAFKA)
+        rc |= set_derived(&s->kafka.group_id, "horizon-%s%s", p->name, NULL);
+    for (size_t i = 0; i < p->n_sinks; i++)
+        if (p->sinks[i].kind == HZ_CFG_SINK_SQLITE)
+            rc |= set_derived(&p->sinks[i].sqlite.path, "%s%s", cfg->database, NULL);
+    if (!p->model.checkpoint) {
+        const char *slash = strrchr(cfg->database, '/');
+        char dir[1024];
+        snprintf(dir, sizeof dir, "%.*s", slash ? (int)(slash - cfg->database + 1) : 0,
+                 cfg->database);
+        rc |= set_derived(&p->model.checkpoint, "%s%s.safetensors", dir, p->name);
+    }
+    hz_cfg_data *d = &p->model.data;
+    rc |= set_derived(&d->target, "%s%s", s->fields.values[s->fields.n_values - 1], NULL);
+    if (rc)
+        return hz_loader_err(L, map, path, NULL, "out of memory");
+
+    int found = 0;
+    for (size_t i = 0; i < s->fields.n_values; i++)
+        found |= !strcmp(s->fields.values[i], d->target);
+    if (!found)
+        return hz_loader_err(L, loc(L, map, "model", "data", "target"), path, "model.data.target",
+                             "expected one of source.fields.values, got \"%s\"", d->target);
+    if (p->model.task == HZ_CFG_TASK_DISAGGREGATE && s->fields.n_values != 1)
+        return hz_loader_err(L, loc(L, map, "source", "fields", "values"), path,
+                             "source.fields.values",
+                             "expected one aggregate-power variable for disaggregation, got %zu",
+                             s->fields.n_values);
+    if (s->kind == HZ_CFG_SOURCE_KAFKA && !has_prop(&cfg->kafka, "bootstrap.servers") &&
+        !has_prop(&s->kafka.properties, "bootstrap.servers"))
+        return hz_loader_err(L, loc(L, map, "source", "kafka", NULL), path, "source.kafka",
+                             "expected bootstrap.servers in the top-level kafka map or in "
+                             "properties, got neither");
+    yaml_node_t *sinks = hz_loader_find(L, map, "sinks");
+    for (size_t i = 0; i < p->n_sinks; i++) {
+        if (p->sinks[i].kind != HZ_CFG_SINK_KAFKA || has_prop(&cfg->kafka, "bootstrap.servers") ||
+            has_prop(&p->sinks[i].kafka.properties, "bootstrap.servers"))
+            continue;
+        char sp[64];
+        snprintf(sp, sizeof sp, "sinks[%zu].kafka", i);
+        yaml_node_t *item = hz_loader_item(L, sinks, i);
+        return hz_loader_err(L, item ? loc(L, item, "kafka", NULL, NULL) : map, path, sp,
+                             "expected bootstrap.servers in the top-level kafka map or in "
+                             "properties, got neither");
+    }
+    return 0;
+}
+
+static int check_root(hz_loader *L, void *base, yaml_node_t *map, const char *path)
+{
+    const hz_config *c = base;
+    yaml_node_t *list = hz_loader_find(L, map, "pipelines");
+    for (size_t i = 0; i < c->n_pipelines; i++)
+        for (size_t j = 0; j < i; j++)
+            if (!strcmp(c->pipelines[i].name, c->pipelines[j].name)) {
+                char p[64];
+                snprintf(p, sizeof p, "pipelines[%zu]", i);
+                yaml_node_t *item = hz_loader_item(L, list, i);
+                return hz_loader_err(L, loc(L, item ? item : list, "name", NULL, NULL), p, "name",
+                                     "expected a unique pipeline name, got \"%s\" again "
+                                     "(also pipelines[%zu])",
+                                     c->pipelines[i].name, j);
+            }
+    return 0;
+}
+
+/* ---- the table ---- */
+
+static const hz_ckey metrics_keys[] = {
+    {.name = "listen",
+     .type = HZ_CT_HOSTPORT,
+     O(hz_config, metrics.listen) - offsetof(hz_config, metrics),
+     .def = "127.0.0.1:9464",
+     .doc = "Prometheus text-format endpoint (HTTP `GET /metrics`); `\"\"` disables it."},
+};
+static const hz_csec metrics_sec = {"metrics", metrics_keys, NKEYS(metrics_keys),
+                                    0,         NULL,         "Metrics endpoint."};
+
+#define SRC_KAFKA(f) O(hz_cfg_source, kafka.f) - offsetof(hz_cfg_source, kafka)
+static const hz_ckey src_kafka_keys[] = {
+    {.name = "topic",
+     .type = HZ_CT_STR,
+     SRC_KAFKA(topic),
+     .flags = HZ_CF_REQUIRED,
+     .doc = "Topic of readings (JSON values, key = series id)."},
+    {.name = "group.id",
+     .type = HZ_CT_STR,
+     SRC_KAFKA(group_id),
+     .flags = HZ_CF_DERIVED,
+     .def_doc = "`horizon-<pipeline name>`",
+     .doc = "Consumer group; processes sharing it split the partitions."},
+    {.name = "properties",
+     .type = HZ_CT_MAP,
+     SRC_KAFKA(properties),
+     .doc = "librdkafka properties for this consumer; override the top-level `kafka` map."},
+};
+static const hz_csec src_kafka_sec = {"kafka", src_kafka_keys, NKEYS(src_kafka_keys),
+                                      0,       NULL,           "Read readings from a Kafka topic."};
+
+#define SRC_SQL(f) O(hz_cfg_source, sqlite.f) - offsetof(hz_cfg_source, sqlite)
+static const hz_ckey src_sqlite_keys[] = {
+    {.name = "path",
+     .type = HZ_CT_PATH,
+     SRC_SQL(path),
+     .flags = HZ_CF_DERIVED,
+     .def_doc = "the top-level `database`",
+     .doc = "SQLite database to read from."},
+    {.name = "table",
+     .type = HZ_CT_IDENT,
+     SRC_SQL(table),
+     .def = "readings",
+     .doc = "Table of readings in long form: one row per (series, variable, time, value)."},
+    {.name = "poll",
+     .type = HZ_CT_DURATION,
+     SRC_SQL(poll_ms),
+     .def = "1s",
+     .min = 10,
+     .max = DAY_MS,
+     .doc = "How often new rows are looked for."},
+};
+static const hz_csec src_sqlite_sec = {"sqlite",
+                                       src_sqlite_keys,
+                                       NKEYS(src_sqlite_keys),
+                                       0,
+                                       NULL,
+                                       "Read readings from an SQLite table."};
+
+#define SRC_CSV(f) O(hz_cfg_source, csv.f) - offsetof(hz_cfg_source, csv)
+static const hz_ckey src_csv_keys[] = {
+    {.name = "path",
+     .type = HZ_CT_PATH,
+     SRC_CSV(path),
+     .flags = HZ_CF_REQUIRED,
+     .doc = "CSV file with a header row; columns are named by `source.fields`."},
+    {.name = "series",
+     .type = HZ_CT_STR,
+     SRC_CSV(series),
+     .flags = HZ_CF_DERIVED,
+     .def_doc = "the pipeline name",
+     .doc = "Series id given to every row; `\"\"` reads it from the `fields.series` column."},
+    {.name = "delimiter",
+     .type = HZ_CT_STR,
+     SRC_CSV(delimiter),
+     .def = "\",\"",
+     .doc = "Field separator (one character)."},
+};
+static const hz_csec src_csv_sec = {
+    "csv", src_csv_keys, NKEYS(src_csv_keys),
+    0,     check_csv,    "Read readings from a CSV file (replayed once)."};
+
+#define FLD(f) O(hz_cfg_source, fields.f) - offsetof(hz_cfg_source, fields)
+static const hz_ckey fields_keys[] = {
+    {.name = "series",
+     .type = HZ_CT_STR,
+     FLD(series),
+     .def = "series",
+     .doc = "Field (JSON member or column) holding the series id."},
+    {.name = "time",
+     .type = HZ_CT_STR,
+     FLD(time),
+     .def = "ts",
+     .doc = "Field holding the timestamp."},
+    {.name = "time_format",
+     .type = HZ_CT_ENUM,
+     FLD(time_format),
+     .def = "auto",
+     .enums = time_formats,
+     .doc = "How timestamps are written; `auto` accepts ISO 8601 and epoch seconds or ms "
+            "(told apart by magnitude)."},
+    {.name = "values",
+     .type = HZ_CT_STRLIST,
+     FLD(values),
+     .noff = offsetof(hz_cfg_source, fields.n_values) - offsetof(hz_cfg_source, fields),
+     .flags = HZ_CF_REQUIRED,
+     .nmin = 1,
+     .nmax = 32,
+     .doc = "Variables to forecast (JSON members, columns, or `variable` names in SQLite); "
+            "the model's channels, in this order."},
+};
+static const hz_csec fields_sec = {
+    "fields", fields_keys,  NKEYS(fields_keys),
+    0,        check_fields, "Where series id, time and variables are found in a reading."};
+
+static const hz_ckey source_keys[] = {
+    {.name = "kafka",
+     .type = HZ_CT_SECTION,
+     O(hz_cfg_source, kafka),
+     .sec = &src_kafka_sec,
+     .flags = HZ_CF_ONEOF,
+     .doc = "Kafka topic source."},
+    {.name = "sqlite",
+     .type = HZ_CT_SECTION,
+     O(hz_cfg_source, sqlite),
+     .sec = &src_sqlite_sec,
+     .flags = HZ_CF_ONEOF,
+     .doc = "SQLite table source."},
+    {.name = "csv",
+     .type = HZ_CT_SECTION,
+     O(hz_cfg_source, csv),
+     .sec = &src_csv_sec,
+     .flags = HZ_CF_ONEOF,
+     .doc = "CSV file source."},
+    {.name = "fields",
+     .type = HZ_CT_SECTION,
+     O(hz_cfg_source, fields),
+     .sec = &fields_sec,
+     .flags = HZ_CF_REQUIRED,
+     .doc = "Field names in the readings."},
+};
+static const hz_csec source_sec = {"source",
+                                   source_keys,
+                                   NKEYS(source_keys),
+                                   offsetof(hz_cfg_source, kind),
+                                   NULL,
+                                   "Where readings come from: exactly one of `kafka`, `sqlite`, "
+                                   "`csv`, plus `fields`."};
+
+static const hz_ckey window_keys[] = {
+    {.name = "period",
+     .type = HZ_CT_DURATION,
+     O(hz_cfg_window, period_ms),
+     .flags = HZ_CF_REQUIRED,
+     .min = 1000,
+     .max = 30 * DAY_MS,
+     .doc = "Spacing of the regular grid readings are placed on."},
+    {.name = "lookback",
+     .type = HZ_CT_INT,
+     O(hz_cfg_window, lookback),
+     .def = "96",
+     .min = 1,
+     .max = 100000,
+     .doc = "Points of history the model sees (`seq_len`)."},
+    {.name = "horizon",
+     .type = HZ_CT_INT,
+     O(hz_cfg_window, horizon),
+     .def = "24",
+     .min = 1,
+     .max = 100000,
+     .doc = "Points forecast ahead (`pred_len`)."},
+    {.name = "stride",
+     .type = HZ_CT_INT,
+     O(hz_cfg_window, stride),
+     .def = "1",
+     .min = 1,
+     .max = 100000,
+     .doc = "A forecast is issued every `stride` new points once the window is full."},
+    {.name = "label_len",
+     .type = HZ_CT_INT,
+     O(hz_cfg_window, label_len),
+     .min = 0,
+     .max = 100000,
+     .flags = HZ_CF_DERIVED,
+     .def_doc = "`lookback / 2`",
+     .doc = "Start-token length of Informer's generative decoder; at most `lookback`."},
+    {.name = "fill",
+     .type = HZ_CT_ENUM,
+     O(hz_cfg_window, fill),
+     .def = "previous",
+     .enums = fills,
+     .doc = "Gap filling: repeat the previous value, interpolate, or mark missing."},
+};
+static const hz_csec window_sec = {"window", window_keys,  NKEYS(window_keys),
+                                   0,        check_window, "The sliding window kept per series."};
+
+static const hz_ckey batch_keys[] = {
+    {.name = "max",
+     .type = HZ_CT_INT,
+     O(hz_cfg_batch, max),
+     .def = "64",
+     .min = 1,
+     .max = 65536,
+     .doc = "Most windows of different series run in one forward pass."},
+    {.name = "max_wait",
+     .type = HZ_CT_DURATION,
+     O(hz_cfg_batch, max_wait_ms),
+     .def = "200ms",
+     .min = 0,
+     .max = 3600000,
+     .doc = "Longest a ready window waits for its batch to fill."},
+};
+static const hz_csec batch_sec = {
+    "batch", batch_keys, NKEYS(batch_keys),
+    0,       NULL,       "How the daemon batches ready windows for inference."};
+
+static const hz_ckey params_keys[] = {
+    {.name = "d_model",
+     .type = HZ_CT_INT,
+     O(hz_cfg_model_params, d_model),
+     .kdef = {"512", "512", "96"},
+     .min = 1,
+     .max = 8192,
+     .doc = "Model width."},
+    {.name = "n_heads",
+     .type = HZ_CT_INT,
+     O(hz_cfg_model_params, n_heads),
+     .kdef = {"8", "8", "8"},
+     .min = 1,
+     .max = 256,
+     .doc = "Attention heads; must divide `d_model`."},
+    {.name = "e_layers",
+     .type = HZ_CT_INT,
+     O(hz_cfg_model_params, e_layers),
+     .kdef = {"2", "2", "3"},
+     .min = 1,
+     .max = 64,
+     .doc = "Encoder layers."},
+    {.name = "d_layers",
+     .type = HZ_CT_INT,
+     O(hz_cfg_model_params, d_layers),
+     .def = "1",
+     .min = 1,
+     .max = 64,
+     .kinds = KI,
+     .doc = "Decoder layers."},
+    {.name = "d_ff",
+     .type = HZ_CT_INT,
+     O(hz_cfg_model_params, d_ff),
+     .kdef = {"2048", "2048", "384"},
+     .min = 1,
+     .max = 65536,
+     .doc = "Feed-forward width."},
+    {.name = "factor",
+     .type = HZ_CT_INT,
+     O(hz_cfg_model_params, factor),
+     .def = "5",
+     .min = 1,
+     .max = 100,
+     .kinds = KI,
+     .doc = "ProbSparse sampling factor c (u = c·ln L queries)."},
+    {.name = "dropout",
+     .type = HZ_CT_DOUBLE,
+     O(hz_cfg_model_params, dropout),
+     .kdef = {"0.05", "0.1", "0.2"},
+     .min = 0,
+     .max = 0.99,
+     .doc = "Dropout probability in training."},
+    {.name = "attn",
+     .type = HZ_CT_ENUM,
+     O(hz_cfg_model_params, attn),
+     .def = "prob",
+     .enums = attns,
+     .kinds = KI,
+     .doc = "Encoder self-attention: ProbSparse or full (Informer†)."},
+    {.name = "distil",
+     .type = HZ_CT_BOOL,
+     O(hz_cfg_model_params, distil),
+     .def = "true",
+     .kinds = KI,
+     .doc = "Self-attention distilling (conv + max-pool) between encoder layers."},
+    {.name = "mix",
+     .type = HZ_CT_BOOL,
+     O(hz_cfg_model_params, mix),
+     .def = "true",
+     .kinds = KI,
+     .doc = "Mix heads in the decoder's self-attention output (official `mix`)."},
+    {.name = "embed",
+     .type = HZ_CT_ENUM,
+     O(hz_cfg_model_params, embed),
+     .def = "timeF",
+     .enums = embeds,
+     .kinds = KI,
+     .doc = "Time-feature embedding: continuous (`timeF`), fixed sinusoidal or learned tables."},
+    {.name = "use_norm",
+     .type = HZ_CT_BOOL,
+     O(hz_cfg_model_params, use_norm),
+     .def = "true",
+     .kinds = KT,
+     .doc = "Instance normalisation of each variate over the lookback."},
+    {.name = "use_marks",
+     .type = HZ_CT_BOOL,
+     O(hz_cfg_model_params, use_marks),
+     .def = "true",
+     .doc = "Feed timestamp features (Informer temporal embedding, iTransformer mark tokens, "
+            "NILMFormer TimeRPE)."},
+    {.name = "c_embedding",
+     .type = HZ_CT_INT,
+     O(hz_cfg_model_params, c_embedding),
+     .def = "8",
+     .min = 1,
+     .max = 64,
+     .kinds = KN,
+     .doc = "Timestamp channels of TimeRPE."},
+    {.name = "dilations",
+     .type = HZ_CT_INTLIST,
+     O(hz_cfg_model_params, dilations),
+     N(hz_cfg_model_params, n_dilations),
+     .def = "[1, 2, 4, 8]",
+     .min = 1,
+     .max = 1024,
+     .nmin = 1,
+     .nmax = 16,
+     .kinds = KN,
+     .doc = "Dilations of the residual convolution embedding block."},
+};
+static const hz_csec params_sec = {"params",
+                                   params_keys,
+                                   NKEYS(params_keys),
+                                   0,
+                                   check_params,
+                                   "Architecture. Defaults are each paper's (MODELS.md §2.9, "
+                                   "§3.3, §4.2)."};
+
+static const hz_ckey train_keys[] = {
+    {.name = "epochs",
+     .type = HZ_CT_INT,
+     O(hz_cfg_train, epochs),
+     .kdef = {"6", "10", "50"},
+     .min = 1,
+     .max = 100000,
+     .doc = "Most training epochs."},
+    {.name = "batch",
+     .type = HZ_CT_INT,
+     O(hz_cfg_train, batch),
+     .kdef = {"32", "32", "64"},
+     .min = 1,
+     .max = 65536,
+     .doc = "Training batch size."},
+    {.name = "lr",
+     .type = HZ_CT_DOUBLE,
+     O(hz_cfg_train, lr),
+     .def = "1e-4",
+     .min = 1e-12,
+     .max = 10,
+     .doc = "Initial learning rate."},
+    {.name = "optimizer",
+     .type = HZ_CT_ENUM,
+     O(hz_cfg_train, optimizer),
+     .kdef = {"adam", "adam", "adamw"},
+     .enums = optimizers,
+     .doc = "Optimiser."},
+    {.name = "weight_decay",
+     .type = HZ_CT_DOUBLE,
+     O(hz_cfg_train, weight_decay),
+     .def = "0",
+     .min = 0,
+     .max = 10,
+     .doc = "Weight decay (decoupled for `adamw`, L2 for `adam`)."},
+    {.name = "clip",
+     .type = HZ_CT_DOUBLE,
+     O(hz_cfg_train, clip),
+     .def = "0",
+     .min = 0,
+     .max = 1e6,
+     .doc = "Gradient-norm clipping threshold; 0 = off."},
+    {.name = "lradj",
+     .type = HZ_CT_ENUM,
+     O(hz_cfg_train, lradj),
+     .kdef = {"type1", "type1", "none"},
+     .enums = lradjs,
+     .doc = "Learning-rate schedule: `type1` halves it every epoch from the 2nd, `cosine` "
+            "anneals to 0, `none` keeps it."},
+    {.name = "patience",
+     .type = HZ_CT_INT,
+     O(hz_cfg_train, patience),
+     .kdef = {"3", "3", "5"},
+     .min = 0,
+     .max = 10000,
+     .doc = "Early stopping: epochs without a better validation loss; 0 = off."},
+    {.name = "seed",
+     .type = HZ_CT_INT,
+     O(hz_cfg_train, seed),
+     .kdef = {"2021", "2023", "0"},
+     .min = 0,
+     .max = 2147483647,
+     .doc = "Seed of weight initialisation, dropout and shuffling."},
+    {.name = "threads",
+     .type = HZ_CT_INT,
+     O(hz_cfg_train, threads),
+     .def = "0",
+     .min = 0,
+     .max = 1024,
+     .doc = "OpenBLAS threads for training; 0 = OpenBLAS's default."},
+    {.name = "train_on_start",
+     .type = HZ_CT_BOOL,
+     O(hz_cfg_train, train_on_start),
+     .def = "false",
+     .doc = "Train when the daemon starts if no checkpoint exists."},
+    {.name = "retrain_every",
+     .type = HZ_CT_DURATION,
+     O(hz_cfg_train, retrain_every_ms),
+     .def = "0",
+     .min = 0,
+     .max = 3650 * DAY_MS,
+     .doc = "Retrain on recent data this often; 0 = never."},
+};
+static const hz_csec train_sec = {
+    "train", train_keys, NKEYS(train_keys),
+    0,       NULL,       "Training. Defaults are each paper's protocol."};
+
+static const hz_ckey data_keys[] = {
+    {.name = "split",
+     .type = HZ_CT_ENUM,
+     O(hz_cfg_data, split),
+     .def = "ratio",
+     .enums = splits,
+     .doc = "Train/val/test split: ETT's 12/4/4 months of hourly or 15-min rows, or `ratios` "
+            "(MODELS.md §1.1)."},
+    {.name = "ratios",
+     .type = HZ_CT_DBLLIST,
+     O(hz_cfg_data, ratios),
+     N(hz_cfg_data, n_ratios),
+     .def = "[0.7, 0.1, 0.2]",
+     .min = 0,
+     .max = 1,
+     .nmin = 3,
+     .nmax = 3,
+     .doc = "Train, validation and test fractions for `split: ratio`; sum at most 1."},
+    {.name = "features",
+     .type = HZ_CT_ENUM,
+     O(hz_cfg_data, features),
+     .def = "M",
+     .enums = features,
+     .doc = "`M`: all variables in and out; `S`: target only; `MS`: all in, target out."},
+    {.name = "target",
+     .type = HZ_CT_STR,
+     O(hz_cfg_data, target),
+     .flags = HZ_CF_DERIVED,
+     .def_doc = "the last of `source.fields.values`",
+     .doc = "Target variable for `S`/`MS`; one of `source.fields.values`."},
+    {.name = "scale",
+     .type = HZ_CT_BOOL,
+     O(hz_cfg_data, scale),
+     .def = "true",
+     .doc = "Z-score each variable with train-split statistics (MODELS.md §1.2)."},
+};
+static const hz_csec data_sec = {
+    "data", data_keys,  NKEYS(data_keys),
+    0,      check_data, "Training and evaluation data protocol (MODELS.md §1)."};
+
+static const hz_ckey model_keys[] = {
+    {.name = "kind",
+     .type = HZ_CT_ENUM,
+     O(hz_cfg_model, kind),
+     .enums = kinds,
+     .flags = HZ_CF_REQUIRED | HZ_CF_KIND,
+     .doc = "Model: Informer, iTransformer or NILMFormer-style. Selects the defaults below."},
+    {.name = "task",
+     .type = HZ_CT_ENUM,
+     O(hz_cfg_model, task),
+     .def = "forecast",
+     .enums = tasks,
+     .doc = "`disaggregate` (NILM: aggregate power to one appliance) needs `nilmformer`."},
+    {.name = "checkpoint",
+     .type = HZ_CT_PATH,
+     O(hz_cfg_model, checkpoint),
+     .flags = HZ_CF_DERIVED,
+     .def_doc = "`<pipeline name>.safetensors` beside `database`",
+     .doc = "Safetensors file the model is loaded from and trained into."},
+    {.name = "params",
+     .type = HZ_CT_SECTION,
+     O(hz_cfg_model, params),
+     .sec = &params_sec,
+     .doc = "Architecture."},
+    {.name = "train",
+     .type = HZ_CT_SECTION,
+     O(hz_cfg_model, train),
+     .sec = &train_sec,
+     .doc = "Training."},
+    {.name = "data",
+     .type = HZ_CT_SECTION,
+     O(hz_cfg_model, data),
+     .sec = &data_sec,
+     .doc = "Data protocol."},
+};
+static const hz_csec model_sec = {"model", model_keys,  NKEYS(model_keys),
+                                  0,       check_model, "The forecasting model."};
+
+#define RULE(f) O(hz_cfg_anomaly, rules.f) - offsetof(hz_cfg_anomaly, rules)
+static const hz_ckey rules_keys[] = {
+    {.name = "range",
+     .type = HZ_CT_DBLLIST,
+     RULE(range),
+     .noff = offsetof(hz_cfg_anomaly, rules.n_range) - offsetof(hz_cfg_anomaly, rules),
+     .min = -BIG,
+     .max = BIG,
+     .nmin = 2,
+     .nmax = 2,
+     .def_doc = "off",
+     .doc = "`[min, max]`: flag values outside (kind `range`)."},
+    {.name = "flatline",
+     .type = HZ_CT_INT,
+     RULE(flatline),
+     .def = "0",
+     .min = 0,
+     .max = 1000000,
+     .doc =
+         "Flag this many identical consecutive values, a stuck sensor (kind `flatline`); 0 = off."},
+    {.name = "spike",
+     .type = HZ_CT_DOUBLE,
+     RULE(spike),
+     .def = "0",
+     .min = 0,
+     .max = BIG,
+     .doc = "Flag a change from the previous point larger than this many robust standard "
+            "deviations of the window's changes (kind `spike`); 0 = off."},
+    {.name = "gap",
+     .type = HZ_CT_INT,
+     RULE(gap),
+     .def = "0",
+     .min = 0,
+     .max = 1000000,
+     .doc = "Flag this many or more consecutive missing periods (kind `gap`); 0 = off."},
+};
+static const hz_csec rules_sec = {
+    "rules", rules_keys, NKEYS(rules_keys),
+    0,       NULL,       "Data-quality rules; each is off unless given."};
+
+static const hz_ckey anomaly_keys[] = {
+    {.name = "levels",
+     .type = HZ_CT_DBLLIST,
+     O(hz_cfg_anomaly, levels),
+     N(hz_cfg_anomaly, n_levels),
+     .def = "[0.90, 0.99]",
+     .min = 0,
+     .max = 1,
+     .flags = HZ_CF_OPEN,
+     .nmin = 1,
+     .nmax = 8,
+     .doc = "Conformal interval levels, ascending; a point outside the interval of a level is "
+            "flagged at it."},
+    {.name = "rules",
+     .type = HZ_CT_SECTION,
+     O(hz_cfg_anomaly, rules),
+     .sec = &rules_sec,
+     .doc = "Data-quality rules."},
+};
+static const hz_csec anomaly_sec = {"anomaly", anomaly_keys,  NKEYS(anomaly_keys),
+                                    0,         check_anomaly, "Anomaly flags on arriving points."};
+
+#define SNK_SQL(f) O(hz_cfg_sink, sqlite.f) - offsetof(hz_cfg_sink, sqlite)
+static const hz_ckey sink_sqlite_keys[] = {
+    {.name = "path",
+     .type = HZ_CT_PATH,
+     SNK_SQL(path),
+     .flags = HZ_CF_DERIVED,
+     .def_doc = "the top-level `database`",
+     .doc = "SQLite database written to (WAL mode)."},
+    {.name = "forecasts_table",
+     .type = HZ_CT_IDENT,
+     SNK_SQL(forecasts_table),
+     .def = "forecasts",
+     .doc = "Table of forecasts."},
+    {.name = "anomalies_table",
+     .type = HZ_CT_IDENT,
+     SNK_SQL(anomalies_table),
+     .def = "anomalies",
+     .doc = "Table of anomaly flags."},
+    {.name = "dead_letters_table",
+     .type = HZ_CT_IDENT,
+     SNK_SQL(dead_letters_table),
+     .def = "dead_letters",
+     .doc = "Table of inputs that could not be used."},
+};
+static const hz_csec sink_sqlite_sec = {
+    "sqlite", sink_sqlite_keys, NKEYS(sink_sqlite_keys), 0, NULL, "Write results to SQLite."};
+
+#define SNK_KAF(f) O(hz_cfg_sink, kafka.f) - offsetof(hz_cfg_sink, kafka)
+static const hz_ckey sink_kafka_keys[] = {
+    {.name = "forecasts",
+     .type = HZ_CT_STR,
+     SNK_KAF(forecasts),
+     .def = "\"\"",
+     .doc = "Topic for forecasts; `\"\"` = not published."},
+    {.name = "anomalies",
+     .type = HZ_CT_STR,
+     SNK_KAF(anomalies),
+     .def = "\"\"",
+     .doc = "Topic for anomaly flags; `\"\"` = not published."},
+    {.name = "dead_letters",
+     .type = HZ_CT_STR,
+     SNK_KAF(dead_letters),
+     .def = "\"\"",
+     .doc = "Topic for inputs that could not be used; `\"\"` = not published."},
+    {.name = "properties",
+     .type = HZ_CT_MAP,
+     SNK_KAF(properties),
+     .doc = "librdkafka properties for this producer; override the top-level `kafka` map."},
+};
+static const hz_csec sink_kafka_sec = {
+    "kafka", sink_kafka_keys,  NKEYS(sink_kafka_keys),
+    0,       check_kafka_sink, "Publish results to Kafka topics (JSON values)."};
+
+static const hz_ckey sink_keys[] = {
+    {.name = "sqlite",
+     .type = HZ_CT_SECTION,
+     O(hz_cfg_sink, sqlite),
+     .sec = &sink_sqlite_sec,
+     .flags = HZ_CF_ONEOF,
+     .doc = "SQLite sink."},
+    {.name = "kafka",
+     .type = HZ_CT_SECTION,
+     O(hz_cfg_sink, kafka),
+     .sec = &sink_kafka_sec,
+     .flags = HZ_CF_ONEOF,
+     .doc = "Kafka sink."},
+};
+static const hz_csec sink_sec = {"sinks",
+                                 sink_keys,
+                                 NKEYS(sink_keys),
+                                 offsetof(hz_cfg_sink, kind),
+                                 NULL,
+                                 "Each item is exactly one of `sqlite` or `kafka`."};
+
+static const hz_ckey pipeline_keys[] = {
+    {.name = "name",
+     .type = HZ_CT_NAME,
+     O(hz_pipeline_conf, name),
+     .flags = HZ_CF_REQUIRED,
+     .doc = "Unique name; appears in results, metrics and logs."},
+    {.name = "source",
+     .type = HZ_CT_SECTION,
+     O(hz_pipeline_conf, source),
+     .sec = &source_sec,
+     .flags = HZ_CF_REQUIRED,
+     .doc = "Where readings come from."},
+    {.name = "window",
+     .type = HZ_CT_SECTION,
+     O(hz_pipeline_conf, window),
+     .sec = &window_sec,
+     .flags = HZ_CF_REQUIRED,
+     .doc = "Sliding window per series."},
+    {.name = "batch",
+     .type = HZ_CT_SECTION,
+     O(hz_pipeline_conf, batch),
+     .sec = &batch_sec,
+     .doc = "Inference batching."},
+    {.name = "model",
+     .type = HZ_CT_SECTION,
+     O(hz_pipeline_conf, model),
+     .sec = &model_sec,
+     .flags = HZ_CF_REQUIRED,
+     .doc = "Forecasting model."},
+    {.name = "anomaly",
+     .type = HZ_CT_SECTION,
+     O(hz_pipeline_conf, anomaly),
+     .sec = &anomaly_sec,
+     .doc = "Anomaly flags."},
+    {.name = "sinks",
+     .type = HZ_CT_SECLIST,
+     O(hz_pipeline_conf, sinks),
+     N(hz_pipeline_conf, n_sinks),
+     .def = "[{sqlite: {}}]",
+     .sec = &sink_sec,
+     .elem_size = sizeof(hz_cfg_sink),
+     .nmin = 1,
+     .nmax = 16,
+     .doc = "Where results go."},
+};
+static const hz_csec pipeline_sec = {
+    "pipelines", pipeline_keys,  NKEYS(pipeline_keys),
+    0,           check_pipeline, "One pipeline: source → window → model → anomalies → sinks."};
+
+static const hz_ckey root_keys[] = {
+    {.name = "database",
+     .type = HZ_CT_PATH,
+     O(hz_config, database),
+     .def = "horizon.sqlite",
+     .doc = "SQLite database: default sink and source, model registry; checkpoints go beside it."},
+    {.name = "metrics",
+     .type = HZ_CT_SECTION,
+     O(hz_config, metrics),
+     .sec = &metrics_sec,
+     .doc = "Metrics endpoint."},
+    {.name = "log_level",
+     .type = HZ_CT_ENUM,
+     O(hz_config, log_level),
+     .def = "info",
+     .enums = log_levels,
+     .enum_vals = log_level_vals,
+     .doc = "Most verbose level logged."},
+    {.name = "shutdown_timeout",
+     .type = HZ_CT_DURATION,
+     O(hz_config, shutdown_timeout_ms),
+     .def = "30s",
+     .min = 0,
+     .max = 3600000,
+     .doc = "On SIGTERM, how long in-flight work may take to drain before exit."},
+    {.name = "kafka",
+     .type = HZ_CT_MAP,
+     O(hz_config, kafka),
+     .doc = "librdkafka properties for every consumer and producer (`bootstrap.servers`, "
+            "`security.protocol`, `sasl.*`, `ssl.*`, ...), passed as-is."},
+    {.name = "pipelines",
+     .type = HZ_CT_SECLIST,
+     O(hz_config, pipelines),
+     N(hz_config, n_pipelines),
+     .sec = &pipeline_sec,
+     .elem_size = sizeof(hz_pipeline_conf),
+     .flags = HZ_CF_REQUIRED,
+     .nmin = 1,
+     .nmax = 1024,
+     .doc = "The pipelines to run."},
+};
+const hz_csec hz_conf_root = {"", root_keys,  NKEYS(root_keys),
+                              0,  check_root, "Settings of the whole process."};
