@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cmd_model.h"
 #include "hz.h"
 
 #define HZ_VERSION "0.1.0"
@@ -12,6 +13,9 @@ static void usage(FILE *f)
     fprintf(f, "usage: horizon SUBCOMMAND [options]\n"
                "\n"
                "subcommands:\n"
+               "  train      train a pipeline's model on its data (-c FILE.yaml)\n"
+               "  eval       backtest a checkpoint on the held-out test split\n"
+               "  forecast   forecast from the last rows of a CSV with a checkpoint\n"
                "  version    print the version\n"
                "\n"
                "`horizon SUBCOMMAND --help` describes each.\n");
@@ -32,6 +36,13 @@ int main(int argc, char **argv)
         printf("horizon %s\n", HZ_VERSION);
         return 0;
     }
+    static const struct {
+        const char *name;
+        int (*fn)(int, char **);
+    } cmds[] = {{"train", hz_cmd_train}, {"eval", hz_cmd_eval}, {"forecast", hz_cmd_forecast}};
+    for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
+        if (!strcmp(cmd, cmds[i].name))
+            return cmds[i].fn(argc - 1, argv + 1);
     fprintf(stderr, "horizon: unknown subcommand '%s'\n", cmd);
     usage(stderr);
     return 2;

@@ -64,7 +64,7 @@ int hz_model_conf_from_json(const char *json, hz_model_conf *c, char *err, size_
 }
 
 int hz_ckpt_save(const hz_model *m, const char *path, const char *const (*meta)[2], int n_meta,
-                 char *err, size_t errlen)
+                 const hz_ckpt_extra *extra, int n_extra, char *err, size_t errlen)
 {
     hz_st_writer *w = hz_st_writer_new();
     if (!w)
@@ -77,6 +77,14 @@ int hz_ckpt_save(const hz_model *m, const char *path, const char *const (*meta)[
         for (int d = 0; d < t->ndim; d++)
             shape[d] = t->shape[d];
         rc = hz_st_writer_add(w, t->name, HZ_ST_F32, t->ndim, shape, t->data, err, errlen);
+    }
+    for (int i = 0; i < n_extra && !rc; i++) {
+        if (strncmp(extra[i].name, "calib.", 6))
+            rc = hz_err(err, errlen, HZ_EINVAL, "%s: extra tensor '%s' must start with calib.",
+                        path, extra[i].name);
+        else
+            rc = hz_st_writer_add(w, extra[i].name, HZ_ST_F32, extra[i].ndim, extra[i].shape,
+                                  extra[i].data, err, errlen);
     }
     char *conf = hz_model_conf_to_json(&m->conf);
     if (!rc)
@@ -99,6 +107,8 @@ int hz_ckpt_save(const hz_model *m, const char *path, const char *const (*meta)[
 static int ignorable(const char *name)
 {
     size_t n = strlen(name);
+    if (!strncmp(name, "calib.", 6))
+        return 1;
     static const char *const suffixes[] = {"position_embedding.pe", "num_batches_tracked"};
     for (int i = 0; i < 2; i++) {
         size_t k = strlen(suffixes[i]);

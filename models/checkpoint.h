@@ -11,9 +11,19 @@
 #include "model.h"
 #include "safetensors.h"
 
-/* Writes m to path atomically.  meta: n_meta (key, value) string pairs, borrowed. */
+/* A tensor saved beside the weights (e.g. "calib.abs_residual_quantiles"); names must start
+ * with "calib." so loaders know they are not parameters. */
+typedef struct hz_ckpt_extra {
+    const char *name;
+    int ndim;
+    int64_t shape[4];
+    const float *data;
+} hz_ckpt_extra;
+
+/* Writes m to path atomically.  meta: n_meta (key, value) string pairs; extra: n_extra
+ * tensors; all borrowed. */
 int hz_ckpt_save(const hz_model *m, const char *path, const char *const (*meta)[2], int n_meta,
-                 char *err, size_t errlen);
+                 const hz_ckpt_extra *extra, int n_extra, char *err, size_t errlen);
 
 /* Opens path, rebuilds the model from its "config" metadata and loads its weights.
  * On success *out owns the model and, when file_out is not NULL, *file_out the open file

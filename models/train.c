@@ -180,8 +180,8 @@ out:
     return rc;
 }
 
-int hz_evaluate(hz_model *m, const hz_windows *w, int batch, int drop_last, const hz_scaler *scaler,
-                hz_eval_result *res)
+int hz_evaluate(hz_model *m, const hz_windows *w, int batch, int drop_last,
+                const hz_scaler *scaler, float *abs_err, hz_eval_result *res)
 {
     memset(res, 0, sizeof *res);
     int P = w->pred_len, C = w->cols;
@@ -215,11 +215,11 @@ int hz_evaluate(hz_model *m, const hz_windows *w, int batch, int drop_last, cons
                     ae += fabs(d);
                     res->mse_step[t] += d * d;
                     res->mae_step[t] += fabs(d);
-                    if (scaler) {
-                        double dorig = d * scaler->std[k];
-                        seo += dorig * dorig;
-                        aeo += fabs(dorig);
-                    }
+                    double dorig = scaler ? d * scaler->std[k] : d;
+                    seo += dorig * dorig;
+                    aeo += fabs(dorig);
+                    if (abs_err)
+                        abs_err[(size_t)s * P * C + i] = (float)fabs(dorig);
                 }
     }
     double cnt = (double)n_total * P * C;

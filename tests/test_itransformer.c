@@ -163,7 +163,7 @@ static void test_checkpoint_round_trip(void **state)
     assert_non_null(mkdtemp(dir));
     snprintf(path, sizeof path, "%s/m.safetensors", dir);
     const char *meta[1][2] = {{"variables", "[\"a\",\"b\",\"c\",\"d\",\"e\"]"}};
-    assert_int_equal(hz_ckpt_save(m, path, meta, 1, err, sizeof err), 0);
+    assert_int_equal(hz_ckpt_save(m, path, meta, 1, NULL, 0, err, sizeof err), 0);
     hz_model *m2;
     hz_st_file *f;
     int rc = hz_ckpt_load(path, &m2, &f, err, sizeof err);
