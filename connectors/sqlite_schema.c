@@ -80,9 +80,8 @@ int hz_sqlite_open(const char *path, int full, int busy_timeout_ms, sqlite3 **ou
 {
     *out = NULL;
     sqlite3 *db = NULL;
-    int rc = sqlite3_open_v2(path, &db,
-                             SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
-                             NULL);
+    int rc = sqlite3_open_v2(
+        path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
     if (rc != SQLITE_OK) {
         hz_err(err, errlen, HZ_EDB, "%s: cannot open database: %s", path,
                db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));

@@ -15,12 +15,12 @@
 
 #include "sqlite_schema.h"
 
-#define WS_SLAB 1024u
+#define WS_SLAB     1024u
 #define WS_ID_CHUNK 65536u
 
 typedef struct ws_series {
     const char *id;
-    int64_t head;   /* newest slot held (always a real point) */
+    int64_t head; /* newest slot held (always a real point) */
     uint64_t hash;
     int32_t n;      /* slots held, <= lookback */
     int32_t since;  /* new slots since the last ready event */
@@ -88,9 +88,8 @@ static float *rec_vals(const hz_window_store *ws, ws_series *s)
 
 hz_window_store *hz_window_store_new(const hz_window_opts *o, char *err, size_t errlen)
 {
-    if (!o || o->period_ms <= 0 || o->lookback <= 0 || o->nvars <= 0 ||
-        o->nvars > HZ_MAX_VARS || o->stride <= 0 || o->fill < HZ_FILL_PREVIOUS ||
-        o->fill > HZ_FILL_NONE) {
+    if (!o || o->period_ms <= 0 || o->lookback <= 0 || o->nvars <= 0 || o->nvars > HZ_MAX_VARS ||
+        o->stride <= 0 || o->fill < HZ_FILL_PREVIOUS || o->fill > HZ_FILL_NONE) {
         hz_err(err, errlen, HZ_EINVAL,
                "window store: need period_ms > 0, lookback > 0, 1 <= nvars <= %d, stride > 0 "
                "and a fill policy",
@@ -277,7 +276,7 @@ static void write_slot(hz_window_store *ws, ws_series *s, int64_t slot, const do
     if (real)
         m[p >> 3] |= (uint8_t)(1u << (p & 7));
     else
-        m[p >> 3] &= (uint8_t)~(1u << (p & 7));
+        m[p >> 3] &= (uint8_t) ~(1u << (p & 7));
 }
 
 static int slot_real(const hz_window_store *ws, ws_series *s, int64_t slot)
@@ -288,19 +287,23 @@ static int slot_real(const hz_window_store *ws, ws_series *s, int64_t slot)
 
 /* Fills slots (lo, hi) exclusive, between the values at slot lo (left) and slot hi (right),
  * by the policy; only slots >= first_kept are written (the others would fall out). */
-static void fill_gap(hz_window_store *ws, ws_series *s, int64_t lo, const double *left,
-                     int64_t hi, const double *right, int64_t first_kept)
+static void fill_gap(hz_window_store *ws, ws_series *s, int64_t lo, const double *left, int64_t hi,
+                     const double *right, int64_t first_kept)
 {
     int64_t from = lo + 1 > first_kept ? lo + 1 : first_kept;
     double v[HZ_MAX_VARS];
     for (int64_t j = from; j < hi; j++) {
         for (int k = 0; k < ws->o.nvars; k++) {
             switch (ws->o.fill) {
-            case HZ_FILL_PREVIOUS: v[k] = left[k]; break;
+            case HZ_FILL_PREVIOUS:
+                v[k] = left[k];
+                break;
             case HZ_FILL_LINEAR:
                 v[k] = left[k] + (right[k] - left[k]) * (double)(j - lo) / (double)(hi - lo);
                 break;
-            default: v[k] = NAN; break;
+            default:
+                v[k] = NAN;
+                break;
             }
         }
         write_slot(ws, s, j, v, 0);
@@ -461,8 +464,8 @@ size_t hz_window_store_bytes(const hz_window_store *ws)
 }
 
 int hz_window_store_load_sqlite(hz_window_store *ws, sqlite3 *db, const char *table,
-                                const char *const *variables, const char *series,
-                                uint64_t *points, char *err, size_t errlen)
+                                const char *const *variables, const char *series, uint64_t *points,
+                                char *err, size_t errlen)
 {
     if (points)
         *points = 0;
@@ -485,8 +488,7 @@ int hz_window_store_load_sqlite(hz_window_store *ws, sqlite3 *db, const char *ta
              series ? " AND series = ?1002" : "");
     sqlite3_stmt *st = NULL;
     if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
-        return hz_err(err, errlen, HZ_EDB, "window rebuild from %s: %s", table,
-                      sqlite3_errmsg(db));
+        return hz_err(err, errlen, HZ_EDB, "window rebuild from %s: %s", table, sqlite3_errmsg(db));
     for (int k = 0; k < nv; k++)
         sqlite3_bind_text(st, k + 1, variables[k], -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 1000, ws->o.period_ms);
@@ -541,9 +543,8 @@ int hz_window_store_load_sqlite(hz_window_store *ws, sqlite3 *db, const char *ta
         }
         for (int k = 0; k < nv; k++)
             if (!strcmp(var, variables[k]))
-                vals[k] = sqlite3_column_type(st, 3) == SQLITE_NULL
-                              ? NAN
-                              : sqlite3_column_double(st, 3);
+                vals[k] =
+                    sqlite3_column_type(st, 3) == SQLITE_NULL ? NAN : sqlite3_column_double(st, 3);
     }
     if (!rc && have) {
         rc = hz_window_store_push(ws, cur, cur_ts, vals);

@@ -100,7 +100,7 @@ size_t hz_window_store_bytes(const hz_window_store *ws);
  * identifier).  Ready events raised by the replay are left in the queue.  *points (may be
  * NULL) gets the number of points replayed.  Returns 0, HZ_EINVAL or HZ_EDB. */
 int hz_window_store_load_sqlite(hz_window_store *ws, sqlite3 *db, const char *table,
-                                const char *const *variables, const char *series,
-                                uint64_t *points, char *err, size_t errlen);
+                                const char *const *variables, const char *series, uint64_t *points,
+                                char *err, size_t errlen);
 
 #endif

@@ -17,8 +17,8 @@
 
 static hz_window_store *mk(int lookback, int nvars, int stride, int fill)
 {
-    hz_window_opts o = {.period_ms = P, .lookback = lookback, .nvars = nvars, .stride = stride,
-                        .fill = fill};
+    hz_window_opts o = {
+        .period_ms = P, .lookback = lookback, .nvars = nvars, .stride = stride, .fill = fill};
     char err[HZ_ERRLEN];
     hz_window_store *ws = hz_window_store_new(&o, err, sizeof err);
     assert_non_null(ws);
