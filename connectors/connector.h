@@ -55,11 +55,11 @@ typedef struct hz_forecast {
 
 typedef struct hz_anomaly {
     const char *pipeline, *series, *variable;
-    int64_t ts;                           /* ms */
-    double value, expected, lower, upper; /* NaN where not applicable */
-    double score;                         /* [0, 1] */
-    int flag;                             /* 1 flagged, 0 scored only */
-    const char *kind;                     /* "residual", "range", "flatline", "spike", "gap" */
+    int64_t ts;                             /* ms */
+    double value, expected, lower, upper;   /* NaN where not applicable */
+    double score;                           /* [0, 1] */
+    int flag;                               /* 1 flagged, 0 scored only */
+    const char *kind; /* "residual", "range", "flatline", "spike", "gap" */
 } hz_anomaly;
 
 /* What one poll returns.  Arrays are owned by the source. */
@@ -78,7 +78,8 @@ typedef struct hz_source_ops {
     /* Fills out with up to max records, waiting at most timeout_ms.  Returns the number of
      * records (readings + dead letters), 0 when nothing arrived, HZ_EAGAIN never; a negative
      * HZ_E* on a failure that stops the source (a bad record is not such a failure). */
-    int (*poll)(hz_source *s, hz_batch *out, size_t max, int timeout_ms, char *err, size_t errlen);
+    int (*poll)(hz_source *s, hz_batch *out, size_t max, int timeout_ms, char *err,
+                size_t errlen);
     /* Everything up to and including pos (on its partition) is durable: commit it. */
     int (*ack)(hz_source *s, const hz_pos *pos, char *err, size_t errlen);
     void (*free)(hz_source *s);
@@ -94,8 +95,10 @@ typedef struct hz_sink_ops {
     /* Each write queues records; they are durable only after flush returns 0.  n may be 0. */
     int (*write_readings)(hz_sink *k, const char *pipeline, const char *const *var_names,
                           const hz_reading *r, size_t n, char *err, size_t errlen);
-    int (*write_forecasts)(hz_sink *k, const hz_forecast *f, size_t n, char *err, size_t errlen);
-    int (*write_anomalies)(hz_sink *k, const hz_anomaly *a, size_t n, char *err, size_t errlen);
+    int (*write_forecasts)(hz_sink *k, const hz_forecast *f, size_t n, char *err,
+                           size_t errlen);
+    int (*write_anomalies)(hz_sink *k, const hz_anomaly *a, size_t n, char *err,
+                           size_t errlen);
     int (*write_dead)(hz_sink *k, const char *pipeline, const hz_dead_letter *d, size_t n,
                       char *err, size_t errlen);
     /* Makes every record written so far durable (SQLite COMMIT; Kafka delivery reports
