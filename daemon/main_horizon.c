@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cmd_import.h"
 #include "hz.h"
 
 #define HZ_VERSION "0.1.0"
@@ -32,6 +33,8 @@ int main(int argc, char **argv)
         printf("horizon %s\n", HZ_VERSION);
         return 0;
     }
+    if (!strcmp(cmd, "import"))
+        return hz_cmd_import(argc - 1, argv + 1);
     fprintf(stderr, "horizon: unknown subcommand '%s'\n", cmd);
     usage(stderr);
     return 2;
