@@ -90,7 +90,8 @@ int hz_sqlite_open(const char *path, int full, int busy_timeout_ms, sqlite3 **ou
     }
     sqlite3_busy_timeout(db, busy_timeout_ms > 0 ? busy_timeout_ms : 5000);
     char sql[160];
-    snprintf(sql, sizeof sql, "PRAGMA journal_mode=WAL; PRAGMA synchronous=%s;",
+    snprintf(sql, sizeof sql,
+             "PRAGMA journal_mode=WAL; PRAGMA synchronous=%s; PRAGMA cache_size=-65536;",
              full ? "FULL" : "NORMAL");
     char e2[HZ_ERRLEN];
     if (hz_sqlite_exec(db, sql, e2, sizeof e2)) {

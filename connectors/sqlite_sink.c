@@ -38,7 +38,6 @@ static int step(sqlite_sink *s, sqlite3_stmt *st, char *err, size_t errlen, cons
 {
     int rc = sqlite3_step(st);
     sqlite3_reset(st);
-    sqlite3_clear_bindings(st);
     if (rc != SQLITE_DONE)
         return db_error(s, err, errlen, what);
     s->rows++;
