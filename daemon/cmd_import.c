@@ -90,7 +90,7 @@ int hz_cmd_import(int argc, char **argv)
     hz_csv_opts co = {0};
     long batch = 50000;
     int quiet = 0;
-    optind = 1;
+    optind = 0; /* GNU getopt: full re-initialisation, so a second call works */
     opterr = 0;
     int c;
     /* GNU getopt permutes argv, so the file may come before, among or after the options */

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -243,25 +244,36 @@ static void test_killed_writer_leaves_no_partial_batch(void **state)
         }
         if (k->ops->flush(k, 1000, err, sizeof err))
             _exit(4);
+        struct stat wst;
+        char wal[600];
+        snprintf(wal, sizeof wal, "%s-wal", path);
+        int64_t committed_wal = stat(wal, &wst) == 0 ? (int64_t)wst.st_size : -1;
         for (int i = 200; i < 5200; i++) { /* second batch: never committed */
             hz_reading r = {.series = "m", .ts_ms = i * 1000LL, .nvars = 2, .values = {i, i}};
             k->ops->write_readings(k, "p", VARS, &r, 1, err, sizeof err);
         }
         /* force part of the open transaction's pages out of the cache into the WAL */
         sqlite3_db_cacheflush(hz_sqlite_sink_db(k));
-        if (write(fd[1], "x", 1) != 1)
+        if (write(fd[1], &committed_wal, sizeof committed_wal) != sizeof committed_wal)
             _exit(5);
         for (;;)
             pause();
     }
     close(fd[1]);
-    char c;
-    assert_int_equal(read(fd[0], &c, 1), 1);
+    int64_t committed_wal = 0;
+    assert_int_equal(read(fd[0], &committed_wal, sizeof committed_wal), sizeof committed_wal);
     close(fd[0]);
     assert_int_equal(kill(pid, SIGKILL), 0);
     int status;
     assert_int_equal(waitpid(pid, &status, 0), pid);
     assert_true(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+    /* the uncommitted batch really reached the file: the WAL grew past the first commit */
+    struct stat wst;
+    char wal[600];
+    snprintf(wal, sizeof wal, "%s-wal", path);
+    assert_int_equal(stat(wal, &wst), 0);
+    assert_true(committed_wal > 0);
+    assert_true((int64_t)wst.st_size > committed_wal);
     hz_sink *k = open_sink(path);
     sqlite3 *db = hz_sqlite_sink_db(k);
     assert_int_equal(query_int(db, "SELECT count(*) FROM readings"), 400);
