@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cmd_import.h"
 #include "cmd_model.h"
 #include "hz.h"
 
@@ -13,6 +14,7 @@ static void usage(FILE *f)
     fprintf(f, "usage: horizon SUBCOMMAND [options]\n"
                "\n"
                "subcommands:\n"
+               "  import     load a CSV into the SQLite readings table\n"
                "  train      train a pipeline's model on its data (-c FILE.yaml)\n"
                "  eval       backtest a checkpoint on the held-out test split\n"
                "  forecast   forecast from the last rows of a CSV with a checkpoint\n"
@@ -39,7 +41,10 @@ int main(int argc, char **argv)
     static const struct {
         const char *name;
         int (*fn)(int, char **);
-    } cmds[] = {{"train", hz_cmd_train}, {"eval", hz_cmd_eval}, {"forecast", hz_cmd_forecast}};
+    } cmds[] = {{"import", hz_cmd_import},
+                {"train", hz_cmd_train},
+                {"eval", hz_cmd_eval},
+                {"forecast", hz_cmd_forecast}};
     for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
         if (!strcmp(cmd, cmds[i].name))
             return cmds[i].fn(argc - 1, argv + 1);

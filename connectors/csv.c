@@ -1,0 +1,869 @@
+/* csv.c — streaming CSV reader (RFC 4180: quoted fields, "" escapes, line breaks inside
+ * quotes, CRLF or LF), timestamp parsing, a column loader and the "csv" source (DESIGN.md,
+ * "Data model"; see csv.h). */
+#include "csv.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#define CSV_BUF 65536
+
+typedef struct csv_field {
+    size_t off, len; /* into r->fbuf (NUL-terminated copy of the unquoted text) */
+    long line, col;  /* where the field starts */
+} csv_field;
+
+struct hz_csv_reader {
+    FILE *f;
+    char *path;
+    hz_csv_opts o;
+    char delim;
+    unsigned char buf[CSV_BUF];
+    size_t blen, bpos;
+    uint64_t consumed, size;
+    int eof;
+    long line, col; /* position of the next byte */
+    long rec_line;  /* line where the last record starts */
+    char *raw;      /* raw record bytes */
+    size_t raw_len, raw_cap;
+    char *fbuf; /* unquoted field text, each NUL-terminated */
+    size_t fbuf_len, fbuf_cap;
+    csv_field *fields;
+    size_t nfields, fields_cap;
+    size_t nheader;  /* fields in the header */
+    char **header;   /* header names */
+    int tcol, tcol2; /* field index of time columns (tcol2 -1: none) */
+    int ncols;       /* value columns */
+    int *vcol;       /* field index of each value column */
+    char **na;       /* missing-value tokens */
+    int nna;
+    char e_origin[600], e_reason[400];
+};
+
+/* ---------------------------------------------------------------- timestamps */
+
+static int64_t days_from_civil(int64_t y, int m, int d)
+{
+    /* Howard Hinnant's days_from_civil: proleptic Gregorian, 1970-01-01 = 0 */
+    y -= m <= 2;
+    int64_t era = (y >= 0 ? y : y - 399) / 400;
+    int64_t yoe = y - era * 400;
+    int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + doe - 719468;
+}
+
+static int days_in_month(int64_t y, int m)
+{
+    static const int dm[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    int leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    return m == 2 ? 28 + leap : dm[m - 1];
+}
+
+/* Reads 1..maxd digits; returns count or 0. */
+static int digits(const char **p, int maxd, int64_t *v)
+{
+    int n = 0;
+    *v = 0;
+    while (n < maxd && isdigit((unsigned char)**p)) {
+        *v = *v * 10 + (**p - '0');
+        (*p)++;
+        n++;
+    }
+    return n;
+}
+
+int hz_csv_parse_time(const char *s, int date_order, int epoch_unit, int64_t *ms)
+{
+    while (*s == ' ' || *s == '\t')
+        s++;
+    if (!*s)
+        return HZ_EFORMAT;
+    /* epoch: a plain number */
+    const char *q = s + (*s == '-' || *s == '+');
+    int plain = isdigit((unsigned char)*q);
+    for (const char *c = q; *c && plain; c++)
+        if (!isdigit((unsigned char)*c) && *c != '.' && *c != ' ')
+            plain = 0;
+    if (plain) {
+        char *end;
+        errno = 0;
+        double x = strtod(s, &end);
+        while (*end == ' ')
+            end++;
+        if (*end || errno || !isfinite(x))
+            return HZ_EFORMAT;
+        int secs =
+            epoch_unit == HZ_CSV_EPOCH_S || (epoch_unit == HZ_CSV_EPOCH_AUTO && fabs(x) < 1e11);
+        double v = secs ? x * 1000.0 : x;
+        if (fabs(v) > 9.2e18)
+            return HZ_EFORMAT;
+        *ms = (int64_t)llround(v);
+        return 0;
+    }
+    const char *p = s;
+    int64_t a, b, c, y, mo, d;
+    int na = digits(&p, 4, &a);
+    if (!na)
+        return HZ_EFORMAT;
+    if (*p == '-' && na == 4) {
+        p++;
+        y = a;
+        if (digits(&p, 2, &mo) != 2 || *p++ != '-' || digits(&p, 2, &d) != 2)
+            return HZ_EFORMAT;
+    } else if (*p == '/') {
+        p++;
+        if (!digits(&p, 4, &b) || *p++ != '/' || !digits(&p, 4, &c))
+            return HZ_EFORMAT;
+        if (date_order == HZ_CSV_MDY) {
+            mo = a, d = b, y = c;
+        } else if (date_order == HZ_CSV_DMY) {
+            d = a, mo = b, y = c;
+        } else {
+            y = a, mo = b, d = c;
+        }
+    } else {
+        return HZ_EFORMAT;
+    }
+    if (mo < 1 || mo > 12 || d < 1 || d > days_in_month(y, (int)mo))
+        return HZ_EFORMAT;
+    int64_t h = 0, mi = 0, sec = 0, frac_ms = 0, tz_min = 0;
+    if (*p == 'T' || *p == ' ') {
+        p++;
+        while (*p == ' ')
+            p++;
+        if (digits(&p, 2, &h) < 1 || *p++ != ':' || digits(&p, 2, &mi) != 2)
+            return HZ_EFORMAT;
+        if (*p == ':') {
+            p++;
+            if (digits(&p, 2, &sec) != 2)
+                return HZ_EFORMAT;
+            if (*p == '.' || *p == ',') {
+                p++;
+                int64_t f = 0, scale = 1;
+                int nd = 0;
+                while (isdigit((unsigned char)*p)) {
+                    if (nd < 3) {
+                        f = f * 10 + (*p - '0');
+                        scale *= 10;
+                    }
+                    nd++;
+                    p++;
+                }
+                if (!nd)
+                    return HZ_EFORMAT;
+                frac_ms = f * 1000 / scale;
+            }
+        }
+        if (h > 23 || mi > 59 || sec > 60)
+            return HZ_EFORMAT;
+        if (*p == 'Z' || *p == 'z') {
+            p++;
+        } else if (*p == '+' || *p == '-') {
+            int sign = *p++ == '-' ? -1 : 1;
+            int64_t th, tm = 0;
+            if (digits(&p, 2, &th) != 2)
+                return HZ_EFORMAT;
+            if (*p == ':')
+                p++;
+            if (isdigit((unsigned char)*p) && digits(&p, 2, &tm) != 2)
+                return HZ_EFORMAT;
+            if (th > 23 || tm > 59)
+                return HZ_EFORMAT;
+            tz_min = sign * (th * 60 + tm);
+        }
+    }
+    while (*p == ' ')
+        p++;
+    if (*p)
+        return HZ_EFORMAT;
+    int64_t secs =
+        days_from_civil(y, (int)mo, (int)d) * 86400 + h * 3600 + mi * 60 + sec - tz_min * 60;
+    *ms = secs * 1000 + frac_ms;
+    return 0;
+}
+
+/* ---------------------------------------------------------------- reader */
+
+static int grow(void **p, size_t *cap, size_t need, size_t elem)
+{
+    if (need <= *cap)
+        return 0;
+    size_t c = *cap ? *cap : 64;
+    while (c < need)
+        c *= 2;
+    void *np = realloc(*p, c * elem);
+    if (!np)
+        return HZ_ENOMEM;
+    *p = np;
+    *cap = c;
+    return 0;
+}
+
+/* Next byte or -1 at end of file / error (r->eof tells). */
+static int getb(hz_csv_reader *r)
+{
+    if (r->bpos == r->blen) {
+        if (r->eof)
+            return -1;
+        r->blen = fread(r->buf, 1, sizeof r->buf, r->f);
+        r->bpos = 0;
+        if (r->blen == 0) {
+            r->eof = ferror(r->f) ? 2 : 1;
+            return -1;
+        }
+    }
+    r->consumed++;
+    return r->buf[r->bpos++];
+}
+
+static int peekb(hz_csv_reader *r)
+{
+    int c = getb(r);
+    if (c >= 0) {
+        r->bpos--;
+        r->consumed--;
+    }
+    return c;
+}
+
+static int raw_put(hz_csv_reader *r, int c)
+{
+    if (grow((void **)&r->raw, &r->raw_cap, r->raw_len + 2, 1))
+        return HZ_ENOMEM;
+    r->raw[r->raw_len++] = (char)c;
+    r->raw[r->raw_len] = 0;
+    return 0;
+}
+
+static int fbuf_put(hz_csv_reader *r, int c)
+{
+    if (grow((void **)&r->fbuf, &r->fbuf_cap, r->fbuf_len + 1, 1))
+        return HZ_ENOMEM;
+    r->fbuf[r->fbuf_len++] = (char)c;
+    return 0;
+}
+
+static int field_start(hz_csv_reader *r)
+{
+    if (grow((void **)&r->fields, &r->fields_cap, r->nfields + 1, sizeof(csv_field)))
+        return HZ_ENOMEM;
+    csv_field *f = &r->fields[r->nfields++];
+    f->off = r->fbuf_len;
+    f->len = 0;
+    f->line = r->line;
+    f->col = r->col;
+    return 0;
+}
+
+static int field_end(hz_csv_reader *r)
+{
+    csv_field *f = &r->fields[r->nfields - 1];
+    f->len = r->fbuf_len - f->off;
+    return fbuf_put(r, 0);
+}
+
+/* Reads one record into fields/raw.  Returns 1, 0 at end of file, HZ_EFORMAT for an
+ * unterminated quote (origin/reason set), HZ_EIO or HZ_ENOMEM.  Skips blank lines. */
+static int read_record(hz_csv_reader *r)
+{
+    for (;;) {
+        r->nfields = 0;
+        r->fbuf_len = 0;
+        r->raw_len = 0;
+        if (r->raw)
+            r->raw[0] = 0;
+        int c = peekb(r);
+        if (c < 0)
+            return r->eof == 2 ? HZ_EIO : 0;
+        if (c == '\n' || c == '\r') { /* blank line */
+            getb(r);
+            if (c == '\r' && peekb(r) == '\n')
+                getb(r);
+            r->line++;
+            r->col = 1;
+            continue;
+        }
+        break;
+    }
+    r->rec_line = r->line;
+    if (field_start(r))
+        return HZ_ENOMEM;
+    int quoted = 0, in_quotes = 0, at_start = 1;
+    long qline = 0, qcol = 0;
+    for (;;) {
+        int c = getb(r);
+        if (c < 0) {
+            if (in_quotes) {
+                snprintf(r->e_origin, sizeof r->e_origin, "%s:%ld:%ld", r->path, qline, qcol);
+                snprintf(r->e_reason, sizeof r->e_reason,
+                         "quoted field is not closed before the end of the file");
+                field_end(r);
+                return HZ_EFORMAT;
+            }
+            break;
+        }
+        if (in_quotes) {
+            if (raw_put(r, c))
+                return HZ_ENOMEM;
+            if (c == '"') {
+                if (peekb(r) == '"') {
+                    getb(r);
+                    raw_put(r, '"');
+                    fbuf_put(r, '"');
+                    r->col += 2;
+                    continue;
+                }
+                in_quotes = 0;
+                r->col++;
+                continue;
+            }
+            if (c == '\n') {
+                r->line++;
+                r->col = 1;
+            } else {
+                r->col++;
+            }
+            if (fbuf_put(r, c))
+                return HZ_ENOMEM;
+            continue;
+        }
+        if (c == '\r' && peekb(r) == '\n')
+            continue; /* CRLF: the LF ends the record */
+        if (c == '\n') {
+            r->line++;
+            r->col = 1;
+            break;
+        }
+        if (raw_put(r, c))
+            return HZ_ENOMEM;
+        if (c == r->delim) {
+            r->col++;
+            if (field_end(r) || field_start(r))
+                return HZ_ENOMEM;
+            at_start = 1;
+            quoted = 0;
+            continue;
+        }
+        if (c == '"' && at_start) {
+            quoted = in_quotes = 1;
+            qline = r->line;
+            qcol = r->col;
+            r->col++;
+            at_start = 0;
+            continue;
+        }
+        (void)quoted;
+        at_start = 0;
+        r->col++;
+        if (fbuf_put(r, c))
+            return HZ_ENOMEM;
+    }
+    if (field_end(r))
+        return HZ_ENOMEM;
+    return 1;
+}
+
+static const char *field(const hz_csv_reader *r, size_t i)
+{
+    return r->fbuf + r->fields[i].off;
+}
+
+static void trim_copy(char *dst, size_t cap, const char *s)
+{
+    while (*s == ' ' || *s == '\t')
+        s++;
+    size_t n = strlen(s);
+    while (n && (s[n - 1] == ' ' || s[n - 1] == '\t'))
+        n--;
+    if (n >= cap)
+        n = cap - 1;
+    memcpy(dst, s, n);
+    dst[n] = 0;
+}
+
+static int find_col(hz_csv_reader *r, const char *name)
+{
+    for (size_t i = 0; i < r->nheader; i++)
+        if (!strcmp(r->header[i], name))
+            return (int)i;
+    return -1;
+}
+
+static int missing_col(hz_csv_reader *r, const char *name, char *err, size_t errlen)
+{
+    char have[256] = "";
+    size_t off = 0;
+    for (size_t i = 0; i < r->nheader && off < sizeof have - 1; i++)
+        off += (size_t)snprintf(have + off, sizeof have - off, "%s%s", i ? ", " : "", r->header[i]);
+    return hz_err(err, errlen, HZ_EINVAL, "%s:1: no column \"%s\" in the header (columns: %s)",
+                  r->path, name, have);
+}
+
+void hz_csv_close(hz_csv_reader *r)
+{
+    if (!r)
+        return;
+    if (r->f)
+        fclose(r->f);
+    for (size_t i = 0; i < r->nheader; i++)
+        free(r->header[i]);
+    for (int i = 0; i < r->nna; i++)
+        free(r->na[i]);
+    free(r->na);
+    free(r->header);
+    free(r->vcol);
+    free(r->raw);
+    free(r->fbuf);
+    free(r->fields);
+    free(r->path);
+    free(r);
+}
+
+hz_csv_reader *hz_csv_open(const char *path, const hz_csv_opts *o, char *err, size_t errlen)
+{
+    hz_csv_opts z = {0};
+    hz_csv_reader *r = calloc(1, sizeof *r);
+    if (!r || !(r->path = strdup(path))) {
+        free(r);
+        hz_err(err, errlen, HZ_ENOMEM, "%s: out of memory", path);
+        return NULL;
+    }
+    r->o = o ? *o : z;
+    r->tcol2 = -1;
+    r->line = 1;
+    r->col = 1;
+    r->f = fopen(path, "rb");
+    if (!r->f) {
+        hz_err(err, errlen, HZ_EIO, "%s: cannot open: %s", path, strerror(errno));
+        goto fail;
+    }
+    struct stat st;
+    if (fstat(fileno(r->f), &st) == 0)
+        r->size = (uint64_t)st.st_size;
+    /* UTF-8 byte order mark */
+    if (peekb(r) == 0xEF) {
+        getb(r);
+        if (getb(r) != 0xBB || getb(r) != 0xBF) {
+            hz_err(err, errlen, HZ_EFORMAT, "%s:1:1: bad byte order mark", path);
+            goto fail;
+        }
+    }
+    r->delim = r->o.delimiter;
+    if (!r->delim) {
+        /* detect from the first line: the most frequent of , \t ; outside quotes */
+        size_t cnt[3] = {0, 0, 0};
+        const char cand[3] = {',', '\t', ';'};
+        int inq = 0;
+        for (size_t i = r->bpos; i < r->blen && (inq || r->buf[i] != '\n'); i++) {
+            if (r->buf[i] == '"')
+                inq = !inq;
+            for (int k = 0; k < 3 && !inq; k++)
+                cnt[k] += r->buf[i] == (unsigned char)cand[k];
+        }
+        int best = 0;
+        for (int k = 1; k < 3; k++)
+            if (cnt[k] > cnt[best])
+                best = k;
+        r->delim = cand[best];
+    }
+    int rc = read_record(r);
+    if (rc != 1) {
+        hz_err(err, errlen, rc == 0 ? HZ_EFORMAT : rc, "%s:1: %s", path,
+               rc == 0 ? "empty file, expected a header row" : "cannot read the header");
+        goto fail;
+    }
+    r->nheader = r->nfields;
+    r->header = calloc(r->nheader, sizeof *r->header);
+    if (!r->header)
+        goto nomem;
+    for (size_t i = 0; i < r->nheader; i++) {
+        char name[256];
+        trim_copy(name, sizeof name, field(r, i));
+        if (!(r->header[i] = strdup(name)))
+            goto nomem;
+    }
+    r->tcol = r->o.time_column ? find_col(r, r->o.time_column) : 0;
+    if (r->tcol < 0) {
+        missing_col(r, r->o.time_column, err, errlen);
+        goto fail;
+    }
+    if (r->o.time_column2 && (r->tcol2 = find_col(r, r->o.time_column2)) < 0) {
+        missing_col(r, r->o.time_column2, err, errlen);
+        goto fail;
+    }
+    if (r->o.columns && r->o.ncolumns > 0) {
+        r->ncols = r->o.ncolumns;
+        if (!(r->vcol = calloc((size_t)r->ncols, sizeof *r->vcol)))
+            goto nomem;
+        for (int j = 0; j < r->ncols; j++)
+            if ((r->vcol[j] = find_col(r, r->o.columns[j])) < 0) {
+                missing_col(r, r->o.columns[j], err, errlen);
+                goto fail;
+            }
+    } else {
+        if (!(r->vcol = calloc(r->nheader, sizeof *r->vcol)))
+            goto nomem;
+        for (size_t i = 0; i < r->nheader; i++)
+            if ((int)i != r->tcol && (int)i != r->tcol2)
+                r->vcol[r->ncols++] = (int)i;
+    }
+    if (r->ncols == 0) {
+        hz_err(err, errlen, HZ_EINVAL, "%s:1: no value columns besides the time column", path);
+        goto fail;
+    }
+    if (r->o.na_values && r->o.na_values[0]) {
+        const char *s = r->o.na_values;
+        for (;;) {
+            const char *e = strchr(s, ',');
+            size_t n = e ? (size_t)(e - s) : strlen(s);
+            char **na = realloc(r->na, (size_t)(r->nna + 1) * sizeof *na);
+            if (!na)
+                goto nomem;
+            r->na = na;
+            if (!(r->na[r->nna] = strndup(s, n)))
+                goto nomem;
+            r->nna++;
+            if (!e)
+                break;
+            s = e + 1;
+        }
+    }
+    return r;
+nomem:
+    hz_err(err, errlen, HZ_ENOMEM, "%s: out of memory", path);
+fail:
+    hz_csv_close(r);
+    return NULL;
+}
+
+int hz_csv_ncols(const hz_csv_reader *r)
+{
+    return r->ncols;
+}
+
+const char *hz_csv_colname(const hz_csv_reader *r, int i)
+{
+    return i >= 0 && i < r->ncols ? r->header[r->vcol[i]] : NULL;
+}
+
+long hz_csv_line(const hz_csv_reader *r)
+{
+    return r->rec_line;
+}
+
+const char *hz_csv_record(const hz_csv_reader *r, size_t *len)
+{
+    if (len)
+        *len = r->raw_len;
+    return r->raw ? r->raw : "";
+}
+
+const char *hz_csv_error_origin(const hz_csv_reader *r)
+{
+    return r->e_origin;
+}
+
+const char *hz_csv_error_reason(const hz_csv_reader *r)
+{
+    return r->e_reason;
+}
+
+uint64_t hz_csv_bytes_read(const hz_csv_reader *r)
+{
+    return r->consumed;
+}
+
+uint64_t hz_csv_file_size(const hz_csv_reader *r)
+{
+    return r->size;
+}
+
+/* Sets the error of field fi (or the record start when fi < 0) and returns HZ_EFORMAT. */
+static int row_error(hz_csv_reader *r, int fi, char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+static int row_error(hz_csv_reader *r, int fi, char *err, size_t errlen, const char *fmt, ...)
+{
+    long line = fi >= 0 ? r->fields[fi].line : r->rec_line;
+    long col = fi >= 0 ? r->fields[fi].col : 1;
+    snprintf(r->e_origin, sizeof r->e_origin, "%s:%ld:%ld", r->path, line, col);
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(r->e_reason, sizeof r->e_reason, fmt, ap);
+    va_end(ap);
+    return hz_err(err, errlen, HZ_EFORMAT, "%s: %s", r->e_origin, r->e_reason);
+}
+
+static int is_na(const hz_csv_reader *r, const char *v)
+{
+    if (!v[0])
+        return 1;
+    for (int i = 0; i < r->nna; i++)
+        if (!strcmp(v, r->na[i]))
+            return 1;
+    return 0;
+}
+
+int hz_csv_next(hz_csv_reader *r, int64_t *ts_ms, double *values, char *err, size_t errlen)
+{
+    int rc = read_record(r);
+    if (rc == HZ_EFORMAT)
+        return hz_err(err, errlen, HZ_EFORMAT, "%s: %s", r->e_origin, r->e_reason);
+    if (rc == HZ_EIO)
+        return hz_err(err, errlen, HZ_EIO, "%s:%ld: read error", r->path, r->line);
+    if (rc == HZ_ENOMEM)
+        return hz_err(err, errlen, HZ_ENOMEM, "%s: out of memory", r->path);
+    if (rc == 0)
+        return 0;
+    if (r->nfields != r->nheader) {
+        int fi = r->nfields > r->nheader ? (int)r->nheader : -1;
+        return row_error(r, fi, err, errlen, "expected %zu fields as in the header, got %zu",
+                         r->nheader, r->nfields);
+    }
+    char tbuf[256];
+    trim_copy(tbuf, sizeof tbuf, field(r, (size_t)r->tcol));
+    if (r->tcol2 >= 0) {
+        size_t n = strlen(tbuf);
+        if (n + 2 < sizeof tbuf) {
+            tbuf[n] = ' ';
+            trim_copy(tbuf + n + 1, sizeof tbuf - n - 1, field(r, (size_t)r->tcol2));
+        }
+    }
+    if (hz_csv_parse_time(tbuf, r->o.date_order, r->o.epoch_unit, ts_ms))
+        return row_error(r, r->tcol, err, errlen,
+                         "column \"%s\": expected a timestamp (ISO 8601, %s or epoch), got "
+                         "\"%.60s\"",
+                         r->header[r->tcol],
+                         r->o.date_order == HZ_CSV_MDY   ? "M/D/YYYY"
+                         : r->o.date_order == HZ_CSV_DMY ? "D/M/YYYY"
+                                                         : "YYYY/MM/DD",
+                         tbuf);
+    for (int j = 0; j < r->ncols; j++) {
+        int fi = r->vcol[j];
+        char v[128];
+        trim_copy(v, sizeof v, field(r, (size_t)fi));
+        if (is_na(r, v)) {
+            if (!r->o.allow_empty)
+                return row_error(r, fi, err, errlen,
+                                 "column \"%s\": missing value (\"%s\") and empty values are "
+                                 "not allowed",
+                                 r->header[fi], v);
+            values[j] = NAN;
+            continue;
+        }
+        char *end;
+        errno = 0;
+        double x = strtod(v, &end);
+        if (end == v || *end || errno == ERANGE)
+            return row_error(r, fi, err, errlen, "column \"%s\": expected a number, got \"%.60s\"",
+                             r->header[fi], field(r, (size_t)fi));
+        values[j] = x;
+    }
+    return 1;
+}
+
+/* ---------------------------------------------------------------- loader */
+
+void hz_csv_table_free(hz_csv_table *t)
+{
+    if (!t)
+        return;
+    for (int j = 0; t->names && j < t->cols; j++)
+        free(t->names[j]);
+    free(t->names);
+    free(t->ts_ms);
+    free(t->values);
+    free(t);
+}
+
+int hz_csv_load(const char *path, const hz_csv_opts *o, hz_csv_table **out, char *err,
+                size_t errlen)
+{
+    *out = NULL;
+    hz_csv_reader *r = hz_csv_open(path, o, err, errlen);
+    if (!r)
+        return HZ_EINVAL;
+    hz_csv_table *t = calloc(1, sizeof *t);
+    int rc = HZ_ENOMEM;
+    if (!t)
+        goto done;
+    t->cols = r->ncols;
+    if (!(t->names = calloc((size_t)t->cols, sizeof *t->names)))
+        goto done;
+    for (int j = 0; j < t->cols; j++)
+        if (!(t->names[j] = strdup(hz_csv_colname(r, j))))
+            goto done;
+    size_t cap = 0;
+    for (;;) {
+        if (t->rows == cap) {
+            size_t nc = cap ? cap * 2 : 4096;
+            int64_t *ts = realloc(t->ts_ms, nc * sizeof *ts);
+            if (!ts)
+                goto done;
+            t->ts_ms = ts;
+            double *v = realloc(t->values, nc * (size_t)t->cols * sizeof *v);
+            if (!v)
+                goto done;
+            t->values = v;
+            cap = nc;
+        }
+        rc = hz_csv_next(r, &t->ts_ms[t->rows], &t->values[t->rows * (size_t)t->cols], err, errlen);
+        if (rc < 0)
+            goto done;
+        if (rc == 0)
+            break;
+        t->rows++;
+    }
+    rc = 0;
+done:
+    if (rc == HZ_ENOMEM)
+        hz_err(err, errlen, HZ_ENOMEM, "%s: out of memory", path);
+    hz_csv_close(r);
+    if (rc) {
+        hz_csv_table_free(t);
+        return rc;
+    }
+    *out = t;
+    return 0;
+}
+
+/* ---------------------------------------------------------------- source */
+
+#define CSV_PAYLOAD_MAX 1024
+
+typedef struct csv_dead {
+    char origin[600];
+    char reason[400];
+    char payload[CSV_PAYLOAD_MAX];
+    size_t payload_len;
+} csv_dead;
+
+typedef struct csv_source {
+    hz_source base;
+    hz_csv_reader *r;
+    char *series;
+    long start_after;
+    long acked;
+    hz_reading *readings;
+    size_t readings_cap;
+    csv_dead *dstore;
+    hz_dead_letter *dead;
+    size_t dead_cap;
+} csv_source;
+
+static int csv_poll(hz_source *s, hz_batch *out, size_t max, int timeout_ms, char *err,
+                    size_t errlen)
+{
+    csv_source *cs = (csv_source *)s;
+    memset(out, 0, sizeof *out);
+    if (max == 0)
+        return 0;
+    if (grow((void **)&cs->readings, &cs->readings_cap, max, sizeof(hz_reading)))
+        return hz_err(err, errlen, HZ_ENOMEM, "csv source: out of memory");
+    size_t nr = 0, nd = 0;
+    while (nr + nd < max) {
+        hz_reading *rd = &cs->readings[nr];
+        char e[HZ_ERRLEN];
+        int rc = hz_csv_next(cs->r, &rd->ts_ms, rd->values, e, sizeof e);
+        if (rc == 0)
+            break;
+        if (hz_csv_line(cs->r) <= cs->start_after)
+            continue;
+        if (rc == 1) {
+            rd->series = cs->series;
+            rd->nvars = hz_csv_ncols(cs->r);
+            rd->pos.partition = -1;
+            rd->pos.offset = hz_csv_line(cs->r);
+            nr++;
+            continue;
+        }
+        if (rc != HZ_EFORMAT)
+            return hz_err(err, errlen, rc, "%s", e);
+        size_t cap_before = cs->dead_cap;
+        if (grow((void **)&cs->dead, &cs->dead_cap, nd + 1, sizeof(hz_dead_letter)))
+            return hz_err(err, errlen, HZ_ENOMEM, "csv source: out of memory");
+        if (cs->dead_cap != cap_before) {
+            csv_dead *ds = realloc(cs->dstore, cs->dead_cap * sizeof *ds);
+            if (!ds)
+                return hz_err(err, errlen, HZ_ENOMEM, "csv source: out of memory");
+            cs->dstore = ds;
+        }
+        csv_dead *d = &cs->dstore[nd];
+        snprintf(d->origin, sizeof d->origin, "%s", hz_csv_error_origin(cs->r));
+        snprintf(d->reason, sizeof d->reason, "%s", hz_csv_error_reason(cs->r));
+        size_t len;
+        const char *raw = hz_csv_record(cs->r, &len);
+        d->payload_len = len < CSV_PAYLOAD_MAX ? len : CSV_PAYLOAD_MAX;
+        memcpy(d->payload, raw, d->payload_len);
+        nd++;
+    }
+    for (size_t i = 0; i < nd; i++) {
+        hz_dead_letter *dl = &cs->dead[i];
+        dl->origin = cs->dstore[i].origin;
+        dl->reason = cs->dstore[i].reason;
+        dl->payload = cs->dstore[i].payload;
+        dl->payload_len = cs->dstore[i].payload_len;
+        dl->ts_ms = hz_now_ms();
+    }
+    out->readings = cs->readings;
+    out->n_readings = nr;
+    out->dead = cs->dead;
+    out->n_dead = nd;
+    return (int)(nr + nd);
+}
+
+static int csv_ack(hz_source *s, const hz_pos *pos, char *err, size_t errlen)
+{
+    csv_source *cs = (csv_source *)s;
+    if (pos->offset > cs->acked)
+        cs->acked = (long)pos->offset;
+    return 0;
+}
+
+static void csv_free(hz_source *s)
+{
+    csv_source *cs = (csv_source *)s;
+    if (!cs)
+        return;
+    hz_csv_close(cs->r);
+    free(cs->series);
+    free(cs->readings);
+    free(cs->dead);
+    free(cs->dstore);
+    free(cs);
+}
+
+static const hz_source_ops csv_ops = {
+    .kind = "csv", .poll = csv_poll, .ack = csv_ack, .free = csv_free};
+
+int hz_csv_source_new(const hz_csv_source_opts *o, hz_source **out, char *err, size_t errlen)
+{
+    *out = NULL;
+    if (!o || !o->path || !o->series || !o->series[0])
+        return hz_err(err, errlen, HZ_EINVAL, "csv source: path and series are required");
+    csv_source *cs = calloc(1, sizeof *cs);
+    if (!cs || !(cs->series = strdup(o->series))) {
+        free(cs);
+        return hz_err(err, errlen, HZ_ENOMEM, "csv source: out of memory");
+    }
+    cs->base.ops = &csv_ops;
+    cs->start_after = o->start_after_line;
+    cs->r = hz_csv_open(o->path, &o->csv, err, errlen);
+    if (!cs->r) {
+        csv_free(&cs->base);
+        return HZ_EINVAL;
+    }
+    if (hz_csv_ncols(cs->r) > HZ_MAX_VARS) {
+        csv_free(&cs->base);
+        return hz_err(err, errlen, HZ_EINVAL,
+                      "%s: %d value columns, a reading holds at most %d (choose columns)", o->path,
+                      hz_csv_ncols(cs->r), HZ_MAX_VARS);
+    }
+    *out = &cs->base;
+    return 0;
+}

@@ -1,0 +1,96 @@
+/* csv.h — a streaming CSV reader (RFC 4180 quoting, header row), a whole-file column loader
+ * for training, and an hz_source of kind "csv" (DESIGN.md, "Data model").
+ *
+ * Timestamps (hz_csv_parse_time): ISO 8601 dates "2016-07-01", "2016-07-01 00:00:00",
+ * "2016-07-01T00:00:00.250Z", "…+02:00"; slashed dates "10/1/1999" or "16/12/2006" (order
+ * chosen by date_order) with an optional time; epoch numbers (s or ms).  A time without a
+ * zone is taken as UTC.  Results are ms since the epoch, UTC.
+ *
+ * Errors name file:line:column (1-based; column = byte column where the field starts on its
+ * line) and the column's name. */
+#ifndef HZ_CSV_H
+#define HZ_CSV_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "connector.h"
+#include "hz.h"
+
+enum { HZ_CSV_YMD = 0, HZ_CSV_MDY = 1, HZ_CSV_DMY = 2 };                 /* slashed dates */
+enum { HZ_CSV_EPOCH_AUTO = 0, HZ_CSV_EPOCH_S = 1, HZ_CSV_EPOCH_MS = 2 }; /* numeric times */
+
+typedef struct hz_csv_opts {
+    char delimiter;             /* 0: detect from the header among ',' '\t' ';' */
+    const char *time_column;    /* NULL: the first column */
+    const char *time_column2;   /* optional time-of-day column joined to time_column with a
+                                   space (UCI household power has Date;Time) */
+    const char *const *columns; /* value columns by name; NULL: every other column */
+    int ncolumns;               /* entries in columns (<= HZ_MAX_VARS for the source) */
+    int date_order;             /* HZ_CSV_* for slashed dates; default YMD */
+    int epoch_unit;             /* HZ_CSV_EPOCH_*; AUTO: |x| < 1e11 is seconds, else ms */
+    int allow_empty;            /* 1: empty value (or an na_values token) is NaN; 0: error */
+    const char *na_values;      /* comma-separated tokens read as missing, e.g. "?,NA" */
+} hz_csv_opts;
+
+/* Parses a timestamp as described above; 0 or HZ_EFORMAT. */
+int hz_csv_parse_time(const char *s, int date_order, int epoch_unit, int64_t *ms);
+
+typedef struct hz_csv_reader hz_csv_reader;
+
+/* Opens path, reads the header and resolves the columns.  NULL on failure (err says
+ * which column is missing, with the columns the header has). Free with hz_csv_close. */
+hz_csv_reader *hz_csv_open(const char *path, const hz_csv_opts *o, char *err, size_t errlen);
+void hz_csv_close(hz_csv_reader *r);
+
+/* Number of value columns and the name of value column i (owned by the reader). */
+int hz_csv_ncols(const hz_csv_reader *r);
+const char *hz_csv_colname(const hz_csv_reader *r, int i);
+
+/* Reads the next data row: *ts_ms and values[ncols].  Returns 1 for a row, 0 at end of file,
+ * HZ_EFORMAT for a bad row (err = "file:line:column: column \"X\": ..."; the reader moves on,
+ * so calling again reads the next row) or HZ_EIO. */
+int hz_csv_next(hz_csv_reader *r, int64_t *ts_ms, double *values, char *err, size_t errlen);
+
+/* Line where the last record read starts (1 = header). */
+long hz_csv_line(const hz_csv_reader *r);
+/* Raw bytes of the last record read (no line end), owned by the reader until the next read. */
+const char *hz_csv_record(const hz_csv_reader *r, size_t *len);
+/* After HZ_EFORMAT: "file:line:column" and the reason without it. */
+const char *hz_csv_error_origin(const hz_csv_reader *r);
+const char *hz_csv_error_reason(const hz_csv_reader *r);
+/* Bytes consumed so far and the file's size (for progress bars). */
+uint64_t hz_csv_bytes_read(const hz_csv_reader *r);
+uint64_t hz_csv_file_size(const hz_csv_reader *r);
+
+/* A whole file in columns: row r's timestamp is ts_ms[r] and its value j is
+ * values[r * cols + j]. */
+typedef struct hz_csv_table {
+    size_t rows;
+    int cols;
+    char **names;   /* cols names */
+    int64_t *ts_ms; /* rows */
+    double *values; /* rows × cols, row-major; NaN = empty where allowed */
+} hz_csv_table;
+
+/* Loads path; the first bad row stops the load with its file:line:column error.  On success
+ * *out is owned by the caller (hz_csv_table_free). */
+int hz_csv_load(const char *path, const hz_csv_opts *o, hz_csv_table **out, char *err,
+                size_t errlen);
+void hz_csv_table_free(hz_csv_table *t);
+
+/* The "csv" source: every data row becomes one reading of series `series` with
+ * pos = {-1, line number}; bad rows become dead letters with origin "file:line:column".
+ * Rows on lines <= start_after_line are skipped (resume).  ack() records the position only
+ * (a file has nothing to commit).  poll returns 0 at end of file. */
+typedef struct hz_csv_source_opts {
+    const char *path;
+    const char *series;
+    hz_csv_opts csv;
+    long start_after_line;
+} hz_csv_source_opts;
+
+/* On success *out is owned by the caller (out->ops->free). */
+int hz_csv_source_new(const hz_csv_source_opts *o, hz_source **out, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,51 @@
+/* sqlite_schema.h — opening horizon's SQLite database and creating its tables (DESIGN.md,
+ * "Data model"): identifier checks for table names taken from options, connection pragmas,
+ * and the schema shared by the SQLite sink, the SQLite source and the window-store rebuild.
+ *
+ * Timestamps are stored as INTEGER milliseconds since the epoch (UTC) in every table; the
+ * views <table>_iso show them as ISO 8601 text for people using the sqlite3 shell. */
+#ifndef HZ_SQLITE_SCHEMA_H
+#define HZ_SQLITE_SCHEMA_H
+
+#include <sqlite3.h>
+
+#include "hz.h"
+
+/* Longest table name accepted (63 characters plus NUL). */
+#define HZ_SQLITE_IDENT_MAX 64
+
+/* Table names; NULL fields take the defaults in brackets. */
+typedef struct hz_sqlite_tables {
+    const char *readings;  /* [readings]     (series, variable, ts, value) */
+    const char *forecasts; /* [forecasts] */
+    const char *anomalies; /* [anomalies] */
+    const char *models;    /* [models] */
+    const char *dead;      /* [dead_letters] */
+    const char *cursors;   /* [cursors]      (name PRIMARY KEY, position) */
+} hz_sqlite_tables;
+
+/* 1 when name matches [A-Za-z_][A-Za-z0-9_]{0,62} and is not an SQL keyword, else 0.  Only
+ * names that pass are ever pasted into SQL text. */
+int hz_sqlite_ident_ok(const char *name);
+
+/* Checks name (what = option name for the message, e.g. "readings table"); 0 or HZ_EINVAL. */
+int hz_sqlite_ident_check(const char *name, const char *what, char *err, size_t errlen);
+
+/* Fills out with t's names, defaults where NULL, and validates each; 0 or HZ_EINVAL. */
+int hz_sqlite_tables_resolve(const hz_sqlite_tables *t, hz_sqlite_tables *out, char *err,
+                             size_t errlen);
+
+/* Opens (creating) path with journal_mode=WAL, synchronous=FULL (full != 0) or NORMAL,
+ * busy_timeout (ms, <= 0: 5000) and foreign_keys off.  On success *db is owned by the caller
+ * (sqlite3_close_v2).  Returns 0 or HZ_EDB with the path in err. */
+int hz_sqlite_open(const char *path, int full, int busy_timeout_ms, sqlite3 **db, char *err,
+                   size_t errlen);
+
+/* Creates every table, index and view of the schema that does not exist yet, in one
+ * transaction.  t must be resolved (hz_sqlite_tables_resolve).  0 or HZ_EDB. */
+int hz_sqlite_schema_create(sqlite3 *db, const hz_sqlite_tables *t, char *err, size_t errlen);
+
+/* Runs sql (no results); 0 or HZ_EDB with SQLite's message. */
+int hz_sqlite_exec(sqlite3 *db, const char *sql, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,269 @@
+/* sqlite_sink.c — the SQLite sink (DESIGN.md, "Data model" and "Delivery and scale"): one
+ * open transaction per batch, prepared upserts, COMMIT on flush.  See sqlite_sink.h. */
+#include "sqlite_sink.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum { ST_READING, ST_FORECAST, ST_ANOMALY, ST_DEAD, ST_N };
+
+typedef struct sqlite_sink {
+    hz_sink base;
+    sqlite3 *db;
+    sqlite3_stmt *st[ST_N];
+    char *path;
+    uint64_t rows;
+} sqlite_sink;
+
+static int db_error(sqlite_sink *s, char *err, size_t errlen, const char *what)
+{
+    hz_err(err, errlen, HZ_EDB, "%s: %s: %s", s->path, what, sqlite3_errmsg(s->db));
+    if (!sqlite3_get_autocommit(s->db))
+        sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+    return HZ_EDB;
+}
+
+static int begin(sqlite_sink *s, char *err, size_t errlen)
+{
+    if (!sqlite3_get_autocommit(s->db))
+        return 0;
+    if (sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+        return db_error(s, err, errlen, "begin");
+    return 0;
+}
+
+static int step(sqlite_sink *s, sqlite3_stmt *st, char *err, size_t errlen, const char *what)
+{
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE)
+        return db_error(s, err, errlen, what);
+    s->rows++;
+    return 0;
+}
+
+static void bind_real(sqlite3_stmt *st, int i, double v)
+{
+    if (isnan(v))
+        sqlite3_bind_null(st, i);
+    else
+        sqlite3_bind_double(st, i, v);
+}
+
+static void bind_text(sqlite3_stmt *st, int i, const char *t)
+{
+    if (t)
+        sqlite3_bind_text(st, i, t, -1, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(st, i);
+}
+
+static int sink_write_readings(hz_sink *k, const char *pipeline, const char *const *var_names,
+                               const hz_reading *r, size_t n, char *err, size_t errlen)
+{
+    sqlite_sink *s = (sqlite_sink *)k;
+    if (n == 0)
+        return 0;
+    int rc = begin(s, err, errlen);
+    if (rc)
+        return rc;
+    sqlite3_stmt *st = s->st[ST_READING];
+    for (size_t i = 0; i < n; i++) {
+        for (int v = 0; v < r[i].nvars; v++) {
+            if (isnan(r[i].values[v]))
+                continue;
+            sqlite3_bind_text(st, 1, r[i].series, -1, SQLITE_STATIC);
+            sqlite3_bind_text(st, 2, var_names[v], -1, SQLITE_STATIC);
+            sqlite3_bind_int64(st, 3, r[i].ts_ms);
+            sqlite3_bind_double(st, 4, r[i].values[v]);
+            if ((rc = step(s, st, err, errlen, "insert reading")))
+                return rc;
+        }
+    }
+    return 0;
+}
+
+static int sink_write_forecasts(hz_sink *k, const hz_forecast *f, size_t n, char *err,
+                                size_t errlen)
+{
+    sqlite_sink *s = (sqlite_sink *)k;
+    if (n == 0)
+        return 0;
+    int rc = begin(s, err, errlen);
+    if (rc)
+        return rc;
+    sqlite3_stmt *st = s->st[ST_FORECAST];
+    for (size_t i = 0; i < n; i++) {
+        bind_text(st, 1, f[i].pipeline ? f[i].pipeline : "");
+        bind_text(st, 2, f[i].series);
+        bind_text(st, 3, f[i].variable);
+        sqlite3_bind_int64(st, 4, f[i].issued_ts);
+        sqlite3_bind_int64(st, 5, f[i].target_ts);
+        sqlite3_bind_int(st, 6, f[i].step);
+        bind_real(st, 7, f[i].value);
+        bind_real(st, 8, f[i].lower);
+        bind_real(st, 9, f[i].upper);
+        bind_text(st, 10, f[i].model_id);
+        if ((rc = step(s, st, err, errlen, "insert forecast")))
+            return rc;
+    }
+    return 0;
+}
+
+static int sink_write_anomalies(hz_sink *k, const hz_anomaly *a, size_t n, char *err, size_t errlen)
+{
+    sqlite_sink *s = (sqlite_sink *)k;
+    if (n == 0)
+        return 0;
+    int rc = begin(s, err, errlen);
+    if (rc)
+        return rc;
+    sqlite3_stmt *st = s->st[ST_ANOMALY];
+    for (size_t i = 0; i < n; i++) {
+        bind_text(st, 1, a[i].pipeline ? a[i].pipeline : "");
+        bind_text(st, 2, a[i].series);
+        bind_text(st, 3, a[i].variable);
+        sqlite3_bind_int64(st, 4, a[i].ts);
+        bind_real(st, 5, a[i].value);
+        bind_real(st, 6, a[i].expected);
+        bind_real(st, 7, a[i].lower);
+        bind_real(st, 8, a[i].upper);
+        bind_real(st, 9, a[i].score);
+        sqlite3_bind_int(st, 10, a[i].flag);
+        bind_text(st, 11, a[i].kind ? a[i].kind : "");
+        if ((rc = step(s, st, err, errlen, "insert anomaly")))
+            return rc;
+    }
+    return 0;
+}
+
+static int sink_write_dead(hz_sink *k, const char *pipeline, const hz_dead_letter *d, size_t n,
+                           char *err, size_t errlen)
+{
+    sqlite_sink *s = (sqlite_sink *)k;
+    if (n == 0)
+        return 0;
+    int rc = begin(s, err, errlen);
+    if (rc)
+        return rc;
+    sqlite3_stmt *st = s->st[ST_DEAD];
+    for (size_t i = 0; i < n; i++) {
+        bind_text(st, 1, pipeline ? pipeline : "");
+        bind_text(st, 2, d[i].origin ? d[i].origin : "");
+        bind_text(st, 3, d[i].reason ? d[i].reason : "");
+        if (d[i].payload)
+            sqlite3_bind_blob(st, 4, d[i].payload, (int)d[i].payload_len, SQLITE_STATIC);
+        else
+            sqlite3_bind_null(st, 4);
+        sqlite3_bind_int64(st, 5, d[i].ts_ms);
+        if ((rc = step(s, st, err, errlen, "insert dead letter")))
+            return rc;
+    }
+    return 0;
+}
+
+static int sink_flush(hz_sink *k, int timeout_ms, char *err, size_t errlen)
+{
+    sqlite_sink *s = (sqlite_sink *)k;
+    if (sqlite3_get_autocommit(s->db))
+        return 0;
+    if (sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
+        return db_error(s, err, errlen, "commit");
+    return 0;
+}
+
+static void sink_free(hz_sink *k)
+{
+    sqlite_sink *s = (sqlite_sink *)k;
+    if (!s)
+        return;
+    if (s->db && !sqlite3_get_autocommit(s->db))
+        sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+    for (int i = 0; i < ST_N; i++)
+        sqlite3_finalize(s->st[i]);
+    sqlite3_close_v2(s->db);
+    free(s->path);
+    free(s);
+}
+
+static const hz_sink_ops sqlite_sink_ops = {
+    .kind = "sqlite",
+    .write_readings = sink_write_readings,
+    .write_forecasts = sink_write_forecasts,
+    .write_anomalies = sink_write_anomalies,
+    .write_dead = sink_write_dead,
+    .flush = sink_flush,
+    .free = sink_free,
+};
+
+int hz_sqlite_sink_new(const hz_sqlite_sink_opts *o, hz_sink **out, char *err, size_t errlen)
+{
+    *out = NULL;
+    if (!o || !o->path)
+        return hz_err(err, errlen, HZ_EINVAL, "sqlite sink: a database path is required");
+    hz_sqlite_tables t;
+    int rc = hz_sqlite_tables_resolve(&o->tables, &t, err, errlen);
+    if (rc)
+        return rc;
+    sqlite_sink *s = calloc(1, sizeof *s);
+    if (!s || !(s->path = strdup(o->path))) {
+        free(s);
+        return hz_err(err, errlen, HZ_ENOMEM, "sqlite sink: out of memory");
+    }
+    s->base.ops = &sqlite_sink_ops;
+    rc = hz_sqlite_open(o->path, !o->synchronous_normal, o->busy_timeout_ms, &s->db, err, errlen);
+    if (rc)
+        goto fail;
+    char e2[HZ_ERRLEN];
+    if ((rc = hz_sqlite_schema_create(s->db, &t, e2, sizeof e2))) {
+        hz_err(err, errlen, rc, "%s: creating the schema: %s", o->path, e2);
+        goto fail;
+    }
+    char sql[ST_N][768];
+    snprintf(sql[ST_READING], sizeof sql[0],
+             "INSERT INTO %s(series, variable, ts, value) VALUES(?1, ?2, ?3, ?4) "
+             "ON CONFLICT(series, variable, ts) DO UPDATE SET value = excluded.value",
+             t.readings);
+    snprintf(sql[ST_FORECAST], sizeof sql[0],
+             "INSERT INTO %s(pipeline, series, variable, issued_ts, target_ts, step, value, "
+             "lower, upper, model_id) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) "
+             "ON CONFLICT(pipeline, series, variable, issued_ts, step) DO UPDATE SET "
+             "target_ts = excluded.target_ts, value = excluded.value, lower = excluded.lower, "
+             "upper = excluded.upper, model_id = excluded.model_id",
+             t.forecasts);
+    snprintf(sql[ST_ANOMALY], sizeof sql[0],
+             "INSERT INTO %s(pipeline, series, variable, ts, value, expected, lower, upper, "
+             "score, flag, kind) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) "
+             "ON CONFLICT(pipeline, series, variable, ts, kind) DO UPDATE SET "
+             "value = excluded.value, expected = excluded.expected, lower = excluded.lower, "
+             "upper = excluded.upper, score = excluded.score, flag = excluded.flag",
+             t.anomalies);
+    snprintf(sql[ST_DEAD], sizeof sql[0],
+             "INSERT INTO %s(pipeline, origin, reason, payload, ts) VALUES(?1, ?2, ?3, ?4, ?5) "
+             "ON CONFLICT(pipeline, origin, reason) DO NOTHING",
+             t.dead);
+    for (int i = 0; i < ST_N; i++)
+        if (sqlite3_prepare_v3(s->db, sql[i], -1, SQLITE_PREPARE_PERSISTENT, &s->st[i], NULL) !=
+            SQLITE_OK) {
+            rc = hz_err(err, errlen, HZ_EDB, "%s: preparing statements: %s", o->path,
+                        sqlite3_errmsg(s->db));
+            goto fail;
+        }
+    *out = &s->base;
+    return 0;
+fail:
+    sink_free(&s->base);
+    return rc;
+}
+
+sqlite3 *hz_sqlite_sink_db(hz_sink *k)
+{
+    return ((sqlite_sink *)k)->db;
+}
+
+uint64_t hz_sqlite_sink_rows(const hz_sink *k)
+{
+    return ((const sqlite_sink *)k)->rows;
+}

@@ -1,0 +1,39 @@
+/* sqlite_sink.h — the embedded default sink: readings, forecasts, anomalies and dead letters
+ * into one SQLite file (DESIGN.md, "Data model"; schema in sqlite_schema.h).
+ *
+ * Writes accumulate in one open transaction (BEGIN IMMEDIATE on the first write after a
+ * flush); flush is COMMIT, so a batch is all there or not at all.  Every insert is an upsert
+ * on the table's natural key, so replaying a batch after a crash changes nothing:
+ *   readings (series, variable, ts) — value updated; NaN values are not stored;
+ *   forecasts (pipeline, series, variable, issued_ts, step) — updated;
+ *   anomalies (pipeline, series, variable, ts, kind) — updated;
+ *   dead letters (pipeline, origin, reason) — kept once.
+ * A failed write rolls back everything since the last flush and returns HZ_EDB, so the
+ * caller replays from its last acknowledged position. */
+#ifndef HZ_SQLITE_SINK_H
+#define HZ_SQLITE_SINK_H
+
+#include <sqlite3.h>
+
+#include "connector.h"
+#include "sqlite_schema.h"
+
+typedef struct hz_sqlite_sink_opts {
+    const char *path;        /* database file, created when absent */
+    hz_sqlite_tables tables; /* NULL names: defaults; every name is validated */
+    int synchronous_normal;  /* 0 (default): synchronous=FULL; 1: NORMAL (see schema.c) */
+    int busy_timeout_ms;     /* <= 0: 5000 */
+} hz_sqlite_sink_opts;
+
+/* Opens the database, creates the schema if absent and prepares the statements.  On success
+ * *out is owned by the caller (out->ops->free, which rolls back anything not flushed).
+ * Returns 0, HZ_EINVAL (bad table name) or HZ_EDB. */
+int hz_sqlite_sink_new(const hz_sqlite_sink_opts *o, hz_sink **out, char *err, size_t errlen);
+
+/* The sink's connection (owned by the sink), for queries in tests and tools. */
+sqlite3 *hz_sqlite_sink_db(hz_sink *k);
+
+/* Rows written since the sink was opened (all tables). */
+uint64_t hz_sqlite_sink_rows(const hz_sink *k);
+
+#endif
