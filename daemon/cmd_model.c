@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -31,8 +32,8 @@ typedef struct progress {
     int64_t t0;
 } progress;
 
-static void on_progress(void *opaque, int epoch, int phase, int batch, int n_batches,
-                        double loss, double val_loss)
+static void on_progress(void *opaque, int epoch, int phase, int batch, int n_batches, double loss,
+                        double val_loss)
 {
     progress *pr = opaque;
     if (phase == 0) {
@@ -51,8 +52,8 @@ static void on_progress(void *opaque, int epoch, int phase, int batch, int n_bat
     double secs = (hz_mono_ns() - pr->t0) / 1e9;
     if (pr->tty)
         fprintf(stderr, "\r\033[K");
-    fprintf(stderr, "epoch %d/%d: train loss %.5f, val loss %.5f (%.1f s)\n", epoch,
-            pr->epochs, loss, val_loss, secs);
+    fprintf(stderr, "epoch %d/%d: train loss %.5f, val loss %.5f (%.1f s)\n", epoch, pr->epochs,
+            loss, val_loss, secs);
 }
 
 static const hz_pipeline_conf *pick_pipeline(const hz_config *cfg, const char *name)
@@ -126,8 +127,7 @@ static int register_model(const hz_config *cfg, const hz_pipeline_conf *p, const
     } else {
         sqlite3_bind_text(st, 1, id, -1, SQLITE_TRANSIENT);
         sqlite3_bind_text(st, 2, p->name, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_text(st, 3, hz_config_model_kind_name(p->model.kind), -1,
-                          SQLITE_TRANSIENT);
+        sqlite3_bind_text(st, 3, hz_config_model_kind_name(p->model.kind), -1, SQLITE_TRANSIENT);
         sqlite3_bind_int64(st, 4, hz_now_ms());
         sqlite3_bind_text(st, 5, conf_json, -1, SQLITE_TRANSIENT);
         sqlite3_bind_text(st, 6, metrics, -1, SQLITE_TRANSIENT);
@@ -141,6 +141,19 @@ static int register_model(const hz_config *cfg, const hz_pipeline_conf *p, const
     sqlite3_finalize(st);
     sqlite3_close(db);
     return rc;
+}
+
+/* mkdir -p of path's directory, so a checkpoint or database can be written there. */
+static void make_parent_dirs(const char *path)
+{
+    char buf[1024];
+    snprintf(buf, sizeof buf, "%s", path);
+    for (char *q = buf + 1; *q; q++)
+        if (*q == '/') {
+            *q = 0;
+            mkdir(buf, 0755);
+            *q = '/';
+        }
 }
 
 static int64_t table_period(const hz_table *t)
@@ -172,24 +185,41 @@ int hz_cmd_train(int argc, char **argv)
 {
     const char *conf_path = NULL, *pname = NULL, *series = NULL, *ckpt = NULL;
     int epochs = -1, max_batches = 0;
-    static const struct option lo[] = {{"config", 1, 0, 'c'},      {"pipeline", 1, 0, 'p'},
-                                       {"series", 1, 0, 's'},      {"epochs", 1, 0, 'e'},
-                                       {"checkpoint", 1, 0, 'k'},  {"max-batches", 1, 0, 'm'},
-                                       {"threads", 1, 0, 't'},     {"help", 0, 0, 'h'},
-                                       {0, 0, 0, 0}};
+    static const struct option lo[] = {
+        {"config", 1, 0, 'c'},  {"pipeline", 1, 0, 'p'},   {"series", 1, 0, 's'},
+        {"epochs", 1, 0, 'e'},  {"checkpoint", 1, 0, 'k'}, {"max-batches", 1, 0, 'm'},
+        {"threads", 1, 0, 't'}, {"help", 0, 0, 'h'},       {0, 0, 0, 0}};
     int ch;
     optind = 1;
     while ((ch = getopt_long(argc, argv, "c:p:s:h", lo, NULL)) != -1) {
         switch (ch) {
-        case 'c': conf_path = optarg; break;
-        case 'p': pname = optarg; break;
-        case 's': series = optarg; break;
-        case 'e': epochs = atoi(optarg); break;
-        case 'k': ckpt = optarg; break;
-        case 'm': max_batches = atoi(optarg); break;
-        case 't': setenv("OPENBLAS_NUM_THREADS", optarg, 1); break;
-        case 'h': usage_train(stdout); return 0;
-        default: usage_train(stderr); return 2;
+        case 'c':
+            conf_path = optarg;
+            break;
+        case 'p':
+            pname = optarg;
+            break;
+        case 's':
+            series = optarg;
+            break;
+        case 'e':
+            epochs = atoi(optarg);
+            break;
+        case 'k':
+            ckpt = optarg;
+            break;
+        case 'm':
+            max_batches = atoi(optarg);
+            break;
+        case 't':
+            setenv("OPENBLAS_NUM_THREADS", optarg, 1);
+            break;
+        case 'h':
+            usage_train(stdout);
+            return 0;
+        default:
+            usage_train(stderr);
+            return 2;
         }
     }
     if (!conf_path) {
@@ -256,8 +286,7 @@ int hz_cmd_train(int argc, char **argv)
     abs_err = malloc((size_t)d.win[1].count * P * C * sizeof(float));
     calib = malloc((size_t)P * C * CALIB_Q * sizeof(float));
     int drop_last = mc.kind == HZ_MODEL_INFORMER;
-    if (!abs_err || !calib ||
-        hz_evaluate(m, &d.win[1], tc.batch, 0, &d.scaler, abs_err, &ev) ||
+    if (!abs_err || !calib || hz_evaluate(m, &d.win[1], tc.batch, 0, &d.scaler, abs_err, &ev) ||
         hz_evaluate(m, &d.win[2], tc.batch, drop_last, &d.scaler, NULL, &et)) {
         fprintf(stderr, "horizon: out of memory evaluating\n");
         goto out;
@@ -281,9 +310,11 @@ int hz_cmd_train(int argc, char **argv)
                               {"n_marks", nm},
                               {"metrics", metrics},
                               {"pipeline", p->name},
-                              {"time_column", p->source.fields.time ? p->source.fields.time
-                                                                    : ""}};
+                              {"time_column", p->source.fields.time ? p->source.fields.time : ""}};
     hz_ckpt_extra ex = {"calib.abs_residual_quantiles", 3, {P, C, CALIB_Q}, calib};
+    make_parent_dirs(ckpt);
+    if (cfg->database && *cfg->database)
+        make_parent_dirs(cfg->database);
     if (hz_ckpt_save(m, ckpt, meta, 7, &ex, 1, err, sizeof err)) {
         fprintf(stderr, "horizon: %s\n", err);
         goto out;
@@ -312,8 +343,7 @@ out:
 /* ---- eval */
 
 /* Forecast vs actual of the last variable for a few test windows, as an SVG. */
-static int write_plot(const char *path, hz_model *m, const hz_prepared *d, char *err,
-                      size_t errlen)
+static int write_plot(const char *path, hz_model *m, const hz_prepared *d, char *err, size_t errlen)
 {
     const hz_windows *w = &d->win[2];
     if (w->count < 1)
@@ -336,8 +366,8 @@ static int write_plot(const char *path, hz_model *m, const hz_prepared *d, char 
     hz_ctx c;
     hz_ctx_init(&c, 1 << 20, 0);
     for (int i = 0; i < 3; i++) {
-        hz_windows_batch(w, &picks[i], 1, x, w->n_marks ? xm : NULL, xd,
-                         w->n_marks ? xmd : NULL, y);
+        hz_windows_batch(w, &picks[i], 1, x, w->n_marks ? xm : NULL, xd, w->n_marks ? xmd : NULL,
+                         y);
         hz_model_input in = {1, x, w->n_marks ? xm : NULL, xd, w->n_marks ? xmd : NULL};
         hz_ctx_reset(&c);
         hz_tensor *out = hz_model_forward(m, &c, &in);
@@ -359,7 +389,8 @@ static int write_plot(const char *path, hz_model *m, const hz_prepared *d, char 
         if (hi <= lo)
             hi = lo + 1;
         int y0 = i * H + 20;
-        fprintf(f, "<text x=\"10\" y=\"%d\">%s, test window %d (blue: actual, red: forecast)</text>\n",
+        fprintf(f,
+                "<text x=\"10\" y=\"%d\">%s, test window %d (blue: actual, red: forecast)</text>\n",
                 y0 + 12, d->names[k], picks[i]);
         for (int s = 0; s < 2; s++) {
             fprintf(f, "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"1.5\" points=\"",
@@ -398,21 +429,35 @@ static void usage_eval(FILE *f)
 int hz_cmd_eval(int argc, char **argv)
 {
     const char *conf_path = NULL, *pname = NULL, *series = NULL, *ckpt = NULL, *plot = NULL;
-    static const struct option lo[] = {{"config", 1, 0, 'c'},     {"pipeline", 1, 0, 'p'},
-                                       {"series", 1, 0, 's'},     {"checkpoint", 1, 0, 'k'},
-                                       {"plot", 1, 0, 'g'},       {"help", 0, 0, 'h'},
+    static const struct option lo[] = {{"config", 1, 0, 'c'}, {"pipeline", 1, 0, 'p'},
+                                       {"series", 1, 0, 's'}, {"checkpoint", 1, 0, 'k'},
+                                       {"plot", 1, 0, 'g'},   {"help", 0, 0, 'h'},
                                        {0, 0, 0, 0}};
     int ch;
     optind = 1;
     while ((ch = getopt_long(argc, argv, "c:p:s:h", lo, NULL)) != -1) {
         switch (ch) {
-        case 'c': conf_path = optarg; break;
-        case 'p': pname = optarg; break;
-        case 's': series = optarg; break;
-        case 'k': ckpt = optarg; break;
-        case 'g': plot = optarg; break;
-        case 'h': usage_eval(stdout); return 0;
-        default: usage_eval(stderr); return 2;
+        case 'c':
+            conf_path = optarg;
+            break;
+        case 'p':
+            pname = optarg;
+            break;
+        case 's':
+            series = optarg;
+            break;
+        case 'k':
+            ckpt = optarg;
+            break;
+        case 'g':
+            plot = optarg;
+            break;
+        case 'h':
+            usage_eval(stdout);
+            return 0;
+        default:
+            usage_eval(stderr);
+            return 2;
         }
     }
     if (!conf_path) {
@@ -484,6 +529,7 @@ out:
 static void usage_forecast(FILE *f)
 {
     fprintf(f, "usage: horizon forecast --checkpoint C --input FILE.csv [--output OUT.csv]\n"
+               "                        [--time-column C] [--date-order ymd|mdy|dmy]\n"
                "Reads the last seq_len rows of FILE.csv (its time column and the model's\n"
                "variables, by name) and writes pred_len rows: timestamp (continuing the\n"
                "input's period) and one column per variable, in original units.\n");
@@ -499,19 +545,42 @@ static void fmt_time(int64_t ms, char *buf, size_t n)
 
 int hz_cmd_forecast(int argc, char **argv)
 {
-    const char *ckpt = NULL, *input = NULL, *output = NULL;
-    static const struct option lo[] = {{"checkpoint", 1, 0, 'k'}, {"input", 1, 0, 'i'},
-                                       {"output", 1, 0, 'o'},     {"help", 0, 0, 'h'},
+    const char *ckpt = NULL, *input = NULL, *output = NULL, *time_col = NULL;
+    int date_order = HZ_CSV_YMD;
+    static const struct option lo[] = {{"checkpoint", 1, 0, 'k'},
+                                       {"input", 1, 0, 'i'},
+                                       {"output", 1, 0, 'o'},
+                                       {"time-column", 1, 0, 'T'},
+                                       {"date-order", 1, 0, 'D'},
+                                       {"help", 0, 0, 'h'},
                                        {0, 0, 0, 0}};
     int ch;
     optind = 1;
     while ((ch = getopt_long(argc, argv, "k:i:o:h", lo, NULL)) != -1) {
         switch (ch) {
-        case 'k': ckpt = optarg; break;
-        case 'i': input = optarg; break;
-        case 'o': output = optarg; break;
-        case 'h': usage_forecast(stdout); return 0;
-        default: usage_forecast(stderr); return 2;
+        case 'k':
+            ckpt = optarg;
+            break;
+        case 'i':
+            input = optarg;
+            break;
+        case 'o':
+            output = optarg;
+            break;
+        case 'T':
+            time_col = optarg;
+            break;
+        case 'D':
+            date_order = !strcmp(optarg, "mdy")   ? HZ_CSV_MDY
+                         : !strcmp(optarg, "dmy") ? HZ_CSV_DMY
+                                                  : HZ_CSV_YMD;
+            break;
+        case 'h':
+            usage_forecast(stdout);
+            return 0;
+        default:
+            usage_forecast(stderr);
+            return 2;
         }
     }
     if (!ckpt || !input) {
@@ -535,19 +604,26 @@ int hz_cmd_forecast(int argc, char **argv)
         goto out;
     }
     const hz_model_conf *mc = &m->conf;
-    const char *tcol = hz_st_meta(f, "time_column");
+    /* the time column: --time-column, else the one the model was trained with when the
+     * CSV has it, else the first column */
+    const char *tcol = time_col ? time_col : hz_st_meta(f, "time_column");
     hz_csv_opts o = {0};
     o.time_column = tcol && *tcol ? tcol : NULL;
     o.columns = (const char *const *)names;
     o.ncolumns = n_names;
-    if (hz_csv_load(input, &o, &t, err, sizeof err)) {
+    o.date_order = date_order;
+    int lrc = hz_csv_load(input, &o, &t, err, sizeof err);
+    if (lrc && !time_col && o.time_column) {
+        o.time_column = tcol = NULL;
+        lrc = hz_csv_load(input, &o, &t, err, sizeof err);
+    }
+    if (lrc) {
         fprintf(stderr, "horizon: %s\n", err);
         goto out;
     }
     int L = mc->seq_len, P = mc->pred_len, lab = mc->label_len, C = n_names, F = mc->n_marks;
     if ((int)t->rows < L) {
-        fprintf(stderr, "horizon: %s: %zu rows, the model needs the last %d\n", input, t->rows,
-                L);
+        fprintf(stderr, "horizon: %s: %zu rows, the model needs the last %d\n", input, t->rows, L);
         goto out;
     }
     const char *pm = hz_st_meta(f, "period_ms");

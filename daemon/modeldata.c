@@ -78,8 +78,8 @@ static int load_csv(const hz_pipeline_conf *p, hz_prepared *d, char *err, size_t
 
 /* Readings of one series pivoted to one row per timestamp; a variable missing at a
  * timestamp takes its previous value. */
-static int load_sqlite(const hz_pipeline_conf *p, const char *series, hz_prepared *d,
-                       char *err, size_t errlen)
+static int load_sqlite(const hz_pipeline_conf *p, const char *series, hz_prepared *d, char *err,
+                       size_t errlen)
 {
     const char *path = p->source.sqlite.path, *table = p->source.sqlite.table;
     int nv = (int)p->source.fields.n_values;
@@ -141,8 +141,7 @@ static int load_sqlite(const hz_pipeline_conf *p, const char *series, hz_prepare
                 d->table.values = realloc(d->table.values, cap * (size_t)nv * sizeof(float));
             }
             for (int i = 0; i < nv; i++)
-                d->table.values[rows * nv + i] =
-                    rows ? d->table.values[(rows - 1) * nv + i] : NAN;
+                d->table.values[rows * nv + i] = rows ? d->table.values[(rows - 1) * nv + i] : NAN;
             d->table.ts_ms[rows++] = ts;
             cur = ts;
         }
@@ -207,8 +206,8 @@ int hz_prepared_load(const hz_config *cfg, const hz_pipeline_conf *p, const char
     return 0;
 }
 
-int hz_prepared_split(const hz_pipeline_conf *p, const hz_model_conf *mc,
-                      const hz_scaler *scaler, hz_prepared *d, char *err, size_t errlen)
+int hz_prepared_split(const hz_pipeline_conf *p, const hz_model_conf *mc, const hz_scaler *scaler,
+                      hz_prepared *d, char *err, size_t errlen)
 {
     const hz_table *t = &d->table;
     const double *ratios = p->model.data.n_ratios == 3 ? p->model.data.ratios : NULL;
@@ -216,8 +215,8 @@ int hz_prepared_split(const hz_pipeline_conf *p, const hz_model_conf *mc,
     hz_split_kind kind = p->model.data.split == HZ_CFG_SPLIT_ETT_HOUR     ? HZ_SPLIT_ETT_HOUR
                          : p->model.data.split == HZ_CFG_SPLIT_ETT_MINUTE ? HZ_SPLIT_ETT_MINUTE
                                                                           : HZ_SPLIT_RATIO;
-    int rc = hz_split_borders(kind, ratios ? ratios : def, t->rows, mc->seq_len, d->begin,
-                              d->end, err, errlen);
+    int rc = hz_split_borders(kind, ratios ? ratios : def, t->rows, mc->seq_len, d->begin, d->end,
+                              err, errlen);
     if (rc)
         return rc;
     if (scaler)
@@ -252,8 +251,8 @@ int hz_prepared_split(const hz_pipeline_conf *p, const hz_model_conf *mc,
     return 0;
 }
 
-int hz_pipeline_model_conf(const hz_pipeline_conf *p, int n_vars, hz_model_conf *mc,
-                           char *err, size_t errlen)
+int hz_pipeline_model_conf(const hz_pipeline_conf *p, int n_vars, hz_model_conf *mc, char *err,
+                           size_t errlen)
 {
     hz_model_kind kind = p->model.kind == HZ_CFG_MODEL_INFORMER       ? HZ_MODEL_INFORMER
                          : p->model.kind == HZ_CFG_MODEL_ITRANSFORMER ? HZ_MODEL_ITRANSFORMER
@@ -309,8 +308,8 @@ char *hz_meta_scaler_json(const hz_scaler *s)
     return r;
 }
 
-int hz_meta_scaler_parse(const hz_st_file *f, hz_scaler *s, char ***names, int *n_names,
-                         char *err, size_t errlen)
+int hz_meta_scaler_parse(const hz_st_file *f, hz_scaler *s, char ***names, int *n_names, char *err,
+                         size_t errlen)
 {
     const char *vj = hz_st_meta(f, "variables"), *sj = hz_st_meta(f, "scaler");
     if (!vj || !sj)

@@ -15,10 +15,10 @@
 
 /* A pipeline's data prepared for training or evaluation. */
 typedef struct hz_prepared {
-    hz_table table;  /* raw values of the selected variables */
-    char **names;    /* table.cols variable names */
-    float *scaled;   /* [rows, cols] */
-    float *marks;    /* [rows, n_marks] or NULL */
+    hz_table table; /* raw values of the selected variables */
+    char **names;   /* table.cols variable names */
+    float *scaled;  /* [rows, cols] */
+    float *marks;   /* [rows, n_marks] or NULL */
     int n_marks;
     hz_scaler scaler;
     int begin[3], end[3]; /* train / val / test rows */
@@ -32,18 +32,18 @@ int hz_prepared_load(const hz_config *cfg, const hz_pipeline_conf *p, const char
                      hz_prepared *d, char *err, size_t errlen);
 /* Splits, fits the scaler on the train rows (or uses *scaler when not NULL: evaluation of a
  * checkpoint), scales, computes marks and windows for seq/label/pred lengths of mc. */
-int hz_prepared_split(const hz_pipeline_conf *p, const hz_model_conf *mc,
-                      const hz_scaler *scaler, hz_prepared *d, char *err, size_t errlen);
+int hz_prepared_split(const hz_pipeline_conf *p, const hz_model_conf *mc, const hz_scaler *scaler,
+                      hz_prepared *d, char *err, size_t errlen);
 void hz_prepared_free(hz_prepared *d);
 
 /* The model configuration of a pipeline for n_vars variables. */
-int hz_pipeline_model_conf(const hz_pipeline_conf *p, int n_vars, hz_model_conf *mc,
-                           char *err, size_t errlen);
+int hz_pipeline_model_conf(const hz_pipeline_conf *p, int n_vars, hz_model_conf *mc, char *err,
+                           size_t errlen);
 
 /* Checkpoint metadata (all JSON text): "variables", "scaler" {"mean","std"}, "period_ms",
  * "n_marks".  Parsing fills names (caller frees with hz_names_free) and the scaler. */
-int hz_meta_scaler_parse(const hz_st_file *f, hz_scaler *s, char ***names, int *n_names,
-                         char *err, size_t errlen);
+int hz_meta_scaler_parse(const hz_st_file *f, hz_scaler *s, char ***names, int *n_names, char *err,
+                         size_t errlen);
 char *hz_meta_variables_json(char *const *names, int n);
 char *hz_meta_scaler_json(const hz_scaler *s);
 void hz_names_free(char **names, int n);

@@ -4,7 +4,7 @@
 set -eu
 BIN=${BIN:-build}
 H="$BIN/horizon"
-ETT=/work/shared/data/ett/ETTh1.csv
+ETT=../shared/data/ett/ETTh1.csv
 T=$(mktemp -d /tmp/hz_import_XXXXXX)
 trap 'rm -rf "$T"' EXIT
 fail() { echo "sqlite_import: $*" >&2; exit 1; }

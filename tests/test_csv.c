@@ -13,10 +13,10 @@
 
 #include "csv.h"
 
-#define ETTH1    "/work/shared/data/ett/ETTh1.csv"
-#define CHOPTANK "/work/shared/data/hydrology/usgs_choptank_egret/ChoptankRiverFlow.txt"
+#define ETTH1    "../shared/data/ett/ETTh1.csv"
+#define CHOPTANK "data/choptank/ChoptankRiverFlow.txt"
 #define UCI                                                                                        \
-    "/work/shared/data/nilm/uci_household_power/household_power_consumption_first48424rows.txt"
+    "../shared/data/nilm/uci_household_power/household_power_consumption_first48424rows.txt"
 
 static char tmpdir[256];
 

@@ -1,0 +1,49 @@
+#!/bin/sh
+# horizon train / eval / forecast end to end on the bundled sample (SQLite readings): a
+# short training writes a checkpoint that is registered in `models`; eval's last line is
+# `test mse=X mae=Y`; forecast writes horizon rows continuing the input's period; bad
+# invocations fail with a message.
+set -eu
+BIN=${BIN:-build}
+H="$BIN/horizon"
+T=$(mktemp -d /tmp/hz_cli_XXXXXX)
+trap 'rm -rf "$T"' EXIT
+fail() { echo "model_cli: $*" >&2; exit 1; }
+
+"$H" import data/choptank/ChoptankRiverFlow.txt --db "$T/demo.sqlite" --series choptank \
+    --date-order mdy --quiet >/dev/null
+sed -e "s|database: .*|database: $T/demo.sqlite|" \
+    -e "s|checkpoint: .*|checkpoint: $T/m/choptank.safetensors|" \
+    config/examples/demo.yaml >"$T/demo.yaml"
+"$H" train -c "$T/demo.yaml" --epochs 1 --max-batches 5 >"$T/train.out" 2>"$T/train.err" ||
+    fail "train failed: $(cat "$T/train.err")"
+grep -q 'windows train 3002 val 433 test 870' "$T/train.err" || fail "window counts: $(cat "$T/train.err")"
+grep -q '^test mse=[0-9.]* mae=[0-9.]*$' "$T/train.out" || fail "train output: $(cat "$T/train.out")"
+[ -s "$T/m/choptank.safetensors" ] || fail "no checkpoint"
+n=$(sqlite3 "$T/demo.sqlite" "SELECT count(*) FROM models WHERE pipeline='choptank' AND length(sha256)=64")
+[ "$n" = 1 ] || fail "model not registered ($n)"
+
+"$H" eval -c "$T/demo.yaml" --plot "$T/p.svg" >"$T/eval.out" 2>&1 || fail "eval: $(cat "$T/eval.out")"
+tail -n 1 "$T/eval.out" | grep -q '^test mse=[0-9.]* mae=[0-9.]*$' || fail "eval last line: $(tail -n 1 "$T/eval.out")"
+# eval reproduces the test metrics train recorded
+[ "$(tail -n 1 "$T/eval.out")" = "$(grep '^test mse' "$T/train.out")" ] || fail "eval differs from train's test metrics"
+grep -q '<polyline' "$T/p.svg" || fail "plot has no lines"
+
+"$H" forecast --checkpoint "$T/m/choptank.safetensors" --input data/choptank/ChoptankRiverFlow.txt \
+    --date-order mdy --output "$T/f.csv" || fail "forecast failed"
+[ "$(wc -l <"$T/f.csv")" = 8 ] || fail "forecast rows: $(cat "$T/f.csv")"
+sed -n 2p "$T/f.csv" | grep -q '^2011-10-01 00:00:00,' || fail "first forecast time: $(sed -n 2p "$T/f.csv")"
+sed -n 8p "$T/f.csv" | grep -q '^2011-10-07 00:00:00,' || fail "last forecast time: $(sed -n 8p "$T/f.csv")"
+
+# refusals name what is wrong
+if "$H" forecast --checkpoint "$T/nope.safetensors" --input data/choptank/ChoptankRiverFlow.txt 2>"$T/e"; then
+    fail "missing checkpoint accepted"
+fi
+grep -q 'nope.safetensors' "$T/e" || fail "missing checkpoint message: $(cat "$T/e")"
+head -c 100 "$T/m/choptank.safetensors" >"$T/trunc.safetensors"
+if "$H" eval -c "$T/demo.yaml" --checkpoint "$T/trunc.safetensors" >"$T/e" 2>&1; then
+    fail "truncated checkpoint accepted"
+fi
+grep -q 'trunc.safetensors' "$T/e" || fail "truncated checkpoint message: $(cat "$T/e")"
+if "$H" train 2>/dev/null; then fail "train without -c accepted"; fi
+echo "model_cli: ok"
