@@ -110,7 +110,7 @@ static void test_example_values(void **state)
 
     /* demo.yaml's relative database resolves against config/examples/. */
     assert_int_equal(hz_config_load("config/examples/demo.yaml", &cfg, err, sizeof err), 0);
-    assert_string_equal(cfg->database, "config/examples/../../data/demo.sqlite");
+    assert_string_equal(cfg->database, "config/examples/../../build/demo.sqlite");
     assert_string_equal(cfg->pipelines[0].source.sqlite.path, cfg->database);
     assert_string_equal(cfg->metrics.listen, "");
     hz_config_free(cfg);
