@@ -39,7 +39,7 @@ for L in $LENS; do
             fi
         fi
         reps=3
-        [ "$L" -ge 4096 ] && reps=2
+        [ "$K" = full ] && [ "$L" -ge 4096 ] && reps=2
         line=$("$BIN" --kind "$K" --len "$L" --reps "$reps" 2>&1) || {
             printf '%8s  %-10s %12s\n' "$L" "$K" "failed: $line"
             continue

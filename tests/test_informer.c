@@ -12,6 +12,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 #include <jansson.h>
+#include <unistd.h>
 
 #include "checkpoint.h"
 #include "hz.h"
@@ -166,6 +167,13 @@ static void eval_parity(const char *dir)
     assert_int_equal((size_t)y->n, ne);
     assert_true(fx_compare("output", y->data, e, ne, 1e-4, 0) <= 1);
     check_top(&f, "");
+    /* the encoder alone equals the reference's encoder output (after its final LayerNorm) */
+    size_t nenc = 0;
+    const float *eenc = fx_f32(f.fx.expected, "inter.encoder", &nenc);
+    assert_non_null(eenc);
+    hz_tensor *enc = hz_informer_encode(f.m, &c, f.batch, in.x, in.x_mark);
+    assert_int_equal((size_t)enc->n, nenc);
+    assert_true(fx_compare("inter.encoder", enc->data, eenc, nenc, 1e-4, 0) <= 1);
     /* the second forward allocates nothing and gives the same numbers */
     hz_ctx_reset(&c);
     uint64_t before = c.arena.n_mallocs;
@@ -330,12 +338,38 @@ static void test_no_quadratic_buffer(void **state)
     }
 }
 
+/* Save and reload through the checkpoint module: same configuration, same weights (BatchNorm
+ * buffers included), same output. */
+static void test_checkpoint_round_trip(void **state)
+{
+    fx_model f;
+    load(&f, FIX_INF, 1);
+    char dir[] = "/tmp/hz_inf_XXXXXX", path[300], err[HZ_ERRLEN];
+    assert_non_null(mkdtemp(dir));
+    snprintf(path, sizeof path, "%s/m.safetensors", dir);
+    assert_int_equal(hz_ckpt_save(f.m, path, NULL, 0, err, sizeof err), 0);
+    hz_model *m2;
+    int rc = hz_ckpt_load(path, &m2, NULL, err, sizeof err);
+    if (rc)
+        fail_msg("%s", err);
+    assert_int_equal(m2->params.numel, f.m->params.numel);
+    assert_memory_equal(m2->params.data, f.m->params.data, (size_t)f.m->params.numel * 4);
+    assert_int_equal(m2->conf.distil, 1);
+    assert_int_equal(m2->conf.mix, 1);
+    assert_int_equal(m2->conf.attn_full, 0);
+    hz_model_free(m2);
+    unlink(path);
+    rmdir(dir);
+    unload(&f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_informer_eval),         cmocka_unit_test(test_informer_train_step),
         cmocka_unit_test(test_transformer_eval),      cmocka_unit_test(test_transformer_train_step),
         cmocka_unit_test(test_sampling_reproducible), cmocka_unit_test(test_no_quadratic_buffer),
+        cmocka_unit_test(test_checkpoint_round_trip),
     };
     return cmocka_run_group_tests_name("informer", tests, NULL, NULL);
 }
