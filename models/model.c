@@ -76,6 +76,8 @@ int hz_model_create(const hz_model_conf *conf, hz_model **out, char *err, size_t
                       "model: seq_len, pred_len, variables, d_model and n_heads must be "
                       "positive");
     switch (conf->kind) {
+    case HZ_MODEL_INFORMER:
+        return hz_informer_create(conf, out, err, errlen);
     case HZ_MODEL_ITRANSFORMER:
         return hz_itransformer_create(conf, out, err, errlen);
     default:

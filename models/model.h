@@ -72,6 +72,7 @@ static inline hz_tensor *hz_model_forward(hz_model *m, hz_ctx *c, const hz_model
 }
 
 /* Per-kind constructors (used by hz_model_create). */
+int hz_informer_create(const hz_model_conf *conf, hz_model **out, char *err, size_t errlen);
 int hz_itransformer_create(const hz_model_conf *conf, hz_model **out, char *err, size_t errlen);
 
 #endif

@@ -1,0 +1,127 @@
+/* probsparse.c — ProbSparse self-attention (Informer, Zhou et al., AAAI 2021, §3.1 of the
+ * paper; the exact official algorithm is MODELS.md §2.4).  See probsparse.h.
+ *
+ * The query selection works on raw data (it yields indices, which carry no gradient); the
+ * rest is built from differentiable ops (gather, matmul, softmax, cumsum/mean, scatter), so a
+ * training step back-propagates through the selected rows and the lazy rows alike. */
+#include "probsparse.h"
+
+#include <assert.h>
+#include <math.h>
+#include <string.h>
+
+#include "ops.h"
+
+void hz_probsparse_sizes(int factor, int L_Q, int L_K, int *U_part, int *u)
+{
+    /* ceil of the natural log first, then times the factor (official order) */
+    int up = factor * (int)ceil(log((double)L_K));
+    int uu = factor * (int)ceil(log((double)L_Q));
+    *U_part = up < L_K ? up : L_K;
+    *u = uu < L_Q ? uu : L_Q;
+}
+
+void hz_probsparse_sample(hz_rng *r, int L_Q, int U_part, int L_K, int32_t *idx)
+{
+    for (int64_t i = 0; i < (int64_t)L_Q * U_part; i++)
+        idx[i] = (int32_t)hz_rng_below(r, (uint32_t)L_K);
+}
+
+/* Dot product with independent partial sums so the compiler can keep several lanes busy. */
+static hz_real dot(const hz_real *a, const hz_real *b, int n)
+{
+    hz_real s[8] = {0};
+    int j = 0;
+    for (; j + 8 <= n; j += 8)
+        for (int t = 0; t < 8; t++)
+            s[t] += a[j + t] * b[j + t];
+    hz_real tot = ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]));
+    for (; j < n; j++)
+        tot += a[j] * b[j];
+    return tot;
+}
+
+/* The u largest entries of m[0..L) (ties: lower index first), written ascending to top.
+ * best/besti: scratch of u entries. */
+static void select_top(const hz_real *m, int L, int u, hz_real *best, int32_t *besti, int32_t *top)
+{
+    int n = 0; /* best[0..n) sorted descending */
+    for (int i = 0; i < L; i++) {
+        hz_real x = m[i];
+        if (n == u && !(x > best[u - 1]))
+            continue;
+        int p = n < u ? n++ : u - 1;
+        while (p > 0 && x > best[p - 1]) {
+            best[p] = best[p - 1];
+            besti[p] = besti[p - 1];
+            p--;
+        }
+        best[p] = x;
+        besti[p] = i;
+    }
+    for (int i = 0; i < u; i++) { /* insertion sort by index */
+        int32_t x = besti[i];
+        int p = i;
+        while (p > 0 && top[p - 1] > x) {
+            top[p] = top[p - 1];
+            p--;
+        }
+        top[p] = x;
+    }
+}
+
+hz_tensor *hz_probsparse_attn(hz_ctx *c, hz_tensor *q, hz_tensor *k, hz_tensor *v, int factor,
+                              int masked, const int32_t *idx, const int32_t **top_out)
+{
+    assert(q->ndim == 4 && k->ndim == 4 && v->ndim == 4);
+    int B = q->shape[0], H = q->shape[1], L_Q = q->shape[2], E = q->shape[3];
+    int L_K = k->shape[2];
+    assert(k->shape[3] == E && v->shape[2] == L_K && (!masked || L_Q == L_K));
+    int U_part, u;
+    hz_probsparse_sizes(factor, L_Q, L_K, &U_part, &u);
+    int64_t G = (int64_t)B * H;
+
+    /* 1) sparsity measure on the sampled keys and top-u per (b, h): no gradient */
+    int32_t *top = hz_arena_alloc(&c->arena, (size_t)(G * u) * sizeof *top);
+    hz_real *meas = hz_arena_alloc(&c->arena, (size_t)L_Q * sizeof *meas);
+    hz_real *best = hz_arena_alloc(&c->arena, (size_t)u * sizeof *best);
+    int32_t *besti = hz_arena_alloc(&c->arena, (size_t)u * sizeof *besti);
+    for (int64_t g = 0; g < G; g++) {
+        const hz_real *qg = q->data + g * L_Q * E, *kg = k->data + g * L_K * E;
+        for (int i = 0; i < L_Q; i++) {
+            const int32_t *row = idx + (int64_t)i * U_part;
+            hz_real mx = -INFINITY, sum = 0;
+            for (int j = 0; j < U_part; j++) {
+                hz_real s = dot(qg + (int64_t)i * E, kg + (int64_t)row[j] * E, E);
+                mx = s > mx ? s : mx;
+                sum += s;
+            }
+            meas[i] = mx - sum / (hz_real)L_K; /* divided by L_K, not U_part (official) */
+        }
+        select_top(meas, L_Q, u, best, besti, top + g * u);
+    }
+    if (top_out)
+        *top_out = top;
+
+    /* 2) exact scores of the selected queries against every key: [B, H, u, L_K] */
+    hz_tensor *qt = hz_gather_rows(c, q, top, u);
+    hz_tensor *s = hz_scale(c, hz_matmul(c, qt, k, 0, 1), 1.0 / sqrt((double)E));
+    if (masked) /* keys after the query position; scale's backward does not read its output */
+        for (int64_t g = 0; g < G; g++)
+            for (int i = 0; i < u; i++) {
+                hz_real *r = s->data + (g * u + i) * L_K;
+                for (int j = top[g * u + i] + 1; j < L_K; j++)
+                    r[j] = -INFINITY;
+            }
+    hz_tensor *upd = hz_matmul(c, hz_softmax(c, s, 0), v, 0, 0); /* [B, H, u, E] */
+
+    /* 3) lazy rows, then the selected rows overwritten */
+    hz_tensor *base;
+    if (masked) {
+        base = hz_cumsum(c, v, 2); /* cumulative SUM (official), [B, H, L_K, E] */
+    } else {
+        int zs[4] = {B, H, L_Q, E};
+        base = hz_add(c, hz_tensor_zeros(c, 4, zs), hz_mean(c, v, 2, 1));
+    }
+    return hz_scatter_rows(c, base, upd, top, u);
+}

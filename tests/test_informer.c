@@ -1,0 +1,375 @@
+/* test_informer.c — Informer parity with the PyTorch reference (MODELS.md §2):
+ * tests/fixtures/informer_small (ProbSparse, distil, mix) and tests/fixtures/transformer_small
+ * (full attention, no distil, no mix), made by ../shared/reference/torch/export_fixture.py
+ * {informer,transformer} --seed 0.  Eval output to 1e-4 relative; the ProbSparse selections
+ * exactly; one training step (dropout off, BatchNorm on batch statistics): output, loss, every
+ * gradient (compare.py's rule) and the BatchNorm running statistics.  Plus: key sampling is
+ * reproducible, no L x L buffer is formed by the ProbSparse encoder, and a forward after the
+ * first allocates nothing. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <jansson.h>
+#include <unistd.h>
+
+#include "checkpoint.h"
+#include "hz.h"
+#include "informer.h"
+#include "layers.h"
+#include "ops.h"
+#include "parity.h"
+
+#define FIX_INF "tests/fixtures/informer_small"
+#define FIX_TRF "tests/fixtures/transformer_small"
+
+static int jint(json_t *o, const char *k)
+{
+    return (int)json_integer_value(json_object_get(o, k));
+}
+
+static int jbool(json_t *o, const char *k)
+{
+    json_t *v = json_object_get(o, k);
+    return json_is_true(v) || (json_is_integer(v) && json_integer_value(v) != 0);
+}
+
+typedef struct fx_model {
+    fixture fx;
+    hz_model *m;
+    int batch;
+    char names[16][64]; /* ProbSparse layer names in call order */
+} fx_model;
+
+static void load(fx_model *f, const char *dir, int keep_dropout)
+{
+    assert_int_equal(fixture_open(&f->fx, dir), 0);
+    json_error_t je;
+    json_t *cfg = json_loads(f->fx.config, 0, &je);
+    assert_non_null(cfg);
+    json_t *k = json_object_get(cfg, "constructor");
+    hz_model_conf c;
+    hz_model_conf_defaults(&c, HZ_MODEL_INFORMER);
+    c.enc_in = jint(k, "enc_in");
+    assert_int_equal(jint(k, "dec_in"), c.enc_in);
+    c.c_out = jint(k, "c_out");
+    c.seq_len = jint(k, "seq_len");
+    c.label_len = jint(k, "label_len");
+    c.pred_len = jint(k, "out_len");
+    c.factor = jint(k, "factor");
+    c.d_model = jint(k, "d_model");
+    c.n_heads = jint(k, "n_heads");
+    c.e_layers = jint(k, "e_layers");
+    c.d_layers = jint(k, "d_layers");
+    c.d_ff = jint(k, "d_ff");
+    c.dropout = keep_dropout ? json_real_value(json_object_get(k, "dropout")) : 0.0;
+    c.attn_full = strcmp(json_string_value(json_object_get(k, "attn")), "prob") != 0;
+    c.activation = strcmp(json_string_value(json_object_get(k, "activation")), "relu")
+                       ? HZ_ACT_GELU
+                       : HZ_ACT_RELU;
+    c.distil = jbool(k, "distil");
+    c.mix = jbool(k, "mix");
+    assert_string_equal(json_string_value(json_object_get(k, "embed")), "timeF");
+    assert_string_equal(json_string_value(json_object_get(k, "freq")), "h");
+    c.n_marks = 4;
+    f->batch = jint(json_object_get(cfg, "fixture"), "batch");
+    json_decref(cfg);
+    char err[HZ_ERRLEN];
+    int rc = hz_model_create(&c, &f->m, err, sizeof err);
+    if (rc)
+        fail_msg("%s", err);
+    rc = hz_ckpt_load_weights(f->m, f->fx.weights, err, sizeof err);
+    if (rc)
+        fail_msg("%s", err);
+    /* replay the reference's key tables */
+    int n = hz_informer_n_prob_layers(f->m);
+    const int64_t *tables[16];
+    for (int i = 0; i < n; i++) {
+        if (i < c.e_layers)
+            snprintf(f->names[i], sizeof f->names[i], "encoder.attn_layers.%d", i);
+        else
+            snprintf(f->names[i], sizeof f->names[i], "decoder.layers.%d", i - c.e_layers);
+        char name[128];
+        snprintf(name, sizeof name, "index_sample.%s", f->names[i]);
+        const hz_st_tensor *t = hz_st_find(f->fx.inputs, name);
+        assert_non_null(t);
+        assert_int_equal(t->dtype, HZ_ST_I64);
+        int L, U, u;
+        hz_informer_prob_shape(f->m, i, &L, &U, &u);
+        assert_int_equal(t->nbytes, (size_t)L * U * 8);
+        tables[i] = (const int64_t *)t->data;
+    }
+    if (n) {
+        rc = hz_informer_set_index_tables(f->m, tables, n, err, sizeof err);
+        if (rc)
+            fail_msg("%s", err);
+    }
+}
+
+static void unload(fx_model *f)
+{
+    hz_model_free(f->m);
+    fixture_close(&f->fx);
+}
+
+static hz_model_input inputs(const fx_model *f)
+{
+    hz_model_input in = {.batch = f->batch,
+                         .x = fx_f32(f->fx.inputs, "x_enc", NULL),
+                         .x_mark = fx_f32(f->fx.inputs, "x_mark_enc", NULL),
+                         .x_dec = fx_f32(f->fx.inputs, "x_dec", NULL),
+                         .x_mark_dec = fx_f32(f->fx.inputs, "x_mark_dec", NULL)};
+    assert_non_null(in.x);
+    assert_non_null(in.x_mark);
+    assert_non_null(in.x_dec);
+    assert_non_null(in.x_mark_dec);
+    return in;
+}
+
+/* Every ProbSparse layer's selection equals expected "<prefix>top_queries.<layer>". */
+static void check_top(const fx_model *f, const char *prefix)
+{
+    int n = hz_informer_n_prob_layers(f->m);
+    for (int i = 0; i < n; i++) {
+        char name[160];
+        snprintf(name, sizeof name, "%stop_queries.%s", prefix, f->names[i]);
+        const hz_st_tensor *t = hz_st_find(f->fx.expected, name);
+        assert_non_null(t);
+        const int32_t *top = hz_informer_top_queries(f->m, i);
+        assert_non_null(top);
+        size_t cnt = t->nbytes / 8;
+        int L, U, u;
+        hz_informer_prob_shape(f->m, i, &L, &U, &u);
+        assert_int_equal(cnt, (size_t)f->batch * f->m->conf.n_heads * u);
+        size_t bad = 0;
+        for (size_t j = 0; j < cnt; j++) {
+            int64_t e;
+            memcpy(&e, (const char *)t->data + 8 * j, 8);
+            bad += top[j] != e;
+        }
+        if (bad)
+            printf("  %s: %zu of %zu selected queries differ\n", name, bad, cnt);
+        assert_int_equal(bad, 0);
+    }
+}
+
+static void eval_parity(const char *dir)
+{
+    fx_model f;
+    load(&f, dir, 1);
+    hz_model_input in = inputs(&f);
+    hz_ctx c;
+    hz_ctx_init(&c, 1 << 20, 0);
+    hz_tensor *y = hz_model_forward(f.m, &c, &in);
+    size_t ne = 0;
+    const float *e = fx_f32(f.fx.expected, "output", &ne);
+    assert_int_equal((size_t)y->n, ne);
+    assert_true(fx_compare("output", y->data, e, ne, 1e-4, 0) <= 1);
+    check_top(&f, "");
+    /* the encoder alone equals the reference's encoder output (after its final LayerNorm) */
+    size_t nenc = 0;
+    const float *eenc = fx_f32(f.fx.expected, "inter.encoder", &nenc);
+    assert_non_null(eenc);
+    hz_tensor *enc = hz_informer_encode(f.m, &c, f.batch, in.x, in.x_mark);
+    assert_int_equal((size_t)enc->n, nenc);
+    assert_true(fx_compare("inter.encoder", enc->data, eenc, nenc, 1e-4, 0) <= 1);
+    /* the second forward allocates nothing and gives the same numbers */
+    hz_ctx_reset(&c);
+    uint64_t before = c.arena.n_mallocs;
+    y = hz_model_forward(f.m, &c, &in);
+    assert_int_equal(c.arena.n_mallocs, before);
+    assert_true(fx_compare("output (2nd)", y->data, e, ne, 1e-4, 0) <= 1);
+    hz_ctx_free(&c);
+    unload(&f);
+}
+
+static void train_parity(const char *dir, int n_grads)
+{
+    fx_model f;
+    load(&f, dir, 0); /* the reference step runs with every dropout off */
+    hz_model_input in = inputs(&f);
+    size_t nt = 0;
+    const float *target = fx_f32(f.fx.inputs, "target", &nt);
+    hz_ctx c;
+    hz_ctx_init(&c, 1 << 20, 0);
+    c.grad_on = 1;
+    c.training = 1;
+    hz_tensor *y = hz_model_forward(f.m, &c, &in);
+    assert_int_equal((size_t)y->n, nt);
+    hz_tensor *tt = hz_tensor_wrap(&c, (float *)target, y->ndim, y->shape);
+    hz_tensor *loss = hz_mse_loss(&c, y, tt);
+    hz_params_zero_grad(&f.m->params);
+    hz_backward(&c, loss);
+    int bad = 0;
+    const float *e = fx_f32(f.fx.expected, "train.output", NULL);
+    bad += fx_compare("train.output", y->data, e, nt, 1e-4, 0) > 1;
+    bad += fx_compare("train.loss", loss->data, fx_f32(f.fx.expected, "train.loss", NULL), 1, 1e-4,
+                      0) > 1;
+    check_top(&f, "train.");
+    hz_params *p = &f.m->params;
+    double G = 0;
+    for (size_t i = 0; i < p->len; i++) {
+        char name[300];
+        size_t n = 0;
+        snprintf(name, sizeof name, "grad.%s", p->t[i]->name);
+        const float *g = fx_f32(f.fx.expected, name, &n);
+        for (size_t j = 0; g && j < n; j++)
+            G = fabs(g[j]) > G ? fabs(g[j]) : G;
+    }
+    int compared = 0, buffers = 0;
+    for (size_t i = 0; i < p->len; i++) {
+        hz_tensor *t = p->t[i];
+        char name[300];
+        size_t n = 0;
+        if (strstr(t->name, "running_")) { /* BatchNorm buffer after the step */
+            snprintf(name, sizeof name, "train.%s", t->name);
+            const float *b = fx_f32(f.fx.expected, name, &n);
+            assert_non_null(b);
+            assert_int_equal((size_t)t->n, n);
+            bad += fx_compare(name, t->data, b, n, 1e-4, 0) > 1;
+            buffers++;
+            continue;
+        }
+        snprintf(name, sizeof name, "grad.%s", t->name);
+        const float *g = fx_f32(f.fx.expected, name, &n);
+        assert_non_null(g);
+        assert_int_equal((size_t)t->n, n);
+        bad += fx_compare(name, t->grad, g, n, 1e-3, 1e-3 * G) > 1;
+        compared++;
+    }
+    printf("  %s: %d gradients and %d BatchNorm buffers compared, %d mismatched (G = %.3g)\n", dir,
+           compared, buffers, bad, G);
+    assert_int_equal(bad, 0);
+    assert_int_equal(compared, n_grads);
+    hz_ctx_free(&c);
+    unload(&f);
+}
+
+static void test_informer_eval(void **state)
+{
+    eval_parity(FIX_INF);
+}
+
+static void test_informer_train_step(void **state)
+{
+    train_parity(FIX_INF, 76);
+}
+
+static void test_transformer_eval(void **state)
+{
+    eval_parity(FIX_TRF);
+}
+
+static void test_transformer_train_step(void **state)
+{
+    train_parity(FIX_TRF, 72);
+}
+
+/* Without pinned tables, eval forwards draw from conf.seed: the same input gives the same
+ * output; a different seed draws other keys (and, on these inputs, selects other queries). */
+static void test_sampling_reproducible(void **state)
+{
+    fx_model f;
+    load(&f, FIX_INF, 1);
+    char err[HZ_ERRLEN];
+    assert_int_equal(hz_informer_set_index_tables(f.m, NULL, 0, err, sizeof err), 0);
+    hz_model_input in = inputs(&f);
+    hz_ctx c;
+    hz_ctx_init(&c, 1 << 20, 0);
+    hz_tensor *y = hz_model_forward(f.m, &c, &in);
+    size_t n = (size_t)y->n;
+    float *first = malloc(n * sizeof *first);
+    memcpy(first, y->data, n * sizeof *first);
+    hz_ctx_reset(&c);
+    y = hz_model_forward(f.m, &c, &in);
+    assert_memory_equal(first, y->data, n * sizeof *first);
+    f.m->conf.seed += 1;
+    hz_ctx_reset(&c);
+    y = hz_model_forward(f.m, &c, &in);
+    assert_memory_not_equal(first, y->data, n * sizeof *first);
+    /* a table of the wrong count or with an out-of-range key is refused */
+    const int64_t bad[1] = {1000};
+    const int64_t *tabs[1] = {bad};
+    assert_int_equal(hz_informer_set_index_tables(f.m, tabs, 1, err, sizeof err), HZ_EINVAL);
+    free(first);
+    hz_ctx_free(&c);
+    unload(&f);
+}
+
+/* The ProbSparse encoder at L = 2048 never holds an L x L score matrix: the whole forward's
+ * arena stays below one such matrix (16 MiB), while full attention needs more than one. */
+static void test_no_quadratic_buffer(void **state)
+{
+    int L = 2048;
+    size_t LL = (size_t)L * L * sizeof(hz_real);
+    for (int full = 0; full <= 1; full++) {
+        hz_model_conf conf;
+        hz_model_conf_defaults(&conf, HZ_MODEL_INFORMER);
+        conf.seq_len = L;
+        conf.label_len = 8;
+        conf.pred_len = 8;
+        conf.d_model = 16;
+        conf.n_heads = 2;
+        conf.d_ff = 16;
+        conf.enc_in = 2;
+        conf.c_out = 2;
+        conf.n_marks = 0;
+        conf.attn_full = full;
+        hz_model *m;
+        char err[HZ_ERRLEN];
+        assert_int_equal(hz_model_create(&conf, &m, err, sizeof err), 0);
+        float *x = calloc((size_t)L * 2, sizeof *x);
+        for (int i = 0; i < L * 2; i++)
+            x[i] = sinf(0.01f * i);
+        hz_ctx c;
+        hz_ctx_init(&c, 1 << 20, 0);
+        hz_tensor *h = hz_informer_encode(m, &c, 1, x, NULL);
+        assert_int_equal(h->shape[1], L / 2);
+        hz_ctx_reset(&c); /* folds the step's bytes into arena.peak */
+        size_t used = c.arena.peak;
+        if (full)
+            assert_true(used > LL);
+        else
+            assert_true(used < LL);
+        hz_ctx_free(&c);
+        free(x);
+        hz_model_free(m);
+    }
+}
+
+/* Save and reload through the checkpoint module: same configuration, same weights (BatchNorm
+ * buffers included), same output. */
+static void test_checkpoint_round_trip(void **state)
+{
+    fx_model f;
+    load(&f, FIX_INF, 1);
+    char dir[] = "/tmp/hz_inf_XXXXXX", path[300], err[HZ_ERRLEN];
+    assert_non_null(mkdtemp(dir));
+    snprintf(path, sizeof path, "%s/m.safetensors", dir);
+    assert_int_equal(hz_ckpt_save(f.m, path, NULL, 0, err, sizeof err), 0);
+    hz_model *m2;
+    int rc = hz_ckpt_load(path, &m2, NULL, err, sizeof err);
+    if (rc)
+        fail_msg("%s", err);
+    assert_int_equal(m2->params.numel, f.m->params.numel);
+    assert_memory_equal(m2->params.data, f.m->params.data, (size_t)f.m->params.numel * 4);
+    assert_int_equal(m2->conf.distil, 1);
+    assert_int_equal(m2->conf.mix, 1);
+    assert_int_equal(m2->conf.attn_full, 0);
+    hz_model_free(m2);
+    unlink(path);
+    rmdir(dir);
+    unload(&f);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_informer_eval),         cmocka_unit_test(test_informer_train_step),
+        cmocka_unit_test(test_transformer_eval),      cmocka_unit_test(test_transformer_train_step),
+        cmocka_unit_test(test_sampling_reproducible), cmocka_unit_test(test_no_quadratic_buffer),
+        cmocka_unit_test(test_checkpoint_round_trip),
+    };
+    return cmocka_run_group_tests_name("informer", tests, NULL, NULL);
+}
