@@ -347,7 +347,7 @@ static void test_checkpoint_round_trip(void **state)
     char dir[] = "/tmp/hz_inf_XXXXXX", path[300], err[HZ_ERRLEN];
     assert_non_null(mkdtemp(dir));
     snprintf(path, sizeof path, "%s/m.safetensors", dir);
-    assert_int_equal(hz_ckpt_save(f.m, path, NULL, 0, err, sizeof err), 0);
+    assert_int_equal(hz_ckpt_save(f.m, path, NULL, 0, NULL, 0, err, sizeof err), 0);
     hz_model *m2;
     int rc = hz_ckpt_load(path, &m2, NULL, err, sizeof err);
     if (rc)
