@@ -12,6 +12,7 @@
 #include <sys/resource.h>
 #include <time.h>
 
+#include "blas_env.h"
 #include "hz.h"
 #include "informer.h"
 #include "model.h"
@@ -32,6 +33,7 @@ static int usage(void)
 
 int main(int argc, char **argv)
 {
+    hz_blas_select_kernels(argv);
     const char *kind = NULL;
     int len = 0, batch = 1, reps = 1;
     for (int i = 1; i + 1 < argc; i += 2) {

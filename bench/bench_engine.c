@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "blas_env.h"
 #include "hz.h"
 #include "layers.h"
 #include "ops.h"
@@ -104,8 +105,10 @@ static void bench_layer(int B, int L)
     free(x);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+    hz_blas_select_kernels(argv);
+    (void)argc;
     printf("engine overhead (OpenBLAS threads: %d)\n\n", openblas_get_num_threads());
     printf("| size                 | sgemm ms  | GFLOP/s  | op ms     | GFLOP/s  | ratio |\n");
     printf("|----------------------|-----------|----------|-----------|----------|-------|\n");

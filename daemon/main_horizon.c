@@ -5,6 +5,7 @@
 
 #include "cmd_import.h"
 #include "cmd_model.h"
+#include "blas_env.h"
 #include "hz.h"
 
 #define HZ_VERSION "0.1.0"
@@ -25,6 +26,7 @@ static void usage(FILE *f)
 
 int main(int argc, char **argv)
 {
+    hz_blas_select_kernels(argv);
     if (argc < 2) {
         usage(stderr);
         return 2;

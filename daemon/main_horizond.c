@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "config.h"
+#include "blas_env.h"
 #include "hz.h"
 
 static void usage(FILE *f)
@@ -19,6 +20,7 @@ static void usage(FILE *f)
 
 int main(int argc, char **argv)
 {
+    hz_blas_select_kernels(argv);
     const char *file = NULL;
     int check = 0;
     for (int i = 1; i < argc; i++) {
