@@ -60,6 +60,7 @@ int main(int argc, char **argv)
     props[np++] = (hz_kv){"group.id", group};
     props[np++] = (hz_kv){"session.timeout.ms", "3000"};
     props[np++] = (hz_kv){"heartbeat.interval.ms", "300"};
+    props[np++] = (hz_kv){"max.poll.interval.ms", "3000"};
     props[np++] = (hz_kv){"fetch.wait.max.ms", "50"};
     props[np++] = (hz_kv){"topic.metadata.refresh.interval.ms", "1000"};
     for (size_t i = 0; i < nextra; i++)
