@@ -165,18 +165,36 @@ bad:
                   (int)(n > 64 ? 64 : n), s);
 }
 
+static char *digits(char *p, int64_t v, int width)
+{
+    for (int i = width - 1; i >= 0; i--, v /= 10)
+        p[i] = (char)('0' + v % 10);
+    return p + width;
+}
+
 void hz_codec_json_format_iso8601(int64_t ms, char *buf)
 {
     int64_t days = ms >= 0 ? ms / MS_PER_DAY : -((-ms + MS_PER_DAY - 1) / MS_PER_DAY);
     int64_t rem = ms - days * MS_PER_DAY, y;
     int m, d;
     civil_from_days(days, &y, &m, &d);
-    char tmp[80];
-    snprintf(tmp, sizeof tmp, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", (int)(y % 10000), m, d,
-             (int)(rem / 3600000), (int)(rem / 60000 % 60), (int)(rem / 1000 % 60),
-             (int)(rem % 1000));
-    memcpy(buf, tmp, 24);
-    buf[24] = 0;
+    if (y < 0 || y > 9999)
+        y = 0; /* not reachable for timestamps the decoder accepts */
+    char *p = digits(buf, y, 4);
+    *p++ = '-';
+    p = digits(p, m, 2);
+    *p++ = '-';
+    p = digits(p, d, 2);
+    *p++ = 'T';
+    p = digits(p, rem / 3600000, 2);
+    *p++ = ':';
+    p = digits(p, rem / 60000 % 60, 2);
+    *p++ = ':';
+    p = digits(p, rem / 1000 % 60, 2);
+    *p++ = '.';
+    p = digits(p, rem % 1000, 3);
+    *p++ = 'Z';
+    *p = 0;
 }
 
 /* ---- UTF-8 */
@@ -282,24 +300,28 @@ int hz_codec_json_check_mapping(const hz_json_mapping *m, char *err, size_t errl
     return 0;
 }
 
-static int check_series(const char *s, size_t n, const char *what, char *reason,
+/* field: the series field's name, or NULL when the id came from the message key. */
+static int check_series(const char *s, size_t n, const char *field, char *reason,
                         size_t reasonlen)
 {
+    const char *pre = field ? "field \"" : "message key", *f = field ? field : "",
+               *post = field ? "\"" : "";
     if (n == 0)
-        return hz_err(reason, reasonlen, HZ_EFORMAT, "%s: series id is empty", what);
+        return hz_err(reason, reasonlen, HZ_EFORMAT, "%s%s%s: series id is empty", pre, f, post);
     if (n > HZ_SERIES_MAX)
         return hz_err(reason, reasonlen, HZ_EFORMAT,
-                      "%s: series id of %zu bytes is longer than %d", what, n, HZ_SERIES_MAX);
+                      "%s%s%s: series id of %zu bytes is longer than %d", pre, f, post, n,
+                      HZ_SERIES_MAX);
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
         if (c < 0x20 || c == 0x7f)
             return hz_err(reason, reasonlen, HZ_EFORMAT,
-                          "%s: series id contains control character 0x%02x at byte %zu", what,
-                          c, i);
+                          "%s%s%s: series id contains control character 0x%02x at byte %zu", pre,
+                          f, post, c, i);
     }
     if (!hz_codec_json_utf8_valid(s, n))
-        return hz_err(reason, reasonlen, HZ_EFORMAT, "%s: series id is not valid UTF-8",
-                      what);
+        return hz_err(reason, reasonlen, HZ_EFORMAT, "%s%s%s: series id is not valid UTF-8",
+                      pre, f, post);
     return 0;
 }
 
@@ -430,9 +452,8 @@ int hz_codec_json_decode(const hz_json_mapping *m, const void *key, size_t keyle
 
     /* series: the field when present, else the key */
     json_t *sv = m->series_field ? json_object_get(root, m->series_field) : NULL;
-    const char *s;
+    const char *s, *from;
     size_t sn;
-    char what[300];
     if (sv) {
         if (!json_is_string(sv)) {
             rc = hz_err(reason, reasonlen, HZ_EFORMAT, "field \"%s\": expected a string, got %s",
@@ -441,11 +462,11 @@ int hz_codec_json_decode(const hz_json_mapping *m, const void *key, size_t keyle
         }
         s = json_string_value(sv);
         sn = json_string_length(sv);
-        snprintf(what, sizeof what, "field \"%s\"", m->series_field);
+        from = m->series_field;
     } else if (key && keylen) {
         s = key;
         sn = keylen;
-        snprintf(what, sizeof what, "message key");
+        from = NULL;
     } else {
         if (m->series_field)
             rc = hz_err(reason, reasonlen, HZ_EFORMAT,
@@ -455,7 +476,7 @@ int hz_codec_json_decode(const hz_json_mapping *m, const void *key, size_t keyle
                         "the message has no key (the series id comes from the key)");
         goto out;
     }
-    if ((rc = check_series(s, sn, what, reason, reasonlen)))
+    if ((rc = check_series(s, sn, from, reason, reasonlen)))
         goto out;
 
     json_t *tv = json_object_get(root, m->time_field);
@@ -528,6 +549,26 @@ static void puts_(wr *w, const char *s)
     put(w, s, strlen(s));
 }
 
+static void put_key(wr *w, const char *key)
+{
+    put(w, ",\"", 2);
+    puts_(w, key);
+    put(w, "\":", 2);
+}
+
+static void put_i64(wr *w, int64_t v)
+{
+    char tmp[24], *p = tmp + sizeof tmp;
+    uint64_t u = v < 0 ? -(uint64_t)v : (uint64_t)v;
+    do {
+        *--p = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if (v < 0)
+        *--p = '-';
+    put(w, p, (size_t)(tmp + sizeof tmp - p));
+}
+
 static void putf(wr *w, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void putf(wr *w, const char *fmt, ...)
 {
@@ -591,7 +632,7 @@ static void put_str(wr *w, const char *s, size_t n)
 
 static void put_key_str(wr *w, const char *key, const char *s)
 {
-    putf(w, ",\"%s\":", key);
+    put_key(w, key);
     if (s)
         put_str(w, s, strlen(s));
     else
@@ -601,7 +642,7 @@ static void put_key_str(wr *w, const char *key, const char *s)
 /* Shortest of %.15g / %.17g that reads back exactly; NaN and infinities as null. */
 static void put_num(wr *w, const char *key, double x)
 {
-    putf(w, ",\"%s\":", key);
+    put_key(w, key);
     if (!isfinite(x)) {
         puts_(w, "null");
         return;
@@ -617,8 +658,13 @@ static void put_time(wr *w, const char *key, int64_t ms)
 {
     char iso[32];
     hz_codec_json_format_iso8601(ms, iso);
-    putf(w, ",\"%s\":%lld", key, (long long)ms);
-    putf(w, ",\"%s_iso\":\"%s\"", key, iso);
+    put_key(w, key);
+    put_i64(w, ms);
+    put(w, ",\"", 2);
+    puts_(w, key);
+    put(w, "_iso\":\"", 7);
+    put(w, iso, 24);
+    put(w, "\"", 1);
 }
 
 static size_t finish(wr *w)
@@ -638,7 +684,8 @@ size_t hz_codec_json_encode_forecast(const hz_forecast *f, char *buf, size_t cap
     put_key_str(&w, "variable", f->variable);
     put_time(&w, "issued_ts", f->issued_ts);
     put_time(&w, "target_ts", f->target_ts);
-    putf(&w, ",\"step\":%d", f->step);
+    put_key(&w, "step");
+    put_i64(&w, f->step);
     put_num(&w, "value", f->value);
     put_num(&w, "lower", f->lower);
     put_num(&w, "upper", f->upper);
@@ -659,7 +706,8 @@ size_t hz_codec_json_encode_anomaly(const hz_anomaly *a, char *buf, size_t cap)
     put_num(&w, "lower", a->lower);
     put_num(&w, "upper", a->upper);
     put_num(&w, "score", a->score);
-    putf(&w, ",\"flag\":%s", a->flag ? "true" : "false");
+    put_key(&w, "flag");
+    puts_(&w, a->flag ? "true" : "false");
     put_key_str(&w, "kind", a->kind);
     return finish(&w);
 }
