@@ -30,16 +30,24 @@ int main(int argc, char **argv)
     static const char *const v1[] = {"power"};
     static const char *const v4[] = {"power", "voltage", "current", "pf"};
     shape shapes[] = {
-        {"iso8601, 1 var", "{\"series\":\"meter-%d\",\"ts\":\"2026-11-22T10:%02d:00Z\","
-                           "\"power\":%d.25}",
-         {"series", "ts", HZ_TIME_AUTO, v1, 1, 0}, 0},
-        {"epoch_ms, 1 var", "{\"series\":\"meter-%d\",\"ts\":17953425%02d000,\"power\":%d.25}",
-         {"series", "ts", HZ_TIME_EPOCH_MS, v1, 1, 0}, 0},
-        {"iso8601, 4 vars", "{\"series\":\"meter-%d\",\"ts\":\"2026-11-22T10:%02d:00.123+01:00\","
-                            "\"power\":%d.25,\"voltage\":230.1,\"current\":4.75,\"pf\":0.98}",
-         {"series", "ts", HZ_TIME_AUTO, v4, 4, 0}, 0},
-        {"key series, epoch_s", "{\"ts\":17953425%02d,\"power\":%d.25}",
-         {NULL, "ts", HZ_TIME_EPOCH_S, v1, 1, 0}, 1},
+        {"iso8601, 1 var",
+         "{\"series\":\"meter-%d\",\"ts\":\"2026-11-22T10:%02d:00Z\","
+         "\"power\":%d.25}",
+         {"series", "ts", HZ_TIME_AUTO, v1, 1, 0},
+         0},
+        {"epoch_ms, 1 var",
+         "{\"series\":\"meter-%d\",\"ts\":17953425%02d000,\"power\":%d.25}",
+         {"series", "ts", HZ_TIME_EPOCH_MS, v1, 1, 0},
+         0},
+        {"iso8601, 4 vars",
+         "{\"series\":\"meter-%d\",\"ts\":\"2026-11-22T10:%02d:00.123+01:00\","
+         "\"power\":%d.25,\"voltage\":230.1,\"current\":4.75,\"pf\":0.98}",
+         {"series", "ts", HZ_TIME_AUTO, v4, 4, 0},
+         0},
+        {"key series, epoch_s",
+         "{\"ts\":17953425%02d,\"power\":%d.25}",
+         {NULL, "ts", HZ_TIME_EPOCH_S, v1, 1, 0},
+         1},
     };
     char *msgs = malloc((size_t)NMSG * 256);
     size_t lens[NMSG];
@@ -74,16 +82,15 @@ int main(int argc, char **argv)
                 json_decref(json_loadb(msgs + (size_t)i * 256, lens[i],
                                        JSON_DECODE_ANY | JSON_REJECT_DUPLICATES, &e));
         dt = now_s() - t0;
-        printf("%-24s %10.0f %14.0f %10.1f\n", "  (json_loadb alone)", n, n / dt,
-               dt / n * 1e9);
+        printf("%-24s %10.0f %14.0f %10.1f\n", "  (json_loadb alone)", n, n / dt, dt / n * 1e9);
     }
     free(msgs);
 
     char buf[4096];
-    hz_forecast f = {"feeder-load", "meter-17", "power", 1795342500000LL, 1795343400000LL,
-                     1, 1.2345678, 1.1, 1.4, "informer-20261122"};
-    hz_anomaly a = {"feeder-load", "meter-17", "power", 1795342500000LL, 9.5, 1.2, 1.0, 1.5,
-                    0.997, 1, "residual"};
+    hz_forecast f = {"feeder-load", "meter-17", "power", 1795342500000LL,    1795343400000LL, 1,
+                     1.2345678,     1.1,        1.4,     "informer-20261122"};
+    hz_anomaly a = {"feeder-load", "meter-17", "power", 1795342500000LL, 9.5, 1.2, 1.0,
+                    1.5,           0.997,      1,       "residual"};
     const char payload[] = "{\"series\":\"a\",\"ts\":\"yesterday\",\"power\":1}";
     hz_dead_letter d = {"readings/3/1234567", "field \"ts\": \"yesterday\" is not ISO 8601",
                         payload, sizeof payload - 1, 1795342500000LL};

@@ -59,8 +59,7 @@ static int64_t max_ms(void)
 static int ts_range_error(int64_t ms, char *reason, size_t reasonlen, const char *what)
 {
     return hz_err(reason, reasonlen, HZ_ERANGE,
-                  "%s: timestamp %lld ms is outside 1970-01-01..2200-12-31", what,
-                  (long long)ms);
+                  "%s: timestamp %lld ms is outside 1970-01-01..2200-12-31", what, (long long)ms);
 }
 
 /* ---- ISO 8601 */
@@ -97,8 +96,8 @@ int hz_codec_json_parse_iso8601(const char *s, size_t n, int64_t *ms, char *reas
     if (mon < 1 || mon > 12)
         return hz_err(reason, reasonlen, HZ_EFORMAT, "month %02d does not exist", mon);
     if (day < 1 || day > days_in_month(year, mon))
-        return hz_err(reason, reasonlen, HZ_EFORMAT, "day %04d-%02d-%02d does not exist", year,
-                      mon, day);
+        return hz_err(reason, reasonlen, HZ_EFORMAT, "day %04d-%02d-%02d does not exist", year, mon,
+                      day);
     int64_t off_min = 0;
     if (i < n && (s[i] == 'T' || s[i] == 't' || s[i] == ' ')) {
         i++;
@@ -129,8 +128,8 @@ int hz_codec_json_parse_iso8601(const char *s, size_t n, int64_t *ms, char *reas
         }
         /* 24:00 is not accepted; 60 seconds is (a leap second rolls into the next minute) */
         if (hh > 23 || mi > 59 || ss > 60)
-            return hz_err(reason, reasonlen, HZ_EFORMAT, "time %02d:%02d:%02d does not exist",
-                          hh, mi, ss);
+            return hz_err(reason, reasonlen, HZ_EFORMAT, "time %02d:%02d:%02d does not exist", hh,
+                          mi, ss);
         if (i < n && (s[i] == 'Z' || s[i] == 'z')) {
             i++;
         } else if (i < n && (s[i] == '+' || s[i] == '-')) {
@@ -146,8 +145,8 @@ int hz_codec_json_parse_iso8601(const char *s, size_t n, int64_t *ms, char *reas
                     goto bad;
             }
             if (oh > 23 || om > 59)
-                return hz_err(reason, reasonlen, HZ_EFORMAT, "zone offset %02d:%02d is invalid",
-                              oh, om);
+                return hz_err(reason, reasonlen, HZ_EFORMAT, "zone offset %02d:%02d is invalid", oh,
+                              om);
             off_min = sign * (oh * 60 + om);
         }
     }
@@ -252,14 +251,20 @@ int hz_codec_json_utf8_valid(const void *v, size_t n)
 static const char *type_name(const json_t *v)
 {
     switch (json_typeof(v)) {
-    case JSON_OBJECT: return "an object";
-    case JSON_ARRAY: return "an array";
-    case JSON_STRING: return "a string";
+    case JSON_OBJECT:
+        return "an object";
+    case JSON_ARRAY:
+        return "an array";
+    case JSON_STRING:
+        return "a string";
     case JSON_INTEGER:
-    case JSON_REAL: return "a number";
+    case JSON_REAL:
+        return "a number";
     case JSON_TRUE:
-    case JSON_FALSE: return "a boolean";
-    default: return "null";
+    case JSON_FALSE:
+        return "a boolean";
+    default:
+        return "null";
     }
 }
 
@@ -292,8 +297,7 @@ int hz_codec_json_check_mapping(const hz_json_mapping *m, char *err, size_t errl
                       HZ_MAX_VARS);
     for (int i = 0; i < m->nvars; i++)
         if (!m->var_fields[i] || !*m->var_fields[i])
-            return hz_err(err, errlen, HZ_EINVAL, "field mapping: value field %d is empty",
-                          i + 1);
+            return hz_err(err, errlen, HZ_EINVAL, "field mapping: value field %d is empty", i + 1);
     if (m->time_format < HZ_TIME_AUTO || m->time_format > HZ_TIME_EPOCH_MS)
         return hz_err(err, errlen, HZ_EINVAL, "field mapping: unknown time format %d",
                       (int)m->time_format);
@@ -301,8 +305,7 @@ int hz_codec_json_check_mapping(const hz_json_mapping *m, char *err, size_t errl
 }
 
 /* field: the series field's name, or NULL when the id came from the message key. */
-static int check_series(const char *s, size_t n, const char *field, char *reason,
-                        size_t reasonlen)
+static int check_series(const char *s, size_t n, const char *field, char *reason, size_t reasonlen)
 {
     const char *pre = field ? "field \"" : "message key", *f = field ? field : "",
                *post = field ? "\"" : "";
@@ -316,12 +319,12 @@ static int check_series(const char *s, size_t n, const char *field, char *reason
         unsigned char c = (unsigned char)s[i];
         if (c < 0x20 || c == 0x7f)
             return hz_err(reason, reasonlen, HZ_EFORMAT,
-                          "%s%s%s: series id contains control character 0x%02x at byte %zu", pre,
-                          f, post, c, i);
+                          "%s%s%s: series id contains control character 0x%02x at byte %zu", pre, f,
+                          post, c, i);
     }
     if (!hz_codec_json_utf8_valid(s, n))
-        return hz_err(reason, reasonlen, HZ_EFORMAT, "%s%s%s: series id is not valid UTF-8",
-                      pre, f, post);
+        return hz_err(reason, reasonlen, HZ_EFORMAT, "%s%s%s: series id is not valid UTF-8", pre, f,
+                      post);
     return 0;
 }
 
@@ -382,15 +385,14 @@ static int decode_time(const hz_json_mapping *m, const json_t *t, int64_t *ms, c
             int64_t lim = is_ms ? max_ms() : max_ms() / 1000;
             if (v < 0 || v >= lim)
                 return hz_err(reason, reasonlen, HZ_ERANGE,
-                              "field \"%s\": epoch %s %lld is outside 1970-01-01..2200-12-31",
-                              f, is_ms ? "ms" : "seconds", (long long)v);
+                              "field \"%s\": epoch %s %lld is outside 1970-01-01..2200-12-31", f,
+                              is_ms ? "ms" : "seconds", (long long)v);
             *ms = is_ms ? v : v * 1000;
             return 0;
         }
         return epoch_to_ms(x, is_ms, f, ms, reason, reasonlen);
     }
-    return hz_err(reason, reasonlen, HZ_EFORMAT,
-                  "field \"%s\": expected %s, got %s", f,
+    return hz_err(reason, reasonlen, HZ_EFORMAT, "field \"%s\": expected %s, got %s", f,
                   fmt == HZ_TIME_ISO8601 ? "an ISO 8601 string"
                   : fmt == HZ_TIME_AUTO  ? "an ISO 8601 string or epoch number"
                                          : "an epoch number",
@@ -406,21 +408,21 @@ static int parse_error(const json_error_t *e, const void *value, size_t len, cha
                       "invalid UTF-8 at byte %d (line %d column %d): %s", e->position, e->line,
                       e->column, e->text);
     case json_error_numeric_overflow:
-        return hz_err(reason, reasonlen, HZ_ERANGE,
-                      "number out of range at line %d column %d: %s", e->line, e->column,
-                      e->text);
+        return hz_err(reason, reasonlen, HZ_ERANGE, "number out of range at line %d column %d: %s",
+                      e->line, e->column, e->text);
     case json_error_duplicate_key:
         return hz_err(reason, reasonlen, HZ_EFORMAT, "duplicate key at line %d column %d: %s",
                       e->line, e->column, e->text);
-    default: break;
+    default:
+        break;
     }
     /* jansson reports these as an invalid token; name them, since producers emit them */
     size_t at = e->position > 10 ? (size_t)e->position - 10 : 0, w = at < len ? len - at : 0;
     const char *near = (const char *)value + at;
     if (w > 20)
         w = 20;
-    if (memmem(near, w, "NaN", 3) || memmem(near, w, "Infinity", 8) ||
-        memmem(near, w, "nan", 3) || memmem(near, w, "inf", 3))
+    if (memmem(near, w, "NaN", 3) || memmem(near, w, "Infinity", 8) || memmem(near, w, "nan", 3) ||
+        memmem(near, w, "inf", 3))
         return hz_err(reason, reasonlen, HZ_EFORMAT,
                       "NaN/Infinity are not JSON numbers (line %d column %d: %s)", e->line,
                       e->column, e->text);
@@ -437,8 +439,7 @@ int hz_codec_json_decode(const hz_json_mapping *m, const void *key, size_t keyle
         return hz_err(reason, reasonlen, HZ_EFORMAT, "empty message");
     if (len > maxlen)
         return hz_err(reason, reasonlen, HZ_EFORMAT,
-                      "message of %zu bytes exceeds the %zu-byte limit (not parsed)", len,
-                      maxlen);
+                      "message of %zu bytes exceeds the %zu-byte limit (not parsed)", len, maxlen);
     json_error_t e;
     json_t *root = json_loadb(value, len, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES, &e);
     if (!root)
@@ -502,8 +503,7 @@ int hz_codec_json_decode(const hz_json_mapping *m, const void *key, size_t keyle
             x = json_number_value(v);
             if (!isfinite(x) || fabs(x) > HZ_JSON_MAX_ABS) {
                 rc = hz_err(reason, reasonlen, HZ_ERANGE,
-                            "field \"%s\": %g is out of range (|x| <= %g)", f, x,
-                            HZ_JSON_MAX_ABS);
+                            "field \"%s\": %g is out of range (|x| <= %g)", f, x, HZ_JSON_MAX_ABS);
                 goto out;
             }
             present++;
@@ -604,8 +604,7 @@ static void put_str(wr *w, const char *s, size_t n)
         else if (c == '\r')
             esc = "\\r";
         else if (c < 0x20 || c == 0x7f) {
-            u[0] = '\\', u[1] = 'u', u[2] = '0', u[3] = '0', u[4] = hex[c >> 4],
-            u[5] = hex[c & 15];
+            u[0] = '\\', u[1] = 'u', u[2] = '0', u[3] = '0', u[4] = hex[c >> 4], u[5] = hex[c & 15];
         } else if (c >= 0x80) {
             k = utf8_seq(p + i, n - i);
             if (k) {
@@ -747,8 +746,7 @@ size_t hz_codec_json_encode_reading(const char *pipeline, const char *const *var
 
 static void put_base64(wr *w, const unsigned char *p, size_t n)
 {
-    static const char b64[] =
-        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     char q[4];
     put(w, "\"", 1);
     for (size_t i = 0; i < n; i += 3) {

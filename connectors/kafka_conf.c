@@ -70,8 +70,8 @@ static void log_cb(const rd_kafka_t *rk, int level, const char *fac, const char 
 static void error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
 {
     int fatal = err == RD_KAFKA_RESP_ERR__FATAL;
-    hz_log(logger_of(rk), fatal ? HZ_LOG_ERR : HZ_LOG_WARN, "kafka %s: %s%s: %s",
-           rd_kafka_name(rk), fatal ? "fatal: " : "", rd_kafka_err2name(err), reason);
+    hz_log(logger_of(rk), fatal ? HZ_LOG_ERR : HZ_LOG_WARN, "kafka %s: %s%s: %s", rd_kafka_name(rk),
+           fatal ? "fatal: " : "", rd_kafka_err2name(err), reason);
 }
 
 void hz_kafka_conf_route_logs(rd_kafka_conf_t *conf)

@@ -41,11 +41,10 @@ static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
     k->stats.failed++;
     if (k->failed_since_flush++ == 0) {
         k->first_err = m->err;
-        snprintf(k->first_err_topic, sizeof k->first_err_topic, "%s",
-                 rd_kafka_topic_name(m->rkt));
+        snprintf(k->first_err_topic, sizeof k->first_err_topic, "%s", rd_kafka_topic_name(m->rkt));
     }
-    hz_log(k->log, HZ_LOG_WARN, "kafka topic %s: delivery failed: %s",
-           rd_kafka_topic_name(m->rkt), rd_kafka_err2str(m->err));
+    hz_log(k->log, HZ_LOG_WARN, "kafka topic %s: delivery failed: %s", rd_kafka_topic_name(m->rkt),
+           rd_kafka_err2str(m->err));
 }
 
 /* Grows the encode buffer to hold need + 1 bytes. */
@@ -70,10 +69,10 @@ static int produce(kafka_sink *k, rd_kafka_topic_t *t, const char *key, size_t l
 {
     int64_t deadline = hz_mono_ns() + (int64_t)k->queue_full_timeout_ms * 1000000;
     for (;;) {
-        rd_kafka_resp_err_t ke = rd_kafka_producev(
-            k->rk, RD_KAFKA_V_RKT(t), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-            RD_KAFKA_V_KEY(key, key ? strlen(key) : 0), RD_KAFKA_V_VALUE(k->buf, len),
-            RD_KAFKA_V_END);
+        rd_kafka_resp_err_t ke =
+            rd_kafka_producev(k->rk, RD_KAFKA_V_RKT(t), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                              RD_KAFKA_V_KEY(key, key ? strlen(key) : 0),
+                              RD_KAFKA_V_VALUE(k->buf, len), RD_KAFKA_V_END);
         if (!ke) {
             k->stats.queued++;
             return 0;
@@ -87,23 +86,22 @@ static int produce(kafka_sink *k, rd_kafka_topic_t *t, const char *key, size_t l
 }
 
 /* Encodes with enc into the buffer (growing it once if needed) and produces. */
-#define ENCODE_AND_PRODUCE(k, t, key, expr)                                                    \
-    do {                                                                                       \
-        size_t need_ = (expr);                                                                 \
-        if (need_ >= (k)->cap) {                                                               \
-            int rc_ = reserve((k), need_, err, errlen);                                        \
-            if (rc_)                                                                           \
-                return rc_;                                                                    \
-            need_ = (expr);                                                                    \
-        }                                                                                      \
-        int rc2_ = produce((k), (t), (key), need_, err, errlen);                               \
-        if (rc2_)                                                                              \
-            return rc2_;                                                                       \
+#define ENCODE_AND_PRODUCE(k, t, key, expr)                                                        \
+    do {                                                                                           \
+        size_t need_ = (expr);                                                                     \
+        if (need_ >= (k)->cap) {                                                                   \
+            int rc_ = reserve((k), need_, err, errlen);                                            \
+            if (rc_)                                                                               \
+                return rc_;                                                                        \
+            need_ = (expr);                                                                        \
+        }                                                                                          \
+        int rc2_ = produce((k), (t), (key), need_, err, errlen);                                   \
+        if (rc2_)                                                                                  \
+            return rc2_;                                                                           \
     } while (0)
 
-static int sink_write_readings(hz_sink *base, const char *pipeline,
-                               const char *const *var_names, const hz_reading *r, size_t n,
-                               char *err, size_t errlen)
+static int sink_write_readings(hz_sink *base, const char *pipeline, const char *const *var_names,
+                               const hz_reading *r, size_t n, char *err, size_t errlen)
 {
     kafka_sink *k = (kafka_sink *)base;
     if (!k->t_rd)
@@ -142,8 +140,8 @@ static int sink_write_anomalies(hz_sink *base, const hz_anomaly *a, size_t n, ch
     return 0;
 }
 
-static int sink_write_dead(hz_sink *base, const char *pipeline, const hz_dead_letter *d,
-                           size_t n, char *err, size_t errlen)
+static int sink_write_dead(hz_sink *base, const char *pipeline, const hz_dead_letter *d, size_t n,
+                           char *err, size_t errlen)
 {
     kafka_sink *k = (kafka_sink *)base;
     if (!k->t_dead)

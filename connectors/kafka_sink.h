@@ -21,8 +21,8 @@ typedef struct hz_kafka_sink_opts {
     const hz_kv *props; /* librdkafka properties; bootstrap.servers required */
     size_t nprops;
     const char *forecasts_topic, *anomalies_topic, *dead_topic, *readings_topic; /* or NULL */
-    int queue_full_timeout_ms; /* 0: 30000 */
-    const hz_logger *log;      /* NULL: default stderr sink; borrowed */
+    int queue_full_timeout_ms;                                                   /* 0: 30000 */
+    const hz_logger *log; /* NULL: default stderr sink; borrowed */
 } hz_kafka_sink_opts;
 
 /* Returns 0 and *out (free with out->ops->free; free flushes for up to 10 s first), or

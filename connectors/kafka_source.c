@@ -34,7 +34,7 @@ typedef struct kafka_source {
     size_t nmsgs;
     hz_reading *readings;
     hz_dead_letter *dead;
-    char *series; /* cap * (HZ_SERIES_MAX + 1) */
+    char *series;  /* cap * (HZ_SERIES_MAX + 1) */
     char *reasons; /* cap * REASON_LEN */
     char *origins; /* cap * origin_len */
     size_t origin_len;
@@ -92,9 +92,8 @@ static int commit_dirty(kafka_source *s, const rd_kafka_topic_partition_list_t *
                 part *e = &s->parts[l->elems[i].partition];
                 if (l->elems[i].err)
                     rc = hz_err(err, errlen, HZ_EKAFKA,
-                                "kafka topic %s partition %d: offset commit failed: %s",
-                                s->topic, (int)l->elems[i].partition,
-                                rd_kafka_err2str(l->elems[i].err));
+                                "kafka topic %s partition %d: offset commit failed: %s", s->topic,
+                                (int)l->elems[i].partition, rd_kafka_err2str(l->elems[i].err));
                 else
                     e->committed = l->elems[i].offset;
             }
@@ -132,8 +131,9 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t why,
         if (!rd_kafka_assignment_lost(rk)) {
             char err[HZ_ERRLEN];
             if (commit_dirty(s, parts, err, sizeof err))
-                hz_log(s->log, HZ_LOG_WARN, "%s (before revoke; those messages will be "
-                                            "delivered again)",
+                hz_log(s->log, HZ_LOG_WARN,
+                       "%s (before revoke; those messages will be "
+                       "delivered again)",
                        err);
         }
         for (int i = 0; i < parts->cnt; i++) {
@@ -153,8 +153,7 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t why,
                rd_kafka_error_string(kerr));
         rd_kafka_error_destroy(kerr);
     } else if (ke) {
-        hz_log(s->log, HZ_LOG_ERR, "kafka topic %s: rebalance: %s", s->topic,
-               rd_kafka_err2str(ke));
+        hz_log(s->log, HZ_LOG_ERR, "kafka topic %s: rebalance: %s", s->topic, rd_kafka_err2str(ke));
     }
 }
 
@@ -170,12 +169,12 @@ static int ensure_cap(kafka_source *s, size_t max)
 {
     if (max <= s->cap)
         return 0;
-#define GROW(p, n)                                                                             \
-    do {                                                                                       \
-        void *np_ = realloc((p), (n));                                                         \
-        if (!np_)                                                                              \
-            return HZ_ENOMEM;                                                                  \
-        (p) = np_;                                                                             \
+#define GROW(p, n)                                                                                 \
+    do {                                                                                           \
+        void *np_ = realloc((p), (n));                                                             \
+        if (!np_)                                                                                  \
+            return HZ_ENOMEM;                                                                      \
+        (p) = np_;                                                                                 \
     } while (0)
     GROW(s->msgs, max * sizeof *s->msgs);
     GROW(s->readings, max * sizeof *s->readings);
@@ -236,15 +235,14 @@ static int src_poll(hz_source *base, hz_batch *out, size_t max, int timeout_ms, 
             if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
                 s->stats.errors++;
                 hz_log(s->log, HZ_LOG_WARN, "kafka topic %s: consumer error: %s",
-                       m->rkt ? rd_kafka_topic_name(m->rkt) : s->topic,
-                       rd_kafka_message_errstr(m));
+                       m->rkt ? rd_kafka_topic_name(m->rkt) : s->topic, rd_kafka_message_errstr(m));
             }
             rd_kafka_message_destroy(m);
             char fe[256];
             rd_kafka_resp_err_t fatal = rd_kafka_fatal_error(s->rk, fe, sizeof fe);
             if (fatal)
-                return hz_err(err, errlen, HZ_EKAFKA, "kafka topic %s: fatal error: %s",
-                              s->topic, fe);
+                return hz_err(err, errlen, HZ_EKAFKA, "kafka topic %s: fatal error: %s", s->topic,
+                              fe);
             continue;
         }
         size_t slot = s->nmsgs++;
@@ -340,15 +338,13 @@ void hz_kafka_source_stats_get(hz_source *base, hz_kafka_source_stats *out)
     *out = ((kafka_source *)base)->stats;
 }
 
-int hz_kafka_source_new(const hz_kafka_source_opts *o, hz_source **out, char *err,
-                        size_t errlen)
+int hz_kafka_source_new(const hz_kafka_source_opts *o, hz_source **out, char *err, size_t errlen)
 {
     *out = NULL;
     if (!o->topic || !*o->topic)
         return hz_err(err, errlen, HZ_EINVAL, "kafka source: no topic given");
     if (!hz_kafka_conf_get(o->props, o->nprops, "group.id"))
-        return hz_err(err, errlen, HZ_EINVAL, "kafka source %s: group.id is required",
-                      o->topic);
+        return hz_err(err, errlen, HZ_EINVAL, "kafka source %s: group.id is required", o->topic);
     int rc = hz_codec_json_check_mapping(&o->map, err, errlen);
     if (rc)
         return rc;

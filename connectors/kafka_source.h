@@ -36,8 +36,7 @@ typedef struct hz_kafka_source_opts {
  * auto.offset.reset=earliest (a new group reads the topic from its start, losing nothing).
  * Returns 0 and *out (free with out->ops->free), or HZ_EINVAL (bad property: librdkafka's
  * message naming it; missing group.id; bad mapping) / HZ_EKAFKA. */
-int hz_kafka_source_new(const hz_kafka_source_opts *o, hz_source **out, char *err,
-                        size_t errlen);
+int hz_kafka_source_new(const hz_kafka_source_opts *o, hz_source **out, char *err, size_t errlen);
 
 /* The highest position per partition covered by the last poll, readings and dead letters
  * alike: what to ack once everything derived from that batch is durable.  *out is owned by

@@ -24,8 +24,8 @@
 #include "kafka_sink.h"
 #include "kafka_source.h"
 
-#define API_PRODUCE 0 /* Kafka protocol ApiKey of ProduceRequest */
-#define REQUEST_TIMEOUT_MS 300
+#define API_PRODUCE         0 /* Kafka protocol ApiKey of ProduceRequest */
+#define REQUEST_TIMEOUT_MS  300
 #define REQUEST_TIMEOUT_STR "300"
 
 typedef struct fixture {
@@ -68,9 +68,8 @@ static int teardown(void **state)
 static void kcat_produce(const fixture *f, const char *topic, const char *data, size_t n)
 {
     char cmd[512];
-    snprintf(cmd, sizeof cmd,
-             "kcat -b %s -P -t %s -K: -X message.max.bytes=4000000 -X log_level=3", f->boot,
-             topic);
+    snprintf(cmd, sizeof cmd, "kcat -b %s -P -t %s -K: -X message.max.bytes=4000000 -X log_level=3",
+             f->boot, topic);
     FILE *p = popen(cmd, "w");
     assert_non_null(p);
     assert_int_equal(fwrite(data, 1, n, p), n);
@@ -82,8 +81,8 @@ static char *kcat_consume(const fixture *f, const char *topic)
 {
     char cmd[512];
     snprintf(cmd, sizeof cmd,
-             "kcat -b %s -C -t %s -e -o beginning -q -f '%%k\\t%%s\\n' -X log_level=3",
-             f->boot, topic);
+             "kcat -b %s -C -t %s -e -o beginning -q -f '%%k\\t%%s\\n' -X log_level=3", f->boot,
+             topic);
     FILE *p = popen(cmd, "r");
     assert_non_null(p);
     size_t cap = 1 << 16, len = 0;
@@ -153,7 +152,7 @@ static const struct {
     {"a:{\"series\":\"a\",\"ts\":0,\"power\":1,\"power\":2}", "duplicate key"},
     {"a:{\"series\":\"a\",\"ts\":0,\"power\":123456789012345678901234567890}", "out of range"},
 };
-#define NBAD (sizeof BAD / sizeof BAD[0])
+#define NBAD  (sizeof BAD / sizeof BAD[0])
 #define NGOOD 60
 
 static void test_pipeline_readings_to_forecasts_and_dead_letters(void **state)
@@ -183,7 +182,7 @@ static void test_pipeline_readings_to_forecasts_and_dead_letters(void **state)
     size_t np;
     const hz_kv *props = consumer_props(f, "pipe", &np);
     hz_kafka_source_opts so = {"readings", props, np, {"series", "ts", HZ_TIME_AUTO, VARS, 1, 0},
-                               0, NULL};
+                               0,          NULL};
     hz_kv sp[] = {{"bootstrap.servers", f->boot}, {"linger.ms", "5"}, {"log_level", "4"}};
     hz_kafka_sink_opts ko = {sp, 3, "forecasts", NULL, "dead", NULL, 0, NULL};
     char err[HZ_ERRLEN];
@@ -209,18 +208,16 @@ static void test_pipeline_readings_to_forecasts_and_dead_letters(void **state)
             const hz_reading *r = &b.readings[i];
             assert_int_equal(r->series[0], 'm');
             sum += r->values[0];
-            fc[i] = (hz_forecast){"p", r->series, "power", r->ts_ms, r->ts_ms + 900000,
-                                  1, r->values[0] * 2, NAN, NAN, "echo"};
+            fc[i] = (hz_forecast){"p", r->series,        "power", r->ts_ms, r->ts_ms + 900000,
+                                  1,   r->values[0] * 2, NAN,     NAN,      "echo"};
         }
         for (size_t i = 0; i < b.n_dead; i++) {
             assert_non_null(strstr(b.dead[i].origin, "readings/"));
             assert_true(strlen(b.dead[i].reason) > 5);
             assert_true(b.dead[i].payload_len <= HZ_JSON_MAX_MESSAGE_DEFAULT);
         }
-        assert_int_equal(sink->ops->write_forecasts(sink, fc, b.n_readings, err, sizeof err),
-                         0);
-        assert_int_equal(sink->ops->write_dead(sink, "p", b.dead, b.n_dead, err, sizeof err),
-                         0);
+        assert_int_equal(sink->ops->write_forecasts(sink, fc, b.n_readings, err, sizeof err), 0);
+        assert_int_equal(sink->ops->write_dead(sink, "p", b.dead, b.n_dead, err, sizeof err), 0);
         if (sink->ops->flush(sink, 10000, err, sizeof err))
             fail_msg("flush: %s", err);
         const hz_pos *pos;
@@ -316,13 +313,12 @@ static void test_commits_only_acknowledged_offsets(void **state)
     size_t len = 0;
     for (int i = 0; i < 100; i++)
         len += (size_t)snprintf(in + len, sizeof in - len,
-                                "s:{\"series\":\"s\",\"ts\":%d,\"power\":%d}\n", 1800000000 + i,
-                                i);
+                                "s:{\"series\":\"s\",\"ts\":%d,\"power\":%d}\n", 1800000000 + i, i);
     kcat_produce(f, "single", in, len);
     size_t np;
     const hz_kv *props = consumer_props(f, "acks", &np);
     hz_kafka_source_opts so = {"single", props, np, {"series", "ts", HZ_TIME_EPOCH_S, VARS, 1, 0},
-                               0, NULL};
+                               0,        NULL};
     char err[HZ_ERRLEN];
     hz_source *src;
     if (hz_kafka_source_new(&so, &src, err, sizeof err))
@@ -369,12 +365,9 @@ static void write_numbered(hz_sink *sink, int from, int to)
 static void test_sink_retries_injected_produce_errors(void **state)
 {
     fixture *f = *state;
-    hz_kv sp[] = {{"bootstrap.servers", f->boot},
-                  {"linger.ms", "2"},
-                  {"retry.backoff.ms", "20"},
-                  {"request.timeout.ms", REQUEST_TIMEOUT_STR},
-                  {"batch.num.messages", "10"},
-                  {"log_level", "3"}};
+    hz_kv sp[] = {{"bootstrap.servers", f->boot}, {"linger.ms", "2"},
+                  {"retry.backoff.ms", "20"},     {"request.timeout.ms", REQUEST_TIMEOUT_STR},
+                  {"batch.num.messages", "10"},   {"log_level", "3"}};
     hz_kafka_sink_opts ko = {sp, 6, "faulty", NULL, NULL, NULL, 0, NULL};
     char err[HZ_ERRLEN];
     hz_sink *sink;
@@ -385,11 +378,10 @@ static void test_sink_retries_injected_produce_errors(void **state)
     /* cluster-wide retriable errors, then per broker: more errors and one Produce that is
      * appended but answered after the request timeout (the client retries it; idempotence
      * must drop the duplicate) */
-    rd_kafka_mock_push_request_errors(f->mc, API_PRODUCE, 4,
-                                      RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION,
-                                      RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT,
-                                      RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS,
-                                      RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE);
+    rd_kafka_mock_push_request_errors(
+        f->mc, API_PRODUCE, 4, RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION,
+        RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT, RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS,
+        RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE);
     for (int32_t b = 1; b <= 3; b++)
         assert_int_equal(rd_kafka_mock_broker_push_request_error_rtts(
                              f->mc, b, API_PRODUCE, 3,
@@ -475,19 +467,17 @@ static void test_config_errors_name_the_property(void **state)
     hz_source *src;
     hz_kv nogroup[] = {{"bootstrap.servers", f->boot}};
     hz_kafka_source_opts so = {"readings", nogroup, 1, {"series", "ts", HZ_TIME_AUTO, VARS, 1, 0},
-                               0, NULL};
+                               0,          NULL};
     assert_int_equal(hz_kafka_source_new(&so, &src, err, sizeof err), HZ_EINVAL);
     assert_non_null(strstr(err, "group.id"));
-    hz_kv autoc[] = {{"bootstrap.servers", f->boot},
-                     {"group.id", "g"},
-                     {"enable.auto.commit", "true"}};
+    hz_kv autoc[] = {
+        {"bootstrap.servers", f->boot}, {"group.id", "g"}, {"enable.auto.commit", "true"}};
     so.props = autoc;
     so.nprops = 3;
     assert_int_equal(hz_kafka_source_new(&so, &src, err, sizeof err), HZ_EINVAL);
     assert_non_null(strstr(err, "enable.auto.commit"));
-    hz_kv badval[] = {{"bootstrap.servers", f->boot},
-                      {"group.id", "g"},
-                      {"session.timeout.ms", "soon"}};
+    hz_kv badval[] = {
+        {"bootstrap.servers", f->boot}, {"group.id", "g"}, {"session.timeout.ms", "soon"}};
     so.props = badval;
     assert_int_equal(hz_kafka_source_new(&so, &src, err, sizeof err), HZ_EINVAL);
     assert_non_null(strstr(err, "session.timeout.ms"));

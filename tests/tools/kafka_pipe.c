@@ -28,15 +28,33 @@ int main(int argc, char **argv)
     size_t nextra = 0;
     while ((opt = getopt(argc, argv, "b:t:g:n:a:ko:d:T:X:")) != -1) {
         switch (opt) {
-        case 'b': boot = optarg; break;
-        case 't': topic = optarg; break;
-        case 'g': group = optarg; break;
-        case 'n': n = atol(optarg); break;
-        case 'a': acks = atol(optarg); break;
-        case 'k': kill_self = 1; break;
-        case 'o': fc_topic = optarg; break;
-        case 'd': dead_topic = optarg; break;
-        case 'T': timeout_ms = atol(optarg); break;
+        case 'b':
+            boot = optarg;
+            break;
+        case 't':
+            topic = optarg;
+            break;
+        case 'g':
+            group = optarg;
+            break;
+        case 'n':
+            n = atol(optarg);
+            break;
+        case 'a':
+            acks = atol(optarg);
+            break;
+        case 'k':
+            kill_self = 1;
+            break;
+        case 'o':
+            fc_topic = optarg;
+            break;
+        case 'd':
+            dead_topic = optarg;
+            break;
+        case 'T':
+            timeout_ms = atol(optarg);
+            break;
         case 'X': {
             char *eq = strchr(optarg, '=');
             if (!eq || nextra + 1 >= MAXX) {
@@ -47,7 +65,9 @@ int main(int argc, char **argv)
             extra[nextra++] = (hz_kv){optarg, eq + 1};
             break;
         }
-        default: fprintf(stderr, "kafka_pipe: bad arguments\n"); return 2;
+        default:
+            fprintf(stderr, "kafka_pipe: bad arguments\n");
+            return 2;
         }
     }
     if (!boot || !topic || !group || n <= 0) {
@@ -67,7 +87,7 @@ int main(int argc, char **argv)
         props[np++] = extra[i];
     static const char *const vars[] = {"power"};
     hz_kafka_source_opts so = {topic, props, np, {"series", "ts", HZ_TIME_AUTO, vars, 1, 0},
-                               0, NULL};
+                               0,     NULL};
     char err[HZ_ERRLEN];
     hz_source *src;
     if (hz_kafka_source_new(&so, &src, err, sizeof err)) {
@@ -113,8 +133,9 @@ int main(int argc, char **argv)
         if (sink) {
             for (size_t i = 0; i < b.n_readings; i++) {
                 const hz_reading *r = &b.readings[i];
-                hz_forecast f = {"test", r->series, "power", r->ts_ms, r->ts_ms + 900000,
-                                 1, r->values[0] * 2, r->values[0], r->values[0] * 3, "echo"};
+                hz_forecast f = {
+                    "test", r->series,        "power",      r->ts_ms,         r->ts_ms + 900000,
+                    1,      r->values[0] * 2, r->values[0], r->values[0] * 3, "echo"};
                 if (sink->ops->write_forecasts(sink, &f, 1, err, sizeof err))
                     goto sink_fail;
             }

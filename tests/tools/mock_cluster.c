@@ -25,8 +25,12 @@ int main(int argc, char **argv)
     int brokers = 1, partitions = 1, opt;
     while ((opt = getopt(argc, argv, "b:p:h")) != -1) {
         switch (opt) {
-        case 'b': brokers = atoi(optarg); break;
-        case 'p': partitions = atoi(optarg); break;
+        case 'b':
+            brokers = atoi(optarg);
+            break;
+        case 'p':
+            partitions = atoi(optarg);
+            break;
         default:
             fprintf(stderr, "usage: %s [-b BROKERS] [-p PARTITIONS] [TOPIC ...]\n", argv[0]);
             return opt == 'h' ? 0 : 2;
