@@ -121,8 +121,9 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t why,
             if (e)
                 *e = (part){1, -1, -1};
         }
-        hz_log(s->log, HZ_LOG_INFO, "kafka topic %s: assigned %d partition(s)", s->topic,
-               parts->cnt);
+        if (parts->cnt > 0)
+            hz_log(s->log, HZ_LOG_INFO, "kafka topic %s: assigned %d partition(s)", s->topic,
+                   parts->cnt);
         if (coop)
             kerr = rd_kafka_incremental_assign(rk, parts);
         else
@@ -335,7 +336,11 @@ int hz_kafka_source_commit(hz_source *base, char *err, size_t errlen)
 
 void hz_kafka_source_stats_get(hz_source *base, hz_kafka_source_stats *out)
 {
-    *out = ((kafka_source *)base)->stats;
+    kafka_source *s = (kafka_source *)base;
+    *out = s->stats;
+    out->assigned = 0;
+    for (int p = 0; p < s->nparts; p++)
+        out->assigned += s->parts[p].assigned;
 }
 
 int hz_kafka_source_new(const hz_kafka_source_opts *o, hz_source **out, char *err, size_t errlen)

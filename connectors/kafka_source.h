@@ -49,6 +49,7 @@ int hz_kafka_source_commit(hz_source *s, char *err, size_t errlen);
 
 typedef struct hz_kafka_source_stats {
     uint64_t messages, readings, dead, errors, commits, rebalances;
+    int assigned; /* partitions currently assigned */
 } hz_kafka_source_stats;
 
 void hz_kafka_source_stats_get(hz_source *s, hz_kafka_source_stats *out);

@@ -51,6 +51,8 @@ static int setup(void **state)
     assert_int_equal(rd_kafka_mock_topic_create(f->mc, "dead", 1, 3), 0);
     assert_int_equal(rd_kafka_mock_topic_create(f->mc, "faulty", 2, 3), 0);
     assert_int_equal(rd_kafka_mock_topic_create(f->mc, "denied", 1, 3), 0);
+    assert_int_equal(rd_kafka_mock_topic_create(f->mc, "rebal-eager", 4, 3), 0);
+    assert_int_equal(rd_kafka_mock_topic_create(f->mc, "rebal-coop", 4, 3), 0);
     *state = f;
     return 0;
 }
@@ -351,6 +353,114 @@ static void test_commits_only_acknowledged_offsets(void **state)
     assert_int_equal(committed(f, "acks", "single", 0), 40);
 }
 
+/* A reads everything and acknowledges it, but its commits are deferred (long commit
+ * interval).  When B joins the group, the revoke callback on A commits what A acknowledged
+ * for the partitions it gives up.  Always checked (at-least-once): on every partition B
+ * reads, it starts exactly at the committed offset and reads to the end.  With the
+ * cooperative assignor the revoke commit must succeed, so B reads nothing again.  With the
+ * eager assignor librdkafka's mock broker refuses commits while the group is joining
+ * (REBALANCE_IN_PROGRESS; a real broker accepts them from the current generation), so
+ * there B may read again what A had acknowledged — duplicates, never loss. */
+static void rebalance_commits_before_revoke(fixture *f, const char *topic, const char *strategy,
+                                            int strict)
+{
+    char in[200 * 80];
+    size_t len = 0;
+    for (int i = 0; i < 200; i++)
+        len += (size_t)snprintf(in + len, sizeof in - len,
+                                "s%d:{\"series\":\"s%d\",\"ts\":%d,\"power\":%d}\n", i % 20, i % 20,
+                                1800000000 + i, i);
+    kcat_produce(f, topic, in, len);
+    size_t np;
+    const hz_kv *base = consumer_props(f, topic, &np);
+    hz_kv props[8];
+    memcpy(props, base, np * sizeof *props);
+    props[np++] = (hz_kv){"partition.assignment.strategy", strategy};
+    hz_kafka_source_opts so = {topic,  props, np, {"series", "ts", HZ_TIME_EPOCH_S, VARS, 1, 0},
+                               600000, NULL};
+    char err[HZ_ERRLEN];
+    hz_source *a, *b;
+    if (hz_kafka_source_new(&so, &a, err, sizeof err))
+        fail_msg("%s", err);
+    size_t seen = 0;
+    int64_t hwm[4] = {0, 0, 0, 0};
+    int64_t deadline = hz_mono_ns() + 20LL * 1000000000;
+    while (seen < 200 && hz_mono_ns() < deadline) {
+        hz_batch bt;
+        int got = a->ops->poll(a, &bt, 64, 100, err, sizeof err);
+        assert_true(got >= 0);
+        for (size_t i = 0; i < bt.n_readings; i++)
+            hwm[bt.readings[i].pos.partition] = bt.readings[i].pos.offset + 1;
+        const hz_pos *pos;
+        size_t npos = hz_kafka_source_batch_positions(a, &pos);
+        for (size_t i = 0; i < npos; i++)
+            assert_int_equal(a->ops->ack(a, &pos[i], err, sizeof err), 0);
+        seen += (size_t)got;
+    }
+    assert_int_equal(seen, 200);
+    assert_int_equal(hwm[0] + hwm[1] + hwm[2] + hwm[3], 200);
+    hz_kafka_source_stats sa, sb;
+    hz_kafka_source_stats_get(a, &sa);
+    assert_int_equal(sa.assigned, 4);
+    uint64_t commits_before = sa.commits;
+
+    if (hz_kafka_source_new(&so, &b, err, sizeof err))
+        fail_msg("%s", err);
+    /* after B joins: who reads what again, per partition */
+    size_t b_read = 0, a_read = 0;
+    int64_t first[4] = {-1, -1, -1, -1}, count[4] = {0, 0, 0, 0}, settled = 0;
+    deadline = hz_mono_ns() + 20LL * 1000000000;
+    while (hz_mono_ns() < deadline) {
+        for (int who = 0; who < 2; who++) {
+            hz_source *c = who ? b : a;
+            hz_batch bt;
+            int got = c->ops->poll(c, &bt, 64, 50, err, sizeof err);
+            assert_true(got >= 0);
+            for (size_t i = 0; i < bt.n_readings; i++) {
+                int32_t p = bt.readings[i].pos.partition;
+                if (first[p] < 0)
+                    first[p] = bt.readings[i].pos.offset;
+                count[p]++;
+            }
+            *(who ? &b_read : &a_read) += (size_t)got;
+        }
+        hz_kafka_source_stats_get(a, &sa);
+        hz_kafka_source_stats_get(b, &sb);
+        if (!settled && sb.assigned > 0 && sa.assigned + sb.assigned == 4)
+            settled = hz_mono_ns();
+        if (settled && hz_mono_ns() - settled > 1000000000LL) /* then 1 s of quiet */
+            break;
+    }
+    assert_true(settled != 0);
+    /* nothing acks after the rebalance, so the committed offsets are final here: whatever
+     * is read again starts exactly at the committed offset and runs to the end */
+    for (int32_t p = 0; p < 4; p++) {
+        if (first[p] < 0)
+            continue;
+        int64_t c = committed(f, topic, topic, p), start = c < 0 ? 0 : c;
+        if (first[p] != start || first[p] + count[p] != hwm[p])
+            fail_msg("partition %d: read again [%lld, %lld), committed %lld, end %lld", (int)p,
+                     (long long)first[p], (long long)(first[p] + count[p]), (long long)c,
+                     (long long)hwm[p]);
+    }
+    if (strict) {
+        assert_true(sa.commits > commits_before); /* the revoke committed A's acked offsets */
+        assert_int_equal(a_read + b_read, 0);
+    }
+    b->ops->free(b);
+    a->ops->free(a);
+}
+
+static void test_rebalance_commits_acked_offsets_eager(void **state)
+{
+    rebalance_commits_before_revoke(*state, "rebal-eager", "range", 0);
+}
+
+static void test_rebalance_commits_acked_offsets_cooperative(void **state)
+{
+    rebalance_commits_before_revoke(*state, "rebal-coop", "cooperative-sticky", 1);
+}
+
 static void write_numbered(hz_sink *sink, int from, int to)
 {
     char err[HZ_ERRLEN], series[32];
@@ -489,6 +599,8 @@ int main(void)
         cmocka_unit_test(test_config_errors_name_the_property),
         cmocka_unit_test(test_pipeline_readings_to_forecasts_and_dead_letters),
         cmocka_unit_test(test_commits_only_acknowledged_offsets),
+        cmocka_unit_test(test_rebalance_commits_acked_offsets_eager),
+        cmocka_unit_test(test_rebalance_commits_acked_offsets_cooperative),
         cmocka_unit_test(test_sink_retries_injected_produce_errors),
         cmocka_unit_test(test_sink_flush_reports_permanent_failure),
     };
