@@ -11,6 +11,12 @@
  * stale ack can never move another member's offset.  When a rebalance takes partitions
  * away, their acknowledged offsets are committed first (unless the assignment was lost).
  * Both eager and cooperative assignors are handled (rd_kafka_assign / incremental_*).
+ * A failed commit (ack returns HZ_EKAFKA) leaves the offsets pending; the next ack, commit,
+ * revoke or free tries again.  If a revoke's commit fails (e.g. the broker answers
+ * REBALANCE_IN_PROGRESS), the new owner reads those messages again: duplicates, never loss.
+ * (librdkafka 2.0's mock broker refuses every commit while an eager rebalance is joining,
+ * so on it the eager revoke commit always fails; real brokers accept commits from the
+ * current generation then.)
  *
  * Messages that fail to decode become dead letters with origin "topic/partition/offset"; a
  * payload longer than the mapping's max_message is truncated to it in the dead letter.

@@ -24,6 +24,9 @@
 #include "kafka_sink.h"
 #include "kafka_source.h"
 
+/* Dead letters are logged at info; keep test output to warnings. */
+static const hz_logger QUIET = {NULL, NULL, HZ_LOG_WARN};
+
 #define API_PRODUCE         0 /* Kafka protocol ApiKey of ProduceRequest */
 #define REQUEST_TIMEOUT_MS  300
 #define REQUEST_TIMEOUT_STR "300"
@@ -184,9 +187,9 @@ static void test_pipeline_readings_to_forecasts_and_dead_letters(void **state)
     size_t np;
     const hz_kv *props = consumer_props(f, "pipe", &np);
     hz_kafka_source_opts so = {"readings", props, np, {"series", "ts", HZ_TIME_AUTO, VARS, 1, 0},
-                               0,          NULL};
+                               0,          &QUIET};
     hz_kv sp[] = {{"bootstrap.servers", f->boot}, {"linger.ms", "5"}, {"log_level", "4"}};
-    hz_kafka_sink_opts ko = {sp, 3, "forecasts", NULL, "dead", NULL, 0, NULL};
+    hz_kafka_sink_opts ko = {sp, 3, "forecasts", NULL, "dead", NULL, 0, &QUIET};
     char err[HZ_ERRLEN];
     hz_source *src;
     hz_sink *sink;
@@ -320,7 +323,7 @@ static void test_commits_only_acknowledged_offsets(void **state)
     size_t np;
     const hz_kv *props = consumer_props(f, "acks", &np);
     hz_kafka_source_opts so = {"single", props, np, {"series", "ts", HZ_TIME_EPOCH_S, VARS, 1, 0},
-                               0,        NULL};
+                               0,        &QUIET};
     char err[HZ_ERRLEN];
     hz_source *src;
     if (hz_kafka_source_new(&so, &src, err, sizeof err))
@@ -377,7 +380,7 @@ static void rebalance_commits_before_revoke(fixture *f, const char *topic, const
     memcpy(props, base, np * sizeof *props);
     props[np++] = (hz_kv){"partition.assignment.strategy", strategy};
     hz_kafka_source_opts so = {topic,  props, np, {"series", "ts", HZ_TIME_EPOCH_S, VARS, 1, 0},
-                               600000, NULL};
+                               600000, &QUIET};
     char err[HZ_ERRLEN];
     hz_source *a, *b;
     if (hz_kafka_source_new(&so, &a, err, sizeof err))
@@ -478,7 +481,7 @@ static void test_sink_retries_injected_produce_errors(void **state)
     hz_kv sp[] = {{"bootstrap.servers", f->boot}, {"linger.ms", "2"},
                   {"retry.backoff.ms", "20"},     {"request.timeout.ms", REQUEST_TIMEOUT_STR},
                   {"batch.num.messages", "10"},   {"log_level", "3"}};
-    hz_kafka_sink_opts ko = {sp, 6, "faulty", NULL, NULL, NULL, 0, NULL};
+    hz_kafka_sink_opts ko = {sp, 6, "faulty", NULL, NULL, NULL, 0, &QUIET};
     char err[HZ_ERRLEN];
     hz_sink *sink;
     if (hz_kafka_sink_new(&ko, &sink, err, sizeof err))
@@ -535,6 +538,31 @@ static void test_sink_retries_injected_produce_errors(void **state)
     free(out);
 }
 
+static void test_sink_waits_out_a_full_queue(void **state)
+{
+    fixture *f = *state;
+    hz_kv sp[] = {{"bootstrap.servers", f->boot},
+                  {"queue.buffering.max.messages", "5"},
+                  {"linger.ms", "1"},
+                  {"log_level", "3"}};
+    hz_kafka_sink_opts ko = {sp, 4, "faulty", NULL, NULL, NULL, 0, &QUIET};
+    char err[HZ_ERRLEN];
+    hz_sink *sink;
+    if (hz_kafka_sink_new(&ko, &sink, err, sizeof err))
+        fail_msg("%s", err);
+    hz_forecast fc[300];
+    for (int i = 0; i < 300; i++)
+        fc[i] = (hz_forecast){"p", "q", "power", 0, i, i, (double)i, NAN, NAN, "m"};
+    if (sink->ops->write_forecasts(sink, fc, 300, err, sizeof err))
+        fail_msg("%s", err);
+    assert_int_equal(sink->ops->flush(sink, 10000, err, sizeof err), 0);
+    hz_kafka_sink_stats ks;
+    hz_kafka_sink_stats_get(sink, &ks);
+    assert_int_equal(ks.delivered, 300);
+    assert_true(ks.queue_full_retries > 0);
+    sink->ops->free(sink);
+}
+
 static void test_sink_flush_reports_permanent_failure(void **state)
 {
     fixture *f = *state;
@@ -542,7 +570,7 @@ static void test_sink_flush_reports_permanent_failure(void **state)
                   {"linger.ms", "2"},
                   {"message.timeout.ms", "1500"},
                   {"log_level", "0"}};
-    hz_kafka_sink_opts ko = {sp, 4, "denied", NULL, NULL, NULL, 0, NULL};
+    hz_kafka_sink_opts ko = {sp, 4, "denied", NULL, NULL, NULL, 0, &QUIET};
     char err[HZ_ERRLEN];
     hz_sink *sink;
     if (hz_kafka_sink_new(&ko, &sink, err, sizeof err))
@@ -565,7 +593,7 @@ static void test_config_errors_name_the_property(void **state)
     char err[HZ_ERRLEN];
     hz_sink *sink;
     hz_kv bad[] = {{"bootstrap.servers", f->boot}, {"no.such.property", "1"}};
-    hz_kafka_sink_opts ko = {bad, 2, "x", NULL, NULL, NULL, 0, NULL};
+    hz_kafka_sink_opts ko = {bad, 2, "x", NULL, NULL, NULL, 0, &QUIET};
     assert_int_equal(hz_kafka_sink_new(&ko, &sink, err, sizeof err), HZ_EINVAL);
     assert_non_null(strstr(err, "no.such.property"));
     assert_null(sink);
@@ -577,7 +605,7 @@ static void test_config_errors_name_the_property(void **state)
     hz_source *src;
     hz_kv nogroup[] = {{"bootstrap.servers", f->boot}};
     hz_kafka_source_opts so = {"readings", nogroup, 1, {"series", "ts", HZ_TIME_AUTO, VARS, 1, 0},
-                               0,          NULL};
+                               0,          &QUIET};
     assert_int_equal(hz_kafka_source_new(&so, &src, err, sizeof err), HZ_EINVAL);
     assert_non_null(strstr(err, "group.id"));
     hz_kv autoc[] = {
@@ -602,6 +630,7 @@ int main(void)
         cmocka_unit_test(test_rebalance_commits_acked_offsets_eager),
         cmocka_unit_test(test_rebalance_commits_acked_offsets_cooperative),
         cmocka_unit_test(test_sink_retries_injected_produce_errors),
+        cmocka_unit_test(test_sink_waits_out_a_full_queue),
         cmocka_unit_test(test_sink_flush_reports_permanent_failure),
     };
     return cmocka_run_group_tests_name("kafka", tests, setup, teardown);
