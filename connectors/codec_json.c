@@ -12,6 +12,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 /* ---- calendar (days since 1970-01-01 for a proleptic Gregorian date, and back) */
 
@@ -416,16 +417,25 @@ static int parse_error(const json_error_t *e, const void *value, size_t len, cha
     default:
         break;
     }
-    /* jansson reports these as an invalid token; name them, since producers emit them */
-    size_t at = e->position > 10 ? (size_t)e->position - 10 : 0, w = at < len ? len - at : 0;
-    const char *near = (const char *)value + at;
-    if (w > 20)
-        w = 20;
-    if (memmem(near, w, "NaN", 3) || memmem(near, w, "Infinity", 8) || memmem(near, w, "nan", 3) ||
-        memmem(near, w, "inf", 3))
-        return hz_err(reason, reasonlen, HZ_EFORMAT,
-                      "NaN/Infinity are not JSON numbers (line %d column %d: %s)", e->line,
-                      e->column, e->text);
+    /* jansson reports these as an invalid token ("invalid token near 'NaN'"; for
+     * -Infinity it stops at the '-'); name them, since producers do emit them */
+    const char *tok = strstr(e->text, "invalid token near '");
+    if (tok) {
+        tok += strlen("invalid token near '");
+        const char *v = value;
+        size_t at = e->position > 0 ? (size_t)e->position : 0;
+        const char *q = strchr(tok, '\'');
+        size_t tn = q ? (size_t)(q - tok) : strlen(tok);
+        int nonfinite =
+            (tn == 3 && (strncasecmp(tok, "nan", 3) == 0 || strncasecmp(tok, "inf", 3) == 0)) ||
+            (tn == 8 && strncasecmp(tok, "infinity", 8) == 0) ||
+            (tn == 1 && tok[0] == '-' && at >= 1 && at + 3 <= len && v[at - 1] == '-' &&
+             strncasecmp(v + at, "inf", 3) == 0);
+        if (nonfinite)
+            return hz_err(reason, reasonlen, HZ_EFORMAT,
+                          "NaN/Infinity are not JSON numbers (line %d column %d: %s)", e->line,
+                          e->column, e->text);
+    }
     return hz_err(reason, reasonlen, HZ_EFORMAT, "bad JSON at line %d column %d (byte %d): %s",
                   e->line, e->column, e->position, e->text);
 }
