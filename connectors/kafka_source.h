@@ -1,0 +1,63 @@
+/* kafka_source.h — readings from one Kafka topic through a consumer group (librdkafka's
+ * high-level consumer), JSON-decoded with codec_json; at-least-once by committing only
+ * acknowledged offsets.  DESIGN.md, "Delivery and scale".
+ *
+ * Offsets: enable.auto.commit and enable.auto.offset.store are forced off.  ack(pos) records
+ * pos.offset + 1 as the partition's commit point (never moving backwards) and commits it
+ * synchronously with rd_kafka_commit for that partition (when commit_interval_ms is 0, the
+ * default) or, with commit_interval_ms > 0, at the first ack after the interval has passed,
+ * on hz_kafka_source_commit, before partitions are revoked in a rebalance and on free.  A
+ * position on a partition this consumer no longer owns is ignored (logged at debug), so a
+ * stale ack can never move another member's offset.  When a rebalance takes partitions
+ * away, their acknowledged offsets are committed first (unless the assignment was lost).
+ * Both eager and cooperative assignors are handled (rd_kafka_assign / incremental_*).
+ * A failed commit (ack returns HZ_EKAFKA) leaves the offsets pending; the next ack, commit,
+ * revoke or free tries again.  If a revoke's commit fails (e.g. the broker answers
+ * REBALANCE_IN_PROGRESS), the new owner reads those messages again: duplicates, never loss.
+ * (librdkafka 2.0's mock broker refuses every commit while an eager rebalance is joining,
+ * so on it the eager revoke commit always fails; real brokers accept commits from the
+ * current generation then.)
+ *
+ * Messages that fail to decode become dead letters with origin "topic/partition/offset"; a
+ * payload longer than the mapping's max_message is truncated to it in the dead letter.
+ * Consumer errors are logged and polling goes on (partition EOF is not an error); only a
+ * fatal librdkafka error makes poll fail. */
+#ifndef HZ_KAFKA_SOURCE_H
+#define HZ_KAFKA_SOURCE_H
+
+#include "codec_json.h"
+#include "connector.h"
+#include "kafka_conf.h"
+
+typedef struct hz_kafka_source_opts {
+    const char *topic;  /* one topic (hz_pos has no topic field) */
+    const hz_kv *props; /* librdkafka properties; bootstrap.servers and group.id required */
+    size_t nprops;
+    hz_json_mapping map;    /* strings borrowed for the source's life */
+    int commit_interval_ms; /* 0: commit on every ack */
+    const hz_logger *log;   /* NULL: default stderr sink; borrowed */
+} hz_kafka_source_opts;
+
+/* Creates the consumer and subscribes.  Defaults the user may override:
+ * auto.offset.reset=earliest (a new group reads the topic from its start, losing nothing).
+ * Returns 0 and *out (free with out->ops->free), or HZ_EINVAL (bad property: librdkafka's
+ * message naming it; missing group.id; bad mapping) / HZ_EKAFKA. */
+int hz_kafka_source_new(const hz_kafka_source_opts *o, hz_source **out, char *err, size_t errlen);
+
+/* The highest position per partition covered by the last poll, readings and dead letters
+ * alike: what to ack once everything derived from that batch is durable.  *out is owned by
+ * the source and valid until the next poll.  Returns the count. */
+size_t hz_kafka_source_batch_positions(hz_source *s, const hz_pos **out);
+
+/* Commits every acknowledged offset not yet committed (synchronously).  Returns 0 or
+ * HZ_EKAFKA. */
+int hz_kafka_source_commit(hz_source *s, char *err, size_t errlen);
+
+typedef struct hz_kafka_source_stats {
+    uint64_t messages, readings, dead, errors, commits, rebalances;
+    int assigned; /* partitions currently assigned */
+} hz_kafka_source_stats;
+
+void hz_kafka_source_stats_get(hz_source *s, hz_kafka_source_stats *out);
+
+#endif
