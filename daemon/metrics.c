@@ -684,8 +684,11 @@ int hz_metrics_serve(hz_metrics *m, const char *listen_addr, int allow_public, h
 {
     assert(m && out);
     *out = NULL;
-    if (!listen_addr || !*listen_addr)
+    if (!listen_addr)
         listen_addr = "127.0.0.1:9464";
+    if (!*listen_addr)
+        return hz_err(err, errlen, HZ_EINVAL,
+                      "metrics.listen is empty (metrics disabled): no server to start");
     char host[256], port[8];
     int rc = split_addr(listen_addr, host, sizeof host, port, sizeof port, err, errlen);
     if (rc)

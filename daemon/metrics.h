@@ -81,8 +81,9 @@ typedef int (*hz_health_fn)(void *opaque, char *reason, size_t reasonlen);
 
 typedef struct hz_metrics_server hz_metrics_server;
 
-/* Serves m on `listen` ("127.0.0.1:9464", "[::1]:9464", "localhost:9464"; NULL or "" means
- * 127.0.0.1:9464; port 0 picks a free port, see hz_metrics_server_port) with
+/* Serves m on `listen` ("127.0.0.1:9464", "[::1]:9464", "localhost:9464"; NULL means
+ * 127.0.0.1:9464; "" — the config's "metrics disabled" — is HZ_EINVAL: don't call; port 0
+ * picks a free port, see hz_metrics_server_port) with
  *   GET /metrics  200 text/plain; version=0.0.4
  *   GET /healthz  200 "ok" or 503 with the callback's reason (no callback: always ok)
  *   other paths   404;  methods other than GET/HEAD  405 with Allow: GET, HEAD

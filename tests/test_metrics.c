@@ -481,8 +481,8 @@ static void test_listen_addresses(void **state)
     hz_metrics *m = hz_metrics_new();
     char err[HZ_ERRLEN];
     hz_metrics_server *s = NULL;
-    const char *bad[] = {"127.0.0.1",    "127.0.0.1:", ":9464",    "127.0.0.1:70000",
-                         "127.0.0.1:9x", "::1:9464",   "[::1]9464"};
+    const char *bad[] = {"127.0.0.1",    "127.0.0.1:", ":9464",     "127.0.0.1:70000",
+                         "127.0.0.1:9x", "::1:9464",   "[::1]9464", ""};
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         assert_int_equal(hz_metrics_serve(m, bad[i], 0, NULL, NULL, &s, err, sizeof err),
                          HZ_EINVAL);
