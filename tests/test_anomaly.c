@@ -557,15 +557,15 @@ static gauge_counts run_gauge(const int64_t *ts, const int *ymd, const double *q
 
 static void test_choptank_river_gauge(void **state)
 {
-    /* $HZ_HYDROLOGY_DIR, else a fixture copy in the repository, else the shared data set */
-    const char *dirs[] = {getenv("HZ_HYDROLOGY_DIR"), "tests/fixtures/hydrology",
-                          "/work/shared/data/hydrology"};
+    /* $HZ_HYDROLOGY_DIR, else the sample bundled in the repository (data/choptank) */
+    const char *dirs[] = {getenv("HZ_HYDROLOGY_DIR"), "data"};
     char path[512] = "";
     FILE *f = NULL;
     for (size_t i = 0; i < sizeof dirs / sizeof *dirs && !f; i++) {
         if (!dirs[i])
             continue;
-        snprintf(path, sizeof path, "%s/usgs_choptank_egret/ChoptankRiverFlow.txt", dirs[i]);
+        snprintf(path, sizeof path, "%s/%s/ChoptankRiverFlow.txt", dirs[i],
+                 i == 0 ? "usgs_choptank_egret" : "choptank");
         f = fopen(path, "r");
     }
     if (!f) {
