@@ -43,6 +43,7 @@ typedef struct hz_dead_letter {
     const void *payload; /* the raw bytes (may be truncated by the source, see payload_len) */
     size_t payload_len;
     int64_t ts_ms; /* when it was rejected */
+    hz_pos pos;    /* where it was, so a batch of only dead letters can be acknowledged */
 } hz_dead_letter;
 
 typedef struct hz_forecast {
@@ -68,8 +69,10 @@ typedef struct hz_batch {
     size_t n_readings;
     const hz_dead_letter *dead;
     size_t n_dead;
-    /* The highest position covered by this batch per partition is what to acknowledge
-     * once everything derived from the batch is durable. */
+    /* The highest position covered by this batch on each partition: what to acknowledge
+     * once everything derived from the batch is durable.  Owned by the source. */
+    const hz_pos *positions;
+    size_t n_positions;
 } hz_batch;
 
 typedef struct hz_source hz_source;

@@ -741,6 +741,7 @@ typedef struct csv_dead {
     char reason[400];
     char payload[CSV_PAYLOAD_MAX];
     size_t payload_len;
+    long line;
 } csv_dead;
 
 typedef struct csv_source {
@@ -754,6 +755,7 @@ typedef struct csv_source {
     csv_dead *dstore;
     hz_dead_letter *dead;
     size_t dead_cap;
+    hz_pos bpos; /* the batch's last line */
 } csv_source;
 
 static int csv_poll(hz_source *s, hz_batch *out, size_t max, int timeout_ms, char *err,
@@ -800,6 +802,7 @@ static int csv_poll(hz_source *s, hz_batch *out, size_t max, int timeout_ms, cha
         const char *raw = hz_csv_record(cs->r, &len);
         d->payload_len = len < CSV_PAYLOAD_MAX ? len : CSV_PAYLOAD_MAX;
         memcpy(d->payload, raw, d->payload_len);
+        d->line = hz_csv_line(cs->r);
         nd++;
     }
     for (size_t i = 0; i < nd; i++) {
@@ -809,11 +812,21 @@ static int csv_poll(hz_source *s, hz_batch *out, size_t max, int timeout_ms, cha
         dl->payload = cs->dstore[i].payload;
         dl->payload_len = cs->dstore[i].payload_len;
         dl->ts_ms = hz_now_ms();
+        dl->pos = (hz_pos){-1, cs->dstore[i].line};
     }
+    cs->bpos = (hz_pos){-1, 0};
+    for (size_t i = 0; i < nr; i++)
+        if (cs->readings[i].pos.offset > cs->bpos.offset)
+            cs->bpos.offset = cs->readings[i].pos.offset;
+    for (size_t i = 0; i < nd; i++)
+        if (cs->dead[i].pos.offset > cs->bpos.offset)
+            cs->bpos.offset = cs->dead[i].pos.offset;
     out->readings = cs->readings;
     out->n_readings = nr;
     out->dead = cs->dead;
     out->n_dead = nd;
+    out->positions = &cs->bpos;
+    out->n_positions = nr + nd ? 1 : 0;
     return (int)(nr + nd);
 }
 

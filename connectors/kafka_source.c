@@ -264,8 +264,9 @@ static int src_poll(hz_source *base, hz_batch *out, size_t max, int timeout_ms, 
         snprintf(origin, s->origin_len, "%s/%" PRId32 "/%" PRId64, s->topic, m->partition,
                  m->offset);
         size_t maxlen = s->map.max_message ? s->map.max_message : HZ_JSON_MAX_MESSAGE_DEFAULT;
-        s->dead[nd] = (hz_dead_letter){origin, reason, m->payload,
-                                       m->len > maxlen ? maxlen : m->len, hz_now_ms()};
+        s->dead[nd] = (hz_dead_letter){origin,      reason,
+                                       m->payload,  m->len > maxlen ? maxlen : m->len,
+                                       hz_now_ms(), (hz_pos){m->partition, m->offset}};
         hz_log(s->log, HZ_LOG_INFO, "kafka %s: dead letter: %s", origin, reason);
         nd++;
         s->stats.dead++;
@@ -274,6 +275,8 @@ static int src_poll(hz_source *base, hz_batch *out, size_t max, int timeout_ms, 
     out->n_readings = nr;
     out->dead = s->dead;
     out->n_dead = nd;
+    out->positions = s->bpos;
+    out->n_positions = s->nbpos;
     return (int)(nr + nd);
 }
 

@@ -12,6 +12,7 @@
 
 typedef struct dead_ref {
     size_t origin, reason, payload, payload_len; /* offsets into the pool */
+    int64_t rowid;
 } dead_ref;
 
 typedef struct sqlite_source {
@@ -23,6 +24,7 @@ typedef struct sqlite_source {
     int nvars;
     int interval_ms;
     int64_t next_rowid; /* fetch after this rowid */
+    hz_pos bpos;        /* the batch's last consumed rowid */
     int64_t acked;
     hz_reading *readings;
     size_t *series_off; /* pool offset of each reading's series */
@@ -117,6 +119,7 @@ static int add_dead(sqlite_source *s, size_t nd, sqlite3_stmt *st, int64_t rowid
         return HZ_ENOMEM;
     s->dref = nr;
     dead_ref *d = &s->dref[nd];
+    d->rowid = rowid;
     d->origin = pool_printf(s, "%s/%lld", s->table, (long long)rowid);
     d->reason = pool_add(s, reason, strlen(reason));
     const char *ser = (const char *)sqlite3_column_text(st, 1);
@@ -257,11 +260,15 @@ static int poll_once(sqlite_source *s, hz_batch *out, size_t max, char *err, siz
         s->dead[i].payload = s->pool + s->dref[i].payload;
         s->dead[i].payload_len = s->dref[i].payload_len;
         s->dead[i].ts_ms = now;
+        s->dead[i].pos = (hz_pos){-1, s->dref[i].rowid};
     }
+    s->bpos = (hz_pos){-1, consumed};
     out->readings = s->readings;
     out->n_readings = nr;
     out->dead = s->dead;
     out->n_dead = nd;
+    out->positions = &s->bpos;
+    out->n_positions = nr + nd ? 1 : 0;
     return (int)(nr + nd);
 }
 

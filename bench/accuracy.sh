@@ -1,0 +1,36 @@
+#!/bin/sh
+# The papers' accuracy protocol on ETTh1 (MODELS.md §1): train then eval each example config
+# and print test MSE / MAE (scaled data) beside the paper's numbers.  Long: tens of minutes
+# per Informer horizon on 2 cores.  Usage: bench/accuracy.sh [itransformer|informer] [horizons]
+# Needs ../shared/data/ett/ETTh1.csv next to the repository.
+set -u
+B=${BUILD:-build}
+kind=${1:-itransformer}
+case "$kind" in
+itransformer) horizons=${2:-"96 192 336 720"} ;;
+informer) horizons=${2:-"24 48 168 336 720"} ;;
+*) echo "usage: $0 itransformer|informer [horizons]" >&2; exit 2 ;;
+esac
+paper() { # MODELS.md §3.8 (iTransformer) and §2.14 (Informer), ETTh1 multivariate
+    case "$1:$2" in
+    itransformer:96) echo "0.386 0.405" ;; itransformer:192) echo "0.441 0.436" ;;
+    itransformer:336) echo "0.487 0.458" ;; itransformer:720) echo "0.503 0.491" ;;
+    informer:24) echo "0.577 0.549" ;; informer:48) echo "0.685 0.625" ;;
+    informer:168) echo "0.931 0.752" ;; informer:336) echo "1.128 0.873" ;;
+    informer:720) echo "1.215 0.896" ;;
+    esac
+}
+mkdir -p "$B/accuracy"
+printf '| model | horizon | horizon test MSE | test MAE | paper MSE | paper MAE | train time |\n'
+printf '|---|---|---|---|---|---|---|\n'
+for h in $horizons; do
+    conf=config/examples/etth1_${kind}_$h.yaml
+    log=$B/accuracy/${kind}_$h
+    t0=$(date +%s)
+    "$B"/horizon train -c "$conf" >"$log.train" 2>"$log.train.err" || { echo "train $conf failed" >&2; continue; }
+    t1=$(date +%s)
+    "$B"/horizon eval -c "$conf" >"$log.eval" 2>&1 || { echo "eval $conf failed" >&2; continue; }
+    set -- $(tail -n 1 "$log.eval" | sed 's/test mse=\([^ ]*\) mae=\(.*\)/\1 \2/')
+    p=$(paper "$kind" "$h")
+    printf '| %s | %s | %s | %s | %s | %s | %ss |\n' "$kind" "$h" "$1" "$2" "${p% *}" "${p#* }" $((t1 - t0))
+done
