@@ -1,0 +1,119 @@
+/* bench_models.c — iTransformer and Informer at the ETTh1 paper configurations: inference
+ * latency at batch 1, throughput at batch 32 (and 256 for iTransformer), one training step
+ * (forward, backward, Adam) at batch 32; ms, windows/s and GFLOP/s from the forward FLOP
+ * counts of MODELS.md §3.6 and §2.12 (training step = 3x forward).  Prints lines
+ * `model=M case=C ms=X` that bench/models.sh sets beside the PyTorch reference. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "blas_env.h"
+#include "hz.h"
+#include "model.h"
+#include "ops.h"
+#include "optim.h"
+
+static double ms_since(int64_t t0)
+{
+    return (hz_mono_ns() - t0) / 1e6;
+}
+
+static void fill(hz_real *p, size_t n, hz_rng *r, double scale)
+{
+    for (size_t i = 0; i < n; i++)
+        p[i] = (hz_real)(scale * (hz_rng_uniform(r) - 0.5));
+}
+
+static void run(hz_model_kind kind, const char *name, const int *batches, int nb, int reps_b1)
+{
+    hz_model_conf mc;
+    hz_model_conf_defaults(&mc, kind);
+    if (kind == HZ_MODEL_INFORMER) {
+        mc.seq_len = 96;
+        mc.label_len = 48;
+        mc.pred_len = 24;
+    }
+    hz_model *m;
+    char err[HZ_ERRLEN];
+    if (hz_model_create(&mc, &m, err, sizeof err)) {
+        fprintf(stderr, "%s\n", err);
+        return;
+    }
+    double mflop = kind == HZ_MODEL_INFORMER ? 1664.0 : 18.6; /* per window, forward */
+    int B = 256, L = mc.seq_len, D = mc.label_len + mc.pred_len, C = mc.enc_in;
+    hz_rng r;
+    hz_rng_seed(&r, 1);
+    hz_real *x = malloc((size_t)B * L * C * sizeof *x), *xm = malloc((size_t)B * L * 4 * 4);
+    hz_real *xd = malloc((size_t)B * D * C * sizeof *xd), *xmd = malloc((size_t)B * D * 4 * 4);
+    hz_real *y = malloc((size_t)B * mc.pred_len * C * sizeof *y);
+    fill(x, (size_t)B * L * C, &r, 2);
+    fill(xm, (size_t)B * L * 4, &r, 1);
+    fill(xd, (size_t)B * D * C, &r, 2);
+    fill(xmd, (size_t)B * D * 4, &r, 1);
+    fill(y, (size_t)B * mc.pred_len * C, &r, 2);
+    hz_ctx c;
+    hz_ctx_init(&c, 64 << 20, 1);
+    for (int i = 0; i < nb; i++) {
+        int b = batches[i], reps = b == 1 ? reps_b1 : b >= 256 ? 3 : 5;
+        hz_model_input in = {b, x, xm, xd, xmd};
+        double best = 1e30;
+        for (int k = 0; k <= reps; k++) {
+            hz_ctx_reset(&c);
+            int64_t t0 = hz_mono_ns();
+            hz_model_forward(m, &c, &in);
+            double t = ms_since(t0);
+            if (k > 0 && t < best) /* the first forward sizes the arena */
+                best = t;
+        }
+        printf("model=%s case=infer_b%d ms=%.3f windows_per_s=%.1f gflops=%.1f\n", name, b, best,
+               b / best * 1e3, mflop * b / best);
+        fflush(stdout);
+    }
+    /* one training step at batch 32 */
+    hz_adam opt;
+    hz_adam_init(&opt, &m->params, 1e-4, 0, 0);
+    hz_model_input in = {32, x, xm, xd, xmd};
+    double best = 1e30;
+    int reps = kind == HZ_MODEL_INFORMER ? 2 : 5;
+    for (int k = 0; k <= reps; k++) {
+        hz_ctx_reset(&c);
+        c.grad_on = 1;
+        c.training = 1;
+        int64_t t0 = hz_mono_ns();
+        hz_tensor *out = hz_model_forward(m, &c, &in);
+        hz_tensor *loss = hz_mse_loss(&c, out, hz_tensor_wrap(&c, y, out->ndim, out->shape));
+        hz_params_zero_grad(&m->params);
+        hz_backward(&c, loss);
+        hz_adam_step(&opt, &m->params);
+        double t = ms_since(t0);
+        if (k > 0 && t < best)
+            best = t;
+    }
+    c.grad_on = c.training = 0;
+    printf("model=%s case=train_b32 ms=%.3f windows_per_s=%.1f gflops=%.1f\n", name, best,
+           32 / best * 1e3, 3 * mflop * 32 / best);
+    hz_adam_free(&opt);
+    hz_ctx_free(&c);
+    hz_model_free(m);
+    free(x);
+    free(xm);
+    free(xd);
+    free(xmd);
+    free(y);
+}
+
+int main(int argc, char **argv)
+{
+    hz_blas_select_kernels(argv);
+    const char *which = argc > 1 ? argv[1] : "all";
+    fprintf(stderr, "OpenBLAS kernels: %s\n", hz_blas_corename());
+    if (!strcmp(which, "all") || !strcmp(which, "itransformer")) {
+        int b[3] = {1, 32, 256};
+        run(HZ_MODEL_ITRANSFORMER, "itransformer", b, 3, 50);
+    }
+    if (!strcmp(which, "all") || !strcmp(which, "informer")) {
+        int b[2] = {1, 32};
+        run(HZ_MODEL_INFORMER, "informer", b, 2, 20);
+    }
+    return 0;
+}

@@ -1,0 +1,101 @@
+"""PyTorch reference timings for `make bench` (bench/models.sh): the models of
+../shared/reference/torch built with the same configurations as bench_models.c, timed on
+the same machine and thread count.  Prints lines `model=M case=C ms=X` (best of N).
+Run with Debian's /usr/bin/python3 (python3-torch); never needed by tests."""
+import os
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "..", "shared", "reference", "torch"))
+
+import torch  # noqa: E402
+
+import informer  # noqa: E402
+import itransformer  # noqa: E402
+
+threads = int(sys.argv[1]) if len(sys.argv) > 1 else 2
+torch.set_num_threads(threads)
+torch.manual_seed(0)
+
+
+def best(fn, reps):
+    fn()
+    t = []
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        fn()
+        t.append(time.perf_counter() - t0)
+    return min(t) * 1e3
+
+
+def itr_cases():
+    m = itransformer.Model(dict(seq_len=96, pred_len=96, d_model=256, d_ff=256, n_heads=8,
+                                e_layers=2, dropout=0.1))
+    opt = torch.optim.Adam(m.parameters(), lr=1e-4)
+
+    def fwd(b):
+        x, xm = torch.randn(b, 96, 7), torch.rand(b, 96, 4) - 0.5
+        m.eval()
+        with torch.no_grad():
+            return lambda: m(x, xm)
+
+    def step():
+        x, xm, y = torch.randn(32, 96, 7), torch.rand(32, 96, 4) - 0.5, torch.randn(32, 96, 7)
+        m.train()
+
+        def run():
+            opt.zero_grad()
+            loss = torch.mean((m(x, xm) - y) ** 2)
+            loss.backward()
+            opt.step()
+        return run
+    for b, reps in ((1, 50), (32, 20), (256, 5)):
+        f = fwd(b)
+        with torch.no_grad():
+            print(f"model=itransformer case=infer_b{b} ms={best(f, reps):.3f}", flush=True)
+    print(f"model=itransformer case=train_b32 ms={best(step(), 5):.3f}", flush=True)
+
+
+def inf_cases():
+    m = informer.Informer(7, 7, 7, 96, 48, 24, factor=5, d_model=512, n_heads=8, e_layers=2,
+                          d_layers=1, d_ff=2048, dropout=0.05, attn="prob", embed="timeF",
+                          freq="h")
+    opt = torch.optim.Adam(m.parameters(), lr=1e-4)
+
+    def inputs(b):
+        return (torch.randn(b, 96, 7), torch.rand(b, 96, 4) - 0.5,
+                torch.cat([torch.randn(b, 48, 7), torch.zeros(b, 24, 7)], 1),
+                torch.rand(b, 72, 4) - 0.5)
+    for b, reps in ((1, 20), (32, 3)):
+        a = inputs(b)
+        m.eval()
+        with torch.no_grad():
+            print(f"model=informer case=infer_b{b} ms={best(lambda: m(*a), reps):.3f}",
+                  flush=True)
+    a = inputs(32)
+    y = torch.randn(32, 24, 7)
+    m.train()
+
+    def run():
+        opt.zero_grad()
+        loss = torch.mean((m(*a) - y) ** 2)
+        loss.backward()
+        opt.step()
+    print(f"model=informer case=train_b32 ms={best(run, 2):.3f}", flush=True)
+    # ProbSparse encoder alone at growing L (d 512, 8 heads, 2 layers, distil), batch 1
+    for L in [int(v) for v in os.environ.get("HZ_ATTN_LENS", "").split()]:
+        e = informer.Informer(7, 7, 7, L, L // 2, 24, factor=5, d_model=512, n_heads=8,
+                              e_layers=2, d_layers=1, d_ff=2048, dropout=0.0, attn="prob",
+                              embed="timeF", freq="h").eval()
+        x, xm = torch.randn(1, L, 7), torch.rand(1, L, 4) - 0.5
+        with torch.no_grad():
+            ms = best(lambda: e.encoder(e.enc_embedding(x, xm)), 2)
+        print(f"model=informer case=encoder_L{L} ms={ms:.3f}", flush=True)
+
+
+which = sys.argv[2] if len(sys.argv) > 2 else "all"
+if which in ("all", "itransformer"):
+    itr_cases()
+if which in ("all", "informer"):
+    inf_cases()
