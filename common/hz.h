@@ -52,6 +52,14 @@ typedef struct hz_logger {
 void hz_log(const hz_logger *lg, int level, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* Days since 1970-01-01 of a proleptic Gregorian date, and back (H. Hinnant's algorithms). */
+int64_t hz_days_from_civil(int64_t y, int m, int d);
+void hz_civil_from_days(int64_t z, int64_t *y, int *m, int *d);
+
+/* Grows *p (an array of elem-sized items, capacity *cap) to hold at least need items,
+ * doubling from 64.  Returns 0 or HZ_ENOMEM (then *p is unchanged). */
+int hz_grow(void **p, size_t *cap, size_t need, size_t elem);
+
 /* Wall-clock time in ms since the epoch, and a monotonic clock in ns. */
 int64_t hz_now_ms(void);
 int64_t hz_mono_ns(void);

@@ -16,29 +16,6 @@
 
 /* ---- calendar (days since 1970-01-01 for a proleptic Gregorian date, and back) */
 
-static int64_t days_from_civil(int64_t y, int m, int d)
-{
-    y -= m <= 2;
-    int64_t era = (y >= 0 ? y : y - 399) / 400;
-    int64_t yoe = y - era * 400;
-    int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + doe - 719468;
-}
-
-static void civil_from_days(int64_t z, int64_t *y, int *m, int *d)
-{
-    z += 719468;
-    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-    int64_t doe = z - era * 146097;
-    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    int64_t mp = (5 * doy + 2) / 153;
-    *d = (int)(doy - (153 * mp + 2) / 5 + 1);
-    *m = (int)(mp < 10 ? mp + 3 : mp - 9);
-    *y = yoe + era * 400 + (*m <= 2);
-}
-
 static int is_leap(int64_t y)
 {
     return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
@@ -54,7 +31,7 @@ static int days_in_month(int64_t y, int m)
 #define MS_PER_DAY 86400000LL
 static int64_t max_ms(void)
 {
-    return days_from_civil(2201, 1, 1) * MS_PER_DAY;
+    return hz_days_from_civil(2201, 1, 1) * MS_PER_DAY;
 }
 
 static int ts_range_error(int64_t ms, char *reason, size_t reasonlen, const char *what)
@@ -153,7 +130,7 @@ int hz_codec_json_parse_iso8601(const char *s, size_t n, int64_t *ms, char *reas
     }
     if (i != n)
         goto bad;
-    int64_t t = days_from_civil(year, mon, day) * MS_PER_DAY +
+    int64_t t = hz_days_from_civil(year, mon, day) * MS_PER_DAY +
                 ((int64_t)hh * 3600 + mi * 60 + ss - off_min * 60) * 1000 + frac_ms;
     if (t < 0 || t >= max_ms())
         return ts_range_error(t, reason, reasonlen, "after applying the zone offset");
@@ -177,7 +154,7 @@ void hz_codec_json_format_iso8601(int64_t ms, char *buf)
     int64_t days = ms >= 0 ? ms / MS_PER_DAY : -((-ms + MS_PER_DAY - 1) / MS_PER_DAY);
     int64_t rem = ms - days * MS_PER_DAY, y;
     int m, d;
-    civil_from_days(days, &y, &m, &d);
+    hz_civil_from_days(days, &y, &m, &d);
     if (y < 0 || y > 9999)
         y = 0; /* not reachable for timestamps the decoder accepts */
     char *p = digits(buf, y, 4);

@@ -47,17 +47,6 @@ struct hz_csv_reader {
 
 /* ---------------------------------------------------------------- timestamps */
 
-static int64_t days_from_civil(int64_t y, int m, int d)
-{
-    /* Howard Hinnant's days_from_civil: proleptic Gregorian, 1970-01-01 = 0 */
-    y -= m <= 2;
-    int64_t era = (y >= 0 ? y : y - 399) / 400;
-    int64_t yoe = y - era * 400;
-    int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + doe - 719468;
-}
-
 static int days_in_month(int64_t y, int m)
 {
     static const int dm[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
@@ -183,27 +172,12 @@ int hz_csv_parse_time(const char *s, int date_order, int epoch_unit, int64_t *ms
     if (*p)
         return HZ_EFORMAT;
     int64_t secs =
-        days_from_civil(y, (int)mo, (int)d) * 86400 + h * 3600 + mi * 60 + sec - tz_min * 60;
+        hz_days_from_civil(y, (int)mo, (int)d) * 86400 + h * 3600 + mi * 60 + sec - tz_min * 60;
     *ms = secs * 1000 + frac_ms;
     return 0;
 }
 
 /* ---------------------------------------------------------------- reader */
-
-static int grow(void **p, size_t *cap, size_t need, size_t elem)
-{
-    if (need <= *cap)
-        return 0;
-    size_t c = *cap ? *cap : 64;
-    while (c < need)
-        c *= 2;
-    void *np = realloc(*p, c * elem);
-    if (!np)
-        return HZ_ENOMEM;
-    *p = np;
-    *cap = c;
-    return 0;
-}
 
 /* Next byte or -1 at end of file / error (r->eof tells). */
 static int getb(hz_csv_reader *r)
@@ -234,7 +208,7 @@ static int peekb(hz_csv_reader *r)
 
 static int raw_put(hz_csv_reader *r, int c)
 {
-    if (grow((void **)&r->raw, &r->raw_cap, r->raw_len + 2, 1))
+    if (hz_grow((void **)&r->raw, &r->raw_cap, r->raw_len + 2, 1))
         return HZ_ENOMEM;
     r->raw[r->raw_len++] = (char)c;
     r->raw[r->raw_len] = 0;
@@ -243,7 +217,7 @@ static int raw_put(hz_csv_reader *r, int c)
 
 static int fbuf_put(hz_csv_reader *r, int c)
 {
-    if (grow((void **)&r->fbuf, &r->fbuf_cap, r->fbuf_len + 1, 1))
+    if (hz_grow((void **)&r->fbuf, &r->fbuf_cap, r->fbuf_len + 1, 1))
         return HZ_ENOMEM;
     r->fbuf[r->fbuf_len++] = (char)c;
     return 0;
@@ -251,7 +225,7 @@ static int fbuf_put(hz_csv_reader *r, int c)
 
 static int field_start(hz_csv_reader *r)
 {
-    if (grow((void **)&r->fields, &r->fields_cap, r->nfields + 1, sizeof(csv_field)))
+    if (hz_grow((void **)&r->fields, &r->fields_cap, r->nfields + 1, sizeof(csv_field)))
         return HZ_ENOMEM;
     csv_field *f = &r->fields[r->nfields++];
     f->off = r->fbuf_len;
@@ -765,7 +739,7 @@ static int csv_poll(hz_source *s, hz_batch *out, size_t max, int timeout_ms, cha
     memset(out, 0, sizeof *out);
     if (max == 0)
         return 0;
-    if (grow((void **)&cs->readings, &cs->readings_cap, max, sizeof(hz_reading)))
+    if (hz_grow((void **)&cs->readings, &cs->readings_cap, max, sizeof(hz_reading)))
         return hz_err(err, errlen, HZ_ENOMEM, "csv source: out of memory");
     size_t nr = 0, nd = 0;
     while (nr + nd < max) {
@@ -787,7 +761,7 @@ static int csv_poll(hz_source *s, hz_batch *out, size_t max, int timeout_ms, cha
         if (rc != HZ_EFORMAT)
             return hz_err(err, errlen, rc, "%s", e);
         size_t cap_before = cs->dead_cap;
-        if (grow((void **)&cs->dead, &cs->dead_cap, nd + 1, sizeof(hz_dead_letter)))
+        if (hz_grow((void **)&cs->dead, &cs->dead_cap, nd + 1, sizeof(hz_dead_letter)))
             return hz_err(err, errlen, HZ_ENOMEM, "csv source: out of memory");
         if (cs->dead_cap != cap_before) {
             csv_dead *ds = realloc(cs->dstore, cs->dead_cap * sizeof *ds);

@@ -36,25 +36,10 @@ typedef struct sqlite_source {
     size_t pool_len, pool_cap;
 } sqlite_source;
 
-static int grow(void **p, size_t *cap, size_t need, size_t elem)
-{
-    if (need <= *cap)
-        return 0;
-    size_t c = *cap ? *cap : 64;
-    while (c < need)
-        c *= 2;
-    void *np = realloc(*p, c * elem);
-    if (!np)
-        return HZ_ENOMEM;
-    *p = np;
-    *cap = c;
-    return 0;
-}
-
 /* Appends bytes (plus NUL) to the pool; returns the offset or (size_t)-1. */
 static size_t pool_add(sqlite_source *s, const void *b, size_t n)
 {
-    if (grow((void **)&s->pool, &s->pool_cap, s->pool_len + n + 1, 1))
+    if (hz_grow((void **)&s->pool, &s->pool_cap, s->pool_len + n + 1, 1))
         return (size_t)-1;
     size_t off = s->pool_len;
     if (n)
@@ -112,7 +97,7 @@ static int col_number(sqlite3_stmt *st, int i, double *v, const char **why)
 static int add_dead(sqlite_source *s, size_t nd, sqlite3_stmt *st, int64_t rowid,
                     const char *reason)
 {
-    if (grow((void **)&s->dead, &s->dead_cap, nd + 1, sizeof *s->dead))
+    if (hz_grow((void **)&s->dead, &s->dead_cap, nd + 1, sizeof *s->dead))
         return HZ_ENOMEM;
     dead_ref *nr = realloc(s->dref, s->dead_cap * sizeof *nr);
     if (!nr)
@@ -145,7 +130,7 @@ static void sleep_ms(int ms)
 static int poll_once(sqlite_source *s, hz_batch *out, size_t max, char *err, size_t errlen)
 {
     size_t limit = max * (size_t)s->nvars + 1;
-    if (grow((void **)&s->readings, &s->readings_cap, max, sizeof *s->readings))
+    if (hz_grow((void **)&s->readings, &s->readings_cap, max, sizeof *s->readings))
         return hz_err(err, errlen, HZ_ENOMEM, "sqlite source: out of memory");
     size_t *so = realloc(s->series_off, s->readings_cap * sizeof *so);
     if (!so)
