@@ -21,7 +21,7 @@ paper() { # MODELS.md §3.8 (iTransformer) and §2.14 (Informer), ETTh1 multivar
     esac
 }
 mkdir -p "$B/accuracy"
-printf '| model | horizon | horizon test MSE | test MAE | paper MSE | paper MAE | train time |\n'
+printf '| model | horizon | test MSE | test MAE | paper MSE | paper MAE | train time |\n'
 printf '|---|---|---|---|---|---|---|\n'
 for h in $horizons; do
     conf=config/examples/etth1_${kind}_$h.yaml
