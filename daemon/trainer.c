@@ -160,7 +160,6 @@ static int64_t table_period(const hz_table *t)
     return t->rows > 1 ? t->ts_ms[t->rows - 1] - t->ts_ms[t->rows - 2] : 0;
 }
 
-
 /* The series of table with the most readings, into out. */
 static int busiest_series(const char *path, const char *table, char *out, size_t outlen, char *err,
                           size_t errlen)
@@ -172,8 +171,7 @@ static int busiest_series(const char *path, const char *table, char *out, size_t
     if (!hz_sqlite_ident_ok(table))
         return hz_err(err, errlen, HZ_EINVAL, "%s: bad table name %s", path, table);
     snprintf(sql, sizeof sql,
-             "SELECT series FROM %s GROUP BY series ORDER BY count(*) DESC, series LIMIT 1",
-             table);
+             "SELECT series FROM %s GROUP BY series ORDER BY count(*) DESC, series LIMIT 1", table);
     if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK ||
         sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
         rc = hz_err(err, errlen, HZ_EDB, "%s: %s", path, sqlite3_errmsg(db));
