@@ -636,6 +636,7 @@ static int run_batch(hz_pipeline *p, char *err, size_t errlen)
                 f->issued_ts = p->blast[b];
                 f->target_ts = p->blast[b] + (int64_t)(t + 1) * p->period;
                 f->step = t + 1;
+                f->model_id = p->model_id;
                 f->value = v;
                 hz_conformal_interval(hz_conformal_set_at(p->cset, k, t + 1), v, p->level_hi,
                                       &f->lower, &f->upper);
