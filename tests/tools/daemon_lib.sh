@@ -82,7 +82,10 @@ kafka: {bootstrap.servers: "$BOOT"}
 pipelines:
   - name: meters
     source:
-      kafka: {topic: readings, group.id: hz-test}
+      kafka:
+        topic: readings
+        group.id: hz-test
+        properties: {session.timeout.ms: "6000", heartbeat.interval.ms: "500"}
       fields: {series: series, time: ts, values: [power]}
     window: {period: 1m, lookback: 24, horizon: 4, stride: 1}
     batch: {max: 64, max_wait: 100ms}
@@ -103,6 +106,12 @@ EOT
 start_daemon() {
     "$BIN/horizond" -c "$1" 2>"$2" &
     HD=$!
+    n=0
+    until grep -q 'horizond ready' "$2"; do
+        n=$((n + 1)); [ $n -gt 600 ] && fail "horizond did not get ready"
+        kill -0 "$HD" 2>/dev/null || fail "horizond exited at start"
+        sleep 0.05
+    done
 }
 
 # stop_daemon: SIGTERM, expects exit 0
