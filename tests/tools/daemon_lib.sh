@@ -104,6 +104,7 @@ EOT
 
 # start_daemon CONFIG LOG
 start_daemon() {
+    : >"$2"
     "$BIN/horizond" -c "$1" 2>"$2" &
     HD=$!
     n=0
