@@ -27,8 +27,7 @@
 #include "trainer.h"
 #include "window_store.h"
 
-#define POLL_MAX 4096 /* records per poll */
-#define MAX_ACKS 256  /* partitions tracked per cycle */
+#define MAX_ACKS 256 /* partitions tracked per cycle */
 #define CALIB_Q  99
 #define N_KINDS  5
 #define FLUSH_MS 30000
@@ -83,6 +82,10 @@ struct hz_pipeline {
     hz_pos acks[MAX_ACKS];
     size_t n_acks;
     int dirty; /* something written since the last flush */
+    /* arrival of the cycle's polls, for the latency histogram */
+    int64_t arr_ns[64];
+    uint64_t arr_n[64];
+    int n_arr;
     /* metrics */
     hz_metric *m_read, *m_fc, *m_dead, *m_lag, *m_inf, *m_bs, *m_series, *m_late, *m_fill;
     hz_metric *m_kind[N_KINDS];
@@ -788,16 +791,24 @@ int hz_pipeline_step(hz_pipeline *p, int timeout_ms, char *err, size_t errlen)
             wait = (int)left;
         }
         hz_batch b;
-        int n = p->src->ops->poll(p->src, &b, POLL_MAX, wait, e2, sizeof e2);
+        /* a few batches' worth per poll: the cycle ends at max_wait, so a smaller poll
+         * bounds how long a reading waits behind the work of its own cycle */
+        size_t max = (size_t)p->bmax * 4;
+        max = max < 64 ? 64 : max > 4096 ? 4096 : max;
+        int n = p->src->ops->poll(p->src, &b, max, wait, e2, sizeof e2);
         if (n < 0) {
             rc = n;
             goto fail;
         }
         if (n == 0)
             break;
+        int64_t now = hz_mono_ns();
         if (!total)
-            t0 = hz_mono_ns();
+            t0 = now;
         total += n;
+        if (p->n_arr < 64)
+            p->arr_ns[p->n_arr++] = now;
+        p->arr_n[p->n_arr - 1] += b.n_readings;
         if ((rc = handle_batch(p, &b, e2, sizeof e2)))
             goto fail;
     }
@@ -806,6 +817,15 @@ int hz_pipeline_step(hz_pipeline *p, int timeout_ms, char *err, size_t errlen)
     if ((rc = forecast_pending(p, e2, sizeof e2)) < 0 || (rc = commit(p, FLUSH_MS, e2, sizeof e2)))
         goto fail;
     p->st.cycles++;
+    int64_t done = hz_mono_ns();
+    p->st.busy_ns += done - t0;
+    for (int i = 0; i < p->n_arr; i++) {
+        double us = (done - p->arr_ns[i]) / 1e3;
+        int k = us > 1 ? (int)(4 * log2(us)) : 0;
+        p->st.latency[k < HZ_LAT_BUCKETS ? k : HZ_LAT_BUCKETS - 1] += p->arr_n[i];
+        p->arr_n[i] = 0;
+    }
+    p->n_arr = 0;
     return total;
 fail:
     return hz_err(err, errlen, rc, "pipeline %s: %s", p->pc->name, e2);
@@ -836,6 +856,21 @@ const hz_pipeline_stats *hz_pipeline_stats_get(hz_pipeline *p)
 {
     p->st.series = hz_window_store_counters(p->ws).series;
     return &p->st;
+}
+
+double hz_pipeline_latency_quantile(const hz_pipeline_stats *st, double q)
+{
+    uint64_t n = 0, c = 0;
+    for (int i = 0; i < HZ_LAT_BUCKETS; i++)
+        n += st->latency[i];
+    if (!n)
+        return 0;
+    for (int i = 0; i < HZ_LAT_BUCKETS; i++) {
+        c += st->latency[i];
+        if ((double)c >= q * (double)n)
+            return exp2((i + 1) / 4.0) / 1e6;
+    }
+    return exp2(HZ_LAT_BUCKETS / 4.0) / 1e6;
 }
 
 const hz_pipeline_conf *hz_pipeline_conf_of(const hz_pipeline *p)

@@ -31,11 +31,23 @@
 
 typedef struct hz_pipeline hz_pipeline;
 
+/* Latency histogram: bucket i counts readings whose arrival-to-commit time t (µs) has
+ * floor(4 log2 t) == i (quarter octaves, about ±10%). */
+#define HZ_LAT_BUCKETS 160
+
 typedef struct hz_pipeline_stats {
     uint64_t readings, dead, forecasts, anomalies, windows, skipped, batches, cycles;
     uint64_t rebuilt_points; /* points replayed from SQLite at start */
     uint64_t series;
+    int64_t busy_ns; /* summed from each cycle's first record to its commit */
+    /* from a reading's arrival (its poll returned) to the commit of everything derived from
+     * it (its forecasts and flags durable, its position acknowledged) */
+    uint64_t latency[HZ_LAT_BUCKETS];
 } hz_pipeline_stats;
+
+/* The q-quantile (0..1) of the arrival-to-commit latency in seconds (upper bucket edge);
+ * 0 when nothing was committed yet. */
+double hz_pipeline_latency_quantile(const hz_pipeline_stats *st, double q);
 
 /* Opens everything pc needs.  cfg and pc must outlive the pipeline; metrics (may be NULL) and
  * log (NULL: default) are borrowed.  On success *out is owned by the caller

@@ -87,11 +87,14 @@ static int stop_slot(rt *r, slot *s, int64_t timeout_ms)
     const hz_pipeline_stats *st = hz_pipeline_stats_get(s->p);
     hz_log(&r->log, HZ_LOG_INFO,
            "pipeline %s stopped: %llu readings, %llu forecasts, %llu anomalies, %llu dead "
-           "letters, %llu windows in %llu batches, %llu series",
+           "letters, %llu windows in %llu batches, %llu series; busy %.2f s, latency p50 %.1f ms "
+           "p99 %.1f ms",
            s->pc->name, (unsigned long long)st->readings, (unsigned long long)st->forecasts,
            (unsigned long long)st->anomalies, (unsigned long long)st->dead,
            (unsigned long long)st->windows, (unsigned long long)st->batches,
-           (unsigned long long)st->series);
+           (unsigned long long)st->series, st->busy_ns / 1e9,
+           hz_pipeline_latency_quantile(st, 0.5) * 1e3,
+           hz_pipeline_latency_quantile(st, 0.99) * 1e3);
     hz_pipeline_free(s->p);
     s->p = NULL;
     return rc;
