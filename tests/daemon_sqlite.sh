@@ -30,6 +30,17 @@ q "SELECT kind, count(*) FROM anomalies GROUP BY kind" >"$T/kinds"
 grep -q '^spike|' "$T/kinds" || fail "no spike flags on the Choptank series: $(cat "$T/kinds")"
 grep -q '^residual|' "$T/kinds" || fail "no residual flags: $(cat "$T/kinds")"
 
+# the daemon's last forecast equals `horizon forecast` on the same 60 days (same scaling,
+# marks and model): the batched path matches the one-off path
+"$BIN/horizon" forecast --checkpoint "$T/m/choptank.safetensors" \
+    --input data/choptank/ChoptankRiverFlow.txt --date-order mdy --output "$T/f.csv" 2>/dev/null ||
+    fail "horizon forecast failed"
+q "SELECT value FROM forecasts WHERE issued_ts = (SELECT max(issued_ts) FROM forecasts) ORDER BY step" >"$T/daemon.txt"
+tail -n +2 "$T/f.csv" | cut -d, -f2 | paste -d' ' - "$T/daemon.txt" >"$T/pair"
+[ "$(wc -l <"$T/pair")" = 7 ] || fail "forecast rows to compare: $(cat "$T/pair")"
+awk '{ d = $1 - $2; if (d < 0) d = -d; if (d > 1e-3 * (1 + ($1 < 0 ? -$1 : $1))) bad = 1 } END { exit bad }' "$T/pair" ||
+    fail "daemon forecast differs from horizon forecast: $(cat "$T/pair")"
+
 # restart: nothing to re-read; then three new days are forecast at once (windows rebuilt)
 start_daemon "$T/hz.yaml" "$T/run2.log"
 grep -q 'windows rebuilt from .*: 1 series, 60 points' "$T/run2.log" || fail "windows not rebuilt"
