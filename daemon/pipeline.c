@@ -86,6 +86,7 @@ struct hz_pipeline {
     int64_t arr_ns[64];
     uint64_t arr_n[64];
     int n_arr;
+    sqlite3 *lagdb; /* sqlite source: how far the table is ahead of the cursor */
     /* metrics */
     hz_metric *m_read, *m_fc, *m_dead, *m_lag, *m_inf, *m_bs, *m_series, *m_late, *m_fill;
     hz_metric *m_kind[N_KINDS];
@@ -514,6 +515,17 @@ int hz_pipeline_new(const hz_config *cfg, const hz_pipeline_conf *pc, hz_metrics
         goto fail;
     }
     get_metrics(p, metrics);
+    if (pc->source.kind == HZ_CFG_SOURCE_SQLITE &&
+        sqlite3_open_v2(pc->source.sqlite.path, &p->lagdb, SQLITE_OPEN_READONLY, NULL) !=
+            SQLITE_OK) {
+        sqlite3_close(p->lagdb);
+        p->lagdb = NULL;
+    }
+    if (pc->model.train.retrain_every_ms > 0)
+        hz_log(log, HZ_LOG_WARN,
+               "pipeline %s: model.train.retrain_every is not implemented yet; the model is "
+               "not retrained while the daemon runs (run `horizon train` and SIGHUP)",
+               pc->name);
     hz_log(log, HZ_LOG_INFO,
            "pipeline %s: %s source, %zu sink%s, model %s (%s, lookback %d, horizon %d, %d "
            "variable%s), batch %d / %lld ms",
@@ -850,6 +862,17 @@ void hz_pipeline_update_metrics(hz_pipeline *p)
     p->seen_late = wc.dropped_late;
     p->seen_fill = wc.filled;
     p->st.series = wc.series;
+    if (p->lagdb) {
+        char sql[128];
+        sqlite3_stmt *st = NULL;
+        snprintf(sql, sizeof sql, "SELECT max(rowid) FROM %s", p->pc->source.sqlite.table);
+        if (sqlite3_prepare_v2(p->lagdb, sql, -1, &st, NULL) == SQLITE_OK &&
+            sqlite3_step(st) == SQLITE_ROW) {
+            int64_t ahead = sqlite3_column_int64(st, 0) - hz_sqlite_source_position(p->src);
+            hz_metrics_set(p->m_lag, (double)(ahead > 0 ? ahead : 0));
+        }
+        sqlite3_finalize(st);
+    }
 }
 
 const hz_pipeline_stats *hz_pipeline_stats_get(hz_pipeline *p)
@@ -884,6 +907,7 @@ void hz_pipeline_free(hz_pipeline *p)
         return;
     if (p->src)
         p->src->ops->free(p->src);
+    sqlite3_close(p->lagdb);
     for (size_t i = 0; p->sinks && i < p->n_sinks; i++) {
         if (p->sinks[i])
             p->sinks[i]->ops->free(p->sinks[i]);

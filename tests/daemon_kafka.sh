@@ -3,8 +3,9 @@
 # horizond as a separate process on a YAML file (kafka source -> SQLite + Kafka sinks, a
 # tiny iTransformer checkpoint trained first), readings of 50 series produced with kcat,
 # forecasts and anomalies consumed with kcat and present in SQLite, an injected spike
-# flagged; SIGTERM exits 0; a restart resumes after the committed offsets (it reads only
-# the new messages, its windows rebuilt from SQLite) and loses nothing.
+# flagged, a malformed message dead-lettered to SQLite and its topic; SIGTERM exits 0; a
+# restart resumes after the committed offsets (it reads only the new messages, its windows
+# rebuilt from SQLite) and loses nothing.
 set -u
 NAME=daemon_kafka
 T=$(mktemp -d /tmp/hz_dk_XXXXXX)
@@ -17,6 +18,7 @@ kafka_yaml "$T/hz.yaml"
 
 # 40 points of 50 series; m7 spikes at point 35
 readings 0 40 7 35 >"$T/in1"
+echo 'm3:{"series":"m3","ts":"not a time","power":1}' >>"$T/in1" # a dead letter
 kcat -b "$BOOT" -P -t readings -K: <"$T/in1" 2>>"$T/kcat.err" || fail "kcat produce failed"
 start_daemon "$T/hz.yaml" "$T/run1.log"
 wait_sql "SELECT count(*) FROM readings" 2000
@@ -28,8 +30,10 @@ wait_sql "SELECT count(DISTINCT series || '/' || issued_ts) FROM forecasts" 850
 spike_ts=$((T0 + 35 * 60000))
 [ "$(q "SELECT count(*) FROM anomalies WHERE series = 'm7' AND ts = $spike_ts AND flag = 1 AND kind IN ('spike', 'residual')")" -ge 1 ] ||
     fail "spike of m7 at point 35 not flagged: $(q "SELECT series, ts, kind FROM anomalies LIMIT 10")"
+wait_sql "SELECT count(*) FROM dead_letters WHERE pipeline = 'meters' AND origin LIKE 'readings/%'" 1
 stop_daemon
 grep -q 'pipeline meters stopped: 2000 readings' "$T/run1.log" || fail "first run did not report 2000 readings"
+[ "$(count_topic dead)" = 1 ] || fail "dead-letter topic holds $(count_topic dead) messages, expected 1"
 nf=$(count_topic forecasts)
 [ "$nf" = 3400 ] || fail "forecasts topic holds $nf messages, SQLite 3400"
 na=$(count_topic anomalies)
