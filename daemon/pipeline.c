@@ -1,12 +1,7 @@
-/* pipeline.c — one horizond pipeline: source → window store → batched model forward →
- * sinks, with the residual and data-quality anomaly checks and at-least-once delivery
- * (pipeline.h; DESIGN.md "Windows", "Anomalies", "Delivery and scale").
- *
- * Forecasting follows the models' data protocol (MODELS.md §1): the window is scaled with
- * the checkpoint's scaler, calendar marks are timeF of each slot's time, Informer's decoder
- * input is the last label_len scaled points followed by zeros; outputs are unscaled.  The
- * interval beside each forecast is split conformal (anomaly.h) at the highest configured
- * level, seeded from the checkpoint's validation residual quantiles. */
+/* pipeline.c — one horizond pipeline: source → window store → batched model forward
+ * (forecaster.h) → sinks, with the data-quality rules and the residual check, and
+ * at-least-once delivery: flush every sink, then acknowledge (pipeline.h; DESIGN.md
+ * "Windows", "Anomalies", "Delivery and scale"). */
 #include "pipeline.h"
 
 #include <math.h>
@@ -14,21 +9,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "anomaly.h"
-#include "checkpoint.h"
 #include "csv.h"
+#include "forecaster.h"
 #include "kafka_sink.h"
 #include "kafka_source.h"
-#include "modeldata.h"
 #include "sqlite_sink.h"
 #include "sqlite_source.h"
-#include "trainer.h"
 #include "window_store.h"
 
 #define MAX_ACKS 256 /* partitions tracked per cycle */
-#define CALIB_Q  99
 #define N_KINDS  5
 #define FLUSH_MS 30000
 
@@ -49,34 +40,14 @@ struct hz_pipeline {
     int nvars;
     /* windows */
     hz_window_store *ws;
-    /* model */
-    hz_model *model;
-    hz_ctx ctx;
-    hz_scaler sc;
-    char **mnames;
-    int n_mnames, ctx_on;
-    int C, L, P, lab, F;
-    int mvar[HZ_MAX_VARS]; /* model variable k = source variable mvar[k] */
-    int64_t period;
-    char model_id[128];
-    hz_conformal_set *cset;
-    double level_hi;
+    hz_forecaster *fcst;
     hz_rules_conf rules;
     int rules_on;
-    /* batch buffers, sized once for batch.max windows */
-    int bmax, nb;               /* batch capacity, rows staged */
-    float *win;                 /* [L, nvars] one window as copied */
-    hz_real *x, *xm, *xd, *xmd; /* [B, L, C], [B, L, F], [B, lab+P, C], [B, lab+P, F] */
-    uint32_t *bidx;             /* [B] series of each row */
-    int64_t *blast;             /* [B] last slot time of each row */
-    hz_forecast *fc;            /* [B * P * C] */
     /* anomalies of the cycle (grows to the largest cycle) */
     hz_anomaly *an;
     size_t n_an, cap_an;
-    /* per series (by window-store index) */
+    /* rule state per series (by window-store index) and variable */
     size_t scap;
-    float *last_fc;         /* [scap, P, C] latest forecast, original units */
-    int64_t *last_issued;   /* [scap] its issue slot time; INT64_MIN: none */
     hz_rules_state *rstate; /* [scap, nvars] */
     /* positions to acknowledge after the next flush */
     hz_pos acks[MAX_ACKS];
@@ -103,39 +74,30 @@ static int grow_series(hz_pipeline *p, size_t need)
     size_t cap = p->scap ? p->scap : 1024;
     while (cap < need)
         cap *= 2;
-    size_t pc = (size_t)p->P * p->C;
-    float *f = realloc(p->last_fc, cap * pc * sizeof *f);
-    if (!f)
-        return HZ_ENOMEM;
-    p->last_fc = f;
-    int64_t *t = realloc(p->last_issued, cap * sizeof *t);
-    if (!t)
-        return HZ_ENOMEM;
-    p->last_issued = t;
     hz_rules_state *r = realloc(p->rstate, cap * (size_t)p->nvars * sizeof *r);
     if (!r)
         return HZ_ENOMEM;
     p->rstate = r;
-    for (size_t i = p->scap; i < cap; i++) {
-        t[i] = INT64_MIN;
-        for (int v = 0; v < p->nvars; v++)
-            hz_anomaly_rules_init(&r[i * p->nvars + v]);
-    }
+    for (size_t i = p->scap * p->nvars; i < cap * p->nvars; i++)
+        hz_anomaly_rules_init(&r[i]);
     p->scap = cap;
     return 0;
 }
 
-static hz_anomaly *new_anomaly(hz_pipeline *p)
+/* Room for `more` anomaly records of the cycle; 0 or HZ_ENOMEM. */
+static int reserve_anomalies(hz_pipeline *p, size_t more)
 {
-    if (p->n_an == p->cap_an) {
-        size_t cap = p->cap_an ? p->cap_an * 2 : 256;
-        hz_anomaly *a = realloc(p->an, cap * sizeof *a);
-        if (!a)
-            return NULL;
-        p->an = a;
-        p->cap_an = cap;
-    }
-    return &p->an[p->n_an++];
+    if (p->n_an + more <= p->cap_an)
+        return 0;
+    size_t cap = p->cap_an ? p->cap_an : 256;
+    while (cap < p->n_an + more)
+        cap *= 2;
+    hz_anomaly *a = realloc(p->an, cap * sizeof *a);
+    if (!a)
+        return HZ_ENOMEM;
+    p->an = a;
+    p->cap_an = cap;
+    return 0;
 }
 
 static void note_ack(hz_pipeline *p, const hz_pos *pos)
@@ -274,128 +236,6 @@ static int open_sinks(hz_pipeline *p, char *err, size_t errlen)
     return 0;
 }
 
-static int open_model(hz_pipeline *p, char *err, size_t errlen)
-{
-    const hz_pipeline_conf *pc = p->pc;
-    const char *path = pc->model.checkpoint;
-    if (access(path, F_OK) != 0) {
-        if (!pc->model.train.train_on_start)
-            return hz_err(err, errlen, HZ_ENOTFOUND,
-                          "pipeline %s: no checkpoint at %s (run `horizon train -c %s -p %s` "
-                          "or set model.train.train_on_start)",
-                          pc->name, path, p->cfg->path, pc->name);
-        hz_log(p->log, HZ_LOG_NOTICE, "pipeline %s: no checkpoint at %s; training one", pc->name,
-               path);
-        hz_train_opts o = {NULL, NULL, -1, 0, p->log};
-        int rc = hz_trainer_run(p->cfg, pc, &o, NULL, err, errlen);
-        if (rc)
-            return rc;
-    }
-    hz_st_file *f = NULL;
-    int n_names = 0;
-    int rc = hz_ckpt_load(path, &p->model, &f, err, errlen);
-    if (!rc)
-        rc = hz_meta_scaler_parse(f, &p->sc, &p->mnames, &n_names, err, errlen);
-    if (rc)
-        goto out;
-    p->n_mnames = n_names;
-    const hz_model_conf *mc = &p->model->conf;
-    p->C = mc->c_out;
-    p->L = mc->seq_len;
-    p->P = mc->pred_len;
-    p->lab = mc->label_len;
-    p->F = mc->n_marks;
-    if (n_names != p->C || mc->enc_in != p->C) {
-        rc = hz_err(err, errlen, HZ_EFORMAT, "%s: %d variable names for a model of %d inputs", path,
-                    n_names, mc->enc_in);
-        goto out;
-    }
-    if (p->L != pc->window.lookback || p->P != pc->window.horizon) {
-        rc = hz_err(err, errlen, HZ_EINVAL,
-                    "pipeline %s: checkpoint %s has lookback %d and horizon %d, the window "
-                    "section %d and %d (retrain, or fix the window)",
-                    pc->name, path, p->L, p->P, pc->window.lookback, pc->window.horizon);
-        goto out;
-    }
-    for (int k = 0; k < p->C; k++) {
-        p->mvar[k] = -1;
-        for (int v = 0; v < p->nvars; v++)
-            if (!strcmp(p->mnames[k], p->vars[v]))
-                p->mvar[k] = v;
-        if (p->mvar[k] < 0) {
-            rc = hz_err(err, errlen, HZ_EINVAL,
-                        "pipeline %s: checkpoint %s forecasts variable %s, which "
-                        "source.fields.values does not list",
-                        pc->name, path, p->mnames[k]);
-            goto out;
-        }
-    }
-    char sha[65];
-    if (hz_file_sha256(path, sha, err, errlen) == 0)
-        snprintf(p->model_id, sizeof p->model_id, "%s-%.12s", pc->name, sha);
-    else
-        snprintf(p->model_id, sizeof p->model_id, "%s", path);
-    /* conformal sets seeded from the validation residual quantiles */
-    hz_conformal_conf cc;
-    hz_conformal_conf_default(&cc);
-    cc.nlevels = 0;
-    for (size_t i = 0; i < pc->anomaly.n_levels && i < HZ_CONFORMAL_MAX_LEVELS; i++)
-        cc.levels[cc.nlevels++] = pc->anomaly.levels[i];
-    if (cc.nlevels == 0) {
-        cc.levels[0] = 0.99;
-        cc.nlevels = 1;
-    }
-    p->level_hi = cc.levels[cc.nlevels - 1];
-    p->cset = hz_conformal_set_new(&cc, p->C, p->P, err, errlen);
-    if (!p->cset) {
-        rc = HZ_EINVAL;
-        goto out;
-    }
-    const hz_st_tensor *q = hz_st_find(f, "calib.abs_residual_quantiles");
-    if (q && q->dtype == HZ_ST_F32 && q->ndim == 3 && q->shape[0] == p->P && q->shape[1] == p->C &&
-        q->shape[2] == CALIB_Q) {
-        float qs[CALIB_Q];
-        for (int s = 0; s < p->P; s++)
-            for (int k = 0; k < p->C; k++) {
-                memcpy(qs, (const char *)q->data + ((size_t)s * p->C + k) * CALIB_Q * 4, sizeof qs);
-                hz_conformal_seed_f32(hz_conformal_set_at(p->cset, k, s + 1), qs, CALIB_Q);
-            }
-    } else {
-        hz_log(p->log, HZ_LOG_WARN,
-               "pipeline %s: %s has no validation residuals; intervals start empty (+inf) and "
-               "fill as forecasts meet readings",
-               pc->name, path);
-    }
-    const char *pm = hz_st_meta(f, "period_ms");
-    if (pm && atoll(pm) > 0 && atoll(pm) != pc->window.period_ms)
-        hz_log(p->log, HZ_LOG_WARN,
-               "pipeline %s: checkpoint trained at a period of %s ms, window.period is %lld ms",
-               pc->name, pm, (long long)pc->window.period_ms);
-out:
-    hz_st_close(f);
-    return rc;
-}
-
-static int alloc_buffers(hz_pipeline *p, char *err, size_t errlen)
-{
-    size_t B = (size_t)p->bmax, L = (size_t)p->L, C = (size_t)p->C, F = (size_t)p->F;
-    size_t D = (size_t)(p->lab + p->P);
-    p->win = malloc(L * p->nvars * sizeof *p->win);
-    p->x = malloc(B * L * C * sizeof *p->x);
-    p->xd = calloc(B * D * C, sizeof *p->xd);
-    p->xm = F ? malloc(B * L * F * sizeof *p->xm) : NULL;
-    p->xmd = F ? malloc(B * D * F * sizeof *p->xmd) : NULL;
-    p->bidx = malloc(B * sizeof *p->bidx);
-    p->blast = malloc(B * sizeof *p->blast);
-    p->fc = malloc(B * p->P * C * sizeof *p->fc);
-    if (!p->win || !p->x || !p->xd || (F && (!p->xm || !p->xmd)) || !p->bidx || !p->blast || !p->fc)
-        return hz_err(err, errlen, HZ_ENOMEM, "pipeline %s: out of memory for batch buffers",
-                      p->pc->name);
-    hz_ctx_init(&p->ctx, (size_t)16 << 20, 0);
-    p->ctx_on = 1;
-    return 0;
-}
-
 /* Replays the SQLite history into the windows.  When the source is the readings table of
  * the same file, only rows up to its acknowledged cursor count (the rest it will deliver). */
 static int rebuild_windows(hz_pipeline *p, char *err, size_t errlen)
@@ -468,6 +308,16 @@ static void get_metrics(hz_pipeline *p, hz_metrics *m)
     }
 }
 
+/* "pipeline NAME: msg", unless msg already names the pipeline. */
+static void prefixed(char *err, size_t errlen, const char *name, const char *msg)
+{
+    size_t n = strlen(name);
+    if (!strncmp(msg, "pipeline ", 9) && !strncmp(msg + 9, name, n) && msg[9 + n] == ':')
+        snprintf(err, errlen, "%s", msg);
+    else
+        snprintf(err, errlen, "pipeline %s: %s", name, msg);
+}
+
 int hz_pipeline_new(const hz_config *cfg, const hz_pipeline_conf *pc, hz_metrics *metrics,
                     const hz_logger *log, hz_pipeline **out, char *err, size_t errlen)
 {
@@ -480,8 +330,6 @@ int hz_pipeline_new(const hz_config *cfg, const hz_pipeline_conf *pc, hz_metrics
     p->log = log;
     p->vars = (const char *const *)pc->source.fields.values;
     p->nvars = (int)pc->source.fields.n_values;
-    p->period = pc->window.period_ms;
-    p->bmax = pc->batch.max > 0 ? pc->batch.max : 1;
     char e2[HZ_ERRLEN];
     int rc;
     hz_window_opts wo = {pc->window.period_ms, pc->window.lookback, p->nvars, pc->window.stride,
@@ -504,17 +352,18 @@ int hz_pipeline_new(const hz_config *cfg, const hz_pipeline_conf *pc, hz_metrics
     p->rules_on =
         an->rules.n_range == 2 || an->rules.flatline || an->rules.spike > 0 || an->rules.gap;
     if ((rc = hz_anomaly_rules_conf_check(&p->rules, e2, sizeof e2))) {
-        hz_err(err, errlen, rc, "pipeline %s: %s", pc->name, e2);
-        goto fail;
-    }
-    if ((rc = open_model(p, e2, sizeof e2)) || (rc = alloc_buffers(p, e2, sizeof e2)) ||
-        (rc = open_sinks(p, e2, sizeof e2)) || (rc = open_source(p, e2, sizeof e2)) ||
-        (rc = rebuild_windows(p, e2, sizeof e2)) ||
-        (rc = grow_series(p, hz_window_store_counters(p->ws).series + 1))) {
-        hz_err(err, errlen, rc, "pipeline %s: %s", pc->name, e2);
+        prefixed(err, errlen, pc->name, e2);
         goto fail;
     }
     get_metrics(p, metrics);
+    if ((rc = hz_forecaster_new(cfg, pc, p->vars, p->nvars, log, p->m_inf, p->m_bs, &p->fcst, e2,
+                                sizeof e2)) ||
+        (rc = open_sinks(p, e2, sizeof e2)) || (rc = open_source(p, e2, sizeof e2)) ||
+        (rc = rebuild_windows(p, e2, sizeof e2)) ||
+        (rc = grow_series(p, hz_window_store_counters(p->ws).series + 1))) {
+        prefixed(err, errlen, pc->name, e2);
+        goto fail;
+    }
     if (pc->source.kind == HZ_CFG_SOURCE_SQLITE &&
         sqlite3_open_v2(pc->source.sqlite.path, &p->lagdb, SQLITE_OPEN_READONLY, NULL) !=
             SQLITE_OK) {
@@ -526,11 +375,10 @@ int hz_pipeline_new(const hz_config *cfg, const hz_pipeline_conf *pc, hz_metrics
                "pipeline %s: model.train.retrain_every is not implemented yet; the model is "
                "not retrained while the daemon runs (run `horizon train` and SIGHUP)",
                pc->name);
-    hz_log(log, HZ_LOG_INFO,
-           "pipeline %s: %s source, %zu sink%s, model %s (%s, lookback %d, horizon %d, %d "
-           "variable%s), batch %d / %lld ms",
-           pc->name, p->src->ops->kind, p->n_sinks, p->n_sinks == 1 ? "" : "s", p->model_id,
-           hz_model_kind_name(p->model->conf.kind), p->L, p->P, p->C, p->C == 1 ? "" : "s", p->bmax,
+    char desc[256];
+    hz_forecaster_describe(p->fcst, desc, sizeof desc);
+    hz_log(log, HZ_LOG_INFO, "pipeline %s: %s source, %zu sink%s, model %s, batch %d / %lld ms",
+           pc->name, p->src->ops->kind, p->n_sinks, p->n_sinks == 1 ? "" : "s", desc, pc->batch.max,
            (long long)pc->batch.max_wait_ms);
     *out = p;
     return 0;
@@ -541,167 +389,24 @@ fail:
 
 /* ---- the cycle */
 
-static int write_all_forecasts(hz_pipeline *p, size_t n, char *err, size_t errlen)
+/* hz_forecast_fn: a forward's forecasts to every sink. */
+static int emit_forecasts(void *opaque, const hz_forecast *fc, size_t n, char *err, size_t errlen)
 {
+    hz_pipeline *p = opaque;
     for (size_t i = 0; i < p->n_sinks; i++) {
-        int rc = p->sinks[i]->ops->write_forecasts(p->sinks[i], p->fc, n, err, errlen);
+        int rc = p->sinks[i]->ops->write_forecasts(p->sinks[i], fc, n, err, errlen);
         if (rc)
             return rc;
     }
     p->dirty = 1;
-    return 0;
-}
-
-/* Copies every ready window into the next rows of the batch, so each ready event is
- * forecast from the window as it was then (a burst of one series' points gives one
- * forecast per point, not one per burst).  Runs the forward whenever the batch is full. */
-static int run_batch(hz_pipeline *p, char *err, size_t errlen);
-
-static int stage_ready(hz_pipeline *p, char *err, size_t errlen)
-{
-    int L = p->L, C = p->C, F = p->F, P = p->P, lab = p->lab, D = lab + P, nv = p->nvars;
-    uint32_t idx;
-    while (hz_window_store_pop_ready(p->ws, &idx)) {
-        int B = p->nb;
-        int64_t last;
-        int held = hz_window_store_copy(p->ws, idx, p->win, NULL, &last);
-        if (held < L) {
-            p->st.skipped++;
-            continue;
-        }
-        hz_real *x = p->x + (size_t)B * L * C;
-        int bad = 0;
-        for (int t = 0; t < L && !bad; t++)
-            for (int k = 0; k < C; k++) {
-                float v = p->win[t * nv + p->mvar[k]];
-                if (!isfinite(v)) {
-                    bad = 1;
-                    break;
-                }
-                x[t * C + k] = (hz_real)((v - p->sc.mean[k]) / p->sc.std[k]);
-            }
-        if (bad) { /* a gap left missing (fill: none): no forecast from this window */
-            p->st.skipped++;
-            continue;
-        }
-        hz_real *xd = p->xd + (size_t)B * D * C;
-        memcpy(xd, x + (size_t)(L - lab) * C, (size_t)lab * C * sizeof *xd);
-        memset(xd + (size_t)lab * C, 0, (size_t)P * C * sizeof *xd);
-        if (F) {
-            float mk[4];
-            for (int t = 0; t < L; t++) {
-                hz_timef_hour(last - (int64_t)(L - 1 - t) * p->period, mk);
-                for (int j = 0; j < F && j < 4; j++)
-                    p->xm[((size_t)B * L + t) * F + j] = mk[j];
-            }
-            for (int t = 0; t < D; t++) {
-                hz_timef_hour(last + (int64_t)(t - lab + 1) * p->period, mk);
-                for (int j = 0; j < F && j < 4; j++)
-                    p->xmd[((size_t)B * D + t) * F + j] = mk[j];
-            }
-        }
-        p->bidx[B] = idx;
-        p->blast[B] = last;
-        p->nb = B + 1;
-        if (p->nb == p->bmax) {
-            int rc = run_batch(p, err, errlen);
-            if (rc)
-                return rc;
-        }
-    }
-    return 0;
-}
-
-/* One forward over the staged rows; forecasts to every sink.  Returns 0 or HZ_E*. */
-static int run_batch(hz_pipeline *p, char *err, size_t errlen)
-{
-    int C = p->C, F = p->F, P = p->P, B = p->nb;
-    if (B == 0)
-        return 0;
-    p->nb = 0;
-    int64_t t0 = hz_mono_ns();
-    hz_model_input in = {B, p->x, F ? p->xm : NULL, p->xd, F ? p->xmd : NULL};
-    hz_ctx_reset(&p->ctx);
-    hz_tensor *y = hz_model_forward(p->model, &p->ctx, &in); /* [B, P, C] scaled */
-    hz_metrics_observe(p->m_inf, (hz_mono_ns() - t0) / 1e9);
-    hz_metrics_observe(p->m_bs, B);
-    p->st.batches++;
-    p->st.windows += (uint64_t)B;
-    int rc = grow_series(p, hz_window_store_counters(p->ws).series + 1);
-    if (rc)
-        return hz_err(err, errlen, rc, "out of memory");
-    size_t n = 0;
-    for (int b = 0; b < B; b++) {
-        uint32_t s = p->bidx[b];
-        const char *sid = hz_window_store_series_id(p->ws, s);
-        float *keep = p->last_fc + (size_t)s * P * C;
-        if (p->blast[b] >= p->last_issued[s] || p->last_issued[s] == INT64_MIN)
-            p->last_issued[s] = p->blast[b];
-        else
-            keep = NULL; /* a late window: keep the newer forecast for residuals */
-        for (int t = 0; t < P; t++)
-            for (int k = 0; k < C; k++) {
-                double v = y->data[((size_t)b * P + t) * C + k] * p->sc.std[k] + p->sc.mean[k];
-                if (keep)
-                    keep[t * C + k] = (float)v;
-                hz_forecast *f = &p->fc[n++];
-                f->pipeline = p->pc->name;
-                f->series = sid;
-                f->variable = p->mnames[k];
-                f->issued_ts = p->blast[b];
-                f->target_ts = p->blast[b] + (int64_t)(t + 1) * p->period;
-                f->step = t + 1;
-                f->model_id = p->model_id;
-                f->value = v;
-                hz_conformal_interval(hz_conformal_set_at(p->cset, k, t + 1), v, p->level_hi,
-                                      &f->lower, &f->upper);
-                if (!isfinite(f->lower) || !isfinite(f->upper))
-                    f->lower = f->upper = NAN;
-            }
-    }
-    rc = write_all_forecasts(p, n, err, errlen);
-    if (rc)
-        return rc;
-    p->st.forecasts += n;
     hz_metrics_add(p->m_fc, (double)n);
     return 0;
 }
 
 static int forecast_pending(hz_pipeline *p, char *err, size_t errlen)
 {
-    int rc = stage_ready(p, err, errlen);
-    return rc ? rc : run_batch(p, err, errlen);
-}
-
-/* Residual check of reading r of series s against its latest forecast. */
-static void check_residual(hz_pipeline *p, uint32_t s, const hz_reading *r)
-{
-    int64_t issued = p->last_issued[s];
-    if (issued == INT64_MIN)
-        return;
-    int64_t slot_ts = (r->ts_ms / p->period) * p->period;
-    if (r->ts_ms < 0 && slot_ts != r->ts_ms)
-        slot_ts -= p->period;
-    int64_t step = (slot_ts - issued) / p->period;
-    if (step < 1 || step > p->P)
-        return;
-    const float *fc = p->last_fc + (size_t)s * p->P * p->C + (size_t)(step - 1) * p->C;
-    for (int k = 0; k < p->C; k++) {
-        double actual = r->values[p->mvar[k]];
-        if (!isfinite(actual))
-            continue;
-        hz_conformal_result res;
-        if (hz_conformal_observe(hz_conformal_set_at(p->cset, k, (int)step), actual, fc[k], &res) ||
-            !res.flagged)
-            continue;
-        hz_anomaly *a = new_anomaly(p);
-        if (!a)
-            return;
-        hz_conformal_to_anomaly(&res, r->ts_ms, actual, fc[k], a);
-        a->pipeline = p->pc->name;
-        a->series = r->series;
-        a->variable = p->mnames[k];
-    }
+    int rc = hz_forecaster_stage(p->fcst, p->ws, emit_forecasts, p, err, errlen);
+    return rc ? rc : hz_forecaster_run(p->fcst, p->ws, emit_forecasts, p, err, errlen);
 }
 
 static int handle_batch(hz_pipeline *p, const hz_batch *b, char *err, size_t errlen)
@@ -725,16 +430,18 @@ static int handle_batch(hz_pipeline *p, const hz_batch *b, char *err, size_t err
         if (s < 0 || grow_series(p, (size_t)s + 1))
             continue;
         const char *sid = hz_window_store_series_id(p->ws, (uint32_t)s);
-        check_residual(p, (uint32_t)s, r);
-        if ((rc = stage_ready(p, err, errlen)))
+        if (reserve_anomalies(p, (size_t)HZ_MAX_VARS + (size_t)p->nvars * HZ_RULES_MAX_OUT))
+            continue; /* out of memory: the flags of this point are lost, not the point */
+        int k = hz_forecaster_check(p->fcst, (uint32_t)s, r, p->an + p->n_an, HZ_MAX_VARS);
+        for (int j = 0; j < k; j++) /* the store's copy outlives the source's batch */
+            p->an[p->n_an++].series = sid;
+        if ((rc = hz_forecaster_stage(p->fcst, p->ws, emit_forecasts, p, err, errlen)))
             return rc;
         for (int v = 0; p->rules_on && v < p->nvars; v++) {
             int n = hz_anomaly_rules_check(&p->rules, &p->rstate[(size_t)s * p->nvars + v],
                                            r->ts_ms, r->values[v], out, HZ_RULES_MAX_OUT);
             for (int j = 0; j < n; j++) {
-                hz_anomaly *a = new_anomaly(p);
-                if (!a)
-                    break;
+                hz_anomaly *a = &p->an[p->n_an++];
                 *a = out[j];
                 a->pipeline = p->pc->name;
                 a->series = sid;
@@ -742,13 +449,8 @@ static int handle_batch(hz_pipeline *p, const hz_batch *b, char *err, size_t err
             }
         }
     }
-    for (size_t i = 0; i < p->n_an; i++) {
-        /* series ids must outlive the source's batch: use the store's copies */
-        int64_t s = hz_window_store_find(p->ws, p->an[i].series);
-        if (s >= 0)
-            p->an[i].series = hz_window_store_series_id(p->ws, (uint32_t)s);
+    for (size_t i = 0; i < p->n_an; i++)
         count_kind(p, p->an[i].kind);
-    }
     for (size_t i = 0; i < p->n_sinks; i++) {
         if (p->n_an &&
             (rc = p->sinks[i]->ops->write_anomalies(p->sinks[i], p->an, p->n_an, err, errlen)))
@@ -805,7 +507,7 @@ int hz_pipeline_step(hz_pipeline *p, int timeout_ms, char *err, size_t errlen)
         hz_batch b;
         /* a few batches' worth per poll: the cycle ends at max_wait, so a smaller poll
          * bounds how long a reading waits behind the work of its own cycle */
-        size_t max = (size_t)p->bmax * 4;
+        size_t max = (size_t)p->pc->batch.max * 4;
         max = max < 64 ? 64 : max > 4096 ? 4096 : max;
         int n = p->src->ops->poll(p->src, &b, max, wait, e2, sizeof e2);
         if (n < 0) {
@@ -877,6 +579,11 @@ void hz_pipeline_update_metrics(hz_pipeline *p)
 
 const hz_pipeline_stats *hz_pipeline_stats_get(hz_pipeline *p)
 {
+    hz_forecaster_stats fs = hz_forecaster_stats_get(p->fcst);
+    p->st.windows = fs.windows;
+    p->st.batches = fs.batches;
+    p->st.skipped = fs.skipped;
+    p->st.forecasts = fs.forecasts;
     p->st.series = hz_window_store_counters(p->ws).series;
     return &p->st;
 }
@@ -919,22 +626,8 @@ void hz_pipeline_free(hz_pipeline *p)
     free(p->skip_readings);
     free(p->src_props);
     hz_window_store_free(p->ws);
-    hz_model_free(p->model);
-    if (p->ctx_on)
-        hz_ctx_free(&p->ctx);
-    hz_names_free(p->mnames, p->n_mnames);
-    hz_conformal_set_free(p->cset);
-    free(p->win);
-    free(p->x);
-    free(p->xm);
-    free(p->xd);
-    free(p->xmd);
-    free(p->bidx);
-    free(p->blast);
-    free(p->fc);
+    hz_forecaster_free(p->fcst);
     free(p->an);
-    free(p->last_fc);
-    free(p->last_issued);
     free(p->rstate);
     free(p);
 }
