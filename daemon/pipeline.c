@@ -474,14 +474,21 @@ static int handle_batch(hz_pipeline *p, const hz_batch *b, char *err, size_t err
     return 0;
 }
 
-/* Flushes every sink, then acknowledges the cycle's positions. */
+/* Flushes every sink, then acknowledges the cycle's positions.  Kafka sinks are flushed
+ * before the SQLite ones: if a delivery fails, the SQLite transaction is not committed
+ * either, so the restarted pipeline replays the cycle (its windows rebuilt from SQLite
+ * without it) and produces everything again; the reverse order would leave the readings
+ * in SQLite, make the replayed points duplicates in the windows, and never resend the
+ * forecasts Kafka missed. */
 static int commit(hz_pipeline *p, int timeout_ms, char *err, size_t errlen)
 {
     int rc;
     if (p->dirty) {
-        for (size_t i = 0; i < p->n_sinks; i++)
-            if ((rc = p->sinks[i]->ops->flush(p->sinks[i], timeout_ms, err, errlen)))
-                return rc;
+        for (int sqlite = 0; sqlite < 2; sqlite++)
+            for (size_t i = 0; i < p->n_sinks; i++)
+                if ((p->pc->sinks[i].kind == HZ_CFG_SINK_SQLITE) == sqlite &&
+                    (rc = p->sinks[i]->ops->flush(p->sinks[i], timeout_ms, err, errlen)))
+                    return rc;
         p->dirty = 0;
     }
     for (size_t i = 0; i < p->n_acks; i++)
