@@ -160,9 +160,27 @@ demo:
 	$(MAKE) all
 	BUILD=$(BUILD) ./demo.sh
 
+# Programs under PREFIX; the unit, sysusers.d and tmpfiles.d snippets under PREFIX/lib (systemd
+# reads /usr/local/lib/... too), the unit's paths rewritten for PREFIX; the example config as
+# SYSCONFDIR/horizon/horizon.yaml unless one exists.  Then: deploy/README.md.
+SYSCONFDIR ?= /etc
+UNITDIR    ?= $(PREFIX)/lib/systemd/system
 install: all
-	install -d $(DESTDIR)$(PREFIX)/bin
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(UNITDIR) \
+	    $(DESTDIR)$(PREFIX)/lib/sysusers.d $(DESTDIR)$(PREFIX)/lib/tmpfiles.d
 	install -m 0755 $(BUILD)/horizon $(BUILD)/horizond $(DESTDIR)$(PREFIX)/bin/
+	sed -e 's|/usr/local/bin/|$(PREFIX)/bin/|g' -e 's|/usr/local/share/|$(PREFIX)/share/|g' \
+	    -e 's|/etc/horizon/|$(SYSCONFDIR)/horizon/|g' deploy/horizond.service >$(BUILD)/horizond.service
+	install -m 0644 $(BUILD)/horizond.service $(DESTDIR)$(UNITDIR)/horizond.service
+	install -m 0644 deploy/horizon.sysusers.conf $(DESTDIR)$(PREFIX)/lib/sysusers.d/horizon.conf
+	install -m 0644 deploy/horizon.tmpfiles.conf $(DESTDIR)$(PREFIX)/lib/tmpfiles.d/horizon.conf
+	install -d -m 0750 $(DESTDIR)$(SYSCONFDIR)/horizon
+	@if [ -e $(DESTDIR)$(SYSCONFDIR)/horizon/horizon.yaml ]; then \
+	    echo "install: keeping the existing $(DESTDIR)$(SYSCONFDIR)/horizon/horizon.yaml"; \
+	else \
+	    echo "install -m 0640 deploy/horizon.yaml $(DESTDIR)$(SYSCONFDIR)/horizon/horizon.yaml"; \
+	    install -m 0640 deploy/horizon.yaml $(DESTDIR)$(SYSCONFDIR)/horizon/horizon.yaml; \
+	fi
 
 clean:
 	rm -rf $(BUILD)

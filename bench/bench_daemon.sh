@@ -1,0 +1,131 @@
+#!/bin/sh
+# bench_daemon.sh — horizond end to end (issue 6): SERIES series (default 10000) with their
+# windows rebuilt from SQLite history at start, then POINTS new readings per series streamed
+# from a Kafka topic (librdkafka's mock cluster on loopback, produced beforehand with kcat),
+# each new point making a ready window; iTransformer forecasts in batches of batch.max; SQLite
+# sink.  Prints readings/s and forecasts/s (forecast points: windows x horizon), the window
+# rebuild time, mean forward time and batch size, and p50/p99 latency from a reading's
+# arrival (its poll returned) to the commit of its forecasts (what horizond logs at stop).
+# Usage: bench/bench_daemon.sh   env: SERIES POINTS LOOKBACK HORIZON BATCHES ("256 16")
+set -u
+export OPENBLAS_NUM_THREADS=${OPENBLAS_NUM_THREADS:-1}
+B=${BUILD:-build}
+SERIES=${SERIES:-10000}
+POINTS=${POINTS:-8}
+LOOKBACK=${LOOKBACK:-96}
+HORIZON=${HORIZON:-24}
+BATCHES=${BATCHES:-"256 16"}
+T=$(mktemp -d /tmp/hz_bench_XXXXXX)
+MC=""
+HD=""
+cleanup() {
+    [ -n "$HD" ] && kill -9 "$HD" 2>/dev/null
+    [ -n "$MC" ] && kill "$MC" 2>/dev/null && wait "$MC" 2>/dev/null
+    rm -rf "$T"
+}
+trap cleanup EXIT
+die() { echo "bench_daemon: $*" >&2; exit 1; }
+T0=1794999960000
+PORT=$((20000 + $$ % 20000))
+
+# a checkpoint (weights are irrelevant to speed: one short epoch)
+awk -v t0=$T0 'BEGIN { print "ts,power"; for (t = 0; t < 1500; t++)
+    printf "%.0f,%.4f\n", t0 + t * 60000, 10 + 5 * sin(6.2831853 * t / 96) }' >"$T/train.csv"
+model="kind: itransformer
+      checkpoint: $T/m.safetensors
+      params: {d_model: 128, n_heads: 8, e_layers: 2, d_ff: 256}"
+cat >"$T/train.yaml" <<EOT
+database: $T/train.sqlite
+metrics: {listen: ""}
+pipelines:
+  - name: meters
+    source: {csv: {path: $T/train.csv}, fields: {time: ts, values: [power]}}
+    window: {period: 1m, lookback: $LOOKBACK, horizon: $HORIZON}
+    model:
+      $model
+      data: {split: ratio, ratios: [0.7, 0.1, 0.2]}
+    sinks: [{sqlite: {}}]
+EOT
+"$B/horizon" train -c "$T/train.yaml" --epochs 1 --max-batches 2 >/dev/null 2>"$T/train.err" ||
+    die "train failed: $(cat "$T/train.err")"
+
+# the stream: POINTS readings per series after the history, time-major
+awk -v n=$SERIES -v a=$LOOKBACK -v b=$((LOOKBACK + POINTS)) -v t0=$T0 'BEGIN {
+    for (t = a; t < b; t++) for (s = 0; s < n; s++)
+        printf "m%d:{\"series\":\"m%d\",\"ts\":%.0f,\"power\":%.3f}\n", s, s, t0 + t * 60000,
+            10 + 5 * sin(6.2831853 * t / 96 + s / 100) }' >"$T/stream"
+
+printf '| series | batch.max | readings | windows | readings/s | forecasts/s | rebuild | mean forward | mean batch | latency p50 | latency p99 |\n'
+printf '|---|---|---|---|---|---|---|---|---|---|---|\n'
+for bmax in $BATCHES; do
+    rm -f "$T"/hz.sqlite*
+    # history: LOOKBACK points per series, as a previous run of the daemon would have left
+    sqlite3 "$T/hz.sqlite" "CREATE TABLE readings(series TEXT NOT NULL, variable TEXT NOT NULL,
+        ts INTEGER NOT NULL, value REAL, UNIQUE(series, variable, ts));
+        WITH RECURSIVE s(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM s WHERE i < $SERIES - 1),
+             t(j) AS (SELECT 0 UNION ALL SELECT j + 1 FROM t WHERE j < $LOOKBACK - 1)
+        INSERT INTO readings SELECT 'm' || i, 'power', $T0 + j * 60000,
+            10 + 5 * sin(6.2831853 * j / 96 + i / 100.0) FROM s, t;" || die "history failed"
+    [ -n "$MC" ] && kill "$MC" && wait "$MC" 2>/dev/null
+    rm -f "$T/boot"
+    "$B/tools/mock_cluster" -b 1 -p 4 readings >"$T/boot" 2>/dev/null &
+    MC=$!
+    while [ ! -s "$T/boot" ]; do sleep 0.05; done
+    BOOT=$(head -n 1 "$T/boot")
+    kcat -b "$BOOT" -P -t readings -K: <"$T/stream" 2>/dev/null || die "kcat failed"
+    cat >"$T/hz.yaml" <<EOT
+database: $T/hz.sqlite
+metrics: {listen: "127.0.0.1:$PORT"}
+kafka: {bootstrap.servers: "$BOOT"}
+pipelines:
+  - name: meters
+    source:
+      kafka: {topic: readings, group.id: bench}
+      fields: {time: ts, values: [power]}
+    window: {period: 1m, lookback: $LOOKBACK, horizon: $HORIZON, stride: 1}
+    batch: {max: $bmax, max_wait: 200ms}
+    model:
+      $model
+    anomaly: {levels: [0.9, 0.99], rules: {spike: 6.0}}
+    sinks: [{sqlite: {}}]
+EOT
+    t0=$(date +%s.%N)
+    : >"$T/run.log"
+    ${PERF:-} "$B/horizond" -c "$T/hz.yaml" 2>"$T/run.log" &
+    HD=$!
+    until grep -q 'horizond ready' "$T/run.log"; do
+        kill -0 "$HD" 2>/dev/null || die "horizond exited: $(cat "$T/run.log")"
+        sleep 0.05
+    done
+    t1=$(date +%s.%N)
+    want=$((SERIES * POINTS * HORIZON))
+    while [ "$(sqlite3 "$T/hz.sqlite" "SELECT count(*) FROM forecasts" 2>/dev/null)" != "$want" ]; do
+        kill -0 "$HD" 2>/dev/null || die "horizond exited: $(tail "$T/run.log")"
+        sleep 0.5
+    done
+    curl -s "http://127.0.0.1:$PORT/metrics" >"$T/metrics"
+    kill -TERM "$HD"
+    wait "$HD"
+    HD=""
+    line=$(grep 'pipeline meters stopped' "$T/run.log")
+    rd=$(echo "$line" | sed 's/.*stopped: \([0-9]*\) readings.*/\1/')
+    fc=$(echo "$line" | sed 's/.*readings, \([0-9]*\) forecasts.*/\1/')
+    win=$(echo "$line" | sed 's/.* \([0-9]*\) windows in.*/\1/')
+    busy=$(echo "$line" | sed 's/.*busy \([0-9.]*\) s.*/\1/')
+    p50=$(echo "$line" | sed 's/.*p50 \([0-9.]*\) ms.*/\1/')
+    p99=$(echo "$line" | sed 's/.*p99 \([0-9.]*\) ms.*/\1/')
+    inf=$(awk '/^horizon_inference_seconds_sum/ { s = $2 } /^horizon_inference_seconds_count/ { n = $2 }
+               END { if (n) printf "%.1f ms", 1000 * s / n }' "$T/metrics")
+    bs=$(awk '/^horizon_batch_size_sum/ { s = $2 } /^horizon_batch_size_count/ { n = $2 }
+              END { if (n) printf "%.0f", s / n }' "$T/metrics")
+    reb=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f s", b - a }')
+    awk -v s=$SERIES -v b=$bmax -v rd="$rd" -v w="$win" -v fc="$fc" -v busy="$busy" -v reb="$reb" \
+        -v inf="$inf" -v bs="$bs" -v p50="$p50" -v p99="$p99" 'BEGIN {
+        printf "| %d | %d | %d | %d | %.0f | %.0f | %s | %s | %s | %s ms | %s ms |\n", s, b, rd, w,
+            rd / busy, fc / busy, reb, inf, bs, p50, p99 }'
+done
+echo
+echo "readings/s and forecasts/s over the busy time (first record of a cycle to its commit);"
+echo "forecasts = windows x horizon points written to SQLite (upserts, synchronous=FULL);"
+echo "rebuild = start until ready (checkpoint load, $SERIES x $LOOKBACK history points replayed)."
+echo "OPENBLAS_NUM_THREADS=$OPENBLAS_NUM_THREADS (the daemon is one thread). Machine: $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg) (shared: numbers are noisy)."

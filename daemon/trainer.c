@@ -1,0 +1,309 @@
+/* trainer.c — a pipeline's model trained and checkpointed (trainer.h): the papers' split
+ * and scaling (MODELS.md §1), training with early stopping (models/train.c), validation
+ * residual quantiles for the split-conformal anomaly intervals (anomaly.h), the checkpoint
+ * and its row in the `models` registry.  Used by `horizon train` and horizond. */
+#include "trainer.h"
+
+#include <math.h>
+#include <sqlite3.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "checkpoint.h"
+#include "modeldata.h"
+#include "sqlite_schema.h"
+#include "train.h"
+
+static void say(const hz_logger *log, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void say(const hz_logger *log, const char *fmt, ...)
+{
+    char buf[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    if (log)
+        hz_log(log, HZ_LOG_INFO, "%s", buf);
+    else
+        fprintf(stderr, "%s\n", buf);
+}
+
+#define CALIB_Q 99 /* quantiles 0.01 .. 0.99 of |residual| per step and variable */
+
+typedef struct progress {
+    const hz_logger *log;
+    int tty;
+    int epochs;
+    int64_t t0;
+} progress;
+
+static void on_progress(void *opaque, int epoch, int phase, int batch, int n_batches, double loss,
+                        double val_loss)
+{
+    progress *pr = opaque;
+    if (phase == 0) {
+        if (!pr->tty || (batch % 4 && batch != n_batches))
+            return;
+        int w = 30, done = (int)((double)batch / n_batches * w);
+        char bar[32];
+        for (int i = 0; i < w; i++)
+            bar[i] = i < done ? '#' : '.';
+        bar[w] = 0;
+        fprintf(stderr, "\repoch %d/%d [%s] %d/%d loss %.4f", epoch, pr->epochs, bar, batch,
+                n_batches, loss);
+        fflush(stderr);
+        return;
+    }
+    double secs = (hz_mono_ns() - pr->t0) / 1e9;
+    if (pr->tty)
+        fprintf(stderr, "\r\033[K");
+    say(pr->log, "epoch %d/%d: train loss %.5f, val loss %.5f (%.1f s)", epoch, pr->epochs, loss,
+        val_loss, secs);
+}
+
+/* Quantiles of |residual| per (step, variable) over n windows: out [P, C, CALIB_Q]. */
+static void residual_quantiles(const float *abs_err, int n, int P, int C, float *out)
+{
+    float *col = malloc((size_t)n * sizeof *col);
+    for (int t = 0; t < P; t++)
+        for (int k = 0; k < C; k++) {
+            for (int i = 0; i < n; i++)
+                col[i] = abs_err[((size_t)i * P + t) * C + k];
+            for (int i = 1; i < n; i++) { /* insertion sort is fine for a few thousand */
+                float v = col[i];
+                int j = i - 1;
+                while (j >= 0 && col[j] > v) {
+                    col[j + 1] = col[j];
+                    j--;
+                }
+                col[j + 1] = v;
+            }
+            for (int q = 0; q < CALIB_Q; q++) {
+                int idx = (int)ceil((q + 1) / 100.0 * (n + 1)) - 1;
+                if (idx >= n)
+                    idx = n - 1;
+                if (idx < 0)
+                    idx = 0;
+                out[((size_t)t * C + k) * CALIB_Q + q] = col[idx];
+            }
+        }
+    free(col);
+}
+
+static int register_model(const hz_config *cfg, const hz_pipeline_conf *p, const char *path,
+                          const char *conf_json, const char *metrics, const hz_logger *log,
+                          char *err, size_t errlen)
+{
+    if (!cfg->database || !*cfg->database)
+        return 0;
+    char sha[65];
+    int rc = hz_file_sha256(path, sha, err, errlen);
+    if (rc)
+        return rc;
+    sqlite3 *db;
+    if (sqlite3_open(cfg->database, &db) != SQLITE_OK) {
+        rc = hz_err(err, errlen, HZ_EDB, "%s: %s", cfg->database, sqlite3_errmsg(db));
+        sqlite3_close(db);
+        return rc;
+    }
+    sqlite3_busy_timeout(db, 5000);
+    const char *ddl = "CREATE TABLE IF NOT EXISTS models(id TEXT PRIMARY KEY, pipeline TEXT "
+                      "NOT NULL, kind TEXT NOT NULL, created INTEGER NOT NULL, config TEXT, "
+                      "metrics TEXT, path TEXT NOT NULL, sha256 TEXT NOT NULL)";
+    sqlite3_stmt *st = NULL;
+    char id[96];
+    snprintf(id, sizeof id, "%s-%.12s", p->name, sha);
+    if (sqlite3_exec(db, ddl, NULL, NULL, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(db,
+                           "INSERT OR REPLACE INTO models(id, pipeline, kind, created, config, "
+                           "metrics, path, sha256) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                           -1, &st, NULL) != SQLITE_OK) {
+        rc = hz_err(err, errlen, HZ_EDB, "%s: %s", cfg->database, sqlite3_errmsg(db));
+    } else {
+        sqlite3_bind_text(st, 1, id, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(st, 2, p->name, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(st, 3, hz_config_model_kind_name(p->model.kind), -1, SQLITE_TRANSIENT);
+        sqlite3_bind_int64(st, 4, hz_now_ms());
+        sqlite3_bind_text(st, 5, conf_json, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(st, 6, metrics, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(st, 7, path, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(st, 8, sha, -1, SQLITE_TRANSIENT);
+        if (sqlite3_step(st) != SQLITE_DONE)
+            rc = hz_err(err, errlen, HZ_EDB, "%s: %s", cfg->database, sqlite3_errmsg(db));
+        else
+            say(log, "registered model %s in %s", id, cfg->database);
+    }
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return rc;
+}
+
+/* mkdir -p of path's directory, so a checkpoint or database can be written there. */
+static void make_parent_dirs(const char *path)
+{
+    char buf[1024];
+    snprintf(buf, sizeof buf, "%s", path);
+    for (char *q = buf + 1; *q; q++)
+        if (*q == '/') {
+            *q = 0;
+            mkdir(buf, 0755);
+            *q = '/';
+        }
+}
+
+static int64_t table_period(const hz_table *t)
+{
+    return t->rows > 1 ? t->ts_ms[t->rows - 1] - t->ts_ms[t->rows - 2] : 0;
+}
+
+/* The series of table with the most readings, into out. */
+static int busiest_series(const char *path, const char *table, char *out, size_t outlen, char *err,
+                          size_t errlen)
+{
+    sqlite3 *db = NULL;
+    sqlite3_stmt *st = NULL;
+    char sql[256];
+    int rc = 0;
+    if (!hz_sqlite_ident_ok(table))
+        return hz_err(err, errlen, HZ_EINVAL, "%s: bad table name %s", path, table);
+    snprintf(sql, sizeof sql,
+             "SELECT series FROM %s GROUP BY series ORDER BY count(*) DESC, series LIMIT 1", table);
+    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
+        rc = hz_err(err, errlen, HZ_EDB, "%s: %s", path, sqlite3_errmsg(db));
+    } else if (sqlite3_step(st) != SQLITE_ROW) {
+        rc = hz_err(err, errlen, HZ_ENOTFOUND, "%s: table %s holds no readings to train on", path,
+                    table);
+    } else {
+        snprintf(out, outlen, "%s", (const char *)sqlite3_column_text(st, 0));
+    }
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return rc;
+}
+
+int hz_trainer_run(const hz_config *cfg, const hz_pipeline_conf *pc, const hz_train_opts *o,
+                   hz_train_summary *out, char *err, size_t errlen)
+{
+    const hz_logger *log = o->log;
+    const char *ckpt = o->checkpoint ? o->checkpoint : pc->model.checkpoint;
+    const char *series = o->series;
+    char busiest[512];
+    /* a Kafka pipeline learns from what its SQLite sink stored */
+    hz_pipeline_conf hist = *pc;
+    const hz_pipeline_conf *p = pc;
+    if (pc->source.kind == HZ_CFG_SOURCE_KAFKA) {
+        hist.source.kind = HZ_CFG_SOURCE_SQLITE;
+        hist.source.sqlite.path = cfg->database;
+        hist.source.sqlite.table = "readings";
+        for (size_t i = 0; i < pc->n_sinks; i++)
+            if (pc->sinks[i].kind == HZ_CFG_SINK_SQLITE) {
+                hist.source.sqlite.path = pc->sinks[i].sqlite.path;
+                break;
+            }
+        p = &hist;
+    }
+    if (!series && p->source.kind == HZ_CFG_SOURCE_SQLITE) {
+        int brc = busiest_series(p->source.sqlite.path, p->source.sqlite.table, busiest,
+                                 sizeof busiest, err, errlen);
+        if (brc)
+            return brc;
+        series = busiest;
+    }
+    int rc = 0;
+    hz_prepared d;
+    memset(&d, 0, sizeof d);
+    hz_model *m = NULL;
+    float *abs_err = NULL, *calib = NULL;
+    char *conf_json = NULL, *vars = NULL, *scal = NULL, *metrics = NULL;
+    hz_eval_result ev = {0}, et = {0};
+    hz_model_conf mc;
+    if ((rc = hz_prepared_load(cfg, p, series, &d, err, errlen)) ||
+        (rc = hz_pipeline_model_conf(p, d.table.cols, &mc, err, errlen)) ||
+        (rc = hz_prepared_split(p, &mc, NULL, &d, err, errlen)) ||
+        (rc = hz_model_create(&mc, &m, err, errlen)))
+        goto out;
+    hz_train_conf tc = {
+        .epochs = o->epochs >= 0 ? o->epochs : p->model.train.epochs,
+        .batch = p->model.train.batch,
+        .patience = p->model.train.patience,
+        .lr = p->model.train.lr,
+        .weight_decay = p->model.train.weight_decay,
+        .clip = p->model.train.clip,
+        .adamw = p->model.train.optimizer == HZ_CFG_OPT_ADAMW,
+        .lradj = p->model.train.lradj == HZ_CFG_LRADJ_TYPE1    ? HZ_LRADJ_TYPE1
+                 : p->model.train.lradj == HZ_CFG_LRADJ_COSINE ? HZ_LRADJ_COSINE
+                                                               : HZ_LRADJ_NONE,
+        .seed = (uint64_t)p->model.train.seed,
+        .max_train_batches = o->max_batches,
+    };
+    say(log,
+        "train: pipeline %s%s%s, %s, %d variables, %d rows; windows train %d val %d test %d; "
+        "%lld parameters",
+        p->name, series ? ", series " : "", series ? series : "", hz_model_kind_name(mc.kind),
+        d.table.cols, d.table.rows, d.win[0].count, d.win[1].count, d.win[2].count,
+        (long long)m->params.n_trainable);
+    progress pr = {log, !log && isatty(STDERR_FILENO), tc.epochs, hz_mono_ns()};
+    hz_train_result tr;
+    if (tc.epochs > 0 &&
+        (rc = hz_train(m, &d.win[0], &d.win[1], &tc, on_progress, &pr, &tr, err, errlen)))
+        goto out;
+    /* validation residuals (original units) calibrate the anomaly intervals */
+    int P = mc.pred_len, C = d.table.cols;
+    abs_err = malloc((size_t)d.win[1].count * P * C * sizeof(float) + 1);
+    calib = malloc((size_t)P * C * CALIB_Q * sizeof(float));
+    int drop_last = mc.kind == HZ_MODEL_INFORMER;
+    if (!abs_err || !calib || hz_evaluate(m, &d.win[1], tc.batch, 0, &d.scaler, abs_err, &ev) ||
+        hz_evaluate(m, &d.win[2], tc.batch, drop_last, &d.scaler, NULL, &et)) {
+        rc = hz_err(err, errlen, HZ_ENOMEM, "pipeline %s: out of memory evaluating", p->name);
+        goto out;
+    }
+    residual_quantiles(abs_err, ev.windows, P, C, calib);
+    conf_json = hz_model_conf_to_json(&mc);
+    vars = hz_meta_variables_json(d.names, C);
+    scal = hz_meta_scaler_json(&d.scaler);
+    char period[32], nm[16], buf[512];
+    snprintf(period, sizeof period, "%lld", (long long)table_period(&d.table));
+    snprintf(nm, sizeof nm, "%d", mc.n_marks);
+    snprintf(buf, sizeof buf,
+             "{\"val_mse\":%.6g,\"test_mse\":%.6g,\"test_mae\":%.6g,\"test_mse_orig\":%.6g,"
+             "\"test_mae_orig\":%.6g,\"test_windows\":%d,\"epochs\":%d,\"best_epoch\":%d}",
+             ev.mse, et.mse, et.mae, et.mse_orig, et.mae_orig, et.windows,
+             tc.epochs > 0 ? tr.epochs_run : 0, tc.epochs > 0 ? tr.best_epoch : 0);
+    metrics = strdup(buf);
+    const char *meta[7][2] = {{"variables", vars},
+                              {"scaler", scal},
+                              {"period_ms", period},
+                              {"n_marks", nm},
+                              {"metrics", metrics},
+                              {"pipeline", p->name},
+                              {"time_column", p->source.fields.time ? p->source.fields.time : ""}};
+    hz_ckpt_extra ex = {"calib.abs_residual_quantiles", 3, {P, C, CALIB_Q}, calib};
+    make_parent_dirs(ckpt);
+    if (cfg->database && *cfg->database)
+        make_parent_dirs(cfg->database);
+    if ((rc = hz_ckpt_save(m, ckpt, meta, 7, &ex, 1, err, errlen)))
+        goto out;
+    say(log, "checkpoint %s written", ckpt);
+    char rerr[HZ_ERRLEN];
+    if (register_model(cfg, p, ckpt, conf_json, metrics, log, rerr, sizeof rerr))
+        say(log, "warning: model not registered: %s", rerr);
+    if (out)
+        *out = (hz_train_summary){ev.mse, ev.mae, et.mse, et.mae, et.windows};
+out:
+    hz_eval_free(&ev);
+    hz_eval_free(&et);
+    free(abs_err);
+    free(calib);
+    free(conf_json);
+    free(vars);
+    free(scal);
+    free(metrics);
+    hz_model_free(m);
+    hz_prepared_free(&d);
+    return rc;
+}

@@ -1,0 +1,34 @@
+/* trainer.h — train a pipeline's model and write its checkpoint (DESIGN.md, "Models"): the
+ * body of `horizon train`, shared with horizond's `train_on_start`.  The data is the
+ * pipeline's source when it is a CSV or SQLite table; a Kafka pipeline trains on the
+ * readings its SQLite sink (or the top-level database) has stored.  The checkpoint holds
+ * the config, scaler, variables, period, metrics and "calib.abs_residual_quantiles"
+ * [pred_len, C, 99] (quantiles 0.01..0.99 of |residual| on the validation split, original
+ * units), and is registered in the database's `models` table. */
+#ifndef HZ_TRAINER_H
+#define HZ_TRAINER_H
+
+#include <stddef.h>
+
+#include "config.h"
+#include "hz.h"
+
+typedef struct hz_train_opts {
+    const char *series;     /* SQLite: one series; NULL = the series with the most readings */
+    const char *checkpoint; /* NULL: the pipeline's model.checkpoint */
+    int epochs;             /* < 0: model.train.epochs */
+    int max_batches;        /* > 0: stop each epoch after this many batches (smoke tests) */
+    const hz_logger *log;   /* NULL: plain lines on stderr, with a progress bar on a tty */
+} hz_train_opts;
+
+typedef struct hz_train_summary {
+    double val_mse, val_mae, test_mse, test_mae;
+    int test_windows;
+} hz_train_summary;
+
+/* Trains, writes the checkpoint (parent directories created) and registers it.  out may be
+ * NULL.  Returns 0 or HZ_E* with a message naming the pipeline, file or table. */
+int hz_trainer_run(const hz_config *cfg, const hz_pipeline_conf *p, const hz_train_opts *o,
+                   hz_train_summary *out, char *err, size_t errlen);
+
+#endif

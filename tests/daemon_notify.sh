@@ -1,0 +1,52 @@
+#!/bin/sh
+# daemon_notify.sh — horizond speaks systemd's notification protocol (Type=notify, issue 6):
+# with NOTIFY_SOCKET and a watchdog set, it sends READY=1, STATUS= lines (readings/s,
+# forecasts), WATCHDOG=1 pings, RELOADING=1 then READY=1 around a SIGHUP, and STOPPING=1 on
+# SIGTERM (exit 0).  tests/tools/notify_listen stands in for systemd's socket.
+set -u
+NAME=daemon_notify
+T=$(mktemp -d /tmp/hz_dn_XXXXXX)
+. tests/tools/daemon_lib.sh
+LS=""
+trap 'cleanup; [ -n "$LS" ] && kill "$LS" 2>/dev/null' EXIT
+
+"$BIN/horizon" import data/choptank/ChoptankRiverFlow.txt --db "$T/hz.sqlite" --series choptank \
+    --date-order mdy --quiet >/dev/null || fail "import failed"
+sed -e "s|database: .*|database: $T/hz.sqlite|" \
+    -e "s|checkpoint: .*|checkpoint: $T/m.safetensors|" \
+    -e "s|params: .*|params: {d_model: 16, n_heads: 2, e_layers: 1, d_ff: 32}|" \
+    -e "s|poll: 1s|poll: 50ms|" config/examples/demo.yaml >"$T/hz.yaml"
+"$BIN/horizon" train -c "$T/hz.yaml" --epochs 1 --max-batches 2 >/dev/null 2>"$T/train.err" ||
+    fail "train failed"
+"$BIN/tools/notify_listen" "$T/notify" 60 >"$T/notify.out" 2>"$T/listen.err" &
+LS=$!
+n=0
+while [ ! -S "$T/notify" ]; do
+    n=$((n + 1)); [ $n -gt 100 ] && fail "listener did not start"
+    sleep 0.05
+done
+# WATCHDOG_PID must be the daemon's own pid: set it in the shell that execs it
+NOTIFY_SOCKET="$T/notify" WATCHDOG_USEC=1000000 sh -c 'WATCHDOG_PID=$$ exec "$0" -c "$1"' \
+    "$BIN/horizond" "$T/hz.yaml" 2>"$T/run.log" &
+HD=$!
+wait_sql "SELECT count(DISTINCT issued_ts) FROM forecasts" 4324 60
+sleep 1.5 # a few watchdog pings (every 0.5 s) and a STATUS line after the work
+kill -HUP "$HD"
+n=0
+until grep -q 'reload done' "$T/run.log"; do
+    n=$((n + 1)); [ $n -gt 100 ] && fail "reload did not finish"
+    sleep 0.05
+done
+stop_daemon
+sleep 0.3
+kill "$LS"
+wait "$LS" 2>/dev/null
+LS=""
+grep -q '^READY=1$' "$T/notify.out" || fail "no READY=1: $(cat "$T/notify.out")"
+[ "$(grep -c '^WATCHDOG=1$' "$T/notify.out")" -ge 2 ] || fail "fewer than 2 watchdog pings"
+grep -q '^STATUS=1/1 pipelines; [0-9]* readings/s, [0-9]* forecasts/s' "$T/notify.out" ||
+    fail "no STATUS line: $(grep STATUS "$T/notify.out")"
+grep -q '^RELOADING=1 MONOTONIC_USEC=[0-9]*$' "$T/notify.out" || fail "no RELOADING=1"
+[ "$(grep -c '^READY=1$' "$T/notify.out")" -ge 2 ] || fail "no READY=1 after the reload"
+grep -q '^STOPPING=1$' "$T/notify.out" || fail "no STOPPING=1"
+echo "$NAME: ok ($(grep -c '^WATCHDOG=1$' "$T/notify.out") watchdog pings, $(grep -c '^STATUS=' "$T/notify.out") STATUS lines, READY/RELOADING/STOPPING)"

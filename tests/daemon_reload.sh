@@ -1,0 +1,75 @@
+#!/bin/sh
+# daemon_reload.sh — SIGHUP (issue 6): two SQLite pipelines run; the file is edited so
+# that only pipeline b changes; after SIGHUP b restarts (its windows rebuilt from SQLite)
+# while a keeps running with its windows, and both forecast the next reading.  A broken
+# file on SIGHUP is refused and the running configuration kept.  /metrics and /healthz
+# answer on the configured loopback port.
+set -u
+NAME=daemon_reload
+T=$(mktemp -d /tmp/hz_dr_XXXXXX)
+. tests/tools/daemon_lib.sh
+
+"$BIN/horizon" import data/choptank/ChoptankRiverFlow.txt --db "$T/hz.sqlite" --series choptank \
+    --date-order mdy --quiet >/dev/null || fail "import failed"
+conf() { # conf LEVEL_OF_B
+    cat <<EOT
+database: $T/hz.sqlite
+metrics: {listen: "127.0.0.1:$PORT"}
+pipelines:
+EOT
+    for p in a b; do
+        lv=0.99
+        [ $p = b ] && lv=$1
+        cat <<EOT
+  - name: $p
+    source:
+      sqlite: {table: readings, poll: 50ms}
+      fields: {series: series, time: ts, values: [Qdaily]}
+    window: {period: 1d, lookback: 60, horizon: 7}
+    model:
+      kind: itransformer
+      checkpoint: $T/m.safetensors
+      params: {d_model: 16, n_heads: 2, e_layers: 1, d_ff: 32}
+      data: {split: ratio, ratios: [0.7, 0.1, 0.2]}
+    anomaly: {levels: [0.9, $lv]}
+    sinks:
+      - sqlite: {}
+EOT
+    done
+}
+PORT=$((20000 + $$ % 20000))
+conf 0.99 >"$T/hz.yaml"
+"$BIN/horizon" train -c "$T/hz.yaml" -p a --epochs 1 --max-batches 3 >/dev/null 2>"$T/train.err" ||
+    fail "train failed"
+start_daemon "$T/hz.yaml" "$T/run.log"
+wait_sql "SELECT count(DISTINCT pipeline || issued_ts) FROM forecasts" $((2 * 4324)) 60
+port=$(sed -n 's/.*metrics on .*(port \([0-9]*\)).*/\1/p' "$T/run.log")
+[ -n "$port" ] || fail "no metrics port in the log"
+curl -sf "http://127.0.0.1:$port/healthz" >/dev/null || fail "/healthz not ok"
+curl -sf "http://127.0.0.1:$port/metrics" >"$T/metrics" || fail "/metrics failed"
+grep -q '^horizon_readings_total{pipeline="a"} 4383' "$T/metrics" || fail "metrics: $(grep readings "$T/metrics")"
+
+conf 0.95 >"$T/hz.yaml"
+kill -HUP "$HD"
+n=0
+until grep -q 'reload done' "$T/run.log"; do
+    n=$((n + 1)); [ $n -gt 200 ] && fail "reload did not finish"
+    sleep 0.05
+done
+grep -q 'reload: pipeline a unchanged; keeps its windows (1 series)' "$T/run.log" || fail "a was not kept"
+grep -q 'reload: pipeline b changed; restarting it' "$T/run.log" || fail "b was not restarted"
+[ "$(grep -c 'pipeline b: windows rebuilt' "$T/run.log")" = 1 ] || fail "b's windows not rebuilt"
+[ "$(grep -c 'pipeline a: windows rebuilt' "$T/run.log")" = 0 ] || fail "a was rebuilt"
+
+echo 'pipelines: [oops' >"$T/hz.yaml"
+kill -HUP "$HD"
+n=0
+until grep -q 'reload refused' "$T/run.log"; do
+    n=$((n + 1)); [ $n -gt 200 ] && fail "bad reload not reported"
+    sleep 0.05
+done
+last=$(q "SELECT max(ts) FROM readings")
+q "INSERT INTO readings(series, variable, ts, value) VALUES ('choptank', 'Qdaily', $((last + 86400000)), 123)"
+wait_sql "SELECT count(*) FROM forecasts WHERE issued_ts = $((last + 86400000))" 14 30
+stop_daemon
+echo "$NAME: ok (b restarted, a kept its windows; bad file refused; both forecast the next day)"

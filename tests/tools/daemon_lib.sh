@@ -1,0 +1,145 @@
+# daemon_lib.sh — helpers sourced by the tests/daemon_*.sh script tests: a mock Kafka
+# cluster, a tiny iTransformer checkpoint trained in seconds, synthetic meter readings,
+# horizond started and stopped as a separate process.  Expects BIN, T (temp dir), NAME.
+BIN=${BIN:-build}
+MC=""
+HD=""
+fail() {
+    echo "$NAME: $*" >&2
+    for f in "$T"/*.log "$T"/*.err; do
+        [ -s "$f" ] && { echo "--- $f" >&2; tail -n 30 "$f" | sed 's/^/  /' >&2; }
+    done
+    exit 1
+}
+cleanup() {
+    [ -n "$HD" ] && kill -9 "$HD" 2>/dev/null && wait "$HD" 2>/dev/null
+    [ -n "$MC" ] && kill "$MC" 2>/dev/null && wait "$MC" 2>/dev/null
+    rm -rf "$T"
+}
+trap cleanup EXIT
+
+T0=1794999960000 # a minute boundary (ms)
+
+# start_mock TOPIC...: mock cluster on loopback; sets BOOT
+start_mock() {
+    "$BIN/tools/mock_cluster" -b 1 -p 2 "$@" >"$T/boot" 2>"$T/mc.err" &
+    MC=$!
+    n=0
+    while [ ! -s "$T/boot" ]; do
+        n=$((n + 1)); [ $n -gt 200 ] && fail "mock cluster did not start"
+        sleep 0.05
+    done
+    BOOT=$(head -n 1 "$T/boot")
+}
+
+# readings FROM TO [SPIKE_SERIES SPIKE_T]: JSON lines "key:value" for series m0..m49, one
+# per minute, points FROM..TO-1 (time-major), a daily-ish sine plus noise.
+readings() {
+    awk -v a="$1" -v b="$2" -v ss="${3:--1}" -v st="${4:--1}" -v t0=$T0 'BEGIN {
+        srand(7);
+        for (t = a; t < b; t++) for (s = 0; s < 50; s++) {
+            v = 10 + 5 * sin(6.2831853 * t / 24 + s / 7) + 0.3 * sin(t * 1.7 + s);
+            if (s == ss && t == st) v += 60;
+            printf "m%d:{\"series\":\"m%d\",\"ts\":%.0f,\"power\":%.4f}\n", s, s, t0 + t * 60000, v
+        } }'
+}
+
+# train_ckpt: a tiny checkpoint at $T/m.safetensors (lookback 24, horizon 4, d_model 16)
+train_ckpt() {
+    awk -v t0=$T0 'BEGIN { print "ts,power"; for (t = 0; t < 500; t++)
+        printf "%.0f,%.4f\n", t0 + t * 60000, 10 + 5 * sin(6.2831853 * t / 24) + 0.3 * sin(t * 1.7) }' \
+        >"$T/train.csv"
+    cat >"$T/train.yaml" <<EOT
+database: $T/train.sqlite
+metrics: {listen: ""}
+pipelines:
+  - name: meters
+    source:
+      csv: {path: $T/train.csv}
+      fields: {time: ts, values: [power]}
+    window: {period: 1m, lookback: 24, horizon: 4, stride: 1}
+    model:
+      kind: itransformer
+      checkpoint: $T/m.safetensors
+      params: {d_model: 16, n_heads: 2, e_layers: 1, d_ff: 32}
+      train: {epochs: 1, batch: 16, lr: 1.0e-3}
+      data: {split: ratio, ratios: [0.7, 0.1, 0.2], features: M}
+    sinks:
+      - sqlite: {}
+EOT
+    "$BIN/horizon" train -c "$T/train.yaml" --epochs 1 --max-batches 3 >"$T/train.out" 2>"$T/train.err" ||
+        fail "training the test checkpoint failed"
+}
+
+# kafka_yaml FILE: kafka source -> sqlite + kafka sinks, on $BOOT
+kafka_yaml() {
+    cat >"$1" <<EOT
+database: $T/hz.sqlite
+metrics: {listen: ""}
+log_level: info
+shutdown_timeout: 20s
+kafka: {bootstrap.servers: "$BOOT"}
+pipelines:
+  - name: meters
+    source:
+      kafka:
+        topic: readings
+        group.id: hz-test
+        properties: {session.timeout.ms: "6000", heartbeat.interval.ms: "500"}
+      fields: {series: series, time: ts, values: [power]}
+    window: {period: 1m, lookback: 24, horizon: 4, stride: 1}
+    batch: {max: 64, max_wait: 100ms}
+    model:
+      kind: itransformer
+      checkpoint: $T/m.safetensors
+      params: {d_model: 16, n_heads: 2, e_layers: 1, d_ff: 32}
+    anomaly:
+      levels: [0.9, 0.99]
+      rules: {spike: 6.0}
+    sinks:
+      - sqlite: {}
+      - kafka: {forecasts: forecasts, anomalies: anomalies, dead_letters: dead}
+EOT
+}
+
+# start_daemon CONFIG LOG
+start_daemon() {
+    : >"$2"
+    "$BIN/horizond" -c "$1" 2>"$2" &
+    HD=$!
+    n=0
+    until grep -q 'horizond ready' "$2"; do
+        n=$((n + 1)); [ $n -gt 600 ] && fail "horizond did not get ready"
+        kill -0 "$HD" 2>/dev/null || fail "horizond exited at start"
+        sleep 0.05
+    done
+}
+
+# stop_daemon: SIGTERM, expects exit 0
+stop_daemon() {
+    kill -TERM "$HD"
+    wait "$HD"
+    rc=$?
+    HD=""
+    [ $rc -eq 0 ] || fail "horizond exited $rc after SIGTERM, expected 0"
+}
+
+# q SQL: one value from $T/hz.sqlite
+q() { sqlite3 "$T/hz.sqlite" "$1" 2>/dev/null; }
+
+# wait_sql SQL WANT [SECONDS]: until the query returns WANT
+wait_sql() {
+    n=0
+    lim=$((${3:-40} * 10))
+    while [ "$(q "$1")" != "$2" ]; do
+        n=$((n + 1))
+        [ $n -gt $lim ] && fail "timed out waiting for [$1] = $2 (got $(q "$1"))"
+        [ -n "$HD" ] && ! kill -0 "$HD" 2>/dev/null && fail "horizond died"
+        sleep 0.1
+    done
+}
+
+# count_topic TOPIC: messages in a topic (kcat, independent client)
+count_topic() {
+    kcat -b "$BOOT" -C -t "$1" -e -o beginning -q 2>>"$T/kcat.err" | wc -l
+}
