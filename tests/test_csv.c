@@ -268,6 +268,9 @@ static void test_source_readings_and_dead_letters(void **state)
     assert_non_null(strstr(b.dead[0].reason, "column \"power\""));
     assert_int_equal(b.dead[0].payload_len, strlen("1600000060,bad"));
     assert_memory_equal(b.dead[0].payload, "1600000060,bad", b.dead[0].payload_len);
+    assert_int_equal(b.dead[0].pos.offset, 3); /* the bad row's line */
+    assert_int_equal(b.n_positions, 1);
+    assert_int_equal(b.positions[0].offset, 4); /* the batch's last line */
     assert_int_equal(s->ops->ack(s, &b.readings[1].pos, err, sizeof err), 0);
     assert_int_equal(s->ops->poll(s, &b, 10, 0, err, sizeof err), 1);
     assert_int_equal(b.readings[0].pos.offset, 5);

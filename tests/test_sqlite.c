@@ -340,6 +340,11 @@ static void test_source_groups_and_resumes(void **state)
     assert_string_equal(b.dead[1].origin, "readings/12");
     assert_non_null(strstr(b.dead[1].reason, "column ts: expected an integer"));
     assert_non_null(strstr((const char *)b.dead[1].payload, "ts=x"));
+    assert_int_equal(b.dead[0].pos.offset, 11); /* dead letters carry their rowid */
+    assert_int_equal(b.dead[1].pos.offset, 12);
+    assert_int_equal(b.n_positions, 1); /* the batch's last consumed rowid */
+    assert_int_equal(b.positions[0].partition, -1);
+    assert_int_equal(b.positions[0].offset, 14);
     assert_int_equal(s->ops->ack(s, &b.readings[3].pos, err, sizeof err), 0);
     assert_int_equal(s->ops->poll(s, &b, 100, 50, err, sizeof err), 0);
     s->ops->free(s);
