@@ -228,6 +228,10 @@ static void test_pipeline_readings_to_forecasts_and_dead_letters(void **state)
         const hz_pos *pos;
         size_t npos = hz_kafka_source_batch_positions(src, &pos);
         assert_true(npos >= 1 && npos <= 3);
+        assert_int_equal(b.n_positions, npos); /* the batch reports the same positions */
+        assert_ptr_equal(b.positions, pos);
+        for (size_t i = 0; i < b.n_dead; i++) /* a dead letter's position is its offset */
+            assert_non_null(strstr(b.dead[i].origin, "/"));
         for (size_t i = 0; i < npos; i++)
             if (src->ops->ack(src, &pos[i], err, sizeof err))
                 fail_msg("ack: %s", err);
