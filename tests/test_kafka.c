@@ -230,8 +230,12 @@ static void test_pipeline_readings_to_forecasts_and_dead_letters(void **state)
         assert_true(npos >= 1 && npos <= 3);
         assert_int_equal(b.n_positions, npos); /* the batch reports the same positions */
         assert_ptr_equal(b.positions, pos);
-        for (size_t i = 0; i < b.n_dead; i++) /* a dead letter's position is its offset */
-            assert_non_null(strstr(b.dead[i].origin, "/"));
+        for (size_t i = 0; i < b.n_dead; i++) { /* origin and position name the same offset */
+            char o[128];
+            snprintf(o, sizeof o, "/%d/%lld", (int)b.dead[i].pos.partition,
+                     (long long)b.dead[i].pos.offset);
+            assert_non_null(strstr(b.dead[i].origin, o));
+        }
         for (size_t i = 0; i < npos; i++)
             if (src->ops->ack(src, &pos[i], err, sizeof err))
                 fail_msg("ack: %s", err);
