@@ -109,7 +109,7 @@ int hz_cmd_train(int argc, char **argv)
     }
     int rc = 1;
     const hz_pipeline_conf *p = pick_pipeline(cfg, pname);
-    hz_train_opts o = {series, ckpt, epochs, max_batches, NULL};
+    hz_train_opts o = {series, ckpt, epochs, max_batches, NULL, NULL, NULL};
     hz_train_summary sum;
     if (p && hz_trainer_run(cfg, p, &o, &sum, err, sizeof err)) {
         fprintf(stderr, "horizon: %s\n", err);

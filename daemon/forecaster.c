@@ -81,7 +81,7 @@ static int open_model(hz_forecaster *p, char *err, size_t errlen)
                           pc->name, path, p->cfg->path, pc->name);
         hz_log(p->log, HZ_LOG_NOTICE, "pipeline %s: no checkpoint at %s; training one", pc->name,
                path);
-        hz_train_opts o = {NULL, NULL, -1, 0, p->log};
+        hz_train_opts o = {NULL, NULL, -1, 0, p->log, NULL, NULL};
         int rc = hz_trainer_run(p->cfg, pc, &o, NULL, err, errlen);
         if (rc)
             return rc;
@@ -382,6 +382,20 @@ void hz_forecaster_free(hz_forecaster *p)
     free(p->last_fc);
     free(p->last_issued);
     free(p);
+}
+
+int hz_forecaster_take_state(hz_forecaster *p, const hz_forecaster *from)
+{
+    if (from->P != p->P || from->C != p->C || from->period != p->period)
+        return 0;
+    for (int k = 0; k < p->C; k++)
+        if (strcmp(from->mnames[k], p->mnames[k]))
+            return 0;
+    if (grow_series(p, from->scap))
+        return HZ_ENOMEM;
+    memcpy(p->last_fc, from->last_fc, from->scap * (size_t)p->P * p->C * sizeof *p->last_fc);
+    memcpy(p->last_issued, from->last_issued, from->scap * sizeof *p->last_issued);
+    return 0;
 }
 
 const char *hz_forecaster_model_id(const hz_forecaster *p)

@@ -61,6 +61,11 @@ int hz_forecaster_run(hz_forecaster *f, hz_window_store *ws, hz_forecast_fn emit
 int hz_forecaster_check(hz_forecaster *f, uint32_t s, const hz_reading *r, hz_anomaly *out,
                         int max_out);
 
+/* Hands the per-series latest forecasts of `from` (the model being replaced) to f, so the
+ * residual check goes on without a gap after a model swap; nothing is copied when the two
+ * forecast different variables.  Returns 0 or HZ_ENOMEM (f then simply starts empty). */
+int hz_forecaster_take_state(hz_forecaster *f, const hz_forecaster *from);
+
 /* "name-<sha256 prefix>" of the checkpoint (hz_forecast.model_id). */
 const char *hz_forecaster_model_id(const hz_forecaster *f);
 /* One line for the log: kind, lookback, horizon, variables. */

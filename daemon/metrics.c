@@ -246,6 +246,7 @@ int hz_metrics_declare_std(hz_metrics *m, char *err, size_t errlen)
 {
     static const char *const P[] = {"pipeline", NULL};
     static const char *const PK[] = {"pipeline", "kind", NULL};
+    static const char *const PR[] = {"pipeline", "result", NULL};
     /* Inference latency of one batched forward pass: 1 ms .. 30 s. */
     static const double lat[] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
                                  0.25,  0.5,    1,     2.5,  5,     10,   30};
@@ -279,6 +280,8 @@ int hz_metrics_declare_std(hz_metrics *m, char *err, size_t errlen)
          "Readings older than the window, counted and dropped."},
         {"horizon_gaps_filled_total", HZ_METRIC_COUNTER, P, NULL, 0,
          "Missing grid points filled in windows."},
+        {"horizon_retrains_total", HZ_METRIC_COUNTER, PR, NULL, 0,
+         "Scheduled retrainings (model.train.retrain_every), by result (ok, failed)."},
     };
     for (size_t i = 0; i < sizeof std / sizeof *std; i++) {
         int rc = hz_metrics_declare(m, std[i].name, std[i].type, std[i].help, std[i].labels,

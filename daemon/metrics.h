@@ -45,7 +45,8 @@ int hz_metrics_declare(hz_metrics *m, const char *name, hz_metric_type type, con
                        size_t errlen);
 
 /* Declares the families the daemon uses (see docs/METRICS.md), all labelled by `pipeline`
- * (horizon_anomalies_total also by `kind`).  Returns 0 or HZ_E*. */
+ * (horizon_anomalies_total also by `kind`, horizon_retrains_total by `result`).  Returns 0 or
+ * HZ_E*. */
 int hz_metrics_declare_std(hz_metrics *m, char *err, size_t errlen);
 
 /* Returns the child of family `name` for the label values (in declaration order, exactly as

@@ -5,7 +5,10 @@
 #include "pipeline.h"
 
 #include <math.h>
+#include <pthread.h>
+#include <signal.h>
 #include <sqlite3.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +20,7 @@
 #include "kafka_source.h"
 #include "sqlite_sink.h"
 #include "sqlite_source.h"
+#include "trainer.h"
 #include "window_store.h"
 
 #define MAX_ACKS 256 /* partitions tracked per cycle */
@@ -24,6 +28,25 @@
 #define FLUSH_MS 30000
 
 static const char *const KINDS[N_KINDS] = {"residual", "range", "flatline", "spike", "gap"};
+
+/* Scheduled retraining (model.train.retrain_every): one background thread at a time trains
+ * a new model object from the pipeline's history into `<checkpoint>.next`, renames it over
+ * the checkpoint and registers it; the loop thread joins it at a cycle boundary and swaps
+ * in a forecaster loaded from the new checkpoint.  The thread reads only cfg, pc, log (all
+ * immutable while the pipeline lives) and writes only rc, err, sum before setting done. */
+typedef struct retrain {
+    pthread_t th;
+    int running;       /* started, not joined yet (loop thread only) */
+    atomic_int cancel; /* set by the loop: stop training, publish nothing */
+    atomic_int done;   /* set by the thread after rc, err, sum */
+    int rc;
+    char err[HZ_ERRLEN];
+    hz_train_summary sum;
+    char next_path[4096];
+    int64_t due_ns, t0_ns;
+    hz_forecaster_stats base; /* counts of the forecasters swapped out */
+    hz_metric *m_ok, *m_failed;
+} retrain;
 
 struct hz_pipeline {
     const hz_config *cfg;
@@ -63,6 +86,7 @@ struct hz_pipeline {
     hz_metric *m_kind[N_KINDS];
     uint64_t seen_late, seen_fill;
     hz_pipeline_stats st;
+    retrain rt;
 };
 
 /* ---- helpers */
@@ -306,6 +330,9 @@ static void get_metrics(hz_pipeline *p, hz_metrics *m)
         const char *kv[] = {p->pc->name, KINDS[i], NULL};
         p->m_kind[i] = hz_metrics_get(m, "horizon_anomalies_total", kv, NULL, 0);
     }
+    const char *ok[] = {p->pc->name, "ok", NULL}, *failed[] = {p->pc->name, "failed", NULL};
+    p->rt.m_ok = hz_metrics_get(m, "horizon_retrains_total", ok, NULL, 0);
+    p->rt.m_failed = hz_metrics_get(m, "horizon_retrains_total", failed, NULL, 0);
 }
 
 /* "pipeline NAME: msg", unless msg already names the pipeline. */
@@ -370,11 +397,10 @@ int hz_pipeline_new(const hz_config *cfg, const hz_pipeline_conf *pc, hz_metrics
         sqlite3_close(p->lagdb);
         p->lagdb = NULL;
     }
-    if (pc->model.train.retrain_every_ms > 0)
-        hz_log(log, HZ_LOG_WARN,
-               "pipeline %s: model.train.retrain_every is not implemented yet; the model is "
-               "not retrained while the daemon runs (run `horizon train` and SIGHUP)",
-               pc->name);
+    if (pc->model.train.retrain_every_ms > 0) {
+        p->rt.due_ns = hz_mono_ns() + pc->model.train.retrain_every_ms * 1000000;
+        snprintf(p->rt.next_path, sizeof p->rt.next_path, "%s.next", pc->model.checkpoint);
+    }
     char desc[256];
     hz_forecaster_describe(p->fcst, desc, sizeof desc);
     hz_log(log, HZ_LOG_INFO, "pipeline %s: %s source, %zu sink%s, model %s, batch %d / %lld ms",
@@ -385,6 +411,124 @@ int hz_pipeline_new(const hz_config *cfg, const hz_pipeline_conf *pc, hz_metrics
 fail:
     hz_pipeline_free(p);
     return rc;
+}
+
+/* ---- scheduled retraining */
+
+static void *retrain_main(void *arg)
+{
+    hz_pipeline *p = arg;
+    hz_train_opts o = {0};
+    o.checkpoint = p->rt.next_path;
+    o.publish = p->pc->model.checkpoint;
+    o.epochs = -1;
+    o.log = p->log;
+    o.cancel = &p->rt.cancel;
+    p->rt.rc = hz_trainer_run(p->cfg, p->pc, &o, &p->rt.sum, p->rt.err, sizeof p->rt.err);
+    atomic_store(&p->rt.done, 1);
+    return NULL;
+}
+
+static void retrain_start(hz_pipeline *p)
+{
+    atomic_store(&p->rt.cancel, 0);
+    atomic_store(&p->rt.done, 0);
+    p->rt.rc = 0;
+    p->rt.err[0] = 0;
+    p->rt.t0_ns = hz_mono_ns();
+    hz_log(p->log, HZ_LOG_NOTICE, "pipeline %s: retraining in the background (model %s serves)",
+           p->pc->name, hz_forecaster_model_id(p->fcst));
+    /* signals stay with the loop thread: the handlers only set flags it polls */
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    int rc = pthread_create(&p->rt.th, NULL, retrain_main, p);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (rc) {
+        hz_log(p->log, HZ_LOG_ERR, "pipeline %s: retrain not started: pthread_create: %s",
+               p->pc->name, strerror(rc));
+        hz_metrics_inc(p->rt.m_failed);
+        p->rt.due_ns = hz_mono_ns() + p->pc->model.train.retrain_every_ms * 1000000;
+        return;
+    }
+    p->rt.running = 1;
+}
+
+/* The loop's side, at a cycle boundary (nothing staged in the forecaster): starts a retrain
+ * when one is due, or swaps in the model of a finished one. */
+static void retrain_tick(hz_pipeline *p)
+{
+    int64_t every = p->pc->model.train.retrain_every_ms, now = hz_mono_ns();
+    if (every <= 0 || (!p->rt.running && now < p->rt.due_ns))
+        return;
+    if (!p->rt.running) {
+        retrain_start(p);
+        return;
+    }
+    if (!atomic_load(&p->rt.done))
+        return;
+    pthread_join(p->rt.th, NULL);
+    p->rt.running = 0;
+    p->rt.due_ns = now + every * 1000000;
+    double secs = (now - p->rt.t0_ns) / 1e9;
+    const char *name = p->pc->name;
+    if (p->rt.rc) {
+        hz_log(p->log, HZ_LOG_ERR,
+               "pipeline %s: retrain failed after %.1f s; model %s keeps "
+               "serving: %s",
+               name, secs, hz_forecaster_model_id(p->fcst), p->rt.err);
+        hz_metrics_inc(p->rt.m_failed);
+        return;
+    }
+    char e2[HZ_ERRLEN];
+    hz_forecaster *nf = NULL;
+    if (hz_forecaster_new(p->cfg, p->pc, p->vars, p->nvars, p->log, p->m_inf, p->m_bs, &nf, e2,
+                          sizeof e2)) {
+        hz_log(p->log, HZ_LOG_ERR,
+               "pipeline %s: retrained model not loaded; model %s keeps "
+               "serving: %s",
+               name, hz_forecaster_model_id(p->fcst), e2);
+        hz_metrics_inc(p->rt.m_failed);
+        return;
+    }
+    if (hz_forecaster_take_state(nf, p->fcst))
+        hz_log(p->log, HZ_LOG_WARN,
+               "pipeline %s: out of memory keeping the latest forecasts; "
+               "residual checks resume with the next forecast of each series",
+               name);
+    const hz_train_summary *sm = &p->rt.sum;
+    hz_log(p->log, HZ_LOG_NOTICE,
+           "pipeline %s: retrained in %.1f s (val mse %.4g mae %.4g; test mse %.4g mae %.4g on "
+           "%d windows); model %s replaces %s",
+           name, secs, sm->val_mse, sm->val_mae, sm->test_mse, sm->test_mae, sm->test_windows,
+           hz_forecaster_model_id(nf), hz_forecaster_model_id(p->fcst));
+    hz_forecaster_stats os = hz_forecaster_stats_get(p->fcst);
+    p->rt.base.windows += os.windows;
+    p->rt.base.batches += os.batches;
+    p->rt.base.skipped += os.skipped;
+    p->rt.base.forecasts += os.forecasts;
+    hz_forecaster_free(p->fcst);
+    p->fcst = nf;
+    hz_metrics_inc(p->rt.m_ok);
+}
+
+/* Stops a running retrain (shutdown, restart): it returns within one training batch. */
+static void retrain_cancel(hz_pipeline *p)
+{
+    if (!p->rt.running)
+        return;
+    atomic_store(&p->rt.cancel, 1);
+    pthread_join(p->rt.th, NULL);
+    p->rt.running = 0;
+    if (p->rt.rc == HZ_EAGAIN)
+        hz_log(p->log, HZ_LOG_NOTICE, "pipeline %s: retrain cancelled", p->pc->name);
+    else if (p->rt.rc)
+        hz_log(p->log, HZ_LOG_ERR, "pipeline %s: retrain failed: %s", p->pc->name, p->rt.err);
+    else
+        hz_log(p->log, HZ_LOG_NOTICE,
+               "pipeline %s: retrain finished at stop; the new checkpoint "
+               "serves from the next start",
+               p->pc->name);
 }
 
 /* ---- the cycle */
@@ -503,6 +647,7 @@ int hz_pipeline_step(hz_pipeline *p, int timeout_ms, char *err, size_t errlen)
     char e2[HZ_ERRLEN];
     int64_t t0 = 0, max_wait = p->pc->batch.max_wait_ms;
     int total = 0, rc = 0;
+    retrain_tick(p); /* between cycles: nothing is staged, so a swap is whole */
     for (;;) {
         int wait = timeout_ms;
         if (total) {
@@ -587,10 +732,10 @@ void hz_pipeline_update_metrics(hz_pipeline *p)
 const hz_pipeline_stats *hz_pipeline_stats_get(hz_pipeline *p)
 {
     hz_forecaster_stats fs = hz_forecaster_stats_get(p->fcst);
-    p->st.windows = fs.windows;
-    p->st.batches = fs.batches;
-    p->st.skipped = fs.skipped;
-    p->st.forecasts = fs.forecasts;
+    p->st.windows = p->rt.base.windows + fs.windows;
+    p->st.batches = p->rt.base.batches + fs.batches;
+    p->st.skipped = p->rt.base.skipped + fs.skipped;
+    p->st.forecasts = p->rt.base.forecasts + fs.forecasts;
     p->st.series = hz_window_store_counters(p->ws).series;
     return &p->st;
 }
@@ -619,6 +764,7 @@ void hz_pipeline_free(hz_pipeline *p)
 {
     if (!p)
         return;
+    retrain_cancel(p);
     if (p->src)
         p->src->ops->free(p->src);
     sqlite3_close(p->lagdb);

@@ -18,7 +18,18 @@
  * that table itself, only rows up to its acknowledged cursor), so a restart does not re-warm
  * from scratch; the ready events of that replay were forecast before the restart and are
  * dropped.  The model comes from model.checkpoint; when the file is absent and
- * model.train.train_on_start is set, it is trained first (trainer.h). */
+ * model.train.train_on_start is set, it is trained first (trainer.h).
+ *
+ * With model.train.retrain_every > 0, every that long after the pipeline started (and after
+ * the previous attempt ended) one background thread trains a new model on the same data
+ * train_on_start uses (its own model, arena and read-only database connection), writes
+ * `<checkpoint>.next`, renames it over the checkpoint and registers it in `models`.
+ * Ingestion goes on with the old model meanwhile.  At the start of the next step (a cycle
+ * boundary: nothing staged) the new checkpoint is loaded into a new forecaster, which takes
+ * over the window store and the latest forecast of each series, and replaces the old one;
+ * forecasts from then on carry the new model_id.  A failed retrain is logged (and counted
+ * in horizon_retrains_total{result="failed"}) and the old model keeps serving.
+ * hz_pipeline_free cancels a running retrain (within one training batch) and joins it. */
 #ifndef HZ_PIPELINE_H
 #define HZ_PIPELINE_H
 

@@ -4,6 +4,7 @@
  * and its row in the `models` registry.  Used by `horizon train` and horizond. */
 #include "trainer.h"
 
+#include <errno.h>
 #include <math.h>
 #include <sqlite3.h>
 #include <stdarg.h>
@@ -95,15 +96,12 @@ static void residual_quantiles(const float *abs_err, int n, int P, int C, float 
 }
 
 static int register_model(const hz_config *cfg, const hz_pipeline_conf *p, const char *path,
-                          const char *conf_json, const char *metrics, const hz_logger *log,
-                          char *err, size_t errlen)
+                          const char *sha, const char *conf_json, const char *metrics,
+                          const hz_logger *log, char *err, size_t errlen)
 {
     if (!cfg->database || !*cfg->database)
         return 0;
-    char sha[65];
-    int rc = hz_file_sha256(path, sha, err, errlen);
-    if (rc)
-        return rc;
+    int rc = 0;
     sqlite3 *db;
     if (sqlite3_open(cfg->database, &db) != SQLITE_OK) {
         rc = hz_err(err, errlen, HZ_EDB, "%s: %s", cfg->database, sqlite3_errmsg(db));
@@ -240,6 +238,7 @@ int hz_trainer_run(const hz_config *cfg, const hz_pipeline_conf *pc, const hz_tr
                                                                : HZ_LRADJ_NONE,
         .seed = (uint64_t)p->model.train.seed,
         .max_train_batches = o->max_batches,
+        .cancel = o->cancel,
     };
     say(log,
         "train: pipeline %s%s%s, %s, %d variables, %d rows; windows train %d val %d test %d; "
@@ -286,14 +285,37 @@ int hz_trainer_run(const hz_config *cfg, const hz_pipeline_conf *pc, const hz_tr
     make_parent_dirs(ckpt);
     if (cfg->database && *cfg->database)
         make_parent_dirs(cfg->database);
+    if (o->cancel && atomic_load(o->cancel)) {
+        rc = hz_err(err, errlen, HZ_EAGAIN, "pipeline %s: training cancelled", p->name);
+        goto out;
+    }
     if ((rc = hz_ckpt_save(m, ckpt, meta, 7, &ex, 1, err, errlen)))
         goto out;
+    char sha[65];
+    if ((rc = hz_file_sha256(ckpt, sha, err, errlen)))
+        goto out;
+    if (o->publish) {
+        if (o->cancel && atomic_load(o->cancel)) {
+            unlink(ckpt);
+            rc = hz_err(err, errlen, HZ_EAGAIN, "pipeline %s: training cancelled", p->name);
+            goto out;
+        }
+        if (rename(ckpt, o->publish) != 0) {
+            rc = hz_err(err, errlen, HZ_EIO, "rename %s to %s: %s", ckpt, o->publish,
+                        strerror(errno));
+            unlink(ckpt);
+            goto out;
+        }
+        ckpt = o->publish;
+    }
     say(log, "checkpoint %s written", ckpt);
     char rerr[HZ_ERRLEN];
-    if (register_model(cfg, p, ckpt, conf_json, metrics, log, rerr, sizeof rerr))
+    if (register_model(cfg, p, ckpt, sha, conf_json, metrics, log, rerr, sizeof rerr))
         say(log, "warning: model not registered: %s", rerr);
-    if (out)
-        *out = (hz_train_summary){ev.mse, ev.mae, et.mse, et.mae, et.windows};
+    if (out) {
+        *out = (hz_train_summary){ev.mse, ev.mae, et.mse, et.mae, et.windows, {0}};
+        snprintf(out->model_id, sizeof out->model_id, "%s-%.12s", p->name, sha);
+    }
 out:
     hz_eval_free(&ev);
     hz_eval_free(&et);

@@ -8,6 +8,7 @@
 #ifndef HZ_TRAINER_H
 #define HZ_TRAINER_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 
 #include "config.h"
@@ -19,15 +20,25 @@ typedef struct hz_train_opts {
     int epochs;             /* < 0: model.train.epochs */
     int max_batches;        /* > 0: stop each epoch after this many batches (smoke tests) */
     const hz_logger *log;   /* NULL: plain lines on stderr, with a progress bar on a tty */
+    /* NULL, or a flag another thread may set to stop the run (HZ_EAGAIN, nothing published
+     * or registered).  Not owned. */
+    const atomic_int *cancel;
+    /* NULL, or the path the checkpoint is published at: it is written to `checkpoint` first
+     * and then renamed over `publish` (atomic on one file system), which is the path
+     * registered.  horizond's scheduled retraining writes `<checkpoint>.next` this way. */
+    const char *publish;
 } hz_train_opts;
 
 typedef struct hz_train_summary {
     double val_mse, val_mae, test_mse, test_mae;
     int test_windows;
+    char model_id[96]; /* "pipeline-<sha256 prefix>" of the published checkpoint */
 } hz_train_summary;
 
 /* Trains, writes the checkpoint (parent directories created) and registers it.  out may be
- * NULL.  Returns 0 or HZ_E* with a message naming the pipeline, file or table. */
+ * NULL.  Returns 0 or HZ_E* with a message naming the pipeline, file or table; HZ_EAGAIN
+ * when o->cancel stopped it.  Thread-safe for distinct checkpoints: it opens its own
+ * database connections (read-only for the data) and shares no model state. */
 int hz_trainer_run(const hz_config *cfg, const hz_pipeline_conf *p, const hz_train_opts *o,
                    hz_train_summary *out, char *err, size_t errlen);
 

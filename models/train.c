@@ -133,6 +133,10 @@ int hz_train(hz_model *m, const hz_windows *train, const hz_windows *val, const 
         double tsum = 0;
         c.training = 1;
         for (int i = 0; i < nb; i++) {
+            if (tc->cancel && atomic_load(tc->cancel)) {
+                rc = hz_err(err, errlen, HZ_EAGAIN, "train: cancelled");
+                break;
+            }
             memcpy(b.idx, order + (size_t)i * B, (size_t)B * sizeof(int));
             hz_model_input in;
             fill(train, &b, B, &in);
@@ -151,6 +155,8 @@ int hz_train(hz_model *m, const hz_windows *train, const hz_windows *val, const 
             if (progress)
                 progress(opaque, ep, 0, i + 1, nb, tsum / (i + 1), NAN);
         }
+        if (rc)
+            break;
         double vl = hz_val_loss(m, &ce, val, B);
         res->epochs_run = ep;
         res->last_train = tsum / nb;
@@ -166,7 +172,7 @@ int hz_train(hz_model *m, const hz_windows *train, const hz_windows *val, const 
         else if (tc->lradj == HZ_LRADJ_COSINE)
             opt.lr = hz_lr_cosine(tc->lr, ep + 1, tc->epochs);
     }
-    memcpy(p->data, best, (size_t)p->numel * sizeof *best);
+    memcpy(p->data, best, (size_t)p->numel * sizeof *best); /* also when cancelled */
     res->best_epoch = es.best_epoch;
     res->best_val = es.best;
     res->seconds = (hz_mono_ns() - t0) / 1e9;
@@ -180,8 +186,8 @@ out:
     return rc;
 }
 
-int hz_evaluate(hz_model *m, const hz_windows *w, int batch, int drop_last,
-                const hz_scaler *scaler, float *abs_err, hz_eval_result *res)
+int hz_evaluate(hz_model *m, const hz_windows *w, int batch, int drop_last, const hz_scaler *scaler,
+                float *abs_err, hz_eval_result *res)
 {
     memset(res, 0, sizeof *res);
     int P = w->pred_len, C = w->cols;

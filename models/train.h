@@ -5,6 +5,8 @@
 #ifndef HZ_TRAIN_H
 #define HZ_TRAIN_H
 
+#include <stdatomic.h>
+
 #include "dataset.h"
 #include "model.h"
 
@@ -16,6 +18,9 @@ typedef struct hz_train_conf {
     int adamw, lradj;
     uint64_t seed;
     int max_train_batches; /* 0: all (tests use a few) */
+    /* NULL, or a flag another thread may set: checked before every training batch; when
+     * nonzero hz_train stops (see below).  Not owned. */
+    const atomic_int *cancel;
 } hz_train_conf;
 
 /* Progress: called after every batch (phase 0 train, 1 validation) and, with batch == -1,
@@ -30,7 +35,9 @@ typedef struct hz_train_result {
 } hz_train_result;
 
 /* Trains m in place; at the end m holds the weights of the best validation epoch.
- * Returns 0 or HZ_E* (message in err). */
+ * Returns 0 or HZ_E* (message in err).  When tc->cancel is set it returns HZ_EAGAIN
+ * ("train: cancelled") within one batch; m then holds the best weights of the epochs that
+ * finished (the initial weights when none did) and res the epochs run so far. */
 int hz_train(hz_model *m, const hz_windows *train, const hz_windows *val, const hz_train_conf *tc,
              hz_train_progress progress, void *opaque, hz_train_result *res, char *err,
              size_t errlen);
@@ -46,8 +53,8 @@ typedef struct hz_eval_result {
  * too unless drop_last).  scaler may be NULL.  When abs_err is not NULL it receives
  * |forecast - actual| in original units (scaled units without a scaler), laid out
  * [window, pred_len, cols], for at most w->count windows.  Returns 0 or HZ_ENOMEM. */
-int hz_evaluate(hz_model *m, const hz_windows *w, int batch, int drop_last,
-                const hz_scaler *scaler, float *abs_err, hz_eval_result *res);
+int hz_evaluate(hz_model *m, const hz_windows *w, int batch, int drop_last, const hz_scaler *scaler,
+                float *abs_err, hz_eval_result *res);
 void hz_eval_free(hz_eval_result *res);
 
 /* The MSE of m on w, as the validation loss of hz_train (drop_last, batch). */
