@@ -92,8 +92,12 @@ int main(int argc, char **argv)
     hz_anomaly a = {"feeder-load", "meter-17", "power", 1795342500000LL, 9.5, 1.2, 1.0,
                     1.5,           0.997,      1,       "residual"};
     const char payload[] = "{\"series\":\"a\",\"ts\":\"yesterday\",\"power\":1}";
-    hz_dead_letter d = {"readings/3/1234567", "field \"ts\": \"yesterday\" is not ISO 8601",
-                        payload, sizeof payload - 1, 1795342500000LL, {3, 1234567}};
+    hz_dead_letter d = {"readings/3/1234567",
+                        "field \"ts\": \"yesterday\" is not ISO 8601",
+                        payload,
+                        sizeof payload - 1,
+                        1795342500000LL,
+                        {3, 1234567}};
     long n = (long)rounds * NMSG / 4;
     size_t sink = 0;
     printf("\n%-24s %10s %14s %10s\n", "encode", "records", "records/s", "ns/rec");

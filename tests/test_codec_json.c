@@ -296,7 +296,8 @@ static void test_encodes_forecast_and_anomaly(void **state)
 static void test_encodes_dead_letters(void **state)
 {
     char buf[1024];
-    hz_dead_letter d = {"readings/0/17", "bad JSON near 'x\xff'", "{\"a\":1\x01}", 8, 12345, {0, 17}};
+    hz_dead_letter d = {"readings/0/17", "bad JSON near 'x\xff'", "{\"a\":1\x01}", 8, 12345,
+                        {0, 17}};
     hz_codec_json_encode_dead("p", &d, buf, sizeof buf);
     json_t *j = parse(buf);
     assert_string_equal(json_string_value(json_object_get(j, "payload_encoding")), "utf-8");

@@ -15,8 +15,7 @@
 
 #define ETTH1    "../shared/data/ett/ETTh1.csv"
 #define CHOPTANK "data/choptank/ChoptankRiverFlow.txt"
-#define UCI                                                                                        \
-    "../shared/data/nilm/uci_household_power/household_power_consumption_first48424rows.txt"
+#define UCI      "../shared/data/nilm/uci_household_power/household_power_consumption_first48424rows.txt"
 
 static char tmpdir[256];
 
