@@ -13,18 +13,7 @@ LIMIT_MB=${ATTN_LIMIT_MB:-8192}
 [ -x "$BIN" ] || { echo "attention.sh: $BIN not built (make all)"; exit 0; }
 mkdir -p "$OUT"
 
-# OpenBLAS falls back to its generic Prescott kernels on CPUs it does not recognise (as on
-# some VMs reporting "Intel Xeon Processor"), ~3x slower; name the core from the CPU flags.
-if [ -z "${OPENBLAS_CORETYPE:-}" ]; then
-    core=$(OPENBLAS_VERBOSE=2 "$BIN" --kind probsparse --len 96 2>&1 | sed -n 's/.*Core: *//p' | head -1)
-    if [ "$core" = Prescott ]; then
-        if grep -qw avx512f /proc/cpuinfo 2>/dev/null; then export OPENBLAS_CORETYPE=SkylakeX
-        elif grep -qw avx2 /proc/cpuinfo 2>/dev/null; then export OPENBLAS_CORETYPE=Haswell
-        fi
-        [ -n "${OPENBLAS_CORETYPE:-}" ] &&
-            echo "(OpenBLAS detected core $core; using OPENBLAS_CORETYPE=$OPENBLAS_CORETYPE)"
-    fi
-fi
+# bench_attention picks the OpenBLAS kernels the CPU has itself (common/blas_env.c).
 
 TSV="$OUT/attention.tsv"
 printf 'len\tkind\tms\tpeak_rss_mb\n' >"$TSV"
