@@ -397,3 +397,26 @@ int hz_kafka_source_new(const hz_kafka_source_opts *o, hz_source **out, char *er
     *out = &s->base;
     return 0;
 }
+
+int64_t hz_kafka_source_lag(hz_source *base)
+{
+    kafka_source *s = (kafka_source *)base;
+    rd_kafka_topic_partition_list_t *parts = NULL;
+    if (rd_kafka_assignment(s->rk, &parts) != RD_KAFKA_RESP_ERR_NO_ERROR || !parts)
+        return -1;
+    int64_t lag = -1;
+    if (parts->cnt > 0 && rd_kafka_position(s->rk, parts) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+        for (int i = 0; i < parts->cnt; i++) {
+            rd_kafka_topic_partition_t *tp = &parts->elems[i];
+            int64_t lo, hi;
+            if (tp->offset < 0 ||
+                rd_kafka_get_watermark_offsets(s->rk, tp->topic, tp->partition, &lo, &hi) !=
+                    RD_KAFKA_RESP_ERR_NO_ERROR ||
+                hi < 0)
+                continue;
+            lag = (lag < 0 ? 0 : lag) + (hi > tp->offset ? hi - tp->offset : 0);
+        }
+    }
+    rd_kafka_topic_partition_list_destroy(parts);
+    return lag;
+}

@@ -53,6 +53,12 @@ size_t hz_kafka_source_batch_positions(hz_source *s, const hz_pos **out);
  * HZ_EKAFKA. */
 int hz_kafka_source_commit(hz_source *s, char *err, size_t errlen);
 
+/* Consumer lag: over the partitions assigned to this consumer, the sum of (high watermark -
+ * next offset to consume), from librdkafka's cached watermarks (no broker round trip; the
+ * cache is refreshed by fetches).  Partitions without a known position or watermark are
+ * left out.  Returns -1 when nothing is known yet. */
+int64_t hz_kafka_source_lag(hz_source *s);
+
 typedef struct hz_kafka_source_stats {
     uint64_t messages, readings, dead, errors, commits, rebalances;
     int assigned; /* partitions currently assigned */

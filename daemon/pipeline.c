@@ -716,6 +716,11 @@ void hz_pipeline_update_metrics(hz_pipeline *p)
     p->seen_late = wc.dropped_late;
     p->seen_fill = wc.filled;
     p->st.series = wc.series;
+    if (p->pc->source.kind == HZ_CFG_SOURCE_KAFKA) {
+        int64_t lag = hz_kafka_source_lag(p->src);
+        if (lag >= 0)
+            hz_metrics_set(p->m_lag, (double)lag);
+    }
     if (p->lagdb) {
         char sql[128];
         sqlite3_stmt *st = NULL;

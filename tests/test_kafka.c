@@ -200,6 +200,7 @@ static void test_pipeline_readings_to_forecasts_and_dead_letters(void **state)
 
     size_t seen = 0, nread = 0, ndead = 0;
     double sum = 0;
+    int64_t max_lag = -1;
     int64_t deadline = hz_mono_ns() + 30LL * 1000000000;
     while (seen < total && hz_mono_ns() < deadline) {
         hz_batch b;
@@ -207,6 +208,10 @@ static void test_pipeline_readings_to_forecasts_and_dead_letters(void **state)
         assert_true(got >= 0);
         if (got == 0)
             continue;
+        int64_t lag = hz_kafka_source_lag(src); /* what this consumer has yet to read */
+        assert_true(lag <= (int64_t)(total - seen - (size_t)got));
+        if (lag > max_lag)
+            max_lag = lag;
         assert_int_equal((size_t)got, b.n_readings + b.n_dead);
         hz_forecast fc[16];
         for (size_t i = 0; i < b.n_readings; i++) {
@@ -245,6 +250,8 @@ static void test_pipeline_readings_to_forecasts_and_dead_letters(void **state)
     }
     assert_int_equal(nread, NGOOD);
     assert_int_equal(ndead, NBAD + 1);
+    assert_true(max_lag > 0);                      /* polled 16 at a time: it was behind */
+    assert_int_equal(hz_kafka_source_lag(src), 0); /* and caught up */
     double want = 0;
     for (int i = 0; i < NGOOD; i++)
         want += i + 0.5;
