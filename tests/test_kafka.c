@@ -608,9 +608,10 @@ static void test_sink_flush_reports_permanent_failure(void **state)
     hz_kafka_sink_opts ko = {sp, 4, "denied", NULL, NULL, NULL, 0, &QUIET};
     char err[HZ_ERRLEN];
     hz_sink *sink;
+    /* set before the producer exists, so no metadata it caches predates the error */
+    rd_kafka_mock_topic_set_error(f->mc, "denied", RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED);
     if (hz_kafka_sink_new(&ko, &sink, err, sizeof err))
         fail_msg("%s", err);
-    rd_kafka_mock_topic_set_error(f->mc, "denied", RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED);
     write_numbered(sink, 0, 5);
     int rc = sink->ops->flush(sink, 5000, err, sizeof err);
     assert_int_equal(rc, HZ_EKAFKA);
