@@ -6,6 +6,7 @@
  * per horizon step.  forecast: the last seq_len rows of any CSV, in original units. */
 #include "cmd_model.h"
 
+#include <cblas.h>
 #include <getopt.h>
 #include <jansson.h>
 #include <math.h>
@@ -86,8 +87,8 @@ int hz_cmd_train(int argc, char **argv)
         case 'm':
             max_batches = atoi(optarg);
             break;
-        case 't':
-            setenv("OPENBLAS_NUM_THREADS", optarg, 1);
+        case 't': /* OpenBLAS is loaded already: the environment variable would be too late */
+            openblas_set_num_threads(atoi(optarg));
             break;
         case 'h':
             usage_train(stdout);
