@@ -11,7 +11,7 @@ BUILD   ?= build
 CC      ?= cc
 PKGS    := rdkafka sqlite3 yaml-0.1 openblas jansson libsystemd libmicrohttpd libcrypto
 DEB_PKGS := librdkafka-dev libsqlite3-dev sqlite3 libyaml-dev libopenblas-dev libcmocka-dev \
-            libjansson-dev libsystemd-dev libmicrohttpd-dev libssl-dev kcat pkg-config
+            libjansson-dev libsystemd-dev libmicrohttpd-dev libssl-dev kcat curl pkg-config
 
 # Recursive (=) so pkg-config runs only when a compile needs it, after `make deps`.
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
