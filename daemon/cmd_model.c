@@ -48,6 +48,21 @@ static void print_eval(const char *split, const hz_eval_result *r, int per_step)
            r->mae_orig);
 }
 
+/* The -c file of train / eval: -1 with *cfg loaded, else the exit code (2 usage, 1 error). */
+static int load_config(const char *path, void (*usage)(FILE *), hz_config **cfg)
+{
+    if (!path) {
+        usage(stderr);
+        return 2;
+    }
+    char err[HZ_ERRLEN];
+    if (hz_config_load(path, cfg, err, sizeof err)) {
+        fprintf(stderr, "horizon: %s\n", err);
+        return 1;
+    }
+    return -1;
+}
+
 static void usage_train(FILE *f)
 {
     fprintf(f, "usage: horizon train -c FILE.yaml [-p PIPELINE] [--series S] [--epochs N]\n"
@@ -98,16 +113,11 @@ int hz_cmd_train(int argc, char **argv)
             return 2;
         }
     }
-    if (!conf_path) {
-        usage_train(stderr);
-        return 2;
-    }
     char err[HZ_ERRLEN];
     hz_config *cfg;
-    if (hz_config_load(conf_path, &cfg, err, sizeof err)) {
-        fprintf(stderr, "horizon: %s\n", err);
-        return 1;
-    }
+    int early = load_config(conf_path, usage_train, &cfg);
+    if (early >= 0)
+        return early;
     int rc = 1;
     const hz_pipeline_conf *p = pick_pipeline(cfg, pname);
     hz_train_opts o = {series, ckpt, epochs, max_batches, NULL, NULL, NULL};
@@ -244,16 +254,11 @@ int hz_cmd_eval(int argc, char **argv)
             return 2;
         }
     }
-    if (!conf_path) {
-        usage_eval(stderr);
-        return 2;
-    }
     char err[HZ_ERRLEN];
     hz_config *cfg;
-    if (hz_config_load(conf_path, &cfg, err, sizeof err)) {
-        fprintf(stderr, "horizon: %s\n", err);
-        return 1;
-    }
+    int early = load_config(conf_path, usage_eval, &cfg);
+    if (early >= 0)
+        return early;
     int rc = 1, n_names = 0;
     char **names = NULL;
     hz_prepared d;
