@@ -11,7 +11,10 @@
 
 #include <assert.h>
 #include <math.h>
+#include <stdint.h>
 #include <string.h>
+
+#include "par.h"
 
 #ifdef HZ_DOUBLE
 #define R_EXP   exp
@@ -744,35 +747,96 @@ hz_tensor *hz_slice(hz_ctx *c, hz_tensor *a, int axis, int start, int len)
 
 enum { U_GELU, U_ELU, U_RELU, U_SOFTPLUS, U_EXP, U_LOG, U_SQRT };
 
-static const hz_real inv_sqrt2 = (hz_real)0.70710678118654752440;
 static const hz_real inv_sqrt2pi = (hz_real)0.39894228040143267794;
 
-/* farg 0: alpha (elu).  Backward reads the input x and the output y. */
-static void unary_backward(hz_ctx *c, hz_node *nd)
+#ifndef HZ_DOUBLE
+/* exp(x) for the GELU below, written so the compiler vectorises it: x = n ln2 + r with
+ * |r| <= ln2/2 (two-part ln2), e^r by its degree-6 Taylor polynomial (relative error
+ * < 2e-8 on that interval), 2^n put into the exponent bits.  Inputs are >= -45 here. */
+static inline float exp_vec(float x)
 {
-    hz_tensor *a = nd->in[0];
-    const hz_real *x = a->data, *y = nd->out->data, *g = nd->out->grad;
-    hz_real *ga = hz_grad(c, a);
-    int64_t n = a->n;
-    hz_real alpha = (hz_real)nd->farg[0];
-    switch (nd->iarg[0]) {
+    const float shifter = 12582912.0f; /* 1.5 * 2^23: adding it rounds to an integer */
+    float n = (x * 1.44269504088896341f + shifter) - shifter;
+    float r = x - n * 0.693145751953125f - n * 1.42860682030941723212e-6f;
+    float p =
+        1.0f +
+        r * (1.0f +
+             r * (0.5f + r * (1.0f / 6 + r * (1.0f / 24 + r * (1.0f / 120 + r * (1.0f / 720))))));
+    int32_t e = (int32_t)n + 127;
+    e = e < 1 ? 1 : e; /* far below any value that matters after the scaling below */
+    float s;
+    uint32_t bits = (uint32_t)e << 23;
+    memcpy(&s, &bits, sizeof s);
+    return p * s;
+}
+
+/* erfc(z) for z >= 0 as t exp(-z^2 + P(t)), t = 1 / (1 + z/2): P is our least-squares fit
+ * (degree 9, Chebyshev points, z in [0, 9]) of log(erfc(z) / t) + z^2, relative error
+ * < 5e-8 in exact arithmetic, ~2e-7 in float.  z is clamped at 9, where erfc underflows. */
+static const float erfc_p[10] = {-1.2654150741e+00f, 9.9797845324e-01f, 3.9215387680e-01f,
+                                 8.6911642165e-03f,  7.6336569993e-02f, -2.1974927663e-01f,
+                                 -5.2955995680e-01f, 1.0327698672e+00f, -6.2862951121e-01f,
+                                 1.3542392770e-01f};
+
+static inline float erfc_pos(float z)
+{
+    z = z < 9.0f ? z : 9.0f;
+    const float *c = erfc_p;
+    float t = 1.0f / (1.0f + 0.5f * z);
+    float p =
+        c[0] +
+        t * (c[1] +
+             t * (c[2] +
+                  t * (c[3] +
+                       t * (c[4] + t * (c[5] + t * (c[6] + t * (c[7] + t * (c[8] + t * c[9]))))))));
+    return t * exp_vec(-z * z + p);
+}
+
+/* Phi(x) = (1 + erf(x / sqrt 2)) / 2 through erfc of |x|, which keeps the relative accuracy
+ * of the small tail on either side: for x < 0 Phi = erfc(|x|/sqrt2)/2, else 1 - that. */
+static inline float phi_vec(float x)
+{
+    float h = 0.5f * erfc_pos(__builtin_fabsf(x) * 0.70710678118654752440f);
+    return x < 0 ? h : 1.0f - h;
+}
+#define GELU_CDF(x) phi_vec(x)
+#define GELU_EXP(x) exp_vec((x) > -87.0f ? (x) : -87.0f)
+#else
+#define GELU_EXP(x) R_EXP(x)
+#define GELU_CDF(x) ((hz_real)0.5 * (1 + R_ERF((x) * (hz_real)0.70710678118654752440)))
+#endif
+
+typedef struct unary_job {
+    int kind;
+    hz_real alpha;
+    const hz_real *x, *y, *g;
+    hz_real *o;
+} unary_job;
+
+/* farg 0: alpha (elu).  Backward reads the input x and the output y. */
+HZ_SIMD_CLONES static void unary_backward_range(void *arg, int64_t lo, int64_t hi)
+{
+    const unary_job *j = arg;
+    const hz_real *x = j->x, *y = j->y, *g = j->g;
+    hz_real *ga = j->o, alpha = j->alpha;
+    switch (j->kind) {
     case U_GELU:
-        for (int64_t i = 0; i < n; i++) {
-            hz_real cdf = (hz_real)0.5 * (1 + R_ERF(x[i] * inv_sqrt2));
-            hz_real pdf = inv_sqrt2pi * R_EXP((hz_real)-0.5 * x[i] * x[i]);
+        for (int64_t i = lo; i < hi; i++) {
+            hz_real cdf = GELU_CDF(x[i]);
+            hz_real pdf = inv_sqrt2pi * GELU_EXP((hz_real)-0.5 * x[i] * x[i]);
             ga[i] += g[i] * (cdf + x[i] * pdf);
         }
         break;
     case U_ELU:
-        for (int64_t i = 0; i < n; i++)
+        for (int64_t i = lo; i < hi; i++)
             ga[i] += x[i] > 0 ? g[i] : g[i] * (y[i] + alpha);
         break;
     case U_RELU:
-        for (int64_t i = 0; i < n; i++)
+        for (int64_t i = lo; i < hi; i++)
             ga[i] += x[i] > 0 ? g[i] : 0;
         break;
     case U_SOFTPLUS: /* PyTorch: z = e^x; x > 20 ? g : g z / (z + 1) */
-        for (int64_t i = 0; i < n; i++) {
+        for (int64_t i = lo; i < hi; i++) {
             if (x[i] > 20)
                 ga[i] += g[i];
             else {
@@ -782,16 +846,67 @@ static void unary_backward(hz_ctx *c, hz_node *nd)
         }
         break;
     case U_EXP:
-        for (int64_t i = 0; i < n; i++)
+        for (int64_t i = lo; i < hi; i++)
             ga[i] += g[i] * y[i];
         break;
     case U_LOG:
-        for (int64_t i = 0; i < n; i++)
+        for (int64_t i = lo; i < hi; i++)
             ga[i] += g[i] / x[i];
         break;
     default: /* sqrt */
-        for (int64_t i = 0; i < n; i++)
+        for (int64_t i = lo; i < hi; i++)
             ga[i] += g[i] * (hz_real)0.5 / y[i];
+        break;
+    }
+}
+
+/* rough cost per element, in simple operations, for hz_par_for */
+static int64_t unary_cost(int kind)
+{
+    return kind == U_RELU ? 1 : kind == U_GELU ? 40 : 20;
+}
+
+static void unary_backward(hz_ctx *c, hz_node *nd)
+{
+    hz_tensor *a = nd->in[0];
+    unary_job j = {nd->iarg[0],   (hz_real)nd->farg[0], a->data,
+                   nd->out->data, nd->out->grad,        hz_grad(c, a)};
+    hz_par_for(a->n, unary_cost(j.kind), unary_backward_range, &j);
+}
+
+HZ_SIMD_CLONES static void unary_range(void *arg, int64_t lo, int64_t hi)
+{
+    const unary_job *j = arg;
+    const hz_real *x = j->x;
+    hz_real *y = j->o, al = j->alpha;
+    switch (j->kind) {
+    case U_GELU:
+        for (int64_t i = lo; i < hi; i++)
+            y[i] = x[i] * GELU_CDF(x[i]);
+        break;
+    case U_ELU:
+        for (int64_t i = lo; i < hi; i++)
+            y[i] = x[i] > 0 ? x[i] : al * (R_EXP(x[i]) - 1);
+        break;
+    case U_RELU:
+        for (int64_t i = lo; i < hi; i++)
+            y[i] = x[i] > 0 ? x[i] : 0;
+        break;
+    case U_SOFTPLUS:
+        for (int64_t i = lo; i < hi; i++)
+            y[i] = x[i] > 20 ? x[i] : R_LOG1P(R_EXP(x[i]));
+        break;
+    case U_EXP:
+        for (int64_t i = lo; i < hi; i++)
+            y[i] = R_EXP(x[i]);
+        break;
+    case U_LOG:
+        for (int64_t i = lo; i < hi; i++)
+            y[i] = R_LOG(x[i]);
+        break;
+    default:
+        for (int64_t i = lo; i < hi; i++)
+            y[i] = R_SQRT(x[i]);
         break;
     }
 }
@@ -799,39 +914,8 @@ static void unary_backward(hz_ctx *c, hz_node *nd)
 static hz_tensor *unary(hz_ctx *c, hz_tensor *a, int kind, double alpha)
 {
     hz_tensor *out = hz_tensor_new(c, a->ndim, a->shape);
-    const hz_real *x = a->data;
-    hz_real *y = out->data, al = (hz_real)alpha;
-    int64_t n = a->n;
-    switch (kind) {
-    case U_GELU:
-        for (int64_t i = 0; i < n; i++)
-            y[i] = (hz_real)0.5 * x[i] * (1 + R_ERF(x[i] * inv_sqrt2));
-        break;
-    case U_ELU:
-        for (int64_t i = 0; i < n; i++)
-            y[i] = x[i] > 0 ? x[i] : al * (R_EXP(x[i]) - 1);
-        break;
-    case U_RELU:
-        for (int64_t i = 0; i < n; i++)
-            y[i] = x[i] > 0 ? x[i] : 0;
-        break;
-    case U_SOFTPLUS:
-        for (int64_t i = 0; i < n; i++)
-            y[i] = x[i] > 20 ? x[i] : R_LOG1P(R_EXP(x[i]));
-        break;
-    case U_EXP:
-        for (int64_t i = 0; i < n; i++)
-            y[i] = R_EXP(x[i]);
-        break;
-    case U_LOG:
-        for (int64_t i = 0; i < n; i++)
-            y[i] = R_LOG(x[i]);
-        break;
-    default:
-        for (int64_t i = 0; i < n; i++)
-            y[i] = R_SQRT(x[i]);
-        break;
-    }
+    unary_job j = {kind, (hz_real)alpha, a->data, NULL, NULL, out->data};
+    hz_par_for(a->n, unary_cost(kind), unary_range, &j);
     hz_node *nd = hz_tape_push(c, unary_backward, out, a, NULL, NULL, NULL);
     if (nd) {
         nd->iarg[0] = kind;

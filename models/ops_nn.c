@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "ops.h"
+#include "par.h"
 #include "tensor.h"
 
 #ifdef HZ_DOUBLE
@@ -142,6 +143,66 @@ static void layernorm_backward(hz_ctx *c, hz_node *n)
     }
 }
 
+/* Sum of x[0..n) in double with eight independent partial sums, so the loop vectorises; the
+ * order is fixed, so results do not depend on threads. */
+static inline double sum8(const hz_real *x, int n)
+{
+    double acc[8] = {0};
+    int j = 0;
+    for (; j + 8 <= n; j += 8)
+        for (int k = 0; k < 8; k++)
+            acc[k] += x[j + k];
+    double s = 0;
+    for (; j < n; j++)
+        s += x[j];
+    return s + ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
+}
+
+/* Sum of (x - mu)^2, the same way. */
+static inline double sqdev8(const hz_real *x, int n, double mu)
+{
+    double acc[8] = {0};
+    int j = 0;
+    for (; j + 8 <= n; j += 8)
+        for (int k = 0; k < 8; k++) {
+            double d = x[j + k] - mu;
+            acc[k] += d * d;
+        }
+    double s = 0;
+    for (; j < n; j++)
+        s += (x[j] - mu) * (x[j] - mu);
+    return s + ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
+}
+
+typedef struct ln_job {
+    const hz_real *x, *g, *b;
+    hz_real *y, *stats;
+    int64_t rows;
+    int D;
+    double eps;
+} ln_job;
+
+HZ_SIMD_CLONES static void layernorm_rows(void *arg, int64_t lo, int64_t hi)
+{
+    const ln_job *j = arg;
+    int D = j->D;
+    for (int64_t r = lo; r < hi; r++) {
+        const hz_real *xr = j->x + r * D;
+        hz_real *yr = j->y + r * D;
+        double mu = sum8(xr, D) / D;
+        double rs = 1.0 / sqrt(sqdev8(xr, D, mu) / D + j->eps);
+        j->stats[r] = (hz_real)mu;
+        j->stats[j->rows + r] = (hz_real)rs;
+        hz_real m = (hz_real)mu, s = (hz_real)rs;
+        if (j->g && j->b)
+            for (int k = 0; k < D; k++)
+                yr[k] = (xr[k] - m) * s * j->g[k] + j->b[k];
+        else
+            for (int k = 0; k < D; k++)
+                yr[k] = (xr[k] - m) * s * (j->g ? j->g[k] : 1) + (j->b ? j->b[k] : 0);
+    }
+}
+
 hz_tensor *hz_layernorm(hz_ctx *c, hz_tensor *x, hz_tensor *gamma, hz_tensor *beta, double eps)
 {
     int D = x->shape[x->ndim - 1];
@@ -150,27 +211,9 @@ hz_tensor *hz_layernorm(hz_ctx *c, hz_tensor *x, hz_tensor *gamma, hz_tensor *be
     int64_t rows = x->n / (D ? D : 1);
     hz_tensor *y = new_like(c, x);
     hz_real *stats = arena_get(c, 2 * (size_t)rows * sizeof *stats);
-    for (int64_t r = 0; r < rows; r++) {
-        const hz_real *xr = x->data + r * D;
-        hz_real *yr = y->data + r * D;
-        double s = 0, ss = 0;
-        for (int j = 0; j < D; j++)
-            s += xr[j];
-        double mu = s / D;
-        for (int j = 0; j < D; j++)
-            ss += (xr[j] - mu) * (xr[j] - mu);
-        double rs = 1.0 / sqrt(ss / D + eps);
-        stats[r] = (hz_real)mu;
-        stats[rows + r] = (hz_real)rs;
-        for (int j = 0; j < D; j++) {
-            hz_real v = (hz_real)((xr[j] - mu) * rs);
-            if (gamma)
-                v *= gamma->data[j];
-            if (beta)
-                v += beta->data[j];
-            yr[j] = v;
-        }
-    }
+    ln_job j = {x->data, gamma ? gamma->data : NULL, beta ? beta->data : NULL, y->data, stats,
+                rows, D, eps};
+    hz_par_for(rows, 4 * (int64_t)D, layernorm_rows, &j);
     hz_node *n = hz_tape_push(c, layernorm_backward, y, x, gamma, beta, NULL);
     if (n)
         n->aux = stats;
