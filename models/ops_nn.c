@@ -211,8 +211,9 @@ hz_tensor *hz_layernorm(hz_ctx *c, hz_tensor *x, hz_tensor *gamma, hz_tensor *be
     int64_t rows = x->n / (D ? D : 1);
     hz_tensor *y = new_like(c, x);
     hz_real *stats = arena_get(c, 2 * (size_t)rows * sizeof *stats);
-    ln_job j = {x->data, gamma ? gamma->data : NULL, beta ? beta->data : NULL, y->data, stats,
-                rows, D, eps};
+    ln_job j = {
+        x->data, gamma ? gamma->data : NULL, beta ? beta->data : NULL, y->data, stats, rows, D,
+        eps};
     hz_par_for(rows, 4 * (int64_t)D, layernorm_rows, &j);
     hz_node *n = hz_tape_push(c, layernorm_backward, y, x, gamma, beta, NULL);
     if (n)
