@@ -8,12 +8,12 @@
 
 #include "hz.h"
 
-#define CONF_INTS(X)                                                                               \
-    X(seq_len)                                                                                     \
-    X(label_len)                                                                                   \
-    X(pred_len)                                                                                    \
-    X(enc_in) X(c_out) X(n_marks) X(d_model) X(n_heads) X(e_layers) X(d_layers) X(d_ff)            \
-        X(activation) X(use_norm) X(factor) X(attn_full) X(distil) X(mix)
+/* clang-format off */
+#define CONF_INTS(X)                                                                        \
+    X(seq_len) X(label_len) X(pred_len) X(enc_in) X(c_out) X(n_marks) X(d_model)           \
+    X(n_heads) X(e_layers) X(d_layers) X(d_ff) X(activation) X(use_norm) X(factor)         \
+    X(attn_full) X(distil) X(mix)
+/* clang-format on */
 
 char *hz_model_conf_to_json(const hz_model_conf *c)
 {
