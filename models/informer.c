@@ -131,11 +131,18 @@ static hz_tensor *embed_fwd(hz_ctx *c, const informer *t, const embed *e, int B,
 
 /* ---------------------------------------------------------------- attention */
 
+/* Rows [from, L) of x [B, L, d]: the decoder's last layer carries on only with the positions
+ * the model returns (everything after its self-attention works row by row). */
+static hz_tensor *rows_from(hz_ctx *c, hz_tensor *x, int from)
+{
+    return from > 0 ? hz_slice(c, x, 1, from, x->shape[1] - from) : x;
+}
+
 /* Canonical attention: softmax(q k^T / sqrt(E)) with dropout on the probabilities.  The
  * scale is applied to q (an [L, E] tensor) rather than to the [L, S] scores, which saves one
  * score-sized buffer; the difference is float rounding. */
 static hz_tensor *attn_full(hz_ctx *c, const hz_attn_layer *a, hz_tensor *xq, hz_tensor *xkv,
-                            int causal, double dropout)
+                            int causal, double dropout, int keep_from)
 {
     int H = a->n_heads, E = a->d_model / H;
     hz_tensor *q = hz_split_heads(c, hz_lin_fwd(c, &a->q, xq), H); /* [B, H, L, E] */
@@ -144,7 +151,7 @@ static hz_tensor *attn_full(hz_ctx *c, const hz_attn_layer *a, hz_tensor *xq, hz
     hz_tensor *v = hz_split_heads(c, hz_lin_fwd(c, &a->v, xkv), H); /* [B, H, S, E] */
     hz_tensor *p = hz_dropout(c, hz_softmax(c, hz_matmul(c, q, k, 0, 1), causal), dropout);
     hz_tensor *o = hz_matmul(c, p, v, 0, 0); /* [B, H, L, E] */
-    return hz_lin_fwd(c, &a->o, hz_merge_heads(c, o, a->mix));
+    return hz_lin_fwd(c, &a->o, rows_from(c, hz_merge_heads(c, o, a->mix), keep_from));
 }
 
 /* The key table of ProbSparse layer i for this forward (pinned, or drawn from r). */
@@ -182,7 +189,7 @@ static void keep_top(informer *t, int i, const int32_t *top, size_t groups)
 
 /* Self-attention of ProbSparse layer i (AttentionLayer around ProbAttention). */
 static hz_tensor *attn_prob(hz_ctx *c, informer *t, const hz_attn_layer *a, hz_tensor *x,
-                            int masked, int i, hz_rng *r)
+                            int masked, int i, hz_rng *r, int keep_from)
 {
     int H = a->n_heads;
     hz_tensor *q = hz_split_heads(c, hz_lin_fwd(c, &a->q, x), H); /* [B, H, L, E] */
@@ -191,7 +198,7 @@ static hz_tensor *attn_prob(hz_ctx *c, informer *t, const hz_attn_layer *a, hz_t
     const int32_t *idx = layer_table(c, t, i, r), *top;
     hz_tensor *o = hz_probsparse_attn(c, q, k, v, t->base.conf.factor, masked, idx, &top);
     keep_top(t, i, top, (size_t)q->shape[0] * H);
-    return hz_lin_fwd(c, &a->o, hz_merge_heads(c, o, a->mix));
+    return hz_lin_fwd(c, &a->o, rows_from(c, hz_merge_heads(c, o, a->mix), keep_from));
 }
 
 /* ---------------------------------------------------------------- encoder / decoder */
@@ -267,8 +274,8 @@ static hz_tensor *encode(hz_ctx *c, informer *t, int B, const hz_real *x, const 
         const hz_enc_layer *l = &t->enc[i];
         /* hz_enc_layer_finish, split so that inference can release between the parts */
         mark = arena_mark(c);
-        hz_tensor *a = f->attn_full ? attn_full(c, &l->attn, h, h, 0, f->dropout)
-                                    : attn_prob(c, t, &l->attn, h, 0, i, r);
+        hz_tensor *a = f->attn_full ? attn_full(c, &l->attn, h, h, 0, f->dropout, 0)
+                                    : attn_prob(c, t, &l->attn, h, 0, i, r, 0);
         arena_keep(c, mark, (hz_tensor * *[]){&a}, 1);
         h = hz_norm_fwd(c, &l->norm1, hz_add(c, h, hz_dropout(c, a, l->dropout)));
         mark = arena_mark(c);
@@ -284,15 +291,17 @@ static hz_tensor *encode(hz_ctx *c, informer *t, int B, const hz_real *x, const 
     return hz_norm_fwd(c, &t->enc_norm, h);
 }
 
+/* keep_from > 0 (the last layer): only positions [keep_from, L) leave the self-attention. */
 static hz_tensor *dec_layer_fwd(hz_ctx *c, informer *t, int j, hz_tensor *x, hz_tensor *mem,
-                                hz_rng *r)
+                                hz_rng *r, int keep_from)
 {
     const hz_model_conf *f = &t->base.conf;
     const dec_layer *l = &t->dec[j];
-    hz_tensor *a = f->attn_full ? attn_full(c, &l->self, x, x, 1, f->dropout)
-                                : attn_prob(c, t, &l->self, x, 1, f->e_layers + j, r);
+    hz_tensor *a = f->attn_full ? attn_full(c, &l->self, x, x, 1, f->dropout, keep_from)
+                                : attn_prob(c, t, &l->self, x, 1, f->e_layers + j, r, keep_from);
+    x = rows_from(c, x, keep_from);
     x = hz_norm_fwd(c, &l->norm1, hz_add(c, x, hz_dropout(c, a, f->dropout)));
-    a = attn_full(c, &l->cross, x, mem, 0, f->dropout);
+    a = attn_full(c, &l->cross, x, mem, 0, f->dropout, 0);
     x = hz_norm_fwd(c, &l->norm2, hz_add(c, x, hz_dropout(c, a, f->dropout)));
     hz_tensor *ff = hz_ffn_fwd(c, &l->conv1, &l->conv2, f->activation, f->dropout, x);
     return hz_norm_fwd(c, &l->norm3, hz_add(c, x, ff));
@@ -316,9 +325,10 @@ static hz_tensor *inf_forward(hz_model *m, hz_ctx *c, const hz_model_input *in)
     hz_tensor *mem = encode(c, t, B, in->x, in->x_mark, r); /* [B, L_enc, d] */
     hz_tensor *h = embed_fwd(c, t, &t->dec_emb, B, Ld, in->x_dec, in->x_mark_dec);
     for (int j = 0; j < f->d_layers; j++)
-        h = dec_layer_fwd(c, t, j, h, mem, r);
-    h = hz_lin_fwd(c, &t->proj, hz_norm_fwd(c, &t->dec_norm, h)); /* [B, Ld, c_out] */
-    return hz_slice(c, h, 1, f->label_len, f->pred_len);
+        h = dec_layer_fwd(c, t, j, h, mem, r, j == f->d_layers - 1 ? f->label_len : 0);
+    /* [B, pred_len, c_out]: the official model projects all Ld positions and returns the
+     * last pred_len; the others never reach the output */
+    return hz_lin_fwd(c, &t->proj, hz_norm_fwd(c, &t->dec_norm, h));
 }
 
 hz_tensor *hz_informer_encode(hz_model *m, hz_ctx *c, int batch, const hz_real *x,

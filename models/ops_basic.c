@@ -396,14 +396,48 @@ static void binary_backward(hz_ctx *c, hz_node *nd)
         bin_walk(p, op, 1, NULL, hz_grad(c, b), nd->out->grad, a->data, b->data);
 }
 
+typedef struct bin_job {
+    const bplan *p;
+    int op;
+    hz_real *o;
+    const hz_real *a, *b;
+} bin_job;
+
+/* Forward over outer rows [lo, hi) of the plan, or, when the plan is one flat row, over
+ * elements [lo, hi) of it. */
+HZ_SIMD_CLONES static void bin_fwd_range(void *arg, int64_t lo, int64_t hi)
+{
+    const bin_job *j = arg;
+    const bplan *p = j->p;
+    int64_t n = p->shape[3], rows = p->shape[0] * p->shape[1] * p->shape[2];
+    if (rows == 1) {
+        bin_fwd_inner(j->op, j->o + lo, j->a + lo * p->sa[3], p->sa[3], j->b + lo * p->sb[3],
+                      p->sb[3], hi - lo);
+        return;
+    }
+    for (int64_t r = lo; r < hi; r++) {
+        int64_t i2 = r % p->shape[2], i1 = (r / p->shape[2]) % p->shape[1];
+        int64_t i0 = r / (p->shape[2] * p->shape[1]);
+        int64_t ia = i0 * p->sa[0] + i1 * p->sa[1] + i2 * p->sa[2];
+        int64_t ib = i0 * p->sb[0] + i1 * p->sb[1] + i2 * p->sb[2];
+        bin_fwd_inner(j->op, j->o + r * n, j->a + ia, p->sa[3], j->b + ib, p->sb[3], n);
+    }
+}
+
 static hz_tensor *binary(hz_ctx *c, hz_tensor *a, hz_tensor *b, int op)
 {
     bplan plan;
     int nd, shape[HZ_MAXDIM];
     bplan_make(&plan, a, b, &nd, shape);
     hz_tensor *out = hz_tensor_new(c, nd, shape);
-    if (out->n > 0)
-        bin_walk(&plan, op, -1, out->data, NULL, NULL, a->data, b->data);
+    if (out->n > 0) {
+        bin_job j = {&plan, op, out->data, a->data, b->data};
+        int64_t rows = plan.shape[0] * plan.shape[1] * plan.shape[2];
+        if (rows == 1)
+            hz_par_for(plan.shape[3], 1, bin_fwd_range, &j);
+        else
+            hz_par_for(rows, plan.shape[3], bin_fwd_range, &j);
+    }
     hz_node *node = hz_tape_push(c, binary_backward, out, a, b, NULL, NULL);
     if (node) {
         node->iarg[0] = op;

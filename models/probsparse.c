@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "ops.h"
+#include "par.h"
 
 void hz_probsparse_sizes(int factor, int L_Q, int L_K, int *U_part, int *u)
 {
@@ -28,7 +29,7 @@ void hz_probsparse_sample(hz_rng *r, int L_Q, int U_part, int L_K, int32_t *idx)
 }
 
 /* Dot product with independent partial sums so the compiler can keep several lanes busy. */
-static hz_real dot(const hz_real *a, const hz_real *b, int n)
+static inline hz_real dot(const hz_real *a, const hz_real *b, int n)
 {
     hz_real s[8] = {0};
     int j = 0;
@@ -70,6 +71,38 @@ static void select_top(const hz_real *m, int L, int u, hz_real *best, int32_t *b
     }
 }
 
+typedef struct measure_job {
+    const hz_real *q, *k;
+    const int32_t *idx;
+    int32_t *top;
+    int L_Q, L_K, E, U_part, u;
+    hz_real *meas, *best; /* [G, L_Q], [G, u] scratch */
+    int32_t *besti;       /* [G, u] */
+} measure_job;
+
+/* Sparsity measure M(q_i) = max_j s_ij - sum_j s_ij / L_K over the sampled keys j of row i,
+ * then the top-u rows, for groups (b, h) in [lo, hi). */
+HZ_SIMD_CLONES static void measure_groups(void *arg, int64_t lo, int64_t hi)
+{
+    const measure_job *j = arg;
+    int L_Q = j->L_Q, E = j->E, U_part = j->U_part, u = j->u;
+    for (int64_t g = lo; g < hi; g++) {
+        const hz_real *qg = j->q + g * L_Q * E, *kg = j->k + g * j->L_K * E;
+        hz_real *meas = j->meas + g * L_Q;
+        for (int i = 0; i < L_Q; i++) {
+            const int32_t *row = j->idx + (int64_t)i * U_part;
+            hz_real mx = -INFINITY, sum = 0;
+            for (int t = 0; t < U_part; t++) {
+                hz_real sc = dot(qg + (int64_t)i * E, kg + (int64_t)row[t] * E, E);
+                mx = sc > mx ? sc : mx;
+                sum += sc;
+            }
+            meas[i] = mx - sum / (hz_real)j->L_K; /* divided by L_K, not U_part (official) */
+        }
+        select_top(meas, L_Q, u, j->best + g * u, j->besti + g * u, j->top + g * u);
+    }
+}
+
 hz_tensor *hz_probsparse_attn(hz_ctx *c, hz_tensor *q, hz_tensor *k, hz_tensor *v, int factor,
                               int masked, const int32_t *idx, const int32_t **top_out)
 {
@@ -83,23 +116,19 @@ hz_tensor *hz_probsparse_attn(hz_ctx *c, hz_tensor *q, hz_tensor *k, hz_tensor *
 
     /* 1) sparsity measure on the sampled keys and top-u per (b, h): no gradient */
     int32_t *top = hz_arena_alloc(&c->arena, (size_t)(G * u) * sizeof *top);
-    hz_real *meas = hz_arena_alloc(&c->arena, (size_t)L_Q * sizeof *meas);
-    hz_real *best = hz_arena_alloc(&c->arena, (size_t)u * sizeof *best);
-    int32_t *besti = hz_arena_alloc(&c->arena, (size_t)u * sizeof *besti);
-    for (int64_t g = 0; g < G; g++) {
-        const hz_real *qg = q->data + g * L_Q * E, *kg = k->data + g * L_K * E;
-        for (int i = 0; i < L_Q; i++) {
-            const int32_t *row = idx + (int64_t)i * U_part;
-            hz_real mx = -INFINITY, sum = 0;
-            for (int j = 0; j < U_part; j++) {
-                hz_real s = dot(qg + (int64_t)i * E, kg + (int64_t)row[j] * E, E);
-                mx = s > mx ? s : mx;
-                sum += s;
-            }
-            meas[i] = mx - sum / (hz_real)L_K; /* divided by L_K, not U_part (official) */
-        }
-        select_top(meas, L_Q, u, best, besti, top + g * u);
-    }
+    measure_job mj = {q->data,
+                      k->data,
+                      idx,
+                      top,
+                      L_Q,
+                      L_K,
+                      E,
+                      U_part,
+                      u,
+                      hz_arena_alloc(&c->arena, (size_t)(G * L_Q) * sizeof(hz_real)),
+                      hz_arena_alloc(&c->arena, (size_t)(G * u) * sizeof(hz_real)),
+                      hz_arena_alloc(&c->arena, (size_t)(G * u) * sizeof(int32_t))};
+    hz_par_for(G, (int64_t)L_Q * U_part * E, measure_groups, &mj);
     if (top_out)
         *top_out = top;
 
