@@ -65,6 +65,39 @@ static void mm(int ta, int tb, int m, int n, int k, const hz_real *a, const hz_r
     hz_gemm(ta, tb, m, n, k, 1, a, ta ? m : k, b, tb ? k : n, beta, cm, n);
 }
 
+/* Batched products of small matrices (attention scores per batch item and head) run one per
+ * thread: OpenBLAS computes a product of m n k <= 4 * 65536 on the calling thread anyway
+ * (its SMP threshold), so the batch loop is where the parallelism is. */
+#define SMALL_GEMM 262144
+
+typedef struct bmm_job {
+    int ta, tb, m, n, k;
+    const hz_real *a, *b;
+    hz_real *c;
+    int64_t sa, sb, sc;
+    hz_real beta;
+} bmm_job;
+
+static void bmm_range(void *arg, int64_t lo, int64_t hi)
+{
+    const bmm_job *j = arg;
+    for (int64_t i = lo; i < hi; i++)
+        mm(j->ta, j->tb, j->m, j->n, j->k, j->a + i * j->sa, j->b + i * j->sb, j->c + i * j->sc,
+           j->beta);
+}
+
+/* C_i = op(A_i) op(B_i) + beta C_i for i < batch (strides sa, sb, sc in elements). */
+static void bmm(int batch, int ta, int tb, int m, int n, int k, const hz_real *a, int64_t sa,
+                const hz_real *b, int64_t sb, hz_real *cm, int64_t sc, hz_real beta)
+{
+    bmm_job j = {ta, tb, m, n, k, a, b, cm, sa, sb, sc, beta};
+    int64_t work = (int64_t)m * n * k;
+    if (work <= SMALL_GEMM && sc != 0) /* sc == 0: every item accumulates into one C */
+        hz_par_for(batch, work, bmm_range, &j);
+    else
+        bmm_range(&j, 0, batch);
+}
+
 /* iarg: 0 ta, 1 tb, 2 batch, 3 M, 4 N, 5 K, 6 b shared */
 static void matmul_backward(hz_ctx *c, hz_node *nd)
 {
@@ -77,13 +110,10 @@ static void matmul_backward(hz_ctx *c, hz_node *nd)
         hz_real *ga = hz_grad(c, a);
         if (!ta && shared) /* dA = dC op(B)^T over all batch rows at once */
             mm(0, !tb, batch * M, K, N, g, b->data, ga, 1);
-        else
-            for (int i = 0; i < batch; i++) {
-                if (!ta)
-                    mm(0, !tb, M, K, N, g + i * sc, b->data + i * sb, ga + i * sa, 1);
-                else /* A^T: dA = op(B) dC^T, [K, M] */
-                    mm(tb, 1, K, M, N, b->data + i * sb, g + i * sc, ga + i * sa, 1);
-            }
+        else if (!ta)
+            bmm(batch, 0, !tb, M, K, N, g, sc, b->data, sb, ga, sa, 1);
+        else /* A^T: dA = op(B) dC^T, [K, M] */
+            bmm(batch, tb, 1, K, M, N, b->data, sb, g, sc, ga, sa, 1);
     }
     if (wants_grad(b)) {
         hz_real *gb = hz_grad(c, b);
@@ -92,14 +122,10 @@ static void matmul_backward(hz_ctx *c, hz_node *nd)
                 mm(1, 0, K, N, batch * M, a->data, g, gb, 1);
             else
                 mm(1, 0, N, K, batch * M, g, a->data, gb, 1);
-        } else
-            for (int i = 0; i < batch; i++) {
-                const hz_real *ai = a->data + i * sa, *gi = g + i * sc;
-                if (!tb) /* dB = op(A)^T dC, [K, N] */
-                    mm(!ta, 0, K, N, M, ai, gi, gb + i * sb, 1);
-                else /* dB = dC^T op(A), [N, K] */
-                    mm(1, ta, N, K, M, gi, ai, gb + i * sb, 1);
-            }
+        } else if (!tb) /* dB = op(A)^T dC, [K, N] */
+            bmm(batch, !ta, 0, K, N, M, a->data, sa, g, sc, gb, sb, 1);
+        else /* dB = dC^T op(A), [N, K] */
+            bmm(batch, 1, ta, N, K, M, g, sc, a->data, sa, gb, sb, 1);
     }
 }
 
@@ -132,8 +158,7 @@ hz_tensor *hz_matmul(hz_ctx *c, hz_tensor *a, hz_tensor *b, int ta, int tb)
     if (!ta && shared)
         mm(0, tb, batch * M, N, K, a->data, b->data, out->data, 0);
     else
-        for (int i = 0; i < batch; i++)
-            mm(ta, tb, M, N, K, a->data + i * sa, b->data + i * sb, out->data + i * sc, 0);
+        bmm(batch, ta, tb, M, N, K, a->data, sa, b->data, sb, out->data, sc, 0);
     hz_node *nd = hz_tape_push(c, matmul_backward, out, a, b, NULL, NULL);
     if (nd) {
         int ia[7] = {ta, tb, batch, M, N, K, shared};
