@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "par.h"
+#include "vmath.h"
 
 #ifdef HZ_DOUBLE
 #define R_EXP   exp
@@ -187,6 +188,19 @@ static void linear_backward(hz_ctx *c, hz_node *nd)
     }
 }
 
+typedef struct bias_job {
+    hz_real *out;
+    const hz_real *bias;
+    int O;
+} bias_job;
+
+static void bias_rows(void *arg, int64_t lo, int64_t hi)
+{
+    const bias_job *j = arg;
+    for (int64_t r = lo; r < hi; r++)
+        memcpy(j->out + r * j->O, j->bias, (size_t)j->O * sizeof(hz_real));
+}
+
 hz_tensor *hz_linear(hz_ctx *c, hz_tensor *x, hz_tensor *w, hz_tensor *bias)
 {
     assert(w->ndim == 2);
@@ -199,8 +213,8 @@ hz_tensor *hz_linear(hz_ctx *c, hz_tensor *x, hz_tensor *w, hz_tensor *bias)
     shape[x->ndim - 1] = O;
     hz_tensor *out = hz_tensor_new(c, x->ndim, shape);
     if (bias) { /* rows start as the bias, the GEMM adds x W^T */
-        for (int r = 0; r < R; r++)
-            memcpy(out->data + (int64_t)r * O, bias->data, (size_t)O * sizeof(hz_real));
+        bias_job j = {out->data, bias->data, O};
+        hz_par_for(R, O, bias_rows, &j);
     }
     mm(0, 1, R, O, I, x->data, w->data, out->data, bias ? 1 : 0);
     hz_node *nd = hz_tape_push(c, linear_backward, out, x, w, bias, NULL);
@@ -641,8 +655,17 @@ hz_tensor *hz_reshape(hz_ctx *c, hz_tensor *a, int ndim, const int *shape)
 }
 
 /* Permuted copy: dst (shape os = src shape permuted by perm) from src, or, when back, the
- * gradient of src accumulated from dst's. */
-static void permute_walk(const hz_tensor *src, const int *perm, hz_real *sd, hz_real *dd, int back)
+ * gradient of src accumulated from dst's.  Work is split over the output's rows (its first
+ * three dims, padded to 4-D); each output row is one run of os[3] elements. */
+typedef struct permute_job {
+    const hz_tensor *src;
+    const int *perm;
+    hz_real *sd, *dd;
+    int back;
+} permute_job;
+
+static void permute_plan(const hz_tensor *src, const int *perm, int64_t os[HZ_MAXDIM],
+                         int64_t ss[HZ_MAXDIM])
 {
     int nd = src->ndim;
     int64_t st[HZ_MAXDIM], r = 1;
@@ -650,34 +673,49 @@ static void permute_walk(const hz_tensor *src, const int *perm, hz_real *sd, hz_
         st[i] = r;
         r *= src->shape[i];
     }
-    int64_t os[HZ_MAXDIM], ss[HZ_MAXDIM]; /* out shape and matching source strides, 4-D */
-    for (int i = 0; i < HZ_MAXDIM; i++) {
+    for (int i = 0; i < HZ_MAXDIM; i++) { /* out shape and matching source strides, 4-D */
         int k = i - (HZ_MAXDIM - nd);
         os[i] = k >= 0 ? src->shape[perm[k]] : 1;
         ss[i] = k >= 0 ? st[perm[k]] : 0;
     }
-    int64_t io = 0;
-    for (int64_t i0 = 0; i0 < os[0]; i0++)
-        for (int64_t i1 = 0; i1 < os[1]; i1++)
-            for (int64_t i2 = 0; i2 < os[2]; i2++) {
-                int64_t base = i0 * ss[0] + i1 * ss[1] + i2 * ss[2];
-                if (!back) {
-                    if (ss[3] == 1)
-                        memcpy(dd + io, sd + base, (size_t)os[3] * sizeof(hz_real));
-                    else
-                        for (int64_t i3 = 0; i3 < os[3]; i3++)
-                            dd[io + i3] = sd[base + i3 * ss[3]];
-                } else {
-                    for (int64_t i3 = 0; i3 < os[3]; i3++)
-                        sd[base + i3 * ss[3]] += dd[io + i3];
-                }
-                io += os[3];
-            }
+}
+
+static int64_t permute_rows(const hz_tensor *src, const int *perm)
+{
+    int64_t os[HZ_MAXDIM], ss[HZ_MAXDIM];
+    permute_plan(src, perm, os, ss);
+    return os[0] * os[1] * os[2];
+}
+
+static void permute_range(void *arg, int64_t lo, int64_t hi)
+{
+    const permute_job *j = arg;
+    int64_t os[HZ_MAXDIM], ss[HZ_MAXDIM];
+    permute_plan(j->src, j->perm, os, ss);
+    hz_real *sd = j->sd, *dd = j->dd;
+    for (int64_t row = lo; row < hi; row++) {
+        int64_t i2 = row % os[2], i1 = (row / os[2]) % os[1], i0 = row / (os[2] * os[1]);
+        int64_t base = i0 * ss[0] + i1 * ss[1] + i2 * ss[2], io = row * os[3];
+        if (!j->back) {
+            if (ss[3] == 1)
+                memcpy(dd + io, sd + base, (size_t)os[3] * sizeof(hz_real));
+            else
+                for (int64_t i3 = 0; i3 < os[3]; i3++)
+                    dd[io + i3] = sd[base + i3 * ss[3]];
+        } else {
+            for (int64_t i3 = 0; i3 < os[3]; i3++)
+                sd[base + i3 * ss[3]] += dd[io + i3];
+        }
+    }
 }
 
 static void permute_backward(hz_ctx *c, hz_node *nd)
 {
-    permute_walk(nd->in[0], nd->iarg, hz_grad(c, nd->in[0]), nd->out->grad, 1);
+    /* a permutation: every gradient element is written from exactly one output element */
+    hz_tensor *a = nd->in[0];
+    permute_job j = {a, nd->iarg, hz_grad(c, a), nd->out->grad, 1};
+    int64_t rows = permute_rows(a, nd->iarg);
+    hz_par_for(rows, 1 + a->n / (rows ? rows : 1), permute_range, &j);
 }
 
 hz_tensor *hz_permute(hz_ctx *c, hz_tensor *a, const int *perm)
@@ -689,7 +727,9 @@ hz_tensor *hz_permute(hz_ctx *c, hz_tensor *a, const int *perm)
         shape[i] = a->shape[perm[i]];
     }
     hz_tensor *out = hz_tensor_new(c, a->ndim, shape);
-    permute_walk(a, perm, a->data, out->data, 0);
+    permute_job j = {a, perm, a->data, out->data, 0};
+    int64_t rows = permute_rows(a, perm);
+    hz_par_for(rows, 1 + a->n / (rows ? rows : 1), permute_range, &j);
     hz_node *nd = hz_tape_push(c, permute_backward, out, a, NULL, NULL, NULL);
     if (nd)
         memcpy(nd->iarg, perm, (size_t)a->ndim * sizeof(int));
@@ -809,59 +849,19 @@ enum { U_GELU, U_ELU, U_RELU, U_SOFTPLUS, U_EXP, U_LOG, U_SQRT };
 static const hz_real inv_sqrt2pi = (hz_real)0.39894228040143267794;
 
 #ifndef HZ_DOUBLE
-/* exp(x) for the GELU below, written so the compiler vectorises it: x = n ln2 + r with
- * |r| <= ln2/2 (two-part ln2), e^r by its degree-6 Taylor polynomial (relative error
- * < 2e-8 on that interval), 2^n put into the exponent bits.  Inputs are >= -45 here. */
-static inline float exp_vec(float x)
-{
-    const float shifter = 12582912.0f; /* 1.5 * 2^23: adding it rounds to an integer */
-    float n = (x * 1.44269504088896341f + shifter) - shifter;
-    float r = x - n * 0.693145751953125f - n * 1.42860682030941723212e-6f;
-    float p =
-        1.0f +
-        r * (1.0f +
-             r * (0.5f + r * (1.0f / 6 + r * (1.0f / 24 + r * (1.0f / 120 + r * (1.0f / 720))))));
-    int32_t e = (int32_t)n + 127;
-    e = e < 1 ? 1 : e; /* far below any value that matters after the scaling below */
-    float s;
-    uint32_t bits = (uint32_t)e << 23;
-    memcpy(&s, &bits, sizeof s);
-    return p * s;
-}
-
-/* erfc(z) for z >= 0 as t exp(-z^2 + P(t)), t = 1 / (1 + z/2): P is our least-squares fit
- * (degree 9, Chebyshev points, z in [0, 9]) of log(erfc(z) / t) + z^2, relative error
- * < 5e-8 in exact arithmetic, ~2e-7 in float.  z is clamped at 9, where erfc underflows. */
-static const float erfc_p[10] = {-1.2654150741e+00f, 9.9797845324e-01f, 3.9215387680e-01f,
-                                 8.6911642165e-03f,  7.6336569993e-02f, -2.1974927663e-01f,
-                                 -5.2955995680e-01f, 1.0327698672e+00f, -6.2862951121e-01f,
-                                 1.3542392770e-01f};
-
-static inline float erfc_pos(float z)
-{
-    z = z < 9.0f ? z : 9.0f;
-    const float *c = erfc_p;
-    float t = 1.0f / (1.0f + 0.5f * z);
-    float p =
-        c[0] +
-        t * (c[1] +
-             t * (c[2] +
-                  t * (c[3] +
-                       t * (c[4] + t * (c[5] + t * (c[6] + t * (c[7] + t * (c[8] + t * c[9]))))))));
-    return t * exp_vec(-z * z + p);
-}
-
 /* Phi(x) = (1 + erf(x / sqrt 2)) / 2 through erfc of |x|, which keeps the relative accuracy
  * of the small tail on either side: for x < 0 Phi = erfc(|x|/sqrt2)/2, else 1 - that. */
 static inline float phi_vec(float x)
 {
-    float h = 0.5f * erfc_pos(__builtin_fabsf(x) * 0.70710678118654752440f);
+    float h = 0.5f * hz_verfc_pos(__builtin_fabsf(x) * 0.70710678118654752440f);
     return x < 0 ? h : 1.0f - h;
 }
 #define GELU_CDF(x) phi_vec(x)
-#define GELU_EXP(x) exp_vec((x) > -87.0f ? (x) : -87.0f)
+#define GELU_EXP(x) hz_vexpf_clamped(x)
+#define ELU_EXP(x)  hz_vexpf_clamped(x)
 #else
 #define GELU_EXP(x) R_EXP(x)
+#define ELU_EXP(x)  R_EXP(x)
 #define GELU_CDF(x) ((hz_real)0.5 * (1 + R_ERF((x) * (hz_real)0.70710678118654752440)))
 #endif
 
@@ -945,7 +945,7 @@ HZ_SIMD_CLONES static void unary_range(void *arg, int64_t lo, int64_t hi)
         break;
     case U_ELU:
         for (int64_t i = lo; i < hi; i++)
-            y[i] = x[i] > 0 ? x[i] : al * (R_EXP(x[i]) - 1);
+            y[i] = x[i] > 0 ? x[i] : al * (ELU_EXP(x[i]) - 1);
         break;
     case U_RELU:
         for (int64_t i = lo; i < hi; i++)

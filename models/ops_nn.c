@@ -18,12 +18,13 @@
 
 #include "ops.h"
 #include "par.h"
+#include "vmath.h"
 #include "tensor.h"
 
 #ifdef HZ_DOUBLE
 #define REXP(x) exp(x)
 #else
-#define REXP(x) expf(x)
+#define REXP(x) hz_vexpf_clamped(x)
 #endif
 
 static void *arena_get(hz_ctx *c, size_t bytes)
@@ -72,6 +73,53 @@ static void softmax_backward(hz_ctx *c, hz_node *n)
     }
 }
 
+/* Sum of x[0..n) in double with eight independent partial sums, so the loop vectorises; the
+ * order is fixed, so results do not depend on threads. */
+static inline double sum8(const hz_real *x, int n)
+{
+    double acc[8] = {0};
+    int j = 0;
+    for (; j + 8 <= n; j += 8)
+        for (int k = 0; k < 8; k++)
+            acc[k] += x[j + k];
+    double s = 0;
+    for (; j < n; j++)
+        s += x[j];
+    return s + ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
+}
+
+typedef struct softmax_job {
+    const hz_real *x;
+    hz_real *y;
+    int causal, Lq, Lk;
+} softmax_job;
+
+HZ_SIMD_CLONES static void softmax_rows(void *arg, int64_t lo, int64_t hi)
+{
+    const softmax_job *j = arg;
+    int Lk = j->Lk;
+    for (int64_t r = lo; r < hi; r++) {
+        const hz_real *x = j->x + r * Lk;
+        hz_real *o = j->y + r * Lk;
+        int vis = softmax_visible(j->causal, (int)(r % j->Lq), j->Lq, Lk);
+        if (vis == 0) { /* fully masked row (Lq > Lk only): zeros instead of NaN */
+            memset(o, 0, (size_t)Lk * sizeof *o);
+            continue;
+        }
+        hz_real m = x[0];
+        for (int k = 1; k < vis; k++)
+            if (x[k] > m)
+                m = x[k];
+        for (int k = 0; k < vis; k++)
+            o[k] = REXP(x[k] - m);
+        hz_real inv = (hz_real)(1.0 / sum8(o, vis));
+        for (int k = 0; k < vis; k++)
+            o[k] *= inv;
+        for (int k = vis; k < Lk; k++)
+            o[k] = 0;
+    }
+}
+
 hz_tensor *hz_softmax(hz_ctx *c, hz_tensor *a, int causal)
 {
     assert(a->ndim >= 1 && (!causal || a->ndim >= 2));
@@ -79,29 +127,8 @@ hz_tensor *hz_softmax(hz_ctx *c, hz_tensor *a, int causal)
     int Lq = causal ? a->shape[a->ndim - 2] : 1;
     int64_t rows = a->n / (Lk ? Lk : 1);
     hz_tensor *y = new_like(c, a);
-    for (int64_t r = 0; r < rows; r++) {
-        const hz_real *x = a->data + r * Lk;
-        hz_real *o = y->data + r * Lk;
-        int vis = softmax_visible(causal, (int)(r % Lq), Lq, Lk);
-        if (vis == 0) { /* fully masked row (Lq > Lk only): zeros instead of NaN */
-            memset(o, 0, (size_t)Lk * sizeof *o);
-            continue;
-        }
-        hz_real m = x[0];
-        for (int j = 1; j < vis; j++)
-            if (x[j] > m)
-                m = x[j];
-        double s = 0;
-        for (int j = 0; j < vis; j++) {
-            o[j] = REXP(x[j] - m);
-            s += o[j];
-        }
-        hz_real inv = (hz_real)(1.0 / s);
-        for (int j = 0; j < vis; j++)
-            o[j] *= inv;
-        for (int j = vis; j < Lk; j++)
-            o[j] = 0;
-    }
+    softmax_job j = {a->data, y->data, causal, Lq, Lk};
+    hz_par_for(rows, 20 * (int64_t)Lk, softmax_rows, &j);
     hz_tape_push(c, softmax_backward, y, a, NULL, NULL, NULL);
     return y;
 }
@@ -141,21 +168,6 @@ static void layernorm_backward(hz_ctx *c, hz_node *n)
             dxr[j] += rs * (dxh - m1 - xh * m2);
         }
     }
-}
-
-/* Sum of x[0..n) in double with eight independent partial sums, so the loop vectorises; the
- * order is fixed, so results do not depend on threads. */
-static inline double sum8(const hz_real *x, int n)
-{
-    double acc[8] = {0};
-    int j = 0;
-    for (; j + 8 <= n; j += 8)
-        for (int k = 0; k < 8; k++)
-            acc[k] += x[j + k];
-    double s = 0;
-    for (; j < n; j++)
-        s += x[j];
-    return s + ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
 }
 
 /* Sum of (x - mu)^2, the same way. */
@@ -485,6 +497,45 @@ static void maxpool1d_backward(hz_ctx *c, hz_node *n)
         }
 }
 
+typedef struct pool_job {
+    const hz_real *x;
+    hz_real *y;
+    int32_t *arg;
+    int L, C, Lout, k, stride, pad;
+} pool_job;
+
+/* Output rows [lo, hi) of the flattened (b, t). */
+static void maxpool_rows(void *argp, int64_t lo_row, int64_t hi_row)
+{
+    const pool_job *p = argp;
+    int L = p->L, C = p->C;
+    for (int64_t row = lo_row; row < hi_row; row++) {
+        int64_t b = row / p->Lout;
+        int t = (int)(row % p->Lout);
+        int lo = t * p->stride - p->pad, hi = lo + p->k;
+        if (lo < 0)
+            lo = 0;
+        if (hi > L)
+            hi = L;
+        /* pad <= k/2 guarantees each window holds a real step; -inf pads never win */
+        hz_real *y = p->y + row * C;
+        int32_t *arg = p->arg + row * C;
+        const hz_real *first = p->x + (b * L + lo) * C;
+        for (int j = 0; j < C; j++) {
+            y[j] = first[j];
+            arg[j] = lo;
+        }
+        for (int s = lo + 1; s < hi; s++) {
+            const hz_real *xr = p->x + (b * L + s) * C;
+            for (int j = 0; j < C; j++)
+                if (xr[j] > y[j] || isnan(xr[j])) {
+                    y[j] = xr[j];
+                    arg[j] = s;
+                }
+        }
+    }
+}
+
 hz_tensor *hz_maxpool1d(hz_ctx *c, hz_tensor *x, int k, int stride, int pad)
 {
     assert(x->ndim == 3 && k >= 1 && stride >= 1 && pad >= 0 && 2 * pad <= k);
@@ -493,29 +544,8 @@ hz_tensor *hz_maxpool1d(hz_ctx *c, hz_tensor *x, int k, int stride, int pad)
     assert(L + 2 * pad >= k && Lout >= 1);
     hz_tensor *y = hz_tensor_new4(c, 3, B, Lout, C, 0); // (B, Lout, C)
     int32_t *arg = arena_get(c, (size_t)y->n * sizeof *arg);
-    for (int b = 0; b < B; b++)
-        for (int t = 0; t < Lout; t++) {
-            int lo = t * stride - pad, hi = lo + k;
-            if (lo < 0)
-                lo = 0;
-            if (hi > L)
-                hi = L;
-            /* pad <= k/2 guarantees each window holds a real step; -inf pads never win */
-            int64_t o = ((int64_t)b * Lout + t) * C;
-            const hz_real *first = x->data + ((int64_t)b * L + lo) * C;
-            for (int j = 0; j < C; j++) {
-                y->data[o + j] = first[j];
-                arg[o + j] = lo;
-            }
-            for (int s = lo + 1; s < hi; s++) {
-                const hz_real *xr = x->data + ((int64_t)b * L + s) * C;
-                for (int j = 0; j < C; j++)
-                    if (xr[j] > y->data[o + j] || isnan(xr[j])) {
-                        y->data[o + j] = xr[j];
-                        arg[o + j] = s;
-                    }
-            }
-        }
+    pool_job j = {x->data, y->data, arg, L, C, Lout, k, stride, pad};
+    hz_par_for((int64_t)B * Lout, (int64_t)k * C, maxpool_rows, &j);
     hz_node *n = hz_tape_push(c, maxpool1d_backward, y, x, NULL, NULL, NULL);
     if (n)
         n->aux = arg;
