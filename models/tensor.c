@@ -3,6 +3,8 @@
  * them in reverse and each node adds its contribution into its inputs' gradients. */
 #include "tensor.h"
 
+#include "gemm_small.h"
+
 #include <assert.h>
 #include <math.h>
 #include <stdio.h>
@@ -427,6 +429,9 @@ void hz_gemm(int trans_a, int trans_b, int m, int n, int k, hz_real alpha, const
     cblas_dgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
                 trans_b ? CblasTrans : CblasNoTrans, m, n, k, alpha, a, lda, b, ldb, beta, cm, ldc);
 #else
+    if (!trans_a && trans_b && alpha == 1 && !getenv("HZ_NOSMALL") &&
+        hz_gemm_nt_small(m, n, k, a, lda, b, ldb, beta, cm, ldc))
+        return;
     cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
                 trans_b ? CblasTrans : CblasNoTrans, m, n, k, alpha, a, lda, b, ldb, beta, cm, ldc);
 #endif

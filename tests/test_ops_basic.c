@@ -9,6 +9,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "gemm_small.h"
 #include "ops.h"
 #include "par.h"
 #include "tensor.h"
@@ -150,6 +151,57 @@ static void test_matmul_exact(void **state)
                 naive_mm(ta, tb, 3, 5, 4, av + 12 * i, bv + 20 * i, want + 15 * i);
             assert_values(o2, want, 30, 0);
         }
+}
+
+/* The unpacked small-row kernel behind hz_gemm (gemm_small.c): every block shape and edge,
+ * strides wider than the rows, beta 0 / 1 / 0.5, against a double-precision reference; the
+ * shapes it does not take are refused; one thread or the pool give identical bits. */
+static void test_gemm_small_kernel(void **state)
+{
+    hz_ctx *c = ctx_new(state);
+    (void)c;
+    enum { MAXM = 32, MAXN = 67, MAXK = 512, PAD = 3 };
+    static float a[MAXM * (MAXK + PAD)], b[MAXN * (MAXK + PAD)], out[MAXM * (MAXN + PAD)],
+        out1[MAXM * (MAXN + PAD)];
+    int ms[] = {1, 5, 6, 7, 24, 32}, ns[] = {4, 7, 33, 67}, ks[] = {16, 48, 512};
+    float betas[] = {0, 1, 0.5f};
+    for (size_t i = 0; i < sizeof a / sizeof *a; i++)
+        a[i] = (float)((i * 7919) % 201) / 100.0f - 1.0f;
+    for (size_t i = 0; i < sizeof b / sizeof *b; i++)
+        b[i] = (float)((i * 104729) % 199) / 100.0f - 0.99f;
+    for (int mi = 0; mi < 6; mi++)
+        for (int ni = 0; ni < 4; ni++)
+            for (int ki = 0; ki < 3; ki++)
+                for (int bi = 0; bi < 3; bi++) {
+                    int m = ms[mi], n = ns[ni], k = ks[ki];
+                    int lda = k + PAD, ldb = k + PAD, ldc = n + PAD;
+                    for (int i = 0; i < m * ldc; i++)
+                        out[i] = out1[i] = (float)(i % 5);
+                    assert_int_equal(hz_gemm_nt_small(m, n, k, a, lda, b, ldb, betas[bi], out, ldc),
+                                     1);
+                    hz_par_set_threads(1);
+                    hz_gemm_nt_small(m, n, k, a, lda, b, ldb, betas[bi], out1, ldc);
+                    hz_par_set_threads(0);
+                    assert_memory_equal(out, out1, (size_t)m * ldc * sizeof(float));
+                    for (int i = 0; i < m; i++)
+                        for (int j = 0; j < ldc; j++) {
+                            double want = (double)((i * ldc + j) % 5);
+                            if (j < n) {
+                                double s = 0;
+                                for (int q = 0; q < k; q++)
+                                    s += (double)a[i * lda + q] * (double)b[j * ldb + q];
+                                want = s + (double)betas[bi] * want;
+                            }
+                            double got = out[i * ldc + j];
+                            if (fabs(got - want) > 1e-5 * (1 + fabs(want)))
+                                fail_msg("m=%d n=%d k=%d beta=%g [%d,%d]: %.7g want %.7g", m, n, k,
+                                         (double)betas[bi], i, j, got, want);
+                        }
+                }
+    /* not taken: too many rows, too few columns, k not a multiple of the vector */
+    assert_int_equal(hz_gemm_nt_small(HZ_GEMM_SMALL_M + 1, 8, 16, a, 16, b, 16, 0, out, 8), 0);
+    assert_int_equal(hz_gemm_nt_small(4, 3, 16, a, 16, b, 16, 0, out, 3), 0);
+    assert_int_equal(hz_gemm_nt_small(4, 8, 20, a, 20, b, 20, 0, out, 8), 0);
 }
 
 static void test_linear_bias(void **state)
@@ -321,6 +373,7 @@ int main(void)
         cmocka_unit_test_teardown(test_activations_known_values, teardown),
         cmocka_unit_test_teardown(test_gelu_dense_range, teardown),
         cmocka_unit_test_teardown(test_matmul_exact, teardown),
+        cmocka_unit_test_teardown(test_gemm_small_kernel, teardown),
         cmocka_unit_test_teardown(test_linear_bias, teardown),
         cmocka_unit_test_teardown(test_broadcast_values, teardown),
         cmocka_unit_test_teardown(test_reductions_and_shapes, teardown),
