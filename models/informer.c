@@ -138,20 +138,65 @@ static hz_tensor *rows_from(hz_ctx *c, hz_tensor *x, int from)
     return from > 0 ? hz_slice(c, x, 1, from, x->shape[1] - from) : x;
 }
 
+/* With mix (the decoder's self-attention), output [B, H, L, E] is read as [B, L, H*E] without
+ * a transpose, so rows [from, L) come from heads floor(from * H / L) .. H-1 only; the earlier
+ * heads need not be computed at all.  Returns that first head (0 when every head counts). */
+static int first_head(const hz_attn_layer *a, int L, int from)
+{
+    return (a->mix && from > 0) ? (int)((int64_t)from * a->n_heads / L) : 0;
+}
+
+/* A parameter's elements [off, off + numel(shape)) as a tensor of that shape, sharing its
+ * gradient (the way hz_lin_fwd views conv weights). */
+static hz_tensor *param_view(hz_ctx *c, hz_tensor *p, int64_t off, int nd, const int *shape)
+{
+    hz_tensor *v = hz_tensor_wrap(c, p->data + off, nd, shape);
+    v->grad = p->grad ? p->grad + off : NULL;
+    v->requires_grad = p->requires_grad;
+    v->is_param = p->is_param;
+    return v;
+}
+
+/* Projection l of x split into heads h0 .. H-1: [B, L, d] -> [B, H - h0, L, E]. */
+static hz_tensor *heads_proj(hz_ctx *c, const hz_lin *l, hz_tensor *x, int H, int h0)
+{
+    if (h0 == 0)
+        return hz_split_heads(c, hz_lin_fwd(c, l, x), H);
+    int E = l->out / H, rows = l->out - h0 * E;
+    int ws[2] = {rows, l->in}, bs[1] = {rows};
+    hz_tensor *w = param_view(c, l->w, (int64_t)h0 * E * l->in, 2, ws);
+    hz_tensor *b = l->b ? param_view(c, l->b, (int64_t)h0 * E, 1, bs) : NULL;
+    return hz_split_heads(c, hz_linear(c, x, w, b), H - h0);
+}
+
+/* Heads h0 .. H-1 of an attention output [B, H - h0, L, E] merged as the layer would merge
+ * all H, rows [from, L) kept: [B, L - from, H*E].  h0 = first_head(a, L, from). */
+static hz_tensor *merge_from(hz_ctx *c, const hz_attn_layer *a, hz_tensor *o, int h0, int from)
+{
+    if (h0 == 0)
+        return rows_from(c, hz_merge_heads(c, o, a->mix), from);
+    int B = o->shape[0], Hs = o->shape[1], L = o->shape[2], E = o->shape[3], H = a->n_heads;
+    int flat[2] = {B, Hs * L * E}, out[3] = {B, L - from, H * E};
+    /* in the full [B, H*L*E] memory the kept rows start at from*H*E; these heads at h0*L*E */
+    hz_tensor *r =
+        hz_slice(c, hz_reshape(c, o, 2, flat), 1, from * H * E - h0 * L * E, (L - from) * H * E);
+    return hz_reshape(c, r, 3, out);
+}
+
 /* Canonical attention: softmax(q k^T / sqrt(E)) with dropout on the probabilities.  The
  * scale is applied to q (an [L, E] tensor) rather than to the [L, S] scores, which saves one
  * score-sized buffer; the difference is float rounding. */
 static hz_tensor *attn_full(hz_ctx *c, const hz_attn_layer *a, hz_tensor *xq, hz_tensor *xkv,
                             int causal, double dropout, int keep_from)
 {
-    int H = a->n_heads, E = a->d_model / H;
-    hz_tensor *q = hz_split_heads(c, hz_lin_fwd(c, &a->q, xq), H); /* [B, H, L, E] */
+    int H = a->n_heads, E = a->d_model / H, h0 = first_head(a, xq->shape[1], keep_from);
+    hz_tensor *q = heads_proj(c, &a->q, xq, H, h0); /* [B, H - h0, L, E] */
     q = hz_scale(c, q, 1.0 / sqrt((double)E));
-    hz_tensor *k = hz_split_heads(c, hz_lin_fwd(c, &a->k, xkv), H); /* [B, H, S, E] */
-    hz_tensor *v = hz_split_heads(c, hz_lin_fwd(c, &a->v, xkv), H); /* [B, H, S, E] */
+    hz_tensor *k = heads_proj(c, &a->k, xkv, H, h0); /* [B, H - h0, S, E] */
+    hz_tensor *v = heads_proj(c, &a->v, xkv, H, h0); /* [B, H - h0, S, E] */
     hz_tensor *p = hz_dropout(c, hz_softmax(c, hz_matmul(c, q, k, 0, 1), causal), dropout);
-    hz_tensor *o = hz_matmul(c, p, v, 0, 0); /* [B, H, L, E] */
-    return hz_lin_fwd(c, &a->o, rows_from(c, hz_merge_heads(c, o, a->mix), keep_from));
+    hz_tensor *o = hz_matmul(c, p, v, 0, 0); /* [B, H - h0, L, E] */
+    return hz_lin_fwd(c, &a->o, merge_from(c, a, o, h0, keep_from));
 }
 
 /* The key table of ProbSparse layer i for this forward (pinned, or drawn from r). */
@@ -166,13 +211,14 @@ static const int32_t *layer_table(hz_ctx *c, informer *t, int i, hz_rng *r)
     return idx;
 }
 
-/* Copies the selection of layer i out of the arena (which inference may recycle).  The
- * buffer grows only when the batch does, so steady-state forwards allocate nothing. */
-static void keep_top(informer *t, int i, const int32_t *top, size_t groups)
+/* Copies the selection of layer i ([B, H - h0, u], heads h0.. only) out of the arena (which
+ * inference may recycle) as [B, H, u], -1 for the heads not computed.  The buffer grows only
+ * when the batch does, so steady-state forwards allocate nothing. */
+static void keep_top(informer *t, int i, const int32_t *top, int B, int H, int h0)
 {
     int U_part, u;
     hz_probsparse_sizes(t->base.conf.factor, t->prob_lq[i], t->prob_lq[i], &U_part, &u);
-    size_t n = groups * (size_t)u; /* [B, H, u] */
+    size_t n = (size_t)B * H * u;
     if (n > t->top_cap[i]) {
         int32_t *nb = realloc(t->top[i], n * sizeof *nb);
         if (!nb) { /* the selection is diagnostic only: drop it rather than fail */
@@ -184,21 +230,29 @@ static void keep_top(informer *t, int i, const int32_t *top, size_t groups)
         t->top[i] = nb;
         t->top_cap[i] = n;
     }
-    memcpy(t->top[i], top, n * sizeof *top);
+    for (int b = 0; b < B; b++)
+        for (int h = 0; h < H; h++) {
+            int32_t *dst = t->top[i] + ((size_t)b * H + h) * u;
+            if (h < h0)
+                for (int j = 0; j < u; j++)
+                    dst[j] = -1;
+            else
+                memcpy(dst, top + ((size_t)b * (H - h0) + (h - h0)) * u, (size_t)u * sizeof *dst);
+        }
 }
 
 /* Self-attention of ProbSparse layer i (AttentionLayer around ProbAttention). */
 static hz_tensor *attn_prob(hz_ctx *c, informer *t, const hz_attn_layer *a, hz_tensor *x,
                             int masked, int i, hz_rng *r, int keep_from)
 {
-    int H = a->n_heads;
-    hz_tensor *q = hz_split_heads(c, hz_lin_fwd(c, &a->q, x), H); /* [B, H, L, E] */
-    hz_tensor *k = hz_split_heads(c, hz_lin_fwd(c, &a->k, x), H);
-    hz_tensor *v = hz_split_heads(c, hz_lin_fwd(c, &a->v, x), H);
+    int H = a->n_heads, h0 = first_head(a, x->shape[1], keep_from);
+    hz_tensor *q = heads_proj(c, &a->q, x, H, h0); /* [B, H - h0, L, E] */
+    hz_tensor *k = heads_proj(c, &a->k, x, H, h0);
+    hz_tensor *v = heads_proj(c, &a->v, x, H, h0);
     const int32_t *idx = layer_table(c, t, i, r), *top;
     hz_tensor *o = hz_probsparse_attn(c, q, k, v, t->base.conf.factor, masked, idx, &top);
-    keep_top(t, i, top, (size_t)q->shape[0] * H);
-    return hz_lin_fwd(c, &a->o, rows_from(c, hz_merge_heads(c, o, a->mix), keep_from));
+    keep_top(t, i, top, q->shape[0], H, h0);
+    return hz_lin_fwd(c, &a->o, merge_from(c, a, o, h0, keep_from));
 }
 
 /* ---------------------------------------------------------------- encoder / decoder */
