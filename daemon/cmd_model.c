@@ -23,6 +23,7 @@
 #include "csv.h"
 #include "hz.h"
 #include "modeldata.h"
+#include "par.h"
 #include "train.h"
 #include "trainer.h"
 
@@ -104,6 +105,7 @@ int hz_cmd_train(int argc, char **argv)
             break;
         case 't': /* OpenBLAS is loaded already: the environment variable would be too late */
             openblas_set_num_threads(atoi(optarg));
+            hz_par_set_threads(atoi(optarg)); /* and the engine's own loops */
             break;
         case 'h':
             usage_train(stdout);
