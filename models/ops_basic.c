@@ -168,6 +168,23 @@ hz_tensor *hz_matmul(hz_ctx *c, hz_tensor *a, hz_tensor *b, int ta, int tb)
     return out;
 }
 
+/* gb[o] += sum over rows of g[r, o], for columns [lo, hi), rows in order. */
+typedef struct colsum_job {
+    const hz_real *g;
+    hz_real *gb;
+    int R, O;
+} colsum_job;
+
+static void colsum_range(void *arg, int64_t lo, int64_t hi)
+{
+    const colsum_job *j = arg;
+    for (int r = 0; r < j->R; r++) {
+        const hz_real *gr = j->g + (int64_t)r * j->O;
+        for (int64_t o = lo; o < hi; o++)
+            j->gb[o] += gr[o];
+    }
+}
+
 /* iarg: 0 rows, 1 in, 2 out */
 static void linear_backward(hz_ctx *c, hz_node *nd)
 {
@@ -179,12 +196,8 @@ static void linear_backward(hz_ctx *c, hz_node *nd)
     if (wants_grad(w))
         mm(1, 0, O, I, R, g, x->data, hz_grad(c, w), 1); /* dW = dy^T x */
     if (wants_grad(bias)) {
-        hz_real *gb = hz_grad(c, bias);
-        for (int r = 0; r < R; r++) {
-            const hz_real *gr = g + (int64_t)r * O;
-            for (int o = 0; o < O; o++)
-                gb[o] += gr[o];
-        }
+        colsum_job j = {g, hz_grad(c, bias), R, O};
+        hz_par_for(O, R, colsum_range, &j);
     }
 }
 

@@ -54,23 +54,34 @@ static int softmax_visible(int causal, int i, int Lq, int Lk)
     return v < 0 ? 0 : (v > Lk ? Lk : v);
 }
 
+typedef struct softmax_bw_job {
+    const hz_real *y, *dy;
+    hz_real *da;
+    int Lk;
+} softmax_bw_job;
+
+static void softmax_bw_rows(void *arg, int64_t lo, int64_t hi)
+{
+    const softmax_bw_job *j = arg;
+    int Lk = j->Lk;
+    for (int64_t r = lo; r < hi; r++) {
+        const hz_real *yr = j->y + r * Lk, *dyr = j->dy + r * Lk;
+        hz_real *dar = j->da + r * Lk;
+        double dot = 0;
+        for (int k = 0; k < Lk; k++)
+            dot += (double)yr[k] * dyr[k];
+        /* masked entries have y = 0, so they receive nothing */
+        for (int k = 0; k < Lk; k++)
+            dar[k] += yr[k] * (hz_real)(dyr[k] - dot);
+    }
+}
+
 static void softmax_backward(hz_ctx *c, hz_node *n)
 {
     hz_tensor *a = n->in[0], *y = n->out;
-    const hz_real *dy = y->grad;
-    hz_real *da = hz_grad(c, a);
     int Lk = a->shape[a->ndim - 1];
-    int64_t rows = a->n / (Lk ? Lk : 1);
-    for (int64_t r = 0; r < rows; r++) {
-        const hz_real *yr = y->data + r * Lk, *dyr = dy + r * Lk;
-        hz_real *dar = da + r * Lk;
-        double dot = 0;
-        for (int j = 0; j < Lk; j++)
-            dot += (double)yr[j] * dyr[j];
-        /* masked entries have y = 0, so they receive nothing */
-        for (int j = 0; j < Lk; j++)
-            dar[j] += yr[j] * (hz_real)(dyr[j] - dot);
-    }
+    softmax_bw_job j = {y->data, y->grad, hz_grad(c, a), Lk};
+    hz_par_for(a->n / (Lk ? Lk : 1), 4 * (int64_t)Lk, softmax_bw_rows, &j);
 }
 
 /* Sum of x[0..n) in double with eight independent partial sums, so the loop vectorises; the
@@ -135,39 +146,69 @@ hz_tensor *hz_softmax(hz_ctx *c, hz_tensor *a, int causal)
 
 /* ======================================================================== layernorm */
 
+typedef struct ln_bw_job {
+    const hz_real *x, *dy, *g, *mean, *rstd;
+    hz_real *dx, *dg, *db;
+    int D;
+    int64_t rows_n;
+} ln_bw_job;
+
+/* dx for rows [lo, hi): each row on its own. */
+static void ln_bw_rows(void *arg, int64_t lo, int64_t hi)
+{
+    const ln_bw_job *j = arg;
+    int D = j->D;
+    for (int64_t r = lo; r < hi; r++) {
+        const hz_real *xr = j->x + r * D, *dyr = j->dy + r * D;
+        hz_real mu = j->mean[r], rs = j->rstd[r];
+        double s1 = 0, s2 = 0; /* mean of dxhat and of dxhat * xhat */
+        for (int k = 0; k < D; k++) {
+            hz_real xh = (xr[k] - mu) * rs;
+            hz_real dxh = dyr[k] * (j->g ? j->g[k] : 1);
+            s1 += dxh;
+            s2 += (double)dxh * xh;
+        }
+        hz_real m1 = (hz_real)(s1 / D), m2 = (hz_real)(s2 / D);
+        hz_real *dxr = j->dx + r * D;
+        for (int k = 0; k < D; k++) {
+            hz_real xh = (xr[k] - mu) * rs;
+            hz_real dxh = dyr[k] * (j->g ? j->g[k] : 1);
+            dxr[k] += rs * (dxh - m1 - xh * m2);
+        }
+    }
+}
+
+/* dgamma, dbeta for columns [lo, hi), summed over every row in order (so the sums do not
+ * depend on how columns are split). */
+static void ln_bw_cols(void *arg, int64_t lo, int64_t hi)
+{
+    const ln_bw_job *j = arg;
+    int D = j->D;
+    for (int64_t r = 0; r < j->rows_n; r++) {
+        const hz_real *xr = j->x + r * D, *dyr = j->dy + r * D;
+        hz_real mu = j->mean[r], rs = j->rstd[r];
+        for (int64_t k = lo; k < hi; k++) {
+            if (j->dg)
+                j->dg[k] += dyr[k] * ((xr[k] - mu) * rs);
+            if (j->db)
+                j->db[k] += dyr[k];
+        }
+    }
+}
+
 /* aux: mean[rows], rstd[rows] */
 static void layernorm_backward(hz_ctx *c, hz_node *n)
 {
     hz_tensor *x = n->in[0], *gamma = n->in[1], *beta = n->in[2], *y = n->out;
-    const hz_real *dy = y->grad;
     int D = x->shape[x->ndim - 1];
     int64_t rows = x->n / (D ? D : 1);
-    const hz_real *mean = n->aux, *rstd = mean + rows;
-    hz_real *dx = grad_of(c, x), *dg = grad_of(c, gamma), *db = grad_of(c, beta);
-    for (int64_t r = 0; r < rows; r++) {
-        const hz_real *xr = x->data + r * D, *dyr = dy + r * D;
-        hz_real mu = mean[r], rs = rstd[r];
-        double s1 = 0, s2 = 0; /* mean of dxhat and of dxhat * xhat */
-        for (int j = 0; j < D; j++) {
-            hz_real xh = (xr[j] - mu) * rs;
-            hz_real dxh = dyr[j] * (gamma ? gamma->data[j] : 1);
-            s1 += dxh;
-            s2 += (double)dxh * xh;
-            if (dg)
-                dg[j] += dyr[j] * xh;
-            if (db)
-                db[j] += dyr[j];
-        }
-        if (!dx)
-            continue;
-        hz_real m1 = (hz_real)(s1 / D), m2 = (hz_real)(s2 / D);
-        hz_real *dxr = dx + r * D;
-        for (int j = 0; j < D; j++) {
-            hz_real xh = (xr[j] - mu) * rs;
-            hz_real dxh = dyr[j] * (gamma ? gamma->data[j] : 1);
-            dxr[j] += rs * (dxh - m1 - xh * m2);
-        }
-    }
+    const hz_real *mean = n->aux;
+    ln_bw_job j = {x->data,       y->grad,           gamma ? gamma->data : NULL, mean, mean + rows,
+                   grad_of(c, x), grad_of(c, gamma), grad_of(c, beta),           D,    rows};
+    if (j.dx)
+        hz_par_for(rows, 8 * (int64_t)D, ln_bw_rows, &j);
+    if (j.dg || j.db)
+        hz_par_for(D, 4 * rows, ln_bw_cols, &j);
 }
 
 /* Sum of (x - mu)^2, the same way. */
@@ -554,13 +595,24 @@ hz_tensor *hz_maxpool1d(hz_ctx *c, hz_tensor *x, int k, int stride, int pad)
 
 /* ======================================================================== dropout */
 
+typedef struct dropout_bw_job {
+    const hz_real *dy, *mask;
+    hz_real *dx;
+} dropout_bw_job;
+
+static void dropout_bw_range(void *arg, int64_t lo, int64_t hi)
+{
+    const dropout_bw_job *j = arg;
+    for (int64_t i = lo; i < hi; i++)
+        j->dx[i] += j->dy[i] * j->mask[i];
+}
+
 static void dropout_backward(hz_ctx *c, hz_node *n)
 {
     hz_tensor *x = n->in[0], *y = n->out;
     const hz_real *mask = n->aux, *dy = y->grad;
-    hz_real *dx = hz_grad(c, x);
-    for (int64_t i = 0; i < x->n; i++)
-        dx[i] += dy[i] * mask[i];
+    dropout_bw_job j = {dy, mask, hz_grad(c, x)};
+    hz_par_for(x->n, 1, dropout_bw_range, &j);
 }
 
 hz_tensor *hz_dropout(hz_ctx *c, hz_tensor *x, double p)

@@ -17,6 +17,7 @@
 #include "checkpoint.h"
 #include "hz.h"
 #include "informer.h"
+#include "par.h"
 #include "layers.h"
 #include "ops.h"
 #include "parity.h"
@@ -308,6 +309,67 @@ static void test_sampling_reproducible(void **state)
     unload(&f);
 }
 
+/* One training step (forward with dropout, backward) of a model large enough for every op
+ * to split across the pool gives bit-identical output and parameter gradients with one
+ * thread: the engine's parallel loops never change a sum's order. */
+static void step_with_threads(int threads, float *out, float *grad, int64_t *numel)
+{
+    hz_model_conf mc;
+    hz_model_conf_defaults(&mc, HZ_MODEL_INFORMER);
+    mc.seq_len = 96;
+    mc.label_len = 48;
+    mc.pred_len = 24;
+    mc.d_model = 64;
+    mc.n_heads = 4;
+    mc.d_ff = 128;
+    hz_model *m;
+    char err[HZ_ERRLEN];
+    assert_int_equal(hz_model_create(&mc, &m, err, sizeof err), 0);
+    enum { B = 8, L = 96, D = 72, C = 7, NM = 4 };
+    static float x[B * L * C], xm[B * L * NM], xd[B * D * C], xmd[B * D * NM], y[B * 24 * C];
+    hz_rng r;
+    hz_rng_seed(&r, 5);
+    for (size_t i = 0; i < sizeof x / sizeof *x; i++)
+        x[i] = (float)hz_rng_uniform(&r) - 0.5f;
+    for (size_t i = 0; i < sizeof xm / sizeof *xm; i++)
+        xm[i] = (float)hz_rng_uniform(&r) - 0.5f;
+    for (size_t i = 0; i < sizeof xd / sizeof *xd; i++)
+        xd[i] = (float)hz_rng_uniform(&r) - 0.5f;
+    for (size_t i = 0; i < sizeof xmd / sizeof *xmd; i++)
+        xmd[i] = (float)hz_rng_uniform(&r) - 0.5f;
+    for (size_t i = 0; i < sizeof y / sizeof *y; i++)
+        y[i] = (float)hz_rng_uniform(&r) - 0.5f;
+    hz_par_set_threads(threads);
+    hz_ctx c;
+    hz_ctx_init(&c, 1 << 20, 3);
+    c.grad_on = c.training = 1;
+    hz_model_input in = {B, x, xm, xd, xmd};
+    hz_tensor *o = hz_model_forward(m, &c, &in);
+    hz_tensor *loss = hz_mse_loss(&c, o, hz_tensor_wrap(&c, y, o->ndim, o->shape));
+    hz_params_zero_grad(&m->params);
+    hz_backward(&c, loss);
+    memcpy(out, o->data, (size_t)o->n * sizeof *out);
+    *numel = m->params.numel;
+    assert_true(m->params.numel <= 1 << 20);
+    memcpy(grad, m->params.grad, (size_t)m->params.numel * sizeof *grad);
+    hz_par_set_threads(0);
+    hz_ctx_free(&c);
+    hz_model_free(m);
+}
+
+static void test_threads_bit_identical(void **state)
+{
+    (void)state;
+    enum { NOUT = 8 * 24 * 7, MAXP = 1 << 20 };
+    static float o1[NOUT], o2[NOUT], g1[MAXP], g2[MAXP];
+    int64_t n1, n2;
+    step_with_threads(0, o2, g2, &n2); /* the pool (as many threads as OpenBLAS) */
+    step_with_threads(1, o1, g1, &n1);
+    assert_int_equal(n1, n2);
+    assert_memory_equal(o1, o2, sizeof o1);
+    assert_memory_equal(g1, g2, (size_t)n1 * sizeof *g1);
+}
+
 /* The ProbSparse encoder at L = 2048 never holds an L x L score matrix: the whole forward's
  * arena stays below one such matrix (16 MiB), while full attention needs more than one. */
 static void test_no_quadratic_buffer(void **state)
@@ -380,7 +442,7 @@ int main(void)
         cmocka_unit_test(test_informer_eval),         cmocka_unit_test(test_informer_train_step),
         cmocka_unit_test(test_transformer_eval),      cmocka_unit_test(test_transformer_train_step),
         cmocka_unit_test(test_sampling_reproducible), cmocka_unit_test(test_no_quadratic_buffer),
-        cmocka_unit_test(test_checkpoint_round_trip),
+        cmocka_unit_test(test_checkpoint_round_trip), cmocka_unit_test(test_threads_bit_identical),
     };
     return cmocka_run_group_tests_name("informer", tests, NULL, NULL);
 }
