@@ -437,15 +437,45 @@ static void bin_walk(const bplan *p, int op, int which, hz_real *o, hz_real *gt,
             }
 }
 
+typedef struct bin_grad_job {
+    const bplan *p;
+    int op, which;
+    hz_real *gt;
+    const hz_real *g, *a, *b;
+} bin_grad_job;
+
+/* Gradient into an operand of the output's full shape (no broadcast, so every element of
+ * gt is written from one output element): over flat elements [lo, hi). */
+static void bin_grad_range(void *arg, int64_t lo, int64_t hi)
+{
+    const bin_grad_job *j = arg;
+    const bplan *p = j->p;
+    int64_t sa = p->sa[3], sb = p->sb[3]; /* a one-row plan: the whole tensor is dim 3 */
+    bin_grad_inner(j->op, j->which, j->gt + lo, j->g + lo, j->a + lo * sa, sa, j->b + lo * sb, sb,
+                   hi - lo);
+}
+
+static void bin_grad(const bplan *p, int op, int which, hz_real *gt, const hz_real *g,
+                     const hz_real *a, const hz_real *b)
+{
+    int64_t rows = p->shape[0] * p->shape[1] * p->shape[2];
+    int64_t st = which == 0 ? p->sa[3] : p->sb[3];
+    if (rows == 1 && st == 1) {
+        bin_grad_job j = {p, op, which, gt, g, a, b};
+        hz_par_for(p->shape[3], 1, bin_grad_range, &j);
+    } else /* broadcast operands sum over output elements: in order, on this thread */
+        bin_walk(p, op, which, NULL, gt, g, a, b);
+}
+
 static void binary_backward(hz_ctx *c, hz_node *nd)
 {
     const bplan *p = nd->aux;
     int op = nd->iarg[0];
     hz_tensor *a = nd->in[0], *b = nd->in[1];
     if (wants_grad(a))
-        bin_walk(p, op, 0, NULL, hz_grad(c, a), nd->out->grad, a->data, b->data);
+        bin_grad(p, op, 0, hz_grad(c, a), nd->out->grad, a->data, b->data);
     if (wants_grad(b))
-        bin_walk(p, op, 1, NULL, hz_grad(c, b), nd->out->grad, a->data, b->data);
+        bin_grad(p, op, 1, hz_grad(c, b), nd->out->grad, a->data, b->data);
 }
 
 typedef struct bin_job {
