@@ -115,7 +115,7 @@ int main(int argc, char **argv)
     }
     if (!strcmp(which, "all") || !strcmp(which, "informer")) {
         int b[2] = {1, 32};
-        run(HZ_MODEL_INFORMER, "informer", b, 2, 20);
+        run(HZ_MODEL_INFORMER, "informer", b, 2, 60);
     }
     return 0;
 }
