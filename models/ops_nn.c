@@ -461,6 +461,37 @@ static void conv1d_backward(hz_ctx *c, hz_node *n)
         }
 }
 
+typedef struct im2col_job {
+    const hz_real *x;
+    hz_real *col;
+    int L, Cin, K, Lout, pad, pad_mode, dilation, ci_major;
+} im2col_job;
+
+/* Column rows [lo, hi) of the flattened (b, t): k-major [k * Cin + ci] (one copy per tap) or
+ * channel-major [ci * K + k]. */
+static void im2col_rows(void *arg, int64_t lo, int64_t hi)
+{
+    const im2col_job *j = arg;
+    int Cin = j->Cin, K = j->K, KC = K * Cin;
+    for (int64_t row = lo; row < hi; row++) {
+        int64_t b = row / j->Lout;
+        int t = (int)(row % j->Lout);
+        hz_real *cr = j->col + row * KC;
+        for (int k = 0; k < K; k++) {
+            int s = pad_src(t + k * j->dilation - j->pad, j->L, j->pad_mode);
+            const hz_real *xs = s < 0 ? NULL : j->x + (b * j->L + s) * Cin;
+            if (!j->ci_major) {
+                if (xs)
+                    memcpy(cr + k * Cin, xs, (size_t)Cin * sizeof *cr);
+                else
+                    memset(cr + k * Cin, 0, (size_t)Cin * sizeof *cr);
+            } else
+                for (int ci = 0; ci < Cin; ci++)
+                    cr[ci * K + k] = xs ? xs[ci] : 0;
+        }
+    }
+}
+
 hz_tensor *hz_conv1d(hz_ctx *c, hz_tensor *x, hz_tensor *w, hz_tensor *bias, int pad, int pad_mode,
                      int dilation)
 {
@@ -479,7 +510,12 @@ hz_tensor *hz_conv1d(hz_ctx *c, hz_tensor *x, hz_tensor *w, hz_tensor *bias, int
     conv_saved *sv = arena_get(c, sizeof *sv);
     sv->col = NULL;
     sv->wp = NULL;
-    if (K > 1) {
+    /* Inference with fewer output rows than channels (batch 1): lay the columns out
+     * channel-major, [t][ci * K + k], which is the weight's own layout, instead of re-laying
+     * the whole weight k-major on every call.  Training keeps the k-major layout its
+     * backward reads. */
+    int ci_major = K > 1 && !c->grad_on && M < Cout;
+    if (K > 1 && !ci_major) {
         sv->wp = arena_get(c, (size_t)Cout * KC * sizeof *sv->wp);
         for (int o = 0; o < Cout; o++)
             for (int ci = 0; ci < Cin; ci++)
@@ -489,18 +525,8 @@ hz_tensor *hz_conv1d(hz_ctx *c, hz_tensor *x, hz_tensor *w, hz_tensor *bias, int
     }
     if (K > 1 || pad > 0) {
         sv->col = arena_get(c, (size_t)M * KC * sizeof *sv->col); // (B*Lout, K*Cin)
-        for (int b = 0; b < B; b++)
-            for (int t = 0; t < Lout; t++) {
-                hz_real *cr = sv->col + ((int64_t)b * Lout + t) * KC;
-                for (int k = 0; k < K; k++) {
-                    int s = pad_src(t + k * dilation - pad, L, pad_mode);
-                    if (s < 0)
-                        memset(cr + k * Cin, 0, (size_t)Cin * sizeof *cr);
-                    else
-                        memcpy(cr + k * Cin, x->data + ((int64_t)b * L + s) * Cin,
-                               (size_t)Cin * sizeof *cr);
-                }
-            }
+        im2col_job j = {x->data, sv->col, L, Cin, K, Lout, pad, pad_mode, dilation, ci_major};
+        hz_par_for(M, KC, im2col_rows, &j);
     }
     const hz_real *col = sv->col ? sv->col : x->data;
     const hz_real *wp = sv->wp ? sv->wp : w->data;

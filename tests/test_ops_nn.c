@@ -106,45 +106,50 @@ static void test_conv1d_padding_hand_examples(void **state)
 }
 
 /* The GEMM path against the definition, with several channels, bias, and PyTorch's
- * [Cout, Cin, K] weight layout. */
+ * [Cout, Cin, K] weight layout; both column layouts (k-major when training or with more
+ * rows than output channels, channel-major for inference with fewer). */
 static void test_conv1d_matches_direct_sum(void **state)
 {
     hz_ctx c;
     hz_ctx_init(&c, 1 << 20, 1);
     hz_rng r;
     hz_rng_seed(&r, 3);
-    const int B = 2, L = 11, Cin = 5, Cout = 7;
-    for (int mode = 0; mode < 3; mode++)
-        for (int K = 1; K <= 3; K += 2) {
-            int dil = K == 3 ? 2 : 1, pad = K == 3 ? 2 : 0;
-            hz_ctx_reset(&c);
-            hz_tensor *x = hz_tensor_new4(&c, 3, B, L, Cin, 0);
-            hz_tensor *w = hz_tensor_new4(&c, 3, Cout, Cin, K, 0);
-            hz_tensor *b = hz_tensor_new4(&c, 1, Cout, 0, 0, 0);
-            hz_init_uniform(x, &r, 1);
-            hz_init_uniform(w, &r, 1);
-            hz_init_uniform(b, &r, 1);
-            hz_tensor *y = hz_conv1d(&c, x, w, b, pad, mode, dil);
-            int Lout = L + 2 * pad - dil * (K - 1);
-            assert_int_equal(y->shape[1], Lout);
-            for (int bb = 0; bb < B; bb++)
-                for (int t = 0; t < Lout; t++)
-                    for (int o = 0; o < Cout; o++) {
-                        double s = b->data[o];
-                        for (int ci = 0; ci < Cin; ci++)
-                            for (int k = 0; k < K; k++) {
-                                int q = t + k * dil - pad;
-                                if (q < 0 || q >= L) {
-                                    if (mode == HZ_PAD_ZERO)
-                                        continue;
-                                    q = mode == HZ_PAD_CIRCULAR ? (q + L) % L : (q < 0 ? 0 : L - 1);
+    const int B = 2, L = 11, Cin = 5;
+    for (int v = 0; v < 4; v++)
+        for (int mode = 0; mode < 3; mode++)
+            for (int K = 1; K <= 3; K += 2) {
+                int dil = K == 3 ? 2 : 1, pad = K == 3 ? 2 : 0, Cout = v & 1 ? 40 : 7;
+                hz_ctx_reset(&c);
+                c.grad_on = v >> 1;
+                hz_tensor *x = hz_tensor_new4(&c, 3, B, L, Cin, 0);
+                hz_tensor *w = hz_tensor_new4(&c, 3, Cout, Cin, K, 0);
+                hz_tensor *b = hz_tensor_new4(&c, 1, Cout, 0, 0, 0);
+                hz_init_uniform(x, &r, 1);
+                hz_init_uniform(w, &r, 1);
+                hz_init_uniform(b, &r, 1);
+                hz_tensor *y = hz_conv1d(&c, x, w, b, pad, mode, dil);
+                int Lout = L + 2 * pad - dil * (K - 1);
+                assert_int_equal(y->shape[1], Lout);
+                for (int bb = 0; bb < B; bb++)
+                    for (int t = 0; t < Lout; t++)
+                        for (int o = 0; o < Cout; o++) {
+                            double s = b->data[o];
+                            for (int ci = 0; ci < Cin; ci++)
+                                for (int k = 0; k < K; k++) {
+                                    int q = t + k * dil - pad;
+                                    if (q < 0 || q >= L) {
+                                        if (mode == HZ_PAD_ZERO)
+                                            continue;
+                                        q = mode == HZ_PAD_CIRCULAR ? (q + L) % L
+                                                                    : (q < 0 ? 0 : L - 1);
+                                    }
+                                    s += w->data[(o * Cin + ci) * K + k] *
+                                         x->data[(bb * L + q) * Cin + ci];
                                 }
-                                s += w->data[(o * Cin + ci) * K + k] *
-                                     x->data[(bb * L + q) * Cin + ci];
-                            }
-                        assert_float_equal(y->data[(bb * Lout + t) * Cout + o], s, 1e-4);
-                    }
-        }
+                            assert_float_equal(y->data[(bb * Lout + t) * Cout + o], s, 1e-4);
+                        }
+            }
+    c.grad_on = 0;
     hz_ctx_free(&c);
 }
 
