@@ -24,14 +24,16 @@ if /usr/bin/python3 -c 'import torch' 2>/dev/null && [ -r ../shared/reference/to
     [ -n "$LIB" ] && blas="OpenBLAS OpenMP" || blas="default BLAS"
 fi
 echo "threads: $T, OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-auto}"
-printf '| model | case | horizon ms | windows/s | GFLOP/s | PyTorch ms | PyTorch windows/s | speed-up |\n'
-printf '|---|---|---|---|---|---|---|---|\n'
+printf '| model | case | horizon ms (best) | median | windows/s | GFLOP/s | PyTorch ms | PyTorch windows/s | speed-up |\n'
+printf '|---|---|---|---|---|---|---|---|---|\n'
 while read -r line; do
     m=$(echo "$line" | sed 's/.*model=\([^ ]*\).*/\1/')
     c=$(echo "$line" | sed 's/.*case=\([^ ]*\).*/\1/')
     ms=$(echo "$line" | sed 's/.*ms=\([^ ]*\).*/\1/')
     wps=$(echo "$line" | sed 's/.*windows_per_s=\([^ ]*\).*/\1/')
     gf=$(echo "$line" | sed 's/.*gflops=\([^ ]*\).*/\1/')
+    med=-
+    case "$line" in *median_ms=*) med=$(echo "$line" | sed 's/.*median_ms=\([^ ]*\).*/\1/') ;; esac
     if [ "$ref" = ok ]; then
         rms=$(grep "model=$m case=$c " "$OUT/models_ref.txt" | sed 's/.*ms=//')
         b=$(echo "$c" | sed 's/.*_b//')
@@ -40,7 +42,7 @@ while read -r line; do
             su=$(awk -v a="$ms" -v t="$rms" 'BEGIN{printf "%.2fx", t/a}')
         else rms="-"; rw="-"; su="-"; fi
     else rms="reference not installed"; rw="-"; su="-"; fi
-    printf '| %s | %s | %s | %s | %s | %s | %s | %s |\n' "$m" "$c" "$ms" "$wps" "$gf" "$rms" "$rw" "$su"
+    printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s |\n' "$m" "$c" "$ms" "$med" "$wps" "$gf" "$rms" "$rw" "$su"
 done <"$OUT/models_c.txt"
 [ "$ref" = ok ] && echo "(reference: $blas)"
 exit 0
