@@ -169,6 +169,43 @@ static hz_tensor *heads_proj(hz_ctx *c, const hz_lin *l, hz_tensor *x, int H, in
     return hz_split_heads(c, hz_linear(c, x, w, b), H - h0);
 }
 
+/* Inference at batch 1: the last n of (q, k, v) projected by one [n*d, d] product over
+ * their back-to-back weights, then split into heads by one permute; out[i] are views into
+ * it (no tape, so nothing needs to flow back).  Returns 0 when that does not apply. */
+static int fused_proj(hz_ctx *c, const hz_attn_layer *a, hz_tensor *x, int n, hz_tensor **out)
+{
+    if (c->grad_on || x->shape[0] != 1 || !hz_attn_fused(a, n))
+        return 0;
+    const hz_lin *first = n == 3 ? &a->q : &a->k;
+    int d = a->d_model, H = a->n_heads, E = d / H, L = x->shape[1];
+    int ws[2] = {n * d, d}, bs[1] = {n * d}, s4[4] = {1, L, n * H, E}, perm[4] = {0, 2, 1, 3};
+    hz_tensor *w = hz_tensor_wrap(c, first->w->data, 2, ws);
+    hz_tensor *b = hz_tensor_wrap(c, first->b->data, 1, bs);
+    hz_tensor *y = hz_permute(c, hz_reshape(c, hz_linear(c, x, w, b), 4, s4), perm);
+    int hs[4] = {1, H, L, E};
+    for (int i = 0; i < n; i++) /* [1, n*H, L, E]: head blocks of q, k, v in turn */
+        out[i] = hz_tensor_wrap(c, y->data + (size_t)i * H * L * E, 4, hs);
+    return 1;
+}
+
+/* q from xq, k and v from xkv, each [B, H - h0, L or S, E]. */
+static void qkv_heads(hz_ctx *c, const hz_attn_layer *a, hz_tensor *xq, hz_tensor *xkv, int h0,
+                      hz_tensor **q, hz_tensor **k, hz_tensor **v)
+{
+    hz_tensor *t[3];
+    if (h0 == 0 && xq == xkv && fused_proj(c, a, xq, 3, t)) {
+        *q = t[0], *k = t[1], *v = t[2];
+        return;
+    }
+    *q = heads_proj(c, &a->q, xq, a->n_heads, h0);
+    if (h0 == 0 && fused_proj(c, a, xkv, 2, t)) {
+        *k = t[0], *v = t[1];
+        return;
+    }
+    *k = heads_proj(c, &a->k, xkv, a->n_heads, h0);
+    *v = heads_proj(c, &a->v, xkv, a->n_heads, h0);
+}
+
 /* Heads h0 .. H-1 of an attention output [B, H - h0, L, E] merged as the layer would merge
  * all H, rows [from, L) kept: [B, L - from, H*E].  h0 = first_head(a, L, from). */
 static hz_tensor *merge_from(hz_ctx *c, const hz_attn_layer *a, hz_tensor *o, int h0, int from)
@@ -190,10 +227,9 @@ static hz_tensor *attn_full(hz_ctx *c, const hz_attn_layer *a, hz_tensor *xq, hz
                             int causal, double dropout, int keep_from)
 {
     int H = a->n_heads, E = a->d_model / H, h0 = first_head(a, xq->shape[1], keep_from);
-    hz_tensor *q = heads_proj(c, &a->q, xq, H, h0); /* [B, H - h0, L, E] */
+    hz_tensor *q, *k, *v; /* [B, H - h0, L, E], [B, H - h0, S, E] twice */
+    qkv_heads(c, a, xq, xkv, h0, &q, &k, &v);
     q = hz_scale(c, q, 1.0 / sqrt((double)E));
-    hz_tensor *k = heads_proj(c, &a->k, xkv, H, h0); /* [B, H - h0, S, E] */
-    hz_tensor *v = heads_proj(c, &a->v, xkv, H, h0); /* [B, H - h0, S, E] */
     hz_tensor *p = hz_dropout(c, hz_softmax(c, hz_matmul(c, q, k, 0, 1), causal), dropout);
     hz_tensor *o = hz_matmul(c, p, v, 0, 0); /* [B, H - h0, L, E] */
     return hz_lin_fwd(c, &a->o, merge_from(c, a, o, h0, keep_from));
@@ -246,9 +282,8 @@ static hz_tensor *attn_prob(hz_ctx *c, informer *t, const hz_attn_layer *a, hz_t
                             int masked, int i, hz_rng *r, int keep_from)
 {
     int H = a->n_heads, h0 = first_head(a, x->shape[1], keep_from);
-    hz_tensor *q = heads_proj(c, &a->q, x, H, h0); /* [B, H - h0, L, E] */
-    hz_tensor *k = heads_proj(c, &a->k, x, H, h0);
-    hz_tensor *v = heads_proj(c, &a->v, x, H, h0);
+    hz_tensor *q, *k, *v; /* [B, H - h0, L, E] */
+    qkv_heads(c, a, x, x, h0, &q, &k, &v);
     const int32_t *idx = layer_table(c, t, i, r), *top;
     hz_tensor *o = hz_probsparse_attn(c, q, k, v, t->base.conf.factor, masked, idx, &top);
     keep_top(t, i, top, q->shape[0], H, h0);

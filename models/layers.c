@@ -74,7 +74,7 @@ hz_tensor *hz_norm_fwd(hz_ctx *c, const hz_norm *n, hz_tensor *x)
 int hz_attn_layer_add(hz_params *p, hz_attn_layer *a, const char *prefix, int d_model, int n_heads,
                       int mix)
 {
-    char name[256];
+    char name[200]; /* + ".weight" fits add_named's 256 */
     int rc = 0;
     assert(d_model % n_heads == 0);
     a->d_model = d_model;
@@ -83,9 +83,17 @@ int hz_attn_layer_add(hz_params *p, hz_attn_layer *a, const char *prefix, int d_
     const char *names[4] = {"query_projection", "key_projection", "value_projection",
                             "out_projection"};
     hz_lin *lins[4] = {&a->q, &a->k, &a->v, &a->o};
+    int ws[2] = {d_model, d_model}, bs[1] = {d_model};
+    /* the four weights first, then the four biases: q, k and v then lie back to back in the
+     * parameter block, so inference can project with one [3d, d] product (hz_attn_fused) */
     for (int i = 0; i < 4 && !rc; i++) {
         snprintf(name, sizeof name, "%s.%s", prefix, names[i]);
-        rc = hz_lin_add(p, lins[i], name, d_model, d_model, 1, 0);
+        lins[i]->in = lins[i]->out = d_model;
+        rc = add_named(p, &lins[i]->w, name, "weight", 1, 2, ws);
+    }
+    for (int i = 0; i < 4 && !rc; i++) {
+        snprintf(name, sizeof name, "%s.%s", prefix, names[i]);
+        rc = add_named(p, &lins[i]->b, name, "bias", 1, 1, bs);
     }
     return rc;
 }
@@ -96,6 +104,17 @@ void hz_attn_layer_init(hz_attn_layer *a, hz_rng *r)
     hz_lin_init(&a->k, r);
     hz_lin_init(&a->v, r);
     hz_lin_init(&a->o, r);
+}
+
+int hz_attn_fused(const hz_attn_layer *a, int n)
+{
+    size_t dd = (size_t)a->d_model * a->d_model;
+    const hz_lin *l[3] = {&a->q, &a->k, &a->v};
+    for (int i = 1; i < n; i++)
+        if (l[3 - n + i]->w->data != l[3 - n]->w->data + i * dd ||
+            l[3 - n + i]->b->data != l[3 - n]->b->data + (size_t)i * a->d_model)
+            return 0;
+    return 1;
 }
 
 hz_tensor *hz_split_heads(hz_ctx *c, hz_tensor *x, int n_heads)

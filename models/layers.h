@@ -45,6 +45,9 @@ void hz_attn_layer_init(hz_attn_layer *a, hz_rng *r);
  * after each query; dropout on the attention probabilities (training only). */
 hz_tensor *hz_attn_full_fwd(hz_ctx *c, const hz_attn_layer *a, hz_tensor *xq, hz_tensor *xkv,
                             int causal, double dropout);
+/* 1 when the last n of (q, k, v) have their weights and biases back to back in memory (as
+ * hz_attn_layer_add lays them out), so one product of [n*d, d] projects them all. */
+int hz_attn_fused(const hz_attn_layer *a, int n);
 /* Splits [B, L, H*E] into heads: [B, H, L, E] (copy). */
 hz_tensor *hz_split_heads(hz_ctx *c, hz_tensor *x, int n_heads);
 /* Output of an attention kernel [B, H, L, E] back to [B, L, H*E], honouring mix. */
