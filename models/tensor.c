@@ -429,7 +429,10 @@ void hz_gemm(int trans_a, int trans_b, int m, int n, int k, hz_real alpha, const
     cblas_dgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
                 trans_b ? CblasTrans : CblasNoTrans, m, n, k, alpha, a, lda, b, ldb, beta, cm, ldc);
 #else
-    if (!trans_a && trans_b && alpha == 1 && !getenv("HZ_NOSMALL") &&
+    static int small = -1; /* HZ_NOSMALL=1 in the environment: always OpenBLAS (comparisons) */
+    if (small < 0)
+        small = !getenv("HZ_NOSMALL");
+    if (!trans_a && trans_b && alpha == 1 && small &&
         hz_gemm_nt_small(m, n, k, a, lda, b, ldb, beta, cm, ldc))
         return;
     cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
