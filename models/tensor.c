@@ -7,6 +7,7 @@
 
 #include <assert.h>
 #include <math.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -429,10 +430,13 @@ void hz_gemm(int trans_a, int trans_b, int m, int n, int k, hz_real alpha, const
     cblas_dgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
                 trans_b ? CblasTrans : CblasNoTrans, m, n, k, alpha, a, lda, b, ldb, beta, cm, ldc);
 #else
-    static int small = -1; /* HZ_NOSMALL=1 in the environment: always OpenBLAS (comparisons) */
-    if (small < 0)
-        small = !getenv("HZ_NOSMALL");
-    if (!trans_a && trans_b && alpha == 1 && small &&
+    static atomic_int small = -1; /* HZ_NOSMALL set: always OpenBLAS (for comparisons) */
+    int use = atomic_load_explicit(&small, memory_order_relaxed);
+    if (use < 0) {
+        use = !getenv("HZ_NOSMALL");
+        atomic_store_explicit(&small, use, memory_order_relaxed);
+    }
+    if (!trans_a && trans_b && alpha == 1 && use &&
         hz_gemm_nt_small(m, n, k, a, lda, b, ldb, beta, cm, ldc))
         return;
     cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
