@@ -7,7 +7,11 @@
  * OpenBLAS threads during a GEMM.  No allocation after the pool starts.
  *
  * Results never depend on the thread count: callers only split loops whose iterations write
- * disjoint outputs (no shared reductions). */
+ * disjoint outputs (no shared reductions).
+ *
+ * The pool is process-wide, like OpenBLAS's own threads that it sits beside (one per core,
+ * whatever the number of contexts or pipelines): the one piece of global state in the
+ * engine.  Its threads start at the first parallel loop and live until the process exits. */
 #ifndef HZ_PAR_H
 #define HZ_PAR_H
 
