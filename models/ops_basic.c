@@ -417,24 +417,14 @@ static void bin_grad_inner(int op, int which, hz_real *gt, const hz_real *g, con
     }
 }
 
-/* Walks the outer three dims of a plan, calling the inner loop on the last one. */
-static void bin_walk(const bplan *p, int op, int which, hz_real *o, hz_real *gt, const hz_real *g,
-                     const hz_real *a, const hz_real *b)
+/* Offsets into a and b of outer row r of a plan (its first three dims flattened, in order);
+ * the row's output starts at r * shape[3]. */
+static void plan_row(const bplan *p, int64_t r, int64_t *ia, int64_t *ib)
 {
-    int64_t n = p->shape[3];
-    int64_t io = 0;
-    for (int64_t i0 = 0; i0 < p->shape[0]; i0++)
-        for (int64_t i1 = 0; i1 < p->shape[1]; i1++)
-            for (int64_t i2 = 0; i2 < p->shape[2]; i2++) {
-                int64_t ia = i0 * p->sa[0] + i1 * p->sa[1] + i2 * p->sa[2];
-                int64_t ib = i0 * p->sb[0] + i1 * p->sb[1] + i2 * p->sb[2];
-                if (which < 0)
-                    bin_fwd_inner(op, o + io, a + ia, p->sa[3], b + ib, p->sb[3], n);
-                else
-                    bin_grad_inner(op, which, gt + (which == 0 ? ia : ib), g + io, a + ia, p->sa[3],
-                                   b + ib, p->sb[3], n);
-                io += n;
-            }
+    int64_t i2 = r % p->shape[2], i1 = (r / p->shape[2]) % p->shape[1];
+    int64_t i0 = r / (p->shape[2] * p->shape[1]);
+    *ia = i0 * p->sa[0] + i1 * p->sa[1] + i2 * p->sa[2];
+    *ib = i0 * p->sb[0] + i1 * p->sb[1] + i2 * p->sb[2];
 }
 
 typedef struct bin_grad_job {
@@ -463,8 +453,16 @@ static void bin_grad(const bplan *p, int op, int which, hz_real *gt, const hz_re
     if (rows == 1 && st == 1) {
         bin_grad_job j = {p, op, which, gt, g, a, b};
         hz_par_for(p->shape[3], 1, bin_grad_range, &j);
-    } else /* broadcast operands sum over output elements: in order, on this thread */
-        bin_walk(p, op, which, NULL, gt, g, a, b);
+        return;
+    }
+    /* broadcast operands sum over output elements: in order, on this thread */
+    int64_t n = p->shape[3];
+    for (int64_t r = 0; r < rows; r++) {
+        int64_t ia, ib;
+        plan_row(p, r, &ia, &ib);
+        bin_grad_inner(op, which, gt + (which == 0 ? ia : ib), g + r * n, a + ia, p->sa[3], b + ib,
+                       p->sb[3], n);
+    }
 }
 
 static void binary_backward(hz_ctx *c, hz_node *nd)
@@ -498,10 +496,8 @@ HZ_SIMD_CLONES static void bin_fwd_range(void *arg, int64_t lo, int64_t hi)
         return;
     }
     for (int64_t r = lo; r < hi; r++) {
-        int64_t i2 = r % p->shape[2], i1 = (r / p->shape[2]) % p->shape[1];
-        int64_t i0 = r / (p->shape[2] * p->shape[1]);
-        int64_t ia = i0 * p->sa[0] + i1 * p->sa[1] + i2 * p->sa[2];
-        int64_t ib = i0 * p->sb[0] + i1 * p->sb[1] + i2 * p->sb[2];
+        int64_t ia, ib;
+        plan_row(p, r, &ia, &ib);
         bin_fwd_inner(j->op, j->o + r * n, j->a + ia, p->sa[3], j->b + ib, p->sb[3], n);
     }
 }
