@@ -103,6 +103,7 @@ typedef struct hz_cfg_train {
     double weight_decay, clip;
     int lradj; /* HZ_LRADJ_* */
     int patience, seed, threads;
+    int repeats; /* training runs with seeds seed..seed+repeats-1 (the scripts' itr) */
     int train_on_start;
     int64_t retrain_every_ms; /* 0 = never */
 } hz_cfg_train;

@@ -654,6 +654,16 @@ static const hz_ckey train_keys[] = {
      .min = 0,
      .max = 2147483647,
      .doc = "Seed of weight initialisation, dropout and shuffling."},
+    {.name = "repeats",
+     .type = HZ_CT_INT,
+     O(hz_cfg_train, repeats),
+     .def = "1",
+     .min = 1,
+     .max = 100,
+     .doc = "Training runs with seeds seed, seed+1, ... (the papers' scripts' `itr`). Each "
+            "run's checkpoint is `<checkpoint stem>.r<K>.safetensors`; the one with the "
+            "lowest validation loss is copied to `checkpoint` for serving, and `horizon "
+            "eval` reports the mean test error over the runs."},
     {.name = "threads",
      .type = HZ_CT_INT,
      O(hz_cfg_train, threads),

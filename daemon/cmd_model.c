@@ -67,20 +67,23 @@ static int load_config(const char *path, void (*usage)(FILE *), hz_config **cfg)
 static void usage_train(FILE *f)
 {
     fprintf(f, "usage: horizon train -c FILE.yaml [-p PIPELINE] [--series S] [--epochs N]\n"
-               "                     [--checkpoint PATH] [--threads N]\n"
+               "                     [--checkpoint PATH] [--threads N] [--repeat K]\n"
                "Trains the pipeline's model on its source (CSV, or one series of an SQLite\n"
                "readings table) with the papers' split and scaling, writes the checkpoint\n"
-               "and registers it in the database's models table.\n");
+               "and registers it in the database's models table.  With train.repeats N > 1\n"
+               "it trains N runs (seeds seed..seed+N-1) and serves the one with the lowest\n"
+               "validation loss; --repeat K trains run K only.\n");
 }
 
 int hz_cmd_train(int argc, char **argv)
 {
     const char *conf_path = NULL, *pname = NULL, *series = NULL, *ckpt = NULL;
-    int epochs = -1, max_batches = 0;
-    static const struct option lo[] = {
-        {"config", 1, 0, 'c'},  {"pipeline", 1, 0, 'p'},   {"series", 1, 0, 's'},
-        {"epochs", 1, 0, 'e'},  {"checkpoint", 1, 0, 'k'}, {"max-batches", 1, 0, 'm'},
-        {"threads", 1, 0, 't'}, {"help", 0, 0, 'h'},       {0, 0, 0, 0}};
+    int epochs = -1, max_batches = 0, repeat = -1;
+    static const struct option lo[] = {{"config", 1, 0, 'c'},     {"pipeline", 1, 0, 'p'},
+                                       {"series", 1, 0, 's'},     {"epochs", 1, 0, 'e'},
+                                       {"checkpoint", 1, 0, 'k'}, {"max-batches", 1, 0, 'm'},
+                                       {"threads", 1, 0, 't'},    {"repeat", 1, 0, 'r'},
+                                       {"help", 0, 0, 'h'},       {0, 0, 0, 0}};
     int ch;
     optind = 1;
     while ((ch = getopt_long(argc, argv, "c:p:s:h", lo, NULL)) != -1) {
@@ -107,6 +110,9 @@ int hz_cmd_train(int argc, char **argv)
             openblas_set_num_threads(atoi(optarg));
             hz_par_set_threads(atoi(optarg)); /* and the engine's own loops */
             break;
+        case 'r':
+            repeat = atoi(optarg);
+            break;
         case 'h':
             usage_train(stdout);
             return 0;
@@ -122,14 +128,27 @@ int hz_cmd_train(int argc, char **argv)
         return early;
     int rc = 1;
     const hz_pipeline_conf *p = pick_pipeline(cfg, pname);
-    hz_train_opts o = {series, ckpt, epochs, max_batches, NULL, NULL, NULL};
+    hz_train_opts o = {series, ckpt, epochs, max_batches,
+                       NULL,   NULL, NULL,   repeat >= 0 ? &repeat : NULL};
     hz_train_summary sum;
     if (p && hz_trainer_run(cfg, p, &o, &sum, err, sizeof err)) {
         fprintf(stderr, "horizon: %s\n", err);
     } else if (p) {
-        printf("checkpoint %s\n", ckpt ? ckpt : p->model.checkpoint);
-        printf("val mse=%.6f mae=%.6f\n", sum.val_mse, sum.val_mae);
-        printf("test mse=%.6f mae=%.6f\n", sum.test_mse, sum.test_mae);
+        const char *path = ckpt ? ckpt : p->model.checkpoint;
+        char rpath[1100];
+        if (repeat >= 0 && p->model.train.repeats > 1) {
+            hz_repeat_path(path, repeat, rpath, sizeof rpath);
+            path = rpath;
+        }
+        printf("checkpoint %s\n", path);
+        if (p->model.train.repeats > 1 && repeat < 0) {
+            printf("best val mse=%.6f\n", sum.val_mse);
+            printf("test (mean of %d repeats) mse=%.6f mae=%.6f\n", p->model.train.repeats,
+                   sum.test_mse, sum.test_mae);
+        } else {
+            printf("val mse=%.6f mae=%.6f\n", sum.val_mse, sum.val_mae);
+            printf("test mse=%.6f mae=%.6f\n", sum.test_mse, sum.test_mae);
+        }
         rc = 0;
     }
     hz_config_free(cfg);
@@ -137,6 +156,14 @@ int hz_cmd_train(int argc, char **argv)
 }
 
 /* ---- eval */
+
+static double min_of(const double *v, int n)
+{
+    double m = v[0];
+    for (int i = 1; i < n; i++)
+        m = v[i] < m ? v[i] : m;
+    return m;
+}
 
 /* Forecast vs actual of the last variable for a few test windows, as an SVG. */
 static int write_plot(const char *path, hz_model *m, const hz_prepared *d, char *err, size_t errlen)
@@ -219,7 +246,63 @@ static void usage_eval(FILE *f)
                "                    [--checkpoint PATH] [--plot FILE.svg]\n"
                "Backtests the checkpoint on the held-out test split (papers' protocol):\n"
                "MSE and MAE per horizon step and overall, on scaled data and in original\n"
-               "units.  The last line is `test mse=X mae=Y` (scaled data).\n");
+               "units.  The last line is `test mse=X mae=Y` (scaled data); with\n"
+               "train.repeats N > 1 every repeat is scored and the line is their mean.\n");
+}
+
+/* Backtest of one checkpoint on the pipeline's test split; prints the per-step table and
+ * leaves the overall scaled MSE/MAE in *mse, *mae. */
+static int eval_checkpoint(const hz_config *cfg, const hz_pipeline_conf *p, const char *series,
+                           const char *ckpt, const char *plot, double *mse, double *mae)
+{
+    char err[HZ_ERRLEN];
+    int rc = 1, n_names = 0;
+    char **names = NULL;
+    hz_prepared d;
+    memset(&d, 0, sizeof d);
+    hz_model *m = NULL;
+    hz_st_file *f = NULL;
+    hz_eval_result et = {0};
+    hz_scaler sc;
+    if (hz_ckpt_load(ckpt, &m, &f, err, sizeof err) ||
+        hz_meta_scaler_parse(f, &sc, &names, &n_names, err, sizeof err) ||
+        hz_prepared_load(cfg, p, series, &d, err, sizeof err) ||
+        hz_prepared_split(p, &m->conf, &sc, &d, err, sizeof err)) {
+        fprintf(stderr, "horizon: %s\n", err);
+        goto out;
+    }
+    for (int i = 0; i < n_names && i < d.table.cols; i++)
+        if (strcmp(names[i], d.names[i])) {
+            fprintf(stderr, "horizon: %s: variable %d is %s in the checkpoint, %s in the data\n",
+                    ckpt, i + 1, names[i], d.names[i]);
+            goto out;
+        }
+    /* iTransformer scores every test window (batch 1 in its repo); Informer's loader
+     * drops the last partial batch of 32 (MODELS.md §2.9) */
+    int informer = m->conf.kind == HZ_MODEL_INFORMER;
+    if (hz_evaluate(m, &d.win[2], 32, informer, &d.scaler, NULL, &et)) {
+        fprintf(stderr, "horizon: out of memory\n");
+        goto out;
+    }
+    printf("eval: %s on %s, %s, test windows %d%s\n", ckpt, p->name,
+           hz_model_kind_name(m->conf.kind), et.windows, informer ? " (drop_last, batch 32)" : "");
+    print_eval("test", &et, m->conf.pred_len);
+    if (plot) {
+        if (write_plot(plot, m, &d, err, sizeof err))
+            fprintf(stderr, "horizon: %s\n", err);
+        else
+            printf("plot %s\n", plot);
+    }
+    *mse = et.mse;
+    *mae = et.mae;
+    rc = 0;
+out:
+    hz_eval_free(&et);
+    hz_names_free(names, n_names);
+    hz_st_close(f);
+    hz_model_free(m);
+    hz_prepared_free(&d);
+    return rc;
 }
 
 int hz_cmd_eval(int argc, char **argv)
@@ -256,61 +339,43 @@ int hz_cmd_eval(int argc, char **argv)
             return 2;
         }
     }
-    char err[HZ_ERRLEN];
     hz_config *cfg;
     int early = load_config(conf_path, usage_eval, &cfg);
     if (early >= 0)
         return early;
-    int rc = 1, n_names = 0;
-    char **names = NULL;
-    hz_prepared d;
-    memset(&d, 0, sizeof d);
-    hz_model *m = NULL;
-    hz_st_file *f = NULL;
-    hz_eval_result et = {0};
-    hz_scaler sc;
+    int rc = 1;
+    double mse = 0, mae = 0;
     const hz_pipeline_conf *p = pick_pipeline(cfg, pname);
     if (!p)
         goto out;
-    if (!ckpt)
-        ckpt = p->model.checkpoint;
-    if (hz_ckpt_load(ckpt, &m, &f, err, sizeof err) ||
-        hz_meta_scaler_parse(f, &sc, &names, &n_names, err, sizeof err) ||
-        hz_prepared_load(cfg, p, series, &d, err, sizeof err) ||
-        hz_prepared_split(p, &m->conf, &sc, &d, err, sizeof err)) {
-        fprintf(stderr, "horizon: %s\n", err);
-        goto out;
-    }
-    for (int i = 0; i < n_names && i < d.table.cols; i++)
-        if (strcmp(names[i], d.names[i])) {
-            fprintf(stderr, "horizon: %s: variable %d is %s in the checkpoint, %s in the data\n",
-                    ckpt, i + 1, names[i], d.names[i]);
-            goto out;
+    int n = ckpt ? 1 : p->model.train.repeats;
+    if (n <= 1) {
+        rc = eval_checkpoint(cfg, p, series, ckpt ? ckpt : p->model.checkpoint, plot, &mse, &mae);
+    } else { /* the scripts' itr: every repeat scored, their mean reported */
+        double sm = 0, sa = 0, m2 = 0, r_mse[100], r_mae[100];
+        char path[1100];
+        rc = 0;
+        for (int r = 0; r < n && !rc; r++) {
+            hz_repeat_path(p->model.checkpoint, r, path, sizeof path);
+            rc = eval_checkpoint(cfg, p, series, path, r == 0 ? plot : NULL, &r_mse[r], &r_mae[r]);
+            sm += r_mse[r];
+            sa += r_mae[r];
         }
-    /* iTransformer scores every test window (batch 1 in its repo); Informer's loader
-     * drops the last partial batch of 32 (MODELS.md §2.9) */
-    int informer = m->conf.kind == HZ_MODEL_INFORMER;
-    if (hz_evaluate(m, &d.win[2], 32, informer, &d.scaler, NULL, &et)) {
-        fprintf(stderr, "horizon: out of memory\n");
-        goto out;
+        if (rc)
+            goto out;
+        mse = sm / n;
+        mae = sa / n;
+        for (int r = 0; r < n; r++) {
+            printf("repeat %d (seed %d): test mse=%.6f mae=%.6f\n", r, p->model.train.seed + r,
+                   r_mse[r], r_mae[r]);
+            m2 += (r_mse[r] - mse) * (r_mse[r] - mse);
+        }
+        printf("repeats %d: mean test mse %.6f (sd %.6f, min %.6f) mae %.6f\n", n, mse,
+               sqrt(m2 / (n - 1)), min_of(r_mse, n), mae);
     }
-    printf("eval: %s on %s, %s, test windows %d%s\n", ckpt, p->name,
-           hz_model_kind_name(m->conf.kind), et.windows, informer ? " (drop_last, batch 32)" : "");
-    print_eval("test", &et, m->conf.pred_len);
-    if (plot) {
-        if (write_plot(plot, m, &d, err, sizeof err))
-            fprintf(stderr, "horizon: %s\n", err);
-        else
-            printf("plot %s\n", plot);
-    }
-    printf("test mse=%.6f mae=%.6f\n", et.mse, et.mae);
-    rc = 0;
+    if (!rc)
+        printf("test mse=%.6f mae=%.6f\n", mse, mae);
 out:
-    hz_eval_free(&et);
-    hz_names_free(names, n_names);
-    hz_st_close(f);
-    hz_model_free(m);
-    hz_prepared_free(&d);
     hz_config_free(cfg);
     return rc;
 }

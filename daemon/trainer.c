@@ -5,6 +5,7 @@
 #include "trainer.h"
 
 #include <errno.h>
+#include <jansson.h>
 #include <math.h>
 #include <sqlite3.h>
 #include <stdarg.h>
@@ -184,8 +185,9 @@ static int busiest_series(const char *path, const char *table, char *out, size_t
     return rc;
 }
 
-int hz_trainer_run(const hz_config *cfg, const hz_pipeline_conf *pc, const hz_train_opts *o,
-                   hz_train_summary *out, char *err, size_t errlen)
+/* One training run of pc (its own seed) to o->checkpoint; registered when do_register. */
+static int train_one(const hz_config *cfg, const hz_pipeline_conf *pc, const hz_train_opts *o,
+                     int do_register, hz_train_summary *out, char *err, size_t errlen)
 {
     const hz_logger *log = o->log;
     const char *ckpt = o->checkpoint ? o->checkpoint : pc->model.checkpoint;
@@ -310,7 +312,8 @@ int hz_trainer_run(const hz_config *cfg, const hz_pipeline_conf *pc, const hz_tr
     }
     say(log, "checkpoint %s written", ckpt);
     char rerr[HZ_ERRLEN];
-    if (register_model(cfg, p, ckpt, sha, conf_json, metrics, log, rerr, sizeof rerr))
+    if (do_register &&
+        register_model(cfg, p, ckpt, sha, conf_json, metrics, log, rerr, sizeof rerr))
         say(log, "warning: model not registered: %s", rerr);
     if (out) {
         *out = (hz_train_summary){ev.mse, ev.mae, et.mse, et.mae, et.windows, {0}};
@@ -327,5 +330,156 @@ out:
     free(metrics);
     hz_model_free(m);
     hz_prepared_free(&d);
+    return rc;
+}
+
+void hz_repeat_path(const char *checkpoint, int r, char *out, size_t n)
+{
+    static const char ext[] = ".safetensors";
+    size_t len = strlen(checkpoint), el = sizeof ext - 1;
+    if (len > el && !strcmp(checkpoint + len - el, ext))
+        snprintf(out, n, "%.*s.r%d%s", (int)(len - el), checkpoint, r, ext);
+    else
+        snprintf(out, n, "%s.r%d", checkpoint, r);
+}
+
+int hz_repeat_metrics(const char *path, double *val_mse, double *test_mse, double *test_mae,
+                      char *err, size_t errlen)
+{
+    hz_st_file *f;
+    int rc = hz_st_open(path, &f, err, errlen);
+    if (rc)
+        return rc;
+    const char *m = hz_st_meta(f, "metrics");
+    json_error_t je;
+    json_t *o = m ? json_loads(m, 0, &je) : NULL;
+    json_t *v = json_object_get(o, "val_mse"), *t = json_object_get(o, "test_mse"),
+           *a = json_object_get(o, "test_mae");
+    if (!json_is_number(v) || !json_is_number(t) || !json_is_number(a)) {
+        rc = hz_err(err, errlen, HZ_EFORMAT, "%s: no val_mse/test_mse/test_mae in its metrics",
+                    path);
+    } else {
+        *val_mse = json_number_value(v);
+        *test_mse = json_number_value(t);
+        *test_mae = json_number_value(a);
+    }
+    json_decref(o);
+    hz_st_close(f);
+    return rc;
+}
+
+/* src copied to dst through dst.tmp and a rename, so a reader never sees half a file. */
+static int copy_file(const char *src, const char *dst, char *err, size_t errlen)
+{
+    char tmp[1100];
+    snprintf(tmp, sizeof tmp, "%s.tmp", dst);
+    FILE *in = fopen(src, "rb"), *out = in ? fopen(tmp, "wb") : NULL;
+    int rc = 0;
+    if (!in || !out) {
+        rc = hz_err(err, errlen, HZ_EIO, "%s: %s", in ? tmp : src, strerror(errno));
+    } else {
+        char buf[1 << 16];
+        size_t k;
+        while ((k = fread(buf, 1, sizeof buf, in)) > 0)
+            if (fwrite(buf, 1, k, out) != k)
+                break;
+        if (ferror(in) || ferror(out) || fflush(out) || fsync(fileno(out)))
+            rc = hz_err(err, errlen, HZ_EIO, "copy %s to %s: %s", src, tmp, strerror(errno));
+    }
+    if (out && fclose(out) && !rc)
+        rc = hz_err(err, errlen, HZ_EIO, "%s: %s", tmp, strerror(errno));
+    if (in)
+        fclose(in);
+    if (!rc && rename(tmp, dst))
+        rc = hz_err(err, errlen, HZ_EIO, "rename %s to %s: %s", tmp, dst, strerror(errno));
+    if (rc && out)
+        unlink(tmp);
+    return rc;
+}
+
+/* The repeat with the lowest validation loss becomes the served checkpoint (o->publish or
+ * the configured path) and is registered.  HZ_ENOTFOUND while some repeat is missing. */
+static int select_repeat(const hz_config *cfg, const hz_pipeline_conf *pc, const hz_train_opts *o,
+                         hz_train_summary *out, char *err, size_t errlen)
+{
+    const char *ckpt = o->checkpoint ? o->checkpoint : pc->model.checkpoint;
+    const char *dst = o->publish ? o->publish : ckpt;
+    int n = pc->model.train.repeats, best = -1;
+    double best_val = 0, sum_mse = 0, sum_mae = 0;
+    char path[1100];
+    for (int r = 0; r < n; r++) {
+        double v, t, a;
+        hz_repeat_path(ckpt, r, path, sizeof path);
+        if (access(path, R_OK))
+            return hz_err(err, errlen, HZ_ENOTFOUND,
+                          "pipeline %s: repeat %d of %d not trained yet (%s)", pc->name, r, n,
+                          path);
+        int rc = hz_repeat_metrics(path, &v, &t, &a, err, errlen);
+        if (rc)
+            return rc;
+        say(o->log, "repeat %d (seed %d): val mse %.6f, test mse %.6f mae %.6f", r,
+            pc->model.train.seed + r, v, t, a);
+        sum_mse += t;
+        sum_mae += a;
+        if (best < 0 || v < best_val) {
+            best = r;
+            best_val = v;
+        }
+    }
+    hz_repeat_path(ckpt, best, path, sizeof path);
+    char sha[65];
+    int rc;
+    hz_st_file *f = NULL;
+    if ((rc = copy_file(path, dst, err, errlen)) || (rc = hz_file_sha256(dst, sha, err, errlen)) ||
+        (rc = hz_st_open(dst, &f, err, errlen)))
+        return rc;
+    say(o->log,
+        "repeats: mean test mse %.6f mae %.6f over %d; serving repeat %d (val mse %.6f) "
+        "as %s",
+        sum_mse / n, sum_mae / n, n, best, best_val, dst);
+    char rerr[HZ_ERRLEN];
+    if (register_model(cfg, pc, dst, sha, hz_st_meta(f, "config"), hz_st_meta(f, "metrics"), o->log,
+                       rerr, sizeof rerr))
+        say(o->log, "warning: model not registered: %s", rerr);
+    hz_st_close(f);
+    if (out) {
+        out->val_mse = best_val;
+        out->test_mse = sum_mse / n;
+        out->test_mae = sum_mae / n;
+        snprintf(out->model_id, sizeof out->model_id, "%s-%.12s", pc->name, sha);
+    }
+    return 0;
+}
+
+int hz_trainer_run(const hz_config *cfg, const hz_pipeline_conf *pc, const hz_train_opts *o,
+                   hz_train_summary *out, char *err, size_t errlen)
+{
+    int n = pc->model.train.repeats;
+    if (n <= 1)
+        return train_one(cfg, pc, o, 1, out, err, errlen);
+    if (o->repeat && (*o->repeat < 0 || *o->repeat >= n))
+        return hz_err(err, errlen, HZ_EINVAL, "pipeline %s: repeat %d is not in 0..%d", pc->name,
+                      *o->repeat, n - 1);
+    const char *ckpt = o->checkpoint ? o->checkpoint : pc->model.checkpoint;
+    char path[1100];
+    for (int r = 0; r < n; r++) {
+        if (o->repeat && r != *o->repeat)
+            continue;
+        hz_pipeline_conf rp = *pc;
+        rp.model.train.seed = pc->model.train.seed + r;
+        hz_train_opts ro = *o;
+        hz_repeat_path(ckpt, r, path, sizeof path);
+        ro.checkpoint = path;
+        ro.publish = NULL;
+        say(o->log, "repeat %d of %d: seed %d", r, n, rp.model.train.seed);
+        int rc = train_one(cfg, &rp, &ro, 0, out, err, errlen);
+        if (rc)
+            return rc;
+    }
+    int rc = select_repeat(cfg, pc, o, out, err, errlen);
+    if (rc == HZ_ENOTFOUND && o->repeat) {
+        say(o->log, "%s; the served checkpoint is chosen once every repeat is trained", err);
+        return 0;
+    }
     return rc;
 }

@@ -27,6 +27,9 @@ typedef struct hz_train_opts {
      * and then renamed over `publish` (atomic on one file system), which is the path
      * registered.  horizond's scheduled retraining writes `<checkpoint>.next` this way. */
     const char *publish;
+    /* NULL, or with model.train.repeats > 1 the one repeat to train (0-based); the served
+     * checkpoint is chosen when every repeat's checkpoint exists */
+    const int *repeat;
 } hz_train_opts;
 
 typedef struct hz_train_summary {
@@ -41,5 +44,15 @@ typedef struct hz_train_summary {
  * database connections (read-only for the data) and shares no model state. */
 int hz_trainer_run(const hz_config *cfg, const hz_pipeline_conf *p, const hz_train_opts *o,
                    hz_train_summary *out, char *err, size_t errlen);
+
+/* model.train.repeats > 1 (the scripts' `itr`): run r trains with seed + r into
+ * hz_repeat_path(checkpoint, r) ("x.safetensors" -> "x.r<r>.safetensors"), unregistered;
+ * once all exist, the one with the lowest validation MSE is copied to the checkpoint path
+ * and registered, and the summary's test figures are the mean over the runs. */
+void hz_repeat_path(const char *checkpoint, int r, char *out, size_t n);
+
+/* The val_mse, test_mse and test_mae a checkpoint's "metrics" metadata records. */
+int hz_repeat_metrics(const char *path, double *val_mse, double *test_mse, double *test_mae,
+                      char *err, size_t errlen);
 
 #endif

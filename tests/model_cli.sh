@@ -35,6 +35,31 @@ grep -q '<polyline' "$T/p.svg" || fail "plot has no lines"
 sed -n 2p "$T/f.csv" | grep -q '^2011-10-01 00:00:00,' || fail "first forecast time: $(sed -n 2p "$T/f.csv")"
 sed -n 8p "$T/f.csv" | grep -q '^2011-10-07 00:00:00,' || fail "last forecast time: $(sed -n 8p "$T/f.csv")"
 
+# train.repeats (the scripts' itr): run r has seed + r and its own checkpoint; the served
+# checkpoint is the run with the lowest validation loss; eval reports the mean of the runs
+sed -e "s|train_on_start: true|train_on_start: true, repeats: 3|" \
+    -e "s|checkpoint: .*|checkpoint: $T/r/choptank.safetensors|" "$T/demo.yaml" >"$T/rep.yaml"
+"$H" train -c "$T/rep.yaml" --epochs 1 --max-batches 3 >"$T/rtrain.out" 2>"$T/rtrain.err" ||
+    fail "repeats train failed: $(cat "$T/rtrain.err")"
+for r in 0 1 2; do [ -s "$T/r/choptank.r$r.safetensors" ] || fail "no repeat $r checkpoint"; done
+cmp -s "$T/r/choptank.r0.safetensors" "$T/r/choptank.r1.safetensors" && fail "repeats 0 and 1 are identical"
+best=$(sed -n 's/^repeat \([0-9]\) (seed [0-9]*): val mse \([0-9.]*\),.*/\2 \1/p' "$T/rtrain.err" | sort -n | head -n 1 | cut -d' ' -f2)
+[ -n "$best" ] || fail "no repeat summary: $(cat "$T/rtrain.err")"
+cmp -s "$T/r/choptank.safetensors" "$T/r/choptank.r$best.safetensors" || fail "served checkpoint is not repeat $best"
+"$H" eval -c "$T/rep.yaml" >"$T/reval.out" 2>&1 || fail "repeats eval: $(cat "$T/reval.out")"
+[ "$(grep -c '^eval: ' "$T/reval.out")" = 3 ] || fail "repeats eval scored $(grep -c '^eval: ' "$T/reval.out") runs"
+mean=$(sed -n 's/^repeat [0-9] (seed [0-9]*): test mse=\([0-9.]*\) .*/\1/p' "$T/reval.out" |
+    awk '{ s += $1 } END { printf "%.4f", s / NR }')
+last=$(tail -n 1 "$T/reval.out" | sed -n 's/^test mse=\([0-9.]*\) mae=[0-9.]*$/\1/p')
+[ -n "$last" ] && [ "$(printf '%.4f' "$last")" = "$mean" ] || fail "eval's last line is not the mean: $(tail -n 5 "$T/reval.out")"
+# one repeat retrained alone is the same run, bit for bit
+cp "$T/r/choptank.r1.safetensors" "$T/r1.before"
+"$H" train -c "$T/rep.yaml" --epochs 1 --max-batches 3 --repeat 1 >/dev/null 2>"$T/rtrain1.err" ||
+    fail "--repeat 1 failed: $(cat "$T/rtrain1.err")"
+cmp -s "$T/r1.before" "$T/r/choptank.r1.safetensors" || fail "--repeat 1 is not the same run"
+if "$H" train -c "$T/rep.yaml" --epochs 1 --max-batches 1 --repeat 3 2>"$T/e"; then fail "--repeat 3 of 3 accepted"; fi
+grep -q 'repeat 3 is not in 0..2' "$T/e" || fail "--repeat 3 message: $(cat "$T/e")"
+
 # refusals name what is wrong
 if "$H" forecast --checkpoint "$T/nope.safetensors" --input data/choptank/ChoptankRiverFlow.txt 2>"$T/e"; then
     fail "missing checkpoint accepted"
