@@ -31,7 +31,7 @@ SAN     := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sani
 
 LIB_SRC  := $(filter-out daemon/main_%.c,$(wildcard common/*.c config/*.c connectors/*.c daemon/*.c models/*.c))
 # The tensor core alone, rebuilt with hz_real = double for finite-difference gradient checks.
-DBL_SRC  := $(wildcard common/*.c models/tensor*.c models/ops*.c models/optim*.c models/par.c)
+DBL_SRC  := $(wildcard common/*.c models/tensor*.c models/ops*.c models/optim*.c models/par.c models/gemm_packed.c)
 TEST_SRC := $(wildcard tests/test_*.c)
 DTEST_SRC := $(wildcard tests/dtest_*.c)
 TOOL_SRC := $(wildcard tests/tools/*.c)

@@ -20,7 +20,7 @@ static double ms_since(int64_t t0)
     return (hz_mono_ns() - t0) / 1e6;
 }
 
-#define MAX_REPS 100
+#define MAX_REPS 300
 
 static int cmp_double(const void *a, const void *b)
 {
@@ -40,7 +40,8 @@ static void fill(hz_real *p, size_t n, hz_rng *r, double scale)
         p[i] = (hz_real)(scale * (hz_rng_uniform(r) - 0.5));
 }
 
-static void run(hz_model_kind kind, const char *name, const int *batches, int nb, int reps_b1)
+static void run(hz_model_kind kind, const char *name, const int *batches, int nb, int reps_b1,
+                int train)
 {
     hz_model_conf mc;
     hz_model_conf_defaults(&mc, kind);
@@ -85,10 +86,19 @@ static void run(hz_model_kind kind, const char *name, const int *batches, int nb
         }
         /* best of reps (the machine's own speed), median beside it (what steal and noise
          * leave of it); ms= stays the last "ms=" on the line for bench/models.sh */
+        double med = median(times, reps); /* sorts times */
+        if (getenv("HZ_BENCH_DECILES")) {
+            fprintf(stderr, "deciles ms:");
+            for (int q = 0; q <= 10; q++)
+                fprintf(stderr, " %.2f", times[q * (reps - 1) / 10]);
+            fprintf(stderr, "\n");
+        }
         printf("model=%s case=infer_b%d median_ms=%.3f ms=%.3f windows_per_s=%.1f gflops=%.1f\n",
-               name, b, median(times, reps), best, b / best * 1e3, mflop * b / best);
+               name, b, med, best, b / best * 1e3, mflop * b / best);
         fflush(stdout);
     }
+    if (!train)
+        goto out;
     /* one training step at batch 32 */
     hz_adam opt;
     hz_adam_init(&opt, &m->params, 1e-4, 0, 0);
@@ -113,6 +123,7 @@ static void run(hz_model_kind kind, const char *name, const int *batches, int nb
     printf("model=%s case=train_b32 ms=%.3f windows_per_s=%.1f gflops=%.1f\n", name, best,
            32 / best * 1e3, 3 * mflop * 32 / best);
     hz_adam_free(&opt);
+out:
     hz_ctx_free(&c);
     hz_model_free(m);
     free(x);
@@ -129,11 +140,15 @@ int main(int argc, char **argv)
     fprintf(stderr, "OpenBLAS kernels: %s\n", hz_blas_corename());
     if (!strcmp(which, "all") || !strcmp(which, "itransformer")) {
         int b[3] = {1, 32, 256};
-        run(HZ_MODEL_ITRANSFORMER, "itransformer", b, 3, 50);
+        run(HZ_MODEL_ITRANSFORMER, "itransformer", b, 3, 50, 1);
     }
     if (!strcmp(which, "all") || !strcmp(which, "informer")) {
         int b[2] = {1, 32};
-        run(HZ_MODEL_INFORMER, "informer", b, 2, 60);
+        run(HZ_MODEL_INFORMER, "informer", b, 2, 60, 1);
+    }
+    if (!strcmp(which, "informer-b1")) { /* batch 1 alone, 300 runs: for profiling */
+        int b[1] = {1};
+        run(HZ_MODEL_INFORMER, "informer", b, 1, 300, 0);
     }
     return 0;
 }

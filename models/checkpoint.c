@@ -123,6 +123,7 @@ static int ignorable(const char *name)
 int hz_ckpt_load_weights(hz_model *m, const hz_st_file *f, char *err, size_t errlen)
 {
     hz_params *p = &m->params;
+    hz_params_unpack(p);
     for (size_t i = 0; i < p->len; i++) {
         hz_tensor *t = p->t[i];
         int64_t shape[HZ_MAXDIM];

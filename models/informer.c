@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "gemm_packed.h"
 #include "hz.h"
 #include "layers.h"
 #include "ops.h"
@@ -151,6 +152,10 @@ static int first_head(const hz_attn_layer *a, int L, int from)
 static hz_tensor *param_view(hz_ctx *c, hz_tensor *p, int64_t off, int nd, const int *shape)
 {
     hz_tensor *v = hz_tensor_wrap(c, p->data + off, nd, shape);
+    int64_t k = nd == 2 ? shape[1] : 0;
+    if (p->packed && k && p->n % k == 0 && p->n / k == p->shape[0] && off % (k * HZ_PACK_NR) == 0 &&
+        shape[0] % HZ_PACK_NR == 0) /* whole panels of the packed weight */
+        v->packed = p->packed + off;
     v->grad = p->grad ? p->grad + off : NULL;
     v->requires_grad = p->requires_grad;
     v->is_param = p->is_param;
@@ -181,6 +186,12 @@ static int fused_proj(hz_ctx *c, const hz_attn_layer *a, hz_tensor *x, int n, hz
     int ws[2] = {n * d, d}, bs[1] = {n * d}, s4[4] = {1, L, n * H, E}, perm[4] = {0, 2, 1, 3};
     hz_tensor *w = hz_tensor_wrap(c, first->w->data, 2, ws);
     hz_tensor *b = hz_tensor_wrap(c, first->b->data, 1, bs);
+    const hz_lin *l[3] = {&a->q, &a->k, &a->v};
+    int packed = first->w->packed != NULL;
+    for (int i = 1; i < n; i++) /* the packed copies lie back to back like the weights */
+        packed = packed && l[3 - n + i]->w->packed == first->w->packed + (size_t)i * d * d;
+    if (packed)
+        w->packed = first->w->packed;
     hz_tensor *y = hz_permute(c, hz_reshape(c, hz_linear(c, x, w, b), 4, s4), perm);
     int hs[4] = {1, H, L, E};
     for (int i = 0; i < n; i++) /* [1, n*H, L, E]: head blocks of q, k, v in turn */

@@ -46,6 +46,7 @@ hz_tensor *hz_lin_fwd(hz_ctx *c, const hz_lin *l, hz_tensor *x)
         v->grad = w->grad;
         v->requires_grad = w->requires_grad;
         v->is_param = 1;
+        v->packed = w->packed;
         w = v;
     }
     return hz_linear(c, x, w, l->b);

@@ -66,8 +66,13 @@ struct hz_model {
  * Returns 0 or HZ_EINVAL (bad conf, message in err) / HZ_ENOMEM. */
 int hz_model_create(const hz_model_conf *conf, hz_model **out, char *err, size_t errlen);
 void hz_model_free(hz_model *m);
+/* A forward without gradients first packs the weights for the inference kernel (once;
+ * any change to the weights drops the packing, see hz_params_unpack), so the model must
+ * not be shared between threads that run forwards at the same time. */
 static inline hz_tensor *hz_model_forward(hz_model *m, hz_ctx *c, const hz_model_input *in)
 {
+    if (!c->grad_on && !m->params.packed)
+        hz_params_pack(&m->params); /* out of memory: the BLAS path, unpacked */
     return m->vt->forward(m, c, in);
 }
 

@@ -7,6 +7,7 @@
  * contiguous for every operand are merged, so a same-shape op is one flat loop and a bias
  * broadcast over rows is a [rows, n] loop with unit inner strides.  Nothing here calls
  * malloc: outputs, gradients and saved state come from c->arena. */
+#include "gemm_packed.h"
 #include "ops.h"
 
 #include <assert.h>
@@ -229,7 +230,9 @@ hz_tensor *hz_linear(hz_ctx *c, hz_tensor *x, hz_tensor *w, hz_tensor *bias)
         bias_job j = {out->data, bias->data, O};
         hz_par_for(R, O, bias_rows, &j);
     }
-    mm(0, 1, R, O, I, x->data, w->data, out->data, bias ? 1 : 0);
+    if (c->grad_on || !w->packed ||
+        !hz_gemm_packed(R, O, I, x->data, I, w->packed, bias ? 1 : 0, out->data, O))
+        mm(0, 1, R, O, I, x->data, w->data, out->data, bias ? 1 : 0);
     hz_node *nd = hz_tape_push(c, linear_backward, out, x, w, bias, NULL);
     if (nd) {
         nd->iarg[0] = R;

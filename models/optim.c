@@ -31,6 +31,7 @@ int hz_adam_init(hz_adam *o, const hz_params *p, double lr, double weight_decay,
 
 void hz_adam_step(hz_adam *o, hz_params *p)
 {
+    hz_params_unpack(p);
     o->t++;
     double bc1 = 1.0 - pow(o->beta1, (double)o->t);
     double bc2 = 1.0 - pow(o->beta2, (double)o->t);

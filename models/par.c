@@ -7,9 +7,14 @@
 #include <sched.h>
 #include <stdatomic.h>
 
+#include "hz.h"
+
 #define PAR_MAX      16
 #define PAR_MIN_WORK 32768 /* element operations below which a hand-off costs more */
-#define PAR_SPIN     4000  /* polls of a worker before it sleeps (a few microseconds) */
+/* How long an idle worker polls for the next job before it sleeps.  A forward is a chain of
+ * jobs a few microseconds apart; waking a sleeping thread costs tens of microseconds on a
+ * virtual machine, more than most jobs, so workers stay awake across the gaps. */
+#define PAR_SPIN_NS 200000
 
 static struct {
     pthread_once_t once;
@@ -32,6 +37,13 @@ static struct {
 
 static _Thread_local int in_job;
 
+static inline void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#endif
+}
+
 static void run_part(int part)
 {
     int64_t lo = P.n * part / P.parts, hi = P.n * (part + 1) / P.parts;
@@ -46,9 +58,16 @@ static void *worker(void *idp)
     in_job = 1;
     for (;;) {
         unsigned g;
-        int spins = 0;
-        while ((g = atomic_load_explicit(&P.gen, memory_order_acquire)) == seen && spins < PAR_SPIN)
-            spins++;
+        int64_t t0 = hz_mono_ns();
+        for (unsigned spins = 1; (g = atomic_load_explicit(&P.gen, memory_order_acquire)) == seen;
+             spins++) {
+            cpu_relax();
+            if (spins & 63)
+                continue;
+            if (hz_mono_ns() - t0 > PAR_SPIN_NS)
+                break;
+            sched_yield(); /* an OpenBLAS thread or another process may want this core */
+        }
         if (g == seen) {
             pthread_mutex_lock(&P.lock);
             while ((g = atomic_load_explicit(&P.gen, memory_order_acquire)) == seen)
@@ -126,7 +145,10 @@ void hz_par_for(int64_t n, int64_t cost, hz_par_fn fn, void *arg)
     in_job = 1;
     run_part(0);
     in_job = 0;
-    while (atomic_load_explicit(&P.pending, memory_order_acquire) > 0)
-        sched_yield();
+    for (unsigned spins = 1; atomic_load_explicit(&P.pending, memory_order_acquire) > 0; spins++)
+        if (spins & 255)
+            cpu_relax();
+        else
+            sched_yield(); /* a worker descheduled: let it run */
     pthread_mutex_unlock(&P.busy);
 }

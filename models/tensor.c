@@ -3,6 +3,7 @@
  * them in reverse and each node adds its contribution into its inputs' gradients. */
 #include "tensor.h"
 
+#include "gemm_packed.h"
 #include "gemm_small.h"
 
 #include <assert.h>
@@ -377,10 +378,56 @@ hz_tensor *hz_params_find(const hz_params *p, const char *name)
     return NULL;
 }
 
+static int packable(const hz_tensor *t)
+{
+    size_t nl = strlen(t->name);
+    return (t->ndim == 2 || t->ndim == 3) && nl >= 6 && !strcmp(t->name + nl - 6, "weight") &&
+           t->shape[0] > 0 && hz_pack_ok(t->shape[0], (int)(t->n / t->shape[0]));
+}
+
+int hz_params_pack(hz_params *p)
+{
+    static atomic_int off = -1; /* HZ_NOPACK set: BLAS on the weights as stored (comparisons) */
+    int no = atomic_load_explicit(&off, memory_order_relaxed);
+    if (no < 0) {
+        no = getenv("HZ_NOPACK") != NULL;
+        atomic_store_explicit(&off, no, memory_order_relaxed);
+    }
+    if (p->packed || no)
+        return 0;
+    int64_t total = 0;
+    for (size_t i = 0; i < p->len; i++)
+        if (packable(p->t[i]))
+            total += p->t[i]->n;
+    if (!total)
+        return 0;
+    if (!p->packed_block && !(p->packed_block = malloc((size_t)total * sizeof(hz_real))))
+        return HZ_ENOMEM;
+    hz_real *o = p->packed_block;
+    for (size_t i = 0; i < p->len; i++) {
+        hz_tensor *t = p->t[i];
+        if (!packable(t))
+            continue;
+        hz_pack_weight(t->data, t->shape[0], (int)(t->n / t->shape[0]), o);
+        t->packed = o;
+        o += t->n;
+    }
+    p->packed = 1;
+    return 0;
+}
+
+void hz_params_unpack(hz_params *p)
+{
+    for (size_t i = 0; i < p->len; i++)
+        p->t[i]->packed = NULL;
+    p->packed = 0;
+}
+
 void hz_params_free(hz_params *p)
 {
     if (!p)
         return;
+    free(p->packed_block);
     for (size_t i = 0; i < p->len; i++) {
         free((char *)p->t[i]->name);
         free(p->t[i]);

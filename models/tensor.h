@@ -35,6 +35,9 @@ typedef struct hz_tensor {
     unsigned char requires_grad;
     unsigned char is_param; /* owned by an hz_params store, survives arena resets */
     const char *name;       /* params: official state_dict key; activations: NULL */
+    /* params, after hz_params_pack: the weight as [rows / 32][cols][32] panels for the
+     * inference kernel (gemm_packed.h); NULL otherwise, and on views unless set */
+    const hz_real *packed;
 } hz_tensor;
 
 /* ---- arena: bump allocator reset per step.  When a step needs more than its block, extra
@@ -132,6 +135,8 @@ typedef struct hz_params {
     int64_t numel;        /* total elements */
     int64_t n_trainable;  /* elements of trainable tensors */
     int finalized;
+    hz_real *packed_block; /* hz_params_pack's copies, valid while packed */
+    int packed;
 } hz_params;
 
 void hz_params_init(hz_params *p);
@@ -142,6 +147,14 @@ hz_tensor *hz_params_add(hz_params *p, const char *name, int trainable, int ndim
 int hz_params_finalize(hz_params *p);
 void hz_params_zero_grad(hz_params *p);
 hz_tensor *hz_params_find(const hz_params *p, const char *name);
+/* Packs every weight ([out, in] or conv [out, in, k], out a multiple of 32) for the
+ * inference kernel, in declaration order, so back-to-back weights stay back to back
+ * packed.  Forwards without gradients then read t->packed.  Nothing when already packed or
+ * when the CPU has no such kernel.  Returns 0 or HZ_ENOMEM. */
+int hz_params_pack(hz_params *p);
+/* Drops the packed copies: every write to the weights (optimiser step, checkpoint load,
+ * best-epoch restore) calls it, so a packed copy never outlives a change. */
+void hz_params_unpack(hz_params *p);
 void hz_params_free(hz_params *p);
 
 /* PyTorch default inits (MODELS.md §6). fan_in as PyTorch computes it. */

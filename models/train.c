@@ -173,6 +173,7 @@ int hz_train(hz_model *m, const hz_windows *train, const hz_windows *val, const 
             opt.lr = hz_lr_cosine(tc->lr, ep + 1, tc->epochs);
     }
     memcpy(p->data, best, (size_t)p->numel * sizeof *best); /* also when cancelled */
+    hz_params_unpack(p);
     res->best_epoch = es.best_epoch;
     res->best_val = es.best;
     res->seconds = (hz_mono_ns() - t0) / 1e9;

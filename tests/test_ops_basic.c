@@ -9,7 +9,9 @@
 #include <math.h>
 #include <string.h>
 
+#include "gemm_packed.h"
 #include "gemm_small.h"
+#include "optim.h"
 #include "ops.h"
 #include "par.h"
 #include "tensor.h"
@@ -204,6 +206,112 @@ static void test_gemm_small_kernel(void **state)
     assert_int_equal(hz_gemm_nt_small(4, 8, 20, a, 20, b, 20, 0, out, 8), 0);
 }
 
+/* The packed-weight kernel (gemm_packed.c): tiles of 12, 4 and 1 rows and their edges,
+ * strides wider than the rows, beta 0 / 1 / 0.5, against a double-precision reference; one
+ * thread or the pool give identical bits; the shapes it does not take are refused.  On a
+ * CPU without AVX-512 it must refuse everything. */
+static void test_gemm_packed_kernel(void **state)
+{
+    (void)state;
+    enum { MAXM = 256, MAXN = 96, MAXK = 512, PAD = 3 };
+    static float a[MAXM * (MAXK + PAD)], w[MAXN * MAXK], wp[MAXN * MAXK], out[MAXM * (MAXN + PAD)],
+        out1[MAXM * (MAXN + PAD)];
+    int ms[] = {1, 3, 4, 5, 11, 12, 13, 24, 97, 256}, ns[] = {32, 96}, ks[] = {1, 7, 21, 512};
+    float betas[] = {0, 1, 0.5f};
+    if (!hz_pack_ok(32, 16)) {
+        assert_int_equal(hz_gemm_packed(4, 32, 16, a, 16, wp, 0, out, 32), 0);
+        skip(); /* no AVX-512 here: callers keep BLAS */
+    }
+    for (size_t i = 0; i < sizeof a / sizeof *a; i++)
+        a[i] = (float)((i * 7919) % 201) / 100.0f - 1.0f;
+    for (size_t i = 0; i < sizeof w / sizeof *w; i++)
+        w[i] = (float)((i * 104729) % 199) / 100.0f - 0.99f;
+    for (int ni = 0; ni < 2; ni++)
+        for (int ki = 0; ki < 4; ki++) {
+            int n = ns[ni], k = ks[ki];
+            hz_pack_weight(w, n, k, wp);
+            for (int mi = 0; mi < 10; mi++)
+                for (int bi = 0; bi < 3; bi++) {
+                    int m = ms[mi], lda = k + PAD, ldc = n + PAD;
+                    for (int i = 0; i < m * ldc; i++)
+                        out[i] = out1[i] = (float)(i % 5);
+                    assert_int_equal(hz_gemm_packed(m, n, k, a, lda, wp, betas[bi], out, ldc), 1);
+                    hz_par_set_threads(1);
+                    hz_gemm_packed(m, n, k, a, lda, wp, betas[bi], out1, ldc);
+                    hz_par_set_threads(0);
+                    assert_memory_equal(out, out1, (size_t)m * ldc * sizeof(float));
+                    for (int i = 0; i < m; i++)
+                        for (int j = 0; j < ldc; j++) {
+                            double want = (double)((i * ldc + j) % 5);
+                            if (j < n) {
+                                double sum = 0;
+                                for (int q = 0; q < k; q++)
+                                    sum += (double)a[i * lda + q] * (double)w[j * k + q];
+                                want = sum + (double)betas[bi] * want;
+                            }
+                            double got = out[i * ldc + j];
+                            if (fabs(got - want) > 1e-5 * (1 + fabs(want)))
+                                fail_msg("m=%d n=%d k=%d beta=%g [%d,%d]: %.7g want %.7g", m, n, k,
+                                         (double)betas[bi], i, j, got, want);
+                        }
+                }
+        }
+    /* not taken: too many rows, a width that is not whole panels */
+    assert_int_equal(hz_gemm_packed(HZ_PACK_MAX_M + 1, 32, 16, a, 16, wp, 0, out, 32), 0);
+    assert_int_equal(hz_pack_ok(48, 16), 0);
+    assert_int_equal(hz_gemm_packed(4, 48, 16, a, 16, wp, 0, out, 48), 0);
+}
+
+/* Packed weights serve forwards without gradients, agree with BLAS on the stored weights,
+ * and never outlive a change: the optimiser step drops them, and the next pack sees the new
+ * values. */
+static void test_params_pack(void **state)
+{
+    hz_ctx *c = ctx_new(state);
+    hz_params p;
+    hz_params_init(&p);
+    hz_tensor *w = hz_params_add(&p, "l.weight", 1, 2, (int[]){64, 40});
+    hz_tensor *bias = hz_params_add(&p, "l.bias", 1, 1, (int[]){64});
+    assert_int_equal(hz_params_finalize(&p), 0);
+    for (int64_t i = 0; i < w->n; i++)
+        w->data[i] = (float)((i * 31) % 17) / 8.0f - 1.0f;
+    for (int i = 0; i < 64; i++)
+        bias->data[i] = (float)i / 64.0f;
+    hz_tensor *x = hz_tensor_new4(c, 2, 5, 40, 0, 0);
+    for (int64_t i = 0; i < x->n; i++)
+        x->data[i] = (float)((i * 7) % 13) / 6.0f - 1.0f;
+    c->grad_on = 0;
+    hz_tensor *ref = hz_linear(c, x, w, bias);
+    assert_int_equal(hz_params_pack(&p), 0);
+    assert_null(bias->packed);
+    if (!hz_pack_ok(64, 40)) {
+        assert_null(w->packed);
+        hz_params_free(&p);
+        skip();
+    }
+    assert_non_null(w->packed);
+    hz_tensor *y = hz_linear(c, x, w, bias);
+    for (int64_t i = 0; i < y->n; i++)
+        assert_float_equal(y->data[i], ref->data[i], 1e-5);
+    /* a training step changes the weights: the packed copy goes */
+    hz_adam opt;
+    assert_int_equal(hz_adam_init(&opt, &p, 0.1, 0, 0), 0);
+    for (int64_t i = 0; i < w->n; i++)
+        w->grad[i] = 1;
+    hz_adam_step(&opt, &p);
+    assert_null(w->packed);
+    assert_int_equal(p.packed, 0);
+    hz_tensor *y2 = hz_linear(c, x, w, bias); /* BLAS on the new weights */
+    assert_int_equal(hz_params_pack(&p), 0);
+    hz_tensor *y3 = hz_linear(c, x, w, bias);
+    for (int64_t i = 0; i < y->n; i++) {
+        assert_float_equal(y3->data[i], y2->data[i], 1e-5);
+        assert_true(fabsf(y3->data[i] - y->data[i]) > 1e-3); /* not the old weights */
+    }
+    hz_adam_free(&opt);
+    hz_params_free(&p);
+}
+
 static void test_linear_bias(void **state)
 {
     hz_ctx *c = ctx_new(state);
@@ -379,6 +487,8 @@ int main(void)
         cmocka_unit_test_teardown(test_reductions_and_shapes, teardown),
         cmocka_unit_test_teardown(test_losses_and_kinks, teardown),
         cmocka_unit_test_teardown(test_arena_steady_state, teardown),
+        cmocka_unit_test(test_gemm_packed_kernel),
+        cmocka_unit_test_teardown(test_params_pack, teardown),
     };
     return cmocka_run_group_tests_name("ops_basic", tests, NULL, NULL);
 }
