@@ -25,7 +25,7 @@
 #define HAVE_PACKED 0
 #endif
 
-#define MR 12   /* rows of A per tile */
+#define MR    12  /* rows of A per tile */
 #define CHUNK 192 /* rows of A per unit of work at large m (16 tiles, 384 KB at k = 512) */
 
 #if HAVE_PACKED
@@ -82,8 +82,8 @@ typedef struct gp_job {
     float beta;
 } gp_job;
 
-__attribute__((target("avx512f"), always_inline)) static inline void
-put(float *c, __m512 v, float beta)
+__attribute__((target("avx512f"), always_inline)) static inline void put(float *c, __m512 v,
+                                                                         float beta)
 {
     if (beta != 0)
         v = _mm512_fmadd_ps(_mm512_set1_ps(beta), _mm512_loadu_ps(c), v);
@@ -95,24 +95,28 @@ __attribute__((target("avx512f"))) static void tile12(const float *a, size_t lda
                                                       int k, float *c, size_t ldc, float beta)
 {
 #define Z(r) __m512 c##r##_0 = _mm512_setzero_ps(), c##r##_1 = _mm512_setzero_ps();
-    Z(0) Z(1) Z(2) Z(3) Z(4) Z(5) Z(6) Z(7) Z(8) Z(9) Z(10) Z(11)
+    Z(0)
+    Z(1) Z(2) Z(3) Z(4) Z(5) Z(6) Z(7) Z(8) Z(9) Z(10) Z(11)
 #undef Z
-    const float *a0 = a, *a6 = a + 6 * lda;
+        const float *a0 = a,
+                    *a6 = a + 6 * lda;
     for (int p = 0; p < k; p++) {
-        __m512 b0 = _mm512_loadu_ps(bp + (size_t)p * 32), b1 = _mm512_loadu_ps(bp + (size_t)p * 32 + 16);
+        __m512 b0 = _mm512_loadu_ps(bp + (size_t)p * 32),
+               b1 = _mm512_loadu_ps(bp + (size_t)p * 32 + 16);
 #define ROW(r, base, off)                                                                          \
     {                                                                                              \
-        __m512 x = _mm512_set1_ps(base[(off) * lda + p]);                                          \
+        __m512 x = _mm512_set1_ps(base[(off)*lda + p]);                                            \
         c##r##_0 = _mm512_fmadd_ps(x, b0, c##r##_0);                                               \
         c##r##_1 = _mm512_fmadd_ps(x, b1, c##r##_1);                                               \
     }
-        ROW(0, a0, 0) ROW(1, a0, 1) ROW(2, a0, 2) ROW(3, a0, 3) ROW(4, a0, 4) ROW(5, a0, 5)
-        ROW(6, a6, 0) ROW(7, a6, 1) ROW(8, a6, 2) ROW(9, a6, 3) ROW(10, a6, 4) ROW(11, a6, 5)
+        ROW(0, a0, 0)
+        ROW(1, a0, 1) ROW(2, a0, 2) ROW(3, a0, 3) ROW(4, a0, 4) ROW(5, a0, 5) ROW(6, a6, 0)
+            ROW(7, a6, 1) ROW(8, a6, 2) ROW(9, a6, 3) ROW(10, a6, 4) ROW(11, a6, 5)
 #undef ROW
     }
 #define S(r)                                                                                       \
-    put(c + (r) * ldc, c##r##_0, beta);                                                            \
-    put(c + (r) * ldc + 16, c##r##_1, beta);
+    put(c + (r)*ldc, c##r##_0, beta);                                                              \
+    put(c + (r)*ldc + 16, c##r##_1, beta);
     S(0) S(1) S(2) S(3) S(4) S(5) S(6) S(7) S(8) S(9) S(10) S(11)
 #undef S
 }
@@ -124,14 +128,16 @@ __attribute__((target("avx512f"))) static void tile_rest(const float *a, size_t 
 {
     for (; mr >= 4; mr -= 4, a += 4 * lda, c += 4 * ldc) {
 #define Z(r) __m512 c##r##_0 = _mm512_setzero_ps(), c##r##_1 = _mm512_setzero_ps();
-        Z(0) Z(1) Z(2) Z(3)
+        Z(0)
+        Z(1) Z(2) Z(3)
 #undef Z
-        for (int p = 0; p < k; p++) {
+            for (int p = 0; p < k; p++)
+        {
             __m512 b0 = _mm512_loadu_ps(bp + (size_t)p * 32),
                    b1 = _mm512_loadu_ps(bp + (size_t)p * 32 + 16);
 #define ROW(r)                                                                                     \
     {                                                                                              \
-        __m512 x = _mm512_set1_ps(a[(r) * lda + p]);                                               \
+        __m512 x = _mm512_set1_ps(a[(r)*lda + p]);                                                 \
         c##r##_0 = _mm512_fmadd_ps(x, b0, c##r##_0);                                               \
         c##r##_1 = _mm512_fmadd_ps(x, b1, c##r##_1);                                               \
     }
@@ -177,8 +183,8 @@ static void gp_range(void *arg, int64_t lo, int64_t hi)
     }
 }
 
-int hz_gemm_packed(int m, int n, int k, const hz_real *a, int lda, const hz_real *bp,
-                   hz_real beta, hz_real *c, int ldc)
+int hz_gemm_packed(int m, int n, int k, const hz_real *a, int lda, const hz_real *bp, hz_real beta,
+                   hz_real *c, int ldc)
 {
     if (m < 1 || m > HZ_PACK_MAX_M || !hz_pack_ok(n, k))
         return 0;
@@ -191,8 +197,8 @@ int hz_gemm_packed(int m, int n, int k, const hz_real *a, int lda, const hz_real
 
 #else
 
-int hz_gemm_packed(int m, int n, int k, const hz_real *a, int lda, const hz_real *bp,
-                   hz_real beta, hz_real *c, int ldc)
+int hz_gemm_packed(int m, int n, int k, const hz_real *a, int lda, const hz_real *bp, hz_real beta,
+                   hz_real *c, int ldc)
 {
     (void)m, (void)n, (void)k, (void)a, (void)lda, (void)bp, (void)beta, (void)c, (void)ldc;
     return 0;

@@ -20,7 +20,7 @@ void hz_pack_weight(const hz_real *w, int n, int k, hz_real *out);
 
 /* C[m, n] = A[m, k] W^T + beta C with W packed by hz_pack_weight (lda, ldc: row strides).
  * Returns 0, doing nothing, when the kernel does not apply (hz_pack_ok, m > HZ_PACK_MAX_M). */
-int hz_gemm_packed(int m, int n, int k, const hz_real *a, int lda, const hz_real *bp,
-                   hz_real beta, hz_real *c, int ldc);
+int hz_gemm_packed(int m, int n, int k, const hz_real *a, int lda, const hz_real *bp, hz_real beta,
+                   hz_real *c, int ldc);
 
 #endif

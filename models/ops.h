@@ -20,6 +20,11 @@
 hz_tensor *hz_matmul(hz_ctx *c, hz_tensor *a, hz_tensor *b, int ta, int tb);
 /* nn.Linear: x [..., in], w [out, in], bias [out] or NULL -> [..., out].  One GEMM. */
 hz_tensor *hz_linear(hz_ctx *c, hz_tensor *x, hz_tensor *w, hz_tensor *bias);
+/* y[rows, out] = x[rows, k] w^T + bias (NULL: none), w [out, k]: the product behind
+ * hz_linear and hz_conv1d, no tape.  Without gradients and with packed (w's
+ * hz_params_pack copy, or NULL) it runs the packed-weight kernel where that applies. */
+void hz_rows_affine(const hz_ctx *c, int rows, int out, int k, const hz_real *x, const hz_real *w,
+                    const hz_real *packed, const hz_real *bias, hz_real *y);
 
 /* Elementwise with NumPy broadcasting (shapes aligned on the right). */
 hz_tensor *hz_add(hz_ctx *c, hz_tensor *a, hz_tensor *b);

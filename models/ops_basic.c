@@ -215,6 +215,18 @@ static void bias_rows(void *arg, int64_t lo, int64_t hi)
         memcpy(j->out + r * j->O, j->bias, (size_t)j->O * sizeof(hz_real));
 }
 
+void hz_rows_affine(const hz_ctx *c, int rows, int out, int k, const hz_real *x, const hz_real *w,
+                    const hz_real *packed, const hz_real *bias, hz_real *y)
+{
+    if (bias) { /* rows start as the bias, the product is added */
+        bias_job j = {y, bias, out};
+        hz_par_for(rows, out, bias_rows, &j);
+    }
+    hz_real beta = bias ? 1 : 0;
+    if (c->grad_on || !packed || !hz_gemm_packed(rows, out, k, x, k, packed, beta, y, out))
+        mm(0, 1, rows, out, k, x, w, y, beta);
+}
+
 hz_tensor *hz_linear(hz_ctx *c, hz_tensor *x, hz_tensor *w, hz_tensor *bias)
 {
     assert(w->ndim == 2);
@@ -226,13 +238,7 @@ hz_tensor *hz_linear(hz_ctx *c, hz_tensor *x, hz_tensor *w, hz_tensor *bias)
     memcpy(shape, x->shape, sizeof shape);
     shape[x->ndim - 1] = O;
     hz_tensor *out = hz_tensor_new(c, x->ndim, shape);
-    if (bias) { /* rows start as the bias, the GEMM adds x W^T */
-        bias_job j = {out->data, bias->data, O};
-        hz_par_for(R, O, bias_rows, &j);
-    }
-    if (c->grad_on || !w->packed ||
-        !hz_gemm_packed(R, O, I, x->data, I, w->packed, bias ? 1 : 0, out->data, O))
-        mm(0, 1, R, O, I, x->data, w->data, out->data, bias ? 1 : 0);
+    hz_rows_affine(c, R, O, I, x->data, w->data, w->packed, bias ? bias->data : NULL, out->data);
     hz_node *nd = hz_tape_push(c, linear_backward, out, x, w, bias, NULL);
     if (nd) {
         nd->iarg[0] = R;

@@ -515,7 +515,7 @@ hz_tensor *hz_conv1d(hz_ctx *c, hz_tensor *x, hz_tensor *w, hz_tensor *bias, int
      * channel-major, [t][ci * K + k], which is the weight's own layout, instead of re-laying
      * the whole weight k-major on every call.  Training keeps the k-major layout its
      * backward reads. */
-    int packed = !c->grad_on && w->packed != NULL;
+    int packed = !c->grad_on && w->packed != NULL && M <= HZ_PACK_MAX_M;
     int ci_major = K > 1 && !c->grad_on && (M < Cout || packed);
     if (K > 1 && !ci_major) {
         sv->wp = arena_get(c, (size_t)Cout * KC * sizeof *sv->wp);
@@ -532,12 +532,8 @@ hz_tensor *hz_conv1d(hz_ctx *c, hz_tensor *x, hz_tensor *w, hz_tensor *bias, int
     }
     const hz_real *col = sv->col ? sv->col : x->data;
     const hz_real *wp = sv->wp ? sv->wp : w->data;
-    if (bias)
-        for (int r = 0; r < M; r++)
-            memcpy(y->data + (int64_t)r * Cout, bias->data, (size_t)Cout * sizeof(hz_real));
     /* packed: the weight's own [Cout][ci * K + k] layout, as the channel-major columns */
-    if (!packed || !hz_gemm_packed(M, Cout, KC, col, KC, w->packed, bias ? 1 : 0, y->data, Cout))
-        hz_gemm(0, 1, M, Cout, KC, 1, col, KC, wp, KC, bias ? 1 : 0, y->data, Cout);
+    hz_rows_affine(c, M, Cout, KC, col, wp, w->packed, bias ? bias->data : NULL, y->data);
 
     hz_node *n = hz_tape_push(c, conv1d_backward, y, x, w, bias, NULL);
     if (n) {
