@@ -104,7 +104,9 @@ static void run(hz_model_kind kind, const char *name, const int *batches, int nb
     hz_adam_init(&opt, &m->params, 1e-4, 0, 0);
     hz_model_input in = {32, x, xm, xd, xmd};
     double best = 1e30;
-    int reps = kind == HZ_MODEL_INFORMER ? 2 : 5;
+    int reps = kind == HZ_MODEL_INFORMER
+                   ? (getenv("HZ_BENCH_TRAIN_REPS") ? atoi(getenv("HZ_BENCH_TRAIN_REPS")) : 2)
+                   : 5;
     for (int k = 0; k <= reps; k++) {
         hz_ctx_reset(&c);
         c.grad_on = 1;
@@ -149,6 +151,9 @@ int main(int argc, char **argv)
     if (!strcmp(which, "informer-b1")) { /* batch 1 alone, 300 runs: for profiling */
         int b[1] = {1};
         run(HZ_MODEL_INFORMER, "informer", b, 1, 300, 0);
+    }
+    if (!strcmp(which, "informer-train")) { /* training steps alone: for profiling */
+        run(HZ_MODEL_INFORMER, "informer", NULL, 0, 0, 1);
     }
     if (!strcmp(which, "informer-b32")) { /* batch 32 alone: for profiling */
         int b[1] = {32};

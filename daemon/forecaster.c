@@ -50,21 +50,12 @@ struct hz_forecaster {
 
 static int grow_series(hz_forecaster *p, size_t need)
 {
-    if (need <= p->scap)
-        return 0;
-    size_t cap = p->scap ? p->scap : 1024;
-    while (cap < need)
-        cap *= 2;
-    float *f = realloc(p->last_fc, cap * (size_t)p->P * p->C * sizeof *f);
-    if (!f)
+    size_t cap_fc = p->scap, cap = p->scap; /* both grow alike, from the same capacity */
+    if (hz_grow((void **)&p->last_fc, &cap_fc, need, (size_t)p->P * p->C * sizeof *p->last_fc) ||
+        hz_grow((void **)&p->last_issued, &cap, need, sizeof *p->last_issued))
         return HZ_ENOMEM;
-    p->last_fc = f;
-    int64_t *t = realloc(p->last_issued, cap * sizeof *t);
-    if (!t)
-        return HZ_ENOMEM;
-    p->last_issued = t;
     for (size_t i = p->scap; i < cap; i++)
-        t[i] = INT64_MIN;
+        p->last_issued[i] = INT64_MIN;
     p->scap = cap;
     return 0;
 }

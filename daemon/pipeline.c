@@ -93,35 +93,18 @@ struct hz_pipeline {
 
 static int grow_series(hz_pipeline *p, size_t need)
 {
-    if (need <= p->scap)
-        return 0;
-    size_t cap = p->scap ? p->scap : 1024;
-    while (cap < need)
-        cap *= 2;
-    hz_rules_state *r = realloc(p->rstate, cap * (size_t)p->nvars * sizeof *r);
-    if (!r)
+    size_t old = p->scap;
+    if (hz_grow((void **)&p->rstate, &p->scap, need, (size_t)p->nvars * sizeof *p->rstate))
         return HZ_ENOMEM;
-    p->rstate = r;
-    for (size_t i = p->scap * p->nvars; i < cap * p->nvars; i++)
-        hz_anomaly_rules_init(&r[i]);
-    p->scap = cap;
+    for (size_t i = old * p->nvars; i < p->scap * p->nvars; i++)
+        hz_anomaly_rules_init(&p->rstate[i]);
     return 0;
 }
 
 /* Room for `more` anomaly records of the cycle; 0 or HZ_ENOMEM. */
 static int reserve_anomalies(hz_pipeline *p, size_t more)
 {
-    if (p->n_an + more <= p->cap_an)
-        return 0;
-    size_t cap = p->cap_an ? p->cap_an : 256;
-    while (cap < p->n_an + more)
-        cap *= 2;
-    hz_anomaly *a = realloc(p->an, cap * sizeof *a);
-    if (!a)
-        return HZ_ENOMEM;
-    p->an = a;
-    p->cap_an = cap;
-    return 0;
+    return hz_grow((void **)&p->an, &p->cap_an, p->n_an + more, sizeof *p->an);
 }
 
 static void note_ack(hz_pipeline *p, const hz_pos *pos)
