@@ -110,6 +110,12 @@ static int check_params(hz_loader *L, void *base, yaml_node_t *map, const char *
     if (p->d_model % p->n_heads)
         return hz_loader_err(L, loc(L, map, "n_heads", NULL, NULL), path, "n_heads",
                              "expected a divisor of d_model (%d), got %d", p->d_model, p->n_heads);
+    /* the official fixed/learned TemporalEmbedding tables need integer calendar marks
+     * (timeenc 0); the models here take timeF features only */
+    if (p->embed != HZ_CFG_EMBED_TIMEF)
+        return hz_loader_err(L, loc(L, map, "embed", NULL, NULL), path, "embed",
+                             "only timeF is implemented, got %s",
+                             p->embed == HZ_CFG_EMBED_FIXED ? "fixed" : "learned");
     /* NILMFormer splits d_model into 3/4 convolution features and 1/4 time encoding. */
     if (hz_loader_kind(L) == HZ_CFG_MODEL_NILMFORMER && p->d_model % 4)
         return hz_loader_err(L, loc(L, map, "d_model", NULL, NULL), path, "d_model",
@@ -550,7 +556,9 @@ static const hz_ckey params_keys[] = {
      .def = "timeF",
      .enums = embeds,
      .kinds = KI,
-     .doc = "Time-feature embedding: continuous (`timeF`), fixed sinusoidal or learned tables."},
+     .doc = "Time-feature embedding: continuous features through a Linear (`timeF`).  The "
+            "official `fixed` (sinusoid tables) and `learned` variants are refused: not "
+            "implemented."},
     {.name = "use_norm",
      .type = HZ_CT_BOOL,
      O(hz_cfg_model_params, use_norm),

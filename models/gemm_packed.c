@@ -97,7 +97,8 @@ __attribute__((target("avx512f"))) static void tile12(const float *a, size_t lda
 #define Z(r) __m512 c##r##_0 = _mm512_setzero_ps(), c##r##_1 = _mm512_setzero_ps();
     Z(0)
     Z(1)
-    Z(2) Z(3) Z(4) Z(5) Z(6) Z(7) Z(8) Z(9) Z(10) Z(11)
+    Z(2)
+    Z(3) Z(4) Z(5) Z(6) Z(7) Z(8) Z(9) Z(10) Z(11)
 #undef Z
         const float *a0 = a,
                     *a6 = a + 6 * lda;
@@ -112,8 +113,9 @@ __attribute__((target("avx512f"))) static void tile12(const float *a, size_t lda
     }
         ROW(0, a0, 0)
         ROW(1, a0, 1)
-        ROW(2, a0, 2) ROW(3, a0, 3) ROW(4, a0, 4) ROW(5, a0, 5) ROW(6, a6, 0) ROW(7, a6, 1)
-            ROW(8, a6, 2) ROW(9, a6, 3) ROW(10, a6, 4) ROW(11, a6, 5)
+        ROW(2, a0, 2)
+        ROW(3, a0, 3) ROW(4, a0, 4) ROW(5, a0, 5) ROW(6, a6, 0) ROW(7, a6, 1) ROW(8, a6, 2)
+            ROW(9, a6, 3) ROW(10, a6, 4) ROW(11, a6, 5)
 #undef ROW
     }
 #define S(r)                                                                                       \
@@ -132,7 +134,8 @@ __attribute__((target("avx512f"))) static void tile_rest(const float *a, size_t 
 #define Z(r) __m512 c##r##_0 = _mm512_setzero_ps(), c##r##_1 = _mm512_setzero_ps();
         Z(0)
         Z(1)
-        Z(2) Z(3)
+        Z(2)
+        Z(3)
 #undef Z
             for (int p = 0; p < k; p++)
         {

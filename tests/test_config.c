@@ -343,7 +343,7 @@ static void test_enum_values(void **state)
                        "    window: {period: 10m, fill: linear}\n"
                        "    model:\n"
                        "      kind: informer\n"
-                       "      params: {attn: full, embed: learned, distil: no}\n"
+                       "      params: {attn: full, embed: timeF, distil: no}\n"
                        "      train: {lradj: cosine}\n"
                        "      data: {split: ett_minute, features: MS, target: a}\n"
                        "    sinks:\n"
@@ -362,7 +362,7 @@ static void test_enum_values(void **state)
     assert_int_equal(p->source.fields.time_format, HZ_CFG_TIME_EPOCH_MS);
     assert_int_equal(p->window.fill, HZ_CFG_FILL_LINEAR);
     assert_int_equal(p->model.params.attn, HZ_CFG_ATTN_FULL);
-    assert_int_equal(p->model.params.embed, HZ_CFG_EMBED_LEARNED);
+    assert_int_equal(p->model.params.embed, HZ_CFG_EMBED_TIMEF);
     assert_int_equal(p->model.params.distil, 0);
     assert_int_equal(p->model.train.lradj, HZ_CFG_LRADJ_COSINE);
     assert_int_equal(p->model.data.split, HZ_CFG_SPLIT_ETT_MINUTE);
@@ -487,6 +487,9 @@ static void test_more_refusals(void **state)
          "    window: {period: 1h}\n    model: {kind: informer, data: {ratios: [0.9, 0.1, "
          "0.2]}}\n",
          "c.yaml:5:44: pipelines[0].model.data.ratios: expected [train, val, test]"},
+        {"pipelines:\n  - name: p\n    source: {sqlite: {}, fields: {values: [x]}}\n"
+         "    window: {period: 1h}\n    model: {kind: informer, params: {embed: fixed}}\n",
+         "c.yaml:5:45: pipelines[0].model.params.embed: only timeF is implemented, got fixed"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         hz_config *cfg = NULL;
