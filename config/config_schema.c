@@ -678,7 +678,9 @@ static const hz_ckey train_keys[] = {
      .def = "0",
      .min = 0,
      .max = 1024,
-     .doc = "OpenBLAS threads for training; 0 = OpenBLAS's default."},
+     .doc = "Threads of OpenBLAS and the engine's loops when training starts; 0 = as the "
+            "process started (OPENBLAS_NUM_THREADS, else every core).  Process-wide: in "
+            "horizond it also holds for the forecasts beside a retrain."},
     {.name = "train_on_start",
      .type = HZ_CT_BOOL,
      O(hz_cfg_train, train_on_start),

@@ -6,7 +6,6 @@
  * per horizon step.  forecast: the last seq_len rows of any CSV, in original units. */
 #include "cmd_model.h"
 
-#include <cblas.h>
 #include <getopt.h>
 #include <jansson.h>
 #include <math.h>
@@ -23,7 +22,6 @@
 #include "csv.h"
 #include "hz.h"
 #include "modeldata.h"
-#include "par.h"
 #include "train.h"
 #include "trainer.h"
 
@@ -78,7 +76,7 @@ static void usage_train(FILE *f)
 int hz_cmd_train(int argc, char **argv)
 {
     const char *conf_path = NULL, *pname = NULL, *series = NULL, *ckpt = NULL;
-    int epochs = -1, max_batches = 0, repeat = -1;
+    int epochs = -1, max_batches = 0, repeat = -1, threads = 0;
     static const struct option lo[] = {{"config", 1, 0, 'c'},     {"pipeline", 1, 0, 'p'},
                                        {"series", 1, 0, 's'},     {"epochs", 1, 0, 'e'},
                                        {"checkpoint", 1, 0, 'k'}, {"max-batches", 1, 0, 'm'},
@@ -106,9 +104,12 @@ int hz_cmd_train(int argc, char **argv)
         case 'm':
             max_batches = atoi(optarg);
             break;
-        case 't': /* OpenBLAS is loaded already: the environment variable would be too late */
-            openblas_set_num_threads(atoi(optarg));
-            hz_par_set_threads(atoi(optarg)); /* and the engine's own loops */
+        case 't': /* overrides model.train.threads */
+            threads = atoi(optarg);
+            if (threads < 1) {
+                fprintf(stderr, "horizon: --threads expects a positive number, got %s\n", optarg);
+                return 2;
+            }
             break;
         case 'r':
             repeat = atoi(optarg);
@@ -128,6 +129,12 @@ int hz_cmd_train(int argc, char **argv)
         return early;
     int rc = 1;
     const hz_pipeline_conf *p = pick_pipeline(cfg, pname);
+    hz_pipeline_conf with_threads;
+    if (p && threads > 0) {
+        with_threads = *p;
+        with_threads.model.train.threads = threads;
+        p = &with_threads;
+    }
     hz_train_opts o = {series, ckpt, epochs, max_batches,
                        NULL,   NULL, NULL,   repeat >= 0 ? &repeat : NULL};
     hz_train_summary sum;

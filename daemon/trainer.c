@@ -4,6 +4,7 @@
  * and its row in the `models` registry.  Used by `horizon train` and horizond. */
 #include "trainer.h"
 
+#include <cblas.h>
 #include <errno.h>
 #include <jansson.h>
 #include <math.h>
@@ -17,6 +18,7 @@
 
 #include "checkpoint.h"
 #include "modeldata.h"
+#include "par.h"
 #include "sqlite_schema.h"
 #include "train.h"
 
@@ -227,6 +229,10 @@ static int train_one(const hz_config *cfg, const hz_pipeline_conf *pc, const hz_
         (rc = hz_prepared_split(p, &mc, NULL, &d, err, errlen)) ||
         (rc = hz_model_create(&mc, &m, err, errlen)))
         goto out;
+    if (p->model.train.threads > 0) { /* OpenBLAS is loaded: its environment is read already */
+        openblas_set_num_threads(p->model.train.threads);
+        hz_par_set_threads(p->model.train.threads); /* and the engine's own loops */
+    }
     hz_train_conf tc = {
         .epochs = o->epochs >= 0 ? o->epochs : p->model.train.epochs,
         .batch = p->model.train.batch,
