@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "hz.h"
+#include "par.h"
 
 int hz_adam_init(hz_adam *o, const hz_params *p, double lr, double weight_decay, int decoupled)
 {
@@ -29,33 +30,58 @@ int hz_adam_init(hz_adam *o, const hz_params *p, double lr, double weight_decay,
     return 0;
 }
 
+typedef struct adam_job {
+    hz_real *w, *m, *v;
+    const hz_real *g;
+    double b1, b2, step, sbc2, eps, lr, wd;
+    int decoupled;
+} adam_job;
+
+/* Elements [lo, hi) of one tensor: each is updated on its own, so any split of the range
+ * gives the same bits. */
+HZ_SIMD_CLONES static void adam_range(void *arg, int64_t lo, int64_t hi)
+{
+    const adam_job *a = arg;
+    hz_real *w = a->w, *m = a->m, *v = a->v;
+    const hz_real *g = a->g;
+    double b1 = a->b1, b2 = a->b2, step = a->step, sbc2 = a->sbc2, eps = a->eps;
+    if (a->wd != 0 && a->decoupled)
+        for (int64_t j = lo; j < hi; j++)
+            w[j] = (hz_real)(w[j] * (1.0 - a->lr * a->wd));
+    for (int64_t j = lo; j < hi; j++) {
+        double gj = g[j];
+        if (a->wd != 0 && !a->decoupled)
+            gj += a->wd * w[j];
+        m[j] = (hz_real)(b1 * m[j] + (1 - b1) * gj);
+        v[j] = (hz_real)(b2 * v[j] + (1 - b2) * gj * gj);
+        double denom = sqrt((double)v[j]) / sbc2 + eps;
+        w[j] = (hz_real)(w[j] - step * m[j] / denom);
+    }
+}
+
 void hz_adam_step(hz_adam *o, hz_params *p)
 {
     hz_params_unpack(p);
     o->t++;
     double bc1 = 1.0 - pow(o->beta1, (double)o->t);
     double bc2 = 1.0 - pow(o->beta2, (double)o->t);
-    double step = o->lr / bc1;
-    double sbc2 = sqrt(bc2);
-    double b1 = o->beta1, b2 = o->beta2;
+    adam_job a = {.b1 = o->beta1,
+                  .b2 = o->beta2,
+                  .step = o->lr / bc1,
+                  .sbc2 = sqrt(bc2),
+                  .eps = o->eps,
+                  .lr = o->lr,
+                  .wd = o->weight_decay,
+                  .decoupled = o->decoupled};
     int64_t off = 0;
     for (size_t i = 0; i < p->len; i++) {
         hz_tensor *t = p->t[i];
         if (t->requires_grad) {
-            hz_real *w = t->data, *g = t->grad, *m = o->m + off, *v = o->v + off;
-            for (int64_t j = 0; j < t->n; j++) {
-                double gj = g[j];
-                if (o->weight_decay != 0) {
-                    if (o->decoupled)
-                        w[j] = (hz_real)(w[j] * (1.0 - o->lr * o->weight_decay));
-                    else
-                        gj += o->weight_decay * w[j];
-                }
-                m[j] = (hz_real)(b1 * m[j] + (1 - b1) * gj);
-                v[j] = (hz_real)(b2 * v[j] + (1 - b2) * gj * gj);
-                double denom = sqrt((double)v[j]) / sbc2 + o->eps;
-                w[j] = (hz_real)(w[j] - step * m[j] / denom);
-            }
+            a.w = t->data;
+            a.g = t->grad;
+            a.m = o->m + off;
+            a.v = o->v + off;
+            hz_par_for(t->n, 16, adam_range, &a);
         }
         off += t->n;
     }
