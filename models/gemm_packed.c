@@ -100,7 +100,8 @@ __attribute__((target("avx512f"))) static void tile12(const float *a, size_t lda
     Z(2)
     Z(3)
     Z(4)
-    Z(5) Z(6) Z(7) Z(8) Z(9) Z(10) Z(11)
+    Z(5)
+    Z(6) Z(7) Z(8) Z(9) Z(10) Z(11)
 #undef Z
         const float *a0 = a,
                     *a6 = a + 6 * lda;
@@ -118,8 +119,8 @@ __attribute__((target("avx512f"))) static void tile12(const float *a, size_t lda
         ROW(2, a0, 2)
         ROW(3, a0, 3)
         ROW(4, a0, 4)
-        ROW(5, a0, 5) ROW(6, a6, 0) ROW(7, a6, 1) ROW(8, a6, 2) ROW(9, a6, 3) ROW(10, a6, 4)
-            ROW(11, a6, 5)
+        ROW(5, a0, 5)
+        ROW(6, a6, 0) ROW(7, a6, 1) ROW(8, a6, 2) ROW(9, a6, 3) ROW(10, a6, 4) ROW(11, a6, 5)
 #undef ROW
     }
 #define S(r)                                                                                       \
