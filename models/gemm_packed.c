@@ -7,13 +7,15 @@
  * multiplies 12 rows of A (read in place, one broadcast per element) by one panel into
  * 12 x 32 accumulators (24 AVX-512 registers), the whole k at once.
  *
- * Work is split over (row chunk, panel) pairs in chunk-major order, so at large m each
- * thread keeps its chunk of A in its own L2 while the panels stream past.  Every output is
+ * Work is split over (chunk of 192 rows, panel) pairs in chunk-major order, so a thread
+ * keeps its rows of A in its own L2 while the panels stream past.  Above HZ_PACK_MAX_M
+ * rows OpenBLAS's own blocking wins and the caller uses it.  Every output is
  * one fixed sequence of fused multiply-adds over k, whatever the thread count.  AVX-512
  * only: elsewhere (and in the double build) hz_gemm_packed declines and the caller uses
  * BLAS. */
 #include "gemm_packed.h"
 
+#include <stdatomic.h>
 #include <string.h>
 
 #include "par.h"
@@ -31,10 +33,13 @@
 #if HAVE_PACKED
 static int avx512(void)
 {
-    static int have = -1;
-    if (have < 0)
-        have = __builtin_cpu_supports("avx512f") ? 1 : 0;
-    return have;
+    static atomic_int have = -1;
+    int h = atomic_load_explicit(&have, memory_order_relaxed);
+    if (h < 0) {
+        h = __builtin_cpu_supports("avx512f") ? 1 : 0;
+        atomic_store_explicit(&have, h, memory_order_relaxed);
+    }
+    return h;
 }
 #else
 static int avx512(void)
