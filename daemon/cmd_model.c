@@ -62,6 +62,20 @@ static int load_config(const char *path, void (*usage)(FILE *), hz_config **cfg)
     return -1;
 }
 
+/* The options train and eval share: -c, -p, --series, --checkpoint.  1 when ch was one. */
+static int common_opt(int ch, const char **conf, const char **pname, const char **series,
+                      const char **ckpt)
+{
+    const char **dst = ch == 'c'   ? conf
+                       : ch == 'p' ? pname
+                       : ch == 's' ? series
+                       : ch == 'k' ? ckpt
+                                   : NULL;
+    if (dst)
+        *dst = optarg;
+    return dst != NULL;
+}
+
 static void usage_train(FILE *f)
 {
     fprintf(f, "usage: horizon train -c FILE.yaml [-p PIPELINE] [--series S] [--epochs N]\n"
@@ -85,21 +99,11 @@ int hz_cmd_train(int argc, char **argv)
     int ch;
     optind = 1;
     while ((ch = getopt_long(argc, argv, "c:p:s:h", lo, NULL)) != -1) {
+        if (common_opt(ch, &conf_path, &pname, &series, &ckpt))
+            continue;
         switch (ch) {
-        case 'c':
-            conf_path = optarg;
-            break;
-        case 'p':
-            pname = optarg;
-            break;
-        case 's':
-            series = optarg;
-            break;
         case 'e':
             epochs = atoi(optarg);
-            break;
-        case 'k':
-            ckpt = optarg;
             break;
         case 'm':
             max_batches = atoi(optarg);
@@ -322,19 +326,9 @@ int hz_cmd_eval(int argc, char **argv)
     int ch;
     optind = 1;
     while ((ch = getopt_long(argc, argv, "c:p:s:h", lo, NULL)) != -1) {
+        if (common_opt(ch, &conf_path, &pname, &series, &ckpt))
+            continue;
         switch (ch) {
-        case 'c':
-            conf_path = optarg;
-            break;
-        case 'p':
-            pname = optarg;
-            break;
-        case 's':
-            series = optarg;
-            break;
-        case 'k':
-            ckpt = optarg;
-            break;
         case 'g':
             plot = optarg;
             break;

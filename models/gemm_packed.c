@@ -106,7 +106,9 @@ __attribute__((target("avx512f"))) static void tile12(const float *a, size_t lda
     Z(3)
     Z(4)
     Z(5)
-    Z(6) Z(7) Z(8) Z(9) Z(10) Z(11)
+    Z(6)
+    Z(7)
+    Z(8) Z(9) Z(10) Z(11)
 #undef Z
         const float *a0 = a,
                     *a6 = a + 6 * lda;

@@ -155,6 +155,27 @@ static void test_matmul_exact(void **state)
         }
 }
 
+/* c[m, n] (row stride ldc), which held (i * ldc + j) % 5 before c = a b^T + beta c, against
+ * a double-precision product (b: n rows of stride ldb); the padding past n untouched. */
+static void check_nt(const float *c, const float *a, int lda, const float *b, int ldb, int m, int n,
+                     int k, float beta, int ldc)
+{
+    for (int i = 0; i < m; i++)
+        for (int j = 0; j < ldc; j++) {
+            double want = (double)((i * ldc + j) % 5);
+            if (j < n) {
+                double sum = 0;
+                for (int q = 0; q < k; q++)
+                    sum += (double)a[i * lda + q] * (double)b[j * ldb + q];
+                want = sum + (double)beta * want;
+            }
+            double got = c[i * ldc + j];
+            if (fabs(got - want) > 1e-5 * (1 + fabs(want)))
+                fail_msg("m=%d n=%d k=%d beta=%g [%d,%d]: %.7g want %.7g", m, n, k, (double)beta, i,
+                         j, got, want);
+        }
+}
+
 /* The unpacked small-row kernel behind hz_gemm (gemm_small.c): every block shape and edge,
  * strides wider than the rows, beta 0 / 1 / 0.5, against a double-precision reference; the
  * shapes it does not take are refused; one thread or the pool give identical bits. */
@@ -185,20 +206,7 @@ static void test_gemm_small_kernel(void **state)
                     hz_gemm_nt_small(m, n, k, a, lda, b, ldb, betas[bi], out1, ldc);
                     hz_par_set_threads(0);
                     assert_memory_equal(out, out1, (size_t)m * ldc * sizeof(float));
-                    for (int i = 0; i < m; i++)
-                        for (int j = 0; j < ldc; j++) {
-                            double want = (double)((i * ldc + j) % 5);
-                            if (j < n) {
-                                double s = 0;
-                                for (int q = 0; q < k; q++)
-                                    s += (double)a[i * lda + q] * (double)b[j * ldb + q];
-                                want = s + (double)betas[bi] * want;
-                            }
-                            double got = out[i * ldc + j];
-                            if (fabs(got - want) > 1e-5 * (1 + fabs(want)))
-                                fail_msg("m=%d n=%d k=%d beta=%g [%d,%d]: %.7g want %.7g", m, n, k,
-                                         (double)betas[bi], i, j, got, want);
-                        }
+                    check_nt(out, a, lda, b, ldb, m, n, k, betas[bi], ldc);
                 }
     /* not taken: too many rows, too few columns, k not a multiple of the vector */
     assert_int_equal(hz_gemm_nt_small(HZ_GEMM_SMALL_M + 1, 8, 16, a, 16, b, 16, 0, out, 8), 0);
@@ -240,20 +248,7 @@ static void test_gemm_packed_kernel(void **state)
                     hz_gemm_packed(m, n, k, a, lda, wp, betas[bi], out1, ldc);
                     hz_par_set_threads(0);
                     assert_memory_equal(out, out1, (size_t)m * ldc * sizeof(float));
-                    for (int i = 0; i < m; i++)
-                        for (int j = 0; j < ldc; j++) {
-                            double want = (double)((i * ldc + j) % 5);
-                            if (j < n) {
-                                double sum = 0;
-                                for (int q = 0; q < k; q++)
-                                    sum += (double)a[i * lda + q] * (double)w[j * k + q];
-                                want = sum + (double)betas[bi] * want;
-                            }
-                            double got = out[i * ldc + j];
-                            if (fabs(got - want) > 1e-5 * (1 + fabs(want)))
-                                fail_msg("m=%d n=%d k=%d beta=%g [%d,%d]: %.7g want %.7g", m, n, k,
-                                         (double)betas[bi], i, j, got, want);
-                        }
+                    check_nt(out, a, lda, w, k, m, n, k, betas[bi], ldc);
                 }
         }
     /* not taken: too many rows, a width that is not whole panels */
