@@ -3,7 +3,9 @@
 # ProbSparse vs full self-attention over sequence length.  Each size runs in its own process
 # (peak RSS per size); full attention is skipped where its two [8, L, L] score buffers alone
 # would pass ~8 GiB.  Prints a table and writes bench/out/attention.tsv and a log-log SVG
-# (time and peak memory vs L) to bench/out/attention.svg.  Never fails on a number.
+# (time and peak memory vs L) to bench/out/attention.svg.  When python3-torch is installed,
+# the PyTorch reference's ProbSparse encoder is timed at every L too (bench/ref_env.sh: same
+# threads and OpenBLAS kernels) and set beside ours.  Never fails on a number.
 set -u
 B=${BUILD:-build}
 BIN="$B/bench/bench_attention"
@@ -13,7 +15,7 @@ LIMIT_MB=${ATTN_LIMIT_MB:-8192}
 [ -x "$BIN" ] || { echo "attention.sh: $BIN not built (make all)"; exit 0; }
 mkdir -p "$OUT"
 
-# bench_attention picks the OpenBLAS kernels the CPU has itself (common/blas_env.c).
+. bench/ref_env.sh
 
 TSV="$OUT/attention.tsv"
 printf 'len\tkind\tms\tpeak_rss_mb\n' >"$TSV"
@@ -39,6 +41,27 @@ for L in $LENS; do
         printf '%s\t%s\t%s\t%s\n' "$L" "$K" "$ms" "$mb" >>"$TSV"
     done
 done
+
+# The reference's ProbSparse encoder at the same lengths, one process for all of them.
+REF="$OUT/attention_ref.txt"
+: >"$REF"
+if ref_available; then
+    run_ref encoder $LENS >"$REF" 2>"$OUT/attention_ref.err" ||
+        echo "reference failed (bench/out/attention_ref.err)"
+    printf '\n| L | horizon ProbSparse ms | PyTorch ProbSparse ms | speed-up |\n|---|---|---|---|\n'
+    awk -F'\t' -v ref="$REF" 'BEGIN {
+        while ((getline l <ref) > 0) if (match(l, /encoder_L[0-9]+ ms=[0-9.]+/)) {
+            split(substr(l, RSTART + 9, RLENGTH - 9), a, " ms="); r[a[1]] = a[2] }
+    }
+    NR > 1 && $2 == "probsparse" && ($1 in r) {
+        n++; s = r[$1] / $3; if (s < 1) slow++
+        printf "| %s | %s | %s | %.2fx |\n", $1, $3, r[$1], s
+    }
+    END { if (n) printf "horizon ProbSparse no slower than the reference at %d of %d lengths (reference: %s)\n", n - slow, n, blas }' \
+        blas="$REF_BLAS" "$TSV"
+else
+    echo "(PyTorch reference not installed: python3-torch)"
+fi
 
 # Goals (ISSUE "Informer in C"): ms(8192)/ms(1024) <= 12 for ProbSparse, ProbSparse >= 4x
 # faster than full at 8192, ProbSparse peak memory at 16384 under 1 GiB.
