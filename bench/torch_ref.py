@@ -84,7 +84,6 @@ def inf_cases():
         loss.backward()
         opt.step()
     print(f"model=informer case=train_b32 ms={best(run, 2):.3f}", flush=True)
-    encoder_cases([int(v) for v in os.environ.get("HZ_ATTN_LENS", "").split()])
 
 
 def encoder_cases(lens):
