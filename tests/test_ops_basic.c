@@ -214,21 +214,22 @@ static void test_gemm_small_kernel(void **state)
     assert_int_equal(hz_gemm_nt_small(4, 8, 20, a, 20, b, 20, 0, out, 8), 0);
 }
 
-/* The packed-weight kernel (gemm_packed.c): tiles of 12, 4 and 1 rows and their edges,
+/* The packed-weight kernel (gemm_packed.c): tiles of 12, 6, 4 and 1 rows and their edges,
  * strides wider than the rows, beta 0 / 1 / 0.5, against a double-precision reference; one
- * thread or the pool give identical bits; the shapes it does not take are refused.  On a
- * CPU without AVX-512 it must refuse everything. */
+ * thread or the pool, AVX-512 or AVX2, give identical bits; the shapes it does not take are
+ * refused.  On a CPU without AVX2 and FMA it must refuse everything. */
 static void test_gemm_packed_kernel(void **state)
 {
     (void)state;
     enum { MAXM = 256, MAXN = 96, MAXK = 512, PAD = 3 };
     static float a[MAXM * (MAXK + PAD)], w[MAXN * MAXK], wp[MAXN * MAXK], out[MAXM * (MAXN + PAD)],
-        out1[MAXM * (MAXN + PAD)];
-    int ms[] = {1, 3, 4, 5, 11, 12, 13, 24, 97, 256}, ns[] = {32, 96}, ks[] = {1, 7, 21, 512};
+        out1[MAXM * (MAXN + PAD)], out2[MAXM * (MAXN + PAD)];
+    int ms[] = {1, 3, 4, 5, 6, 7, 11, 12, 13, 24, 97, 256}, ns[] = {32, 96}, ks[] = {1, 7, 21, 512};
     float betas[] = {0, 1, 0.5f};
+    int best = hz_pack_isa();
     if (!hz_pack_ok(32, 16)) {
         assert_int_equal(hz_gemm_packed(4, 32, 16, a, 16, wp, 0, out, 32), 0);
-        skip(); /* no AVX-512 here: callers keep BLAS */
+        skip(); /* no AVX2 here: callers keep BLAS */
     }
     for (size_t i = 0; i < sizeof a / sizeof *a; i++)
         a[i] = (float)((i * 7919) % 201) / 100.0f - 1.0f;
@@ -238,23 +239,34 @@ static void test_gemm_packed_kernel(void **state)
         for (int ki = 0; ki < 4; ki++) {
             int n = ns[ni], k = ks[ki];
             hz_pack_weight(w, n, k, wp);
-            for (int mi = 0; mi < 10; mi++)
+            for (int mi = 0; mi < (int)(sizeof ms / sizeof *ms); mi++)
                 for (int bi = 0; bi < 3; bi++) {
                     int m = ms[mi], lda = k + PAD, ldc = n + PAD;
                     for (int i = 0; i < m * ldc; i++)
-                        out[i] = out1[i] = (float)(i % 5);
+                        out[i] = out1[i] = out2[i] = (float)(i % 5);
                     assert_int_equal(hz_gemm_packed(m, n, k, a, lda, wp, betas[bi], out, ldc), 1);
                     hz_par_set_threads(1);
                     hz_gemm_packed(m, n, k, a, lda, wp, betas[bi], out1, ldc);
                     hz_par_set_threads(0);
                     assert_memory_equal(out, out1, (size_t)m * ldc * sizeof(float));
                     check_nt(out, a, lda, w, k, m, n, k, betas[bi], ldc);
+                    if (best == HZ_PACK_AVX512) { /* the AVX2 kernel on the same CPU */
+                        assert_int_equal(hz_pack_use_isa(HZ_PACK_AVX2), 0);
+                        hz_gemm_packed(m, n, k, a, lda, wp, betas[bi], out2, ldc);
+                        assert_int_equal(hz_pack_use_isa(best), 0);
+                        assert_memory_equal(out, out2, (size_t)m * ldc * sizeof(float));
+                    }
                 }
         }
-    /* not taken: too many rows, a width that is not whole panels */
+    /* not taken: too many rows, a width that is not whole panels, a level the CPU lacks */
     assert_int_equal(hz_gemm_packed(HZ_PACK_MAX_M + 1, 32, 16, a, 16, wp, 0, out, 32), 0);
     assert_int_equal(hz_pack_ok(48, 16), 0);
     assert_int_equal(hz_gemm_packed(4, 48, 16, a, 16, wp, 0, out, 48), 0);
+    if (best < HZ_PACK_AVX512)
+        assert_int_equal(hz_pack_use_isa(HZ_PACK_AVX512), -1);
+    assert_int_equal(hz_pack_use_isa(HZ_PACK_NONE), 0);
+    assert_int_equal(hz_gemm_packed(4, 32, 16, a, 16, wp, 0, out, 32), 0);
+    assert_int_equal(hz_pack_use_isa(best), 0);
 }
 
 /* Packed weights serve forwards without gradients, agree with BLAS on the stored weights,
