@@ -646,7 +646,8 @@ static const hz_ckey train_keys[] = {
      O(hz_cfg_train, lradj),
      .kdef = {"type1", "type1", "none"},
      .enums = lradjs,
-     .doc = "Learning-rate schedule: `type1` halves it every epoch from the 2nd, `cosine` "
+     .doc = "Learning-rate schedule: `type1` keeps it for epochs 1 and 2 and halves it after "
+            "every later epoch (epoch e at lr 0.5^(e-2), as the official loops), `cosine` "
             "anneals to 0, `none` keeps it."},
     {.name = "patience",
      .type = HZ_CT_INT,

@@ -122,7 +122,9 @@ double hz_clip_grad_norm(hz_params *p, double max_norm)
 
 double hz_lr_type1(double lr0, int epoch)
 {
-    return lr0 * pow(0.5, epoch > 1 ? epoch - 1 : 0);
+    /* The official loops call adjust_learning_rate(opt, i + 1) after 0-based epoch i, which
+     * sets lr0 * 0.5^i: after epoch 1 it is still lr0, so epoch e runs at 0.5^(e - 2). */
+    return lr0 * pow(0.5, epoch > 2 ? epoch - 2 : 0);
 }
 
 double hz_lr_cosine(double lr0, int epoch, int total_epochs)

@@ -25,8 +25,9 @@ void hz_adam_free(hz_adam *o);
  * (torch.nn.utils.clip_grad_norm_).  Returns the norm before clipping. */
 double hz_clip_grad_norm(hz_params *p, double max_norm);
 
-/* Learning rate for 1-based epoch e: "type1" = lr0 * 0.5^(e-1) (Informer / iTransformer
- * lradj), cosine = lr0 * 0.5 (1 + cos(pi (e-1) / total)). */
+/* Learning rate for 1-based epoch e, as the official Informer / iTransformer loops set it
+ * (adjust_learning_rate(opt, e - 1) after epoch e - 1): "type1" = lr0 for epochs 1 and 2,
+ * then halved every epoch, lr0 * 0.5^(e-2); cosine = lr0 * 0.5 (1 + cos(pi (e-1) / total)). */
 double hz_lr_type1(double lr0, int epoch);
 double hz_lr_cosine(double lr0, int epoch, int total_epochs);
 

@@ -89,9 +89,12 @@ static void test_clip_grad_norm(void **state)
 
 static void test_schedules(void **state)
 {
+    /* MODELS.md 2.9: epochs 1-2 at 1e-4, epoch 3 at 5e-5, 4 at 2.5e-5 */
     assert_float_equal(hz_lr_type1(1e-4, 1), 1e-4, 1e-12);
-    assert_float_equal(hz_lr_type1(1e-4, 2), 5e-5, 1e-12);
-    assert_float_equal(hz_lr_type1(1e-4, 4), 1.25e-5, 1e-12);
+    assert_float_equal(hz_lr_type1(1e-4, 2), 1e-4, 1e-12);
+    assert_float_equal(hz_lr_type1(1e-4, 3), 5e-5, 1e-12);
+    assert_float_equal(hz_lr_type1(1e-4, 4), 2.5e-5, 1e-12);
+    assert_float_equal(hz_lr_type1(1e-4, 6), 6.25e-6, 1e-12);
     assert_float_equal(hz_lr_cosine(1.0, 1, 10), 1.0, 1e-12);
     assert_float_equal(hz_lr_cosine(1.0, 6, 10), 0.5, 1e-12);
 }
