@@ -116,42 +116,61 @@ __attribute__((target("avx512f"), always_inline)) static inline void put(float *
 __attribute__((target("avx512f"))) static void tile12(const float *a, size_t lda, const float *bp,
                                                       int k, float *c, size_t ldc, float beta)
 {
-#define Z(r) __m512 c##r##_0 = _mm512_setzero_ps(), c##r##_1 = _mm512_setzero_ps();
-    Z(0)
-    Z(1)
-    Z(2)
-    Z(3)
-    Z(4)
-    Z(5)
-    Z(6)
-    Z(7)
-    Z(8)
-    Z(9) Z(10) Z(11)
+#define Z(r) __m512 c##r##_0 = _mm512_setzero_ps(), c##r##_1 = _mm512_setzero_ps()
+    Z(0);
+    Z(1);
+    Z(2);
+    Z(3);
+    Z(4);
+    Z(5);
+    Z(6);
+    Z(7);
+    Z(8);
+    Z(9);
+    Z(10);
+    Z(11);
 #undef Z
-        const float *a0 = a,
-                    *a6 = a + 6 * lda;
+    const float *a0 = a, *a6 = a + 6 * lda;
     for (int p = 0; p < k; p++) {
         __m512 b0 = _mm512_loadu_ps(bp + (size_t)p * 32),
                b1 = _mm512_loadu_ps(bp + (size_t)p * 32 + 16);
 #define ROW(r, base, off)                                                                          \
-    {                                                                                              \
+    do {                                                                                           \
         __m512 x = _mm512_set1_ps(base[(off)*lda + p]);                                            \
         c##r##_0 = _mm512_fmadd_ps(x, b0, c##r##_0);                                               \
         c##r##_1 = _mm512_fmadd_ps(x, b1, c##r##_1);                                               \
-    }
-        ROW(0, a0, 0)
-        ROW(1, a0, 1)
-        ROW(2, a0, 2)
-        ROW(3, a0, 3)
-        ROW(4, a0, 4)
-        ROW(5, a0, 5)
-        ROW(6, a6, 0) ROW(7, a6, 1) ROW(8, a6, 2) ROW(9, a6, 3) ROW(10, a6, 4) ROW(11, a6, 5)
+    } while (0)
+        ROW(0, a0, 0);
+        ROW(1, a0, 1);
+        ROW(2, a0, 2);
+        ROW(3, a0, 3);
+        ROW(4, a0, 4);
+        ROW(5, a0, 5);
+        ROW(6, a6, 0);
+        ROW(7, a6, 1);
+        ROW(8, a6, 2);
+        ROW(9, a6, 3);
+        ROW(10, a6, 4);
+        ROW(11, a6, 5);
 #undef ROW
     }
 #define S(r)                                                                                       \
-    put(c + (r)*ldc, c##r##_0, beta);                                                              \
-    put(c + (r)*ldc + 16, c##r##_1, beta);
-    S(0) S(1) S(2) S(3) S(4) S(5) S(6) S(7) S(8) S(9) S(10) S(11)
+    do {                                                                                           \
+        put(c + (r)*ldc, c##r##_0, beta);                                                          \
+        put(c + (r)*ldc + 16, c##r##_1, beta);                                                     \
+    } while (0)
+    S(0);
+    S(1);
+    S(2);
+    S(3);
+    S(4);
+    S(5);
+    S(6);
+    S(7);
+    S(8);
+    S(9);
+    S(10);
+    S(11);
 #undef S
 }
 
