@@ -70,6 +70,7 @@ int hz_pack_ok(int n, int k)
 {
     return n > 0 && n % HZ_PACK_NR == 0 && k > 0 && hz_pack_isa() != HZ_PACK_NONE;
 }
+
 typedef struct pack_job {
     const hz_real *w;
     hz_real *out;
