@@ -53,7 +53,7 @@ BENCHES    := $(patsubst bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC))
 
 .SECONDARY:
 .PHONY: all deps test check check-asan bench demo install clean format format-check tools
-all: $(addprefix $(BUILD)/,$(PROGS)) $(TOOLS) $(BENCHES)
+all: $(addprefix $(BUILD)/,$(PROGS)) $(TOOLS) $(BENCHES) $(BUILD)/bench_attention
 
 deps:
 	@missing=""; for p in $(DEB_PKGS); do \
@@ -87,6 +87,10 @@ $(BUILD)/tests/%: $(BUILD)/obj/tests/%.o $(BUILD)/libhorizon.a
 $(BUILD)/tools/%: $(BUILD)/obj/tests/tools/%.o $(BUILD)/libhorizon.a
 	@mkdir -p $(dir $@)
 	$(CC) $(OPT) -o $@ $^ $(PKG_LIBS) $(LDFLAGS)
+
+# the encoder benchmark also at the path the Informer issue names (build/bench_attention)
+$(BUILD)/bench_attention: $(BUILD)/bench/bench_attention
+	ln -sf bench/bench_attention $@
 
 $(BUILD)/bench/%: $(BUILD)/obj/bench/%.o $(BUILD)/libhorizon.a
 	@mkdir -p $(dir $@)
