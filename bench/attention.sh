@@ -29,7 +29,8 @@ for L in $LENS; do
                 continue
             fi
         fi
-        reps=3
+        reps=3 # best of: more for short forwards (<= ~0.1 s), where noise decides 3
+        [ "$L" -le 1024 ] && reps=10
         [ "$K" = full ] && [ "$L" -ge 4096 ] && reps=2
         line=$("$BIN" --kind "$K" --len "$L" --reps "$reps" 2>&1) || {
             printf '%8s  %-10s %12s\n' "$L" "$K" "failed: $line"
