@@ -296,6 +296,12 @@ static hz_tensor *attn_prob(hz_ctx *c, informer *t, const hz_attn_layer *a, hz_t
     hz_tensor *q, *k, *v; /* [B, H - h0, L, E] */
     qkv_heads(c, a, x, x, h0, &q, &k, &v);
     const int32_t *idx = layer_table(c, t, i, r), *top;
+    if (!c->grad_on && !masked && !a->mix && h0 == 0 && keep_from == 0) { /* the encoder's */
+        hz_tensor *y =
+            hz_probsparse_self_proj(c, q, k, v, t->base.conf.factor, idx, a->o.w, a->o.b, &top);
+        keep_top(t, i, top, q->shape[0], H, 0);
+        return y;
+    }
     hz_tensor *o = hz_probsparse_attn(c, q, k, v, t->base.conf.factor, masked, idx, &top);
     keep_top(t, i, top, q->shape[0], H, h0);
     return hz_lin_fwd(c, &a->o, merge_from(c, a, o, h0, keep_from));

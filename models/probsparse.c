@@ -103,18 +103,13 @@ HZ_SIMD_CLONES static void measure_groups(void *arg, int64_t lo, int64_t hi)
     }
 }
 
-hz_tensor *hz_probsparse_attn(hz_ctx *c, hz_tensor *q, hz_tensor *k, hz_tensor *v, int factor,
-                              int masked, const int32_t *idx, const int32_t **top_out)
+/* 1) sparsity measure on the sampled keys and top-u per (b, h), [G, u] in the arena: no
+ * gradient. */
+static int32_t *select_queries(hz_ctx *c, const hz_tensor *q, const hz_tensor *k, int U_part, int u,
+                               const int32_t *idx)
 {
-    assert(q->ndim == 4 && k->ndim == 4 && v->ndim == 4);
-    int B = q->shape[0], H = q->shape[1], L_Q = q->shape[2], E = q->shape[3];
-    int L_K = k->shape[2];
-    assert(k->shape[3] == E && v->shape[2] == L_K && (!masked || L_Q == L_K));
-    int U_part, u;
-    hz_probsparse_sizes(factor, L_Q, L_K, &U_part, &u);
+    int B = q->shape[0], H = q->shape[1], L_Q = q->shape[2], E = q->shape[3], L_K = k->shape[2];
     int64_t G = (int64_t)B * H;
-
-    /* 1) sparsity measure on the sampled keys and top-u per (b, h): no gradient */
     int32_t *top = hz_arena_alloc(&c->arena, (size_t)(G * u) * sizeof *top);
     measure_job mj = {q->data,
                       k->data,
@@ -129,12 +124,26 @@ hz_tensor *hz_probsparse_attn(hz_ctx *c, hz_tensor *q, hz_tensor *k, hz_tensor *
                       hz_arena_alloc(&c->arena, (size_t)(G * u) * sizeof(hz_real)),
                       hz_arena_alloc(&c->arena, (size_t)(G * u) * sizeof(int32_t))};
     hz_par_for(G, (int64_t)L_Q * U_part * E, measure_groups, &mj);
-    if (top_out)
-        *top_out = top;
+    return top;
+}
 
-    /* 2) exact scores of the selected queries against every key: [B, H, u, L_K] */
+static void check_shapes(const hz_tensor *q, const hz_tensor *k, const hz_tensor *v, int masked)
+{
+    (void)q, (void)k, (void)v, (void)masked;
+    assert(q->ndim == 4 && k->ndim == 4 && v->ndim == 4);
+    assert(k->shape[3] == q->shape[3] && v->shape[2] == k->shape[2] &&
+           (!masked || q->shape[2] == k->shape[2]));
+}
+
+/* 2) exact scores of the selected queries top [G, u] against every key, [B, H, u, L_K], then
+ * their attention output [B, H, u, E]. */
+static hz_tensor *selected_rows(hz_ctx *c, hz_tensor *q, hz_tensor *k, hz_tensor *v,
+                                const int32_t *top, int u, int masked)
+{
+    int64_t G = (int64_t)q->shape[0] * q->shape[1];
+    int L_K = k->shape[2];
     hz_tensor *qt = hz_gather_rows(c, q, top, u);
-    hz_tensor *s = hz_scale(c, hz_matmul(c, qt, k, 0, 1), 1.0 / sqrt((double)E));
+    hz_tensor *s = hz_scale(c, hz_matmul(c, qt, k, 0, 1), 1.0 / sqrt((double)q->shape[3]));
     if (masked) /* keys after the query position; scale's backward does not read its output */
         for (int64_t g = 0; g < G; g++)
             for (int i = 0; i < u; i++) {
@@ -142,7 +151,20 @@ hz_tensor *hz_probsparse_attn(hz_ctx *c, hz_tensor *q, hz_tensor *k, hz_tensor *
                 for (int j = top[g * u + i] + 1; j < L_K; j++)
                     r[j] = -INFINITY;
             }
-    hz_tensor *upd = hz_matmul(c, hz_softmax(c, s, 0), v, 0, 0); /* [B, H, u, E] */
+    return hz_matmul(c, hz_softmax(c, s, 0), v, 0, 0);
+}
+
+hz_tensor *hz_probsparse_attn(hz_ctx *c, hz_tensor *q, hz_tensor *k, hz_tensor *v, int factor,
+                              int masked, const int32_t *idx, const int32_t **top_out)
+{
+    check_shapes(q, k, v, masked);
+    int B = q->shape[0], H = q->shape[1], L_Q = q->shape[2], E = q->shape[3];
+    int U_part, u;
+    hz_probsparse_sizes(factor, L_Q, k->shape[2], &U_part, &u);
+    int32_t *top = select_queries(c, q, k, U_part, u, idx);
+    if (top_out)
+        *top_out = top;
+    hz_tensor *upd = selected_rows(c, q, k, v, top, u, masked);
 
     /* 3) lazy rows, then the selected rows overwritten */
     hz_tensor *base;
@@ -153,4 +175,66 @@ hz_tensor *hz_probsparse_attn(hz_ctx *c, hz_tensor *q, hz_tensor *k, hz_tensor *
         base = hz_add(c, hz_tensor_zeros(c, 4, zs), hz_mean(c, v, 2, 1));
     }
     return hz_scatter_rows(c, base, upd, top, u);
+}
+
+typedef struct fill_job {
+    const hz_real *base; /* [B, D] */
+    hz_real *out;        /* [B, L, D] */
+    int L, D;
+} fill_job;
+
+static void fill_rows(void *arg, int64_t lo, int64_t hi)
+{
+    const fill_job *j = arg;
+    for (int64_t r = lo; r < hi; r++)
+        memcpy(j->out + r * j->D, j->base + (r / j->L) * j->D, (size_t)j->D * sizeof(hz_real));
+}
+
+hz_tensor *hz_probsparse_self_proj(hz_ctx *c, hz_tensor *q, hz_tensor *k, hz_tensor *v, int factor,
+                                   const int32_t *idx, const hz_tensor *w, const hz_tensor *bias,
+                                   const int32_t **top_out)
+{
+    check_shapes(q, k, v, 0);
+    assert(!c->grad_on && w->ndim == 2);
+    int B = q->shape[0], H = q->shape[1], L = q->shape[2], E = q->shape[3], HE = H * E;
+    int D = w->shape[0];
+    assert(w->shape[1] == HE && k->shape[2] == L && (!bias || bias->n == D));
+    int U_part, u;
+    hz_probsparse_sizes(factor, L, L, &U_part, &u);
+    int32_t *top = select_queries(c, q, k, U_part, u, idx);
+    if (top_out)
+        *top_out = top;
+
+    hz_tensor *upd = selected_rows(c, q, k, v, top, u, 0);
+
+    /* a lazy row is mean(v) in every head: [B, 1, H*E] read as the merged row, projected once */
+    hz_tensor *mv = hz_mean(c, v, 2, 1); /* [B, H, 1, E] */
+    hz_tensor *out = hz_tensor_new4(c, 3, B, L, D, 0);
+    hz_real *base = hz_arena_alloc(&c->arena, (size_t)B * D * sizeof *base);
+    for (int b = 0; b < B; b++)
+        for (int d = 0; d < D; d++)
+            base[(size_t)b * D + d] = bias ? bias->data[d] : 0;
+    hz_gemm(0, 1, B, D, HE, 1, mv->data, HE, w->data, HE, 1, base, D);
+    fill_job fj = {base, out->data, L, D};
+    hz_par_for((int64_t)B * L, D, fill_rows, &fj);
+
+    /* a selected row adds (its value - mean(v)) of that head through the head's columns of w */
+    hz_real *contrib = hz_arena_alloc(&c->arena, (size_t)u * D * sizeof *contrib);
+    for (int b = 0; b < B; b++)
+        for (int h = 0; h < H; h++) {
+            int64_t g = (int64_t)b * H + h;
+            hz_real *dl = upd->data + g * u * E;
+            const hz_real *m = mv->data + g * E;
+            for (int i = 0; i < u; i++)
+                for (int e = 0; e < E; e++)
+                    dl[i * E + e] -= m[e];
+            hz_gemm(0, 1, u, D, E, 1, dl, E, w->data + (size_t)h * E, HE, 0, contrib, D);
+            for (int i = 0; i < u; i++) {
+                hz_real *row = out->data + ((int64_t)b * L + top[g * u + i]) * D;
+                const hz_real *ci = contrib + (size_t)i * D;
+                for (int d = 0; d < D; d++)
+                    row[d] += ci[d];
+            }
+        }
+    return out;
 }

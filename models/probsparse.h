@@ -28,4 +28,15 @@ void hz_probsparse_sample(hz_rng *r, int L_Q, int U_part, int L_K, int32_t *idx)
 hz_tensor *hz_probsparse_attn(hz_ctx *c, hz_tensor *q, hz_tensor *k, hz_tensor *v, int factor,
                               int masked, const int32_t *idx, const int32_t **top_out);
 
+/* Inference only (no tape): unmasked ProbSparse self-attention, heads merged (no mix) and
+ * projected by the output layer w [D, H*E] (PyTorch Linear layout), bias [D] or NULL, in one
+ * step -> [B, L_Q, D].  Equal, up to float rounding, to the output layer applied to
+ * hz_probsparse_attn's merged result, without its [B, L_Q, D] x [D, D] product: every lazy row
+ * is mean(v) in each head, so one projected row per batch item serves them all, and a
+ * selected row adds (its value - mean(v)) through that head's columns of w.  top_out as
+ * above. */
+hz_tensor *hz_probsparse_self_proj(hz_ctx *c, hz_tensor *q, hz_tensor *k, hz_tensor *v, int factor,
+                                   const int32_t *idx, const hz_tensor *w, const hz_tensor *bias,
+                                   const int32_t **top_out);
+
 #endif

@@ -424,6 +424,53 @@ static void test_no_quadratic_buffer(void **state)
     }
 }
 
+/* Inference projects the encoder's lazy rows once (hz_probsparse_self_proj); the taped path
+ * merges every row and multiplies [B, L, D] by the output weight.  Both give the same encoder
+ * output, with queries picked by several heads, at a size where u << L. */
+static void test_lazy_rows_projected_once(void **state)
+{
+    (void)state;
+    hz_model_conf conf;
+    hz_model_conf_defaults(&conf, HZ_MODEL_INFORMER);
+    conf.seq_len = 600;
+    conf.label_len = 8;
+    conf.pred_len = 8;
+    conf.d_model = 64;
+    conf.n_heads = 4;
+    conf.d_ff = 32;
+    conf.enc_in = 3;
+    conf.c_out = 3;
+    conf.n_marks = 0;
+    hz_model *m;
+    char err[HZ_ERRLEN];
+    assert_int_equal(hz_model_create(&conf, &m, err, sizeof err), 0);
+    int B = 2, L = conf.seq_len;
+    float *x = malloc((size_t)B * L * 3 * sizeof *x);
+    hz_rng r;
+    hz_rng_seed(&r, 5);
+    for (int i = 0; i < B * L * 3; i++)
+        x[i] = (float)hz_rng_normal(&r);
+    hz_ctx c[2];
+    hz_tensor *h[2];
+    for (int taped = 0; taped <= 1; taped++) {
+        hz_ctx_init(&c[taped], 1 << 20, 0);
+        c[taped].grad_on = taped; /* training stays 0: no dropout, BatchNorm running stats */
+        h[taped] = hz_informer_encode(m, &c[taped], B, x, NULL);
+    }
+    assert_int_equal(h[0]->n, h[1]->n);
+    double mx = 0, dmax = 0;
+    for (int64_t i = 0; i < h[0]->n; i++) {
+        double d = fabs((double)h[0]->data[i] - h[1]->data[i]);
+        dmax = d > dmax ? d : dmax;
+        mx = fabs(h[1]->data[i]) > mx ? fabs(h[1]->data[i]) : mx;
+    }
+    assert_true(mx > 0.1 && dmax <= 1e-5 * mx);
+    for (int i = 0; i < 2; i++)
+        hz_ctx_free(&c[i]);
+    free(x);
+    hz_model_free(m);
+}
+
 /* Save and reload through the checkpoint module: same configuration, same weights (BatchNorm
  * buffers included), same output. */
 static void test_checkpoint_round_trip(void **state)
@@ -452,10 +499,15 @@ static void test_checkpoint_round_trip(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_informer_eval),         cmocka_unit_test(test_informer_train_step),
-        cmocka_unit_test(test_transformer_eval),      cmocka_unit_test(test_transformer_train_step),
-        cmocka_unit_test(test_sampling_reproducible), cmocka_unit_test(test_no_quadratic_buffer),
-        cmocka_unit_test(test_checkpoint_round_trip), cmocka_unit_test(test_threads_bit_identical),
+        cmocka_unit_test(test_informer_eval),
+        cmocka_unit_test(test_informer_train_step),
+        cmocka_unit_test(test_transformer_eval),
+        cmocka_unit_test(test_transformer_train_step),
+        cmocka_unit_test(test_sampling_reproducible),
+        cmocka_unit_test(test_no_quadratic_buffer),
+        cmocka_unit_test(test_checkpoint_round_trip),
+        cmocka_unit_test(test_threads_bit_identical),
+        cmocka_unit_test(test_lazy_rows_projected_once),
     };
     return cmocka_run_group_tests_name("informer", tests, NULL, NULL);
 }
