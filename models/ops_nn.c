@@ -568,8 +568,9 @@ typedef struct pool_job {
     int L, C, Lout, k, stride, pad;
 } pool_job;
 
-/* Output rows [lo, hi) of the flattened (b, t). */
-static void maxpool_rows(void *argp, int64_t lo_row, int64_t hi_row)
+/* Output rows [lo, hi) of the flattened (b, t); p->arg NULL (no tape): values only, a loop
+ * the compiler vectorises. */
+HZ_SIMD_CLONES static void maxpool_rows(void *argp, int64_t lo_row, int64_t hi_row)
 {
     const pool_job *p = argp;
     int L = p->L, C = p->C;
@@ -583,8 +584,17 @@ static void maxpool_rows(void *argp, int64_t lo_row, int64_t hi_row)
             hi = L;
         /* pad <= k/2 guarantees each window holds a real step; -inf pads never win */
         hz_real *y = p->y + row * C;
-        int32_t *arg = p->arg + row * C;
         const hz_real *first = p->x + (b * L + lo) * C;
+        if (!p->arg) {
+            memcpy(y, first, (size_t)C * sizeof *y);
+            for (int s = lo + 1; s < hi; s++) {
+                const hz_real *xr = p->x + (b * L + s) * C;
+                for (int j = 0; j < C; j++)
+                    y[j] = (xr[j] > y[j] || isnan(xr[j])) ? xr[j] : y[j];
+            }
+            continue;
+        }
+        int32_t *arg = p->arg + row * C;
         for (int j = 0; j < C; j++) {
             y[j] = first[j];
             arg[j] = lo;
@@ -607,7 +617,7 @@ hz_tensor *hz_maxpool1d(hz_ctx *c, hz_tensor *x, int k, int stride, int pad)
     int Lout = (L + 2 * pad - k) / stride + 1;
     assert(L + 2 * pad >= k && Lout >= 1);
     hz_tensor *y = hz_tensor_new4(c, 3, B, Lout, C, 0); // (B, Lout, C)
-    int32_t *arg = arena_get(c, (size_t)y->n * sizeof *arg);
+    int32_t *arg = c->grad_on ? arena_get(c, (size_t)y->n * sizeof *arg) : NULL;
     pool_job j = {x->data, y->data, arg, L, C, Lout, k, stride, pad};
     hz_par_for((int64_t)B * Lout, (int64_t)k * C, maxpool_rows, &j);
     hz_node *n = hz_tape_push(c, maxpool1d_backward, y, x, NULL, NULL, NULL);

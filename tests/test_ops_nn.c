@@ -178,6 +178,15 @@ static void test_maxpool_length_and_neg_inf_padding(void **state)
     assert_float_equal(y->data[0], 5, 0);
     assert_float_equal(y->data[1], 5, 0);
     assert_float_equal(y->data[2], 4, 0);
+    /* NaN wins its windows (as in PyTorch), with the tape off (values only) and on */
+    static const float nan5[5] = {1, NAN, 2, 0, 3};
+    for (int taped = 0; taped <= 1; taped++) {
+        c.grad_on = taped;
+        y = hz_maxpool1d(&c, literal(&c, nan5, 3, 1, 5, 1), 3, 2, 1);
+        assert_true(isnan(y->data[0]) && isnan(y->data[1]));
+        assert_float_equal(y->data[2], 3, 0);
+    }
+    c.grad_on = 0;
     hz_ctx_free(&c);
 }
 
