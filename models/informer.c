@@ -350,6 +350,11 @@ static void arena_keep(hz_ctx *c, size_t mark, hz_tensor **keep[], int n)
         if (d < a->base + mark || d + k[j]->n * sizeof(hz_real) > a->base + a->used)
             return;
     }
+    int shapes[2][HZ_MAXDIM], nd[2];
+    for (int j = 0; j < n; j++) { /* first: a header may lie in memory the moves overwrite */
+        nd[j] = k[j]->ndim;
+        memcpy(shapes[j], k[j]->shape, sizeof shapes[j]);
+    }
     char *dst = a->base + mark;
     hz_real *moved[2];
     for (int j = 0; j < n; j++) { /* ascending addresses: dst never passes a source */
@@ -358,11 +363,6 @@ static void arena_keep(hz_ctx *c, size_t mark, hz_tensor **keep[], int n)
         memmove(dst, t->data, bytes);
         moved[ord[j]] = (hz_real *)dst;
         dst += (bytes + ARENA_ALIGN - 1) & ~(size_t)(ARENA_ALIGN - 1);
-    }
-    int shapes[2][HZ_MAXDIM], nd[2];
-    for (int j = 0; j < n; j++) {
-        nd[j] = k[j]->ndim;
-        memcpy(shapes[j], k[j]->shape, sizeof shapes[j]);
     }
     a->used = (size_t)(dst - a->base);
     for (int j = 0; j < n; j++)
