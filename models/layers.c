@@ -181,38 +181,9 @@ void hz_enc_layer_init(hz_enc_layer *l, hz_rng *r)
     hz_norm_init(&l->norm2);
 }
 
-/* Rows per block of the inference FFN: the [rows, d_ff] hidden block (4 MiB at d_ff 2048)
- * stays in cache between the two products and the activation, and is all the hidden memory
- * the FFN needs; above HZ_PACK_MAX_M, so the big products still go to OpenBLAS. */
-#define FFN_BLOCK_ROWS 512
-
-/* Inference (no tape, no dropout): x [..., d] -> [..., d] block of rows by block of rows. */
-static hz_tensor *ffn_blocked(hz_ctx *c, const hz_lin *w1, const hz_lin *w2, int activation,
-                              hz_tensor *x)
-{
-    int d = w1->in, f = w1->out;
-    int64_t rows = x->n / d;
-    hz_tensor *out = hz_tensor_new(c, x->ndim, x->shape);
-    hz_real *hid = hz_arena_alloc(&c->arena, (size_t)FFN_BLOCK_ROWS * f * sizeof *hid);
-    for (int64_t r0 = 0; r0 < rows; r0 += FFN_BLOCK_ROWS) {
-        int n = rows - r0 < FFN_BLOCK_ROWS ? (int)(rows - r0) : FFN_BLOCK_ROWS;
-        hz_rows_affine(c, n, f, d, x->data + r0 * d, w1->w->data, w1->w->packed,
-                       w1->b ? w1->b->data : NULL, hid);
-        if (activation == HZ_ACT_RELU)
-            hz_relu_inplace(hid, (int64_t)n * f);
-        else
-            hz_gelu_inplace(hid, (int64_t)n * f);
-        hz_rows_affine(c, n, d, f, hid, w2->w->data, w2->w->packed, w2->b ? w2->b->data : NULL,
-                       out->data + r0 * d);
-    }
-    return out;
-}
-
 hz_tensor *hz_ffn_fwd(hz_ctx *c, const hz_lin *w1, const hz_lin *w2, int activation, double dropout,
                       hz_tensor *x)
 {
-    if (!c->grad_on && !c->training && x->n / w1->in > FFN_BLOCK_ROWS && w2->out == w1->in)
-        return ffn_blocked(c, w1, w2, activation, x);
     hz_tensor *h = hz_lin_fwd(c, w1, x);
     h = activation == HZ_ACT_RELU ? hz_relu(c, h) : hz_gelu(c, h);
     h = hz_dropout(c, h, dropout);

@@ -49,9 +49,6 @@ hz_tensor *hz_slice(hz_ctx *c, hz_tensor *a, int axis, int start, int len);
 hz_tensor *hz_gelu(hz_ctx *c, hz_tensor *a); /* exact: 0.5 x (1 + erf(x / sqrt 2)) */
 hz_tensor *hz_elu(hz_ctx *c, hz_tensor *a, double alpha);
 hz_tensor *hz_relu(hz_ctx *c, hz_tensor *a);
-/* x[0..n) <- gelu(x) / relu(x) in place, no tape (the values of hz_gelu / hz_relu). */
-void hz_gelu_inplace(hz_real *x, int64_t n);
-void hz_relu_inplace(hz_real *x, int64_t n);
 hz_tensor *hz_softplus(hz_ctx *c, hz_tensor *a); /* log(1 + e^x), beta 1, threshold 20 */
 hz_tensor *hz_exp(hz_ctx *c, hz_tensor *a);
 hz_tensor *hz_ln(hz_ctx *c, hz_tensor *a); /* natural log */

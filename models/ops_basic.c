@@ -1031,22 +1031,6 @@ static hz_tensor *unary(hz_ctx *c, hz_tensor *a, int kind, double alpha)
     return out;
 }
 
-static void unary_inplace(hz_real *x, int64_t n, int kind)
-{
-    unary_job j = {kind, 0, x, NULL, NULL, x};
-    hz_par_for(n, unary_cost(kind), unary_range, &j);
-}
-
-void hz_gelu_inplace(hz_real *x, int64_t n)
-{
-    unary_inplace(x, n, U_GELU);
-}
-
-void hz_relu_inplace(hz_real *x, int64_t n)
-{
-    unary_inplace(x, n, U_RELU);
-}
-
 hz_tensor *hz_gelu(hz_ctx *c, hz_tensor *a)
 {
     return unary(c, a, U_GELU, 0);
