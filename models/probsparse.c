@@ -218,23 +218,29 @@ hz_tensor *hz_probsparse_self_proj(hz_ctx *c, hz_tensor *q, hz_tensor *k, hz_ten
     fill_job fj = {base, out->data, L, D};
     hz_par_for((int64_t)B * L, D, fill_rows, &fj);
 
-    /* a selected row adds (its value - mean(v)) of that head through the head's columns of w */
-    hz_real *contrib = hz_arena_alloc(&c->arena, (size_t)u * D * sizeof *contrib);
-    for (int b = 0; b < B; b++)
-        for (int h = 0; h < H; h++) {
+    /* a selected row adds (its value - mean(v)) of that head through the head's columns of w:
+     * one [B*u, E] x [E, D] product per head (per batch item and head, the B*H small calls
+     * cost more than the projection they replace at short L) */
+    hz_real *dl = hz_arena_alloc(&c->arena, (size_t)B * u * E * sizeof *dl);
+    hz_real *contrib = hz_arena_alloc(&c->arena, (size_t)B * u * D * sizeof *contrib);
+    for (int h = 0; h < H; h++) {
+        for (int b = 0; b < B; b++) {
             int64_t g = (int64_t)b * H + h;
-            hz_real *dl = upd->data + g * u * E;
-            const hz_real *m = mv->data + g * E;
+            const hz_real *up = upd->data + g * u * E, *m = mv->data + g * E;
+            hz_real *dr = dl + (size_t)b * u * E;
             for (int i = 0; i < u; i++)
                 for (int e = 0; e < E; e++)
-                    dl[i * E + e] -= m[e];
-            hz_gemm(0, 1, u, D, E, 1, dl, E, w->data + (size_t)h * E, HE, 0, contrib, D);
+                    dr[i * E + e] = up[i * E + e] - m[e];
+        }
+        hz_gemm(0, 1, B * u, D, E, 1, dl, E, w->data + (size_t)h * E, HE, 0, contrib, D);
+        for (int b = 0; b < B; b++)
             for (int i = 0; i < u; i++) {
+                int64_t g = (int64_t)b * H + h;
                 hz_real *row = out->data + ((int64_t)b * L + top[g * u + i]) * D;
-                const hz_real *ci = contrib + (size_t)i * D;
+                const hz_real *ci = contrib + ((size_t)b * u + i) * D;
                 for (int d = 0; d < D; d++)
                     row[d] += ci[d];
             }
-        }
+    }
     return out;
 }
