@@ -383,6 +383,25 @@ static void test_threads_bit_identical(void **state)
     assert_memory_equal(g1, g2, (size_t)n1 * sizeof *g1);
 }
 
+/* An Informer for encoder-only tests: no time marks, c_in variables, decoder lengths 8. */
+static hz_model *encoder_model(int L, int d_model, int n_heads, int d_ff, int c_in, int full)
+{
+    hz_model_conf conf;
+    hz_model_conf_defaults(&conf, HZ_MODEL_INFORMER);
+    conf.seq_len = L;
+    conf.label_len = conf.pred_len = 8;
+    conf.d_model = d_model;
+    conf.n_heads = n_heads;
+    conf.d_ff = d_ff;
+    conf.enc_in = conf.c_out = c_in;
+    conf.n_marks = 0;
+    conf.attn_full = full;
+    hz_model *m;
+    char err[HZ_ERRLEN];
+    assert_int_equal(hz_model_create(&conf, &m, err, sizeof err), 0);
+    return m;
+}
+
 /* The ProbSparse encoder at L = 2048 never holds an L x L score matrix: the whole forward's
  * arena stays below one such matrix (16 MiB), while full attention needs more than one. */
 static void test_no_quadratic_buffer(void **state)
@@ -390,21 +409,7 @@ static void test_no_quadratic_buffer(void **state)
     int L = 2048;
     size_t LL = (size_t)L * L * sizeof(hz_real);
     for (int full = 0; full <= 1; full++) {
-        hz_model_conf conf;
-        hz_model_conf_defaults(&conf, HZ_MODEL_INFORMER);
-        conf.seq_len = L;
-        conf.label_len = 8;
-        conf.pred_len = 8;
-        conf.d_model = 16;
-        conf.n_heads = 2;
-        conf.d_ff = 16;
-        conf.enc_in = 2;
-        conf.c_out = 2;
-        conf.n_marks = 0;
-        conf.attn_full = full;
-        hz_model *m;
-        char err[HZ_ERRLEN];
-        assert_int_equal(hz_model_create(&conf, &m, err, sizeof err), 0);
+        hz_model *m = encoder_model(L, 16, 2, 16, 2, full);
         float *x = calloc((size_t)L * 2, sizeof *x);
         for (int i = 0; i < L * 2; i++)
             x[i] = sinf(0.01f * i);
@@ -430,21 +435,8 @@ static void test_no_quadratic_buffer(void **state)
 static void test_lazy_rows_projected_once(void **state)
 {
     (void)state;
-    hz_model_conf conf;
-    hz_model_conf_defaults(&conf, HZ_MODEL_INFORMER);
-    conf.seq_len = 600;
-    conf.label_len = 8;
-    conf.pred_len = 8;
-    conf.d_model = 64;
-    conf.n_heads = 4;
-    conf.d_ff = 32;
-    conf.enc_in = 3;
-    conf.c_out = 3;
-    conf.n_marks = 0;
-    hz_model *m;
-    char err[HZ_ERRLEN];
-    assert_int_equal(hz_model_create(&conf, &m, err, sizeof err), 0);
-    int B = 2, L = conf.seq_len;
+    int B = 2, L = 600; /* u = 35 and 30 in the two layers: the path needs 8 u <= L */
+    hz_model *m = encoder_model(L, 64, 4, 32, 3, 0);
     float *x = malloc((size_t)B * L * 3 * sizeof *x);
     hz_rng r;
     hz_rng_seed(&r, 5);
