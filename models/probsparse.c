@@ -154,17 +154,28 @@ static hz_tensor *selected_rows(hz_ctx *c, hz_tensor *q, hz_tensor *k, hz_tensor
     return hz_matmul(c, hz_softmax(c, s, 0), v, 0, 0);
 }
 
+/* Steps 1 and 2, shared by both entry points: the selection (*top [G, *u], also to top_out
+ * when not NULL) and the selected rows' attention output [B, H, u, E]. */
+static hz_tensor *attend_selected(hz_ctx *c, hz_tensor *q, hz_tensor *k, hz_tensor *v, int factor,
+                                  int masked, const int32_t *idx, const int32_t **top_out,
+                                  const int32_t **top, int *u)
+{
+    check_shapes(q, k, v, masked);
+    int U_part;
+    hz_probsparse_sizes(factor, q->shape[2], k->shape[2], &U_part, u);
+    int32_t *t = select_queries(c, q, k, U_part, *u, idx);
+    if (top_out)
+        *top_out = t;
+    *top = t;
+    return selected_rows(c, q, k, v, t, *u, masked);
+}
+
 hz_tensor *hz_probsparse_attn(hz_ctx *c, hz_tensor *q, hz_tensor *k, hz_tensor *v, int factor,
                               int masked, const int32_t *idx, const int32_t **top_out)
 {
-    check_shapes(q, k, v, masked);
-    int B = q->shape[0], H = q->shape[1], L_Q = q->shape[2], E = q->shape[3];
-    int U_part, u;
-    hz_probsparse_sizes(factor, L_Q, k->shape[2], &U_part, &u);
-    int32_t *top = select_queries(c, q, k, U_part, u, idx);
-    if (top_out)
-        *top_out = top;
-    hz_tensor *upd = selected_rows(c, q, k, v, top, u, masked);
+    int B = q->shape[0], H = q->shape[1], L_Q = q->shape[2], E = q->shape[3], u;
+    const int32_t *top;
+    hz_tensor *upd = attend_selected(c, q, k, v, factor, masked, idx, top_out, &top, &u);
 
     /* 3) lazy rows, then the selected rows overwritten */
     hz_tensor *base;
@@ -194,27 +205,18 @@ hz_tensor *hz_probsparse_self_proj(hz_ctx *c, hz_tensor *q, hz_tensor *k, hz_ten
                                    const int32_t *idx, const hz_tensor *w, const hz_tensor *bias,
                                    const int32_t **top_out)
 {
-    check_shapes(q, k, v, 0);
     assert(!c->grad_on && w->ndim == 2);
     int B = q->shape[0], H = q->shape[1], L = q->shape[2], E = q->shape[3], HE = H * E;
-    int D = w->shape[0];
+    int D = w->shape[0], u;
     assert(w->shape[1] == HE && k->shape[2] == L && (!bias || bias->n == D));
-    int U_part, u;
-    hz_probsparse_sizes(factor, L, L, &U_part, &u);
-    int32_t *top = select_queries(c, q, k, U_part, u, idx);
-    if (top_out)
-        *top_out = top;
-
-    hz_tensor *upd = selected_rows(c, q, k, v, top, u, 0);
+    const int32_t *top;
+    hz_tensor *upd = attend_selected(c, q, k, v, factor, 0, idx, top_out, &top, &u);
 
     /* a lazy row is mean(v) in every head: [B, 1, H*E] read as the merged row, projected once */
     hz_tensor *mv = hz_mean(c, v, 2, 1); /* [B, H, 1, E] */
     hz_tensor *out = hz_tensor_new4(c, 3, B, L, D, 0);
     hz_real *base = hz_arena_alloc(&c->arena, (size_t)B * D * sizeof *base);
-    for (int b = 0; b < B; b++)
-        for (int d = 0; d < D; d++)
-            base[(size_t)b * D + d] = bias ? bias->data[d] : 0;
-    hz_gemm(0, 1, B, D, HE, 1, mv->data, HE, w->data, HE, 1, base, D);
+    hz_rows_affine(c, B, D, HE, mv->data, w->data, w->packed, bias ? bias->data : NULL, base);
     fill_job fj = {base, out->data, L, D};
     hz_par_for((int64_t)B * L, D, fill_rows, &fj);
 
