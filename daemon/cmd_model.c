@@ -9,6 +9,8 @@
 #include <getopt.h>
 #include <jansson.h>
 #include <math.h>
+#include <signal.h>
+#include <stdatomic.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -76,6 +78,30 @@ static int common_opt(int ch, const char **conf, const char **pname, const char 
     return dst != NULL;
 }
 
+/* SIGINT / SIGTERM during `horizon train`: the first ends training after the running epoch
+ * as an early stop would (best weights calibrated, written and registered), the second
+ * aborts with nothing written, a third kills. */
+static atomic_int g_train_stop, g_train_cancel;
+
+#define SAY_RAW(lit) say_raw(lit, sizeof lit - 1)
+static void say_raw(const char *msg, size_t len)
+{
+    ssize_t n = write(STDERR_FILENO, msg, len); /* async-signal-safe */
+    (void)n;
+}
+
+static void on_train_signal(int sig)
+{
+    if (!atomic_exchange(&g_train_stop, 1)) {
+        SAY_RAW("\nhorizon: stopping after this epoch, best weights kept (again to abort)\n");
+        return;
+    }
+    atomic_store(&g_train_cancel, 1);
+    SAY_RAW("\nhorizon: aborting, nothing written\n");
+    signal(sig == SIGINT ? SIGTERM : SIGINT, SIG_DFL);
+    signal(sig, SIG_DFL);
+}
+
 static void usage_train(FILE *f)
 {
     fprintf(f, "usage: horizon train -c FILE.yaml [-p PIPELINE] [--series S] [--epochs N]\n"
@@ -84,7 +110,9 @@ static void usage_train(FILE *f)
                "readings table) with the papers' split and scaling, writes the checkpoint\n"
                "and registers it in the database's models table.  With train.repeats N > 1\n"
                "it trains N runs (seeds seed..seed+N-1) and serves the one with the lowest\n"
-               "validation loss; --repeat K trains run K only.\n");
+               "validation loss; --repeat K trains run K only.\n"
+               "Ctrl-C (SIGINT or SIGTERM) ends training after the running epoch and keeps the\n"
+               "best weights so far; a second one aborts without writing anything.\n");
 }
 
 int hz_cmd_train(int argc, char **argv)
@@ -139,8 +167,19 @@ int hz_cmd_train(int argc, char **argv)
         with_threads.model.train.threads = threads;
         p = &with_threads;
     }
-    hz_train_opts o = {series, ckpt, epochs, max_batches,
-                       NULL,   NULL, NULL,   repeat >= 0 ? &repeat : NULL};
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sigemptyset(&sa.sa_mask);
+    sa.sa_handler = on_train_signal;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    hz_train_opts o = {.series = series,
+                       .checkpoint = ckpt,
+                       .epochs = epochs,
+                       .max_batches = max_batches,
+                       .cancel = &g_train_cancel,
+                       .repeat = repeat >= 0 ? &repeat : NULL,
+                       .stop = &g_train_stop};
     hz_train_summary sum;
     if (p && hz_trainer_run(cfg, p, &o, &sum, err, sizeof err)) {
         fprintf(stderr, "horizon: %s\n", err);
@@ -152,6 +191,8 @@ int hz_cmd_train(int argc, char **argv)
             path = rpath;
         }
         printf("checkpoint %s\n", path);
+        if (sum.stopped)
+            printf("stopped on request after epoch %d\n", sum.epochs_run);
         if (p->model.train.repeats > 1 && repeat < 0) {
             printf("best val mse=%.6f\n", sum.val_mse);
             printf("test (mean of %d repeats) mse=%.6f mae=%.6f\n", p->model.train.repeats,

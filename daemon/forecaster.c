@@ -72,7 +72,7 @@ static int open_model(hz_forecaster *p, char *err, size_t errlen)
                           pc->name, path, p->cfg->path, pc->name);
         hz_log(p->log, HZ_LOG_NOTICE, "pipeline %s: no checkpoint at %s; training one", pc->name,
                path);
-        hz_train_opts o = {NULL, NULL, -1, 0, p->log, NULL, NULL, NULL};
+        hz_train_opts o = {.epochs = -1, .log = p->log};
         int rc = hz_trainer_run(p->cfg, pc, &o, NULL, err, errlen);
         if (rc)
             return rc;

@@ -43,14 +43,26 @@ typedef struct progress {
     int tty;
     int epochs;
     int64_t t0;
+    int64_t last; /* when the last progress line went out (no tty: at most one a minute) */
 } progress;
 
 static void on_progress(void *opaque, int epoch, int phase, int batch, int n_batches, double loss,
                         double val_loss)
 {
     progress *pr = opaque;
+    if (phase == 0 && !pr->tty) {
+        /* under systemd, nohup or a pipe: a line at most once a minute, so an hour-long epoch
+           is not silent */
+        int64_t now = hz_mono_ns();
+        if (now - pr->last < 60 * (int64_t)1000000000 || batch == n_batches)
+            return;
+        pr->last = now;
+        say(pr->log, "epoch %d/%d: batch %d/%d, loss %.4f (%.1f s)", epoch, pr->epochs, batch,
+            n_batches, loss, (now - pr->t0) / 1e9);
+        return;
+    }
     if (phase == 0) {
-        if (!pr->tty || (batch % 4 && batch != n_batches))
+        if (batch % 4 && batch != n_batches)
             return;
         int w = 30, done = (int)((double)batch / n_batches * w);
         char bar[32];
@@ -247,6 +259,7 @@ static int train_one(const hz_config *cfg, const hz_pipeline_conf *pc, const hz_
         .seed = (uint64_t)p->model.train.seed,
         .max_train_batches = o->max_batches,
         .cancel = o->cancel,
+        .stop = o->stop,
     };
     say(log,
         "train: pipeline %s%s%s, %s, %d variables, %d rows; windows train %d val %d test %d; "
@@ -254,11 +267,16 @@ static int train_one(const hz_config *cfg, const hz_pipeline_conf *pc, const hz_
         p->name, series ? ", series " : "", series ? series : "", hz_model_kind_name(mc.kind),
         d.table.cols, d.table.rows, d.win[0].count, d.win[1].count, d.win[2].count,
         (long long)m->params.n_trainable);
-    progress pr = {log, !log && isatty(STDERR_FILENO), tc.epochs, hz_mono_ns()};
+    progress pr = {log, !log && isatty(STDERR_FILENO), tc.epochs, hz_mono_ns(), hz_mono_ns()};
     hz_train_result tr;
     if (tc.epochs > 0 &&
         (rc = hz_train(m, &d.win[0], &d.win[1], &tc, on_progress, &pr, &tr, err, errlen)))
         goto out;
+    if (tc.epochs > 0 && tr.stopped)
+        say(log,
+            "stopped on request after epoch %d of %d: the weights of epoch %d (val loss %.5f) "
+            "are kept",
+            tr.epochs_run, tc.epochs, tr.best_epoch, tr.best_val);
     /* validation residuals (original units) calibrate the anomaly intervals */
     int P = mc.pred_len, C = d.table.cols;
     abs_err = malloc((size_t)d.win[1].count * P * C * sizeof(float) + 1);
@@ -278,9 +296,11 @@ static int train_one(const hz_config *cfg, const hz_pipeline_conf *pc, const hz_
     snprintf(nm, sizeof nm, "%d", mc.n_marks);
     snprintf(buf, sizeof buf,
              "{\"val_mse\":%.6g,\"test_mse\":%.6g,\"test_mae\":%.6g,\"test_mse_orig\":%.6g,"
-             "\"test_mae_orig\":%.6g,\"test_windows\":%d,\"epochs\":%d,\"best_epoch\":%d}",
+             "\"test_mae_orig\":%.6g,\"test_windows\":%d,\"epochs\":%d,\"best_epoch\":%d,"
+             "\"max_epochs\":%d,\"stopped_on_request\":%s}",
              ev.mse, et.mse, et.mae, et.mse_orig, et.mae_orig, et.windows,
-             tc.epochs > 0 ? tr.epochs_run : 0, tc.epochs > 0 ? tr.best_epoch : 0);
+             tc.epochs > 0 ? tr.epochs_run : 0, tc.epochs > 0 ? tr.best_epoch : 0, tc.epochs,
+             tc.epochs > 0 && tr.stopped ? "true" : "false");
     metrics = strdup(buf);
     const char *meta[7][2] = {{"variables", vars},
                               {"scaler", scal},
@@ -322,7 +342,14 @@ static int train_one(const hz_config *cfg, const hz_pipeline_conf *pc, const hz_
         register_model(cfg, p, ckpt, sha, conf_json, metrics, log, rerr, sizeof rerr))
         say(log, "warning: model not registered: %s", rerr);
     if (out) {
-        *out = (hz_train_summary){ev.mse, ev.mae, et.mse, et.mae, et.windows, {0}};
+        *out = (hz_train_summary){ev.mse,
+                                  ev.mae,
+                                  et.mse,
+                                  et.mae,
+                                  et.windows,
+                                  tc.epochs > 0 ? tr.epochs_run : 0,
+                                  tc.epochs > 0 && tr.stopped,
+                                  {0}};
         snprintf(out->model_id, sizeof out->model_id, "%s-%.12s", p->name, sha);
     }
 out:
@@ -481,9 +508,15 @@ int hz_trainer_run(const hz_config *cfg, const hz_pipeline_conf *pc, const hz_tr
         int rc = train_one(cfg, &rp, &ro, 0, out, err, errlen);
         if (rc)
             return rc;
+        if (o->stop && atomic_load(o->stop) && r + 1 < n && !o->repeat) {
+            say(o->log,
+                "stopped on request after repeat %d of 0..%d; train the others with --repeat", r,
+                n - 1);
+            break;
+        }
     }
     int rc = select_repeat(cfg, pc, o, out, err, errlen);
-    if (rc == HZ_ENOTFOUND && o->repeat) {
+    if (rc == HZ_ENOTFOUND && (o->repeat || (o->stop && atomic_load(o->stop)))) {
         say(o->log, "%s; the served checkpoint is chosen once every repeat is trained", err);
         return 0;
     }

@@ -30,12 +30,17 @@ typedef struct hz_train_opts {
     /* NULL, or with model.train.repeats > 1 the one repeat to train (0-based); the served
      * checkpoint is chosen when every repeat's checkpoint exists */
     const int *repeat;
+    /* NULL, or a flag a signal handler may set: training ends after the running epoch as an
+     * early stop does (best weights kept, calibrated, written and registered; with repeats,
+     * the repeats not started yet are left for --repeat).  Not owned. */
+    const atomic_int *stop;
 } hz_train_opts;
 
 typedef struct hz_train_summary {
     double val_mse, val_mae, test_mse, test_mae;
     int test_windows;
-    char model_id[96]; /* "pipeline-<sha256 prefix>" of the published checkpoint */
+    int epochs_run, stopped; /* stopped: ended by o->stop before the protocol's end */
+    char model_id[96];       /* "pipeline-<sha256 prefix>" of the published checkpoint */
 } hz_train_summary;
 
 /* Trains, writes the checkpoint (parent directories created) and registers it.  out may be

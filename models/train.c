@@ -167,6 +167,10 @@ int hz_train(hz_model *m, const hz_windows *train, const hz_windows *val, const 
             progress(opaque, ep, 1, -1, nb, tsum / nb, vl);
         if (stop)
             break;
+        if (ep < tc->epochs && tc->stop && atomic_load(tc->stop)) {
+            res->stopped = 1;
+            break;
+        }
         if (tc->lradj == HZ_LRADJ_TYPE1)
             opt.lr = hz_lr_type1(tc->lr, ep + 1);
         else if (tc->lradj == HZ_LRADJ_COSINE)

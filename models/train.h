@@ -21,6 +21,10 @@ typedef struct hz_train_conf {
     /* NULL, or a flag another thread may set: checked before every training batch; when
      * nonzero hz_train stops (see below).  Not owned. */
     const atomic_int *cancel;
+    /* NULL, or a flag another thread (or a signal handler) may set: checked at the end of
+     * every epoch; when nonzero training ends there as an early stop does (best weights
+     * kept, returns 0, res->stopped set).  Not owned. */
+    const atomic_int *stop;
 } hz_train_conf;
 
 /* Progress: called after every batch (phase 0 train, 1 validation) and, with batch == -1,
@@ -30,6 +34,7 @@ typedef void (*hz_train_progress)(void *opaque, int epoch, int phase, int batch,
 
 typedef struct hz_train_result {
     int epochs_run, best_epoch;
+    int stopped; /* 1: ended by tc->stop before the epochs or the patience ran out */
     double best_val, last_train;
     double seconds;
 } hz_train_result;

@@ -60,6 +60,40 @@ cmp -s "$T/r1.before" "$T/r/choptank.r1.safetensors" || fail "--repeat 1 is not 
 if "$H" train -c "$T/rep.yaml" --epochs 1 --max-batches 1 --repeat 3 2>"$T/e"; then fail "--repeat 3 of 3 accepted"; fi
 grep -q 'repeat 3 is not in 0..2' "$T/e" || fail "--repeat 3 message: $(cat "$T/e")"
 
+# Ctrl-C: the first SIGINT ends training after the running epoch and keeps, calibrates,
+# writes and registers the best weights (metrics say so); SIGINT then SIGTERM aborts with
+# nothing written
+sed -e "s|patience: 3|patience: 1000|" -e "s|checkpoint: .*|checkpoint: $T/s/choptank.safetensors|" \
+    "$T/demo.yaml" >"$T/stop.yaml"
+started() { # the trainer's first line: its signal handlers are in place
+    i=0
+    until grep -qs '^train: pipeline' "$1"; do
+        i=$((i + 1)); [ $i -lt 300 ] || fail "train did not start: $(cat "$1")"; sleep 0.1
+    done
+}
+"$H" train -c "$T/stop.yaml" --epochs 1000 >"$T/s.out" 2>"$T/s.err" &
+pid=$!
+started "$T/s.err"
+sleep 0.5
+kill -INT $pid
+wait $pid || fail "train stopped by SIGINT failed: $(cat "$T/s.err")"
+ep=$(sed -n 's/^stopped on request after epoch \([0-9]*\)$/\1/p' "$T/s.out")
+[ -n "$ep" ] && [ "$ep" -lt 1000 ] || fail "no stop line: $(cat "$T/s.out")"
+[ "$(grep -c '^epoch [0-9]*/1000: train loss' "$T/s.err")" = "$ep" ] || fail "epochs run: $(cat "$T/s.err")"
+grep -q "^stopped on request after epoch $ep of 1000" "$T/s.err" || fail "stop log line: $(cat "$T/s.err")"
+[ -s "$T/s/choptank.safetensors" ] || fail "no checkpoint after SIGINT"
+m=$(sqlite3 "$T/demo.sqlite" "SELECT metrics FROM models WHERE path LIKE '%/s/choptank.safetensors'")
+echo "$m" | grep -q "\"epochs\":$ep,.*\"max_epochs\":1000,\"stopped_on_request\":true" ||
+    fail "registered metrics: $m"
+"$H" train -c "$T/stop.yaml" --epochs 1000 --checkpoint "$T/s/abort.safetensors" >/dev/null 2>"$T/a.err" &
+pid=$!
+started "$T/a.err"
+kill -INT $pid
+kill -TERM $pid
+if wait $pid; then fail "train went on after SIGINT then SIGTERM"; fi
+grep -q 'cancelled' "$T/a.err" || fail "abort message: $(cat "$T/a.err")"
+[ ! -e "$T/s/abort.safetensors" ] || fail "aborted training wrote a checkpoint"
+
 # refusals name what is wrong
 if "$H" forecast --checkpoint "$T/nope.safetensors" --input data/choptank/ChoptankRiverFlow.txt 2>"$T/e"; then
     fail "missing checkpoint accepted"
