@@ -11,12 +11,13 @@
 #include "hz.h"
 #include "runtime.h"
 
-static volatile sig_atomic_t g_stop, g_reload; /* set by the handlers only */
+static atomic_int g_stop;              /* set by the handlers only (lock-free: signal-safe) */
+static volatile sig_atomic_t g_reload; /* set by the handler only */
 
 static void on_stop(int sig)
 {
     (void)sig;
-    g_stop = 1;
+    atomic_store(&g_stop, 1);
 }
 
 static void on_hup(int sig)

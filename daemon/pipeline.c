@@ -329,7 +329,8 @@ static void prefixed(char *err, size_t errlen, const char *name, const char *msg
 }
 
 int hz_pipeline_new(const hz_config *cfg, const hz_pipeline_conf *pc, hz_metrics *metrics,
-                    const hz_logger *log, hz_pipeline **out, char *err, size_t errlen)
+                    const hz_logger *log, const atomic_int *stop, hz_pipeline **out, char *err,
+                    size_t errlen)
 {
     *out = NULL;
     hz_pipeline *p = calloc(1, sizeof *p);
@@ -366,8 +367,8 @@ int hz_pipeline_new(const hz_config *cfg, const hz_pipeline_conf *pc, hz_metrics
         goto fail;
     }
     get_metrics(p, metrics);
-    if ((rc = hz_forecaster_new(cfg, pc, p->vars, p->nvars, log, p->m_inf, p->m_bs, &p->fcst, e2,
-                                sizeof e2)) ||
+    if ((rc = hz_forecaster_new(cfg, pc, p->vars, p->nvars, log, stop, p->m_inf, p->m_bs, &p->fcst,
+                                e2, sizeof e2)) ||
         (rc = open_sinks(p, e2, sizeof e2)) || (rc = open_source(p, e2, sizeof e2)) ||
         (rc = rebuild_windows(p, e2, sizeof e2)) ||
         (rc = grow_series(p, hz_window_store_counters(p->ws).series + 1))) {
@@ -465,8 +466,8 @@ static void retrain_tick(hz_pipeline *p)
     }
     char e2[HZ_ERRLEN];
     hz_forecaster *nf = NULL;
-    if (hz_forecaster_new(p->cfg, p->pc, p->vars, p->nvars, p->log, p->m_inf, p->m_bs, &nf, e2,
-                          sizeof e2)) {
+    if (hz_forecaster_new(p->cfg, p->pc, p->vars, p->nvars, p->log, NULL, p->m_inf, p->m_bs, &nf,
+                          e2, sizeof e2)) {
         hz_log(p->log, HZ_LOG_ERR,
                "pipeline %s: retrained model not loaded; model %s keeps "
                "serving: %s",

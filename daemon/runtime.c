@@ -34,7 +34,8 @@ typedef struct rt {
     hz_metrics *metrics;
     hz_metrics_server *srv;
     hz_notify notify;
-    atomic_int unhealthy; /* pipelines not running; read by the /healthz thread */
+    atomic_int unhealthy;   /* pipelines not running; read by the /healthz thread */
+    const atomic_int *stop; /* the daemon's stop flag (signal handler) */
     uint64_t last_readings, last_forecasts;
 } rt;
 
@@ -69,8 +70,12 @@ static hz_config *cfg_of(rt *r, const hz_pipeline_conf *pc)
 static void start_slot(rt *r, slot *s)
 {
     char err[HZ_ERRLEN];
-    if (hz_pipeline_new(cfg_of(r, s->pc), s->pc, r->metrics, &r->log, &s->p, err, sizeof err)) {
-        hz_log(&r->log, HZ_LOG_ERR, "%s; retrying in %lld s", err, RETRY_NS / 1000000000);
+    if (hz_pipeline_new(cfg_of(r, s->pc), s->pc, r->metrics, &r->log, r->stop, &s->p, err,
+                        sizeof err)) {
+        if (atomic_load(r->stop)) /* a train_on_start training ended by the stop */
+            hz_log(&r->log, HZ_LOG_NOTICE, "%s: stopping", err);
+        else
+            hz_log(&r->log, HZ_LOG_ERR, "%s; retrying in %lld s", err, RETRY_NS / 1000000000);
         s->p = NULL;
         s->retry_ns = hz_mono_ns() + RETRY_NS;
     }
@@ -226,6 +231,7 @@ int hz_runtime_run(hz_config *cfg, const hz_runtime_flags *flags, char *err, siz
     rt r;
     memset(&r, 0, sizeof r);
     r.cfg = cfg;
+    r.stop = flags->stop;
     r.cfgs = malloc(sizeof *r.cfgs);
     r.metrics = hz_metrics_new();
     if (!r.cfgs || !r.metrics) {
@@ -258,9 +264,11 @@ int hz_runtime_run(hz_config *cfg, const hz_runtime_flags *flags, char *err, siz
         start_slot(&r, &r.slots[i]);
     }
     count_unhealthy(&r);
-    hz_notify_ready(&r.notify, NULL, 0);
-    hz_log(&r.log, HZ_LOG_NOTICE, "horizond ready: %zu pipeline%s from %s", r.n_slots,
-           r.n_slots == 1 ? "" : "s", cfg->path);
+    if (!*flags->stop) { /* else stopped during start (a train_on_start training) */
+        hz_notify_ready(&r.notify, NULL, 0);
+        hz_log(&r.log, HZ_LOG_NOTICE, "horizond ready: %zu pipeline%s from %s", r.n_slots,
+               r.n_slots == 1 ? "" : "s", cfg->path);
+    }
     uint64_t wd_ns = hz_notify_watchdog_interval_usec(&r.notify) * 1000;
     int64_t now = hz_mono_ns(), next_metrics = now + METRIC_NS, next_status = now, next_wd = now,
             last_status = now;

@@ -15,13 +15,14 @@
 #define HZ_RUNTIME_H
 
 #include <signal.h>
+#include <stdatomic.h>
 #include <stddef.h>
 
 #include "config.h"
 #include "hz.h"
 
 typedef struct hz_runtime_flags {
-    volatile sig_atomic_t *stop;
+    atomic_int *stop; /* also ends a train_on_start training in progress */
     volatile sig_atomic_t *reload;
 } hz_runtime_flags;
 

@@ -52,4 +52,30 @@ wait_sql "SELECT count(DISTINCT issued_ts) FROM forecasts" 4327 30
 stop_daemon
 grep -q 'pipeline choptank stopped: 3 readings' "$T/run2.log" ||
     fail "restart re-read rows: $(grep stopped "$T/run2.log")"
+# SIGTERM during a long train_on_start: the training ends within a batch, nothing is written
+# and the daemon exits 0 (before READY=1)
+sed -e "s|checkpoint: .*|checkpoint: $T/m/long.safetensors|" -e "s|epochs: 1,|epochs: 10000,|" \
+    -e "s|patience: 3|patience: 10000|" "$T/hz.yaml" >"$T/long.yaml"
+: >"$T/run3.log"
+"$BIN/horizond" -c "$T/long.yaml" 2>"$T/run3.log" &
+HD=$!
+n=0
+until grep -q 'no checkpoint at .*; training one' "$T/run3.log"; do
+    n=$((n + 1)); [ $n -gt 200 ] && fail "train_on_start did not begin"
+    sleep 0.05
+done
+sleep 0.5
+kill -TERM "$HD"
+n=0
+while kill -0 "$HD" 2>/dev/null; do
+    n=$((n + 1)); [ $n -gt 100 ] && fail "horizond still training 5 s after SIGTERM"
+    sleep 0.05
+done
+wait "$HD"
+rc=$?
+HD=""
+[ $rc -eq 0 ] || fail "horizond exited $rc after SIGTERM during train_on_start"
+grep -q 'cancelled: stopping' "$T/run3.log" || fail "no stop message: $(cat "$T/run3.log")"
+if grep -q 'horizond ready' "$T/run3.log"; then fail "ready after a stop at start: $(cat "$T/run3.log")"; fi
+[ ! -e "$T/m/long.safetensors" ] || fail "cancelled train_on_start wrote a checkpoint"
 echo "$NAME: ok (trained at start; 4324 + 3 windows forecast; $(tr '\n' ' ' <"$T/kinds"); no loop, no re-read)"

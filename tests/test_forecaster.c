@@ -129,8 +129,8 @@ static hz_forecaster *open_fc(fixture *fx)
     static const char *const vars[] = {"power"};
     hz_forecaster *f;
     char err[HZ_ERRLEN];
-    int rc = hz_forecaster_new(fx->cfg, &fx->cfg->pipelines[0], vars, 1, NULL, NULL, NULL, &f, err,
-                               sizeof err);
+    int rc = hz_forecaster_new(fx->cfg, &fx->cfg->pipelines[0], vars, 1, NULL, NULL, NULL, NULL, &f,
+                               err, sizeof err);
     if (rc)
         fail_msg("%s", err);
     return f;
