@@ -1,9 +1,11 @@
 /* hz.c — result codes, error buffers, logging and clocks (see hz.h). */
 #include "hz.h"
 
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
+#include <string.h>
 #include <unistd.h>
 
 int hz_err(char *err, size_t errlen, int code, const char *fmt, ...)
@@ -133,4 +135,13 @@ int hz_grow(void **p, size_t *cap, size_t need, size_t elem)
     *p = np;
     *cap = c;
     return 0;
+}
+
+void hz_on_signal(int sig, void (*handler)(int))
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sigemptyset(&sa.sa_mask);
+    sa.sa_handler = handler;
+    sigaction(sig, &sa, NULL);
 }

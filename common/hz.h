@@ -64,4 +64,8 @@ int hz_grow(void **p, size_t *cap, size_t need, size_t elem);
 int64_t hz_now_ms(void);
 int64_t hz_mono_ns(void);
 
+/* Installs handler for sig with sigaction (no flags, nothing blocked); SIG_IGN / SIG_DFL
+ * too. */
+void hz_on_signal(int sig, void (*handler)(int));
+
 #endif

@@ -167,12 +167,8 @@ int hz_cmd_train(int argc, char **argv)
         with_threads.model.train.threads = threads;
         p = &with_threads;
     }
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sigemptyset(&sa.sa_mask);
-    sa.sa_handler = on_train_signal;
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
+    hz_on_signal(SIGINT, on_train_signal);
+    hz_on_signal(SIGTERM, on_train_signal);
     hz_train_opts o = {.series = series,
                        .checkpoint = ckpt,
                        .epochs = epochs,

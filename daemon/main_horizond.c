@@ -80,16 +80,10 @@ int main(int argc, char **argv)
         printf("%s: ok (%zu pipeline%s)\n", file, n, n == 1 ? "" : "s");
         return 0;
     }
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sigemptyset(&sa.sa_mask);
-    sa.sa_handler = on_stop;
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGINT, &sa, NULL);
-    sa.sa_handler = on_hup;
-    sigaction(SIGHUP, &sa, NULL);
-    sa.sa_handler = SIG_IGN;
-    sigaction(SIGPIPE, &sa, NULL);
+    hz_on_signal(SIGTERM, on_stop);
+    hz_on_signal(SIGINT, on_stop);
+    hz_on_signal(SIGHUP, on_hup);
+    hz_on_signal(SIGPIPE, SIG_IGN);
     hz_runtime_flags flags = {&g_stop, &g_reload};
     if (hz_runtime_run(cfg, &flags, err, sizeof err)) {
         hz_log(NULL, HZ_LOG_ERR, "horizond: %s", err);

@@ -32,11 +32,7 @@ HD=$!
 wait_sql "SELECT count(DISTINCT issued_ts) FROM forecasts" 4324 60
 sleep 1.5 # a few watchdog pings (every 0.5 s) and a STATUS line after the work
 kill -HUP "$HD"
-n=0
-until grep -q 'reload done' "$T/run.log"; do
-    n=$((n + 1)); [ $n -gt 100 ] && fail "reload did not finish"
-    sleep 0.05
-done
+wait_log "$T/run.log" 'reload done' 5
 stop_daemon
 sleep 0.3
 kill "$LS"

@@ -51,11 +51,7 @@ grep -q '^horizon_readings_total{pipeline="a"} 4383' "$T/metrics" || fail "metri
 
 conf 0.95 >"$T/hz.yaml"
 kill -HUP "$HD"
-n=0
-until grep -q 'reload done' "$T/run.log"; do
-    n=$((n + 1)); [ $n -gt 200 ] && fail "reload did not finish"
-    sleep 0.05
-done
+wait_log "$T/run.log" 'reload done' 10
 grep -q 'reload: pipeline a unchanged; keeps its windows (1 series)' "$T/run.log" || fail "a was not kept"
 grep -q 'reload: pipeline b changed; restarting it' "$T/run.log" || fail "b was not restarted"
 [ "$(grep -c 'pipeline b: windows rebuilt' "$T/run.log")" = 1 ] || fail "b's windows not rebuilt"
@@ -63,11 +59,7 @@ grep -q 'reload: pipeline b changed; restarting it' "$T/run.log" || fail "b was 
 
 echo 'pipelines: [oops' >"$T/hz.yaml"
 kill -HUP "$HD"
-n=0
-until grep -q 'reload refused' "$T/run.log"; do
-    n=$((n + 1)); [ $n -gt 200 ] && fail "bad reload not reported"
-    sleep 0.05
-done
+wait_log "$T/run.log" 'reload refused' 10
 last=$(q "SELECT max(ts) FROM readings")
 q "INSERT INTO readings(series, variable, ts, value) VALUES ('choptank', 'Qdaily', $((last + 86400000)), 123)"
 wait_sql "SELECT count(*) FROM forecasts WHERE issued_ts = $((last + 86400000))" 14 30

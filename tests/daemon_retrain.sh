@@ -114,11 +114,7 @@ newest=$(q "SELECT id FROM models WHERE pipeline = 'meters' ORDER BY created DES
 # ---- run 2: SIGTERM while a long retrain runs: cancelled, exit 0, nothing published
 conf "$T/hz2.yaml" 100000 1s
 start_daemon "$T/hz2.yaml" "$T/run2.log"
-n=0
-until grep -q 'retraining in the background' "$T/run2.log"; do
-    n=$((n + 1)); [ $n -gt 200 ] && fail "run 2: no retrain started"
-    sleep 0.05
-done
+wait_log "$T/run2.log" 'retraining in the background' 10
 sleep 0.5
 t0=$(date +%s%N)
 stop_daemon

@@ -56,14 +56,7 @@ grep -q 'pipeline choptank stopped: 3 readings' "$T/run2.log" ||
 # and the daemon exits 0 (before READY=1)
 sed -e "s|checkpoint: .*|checkpoint: $T/m/long.safetensors|" -e "s|epochs: 1,|epochs: 10000,|" \
     -e "s|patience: 3|patience: 10000|" "$T/hz.yaml" >"$T/long.yaml"
-: >"$T/run3.log"
-"$BIN/horizond" -c "$T/long.yaml" 2>"$T/run3.log" &
-HD=$!
-n=0
-until grep -q 'no checkpoint at .*; training one' "$T/run3.log"; do
-    n=$((n + 1)); [ $n -gt 200 ] && fail "train_on_start did not begin"
-    sleep 0.05
-done
+start_daemon "$T/long.yaml" "$T/run3.log" 'no checkpoint at .*; training one'
 sleep 0.5
 kill -TERM "$HD"
 n=0

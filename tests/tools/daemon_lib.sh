@@ -102,17 +102,25 @@ pipelines:
 EOT
 }
 
-# start_daemon CONFIG LOG
+# wait_log LOG PATTERN [SECONDS]: until a line of LOG matches PATTERN (grep -E); fails when
+# the daemon ($HD, if set) exits first
+wait_log() {
+    n=0
+    lim=$((${3:-30} * 20))
+    until grep -qE "$2" "$1"; do
+        n=$((n + 1)); [ $n -gt $lim ] && fail "timed out waiting for '$2' in $1"
+        [ -n "$HD" ] && ! kill -0 "$HD" 2>/dev/null && fail "horizond exited waiting for '$2'"
+        sleep 0.05
+    done
+}
+
+# start_daemon CONFIG LOG [PATTERN]: started in the background ($HD), back when LOG has
+# PATTERN (default: ready)
 start_daemon() {
     : >"$2"
     "$BIN/horizond" -c "$1" 2>"$2" &
     HD=$!
-    n=0
-    until grep -q 'horizond ready' "$2"; do
-        n=$((n + 1)); [ $n -gt 600 ] && fail "horizond did not get ready"
-        kill -0 "$HD" 2>/dev/null || fail "horizond exited at start"
-        sleep 0.05
-    done
+    wait_log "$2" "${3:-horizond ready}"
 }
 
 # stop_daemon: SIGTERM, expects exit 0
