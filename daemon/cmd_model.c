@@ -232,11 +232,14 @@ static int write_plot(const char *path, hz_model *m, const hz_prepared *d, char 
             W, 3 * H + 20);
     size_t in_n = (size_t)L * C, dec_n = (size_t)(lab + P) * C;
     hz_real *x = malloc(in_n * sizeof *x), *xd = malloc(dec_n * sizeof *xd);
-    hz_real *xm = malloc((size_t)L * 4 * sizeof *xm), *xmd = malloc((size_t)(lab + P) * 4 * 4);
+    size_t nm = w->n_marks ? (size_t)w->n_marks : 1;
+    hz_real *xm = malloc(L * nm * sizeof *xm), *xmd = malloc((lab + P) * nm * sizeof *xmd);
     hz_real *y = malloc((size_t)P * C * sizeof *y);
     hz_ctx c;
     hz_ctx_init(&c, 1 << 20, 0);
-    for (int i = 0; i < 3; i++) {
+    int rc =
+        !x || !xd || !xm || !xmd || !y ? hz_err(err, errlen, HZ_ENOMEM, "plot: out of memory") : 0;
+    for (int i = 0; i < 3 && !rc; i++) {
         hz_windows_batch(w, &picks[i], 1, x, w->n_marks ? xm : NULL, xd, w->n_marks ? xmd : NULL,
                          y);
         hz_model_input in = {1, x, w->n_marks ? xm : NULL, xd, w->n_marks ? xmd : NULL};
@@ -285,7 +288,9 @@ static int write_plot(const char *path, hz_model *m, const hz_prepared *d, char 
     free(xm);
     free(xmd);
     free(y);
-    return fclose(f) ? hz_err(err, errlen, HZ_EIO, "%s: write failed", path) : 0;
+    if (fclose(f) && !rc)
+        rc = hz_err(err, errlen, HZ_EIO, "%s: write failed", path);
+    return rc;
 }
 
 static void usage_eval(FILE *f)
