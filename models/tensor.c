@@ -21,7 +21,7 @@
 
 struct hz_arena_block {
     hz_arena_block *next;
-    size_t cap;
+    size_t cap, used;
     /* data follows, aligned */
 };
 
@@ -58,19 +58,29 @@ void *hz_arena_alloc(hz_arena *a, size_t bytes)
             a->peak = a->used + a->overflow_used;
         return p;
     }
-    /* Full: chain a block big enough for this request (and some more). */
+    /* Full: bump in the newest chained block, or chain one big enough for this request and
+     * some more (half the base, or all chained so far: a first step that needs many times
+     * the base makes a few dozen blocks, not one per tensor). */
     size_t hdr = round_up(sizeof(hz_arena_block));
-    size_t cap = bytes > a->cap / 2 ? bytes : a->cap / 2;
-    hz_arena_block *blk = xmalloc(hdr + cap);
-    a->n_mallocs++;
-    blk->next = a->overflow;
-    blk->cap = cap;
-    a->overflow = blk;
+    hz_arena_block *blk = a->overflow;
+    if (!blk || blk->used + bytes > blk->cap) {
+        size_t cap = a->cap / 2 > a->overflow_used ? a->cap / 2 : a->overflow_used;
+        if (cap < bytes)
+            cap = bytes;
+        blk = xmalloc(hdr + cap);
+        a->n_mallocs++;
+        blk->next = a->overflow;
+        blk->cap = cap;
+        blk->used = 0;
+        a->overflow = blk;
+    }
+    void *p = (char *)blk + hdr + blk->used;
+    blk->used += bytes;
     a->overflow_used += bytes;
-    a->used = a->cap; /* later small requests go to new blocks too; peak is what matters */
+    a->used = a->cap; /* the base takes nothing more this step: allocation order is kept */
     if (a->used + a->overflow_used > a->peak)
         a->peak = a->used + a->overflow_used;
-    return (char *)blk + hdr;
+    return p;
 }
 
 void *hz_arena_calloc(hz_arena *a, size_t bytes)

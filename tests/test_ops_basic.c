@@ -482,6 +482,35 @@ static void test_arena_steady_state(void **state)
     hz_params_free(&p);
 }
 
+/* Past its base, an arena bumps inside the newest chained block: a first step of many small
+ * tensors makes a few blocks, not one per tensor; every pointer is aligned and distinct
+ * memory; the reset then gives one block of the peak. */
+static void test_arena_overflow_bumps(void **state)
+{
+    (void)state;
+    hz_arena a;
+    hz_arena_init(&a, 1 << 16); /* 64 KiB */
+    char *prev = NULL;
+    for (int i = 0; i < 20000; i++) { /* ~1.3 MB of 64-byte pieces: 20x the base */
+        char *p = hz_arena_alloc(&a, 50);
+        assert_int_equal((uintptr_t)p % 64, 0);
+        memset(p, i & 0xff, 50);
+        if (prev)
+            assert_int_equal((unsigned char)prev[49], (unsigned char)((i - 1) & 0xff));
+        prev = p;
+    }
+    assert_true(a.overflow != NULL);
+    assert_in_range(a.n_mallocs, 2, 12); /* was one block per piece past the base */
+    hz_arena_reset(&a);
+    assert_null(a.overflow);
+    assert_true(a.cap >= 20000 * 64);
+    uint64_t before = a.n_mallocs;
+    for (int i = 0; i < 20000; i++)
+        hz_arena_alloc(&a, 50);
+    assert_int_equal(a.n_mallocs, before);
+    hz_arena_free(&a);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -494,6 +523,7 @@ int main(void)
         cmocka_unit_test_teardown(test_reductions_and_shapes, teardown),
         cmocka_unit_test_teardown(test_losses_and_kinks, teardown),
         cmocka_unit_test_teardown(test_arena_steady_state, teardown),
+        cmocka_unit_test(test_arena_overflow_bumps),
         cmocka_unit_test(test_gemm_packed_kernel),
         cmocka_unit_test_teardown(test_params_pack, teardown),
     };
