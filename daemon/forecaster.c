@@ -20,8 +20,8 @@ struct hz_forecaster {
     const hz_config *cfg;
     const hz_pipeline_conf *pc;
     const hz_logger *log;
-    const atomic_int *stop;  /* ends a train_on_start training (borrowed, may be NULL) */
-    const char *const *vars; /* source variables, in reading order */
+    const hz_train_hooks *hooks; /* for a train_on_start training (borrowed, may be NULL) */
+    const char *const *vars;     /* source variables, in reading order */
     int nvars;
     hz_model *model;
     hz_ctx ctx;
@@ -73,7 +73,12 @@ static int open_model(hz_forecaster *p, char *err, size_t errlen)
                           pc->name, path, p->cfg->path, pc->name);
         hz_log(p->log, HZ_LOG_NOTICE, "pipeline %s: no checkpoint at %s; training one", pc->name,
                path);
-        hz_train_opts o = {.epochs = -1, .log = p->log, .cancel = p->stop};
+        hz_train_opts o = {.epochs = -1, .log = p->log};
+        if (p->hooks) {
+            o.cancel = p->hooks->stop;
+            o.alive = p->hooks->alive;
+            o.alive_arg = p->hooks->alive_arg;
+        }
         int rc = hz_trainer_run(p->cfg, pc, &o, NULL, err, errlen);
         if (rc)
             return rc;
@@ -328,8 +333,9 @@ int hz_forecaster_check(hz_forecaster *p, uint32_t s, const hz_reading *r, hz_an
 }
 
 int hz_forecaster_new(const hz_config *cfg, const hz_pipeline_conf *pc, const char *const *vars,
-                      int nvars, const hz_logger *log, const atomic_int *stop, hz_metric *inference,
-                      hz_metric *batch_size, hz_forecaster **out, char *err, size_t errlen)
+                      int nvars, const hz_logger *log, const hz_train_hooks *hooks,
+                      hz_metric *inference, hz_metric *batch_size, hz_forecaster **out, char *err,
+                      size_t errlen)
 {
     *out = NULL;
     hz_forecaster *p = calloc(1, sizeof *p);
@@ -338,7 +344,7 @@ int hz_forecaster_new(const hz_config *cfg, const hz_pipeline_conf *pc, const ch
     p->cfg = cfg;
     p->pc = pc;
     p->log = log;
-    p->stop = stop;
+    p->hooks = hooks;
     p->vars = vars;
     p->nvars = nvars;
     p->period = pc->window.period_ms;

@@ -15,7 +15,6 @@
 #ifndef HZ_FORECASTER_H
 #define HZ_FORECASTER_H
 
-#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -23,6 +22,7 @@
 #include "connector.h"
 #include "hz.h"
 #include "metrics.h"
+#include "trainer.h"
 #include "window_store.h"
 
 typedef struct hz_forecaster hz_forecaster;
@@ -36,14 +36,15 @@ typedef struct hz_forecaster_stats {
     uint64_t windows, batches, skipped, forecasts;
 } hz_forecaster_stats;
 
-/* Loads pc's model (training it first with train_on_start and no checkpoint; stop, NULL or
- * borrowed, ends that training: HZ_EAGAIN); vars (nvars names, the source's variables in reading
+/* Loads pc's model (training it first with train_on_start and no checkpoint, with hooks:
+ * NULL or borrowed, see hz_train_hooks); vars (nvars names, the source's variables in reading
  * order) must list every variable the checkpoint forecasts.  inference/batch_size (may be NULL) are
  * histogram children observed per forward.  cfg, pc, vars, log and the metrics must outlive
  * the forecaster.  Returns 0 and *out (hz_forecaster_free), or HZ_E* with a message. */
 int hz_forecaster_new(const hz_config *cfg, const hz_pipeline_conf *pc, const char *const *vars,
-                      int nvars, const hz_logger *log, const atomic_int *stop, hz_metric *inference,
-                      hz_metric *batch_size, hz_forecaster **out, char *err, size_t errlen);
+                      int nvars, const hz_logger *log, const hz_train_hooks *hooks,
+                      hz_metric *inference, hz_metric *batch_size, hz_forecaster **out, char *err,
+                      size_t errlen);
 void hz_forecaster_free(hz_forecaster *f);
 
 /* Pops every ready series of ws and copies its window, as it is now, into the batch; a full

@@ -71,6 +71,13 @@ int hz_notify_stopping(const hz_notify *n, char *err, size_t errlen)
     return notify_send(n, "STOPPING=1", err, errlen);
 }
 
+int hz_notify_extend_timeout(const hz_notify *n, uint64_t usec, char *err, size_t errlen)
+{
+    char buf[64];
+    snprintf(buf, sizeof buf, "EXTEND_TIMEOUT_USEC=%llu", (unsigned long long)usec);
+    return notify_send(n, buf, err, errlen);
+}
+
 int hz_notify_reloading(const hz_notify *n, char *err, size_t errlen)
 {
     struct timespec ts;

@@ -34,6 +34,9 @@ int hz_notify_status(const hz_notify *n, char *err, size_t errlen, const char *f
 /* WATCHDOG=1; a no-op when the watchdog is off. */
 int hz_notify_watchdog(const hz_notify *n, char *err, size_t errlen);
 int hz_notify_stopping(const hz_notify *n, char *err, size_t errlen);
+/* EXTEND_TIMEOUT_USEC=usec: the current state's timeout (start-up, while a train_on_start
+ * training runs) is extended to usec from now (systemd >= 236). */
+int hz_notify_extend_timeout(const hz_notify *n, uint64_t usec, char *err, size_t errlen);
 /* RELOADING=1 and MONOTONIC_USEC=<CLOCK_MONOTONIC now> (systemd >= 253 requires the latter for
  * Type=notify-reload; older versions ignore it).  Send hz_notify_ready when the reload is
  * done. */

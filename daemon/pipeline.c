@@ -329,7 +329,7 @@ static void prefixed(char *err, size_t errlen, const char *name, const char *msg
 }
 
 int hz_pipeline_new(const hz_config *cfg, const hz_pipeline_conf *pc, hz_metrics *metrics,
-                    const hz_logger *log, const atomic_int *stop, hz_pipeline **out, char *err,
+                    const hz_logger *log, const hz_train_hooks *hooks, hz_pipeline **out, char *err,
                     size_t errlen)
 {
     *out = NULL;
@@ -367,7 +367,7 @@ int hz_pipeline_new(const hz_config *cfg, const hz_pipeline_conf *pc, hz_metrics
         goto fail;
     }
     get_metrics(p, metrics);
-    if ((rc = hz_forecaster_new(cfg, pc, p->vars, p->nvars, log, stop, p->m_inf, p->m_bs, &p->fcst,
+    if ((rc = hz_forecaster_new(cfg, pc, p->vars, p->nvars, log, hooks, p->m_inf, p->m_bs, &p->fcst,
                                 e2, sizeof e2)) ||
         (rc = open_sinks(p, e2, sizeof e2)) || (rc = open_source(p, e2, sizeof e2)) ||
         (rc = rebuild_windows(p, e2, sizeof e2)) ||

@@ -33,13 +33,13 @@
 #ifndef HZ_PIPELINE_H
 #define HZ_PIPELINE_H
 
-#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "config.h"
 #include "hz.h"
 #include "metrics.h"
+#include "trainer.h"
 
 typedef struct hz_pipeline hz_pipeline;
 
@@ -62,11 +62,11 @@ typedef struct hz_pipeline_stats {
 double hz_pipeline_latency_quantile(const hz_pipeline_stats *st, double q);
 
 /* Opens everything pc needs.  cfg and pc must outlive the pipeline; metrics (may be NULL),
- * log (NULL: default) and stop (NULL, or a flag that ends a train_on_start training in
- * progress: HZ_EAGAIN, nothing written) are borrowed.  On success *out is owned by the caller
+ * log (NULL: default) and hooks (NULL, or what a train_on_start training is given:
+ * hz_train_hooks) are borrowed.  On success *out is owned by the caller
  * (hz_pipeline_free).  Returns 0 or HZ_E* with a message naming the pipeline. */
 int hz_pipeline_new(const hz_config *cfg, const hz_pipeline_conf *pc, hz_metrics *metrics,
-                    const hz_logger *log, const atomic_int *stop, hz_pipeline **out, char *err,
+                    const hz_logger *log, const hz_train_hooks *hooks, hz_pipeline **out, char *err,
                     size_t errlen);
 
 /* One delivery cycle (see above).  Returns the number of records handled (0: idle) or a

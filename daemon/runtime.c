@@ -36,6 +36,7 @@ typedef struct rt {
     hz_notify notify;
     atomic_int unhealthy;   /* pipelines not running; read by the /healthz thread */
     const atomic_int *stop; /* the daemon's stop flag (signal handler) */
+    int64_t last_extend;    /* last EXTEND_TIMEOUT_USEC sent (a train_on_start training) */
     uint64_t last_readings, last_forecasts;
 } rt;
 
@@ -67,10 +68,29 @@ static hz_config *cfg_of(rt *r, const hz_pipeline_conf *pc)
     return r->cfg;
 }
 
+/* After every batch of a train_on_start training (which runs before READY=1 at start-up, and
+ * blocks the loop on a reload): at most once a second, tell systemd to wait START_EXTEND_US
+ * more, so TimeoutStartSec= bounds a stalled start, not a long training; and ping the
+ * watchdog (on after READY=1), which the blocked loop cannot. */
+#define START_EXTEND_US (60 * 1000000ULL)
+static void training_alive(void *arg)
+{
+    rt *r = arg;
+    int64_t now = hz_mono_ns();
+    if (now - r->last_extend < 1000000000)
+        return;
+    r->last_extend = now;
+    char err[HZ_ERRLEN];
+    if (hz_notify_extend_timeout(&r->notify, START_EXTEND_US, err, sizeof err) ||
+        hz_notify_watchdog(&r->notify, err, sizeof err))
+        hz_log(&r->log, HZ_LOG_WARN, "%s", err);
+}
+
 static void start_slot(rt *r, slot *s)
 {
     char err[HZ_ERRLEN];
-    if (hz_pipeline_new(cfg_of(r, s->pc), s->pc, r->metrics, &r->log, r->stop, &s->p, err,
+    hz_train_hooks hooks = {r->stop, training_alive, r};
+    if (hz_pipeline_new(cfg_of(r, s->pc), s->pc, r->metrics, &r->log, &hooks, &s->p, err,
                         sizeof err)) {
         if (atomic_load(r->stop)) /* a train_on_start training ended by the stop */
             hz_log(&r->log, HZ_LOG_NOTICE, "%s: stopping", err);
@@ -232,6 +252,7 @@ int hz_runtime_run(hz_config *cfg, const hz_runtime_flags *flags, char *err, siz
     memset(&r, 0, sizeof r);
     r.cfg = cfg;
     r.stop = flags->stop;
+    r.last_extend = INT64_MIN / 2;
     r.cfgs = malloc(sizeof *r.cfgs);
     r.metrics = hz_metrics_new();
     if (!r.cfgs || !r.metrics) {

@@ -44,12 +44,16 @@ typedef struct progress {
     int epochs;
     int64_t t0;
     int64_t last; /* when the last progress line went out (no tty: at most one a minute) */
+    void (*alive)(void *arg);
+    void *alive_arg;
 } progress;
 
 static void on_progress(void *opaque, int epoch, int phase, int batch, int n_batches, double loss,
                         double val_loss)
 {
     progress *pr = opaque;
+    if (pr->alive)
+        pr->alive(pr->alive_arg);
     if (phase == 0 && !pr->tty) {
         /* under systemd, nohup or a pipe: a line at most once a minute, so an hour-long epoch
            is not silent */
@@ -267,7 +271,9 @@ static int train_one(const hz_config *cfg, const hz_pipeline_conf *pc, const hz_
         p->name, series ? ", series " : "", series ? series : "", hz_model_kind_name(mc.kind),
         d.table.cols, d.table.rows, d.win[0].count, d.win[1].count, d.win[2].count,
         (long long)m->params.n_trainable);
-    progress pr = {log, !log && isatty(STDERR_FILENO), tc.epochs, hz_mono_ns(), hz_mono_ns()};
+    progress pr = {
+        log,         !log && isatty(STDERR_FILENO), tc.epochs, hz_mono_ns(), hz_mono_ns(), o->alive,
+        o->alive_arg};
     hz_train_result tr;
     if (tc.epochs > 0 &&
         (rc = hz_train(m, &d.win[0], &d.win[1], &tc, on_progress, &pr, &tr, err, errlen)))

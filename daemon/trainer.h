@@ -34,7 +34,19 @@ typedef struct hz_train_opts {
      * early stop does (best weights kept, calibrated, written and registered; with repeats,
      * the repeats not started yet are left for --repeat).  Not owned. */
     const atomic_int *stop;
+    /* NULL, or called from the training thread after every batch (train and validation):
+     * horizond keeps systemd's start-up timeout from expiring during a train_on_start */
+    void (*alive)(void *arg);
+    void *alive_arg;
 } hz_train_opts;
+
+/* What a pipeline that may train at start (train_on_start, no checkpoint) is given: stop
+ * ends that training (HZ_EAGAIN, nothing written); alive as in hz_train_opts.  Borrowed. */
+typedef struct hz_train_hooks {
+    const atomic_int *stop;
+    void (*alive)(void *arg);
+    void *alive_arg;
+} hz_train_hooks;
 
 typedef struct hz_train_summary {
     double val_mse, val_mae, test_mse, test_mae;

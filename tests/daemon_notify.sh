@@ -45,4 +45,27 @@ grep -q '^STATUS=1/1 pipelines; [0-9]* readings/s, [0-9]* forecasts/s' "$T/notif
 grep -q '^RELOADING=1 MONOTONIC_USEC=[0-9]*$' "$T/notify.out" || fail "no RELOADING=1"
 [ "$(grep -c '^READY=1$' "$T/notify.out")" -ge 2 ] || fail "no READY=1 after the reload"
 grep -q '^STOPPING=1$' "$T/notify.out" || fail "no STOPPING=1"
-echo "$NAME: ok ($(grep -c '^WATCHDOG=1$' "$T/notify.out") watchdog pings, $(grep -c '^STATUS=' "$T/notify.out") STATUS lines, READY/RELOADING/STOPPING)"
+
+# train_on_start under systemd: EXTEND_TIMEOUT_USEC while the model trains, before READY=1
+sed -e "s|checkpoint: .*|checkpoint: $T/m2.safetensors|" "$T/hz.yaml" >"$T/hz2.yaml"
+"$BIN/tools/notify_listen" "$T/notify2" 60 >"$T/notify2.out" 2>"$T/listen2.err" &
+LS=$!
+n=0
+while [ ! -S "$T/notify2" ]; do
+    n=$((n + 1)); [ $n -gt 100 ] && fail "listener did not start"
+    sleep 0.05
+done
+NOTIFY_SOCKET="$T/notify2" "$BIN/horizond" -c "$T/hz2.yaml" 2>"$T/run2.log" &
+HD=$!
+wait_log "$T/run2.log" 'horizond ready' 60
+stop_daemon
+sleep 0.3
+kill "$LS"
+wait "$LS" 2>/dev/null
+LS=""
+grep -q 'no checkpoint at .*; training one' "$T/run2.log" || fail "run 2 did not train at start"
+ext=$(grep -n '^EXTEND_TIMEOUT_USEC=60000000$' "$T/notify2.out" | head -n 1 | cut -d: -f1)
+rdy=$(grep -n '^READY=1$' "$T/notify2.out" | head -n 1 | cut -d: -f1)
+[ -n "$ext" ] && [ -n "$rdy" ] && [ "$ext" -lt "$rdy" ] ||
+    fail "no EXTEND_TIMEOUT_USEC before READY=1 during train_on_start: $(cat "$T/notify2.out")"
+echo "$NAME: ok ($(grep -c '^WATCHDOG=1$' "$T/notify.out") watchdog pings, $(grep -c '^STATUS=' "$T/notify.out") STATUS lines, READY/RELOADING/STOPPING; $(grep -c ^EXTEND_TIMEOUT_USEC "$T/notify2.out") start-timeout extensions while training at start)"
