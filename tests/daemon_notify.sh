@@ -18,13 +18,24 @@ sed -e "s|database: .*|database: $T/hz.sqlite|" \
     -e "s|poll: 1s|poll: 50ms|" config/examples/demo.yaml >"$T/hz.yaml"
 "$BIN/horizon" train -c "$T/hz.yaml" --epochs 1 --max-batches 2 >/dev/null 2>"$T/train.err" ||
     fail "train failed"
-"$BIN/tools/notify_listen" "$T/notify" 60 >"$T/notify.out" 2>"$T/listen.err" &
-LS=$!
-n=0
-while [ ! -S "$T/notify" ]; do
-    n=$((n + 1)); [ $n -gt 100 ] && fail "listener did not start"
-    sleep 0.05
-done
+# listen NAME: systemd's socket stand-in at $T/NAME, messages to $T/NAME.out ($LS)
+listen() {
+    "$BIN/tools/notify_listen" "$T/$1" 60 >"$T/$1.out" 2>"$T/$1.err" &
+    LS=$!
+    n=0
+    while [ ! -S "$T/$1" ]; do
+        n=$((n + 1)); [ $n -gt 100 ] && fail "listener did not start"
+        sleep 0.05
+    done
+}
+# unlisten: stops the listener once the daemon's last messages are in
+unlisten() {
+    sleep 0.3
+    kill "$LS"
+    wait "$LS" 2>/dev/null
+    LS=""
+}
+listen notify
 # WATCHDOG_PID must be the daemon's own pid: set it in the shell that execs it
 NOTIFY_SOCKET="$T/notify" WATCHDOG_USEC=1000000 sh -c 'WATCHDOG_PID=$$ exec "$0" -c "$1"' \
     "$BIN/horizond" "$T/hz.yaml" 2>"$T/run.log" &
@@ -34,10 +45,7 @@ sleep 1.5 # a few watchdog pings (every 0.5 s) and a STATUS line after the work
 kill -HUP "$HD"
 wait_log "$T/run.log" 'reload done' 5
 stop_daemon
-sleep 0.3
-kill "$LS"
-wait "$LS" 2>/dev/null
-LS=""
+unlisten
 grep -q '^READY=1$' "$T/notify.out" || fail "no READY=1: $(cat "$T/notify.out")"
 [ "$(grep -c '^WATCHDOG=1$' "$T/notify.out")" -ge 2 ] || fail "fewer than 2 watchdog pings"
 grep -q '^STATUS=1/1 pipelines; [0-9]* readings/s, [0-9]* forecasts/s' "$T/notify.out" ||
@@ -48,21 +56,12 @@ grep -q '^STOPPING=1$' "$T/notify.out" || fail "no STOPPING=1"
 
 # train_on_start under systemd: EXTEND_TIMEOUT_USEC while the model trains, before READY=1
 sed -e "s|checkpoint: .*|checkpoint: $T/m2.safetensors|" "$T/hz.yaml" >"$T/hz2.yaml"
-"$BIN/tools/notify_listen" "$T/notify2" 60 >"$T/notify2.out" 2>"$T/listen2.err" &
-LS=$!
-n=0
-while [ ! -S "$T/notify2" ]; do
-    n=$((n + 1)); [ $n -gt 100 ] && fail "listener did not start"
-    sleep 0.05
-done
+listen notify2
 NOTIFY_SOCKET="$T/notify2" "$BIN/horizond" -c "$T/hz2.yaml" 2>"$T/run2.log" &
 HD=$!
 wait_log "$T/run2.log" 'horizond ready' 60
 stop_daemon
-sleep 0.3
-kill "$LS"
-wait "$LS" 2>/dev/null
-LS=""
+unlisten
 grep -q 'no checkpoint at .*; training one' "$T/run2.log" || fail "run 2 did not train at start"
 ext=$(grep -n '^EXTEND_TIMEOUT_USEC=60000000$' "$T/notify2.out" | head -n 1 | cut -d: -f1)
 rdy=$(grep -n '^READY=1$' "$T/notify2.out" | head -n 1 | cut -d: -f1)
