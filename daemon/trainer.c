@@ -271,9 +271,13 @@ static int train_one(const hz_config *cfg, const hz_pipeline_conf *pc, const hz_
         p->name, series ? ", series " : "", series ? series : "", hz_model_kind_name(mc.kind),
         d.table.cols, d.table.rows, d.win[0].count, d.win[1].count, d.win[2].count,
         (long long)m->params.n_trainable);
-    progress pr = {
-        log,         !log && isatty(STDERR_FILENO), tc.epochs, hz_mono_ns(), hz_mono_ns(), o->alive,
-        o->alive_arg};
+    progress pr = {.log = log,
+                   .tty = !log && isatty(STDERR_FILENO),
+                   .epochs = tc.epochs,
+                   .t0 = hz_mono_ns(),
+                   .last = hz_mono_ns(),
+                   .alive = o->alive,
+                   .alive_arg = o->alive_arg};
     hz_train_result tr;
     if (tc.epochs > 0 &&
         (rc = hz_train(m, &d.win[0], &d.win[1], &tc, on_progress, &pr, &tr, err, errlen)))
@@ -348,14 +352,13 @@ static int train_one(const hz_config *cfg, const hz_pipeline_conf *pc, const hz_
         register_model(cfg, p, ckpt, sha, conf_json, metrics, log, rerr, sizeof rerr))
         say(log, "warning: model not registered: %s", rerr);
     if (out) {
-        *out = (hz_train_summary){ev.mse,
-                                  ev.mae,
-                                  et.mse,
-                                  et.mae,
-                                  et.windows,
-                                  tc.epochs > 0 ? tr.epochs_run : 0,
-                                  tc.epochs > 0 && tr.stopped,
-                                  {0}};
+        *out = (hz_train_summary){.val_mse = ev.mse,
+                                  .val_mae = ev.mae,
+                                  .test_mse = et.mse,
+                                  .test_mae = et.mae,
+                                  .test_windows = et.windows,
+                                  .epochs_run = tc.epochs > 0 ? tr.epochs_run : 0,
+                                  .stopped = tc.epochs > 0 && tr.stopped};
         snprintf(out->model_id, sizeof out->model_id, "%s-%.12s", p->name, sha);
     }
 out:
