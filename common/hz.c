@@ -4,8 +4,8 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <time.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 int hz_err(char *err, size_t errlen, int code, const char *fmt, ...)

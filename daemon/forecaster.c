@@ -20,8 +20,7 @@ struct hz_forecaster {
     const hz_config *cfg;
     const hz_pipeline_conf *pc;
     const hz_logger *log;
-    const hz_train_hooks *hooks; /* for a train_on_start training (borrowed, may be NULL) */
-    const char *const *vars;     /* source variables, in reading order */
+    const char *const *vars; /* source variables, in reading order */
     int nvars;
     hz_model *model;
     hz_ctx ctx;
@@ -61,7 +60,8 @@ static int grow_series(hz_forecaster *p, size_t need)
     return 0;
 }
 
-static int open_model(hz_forecaster *p, char *err, size_t errlen)
+/* hooks: only for a train_on_start training, only during this call (not kept) */
+static int open_model(hz_forecaster *p, const hz_train_hooks *hooks, char *err, size_t errlen)
 {
     const hz_pipeline_conf *pc = p->pc;
     const char *path = pc->model.checkpoint;
@@ -74,10 +74,10 @@ static int open_model(hz_forecaster *p, char *err, size_t errlen)
         hz_log(p->log, HZ_LOG_NOTICE, "pipeline %s: no checkpoint at %s; training one", pc->name,
                path);
         hz_train_opts o = {.epochs = -1, .log = p->log};
-        if (p->hooks) {
-            o.cancel = p->hooks->stop;
-            o.alive = p->hooks->alive;
-            o.alive_arg = p->hooks->alive_arg;
+        if (hooks) {
+            o.cancel = hooks->cancel;
+            o.alive = hooks->alive;
+            o.alive_arg = hooks->alive_arg;
         }
         int rc = hz_trainer_run(p->cfg, pc, &o, NULL, err, errlen);
         if (rc)
@@ -344,7 +344,6 @@ int hz_forecaster_new(const hz_config *cfg, const hz_pipeline_conf *pc, const ch
     p->cfg = cfg;
     p->pc = pc;
     p->log = log;
-    p->hooks = hooks;
     p->vars = vars;
     p->nvars = nvars;
     p->period = pc->window.period_ms;
@@ -352,7 +351,7 @@ int hz_forecaster_new(const hz_config *cfg, const hz_pipeline_conf *pc, const ch
     p->m_inf = inference;
     p->m_bs = batch_size;
     int rc;
-    if ((rc = open_model(p, err, errlen)) || (rc = alloc_buffers(p, err, errlen)) ||
+    if ((rc = open_model(p, hooks, err, errlen)) || (rc = alloc_buffers(p, err, errlen)) ||
         (rc = grow_series(p, 1))) {
         hz_forecaster_free(p);
         return rc == HZ_ENOMEM ? hz_err(err, errlen, rc, "out of memory") : rc;

@@ -37,10 +37,11 @@ typedef struct hz_forecaster_stats {
 } hz_forecaster_stats;
 
 /* Loads pc's model (training it first with train_on_start and no checkpoint, with hooks:
- * NULL or borrowed, see hz_train_hooks); vars (nvars names, the source's variables in reading
- * order) must list every variable the checkpoint forecasts.  inference/batch_size (may be NULL) are
- * histogram children observed per forward.  cfg, pc, vars, log and the metrics must outlive
- * the forecaster.  Returns 0 and *out (hz_forecaster_free), or HZ_E* with a message. */
+ * NULL, or used during this call only; see hz_train_hooks); vars (nvars names, the source's
+ * variables in reading order) must list every variable the checkpoint forecasts.
+ * inference/batch_size (may be NULL) are histogram children observed per forward.  cfg, pc, vars,
+ * log and the metrics must outlive the forecaster.  Returns 0 and *out (hz_forecaster_free), or
+ * HZ_E* with a message. */
 int hz_forecaster_new(const hz_config *cfg, const hz_pipeline_conf *pc, const char *const *vars,
                       int nvars, const hz_logger *log, const hz_train_hooks *hooks,
                       hz_metric *inference, hz_metric *batch_size, hz_forecaster **out, char *err,

@@ -63,7 +63,7 @@ double hz_pipeline_latency_quantile(const hz_pipeline_stats *st, double q);
 
 /* Opens everything pc needs.  cfg and pc must outlive the pipeline; metrics (may be NULL),
  * log (NULL: default) and hooks (NULL, or what a train_on_start training is given:
- * hz_train_hooks) are borrowed.  On success *out is owned by the caller
+ * hz_train_hooks; used during this call only) are borrowed.  On success *out is owned by the caller
  * (hz_pipeline_free).  Returns 0 or HZ_E* with a message naming the pipeline. */
 int hz_pipeline_new(const hz_config *cfg, const hz_pipeline_conf *pc, hz_metrics *metrics,
                     const hz_logger *log, const hz_train_hooks *hooks, hz_pipeline **out, char *err,

@@ -40,10 +40,11 @@ typedef struct hz_train_opts {
     void *alive_arg;
 } hz_train_opts;
 
-/* What a pipeline that may train at start (train_on_start, no checkpoint) is given: stop
- * ends that training (HZ_EAGAIN, nothing written); alive as in hz_train_opts.  Borrowed. */
+/* What a pipeline that may train at start (train_on_start, no checkpoint) is given: cancel
+ * (the daemon's stop flag) ends that training as hz_train_opts.cancel does (HZ_EAGAIN,
+ * nothing written); alive as in hz_train_opts.  Borrowed for the call only. */
 typedef struct hz_train_hooks {
-    const atomic_int *stop;
+    const atomic_int *cancel;
     void (*alive)(void *arg);
     void *alive_arg;
 } hz_train_hooks;
