@@ -79,8 +79,9 @@ static int common_opt(int ch, const char **conf, const char **pname, const char 
 }
 
 /* SIGINT / SIGTERM during `horizon train`: the first ends training after the running epoch
- * as an early stop would (best weights calibrated, written and registered), the second
- * aborts with nothing written, a third kills. */
+ * as an early stop would (best weights calibrated, written and registered; the run's state
+ * kept for --resume), the second aborts without a checkpoint (the state of the last
+ * finished epoch stays), a third kills. */
 static atomic_int g_train_stop, g_train_cancel;
 
 #define SAY_RAW(lit) say_raw(lit, sizeof lit - 1)
@@ -97,7 +98,7 @@ static void on_train_signal(int sig)
         return;
     }
     atomic_store(&g_train_cancel, 1);
-    SAY_RAW("\nhorizon: aborting, nothing written\n");
+    SAY_RAW("\nhorizon: aborting, no checkpoint written\n");
     signal(sig == SIGINT ? SIGTERM : SIGINT, SIG_DFL);
     signal(sig, SIG_DFL);
 }
@@ -105,25 +106,35 @@ static void on_train_signal(int sig)
 static void usage_train(FILE *f)
 {
     fprintf(f, "usage: horizon train -c FILE.yaml [-p PIPELINE] [--series S] [--epochs N]\n"
-               "                     [--checkpoint PATH] [--threads N] [--repeat K]\n"
+               "                     [--checkpoint PATH] [--threads N] [--repeat K] [--resume]\n"
                "Trains the pipeline's model on its source (CSV, or one series of an SQLite\n"
                "readings table) with the papers' split and scaling, writes the checkpoint\n"
                "and registers it in the database's models table.  With train.repeats N > 1\n"
                "it trains N runs (seeds seed..seed+N-1) and serves the one with the lowest\n"
                "validation loss; --repeat K trains run K only.\n"
                "Ctrl-C (SIGINT or SIGTERM) ends training after the running epoch and keeps the\n"
-               "best weights so far; a second one aborts without writing anything.\n");
+               "best weights so far; a second one aborts without writing a checkpoint.\n"
+               "After every epoch the run's state (weights, optimiser, random generators) is\n"
+               "saved to CHECKPOINT.state; --resume continues a run that was stopped, aborted\n"
+               "or killed from its last finished epoch, to the same result as a run never\n"
+               "interrupted.  The state is removed once the run has written its checkpoint.\n");
 }
 
 int hz_cmd_train(int argc, char **argv)
 {
     const char *conf_path = NULL, *pname = NULL, *series = NULL, *ckpt = NULL;
-    int epochs = -1, max_batches = 0, repeat = -1, threads = 0;
-    static const struct option lo[] = {{"config", 1, 0, 'c'},     {"pipeline", 1, 0, 'p'},
-                                       {"series", 1, 0, 's'},     {"epochs", 1, 0, 'e'},
-                                       {"checkpoint", 1, 0, 'k'}, {"max-batches", 1, 0, 'm'},
-                                       {"threads", 1, 0, 't'},    {"repeat", 1, 0, 'r'},
-                                       {"help", 0, 0, 'h'},       {0, 0, 0, 0}};
+    int epochs = -1, max_batches = 0, repeat = -1, threads = 0, resume = 0;
+    static const struct option lo[] = {{"config", 1, 0, 'c'},
+                                       {"pipeline", 1, 0, 'p'},
+                                       {"series", 1, 0, 's'},
+                                       {"epochs", 1, 0, 'e'},
+                                       {"checkpoint", 1, 0, 'k'},
+                                       {"max-batches", 1, 0, 'm'},
+                                       {"threads", 1, 0, 't'},
+                                       {"repeat", 1, 0, 'r'},
+                                       {"resume", 0, 0, 'R'},
+                                       {"help", 0, 0, 'h'},
+                                       {0, 0, 0, 0}};
     int ch;
     optind = 1;
     while ((ch = getopt_long(argc, argv, "c:p:s:h", lo, NULL)) != -1) {
@@ -145,6 +156,9 @@ int hz_cmd_train(int argc, char **argv)
             break;
         case 'r':
             repeat = atoi(optarg);
+            break;
+        case 'R':
+            resume = 1;
             break;
         case 'h':
             usage_train(stdout);
@@ -175,7 +189,9 @@ int hz_cmd_train(int argc, char **argv)
                        .max_batches = max_batches,
                        .cancel = &g_train_cancel,
                        .repeat = repeat >= 0 ? &repeat : NULL,
-                       .stop = &g_train_stop};
+                       .stop = &g_train_stop,
+                       .keep_state = 1,
+                       .resume = resume};
     hz_train_summary sum;
     if (p && hz_trainer_run(cfg, p, &o, &sum, err, sizeof err)) {
         fprintf(stderr, "horizon: %s\n", err);

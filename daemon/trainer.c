@@ -264,7 +264,16 @@ static int train_one(const hz_config *cfg, const hz_pipeline_conf *pc, const hz_
         .max_train_batches = o->max_batches,
         .cancel = o->cancel,
         .stop = o->stop,
+        .resume = o->keep_state && o->resume,
     };
+    char state[1200]; /* a path of up to 1100 and ".state" */
+    hz_train_state_path(ckpt, state, sizeof state);
+    if (o->keep_state) {
+        make_parent_dirs(ckpt);
+        tc.state_path = state;
+        if (!o->resume && access(state, F_OK) == 0)
+            say(log, "%s holds an interrupted run: starting over (--resume continues it)", state);
+    }
     say(log,
         "train: pipeline %s%s%s, %s, %d variables, %d rows; windows train %d val %d test %d; "
         "%lld parameters",
@@ -278,11 +287,22 @@ static int train_one(const hz_config *cfg, const hz_pipeline_conf *pc, const hz_
                    .last = hz_mono_ns(),
                    .alive = o->alive,
                    .alive_arg = o->alive_arg};
-    hz_train_result tr;
-    if (tc.epochs > 0 &&
-        (rc = hz_train(m, &d.win[0], &d.win[1], &tc, on_progress, &pr, &tr, err, errlen)))
+    hz_train_result tr = {0};
+    int trained = tc.epochs > 0 || tc.resume;
+    if (tc.resume)
+        say(log, "resuming the run saved in %s", state);
+    if (trained)
+        rc = hz_train(m, &d.win[0], &d.win[1], &tc, on_progress, &pr, &tr, err, errlen);
+    if (tr.state_err[0])
+        say(log, "warning: training state not saved: %s", tr.state_err);
+    if (rc == HZ_EAGAIN && tc.state_path && tr.epochs_run > 0)
+        say(log, "the state after epoch %d stays in %s: --resume continues from there",
+            tr.epochs_run, state);
+    if (rc)
         goto out;
-    if (tc.epochs > 0 && tr.stopped)
+    if (tr.resumed_from && tr.epochs_run == tr.resumed_from)
+        say(log, "the saved run had ended after epoch %d: nothing left to train", tr.resumed_from);
+    if (tr.stopped)
         say(log,
             "stopped on request after epoch %d of %d: the weights of epoch %d (val loss %.5f) "
             "are kept",
@@ -308,9 +328,8 @@ static int train_one(const hz_config *cfg, const hz_pipeline_conf *pc, const hz_
              "{\"val_mse\":%.6g,\"test_mse\":%.6g,\"test_mae\":%.6g,\"test_mse_orig\":%.6g,"
              "\"test_mae_orig\":%.6g,\"test_windows\":%d,\"epochs\":%d,\"best_epoch\":%d,"
              "\"max_epochs\":%d,\"stopped_on_request\":%s}",
-             ev.mse, et.mse, et.mae, et.mse_orig, et.mae_orig, et.windows,
-             tc.epochs > 0 ? tr.epochs_run : 0, tc.epochs > 0 ? tr.best_epoch : 0, tc.epochs,
-             tc.epochs > 0 && tr.stopped ? "true" : "false");
+             ev.mse, et.mse, et.mae, et.mse_orig, et.mae_orig, et.windows, tr.epochs_run,
+             tr.best_epoch, tc.epochs, tr.stopped ? "true" : "false");
     metrics = strdup(buf);
     const char *meta[7][2] = {{"variables", vars},
                               {"scaler", scal},
@@ -347,6 +366,11 @@ static int train_one(const hz_config *cfg, const hz_pipeline_conf *pc, const hz_
         ckpt = o->publish;
     }
     say(log, "checkpoint %s written", ckpt);
+    if (tc.state_path && tr.stopped)
+        say(log, "the state after epoch %d stays in %s: --resume continues the run", tr.epochs_run,
+            state);
+    else if (tc.state_path && unlink(state) && errno != ENOENT)
+        say(log, "warning: %s not removed: %s", state, strerror(errno));
     char rerr[HZ_ERRLEN];
     if (do_register &&
         register_model(cfg, p, ckpt, sha, conf_json, metrics, log, rerr, sizeof rerr))
@@ -357,8 +381,8 @@ static int train_one(const hz_config *cfg, const hz_pipeline_conf *pc, const hz_
                                   .test_mse = et.mse,
                                   .test_mae = et.mae,
                                   .test_windows = et.windows,
-                                  .epochs_run = tc.epochs > 0 ? tr.epochs_run : 0,
-                                  .stopped = tc.epochs > 0 && tr.stopped};
+                                  .epochs_run = tr.epochs_run,
+                                  .stopped = tr.stopped};
         snprintf(out->model_id, sizeof out->model_id, "%s-%.12s", p->name, sha);
     }
 out:
@@ -373,6 +397,11 @@ out:
     hz_model_free(m);
     hz_prepared_free(&d);
     return rc;
+}
+
+void hz_train_state_path(const char *checkpoint, char *out, size_t n)
+{
+    snprintf(out, n, "%s.state", checkpoint);
 }
 
 void hz_repeat_path(const char *checkpoint, int r, char *out, size_t n)
@@ -513,14 +542,23 @@ int hz_trainer_run(const hz_config *cfg, const hz_pipeline_conf *pc, const hz_tr
         hz_repeat_path(ckpt, r, path, sizeof path);
         ro.checkpoint = path;
         ro.publish = NULL;
+        if (o->keep_state && o->resume) {
+            char state[1200]; /* a path of up to 1100 and ".state" */
+            hz_train_state_path(path, state, sizeof state);
+            int have_state = access(state, F_OK) == 0;
+            if (!have_state && access(path, F_OK) == 0) {
+                say(o->log, "repeat %d of %d: %s is trained, kept", r, n, path);
+                continue;
+            }
+            ro.resume = have_state; /* a repeat not started yet starts */
+        }
         say(o->log, "repeat %d of %d: seed %d", r, n, rp.model.train.seed);
         int rc = train_one(cfg, &rp, &ro, 0, out, err, errlen);
         if (rc)
             return rc;
         if (o->stop && atomic_load(o->stop) && r + 1 < n && !o->repeat) {
-            say(o->log,
-                "stopped on request after repeat %d of 0..%d; train the others with --repeat", r,
-                n - 1);
+            say(o->log, "stopped on request after repeat %d of 0..%d; --resume trains the others",
+                r, n - 1);
             break;
         }
     }

@@ -38,6 +38,13 @@ typedef struct hz_train_opts {
      * horizond keeps systemd's start-up timeout from expiring during a train_on_start */
     void (*alive)(void *arg);
     void *alive_arg;
+    /* 1: keep the run's state in hz_train_state_path(checkpoint) after every epoch (see
+     * hz_train_conf.state_path); it is removed once the checkpoint is written, unless `stop`
+     * ended the run early */
+    int keep_state;
+    /* 1 (with keep_state): continue the run that state holds.  With repeats, a repeat
+     * whose checkpoint exists and that has no state is kept as it is. */
+    int resume;
 } hz_train_opts;
 
 /* What a pipeline that may train at start (train_on_start, no checkpoint) is given: cancel
@@ -62,6 +69,9 @@ typedef struct hz_train_summary {
  * database connections (read-only for the data) and shares no model state. */
 int hz_trainer_run(const hz_config *cfg, const hz_pipeline_conf *p, const hz_train_opts *o,
                    hz_train_summary *out, char *err, size_t errlen);
+
+/* Where the training state of a run writing checkpoint is kept: "<checkpoint>.state". */
+void hz_train_state_path(const char *checkpoint, char *out, size_t n);
 
 /* model.train.repeats > 1 (the scripts' `itr`): run r trains with seed + r into
  * hz_repeat_path(checkpoint, r) ("x.safetensors" -> "x.r<r>.safetensors"), unregistered;

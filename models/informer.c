@@ -629,6 +629,7 @@ static void init_weights(informer *t)
     hz_norm_init(&t->dec_norm);
     hz_lin_init(&t->proj, &r);
     hz_rng_seed(&t->rng, f->seed + 1);
+    t->base.rng = &t->rng;
 }
 
 int hz_informer_create(const hz_model_conf *conf, hz_model **out, char *err, size_t errlen)

@@ -60,6 +60,9 @@ struct hz_model {
     const hz_model_vt *vt;
     hz_model_conf conf;
     hz_params params; /* every state_dict entry under its official name */
+    /* NULL, or the generator the model draws from itself while training (Informer's key
+     * samples); part of a training run's state (train.h) */
+    hz_rng *rng;
 };
 
 /* Creates a model with freshly initialised weights (PyTorch default inits, conf.seed).

@@ -3,13 +3,17 @@
  * their first step. */
 #include "train.h"
 
+#include <inttypes.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "checkpoint.h"
 #include "hz.h"
 #include "ops.h"
 #include "optim.h"
+#include "safetensors.h"
 
 typedef struct batch_buf {
     hz_real *x, *x_mark, *x_dec, *x_mark_dec, *y;
@@ -89,6 +93,199 @@ static void shuffle(int *a, int n, hz_rng *r)
     }
 }
 
+/* ---- the state of a run after a finished epoch (hz_train_conf.state_path) */
+
+#define STATE_FORMAT "horizon-train-state-1"
+#define N_RNG        4 /* shuffle, training context, evaluation context, the model's own */
+#define ST_REAL      (sizeof(hz_real) == sizeof(float) ? HZ_ST_F32 : HZ_ST_F64)
+
+typedef struct run_state {
+    hz_model *m;
+    hz_real *best;
+    hz_adam *opt;
+    int *order; /* the shuffled order: each epoch shuffles the previous one */
+    int n_order, val_count;
+    hz_rng *rng[N_RNG];
+    hz_early_stop *es;
+    int epoch, done; /* done: patience ran out at epoch */
+    double seconds, last_train;
+} run_state;
+
+/* The run's counters, in this order in the metadata. */
+enum { N_NUM = 10 };
+static const char *const nkey[N_NUM] = {"epoch",      "done",          "adam_t", "adam_lr",
+                                        "es_best",    "es_best_epoch", "es_bad", "seconds",
+                                        "last_train", "model_rng"};
+
+/* What must be equal for a state to continue this run: (key, value) pairs. */
+enum { N_FP = 9 };
+static const char *const fkey[N_FP] = {"params", "train_windows", "val_windows", "batch", "lr",
+                                       "lradj",  "weight_decay",  "optimizer",   "clip"};
+
+/* This run's fingerprint values, and its model configuration as JSON (NULL: no memory). */
+static char *fingerprint(const hz_train_conf *tc, const run_state *s, char fp[N_FP][48])
+{
+    snprintf(fp[0], 48, "%" PRId64, s->m->params.numel);
+    snprintf(fp[1], 48, "%d", s->n_order);
+    snprintf(fp[2], 48, "%d", s->val_count);
+    snprintf(fp[3], 48, "%d", tc->batch);
+    snprintf(fp[4], 48, "%.17g", tc->lr);
+    snprintf(fp[5], 48, "%d", tc->lradj);
+    snprintf(fp[6], 48, "%.17g", tc->weight_decay);
+    snprintf(fp[7], 48, "%s", tc->adamw ? "adamw" : "adam");
+    snprintf(fp[8], 48, "%.17g", tc->clip);
+    return hz_model_conf_to_json(&s->m->conf);
+}
+
+static int state_save(const char *path, const hz_train_conf *tc, const run_state *s, char *err,
+                      size_t errlen)
+{
+    char fp[N_FP][48], num[N_NUM][48];
+    char *conf = fingerprint(tc, s, fp);
+    uint64_t rng[N_RNG][4] = {{0}};
+    for (int i = 0; i < N_RNG; i++)
+        if (s->rng[i])
+            memcpy(rng[i], s->rng[i]->s, sizeof rng[i]);
+    const hz_early_stop *es = s->es;
+    snprintf(num[0], 48, "%d", s->epoch);
+    snprintf(num[1], 48, "%d", s->done);
+    snprintf(num[2], 48, "%" PRId64, s->opt->t);
+    snprintf(num[3], 48, "%.17g", s->opt->lr);
+    snprintf(num[4], 48, "%.17g", es->best);
+    snprintf(num[5], 48, "%d", es->best_epoch);
+    snprintf(num[6], 48, "%d", es->bad_epochs);
+    snprintf(num[7], 48, "%.17g", s->seconds);
+    snprintf(num[8], 48, "%.17g", s->last_train);
+    snprintf(num[9], 48, "%d", s->rng[N_RNG - 1] != NULL);
+    int64_t n = s->m->params.numel, shp_rng[2] = {N_RNG, 4}, shp_order = s->n_order;
+    hz_st_writer *w = hz_st_writer_new();
+    int rc = !w || !conf ? hz_err(err, errlen, HZ_ENOMEM, "%s: out of memory", path) : 0;
+    if (!rc)
+        rc = hz_st_writer_meta(w, "format", STATE_FORMAT, err, errlen);
+    if (!rc)
+        rc = hz_st_writer_meta(w, "config", conf, err, errlen);
+    for (int i = 0; i < N_FP && !rc; i++)
+        rc = hz_st_writer_meta(w, fkey[i], fp[i], err, errlen);
+    for (int i = 0; i < N_NUM && !rc; i++)
+        rc = hz_st_writer_meta(w, nkey[i], num[i], err, errlen);
+    if (!rc)
+        rc = hz_st_writer_add(w, "params", ST_REAL, 1, &n, s->m->params.data, err, errlen);
+    if (!rc)
+        rc = hz_st_writer_add(w, "best", ST_REAL, 1, &n, s->best, err, errlen);
+    if (!rc)
+        rc = hz_st_writer_add(w, "adam.m", ST_REAL, 1, &n, s->opt->m, err, errlen);
+    if (!rc)
+        rc = hz_st_writer_add(w, "adam.v", ST_REAL, 1, &n, s->opt->v, err, errlen);
+    if (!rc)
+        rc = hz_st_writer_add(w, "order", HZ_ST_I32, 1, &shp_order, s->order, err, errlen);
+    if (!rc)
+        rc = hz_st_writer_add(w, "rng", HZ_ST_I64, 2, shp_rng, rng, err, errlen);
+    if (!rc)
+        rc = hz_st_writer_save(w, path, err, errlen);
+    hz_st_writer_free(w);
+    free(conf);
+    return rc;
+}
+
+/* A metadata number of f, or an error naming the file and key. */
+static int meta_num(const hz_st_file *f, const char *key, double *out, char *err, size_t errlen)
+{
+    const char *v = hz_st_meta(f, key);
+    char *end = NULL;
+    *out = v ? strtod(v, &end) : 0;
+    if (!v || end == v || *end)
+        return hz_err(err, errlen, HZ_EFORMAT, "%s: no number \"%s\" in its metadata",
+                      hz_st_path(f), key);
+    return 0;
+}
+
+/* Checks that the state in f continues this run: its format, model and fingerprint. */
+static int state_check(const hz_st_file *f, const hz_train_conf *tc, const run_state *s, char *err,
+                       size_t errlen)
+{
+    const char *path = hz_st_path(f);
+    char fp[N_FP][48];
+    char *conf = fingerprint(tc, s, fp);
+    const char *format = hz_st_meta(f, "format"), *fconf = hz_st_meta(f, "config");
+    int rc = 0;
+    if (!conf)
+        rc = hz_err(err, errlen, HZ_ENOMEM, "%s: out of memory", path);
+    else if (!format || strcmp(format, STATE_FORMAT))
+        rc = hz_err(err, errlen, HZ_EFORMAT, "%s: not a training state (format %s, expected %s)",
+                    path, format ? format : "missing", STATE_FORMAT);
+    else if (!fconf || strcmp(fconf, conf))
+        rc = hz_err(err, errlen, HZ_EINVAL,
+                    "%s: made for another model (%s), this run's is %s; remove it or train "
+                    "without --resume",
+                    path, fconf ? fconf : "none", conf);
+    for (int i = 0; i < N_FP && !rc; i++) {
+        const char *v = hz_st_meta(f, fkey[i]);
+        if (!v || strcmp(v, fp[i]))
+            rc = hz_err(err, errlen, HZ_EINVAL,
+                        "%s: made by another run (%s %s there, %s here); remove it or train "
+                        "without --resume",
+                        path, fkey[i], v ? v : "missing", fp[i]);
+    }
+    free(conf);
+    return rc;
+}
+
+static int state_load(const char *path, const hz_train_conf *tc, run_state *s, char *err,
+                      size_t errlen)
+{
+    hz_st_file *f = NULL;
+    int rc = hz_st_open(path, &f, err, errlen);
+    if (rc == HZ_ENOTFOUND)
+        return hz_err(err, errlen, HZ_ENOTFOUND,
+                      "%s: no training state to resume (a run removes it once its checkpoint "
+                      "is written)",
+                      path);
+    if (rc)
+        return rc;
+    rc = state_check(f, tc, s, err, errlen);
+    double num[N_NUM];
+    for (int i = 0; i < N_NUM && !rc; i++)
+        rc = meta_num(f, nkey[i], &num[i], err, errlen);
+    int64_t n = s->m->params.numel, shp_rng[2] = {N_RNG, 4}, shp_order = s->n_order;
+    uint64_t rng[N_RNG][4];
+    if (!rc)
+        rc = hz_st_read(f, "params", ST_REAL, 1, &n, s->m->params.data, err, errlen);
+    if (!rc)
+        rc = hz_st_read(f, "best", ST_REAL, 1, &n, s->best, err, errlen);
+    if (!rc)
+        rc = hz_st_read(f, "adam.m", ST_REAL, 1, &n, s->opt->m, err, errlen);
+    if (!rc)
+        rc = hz_st_read(f, "adam.v", ST_REAL, 1, &n, s->opt->v, err, errlen);
+    if (!rc)
+        rc = hz_st_read(f, "order", HZ_ST_I32, 1, &shp_order, s->order, err, errlen);
+    if (!rc)
+        rc = hz_st_read(f, "rng", HZ_ST_I64, 2, shp_rng, rng, err, errlen);
+    if (!rc && (int)num[9] != (s->rng[N_RNG - 1] != NULL))
+        rc = hz_err(err, errlen, HZ_EINVAL, "%s: made for a model %s its own generator", path,
+                    num[9] ? "with" : "without");
+    for (int i = 0; i < s->n_order && !rc; i++)
+        if (s->order[i] < 0 || s->order[i] >= s->n_order)
+            rc = hz_err(err, errlen, HZ_EFORMAT, "%s: order[%d] = %d is not a window", path, i,
+                        s->order[i]);
+    if (!rc) {
+        for (int i = 0; i < N_RNG; i++)
+            if (s->rng[i])
+                memcpy(s->rng[i]->s, rng[i], sizeof rng[i]);
+        s->epoch = (int)num[0];
+        s->done = (int)num[1];
+        s->opt->t = (int64_t)num[2];
+        s->opt->lr = num[3];
+        s->es->best = num[4];
+        s->es->best_epoch = (int)num[5];
+        s->es->bad_epochs = (int)num[6];
+        s->seconds = num[7];
+        s->last_train = num[8];
+        hz_params_unpack(&s->m->params);
+    }
+    hz_st_close(f);
+    return rc;
+}
+
 int hz_train(hz_model *m, const hz_windows *train, const hz_windows *val, const hz_train_conf *tc,
              hz_train_progress progress, void *opaque, hz_train_result *res, char *err,
              size_t errlen)
@@ -128,7 +325,22 @@ int hz_train(hz_model *m, const hz_windows *train, const hz_windows *val, const 
     memcpy(best, p->data, (size_t)p->numel * sizeof *best);
     hz_early_stop es;
     hz_early_stop_init(&es, tc->patience > 0 ? tc->patience : tc->epochs);
-    for (int ep = 1; ep <= tc->epochs; ep++) {
+    run_state st = {.m = m,
+                    .best = best,
+                    .opt = &opt,
+                    .order = order,
+                    .n_order = train->count,
+                    .val_count = val->count,
+                    .rng = {&r, &c.rng, &ce.rng, m->rng},
+                    .es = &es};
+    if (tc->resume && tc->state_path) {
+        if ((rc = state_load(tc->state_path, tc, &st, err, errlen)))
+            goto out;
+        res->resumed_from = res->epochs_run = st.epoch;
+        res->last_train = st.last_train;
+        t0 -= (int64_t)(st.seconds * 1e9);
+    }
+    for (int ep = st.epoch + 1; ep <= tc->epochs && !st.done; ep++) {
         shuffle(order, train->count, &r);
         double tsum = 0;
         c.training = 1;
@@ -163,6 +375,19 @@ int hz_train(hz_model *m, const hz_windows *train, const hz_windows *val, const 
         int stop = 0;
         if (hz_early_stop_update(&es, ep, vl, &stop))
             memcpy(best, p->data, (size_t)p->numel * sizeof *best);
+        if (tc->lradj == HZ_LRADJ_TYPE1) /* the next epoch's, saved with the state */
+            opt.lr = hz_lr_type1(tc->lr, ep + 1);
+        else if (tc->lradj == HZ_LRADJ_COSINE)
+            opt.lr = hz_lr_cosine(tc->lr, ep + 1, tc->epochs);
+        if (tc->state_path) {
+            st.epoch = ep;
+            st.done = stop;
+            st.seconds = (hz_mono_ns() - t0) / 1e9;
+            st.last_train = res->last_train;
+            /* a failure stays in res->state_err; the run goes on */
+            if (!state_save(tc->state_path, tc, &st, res->state_err, sizeof res->state_err))
+                res->state_err[0] = 0;
+        }
         if (progress)
             progress(opaque, ep, 1, -1, nb, tsum / nb, vl);
         if (stop)
@@ -171,10 +396,6 @@ int hz_train(hz_model *m, const hz_windows *train, const hz_windows *val, const 
             res->stopped = 1;
             break;
         }
-        if (tc->lradj == HZ_LRADJ_TYPE1)
-            opt.lr = hz_lr_type1(tc->lr, ep + 1);
-        else if (tc->lradj == HZ_LRADJ_COSINE)
-            opt.lr = hz_lr_cosine(tc->lr, ep + 1, tc->epochs);
     }
     memcpy(p->data, best, (size_t)p->numel * sizeof *best); /* also when cancelled */
     hz_params_unpack(p);

@@ -25,6 +25,14 @@ typedef struct hz_train_conf {
      * every epoch; when nonzero training ends there as an early stop does (best weights
      * kept, returns 0, res->stopped set).  Not owned. */
     const atomic_int *stop;
+    /* NULL, or a file for the run's state: after every epoch the weights, the best weights,
+     * the optimiser's moments, the shuffled order, every random generator and the
+     * early-stopping counters are written there (atomically), so a run that is killed can
+     * go on from its last finished epoch and end as it would have without the kill. */
+    const char *state_path;
+    /* 1: continue the run saved in state_path (HZ_ENOTFOUND when there is none; HZ_EINVAL
+     * when it was made with other data, model or optimiser settings; epochs may differ) */
+    int resume;
 } hz_train_conf;
 
 /* Progress: called after every batch (phase 0 train, 1 validation) and, with batch == -1,
@@ -36,10 +44,14 @@ typedef struct hz_train_result {
     int epochs_run, best_epoch;
     int stopped; /* 1: ended by tc->stop before the epochs or the patience ran out */
     double best_val, last_train;
-    double seconds;
+    double seconds;      /* training time, the resumed run's included */
+    int resumed_from;    /* epochs the resumed state had finished; 0 */
+    char state_err[256]; /* the last failure to write state_path ("" none); training goes on */
 } hz_train_result;
 
 /* Trains m in place; at the end m holds the weights of the best validation epoch.
+ * With tc->resume, m must be the model the state was made from, freshly created (its
+ * weights are replaced by the state's).
  * Returns 0 or HZ_E* (message in err).  When tc->cancel is set it returns HZ_EAGAIN
  * ("train: cancelled") within one batch; m then holds the best weights of the epochs that
  * finished (the initial weights when none did) and res the epochs run so far. */

@@ -85,6 +85,20 @@ grep -q "^stopped on request after epoch $ep of 1000" "$T/s.err" || fail "stop l
 m=$(sqlite3 "$T/demo.sqlite" "SELECT metrics FROM models WHERE path LIKE '%/s/choptank.safetensors'")
 echo "$m" | grep -q "\"epochs\":$ep,.*\"max_epochs\":1000,\"stopped_on_request\":true" ||
     fail "registered metrics: $m"
+# the stopped run's state stays: --resume refuses other settings, and with no epochs left
+# it writes the checkpoint again and removes the state
+[ -s "$T/s/choptank.safetensors.state" ] || fail "no state after SIGINT"
+grep -q "the state after epoch $ep stays in .*choptank.safetensors.state: --resume continues" "$T/s.err" ||
+    fail "state line: $(cat "$T/s.err")"
+sed -e "s|batch: 32|batch: 16|" "$T/stop.yaml" >"$T/stop16.yaml"
+if "$H" train -c "$T/stop16.yaml" --resume 2>"$T/e"; then fail "resume with another batch size accepted"; fi
+grep -q 'choptank.safetensors.state: made by another run (batch 32 there, 16 here)' "$T/e" ||
+    fail "resume mismatch message: $(cat "$T/e")"
+"$H" train -c "$T/stop.yaml" --epochs "$ep" --resume >/dev/null 2>"$T/r.err" || fail "resume: $(cat "$T/r.err")"
+grep -q "nothing left to train" "$T/r.err" || fail "resume with no epochs left: $(cat "$T/r.err")"
+[ ! -e "$T/s/choptank.safetensors.state" ] || fail "state left after the resumed run ended"
+if "$H" train -c "$T/stop.yaml" --resume 2>"$T/e"; then fail "resume without a state accepted"; fi
+grep -q 'choptank.safetensors.state: no training state to resume' "$T/e" || fail "no-state message: $(cat "$T/e")"
 "$H" train -c "$T/stop.yaml" --epochs 1000 --checkpoint "$T/s/abort.safetensors" >/dev/null 2>"$T/a.err" &
 pid=$!
 started "$T/a.err"
@@ -93,6 +107,34 @@ kill -TERM $pid
 if wait $pid; then fail "train went on after SIGINT then SIGTERM"; fi
 grep -q 'cancelled' "$T/a.err" || fail "abort message: $(cat "$T/a.err")"
 [ ! -e "$T/s/abort.safetensors" ] || fail "aborted training wrote a checkpoint"
+
+# a killed run (kill -9 after its first epoch) resumed from its state ends with the same
+# checkpoint, bit for bit, as a run never interrupted.  Informer: its own key-sampling
+# generator is part of the state.
+sed -e "s|kind: itransformer|kind: informer|" \
+    -e "s|params: .*|params: {d_model: 32, n_heads: 2, e_layers: 2, d_layers: 1, d_ff: 64, factor: 3, dropout: 0.05}|" \
+    -e "s|stride: 1}|stride: 1, label_len: 30}|" -e "s|patience: 3|patience: 1000|" \
+    -e "s|checkpoint: .*|checkpoint: $T/k/inf.safetensors|" "$T/demo.yaml" >"$T/inf.yaml"
+"$H" train -c "$T/inf.yaml" --epochs 4 --max-batches 20 >/dev/null 2>"$T/k1.err" ||
+    fail "informer train: $(cat "$T/k1.err")"
+[ ! -e "$T/k/inf.safetensors.state" ] || fail "state left after a finished run"
+mv "$T/k/inf.safetensors" "$T/k.whole"
+"$H" train -c "$T/inf.yaml" --epochs 4 --max-batches 20 >/dev/null 2>"$T/k2.err" &
+pid=$!
+i=0
+until grep -qs '^epoch 1/4: train loss' "$T/k2.err"; do
+    i=$((i + 1)); [ $i -lt 600 ] || fail "epoch 1 did not end: $(cat "$T/k2.err")"; sleep 0.05
+done
+kill -KILL $pid
+if wait $pid 2>/dev/null; then fail "the run ended before it was killed: $(cat "$T/k2.err")"; fi
+[ -s "$T/k/inf.safetensors.state" ] && [ ! -e "$T/k/inf.safetensors" ] ||
+    fail "after kill -9: $(ls "$T/k")"
+"$H" train -c "$T/inf.yaml" --epochs 4 --max-batches 20 --resume >/dev/null 2>"$T/k3.err" ||
+    fail "resume after kill: $(cat "$T/k3.err")"
+grep -q '^resuming the run saved in .*inf.safetensors.state$' "$T/k3.err" || fail "resume line: $(cat "$T/k3.err")"
+grep -q '^epoch 1/4' "$T/k3.err" && fail "resumed run trained epoch 1 again: $(cat "$T/k3.err")"
+cmp -s "$T/k.whole" "$T/k/inf.safetensors" || fail "resumed run differs from the uninterrupted one"
+[ ! -e "$T/k/inf.safetensors.state" ] || fail "state left after the resumed run"
 
 # refusals name what is wrong
 if "$H" forecast --checkpoint "$T/nope.safetensors" --input data/choptank/ChoptankRiverFlow.txt 2>"$T/e"; then
