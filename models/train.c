@@ -122,6 +122,27 @@ enum { N_FP = 9 };
 static const char *const fkey[N_FP] = {"params", "train_windows", "val_windows", "batch", "lr",
                                        "lradj",  "weight_decay",  "optimizer",   "clip"};
 
+/* The arrays of a state; the generators go through rng (their words, model's last). */
+enum { N_ARR = 6 };
+typedef struct state_array {
+    const char *name;
+    hz_st_dtype dtype;
+    int ndim;
+    int64_t shape[2];
+    void *data;
+} state_array;
+
+static void state_arrays(const run_state *s, uint64_t rng[N_RNG][4], state_array a[N_ARR])
+{
+    int64_t n = s->m->params.numel;
+    a[0] = (state_array){"params", ST_REAL, 1, {n}, s->m->params.data};
+    a[1] = (state_array){"best", ST_REAL, 1, {n}, s->best};
+    a[2] = (state_array){"adam.m", ST_REAL, 1, {n}, s->opt->m};
+    a[3] = (state_array){"adam.v", ST_REAL, 1, {n}, s->opt->v};
+    a[4] = (state_array){"order", HZ_ST_I32, 1, {s->n_order}, s->order};
+    a[5] = (state_array){"rng", HZ_ST_I64, 2, {N_RNG, 4}, rng};
+}
+
 /* This run's fingerprint values, and its model configuration as JSON (NULL: no memory). */
 static char *fingerprint(const hz_train_conf *tc, const run_state *s, char fp[N_FP][48])
 {
@@ -157,7 +178,8 @@ static int state_save(const char *path, const hz_train_conf *tc, const run_state
     snprintf(num[7], 48, "%.17g", s->seconds);
     snprintf(num[8], 48, "%.17g", s->last_train);
     snprintf(num[9], 48, "%d", s->rng[N_RNG - 1] != NULL);
-    int64_t n = s->m->params.numel, shp_rng[2] = {N_RNG, 4}, shp_order = s->n_order;
+    state_array a[N_ARR];
+    state_arrays(s, rng, a);
     hz_st_writer *w = hz_st_writer_new();
     int rc = !w || !conf ? hz_err(err, errlen, HZ_ENOMEM, "%s: out of memory", path) : 0;
     if (!rc)
@@ -168,18 +190,9 @@ static int state_save(const char *path, const hz_train_conf *tc, const run_state
         rc = hz_st_writer_meta(w, fkey[i], fp[i], err, errlen);
     for (int i = 0; i < N_NUM && !rc; i++)
         rc = hz_st_writer_meta(w, nkey[i], num[i], err, errlen);
-    if (!rc)
-        rc = hz_st_writer_add(w, "params", ST_REAL, 1, &n, s->m->params.data, err, errlen);
-    if (!rc)
-        rc = hz_st_writer_add(w, "best", ST_REAL, 1, &n, s->best, err, errlen);
-    if (!rc)
-        rc = hz_st_writer_add(w, "adam.m", ST_REAL, 1, &n, s->opt->m, err, errlen);
-    if (!rc)
-        rc = hz_st_writer_add(w, "adam.v", ST_REAL, 1, &n, s->opt->v, err, errlen);
-    if (!rc)
-        rc = hz_st_writer_add(w, "order", HZ_ST_I32, 1, &shp_order, s->order, err, errlen);
-    if (!rc)
-        rc = hz_st_writer_add(w, "rng", HZ_ST_I64, 2, shp_rng, rng, err, errlen);
+    for (int i = 0; i < N_ARR && !rc; i++)
+        rc = hz_st_writer_add(w, a[i].name, a[i].dtype, a[i].ndim, a[i].shape, a[i].data, err,
+                              errlen);
     if (!rc)
         rc = hz_st_writer_save(w, path, err, errlen);
     hz_st_writer_free(w);
@@ -246,20 +259,11 @@ static int state_load(const char *path, const hz_train_conf *tc, run_state *s, c
     double num[N_NUM];
     for (int i = 0; i < N_NUM && !rc; i++)
         rc = meta_num(f, nkey[i], &num[i], err, errlen);
-    int64_t n = s->m->params.numel, shp_rng[2] = {N_RNG, 4}, shp_order = s->n_order;
     uint64_t rng[N_RNG][4];
-    if (!rc)
-        rc = hz_st_read(f, "params", ST_REAL, 1, &n, s->m->params.data, err, errlen);
-    if (!rc)
-        rc = hz_st_read(f, "best", ST_REAL, 1, &n, s->best, err, errlen);
-    if (!rc)
-        rc = hz_st_read(f, "adam.m", ST_REAL, 1, &n, s->opt->m, err, errlen);
-    if (!rc)
-        rc = hz_st_read(f, "adam.v", ST_REAL, 1, &n, s->opt->v, err, errlen);
-    if (!rc)
-        rc = hz_st_read(f, "order", HZ_ST_I32, 1, &shp_order, s->order, err, errlen);
-    if (!rc)
-        rc = hz_st_read(f, "rng", HZ_ST_I64, 2, shp_rng, rng, err, errlen);
+    state_array a[N_ARR];
+    state_arrays(s, rng, a);
+    for (int i = 0; i < N_ARR && !rc; i++)
+        rc = hz_st_read(f, a[i].name, a[i].dtype, a[i].ndim, a[i].shape, a[i].data, err, errlen);
     if (!rc && (int)num[9] != (s->rng[N_RNG - 1] != NULL))
         rc = hz_err(err, errlen, HZ_EINVAL, "%s: made for a model %s its own generator", path,
                     num[9] ? "with" : "without");
