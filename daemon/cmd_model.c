@@ -191,7 +191,7 @@ int hz_cmd_train(int argc, char **argv)
                        .repeat = repeat >= 0 ? &repeat : NULL,
                        .stop = &g_train_stop,
                        .keep_state = 1,
-                       .resume = resume};
+                       .resume = resume ? HZ_RESUME : 0};
     hz_train_summary sum;
     if (p && hz_trainer_run(cfg, p, &o, &sum, err, sizeof err)) {
         fprintf(stderr, "horizon: %s\n", err);
@@ -204,7 +204,9 @@ int hz_cmd_train(int argc, char **argv)
         }
         printf("checkpoint %s\n", path);
         if (sum.stopped)
-            printf("stopped on request after epoch %d\n", sum.epochs_run);
+            printf("stopped on request after epoch %d\n"
+                   "`horizon train --resume` with the same options continues the run\n",
+                   sum.epochs_run);
         if (p->model.train.repeats > 1 && repeat < 0) {
             printf("best val mse=%.6f\n", sum.val_mse);
             printf("test (mean of %d repeats) mse=%.6f mae=%.6f\n", p->model.train.repeats,

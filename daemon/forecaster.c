@@ -73,7 +73,9 @@ static int open_model(hz_forecaster *p, const hz_train_hooks *hooks, char *err, 
                           pc->name, path, p->cfg->path, pc->name);
         hz_log(p->log, HZ_LOG_NOTICE, "pipeline %s: no checkpoint at %s; training one", pc->name,
                path);
-        hz_train_opts o = {.epochs = -1, .log = p->log};
+        /* a start that was stopped or killed mid-training continues that run */
+        hz_train_opts o = {
+            .epochs = -1, .log = p->log, .keep_state = 1, .resume = HZ_RESUME_IF_USABLE};
         if (hooks) {
             o.cancel = hooks->cancel;
             o.alive = hooks->alive;

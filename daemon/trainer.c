@@ -264,7 +264,7 @@ static int train_one(const hz_config *cfg, const hz_pipeline_conf *pc, const hz_
         .max_train_batches = o->max_batches,
         .cancel = o->cancel,
         .stop = o->stop,
-        .resume = o->keep_state && o->resume,
+        .resume = o->keep_state ? o->resume : 0,
     };
     char state[1200]; /* a path of up to 1100 and ".state" */
     hz_train_state_path(ckpt, state, sizeof state);
@@ -289,17 +289,21 @@ static int train_one(const hz_config *cfg, const hz_pipeline_conf *pc, const hz_
                    .alive_arg = o->alive_arg};
     hz_train_result tr = {0};
     int trained = tc.epochs > 0 || tc.resume;
-    if (tc.resume)
-        say(log, "resuming the run saved in %s", state);
+    int have_state = tc.state_path && access(state, F_OK) == 0;
+    if (tc.resume == HZ_RESUME || (tc.resume && have_state))
+        say(log, "resuming the run saved in %s%s", state,
+            tc.resume == HZ_RESUME ? "" : " if this run made it");
     if (trained)
         rc = hz_train(m, &d.win[0], &d.win[1], &tc, on_progress, &pr, &tr, err, errlen);
     if (tr.state_err[0])
         say(log, "warning: training state not saved: %s", tr.state_err);
     if (rc == HZ_EAGAIN && tc.state_path && tr.epochs_run > 0)
-        say(log, "the state after epoch %d stays in %s: --resume continues from there",
+        say(log, "the state after epoch %d stays in %s: the run can continue from there",
             tr.epochs_run, state);
     if (rc)
         goto out;
+    if (tr.resume_note[0])
+        say(log, "not resumed: %s; trained from the first epoch", tr.resume_note);
     if (tr.resumed_from && tr.epochs_run == tr.resumed_from)
         say(log, "the saved run had ended after epoch %d: nothing left to train", tr.resumed_from);
     if (tr.stopped)
@@ -367,8 +371,8 @@ static int train_one(const hz_config *cfg, const hz_pipeline_conf *pc, const hz_
     }
     say(log, "checkpoint %s written", ckpt);
     if (tc.state_path && tr.stopped)
-        say(log, "the state after epoch %d stays in %s: --resume continues the run", tr.epochs_run,
-            state);
+        say(log, "the state after epoch %d stays in %s: the run can continue from there",
+            tr.epochs_run, state);
     else if (tc.state_path && unlink(state) && errno != ENOENT)
         say(log, "warning: %s not removed: %s", state, strerror(errno));
     char rerr[HZ_ERRLEN];
@@ -542,7 +546,7 @@ int hz_trainer_run(const hz_config *cfg, const hz_pipeline_conf *pc, const hz_tr
         hz_repeat_path(ckpt, r, path, sizeof path);
         ro.checkpoint = path;
         ro.publish = NULL;
-        if (o->keep_state && o->resume) {
+        if (o->keep_state && o->resume == HZ_RESUME) {
             char state[1200]; /* a path of up to 1100 and ".state" */
             hz_train_state_path(path, state, sizeof state);
             int have_state = access(state, F_OK) == 0;
@@ -550,7 +554,7 @@ int hz_trainer_run(const hz_config *cfg, const hz_pipeline_conf *pc, const hz_tr
                 say(o->log, "repeat %d of %d: %s is trained, kept", r, n, path);
                 continue;
             }
-            ro.resume = have_state; /* a repeat not started yet starts */
+            ro.resume = have_state ? HZ_RESUME : 0; /* a repeat not started yet starts */
         }
         say(o->log, "repeat %d of %d: seed %d", r, n, rp.model.train.seed);
         int rc = train_one(cfg, &rp, &ro, 0, out, err, errlen);

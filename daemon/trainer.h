@@ -13,6 +13,7 @@
 
 #include "config.h"
 #include "hz.h"
+#include "train.h" /* HZ_RESUME, HZ_RESUME_IF_USABLE */
 
 typedef struct hz_train_opts {
     const char *series;     /* SQLite: one series; NULL = the series with the most readings */
@@ -42,8 +43,10 @@ typedef struct hz_train_opts {
      * hz_train_conf.state_path); it is removed once the checkpoint is written, unless `stop`
      * ended the run early */
     int keep_state;
-    /* 1 (with keep_state): continue the run that state holds.  With repeats, a repeat
-     * whose checkpoint exists and that has no state is kept as it is. */
+    /* With keep_state: HZ_RESUME continues the run that state holds (an error when there is
+     * none or another run made it; with repeats, a repeat whose checkpoint exists and that
+     * has no state is kept as it is); HZ_RESUME_IF_USABLE continues it when it is there and
+     * this run made it, else trains from the first epoch (horizond's train_on_start). */
     int resume;
 } hz_train_opts;
 

@@ -243,8 +243,10 @@ static int state_check(const hz_st_file *f, const hz_train_conf *tc, const run_s
     return rc;
 }
 
-static int state_load(const char *path, const hz_train_conf *tc, run_state *s, char *err,
-                      size_t errlen)
+/* Loads the state at path into s.  *touched is set once s's arrays start being
+ * overwritten: a failure before that leaves the run as it was. */
+static int state_load(const char *path, const hz_train_conf *tc, run_state *s, int *touched,
+                      char *err, size_t errlen)
 {
     hz_st_file *f = NULL;
     int rc = hz_st_open(path, &f, err, errlen);
@@ -259,14 +261,15 @@ static int state_load(const char *path, const hz_train_conf *tc, run_state *s, c
     double num[N_NUM];
     for (int i = 0; i < N_NUM && !rc; i++)
         rc = meta_num(f, nkey[i], &num[i], err, errlen);
-    uint64_t rng[N_RNG][4];
-    state_array a[N_ARR];
-    state_arrays(s, rng, a);
-    for (int i = 0; i < N_ARR && !rc; i++)
-        rc = hz_st_read(f, a[i].name, a[i].dtype, a[i].ndim, a[i].shape, a[i].data, err, errlen);
     if (!rc && (int)num[9] != (s->rng[N_RNG - 1] != NULL))
         rc = hz_err(err, errlen, HZ_EINVAL, "%s: made for a model %s its own generator", path,
                     num[9] ? "with" : "without");
+    uint64_t rng[N_RNG][4];
+    state_array a[N_ARR];
+    state_arrays(s, rng, a);
+    *touched = !rc;
+    for (int i = 0; i < N_ARR && !rc; i++)
+        rc = hz_st_read(f, a[i].name, a[i].dtype, a[i].ndim, a[i].shape, a[i].data, err, errlen);
     for (int i = 0; i < s->n_order && !rc; i++)
         if (s->order[i] < 0 || s->order[i] >= s->n_order)
             rc = hz_err(err, errlen, HZ_EFORMAT, "%s: order[%d] = %d is not a window", path, i,
@@ -337,9 +340,15 @@ int hz_train(hz_model *m, const hz_windows *train, const hz_windows *val, const 
                     .val_count = val->count,
                     .rng = {&r, &c.rng, &ce.rng, m->rng},
                     .es = &es};
-    if (tc->resume && tc->state_path) {
-        if ((rc = state_load(tc->state_path, tc, &st, err, errlen)))
+    int touched = 0;
+    if (tc->resume && tc->state_path &&
+        (rc = state_load(tc->state_path, tc, &st, &touched, err, errlen))) {
+        if (tc->resume != HZ_RESUME_IF_USABLE || touched || rc == HZ_ENOMEM)
             goto out;
+        if (rc != HZ_ENOTFOUND) /* no state is the usual first start */
+            snprintf(res->resume_note, sizeof res->resume_note, "%s", err);
+        rc = 0;
+    } else if (tc->resume && tc->state_path) {
         res->resumed_from = res->epochs_run = st.epoch;
         res->last_train = st.last_train;
         t0 -= (int64_t)(st.seconds * 1e9);

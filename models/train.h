@@ -11,6 +11,7 @@
 #include "model.h"
 
 enum { HZ_LRADJ_TYPE1 = 0, HZ_LRADJ_COSINE = 1, HZ_LRADJ_NONE = 2 };
+enum { HZ_RESUME = 1, HZ_RESUME_IF_USABLE = 2 };
 
 typedef struct hz_train_conf {
     int epochs, batch, patience;
@@ -30,8 +31,10 @@ typedef struct hz_train_conf {
      * early-stopping counters are written there (atomically), so a run that is killed can
      * go on from its last finished epoch and end as it would have without the kill. */
     const char *state_path;
-    /* 1: continue the run saved in state_path (HZ_ENOTFOUND when there is none; HZ_EINVAL
-     * when it was made with other data, model or optimiser settings; epochs may differ) */
+    /* HZ_RESUME: continue the run saved in state_path (HZ_ENOTFOUND when there is none;
+     * HZ_EINVAL when it was made with other data, model or optimiser settings; epochs may
+     * differ).  HZ_RESUME_IF_USABLE: the same when a state is there and fits this run,
+     * otherwise start from the first epoch (why, in res->resume_note).  0: start over. */
     int resume;
 } hz_train_conf;
 
@@ -44,9 +47,10 @@ typedef struct hz_train_result {
     int epochs_run, best_epoch;
     int stopped; /* 1: ended by tc->stop before the epochs or the patience ran out */
     double best_val, last_train;
-    double seconds;      /* training time, the resumed run's included */
-    int resumed_from;    /* epochs the resumed state had finished; 0 */
-    char state_err[256]; /* the last failure to write state_path ("" none); training goes on */
+    double seconds;        /* training time, the resumed run's included */
+    int resumed_from;      /* epochs the resumed state had finished; 0 */
+    char state_err[256];   /* the last failure to write state_path ("" none); training goes on */
+    char resume_note[256]; /* HZ_RESUME_IF_USABLE: why the state there was not resumed */
 } hz_train_result;
 
 /* Trains m in place; at the end m holds the weights of the best validation epoch.

@@ -71,4 +71,17 @@ HD=""
 grep -q 'cancelled: stopping' "$T/run3.log" || fail "no stop message: $(cat "$T/run3.log")"
 if grep -q 'horizond ready' "$T/run3.log"; then fail "ready after a stop at start: $(cat "$T/run3.log")"; fi
 [ ! -e "$T/m/long.safetensors" ] || fail "cancelled train_on_start wrote a checkpoint"
-echo "$NAME: ok (trained at start; 4324 + 3 windows forecast; $(tr '\n' ' ' <"$T/kinds"); no loop, no re-read)"
+# ... but the state of its finished epochs stays beside the checkpoint, and the next start
+# continues that run instead of training from the first epoch again
+start_daemon "$T/long.yaml" "$T/run4.log" 'epoch [0-9]+/10000: train loss'
+stop_daemon
+[ -s "$T/m/long.safetensors.state" ] || fail "no training state after a stop mid-training: $(cat "$T/run4.log")"
+sed -e "s|epochs: 10000,|epochs: 3,|" "$T/long.yaml" >"$T/long3.yaml"
+start_daemon "$T/long3.yaml" "$T/run5.log"
+grep -q 'resuming the run saved in .*long.safetensors.state' "$T/run5.log" ||
+    fail "train_on_start did not resume: $(cat "$T/run5.log")"
+if grep -q 'epoch 1/3:' "$T/run5.log"; then fail "the resumed start trained epoch 1 again: $(cat "$T/run5.log")"; fi
+[ -s "$T/m/long.safetensors" ] || fail "the resumed start wrote no checkpoint"
+[ ! -e "$T/m/long.safetensors.state" ] || fail "training state left after the resumed run"
+stop_daemon
+echo "$NAME: ok (trained at start, resumed after a stop; 4324 + 3 windows forecast; $(tr '\n' ' ' <"$T/kinds"); no loop, no re-read)"

@@ -88,8 +88,10 @@ echo "$m" | grep -q "\"epochs\":$ep,.*\"max_epochs\":1000,\"stopped_on_request\"
 # the stopped run's state stays: --resume refuses other settings, and with no epochs left
 # it writes the checkpoint again and removes the state
 [ -s "$T/s/choptank.safetensors.state" ] || fail "no state after SIGINT"
-grep -q "the state after epoch $ep stays in .*choptank.safetensors.state: --resume continues" "$T/s.err" ||
+grep -q "the state after epoch $ep stays in .*choptank.safetensors.state: the run can continue" "$T/s.err" ||
     fail "state line: $(cat "$T/s.err")"
+grep -q '^`horizon train --resume` with the same options continues the run$' "$T/s.out" ||
+    fail "resume hint: $(cat "$T/s.out")"
 sed -e "s|batch: 32|batch: 16|" "$T/stop.yaml" >"$T/stop16.yaml"
 if "$H" train -c "$T/stop16.yaml" --resume 2>"$T/e"; then fail "resume with another batch size accepted"; fi
 grep -q 'choptank.safetensors.state: made by another run (batch 32 there, 16 here)' "$T/e" ||
