@@ -107,7 +107,7 @@ EOT
 wait_log() {
     n=0
     lim=$((${3:-30} * 20))
-    until grep -qE "$2" "$1"; do
+    until grep -qsE "$2" "$1"; do # -s: LOG may not exist yet
         n=$((n + 1)); [ $n -gt $lim ] && fail "timed out waiting for '$2' in $1"
         [ -n "$HD" ] && ! kill -0 "$HD" 2>/dev/null && fail "horizond exited waiting for '$2'"
         sleep 0.05
