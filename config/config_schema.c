@@ -686,7 +686,8 @@ static const hz_ckey train_keys[] = {
      .type = HZ_CT_BOOL,
      O(hz_cfg_train, train_on_start),
      .def = "false",
-     .doc = "Train when the daemon starts if no checkpoint exists; a start stopped or killed while training continues that run next time (state in CHECKPOINT.state)."},
+     .doc = "Train when the daemon starts if no checkpoint exists; a start stopped or killed while "
+            "training continues that run next time (state in CHECKPOINT.state)."},
     {.name = "retrain_every",
      .type = HZ_CT_DURATION,
      O(hz_cfg_train, retrain_every_ms),
