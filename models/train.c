@@ -105,6 +105,7 @@ typedef struct run_state {
     hz_adam *opt;
     int *order; /* the shuffled order: each epoch shuffles the previous one */
     int n_order, val_count;
+    uint64_t data_hash; /* windows_hash of the training and validation rows */
     hz_rng *rng[N_RNG];
     hz_early_stop *es;
     int epoch, done; /* done: patience ran out at epoch */
@@ -118,9 +119,24 @@ static const char *const nkey[N_NUM] = {"epoch",      "done",          "adam_t",
                                         "last_train", "model_rng"};
 
 /* What must be equal for a state to continue this run: (key, value) pairs. */
-enum { N_FP = 9 };
-static const char *const fkey[N_FP] = {"params", "train_windows", "val_windows", "batch", "lr",
-                                       "lradj",  "weight_decay",  "optimizer",   "clip"};
+enum { N_FP = 10 };
+static const char *const fkey[N_FP] = {
+    "params", "train_windows", "val_windows",  "data",      "batch",
+    "lr",     "lradj",         "weight_decay", "optimizer", "clip"};
+
+/* FNV-1a over the rows of w (values and marks): the same counts of other data differ. */
+static uint64_t windows_hash(const hz_windows *w, uint64_t h)
+{
+    const unsigned char *p = (const unsigned char *)(w->data + (size_t)w->begin * w->cols);
+    size_t n = (size_t)(w->end - w->begin) * w->cols * sizeof *w->data;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ p[i]) * 0x100000001b3ULL;
+    p = w->marks ? (const unsigned char *)(w->marks + (size_t)w->begin * w->n_marks) : NULL;
+    n = p ? (size_t)(w->end - w->begin) * w->n_marks * sizeof *w->marks : 0;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ p[i]) * 0x100000001b3ULL;
+    return h;
+}
 
 /* The arrays of a state; the generators go through rng (their words, model's last). */
 enum { N_ARR = 6 };
@@ -149,12 +165,13 @@ static char *fingerprint(const hz_train_conf *tc, const run_state *s, char fp[N_
     snprintf(fp[0], 48, "%" PRId64, s->m->params.numel);
     snprintf(fp[1], 48, "%d", s->n_order);
     snprintf(fp[2], 48, "%d", s->val_count);
-    snprintf(fp[3], 48, "%d", tc->batch);
-    snprintf(fp[4], 48, "%.17g", tc->lr);
-    snprintf(fp[5], 48, "%d", tc->lradj);
-    snprintf(fp[6], 48, "%.17g", tc->weight_decay);
-    snprintf(fp[7], 48, "%s", tc->adamw ? "adamw" : "adam");
-    snprintf(fp[8], 48, "%.17g", tc->clip);
+    snprintf(fp[3], 48, "%016" PRIx64, s->data_hash);
+    snprintf(fp[4], 48, "%d", tc->batch);
+    snprintf(fp[5], 48, "%.17g", tc->lr);
+    snprintf(fp[6], 48, "%d", tc->lradj);
+    snprintf(fp[7], 48, "%.17g", tc->weight_decay);
+    snprintf(fp[8], 48, "%s", tc->adamw ? "adamw" : "adam");
+    snprintf(fp[9], 48, "%.17g", tc->clip);
     return hz_model_conf_to_json(&s->m->conf);
 }
 
@@ -338,6 +355,9 @@ int hz_train(hz_model *m, const hz_windows *train, const hz_windows *val, const 
                     .order = order,
                     .n_order = train->count,
                     .val_count = val->count,
+                    .data_hash = tc->state_path
+                                     ? windows_hash(val, windows_hash(train, 0xcbf29ce484222325ULL))
+                                     : 0,
                     .rng = {&r, &c.rng, &ce.rng, m->rng},
                     .es = &es};
     int touched = 0;

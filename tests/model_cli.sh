@@ -96,6 +96,12 @@ sed -e "s|batch: 32|batch: 16|" "$T/stop.yaml" >"$T/stop16.yaml"
 if "$H" train -c "$T/stop16.yaml" --resume 2>"$T/e"; then fail "resume with another batch size accepted"; fi
 grep -q 'choptank.safetensors.state: made by another run (batch 32 there, 16 here)' "$T/e" ||
     fail "resume mismatch message: $(cat "$T/e")"
+cp "$T/demo.sqlite" "$T/other.sqlite"
+sqlite3 "$T/other.sqlite" "UPDATE readings SET value = value + 1 WHERE rowid = 100"
+sed -e "s|database: .*|database: $T/other.sqlite|" "$T/stop.yaml" >"$T/other.yaml"
+if "$H" train -c "$T/other.yaml" --resume 2>"$T/e"; then fail "resume on other data accepted"; fi
+grep -q 'choptank.safetensors.state: made by another run (data [0-9a-f]* there, [0-9a-f]* here)' "$T/e" ||
+    fail "resume on other data message: $(cat "$T/e")"
 "$H" train -c "$T/stop.yaml" --epochs "$ep" --resume >/dev/null 2>"$T/r.err" || fail "resume: $(cat "$T/r.err")"
 grep -q "nothing left to train" "$T/r.err" || fail "resume with no epochs left: $(cat "$T/r.err")"
 [ ! -e "$T/s/choptank.safetensors.state" ] || fail "state left after the resumed run ended"
