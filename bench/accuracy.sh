@@ -4,6 +4,7 @@
 # per Informer horizon on 2 cores (times the config's train.repeats; with repeats the MSE/MAE
 # are the mean over the runs, as eval's last line).
 # Usage: bench/accuracy.sh [itransformer|informer] [horizons]
+# RESUME=1 continues interrupted trainings from their saved state (`horizon train --resume`).
 # Needs ../shared/data/ett/ETTh1.csv next to the repository.
 set -u
 B=${BUILD:-build}
@@ -29,7 +30,8 @@ for h in $horizons; do
     conf=config/examples/etth1_${kind}_$h.yaml
     log=$B/accuracy/${kind}_$h
     t0=$(date +%s)
-    "$B"/horizon train -c "$conf" >"$log.train" 2>"$log.train.err" || { echo "train $conf failed" >&2; continue; }
+    "$B"/horizon train -c "$conf" ${RESUME:+--resume} >"$log.train" 2>"$log.train.err" ||
+        { echo "train $conf failed" >&2; continue; }
     t1=$(date +%s)
     "$B"/horizon eval -c "$conf" >"$log.eval" 2>&1 || { echo "eval $conf failed" >&2; continue; }
     set -- $(tail -n 1 "$log.eval" | sed 's/test mse=\([^ ]*\) mae=\(.*\)/\1 \2/')
