@@ -203,6 +203,11 @@ static int busiest_series(const char *path, const char *table, char *out, size_t
     return rc;
 }
 
+static void say_state_kept(const hz_logger *log, int epoch, const char *state)
+{
+    say(log, "the state after epoch %d stays in %s: the run can continue from there", epoch, state);
+}
+
 /* One training run of pc (its own seed) to o->checkpoint; registered when do_register. */
 static int train_one(const hz_config *cfg, const hz_pipeline_conf *pc, const hz_train_opts *o,
                      int do_register, hz_train_summary *out, char *err, size_t errlen)
@@ -298,8 +303,7 @@ static int train_one(const hz_config *cfg, const hz_pipeline_conf *pc, const hz_
     if (tr.state_err[0])
         say(log, "warning: training state not saved: %s", tr.state_err);
     if (rc == HZ_EAGAIN && tc.state_path && tr.epochs_run > 0)
-        say(log, "the state after epoch %d stays in %s: the run can continue from there",
-            tr.epochs_run, state);
+        say_state_kept(log, tr.epochs_run, state);
     if (rc)
         goto out;
     if (tr.resume_note[0])
@@ -371,8 +375,7 @@ static int train_one(const hz_config *cfg, const hz_pipeline_conf *pc, const hz_
     }
     say(log, "checkpoint %s written", ckpt);
     if (tc.state_path && tr.stopped)
-        say(log, "the state after epoch %d stays in %s: the run can continue from there",
-            tr.epochs_run, state);
+        say_state_kept(log, tr.epochs_run, state);
     else if (tc.state_path && unlink(state) && errno != ENOENT)
         say(log, "warning: %s not removed: %s", state, strerror(errno));
     char rerr[HZ_ERRLEN];
