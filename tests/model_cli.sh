@@ -144,6 +144,28 @@ grep -q '^epoch 1/4' "$T/k3.err" && fail "resumed run trained epoch 1 again: $(c
 cmp -s "$T/k.whole" "$T/k/inf.safetensors" || fail "resumed run differs from the uninterrupted one"
 [ ! -e "$T/k/inf.safetensors.state" ] || fail "state left after the resumed run"
 
+# with repeats, --resume keeps the repeats that finished, continues the one that was killed
+# and trains the rest: every repeat's checkpoint and the served one as without the kill
+sed -e "s|checkpoint: .*|checkpoint: $T/rk/c.safetensors|" "$T/rep.yaml" >"$T/repk.yaml"
+sed -e "s|checkpoint: .*|checkpoint: $T/rw/c.safetensors|" "$T/rep.yaml" >"$T/repw.yaml"
+"$H" train -c "$T/repw.yaml" --epochs 3 --max-batches 20 >/dev/null 2>"$T/w.err" || fail "repeats: $(cat "$T/w.err")"
+"$H" train -c "$T/repk.yaml" --epochs 3 --max-batches 20 >/dev/null 2>"$T/rk.err" &
+pid=$!
+i=0
+until awk '/^repeat 1 of 3/ { r = 1 } r && /^epoch 1\/3: train loss/ { f = 1 } END { exit !f }' "$T/rk.err"; do
+    i=$((i + 1)); [ $i -lt 600 ] || fail "repeat 1 did not finish an epoch: $(cat "$T/rk.err")"; sleep 0.05
+done
+kill -KILL $pid
+if wait $pid 2>/dev/null; then fail "the repeats ended before the kill: $(cat "$T/rk.err")"; fi
+[ -s "$T/rk/c.r1.safetensors.state" ] && [ ! -e "$T/rk/c.r2.safetensors" ] || fail "after kill -9: $(ls "$T/rk")"
+"$H" train -c "$T/repk.yaml" --epochs 3 --max-batches 20 --resume >/dev/null 2>"$T/rk2.err" ||
+    fail "repeats resume: $(cat "$T/rk2.err")"
+grep -q '^repeat 0 of 3: .*c.r0.safetensors is trained, kept$' "$T/rk2.err" || fail "repeat 0 not kept: $(cat "$T/rk2.err")"
+grep -q '^resuming the run saved in .*c.r1.safetensors.state$' "$T/rk2.err" || fail "repeat 1 not resumed: $(cat "$T/rk2.err")"
+for f in c.r0 c.r1 c.r2 c; do
+    cmp -s "$T/rw/$f.safetensors" "$T/rk/$f.safetensors" || fail "$f.safetensors differs after the resume"
+done
+
 # refusals name what is wrong
 if "$H" forecast --checkpoint "$T/nope.safetensors" --input data/choptank/ChoptankRiverFlow.txt 2>"$T/e"; then
     fail "missing checkpoint accepted"
