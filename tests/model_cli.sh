@@ -152,7 +152,7 @@ sed -e "s|checkpoint: .*|checkpoint: $T/rw/c.safetensors|" "$T/rep.yaml" >"$T/re
 "$H" train -c "$T/repk.yaml" --epochs 3 --max-batches 20 >/dev/null 2>"$T/rk.err" &
 pid=$!
 i=0
-until awk '/^repeat 1 of 3/ { r = 1 } r && /^epoch 1\/3: train loss/ { f = 1 } END { exit !f }' "$T/rk.err"; do
+until awk '/^repeat 1 of 3/ { r = 1 } r && /^epoch 1\/3: train loss/ { f = 1 } END { exit !f }' "$T/rk.err" 2>/dev/null; do
     i=$((i + 1)); [ $i -lt 600 ] || fail "repeat 1 did not finish an epoch: $(cat "$T/rk.err")"; sleep 0.05
 done
 kill -KILL $pid
