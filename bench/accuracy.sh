@@ -7,7 +7,8 @@
 # RESUME=1 continues interrupted trainings from their saved state (`horizon train --resume`).
 # informer-ref trains the PyTorch reference (../shared/reference/torch) on the same protocol
 # with bench/ref_train_informer.py (python3-torch): REPEATS runs (default 1) with seeds
-# 2021.., HZ_BENCH_THREADS threads each; hours per run on 2 cores.
+# 2021.., HZ_BENCH_THREADS threads each, REF_ARGS added to its arguments (e.g.
+# "--epochs 1 --max-steps 2" for a smoke run); hours per run on 2 cores.
 # Needs ../shared/data/ett/ETTh1.csv next to the repository.
 set -u
 B=${BUILD:-build}
@@ -34,7 +35,7 @@ ref_runs() {
     r=0
     while [ "$r" -lt "${REPEATS:-1}" ]; do
         LD_LIBRARY_PATH=$REF_LIB /usr/bin/python3 bench/ref_train_informer.py --pred "$1" \
-            --seed $((2021 + r)) --threads "$T" >>"$2.train" || return 1
+            --seed $((2021 + r)) --threads "$T" ${REF_ARGS:-} >>"$2.train" || return 1
         tail -n 1 "$2.train" | sed 's/^/eval: /' >>"$2.eval"
         r=$((r + 1))
     done
