@@ -20,7 +20,10 @@ CMOCKA_LIBS = $(shell pkg-config --libs cmocka 2>/dev/null)
 
 WARN    := -Wall -Wextra -Werror -Wno-unused-parameter -Wshadow -Wvla
 CSTD    := -std=c11 -D_GNU_SOURCE
-INCS    := -Icommon -Iconfig -Iconnectors -Idaemon -Imodels
+INCS    := -I.
+# Layers, lowest first; a file includes only its own folder and the folders before it
+# (scripts/check_layers.sh, `make check-layers`).  service/ and cli/ are the two programs.
+LAYERS  := common config engine connectors models training pipeline service cli
 OPT     ?= -O2 -g
 # Vectorise the elementwise loops: the dynamic cost model (-O2 alone vectorises almost none),
 # and no FP traps or errno to preserve (nothing here reads either).
@@ -29,11 +32,11 @@ Q       ?= @
 CFLAGS_ALL = $(CSTD) $(OPT) $(FPOPT) $(WARN) $(INCS) $(PKG_CFLAGS) -MMD -MP $(CFLAGS)
 SAN     := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 
-LIB_SRC  := $(filter-out daemon/main_%.c,$(wildcard common/*.c config/*.c connectors/*.c daemon/*.c models/*.c))
-# The tensor core alone, rebuilt with hz_real = double for finite-difference gradient checks.
-DBL_SRC  := $(wildcard common/*.c models/tensor*.c models/ops*.c models/optim*.c models/par.c models/gemm_packed.c)
-TEST_SRC := $(wildcard tests/test_*.c)
-DTEST_SRC := $(wildcard tests/dtest_*.c)
+LIB_SRC  := $(filter-out service/main.c cli/main.c,$(wildcard $(addsuffix /*.c,$(LAYERS))))
+# The engine alone, rebuilt with hz_real = double for finite-difference gradient checks.
+DBL_SRC  := $(wildcard common/*.c engine/*.c)
+TEST_SRC := $(wildcard tests/unit/test_*.c)
+DTEST_SRC := $(wildcard tests/unit/dtest_*.c)
 TOOL_SRC := $(wildcard tests/tools/*.c)
 BENCH_SRC := $(wildcard bench/*.c)
 PROGS    := horizon horizond
@@ -44,15 +47,16 @@ objs = $(patsubst %.c,$1/obj/%.o,$2)
 LIB_OBJ    := $(call objs,$(BUILD),$(LIB_SRC))
 SLIB_OBJ   := $(call objs,$(BUILD)/asan,$(LIB_SRC))
 DLIB_OBJ   := $(call objs,$(BUILD)/dbl,$(DBL_SRC))
-TESTS      := $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRC))
-STESTS     := $(patsubst tests/%.c,$(BUILD)/asan/tests/%,$(TEST_SRC))
-DTESTS     := $(patsubst tests/%.c,$(BUILD)/dbl/tests/%,$(DTEST_SRC))
-SDTESTS    := $(patsubst tests/%.c,$(BUILD)/asan/dbl/tests/%,$(DTEST_SRC))
+TESTS      := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(TEST_SRC))
+STESTS     := $(patsubst tests/unit/%.c,$(BUILD)/asan/tests/%,$(TEST_SRC))
+DTESTS     := $(patsubst tests/unit/%.c,$(BUILD)/dbl/tests/%,$(DTEST_SRC))
+SDTESTS    := $(patsubst tests/unit/%.c,$(BUILD)/asan/dbl/tests/%,$(DTEST_SRC))
 TOOLS      := $(patsubst tests/tools/%.c,$(BUILD)/tools/%,$(TOOL_SRC))
 BENCHES    := $(patsubst bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC))
 
 .SECONDARY:
-.PHONY: all deps test check check-asan bench demo install clean format format-check tools
+.PHONY: all deps test check check-asan check-layers check-unit check-e2e bench demo install clean \
+        format format-check tools
 all: $(addprefix $(BUILD)/,$(PROGS)) $(TOOLS) $(BENCHES) $(BUILD)/bench_attention
 
 deps:
@@ -74,13 +78,13 @@ $(BUILD)/libhorizon.a: $(LIB_OBJ)
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $^
 
-$(BUILD)/horizon: $(BUILD)/obj/daemon/main_horizon.o $(BUILD)/libhorizon.a
+$(BUILD)/horizon: $(BUILD)/obj/cli/main.o $(BUILD)/libhorizon.a
 	$(CC) $(OPT) -o $@ $^ $(PKG_LIBS) $(LDFLAGS)
 
-$(BUILD)/horizond: $(BUILD)/obj/daemon/main_horizond.o $(BUILD)/libhorizon.a
+$(BUILD)/horizond: $(BUILD)/obj/service/main.o $(BUILD)/libhorizon.a
 	$(CC) $(OPT) -o $@ $^ $(PKG_LIBS) $(LDFLAGS)
 
-$(BUILD)/tests/%: $(BUILD)/obj/tests/%.o $(BUILD)/libhorizon.a
+$(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(BUILD)/libhorizon.a
 	@mkdir -p $(dir $@)
 	$(CC) $(OPT) -o $@ $^ $(CMOCKA_LIBS) $(PKG_LIBS) $(LDFLAGS)
 
@@ -88,7 +92,7 @@ $(BUILD)/tools/%: $(BUILD)/obj/tests/tools/%.o $(BUILD)/libhorizon.a
 	@mkdir -p $(dir $@)
 	$(CC) $(OPT) -o $@ $^ $(PKG_LIBS) $(LDFLAGS)
 
-# the encoder benchmark also at the path the Informer issue names (build/bench_attention)
+# the encoder benchmark also at build/bench_attention (bench/attention.sh and older notes use it)
 $(BUILD)/bench_attention: $(BUILD)/bench/bench_attention
 	ln -sf bench/bench_attention $@
 
@@ -105,7 +109,7 @@ $(BUILD)/dbl/obj/%.o: %.c
 $(BUILD)/dbl/libhzdbl.a: $(DLIB_OBJ)
 	rm -f $@ && ar rcs $@ $^
 
-$(BUILD)/dbl/tests/%: $(BUILD)/dbl/obj/tests/%.o $(BUILD)/dbl/libhzdbl.a
+$(BUILD)/dbl/tests/%: $(BUILD)/dbl/obj/tests/unit/%.o $(BUILD)/dbl/libhzdbl.a
 	@mkdir -p $(dir $@)
 	$(CC) $(OPT) -o $@ $^ $(CMOCKA_LIBS) $(PKG_LIBS) $(LDFLAGS)
 
@@ -126,18 +130,18 @@ $(BUILD)/asan/libhorizon.a: $(SLIB_OBJ)
 $(BUILD)/asan/dbl/libhzdbl.a: $(call objs,$(BUILD)/asan/dbl,$(DBL_SRC))
 	rm -f $@ && ar rcs $@ $^
 
-$(BUILD)/asan/tests/%: $(BUILD)/asan/obj/tests/%.o $(BUILD)/asan/libhorizon.a
+$(BUILD)/asan/tests/%: $(BUILD)/asan/obj/tests/unit/%.o $(BUILD)/asan/libhorizon.a
 	@mkdir -p $(dir $@)
 	$(CC) $(SAN) -o $@ $^ $(CMOCKA_LIBS) $(PKG_LIBS) $(LDFLAGS)
 
-$(BUILD)/asan/dbl/tests/%: $(BUILD)/asan/dbl/obj/tests/%.o $(BUILD)/asan/dbl/libhzdbl.a
+$(BUILD)/asan/dbl/tests/%: $(BUILD)/asan/dbl/obj/tests/unit/%.o $(BUILD)/asan/dbl/libhzdbl.a
 	@mkdir -p $(dir $@)
 	$(CC) $(SAN) -o $@ $^ $(CMOCKA_LIBS) $(PKG_LIBS) $(LDFLAGS)
 
-$(BUILD)/asan/horizon: $(BUILD)/asan/obj/daemon/main_horizon.o $(BUILD)/asan/libhorizon.a
+$(BUILD)/asan/horizon: $(BUILD)/asan/obj/cli/main.o $(BUILD)/asan/libhorizon.a
 	$(CC) $(SAN) -o $@ $^ $(PKG_LIBS) $(LDFLAGS)
 
-$(BUILD)/asan/horizond: $(BUILD)/asan/obj/daemon/main_horizond.o $(BUILD)/asan/libhorizon.a
+$(BUILD)/asan/horizond: $(BUILD)/asan/obj/service/main.o $(BUILD)/asan/libhorizon.a
 	$(CC) $(SAN) -o $@ $^ $(PKG_LIBS) $(LDFLAGS)
 
 $(BUILD)/asan/tools/%: $(BUILD)/asan/obj/tests/tools/%.o $(BUILD)/asan/libhorizon.a
@@ -145,9 +149,22 @@ $(BUILD)/asan/tools/%: $(BUILD)/asan/obj/tests/tools/%.o $(BUILD)/asan/libhorizo
 	$(CC) $(SAN) -o $@ $^ $(PKG_LIBS) $(LDFLAGS)
 
 # ---- running
-# tests/run.sh runs every suite binary in a directory, then every tests/*.sh script.
-check: all $(TESTS) $(DTESTS)
+# tests/run.sh runs every suite binary in a directory, then every tests/e2e/*.sh script.
+#   make check-unit                   the cmocka suites only (tests/unit)
+#   make check-unit SUITE=test_csv    one suite
+#   make check-e2e [E2E=daemon_kafka] the scripts (or one)
+check: check-layers all $(TESTS) $(DTESTS)
 	BUILD=$(BUILD) BIN=$(BUILD) tests/run.sh $(BUILD)/tests $(BUILD)/dbl/tests
+
+check-layers:
+	@tests/tools/check_layers.sh
+
+check-unit: $(TESTS) $(DTESTS)
+	@if [ -n "$(SUITE)" ]; then E2E=0 tests/run.sh $(filter %/$(SUITE),$(TESTS) $(DTESTS)); \
+	else BUILD=$(BUILD) BIN=$(BUILD) E2E=0 tests/run.sh $(BUILD)/tests $(BUILD)/dbl/tests; fi
+
+check-e2e: all
+	BUILD=$(BUILD) BIN=$(BUILD) E2E=$(or $(E2E),all) tests/run.sh
 
 check-asan: $(STESTS) $(SDTESTS) $(addprefix $(BUILD)/asan/,$(PROGS)) $(patsubst $(BUILD)/%,$(BUILD)/asan/%,$(TOOLS))
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \

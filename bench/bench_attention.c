@@ -12,10 +12,10 @@
 #include <sys/resource.h>
 #include <time.h>
 
-#include "blas_env.h"
-#include "hz.h"
-#include "informer.h"
-#include "model.h"
+#include "common/blas_env.h"
+#include "common/hz.h"
+#include "models/informer.h"
+#include "models/model.h"
 
 static double now_ms(void)
 {

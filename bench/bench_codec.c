@@ -8,7 +8,7 @@
 
 #include <jansson.h>
 
-#include "codec_json.h"
+#include "connectors/codec_json.h"
 
 #define NMSG 4096
 

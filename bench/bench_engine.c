@@ -6,10 +6,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "blas_env.h"
-#include "hz.h"
-#include "layers.h"
-#include "ops.h"
+#include "common/blas_env.h"
+#include "common/hz.h"
+#include "models/layers.h"
+#include "engine/ops.h"
 
 static double now(void)
 {

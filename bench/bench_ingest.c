@@ -6,9 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "codec_json.h"
-#include "hz.h"
-#include "window_store.h"
+#include "connectors/codec_json.h"
+#include "common/hz.h"
+#include "pipeline/window_store.h"
 
 enum { SERIES = 10000, ROUNDS = 100 };
 

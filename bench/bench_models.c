@@ -9,11 +9,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "blas_env.h"
-#include "hz.h"
-#include "model.h"
-#include "ops.h"
-#include "optim.h"
+#include "common/blas_env.h"
+#include "common/hz.h"
+#include "models/model.h"
+#include "engine/ops.h"
+#include "engine/optim.h"
 
 static double ms_since(int64_t t0)
 {

@@ -7,7 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "sqlite_sink.h"
+#include "connectors/sqlite_sink.h"
 
 #define ROWS 400000
 

@@ -6,7 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "window_store.h"
+#include "pipeline/window_store.h"
 
 #define NS     100000
 #define L      720

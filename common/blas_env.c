@@ -1,5 +1,5 @@
 /* blas_env.c — OpenBLAS kernel selection on generically-reported CPUs (blas_env.h). */
-#include "blas_env.h"
+#include "common/blas_env.h"
 
 #include <stdlib.h>
 #include <string.h>

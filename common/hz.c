@@ -1,5 +1,5 @@
 /* hz.c — result codes, error buffers, logging and clocks (see hz.h). */
-#include "hz.h"
+#include "common/hz.h"
 
 #include <signal.h>
 #include <stdio.h>

@@ -2,8 +2,8 @@
  * document API and walks the key table of config_schema.c to parse values, fill defaults,
  * validate, free, serialise (for SIGHUP comparisons) and document every key. Nothing here
  * knows a particular key: adding a setting is one table row in config_schema.c. */
-#include "config.h"
-#include "config_schema.h"
+#include "config/config.h"
+#include "config/config_schema.h"
 
 #include <errno.h>
 #include <math.h>
@@ -12,7 +12,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "hz.h"
+#include "common/hz.h"
 
 #define PATHLEN 256
 
@@ -1226,7 +1226,7 @@ int hz_config_write_doc(FILE *f)
 {
     fputs("# horizon configuration reference\n\n"
           "<!-- Generated from config/config_schema.c by `horizond --dump-schema`; do not edit "
-          "by hand.\n     tests/test_config.c fails when this file and the table disagree. "
+          "by hand.\n     tests/unit/test_config.c fails when this file and the table disagree. "
           "-->\n\n"
           "One YAML file configures both `horizond` and `horizon`. `horizond -c FILE --check` "
           "validates it.\nEvery key below is optional unless marked **required**; unknown keys, "

@@ -4,13 +4,13 @@
  * Model defaults are the papers' (reference MODELS.md §2.9 Informer, §3.3 iTransformer,
  * §4.2/§4.6 NILMFormer); the data protocol is MODELS.md §1. Cross-field rules that one row
  * cannot say (label_len <= lookback, names unique, ...) are the check functions below. */
-#include "config_schema.h"
+#include "config/config_schema.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "hz.h"
+#include "common/hz.h"
 
 #define O(st, f) .off = offsetof(st, f)
 #define N(st, f) .noff = offsetof(st, f)

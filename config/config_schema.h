@@ -7,7 +7,7 @@
 #include <stddef.h>
 #include <yaml.h>
 
-#include "config.h"
+#include "config/config.h"
 
 typedef enum {
     HZ_CT_STR,      /* char *, any scalar */

@@ -5,7 +5,7 @@
  * as a reason a person can act on, which becomes the dead letter's reason.  Encoding is
  * snprintf into a caller buffer with our own string escaper (jansson has no public escaper
  * that works without building a tree), so the hot path does not allocate. */
-#include "codec_json.h"
+#include "connectors/codec_json.h"
 
 #include <jansson.h>
 #include <math.h>

@@ -11,7 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "connector.h"
+#include "connectors/connector.h"
 
 /* Largest series id, in bytes (no terminating NUL). */
 #define HZ_SERIES_MAX 256

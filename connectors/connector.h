@@ -13,7 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "hz.h"
+#include "common/hz.h"
 
 /* Most variables one reading can carry (a pipeline's `values` list). */
 #define HZ_MAX_VARS 32

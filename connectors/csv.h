@@ -14,8 +14,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "connector.h"
-#include "hz.h"
+#include "connectors/connector.h"
+#include "common/hz.h"
 
 enum { HZ_CSV_YMD = 0, HZ_CSV_MDY = 1, HZ_CSV_DMY = 2 };                 /* slashed dates */
 enum { HZ_CSV_EPOCH_AUTO = 0, HZ_CSV_EPOCH_S = 1, HZ_CSV_EPOCH_MS = 2 }; /* numeric times */

@@ -1,6 +1,6 @@
 /* kafka_conf.c — builds librdkafka configurations from pass-through key/value pairs with
  * horizon's defaults and must-have properties (see kafka_conf.h). */
-#include "kafka_conf.h"
+#include "connectors/kafka_conf.h"
 
 #include <string.h>
 

@@ -7,7 +7,7 @@
 #include <librdkafka/rdkafka.h>
 #include <stddef.h>
 
-#include "hz.h"
+#include "common/hz.h"
 
 /* One librdkafka property.  Strings are borrowed. */
 typedef struct hz_kv {

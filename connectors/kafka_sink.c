@@ -5,12 +5,12 @@
  * RD_KAFKA_MSG_F_COPY, so the write path allocates only when a record outgrows the buffer.
  * Delivery reports are served by rd_kafka_poll/rd_kafka_flush on the caller's thread, so
  * the counters need no lock. */
-#include "kafka_sink.h"
+#include "connectors/kafka_sink.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-#include "codec_json.h"
+#include "connectors/codec_json.h"
 
 typedef struct kafka_sink {
     hz_sink base;

@@ -14,8 +14,8 @@
 #ifndef HZ_KAFKA_SINK_H
 #define HZ_KAFKA_SINK_H
 
-#include "connector.h"
-#include "kafka_conf.h"
+#include "connectors/connector.h"
+#include "connectors/kafka_conf.h"
 
 typedef struct hz_kafka_sink_opts {
     const hz_kv *props; /* librdkafka properties; bootstrap.servers required */

@@ -5,7 +5,7 @@
  * payloads without copying; series ids are copied into a per-batch arena because jansson's
  * tree is freed after each decode.  The rebalance callback runs inside consumer_poll on the
  * caller's thread, so the partition table needs no lock. */
-#include "kafka_source.h"
+#include "connectors/kafka_source.h"
 
 #include <inttypes.h>
 #include <stdio.h>

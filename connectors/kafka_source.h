@@ -25,9 +25,9 @@
 #ifndef HZ_KAFKA_SOURCE_H
 #define HZ_KAFKA_SOURCE_H
 
-#include "codec_json.h"
-#include "connector.h"
-#include "kafka_conf.h"
+#include "connectors/codec_json.h"
+#include "connectors/connector.h"
+#include "connectors/kafka_conf.h"
 
 typedef struct hz_kafka_source_opts {
     const char *topic;  /* one topic (hz_pos has no topic field) */

@@ -6,7 +6,7 @@
  * once the SQLite COMMIT returns (at-least-once, DESIGN.md "Delivery and scale"), a lost
  * commit would be a lost reading, so FULL (one fsync of the WAL per commit) is the default.
  * Commits are batched, so the fsync cost is paid per batch, not per row. */
-#include "sqlite_schema.h"
+#include "connectors/sqlite_schema.h"
 
 #include <stdio.h>
 #include <string.h>

@@ -9,7 +9,7 @@
 
 #include <sqlite3.h>
 
-#include "hz.h"
+#include "common/hz.h"
 
 /* Longest table name accepted (63 characters plus NUL). */
 #define HZ_SQLITE_IDENT_MAX 64

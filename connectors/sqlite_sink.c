@@ -1,6 +1,6 @@
 /* sqlite_sink.c — the SQLite sink (DESIGN.md, "Data model" and "Delivery and scale"): one
  * open transaction per batch, prepared upserts, COMMIT on flush.  See sqlite_sink.h. */
-#include "sqlite_sink.h"
+#include "connectors/sqlite_sink.h"
 
 #include <math.h>
 #include <stdio.h>

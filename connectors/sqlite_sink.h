@@ -15,8 +15,8 @@
 
 #include <sqlite3.h>
 
-#include "connector.h"
-#include "sqlite_schema.h"
+#include "connectors/connector.h"
+#include "connectors/sqlite_schema.h"
 
 typedef struct hz_sqlite_sink_opts {
     const char *path;        /* database file, created when absent */

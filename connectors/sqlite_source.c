@@ -1,7 +1,7 @@
 /* sqlite_source.c — polls a readings table by rowid from a persisted cursor and groups the
  * rows of one (series, ts) into one reading (DESIGN.md, "Data model", "Delivery and scale";
  * see sqlite_source.h). */
-#include "sqlite_source.h"
+#include "connectors/sqlite_source.h"
 
 #include <errno.h>
 #include <math.h>

@@ -12,8 +12,8 @@
 #ifndef HZ_SQLITE_SOURCE_H
 #define HZ_SQLITE_SOURCE_H
 
-#include "connector.h"
-#include "sqlite_schema.h"
+#include "connectors/connector.h"
+#include "connectors/sqlite_schema.h"
 
 typedef struct hz_sqlite_source_opts {
     const char *path;

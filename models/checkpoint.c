@@ -1,12 +1,12 @@
 /* checkpoint.c — model <-> safetensors (checkpoint.h).  The configuration travels as JSON in
  * the metadata so a checkpoint alone is enough to rebuild its model. */
-#include "checkpoint.h"
+#include "models/checkpoint.h"
 
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "hz.h"
+#include "common/hz.h"
 
 /* clang-format off */
 #define CONF_INTS(X)                                                                        \

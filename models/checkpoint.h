@@ -8,8 +8,8 @@
 
 #include <stddef.h>
 
-#include "model.h"
-#include "safetensors.h"
+#include "models/model.h"
+#include "models/safetensors.h"
 
 /* A tensor saved beside the weights (e.g. "calib.abs_residual_quantiles"); names must start
  * with "calib." so loaders know they are not parameters. */

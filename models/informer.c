@@ -14,7 +14,7 @@
  * conf.seed at creation); eval forwards redraw from conf.seed every call so that inference
  * is reproducible (the official code is stochastic here, TSLib #692).  Tests pin recorded
  * tables with hz_informer_set_index_tables. */
-#include "informer.h"
+#include "models/informer.h"
 
 #include <assert.h>
 #include <math.h>
@@ -23,11 +23,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "gemm_packed.h"
-#include "hz.h"
-#include "layers.h"
-#include "ops.h"
-#include "probsparse.h"
+#include "engine/gemm_packed.h"
+#include "common/hz.h"
+#include "models/layers.h"
+#include "engine/ops.h"
+#include "models/probsparse.h"
 
 #define MAX_LAYERS 8
 #define MAX_PROB   (2 * MAX_LAYERS)

@@ -7,7 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "model.h"
+#include "models/model.h"
 
 /* Number of ProbSparse layers (0 with attn_full): encoder layers, then decoder layers. */
 int hz_informer_n_prob_layers(const hz_model *m);

@@ -8,9 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "hz.h"
-#include "layers.h"
-#include "model.h"
+#include "common/hz.h"
+#include "models/layers.h"
+#include "models/model.h"
 
 #define MAX_LAYERS 16
 

@@ -1,12 +1,12 @@
 /* layers.c — Linear, LayerNorm, multi-head attention and the post-LN encoder layer of the
  * Informer / iTransformer lineage (MODELS.md §2.3, §2.5, §2.6, §3.2).  See layers.h. */
-#include "layers.h"
+#include "models/layers.h"
 
 #include <assert.h>
 #include <math.h>
 #include <stdio.h>
 
-#include "hz.h"
+#include "common/hz.h"
 
 static int add_named(hz_params *p, hz_tensor **out, const char *prefix, const char *leaf,
                      int trainable, int ndim, const int *shape)

@@ -9,8 +9,8 @@
 #ifndef HZ_LAYERS_H
 #define HZ_LAYERS_H
 
-#include "ops.h"
-#include "tensor.h"
+#include "engine/ops.h"
+#include "engine/tensor.h"
 
 typedef struct hz_lin {
     hz_tensor *w; /* [out, in] (kernel-1 convs: a 2-D view of [out, in, 1]) */

@@ -1,10 +1,10 @@
 /* model.c — model kinds, paper defaults and the factory behind the model interface. */
-#include "model.h"
+#include "models/model.h"
 
 #include <string.h>
 
-#include "hz.h"
-#include "layers.h"
+#include "common/hz.h"
+#include "models/layers.h"
 
 static const char *const kind_names[] = {"informer", "itransformer", "nilmformer"};
 

@@ -7,7 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "tensor.h"
+#include "engine/tensor.h"
 
 typedef enum {
     HZ_MODEL_INFORMER = 0,

@@ -4,14 +4,14 @@
  * The query selection works on raw data (it yields indices, which carry no gradient); the
  * rest is built from differentiable ops (gather, matmul, softmax, cumsum/mean, scatter), so a
  * training step back-propagates through the selected rows and the lazy rows alike. */
-#include "probsparse.h"
+#include "models/probsparse.h"
 
 #include <assert.h>
 #include <math.h>
 #include <string.h>
 
-#include "ops.h"
-#include "par.h"
+#include "engine/ops.h"
+#include "engine/par.h"
 
 void hz_probsparse_sizes(int factor, int L_Q, int L_K, int *U_part, int *u)
 {

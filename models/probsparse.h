@@ -13,7 +13,7 @@
 
 #include <stdint.h>
 
-#include "tensor.h"
+#include "engine/tensor.h"
 
 /* U_part (sampled keys per query) and u (selected queries) for factor c. */
 void hz_probsparse_sizes(int factor, int L_Q, int L_K, int *U_part, int *u);

@@ -2,9 +2,9 @@
  * atomic writer. Format: huggingface/safetensors README ("Format"); the same checks as its
  * reference reader (header length limit, no duplicate keys, offsets covering the data section
  * exactly), with messages naming the file and tensor. JSON goes through jansson. */
-#include "safetensors.h"
+#include "models/safetensors.h"
 
-#include "hz.h"
+#include "common/hz.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -1,5 +1,6 @@
 #!/bin/sh
-# Runs every test binary in the given directories, then every tests/*.sh script test.
+# Runs every test binary in the given directories (the cmocka suites of tests/unit), then
+# every tests/e2e/*.sh script (E2E=0 skips them; E2E=name runs tests/e2e/name.sh alone).
 # BIN names the directory holding horizon, horizond and tools/ for the script tests.
 # Numerical suites run with OpenBLAS at 2 threads here; the sanitizer run uses 1.
 set -u
@@ -13,8 +14,8 @@ fi
 threads=2
 case "${BIN:-}" in *asan*) threads=1 ;; esac
 for dir in "$@"; do
-    [ -d "$dir" ] || continue
-    for t in "$dir"/*; do
+    if [ -d "$dir" ]; then list=$(ls -d "$dir"/*); else list=$dir; fi
+    for t in $list; do
         [ -x "$t" ] && [ -f "$t" ] || continue
         echo "== $t (OPENBLAS_NUM_THREADS=$threads)"
         if ! OPENBLAS_NUM_THREADS=$threads "$t"; then
@@ -23,9 +24,13 @@ for dir in "$@"; do
         fi
     done
 done
-for s in tests/*.sh; do
-    [ "$s" = tests/run.sh ] && continue
-    [ -f "$s" ] || continue
+case "${E2E:-all}" in
+0) scripts="" ;;
+all) scripts=$(ls tests/e2e/*.sh) ;;
+*) scripts="tests/e2e/$E2E.sh" ;;
+esac
+for s in $scripts; do
+    [ -f "$s" ] || { echo "FAILED: no script $s"; fail=1; continue; }
     echo "== $s (BIN=${BIN:-})"
     if ! sh "$s"; then
         echo "FAILED: $s"

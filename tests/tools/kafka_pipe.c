@@ -14,8 +14,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "kafka_sink.h"
-#include "kafka_source.h"
+#include "connectors/kafka_sink.h"
+#include "connectors/kafka_source.h"
 
 #define MAXX 32
 

@@ -1,0 +1,56 @@
+/* main_horizon.c — the `horizon` tool: one binary, one subcommand per job (DESIGN.md,
+ * "Programs").  Subcommands are added here as their modules land. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/cmd_import.h"
+#include "cli/cmd_model.h"
+#include "common/blas_env.h"
+#include "common/hz.h"
+
+#define HZ_VERSION "0.1.0"
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: horizon SUBCOMMAND [options]\n"
+               "\n"
+               "subcommands:\n"
+               "  import     load a CSV into the SQLite readings table\n"
+               "  train      train a pipeline's model on its data (-c FILE.yaml)\n"
+               "  eval       backtest a checkpoint on the held-out test split\n"
+               "  forecast   forecast from the last rows of a CSV with a checkpoint\n"
+               "  version    print the version\n"
+               "\n"
+               "`horizon SUBCOMMAND --help` describes each.\n");
+}
+
+int main(int argc, char **argv)
+{
+    hz_blas_select_kernels(argv);
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    const char *cmd = argv[1];
+    if (!strcmp(cmd, "--help") || !strcmp(cmd, "-h") || !strcmp(cmd, "help")) {
+        usage(stdout);
+        return 0;
+    }
+    if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
+        printf("horizon %s\n", HZ_VERSION);
+        return 0;
+    }
+    static const struct {
+        const char *name;
+        int (*fn)(int, char **);
+    } cmds[] = {{"import", hz_cmd_import},
+                {"train", hz_cmd_train},
+                {"eval", hz_cmd_eval},
+                {"forecast", hz_cmd_forecast}};
+    for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
+        if (!strcmp(cmd, cmds[i].name))
+            return cmds[i].fn(argc - 1, argv + 1);
+    fprintf(stderr, "horizon: unknown subcommand '%s'\n", cmd);
+    usage(stderr);
+    return 2;
+}

@@ -1,0 +1,775 @@
+/* pipeline.c — one horizond pipeline: source → window store → batched model forward
+ * (forecaster.h) → sinks, with the data-quality rules and the residual check, and
+ * at-least-once delivery: flush every sink, then acknowledge (pipeline.h; DESIGN.md
+ * "Windows", "Anomalies", "Delivery and scale"). */
+#include "pipeline/pipeline.h"
+
+#include <math.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sqlite3.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pipeline/anomaly.h"
+#include "connectors/csv.h"
+#include "pipeline/forecaster.h"
+#include "connectors/kafka_sink.h"
+#include "connectors/kafka_source.h"
+#include "connectors/sqlite_sink.h"
+#include "connectors/sqlite_source.h"
+#include "training/trainer.h"
+#include "pipeline/window_store.h"
+
+#define MAX_ACKS 256 /* partitions tracked per cycle */
+#define N_KINDS  5
+#define FLUSH_MS 30000
+
+static const char *const KINDS[N_KINDS] = {"residual", "range", "flatline", "spike", "gap"};
+
+/* Scheduled retraining (model.train.retrain_every): one background thread at a time trains
+ * a new model object from the pipeline's history into `<checkpoint>.next`, renames it over
+ * the checkpoint and registers it; the loop thread joins it at a cycle boundary and swaps
+ * in a forecaster loaded from the new checkpoint.  The thread reads only cfg, pc, log (all
+ * immutable while the pipeline lives) and writes only rc, err, sum before setting done. */
+typedef struct retrain {
+    pthread_t th;
+    int running;       /* started, not joined yet (loop thread only) */
+    atomic_int cancel; /* set by the loop: stop training, publish nothing */
+    atomic_int done;   /* set by the thread after rc, err, sum */
+    int rc;
+    char err[HZ_ERRLEN];
+    hz_train_summary sum;
+    char next_path[4096];
+    int64_t due_ns, t0_ns;
+    hz_forecaster_stats base; /* counts of the forecasters swapped out */
+    hz_metric *m_ok, *m_failed;
+} retrain;
+
+struct hz_pipeline {
+    const hz_config *cfg;
+    const hz_pipeline_conf *pc;
+    const hz_logger *log;
+    /* source and sinks */
+    hz_source *src;
+    hz_kv *src_props;
+    hz_sink **sinks;
+    hz_kv **sink_props;
+    int *skip_readings; /* per sink: the source is this sink's readings table */
+    size_t n_sinks;
+    const char *const *vars; /* source variables (pc->source.fields.values) */
+    int nvars;
+    /* windows */
+    hz_window_store *ws;
+    hz_forecaster *fcst;
+    hz_rules_conf rules;
+    int rules_on;
+    /* anomalies of the cycle (grows to the largest cycle) */
+    hz_anomaly *an;
+    size_t n_an, cap_an;
+    /* rule state per series (by window-store index) and variable */
+    size_t scap;
+    hz_rules_state *rstate; /* [scap, nvars] */
+    /* positions to acknowledge after the next flush */
+    hz_pos acks[MAX_ACKS];
+    size_t n_acks;
+    int dirty; /* something written since the last flush */
+    /* arrival of the cycle's polls, for the latency histogram */
+    int64_t arr_ns[64];
+    uint64_t arr_n[64];
+    int n_arr;
+    sqlite3 *lagdb; /* sqlite source: how far the table is ahead of the cursor */
+    /* metrics */
+    hz_metric *m_read, *m_fc, *m_dead, *m_lag, *m_inf, *m_bs, *m_series, *m_late, *m_fill;
+    hz_metric *m_kind[N_KINDS];
+    uint64_t seen_late, seen_fill;
+    hz_pipeline_stats st;
+    retrain rt;
+};
+
+/* ---- helpers */
+
+static int grow_series(hz_pipeline *p, size_t need)
+{
+    size_t old = p->scap;
+    if (hz_grow((void **)&p->rstate, &p->scap, need, (size_t)p->nvars * sizeof *p->rstate))
+        return HZ_ENOMEM;
+    for (size_t i = old * p->nvars; i < p->scap * p->nvars; i++)
+        hz_anomaly_rules_init(&p->rstate[i]);
+    return 0;
+}
+
+/* Room for `more` anomaly records of the cycle; 0 or HZ_ENOMEM. */
+static int reserve_anomalies(hz_pipeline *p, size_t more)
+{
+    return hz_grow((void **)&p->an, &p->cap_an, p->n_an + more, sizeof *p->an);
+}
+
+static void note_ack(hz_pipeline *p, const hz_pos *pos)
+{
+    for (size_t i = 0; i < p->n_acks; i++)
+        if (p->acks[i].partition == pos->partition) {
+            if (pos->offset > p->acks[i].offset)
+                p->acks[i].offset = pos->offset;
+            return;
+        }
+    if (p->n_acks < MAX_ACKS)
+        p->acks[p->n_acks++] = *pos;
+}
+
+static void count_kind(hz_pipeline *p, const char *kind)
+{
+    for (int i = 0; i < N_KINDS; i++)
+        if (!strcmp(kind, KINDS[i]))
+            hz_metrics_inc(p->m_kind[i]);
+}
+
+/* kafka properties: the top-level map, then the section's own (later wins), then extra */
+static hz_kv *kafka_props(const hz_conf_map *top, const hz_conf_map *own, const hz_kv *extra,
+                          size_t n_extra, size_t *n)
+{
+    hz_kv *kv = calloc(top->n + own->n + n_extra + 1, sizeof *kv);
+    if (!kv)
+        return NULL;
+    size_t k = 0;
+    for (size_t i = 0; i < top->n; i++)
+        if (!hz_conf_map_get(own, top->items[i].key))
+            kv[k++] = (hz_kv){top->items[i].key, top->items[i].value};
+    for (size_t i = 0; i < own->n; i++)
+        kv[k++] = (hz_kv){own->items[i].key, own->items[i].value};
+    for (size_t i = 0; i < n_extra; i++)
+        kv[k++] = extra[i];
+    *n = k;
+    return kv;
+}
+
+/* ---- opening */
+
+static int open_source(hz_pipeline *p, char *err, size_t errlen)
+{
+    const hz_pipeline_conf *pc = p->pc;
+    const hz_cfg_source *s = &pc->source;
+    if (s->kind == HZ_CFG_SOURCE_KAFKA) {
+        hz_kv gid = {"group.id", s->kafka.group_id};
+        size_t n;
+        p->src_props = kafka_props(&p->cfg->kafka, &s->kafka.properties, &gid, 1, &n);
+        if (!p->src_props)
+            return hz_err(err, errlen, HZ_ENOMEM, "out of memory");
+        hz_kafka_source_opts o = {0};
+        o.topic = s->kafka.topic;
+        o.props = p->src_props;
+        o.nprops = n;
+        o.map.series_field = s->fields.series && *s->fields.series ? s->fields.series : NULL;
+        o.map.time_field = s->fields.time;
+        o.map.time_format = (hz_time_format)s->fields.time_format;
+        o.map.var_fields = p->vars;
+        o.map.nvars = p->nvars;
+        o.log = p->log;
+        return hz_kafka_source_new(&o, &p->src, err, errlen);
+    }
+    if (s->kind == HZ_CFG_SOURCE_SQLITE) {
+        hz_sqlite_source_opts o = {0};
+        o.path = s->sqlite.path;
+        o.table = s->sqlite.table;
+        o.cursor = pc->name;
+        o.variables = p->vars;
+        o.nvars = p->nvars;
+        o.poll_interval_ms = (int)(s->sqlite.poll_ms < 10 ? 10 : s->sqlite.poll_ms);
+        return hz_sqlite_source_new(&o, &p->src, err, errlen);
+    }
+    hz_csv_source_opts o = {0};
+    o.path = s->csv.path;
+    o.series = s->csv.series && *s->csv.series ? s->csv.series : pc->name;
+    o.csv.time_column = s->fields.time;
+    o.csv.columns = p->vars;
+    o.csv.ncolumns = p->nvars;
+    if (s->csv.delimiter && *s->csv.delimiter)
+        o.csv.delimiter = s->csv.delimiter[0];
+    o.csv.allow_empty = 1;
+    return hz_csv_source_new(&o, &p->src, err, errlen);
+}
+
+static int same_file(const char *a, const char *b)
+{
+    char ra[4096], rb[4096];
+    if (!a || !b)
+        return 0;
+    if (!realpath(a, ra) || !realpath(b, rb))
+        return !strcmp(a, b);
+    return !strcmp(ra, rb);
+}
+
+static int open_sinks(hz_pipeline *p, char *err, size_t errlen)
+{
+    const hz_pipeline_conf *pc = p->pc;
+    p->n_sinks = pc->n_sinks;
+    p->sinks = calloc(pc->n_sinks + 1, sizeof *p->sinks);
+    p->sink_props = calloc(pc->n_sinks + 1, sizeof *p->sink_props);
+    p->skip_readings = calloc(pc->n_sinks + 1, sizeof *p->skip_readings);
+    if (!p->sinks || !p->sink_props || !p->skip_readings)
+        return hz_err(err, errlen, HZ_ENOMEM, "out of memory");
+    for (size_t i = 0; i < pc->n_sinks; i++) {
+        const hz_cfg_sink *k = &pc->sinks[i];
+        int rc;
+        if (k->kind == HZ_CFG_SINK_SQLITE) {
+            hz_sqlite_sink_opts o = {0};
+            o.path = k->sqlite.path;
+            o.tables.forecasts = k->sqlite.forecasts_table;
+            o.tables.anomalies = k->sqlite.anomalies_table;
+            o.tables.dead = k->sqlite.dead_letters_table;
+            rc = hz_sqlite_sink_new(&o, &p->sinks[i], err, errlen);
+            p->skip_readings[i] = pc->source.kind == HZ_CFG_SOURCE_SQLITE &&
+                                  !strcmp(pc->source.sqlite.table, "readings") &&
+                                  same_file(pc->source.sqlite.path, k->sqlite.path);
+        } else {
+            size_t n;
+            p->sink_props[i] = kafka_props(&p->cfg->kafka, &k->kafka.properties, NULL, 0, &n);
+            if (!p->sink_props[i])
+                return hz_err(err, errlen, HZ_ENOMEM, "out of memory");
+            hz_kafka_sink_opts o = {0};
+            o.props = p->sink_props[i];
+            o.nprops = n;
+            o.forecasts_topic = *k->kafka.forecasts ? k->kafka.forecasts : NULL;
+            o.anomalies_topic = *k->kafka.anomalies ? k->kafka.anomalies : NULL;
+            o.dead_topic = *k->kafka.dead_letters ? k->kafka.dead_letters : NULL;
+            o.log = p->log;
+            rc = hz_kafka_sink_new(&o, &p->sinks[i], err, errlen);
+        }
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+/* Replays the SQLite history into the windows.  When the source is the readings table of
+ * the same file, only rows up to its acknowledged cursor count (the rest it will deliver). */
+static int rebuild_windows(hz_pipeline *p, char *err, size_t errlen)
+{
+    const hz_pipeline_conf *pc = p->pc;
+    const char *path = NULL;
+    int limited = 0;
+    for (size_t i = 0; i < pc->n_sinks; i++)
+        if (pc->sinks[i].kind == HZ_CFG_SINK_SQLITE) {
+            path = pc->sinks[i].sqlite.path;
+            limited = p->skip_readings[i];
+            break;
+        }
+    if (!path)
+        return 0;
+    int64_t cursor = limited ? hz_sqlite_source_position(p->src) : 0;
+    if (limited && cursor <= 0)
+        return 0;
+    sqlite3 *db = NULL;
+    int rc = hz_sqlite_open(path, 1, 5000, &db, err, errlen);
+    if (rc)
+        return rc;
+    const char *table = "readings";
+    if (limited) {
+        char sql[256];
+        snprintf(sql, sizeof sql,
+                 "CREATE TEMP VIEW hz_rebuild AS SELECT series, variable, ts, value FROM "
+                 "readings WHERE rowid <= %lld",
+                 (long long)cursor);
+        rc = hz_sqlite_exec(db, sql, err, errlen);
+        table = "hz_rebuild";
+    }
+    uint64_t pts = 0;
+    if (!rc)
+        rc = hz_window_store_load_sqlite(p->ws, db, table, p->vars, NULL, &pts, err, errlen);
+    sqlite3_close_v2(db);
+    if (rc)
+        return rc;
+    uint32_t idx; /* those windows were forecast before the restart */
+    while (hz_window_store_pop_ready(p->ws, &idx))
+        ;
+    p->st.rebuilt_points = pts;
+    hz_window_counters wc = hz_window_store_counters(p->ws);
+    p->seen_late = wc.dropped_late;
+    p->seen_fill = wc.filled;
+    if (pts)
+        hz_log(p->log, HZ_LOG_INFO,
+               "pipeline %s: windows rebuilt from %s: %llu series, %llu points", pc->name, path,
+               (unsigned long long)wc.series, (unsigned long long)pts);
+    return 0;
+}
+
+static void get_metrics(hz_pipeline *p, hz_metrics *m)
+{
+    if (!m)
+        return;
+    const char *lv[] = {p->pc->name, NULL};
+    p->m_read = hz_metrics_get(m, "horizon_readings_total", lv, NULL, 0);
+    p->m_fc = hz_metrics_get(m, "horizon_forecasts_total", lv, NULL, 0);
+    p->m_dead = hz_metrics_get(m, "horizon_dead_letters_total", lv, NULL, 0);
+    p->m_lag = hz_metrics_get(m, "horizon_consumer_lag", lv, NULL, 0);
+    p->m_inf = hz_metrics_get(m, "horizon_inference_seconds", lv, NULL, 0);
+    p->m_bs = hz_metrics_get(m, "horizon_batch_size", lv, NULL, 0);
+    p->m_series = hz_metrics_get(m, "horizon_window_series", lv, NULL, 0);
+    p->m_late = hz_metrics_get(m, "horizon_late_dropped_total", lv, NULL, 0);
+    p->m_fill = hz_metrics_get(m, "horizon_gaps_filled_total", lv, NULL, 0);
+    for (int i = 0; i < N_KINDS; i++) {
+        const char *kv[] = {p->pc->name, KINDS[i], NULL};
+        p->m_kind[i] = hz_metrics_get(m, "horizon_anomalies_total", kv, NULL, 0);
+    }
+    const char *ok[] = {p->pc->name, "ok", NULL}, *failed[] = {p->pc->name, "failed", NULL};
+    p->rt.m_ok = hz_metrics_get(m, "horizon_retrains_total", ok, NULL, 0);
+    p->rt.m_failed = hz_metrics_get(m, "horizon_retrains_total", failed, NULL, 0);
+}
+
+/* "pipeline NAME: msg", unless msg already names the pipeline. */
+static void prefixed(char *err, size_t errlen, const char *name, const char *msg)
+{
+    size_t n = strlen(name);
+    if (!strncmp(msg, "pipeline ", 9) && !strncmp(msg + 9, name, n) && msg[9 + n] == ':')
+        snprintf(err, errlen, "%s", msg);
+    else
+        snprintf(err, errlen, "pipeline %s: %s", name, msg);
+}
+
+int hz_pipeline_new(const hz_config *cfg, const hz_pipeline_conf *pc, hz_metrics *metrics,
+                    const hz_logger *log, const hz_train_hooks *hooks, hz_pipeline **out, char *err,
+                    size_t errlen)
+{
+    *out = NULL;
+    hz_pipeline *p = calloc(1, sizeof *p);
+    if (!p)
+        return hz_err(err, errlen, HZ_ENOMEM, "out of memory");
+    p->cfg = cfg;
+    p->pc = pc;
+    p->log = log;
+    p->vars = (const char *const *)pc->source.fields.values;
+    p->nvars = (int)pc->source.fields.n_values;
+    char e2[HZ_ERRLEN];
+    int rc;
+    hz_window_opts wo = {pc->window.period_ms, pc->window.lookback, p->nvars, pc->window.stride,
+                         pc->window.fill};
+    p->ws = hz_window_store_new(&wo, e2, sizeof e2);
+    if (!p->ws) {
+        rc = hz_err(err, errlen, HZ_EINVAL, "pipeline %s: %s", pc->name, e2);
+        goto fail;
+    }
+    hz_anomaly_rules_conf_default(&p->rules);
+    const hz_cfg_anomaly *an = &pc->anomaly;
+    if (an->rules.n_range == 2) {
+        p->rules.range_min = an->rules.range[0];
+        p->rules.range_max = an->rules.range[1];
+    }
+    p->rules.flatline = an->rules.flatline;
+    p->rules.spike_k = an->rules.spike;
+    p->rules.gap = an->rules.gap;
+    p->rules.period_ms = pc->window.period_ms;
+    p->rules_on =
+        an->rules.n_range == 2 || an->rules.flatline || an->rules.spike > 0 || an->rules.gap;
+    if ((rc = hz_anomaly_rules_conf_check(&p->rules, e2, sizeof e2))) {
+        prefixed(err, errlen, pc->name, e2);
+        goto fail;
+    }
+    get_metrics(p, metrics);
+    if ((rc = hz_forecaster_new(cfg, pc, p->vars, p->nvars, log, hooks, p->m_inf, p->m_bs, &p->fcst,
+                                e2, sizeof e2)) ||
+        (rc = open_sinks(p, e2, sizeof e2)) || (rc = open_source(p, e2, sizeof e2)) ||
+        (rc = rebuild_windows(p, e2, sizeof e2)) ||
+        (rc = grow_series(p, hz_window_store_counters(p->ws).series + 1))) {
+        prefixed(err, errlen, pc->name, e2);
+        goto fail;
+    }
+    if (pc->source.kind == HZ_CFG_SOURCE_SQLITE &&
+        sqlite3_open_v2(pc->source.sqlite.path, &p->lagdb, SQLITE_OPEN_READONLY, NULL) !=
+            SQLITE_OK) {
+        sqlite3_close(p->lagdb);
+        p->lagdb = NULL;
+    }
+    if (pc->model.train.retrain_every_ms > 0) {
+        p->rt.due_ns = hz_mono_ns() + pc->model.train.retrain_every_ms * 1000000;
+        snprintf(p->rt.next_path, sizeof p->rt.next_path, "%s.next", pc->model.checkpoint);
+    }
+    char desc[256];
+    hz_forecaster_describe(p->fcst, desc, sizeof desc);
+    hz_log(log, HZ_LOG_INFO, "pipeline %s: %s source, %zu sink%s, model %s, batch %d / %lld ms",
+           pc->name, p->src->ops->kind, p->n_sinks, p->n_sinks == 1 ? "" : "s", desc, pc->batch.max,
+           (long long)pc->batch.max_wait_ms);
+    *out = p;
+    return 0;
+fail:
+    hz_pipeline_free(p);
+    return rc;
+}
+
+/* ---- scheduled retraining */
+
+static void *retrain_main(void *arg)
+{
+    hz_pipeline *p = arg;
+    hz_train_opts o = {0};
+    o.checkpoint = p->rt.next_path;
+    o.publish = p->pc->model.checkpoint;
+    o.epochs = -1;
+    o.log = p->log;
+    o.cancel = &p->rt.cancel;
+    p->rt.rc = hz_trainer_run(p->cfg, p->pc, &o, &p->rt.sum, p->rt.err, sizeof p->rt.err);
+    atomic_store(&p->rt.done, 1);
+    return NULL;
+}
+
+static void retrain_start(hz_pipeline *p)
+{
+    atomic_store(&p->rt.cancel, 0);
+    atomic_store(&p->rt.done, 0);
+    p->rt.rc = 0;
+    p->rt.err[0] = 0;
+    p->rt.t0_ns = hz_mono_ns();
+    hz_log(p->log, HZ_LOG_NOTICE, "pipeline %s: retraining in the background (model %s serves)",
+           p->pc->name, hz_forecaster_model_id(p->fcst));
+    /* signals stay with the loop thread: the handlers only set flags it polls */
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    int rc = pthread_create(&p->rt.th, NULL, retrain_main, p);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (rc) {
+        hz_log(p->log, HZ_LOG_ERR, "pipeline %s: retrain not started: pthread_create: %s",
+               p->pc->name, strerror(rc));
+        hz_metrics_inc(p->rt.m_failed);
+        p->rt.due_ns = hz_mono_ns() + p->pc->model.train.retrain_every_ms * 1000000;
+        return;
+    }
+    p->rt.running = 1;
+}
+
+/* The loop's side, at a cycle boundary (nothing staged in the forecaster): starts a retrain
+ * when one is due, or swaps in the model of a finished one. */
+static void retrain_tick(hz_pipeline *p)
+{
+    int64_t every = p->pc->model.train.retrain_every_ms, now = hz_mono_ns();
+    if (every <= 0 || (!p->rt.running && now < p->rt.due_ns))
+        return;
+    if (!p->rt.running) {
+        retrain_start(p);
+        return;
+    }
+    if (!atomic_load(&p->rt.done))
+        return;
+    pthread_join(p->rt.th, NULL);
+    p->rt.running = 0;
+    p->rt.due_ns = now + every * 1000000;
+    double secs = (now - p->rt.t0_ns) / 1e9;
+    const char *name = p->pc->name;
+    if (p->rt.rc) {
+        hz_log(p->log, HZ_LOG_ERR,
+               "pipeline %s: retrain failed after %.1f s; model %s keeps "
+               "serving: %s",
+               name, secs, hz_forecaster_model_id(p->fcst), p->rt.err);
+        hz_metrics_inc(p->rt.m_failed);
+        return;
+    }
+    char e2[HZ_ERRLEN];
+    hz_forecaster *nf = NULL;
+    if (hz_forecaster_new(p->cfg, p->pc, p->vars, p->nvars, p->log, NULL, p->m_inf, p->m_bs, &nf,
+                          e2, sizeof e2)) {
+        hz_log(p->log, HZ_LOG_ERR,
+               "pipeline %s: retrained model not loaded; model %s keeps "
+               "serving: %s",
+               name, hz_forecaster_model_id(p->fcst), e2);
+        hz_metrics_inc(p->rt.m_failed);
+        return;
+    }
+    if (hz_forecaster_take_state(nf, p->fcst))
+        hz_log(p->log, HZ_LOG_WARN,
+               "pipeline %s: out of memory keeping the latest forecasts; "
+               "residual checks resume with the next forecast of each series",
+               name);
+    const hz_train_summary *sm = &p->rt.sum;
+    hz_log(p->log, HZ_LOG_NOTICE,
+           "pipeline %s: retrained in %.1f s (val mse %.4g mae %.4g; test mse %.4g mae %.4g on "
+           "%d windows); model %s replaces %s",
+           name, secs, sm->val_mse, sm->val_mae, sm->test_mse, sm->test_mae, sm->test_windows,
+           hz_forecaster_model_id(nf), hz_forecaster_model_id(p->fcst));
+    hz_forecaster_stats os = hz_forecaster_stats_get(p->fcst);
+    p->rt.base.windows += os.windows;
+    p->rt.base.batches += os.batches;
+    p->rt.base.skipped += os.skipped;
+    p->rt.base.forecasts += os.forecasts;
+    hz_forecaster_free(p->fcst);
+    p->fcst = nf;
+    hz_metrics_inc(p->rt.m_ok);
+}
+
+/* Stops a running retrain (shutdown, restart): it returns within one training batch. */
+static void retrain_cancel(hz_pipeline *p)
+{
+    if (!p->rt.running)
+        return;
+    atomic_store(&p->rt.cancel, 1);
+    pthread_join(p->rt.th, NULL);
+    p->rt.running = 0;
+    if (p->rt.rc == HZ_EAGAIN)
+        hz_log(p->log, HZ_LOG_NOTICE, "pipeline %s: retrain cancelled", p->pc->name);
+    else if (p->rt.rc)
+        hz_log(p->log, HZ_LOG_ERR, "pipeline %s: retrain failed: %s", p->pc->name, p->rt.err);
+    else
+        hz_log(p->log, HZ_LOG_NOTICE,
+               "pipeline %s: retrain finished at stop; the new checkpoint "
+               "serves from the next start",
+               p->pc->name);
+}
+
+/* ---- the cycle */
+
+/* hz_forecast_fn: a forward's forecasts to every sink. */
+static int emit_forecasts(void *opaque, const hz_forecast *fc, size_t n, char *err, size_t errlen)
+{
+    hz_pipeline *p = opaque;
+    for (size_t i = 0; i < p->n_sinks; i++) {
+        int rc = p->sinks[i]->ops->write_forecasts(p->sinks[i], fc, n, err, errlen);
+        if (rc)
+            return rc;
+    }
+    p->dirty = 1;
+    hz_metrics_add(p->m_fc, (double)n);
+    return 0;
+}
+
+static int forecast_pending(hz_pipeline *p, char *err, size_t errlen)
+{
+    int rc = hz_forecaster_stage(p->fcst, p->ws, emit_forecasts, p, err, errlen);
+    return rc ? rc : hz_forecaster_run(p->fcst, p->ws, emit_forecasts, p, err, errlen);
+}
+
+static int handle_batch(hz_pipeline *p, const hz_batch *b, char *err, size_t errlen)
+{
+    int rc;
+    if (b->n_readings) {
+        for (size_t i = 0; i < p->n_sinks; i++)
+            if (!p->skip_readings[i] &&
+                (rc = p->sinks[i]->ops->write_readings(p->sinks[i], p->pc->name, p->vars,
+                                                       b->readings, b->n_readings, err, errlen)))
+                return rc;
+        p->dirty = 1;
+    }
+    p->n_an = 0;
+    hz_anomaly out[HZ_RULES_MAX_OUT];
+    for (size_t i = 0; i < b->n_readings; i++) {
+        const hz_reading *r = &b->readings[i];
+        if ((rc = hz_window_store_push_reading(p->ws, r)))
+            continue; /* empty series id: nothing to key it on */
+        int64_t s = hz_window_store_find(p->ws, r->series);
+        if (s < 0 || grow_series(p, (size_t)s + 1))
+            continue;
+        const char *sid = hz_window_store_series_id(p->ws, (uint32_t)s);
+        if (reserve_anomalies(p, (size_t)HZ_MAX_VARS + (size_t)p->nvars * HZ_RULES_MAX_OUT))
+            continue; /* out of memory: the flags of this point are lost, not the point */
+        int k = hz_forecaster_check(p->fcst, (uint32_t)s, r, p->an + p->n_an, HZ_MAX_VARS);
+        for (int j = 0; j < k; j++) /* the store's copy outlives the source's batch */
+            p->an[p->n_an++].series = sid;
+        if ((rc = hz_forecaster_stage(p->fcst, p->ws, emit_forecasts, p, err, errlen)))
+            return rc;
+        for (int v = 0; p->rules_on && v < p->nvars; v++) {
+            int n = hz_anomaly_rules_check(&p->rules, &p->rstate[(size_t)s * p->nvars + v],
+                                           r->ts_ms, r->values[v], out, HZ_RULES_MAX_OUT);
+            for (int j = 0; j < n; j++) {
+                hz_anomaly *a = &p->an[p->n_an++];
+                *a = out[j];
+                a->pipeline = p->pc->name;
+                a->series = sid;
+                a->variable = p->vars[v];
+            }
+        }
+    }
+    for (size_t i = 0; i < p->n_an; i++)
+        count_kind(p, p->an[i].kind);
+    for (size_t i = 0; i < p->n_sinks; i++) {
+        if (p->n_an &&
+            (rc = p->sinks[i]->ops->write_anomalies(p->sinks[i], p->an, p->n_an, err, errlen)))
+            return rc;
+        if (b->n_dead && (rc = p->sinks[i]->ops->write_dead(p->sinks[i], p->pc->name, b->dead,
+                                                            b->n_dead, err, errlen)))
+            return rc;
+    }
+    for (size_t i = 0; i < b->n_dead; i++)
+        hz_log(p->log, HZ_LOG_WARN, "pipeline %s: dead letter %s: %s", p->pc->name,
+               b->dead[i].origin, b->dead[i].reason);
+    if (p->n_an || b->n_dead)
+        p->dirty = 1;
+    p->st.readings += b->n_readings;
+    p->st.dead += b->n_dead;
+    p->st.anomalies += p->n_an;
+    hz_metrics_add(p->m_read, (double)b->n_readings);
+    hz_metrics_add(p->m_dead, (double)b->n_dead);
+    for (size_t i = 0; i < b->n_positions; i++)
+        note_ack(p, &b->positions[i]);
+    return 0;
+}
+
+/* Flushes every sink, then acknowledges the cycle's positions.  Kafka sinks are flushed
+ * before the SQLite ones: if a delivery fails, the SQLite transaction is not committed
+ * either, so the restarted pipeline replays the cycle (its windows rebuilt from SQLite
+ * without it) and produces everything again; the reverse order would leave the readings
+ * in SQLite, make the replayed points duplicates in the windows, and never resend the
+ * forecasts Kafka missed. */
+static int commit(hz_pipeline *p, int timeout_ms, char *err, size_t errlen)
+{
+    int rc;
+    if (p->dirty) {
+        for (int sqlite = 0; sqlite < 2; sqlite++)
+            for (size_t i = 0; i < p->n_sinks; i++)
+                if ((p->pc->sinks[i].kind == HZ_CFG_SINK_SQLITE) == sqlite &&
+                    (rc = p->sinks[i]->ops->flush(p->sinks[i], timeout_ms, err, errlen)))
+                    return rc;
+        p->dirty = 0;
+    }
+    for (size_t i = 0; i < p->n_acks; i++)
+        if ((rc = p->src->ops->ack(p->src, &p->acks[i], err, errlen)))
+            return rc;
+    p->n_acks = 0;
+    return 0;
+}
+
+int hz_pipeline_step(hz_pipeline *p, int timeout_ms, char *err, size_t errlen)
+{
+    char e2[HZ_ERRLEN];
+    int64_t t0 = 0, max_wait = p->pc->batch.max_wait_ms;
+    int total = 0, rc = 0;
+    retrain_tick(p); /* between cycles: nothing is staged, so a swap is whole */
+    for (;;) {
+        int wait = timeout_ms;
+        if (total) {
+            int64_t left = max_wait - (hz_mono_ns() - t0) / 1000000;
+            if (left <= 0)
+                break;
+            wait = (int)left;
+        }
+        hz_batch b;
+        /* a few batches' worth per poll: the cycle ends at max_wait, so a smaller poll
+         * bounds how long a reading waits behind the work of its own cycle */
+        size_t max = (size_t)p->pc->batch.max * 4;
+        max = max < 64 ? 64 : max > 4096 ? 4096 : max;
+        int n = p->src->ops->poll(p->src, &b, max, wait, e2, sizeof e2);
+        if (n < 0) {
+            rc = n;
+            goto fail;
+        }
+        if (n == 0)
+            break;
+        int64_t now = hz_mono_ns();
+        if (!total)
+            t0 = now;
+        total += n;
+        if (p->n_arr < 64)
+            p->arr_ns[p->n_arr++] = now;
+        p->arr_n[p->n_arr - 1] += b.n_readings;
+        if ((rc = handle_batch(p, &b, e2, sizeof e2)))
+            goto fail;
+    }
+    if (!total)
+        return 0;
+    if ((rc = forecast_pending(p, e2, sizeof e2)) < 0 || (rc = commit(p, FLUSH_MS, e2, sizeof e2)))
+        goto fail;
+    p->st.cycles++;
+    int64_t done = hz_mono_ns();
+    p->st.busy_ns += done - t0;
+    for (int i = 0; i < p->n_arr; i++) {
+        double us = (done - p->arr_ns[i]) / 1e3;
+        int k = us > 1 ? (int)(4 * log2(us)) : 0;
+        p->st.latency[k < HZ_LAT_BUCKETS ? k : HZ_LAT_BUCKETS - 1] += p->arr_n[i];
+        p->arr_n[i] = 0;
+    }
+    p->n_arr = 0;
+    return total;
+fail:
+    return hz_err(err, errlen, rc, "pipeline %s: %s", p->pc->name, e2);
+}
+
+int hz_pipeline_drain(hz_pipeline *p, int timeout_ms, char *err, size_t errlen)
+{
+    char e2[HZ_ERRLEN];
+    int rc;
+    if ((rc = forecast_pending(p, e2, sizeof e2)) < 0 ||
+        (rc = commit(p, timeout_ms, e2, sizeof e2)))
+        return hz_err(err, errlen, rc, "pipeline %s: %s", p->pc->name, e2);
+    return 0;
+}
+
+void hz_pipeline_update_metrics(hz_pipeline *p)
+{
+    hz_window_counters wc = hz_window_store_counters(p->ws);
+    hz_metrics_set(p->m_series, (double)wc.series);
+    hz_metrics_add(p->m_late, (double)(wc.dropped_late - p->seen_late));
+    hz_metrics_add(p->m_fill, (double)(wc.filled - p->seen_fill));
+    p->seen_late = wc.dropped_late;
+    p->seen_fill = wc.filled;
+    p->st.series = wc.series;
+    if (p->pc->source.kind == HZ_CFG_SOURCE_KAFKA) {
+        int64_t lag = hz_kafka_source_lag(p->src);
+        if (lag >= 0)
+            hz_metrics_set(p->m_lag, (double)lag);
+    }
+    if (p->lagdb) {
+        char sql[128];
+        sqlite3_stmt *st = NULL;
+        snprintf(sql, sizeof sql, "SELECT max(rowid) FROM %s", p->pc->source.sqlite.table);
+        if (sqlite3_prepare_v2(p->lagdb, sql, -1, &st, NULL) == SQLITE_OK &&
+            sqlite3_step(st) == SQLITE_ROW) {
+            int64_t ahead = sqlite3_column_int64(st, 0) - hz_sqlite_source_position(p->src);
+            hz_metrics_set(p->m_lag, (double)(ahead > 0 ? ahead : 0));
+        }
+        sqlite3_finalize(st);
+    }
+}
+
+const hz_pipeline_stats *hz_pipeline_stats_get(hz_pipeline *p)
+{
+    hz_forecaster_stats fs = hz_forecaster_stats_get(p->fcst);
+    p->st.windows = p->rt.base.windows + fs.windows;
+    p->st.batches = p->rt.base.batches + fs.batches;
+    p->st.skipped = p->rt.base.skipped + fs.skipped;
+    p->st.forecasts = p->rt.base.forecasts + fs.forecasts;
+    p->st.series = hz_window_store_counters(p->ws).series;
+    return &p->st;
+}
+
+double hz_pipeline_latency_quantile(const hz_pipeline_stats *st, double q)
+{
+    uint64_t n = 0, c = 0;
+    for (int i = 0; i < HZ_LAT_BUCKETS; i++)
+        n += st->latency[i];
+    if (!n)
+        return 0;
+    for (int i = 0; i < HZ_LAT_BUCKETS; i++) {
+        c += st->latency[i];
+        if ((double)c >= q * (double)n)
+            return exp2((i + 1) / 4.0) / 1e6;
+    }
+    return exp2(HZ_LAT_BUCKETS / 4.0) / 1e6;
+}
+
+const hz_pipeline_conf *hz_pipeline_conf_of(const hz_pipeline *p)
+{
+    return p->pc;
+}
+
+void hz_pipeline_free(hz_pipeline *p)
+{
+    if (!p)
+        return;
+    retrain_cancel(p);
+    if (p->src)
+        p->src->ops->free(p->src);
+    sqlite3_close(p->lagdb);
+    for (size_t i = 0; p->sinks && i < p->n_sinks; i++) {
+        if (p->sinks[i])
+            p->sinks[i]->ops->free(p->sinks[i]);
+        if (p->sink_props)
+            free(p->sink_props[i]);
+    }
+    free(p->sinks);
+    free(p->sink_props);
+    free(p->skip_readings);
+    free(p->src_props);
+    hz_window_store_free(p->ws);
+    hz_forecaster_free(p->fcst);
+    free(p->an);
+    free(p->rstate);
+    free(p);
+}

@@ -1,0 +1,561 @@
+/* window_store.c — per-series ring buffers on a regular grid (DESIGN.md, "Data model",
+ * Windows).  See window_store.h for the placement, fill and ready rules.
+ *
+ * Layout: a series record is one fixed-size block — header, one mask bit per slot (1 = real
+ * point), then lookback × nvars floats — carved from slabs of WS_SLAB records, so a store of
+ * 100k series × 720 × 1 var costs ~2.9 KB per series and no allocation happens per reading.
+ * Series ids are copied into an arena of 64 KiB chunks.  Lookup is an open-addressing hash
+ * table (linear probing, FNV-1a, load <= 0.5) of record indices. */
+#include "pipeline/window_store.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "connectors/sqlite_schema.h"
+
+#define WS_SLAB     1024u
+#define WS_ID_CHUNK 65536u
+
+typedef struct ws_series {
+    const char *id;
+    int64_t head; /* newest slot held (always a real point) */
+    uint64_t hash;
+    int32_t n;      /* slots held, <= lookback */
+    int32_t since;  /* new slots since the last ready event */
+    uint8_t queued; /* in the ready queue */
+    uint8_t full;   /* has held lookback slots at least once */
+} ws_series;
+
+typedef struct ws_chunk {
+    struct ws_chunk *next;
+    size_t used, cap;
+    char data[];
+} ws_chunk;
+
+struct hz_window_store {
+    hz_window_opts o;
+    size_t mask_bytes, rec_size, vals_off;
+    unsigned char **slabs; /* each WS_SLAB records */
+    size_t nslabs, slabs_cap;
+    uint32_t nseries;
+    uint32_t *table; /* record index + 1; 0 = empty */
+    size_t table_cap;
+    uint32_t *queue; /* ring of record indices */
+    size_t q_cap, q_head, q_len;
+    ws_chunk *ids;
+    size_t id_bytes;
+    hz_window_counters c;
+};
+
+static uint64_t fnv1a(const char *s)
+{
+    uint64_t h = 1469598103934665603ULL;
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+    return h;
+}
+
+static int64_t floor_div(int64_t a, int64_t b)
+{
+    int64_t q = a / b;
+    if ((a % b != 0) && ((a < 0) != (b < 0)))
+        q--;
+    return q;
+}
+
+static size_t ring_pos(const hz_window_store *ws, int64_t slot)
+{
+    int64_t m = slot % ws->o.lookback;
+    return (size_t)(m < 0 ? m + ws->o.lookback : m);
+}
+
+static ws_series *rec(const hz_window_store *ws, uint32_t idx)
+{
+    return (ws_series *)(ws->slabs[idx / WS_SLAB] + (size_t)(idx % WS_SLAB) * ws->rec_size);
+}
+
+static uint8_t *rec_mask(const hz_window_store *ws, ws_series *s)
+{
+    return (uint8_t *)s + sizeof(ws_series);
+}
+
+static float *rec_vals(const hz_window_store *ws, ws_series *s)
+{
+    return (float *)((unsigned char *)s + ws->vals_off);
+}
+
+hz_window_store *hz_window_store_new(const hz_window_opts *o, char *err, size_t errlen)
+{
+    if (!o || o->period_ms <= 0 || o->lookback <= 0 || o->nvars <= 0 || o->nvars > HZ_MAX_VARS ||
+        o->stride <= 0 || o->fill < HZ_FILL_PREVIOUS || o->fill > HZ_FILL_NONE) {
+        hz_err(err, errlen, HZ_EINVAL,
+               "window store: need period_ms > 0, lookback > 0, 1 <= nvars <= %d, stride > 0 "
+               "and a fill policy",
+               HZ_MAX_VARS);
+        return NULL;
+    }
+    hz_window_store *ws = calloc(1, sizeof *ws);
+    if (!ws) {
+        hz_err(err, errlen, HZ_ENOMEM, "window store: out of memory");
+        return NULL;
+    }
+    ws->o = *o;
+    ws->mask_bytes = ((size_t)o->lookback + 7) / 8;
+    ws->vals_off = (sizeof(ws_series) + ws->mask_bytes + 7) & ~(size_t)7;
+    ws->rec_size =
+        (ws->vals_off + (size_t)o->lookback * (size_t)o->nvars * sizeof(float) + 7) & ~(size_t)7;
+    return ws;
+}
+
+void hz_window_store_free(hz_window_store *ws)
+{
+    if (!ws)
+        return;
+    for (size_t i = 0; i < ws->nslabs; i++)
+        free(ws->slabs[i]);
+    free(ws->slabs);
+    free(ws->table);
+    free(ws->queue);
+    for (ws_chunk *c = ws->ids, *nx; c; c = nx) {
+        nx = c->next;
+        free(c);
+    }
+    free(ws);
+}
+
+static const char *id_copy(hz_window_store *ws, const char *s)
+{
+    size_t n = strlen(s) + 1;
+    ws_chunk *c = ws->ids;
+    if (!c || c->cap - c->used < n) {
+        size_t cap = n > WS_ID_CHUNK ? n : WS_ID_CHUNK;
+        ws_chunk *nc = malloc(sizeof *nc + cap);
+        if (!nc)
+            return NULL;
+        nc->used = 0;
+        nc->cap = cap;
+        /* keep the partly used chunk at the head when the new one is a one-off big id */
+        if (c && n > WS_ID_CHUNK) {
+            nc->next = c->next;
+            c->next = nc;
+        } else {
+            nc->next = c;
+            ws->ids = nc;
+        }
+        ws->id_bytes += sizeof *nc + cap;
+        c = nc;
+    }
+    char *p = c->data + c->used;
+    memcpy(p, s, n);
+    c->used += n;
+    return p;
+}
+
+static int table_grow(hz_window_store *ws)
+{
+    size_t cap = ws->table_cap ? ws->table_cap * 2 : 1024;
+    uint32_t *t = calloc(cap, sizeof *t);
+    if (!t)
+        return HZ_ENOMEM;
+    for (uint32_t i = 0; i < ws->nseries; i++) {
+        size_t j = rec(ws, i)->hash & (cap - 1);
+        while (t[j])
+            j = (j + 1) & (cap - 1);
+        t[j] = i + 1;
+    }
+    free(ws->table);
+    ws->table = t;
+    ws->table_cap = cap;
+    return 0;
+}
+
+static int queue_grow(hz_window_store *ws, size_t need)
+{
+    if (need <= ws->q_cap)
+        return 0;
+    size_t cap = ws->q_cap ? ws->q_cap * 2 : 1024;
+    while (cap < need)
+        cap *= 2;
+    uint32_t *q = malloc(cap * sizeof *q);
+    if (!q)
+        return HZ_ENOMEM;
+    for (size_t i = 0; i < ws->q_len; i++)
+        q[i] = ws->queue[(ws->q_head + i) % ws->q_cap];
+    free(ws->queue);
+    ws->queue = q;
+    ws->q_cap = cap;
+    ws->q_head = 0;
+    return 0;
+}
+
+int64_t hz_window_store_find(const hz_window_store *ws, const char *series)
+{
+    if (!ws->table_cap || !series)
+        return HZ_ENOTFOUND;
+    uint64_t h = fnv1a(series);
+    for (size_t j = h & (ws->table_cap - 1);; j = (j + 1) & (ws->table_cap - 1)) {
+        uint32_t e = ws->table[j];
+        if (!e)
+            return HZ_ENOTFOUND;
+        ws_series *s = rec(ws, e - 1);
+        if (s->hash == h && !strcmp(s->id, series))
+            return e - 1;
+    }
+}
+
+/* Finds or creates series; NULL on no memory.  *created tells which. */
+static ws_series *series_get(hz_window_store *ws, const char *series, int *created,
+                             uint32_t *idx_out)
+{
+    *created = 0;
+    uint64_t h = fnv1a(series);
+    if (ws->table_cap) {
+        for (size_t j = h & (ws->table_cap - 1);; j = (j + 1) & (ws->table_cap - 1)) {
+            uint32_t e = ws->table[j];
+            if (!e)
+                break;
+            ws_series *s = rec(ws, e - 1);
+            if (s->hash == h && !strcmp(s->id, series)) {
+                *idx_out = e - 1;
+                return s;
+            }
+        }
+    }
+    if (ws->nseries == UINT32_MAX - 1)
+        return NULL;
+    if ((size_t)(ws->nseries + 1) * 2 > ws->table_cap && table_grow(ws))
+        return NULL;
+    if (queue_grow(ws, (size_t)ws->nseries + 1))
+        return NULL;
+    uint32_t idx = ws->nseries;
+    if (idx / WS_SLAB >= ws->nslabs) {
+        if (ws->nslabs == ws->slabs_cap) {
+            size_t cap = ws->slabs_cap ? ws->slabs_cap * 2 : 16;
+            unsigned char **sl = realloc(ws->slabs, cap * sizeof *sl);
+            if (!sl)
+                return NULL;
+            ws->slabs = sl;
+            ws->slabs_cap = cap;
+        }
+        unsigned char *slab = malloc(WS_SLAB * ws->rec_size);
+        if (!slab)
+            return NULL;
+        ws->slabs[ws->nslabs++] = slab;
+    }
+    const char *id = id_copy(ws, series);
+    if (!id)
+        return NULL;
+    ws_series *s = rec(ws, idx);
+    memset(s, 0, ws->vals_off);
+    s->id = id;
+    s->hash = h;
+    float *v = rec_vals(ws, s);
+    for (size_t i = 0; i < (size_t)ws->o.lookback * (size_t)ws->o.nvars; i++)
+        v[i] = NAN;
+    size_t j = h & (ws->table_cap - 1);
+    while (ws->table[j])
+        j = (j + 1) & (ws->table_cap - 1);
+    ws->table[j] = idx + 1;
+    ws->nseries++;
+    ws->c.series = ws->nseries;
+    *created = 1;
+    *idx_out = idx;
+    return s;
+}
+
+static void write_slot(hz_window_store *ws, ws_series *s, int64_t slot, const double *values,
+                       int real)
+{
+    size_t p = ring_pos(ws, slot);
+    float *v = rec_vals(ws, s) + p * (size_t)ws->o.nvars;
+    for (int k = 0; k < ws->o.nvars; k++)
+        v[k] = (float)values[k];
+    uint8_t *m = rec_mask(ws, s);
+    if (real)
+        m[p >> 3] |= (uint8_t)(1u << (p & 7));
+    else
+        m[p >> 3] &= (uint8_t) ~(1u << (p & 7));
+}
+
+static int slot_real(const hz_window_store *ws, ws_series *s, int64_t slot)
+{
+    size_t p = ring_pos(ws, slot);
+    return (rec_mask(ws, s)[p >> 3] >> (p & 7)) & 1;
+}
+
+/* Fills slots (lo, hi) exclusive, between the values at slot lo (left) and slot hi (right),
+ * by the policy; only slots >= first_kept are written (the others would fall out). */
+static void fill_gap(hz_window_store *ws, ws_series *s, int64_t lo, const double *left, int64_t hi,
+                     const double *right, int64_t first_kept)
+{
+    int64_t from = lo + 1 > first_kept ? lo + 1 : first_kept;
+    double v[HZ_MAX_VARS];
+    for (int64_t j = from; j < hi; j++) {
+        for (int k = 0; k < ws->o.nvars; k++) {
+            switch (ws->o.fill) {
+            case HZ_FILL_PREVIOUS:
+                v[k] = left[k];
+                break;
+            case HZ_FILL_LINEAR:
+                v[k] = left[k] + (right[k] - left[k]) * (double)(j - lo) / (double)(hi - lo);
+                break;
+            default:
+                v[k] = NAN;
+                break;
+            }
+        }
+        write_slot(ws, s, j, v, 0);
+        ws->c.filled++;
+    }
+}
+
+static void slot_values(hz_window_store *ws, ws_series *s, int64_t slot, double *out)
+{
+    const float *v = rec_vals(ws, s) + ring_pos(ws, slot) * (size_t)ws->o.nvars;
+    for (int k = 0; k < ws->o.nvars; k++)
+        out[k] = v[k];
+}
+
+static void maybe_ready(hz_window_store *ws, ws_series *s, uint32_t idx)
+{
+    if (s->n < ws->o.lookback)
+        return;
+    if (s->full && s->since < ws->o.stride)
+        return;
+    s->full = 1;
+    s->since = 0;
+    ws->c.ready++;
+    if (s->queued)
+        return;
+    s->queued = 1;
+    ws->queue[(ws->q_head + ws->q_len) % ws->q_cap] = idx;
+    ws->q_len++;
+}
+
+int hz_window_store_push(hz_window_store *ws, const char *series, int64_t ts_ms,
+                         const double *values)
+{
+    if (!series || !series[0]) {
+        ws->c.rejected++;
+        return HZ_EINVAL;
+    }
+    int created;
+    uint32_t idx;
+    ws_series *s = series_get(ws, series, &created, &idx);
+    if (!s)
+        return HZ_ENOMEM;
+    int64_t slot = floor_div(ts_ms, ws->o.period_ms);
+    int64_t L = ws->o.lookback;
+    if (created) {
+        s->head = slot;
+        s->n = 1;
+        write_slot(ws, s, slot, values, 1);
+        ws->c.accepted++;
+        maybe_ready(ws, s, idx);
+        return 0;
+    }
+    double left[HZ_MAX_VARS];
+    if (slot > s->head) {
+        int64_t k = slot - s->head;
+        if (k > 1 && ws->o.fill != HZ_FILL_NONE)
+            slot_values(ws, s, s->head, left);
+        fill_gap(ws, s, s->head, left, slot, values, slot - L + 1);
+        write_slot(ws, s, slot, values, 1);
+        s->head = slot;
+        s->n = (int32_t)(s->n + k > L ? L : s->n + k);
+        int64_t since = s->since + k;
+        s->since = (int32_t)(since > INT32_MAX ? INT32_MAX : since);
+        ws->c.accepted++;
+        maybe_ready(ws, s, idx);
+        return 0;
+    }
+    if (slot <= s->head - L) {
+        ws->c.dropped_late++;
+        return 0;
+    }
+    int64_t earliest = s->head - s->n + 1;
+    if (slot >= earliest) {
+        if (slot_real(ws, s, slot))
+            ws->c.duplicates++;
+        else
+            ws->c.late_placed++;
+        write_slot(ws, s, slot, values, 1);
+    } else {
+        double right[HZ_MAX_VARS];
+        slot_values(ws, s, earliest, right);
+        fill_gap(ws, s, slot, values, earliest, right, slot);
+        write_slot(ws, s, slot, values, 1);
+        s->n = (int32_t)(s->head - slot + 1);
+        ws->c.late_placed++;
+        maybe_ready(ws, s, idx);
+    }
+    ws->c.accepted++;
+    return 0;
+}
+
+int hz_window_store_push_reading(hz_window_store *ws, const hz_reading *r)
+{
+    if (r->nvars != ws->o.nvars) {
+        ws->c.rejected++;
+        return HZ_EINVAL;
+    }
+    return hz_window_store_push(ws, r->series, r->ts_ms, r->values);
+}
+
+int hz_window_store_pop_ready(hz_window_store *ws, uint32_t *idx)
+{
+    if (!ws->q_len)
+        return 0;
+    *idx = ws->queue[ws->q_head];
+    ws->q_head = (ws->q_head + 1) % ws->q_cap;
+    ws->q_len--;
+    rec(ws, *idx)->queued = 0;
+    return 1;
+}
+
+const char *hz_window_store_series_id(const hz_window_store *ws, uint32_t idx)
+{
+    return idx < ws->nseries ? rec(ws, idx)->id : NULL;
+}
+
+int hz_window_store_copy(const hz_window_store *ws, uint32_t idx, float *out, uint8_t *mask,
+                         int64_t *last_ts)
+{
+    if (idx >= ws->nseries)
+        return HZ_ENOTFOUND;
+    ws_series *s = rec(ws, idx);
+    int64_t L = ws->o.lookback, nv = ws->o.nvars;
+    int64_t first = s->head - L + 1, earliest = s->head - s->n + 1;
+    const float *v = rec_vals(ws, s);
+    const uint8_t *m = rec_mask(ws, s);
+    for (int64_t i = 0; i < L; i++) {
+        int64_t slot = first + i;
+        float *o = out + i * nv;
+        if (slot < earliest) {
+            for (int64_t k = 0; k < nv; k++)
+                o[k] = NAN;
+            if (mask)
+                mask[i] = 0;
+            continue;
+        }
+        size_t p = ring_pos(ws, slot);
+        memcpy(o, v + p * (size_t)nv, (size_t)nv * sizeof(float));
+        if (mask)
+            mask[i] = (m[p >> 3] >> (p & 7)) & 1;
+    }
+    if (last_ts)
+        *last_ts = s->head * ws->o.period_ms;
+    return s->n;
+}
+
+hz_window_counters hz_window_store_counters(const hz_window_store *ws)
+{
+    hz_window_counters c = ws->c;
+    c.queued = ws->q_len;
+    return c;
+}
+
+size_t hz_window_store_bytes(const hz_window_store *ws)
+{
+    return sizeof *ws + ws->nslabs * WS_SLAB * ws->rec_size + ws->slabs_cap * sizeof(void *) +
+           ws->table_cap * sizeof(uint32_t) + ws->q_cap * sizeof(uint32_t) + ws->id_bytes;
+}
+
+int hz_window_store_load_sqlite(hz_window_store *ws, sqlite3 *db, const char *table,
+                                const char *const *variables, const char *series, uint64_t *points,
+                                char *err, size_t errlen)
+{
+    if (points)
+        *points = 0;
+    if (!table)
+        table = "readings";
+    int rc = hz_sqlite_ident_check(table, "window rebuild: readings table", err, errlen);
+    if (rc)
+        return rc;
+    int nv = ws->o.nvars;
+    char sql[1024];
+    int off = snprintf(sql, sizeof sql,
+                       "SELECT series, ts, variable, value FROM (SELECT series, variable, ts, "
+                       "value, max(ts) OVER (PARTITION BY series) AS mx FROM %s WHERE "
+                       "variable IN (",
+                       table);
+    for (int k = 0; k < nv; k++)
+        off += snprintf(sql + off, sizeof sql - (size_t)off, "%s?", k ? "," : "");
+    snprintf(sql + off, sizeof sql - (size_t)off,
+             ")%s) WHERE ts >= (mx - (mx %% ?1000)) - ?1001 ORDER BY series, ts",
+             series ? " AND series = ?1002" : "");
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+        return hz_err(err, errlen, HZ_EDB, "window rebuild from %s: %s", table, sqlite3_errmsg(db));
+    for (int k = 0; k < nv; k++)
+        sqlite3_bind_text(st, k + 1, variables[k], -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 1000, ws->o.period_ms);
+    sqlite3_bind_int64(st, 1001, (int64_t)(ws->o.lookback - 1) * ws->o.period_ms);
+    if (series)
+        sqlite3_bind_text(st, 1002, series, -1, SQLITE_STATIC);
+
+    char *cur = NULL;
+    size_t cur_cap = 0;
+    int have = 0;
+    int64_t cur_ts = 0;
+    double vals[HZ_MAX_VARS];
+    uint64_t npts = 0;
+    rc = 0;
+    for (;;) {
+        int s = sqlite3_step(st);
+        if (s == SQLITE_DONE)
+            break;
+        if (s != SQLITE_ROW) {
+            rc = hz_err(err, errlen, HZ_EDB, "window rebuild from %s: %s", table,
+                        sqlite3_errmsg(db));
+            break;
+        }
+        const char *ser = (const char *)sqlite3_column_text(st, 0);
+        int64_t ts = sqlite3_column_int64(st, 1);
+        const char *var = (const char *)sqlite3_column_text(st, 2);
+        if (!ser || !var)
+            continue;
+        if (have && (ts != cur_ts || strcmp(ser, cur))) {
+            rc = hz_window_store_push(ws, cur, cur_ts, vals);
+            if (rc)
+                break;
+            npts++;
+            have = 0;
+        }
+        if (!have) {
+            size_t n = strlen(ser) + 1;
+            if (n > cur_cap) {
+                char *nc = realloc(cur, n);
+                if (!nc) {
+                    rc = hz_err(err, errlen, HZ_ENOMEM, "window rebuild: out of memory");
+                    break;
+                }
+                cur = nc;
+                cur_cap = n;
+            }
+            memcpy(cur, ser, n);
+            cur_ts = ts;
+            for (int k = 0; k < nv; k++)
+                vals[k] = NAN;
+            have = 1;
+        }
+        for (int k = 0; k < nv; k++)
+            if (!strcmp(var, variables[k]))
+                vals[k] =
+                    sqlite3_column_type(st, 3) == SQLITE_NULL ? NAN : sqlite3_column_double(st, 3);
+    }
+    if (!rc && have) {
+        rc = hz_window_store_push(ws, cur, cur_ts, vals);
+        if (!rc)
+            npts++;
+    }
+    if (rc == HZ_ENOMEM)
+        hz_err(err, errlen, HZ_ENOMEM, "window rebuild: out of memory");
+    free(cur);
+    sqlite3_finalize(st);
+    if (points)
+        *points = npts;
+    return rc;
+}

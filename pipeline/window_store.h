@@ -1,0 +1,106 @@
+/* window_store.h — per-series sliding windows on a regular time grid (DESIGN.md, "Data
+ * model", Windows).  One store per pipeline.
+ *
+ * Grid: a point at ts belongs to slot floor(ts / period_ms); points not on the grid snap to
+ * their slot and the slot's timestamp is slot * period_ms.  Each series keeps the newest
+ * `lookback` slots of `nvars` float32 values in a ring, plus one bit per slot saying whether
+ * the slot holds a real point or a fill.
+ *   - newer slot: the window advances; skipped slots are filled by the policy (previous:
+ *     the newest slot's values; linear: interpolated between the newest slot and the new
+ *     point, per variable; none: NaN, marked missing) and counted in `filled`.
+ *   - older slot still inside the window (newest - lookback < slot): placed.  A late point
+ *     landing on a filled slot is counted `late_placed`; on a slot that already holds a
+ *     real point it is a duplicate.  Only that slot changes: neighbours filled earlier are
+ *     not re-interpolated.  A late point older than every slot held so far (a young series)
+ *     extends the window backwards; the slots between are filled by the policy.
+ *   - older than the window: counted `dropped_late`, dropped.
+ *   - same slot as a real point already held: last write wins, counted `duplicates`.
+ * Ready: a series is queued as ready the first time it holds `lookback` slots and then
+ * every `stride` new slots (a jump of many slots at once queues it once).  A series is in
+ * the queue at most once.
+ *
+ * Memory: series records are carved from slabs of 1024 (header + mask bits + lookback ×
+ * nvars floats); ids live in a string arena; series are found through an open-addressing
+ * hash table.  Pushing a reading of a known series allocates nothing. */
+#ifndef HZ_WINDOW_STORE_H
+#define HZ_WINDOW_STORE_H
+
+#include <sqlite3.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "connectors/connector.h"
+#include "common/hz.h"
+
+enum { HZ_FILL_PREVIOUS = 0, HZ_FILL_LINEAR = 1, HZ_FILL_NONE = 2 };
+
+typedef struct hz_window_opts {
+    int64_t period_ms; /* > 0 */
+    int lookback;      /* slots per window, > 0 */
+    int nvars;         /* 1..HZ_MAX_VARS */
+    int stride;        /* > 0: new slots between two ready events */
+    int fill;          /* HZ_FILL_* */
+} hz_window_opts;
+
+/* Counters for metrics; monotonic except `series` and `queued`. */
+typedef struct hz_window_counters {
+    uint64_t accepted;     /* points stored (new, late, duplicate) */
+    uint64_t late_placed;  /* out-of-order points placed inside the window */
+    uint64_t dropped_late; /* points older than the window, dropped */
+    uint64_t duplicates;   /* points for a slot that already held a real point */
+    uint64_t filled;       /* slots filled by the policy */
+    uint64_t ready;        /* ready events queued */
+    uint64_t rejected;     /* points refused (bad arguments) */
+    uint64_t series;       /* series held */
+    uint64_t queued;       /* series waiting in the ready queue */
+} hz_window_counters;
+
+typedef struct hz_window_store hz_window_store;
+
+/* Creates an empty store; NULL on bad options (message in err) or no memory.  Free with
+ * hz_window_store_free. */
+hz_window_store *hz_window_store_new(const hz_window_opts *o, char *err, size_t errlen);
+void hz_window_store_free(hz_window_store *ws);
+
+/* Adds one point (values: nvars doubles, NaN = variable absent) of series (copied on first
+ * sight).  Returns 0 (also when the point was dropped as too late — see the counters),
+ * HZ_EINVAL on an empty series id, or HZ_ENOMEM. */
+int hz_window_store_push(hz_window_store *ws, const char *series, int64_t ts_ms,
+                         const double *values);
+
+/* Same for an hz_reading (r->nvars must equal the store's nvars). */
+int hz_window_store_push_reading(hz_window_store *ws, const hz_reading *r);
+
+/* Pops the oldest ready series into *idx.  Returns 1 when one was popped, 0 when the queue is
+ * empty. */
+int hz_window_store_pop_ready(hz_window_store *ws, uint32_t *idx);
+
+/* Index of series, or HZ_ENOTFOUND. */
+int64_t hz_window_store_find(const hz_window_store *ws, const char *series);
+
+/* Id of series idx (owned by the store, valid until free); NULL when idx is out of range. */
+const char *hz_window_store_series_id(const hz_window_store *ws, uint32_t idx);
+
+/* Copies series idx's window, oldest slot first, into out[lookback][nvars] (time-major);
+ * mask (may be NULL) gets lookback bytes, 1 = real point, 0 = filled or missing; *last_ts
+ * (may be NULL) gets the newest slot's timestamp.  Slots not yet seen are NaN and 0.
+ * Returns the number of slots held (<= lookback) or HZ_ENOTFOUND. */
+int hz_window_store_copy(const hz_window_store *ws, uint32_t idx, float *out, uint8_t *mask,
+                         int64_t *last_ts);
+
+hz_window_counters hz_window_store_counters(const hz_window_store *ws);
+
+/* Bytes allocated by the store (slabs, mask bits, ids, hash table, queue). */
+size_t hz_window_store_bytes(const hz_window_store *ws);
+
+/* Rebuilds windows from a readings table (series, variable, ts, value; ts in ms): for every
+ * series (or only `series` when not NULL) replays, in time order, the rows of the newest
+ * `lookback` slots, grouping the rows of one (series, ts) into one point; variables[i]
+ * (nvars names) is the name of value i.  table NULL = "readings" (must be a valid
+ * identifier).  Ready events raised by the replay are left in the queue.  *points (may be
+ * NULL) gets the number of points replayed.  Returns 0, HZ_EINVAL or HZ_EDB. */
+int hz_window_store_load_sqlite(hz_window_store *ws, sqlite3 *db, const char *table,
+                                const char *const *variables, const char *series, uint64_t *points,
+                                char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,226 @@
+/* metrics_http.c — horizond's HTTP endpoint: GET /metrics renders the registry of
+ * common/metrics.c in the Prometheus text format, GET /healthz asks the runtime's health
+ * callback; served by libmicrohttpd on a loopback address unless explicitly allowed.
+ * Names and answers in docs/METRICS.md. */
+#include "service/metrics_http.h"
+
+#include <arpa/inet.h>
+#include <assert.h>
+#include <errno.h>
+#include <microhttpd.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+/* ---- HTTP */
+
+#if MHD_VERSION >= 0x00097002
+typedef enum MHD_Result mhd_ret;
+#else
+typedef int mhd_ret;
+#endif
+
+struct hz_metrics_server {
+    struct MHD_Daemon *d;
+    hz_metrics *m;
+    hz_health_fn health;
+    void *opaque;
+    int port;
+};
+
+static mhd_ret reply(struct MHD_Connection *conn, unsigned status, const char *ctype, char *body,
+                     size_t len, int owned, const char *allow)
+{
+    struct MHD_Response *r = MHD_create_response_from_buffer(
+        len, body, owned ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_MUST_COPY);
+    if (!r) {
+        if (owned)
+            free(body);
+        return MHD_NO;
+    }
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+    if (allow)
+        MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, allow);
+    mhd_ret ret = MHD_queue_response(conn, status, r);
+    MHD_destroy_response(r);
+    return ret;
+}
+
+static mhd_ret handle(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
+                      const char *version, const char *upload_data, size_t *upload_data_size,
+                      void **con_cls)
+{
+    hz_metrics_server *s = cls;
+    static const char text[] = "text/plain; charset=utf-8";
+    char msg[256];
+    if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 && strcmp(method, MHD_HTTP_METHOD_HEAD) != 0) {
+        snprintf(msg, sizeof msg, "method %s not allowed\n", method);
+        return reply(conn, MHD_HTTP_METHOD_NOT_ALLOWED, text, msg, strlen(msg), 0, "GET, HEAD");
+    }
+    if (strcmp(url, "/metrics") == 0) {
+        char *body = NULL;
+        size_t len = 0;
+        if (hz_metrics_render(s->m, &body, &len, msg, sizeof msg) != 0)
+            return reply(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, text, msg, strlen(msg), 0, NULL);
+        return reply(conn, MHD_HTTP_OK, "text/plain; version=0.0.4; charset=utf-8", body, len, 1,
+                     NULL);
+    }
+    if (strcmp(url, "/healthz") == 0) {
+        char reason[200] = "";
+        if (!s->health || s->health(s->opaque, reason, sizeof reason))
+            return reply(conn, MHD_HTTP_OK, text, "ok\n", 3, 0, NULL);
+        snprintf(msg, sizeof msg, "unhealthy: %s\n", reason[0] ? reason : "no reason given");
+        return reply(conn, MHD_HTTP_SERVICE_UNAVAILABLE, text, msg, strlen(msg), 0, NULL);
+    }
+    snprintf(msg, sizeof msg, "not found; try /metrics or /healthz\n");
+    return reply(conn, MHD_HTTP_NOT_FOUND, text, msg, strlen(msg), 0, NULL);
+}
+
+static int is_loopback(const struct sockaddr *sa)
+{
+    if (sa->sa_family == AF_INET) {
+        const struct sockaddr_in *a = (const struct sockaddr_in *)sa;
+        return (ntohl(a->sin_addr.s_addr) >> 24) == 127;
+    }
+    if (sa->sa_family == AF_INET6) {
+        const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)sa;
+        if (IN6_IS_ADDR_LOOPBACK(&a->sin6_addr))
+            return 1;
+        if (IN6_IS_ADDR_V4MAPPED(&a->sin6_addr))
+            return a->sin6_addr.s6_addr[12] == 127;
+    }
+    return 0;
+}
+
+/* Splits "host:port" / "[v6]:port" into its parts. */
+static int split_addr(const char *listen, char *host, size_t hostlen, char *port, size_t portlen,
+                      char *err, size_t errlen)
+{
+    const char *colon;
+    size_t hl;
+    const char *h = listen;
+    if (listen[0] == '[') {
+        const char *rb = strchr(listen, ']');
+        if (!rb || rb[1] != ':')
+            return hz_err(err, errlen, HZ_EINVAL, "metrics.listen \"%s\": expected \"[ipv6]:port\"",
+                          listen);
+        h = listen + 1;
+        hl = (size_t)(rb - h);
+        colon = rb + 1;
+    } else {
+        colon = strrchr(listen, ':');
+        if (!colon || strchr(listen, ':') != colon)
+            return hz_err(err, errlen, HZ_EINVAL,
+                          "metrics.listen \"%s\": expected \"host:port\" (IPv6 as \"[::1]:port\")",
+                          listen);
+        hl = (size_t)(colon - listen);
+    }
+    const char *p = colon + 1;
+    char *end;
+    errno = 0;
+    long pv = strtol(p, &end, 10);
+    if (hl == 0 || hl >= hostlen || !*p || *end || errno || pv < 0 || pv > 65535)
+        return hz_err(err, errlen, HZ_EINVAL,
+                      "metrics.listen \"%s\": expected a host and a port 0..65535", listen);
+    memcpy(host, h, hl);
+    host[hl] = '\0';
+    snprintf(port, portlen, "%ld", pv);
+    return 0;
+}
+
+int hz_metrics_serve(hz_metrics *m, const char *listen_addr, int allow_public, hz_health_fn health,
+                     void *opaque, hz_metrics_server **out, char *err, size_t errlen)
+{
+    assert(m && out);
+    *out = NULL;
+    if (!listen_addr)
+        listen_addr = "127.0.0.1:9464";
+    if (!*listen_addr)
+        return hz_err(err, errlen, HZ_EINVAL,
+                      "metrics.listen is empty (metrics disabled): no server to start");
+    char host[256], port[8];
+    int rc = split_addr(listen_addr, host, sizeof host, port, sizeof port, err, errlen);
+    if (rc)
+        return rc;
+    struct addrinfo hints = {0}, *ai = NULL;
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_NUMERICSERV;
+    int g = getaddrinfo(host, port, &hints, &ai);
+    if (g != 0 || !ai)
+        return hz_err(err, errlen, HZ_EINVAL, "metrics.listen \"%s\": cannot resolve \"%s\": %s",
+                      listen_addr, host, gai_strerror(g));
+    if (!allow_public && !is_loopback(ai->ai_addr)) {
+        freeaddrinfo(ai);
+        return hz_err(err, errlen, HZ_EINVAL,
+                      "metrics.listen \"%s\": not a loopback address; the metrics endpoint has "
+                      "no authentication (put a proxy in front, or allow it explicitly)",
+                      listen_addr);
+    }
+    int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        rc = hz_err(err, errlen, HZ_EIO, "metrics.listen \"%s\": socket: %s", listen_addr,
+                    strerror(errno));
+        freeaddrinfo(ai);
+        return rc;
+    }
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (ai->ai_family == AF_INET6)
+        setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
+    if (bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 || listen(fd, 64) != 0) {
+        rc = hz_err(err, errlen, HZ_EIO, "metrics.listen \"%s\": bind: %s", listen_addr,
+                    strerror(errno));
+        freeaddrinfo(ai);
+        close(fd);
+        return rc;
+    }
+    freeaddrinfo(ai);
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof ss;
+    int bound_port = 0;
+    if (getsockname(fd, (struct sockaddr *)&ss, &sl) == 0)
+        bound_port = ss.ss_family == AF_INET6 ? ntohs(((struct sockaddr_in6 *)&ss)->sin6_port)
+                                              : ntohs(((struct sockaddr_in *)&ss)->sin_port);
+
+    hz_metrics_server *s = calloc(1, sizeof *s);
+    if (!s) {
+        close(fd);
+        return hz_err(err, errlen, HZ_ENOMEM, "metrics server: out of memory");
+    }
+    s->m = m;
+    s->health = health;
+    s->opaque = opaque;
+    s->port = bound_port;
+    /* The listen socket is handed over: MHD closes it in MHD_stop_daemon. */
+    s->d =
+        MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO, 0, NULL, NULL, handle, s,
+                         MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_CONNECTION_LIMIT, (unsigned)32,
+                         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)10, MHD_OPTION_END);
+    if (!s->d) {
+        close(fd);
+        free(s);
+        return hz_err(err, errlen, HZ_EIO, "metrics.listen \"%s\": libmicrohttpd did not start",
+                      listen_addr);
+    }
+    *out = s;
+    return 0;
+}
+
+int hz_metrics_server_port(const hz_metrics_server *s)
+{
+    return s ? s->port : 0;
+}
+
+void hz_metrics_server_free(hz_metrics_server *s)
+{
+    if (!s)
+        return;
+    MHD_stop_daemon(s->d);
+    free(s);
+}

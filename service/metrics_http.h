@@ -1,0 +1,39 @@
+/* metrics_http.h — the HTTP endpoint that serves a metrics registry (common/metrics.h) and a
+ * health check; the service layer owns it, the pipeline only updates counters. */
+#ifndef HZ_METRICS_HTTP_H
+#define HZ_METRICS_HTTP_H
+
+#include <stddef.h>
+
+#include "common/hz.h"
+#include "common/metrics.h"
+
+/* ---- HTTP server */
+
+/* Health callback, called from the server's thread on GET /healthz: returns nonzero when
+ * healthy; otherwise writes a short reason (shown in the 503 body).  Must be thread-safe. */
+typedef int (*hz_health_fn)(void *opaque, char *reason, size_t reasonlen);
+
+typedef struct hz_metrics_server hz_metrics_server;
+
+/* Serves m on `listen` ("127.0.0.1:9464", "[::1]:9464", "localhost:9464"; NULL means
+ * 127.0.0.1:9464; "" — the config's "metrics disabled" — is HZ_EINVAL: don't call; port 0
+ * picks a free port, see hz_metrics_server_port) with
+ *   GET /metrics  200 text/plain; version=0.0.4
+ *   GET /healthz  200 "ok" or 503 with the callback's reason (no callback: always ok)
+ *   other paths   404;  methods other than GET/HEAD  405 with Allow: GET, HEAD
+ * The address is bound exactly as given; a non-loopback address is refused (HZ_EINVAL)
+ * unless allow_public is nonzero, since the endpoint has no authentication.  The server
+ * runs in libmicrohttpd's own thread; m and opaque must outlive it.  On success *out owns
+ * the server (free with hz_metrics_server_free).  Returns 0, HZ_EINVAL (bad address),
+ * HZ_EIO (bind/listen/start failed: the message names the address and errno) or HZ_ENOMEM. */
+int hz_metrics_serve(hz_metrics *m, const char *listen, int allow_public, hz_health_fn health,
+                     void *opaque, hz_metrics_server **out, char *err, size_t errlen);
+
+/* The TCP port actually bound (useful after port 0). */
+int hz_metrics_server_port(const hz_metrics_server *s);
+
+/* Stops the server thread, closes the socket, frees.  NULL is a no-op. */
+void hz_metrics_server_free(hz_metrics_server *s);
+
+#endif

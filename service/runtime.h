@@ -1,0 +1,34 @@
+/* runtime.h — horizond's event loop (DESIGN.md, "Programs"; issue 6): every pipeline of the
+ * configuration (pipeline.h), one thread, redis-style: each turn polls every pipeline's
+ * source with a short timeout, then runs the timers (metrics refresh, systemd STATUS= line,
+ * watchdog ping, restart of failed pipelines).  Signals are seen through flags the caller's
+ * handlers set:
+ *   *reload (SIGHUP): the file is read again; pipelines whose effective settings changed
+ *     (hz_config_pipeline_equal) are drained and restarted, new ones started, removed ones
+ *     drained and stopped, unchanged ones keep running with their windows.  A file that
+ *     does not load is logged and the running configuration kept.
+ *   *stop (SIGTERM/SIGINT): every pipeline forecasts what is pending, flushes its sinks and
+ *     acknowledges its source, within shutdown_timeout; then the loop returns.
+ * A pipeline that fails (at start or later) is logged, reported unhealthy on /healthz and
+ * restarted after a back-off; the others go on. */
+#ifndef HZ_RUNTIME_H
+#define HZ_RUNTIME_H
+
+#include <signal.h>
+#include <stdatomic.h>
+#include <stddef.h>
+
+#include "config/config.h"
+#include "common/hz.h"
+
+typedef struct hz_runtime_flags {
+    atomic_int *stop; /* also ends a train_on_start training in progress */
+    volatile sig_atomic_t *reload;
+} hz_runtime_flags;
+
+/* Runs cfg (ownership passes to the runtime, which frees it) until *flags->stop.  Returns 0
+ * after a clean drain, or HZ_E* (message in err) when the daemon could not start (metrics
+ * address in use) or a drain failed. */
+int hz_runtime_run(hz_config *cfg, const hz_runtime_flags *flags, char *err, size_t errlen);
+
+#endif

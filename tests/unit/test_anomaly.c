@@ -1,0 +1,634 @@
+/* test_anomaly.c — split-conformal residual scoring (ranks, bounded calibration window,
+ * empirical coverage on i.i.d. normal residuals) and the data-quality rules, on a synthetic
+ * 15-minute household load with injected faults and on a real USGS river gauge
+ * (Choptank River, daily discharge, CC0; looked for in $HZ_HYDROLOGY_DIR,
+ * tests/fixtures/hydrology/ and /work/shared/data/hydrology; skipped when absent). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <malloc.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pipeline/anomaly.h"
+
+/* ---- a seeded RNG (xorshift64*) with Box-Muller normals */
+typedef struct rng {
+    uint64_t s;
+} rng;
+
+static double uniform(rng *r)
+{
+    r->s ^= r->s >> 12;
+    r->s ^= r->s << 25;
+    r->s ^= r->s >> 27;
+    return (double)((r->s * 2685821657736338717ULL) >> 11) * 0x1.0p-53;
+}
+
+static double normal(rng *r)
+{
+    double u = uniform(r), v = uniform(r);
+    if (u < 1e-300)
+        u = 1e-300;
+    return sqrt(-2 * log(u)) * cos(2 * M_PI * v);
+}
+
+static hz_conformal_set *one_set(int capacity, double l0, double l1, int skip_flagged)
+{
+    hz_conformal_conf conf;
+    hz_conformal_conf_default(&conf);
+    conf.capacity = capacity;
+    conf.levels[0] = l0;
+    conf.levels[1] = l1;
+    conf.skip_flagged = skip_flagged;
+    char err[HZ_ERRLEN];
+    hz_conformal_set *s = hz_conformal_set_new(&conf, 1, 1, err, sizeof err);
+    assert_non_null(s);
+    return s;
+}
+
+/* ---- conformal */
+
+static void test_conformal_ranks_and_quantiles(void **state)
+{
+    hz_conformal_set *s = one_set(100, 0.5, 0.9, 0);
+    hz_conformal *c = hz_conformal_set_at(s, 0, 1);
+    const double res[] = {-9, 3, 1, -5, 7, 2, NAN, 8, -4, 6}; /* |r| = 1..9, NaN skipped */
+    assert_int_equal(hz_conformal_seed(c, res, 10), 9);
+    assert_int_equal(hz_conformal_count(c), 9);
+    /* k = ceil((n+1) a): 0.5 -> 5th smallest, 0.9 -> 9th, 0.99 -> 10th > n: infinite */
+    assert_true(hz_conformal_quantile(c, 0.5) == 5);
+    assert_true(hz_conformal_quantile(c, 0.9) == 9);
+    assert_true(isinf(hz_conformal_quantile(c, 0.99)));
+    double lo, hi;
+    hz_conformal_interval(c, 100, 0.5, &lo, &hi);
+    assert_true(lo == 95 && hi == 105);
+
+    hz_conformal_result r;
+    assert_int_equal(hz_conformal_score(c, 104.5, 100, &r), 0);
+    assert_true(r.residual == 4.5);
+    assert_true(fabs(r.score - 4.0 / 9) < 1e-12);
+    assert_int_equal(r.exceeded, 0);
+    assert_false(r.flagged);
+    assert_int_equal(hz_conformal_score(c, 93, 100, &r), 0); /* residual 7: outside 0.5 */
+    assert_int_equal(r.exceeded, 1);
+    assert_false(r.flagged);
+    assert_int_equal(hz_conformal_score(c, 110, 100, &r), 0); /* 10: outside both */
+    assert_int_equal(r.exceeded, 2);
+    assert_true(r.flagged);
+    assert_true(r.score == 1.0);
+    assert_true(r.lower[1] == 91 && r.upper[1] == 109);
+    hz_anomaly a;
+    hz_conformal_to_anomaly(&r, 1234, 110, 100, &a);
+    assert_string_equal(a.kind, "residual");
+    assert_true(a.value == 110 && a.expected == 100 && a.lower == 91 && a.upper == 109);
+    assert_int_equal(a.flag, 1);
+    assert_int_equal(a.ts, 1234);
+    assert_int_equal(hz_conformal_score(c, NAN, 100, &r), HZ_EINVAL);
+    /* score does not change the set; observe does */
+    assert_int_equal(hz_conformal_count(c), 9);
+    assert_int_equal(hz_conformal_observe(c, 110, 100, &r), 0);
+    assert_int_equal(hz_conformal_count(c), 10);
+    hz_conformal_set_free(s);
+    hz_conformal_set_free(NULL);
+}
+
+static void test_conformal_window_is_bounded(void **state)
+{
+    hz_conformal_set *s = one_set(5, 0.5, 0.8, 0);
+    hz_conformal *c = hz_conformal_set_at(s, 0, 1);
+    double res[10];
+    for (int i = 0; i < 10; i++)
+        res[i] = i + 1;
+    hz_conformal_seed(c, res, 10);
+    assert_int_equal(hz_conformal_count(c), 5); /* holds 6..10 */
+    assert_true(hz_conformal_quantile(c, 0.5) == 8);
+    /* drop the oldest (6), add 0.5: now 0.5 7 8 9 10 */
+    hz_conformal_update(c, -0.5);
+    assert_true(hz_conformal_quantile(c, 0.5) == 8);
+    assert_true(hz_conformal_quantile(c, 0.1) == 0.5);
+    /* ties: many equal values come and go without losing track */
+    for (int i = 0; i < 12; i++)
+        hz_conformal_update(c, 3);
+    assert_int_equal(hz_conformal_count(c), 5);
+    assert_true(hz_conformal_quantile(c, 0.1) == 3 && hz_conformal_quantile(c, 0.8) == 3);
+    const float f[] = {1, 2, 4, 5, 6};
+    assert_int_equal(hz_conformal_seed_f32(c, f, 5), 5);
+    assert_true(hz_conformal_quantile(c, 0.5) == 4);
+    hz_conformal_set_free(s);
+}
+
+static void test_conformal_conf_and_set(void **state)
+{
+    hz_conformal_conf conf;
+    char err[HZ_ERRLEN];
+    hz_conformal_conf_default(&conf);
+    assert_int_equal(hz_conformal_conf_check(&conf, err, sizeof err), 0);
+    conf.levels[1] = 0.8;
+    assert_int_equal(hz_conformal_conf_check(&conf, err, sizeof err), HZ_EINVAL);
+    assert_non_null(strstr(err, "levels[1]"));
+    conf.levels[1] = 1.0;
+    assert_int_equal(hz_conformal_conf_check(&conf, err, sizeof err), HZ_EINVAL);
+    assert_null(hz_conformal_set_new(&conf, 1, 96, err, sizeof err));
+    hz_conformal_conf_default(&conf);
+    conf.capacity = 0;
+    assert_int_equal(hz_conformal_conf_check(&conf, err, sizeof err), HZ_EINVAL);
+    hz_conformal_conf_default(&conf);
+    /* sets are independent per (variable, step) */
+    hz_conformal_set *s = hz_conformal_set_new(&conf, 2, 96, err, sizeof err);
+    assert_non_null(s);
+    hz_conformal_update(hz_conformal_set_at(s, 1, 96), 5);
+    assert_int_equal(hz_conformal_count(hz_conformal_set_at(s, 1, 96)), 1);
+    assert_int_equal(hz_conformal_count(hz_conformal_set_at(s, 1, 95)), 0);
+    assert_int_equal(hz_conformal_count(hz_conformal_set_at(s, 0, 96)), 0);
+    hz_conformal_set_free(s);
+}
+
+/* On exchangeable residuals the a-interval covers a fraction a of new points (Lei et al.
+ * 2018, Thm 2.2): check 0.90 -> 90% +- 2% and 0.99 -> 99% +- 1% over 10k points, with a
+ * fixed calibration set and with online updates. */
+static void test_conformal_coverage_iid_normal(void **state)
+{
+    for (int online = 0; online <= 1; online++) {
+        hz_conformal_set *s = one_set(1000, 0.90, 0.99, 0);
+        hz_conformal *c = hz_conformal_set_at(s, 0, 1);
+        rng g = {0x9E3779B97F4A7C15ULL + (uint64_t)online};
+        double cal[1000];
+        for (int i = 0; i < 1000; i++)
+            cal[i] = normal(&g);
+        hz_conformal_seed(c, cal, 1000);
+        int in90 = 0, in99 = 0, flagged = 0;
+        double score_sum = 0;
+        const int N = 10000;
+        for (int i = 0; i < N; i++) {
+            double forecast = 50 + 10 * sin(i * 0.01);
+            double actual = forecast + normal(&g);
+            hz_conformal_result r;
+            if (online)
+                assert_int_equal(hz_conformal_observe(c, actual, forecast, &r), 0);
+            else
+                assert_int_equal(hz_conformal_score(c, actual, forecast, &r), 0);
+            in90 += actual >= r.lower[0] && actual <= r.upper[0];
+            in99 += actual >= r.lower[1] && actual <= r.upper[1];
+            flagged += r.flagged;
+            score_sum += r.score;
+        }
+        double cov90 = (double)in90 / N, cov99 = (double)in99 / N;
+        printf("  coverage (%s calibration): 0.90 -> %.4f, 0.99 -> %.4f, flagged %.4f, "
+               "mean score %.3f\n",
+               online ? "online" : "fixed", cov90, cov99, (double)flagged / N, score_sum / N);
+        assert_true(fabs(cov90 - 0.90) <= 0.02);
+        assert_true(fabs(cov99 - 0.99) <= 0.01);
+        assert_int_equal(flagged, N - in99);
+        /* scores are ~uniform on exchangeable data */
+        assert_true(fabs(score_sum / N - 0.5) < 0.02);
+        hz_conformal_set_free(s);
+    }
+}
+
+/* Steady state allocates nothing: heap in use is the same before and after 20k points
+ * through a full calibration set and the rules.  (Under ASan mallinfo2 reports zeros and
+ * this holds trivially; the normal build is the one that checks.) */
+static void test_no_allocation_per_point(void **state)
+{
+    hz_conformal_set *s = one_set(1000, 0.90, 0.99, 0);
+    hz_conformal *c = hz_conformal_set_at(s, 0, 1);
+    rng g = {3};
+    for (int i = 0; i < 1000; i++)
+        hz_conformal_update(c, normal(&g));
+    hz_rules_conf rc;
+    hz_anomaly_rules_conf_default(&rc);
+    rc.range_min = -3;
+    rc.range_max = 3;
+    rc.flatline = 4;
+    rc.spike_k = 4;
+    rc.gap = 2;
+    rc.period_ms = 1000;
+    hz_rules_state st;
+    hz_anomaly_rules_init(&st);
+    hz_anomaly out[HZ_RULES_MAX_OUT];
+    struct mallinfo2 before = mallinfo2();
+    int flagged = 0;
+    for (int i = 0; i < 20000; i++) {
+        double x = normal(&g);
+        hz_conformal_result r;
+        hz_conformal_observe(c, x, 0, &r);
+        flagged += hz_anomaly_rules_check(&rc, &st, i * 1000LL + (i % 500 == 0) * 5000, x, out,
+                                          HZ_RULES_MAX_OUT);
+    }
+    struct mallinfo2 after = mallinfo2();
+    assert_true(after.uordblks == before.uordblks);
+    assert_true(after.hblkhd == before.hblkhd);
+    assert_true(flagged > 0);
+    hz_conformal_set_free(s);
+}
+
+/* ---- rules on single behaviours */
+
+static hz_rules_conf rules_all(void)
+{
+    hz_rules_conf c;
+    hz_anomaly_rules_conf_default(&c);
+    c.range_min = 0;
+    c.range_max = 100;
+    c.flatline = 4;
+    c.spike_k = 6;
+    c.spike_window = 16;
+    c.gap = 2;
+    c.period_ms = 60000;
+    return c;
+}
+
+static void test_rules_conf_check(void **state)
+{
+    char err[HZ_ERRLEN];
+    hz_rules_conf c = rules_all();
+    assert_int_equal(hz_anomaly_rules_conf_check(&c, err, sizeof err), 0);
+    c.range_min = 200;
+    assert_int_equal(hz_anomaly_rules_conf_check(&c, err, sizeof err), HZ_EINVAL);
+    assert_non_null(strstr(err, "range"));
+    c = rules_all();
+    c.flatline = 1;
+    assert_int_equal(hz_anomaly_rules_conf_check(&c, err, sizeof err), HZ_EINVAL);
+    assert_non_null(strstr(err, "flatline"));
+    c = rules_all();
+    c.spike_window = 64;
+    assert_int_equal(hz_anomaly_rules_conf_check(&c, err, sizeof err), HZ_EINVAL);
+    c = rules_all();
+    c.period_ms = 0;
+    assert_int_equal(hz_anomaly_rules_conf_check(&c, err, sizeof err), HZ_EINVAL);
+    assert_non_null(strstr(err, "period"));
+    hz_anomaly_rules_conf_default(&c); /* all off: valid without a period */
+    assert_int_equal(hz_anomaly_rules_conf_check(&c, err, sizeof err), 0);
+}
+
+static void test_rules_flatline_once_per_stretch(void **state)
+{
+    hz_rules_conf c = rules_all();
+    c.spike_k = 0;
+    hz_rules_state s;
+    hz_anomaly_rules_init(&s);
+    hz_anomaly out[HZ_RULES_MAX_OUT];
+    /* 3 equal (short of 4), change, 10 equal, change, 4 equal within tol */
+    const double v[] = {5, 5, 5, 6, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 8, 9, 9, 9, 9};
+    int flagged_at[32], nf = 0;
+    c.flatline_tol = 0;
+    for (int i = 0; i < (int)(sizeof v / sizeof *v); i++) {
+        int n = hz_anomaly_rules_check(&c, &s, i * 60000LL, v[i], out, HZ_RULES_MAX_OUT);
+        for (int j = 0; j < n; j++) {
+            assert_string_equal(out[j].kind, "flatline");
+            assert_true(isnan(out[j].expected));
+            flagged_at[nf++] = i;
+        }
+    }
+    assert_int_equal(nf, 2);
+    assert_int_equal(flagged_at[0], 7);  /* 4th of the stretch of 7s */
+    assert_int_equal(flagged_at[1], 18); /* 4th 9 */
+    /* tolerance: a stuck sensor with jitter in the last digit */
+    c.flatline_tol = 0.01;
+    hz_anomaly_rules_init(&s);
+    int n = 0;
+    for (int i = 0; i < 6; i++)
+        n += hz_anomaly_rules_check(&c, &s, i * 60000LL, 3.0 + (i % 2) * 0.005, out, 4);
+    assert_int_equal(n, 1);
+}
+
+static void test_rules_gap_range_order(void **state)
+{
+    hz_rules_conf c = rules_all();
+    c.spike_k = 0;
+    c.flatline = 0;
+    hz_rules_state s;
+    hz_anomaly_rules_init(&s);
+    hz_anomaly out[HZ_RULES_MAX_OUT];
+    const int64_t P = 60000;
+    assert_int_equal(hz_anomaly_rules_check(&c, &s, 0, 10, out, 4), 0);
+    /* 2 missing periods: not more than gap=2 */
+    assert_int_equal(hz_anomaly_rules_check(&c, &s, 3 * P, 10, out, 4), 0);
+    /* readings a little off the grid count as one period */
+    assert_int_equal(hz_anomaly_rules_check(&c, &s, 4 * P + 2000, 10, out, 4), 0);
+    /* 3 missing: flagged, with the value out of range too: gap first, then range */
+    assert_int_equal(hz_anomaly_rules_check(&c, &s, 8 * P, 150, out, 4), 2);
+    assert_string_equal(out[0].kind, "gap");
+    assert_true(fabs(out[0].score - 3.0 / 5) < 1e-12);
+    assert_true(out[0].value == 150 && out[0].ts == 8 * P);
+    assert_string_equal(out[1].kind, "range");
+    assert_true(out[1].lower == 0 && out[1].upper == 100 && out[1].score == 1);
+    /* out of order and duplicates are ignored; NaN is a missing reading */
+    assert_int_equal(hz_anomaly_rules_check(&c, &s, 7 * P, -5, out, 4), 0);
+    assert_int_equal(hz_anomaly_rules_check(&c, &s, 8 * P, -5, out, 4), 0);
+    for (int i = 9; i < 14; i++)
+        assert_int_equal(hz_anomaly_rules_check(&c, &s, i * P, NAN, out, 4), 0);
+    assert_int_equal(hz_anomaly_rules_check(&c, &s, 14 * P, 50, out, 4), 1);
+    assert_string_equal(out[0].kind, "gap");
+    /* max_out bounds the output */
+    assert_int_equal(hz_anomaly_rules_check(&c, &s, 30 * P, -1, out, 1), 1);
+    assert_string_equal(out[0].kind, "gap");
+}
+
+static void test_rules_spike_return_and_level_shift(void **state)
+{
+    hz_rules_conf c = rules_all();
+    c.flatline = 0;
+    c.range_min = c.range_max = NAN;
+    hz_rules_state s;
+    hz_anomaly_rules_init(&s);
+    hz_anomaly out[HZ_RULES_MAX_OUT];
+    rng g = {42};
+    const int64_t P = 60000;
+    int i = 0, nspike = 0;
+    for (; i < 40; i++) /* noisy baseline */
+        nspike += hz_anomaly_rules_check(&c, &s, i * P, 20 + normal(&g), out, 4);
+    assert_int_equal(nspike, 0);
+    /* a one-point spike, then back: flagged once, at the spike */
+    assert_int_equal(hz_anomaly_rules_check(&c, &s, i++ * P, 40, out, 4), 1);
+    assert_string_equal(out[0].kind, "spike");
+    assert_true(out[0].score > 0.5 && out[0].score < 1);
+    assert_true(fabs(out[0].expected - 20) < 3);
+    assert_true(out[0].lower < out[0].expected && out[0].expected < out[0].upper);
+    assert_true(out[0].upper < 40);
+    assert_int_equal(hz_anomaly_rules_check(&c, &s, i++ * P, 20, out, 4), 0);
+    for (int k = 0; k < 10; k++, i++)
+        assert_int_equal(hz_anomaly_rules_check(&c, &s, i * P, 20 + normal(&g), out, 4), 0);
+    /* a level shift: flagged once at the step, not after */
+    assert_int_equal(hz_anomaly_rules_check(&c, &s, i++ * P, 60, out, 4), 1);
+    nspike = 0;
+    for (int k = 0; k < 30; k++, i++)
+        nspike += hz_anomaly_rules_check(&c, &s, i * P, 60 + normal(&g), out, 4);
+    assert_int_equal(nspike, 0);
+    /* a drop, downward */
+    assert_int_equal(hz_anomaly_rules_check(&c, &s, i++ * P, 30, out, 4), 1);
+    assert_true(out[0].value == 30);
+}
+
+/* ---- a smart-meter day cycle with injected faults, scored end to end */
+
+#define DAY   96 /* 15-minute periods per day */
+#define NDAYS 28
+
+static double load_at(int t, rng *g)
+{
+    double h = (t % DAY) / 4.0;
+    return 1.0 + 0.6 * sin(2 * M_PI * (h - 6) / 24) + 0.4 * exp(-(h - 19) * (h - 19) / 2) +
+           0.05 * normal(g);
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static void test_daily_load_with_faults(void **state)
+{
+    const int T = NDAYS * DAY;
+    const int64_t P = 15 * 60000;
+    const int64_t t0 = 1795000000000LL;
+    double *x = malloc((size_t)T * sizeof *x);
+    int *present = malloc((size_t)T * sizeof *present);
+    rng g = {7};
+    for (int t = 0; t < T; t++) {
+        x[t] = load_at(t, &g);
+        present[t] = 1;
+    }
+    const int spike_t = 20 * DAY + 72; /* day 20, 18:00: +1.5 kW for one reading */
+    x[spike_t] += 1.5;
+    const int stuck_t = 22 * DAY + 40; /* day 22, 10:00-13:45: the meter repeats itself */
+    for (int t = stuck_t; t < stuck_t + 16; t++)
+        x[t] = x[stuck_t];
+    const int range_t = 24 * DAY + 12; /* day 24, 03:00: a negative reading */
+    x[range_t] = -1;
+    const int gap_t = 25 * DAY + 32; /* day 25, 08:00-10:45 lost: 12 periods */
+    for (int t = gap_t; t < gap_t + 12; t++)
+        present[t] = 0;
+
+    hz_rules_conf rc;
+    hz_anomaly_rules_conf_default(&rc);
+    rc.range_min = 0;
+    rc.range_max = 5;
+    rc.flatline = 8;
+    rc.spike_k = 6;
+    rc.spike_window = 32;
+    rc.gap = 4;
+    rc.period_ms = P;
+    char err[HZ_ERRLEN];
+    assert_int_equal(hz_anomaly_rules_conf_check(&rc, err, sizeof err), 0);
+    hz_rules_state st;
+    hz_anomaly_rules_init(&st);
+
+    hz_conformal_set *cs = one_set(1000, 0.90, 0.99, 0);
+    hz_conformal *c = hz_conformal_set_at(cs, 0, 1);
+
+    /* forecast: median of the same slot over the previous 7 days (robust seasonal naive);
+     * days 7..13 are the held-out split seeding the calibration set */
+    int n_by_kind[5] = {0}; /* residual range flatline spike gap */
+    const char *kinds[5] = {"residual", "range", "flatline", "spike", "gap"};
+    int spike_kinds = 0, flat_at = -1, range_at = -1, gap_at = -1, spike_at = -1;
+    for (int t = 7 * DAY; t < T; t++) {
+        double past[7];
+        int np = 0;
+        for (int d = 1; d <= 7; d++)
+            if (present[t - d * DAY] && x[t - d * DAY] >= 0)
+                past[np++] = x[t - d * DAY];
+        qsort(past, (size_t)np, sizeof *past, cmp_double);
+        double forecast = np % 2 ? past[np / 2] : 0.5 * (past[np / 2 - 1] + past[np / 2]);
+        if (t < 14 * DAY) {
+            hz_conformal_update(c, x[t] - forecast);
+            hz_anomaly_rules_check(&rc, &st, t0 + t * P, x[t], NULL, 0);
+            continue;
+        }
+        if (!present[t])
+            continue;
+        hz_anomaly out[HZ_RULES_MAX_OUT + 1];
+        int n = hz_anomaly_rules_check(&rc, &st, t0 + t * P, x[t], out, HZ_RULES_MAX_OUT);
+        hz_conformal_result r;
+        assert_int_equal(hz_conformal_observe(c, x[t], forecast, &r), 0);
+        hz_conformal_to_anomaly(&r, t0 + t * P, x[t], forecast, &out[n]);
+        if (out[n].flag)
+            n++;
+        int has_spike = 0, has_res = 0;
+        for (int j = 0; j < n; j++) {
+            for (int k = 0; k < 5; k++)
+                n_by_kind[k] += strcmp(out[j].kind, kinds[k]) == 0;
+            assert_true(out[j].score >= 0 && out[j].score <= 1);
+            assert_int_equal(out[j].ts, t0 + t * P);
+            has_spike |= strcmp(out[j].kind, "spike") == 0;
+            has_res |= strcmp(out[j].kind, "residual") == 0;
+            if (strcmp(out[j].kind, "flatline") == 0)
+                flat_at = t;
+            if (strcmp(out[j].kind, "range") == 0)
+                range_at = t;
+            if (strcmp(out[j].kind, "gap") == 0)
+                gap_at = t;
+            if (strcmp(out[j].kind, "spike") == 0)
+                spike_at = t;
+        }
+        if (t == spike_t)
+            spike_kinds = has_spike + has_res;
+    }
+    int scored = 14 * DAY - 12;
+    printf("  daily load, %d points scored: residual %d, range %d, flatline %d, spike %d, "
+           "gap %d\n",
+           scored, n_by_kind[0], n_by_kind[1], n_by_kind[2], n_by_kind[3], n_by_kind[4]);
+    /* the injected spike is both a spike and a residual outlier at 0.99 */
+    assert_int_equal(spike_kinds, 2);
+    assert_int_equal(n_by_kind[3], 1);
+    assert_int_equal(spike_at, spike_t);
+    /* the stuck stretch: once, at its 8th reading */
+    assert_int_equal(n_by_kind[2], 1);
+    assert_int_equal(flat_at, stuck_t + 7);
+    assert_int_equal(n_by_kind[1], 1);
+    assert_int_equal(range_at, range_t);
+    assert_int_equal(n_by_kind[4], 1);
+    assert_int_equal(gap_at, gap_t + 12);
+    /* residual flags at 0.99: the faults plus about 1% of the clean points */
+    assert_true(n_by_kind[0] >= 2 && n_by_kind[0] <= 2 + 4 + scored / 40);
+    hz_conformal_set_free(cs);
+    free(x);
+    free(present);
+}
+
+/* ---- a real river gauge: USGS 01491000, Choptank River near Greensboro MD, daily mean
+ * discharge (m3/s) 1999-10-01 .. 2011-09-30, CC0 (SOURCE.md) */
+
+static int64_t days_from_civil(int y, int m, int d)
+{
+    y -= m <= 2;
+    int64_t era = (y >= 0 ? y : y - 399) / 400;
+    int64_t yoe = y - era * 400;
+    int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + doe - 719468;
+}
+
+typedef struct gauge_counts {
+    int flat, spike, gap, range;
+    int irene, jun2001, drought2005;
+} gauge_counts;
+
+/* Runs the rules a hydrologist would set on a daily discharge series (q, or log10 q). */
+static gauge_counts run_gauge(const int64_t *ts, const int *ymd, const double *q, int n, int logq)
+{
+    hz_rules_conf rc;
+    hz_anomaly_rules_conf_default(&rc);
+    rc.range_min = logq ? -3 : 0;
+    rc.range_max = logq ? 3 : 1000;
+    rc.flatline = 5;
+    rc.spike_k = 6;
+    rc.spike_window = 32;
+    rc.gap = 1;
+    rc.period_ms = 86400000LL;
+    char err[HZ_ERRLEN];
+    assert_int_equal(hz_anomaly_rules_conf_check(&rc, err, sizeof err), 0);
+    hz_rules_state st;
+    hz_anomaly_rules_init(&st);
+    gauge_counts g = {0};
+    for (int i = 0; i < n; i++) {
+        hz_anomaly out[HZ_RULES_MAX_OUT];
+        int k = hz_anomaly_rules_check(&rc, &st, ts[i], logq ? log10(q[i]) : q[i], out,
+                                       HZ_RULES_MAX_OUT);
+        for (int j = 0; j < k; j++) {
+            const char *kind = out[j].kind;
+            if (strcmp(kind, "flatline") == 0) {
+                g.flat++;
+                if (!logq)
+                    printf("  flatline %d at %.4f m3/s\n", ymd[i], q[i]);
+                g.drought2005 += ymd[i] == 20050926;
+            } else if (strcmp(kind, "spike") == 0) {
+                g.spike++;
+                g.irene += ymd[i] == 20110828;
+                g.jun2001 += ymd[i] == 20010617;
+            } else if (strcmp(kind, "gap") == 0) {
+                g.gap++;
+            } else {
+                g.range++;
+            }
+        }
+    }
+    printf("  Choptank %d days, %s: flatline %d, spike %d (%.1f/yr), gap %d, range %d\n", n,
+           logq ? "log10 q" : "q", g.flat, g.spike, g.spike / (n / 365.25), g.gap, g.range);
+    return g;
+}
+
+static void test_choptank_river_gauge(void **state)
+{
+    /* $HZ_HYDROLOGY_DIR, else the sample bundled in the repository (data/choptank) */
+    const char *dirs[] = {getenv("HZ_HYDROLOGY_DIR"), "data"};
+    char path[512] = "";
+    FILE *f = NULL;
+    for (size_t i = 0; i < sizeof dirs / sizeof *dirs && !f; i++) {
+        if (!dirs[i])
+            continue;
+        snprintf(path, sizeof path, "%s/%s/ChoptankRiverFlow.txt", dirs[i],
+                 i == 0 ? "usgs_choptank_egret" : "choptank");
+        f = fopen(path, "r");
+    }
+    if (!f) {
+        printf("  ChoptankRiverFlow.txt not found (set HZ_HYDROLOGY_DIR): skipped\n");
+        skip();
+    }
+    enum { MAXROWS = 5000 };
+    int64_t *ts = malloc(MAXROWS * sizeof *ts);
+    int *ymd = malloc(MAXROWS * sizeof *ymd);
+    double *q = malloc(MAXROWS * sizeof *q);
+    char line[256];
+    int n = 0;
+    assert_non_null(fgets(line, sizeof line, f)); /* header */
+    while (n < MAXROWS && fgets(line, sizeof line, f)) {
+        int m, d, y;
+        if (sscanf(line, "%d/%d/%d\t%lf", &m, &d, &y, &q[n]) != 4)
+            continue;
+        ts[n] = days_from_civil(y, m, d) * 86400000LL;
+        ymd[n] = y * 10000 + m * 100 + d;
+        n++;
+    }
+    fclose(f);
+    assert_int_equal(n, 4383);
+    gauge_counts g = run_gauge(ts, ymd, q, n, 0);
+    /* SOURCE.md: every step is one day, no empty values: no gap, nothing out of range */
+    assert_int_equal(g.gap, 0);
+    assert_int_equal(g.range, 0);
+    /* the stretches of 5+ identical daily values (low flow reported in whole ft3/s):
+     * 6 days from 2001-10-09, 6 from 2001-10-20, 5 from 2002-02-20, 9 from 2005-09-22 */
+    assert_int_equal(g.flat, 4);
+    assert_int_equal(g.drought2005, 1);
+    /* the two largest one-day rises: Hurricane Irene (14.7 -> 246 m3/s on 2011-08-28, after
+     * 3.3 -> 14.7 the day before) and 2.3 -> 88.9 on 2001-06-17 */
+    assert_int_equal(g.irene, 1);
+    assert_int_equal(g.jun2001, 1);
+    /* on log flow a rise is judged relative to the flow: fewer flags; June 2001 (x38 in a
+     * day after a calm month) remains, Irene (x17 after a summer of x3 swings at low flow,
+     * 8/14: x46) is within 6 robust deviations of that summer's log differences */
+    gauge_counts gl = run_gauge(ts, ymd, q, n, 1);
+    printf("  log10 q: Irene %s, 2001-06-17 %s\n", gl.irene ? "flagged" : "not flagged",
+           gl.jun2001 ? "flagged" : "not flagged");
+    assert_true(gl.spike < g.spike);
+    assert_int_equal(gl.jun2001, 1);
+    assert_int_equal(gl.flat, 4);
+    free(ts);
+    free(ymd);
+    free(q);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_conformal_ranks_and_quantiles),
+        cmocka_unit_test(test_conformal_window_is_bounded),
+        cmocka_unit_test(test_conformal_conf_and_set),
+        cmocka_unit_test(test_conformal_coverage_iid_normal),
+        cmocka_unit_test(test_no_allocation_per_point),
+        cmocka_unit_test(test_rules_conf_check),
+        cmocka_unit_test(test_rules_flatline_once_per_stretch),
+        cmocka_unit_test(test_rules_gap_range_order),
+        cmocka_unit_test(test_rules_spike_return_and_level_shift),
+        cmocka_unit_test(test_daily_load_with_faults),
+        cmocka_unit_test(test_choptank_river_gauge),
+    };
+    return cmocka_run_group_tests_name("anomaly", tests, NULL, NULL);
+}

@@ -1,0 +1,239 @@
+/* test_forecaster.c — pipeline/forecaster.c: one forecast per ready event (also inside a burst
+ * of one series' points), issue/target times, steps, intervals and model id; batching does
+ * not change the numbers; the residual check flags a point far outside its interval and
+ * not one on its forecast.  A small iTransformer checkpoint is written for the test. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "models/checkpoint.h"
+#include "config/config.h"
+#include "pipeline/forecaster.h"
+#include "training/prepare.h"
+
+#define L   24
+#define H   4
+#define PER 60000
+
+typedef struct fixture {
+    char dir[64], yaml[128], ckpt[128];
+    hz_config *cfg;
+} fixture;
+
+/* Writes a tiny checkpoint (fresh weights, scaler mean 10 std 2, residual quantiles
+ * 0.01..0.99 of |r| = 0.01..0.99) and a config whose batch.max is bmax. */
+static void setup_files(fixture *fx, int bmax)
+{
+    snprintf(fx->dir, sizeof fx->dir, "/tmp/hz_fc_XXXXXX");
+    assert_non_null(mkdtemp(fx->dir));
+    snprintf(fx->ckpt, sizeof fx->ckpt, "%s/m.safetensors", fx->dir);
+    snprintf(fx->yaml, sizeof fx->yaml, "%s/c.yaml", fx->dir);
+    hz_model_conf mc;
+    hz_model_conf_defaults(&mc, HZ_MODEL_ITRANSFORMER);
+    mc.seq_len = L;
+    mc.label_len = L / 2;
+    mc.pred_len = H;
+    mc.enc_in = mc.c_out = 1;
+    mc.n_marks = 4;
+    mc.d_model = 16;
+    mc.n_heads = 2;
+    mc.e_layers = 1;
+    mc.d_ff = 32;
+    mc.dropout = 0;
+    hz_model *m;
+    char err[HZ_ERRLEN];
+    assert_int_equal(hz_model_create(&mc, &m, err, sizeof err), 0);
+    float calib[H * 99];
+    for (int s = 0; s < H; s++)
+        for (int q = 0; q < 99; q++)
+            calib[s * 99 + q] = (q + 1) / 100.0f;
+    hz_ckpt_extra ex = {"calib.abs_residual_quantiles", 3, {H, 1, 99}, calib};
+    const char *meta[4][2] = {{"variables", "[\"power\"]"},
+                              {"scaler", "{\"mean\":[10.0],\"std\":[2.0]}"},
+                              {"period_ms", "60000"},
+                              {"n_marks", "4"}};
+    assert_int_equal(hz_ckpt_save(m, fx->ckpt, meta, 4, &ex, 1, err, sizeof err), 0);
+    hz_model_free(m);
+    FILE *f = fopen(fx->yaml, "w");
+    assert_non_null(f);
+    fprintf(f,
+            "database: %s/hz.sqlite\nmetrics: {listen: \"\"}\npipelines:\n"
+            "  - name: p\n"
+            "    source: {csv: {path: %s/none.csv}, fields: {time: ts, values: [power]}}\n"
+            "    window: {period: 1m, lookback: %d, horizon: %d, stride: 1}\n"
+            "    batch: {max: %d}\n"
+            "    model: {kind: itransformer, checkpoint: %s}\n"
+            "    anomaly: {levels: [0.9, 0.99]}\n"
+            "    sinks: [{sqlite: {}}]\n",
+            fx->dir, fx->dir, L, H, bmax, fx->ckpt);
+    fclose(f);
+    assert_int_equal(hz_config_load(fx->yaml, &fx->cfg, err, sizeof err), 0);
+}
+
+static void teardown_files(fixture *fx)
+{
+    hz_config_free(fx->cfg);
+    unlink(fx->ckpt);
+    unlink(fx->yaml);
+    rmdir(fx->dir);
+}
+
+typedef struct sink {
+    hz_forecast fc[4096];
+    size_t n;
+    int calls;
+} sink;
+
+static int collect(void *opaque, const hz_forecast *fc, size_t n, char *err, size_t errlen)
+{
+    sink *k = opaque;
+    assert_true(k->n + n <= 4096);
+    memcpy(k->fc + k->n, fc, n * sizeof *fc);
+    k->n += n;
+    k->calls++;
+    return 0;
+}
+
+static double value_at(int t, int s)
+{
+    return 10 + 3 * sin(6.2831853 * t / 24 + s);
+}
+
+/* Pushes n points of series "a" and "b" interleaved one by one, staging after each push as
+ * the pipeline does, then runs the partial batch. */
+static hz_window_store *stream(hz_forecaster *f, int n, sink *k)
+{
+    hz_window_opts o = {PER, L, 1, 1, 0};
+    char err[HZ_ERRLEN];
+    hz_window_store *ws = hz_window_store_new(&o, err, sizeof err);
+    assert_non_null(ws);
+    for (int t = 0; t < n; t++)
+        for (int s = 0; s < 2; s++) {
+            double v = value_at(t, s);
+            assert_int_equal(hz_window_store_push(ws, s ? "b" : "a", (int64_t)t * PER, &v), 0);
+            assert_int_equal(hz_forecaster_stage(f, ws, collect, k, err, sizeof err), 0);
+        }
+    assert_int_equal(hz_forecaster_run(f, ws, collect, k, err, sizeof err), 0);
+    return ws;
+}
+
+static hz_forecaster *open_fc(fixture *fx)
+{
+    static const char *const vars[] = {"power"};
+    hz_forecaster *f;
+    char err[HZ_ERRLEN];
+    int rc = hz_forecaster_new(fx->cfg, &fx->cfg->pipelines[0], vars, 1, NULL, NULL, NULL, NULL, &f,
+                               err, sizeof err);
+    if (rc)
+        fail_msg("%s", err);
+    return f;
+}
+
+static void test_every_ready_window(void **state)
+{
+    fixture fx;
+    setup_files(&fx, 4);
+    hz_forecaster *f = open_fc(&fx);
+    sink *k = calloc(1, sizeof *k);
+    hz_window_store *ws = stream(f, 30, k);
+    /* 7 windows per series (points 24..30), H steps each */
+    assert_int_equal(k->n, 2 * 7 * H);
+    hz_forecaster_stats st = hz_forecaster_stats_get(f);
+    assert_int_equal(st.windows, 14);
+    assert_int_equal(st.batches, 4); /* 14 windows in batches of 4: 4, 4, 4, 2 */
+    int seen[2][7] = {{0}};
+    for (size_t i = 0; i < k->n; i++) {
+        const hz_forecast *fc = &k->fc[i];
+        int s = !strcmp(fc->series, "b");
+        int w = (int)(fc->issued_ts / PER) - (L - 1);
+        assert_true(w >= 0 && w < 7);
+        assert_true(fc->step >= 1 && fc->step <= H);
+        assert_int_equal(fc->target_ts, fc->issued_ts + (int64_t)fc->step * PER);
+        assert_true(fc->lower < fc->value && fc->value < fc->upper);
+        assert_true(fc->upper - fc->value <= 1.0); /* quantiles <= 0.99 */
+        assert_string_equal(fc->variable, "power");
+        assert_string_equal(fc->pipeline, "p");
+        assert_true(!strncmp(fc->model_id, "p-", 2) && strlen(fc->model_id) == 14);
+        seen[s][w]++;
+    }
+    for (int s = 0; s < 2; s++)
+        for (int w = 0; w < 7; w++)
+            assert_int_equal(seen[s][w], H);
+    hz_window_store_free(ws);
+    free(k);
+    hz_forecaster_free(f);
+    teardown_files(&fx);
+}
+
+static void test_batching_invariant(void **state)
+{
+    sink *k[2];
+    for (int b = 0; b < 2; b++) {
+        fixture fx;
+        setup_files(&fx, b ? 1 : 64);
+        hz_forecaster *f = open_fc(&fx);
+        k[b] = calloc(1, sizeof *k[b]);
+        hz_window_store *ws = stream(f, 30, k[b]);
+        hz_window_store_free(ws);
+        hz_forecaster_free(f);
+        teardown_files(&fx);
+    }
+    assert_int_equal(k[0]->n, k[1]->n);
+    for (size_t i = 0; i < k[0]->n; i++) { /* same order: staging order */
+        assert_int_equal(k[0]->fc[i].issued_ts, k[1]->fc[i].issued_ts);
+        assert_true(fabs(k[0]->fc[i].value - k[1]->fc[i].value) < 1e-4);
+    }
+    free(k[0]);
+    free(k[1]);
+}
+
+static void test_residual_check(void **state)
+{
+    fixture fx;
+    setup_files(&fx, 8);
+    hz_forecaster *f = open_fc(&fx);
+    sink *k = calloc(1, sizeof *k);
+    hz_window_store *ws = stream(f, 26, k);
+    /* the latest forecast of "a" was issued at point 25; its step 1 is point 26 */
+    double expected = NAN;
+    for (size_t i = 0; i < k->n; i++)
+        if (!strcmp(k->fc[i].series, "a") && k->fc[i].issued_ts == 25 * PER && k->fc[i].step == 1)
+            expected = k->fc[i].value;
+    assert_true(isfinite(expected));
+    uint32_t a = (uint32_t)hz_window_store_find(ws, "a");
+    hz_reading r = {.series = "a", .ts_ms = 26 * PER, .nvars = 1};
+    hz_anomaly out[HZ_MAX_VARS];
+    r.values[0] = expected; /* on the forecast: inside every interval */
+    assert_int_equal(hz_forecaster_check(f, a, &r, out, HZ_MAX_VARS), 0);
+    r.values[0] = expected + 50; /* far outside the 0.99 interval (|r| quantiles <= 0.99) */
+    assert_int_equal(hz_forecaster_check(f, a, &r, out, HZ_MAX_VARS), 1);
+    assert_string_equal(out[0].kind, "residual");
+    assert_int_equal(out[0].flag, 1);
+    assert_true(fabs(out[0].expected - expected) < 1e-4); /* kept as float */
+    assert_true(out[0].upper < r.values[0]);
+    assert_true(out[0].score > 0.99);
+    /* a point no forecast covers (before the issue slot) is not scored */
+    r.ts_ms = 10 * PER;
+    assert_int_equal(hz_forecaster_check(f, a, &r, out, HZ_MAX_VARS), 0);
+    hz_window_store_free(ws);
+    free(k);
+    hz_forecaster_free(f);
+    teardown_files(&fx);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_every_ready_window),
+        cmocka_unit_test(test_batching_invariant),
+        cmocka_unit_test(test_residual_check),
+    };
+    return cmocka_run_group_tests_name("forecaster", tests, NULL, NULL);
+}

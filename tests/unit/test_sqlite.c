@@ -1,0 +1,430 @@
+/* test_sqlite.c — SQLite sink, source and window rebuild on real files in a temp dir: schema,
+ * identifier checks, idempotent replay, a writer killed mid-transaction, cursor resume. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "connectors/sqlite_schema.h"
+#include "connectors/sqlite_sink.h"
+#include "connectors/sqlite_source.h"
+#include "pipeline/window_store.h"
+
+static char tmpdir[256];
+
+static int setup(void **state)
+{
+    snprintf(tmpdir, sizeof tmpdir, "/tmp/hz_sqlite_XXXXXX");
+    return mkdtemp(tmpdir) ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
+    return system(cmd) == 0 ? 0 : -1;
+}
+
+static const char *db_path(const char *name)
+{
+    static char path[4][512];
+    static int k;
+    k = (k + 1) % 4;
+    snprintf(path[k], sizeof path[k], "%s/%s", tmpdir, name);
+    return path[k];
+}
+
+static int64_t query_int(sqlite3 *db, const char *sql)
+{
+    sqlite3_stmt *st;
+    assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    int64_t v = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    return v;
+}
+
+static hz_sink *open_sink(const char *path)
+{
+    hz_sqlite_sink_opts o = {.path = path};
+    hz_sink *k = NULL;
+    char err[HZ_ERRLEN] = "";
+    int rc = hz_sqlite_sink_new(&o, &k, err, sizeof err);
+    if (rc)
+        fprintf(stderr, "%s\n", err);
+    assert_int_equal(rc, 0);
+    return k;
+}
+
+static const char *const VARS[2] = {"power", "voltage"};
+
+/* n readings of series s every 60 s from t0, power = i, voltage = 230 + i. */
+static void write_readings(hz_sink *k, const char *s, int64_t t0, int n, double bias)
+{
+    char err[HZ_ERRLEN];
+    for (int i = 0; i < n; i++) {
+        hz_reading r = {
+            .series = s, .ts_ms = t0 + i * 60000LL, .nvars = 2, .values = {i + bias, 230 + i}};
+        assert_int_equal(k->ops->write_readings(k, "p", VARS, &r, 1, err, sizeof err), 0);
+    }
+}
+
+static void test_identifiers(void **state)
+{
+    assert_true(hz_sqlite_ident_ok("readings"));
+    assert_true(hz_sqlite_ident_ok("_r2"));
+    assert_false(hz_sqlite_ident_ok("x; DROP TABLE readings"));
+    assert_false(hz_sqlite_ident_ok("1abc"));
+    assert_false(hz_sqlite_ident_ok(""));
+    assert_false(hz_sqlite_ident_ok(NULL));
+    assert_false(hz_sqlite_ident_ok("select"));
+    assert_false(hz_sqlite_ident_ok("a-b"));
+    assert_false(hz_sqlite_ident_ok("r\"x"));
+    char longname[70];
+    memset(longname, 'a', 63);
+    longname[63] = 0;
+    assert_true(hz_sqlite_ident_ok(longname));
+    longname[63] = 'a';
+    longname[64] = 0;
+    assert_false(hz_sqlite_ident_ok(longname));
+
+    /* a sink refuses the name before touching the database */
+    const char *path = db_path("ident.sqlite");
+    hz_sink *k = open_sink(path);
+    write_readings(k, "m", 0, 3, 0);
+    char err[HZ_ERRLEN];
+    assert_int_equal(k->ops->flush(k, 1000, err, sizeof err), 0);
+    k->ops->free(k);
+    hz_sqlite_sink_opts o = {.path = path, .tables = {.readings = "x; DROP TABLE readings"}};
+    assert_int_equal(hz_sqlite_sink_new(&o, &k, err, sizeof err), HZ_EINVAL);
+    assert_null(k);
+    assert_non_null(strstr(err, "readings table: \"x; DROP TABLE readings\" is not a valid"));
+    hz_sqlite_source_opts so = {.path = path,
+                                .cursor = "c",
+                                .variables = VARS,
+                                .nvars = 2,
+                                .table = "readings; DELETE FROM readings"};
+    hz_source *src = NULL;
+    assert_int_equal(hz_sqlite_source_new(&so, &src, err, sizeof err), HZ_EINVAL);
+    k = open_sink(path);
+    assert_int_equal(query_int(hz_sqlite_sink_db(k), "SELECT count(*) FROM readings"), 6);
+    k->ops->free(k);
+}
+
+static void test_schema_created(void **state)
+{
+    const char *path = db_path("schema.sqlite");
+    hz_sink *k = open_sink(path);
+    sqlite3 *db = hz_sqlite_sink_db(k);
+    const char *tables[] = {"readings", "forecasts",    "anomalies",
+                            "models",   "dead_letters", "cursors"};
+    char sql[256];
+    for (int i = 0; i < 6; i++) {
+        snprintf(sql, sizeof sql,
+                 "SELECT count(*) FROM sqlite_master WHERE type='table' AND name='%s'", tables[i]);
+        assert_int_equal(query_int(db, sql), 1);
+    }
+    assert_int_equal(query_int(db, "SELECT count(*) FROM sqlite_master WHERE type='index' AND "
+                                   "name IN ('forecasts_latest','anomalies_by_ts')"),
+                     2);
+    assert_int_equal(
+        query_int(db, "SELECT count(*) FROM sqlite_master WHERE type='view' AND name LIKE '%_iso'"),
+        3);
+    assert_int_equal(query_int(db, "SELECT journal_mode = 'wal' FROM pragma_journal_mode"), 1);
+    assert_int_equal(query_int(db, "SELECT synchronous FROM pragma_synchronous"), 2); /* FULL */
+    /* the latest-forecast query uses the index */
+    sqlite3_stmt *st;
+    assert_int_equal(sqlite3_prepare_v2(db,
+                                        "EXPLAIN QUERY PLAN SELECT * FROM forecasts WHERE "
+                                        "series='a' AND variable='v' ORDER BY issued_ts DESC",
+                                        -1, &st, NULL),
+                     SQLITE_OK);
+    int uses_index = 0;
+    while (sqlite3_step(st) == SQLITE_ROW)
+        uses_index |= strstr((const char *)sqlite3_column_text(st, 3), "INDEX") != NULL;
+    sqlite3_finalize(st);
+    assert_true(uses_index);
+
+    /* forecasts, anomalies, dead letters and the ISO view */
+    char err[HZ_ERRLEN];
+    hz_forecast f = {.pipeline = "p",
+                     .series = "m",
+                     .variable = "power",
+                     .issued_ts = 1467331200000LL,
+                     .target_ts = 1467334800000LL,
+                     .step = 1,
+                     .value = 1.5,
+                     .lower = NAN,
+                     .upper = NAN,
+                     .model_id = "x"};
+    hz_anomaly a = {.pipeline = "p",
+                    .series = "m",
+                    .variable = "power",
+                    .ts = 1,
+                    .value = 9,
+                    .expected = 1,
+                    .lower = 0,
+                    .upper = 2,
+                    .score = 0.99,
+                    .flag = 1,
+                    .kind = "residual"};
+    hz_dead_letter d = {
+        .origin = "t/0/5", .reason = "bad", .payload = "{", .payload_len = 1, .ts_ms = 5};
+    for (int rep = 0; rep < 2; rep++) { /* replayed: still one row each */
+        assert_int_equal(k->ops->write_forecasts(k, &f, 1, err, sizeof err), 0);
+        assert_int_equal(k->ops->write_anomalies(k, &a, 1, err, sizeof err), 0);
+        assert_int_equal(k->ops->write_dead(k, "p", &d, 1, err, sizeof err), 0);
+        assert_int_equal(k->ops->flush(k, 1000, err, sizeof err), 0);
+    }
+    assert_int_equal(query_int(db, "SELECT count(*) FROM forecasts WHERE lower IS NULL"), 1);
+    assert_int_equal(query_int(db, "SELECT count(*) FROM anomalies"), 1);
+    assert_int_equal(query_int(db, "SELECT count(*) FROM dead_letters"), 1);
+    assert_int_equal(query_int(db, "SELECT issued = '2016-07-01T00:00:00.000Z' FROM forecasts_iso"),
+                     1);
+    const hz_sink_ops *ops = k->ops;
+    ops->free(k);
+    ops->free(NULL); /* a no-op */
+}
+
+static void test_idempotent_replay(void **state)
+{
+    const char *path = db_path("replay.sqlite");
+    hz_sink *k = open_sink(path);
+    char err[HZ_ERRLEN];
+    write_readings(k, "m1", 0, 50, 0);
+    assert_int_equal(k->ops->flush(k, 1000, err, sizeof err), 0);
+    write_readings(k, "m1", 0, 50, 0.5); /* the same batch again, values corrected */
+    assert_int_equal(k->ops->flush(k, 1000, err, sizeof err), 0);
+    sqlite3 *db = hz_sqlite_sink_db(k);
+    assert_int_equal(query_int(db, "SELECT count(*) FROM readings"), 100);
+    assert_int_equal(query_int(db, "SELECT value * 10 FROM readings WHERE variable='power' AND "
+                                   "ts = 60000"),
+                     15);
+    /* NaN values are not stored */
+    hz_reading r = {.series = "m2", .ts_ms = 0, .nvars = 2, .values = {NAN, 1}};
+    assert_int_equal(k->ops->write_readings(k, "p", VARS, &r, 1, err, sizeof err), 0);
+    assert_int_equal(k->ops->flush(k, 1000, err, sizeof err), 0);
+    assert_int_equal(query_int(db, "SELECT count(*) FROM readings WHERE series='m2'"), 1);
+    /* not flushed: rolled back by free */
+    write_readings(k, "m3", 0, 10, 0);
+    k->ops->free(k);
+    k = open_sink(path);
+    assert_int_equal(query_int(hz_sqlite_sink_db(k), "SELECT count(*) FROM readings"), 101);
+    k->ops->free(k);
+}
+
+/* A writer killed with SIGKILL after writing (but before committing) a batch leaves the
+ * committed batch and nothing of the other. */
+static void test_killed_writer_leaves_no_partial_batch(void **state)
+{
+    const char *path = db_path("kill.sqlite");
+    int fd[2];
+    assert_int_equal(pipe(fd), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        close(fd[0]);
+        hz_sqlite_sink_opts o = {.path = path};
+        hz_sink *k = NULL;
+        char err[HZ_ERRLEN];
+        if (hz_sqlite_sink_new(&o, &k, err, sizeof err))
+            _exit(3);
+        for (int i = 0; i < 200; i++) {
+            hz_reading r = {.series = "m", .ts_ms = i * 1000LL, .nvars = 2, .values = {i, i}};
+            k->ops->write_readings(k, "p", VARS, &r, 1, err, sizeof err);
+        }
+        if (k->ops->flush(k, 1000, err, sizeof err))
+            _exit(4);
+        struct stat wst;
+        char wal[600];
+        snprintf(wal, sizeof wal, "%s-wal", path);
+        int64_t committed_wal = stat(wal, &wst) == 0 ? (int64_t)wst.st_size : -1;
+        for (int i = 200; i < 5200; i++) { /* second batch: never committed */
+            hz_reading r = {.series = "m", .ts_ms = i * 1000LL, .nvars = 2, .values = {i, i}};
+            k->ops->write_readings(k, "p", VARS, &r, 1, err, sizeof err);
+        }
+        /* force part of the open transaction's pages out of the cache into the WAL */
+        sqlite3_db_cacheflush(hz_sqlite_sink_db(k));
+        if (write(fd[1], &committed_wal, sizeof committed_wal) != sizeof committed_wal)
+            _exit(5);
+        for (;;)
+            pause();
+    }
+    close(fd[1]);
+    int64_t committed_wal = 0;
+    assert_int_equal(read(fd[0], &committed_wal, sizeof committed_wal), sizeof committed_wal);
+    close(fd[0]);
+    assert_int_equal(kill(pid, SIGKILL), 0);
+    int status;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+    /* the uncommitted batch really reached the file: the WAL grew past the first commit */
+    struct stat wst;
+    char wal[600];
+    snprintf(wal, sizeof wal, "%s-wal", path);
+    assert_int_equal(stat(wal, &wst), 0);
+    assert_true(committed_wal > 0);
+    assert_true((int64_t)wst.st_size > committed_wal);
+    hz_sink *k = open_sink(path);
+    sqlite3 *db = hz_sqlite_sink_db(k);
+    assert_int_equal(query_int(db, "SELECT count(*) FROM readings"), 400);
+    assert_int_equal(query_int(db, "SELECT max(ts) FROM readings"), 199000);
+    assert_int_equal(query_int(db, "SELECT count(*) FROM pragma_integrity_check WHERE "
+                                   "integrity_check = 'ok'"),
+                     1);
+    k->ops->free(k);
+}
+
+static void test_source_groups_and_resumes(void **state)
+{
+    const char *path = db_path("source.sqlite");
+    hz_sink *k = open_sink(path);
+    char err[HZ_ERRLEN];
+    write_readings(k, "a", 0, 3, 0);   /* rowids 1..6: (a,0),(a,60k),(a,120k) */
+    write_readings(k, "b", 0, 2, 100); /* 7..10 */
+    sqlite3 *db = hz_sqlite_sink_db(k);
+    assert_int_equal(k->ops->flush(k, 1000, err, sizeof err), 0);
+    assert_int_equal(
+        hz_sqlite_exec(db,
+                       "INSERT INTO readings VALUES('c','power',0,NULL);"       /* 11 */
+                       "INSERT INTO readings VALUES('c','power','x',1);"        /* 12 */
+                       "INSERT INTO readings VALUES('c','other',0,1);"          /* 13 */
+                       "INSERT INTO readings VALUES('c','power',60000,'2.5');", /* 14 */
+                       err, sizeof err),
+        0);
+
+    hz_sqlite_source_opts so = {.path = path, .cursor = "pipe1", .variables = VARS, .nvars = 2};
+    hz_source *s = NULL;
+    assert_int_equal(hz_sqlite_source_new(&so, &s, err, sizeof err), 0);
+    assert_string_equal(s->ops->kind, "sqlite");
+    hz_batch b;
+    assert_int_equal(s->ops->poll(s, &b, 2, 0, err, sizeof err), 2);
+    assert_int_equal(b.n_readings, 2);
+    assert_string_equal(b.readings[0].series, "a");
+    assert_int_equal(b.readings[0].ts_ms, 0);
+    assert_float_equal(b.readings[0].values[0], 0, 0);
+    assert_float_equal(b.readings[0].values[1], 230, 0);
+    assert_int_equal(b.readings[0].pos.offset, 2);
+    assert_int_equal(b.readings[1].ts_ms, 60000);
+    assert_int_equal(b.readings[1].pos.offset, 4);
+    assert_int_equal(s->ops->ack(s, &b.readings[1].pos, err, sizeof err), 0);
+    assert_int_equal(s->ops->poll(s, &b, 2, 0, err, sizeof err), 2);
+    assert_string_equal(b.readings[1].series, "b");
+    /* not acknowledged: a restart reads these again */
+    s->ops->free(s);
+
+    assert_int_equal(hz_sqlite_source_new(&so, &s, err, sizeof err), 0);
+    assert_int_equal(hz_sqlite_source_position(s), 4);
+    assert_int_equal(s->ops->poll(s, &b, 100, 0, err, sizeof err), 6);
+    assert_int_equal(b.n_readings, 4);
+    assert_int_equal(b.n_dead, 2);
+    assert_string_equal(b.readings[0].series, "a");
+    assert_int_equal(b.readings[0].ts_ms, 120000);
+    assert_string_equal(b.readings[1].series, "b");
+    assert_float_equal(b.readings[2].values[0], 101, 0);
+    assert_string_equal(b.readings[3].series, "c");
+    assert_float_equal(b.readings[3].values[0], 2.5, 0);
+    assert_true(isnan(b.readings[3].values[1]));
+    assert_int_equal(b.readings[3].pos.offset, 14);
+    assert_string_equal(b.dead[0].origin, "readings/11");
+    assert_string_equal(b.dead[0].reason, "column value is NULL");
+    assert_string_equal(b.dead[1].origin, "readings/12");
+    assert_non_null(strstr(b.dead[1].reason, "column ts: expected an integer"));
+    assert_non_null(strstr((const char *)b.dead[1].payload, "ts=x"));
+    assert_int_equal(b.dead[0].pos.offset, 11); /* dead letters carry their rowid */
+    assert_int_equal(b.dead[1].pos.offset, 12);
+    assert_int_equal(b.n_positions, 1); /* the batch's last consumed rowid */
+    assert_int_equal(b.positions[0].partition, -1);
+    assert_int_equal(b.positions[0].offset, 14);
+    assert_int_equal(s->ops->ack(s, &b.readings[3].pos, err, sizeof err), 0);
+    assert_int_equal(s->ops->poll(s, &b, 100, 50, err, sizeof err), 0);
+    s->ops->free(s);
+
+    /* new rows after a restart: only those */
+    write_readings(k, "d", 0, 1, 0);
+    assert_int_equal(k->ops->flush(k, 1000, err, sizeof err), 0);
+    assert_int_equal(hz_sqlite_source_new(&so, &s, err, sizeof err), 0);
+    assert_int_equal(s->ops->poll(s, &b, 100, 0, err, sizeof err), 1);
+    assert_string_equal(b.readings[0].series, "d");
+    s->ops->free(s);
+    /* another cursor name starts from the beginning */
+    so.cursor = "pipe2";
+    assert_int_equal(hz_sqlite_source_new(&so, &s, err, sizeof err), 0);
+    assert_int_equal(s->ops->poll(s, &b, 1, 0, err, sizeof err), 1);
+    assert_string_equal(b.readings[0].series, "a");
+    s->ops->free(s);
+    k->ops->free(k);
+
+    so.path = db_path("missing.sqlite");
+    assert_int_equal(hz_sqlite_source_new(&so, &s, err, sizeof err), HZ_EDB);
+    assert_non_null(strstr(err, "missing.sqlite: cannot open"));
+}
+
+static void test_window_rebuild(void **state)
+{
+    const char *path = db_path("rebuild.sqlite");
+    hz_sink *k = open_sink(path);
+    char err[HZ_ERRLEN];
+    write_readings(k, "a", 0, 10, 0);
+    write_readings(k, "b", 60000, 3, 100);
+    assert_int_equal(k->ops->flush(k, 1000, err, sizeof err), 0);
+    hz_window_opts o = {
+        .period_ms = 60000, .lookback = 4, .nvars = 2, .stride = 1, .fill = HZ_FILL_NONE};
+    hz_window_store *ws = hz_window_store_new(&o, err, sizeof err);
+    uint64_t pts;
+    assert_int_equal(hz_window_store_load_sqlite(ws, hz_sqlite_sink_db(k), NULL, VARS, NULL, &pts,
+                                                 err, sizeof err),
+                     0);
+    assert_int_equal(pts, 4 + 3);
+    float w[8];
+    uint8_t m[4];
+    int64_t last;
+    int64_t ia = hz_window_store_find(ws, "a");
+    assert_int_equal(hz_window_store_copy(ws, (uint32_t)ia, w, m, &last), 4);
+    assert_int_equal(last, 9 * 60000);
+    for (int i = 0; i < 4; i++) {
+        assert_float_equal(w[2 * i], 6 + i, 0);
+        assert_float_equal(w[2 * i + 1], 236 + i, 0);
+    }
+    int64_t ib = hz_window_store_find(ws, "b");
+    assert_int_equal(hz_window_store_copy(ws, (uint32_t)ib, w, m, &last), 3);
+    assert_float_equal(w[2], 100, 0);
+    uint32_t idx;
+    assert_int_equal(hz_window_store_pop_ready(ws, &idx), 1);
+    assert_int_equal(idx, ia);
+    hz_window_store_free(ws);
+
+    ws = hz_window_store_new(&o, err, sizeof err);
+    assert_int_equal(hz_window_store_load_sqlite(ws, hz_sqlite_sink_db(k), "readings", VARS, "b",
+                                                 &pts, err, sizeof err),
+                     0);
+    assert_int_equal(pts, 3);
+    assert_int_equal(hz_window_store_find(ws, "a"), HZ_ENOTFOUND);
+    assert_int_equal(hz_window_store_load_sqlite(ws, hz_sqlite_sink_db(k), "r;x", VARS, NULL, &pts,
+                                                 err, sizeof err),
+                     HZ_EINVAL);
+    hz_window_store_free(ws);
+    k->ops->free(k);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_identifiers),
+        cmocka_unit_test(test_schema_created),
+        cmocka_unit_test(test_idempotent_replay),
+        cmocka_unit_test(test_killed_writer_leaves_no_partial_batch),
+        cmocka_unit_test(test_source_groups_and_resumes),
+        cmocka_unit_test(test_window_rebuild),
+    };
+    return cmocka_run_group_tests_name("sqlite", tests, setup, teardown);
+}

@@ -1,0 +1,132 @@
+/* dataset.c — split borders, scaling, windows and timeF marks (MODELS.md §1; dataset.h). */
+#include "training/dataset.h"
+
+#include <math.h>
+#include <string.h>
+#include <time.h>
+
+#include "common/hz.h"
+
+void hz_scaler_fit(hz_scaler *s, const hz_table *t, int r0, int r1)
+{
+    s->cols = t->cols;
+    for (int c = 0; c < t->cols; c++) {
+        double sum = 0, ss = 0;
+        for (int r = r0; r < r1; r++)
+            sum += t->values[(size_t)r * t->cols + c];
+        double mean = sum / (r1 - r0);
+        for (int r = r0; r < r1; r++) {
+            double d = t->values[(size_t)r * t->cols + c] - mean;
+            ss += d * d;
+        }
+        double sd = sqrt(ss / (r1 - r0));
+        s->mean[c] = mean;
+        s->std[c] = sd > 0 ? sd : 1.0;
+    }
+}
+
+void hz_scaler_apply(const hz_scaler *s, const float *in, float *out, size_t rows)
+{
+    for (size_t r = 0; r < rows; r++)
+        for (int c = 0; c < s->cols; c++) {
+            size_t i = r * (size_t)s->cols + (size_t)c;
+            out[i] = (float)((in[i] - s->mean[c]) / s->std[c]);
+        }
+}
+
+void hz_scaler_invert(const hz_scaler *s, const float *in, float *out, size_t rows)
+{
+    for (size_t r = 0; r < rows; r++)
+        for (int c = 0; c < s->cols; c++) {
+            size_t i = r * (size_t)s->cols + (size_t)c;
+            out[i] = (float)(in[i] * s->std[c] + s->mean[c]);
+        }
+}
+
+int hz_split_borders(hz_split_kind kind, const double ratios[3], int rows, int seq_len,
+                     int begin[3], int end[3], char *err, size_t errlen)
+{
+    int b2[3];
+    if (kind == HZ_SPLIT_ETT_HOUR || kind == HZ_SPLIT_ETT_MINUTE) {
+        int day = kind == HZ_SPLIT_ETT_HOUR ? 24 : 96, month = 30 * day;
+        b2[0] = 12 * month;
+        b2[1] = 16 * month;
+        b2[2] = 20 * month;
+    } else {
+        int n_train = (int)(ratios[0] * rows), n_test = (int)(ratios[2] * rows);
+        b2[0] = n_train;
+        b2[1] = rows - n_test;
+        b2[2] = rows;
+    }
+    if (b2[2] > rows)
+        return hz_err(err, errlen, HZ_EINVAL,
+                      "split needs %d rows (12/4/4 months of 30 days), the data has %d", b2[2],
+                      rows);
+    begin[0] = 0;
+    begin[1] = b2[0] - seq_len;
+    begin[2] = b2[1] - seq_len;
+    end[0] = b2[0];
+    end[1] = b2[1];
+    end[2] = b2[2];
+    if (begin[1] < 0 || begin[2] < 0)
+        return hz_err(err, errlen, HZ_EINVAL, "split: seq_len %d is longer than the train part",
+                      seq_len);
+    return 0;
+}
+
+void hz_timef_hour(int64_t ts_ms, float out[4])
+{
+    time_t t = (time_t)(ts_ms >= 0 ? ts_ms / 1000 : (ts_ms - 999) / 1000);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    int weekday = (tm.tm_wday + 6) % 7; /* Monday = 0 as pandas */
+    out[0] = (float)(tm.tm_hour / 23.0 - 0.5);
+    out[1] = (float)(weekday / 6.0 - 0.5);
+    out[2] = (float)((tm.tm_mday - 1) / 30.0 - 0.5);
+    out[3] = (float)(tm.tm_yday / 365.0 - 0.5); /* tm_yday is 0-based = dayofyear - 1 */
+}
+
+void hz_windows_init(hz_windows *w, const float *data, const float *marks, int cols, int n_marks,
+                     int begin, int end, int seq_len, int label_len, int pred_len)
+{
+    w->data = data;
+    w->marks = marks;
+    w->cols = cols;
+    w->n_marks = marks ? n_marks : 0;
+    w->begin = begin;
+    w->end = end;
+    w->seq_len = seq_len;
+    w->label_len = label_len;
+    w->pred_len = pred_len;
+    int n = end - begin - seq_len - pred_len + 1;
+    w->count = n > 0 ? n : 0;
+}
+
+static void copy_rows(hz_real *dst, const float *src, int row0, int nrows, int cols)
+{
+    const float *s = src + (size_t)row0 * cols;
+    for (size_t i = 0; i < (size_t)nrows * cols; i++)
+        dst[i] = s[i];
+}
+
+void hz_windows_batch(const hz_windows *w, const int *idx, int n, hz_real *x, hz_real *x_mark,
+                      hz_real *x_dec, hz_real *x_mark_dec, hz_real *y)
+{
+    int L = w->seq_len, lab = w->label_len, P = w->pred_len, C = w->cols, F = w->n_marks;
+    for (int b = 0; b < n; b++) {
+        int s0 = w->begin + idx[b], r0 = s0 + L - lab; /* decoder block start */
+        if (x)
+            copy_rows(x + (size_t)b * L * C, w->data, s0, L, C);
+        if (x_mark && F)
+            copy_rows(x_mark + (size_t)b * L * F, w->marks, s0, L, F);
+        if (x_dec) {
+            hz_real *d = x_dec + (size_t)b * (lab + P) * C;
+            copy_rows(d, w->data, r0, lab, C);
+            memset(d + (size_t)lab * C, 0, (size_t)P * C * sizeof(hz_real));
+        }
+        if (x_mark_dec && F)
+            copy_rows(x_mark_dec + (size_t)b * (lab + P) * F, w->marks, r0, lab + P, F);
+        if (y)
+            copy_rows(y + (size_t)b * P * C, w->data, s0 + L, P, C);
+    }
+}

@@ -1,0 +1,65 @@
+/* dataset.h — the forecasting data protocol of the Informer / iTransformer repositories
+ * (MODELS.md §1): split borders, train-fit z-score scaling, sliding windows and calendar
+ * features ("timeF" marks).  Works on arrays handed over by the caller (the CSV and SQLite
+ * readers live in connectors/, which models/ does not know). */
+#ifndef HZ_DATASET_H
+#define HZ_DATASET_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "engine/tensor.h"
+
+#define HZ_DS_MAXVARS 32
+
+typedef enum { HZ_SPLIT_ETT_HOUR = 0, HZ_SPLIT_ETT_MINUTE = 1, HZ_SPLIT_RATIO = 2 } hz_split_kind;
+
+/* A whole series table: rows time steps of cols variables, row-major, raw units. */
+typedef struct hz_table {
+    int rows, cols;
+    int64_t *ts_ms; /* [rows] UTC ms */
+    float *values;  /* [rows, cols] */
+} hz_table;
+
+typedef struct hz_scaler {
+    int cols;
+    double mean[HZ_DS_MAXVARS], std[HZ_DS_MAXVARS];
+} hz_scaler;
+
+/* Mean and population std (ddof 0) of rows [r0, r1) per column; std 0 becomes 1. */
+void hz_scaler_fit(hz_scaler *s, const hz_table *t, int r0, int r1);
+void hz_scaler_apply(const hz_scaler *s, const float *in, float *out, size_t rows);
+void hz_scaler_invert(const hz_scaler *s, const float *in, float *out, size_t rows);
+
+/* Row ranges [begin, end) of train / val / test slices (each starting seq_len early, §1.1).
+ * ETT: 12/4/4 months of 30 days at 24 (hour) or 96 (minute) rows a day; ratio: 0.7/0.2 test
+ * as the custom loader (ratios[0] train, ratios[2] test).  Returns 0 or HZ_EINVAL (too few
+ * rows; message in err). */
+int hz_split_borders(hz_split_kind kind, const double ratios[3], int rows, int seq_len,
+                     int begin[3], int end[3], char *err, size_t errlen);
+
+/* timeF calendar features (freq h: 4 features in [-0.5, 0.5]:
+ * hour/23, weekday/6 (Mon=0), (day-1)/30, (yday-1)/365, each minus 0.5).  Fills out[4]. */
+enum { HZ_TIMEF_H_FEATURES = 4 };
+void hz_timef_hour(int64_t ts_ms, float out[4]);
+
+/* Windows over one split: sample i covers rows [begin+i, begin+i+seq_len) as input and
+ * [begin+i+seq_len-label_len, begin+i+seq_len+pred_len) as decoder/target block. */
+typedef struct hz_windows {
+    const float *data;  /* scaled [rows, cols] */
+    const float *marks; /* [rows, n_marks] or NULL */
+    int cols, n_marks;
+    int begin, end;
+    int seq_len, label_len, pred_len;
+    int count; /* end - begin - seq_len - pred_len + 1 (0 if negative) */
+} hz_windows;
+
+void hz_windows_init(hz_windows *w, const float *data, const float *marks, int cols, int n_marks,
+                     int begin, int end, int seq_len, int label_len, int pred_len);
+/* Copies samples idx[0..n) into batch buffers (any may be NULL):
+ * x [n, seq_len, cols], x_mark [n, seq_len, n_marks], x_dec [n, label+pred, cols] (label
+ * part known, pred part zeros), x_mark_dec [n, label+pred, n_marks], y [n, pred_len, cols]. */
+void hz_windows_batch(const hz_windows *w, const int *idx, int n, hz_real *x, hz_real *x_mark,
+                      hz_real *x_dec, hz_real *x_mark_dec, hz_real *y);
+
+#endif

@@ -1,0 +1,275 @@
+/* prepare.c — pipeline configuration -> tables, model config, windows (prepare.h).
+ * The split, scaling and marks follow the papers' protocol (docs/MODELS.md). */
+#include "training/prepare.h"
+
+#include <jansson.h>
+#include <math.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "connectors/csv.h"
+#include "common/hz.h"
+#include "models/layers.h"
+
+void hz_prepared_free(hz_prepared *d)
+{
+    if (!d)
+        return;
+    free(d->table.ts_ms);
+    free(d->table.values);
+    hz_names_free(d->names, d->table.cols);
+    free(d->scaled);
+    free(d->marks);
+    memset(d, 0, sizeof *d);
+}
+
+/* Index of the target among the configured variables (default: the last). */
+static int target_index(const hz_pipeline_conf *p)
+{
+    const char *t = p->model.data.target;
+    if (t && *t)
+        for (size_t i = 0; i < p->source.fields.n_values; i++)
+            if (!strcmp(p->source.fields.values[i], t))
+                return (int)i;
+    return (int)p->source.fields.n_values - 1;
+}
+
+static int load_csv(const hz_pipeline_conf *p, hz_prepared *d, char *err, size_t errlen)
+{
+    hz_csv_opts o = {0};
+    o.time_column = p->source.fields.time;
+    o.columns = (const char *const *)p->source.fields.values;
+    o.ncolumns = (int)p->source.fields.n_values;
+    if (p->source.csv.delimiter && *p->source.csv.delimiter)
+        o.delimiter = p->source.csv.delimiter[0];
+    hz_csv_table *t;
+    int rc = hz_csv_load(p->source.csv.path, &o, &t, err, errlen);
+    if (rc)
+        return rc;
+    d->table.rows = (int)t->rows;
+    d->table.cols = t->cols;
+    d->table.ts_ms = malloc(t->rows * sizeof(int64_t));
+    d->table.values = malloc(t->rows * (size_t)t->cols * sizeof(float));
+    d->names = calloc((size_t)t->cols, sizeof(char *));
+    if (!d->table.ts_ms || !d->table.values || !d->names) {
+        hz_csv_table_free(t);
+        return hz_err(err, errlen, HZ_ENOMEM, "out of memory loading %s", p->source.csv.path);
+    }
+    memcpy(d->table.ts_ms, t->ts_ms, t->rows * sizeof(int64_t));
+    for (size_t i = 0; i < t->rows * (size_t)t->cols; i++)
+        d->table.values[i] = (float)t->values[i];
+    for (int c = 0; c < t->cols; c++)
+        d->names[c] = strdup(t->names[c]);
+    hz_csv_table_free(t);
+    return 0;
+}
+
+/* Readings of one series pivoted to one row per timestamp; a variable missing at a
+ * timestamp takes its previous value. */
+static int load_sqlite(const hz_pipeline_conf *p, const char *series, hz_prepared *d, char *err,
+                       size_t errlen)
+{
+    const char *path = p->source.sqlite.path, *table = p->source.sqlite.table;
+    int nv = (int)p->source.fields.n_values;
+    sqlite3 *db = NULL;
+    sqlite3_stmt *st = NULL;
+    char sql[512];
+    int rc = 0;
+    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
+        rc = hz_err(err, errlen, HZ_EDB, "%s: %s", path, sqlite3_errmsg(db));
+        goto out;
+    }
+    sqlite3_busy_timeout(db, 5000);
+    char one[256] = "";
+    if (!series) {
+        snprintf(sql, sizeof sql, "SELECT DISTINCT series FROM %s LIMIT 2", table);
+        if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
+            rc = hz_err(err, errlen, HZ_EDB, "%s: %s", path, sqlite3_errmsg(db));
+            goto out;
+        }
+        int n = 0;
+        while (sqlite3_step(st) == SQLITE_ROW) {
+            if (n++ == 0)
+                snprintf(one, sizeof one, "%s", (const char *)sqlite3_column_text(st, 0));
+        }
+        sqlite3_finalize(st);
+        st = NULL;
+        if (n != 1) {
+            rc = hz_err(err, errlen, HZ_EINVAL,
+                        "%s: table %s holds %s series; name one with --series", path, table,
+                        n ? "several" : "no");
+            goto out;
+        }
+        series = one;
+    }
+    snprintf(sql, sizeof sql,
+             "SELECT ts, variable, value FROM %s WHERE series = ?1 ORDER BY ts, variable", table);
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
+        rc = hz_err(err, errlen, HZ_EDB, "%s: %s", path, sqlite3_errmsg(db));
+        goto out;
+    }
+    sqlite3_bind_text(st, 1, series, -1, SQLITE_TRANSIENT);
+    size_t cap = 1024, rows = 0;
+    d->table.ts_ms = malloc(cap * sizeof(int64_t));
+    d->table.values = malloc(cap * (size_t)nv * sizeof(float));
+    int64_t cur = INT64_MIN;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        int64_t ts = sqlite3_column_int64(st, 0);
+        const char *var = (const char *)sqlite3_column_text(st, 1);
+        int k = -1;
+        for (int i = 0; i < nv && var; i++)
+            if (!strcmp(var, p->source.fields.values[i]))
+                k = i;
+        if (k < 0)
+            continue;
+        if (ts != cur) {
+            if (rows == cap) {
+                cap *= 2;
+                d->table.ts_ms = realloc(d->table.ts_ms, cap * sizeof(int64_t));
+                d->table.values = realloc(d->table.values, cap * (size_t)nv * sizeof(float));
+            }
+            for (int i = 0; i < nv; i++)
+                d->table.values[rows * nv + i] = rows ? d->table.values[(rows - 1) * nv + i] : NAN;
+            d->table.ts_ms[rows++] = ts;
+            cur = ts;
+        }
+        d->table.values[(rows - 1) * nv + k] = (float)sqlite3_column_double(st, 2);
+    }
+    if (rc != SQLITE_DONE) {
+        rc = hz_err(err, errlen, HZ_EDB, "%s: %s", path, sqlite3_errmsg(db));
+        goto out;
+    }
+    rc = 0;
+    d->table.rows = (int)rows;
+    d->table.cols = nv;
+    d->names = calloc((size_t)nv, sizeof(char *));
+    for (int i = 0; i < nv; i++)
+        d->names[i] = strdup(p->source.fields.values[i]);
+    for (size_t r = 0; r < rows && !rc; r++)
+        for (int i = 0; i < nv; i++)
+            if (isnan(d->table.values[r * nv + i]))
+                rc = hz_err(err, errlen, HZ_EINVAL,
+                            "%s: series %s has no %s reading at or before its first timestamp",
+                            path, series, p->source.fields.values[i]);
+out:
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return rc;
+}
+
+int hz_prepared_load(const hz_config *cfg, const hz_pipeline_conf *p, const char *series,
+                     hz_prepared *d, char *err, size_t errlen)
+{
+    (void)cfg;
+    memset(d, 0, sizeof *d);
+    int rc;
+    if (p->source.kind == HZ_CFG_SOURCE_CSV)
+        rc = load_csv(p, d, err, errlen);
+    else if (p->source.kind == HZ_CFG_SOURCE_SQLITE)
+        rc = load_sqlite(p, series, d, err, errlen);
+    else
+        return hz_err(err, errlen, HZ_EINVAL,
+                      "pipeline %s: training reads a csv or sqlite source; this one is kafka "
+                      "(import its history into SQLite first)",
+                      p->name);
+    if (rc) {
+        hz_prepared_free(d);
+        return rc;
+    }
+    if (p->model.data.features == HZ_CFG_FEATURES_S && d->table.cols > 1) {
+        int k = target_index(p);
+        for (int r = 0; r < d->table.rows; r++)
+            d->table.values[r] = d->table.values[(size_t)r * d->table.cols + k];
+        char *keep = d->names[k];
+        d->names[k] = NULL;
+        hz_names_free(d->names, d->table.cols);
+        d->names = malloc(sizeof(char *));
+        d->names[0] = keep;
+        d->table.cols = 1;
+    } else if (p->model.data.features == HZ_CFG_FEATURES_MS) {
+        hz_prepared_free(d);
+        return hz_err(err, errlen, HZ_EINVAL,
+                      "pipeline %s: data.features MS is not supported yet; use M or S", p->name);
+    }
+    return 0;
+}
+
+int hz_prepared_split(const hz_pipeline_conf *p, const hz_model_conf *mc, const hz_scaler *scaler,
+                      hz_prepared *d, char *err, size_t errlen)
+{
+    const hz_table *t = &d->table;
+    const double *ratios = p->model.data.n_ratios == 3 ? p->model.data.ratios : NULL;
+    double def[3] = {0.7, 0.1, 0.2};
+    hz_split_kind kind = p->model.data.split == HZ_CFG_SPLIT_ETT_HOUR     ? HZ_SPLIT_ETT_HOUR
+                         : p->model.data.split == HZ_CFG_SPLIT_ETT_MINUTE ? HZ_SPLIT_ETT_MINUTE
+                                                                          : HZ_SPLIT_RATIO;
+    int rc = hz_split_borders(kind, ratios ? ratios : def, t->rows, mc->seq_len, d->begin, d->end,
+                              err, errlen);
+    if (rc)
+        return rc;
+    if (scaler)
+        d->scaler = *scaler;
+    else if (p->model.data.scale)
+        hz_scaler_fit(&d->scaler, t, d->begin[0], d->end[0]);
+    else {
+        d->scaler.cols = t->cols;
+        for (int c = 0; c < t->cols; c++) {
+            d->scaler.mean[c] = 0;
+            d->scaler.std[c] = 1;
+        }
+    }
+    if (d->scaler.cols != t->cols)
+        return hz_err(err, errlen, HZ_EINVAL, "scaler has %d variables, the data %d",
+                      d->scaler.cols, t->cols);
+    d->scaled = malloc((size_t)t->rows * t->cols * sizeof(float));
+    if (!d->scaled)
+        return hz_err(err, errlen, HZ_ENOMEM, "out of memory");
+    hz_scaler_apply(&d->scaler, t->values, d->scaled, (size_t)t->rows);
+    d->n_marks = mc->n_marks;
+    if (d->n_marks) {
+        d->marks = malloc((size_t)t->rows * HZ_TIMEF_H_FEATURES * sizeof(float));
+        if (!d->marks)
+            return hz_err(err, errlen, HZ_ENOMEM, "out of memory");
+        for (int r = 0; r < t->rows; r++)
+            hz_timef_hour(t->ts_ms[r], d->marks + (size_t)r * HZ_TIMEF_H_FEATURES);
+    }
+    for (int s = 0; s < 3; s++)
+        hz_windows_init(&d->win[s], d->scaled, d->marks, t->cols, d->n_marks, d->begin[s],
+                        d->end[s], mc->seq_len, mc->label_len, mc->pred_len);
+    return 0;
+}
+
+int hz_pipeline_model_conf(const hz_pipeline_conf *p, int n_vars, hz_model_conf *mc, char *err,
+                           size_t errlen)
+{
+    hz_model_kind kind = p->model.kind == HZ_CFG_MODEL_INFORMER       ? HZ_MODEL_INFORMER
+                         : p->model.kind == HZ_CFG_MODEL_ITRANSFORMER ? HZ_MODEL_ITRANSFORMER
+                                                                      : HZ_MODEL_NILMFORMER;
+    hz_model_conf_defaults(mc, kind);
+    const hz_cfg_model_params *q = &p->model.params;
+    mc->seq_len = p->window.lookback;
+    mc->pred_len = p->window.horizon;
+    mc->label_len = p->window.label_len;
+    mc->enc_in = mc->c_out = n_vars;
+    mc->n_marks = q->use_marks ? HZ_TIMEF_H_FEATURES : 0;
+    mc->d_model = q->d_model;
+    mc->n_heads = q->n_heads;
+    mc->e_layers = q->e_layers;
+    mc->d_layers = q->d_layers;
+    mc->d_ff = q->d_ff;
+    mc->factor = q->factor;
+    mc->dropout = q->dropout;
+    mc->attn_full = q->attn == HZ_CFG_ATTN_FULL;
+    mc->distil = q->distil;
+    mc->mix = q->mix;
+    mc->use_norm = q->use_norm;
+    mc->activation = HZ_ACT_GELU;
+    mc->seed = (uint64_t)p->model.train.seed;
+    if (mc->d_model % mc->n_heads)
+        return hz_err(err, errlen, HZ_EINVAL,
+                      "pipeline %s: model.params.d_model %d must be a multiple of n_heads %d",
+                      p->name, mc->d_model, mc->n_heads);
+    return 0;
+}

@@ -1,0 +1,44 @@
+/* prepare.h — from a pipeline's configuration to what models/ consumes: the series table
+ * (CSV or SQLite `readings`), the model configuration, split windows, scaling and calendar
+ * marks.  Shared by `horizon train / eval / forecast` and horizond; the metadata that lets
+ * them undo the scaling is in checkpoint_meta.h. */
+#ifndef HZ_PREPARE_H
+#define HZ_PREPARE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config/config.h"
+#include "training/dataset.h"
+#include "models/model.h"
+#include "models/safetensors.h"
+#include "training/checkpoint_meta.h"
+
+/* A pipeline's data prepared for training or evaluation. */
+typedef struct hz_prepared {
+    hz_table table; /* raw values of the selected variables */
+    char **names;   /* table.cols variable names */
+    float *scaled;  /* [rows, cols] */
+    float *marks;   /* [rows, n_marks] or NULL */
+    int n_marks;
+    hz_scaler scaler;
+    int begin[3], end[3]; /* train / val / test rows */
+    hz_windows win[3];
+} hz_prepared;
+
+/* Reads the pipeline's source (csv: the file; sqlite: the readings of one series — `series`
+ * or, when NULL, the only one present) and keeps the configured variables (features S:
+ * only the target).  Returns 0 or HZ_E* with a message naming the file / table. */
+int hz_prepared_load(const hz_config *cfg, const hz_pipeline_conf *p, const char *series,
+                     hz_prepared *d, char *err, size_t errlen);
+/* Splits, fits the scaler on the train rows (or uses *scaler when not NULL: evaluation of a
+ * checkpoint), scales, computes marks and windows for seq/label/pred lengths of mc. */
+int hz_prepared_split(const hz_pipeline_conf *p, const hz_model_conf *mc, const hz_scaler *scaler,
+                      hz_prepared *d, char *err, size_t errlen);
+void hz_prepared_free(hz_prepared *d);
+
+/* The model configuration of a pipeline for n_vars variables. */
+int hz_pipeline_model_conf(const hz_pipeline_conf *p, int n_vars, hz_model_conf *mc, char *err,
+                           size_t errlen);
+
+#endif
