@@ -1,4 +1,4 @@
-/* config.c — loads horizon's YAML configuration (DESIGN.md, "Configuration") with libyaml's
+/* config.c — loads horizon's YAML configuration (docs/ARCHITECTURE.md) with libyaml's
  * document API and walks the key table of config_schema.c to parse values, fill defaults,
  * validate, free, serialise (for SIGHUP comparisons) and document every key. Nothing here
  * knows a particular key: adding a setting is one table row in config_schema.c. */

@@ -1,4 +1,4 @@
-/* config.h — horizon's YAML configuration as typed structs (DESIGN.md, "Configuration").
+/* config.h — horizon's YAML configuration as typed structs (docs/ARCHITECTURE.md).
  *
  * One file is read by both programs. hz_config_load() parses it with libyaml, fills every
  * default, resolves relative paths against the file's directory and validates everything;

@@ -1,8 +1,8 @@
 /* config_schema.c — every configuration key of horizon: name, type, default, bounds and
  * meaning, in one table that drives parsing, defaults, validation, the SIGHUP comparison and
- * docs/CONFIG.md (redis's config-table habit; DESIGN.md "Configuration, sketched").
- * Model defaults are the papers' (reference MODELS.md §2.9 Informer, §3.3 iTransformer,
- * §4.2/§4.6 NILMFormer); the data protocol is MODELS.md §1. Cross-field rules that one row
+ * docs/CONFIG.md (redis's config-table habit; docs/ARCHITECTURE.md).
+ * Model defaults are the papers' (Informer, iTransformer, NILMFormer) and the data protocol
+ * is theirs too, both in docs/MODELS.md.  Cross-field rules that one row
  * cannot say (label_len <= lookback, names unique, ...) are the check functions below. */
 #include "config/config_schema.h"
 
@@ -591,13 +591,9 @@ static const hz_ckey params_keys[] = {
      .kinds = KN,
      .doc = "Dilations of the residual convolution embedding block."},
 };
-static const hz_csec params_sec = {"params",
-                                   params_keys,
-                                   NKEYS(params_keys),
-                                   0,
-                                   check_params,
-                                   "Architecture. Defaults are each paper's (MODELS.md §2.9, "
-                                   "§3.3, §4.2)."};
+static const hz_csec params_sec = {
+    "params", params_keys,  NKEYS(params_keys),
+    0,        check_params, "Architecture. Defaults are each paper's (docs/MODELS.md)."};
 
 static const hz_ckey train_keys[] = {
     {.name = "epochs",
@@ -707,7 +703,7 @@ static const hz_ckey data_keys[] = {
      .def = "ratio",
      .enums = splits,
      .doc = "Train/val/test split: ETT's 12/4/4 months of hourly or 15-min rows, or `ratios` "
-            "(MODELS.md §1.1)."},
+            "(docs/MODELS.md)."},
     {.name = "ratios",
      .type = HZ_CT_DBLLIST,
      O(hz_cfg_data, ratios),
@@ -734,11 +730,11 @@ static const hz_ckey data_keys[] = {
      .type = HZ_CT_BOOL,
      O(hz_cfg_data, scale),
      .def = "true",
-     .doc = "Z-score each variable with train-split statistics (MODELS.md §1.2)."},
+     .doc = "Z-score each variable with train-split statistics (docs/MODELS.md)."},
 };
 static const hz_csec data_sec = {
     "data", data_keys,  NKEYS(data_keys),
-    0,      check_data, "Training and evaluation data protocol (MODELS.md §1)."};
+    0,      check_data, "Training and evaluation data protocol (docs/MODELS.md)."};
 
 static const hz_ckey model_keys[] = {
     {.name = "kind",

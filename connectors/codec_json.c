@@ -1,4 +1,4 @@
-/* codec_json.c — JSON messages in and out of horizon (DESIGN.md, "Data model"; the schemas
+/* codec_json.c — JSON messages in and out of horizon (docs/ARCHITECTURE.md; the schemas
  * are in docs/MESSAGES.md).
  *
  * Decoding parses with jansson and maps fields into an hz_reading; every refusal comes back

@@ -1,8 +1,7 @@
 /* connector.h — the records that flow through horizon and the two small interfaces every
  * connector implements: a source (poll a batch of readings, report positions, acknowledge
  * a position once everything derived from it is durable) and a sink (write forecasts,
- * anomalies, readings and dead letters; flush durably).  DESIGN.md, "Data model" and
- * "Delivery and scale".
+ * anomalies, readings and dead letters; flush durably).  docs/ARCHITECTURE.md.
  *
  * Ownership: strings inside records handed to a sink are borrowed for the call only.
  * Records returned by a source's poll are owned by the source and stay valid until the

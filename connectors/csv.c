@@ -1,6 +1,6 @@
 /* csv.c — streaming CSV reader (RFC 4180: quoted fields, "" escapes, line breaks inside
- * quotes, CRLF or LF), timestamp parsing, a column loader and the "csv" source (DESIGN.md,
- * "Data model"; see csv.h). */
+ * quotes, CRLF or LF), timestamp parsing, a column loader and the "csv" source
+ * (docs/ARCHITECTURE.md; see csv.h). */
 #include "connectors/csv.h"
 
 #include <ctype.h>

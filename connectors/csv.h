@@ -1,5 +1,5 @@
 /* csv.h — a streaming CSV reader (RFC 4180 quoting, header row), a whole-file column loader
- * for training, and an hz_source of kind "csv" (DESIGN.md, "Data model").
+ * for training, and an hz_source of kind "csv" (docs/ARCHITECTURE.md).
  *
  * Timestamps (hz_csv_parse_time): ISO 8601 dates "2016-07-01", "2016-07-01 00:00:00",
  * "2016-07-01T00:00:00.250Z", "…+02:00"; slashed dates "10/1/1999" or "16/12/2006" (order

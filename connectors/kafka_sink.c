@@ -1,5 +1,5 @@
-/* kafka_sink.c — idempotent JSON producer for horizon's results (DESIGN.md, "Delivery and
- * scale"; behaviour documented in kafka_sink.h).
+/* kafka_sink.c — idempotent JSON producer for horizon's results (docs/ARCHITECTURE.md; behaviour
+ * documented in kafka_sink.h).
  *
  * Each record is encoded into one reusable buffer and handed to librdkafka with
  * RD_KAFKA_MSG_F_COPY, so the write path allocates only when a record outgrows the buffer.

@@ -1,5 +1,5 @@
 /* kafka_sink.h — forecasts, anomalies, readings and dead letters to Kafka topics as JSON
- * (docs/MESSAGES.md) through an idempotent producer.  DESIGN.md, "Delivery and scale".
+ * (docs/MESSAGES.md) through an idempotent producer.  docs/ARCHITECTURE.md.
  *
  * enable.idempotence=true and acks=all are forced (a user pair setting another value is
  * refused).  Message key = series id (dead letters: their origin), so a series stays on one

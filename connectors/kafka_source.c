@@ -1,5 +1,5 @@
 /* kafka_source.c — consumer-group source of JSON readings with commits of acknowledged
- * offsets only (DESIGN.md, "Delivery and scale"; behaviour documented in kafka_source.h).
+ * offsets only (docs/ARCHITECTURE.md; behaviour documented in kafka_source.h).
  *
  * Messages from one poll stay alive until the next poll, so dead letters point at their
  * payloads without copying; series ids are copied into a per-batch arena because jansson's

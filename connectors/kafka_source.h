@@ -1,6 +1,6 @@
 /* kafka_source.h — readings from one Kafka topic through a consumer group (librdkafka's
  * high-level consumer), JSON-decoded with codec_json; at-least-once by committing only
- * acknowledged offsets.  DESIGN.md, "Delivery and scale".
+ * acknowledged offsets.  docs/ARCHITECTURE.md.
  *
  * Offsets: enable.auto.commit and enable.auto.offset.store are forced off.  ack(pos) records
  * pos.offset + 1 as the partition's commit point (never moving backwards) and commits it

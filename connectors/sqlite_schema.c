@@ -1,9 +1,9 @@
-/* sqlite_schema.c — horizon's SQLite schema (DESIGN.md, "Data model"), connection pragmas and
+/* sqlite_schema.c — horizon's SQLite schema (docs/ARCHITECTURE.md), connection pragmas and
  * checks on table names taken from options.
  *
  * Durability choice: WAL with synchronous=FULL by default.  In WAL mode NORMAL survives a
  * process crash but a power cut may lose the last commits; since a Kafka offset is committed
- * once the SQLite COMMIT returns (at-least-once, DESIGN.md "Delivery and scale"), a lost
+ * once the SQLite COMMIT returns (at-least-once, docs/ARCHITECTURE.md), a lost
  * commit would be a lost reading, so FULL (one fsync of the WAL per commit) is the default.
  * Commits are batched, so the fsync cost is paid per batch, not per row. */
 #include "connectors/sqlite_schema.h"

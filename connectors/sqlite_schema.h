@@ -1,5 +1,5 @@
-/* sqlite_schema.h — opening horizon's SQLite database and creating its tables (DESIGN.md,
- * "Data model"): identifier checks for table names taken from options, connection pragmas,
+/* sqlite_schema.h — opening horizon's SQLite database and creating its tables
+ * (docs/ARCHITECTURE.md): identifier checks for table names taken from options, connection pragmas,
  * and the schema shared by the SQLite sink, the SQLite source and the window-store rebuild.
  *
  * Timestamps are stored as INTEGER milliseconds since the epoch (UTC) in every table; the

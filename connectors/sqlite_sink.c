@@ -1,4 +1,4 @@
-/* sqlite_sink.c — the SQLite sink (DESIGN.md, "Data model" and "Delivery and scale"): one
+/* sqlite_sink.c — the SQLite sink (docs/ARCHITECTURE.md): one
  * open transaction per batch, prepared upserts, COMMIT on flush.  See sqlite_sink.h. */
 #include "connectors/sqlite_sink.h"
 

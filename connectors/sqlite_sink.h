@@ -1,5 +1,5 @@
 /* sqlite_sink.h — the embedded default sink: readings, forecasts, anomalies and dead letters
- * into one SQLite file (DESIGN.md, "Data model"; schema in sqlite_schema.h).
+ * into one SQLite file (docs/ARCHITECTURE.md; schema in sqlite_schema.h).
  *
  * Writes accumulate in one open transaction (BEGIN IMMEDIATE on the first write after a
  * flush); flush is COMMIT, so a batch is all there or not at all.  Every insert is an upsert

@@ -1,5 +1,5 @@
 /* sqlite_source.c — polls a readings table by rowid from a persisted cursor and groups the
- * rows of one (series, ts) into one reading (DESIGN.md, "Data model", "Delivery and scale";
+ * rows of one (series, ts) into one reading (docs/ARCHITECTURE.md;
  * see sqlite_source.h). */
 #include "connectors/sqlite_source.h"
 

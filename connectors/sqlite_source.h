@@ -1,4 +1,4 @@
-/* sqlite_source.h — readings from a SQLite table (DESIGN.md, "Data model"): polls
+/* sqlite_source.h — readings from a SQLite table (docs/ARCHITECTURE.md): polls
  * `readings(series, variable, ts, value)` (or a table with the same columns) in rowid order
  * from a cursor kept in the same file (`cursors(name PRIMARY KEY, position)`), so a new
  * source on the same file continues after the last acknowledged row.

@@ -1,6 +1,6 @@
 /* ops_basic.c — elementwise maths with NumPy broadcasting, reductions, shape ops, matmul and
  * nn.Linear through GEMM, activations and the regression losses (ops.h), each with its
- * reverse-mode backward.  Numerics follow PyTorch (MODELS.md §6): exact-erf GELU, softplus
+ * reverse-mode backward.  Numerics follow PyTorch (docs/MODELS.md): exact-erf GELU, softplus
  * with beta 1 and threshold 20, relu/mae gradients 0 at the kink.
  *
  * Layout of the hot paths: broadcasting shapes are padded to 4-D and adjacent dims that are

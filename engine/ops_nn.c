@@ -2,7 +2,7 @@
  * softmax (optional causal mask), LayerNorm, BatchNorm1d, Conv1d (zero / circular /
  * replicate padding, dilation), MaxPool1d, inverted dropout, row gather/scatter, cumsum.
  *
- * Numerics follow PyTorch as listed in MODELS.md §6 (LayerNorm/BatchNorm eps inside the
+ * Numerics follow PyTorch as listed in docs/MODELS.md (LayerNorm/BatchNorm eps inside the
  * sqrt, biased variance to normalise, unbiased variance for BatchNorm's running_var,
  * momentum rule running = (1-m) running + m batch), §2.7 (Informer distilling: circular
  * conv, BatchNorm, MaxPool k3 s2 p1 with -inf padding) and §4.2 (NILMFormer dilated

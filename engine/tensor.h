@@ -1,7 +1,7 @@
 /* tensor.h — the numeric core: float tensors (up to 4 dims), an arena for activations, a tape
  * for reverse-mode autodiff, parameter stores, a seeded RNG and the GEMM wrapper.
  *
- * Habits taken from llm.c and ggml (STYLE.md): parameters live in one allocation carved by a
+ * Habits taken from llm.c and ggml: parameters live in one allocation carved by a
  * size table (hz_params); activations and their gradients come from an arena that is reset
  * once per step, so after the first step a forward (and a training step) allocates nothing.
  *
@@ -157,7 +157,7 @@ int hz_params_pack(hz_params *p);
 void hz_params_unpack(hz_params *p);
 void hz_params_free(hz_params *p);
 
-/* PyTorch default inits (MODELS.md §6). fan_in as PyTorch computes it. */
+/* PyTorch default inits (docs/MODELS.md). fan_in as PyTorch computes it. */
 void hz_init_uniform(hz_tensor *t, hz_rng *r, double bound); /* U(-bound, bound) */
 void hz_init_normal(hz_tensor *t, hz_rng *r, double std);
 void hz_init_const(hz_tensor *t, double v);

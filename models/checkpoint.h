@@ -1,4 +1,4 @@
-/* checkpoint.h — models to and from safetensors files (DESIGN.md, "Models").
+/* checkpoint.h — models to and from safetensors files (docs/ARCHITECTURE.md).
  * A checkpoint holds every parameter and buffer under its official state_dict name as F32,
  * and in __metadata__: "format" = "horizon-1", "model" = kind, "config" = the model
  * configuration as JSON, plus whatever the caller adds (scaler statistics, variable names,

@@ -1,4 +1,4 @@
-/* informer.c — Informer (Zhou et al., AAAI 2021; MODELS.md §2) with the official
+/* informer.c — Informer (Zhou et al., AAAI 2021; docs/MODELS.md) with the official
  * zhouhaoyi/Informer2020 parameter names.
  *
  * Encoder: DataEmbedding (circular k3 token conv + float32 sinusoid positions + timeF Linear

@@ -1,4 +1,4 @@
-/* itransformer.c — iTransformer (Liu et al., ICLR 2024; MODELS.md §3).  Each variate's whole
+/* itransformer.c — iTransformer (Liu et al., ICLR 2024; docs/MODELS.md).  Each variate's whole
  * lookback window is one token: instance-normalise each variate, embed the window with one
  * shared Linear(seq_len -> d_model) (calendar features become extra tokens), run post-LN
  * encoder layers with full attention across tokens, project each token to pred_len values,

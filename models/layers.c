@@ -1,5 +1,5 @@
 /* layers.c — Linear, LayerNorm, multi-head attention and the post-LN encoder layer of the
- * Informer / iTransformer lineage (MODELS.md §2.3, §2.5, §2.6, §3.2).  See layers.h. */
+ * Informer / iTransformer lineage (docs/MODELS.md).  See layers.h. */
 #include "models/layers.h"
 
 #include <assert.h>

@@ -1,5 +1,5 @@
 /* layers.h — building blocks shared by the models, named after the official PyTorch modules
- * so that parameter names follow their state_dict keys (MODELS.md §2.3, §2.6, §3.2):
+ * so that parameter names follow their state_dict keys (docs/MODELS.md):
  *   hz_lin          nn.Linear                 <prefix>.weight [out, in], <prefix>.bias [out]
  *   hz_attn_layer   AttentionLayer            query/key/value/out_projection
  *   hz_enc_layer    EncoderLayer (post-LN)    attention, conv1, conv2 (kernel-1), norm1, norm2

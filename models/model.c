@@ -35,7 +35,7 @@ void hz_model_conf_defaults(hz_model_conf *c, hz_model_kind kind)
     c->activation = HZ_ACT_GELU;
     c->seed = 2021;
     switch (kind) {
-    case HZ_MODEL_INFORMER: /* MODELS.md §2.9 */
+    case HZ_MODEL_INFORMER: /* docs/MODELS.md */
         c->pred_len = 24;
         c->d_model = 512;
         c->n_heads = 8;
@@ -47,7 +47,7 @@ void hz_model_conf_defaults(hz_model_conf *c, hz_model_kind kind)
         c->distil = 1;
         c->mix = 1;
         break;
-    case HZ_MODEL_ITRANSFORMER: /* MODELS.md §3.3, ETTh1 S=96 script */
+    case HZ_MODEL_ITRANSFORMER: /* docs/MODELS.md, ETTh1 S=96 script */
         c->d_model = 256;
         c->n_heads = 8;
         c->e_layers = 2;
@@ -57,7 +57,7 @@ void hz_model_conf_defaults(hz_model_conf *c, hz_model_kind kind)
         c->factor = 1;
         c->seed = 2023;
         break;
-    case HZ_MODEL_NILMFORMER: /* MODELS.md §4.2 */
+    case HZ_MODEL_NILMFORMER: /* docs/MODELS.md */
         c->d_model = 96;
         c->n_heads = 8;
         c->e_layers = 3;

@@ -1,4 +1,4 @@
-/* model.h — the one interface of the three forecasting models (DESIGN.md, "Models"):
+/* model.h — the one interface of the three forecasting models (docs/ARCHITECTURE.md):
  * create from a config, forward a batch of windows, parameters for the optimiser and the
  * checkpoint, free.  A fourth model is one new file that fills an hz_model_vt. */
 #ifndef HZ_MODEL_H
@@ -34,7 +34,7 @@ typedef struct hz_model_conf {
     uint64_t seed; /* init and (Informer) key sampling */
 } hz_model_conf;
 
-/* The papers' defaults for kind (MODELS.md §2.9, §3.3), seq/pred 96, 7 variables, 4 marks. */
+/* The papers' defaults for kind (docs/MODELS.md), seq/pred 96, 7 variables, 4 marks. */
 void hz_model_conf_defaults(hz_model_conf *c, hz_model_kind kind);
 const char *hz_model_kind_name(hz_model_kind k);
 int hz_model_kind_parse(const char *s, hz_model_kind *out);

@@ -1,5 +1,5 @@
 /* probsparse.c — ProbSparse self-attention (Informer, Zhou et al., AAAI 2021, §3.1 of the
- * paper; the exact official algorithm is MODELS.md §2.4).  See probsparse.h.
+ * paper; the exact official algorithm is docs/MODELS.md).  See probsparse.h.
  *
  * The query selection works on raw data (it yields indices, which carry no gradient); the
  * rest is built from differentiable ops (gather, matmul, softmax, cumsum/mean, scatter), so a

@@ -1,5 +1,5 @@
 /* probsparse.h — Informer's ProbSparse self-attention kernel (Zhou et al., AAAI 2021;
- * MODELS.md §2.4, official-code semantics).
+ * docs/MODELS.md, official-code semantics).
  *
  * Per layer: U_part = min(c ceil(ln L_K), L_K) keys are sampled per query (one index table
  * [L_Q, U_part] shared by every batch item and head); the sparsity measure

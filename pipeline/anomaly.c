@@ -1,7 +1,7 @@
 /* anomaly.c — split-conformal residual scoring updated online (Lei et al. 2018, §2.2; the
  * calibration set is a sliding window of the last `capacity` residuals) and the data-quality
  * rules range / flatline / spike (MAD of one-period differences, Hampel-style robust z) /
- * gap.  DESIGN.md, "Anomalies".
+ * gap.  docs/ARCHITECTURE.md.
  *
  * A calibration set keeps its residuals twice: in arrival order (a ring, to know which one
  * to drop) and sorted (for quantiles and ranks by binary search).  An update removes the

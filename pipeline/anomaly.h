@@ -1,6 +1,6 @@
 /* anomaly.h — anomaly scoring: (a) forecast residuals against split-conformal intervals
  * updated online, (b) the data-quality rules hydrology and metering people use (range,
- * flatline, spike, gap).  DESIGN.md, "Anomalies".  Both produce hz_anomaly records
+ * flatline, spike, gap).  docs/ARCHITECTURE.md.  Both produce hz_anomaly records
  * (connector.h) with pipeline/series/variable left NULL for the caller to fill.
  *
  * (a) Split conformal (Vovk et al., "Algorithmic Learning in a Random World"; Lei et al. 2018,

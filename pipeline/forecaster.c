@@ -1,6 +1,6 @@
 /* forecaster.c — a pipeline's model at run time: checkpoint, batched forward over ready
  * windows, forecasts with split-conformal intervals, residual checks (forecaster.h;
- * DESIGN.md "Models", "Anomalies"; preprocessing as MODELS.md §1). */
+ * docs/ARCHITECTURE.md; preprocessing as docs/MODELS.md). */
 #include "pipeline/forecaster.h"
 
 #include <math.h>

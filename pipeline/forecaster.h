@@ -1,10 +1,10 @@
-/* forecaster.h — a pipeline's model at run time (DESIGN.md, "Models", "Anomalies"): the
+/* forecaster.h — a pipeline's model at run time (docs/ARCHITECTURE.md): the
  * checkpoint loaded (or trained first when absent and train_on_start), ready windows of a
  * window store batched into one forward of up to batch.max windows, forecasts in original
  * units with the split-conformal interval at the highest configured level, and the residual
  * check of each arriving point against the latest forecast of its series.
  *
- * Preprocessing follows the models' data protocol (MODELS.md §1), as `horizon forecast`:
+ * Preprocessing follows the models' data protocol (docs/MODELS.md), as `horizon forecast`:
  * the window scaled with the checkpoint's scaler, timeF calendar marks of each slot's time,
  * Informer's decoder input = the last label_len scaled points then zeros.  The conformal
  * sets — one per (variable, step), shared by every series — are seeded from the

@@ -1,7 +1,6 @@
 /* pipeline.c — one horizond pipeline: source → window store → batched model forward
  * (forecaster.h) → sinks, with the data-quality rules and the residual check, and
- * at-least-once delivery: flush every sink, then acknowledge (pipeline.h; DESIGN.md
- * "Windows", "Anomalies", "Delivery and scale"). */
+ * at-least-once delivery: flush every sink, then acknowledge (pipeline.h; docs/ARCHITECTURE.md). */
 #include "pipeline/pipeline.h"
 
 #include <math.h>

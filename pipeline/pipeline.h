@@ -1,6 +1,5 @@
-/* pipeline.h — one running pipeline of horizond (DESIGN.md, "Programs", "Delivery and
- * scale"; issue 6): its source, window store, model and sinks, stepped by the daemon's event
- * loop (runtime.h).
+/* pipeline.h — one running pipeline of horizond (docs/ARCHITECTURE.md): its source, window store,
+ * model and sinks, stepped by the daemon's event loop (runtime.h).
  *
  * A step is one delivery cycle: poll the source (waiting at most timeout_ms for the first
  * record, then collecting more for up to batch.max_wait or until batch.max windows are

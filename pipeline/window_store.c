@@ -1,5 +1,5 @@
-/* window_store.c — per-series ring buffers on a regular grid (DESIGN.md, "Data model",
- * Windows).  See window_store.h for the placement, fill and ready rules.
+/* window_store.c — per-series ring buffers on a regular grid (docs/ARCHITECTURE.md).  See
+ * window_store.h for the placement, fill and ready rules.
  *
  * Layout: a series record is one fixed-size block — header, one mask bit per slot (1 = real
  * point), then lookback × nvars floats — carved from slabs of WS_SLAB records, so a store of

@@ -1,5 +1,5 @@
-/* window_store.h — per-series sliding windows on a regular time grid (DESIGN.md, "Data
- * model", Windows).  One store per pipeline.
+/* window_store.h — per-series sliding windows on a regular time grid (docs/ARCHITECTURE.md).  One
+ * store per pipeline.
  *
  * Grid: a point at ts belongs to slot floor(ts / period_ms); points not on the grid snap to
  * their slot and the slot's timestamp is slot * period_ms.  Each series keeps the newest
