@@ -537,7 +537,7 @@ static const hz_ckey params_keys[] = {
      .def = "prob",
      .enums = attns,
      .kinds = KI,
-     .doc = "Encoder self-attention: ProbSparse or full (Informer†)."},
+     .doc = "Self-attention of the encoder and the decoder: ProbSparse or full (Informer†)."},
     {.name = "distil",
      .type = HZ_CT_BOOL,
      O(hz_cfg_model_params, distil),

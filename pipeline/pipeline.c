@@ -13,11 +13,10 @@
 #include <string.h>
 
 #include "pipeline/anomaly.h"
-#include "connectors/csv.h"
 #include "pipeline/forecaster.h"
-#include "connectors/kafka_sink.h"
+#include "connectors/factory.h"
 #include "connectors/kafka_source.h"
-#include "connectors/sqlite_sink.h"
+#include "connectors/sqlite_schema.h"
 #include "connectors/sqlite_source.h"
 #include "training/trainer.h"
 #include "pipeline/window_store.h"
@@ -53,9 +52,7 @@ struct hz_pipeline {
     const hz_logger *log;
     /* source and sinks */
     hz_source *src;
-    hz_kv *src_props;
     hz_sink **sinks;
-    hz_kv **sink_props;
     int *skip_readings; /* per sink: the source is this sink's readings table */
     size_t n_sinks;
     const char *const *vars; /* source variables (pc->source.fields.values) */
@@ -125,69 +122,11 @@ static void count_kind(hz_pipeline *p, const char *kind)
             hz_metrics_inc(p->m_kind[i]);
 }
 
-/* kafka properties: the top-level map, then the section's own (later wins), then extra */
-static hz_kv *kafka_props(const hz_conf_map *top, const hz_conf_map *own, const hz_kv *extra,
-                          size_t n_extra, size_t *n)
-{
-    hz_kv *kv = calloc(top->n + own->n + n_extra + 1, sizeof *kv);
-    if (!kv)
-        return NULL;
-    size_t k = 0;
-    for (size_t i = 0; i < top->n; i++)
-        if (!hz_conf_map_get(own, top->items[i].key))
-            kv[k++] = (hz_kv){top->items[i].key, top->items[i].value};
-    for (size_t i = 0; i < own->n; i++)
-        kv[k++] = (hz_kv){own->items[i].key, own->items[i].value};
-    for (size_t i = 0; i < n_extra; i++)
-        kv[k++] = extra[i];
-    *n = k;
-    return kv;
-}
-
 /* ---- opening */
 
 static int open_source(hz_pipeline *p, char *err, size_t errlen)
 {
-    const hz_pipeline_conf *pc = p->pc;
-    const hz_cfg_source *s = &pc->source;
-    if (s->kind == HZ_CFG_SOURCE_KAFKA) {
-        hz_kv gid = {"group.id", s->kafka.group_id};
-        size_t n;
-        p->src_props = kafka_props(&p->cfg->kafka, &s->kafka.properties, &gid, 1, &n);
-        if (!p->src_props)
-            return hz_err(err, errlen, HZ_ENOMEM, "out of memory");
-        hz_kafka_source_opts o = {0};
-        o.topic = s->kafka.topic;
-        o.props = p->src_props;
-        o.nprops = n;
-        o.map.series_field = s->fields.series && *s->fields.series ? s->fields.series : NULL;
-        o.map.time_field = s->fields.time;
-        o.map.time_format = (hz_time_format)s->fields.time_format;
-        o.map.var_fields = p->vars;
-        o.map.nvars = p->nvars;
-        o.log = p->log;
-        return hz_kafka_source_new(&o, &p->src, err, errlen);
-    }
-    if (s->kind == HZ_CFG_SOURCE_SQLITE) {
-        hz_sqlite_source_opts o = {0};
-        o.path = s->sqlite.path;
-        o.table = s->sqlite.table;
-        o.cursor = pc->name;
-        o.variables = p->vars;
-        o.nvars = p->nvars;
-        o.poll_interval_ms = (int)(s->sqlite.poll_ms < 10 ? 10 : s->sqlite.poll_ms);
-        return hz_sqlite_source_new(&o, &p->src, err, errlen);
-    }
-    hz_csv_source_opts o = {0};
-    o.path = s->csv.path;
-    o.series = s->csv.series && *s->csv.series ? s->csv.series : pc->name;
-    o.csv.time_column = s->fields.time;
-    o.csv.columns = p->vars;
-    o.csv.ncolumns = p->nvars;
-    if (s->csv.delimiter && *s->csv.delimiter)
-        o.csv.delimiter = s->csv.delimiter[0];
-    o.csv.allow_empty = 1;
-    return hz_csv_source_new(&o, &p->src, err, errlen);
+    return hz_source_from_config(p->cfg, p->pc, p->vars, p->nvars, p->log, &p->src, err, errlen);
 }
 
 static int same_file(const char *a, const char *b)
@@ -205,39 +144,18 @@ static int open_sinks(hz_pipeline *p, char *err, size_t errlen)
     const hz_pipeline_conf *pc = p->pc;
     p->n_sinks = pc->n_sinks;
     p->sinks = calloc(pc->n_sinks + 1, sizeof *p->sinks);
-    p->sink_props = calloc(pc->n_sinks + 1, sizeof *p->sink_props);
     p->skip_readings = calloc(pc->n_sinks + 1, sizeof *p->skip_readings);
-    if (!p->sinks || !p->sink_props || !p->skip_readings)
+    if (!p->sinks || !p->skip_readings)
         return hz_err(err, errlen, HZ_ENOMEM, "out of memory");
     for (size_t i = 0; i < pc->n_sinks; i++) {
         const hz_cfg_sink *k = &pc->sinks[i];
-        int rc;
-        if (k->kind == HZ_CFG_SINK_SQLITE) {
-            hz_sqlite_sink_opts o = {0};
-            o.path = k->sqlite.path;
-            o.tables.forecasts = k->sqlite.forecasts_table;
-            o.tables.anomalies = k->sqlite.anomalies_table;
-            o.tables.dead = k->sqlite.dead_letters_table;
-            rc = hz_sqlite_sink_new(&o, &p->sinks[i], err, errlen);
-            p->skip_readings[i] = pc->source.kind == HZ_CFG_SOURCE_SQLITE &&
-                                  !strcmp(pc->source.sqlite.table, "readings") &&
-                                  same_file(pc->source.sqlite.path, k->sqlite.path);
-        } else {
-            size_t n;
-            p->sink_props[i] = kafka_props(&p->cfg->kafka, &k->kafka.properties, NULL, 0, &n);
-            if (!p->sink_props[i])
-                return hz_err(err, errlen, HZ_ENOMEM, "out of memory");
-            hz_kafka_sink_opts o = {0};
-            o.props = p->sink_props[i];
-            o.nprops = n;
-            o.forecasts_topic = *k->kafka.forecasts ? k->kafka.forecasts : NULL;
-            o.anomalies_topic = *k->kafka.anomalies ? k->kafka.anomalies : NULL;
-            o.dead_topic = *k->kafka.dead_letters ? k->kafka.dead_letters : NULL;
-            o.log = p->log;
-            rc = hz_kafka_sink_new(&o, &p->sinks[i], err, errlen);
-        }
+        int rc = hz_sink_from_config(p->cfg, k, p->log, &p->sinks[i], err, errlen);
         if (rc)
             return rc;
+        p->skip_readings[i] = k->kind == HZ_CFG_SINK_SQLITE &&
+                              pc->source.kind == HZ_CFG_SOURCE_SQLITE &&
+                              !strcmp(pc->source.sqlite.table, "readings") &&
+                              same_file(pc->source.sqlite.path, k->sqlite.path);
     }
     return 0;
 }
@@ -759,13 +677,9 @@ void hz_pipeline_free(hz_pipeline *p)
     for (size_t i = 0; p->sinks && i < p->n_sinks; i++) {
         if (p->sinks[i])
             p->sinks[i]->ops->free(p->sinks[i]);
-        if (p->sink_props)
-            free(p->sink_props[i]);
     }
     free(p->sinks);
-    free(p->sink_props);
     free(p->skip_readings);
-    free(p->src_props);
     hz_window_store_free(p->ws);
     hz_forecaster_free(p->fcst);
     free(p->an);

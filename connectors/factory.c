@@ -1,0 +1,126 @@
+/* factory.c — connectors built from a pipeline's configuration (factory.h). */
+#include "connectors/factory.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "connectors/csv.h"
+#include "connectors/kafka_sink.h"
+#include "connectors/kafka_source.h"
+#include "connectors/sqlite_sink.h"
+#include "connectors/sqlite_source.h"
+
+/* Kafka properties: the top-level map, then the section's own (later wins), then extra.
+ * The strings stay the configuration's; the array is the caller's to free. */
+static hz_kv *kafka_props(const hz_conf_map *top, const hz_conf_map *own, const hz_kv *extra,
+                          size_t n_extra, size_t *n)
+{
+    hz_kv *kv = calloc(top->n + own->n + n_extra + 1, sizeof *kv);
+    if (!kv)
+        return NULL;
+    size_t k = 0;
+    for (size_t i = 0; i < top->n; i++)
+        if (!hz_conf_map_get(own, top->items[i].key))
+            kv[k++] = (hz_kv){top->items[i].key, top->items[i].value};
+    for (size_t i = 0; i < own->n; i++)
+        kv[k++] = (hz_kv){own->items[i].key, own->items[i].value};
+    for (size_t i = 0; i < n_extra; i++)
+        kv[k++] = extra[i];
+    *n = k;
+    return kv;
+}
+
+static int kafka_source(const hz_config *cfg, const hz_pipeline_conf *pc, const char *const *vars,
+                        int nvars, const hz_logger *log, hz_source **out, char *err, size_t errlen)
+{
+    const hz_cfg_source *s = &pc->source;
+    hz_kv gid = {"group.id", s->kafka.group_id};
+    size_t n;
+    hz_kv *props = kafka_props(&cfg->kafka, &s->kafka.properties, &gid, 1, &n);
+    if (!props)
+        return hz_err(err, errlen, HZ_ENOMEM, "out of memory");
+    hz_kafka_source_opts o = {0};
+    o.topic = s->kafka.topic;
+    o.props = props; /* copied into librdkafka's configuration by hz_kafka_source_new */
+    o.nprops = n;
+    o.map.series_field = s->fields.series && *s->fields.series ? s->fields.series : NULL;
+    o.map.time_field = s->fields.time;
+    o.map.time_format = (hz_time_format)s->fields.time_format;
+    o.map.var_fields = vars;
+    o.map.nvars = nvars;
+    o.log = log;
+    int rc = hz_kafka_source_new(&o, out, err, errlen);
+    free(props);
+    return rc;
+}
+
+static int sqlite_source(const hz_pipeline_conf *pc, const char *const *vars, int nvars,
+                         hz_source **out, char *err, size_t errlen)
+{
+    const hz_cfg_source *s = &pc->source;
+    hz_sqlite_source_opts o = {0};
+    o.path = s->sqlite.path;
+    o.table = s->sqlite.table;
+    o.cursor = pc->name;
+    o.variables = vars;
+    o.nvars = nvars;
+    o.poll_interval_ms = (int)(s->sqlite.poll_ms < 10 ? 10 : s->sqlite.poll_ms);
+    return hz_sqlite_source_new(&o, out, err, errlen);
+}
+
+static int csv_source(const hz_pipeline_conf *pc, const char *const *vars, int nvars,
+                      hz_source **out, char *err, size_t errlen)
+{
+    const hz_cfg_source *s = &pc->source;
+    hz_csv_source_opts o = {0};
+    o.path = s->csv.path;
+    o.series = s->csv.series && *s->csv.series ? s->csv.series : pc->name;
+    o.csv.time_column = s->fields.time;
+    o.csv.columns = vars;
+    o.csv.ncolumns = nvars;
+    if (s->csv.delimiter && *s->csv.delimiter)
+        o.csv.delimiter = s->csv.delimiter[0];
+    o.csv.allow_empty = 1;
+    return hz_csv_source_new(&o, out, err, errlen);
+}
+
+int hz_source_from_config(const hz_config *cfg, const hz_pipeline_conf *pc, const char *const *vars,
+                          int nvars, const hz_logger *log, hz_source **out, char *err,
+                          size_t errlen)
+{
+    switch (pc->source.kind) {
+    case HZ_CFG_SOURCE_KAFKA:
+        return kafka_source(cfg, pc, vars, nvars, log, out, err, errlen);
+    case HZ_CFG_SOURCE_SQLITE:
+        return sqlite_source(pc, vars, nvars, out, err, errlen);
+    default:
+        return csv_source(pc, vars, nvars, out, err, errlen);
+    }
+}
+
+int hz_sink_from_config(const hz_config *cfg, const hz_cfg_sink *k, const hz_logger *log,
+                        hz_sink **out, char *err, size_t errlen)
+{
+    if (k->kind == HZ_CFG_SINK_SQLITE) {
+        hz_sqlite_sink_opts o = {0};
+        o.path = k->sqlite.path;
+        o.tables.forecasts = k->sqlite.forecasts_table;
+        o.tables.anomalies = k->sqlite.anomalies_table;
+        o.tables.dead = k->sqlite.dead_letters_table;
+        return hz_sqlite_sink_new(&o, out, err, errlen);
+    }
+    size_t n;
+    hz_kv *props = kafka_props(&cfg->kafka, &k->kafka.properties, NULL, 0, &n);
+    if (!props)
+        return hz_err(err, errlen, HZ_ENOMEM, "out of memory");
+    hz_kafka_sink_opts o = {0};
+    o.props = props; /* copied into librdkafka's configuration by hz_kafka_sink_new */
+    o.nprops = n;
+    o.forecasts_topic = *k->kafka.forecasts ? k->kafka.forecasts : NULL;
+    o.anomalies_topic = *k->kafka.anomalies ? k->kafka.anomalies : NULL;
+    o.dead_topic = *k->kafka.dead_letters ? k->kafka.dead_letters : NULL;
+    o.log = log;
+    int rc = hz_kafka_sink_new(&o, out, err, errlen);
+    free(props);
+    return rc;
+}
