@@ -22,7 +22,7 @@ WARN    := -Wall -Wextra -Werror -Wno-unused-parameter -Wshadow -Wvla
 CSTD    := -std=c11 -D_GNU_SOURCE
 INCS    := -I.
 # Layers, lowest first; a file includes only its own folder and the folders before it
-# (scripts/check_layers.sh, `make check-layers`).  service/ and cli/ are the two programs.
+# (tests/tools/check_layers.sh, `make check-layers`).  service/ and cli/ are the two programs.
 LAYERS  := common config engine connectors models training pipeline service cli
 OPT     ?= -O2 -g
 # Vectorise the elementwise loops: the dynamic cost model (-O2 alone vectorises almost none),

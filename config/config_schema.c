@@ -592,8 +592,15 @@ static const hz_ckey params_keys[] = {
      .doc = "Dilations of the residual convolution embedding block."},
 };
 static const hz_csec params_sec = {
-    "params", params_keys,  NKEYS(params_keys),
-    0,        check_params, "Architecture. Defaults are each paper's (docs/MODELS.md)."};
+    "params",
+    params_keys,
+    NKEYS(params_keys),
+    0,
+    check_params,
+    "Architecture, read by `horizon train` only: horizond, `horizon eval` and `horizon "
+    "forecast` take it from the checkpoint, which carries its own "
+    "(horizond refuses one whose lookback or horizon differs from "
+    "`window`). Defaults are each paper's (docs/MODELS.md)."};
 
 static const hz_ckey train_keys[] = {
     {.name = "epochs",
