@@ -1,10 +1,10 @@
-/* main_horizon.c — the `horizon` tool: one binary, one subcommand per job (DESIGN.md,
- * "Programs").  Subcommands are added here as their modules land. */
+/* main.c — the `horizon` tool: one binary, one subcommand per job (docs/ARCHITECTURE.md).
+ * main looks the subcommand up in cmds[] and calls hz_cmd_<name> (cli/cli.h) with argv
+ * shifted so that argv[0] is the subcommand; a usage error exits HZ_EXIT_USAGE (2). */
 #include <stdio.h>
 #include <string.h>
 
-#include "cli/cmd_import.h"
-#include "cli/cmd_model.h"
+#include "cli/cli.h"
 #include "common/blas_env.h"
 #include "common/hz.h"
 
@@ -29,16 +29,16 @@ int main(int argc, char **argv)
     hz_blas_select_kernels(argv);
     if (argc < 2) {
         usage(stderr);
-        return 2;
+        return HZ_EXIT_USAGE;
     }
     const char *cmd = argv[1];
     if (!strcmp(cmd, "--help") || !strcmp(cmd, "-h") || !strcmp(cmd, "help")) {
         usage(stdout);
-        return 0;
+        return HZ_EXIT_OK;
     }
     if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
         printf("horizon %s\n", HZ_VERSION);
-        return 0;
+        return HZ_EXIT_OK;
     }
     static const struct {
         const char *name;
@@ -52,5 +52,5 @@ int main(int argc, char **argv)
             return cmds[i].fn(argc - 1, argv + 1);
     fprintf(stderr, "horizon: unknown subcommand '%s'\n", cmd);
     usage(stderr);
-    return 2;
+    return HZ_EXIT_USAGE;
 }

@@ -1,7 +1,7 @@
-/* main_horizond.c — the daemon (DESIGN.md, "Programs"): `horizond -c FILE` runs every
- * pipeline of the file (runtime.h) until SIGTERM/SIGINT, reloading it on SIGHUP; `--check`
- * validates the file; `--dump-schema` prints the configuration reference (docs/CONFIG.md).
- * The signal handlers only set flags; the event loop acts on them. */
+/* main.c — horizond, the daemon (docs/ARCHITECTURE.md): `horizond -c FILE` runs every
+ * pipeline of the file (service/runtime.h) until SIGTERM/SIGINT, reloading it on SIGHUP;
+ * `--check` validates the file; `--dump-schema` prints the configuration reference
+ * (docs/CONFIG.md).  The signal handlers only set flags; the event loop acts on them. */
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>

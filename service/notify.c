@@ -1,5 +1,5 @@
 /* notify.c — thin wrapper over libsystemd's sd_notify(3) and sd_watchdog_enabled(3) for a
- * Type=notify service.  DESIGN.md, "Programs". */
+ * Type=notify service (notify.h; the unit is deploy/'s). */
 #include "service/notify.h"
 
 #include <stdarg.h>

@@ -1,6 +1,6 @@
 /* notify.h — the daemon's side of systemd's notification protocol (sd_notify(3)):
- * READY=1, STATUS=..., WATCHDOG=1, STOPPING=1 and RELOADING=1 with MONOTONIC_USEC.
- * DESIGN.md, "Programs" (Type=notify) and "Delivery and scale" (STATUS= lines).
+ * READY=1, STATUS=..., WATCHDOG=1, STOPPING=1 and RELOADING=1 with MONOTONIC_USEC, for
+ * horizond's Type=notify unit (when they are sent: service/runtime.c).
  *
  * Every call is a no-op returning 0 when NOTIFY_SOCKET is unset (run from a terminal, in
  * tests, under another supervisor).  The environment is never modified, so the daemon can

@@ -1,7 +1,7 @@
 /* runtime.c — horizond's single-threaded event loop over its pipelines, with SIGHUP reload,
- * SIGTERM drain, systemd notifications and the metrics server (runtime.h; DESIGN.md
- * "Programs", "Delivery and scale").  The loop is redis' serverCron shape: poll, then the
- * timers that are due. */
+ * SIGTERM drain, systemd notifications and the metrics server (runtime.h; the loop's timers
+ * are listed in docs/ARCHITECTURE.md).  The loop has redis' serverCron shape: each turn
+ * polls the pipelines, then cron() runs the periodic jobs whose period has elapsed. */
 #include "service/runtime.h"
 
 #include <stdatomic.h>
@@ -16,8 +16,28 @@
 #include "pipeline/pipeline.h"
 
 #define RETRY_NS  (5LL * 1000000000) /* failed pipeline restart back-off */
-#define STATUS_NS (5LL * 1000000000)
-#define METRIC_NS (1LL * 1000000000)
+#define STATUS_NS (5LL * 1000000000) /* systemd STATUS= line */
+#define METRIC_NS (1LL * 1000000000) /* metrics registry refresh */
+/* The loop's tick, one turn: each running pipeline is polled for up to POLL_ONE_MS (the
+ * only pipeline) or POLL_MANY_MS (one of several), or, when none runs, the loop sleeps
+ * TICK_NS; then cron() runs.  So cron runs about every 100 ms when idle (n pipelines:
+ * n * 20 ms), more often when records arrive. */
+#define TICK_NS      (100LL * 1000000)
+#define POLL_ONE_MS  100
+#define POLL_MANY_MS 20
+
+typedef struct rt rt;
+
+/* A periodic job of cron(): fn runs on the first turn after period_ns has passed since
+ * last_run. */
+typedef struct cron_job {
+    const char *name;               /* what it is, for the reader of the table */
+    int64_t period_ns;              /* 0: every turn; < 0: off */
+    int64_t last_run;               /* hz_mono_ns() of its last run (cron_init: a start value) */
+    void (*fn)(rt *r, int64_t now); /* now: hz_mono_ns() when cron found it due */
+} cron_job;
+
+enum { N_CRON = 4 }; /* restart, metrics, status, watchdog (cron_init) */
 
 typedef struct slot {
     const hz_pipeline_conf *pc; /* owned by one of rt.cfgs */
@@ -25,7 +45,7 @@ typedef struct slot {
     int64_t retry_ns;
 } slot;
 
-typedef struct rt {
+struct rt {
     hz_config *cfg;   /* current */
     hz_config **cfgs; /* every loaded config still referenced (cfg included) */
     size_t n_cfgs;
@@ -38,9 +58,12 @@ typedef struct rt {
     atomic_int unhealthy;   /* pipelines not running; read by the /healthz thread */
     const atomic_int *stop; /* the daemon's stop flag (signal handler) */
     int64_t last_extend;    /* last EXTEND_TIMEOUT_USEC sent (a train_on_start training) */
+    int64_t last_status;    /* when the last STATUS= line went out (the loop's start at first) */
     uint64_t last_readings, last_forecasts;
-} rt;
+    cron_job cron[N_CRON];
+};
 
+/* The /healthz callback (HTTP thread): healthy while every pipeline runs. */
 static int health(void *opaque, char *reason, size_t reasonlen)
 {
     rt *r = opaque;
@@ -51,6 +74,7 @@ static int health(void *opaque, char *reason, size_t reasonlen)
     return n == 0;
 }
 
+/* Publishes the number of pipelines not running, for health(). */
 static void count_unhealthy(rt *r)
 {
     int n = 0;
@@ -59,6 +83,7 @@ static void count_unhealthy(rt *r)
     atomic_store(&r->unhealthy, n);
 }
 
+/* The loaded configuration pc belongs to (the current one when none). */
 static hz_config *cfg_of(rt *r, const hz_pipeline_conf *pc)
 {
     for (size_t i = 0; i < r->n_cfgs; i++) {
@@ -87,6 +112,7 @@ static void training_alive(void *arg)
         hz_log(&r->log, HZ_LOG_WARN, "%s", err);
 }
 
+/* Starts s's pipeline; a failure is logged and retried after RETRY_NS (job_restart). */
 static void start_slot(rt *r, slot *s)
 {
     char err[HZ_ERRLEN];
@@ -102,6 +128,7 @@ static void start_slot(rt *r, slot *s)
     }
 }
 
+/* Drains, logs the totals of and frees s's pipeline; HZ_E* when the drain failed. */
 static int stop_slot(rt *r, slot *s, int64_t timeout_ms)
 {
     int rc = 0;
@@ -143,6 +170,7 @@ static void collect_cfgs(rt *r)
     r->n_cfgs = k;
 }
 
+/* SIGHUP: loads the file again and restarts, starts or stops the pipelines it changed. */
 static void reload(rt *r)
 {
     char err[HZ_ERRLEN];
@@ -209,8 +237,35 @@ static void reload(rt *r)
     hz_log(&r->log, HZ_LOG_NOTICE, "reload done: %zu pipelines", r->n_slots);
 }
 
-static void status(rt *r, double secs)
+/* ---- the periodic jobs (cron) */
+
+/* Restarts each failed pipeline whose back-off has passed. */
+static void job_restart(rt *r, int64_t now)
 {
+    (void)now; /* a restart may block (train_on_start): each slot reads the clock itself */
+    for (size_t i = 0; i < r->n_slots && !atomic_load(r->stop); i++) {
+        slot *s = &r->slots[i];
+        if (!s->p && hz_mono_ns() >= s->retry_ns) {
+            start_slot(r, s);
+            count_unhealthy(r);
+        }
+    }
+}
+
+/* Refreshes every running pipeline's gauges and counters in the metrics registry. */
+static void job_metrics(rt *r, int64_t now)
+{
+    (void)now;
+    for (size_t i = 0; i < r->n_slots; i++)
+        if (r->slots[i].p)
+            hz_pipeline_update_metrics(r->slots[i].p);
+}
+
+/* Sends systemd a STATUS= line: pipelines running, rates since the last line, totals. */
+static void job_status(rt *r, int64_t now)
+{
+    double secs = now > r->last_status ? (now - r->last_status) / 1e9 : 1;
+    r->last_status = now;
     uint64_t rd = 0, fc = 0, an = 0, series = 0;
     int running = 0;
     for (size_t i = 0; i < r->n_slots; i++) {
@@ -235,6 +290,67 @@ static void status(rt *r, double secs)
                      (unsigned long long)fc, (unsigned long long)an);
 }
 
+/* Pings systemd's watchdog (WATCHDOG=1). */
+static void job_watchdog(rt *r, int64_t now)
+{
+    (void)now;
+    hz_notify_watchdog(&r->notify, NULL, 0);
+}
+
+/* The job table, from the loop's start at now: restarts every turn; the metrics refresh
+ * after METRIC_NS; a STATUS= line and a watchdog ping (when WatchdogSec= is set, every half
+ * of it) at once, then every STATUS_NS and every watchdog interval. */
+static void cron_init(rt *r, int64_t now)
+{
+    int64_t wd_ns = (int64_t)(hz_notify_watchdog_interval_usec(&r->notify) * 1000);
+    r->last_status = now;
+    r->cron[0] = (cron_job){"restart", 0, now, job_restart};
+    r->cron[1] = (cron_job){"metrics", METRIC_NS, now, job_metrics};
+    r->cron[2] = (cron_job){"status", STATUS_NS, now - STATUS_NS, job_status};
+    r->cron[3] = (cron_job){"watchdog", wd_ns ? wd_ns : -1, now - wd_ns, job_watchdog};
+}
+
+/* Runs, in table order, each job whose period has elapsed; called once a turn of the loop. */
+static void cron(rt *r)
+{
+    for (int i = 0; i < N_CRON; i++) {
+        cron_job *j = &r->cron[i];
+        int64_t now = hz_mono_ns();
+        if (j->period_ns < 0 || now - j->last_run < j->period_ns)
+            continue;
+        j->last_run = now;
+        j->fn(r, now);
+    }
+}
+
+/* ---- the loop */
+
+/* Steps every running pipeline once; one that fails is freed and restarted by cron after
+ * RETRY_NS.  Returns the number of pipelines that were running. */
+static int poll_pipelines(rt *r)
+{
+    char err[HZ_ERRLEN];
+    int running = 0;
+    for (size_t i = 0; i < r->n_slots && !atomic_load(r->stop); i++) {
+        slot *s = &r->slots[i];
+        if (!s->p)
+            continue;
+        running++;
+        int n =
+            hz_pipeline_step(s->p, r->n_slots == 1 ? POLL_ONE_MS : POLL_MANY_MS, err, sizeof err);
+        if (n < 0) {
+            hz_log(&r->log, HZ_LOG_ERR, "%s; restarting the pipeline in %lld s", err,
+                   RETRY_NS / 1000000000);
+            hz_pipeline_free(s->p);
+            s->p = NULL;
+            s->retry_ns = hz_mono_ns() + RETRY_NS;
+            count_unhealthy(r);
+        }
+    }
+    return running;
+}
+
+/* Frees the server, pipelines, configurations and registry. */
 static void rt_free(rt *r)
 {
     hz_metrics_server_free(r->srv);
@@ -247,106 +363,88 @@ static void rt_free(rt *r)
     hz_metrics_free(r->metrics);
 }
 
-int hz_runtime_run(hz_config *cfg, const hz_runtime_flags *flags, char *err, size_t errlen)
+/* Sets up r for cfg (owned from here): registry, notifications, metrics server, slots.
+ * On failure r holds only what rt_free frees, cfg included. */
+static int rt_init(rt *r, hz_config *cfg, const atomic_int *stop, char *err, size_t errlen)
 {
-    rt r;
-    memset(&r, 0, sizeof r);
-    r.cfg = cfg;
-    r.stop = flags->stop;
-    r.last_extend = INT64_MIN / 2;
-    r.cfgs = malloc(sizeof *r.cfgs);
-    r.metrics = hz_metrics_new();
-    if (!r.cfgs || !r.metrics) {
-        free(r.cfgs);
-        hz_metrics_free(r.metrics);
+    memset(r, 0, sizeof *r);
+    r->cfg = cfg;
+    r->stop = stop;
+    r->last_extend = INT64_MIN / 2;
+    r->cfgs = malloc(sizeof *r->cfgs);
+    r->metrics = hz_metrics_new();
+    if (!r->cfgs || !r->metrics) {
         hz_config_free(cfg);
         return hz_err(err, errlen, HZ_ENOMEM, "out of memory");
     }
-    r.cfgs[r.n_cfgs++] = cfg;
-    r.log.max_level = cfg->log_level;
+    r->cfgs[r->n_cfgs++] = cfg;
+    r->log.max_level = cfg->log_level;
     int rc;
-    if ((rc = hz_notify_init(&r.notify, err, errlen)) ||
-        (rc = hz_metrics_declare_std(r.metrics, err, errlen)))
-        goto out;
+    if ((rc = hz_notify_init(&r->notify, err, errlen)) ||
+        (rc = hz_metrics_declare_std(r->metrics, err, errlen)))
+        return rc;
     if (cfg->metrics.listen && *cfg->metrics.listen) {
-        if ((rc = hz_metrics_serve(r.metrics, cfg->metrics.listen, 0, health, &r, &r.srv, err,
+        if ((rc = hz_metrics_serve(r->metrics, cfg->metrics.listen, 0, health, r, &r->srv, err,
                                    errlen)))
-            goto out;
-        hz_log(&r.log, HZ_LOG_INFO, "metrics on http://%s/metrics (port %d)", cfg->metrics.listen,
-               hz_metrics_server_port(r.srv));
+            return rc;
+        hz_log(&r->log, HZ_LOG_INFO, "metrics on http://%s/metrics (port %d)", cfg->metrics.listen,
+               hz_metrics_server_port(r->srv));
     }
-    r.slots = calloc(cfg->n_pipelines + 1, sizeof *r.slots);
-    if (!r.slots) {
-        rc = hz_err(err, errlen, HZ_ENOMEM, "out of memory");
+    r->slots = calloc(cfg->n_pipelines + 1, sizeof *r->slots);
+    if (!r->slots)
+        return hz_err(err, errlen, HZ_ENOMEM, "out of memory");
+    r->n_slots = cfg->n_pipelines;
+    return 0;
+}
+
+/* Starts every pipeline (until a stop), then tells systemd READY=1 unless stopped. */
+static void start_pipelines(rt *r)
+{
+    for (size_t i = 0; i < r->n_slots && !atomic_load(r->stop); i++) {
+        r->slots[i].pc = &r->cfg->pipelines[i];
+        start_slot(r, &r->slots[i]);
+    }
+    count_unhealthy(r);
+    if (!atomic_load(r->stop)) { /* else stopped during start (a train_on_start training) */
+        hz_notify_ready(&r->notify, NULL, 0);
+        hz_log(&r->log, HZ_LOG_NOTICE, "horizond ready: %zu pipeline%s from %s", r->n_slots,
+               r->n_slots == 1 ? "" : "s", r->cfg->path);
+    }
+}
+
+/* Drains and stops every pipeline (STOPPING=1 first); HZ_EIO when one did not drain. */
+static int drain_pipelines(rt *r, char *err, size_t errlen)
+{
+    int rc = 0;
+    hz_log(&r->log, HZ_LOG_NOTICE, "stopping: draining %zu pipeline%s", r->n_slots,
+           r->n_slots == 1 ? "" : "s");
+    hz_notify_stopping(&r->notify, NULL, 0);
+    for (size_t i = 0; i < r->n_slots; i++)
+        if (stop_slot(r, &r->slots[i], r->cfg->shutdown_timeout_ms))
+            rc = hz_err(err, errlen, HZ_EIO, "a pipeline did not drain cleanly (see the log)");
+    return rc;
+}
+
+int hz_runtime_run(hz_config *cfg, const hz_runtime_flags *flags, char *err, size_t errlen)
+{
+    rt r;
+    int rc = rt_init(&r, cfg, flags->stop, err, errlen);
+    if (rc)
         goto out;
-    }
-    r.n_slots = cfg->n_pipelines;
-    for (size_t i = 0; i < r.n_slots && !*flags->stop; i++) {
-        r.slots[i].pc = &cfg->pipelines[i];
-        start_slot(&r, &r.slots[i]);
-    }
-    count_unhealthy(&r);
-    if (!*flags->stop) { /* else stopped during start (a train_on_start training) */
-        hz_notify_ready(&r.notify, NULL, 0);
-        hz_log(&r.log, HZ_LOG_NOTICE, "horizond ready: %zu pipeline%s from %s", r.n_slots,
-               r.n_slots == 1 ? "" : "s", cfg->path);
-    }
-    uint64_t wd_ns = hz_notify_watchdog_interval_usec(&r.notify) * 1000;
-    int64_t now = hz_mono_ns(), next_metrics = now + METRIC_NS, next_status = now, next_wd = now,
-            last_status = now;
-    while (!*flags->stop) {
+    start_pipelines(&r);
+    cron_init(&r, hz_mono_ns());
+    while (!atomic_load(flags->stop)) {
         if (*flags->reload) {
             *flags->reload = 0;
             reload(&r);
         }
-        int running = 0;
-        for (size_t i = 0; i < r.n_slots && !*flags->stop; i++) {
-            slot *s = &r.slots[i];
-            if (!s->p) {
-                if (hz_mono_ns() >= s->retry_ns) {
-                    start_slot(&r, s);
-                    count_unhealthy(&r);
-                }
-                continue;
-            }
-            running++;
-            int n = hz_pipeline_step(s->p, r.n_slots == 1 ? 100 : 20, err, errlen);
-            if (n < 0) {
-                hz_log(&r.log, HZ_LOG_ERR, "%s; restarting the pipeline in %lld s", err,
-                       RETRY_NS / 1000000000);
-                hz_pipeline_free(s->p);
-                s->p = NULL;
-                s->retry_ns = hz_mono_ns() + RETRY_NS;
-                count_unhealthy(&r);
-            }
-        }
-        if (!running) {
-            struct timespec ts = {0, 100 * 1000000};
+        if (!poll_pipelines(&r)) { /* nothing to poll: wait one tick */
+            struct timespec ts = {0, TICK_NS};
             nanosleep(&ts, NULL);
         }
-        now = hz_mono_ns();
-        if (now >= next_metrics) {
-            for (size_t i = 0; i < r.n_slots; i++)
-                if (r.slots[i].p)
-                    hz_pipeline_update_metrics(r.slots[i].p);
-            next_metrics = now + METRIC_NS;
-        }
-        if (now >= next_status) {
-            status(&r, now > last_status ? (now - last_status) / 1e9 : 1);
-            last_status = now;
-            next_status = now + STATUS_NS;
-        }
-        if (wd_ns && now >= next_wd) {
-            hz_notify_watchdog(&r.notify, NULL, 0);
-            next_wd = now + (int64_t)wd_ns;
-        }
+        cron(&r);
     }
-    hz_log(&r.log, HZ_LOG_NOTICE, "stopping: draining %zu pipeline%s", r.n_slots,
-           r.n_slots == 1 ? "" : "s");
-    hz_notify_stopping(&r.notify, NULL, 0);
-    for (size_t i = 0; i < r.n_slots; i++)
-        if (stop_slot(&r, &r.slots[i], r.cfg->shutdown_timeout_ms))
-            rc = hz_err(err, errlen, HZ_EIO, "a pipeline did not drain cleanly (see the log)");
+    rc = drain_pipelines(&r, err, errlen);
 out:
     rt_free(&r);
     return rc;

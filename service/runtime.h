@@ -1,8 +1,8 @@
-/* runtime.h — horizond's event loop (DESIGN.md, "Programs"; issue 6): every pipeline of the
- * configuration (pipeline.h), one thread, redis-style: each turn polls every pipeline's
- * source with a short timeout, then runs the timers (metrics refresh, systemd STATUS= line,
- * watchdog ping, restart of failed pipelines).  Signals are seen through flags the caller's
- * handlers set:
+/* runtime.h — horizond's event loop: every pipeline of the configuration
+ * (pipeline/pipeline.h), one thread, redis-style: each turn polls every pipeline's source
+ * with a short timeout, then cron runs the periodic jobs that are due (restart of failed
+ * pipelines, metrics refresh, systemd STATUS= line, watchdog ping).  Signals are seen
+ * through flags the caller's handlers set:
  *   *reload (SIGHUP): the file is read again; pipelines whose effective settings changed
  *     (hz_config_pipeline_equal) are drained and restarted, new ones started, removed ones
  *     drained and stopped, unchanged ones keep running with their windows.  A file that
@@ -10,7 +10,7 @@
  *   *stop (SIGTERM/SIGINT): every pipeline forecasts what is pending, flushes its sinks and
  *     acknowledges its source, within shutdown_timeout; then the loop returns.
  * A pipeline that fails (at start or later) is logged, reported unhealthy on /healthz and
- * restarted after a back-off; the others go on. */
+ * restarted after a back-off; the others go on.  docs/ARCHITECTURE.md lists the timers. */
 #ifndef HZ_RUNTIME_H
 #define HZ_RUNTIME_H
 

@@ -1,4 +1,4 @@
-/* dataset.c — split borders, scaling, windows and timeF marks (MODELS.md §1; dataset.h). */
+/* dataset.c — split borders, scaling, windows and timeF marks (dataset.h; docs/MODELS.md). */
 #include "training/dataset.h"
 
 #include <math.h>

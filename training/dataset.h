@@ -1,7 +1,7 @@
 /* dataset.h — the forecasting data protocol of the Informer / iTransformer repositories
- * (MODELS.md §1): split borders, train-fit z-score scaling, sliding windows and calendar
- * features ("timeF" marks).  Works on arrays handed over by the caller (the CSV and SQLite
- * readers live in connectors/, which models/ does not know). */
+ * (docs/MODELS.md): split borders, train-fit z-score scaling, sliding windows and calendar
+ * features ("timeF" marks).  Works on arrays handed over by the caller (training/prepare.c
+ * fills them from the CSV and SQLite readers of connectors/). */
 #ifndef HZ_DATASET_H
 #define HZ_DATASET_H
 
@@ -31,7 +31,7 @@ void hz_scaler_fit(hz_scaler *s, const hz_table *t, int r0, int r1);
 void hz_scaler_apply(const hz_scaler *s, const float *in, float *out, size_t rows);
 void hz_scaler_invert(const hz_scaler *s, const float *in, float *out, size_t rows);
 
-/* Row ranges [begin, end) of train / val / test slices (each starting seq_len early, §1.1).
+/* Row ranges [begin, end) of train / val / test slices (each starting seq_len early).
  * ETT: 12/4/4 months of 30 days at 24 (hour) or 96 (minute) rows a day; ratio: 0.7/0.2 test
  * as the custom loader (ratios[0] train, ratios[2] test).  Returns 0 or HZ_EINVAL (too few
  * rows; message in err). */

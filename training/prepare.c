@@ -66,51 +66,35 @@ static int load_csv(const hz_pipeline_conf *p, hz_prepared *d, char *err, size_t
     return 0;
 }
 
-/* Readings of one series pivoted to one row per timestamp; a variable missing at a
- * timestamp takes its previous value. */
-static int load_sqlite(const hz_pipeline_conf *p, const char *series, hz_prepared *d, char *err,
-                       size_t errlen)
+/* The one series of table, into out; HZ_EINVAL asking for --series when the table holds
+ * several or none. */
+static int only_series(sqlite3 *db, const char *path, const char *table, char *out, size_t outlen,
+                       char *err, size_t errlen)
 {
-    const char *path = p->source.sqlite.path, *table = p->source.sqlite.table;
-    int nv = (int)p->source.fields.n_values;
-    sqlite3 *db = NULL;
-    sqlite3_stmt *st = NULL;
     char sql[512];
-    int rc = 0;
-    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
-        rc = hz_err(err, errlen, HZ_EDB, "%s: %s", path, sqlite3_errmsg(db));
-        goto out;
+    sqlite3_stmt *st = NULL;
+    snprintf(sql, sizeof sql, "SELECT DISTINCT series FROM %s LIMIT 2", table);
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+        return hz_err(err, errlen, HZ_EDB, "%s: %s", path, sqlite3_errmsg(db));
+    int n = 0;
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        if (n++ == 0)
+            snprintf(out, outlen, "%s", (const char *)sqlite3_column_text(st, 0));
     }
-    sqlite3_busy_timeout(db, 5000);
-    char one[256] = "";
-    if (!series) {
-        snprintf(sql, sizeof sql, "SELECT DISTINCT series FROM %s LIMIT 2", table);
-        if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
-            rc = hz_err(err, errlen, HZ_EDB, "%s: %s", path, sqlite3_errmsg(db));
-            goto out;
-        }
-        int n = 0;
-        while (sqlite3_step(st) == SQLITE_ROW) {
-            if (n++ == 0)
-                snprintf(one, sizeof one, "%s", (const char *)sqlite3_column_text(st, 0));
-        }
-        sqlite3_finalize(st);
-        st = NULL;
-        if (n != 1) {
-            rc = hz_err(err, errlen, HZ_EINVAL,
-                        "%s: table %s holds %s series; name one with --series", path, table,
-                        n ? "several" : "no");
-            goto out;
-        }
-        series = one;
-    }
-    snprintf(sql, sizeof sql,
-             "SELECT ts, variable, value FROM %s WHERE series = ?1 ORDER BY ts, variable", table);
-    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
-        rc = hz_err(err, errlen, HZ_EDB, "%s: %s", path, sqlite3_errmsg(db));
-        goto out;
-    }
-    sqlite3_bind_text(st, 1, series, -1, SQLITE_TRANSIENT);
+    sqlite3_finalize(st);
+    if (n != 1)
+        return hz_err(err, errlen, HZ_EINVAL,
+                      "%s: table %s holds %s series; name one with --series", path, table,
+                      n ? "several" : "no");
+    return 0;
+}
+
+/* Steps st (rows of ts, variable, value ordered by ts) into d->table, one row per
+ * timestamp; a variable missing at a timestamp takes the previous row's value (NaN in the
+ * first).  Returns SQLITE_DONE, or the failing step's code. */
+static int pivot_rows(sqlite3_stmt *st, const hz_pipeline_conf *p, hz_prepared *d)
+{
+    int nv = (int)p->source.fields.n_values, rc;
     size_t cap = 1024, rows = 0;
     d->table.ts_ms = malloc(cap * sizeof(int64_t));
     d->table.values = malloc(cap * (size_t)nv * sizeof(float));
@@ -137,17 +121,48 @@ static int load_sqlite(const hz_pipeline_conf *p, const char *series, hz_prepare
         }
         d->table.values[(rows - 1) * nv + k] = (float)sqlite3_column_double(st, 2);
     }
-    if (rc != SQLITE_DONE) {
+    d->table.rows = (int)rows;
+    return rc;
+}
+
+/* Readings of one series pivoted to one row per timestamp; a variable missing at a
+ * timestamp takes its previous value. */
+static int load_sqlite(const hz_pipeline_conf *p, const char *series, hz_prepared *d, char *err,
+                       size_t errlen)
+{
+    const char *path = p->source.sqlite.path, *table = p->source.sqlite.table;
+    int nv = (int)p->source.fields.n_values;
+    sqlite3 *db = NULL;
+    sqlite3_stmt *st = NULL;
+    char sql[512];
+    int rc = 0;
+    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
         rc = hz_err(err, errlen, HZ_EDB, "%s: %s", path, sqlite3_errmsg(db));
         goto out;
     }
-    rc = 0;
-    d->table.rows = (int)rows;
+    sqlite3_busy_timeout(db, 5000);
+    char one[256] = "";
+    if (!series) {
+        if ((rc = only_series(db, path, table, one, sizeof one, err, errlen)))
+            goto out;
+        series = one;
+    }
+    snprintf(sql, sizeof sql,
+             "SELECT ts, variable, value FROM %s WHERE series = ?1 ORDER BY ts, variable", table);
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
+        rc = hz_err(err, errlen, HZ_EDB, "%s: %s", path, sqlite3_errmsg(db));
+        goto out;
+    }
+    sqlite3_bind_text(st, 1, series, -1, SQLITE_TRANSIENT);
+    if (pivot_rows(st, p, d) != SQLITE_DONE) {
+        rc = hz_err(err, errlen, HZ_EDB, "%s: %s", path, sqlite3_errmsg(db));
+        goto out;
+    }
     d->table.cols = nv;
     d->names = calloc((size_t)nv, sizeof(char *));
     for (int i = 0; i < nv; i++)
         d->names[i] = strdup(p->source.fields.values[i]);
-    for (size_t r = 0; r < rows && !rc; r++)
+    for (size_t r = 0; r < (size_t)d->table.rows && !rc; r++)
         for (int i = 0; i < nv; i++)
             if (isnan(d->table.values[r * nv + i]))
                 rc = hz_err(err, errlen, HZ_EINVAL,

@@ -1,7 +1,7 @@
-/* prepare.h — from a pipeline's configuration to what models/ consumes: the series table
- * (CSV or SQLite `readings`), the model configuration, split windows, scaling and calendar
- * marks.  Shared by `horizon train / eval / forecast` and horizond; the metadata that lets
- * them undo the scaling is in checkpoint_meta.h. */
+/* prepare.h — from a pipeline's configuration to what the models and training/train.c
+ * consume: the series table (CSV or SQLite `readings`), the model configuration, split
+ * windows, scaling and calendar marks.  Shared by `horizon train / eval / forecast` and
+ * horizond; the metadata that lets them undo the scaling is in checkpoint_meta.h. */
 #ifndef HZ_PREPARE_H
 #define HZ_PREPARE_H
 

@@ -310,6 +310,177 @@ static int state_load(const char *path, const hz_train_conf *tc, run_state *s, i
     return rc;
 }
 
+/* ---- the training loop */
+
+/* What one hz_train call works with; st points into it, so it stays where it is. */
+typedef struct loop {
+    hz_model *m;
+    const hz_windows *train, *val;
+    const hz_train_conf *tc;
+    hz_train_progress progress;
+    void *opaque;
+    int B, nb;  /* batch size; training batches an epoch */
+    int64_t t0; /* start, moved back by a resumed run's time */
+    hz_adam opt;
+    batch_buf b;
+    int *order;    /* the shuffled order of the training windows */
+    hz_real *best; /* the weights of the best validation epoch */
+    hz_ctx c, ce;  /* training (tape on) and evaluation */
+    hz_rng r;      /* the shuffle's generator */
+    hz_early_stop es;
+    run_state st;
+} loop;
+
+/* Allocates the loop's buffers and seeds its generators; l must be zeroed.  loop_free
+ * follows also when this fails. */
+static int loop_init(loop *l, char *err, size_t errlen)
+{
+    const hz_train_conf *tc = l->tc;
+    const hz_windows *train = l->train;
+    hz_params *p = &l->m->params;
+    l->t0 = hz_mono_ns();
+    l->order = malloc((size_t)train->count * sizeof *l->order);
+    l->best = malloc((size_t)p->numel * sizeof *l->best);
+    hz_ctx_init(&l->c, (size_t)64 << 20, tc->seed ^ 0x5eed);
+    hz_ctx_init(&l->ce, (size_t)16 << 20, tc->seed);
+    int rc = hz_adam_init(&l->opt, p, tc->lr, tc->weight_decay, tc->adamw);
+    if (!rc)
+        rc = buf_alloc(&l->b, train, l->B);
+    if (rc || !l->order || !l->best)
+        return hz_err(err, errlen, HZ_ENOMEM, "train: out of memory");
+    hz_rng_seed(&l->r, tc->seed);
+    for (int i = 0; i < train->count; i++)
+        l->order[i] = i;
+    memcpy(l->best, p->data, (size_t)p->numel * sizeof *l->best);
+    hz_early_stop_init(&l->es, tc->patience > 0 ? tc->patience : tc->epochs);
+    l->st = (run_state){
+        .m = l->m,
+        .best = l->best,
+        .opt = &l->opt,
+        .order = l->order,
+        .n_order = train->count,
+        .val_count = l->val->count,
+        .data_hash =
+            tc->state_path ? windows_hash(l->val, windows_hash(train, 0xcbf29ce484222325ULL)) : 0,
+        .rng = {&l->r, &l->c.rng, &l->ce.rng, l->m->rng},
+        .es = &l->es};
+    return 0;
+}
+
+/* Frees what loop_init allocated. */
+static void loop_free(loop *l)
+{
+    hz_adam_free(&l->opt);
+    buf_free(&l->b);
+    free(l->order);
+    free(l->best);
+    hz_ctx_free(&l->c);
+    hz_ctx_free(&l->ce);
+}
+
+/* With tc->resume, the saved state replaces the fresh run's.  HZ_RESUME_IF_USABLE starts
+ * from the first epoch instead (why, in res->resume_note) while nothing was overwritten. */
+static int loop_resume(loop *l, hz_train_result *res, char *err, size_t errlen)
+{
+    const hz_train_conf *tc = l->tc;
+    if (!tc->resume || !tc->state_path)
+        return 0;
+    int touched = 0;
+    int rc = state_load(tc->state_path, tc, &l->st, &touched, err, errlen);
+    if (rc) {
+        if (tc->resume != HZ_RESUME_IF_USABLE || touched || rc == HZ_ENOMEM)
+            return rc;
+        if (rc != HZ_ENOTFOUND) /* no state is the usual first start */
+            snprintf(res->resume_note, sizeof res->resume_note, "%s", err);
+        return 0;
+    }
+    res->resumed_from = res->epochs_run = l->st.epoch;
+    res->last_train = l->st.last_train;
+    l->t0 -= (int64_t)(l->st.seconds * 1e9);
+    return 0;
+}
+
+/* One optimiser step on the training batch at order[i * B ...]; returns its loss. */
+static double train_batch(loop *l, int i)
+{
+    const hz_train_conf *tc = l->tc;
+    hz_params *p = &l->m->params;
+    memcpy(l->b.idx, l->order + (size_t)i * l->B, (size_t)l->B * sizeof(int));
+    hz_model_input in;
+    fill(l->train, &l->b, l->B, &in);
+    hz_ctx_reset(&l->c);
+    l->c.grad_on = 1;
+    l->c.training = 1;
+    hz_tensor *out = hz_model_forward(l->m, &l->c, &in);
+    hz_tensor *y = hz_tensor_wrap(&l->c, l->b.y, out->ndim, out->shape);
+    hz_tensor *loss = hz_mse_loss(&l->c, out, y);
+    hz_params_zero_grad(p);
+    hz_backward(&l->c, loss);
+    if (tc->clip > 0)
+        hz_clip_grad_norm(p, tc->clip);
+    hz_adam_step(&l->opt, p);
+    return loss->data[0];
+}
+
+/* Epoch ep's training batches in a new shuffled order; *tsum is the sum of their losses.
+ * HZ_EAGAIN ("train: cancelled") when tc->cancel is set before a batch. */
+static int train_epoch(loop *l, int ep, double *tsum, char *err, size_t errlen)
+{
+    shuffle(l->order, l->train->count, &l->r);
+    *tsum = 0;
+    l->c.training = 1;
+    for (int i = 0; i < l->nb; i++) {
+        if (l->tc->cancel && atomic_load(l->tc->cancel))
+            return hz_err(err, errlen, HZ_EAGAIN, "train: cancelled");
+        *tsum += train_batch(l, i);
+        if (l->progress)
+            l->progress(l->opaque, ep, 0, i + 1, l->nb, *tsum / (i + 1), NAN);
+    }
+    return 0;
+}
+
+/* The run's state after epoch ep (done: patience ran out there) written to tc->state_path;
+ * a failure stays in res->state_err and the run goes on. */
+static void save_epoch_state(loop *l, int ep, int done, hz_train_result *res)
+{
+    l->st.epoch = ep;
+    l->st.done = done;
+    l->st.seconds = (hz_mono_ns() - l->t0) / 1e9;
+    l->st.last_train = res->last_train;
+    if (!state_save(l->tc->state_path, l->tc, &l->st, res->state_err, sizeof res->state_err))
+        res->state_err[0] = 0;
+}
+
+/* The end of epoch ep: validation loss, early stopping (best weights kept), the next
+ * epoch's learning rate, the state saved, progress.  Returns 1 when training ends here
+ * (patience ran out, or tc->stop is set before the last epoch). */
+static int end_epoch(loop *l, int ep, double tsum, hz_train_result *res)
+{
+    const hz_train_conf *tc = l->tc;
+    hz_params *p = &l->m->params;
+    double vl = hz_val_loss(l->m, &l->ce, l->val, l->B);
+    res->epochs_run = ep;
+    res->last_train = tsum / l->nb;
+    int stop = 0;
+    if (hz_early_stop_update(&l->es, ep, vl, &stop))
+        memcpy(l->best, p->data, (size_t)p->numel * sizeof *l->best);
+    if (tc->lradj == HZ_LRADJ_TYPE1) /* the next epoch's, saved with the state */
+        l->opt.lr = hz_lr_type1(tc->lr, ep + 1);
+    else if (tc->lradj == HZ_LRADJ_COSINE)
+        l->opt.lr = hz_lr_cosine(tc->lr, ep + 1, tc->epochs);
+    if (tc->state_path)
+        save_epoch_state(l, ep, stop, res);
+    if (l->progress)
+        l->progress(l->opaque, ep, 1, -1, l->nb, tsum / l->nb, vl);
+    if (stop)
+        return 1;
+    if (ep < tc->epochs && tc->stop && atomic_load(tc->stop)) {
+        res->stopped = 1;
+        return 1;
+    }
+    return 0;
+}
+
 int hz_train(hz_model *m, const hz_windows *train, const hz_windows *val, const hz_train_conf *tc,
              hz_train_progress progress, void *opaque, hz_train_result *res, char *err,
              size_t errlen)
@@ -326,122 +497,32 @@ int hz_train(hz_model *m, const hz_windows *train, const hz_windows *val, const 
                       "train: %d validation windows, fewer than one batch of %d", val->count, B);
     if (tc->max_train_batches > 0 && nb > tc->max_train_batches)
         nb = tc->max_train_batches;
-    int64_t t0 = hz_mono_ns();
-    hz_params *p = &m->params;
-    hz_adam opt;
-    batch_buf b = {0};
-    int *order = malloc((size_t)train->count * sizeof *order);
-    hz_real *best = malloc((size_t)p->numel * sizeof *best);
-    hz_ctx c, ce;
-    hz_ctx_init(&c, (size_t)64 << 20, tc->seed ^ 0x5eed);
-    hz_ctx_init(&ce, (size_t)16 << 20, tc->seed);
-    int rc = hz_adam_init(&opt, p, tc->lr, tc->weight_decay, tc->adamw);
-    if (!rc)
-        rc = buf_alloc(&b, train, B);
-    if (rc || !order || !best) {
-        rc = hz_err(err, errlen, HZ_ENOMEM, "train: out of memory");
+    loop l;
+    memset(&l, 0, sizeof l);
+    l.m = m;
+    l.train = train;
+    l.val = val;
+    l.tc = tc;
+    l.progress = progress;
+    l.opaque = opaque;
+    l.B = B;
+    l.nb = nb;
+    int rc;
+    if ((rc = loop_init(&l, err, errlen)) || (rc = loop_resume(&l, res, err, errlen)))
         goto out;
-    }
-    hz_rng r;
-    hz_rng_seed(&r, tc->seed);
-    for (int i = 0; i < train->count; i++)
-        order[i] = i;
-    memcpy(best, p->data, (size_t)p->numel * sizeof *best);
-    hz_early_stop es;
-    hz_early_stop_init(&es, tc->patience > 0 ? tc->patience : tc->epochs);
-    run_state st = {.m = m,
-                    .best = best,
-                    .opt = &opt,
-                    .order = order,
-                    .n_order = train->count,
-                    .val_count = val->count,
-                    .data_hash = tc->state_path
-                                     ? windows_hash(val, windows_hash(train, 0xcbf29ce484222325ULL))
-                                     : 0,
-                    .rng = {&r, &c.rng, &ce.rng, m->rng},
-                    .es = &es};
-    int touched = 0;
-    if (tc->resume && tc->state_path &&
-        (rc = state_load(tc->state_path, tc, &st, &touched, err, errlen))) {
-        if (tc->resume != HZ_RESUME_IF_USABLE || touched || rc == HZ_ENOMEM)
-            goto out;
-        if (rc != HZ_ENOTFOUND) /* no state is the usual first start */
-            snprintf(res->resume_note, sizeof res->resume_note, "%s", err);
-        rc = 0;
-    } else if (tc->resume && tc->state_path) {
-        res->resumed_from = res->epochs_run = st.epoch;
-        res->last_train = st.last_train;
-        t0 -= (int64_t)(st.seconds * 1e9);
-    }
-    for (int ep = st.epoch + 1; ep <= tc->epochs && !st.done; ep++) {
-        shuffle(order, train->count, &r);
-        double tsum = 0;
-        c.training = 1;
-        for (int i = 0; i < nb; i++) {
-            if (tc->cancel && atomic_load(tc->cancel)) {
-                rc = hz_err(err, errlen, HZ_EAGAIN, "train: cancelled");
-                break;
-            }
-            memcpy(b.idx, order + (size_t)i * B, (size_t)B * sizeof(int));
-            hz_model_input in;
-            fill(train, &b, B, &in);
-            hz_ctx_reset(&c);
-            c.grad_on = 1;
-            c.training = 1;
-            hz_tensor *out = hz_model_forward(m, &c, &in);
-            hz_tensor *y = hz_tensor_wrap(&c, b.y, out->ndim, out->shape);
-            hz_tensor *loss = hz_mse_loss(&c, out, y);
-            hz_params_zero_grad(p);
-            hz_backward(&c, loss);
-            if (tc->clip > 0)
-                hz_clip_grad_norm(p, tc->clip);
-            hz_adam_step(&opt, p);
-            tsum += loss->data[0];
-            if (progress)
-                progress(opaque, ep, 0, i + 1, nb, tsum / (i + 1), NAN);
-        }
-        if (rc)
+    for (int ep = l.st.epoch + 1; ep <= tc->epochs && !l.st.done; ep++) {
+        double tsum;
+        if ((rc = train_epoch(&l, ep, &tsum, err, errlen)) || end_epoch(&l, ep, tsum, res))
             break;
-        double vl = hz_val_loss(m, &ce, val, B);
-        res->epochs_run = ep;
-        res->last_train = tsum / nb;
-        int stop = 0;
-        if (hz_early_stop_update(&es, ep, vl, &stop))
-            memcpy(best, p->data, (size_t)p->numel * sizeof *best);
-        if (tc->lradj == HZ_LRADJ_TYPE1) /* the next epoch's, saved with the state */
-            opt.lr = hz_lr_type1(tc->lr, ep + 1);
-        else if (tc->lradj == HZ_LRADJ_COSINE)
-            opt.lr = hz_lr_cosine(tc->lr, ep + 1, tc->epochs);
-        if (tc->state_path) {
-            st.epoch = ep;
-            st.done = stop;
-            st.seconds = (hz_mono_ns() - t0) / 1e9;
-            st.last_train = res->last_train;
-            /* a failure stays in res->state_err; the run goes on */
-            if (!state_save(tc->state_path, tc, &st, res->state_err, sizeof res->state_err))
-                res->state_err[0] = 0;
-        }
-        if (progress)
-            progress(opaque, ep, 1, -1, nb, tsum / nb, vl);
-        if (stop)
-            break;
-        if (ep < tc->epochs && tc->stop && atomic_load(tc->stop)) {
-            res->stopped = 1;
-            break;
-        }
     }
-    memcpy(p->data, best, (size_t)p->numel * sizeof *best); /* also when cancelled */
+    hz_params *p = &m->params;
+    memcpy(p->data, l.best, (size_t)p->numel * sizeof *l.best); /* also when cancelled */
     hz_params_unpack(p);
-    res->best_epoch = es.best_epoch;
-    res->best_val = es.best;
-    res->seconds = (hz_mono_ns() - t0) / 1e9;
+    res->best_epoch = l.es.best_epoch;
+    res->best_val = l.es.best;
+    res->seconds = (hz_mono_ns() - l.t0) / 1e9;
 out:
-    hz_adam_free(&opt);
-    buf_free(&b);
-    free(order);
-    free(best);
-    hz_ctx_free(&c);
-    hz_ctx_free(&ce);
+    loop_free(&l);
     return rc;
 }
 

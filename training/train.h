@@ -1,4 +1,4 @@
-/* train.h — the training loop of the papers' protocol (MODELS.md §2.9, §3.3): shuffled
+/* train.h — the training loop of the papers' protocol (docs/MODELS.md): shuffled
  * mini-batches (drop_last), MSE on scaled data, Adam(W) with the type1 or cosine schedule,
  * optional gradient clipping, early stopping on validation MSE with the best weights kept;
  * and evaluation (MSE / MAE overall and per horizon step, scaled and in original units). */

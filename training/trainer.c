@@ -1,7 +1,7 @@
 /* trainer.c — a pipeline's model trained and checkpointed (trainer.h): the papers' split
- * and scaling (MODELS.md §1), training with early stopping (training/train.c), validation
- * residual quantiles for the split-conformal anomaly intervals (anomaly.h), the checkpoint
- * and its row in the `models` registry.  Used by `horizon train` and horizond. */
+ * and scaling (docs/MODELS.md), training with early stopping (training/train.c), validation
+ * residual quantiles for the split-conformal anomaly intervals (pipeline/anomaly.h), the
+ * checkpoint and its row in the `models` registry.  Used by `horizon train` and horizond. */
 #include "training/trainer.h"
 
 #include <cblas.h>
@@ -22,6 +22,7 @@
 #include "connectors/sqlite_schema.h"
 #include "training/train.h"
 
+/* One line to log, or to stderr when log is NULL. */
 static void say(const hz_logger *log, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void say(const hz_logger *log, const char *fmt, ...)
 {
@@ -38,6 +39,7 @@ static void say(const hz_logger *log, const char *fmt, ...)
 
 #define CALIB_Q 99 /* quantiles 0.01 .. 0.99 of |residual| per step and variable */
 
+/* What on_progress needs: where lines go and when the last went out. */
 typedef struct progress {
     const hz_logger *log;
     int tty;
@@ -48,6 +50,7 @@ typedef struct progress {
     void *alive_arg;
 } progress;
 
+/* hz_train's progress callback: a bar on a tty, else a line a minute; one line an epoch. */
 static void on_progress(void *opaque, int epoch, int phase, int batch, int n_batches, double loss,
                         double val_loss)
 {
@@ -114,6 +117,8 @@ static void residual_quantiles(const float *abs_err, int n, int P, int C, float 
     free(col);
 }
 
+/* Adds (or replaces) the checkpoint at path as a row of the database's `models` table; no
+ * database configured: nothing to do. */
 static int register_model(const hz_config *cfg, const hz_pipeline_conf *p, const char *path,
                           const char *sha, const char *conf_json, const char *metrics,
                           const hz_logger *log, char *err, size_t errlen)
@@ -172,6 +177,7 @@ static void make_parent_dirs(const char *path)
         }
 }
 
+/* The spacing of the table's last two timestamps (ms): the series' period. */
 static int64_t table_period(const hz_table *t)
 {
     return t->rows > 1 ? t->ts_ms[t->rows - 1] - t->ts_ms[t->rows - 2] : 0;
@@ -203,57 +209,56 @@ static int busiest_series(const char *path, const char *table, char *out, size_t
     return rc;
 }
 
+/* Logs that the run's state file stays, so `--resume` can continue after epoch. */
 static void say_state_kept(const hz_logger *log, int epoch, const char *state)
 {
     say(log, "the state after epoch %d stays in %s: the run can continue from there", epoch, state);
 }
 
-/* One training run of pc (its own seed) to o->checkpoint; registered when do_register. */
-static int train_one(const hz_config *cfg, const hz_pipeline_conf *pc, const hz_train_opts *o,
-                     int do_register, hz_train_summary *out, char *err, size_t errlen)
-{
-    const hz_logger *log = o->log;
-    const char *ckpt = o->checkpoint ? o->checkpoint : pc->model.checkpoint;
-    const char *series = o->series;
+/* One training run of a pipeline, from its data to its written checkpoint.  Zeroed, it holds
+ * nothing to free; run_free frees what the steps allocated. */
+typedef struct run {
+    const hz_config *cfg;
+    const hz_train_opts *o;
+    const hz_pipeline_conf *p; /* the pipeline trained: pc, or hist for a Kafka pipeline */
+    hz_pipeline_conf hist;     /* a Kafka pipeline reading its stored history (history_conf) */
+    const char *ckpt;          /* the checkpoint written; o->publish once renamed there */
+    const char *series;        /* o->series, busiest, or NULL (a CSV source) */
     char busiest[512];
-    /* a Kafka pipeline learns from what its SQLite sink stored */
-    hz_pipeline_conf hist = *pc;
-    const hz_pipeline_conf *p = pc;
-    if (pc->source.kind == HZ_CFG_SOURCE_KAFKA) {
-        hist.source.kind = HZ_CFG_SOURCE_SQLITE;
-        hist.source.sqlite.path = cfg->database;
-        hist.source.sqlite.table = "readings";
-        for (size_t i = 0; i < pc->n_sinks; i++)
-            if (pc->sinks[i].kind == HZ_CFG_SINK_SQLITE) {
-                hist.source.sqlite.path = pc->sinks[i].sqlite.path;
-                break;
-            }
-        p = &hist;
-    }
-    if (!series && p->source.kind == HZ_CFG_SOURCE_SQLITE) {
-        int brc = busiest_series(p->source.sqlite.path, p->source.sqlite.table, busiest,
-                                 sizeof busiest, err, errlen);
-        if (brc)
-            return brc;
-        series = busiest;
-    }
-    int rc = 0;
+    char state[1200]; /* hz_train_state_path(ckpt): a path of up to 1100 and ".state" */
     hz_prepared d;
-    memset(&d, 0, sizeof d);
-    hz_model *m = NULL;
-    float *abs_err = NULL, *calib = NULL;
-    char *conf_json = NULL, *vars = NULL, *scal = NULL, *metrics = NULL;
-    hz_eval_result ev = {0}, et = {0};
     hz_model_conf mc;
-    if ((rc = hz_prepared_load(cfg, p, series, &d, err, errlen)) ||
-        (rc = hz_pipeline_model_conf(p, d.table.cols, &mc, err, errlen)) ||
-        (rc = hz_prepared_split(p, &mc, NULL, &d, err, errlen)) ||
-        (rc = hz_model_create(&mc, &m, err, errlen)))
-        goto out;
-    if (p->model.train.threads > 0) { /* OpenBLAS is loaded: its environment is read already */
-        openblas_set_num_threads(p->model.train.threads);
-        hz_par_set_threads(p->model.train.threads); /* and the engine's own loops */
-    }
+    hz_model *m;
+    hz_train_conf tc;
+    hz_train_result tr;
+    hz_eval_result ev, et; /* validation and test scores */
+    float *calib;          /* [pred_len, C, CALIB_Q] quantiles of validation |residual| */
+    char *conf_json, *vars, *scal, *metrics; /* the checkpoint's JSON metadata */
+    char sha[65];                            /* of the written checkpoint */
+} run;
+
+/* The pipeline whose data trains pc's model: pc itself, or, for a Kafka pipeline, hist set
+ * to read the `readings` its SQLite sink (else the top-level database) stored. */
+static const hz_pipeline_conf *history_conf(const hz_config *cfg, const hz_pipeline_conf *pc,
+                                            hz_pipeline_conf *hist)
+{
+    if (pc->source.kind != HZ_CFG_SOURCE_KAFKA)
+        return pc;
+    *hist = *pc;
+    hist->source.kind = HZ_CFG_SOURCE_SQLITE;
+    hist->source.sqlite.path = cfg->database;
+    hist->source.sqlite.table = "readings";
+    for (size_t i = 0; i < pc->n_sinks; i++)
+        if (pc->sinks[i].kind == HZ_CFG_SINK_SQLITE) {
+            hist->source.sqlite.path = pc->sinks[i].sqlite.path;
+            break;
+        }
+    return hist;
+}
+
+/* The training loop's settings for p under o (o->epochs, when >= 0, overrides the file's). */
+static hz_train_conf train_conf_of(const hz_pipeline_conf *p, const hz_train_opts *o)
+{
     hz_train_conf tc = {
         .epochs = o->epochs >= 0 ? o->epochs : p->model.train.epochs,
         .batch = p->model.train.batch,
@@ -271,138 +276,246 @@ static int train_one(const hz_config *cfg, const hz_pipeline_conf *pc, const hz_
         .stop = o->stop,
         .resume = o->keep_state ? o->resume : 0,
     };
-    char state[1200]; /* a path of up to 1100 and ".state" */
-    hz_train_state_path(ckpt, state, sizeof state);
-    if (o->keep_state) {
-        make_parent_dirs(ckpt);
-        tc.state_path = state;
-        if (!o->resume && access(state, F_OK) == 0)
-            say(log, "%s holds an interrupted run: starting over (--resume continues it)", state);
+    return tc;
+}
+
+/* Loads and splits the series (a SQLite source's busiest unless o->series names one),
+ * creates the model, sets the thread counts and the training settings with the state file. */
+static int run_prepare(run *r, char *err, size_t errlen)
+{
+    const hz_pipeline_conf *p = r->p;
+    const hz_train_opts *o = r->o;
+    int rc;
+    r->series = o->series;
+    if (!r->series && p->source.kind == HZ_CFG_SOURCE_SQLITE) {
+        if ((rc = busiest_series(p->source.sqlite.path, p->source.sqlite.table, r->busiest,
+                                 sizeof r->busiest, err, errlen)))
+            return rc;
+        r->series = r->busiest;
     }
-    say(log,
-        "train: pipeline %s%s%s, %s, %d variables, %d rows; windows train %d val %d test %d; "
-        "%lld parameters",
-        p->name, series ? ", series " : "", series ? series : "", hz_model_kind_name(mc.kind),
-        d.table.cols, d.table.rows, d.win[0].count, d.win[1].count, d.win[2].count,
-        (long long)m->params.n_trainable);
-    progress pr = {.log = log,
-                   .tty = !log && isatty(STDERR_FILENO),
-                   .epochs = tc.epochs,
-                   .t0 = hz_mono_ns(),
-                   .last = hz_mono_ns(),
-                   .alive = o->alive,
-                   .alive_arg = o->alive_arg};
-    hz_train_result tr = {0};
-    int trained = tc.epochs > 0 || tc.resume;
-    int have_state = tc.state_path && access(state, F_OK) == 0;
-    if (tc.resume == HZ_RESUME || (tc.resume && have_state))
-        say(log, "resuming the run saved in %s%s", state,
-            tc.resume == HZ_RESUME ? "" : " if this run made it");
-    if (trained)
-        rc = hz_train(m, &d.win[0], &d.win[1], &tc, on_progress, &pr, &tr, err, errlen);
-    if (tr.state_err[0])
-        say(log, "warning: training state not saved: %s", tr.state_err);
-    if (rc == HZ_EAGAIN && tc.state_path && tr.epochs_run > 0)
-        say_state_kept(log, tr.epochs_run, state);
-    if (rc)
-        goto out;
-    if (tr.resume_note[0])
-        say(log, "not resumed: %s; trained from the first epoch", tr.resume_note);
-    if (tr.resumed_from && tr.epochs_run == tr.resumed_from)
-        say(log, "the saved run had ended after epoch %d: nothing left to train", tr.resumed_from);
-    if (tr.stopped)
+    if ((rc = hz_prepared_load(r->cfg, p, r->series, &r->d, err, errlen)) ||
+        (rc = hz_pipeline_model_conf(p, r->d.table.cols, &r->mc, err, errlen)) ||
+        (rc = hz_prepared_split(p, &r->mc, NULL, &r->d, err, errlen)) ||
+        (rc = hz_model_create(&r->mc, &r->m, err, errlen)))
+        return rc;
+    if (p->model.train.threads > 0) { /* OpenBLAS is loaded: its environment is read already */
+        openblas_set_num_threads(p->model.train.threads);
+        hz_par_set_threads(p->model.train.threads); /* and the engine's own loops */
+    }
+    r->tc = train_conf_of(p, o);
+    hz_train_state_path(r->ckpt, r->state, sizeof r->state);
+    if (o->keep_state) {
+        make_parent_dirs(r->ckpt);
+        r->tc.state_path = r->state;
+        if (!o->resume && access(r->state, F_OK) == 0)
+            say(o->log, "%s holds an interrupted run: starting over (--resume continues it)",
+                r->state);
+    }
+    return 0;
+}
+
+/* Logs how a finished training went where it differs from a plain run: not resumed,
+ * nothing left to train, stopped on request. */
+static void say_training_end(const run *r)
+{
+    const hz_logger *log = r->o->log;
+    const hz_train_result *tr = &r->tr;
+    if (tr->resume_note[0])
+        say(log, "not resumed: %s; trained from the first epoch", tr->resume_note);
+    if (tr->resumed_from && tr->epochs_run == tr->resumed_from)
+        say(log, "the saved run had ended after epoch %d: nothing left to train", tr->resumed_from);
+    if (tr->stopped)
         say(log,
             "stopped on request after epoch %d of %d: the weights of epoch %d (val loss %.5f) "
             "are kept",
-            tr.epochs_run, tc.epochs, tr.best_epoch, tr.best_val);
-    /* validation residuals (original units) calibrate the anomaly intervals */
-    int P = mc.pred_len, C = d.table.cols;
-    abs_err = malloc((size_t)d.win[1].count * P * C * sizeof(float) + 1);
-    calib = malloc((size_t)P * C * CALIB_Q * sizeof(float));
-    int drop_last = mc.kind == HZ_MODEL_INFORMER;
-    if (!abs_err || !calib || hz_evaluate(m, &d.win[1], tc.batch, 0, &d.scaler, abs_err, &ev) ||
-        hz_evaluate(m, &d.win[2], tc.batch, drop_last, &d.scaler, NULL, &et)) {
-        rc = hz_err(err, errlen, HZ_ENOMEM, "pipeline %s: out of memory evaluating", p->name);
-        goto out;
-    }
-    residual_quantiles(abs_err, ev.windows, P, C, calib);
-    conf_json = hz_model_conf_to_json(&mc);
-    vars = hz_meta_variables_json(d.names, C);
-    scal = hz_meta_scaler_json(&d.scaler);
-    char period[32], nm[16], buf[512];
-    snprintf(period, sizeof period, "%lld", (long long)table_period(&d.table));
-    snprintf(nm, sizeof nm, "%d", mc.n_marks);
+            tr->epochs_run, r->tc.epochs, tr->best_epoch, tr->best_val);
+}
+
+/* Trains the model (when there are epochs to run or a run to resume), logging progress. */
+static int run_train(run *r, char *err, size_t errlen)
+{
+    const hz_logger *log = r->o->log;
+    const hz_pipeline_conf *p = r->p;
+    const hz_train_conf *tc = &r->tc;
+    say(log,
+        "train: pipeline %s%s%s, %s, %d variables, %d rows; windows train %d val %d test %d; "
+        "%lld parameters",
+        p->name, r->series ? ", series " : "", r->series ? r->series : "",
+        hz_model_kind_name(r->mc.kind), r->d.table.cols, r->d.table.rows, r->d.win[0].count,
+        r->d.win[1].count, r->d.win[2].count, (long long)r->m->params.n_trainable);
+    progress pr = {.log = log,
+                   .tty = !log && isatty(STDERR_FILENO),
+                   .epochs = tc->epochs,
+                   .t0 = hz_mono_ns(),
+                   .last = hz_mono_ns(),
+                   .alive = r->o->alive,
+                   .alive_arg = r->o->alive_arg};
+    int trained = tc->epochs > 0 || tc->resume;
+    int have_state = tc->state_path && access(r->state, F_OK) == 0;
+    if (tc->resume == HZ_RESUME || (tc->resume && have_state))
+        say(log, "resuming the run saved in %s%s", r->state,
+            tc->resume == HZ_RESUME ? "" : " if this run made it");
+    int rc = 0;
+    if (trained)
+        rc = hz_train(r->m, &r->d.win[0], &r->d.win[1], tc, on_progress, &pr, &r->tr, err, errlen);
+    if (r->tr.state_err[0])
+        say(log, "warning: training state not saved: %s", r->tr.state_err);
+    if (rc == HZ_EAGAIN && tc->state_path && r->tr.epochs_run > 0)
+        say_state_kept(log, r->tr.epochs_run, r->state);
+    if (!rc)
+        say_training_end(r);
+    return rc;
+}
+
+/* Scores the validation and test splits; the validation residuals (original units) give
+ * the quantiles that calibrate the anomaly intervals (r->calib). */
+static int run_calibrate(run *r, char *err, size_t errlen)
+{
+    int P = r->mc.pred_len, C = r->d.table.cols;
+    float *abs_err = malloc((size_t)r->d.win[1].count * P * C * sizeof(float) + 1);
+    r->calib = malloc((size_t)P * C * CALIB_Q * sizeof(float));
+    int drop_last = r->mc.kind == HZ_MODEL_INFORMER;
+    int rc = 0;
+    if (!abs_err || !r->calib ||
+        hz_evaluate(r->m, &r->d.win[1], r->tc.batch, 0, &r->d.scaler, abs_err, &r->ev) ||
+        hz_evaluate(r->m, &r->d.win[2], r->tc.batch, drop_last, &r->d.scaler, NULL, &r->et))
+        rc = hz_err(err, errlen, HZ_ENOMEM, "pipeline %s: out of memory evaluating", r->p->name);
+    else
+        residual_quantiles(abs_err, r->ev.windows, P, C, r->calib);
+    free(abs_err);
+    return rc;
+}
+
+/* The checkpoint's JSON metadata: model configuration, variables, scaler and metrics. */
+static void run_metadata(run *r)
+{
+    r->conf_json = hz_model_conf_to_json(&r->mc);
+    r->vars = hz_meta_variables_json(r->d.names, r->d.table.cols);
+    r->scal = hz_meta_scaler_json(&r->d.scaler);
+    char buf[512];
     snprintf(buf, sizeof buf,
              "{\"val_mse\":%.6g,\"test_mse\":%.6g,\"test_mae\":%.6g,\"test_mse_orig\":%.6g,"
              "\"test_mae_orig\":%.6g,\"test_windows\":%d,\"epochs\":%d,\"best_epoch\":%d,"
              "\"max_epochs\":%d,\"stopped_on_request\":%s}",
-             ev.mse, et.mse, et.mae, et.mse_orig, et.mae_orig, et.windows, tr.epochs_run,
-             tr.best_epoch, tc.epochs, tr.stopped ? "true" : "false");
-    metrics = strdup(buf);
-    const char *meta[7][2] = {{"variables", vars},
-                              {"scaler", scal},
+             r->ev.mse, r->et.mse, r->et.mae, r->et.mse_orig, r->et.mae_orig, r->et.windows,
+             r->tr.epochs_run, r->tr.best_epoch, r->tc.epochs, r->tr.stopped ? "true" : "false");
+    r->metrics = strdup(buf);
+}
+
+/* Writes the checkpoint with its metadata and calibration (parent directories created, and
+ * the database's unless o->no_register) and hashes it; HZ_EAGAIN when o->cancel is set. */
+static int run_save(run *r, char *err, size_t errlen)
+{
+    const hz_pipeline_conf *p = r->p;
+    const hz_config *cfg = r->cfg;
+    run_metadata(r);
+    char period[32], nm[16];
+    snprintf(period, sizeof period, "%lld", (long long)table_period(&r->d.table));
+    snprintf(nm, sizeof nm, "%d", r->mc.n_marks);
+    const char *meta[7][2] = {{"variables", r->vars},
+                              {"scaler", r->scal},
                               {"period_ms", period},
                               {"n_marks", nm},
-                              {"metrics", metrics},
+                              {"metrics", r->metrics},
                               {"pipeline", p->name},
                               {"time_column", p->source.fields.time ? p->source.fields.time : ""}};
-    hz_ckpt_extra ex = {"calib.abs_residual_quantiles", 3, {P, C, CALIB_Q}, calib};
-    make_parent_dirs(ckpt);
-    if (cfg->database && *cfg->database)
+    hz_ckpt_extra ex = {
+        "calib.abs_residual_quantiles", 3, {r->mc.pred_len, r->d.table.cols, CALIB_Q}, r->calib};
+    make_parent_dirs(r->ckpt);
+    if (!r->o->no_register && cfg->database && *cfg->database)
         make_parent_dirs(cfg->database);
+    if (r->o->cancel && atomic_load(r->o->cancel))
+        return hz_err(err, errlen, HZ_EAGAIN, "pipeline %s: training cancelled", p->name);
+    int rc;
+    if ((rc = hz_ckpt_save(r->m, r->ckpt, meta, 7, &ex, 1, err, errlen)) ||
+        (rc = hz_file_sha256(r->ckpt, r->sha, err, errlen)))
+        return rc;
+    return 0;
+}
+
+/* With o->publish: the written checkpoint renamed over it (removed instead when o->cancel is
+ * set by now), which r->ckpt then names. */
+static int run_publish(run *r, char *err, size_t errlen)
+{
+    const hz_train_opts *o = r->o;
+    if (!o->publish)
+        return 0;
     if (o->cancel && atomic_load(o->cancel)) {
-        rc = hz_err(err, errlen, HZ_EAGAIN, "pipeline %s: training cancelled", p->name);
-        goto out;
+        unlink(r->ckpt);
+        return hz_err(err, errlen, HZ_EAGAIN, "pipeline %s: training cancelled", r->p->name);
     }
-    if ((rc = hz_ckpt_save(m, ckpt, meta, 7, &ex, 1, err, errlen)))
-        goto out;
-    char sha[65];
-    if ((rc = hz_file_sha256(ckpt, sha, err, errlen)))
-        goto out;
-    if (o->publish) {
-        if (o->cancel && atomic_load(o->cancel)) {
-            unlink(ckpt);
-            rc = hz_err(err, errlen, HZ_EAGAIN, "pipeline %s: training cancelled", p->name);
-            goto out;
-        }
-        if (rename(ckpt, o->publish) != 0) {
-            rc = hz_err(err, errlen, HZ_EIO, "rename %s to %s: %s", ckpt, o->publish,
+    if (rename(r->ckpt, o->publish) != 0) {
+        int rc = hz_err(err, errlen, HZ_EIO, "rename %s to %s: %s", r->ckpt, o->publish,
                         strerror(errno));
-            unlink(ckpt);
-            goto out;
-        }
-        ckpt = o->publish;
+        unlink(r->ckpt);
+        return rc;
     }
-    say(log, "checkpoint %s written", ckpt);
-    if (tc.state_path && tr.stopped)
-        say_state_kept(log, tr.epochs_run, state);
-    else if (tc.state_path && unlink(state) && errno != ENOENT)
-        say(log, "warning: %s not removed: %s", state, strerror(errno));
+    r->ckpt = o->publish;
+    return 0;
+}
+
+/* Logs the written checkpoint; the state file stays after a stop on request, else goes. */
+static void run_written(const run *r)
+{
+    const hz_logger *log = r->o->log;
+    say(log, "checkpoint %s written", r->ckpt);
+    if (r->tc.state_path && r->tr.stopped)
+        say_state_kept(log, r->tr.epochs_run, r->state);
+    else if (r->tc.state_path && unlink(r->state) && errno != ENOENT)
+        say(log, "warning: %s not removed: %s", r->state, strerror(errno));
+}
+
+/* The run's scores and model id, for the caller. */
+static void run_summary(const run *r, hz_train_summary *out)
+{
+    *out = (hz_train_summary){.val_mse = r->ev.mse,
+                              .val_mae = r->ev.mae,
+                              .test_mse = r->et.mse,
+                              .test_mae = r->et.mae,
+                              .test_windows = r->et.windows,
+                              .epochs_run = r->tr.epochs_run,
+                              .stopped = r->tr.stopped};
+    snprintf(out->model_id, sizeof out->model_id, "%s-%.12s", r->p->name, r->sha);
+}
+
+/* Frees what the run's steps allocated (also after a failure at any of them). */
+static void run_free(run *r)
+{
+    hz_eval_free(&r->ev);
+    hz_eval_free(&r->et);
+    free(r->calib);
+    free(r->conf_json);
+    free(r->vars);
+    free(r->scal);
+    free(r->metrics);
+    hz_model_free(r->m);
+    hz_prepared_free(&r->d);
+}
+
+/* One training run of pc (its own seed) to o->checkpoint; registered when do_register. */
+static int train_one(const hz_config *cfg, const hz_pipeline_conf *pc, const hz_train_opts *o,
+                     int do_register, hz_train_summary *out, char *err, size_t errlen)
+{
+    run r;
+    memset(&r, 0, sizeof r);
+    r.cfg = cfg;
+    r.o = o;
+    r.p = history_conf(cfg, pc, &r.hist);
+    r.ckpt = o->checkpoint ? o->checkpoint : pc->model.checkpoint;
+    int rc;
+    if ((rc = run_prepare(&r, err, errlen)) || (rc = run_train(&r, err, errlen)) ||
+        (rc = run_calibrate(&r, err, errlen)) || (rc = run_save(&r, err, errlen)) ||
+        (rc = run_publish(&r, err, errlen)))
+        goto out;
+    run_written(&r);
     char rerr[HZ_ERRLEN];
     if (do_register &&
-        register_model(cfg, p, ckpt, sha, conf_json, metrics, log, rerr, sizeof rerr))
-        say(log, "warning: model not registered: %s", rerr);
-    if (out) {
-        *out = (hz_train_summary){.val_mse = ev.mse,
-                                  .val_mae = ev.mae,
-                                  .test_mse = et.mse,
-                                  .test_mae = et.mae,
-                                  .test_windows = et.windows,
-                                  .epochs_run = tr.epochs_run,
-                                  .stopped = tr.stopped};
-        snprintf(out->model_id, sizeof out->model_id, "%s-%.12s", p->name, sha);
-    }
+        register_model(cfg, r.p, r.ckpt, r.sha, r.conf_json, r.metrics, o->log, rerr, sizeof rerr))
+        say(o->log, "warning: model not registered: %s", rerr);
+    if (out)
+        run_summary(&r, out);
 out:
-    hz_eval_free(&ev);
-    hz_eval_free(&et);
-    free(abs_err);
-    free(calib);
-    free(conf_json);
-    free(vars);
-    free(scal);
-    free(metrics);
-    hz_model_free(m);
-    hz_prepared_free(&d);
+    run_free(&r);
     return rc;
 }
 
@@ -476,7 +589,8 @@ static int copy_file(const char *src, const char *dst, char *err, size_t errlen)
 }
 
 /* The repeat with the lowest validation loss becomes the served checkpoint (o->publish or
- * the configured path) and is registered.  HZ_ENOTFOUND while some repeat is missing. */
+ * the configured path) and is registered (unless o->no_register).  HZ_ENOTFOUND while some
+ * repeat is missing. */
 static int select_repeat(const hz_config *cfg, const hz_pipeline_conf *pc, const hz_train_opts *o,
                          hz_train_summary *out, char *err, size_t errlen)
 {
@@ -516,8 +630,8 @@ static int select_repeat(const hz_config *cfg, const hz_pipeline_conf *pc, const
         "as %s",
         sum_mse / n, sum_mae / n, n, best, best_val, dst);
     char rerr[HZ_ERRLEN];
-    if (register_model(cfg, pc, dst, sha, hz_st_meta(f, "config"), hz_st_meta(f, "metrics"), o->log,
-                       rerr, sizeof rerr))
+    if (!o->no_register && register_model(cfg, pc, dst, sha, hz_st_meta(f, "config"),
+                                          hz_st_meta(f, "metrics"), o->log, rerr, sizeof rerr))
         say(o->log, "warning: model not registered: %s", rerr);
     hz_st_close(f);
     if (out) {
@@ -534,7 +648,7 @@ int hz_trainer_run(const hz_config *cfg, const hz_pipeline_conf *pc, const hz_tr
 {
     int n = pc->model.train.repeats;
     if (n <= 1)
-        return train_one(cfg, pc, o, 1, out, err, errlen);
+        return train_one(cfg, pc, o, !o->no_register, out, err, errlen);
     if (o->repeat && (*o->repeat < 0 || *o->repeat >= n))
         return hz_err(err, errlen, HZ_EINVAL, "pipeline %s: repeat %d is not in 0..%d", pc->name,
                       *o->repeat, n - 1);

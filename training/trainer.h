@@ -1,10 +1,11 @@
-/* trainer.h — train a pipeline's model and write its checkpoint (DESIGN.md, "Models"): the
- * body of `horizon train`, shared with horizond's `train_on_start`.  The data is the
- * pipeline's source when it is a CSV or SQLite table; a Kafka pipeline trains on the
- * readings its SQLite sink (or the top-level database) has stored.  The checkpoint holds
- * the config, scaler, variables, period, metrics and "calib.abs_residual_quantiles"
- * [pred_len, C, 99] (quantiles 0.01..0.99 of |residual| on the validation split, original
- * units), and is registered in the database's `models` table. */
+/* trainer.h — train a pipeline's model and write its checkpoint (docs/MODELS.md): the body
+ * of `horizon train`, shared with horizond's `train_on_start` and scheduled retraining.
+ * The data is the pipeline's source when it is a CSV or SQLite table; a Kafka pipeline
+ * trains on the readings its SQLite sink (or the top-level database) has stored.  The
+ * checkpoint holds the config, scaler, variables, period, metrics and
+ * "calib.abs_residual_quantiles" [pred_len, C, 99] (quantiles 0.01..0.99 of |residual| on
+ * the validation split, original units), and is registered in the database's `models`
+ * table (unless hz_train_opts.no_register). */
 #ifndef HZ_TRAINER_H
 #define HZ_TRAINER_H
 
@@ -48,6 +49,10 @@ typedef struct hz_train_opts {
      * has no state is kept as it is); HZ_RESUME_IF_USABLE continues it when it is there and
      * this run made it, else trains from the first epoch (horizond's train_on_start). */
     int resume;
+    /* 1: the checkpoint is written (and published) but not registered in the database's
+     * `models` table, nor is the database's directory created: a probe run such as
+     * `horizon train --max-batches N`.  0 (the default of a zeroed struct): registered. */
+    int no_register;
 } hz_train_opts;
 
 /* What a pipeline that may train at start (train_on_start, no checkpoint) is given: cancel
@@ -66,9 +71,10 @@ typedef struct hz_train_summary {
     char model_id[96];       /* "pipeline-<sha256 prefix>" of the published checkpoint */
 } hz_train_summary;
 
-/* Trains, writes the checkpoint (parent directories created) and registers it.  out may be
- * NULL.  Returns 0 or HZ_E* with a message naming the pipeline, file or table; HZ_EAGAIN
- * when o->cancel stopped it.  Thread-safe for distinct checkpoints: it opens its own
+/* Trains, writes the checkpoint (parent directories created) and registers it unless
+ * o->no_register.  out may be NULL (out->model_id is set also when not registered).
+ * Returns 0 or HZ_E* with a message naming the pipeline, file or table; HZ_EAGAIN when
+ * o->cancel stopped it.  Thread-safe for distinct checkpoints: it opens its own
  * database connections (read-only for the data) and shares no model state. */
 int hz_trainer_run(const hz_config *cfg, const hz_pipeline_conf *p, const hz_train_opts *o,
                    hz_train_summary *out, char *err, size_t errlen);

@@ -1,0 +1,280 @@
+/* cmd_eval.c — `horizon eval`: backtests a checkpoint on the pipeline's held-out test split
+ * (the papers' protocol, docs/MODELS.md): MSE and MAE per horizon step and overall, on scaled
+ * data and in original units; with train.repeats N > 1 every repeat is scored and the last
+ * line is their mean.  --plot draws forecasts against actuals for a few test windows. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "common/hz.h"
+#include "models/checkpoint.h"
+#include "training/prepare.h"
+#include "training/train.h"
+#include "training/trainer.h"
+
+#define CMD "eval"
+
+typedef struct eval_args {
+    hz_cli_model_args m;
+    const char *plot; /* NULL: no plot */
+} eval_args;
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: horizon eval -c FILE.yaml [options]\n"
+               "\n"
+               "Backtests the checkpoint on the held-out test split (papers' protocol):\n"
+               "MSE and MAE per horizon step and overall, on scaled data and in original\n"
+               "units.  The last line is `test mse=X mae=Y` (scaled data); with\n"
+               "train.repeats N > 1 every repeat is scored and the line is their mean.\n"
+               "\n"
+               "options:\n"
+               "  -c, --config FILE    the configuration (required)\n"
+               "  -p, --pipeline NAME  the pipeline to evaluate (default: the file's first)\n"
+               "  -s, --series S       SQLite source: the series to test on (default: the\n"
+               "                       one with the most readings)\n"
+               "  --checkpoint PATH    the checkpoint to test (default: model.checkpoint; with\n"
+               "                       it, repeats are not scored)\n"
+               "  --plot FILE.svg      draw forecast against actual for three test windows\n"
+               "  -h, --help           this text\n");
+}
+
+static int parse(int argc, char **argv, eval_args *a, char *err, size_t errlen)
+{
+    *a = (eval_args){0};
+    const hz_cli_opt opts[] = {HZ_CLI_MODEL_OPTS(&a->m),
+                               {"plot", 0, HZ_CLI_STR, &a->plot, 0, 0},
+                               {NULL, 0, 0, NULL, 0, 0}};
+    int rc = hz_cli_parse(argc, argv, opts, NULL, err, errlen);
+    if (!rc && !a->m.config)
+        rc = hz_err(err, errlen, HZ_EINVAL, "-c FILE.yaml is required");
+    return rc;
+}
+
+static void print_eval(const char *split, const hz_eval_result *r, int per_step)
+{
+    if (per_step) {
+        printf("step  mse       mae\n");
+        for (int t = 0; r->mse_step && t < per_step; t++)
+            printf("%4d  %.6f  %.6f\n", t + 1, r->mse_step[t], r->mae_step[t]);
+    }
+    printf("%s windows=%d mse_orig=%.6g mae_orig=%.6g\n", split, r->windows, r->mse_orig,
+           r->mae_orig);
+}
+
+/* ---- the plot */
+
+#define PLOT_W 900
+#define PLOT_H 220
+
+/* The inputs and target of one test window (batch 1), in scaled units. */
+typedef struct window_bufs {
+    hz_real *x, *xm, *xd, *xmd, *y;
+} window_bufs;
+
+/* One panel of the plot, at height row: the last variable of test window pick, actual (input
+ * and target) against the model's forecast, in original units. */
+static void plot_window(FILE *f, hz_model *m, hz_ctx *c, const hz_prepared *d, const window_bufs *b,
+                        int pick, int row)
+{
+    const hz_windows *w = &d->win[2];
+    int L = w->seq_len, P = w->pred_len, C = w->cols, k = C - 1;
+    hz_real *xm = w->n_marks ? b->xm : NULL, *xmd = w->n_marks ? b->xmd : NULL;
+    hz_windows_batch(w, &pick, 1, b->x, xm, b->xd, xmd, b->y);
+    hz_model_input in = {1, b->x, xm, b->xd, xmd};
+    hz_ctx_reset(c);
+    hz_tensor *out = hz_model_forward(m, c, &in);
+    double lo = INFINITY, hi = -INFINITY, v[2][4096];
+    int n = L + P;
+    if (n > 4096)
+        n = 4096;
+    for (int t = 0; t < n; t++) {
+        double a = t < L ? b->x[t * C + k] : b->y[(t - L) * C + k];
+        double fc = t < L ? NAN : out->data[(t - L) * C + k];
+        v[0][t] = a * d->scaler.std[k] + d->scaler.mean[k];
+        v[1][t] = fc * d->scaler.std[k] + d->scaler.mean[k];
+        for (int s = 0; s < 2; s++)
+            if (!isnan(v[s][t])) {
+                lo = fmin(lo, v[s][t]);
+                hi = fmax(hi, v[s][t]);
+            }
+    }
+    if (hi <= lo)
+        hi = lo + 1;
+    int y0 = row * PLOT_H + 20;
+    fprintf(f, "<text x=\"10\" y=\"%d\">%s, test window %d (blue: actual, red: forecast)</text>\n",
+            y0 + 12, d->names[k], pick);
+    for (int s = 0; s < 2; s++) {
+        fprintf(f, "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"1.5\" points=\"",
+                s ? "#d62728" : "#1f77b4");
+        for (int t = 0; t < n; t++)
+            if (!isnan(v[s][t]))
+                fprintf(f, "%.1f,%.1f ", 40 + (double)t / (n - 1) * (PLOT_W - 60),
+                        y0 + 25 + (1 - (v[s][t] - lo) / (hi - lo)) * (PLOT_H - 45));
+        fprintf(f, "\"/>\n");
+    }
+    double xs = 40 + (double)L / (n - 1) * (PLOT_W - 60);
+    fprintf(f,
+            "<line x1=\"%.1f\" y1=\"%d\" x2=\"%.1f\" y2=\"%d\" stroke=\"#999\" "
+            "stroke-dasharray=\"4\"/>\n",
+            xs, y0 + 20, xs, y0 + PLOT_H - 15);
+}
+
+/* Forecast vs actual of the last variable for three test windows, as an SVG. */
+static int write_plot(const char *path, hz_model *m, const hz_prepared *d, char *err, size_t errlen)
+{
+    const hz_windows *w = &d->win[2];
+    if (w->count < 1)
+        return hz_err(err, errlen, HZ_EINVAL, "no test windows to plot");
+    FILE *f = fopen(path, "w");
+    if (!f)
+        return hz_err(err, errlen, HZ_EIO, "%s: cannot write", path);
+    int L = w->seq_len, P = w->pred_len, C = w->cols, lab = w->label_len;
+    int picks[3] = {0, w->count / 2, w->count - 1};
+    fprintf(f,
+            "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" "
+            "font-family=\"sans-serif\" font-size=\"12\">\n<rect width=\"100%%\" "
+            "height=\"100%%\" fill=\"white\"/>\n",
+            PLOT_W, 3 * PLOT_H + 20);
+    size_t nm = w->n_marks ? (size_t)w->n_marks : 1;
+    window_bufs b = {.x = malloc((size_t)L * C * sizeof *b.x),
+                     .xm = malloc(L * nm * sizeof *b.xm),
+                     .xd = malloc((size_t)(lab + P) * C * sizeof *b.xd),
+                     .xmd = malloc((lab + P) * nm * sizeof *b.xmd),
+                     .y = malloc((size_t)P * C * sizeof *b.y)};
+    hz_ctx c;
+    hz_ctx_init(&c, 1 << 20, 0);
+    int rc = !b.x || !b.xd || !b.xm || !b.xmd || !b.y
+                 ? hz_err(err, errlen, HZ_ENOMEM, "plot: out of memory")
+                 : 0;
+    for (int i = 0; i < 3 && !rc; i++)
+        plot_window(f, m, &c, d, &b, picks[i], i);
+    fprintf(f, "</svg>\n");
+    hz_ctx_free(&c);
+    free(b.x);
+    free(b.xd);
+    free(b.xm);
+    free(b.xmd);
+    free(b.y);
+    if (fclose(f) && !rc)
+        rc = hz_err(err, errlen, HZ_EIO, "%s: write failed", path);
+    return rc;
+}
+
+/* ---- the backtest */
+
+/* Backtest of one checkpoint on the pipeline's test split; prints the per-step table and
+ * leaves the overall scaled MSE/MAE in *mse, *mae.  HZ_EXIT_OK or HZ_EXIT_FAIL (message
+ * printed). */
+static int eval_checkpoint(const hz_config *cfg, const hz_pipeline_conf *p, const char *series,
+                           const char *ckpt, const char *plot, double *mse, double *mae)
+{
+    char err[HZ_ERRLEN];
+    int rc = HZ_EXIT_FAIL, n_names = 0;
+    char **names = NULL;
+    hz_prepared d;
+    memset(&d, 0, sizeof d);
+    hz_model *m = NULL;
+    hz_st_file *f = NULL;
+    hz_eval_result et = {0};
+    hz_scaler sc;
+    if (hz_ckpt_load(ckpt, &m, &f, err, sizeof err) ||
+        hz_meta_scaler_parse(f, &sc, &names, &n_names, err, sizeof err) ||
+        hz_prepared_load(cfg, p, series, &d, err, sizeof err) ||
+        hz_prepared_split(p, &m->conf, &sc, &d, err, sizeof err)) {
+        hz_cli_error(CMD, "%s", err);
+        goto out;
+    }
+    for (int i = 0; i < n_names && i < d.table.cols; i++)
+        if (strcmp(names[i], d.names[i])) {
+            hz_cli_error(CMD, "%s: variable %d is %s in the checkpoint, %s in the data", ckpt,
+                         i + 1, names[i], d.names[i]);
+            goto out;
+        }
+    /* iTransformer scores every test window (batch 1 in its repo); Informer's loader
+     * drops the last partial batch of 32 (docs/MODELS.md) */
+    int informer = m->conf.kind == HZ_MODEL_INFORMER;
+    if (hz_evaluate(m, &d.win[2], 32, informer, &d.scaler, NULL, &et)) {
+        hz_cli_error(CMD, "out of memory");
+        goto out;
+    }
+    printf("eval: %s on %s, %s, test windows %d%s\n", ckpt, p->name,
+           hz_model_kind_name(m->conf.kind), et.windows, informer ? " (drop_last, batch 32)" : "");
+    print_eval("test", &et, m->conf.pred_len);
+    if (plot) {
+        if (write_plot(plot, m, &d, err, sizeof err))
+            hz_cli_error(CMD, "%s", err);
+        else
+            printf("plot %s\n", plot);
+    }
+    *mse = et.mse;
+    *mae = et.mae;
+    rc = HZ_EXIT_OK;
+out:
+    hz_eval_free(&et);
+    hz_names_free(names, n_names);
+    hz_st_close(f);
+    hz_model_free(m);
+    hz_prepared_free(&d);
+    return rc;
+}
+
+/* The scripts' itr: every repeat's checkpoint scored, their mean left in *mse, *mae. */
+static int eval_repeats(const hz_config *cfg, const hz_pipeline_conf *p, const eval_args *a,
+                        double *mse, double *mae)
+{
+    int n = p->model.train.repeats;
+    double sm = 0, sa = 0, m2 = 0, r_mse[100], r_mae[100];
+    char path[1100];
+    for (int r = 0; r < n; r++) {
+        hz_repeat_path(p->model.checkpoint, r, path, sizeof path);
+        int rc = eval_checkpoint(cfg, p, a->m.series, path, r == 0 ? a->plot : NULL, &r_mse[r],
+                                 &r_mae[r]);
+        if (rc)
+            return rc;
+        sm += r_mse[r];
+        sa += r_mae[r];
+    }
+    *mse = sm / n;
+    *mae = sa / n;
+    double min = r_mse[0];
+    for (int r = 0; r < n; r++) {
+        printf("repeat %d (seed %d): test mse=%.6f mae=%.6f\n", r, p->model.train.seed + r,
+               r_mse[r], r_mae[r]);
+        m2 += (r_mse[r] - *mse) * (r_mse[r] - *mse);
+        min = r_mse[r] < min ? r_mse[r] : min;
+    }
+    printf("repeats %d: mean test mse %.6f (sd %.6f, min %.6f) mae %.6f\n", n, *mse,
+           sqrt(m2 / (n - 1)), min, *mae);
+    return HZ_EXIT_OK;
+}
+
+static int run(const eval_args *a)
+{
+    hz_config *cfg;
+    const hz_pipeline_conf *p;
+    if (hz_cli_load(CMD, &a->m, &cfg, &p))
+        return HZ_EXIT_FAIL;
+    double mse = 0, mae = 0;
+    int rc;
+    if (a->m.checkpoint || p->model.train.repeats <= 1)
+        rc = eval_checkpoint(cfg, p, a->m.series,
+                             a->m.checkpoint ? a->m.checkpoint : p->model.checkpoint, a->plot, &mse,
+                             &mae);
+    else
+        rc = eval_repeats(cfg, p, a, &mse, &mae);
+    if (!rc)
+        printf("test mse=%.6f mae=%.6f\n", mse, mae);
+    hz_config_free(cfg);
+    return rc;
+}
+
+int hz_cmd_eval(int argc, char **argv)
+{
+    eval_args a;
+    char err[HZ_ERRLEN] = "";
+    int rc = hz_cli_parse_exit(CMD, parse(argc, argv, &a, err, sizeof err), err, usage);
+    return rc >= 0 ? rc : run(&a);
+}

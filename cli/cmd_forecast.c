@@ -1,0 +1,218 @@
+/* cmd_forecast.c — `horizon forecast`: a one-off forecast from the last seq_len rows of any
+ * CSV with a checkpoint, in original units.  No YAML: the model, scaler, variable names,
+ * period and time column come from the checkpoint's metadata (docs/MODELS.md); the output
+ * is a CSV of pred_len rows whose timestamps continue the input's period. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cli/cli.h"
+#include "common/hz.h"
+#include "connectors/csv.h"
+#include "models/checkpoint.h"
+#include "training/checkpoint_meta.h"
+#include "training/dataset.h"
+
+#define CMD "forecast"
+
+typedef struct forecast_args {
+    const char *checkpoint, *input; /* required */
+    const char *output;             /* NULL: stdout */
+    const char *time_column;        /* NULL: the checkpoint's, else the first column */
+    int date_order;                 /* HZ_CSV_* */
+} forecast_args;
+
+/* What one forecast works with; every pointer is owned here (job_free). */
+typedef struct forecast_job {
+    hz_model *m;
+    hz_st_file *f; /* the checkpoint, for its metadata */
+    char **names;  /* the model's variables, n_names of them */
+    int n_names;
+    hz_scaler sc;
+    hz_csv_table *t;  /* the input's time column and the model's variables */
+    const char *tcol; /* the time column read, NULL for the first column */
+    int64_t period;   /* ms between rows: the checkpoint's, else the input's last step */
+    hz_real *x, *xm, *xd, *xmd;
+} forecast_job;
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: horizon forecast --checkpoint C --input FILE.csv [options]\n"
+               "\n"
+               "Reads the last seq_len rows of FILE.csv (its time column and the model's\n"
+               "variables, by name) and writes pred_len rows: timestamp (continuing the\n"
+               "input's period) and one column per variable, in original units.\n"
+               "\n"
+               "options:\n"
+               "  -k, --checkpoint C   the model (required)\n"
+               "  -i, --input FILE     the CSV of recent readings (required)\n"
+               "  -o, --output FILE    write the forecast CSV here (default: standard output)\n"
+               "  --time-column C      timestamp column (default: the one the model was\n"
+               "                       trained with when the CSV has it, else the first)\n"
+               "  --date-order ORDER   slashed dates: ymd (default), mdy (10/1/1999), dmy\n"
+               "  -h, --help           this text\n");
+}
+
+static int parse(int argc, char **argv, forecast_args *a, char *err, size_t errlen)
+{
+    *a = (forecast_args){.date_order = HZ_CSV_YMD};
+    const hz_cli_opt opts[] = {{"checkpoint", 'k', HZ_CLI_STR, &a->checkpoint, 0, 0},
+                               {"input", 'i', HZ_CLI_STR, &a->input, 0, 0},
+                               {"output", 'o', HZ_CLI_STR, &a->output, 0, 0},
+                               {"time-column", 0, HZ_CLI_STR, &a->time_column, 0, 0},
+                               {"date-order", 0, HZ_CLI_DATE_ORDER, &a->date_order, 0, 0},
+                               {NULL, 0, 0, NULL, 0, 0}};
+    int rc = hz_cli_parse(argc, argv, opts, NULL, err, errlen);
+    if (!rc && (!a->checkpoint || !a->input))
+        rc = hz_err(err, errlen, HZ_EINVAL, "--checkpoint and --input are required");
+    return rc;
+}
+
+static void job_free(forecast_job *j)
+{
+    free(j->x);
+    free(j->xd);
+    free(j->xm);
+    free(j->xmd);
+    hz_csv_table_free(j->t);
+    hz_names_free(j->names, j->n_names);
+    hz_st_close(j->f);
+    hz_model_free(j->m);
+}
+
+/* The checkpoint, then the input's columns the model needs.  The time column: --time-column,
+ * else the one the model was trained with when the CSV has it, else the first column. */
+static int load(const forecast_args *a, forecast_job *j, char *err, size_t errlen)
+{
+    int rc;
+    if ((rc = hz_ckpt_load(a->checkpoint, &j->m, &j->f, err, errlen)) ||
+        (rc = hz_meta_scaler_parse(j->f, &j->sc, &j->names, &j->n_names, err, errlen)))
+        return rc;
+    const char *tcol = a->time_column ? a->time_column : hz_st_meta(j->f, "time_column");
+    hz_csv_opts o = {.time_column = tcol && *tcol ? tcol : NULL,
+                     .columns = (const char *const *)j->names,
+                     .ncolumns = j->n_names,
+                     .date_order = a->date_order};
+    rc = hz_csv_load(a->input, &o, &j->t, err, errlen);
+    if (rc && !a->time_column && o.time_column) {
+        o.time_column = NULL;
+        rc = hz_csv_load(a->input, &o, &j->t, err, errlen);
+    }
+    if (rc)
+        return rc;
+    j->tcol = o.time_column;
+    int L = j->m->conf.seq_len;
+    if ((int)j->t->rows < L)
+        return hz_err(err, errlen, HZ_EINVAL, "%s: %zu rows, the model needs the last %d", a->input,
+                      j->t->rows, L);
+    const char *pm = hz_st_meta(j->f, "period_ms");
+    j->period = pm ? atoll(pm) : 0;
+    if (j->period <= 0)
+        j->period = j->t->ts_ms[j->t->rows - 1] - j->t->ts_ms[j->t->rows - 2];
+    return 0;
+}
+
+/* The model's input: the last seq_len rows scaled, the decoder's known label_len rows, and
+ * the calendar marks of both (the decoder's continuing the period past the last row). */
+static int fill_inputs(const forecast_args *a, forecast_job *j, char *err, size_t errlen)
+{
+    const hz_model_conf *mc = &j->m->conf;
+    int L = mc->seq_len, P = mc->pred_len, lab = mc->label_len, C = j->n_names, F = mc->n_marks;
+    const hz_csv_table *t = j->t;
+    size_t r0 = t->rows - (size_t)L;
+    j->x = malloc((size_t)L * C * sizeof *j->x);
+    j->xd = calloc((size_t)(lab + P) * C, sizeof *j->xd);
+    j->xm = malloc((size_t)L * 4 * sizeof *j->xm);
+    j->xmd = malloc((size_t)(lab + P) * 4 * sizeof *j->xmd);
+    if (!j->x || !j->xd || !j->xm || !j->xmd)
+        return hz_err(err, errlen, HZ_ENOMEM, "out of memory");
+    for (int i = 0; i < L; i++)
+        for (int k = 0; k < C; k++) {
+            double v = t->values[(r0 + i) * C + k];
+            if (isnan(v))
+                return hz_err(err, errlen, HZ_EINVAL, "%s: empty %s in the input window (row %zu)",
+                              a->input, j->names[k], r0 + i + 2);
+            j->x[i * C + k] = (hz_real)((v - j->sc.mean[k]) / j->sc.std[k]);
+        }
+    for (int i = 0; i < lab; i++)
+        memcpy(j->xd + (size_t)i * C, j->x + (size_t)(L - lab + i) * C, (size_t)C * sizeof *j->x);
+    float mk[4];
+    for (int i = 0; i < L && F; i++) {
+        hz_timef_hour(t->ts_ms[r0 + i], mk);
+        for (int q = 0; q < 4; q++)
+            j->xm[i * 4 + q] = mk[q];
+    }
+    int64_t last = t->ts_ms[t->rows - 1];
+    for (int i = 0; i < lab + P && F; i++) {
+        hz_timef_hour(last + (int64_t)(i - lab + 1) * j->period, mk);
+        for (int q = 0; q < 4; q++)
+            j->xmd[i * 4 + q] = mk[q];
+    }
+    return 0;
+}
+
+static void fmt_time(int64_t ms, char *buf, size_t n)
+{
+    time_t t = (time_t)(ms / 1000);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(buf, n, "%Y-%m-%d %H:%M:%S", &tm);
+}
+
+/* The header and pred_len rows of y [pred_len, C] in original units. */
+static void write_rows(FILE *out, const forecast_job *j, const hz_tensor *y)
+{
+    int C = j->n_names;
+    int64_t last = j->t->ts_ms[j->t->rows - 1];
+    fprintf(out, "%s", j->tcol ? j->tcol : "time");
+    for (int k = 0; k < C; k++)
+        fprintf(out, ",%s", j->names[k]);
+    fprintf(out, "\n");
+    for (int s = 0; s < j->m->conf.pred_len; s++) {
+        char tb[32];
+        fmt_time(last + (int64_t)(s + 1) * j->period, tb, sizeof tb);
+        fprintf(out, "%s", tb);
+        for (int k = 0; k < C; k++)
+            fprintf(out, ",%.6g", y->data[s * C + k] * j->sc.std[k] + j->sc.mean[k]);
+        fprintf(out, "\n");
+    }
+}
+
+static int run(const forecast_args *a)
+{
+    char err[HZ_ERRLEN];
+    forecast_job j = {0};
+    hz_ctx c;
+    hz_ctx_init(&c, 1 << 20, 0);
+    int rc = HZ_EXIT_FAIL;
+    if (load(a, &j, err, sizeof err) || fill_inputs(a, &j, err, sizeof err)) {
+        hz_cli_error(CMD, "%s", err);
+        goto out;
+    }
+    int F = j.m->conf.n_marks;
+    hz_model_input in = {1, j.x, F ? j.xm : NULL, j.xd, F ? j.xmd : NULL};
+    hz_tensor *y = hz_model_forward(j.m, &c, &in);
+    FILE *out = a->output ? fopen(a->output, "w") : stdout;
+    if (!out) {
+        hz_cli_error(CMD, "%s: cannot write", a->output);
+        goto out;
+    }
+    write_rows(out, &j, y);
+    if (out != stdout)
+        fclose(out);
+    rc = HZ_EXIT_OK;
+out:
+    job_free(&j);
+    hz_ctx_free(&c);
+    return rc;
+}
+
+int hz_cmd_forecast(int argc, char **argv)
+{
+    forecast_args a;
+    char err[HZ_ERRLEN] = "";
+    int rc = hz_cli_parse_exit(CMD, parse(argc, argv, &a, err, sizeof err), err, usage);
+    return rc >= 0 ? rc : run(&a);
+}

@@ -1,0 +1,173 @@
+/* cmd_train.c — `horizon train`: the pipeline's data, split and scaled as in the papers
+ * (docs/MODELS.md), trained with early stopping, written as a safetensors checkpoint
+ * (config, scaler, variables, period, metrics, validation residual quantiles) and registered
+ * in the SQLite `models` table unless it is a --max-batches probe run.  The work is
+ * training/trainer.c's hz_trainer_run; this file parses the command line, turns Ctrl-C into
+ * a stop request and prints the summary. */
+#include <limits.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "common/hz.h"
+#include "training/trainer.h"
+
+#define CMD "train"
+
+typedef struct train_args {
+    hz_cli_model_args m;
+    int epochs;      /* -1: model.train.epochs */
+    int max_batches; /* 0: every batch */
+    int threads;     /* 0: model.train.threads */
+    int repeat;      /* -1: every repeat */
+    int resume;
+} train_args;
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: horizon train -c FILE.yaml [options]\n"
+               "\n"
+               "Trains the pipeline's model on its source (CSV, or one series of an SQLite\n"
+               "readings table) with the papers' split and scaling, writes the checkpoint\n"
+               "and registers it in the database's models table (a --max-batches probe run\n"
+               "is not registered).  With train.repeats N > 1 it trains N runs (seeds\n"
+               "seed..seed+N-1) and serves the one with the lowest validation loss;\n"
+               "--repeat K trains run K only.\n"
+               "Ctrl-C (SIGINT or SIGTERM) ends training after the running epoch and keeps the\n"
+               "best weights so far; a second one aborts without writing a checkpoint.\n"
+               "After every epoch the run's state (weights, optimiser, random generators) is\n"
+               "saved to CHECKPOINT.state; --resume continues a run that was stopped, aborted\n"
+               "or killed from its last finished epoch, to the same result as a run never\n"
+               "interrupted.  The state is removed once the run has written its checkpoint.\n"
+               "\n"
+               "options:\n"
+               "  -c, --config FILE    the configuration (required)\n"
+               "  -p, --pipeline NAME  the pipeline to train (default: the file's first)\n"
+               "  -s, --series S       SQLite source: the series to train on (default: the\n"
+               "                       one with the most readings)\n"
+               "  --checkpoint PATH    write the checkpoint here (default: model.checkpoint)\n"
+               "  --epochs N           epochs, at least 1 (default: model.train.epochs)\n"
+               "  --max-batches N      stop every epoch after N batches: a quick probe run,\n"
+               "                       its checkpoint written but not registered\n"
+               "  --threads N          threads, at least 1 (default: model.train.threads)\n"
+               "  --repeat K           with train.repeats N > 1: train run K (0..N-1) only\n"
+               "  --resume             continue the run saved in CHECKPOINT.state\n"
+               "  -h, --help           this text\n");
+}
+
+static int parse(int argc, char **argv, train_args *a, char *err, size_t errlen)
+{
+    *a = (train_args){.epochs = -1, .repeat = -1};
+    const hz_cli_opt opts[] = {HZ_CLI_MODEL_OPTS(&a->m),
+                               {"epochs", 0, HZ_CLI_INT, &a->epochs, 1, INT_MAX},
+                               {"max-batches", 0, HZ_CLI_INT, &a->max_batches, 1, INT_MAX},
+                               {"threads", 0, HZ_CLI_INT, &a->threads, 1, INT_MAX},
+                               {"repeat", 0, HZ_CLI_INT, &a->repeat, 0, INT_MAX},
+                               {"resume", 0, HZ_CLI_FLAG, &a->resume, 0, 0},
+                               {NULL, 0, 0, NULL, 0, 0}};
+    int rc = hz_cli_parse(argc, argv, opts, NULL, err, errlen);
+    if (!rc && !a->m.config)
+        rc = hz_err(err, errlen, HZ_EINVAL, "-c FILE.yaml is required");
+    return rc;
+}
+
+/* SIGINT / SIGTERM during `horizon train`: the first ends training after the running epoch
+ * as an early stop would (best weights calibrated, written and registered; the run's state
+ * kept for --resume), the second aborts without a checkpoint (the state of the last
+ * finished epoch stays), a third kills. */
+static atomic_int g_train_stop, g_train_cancel;
+
+#define SAY_RAW(lit) say_raw(lit, sizeof lit - 1)
+static void say_raw(const char *msg, size_t len)
+{
+    ssize_t n = write(STDERR_FILENO, msg, len); /* async-signal-safe */
+    (void)n;
+}
+
+static void on_signal(int sig)
+{
+    if (!atomic_exchange(&g_train_stop, 1)) {
+        SAY_RAW("\nhorizon " CMD ": stopping after this epoch, best weights kept (again to "
+                "abort)\n");
+        return;
+    }
+    atomic_store(&g_train_cancel, 1);
+    SAY_RAW("\nhorizon " CMD ": aborting, no checkpoint written\n");
+    signal(sig == SIGINT ? SIGTERM : SIGINT, SIG_DFL);
+    signal(sig, SIG_DFL);
+}
+
+/* The lines a finished run prints on stdout: the checkpoint, a stop note, the metrics. */
+static void print_summary(const train_args *a, const hz_pipeline_conf *p,
+                          const hz_train_summary *sum)
+{
+    const char *path = a->m.checkpoint ? a->m.checkpoint : p->model.checkpoint;
+    char rpath[1100];
+    int repeats = p->model.train.repeats;
+    if (a->repeat >= 0 && repeats > 1) {
+        hz_repeat_path(path, a->repeat, rpath, sizeof rpath);
+        path = rpath;
+    }
+    printf("checkpoint %s\n", path);
+    if (a->max_batches > 0)
+        printf("not registered in the models table (--max-batches: a probe run)\n");
+    if (sum->stopped)
+        printf("stopped on request after epoch %d\n"
+               "`horizon train --resume` with the same options continues the run\n",
+               sum->epochs_run);
+    if (repeats > 1 && a->repeat < 0) {
+        printf("best val mse=%.6f\n", sum->val_mse);
+        printf("test (mean of %d repeats) mse=%.6f mae=%.6f\n", repeats, sum->test_mse,
+               sum->test_mae);
+    } else {
+        printf("val mse=%.6f mae=%.6f\n", sum->val_mse, sum->val_mae);
+        printf("test mse=%.6f mae=%.6f\n", sum->test_mse, sum->test_mae);
+    }
+}
+
+static int run(const train_args *a)
+{
+    hz_config *cfg;
+    const hz_pipeline_conf *p;
+    if (hz_cli_load(CMD, &a->m, &cfg, &p))
+        return HZ_EXIT_FAIL;
+    hz_pipeline_conf with_threads;
+    if (a->threads > 0) { /* --threads overrides model.train.threads */
+        with_threads = *p;
+        with_threads.model.train.threads = a->threads;
+        p = &with_threads;
+    }
+    hz_on_signal(SIGINT, on_signal);
+    hz_on_signal(SIGTERM, on_signal);
+    hz_train_opts o = {.series = a->m.series,
+                       .checkpoint = a->m.checkpoint,
+                       .epochs = a->epochs,
+                       .max_batches = a->max_batches,
+                       .cancel = &g_train_cancel,
+                       .repeat = a->repeat >= 0 ? &a->repeat : NULL,
+                       .stop = &g_train_stop,
+                       .keep_state = 1,
+                       .resume = a->resume ? HZ_RESUME : 0,
+                       .no_register = a->max_batches > 0}; /* a probe run */
+    hz_train_summary sum;
+    char err[HZ_ERRLEN];
+    int rc = HZ_EXIT_OK;
+    if (hz_trainer_run(cfg, p, &o, &sum, err, sizeof err)) {
+        hz_cli_error(CMD, "%s", err);
+        rc = HZ_EXIT_FAIL;
+    } else {
+        print_summary(a, p, &sum);
+    }
+    hz_config_free(cfg);
+    return rc;
+}
+
+int hz_cmd_train(int argc, char **argv)
+{
+    train_args a;
+    char err[HZ_ERRLEN] = "";
+    int rc = hz_cli_parse_exit(CMD, parse(argc, argv, &a, err, sizeof err), err, usage);
+    return rc >= 0 ? rc : run(&a);
+}
