@@ -1,15 +1,17 @@
 #!/bin/sh
-# The papers' accuracy protocol on ETTh1 (MODELS.md §1): train then eval each example config
-# and print test MSE / MAE (scaled data) beside the paper's numbers.  Long: tens of minutes
-# per Informer horizon on 2 cores (times the config's train.repeats; with repeats the MSE/MAE
-# are the mean over the runs, as eval's last line).
+# The papers' accuracy protocol on ETTh1 (docs/MODELS.md §4): train then eval each example
+# config and print test MSE / MAE (scaled data) beside the paper's numbers (§7.1).  Long:
+# tens of minutes per Informer horizon on 2 cores (times the config's train.repeats; with
+# repeats the MSE/MAE are the mean over the runs, as eval's last line).
 # Usage: bench/accuracy.sh [itransformer|informer|informer-ref] [horizons]
 # RESUME=1 continues interrupted trainings from their saved state (`horizon train --resume`).
-# informer-ref trains the PyTorch reference (../shared/reference/torch) on the same protocol
-# with bench/ref_train_informer.py (python3-torch): REPEATS runs (default 1) with seeds
-# 2021.., HZ_BENCH_THREADS threads each, REF_ARGS added to its arguments (e.g.
-# "--epochs 1 --max-steps 2" for a smoke run); hours per run on 2 cores.
-# Needs ../shared/data/ett/ETTh1.csv next to the repository.
+# informer-ref trains the PyTorch reference implementation (not part of this repository:
+# export HZ_TORCH_REF=/path/to/reference/torch, its folder; see bench/ref_env.sh) on the same
+# protocol with bench/ref_train_informer.py (python3-torch): REPEATS runs (default 1) with
+# seeds 2021.., HZ_BENCH_THREADS threads each, REF_ARGS added to its arguments (e.g.
+# "--epochs 1 --max-steps 2" for a smoke run); hours per run on 2 cores.  Without
+# HZ_TORCH_REF or python3-torch it prints why and exits 0 without rows.
+# Reads data/ett/ETTh1.csv (in the repository; the configs name it); run from the root.
 set -u
 B=${BUILD:-build}
 kind=${1:-itransformer}
@@ -18,7 +20,7 @@ itransformer) horizons=${2:-"96 192 336 720"} ;;
 informer | informer-ref) horizons=${2:-"24 48 168 336 720"} ;;
 *) echo "usage: $0 itransformer|informer|informer-ref [horizons]" >&2; exit 2 ;;
 esac
-paper() { # MODELS.md §3.8 (iTransformer) and §2.14 (Informer), ETTh1 multivariate
+paper() { # docs/MODELS.md §7.1 (iTransformer and Informer papers), ETTh1 multivariate
     case "$1:$2" in
     itransformer:96) echo "0.386 0.405" ;; itransformer:192) echo "0.441 0.436" ;;
     itransformer:336) echo "0.487 0.458" ;; itransformer:720) echo "0.503 0.491" ;;
@@ -27,10 +29,12 @@ paper() { # MODELS.md §3.8 (iTransformer) and §2.14 (Informer), ETTh1 multivar
     informer*:720) echo "1.215 0.896" ;;
     esac
 }
+if [ "$kind" = informer-ref ]; then
+    . bench/ref_env.sh
+    ref_available || { echo "accuracy.sh: informer-ref skipped: $REF_WHY" >&2; exit 0; }
+fi
 # The reference's runs for horizon $1 into $2.train; their mean MSE / MAE as eval's last line.
 ref_runs() {
-    . bench/ref_env.sh
-    ref_available || { echo "informer-ref: python3-torch is not installed" >&2; return 1; }
     : >"$2.eval"
     r=0
     while [ "$r" -lt "${REPEATS:-1}" ]; do

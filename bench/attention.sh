@@ -3,9 +3,10 @@
 # ProbSparse vs full self-attention over sequence length.  Each size runs in its own process
 # (peak RSS per size); full attention is skipped where its two [8, L, L] score buffers alone
 # would pass ~8 GiB.  Prints a table and writes bench/out/attention.tsv and a log-log SVG
-# (time and peak memory vs L) to bench/out/attention.svg.  When python3-torch is installed,
-# the PyTorch reference's ProbSparse encoder is timed at every L too (bench/ref_env.sh: same
-# threads and OpenBLAS kernels) and set beside ours.  Never fails on a number.
+# (time and peak memory vs L) to bench/out/attention.svg.  When the PyTorch reference can run
+# (HZ_TORCH_REF names its folder and python3-torch is installed; bench/ref_env.sh: same
+# threads and OpenBLAS kernels), its ProbSparse encoder is timed at every L too and set beside
+# ours.  Never fails on a number.
 set -u
 B=${BUILD:-build}
 BIN="$B/bench/bench_attention"
@@ -61,11 +62,11 @@ if ref_available; then
     END { if (n) printf "horizon ProbSparse no slower than the reference at %d of %d lengths (reference: %s)\n", n - slow, n, blas }' \
         blas="$REF_BLAS" "$TSV"
 else
-    echo "(PyTorch reference not installed: python3-torch)"
+    echo "(PyTorch reference not run: $REF_WHY)"
 fi
 
-# Goals (ISSUE "Informer in C"): ms(8192)/ms(1024) <= 12 for ProbSparse, ProbSparse >= 4x
-# faster than full at 8192, ProbSparse peak memory at 16384 under 1 GiB.
+# Goals set for the ProbSparse encoder: ms(8192)/ms(1024) <= 12, >= 4x faster than full
+# attention at 8192, peak memory at 16384 under 1 GiB.
 awk -F'\t' 'NR > 1 { t[$2 "," $1] = $3; m[$2 "," $1] = $4 }
 END {
     p1 = t["probsparse,1024"]; p8 = t["probsparse,8192"]; f8 = t["full,8192"]; m16 = m["probsparse,16384"]

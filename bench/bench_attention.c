@@ -1,7 +1,8 @@
-/* bench_attention.c — time and peak memory of one Informer encoder forward (MODELS.md §2:
- * d_model 512, 8 heads, d_ff 2048, 2 layers with distilling, 7 variables, 4 timeF marks) with
- * ProbSparse or canonical full self-attention, inference path (no tape, eval mode), random
- * weights and inputs from a fixed seed.  One warm-up forward, then the best of the timed ones.
+/* bench_attention.c — time and peak memory of one Informer encoder forward (docs/MODELS.md
+ * §2: d_model 512, 8 heads, d_ff 2048, 2 layers with distilling, 7 variables, 4 timeF marks)
+ * with ProbSparse or canonical full self-attention, inference path (no tape, eval mode),
+ * random weights and inputs from a fixed seed.  One warm-up forward, then the best of the
+ * timed ones.
  *
  *   bench_attention --kind probsparse|full --len L [--batch B] [--reps N]
  *   -> len=L kind=K ms=... peak_rss_mb=...

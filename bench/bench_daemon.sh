@@ -1,5 +1,5 @@
 #!/bin/sh
-# bench_daemon.sh — horizond end to end (issue 6): SERIES series (default 10000) with their
+# bench_daemon.sh — horizond end to end: SERIES series (default 10000) with their
 # windows rebuilt from SQLite history at start, then POINTS new readings per series streamed
 # from a Kafka topic (librdkafka's mock cluster on loopback, produced beforehand with kcat),
 # each new point making a ready window; iTransformer forecasts in batches of batch.max; SQLite
@@ -7,25 +7,20 @@
 # rebuild time, mean forward time and batch size, and p50/p99 latency from a reading's
 # arrival (its poll returned) to the commit of its forecasts (what horizond logs at stop).
 # Usage: bench/bench_daemon.sh   env: SERIES POINTS LOOKBACK HORIZON BATCHES ("256 16")
+# Run from the repository root; the mock cluster, the failure report and the clean-up at exit
+# come from tests/tools/daemon_lib.sh.
 set -u
 export OPENBLAS_NUM_THREADS=${OPENBLAS_NUM_THREADS:-1}
 B=${BUILD:-build}
+BIN=$B
+NAME=bench_daemon
 SERIES=${SERIES:-10000}
 POINTS=${POINTS:-8}
 LOOKBACK=${LOOKBACK:-96}
 HORIZON=${HORIZON:-24}
 BATCHES=${BATCHES:-"256 16"}
 T=$(mktemp -d /tmp/hz_bench_XXXXXX)
-MC=""
-HD=""
-cleanup() {
-    [ -n "$HD" ] && kill -9 "$HD" 2>/dev/null
-    [ -n "$MC" ] && kill "$MC" 2>/dev/null && wait "$MC" 2>/dev/null
-    rm -rf "$T"
-}
-trap cleanup EXIT
-die() { echo "bench_daemon: $*" >&2; exit 1; }
-T0=1794999960000
+. tests/tools/daemon_lib.sh
 PORT=$((20000 + $$ % 20000))
 
 # a checkpoint (weights are irrelevant to speed: one short epoch)
@@ -47,7 +42,7 @@ pipelines:
     sinks: [{sqlite: {}}]
 EOT
 "$B/horizon" train -c "$T/train.yaml" --epochs 1 --max-batches 2 >/dev/null 2>"$T/train.err" ||
-    die "train failed: $(cat "$T/train.err")"
+    fail "train failed: $(cat "$T/train.err")"
 
 # the stream: POINTS readings per series after the history, time-major
 awk -v n=$SERIES -v a=$LOOKBACK -v b=$((LOOKBACK + POINTS)) -v t0=$T0 'BEGIN {
@@ -65,14 +60,10 @@ for bmax in $BATCHES; do
         WITH RECURSIVE s(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM s WHERE i < $SERIES - 1),
              t(j) AS (SELECT 0 UNION ALL SELECT j + 1 FROM t WHERE j < $LOOKBACK - 1)
         INSERT INTO readings SELECT 'm' || i, 'power', $T0 + j * 60000,
-            10 + 5 * sin(6.2831853 * j / 96 + i / 100.0) FROM s, t;" || die "history failed"
-    [ -n "$MC" ] && kill "$MC" && wait "$MC" 2>/dev/null
-    rm -f "$T/boot"
-    "$B/tools/mock_cluster" -b 1 -p 4 readings >"$T/boot" 2>/dev/null &
-    MC=$!
-    while [ ! -s "$T/boot" ]; do sleep 0.05; done
-    BOOT=$(head -n 1 "$T/boot")
-    kcat -b "$BOOT" -P -t readings -K: <"$T/stream" 2>/dev/null || die "kcat failed"
+            10 + 5 * sin(6.2831853 * j / 96 + i / 100.0) FROM s, t;" || fail "history failed"
+    stop_mock
+    start_mock -p 4 readings
+    kcat -b "$BOOT" -P -t readings -K: <"$T/stream" 2>/dev/null || fail "kcat failed"
     cat >"$T/hz.yaml" <<EOT
 database: $T/hz.sqlite
 metrics: {listen: "127.0.0.1:$PORT"}
@@ -94,13 +85,13 @@ EOT
     ${PERF:-} "$B/horizond" -c "$T/hz.yaml" 2>"$T/run.log" &
     HD=$!
     until grep -q 'horizond ready' "$T/run.log"; do
-        kill -0 "$HD" 2>/dev/null || die "horizond exited: $(cat "$T/run.log")"
+        kill -0 "$HD" 2>/dev/null || fail "horizond exited: $(cat "$T/run.log")"
         sleep 0.05
     done
     t1=$(date +%s.%N)
     want=$((SERIES * POINTS * HORIZON))
     while [ "$(sqlite3 "$T/hz.sqlite" "SELECT count(*) FROM forecasts" 2>/dev/null)" != "$want" ]; do
-        kill -0 "$HD" 2>/dev/null || die "horizond exited: $(tail "$T/run.log")"
+        kill -0 "$HD" 2>/dev/null || fail "horizond exited: $(tail "$T/run.log")"
         sleep 0.5
     done
     curl -s "http://127.0.0.1:$PORT/metrics" >"$T/metrics"

@@ -1,7 +1,8 @@
 /* bench_models.c — iTransformer and Informer at the ETTh1 paper configurations: inference
  * latency at batch 1, throughput at batch 32 (and 256 for iTransformer), one training step
  * (forward, backward, Adam) at batch 32; ms, windows/s and GFLOP/s from the forward FLOP
- * counts of MODELS.md §3.6 and §2.12 (training step = 3x forward).  For Informer that count
+ * counts per window (18.6 MFLOP and 1664 MFLOP, counted over the shapes of docs/MODELS.md
+ * §3.2 and §2.2; training step = 3x forward).  For Informer that count
  * is the whole model's; horizon skips the decoder positions it does not return, so its rate
  * is model-equivalent (the work done is ~18% less at label 48 / pred 24).  Prints lines
  * `model=M case=C ms=X` that bench/models.sh sets beside the PyTorch reference. */

@@ -2,8 +2,9 @@
 # Model speed beside the PyTorch reference on the same machine and thread count:
 # iTransformer (ETTh1 S=96 config) and Informer (ETTh1 paper config, seq 96 / label 48 /
 # pred 24): inference at batch 1, 32 (256), one Adam training step at batch 32.  The
-# reference runs Debian's python3-torch (bench/ref_env.sh: same threads and kernels);
-# "reference not installed" when python3-torch is missing.
+# reference (outside the repository, at $HZ_TORCH_REF) runs on Debian's python3-torch
+# (bench/ref_env.sh: same threads and kernels); "reference not run" and the reason when
+# HZ_TORCH_REF is unset or python3-torch is missing.
 set -u
 B=${BUILD:-build}
 OUT=bench/out
@@ -12,7 +13,8 @@ mkdir -p "$OUT"
 "$B"/bench/bench_models >"$OUT/models_c.txt" || true
 ref=none
 if ref_available; then
-    run_ref >"$OUT/models_ref.txt" 2>/dev/null && ref=ok
+    if run_ref >"$OUT/models_ref.txt" 2>"$OUT/models_ref.err"; then ref=ok
+    else REF_WHY="it failed ($OUT/models_ref.err)"; fi
 fi
 echo "threads: $T, OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-auto}"
 printf '| model | case | horizon ms (best) | median | windows/s | GFLOP/s | PyTorch ms | PyTorch windows/s | speed-up |\n'
@@ -32,8 +34,8 @@ while read -r line; do
             rw=$(awk -v b="$b" -v t="$rms" 'BEGIN{printf "%.1f", b/t*1000}')
             su=$(awk -v a="$ms" -v t="$rms" 'BEGIN{printf "%.2fx", t/a}')
         else rms="-"; rw="-"; su="-"; fi
-    else rms="reference not installed"; rw="-"; su="-"; fi
+    else rms="reference not run"; rw="-"; su="-"; fi
     printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s |\n' "$m" "$c" "$ms" "$med" "$wps" "$gf" "$rms" "$rw" "$su"
 done <"$OUT/models_c.txt"
-[ "$ref" = ok ] && echo "(reference: $REF_BLAS)"
+if [ "$ref" = ok ]; then echo "(reference: $REF_BLAS)"; else echo "(reference not run: $REF_WHY)"; fi
 exit 0

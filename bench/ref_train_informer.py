@@ -1,6 +1,10 @@
-"""Train and test the PyTorch reference Informer (../shared/reference/torch) on ETTh1 with the
-official protocol (MODELS.md §1, §2.9), to compare the reference's own run-to-run spread with
-horizon's on the same machine.  Never needed by tests or CI.
+"""Train and test the PyTorch reference Informer on ETTh1 with the official protocol
+(docs/MODELS.md §2.3, §4), to compare the reference's own run-to-run spread with horizon's on
+the same machine.  Never needed by tests or CI.
+
+The reference implementation is not part of this repository: set HZ_TORCH_REF to its folder
+(the one holding informer.py and timefeatures.py), e.g.
+`export HZ_TORCH_REF=/path/to/reference/torch`.
 
 Protocol: ETT 12/4/4-month borders, scaler fit on the train part, timeF 'h' marks; train and
 validation loaders shuffled with drop_last, test in order with drop_last (batch 32); Adam
@@ -9,11 +13,11 @@ validation MSE (patience 3, best weights reloaded); test MSE/MAE on scaled data.
 official experiment loop it reports the validation loss after every epoch, and the test loss
 after each epoch that improved it, so a run cut short still tells its best epoch so far.
 
-  /usr/bin/python3 bench/ref_train_informer.py --pred 48 --seed 2021 [--threads 1]
-      [--data ../shared/data/ett/ETTh1.csv] [--epochs 6] [--max-steps N (smoke test)]
+  HZ_TORCH_REF=... /usr/bin/python3 bench/ref_train_informer.py --pred 48 --seed 2021
+      [--threads 1] [--data data/ett/ETTh1.csv] [--epochs 6] [--max-steps N (smoke test)]
 
 Prints one line per epoch and ends with `test mse=X mae=Y` (the best-validation weights).
-Settings per horizon are the official ETTh1 script's (MODELS.md §2.9)."""
+Settings per horizon are the official ETTh1 script's (docs/MODELS.md §2.3)."""
 import argparse
 import csv
 import datetime
@@ -23,7 +27,11 @@ import sys
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(HERE, "..", "..", "shared", "reference", "torch"))
+REF = os.environ.get("HZ_TORCH_REF")
+if not REF or not os.path.isfile(os.path.join(REF, "informer.py")):
+    sys.exit("ref_train_informer.py: set HZ_TORCH_REF to the PyTorch reference folder "
+             f"(the one holding informer.py; now {REF!r})")
+sys.path.insert(0, REF)
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
@@ -31,7 +39,7 @@ import torch  # noqa: E402
 import informer  # noqa: E402
 import timefeatures  # noqa: E402
 
-# pred_len -> (seq_len, label_len, factor), scripts/ETTh1.sh, features M
+# pred_len -> (seq_len, label_len, factor): the official repository's scripts/ETTh1.sh, features M
 SETTINGS = {24: (48, 48, 3), 48: (96, 48, 5), 168: (168, 168, 5), 336: (168, 168, 5),
             720: (336, 336, 5)}
 
@@ -97,8 +105,7 @@ def main():
     ap.add_argument("--pred", type=int, default=48, choices=sorted(SETTINGS))
     ap.add_argument("--seed", type=int, default=2021)
     ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--data", default=os.path.join(HERE, "..", "..", "shared", "data", "ett",
-                                                   "ETTh1.csv"))
+    ap.add_argument("--data", default=os.path.join(HERE, "..", "data", "ett", "ETTh1.csv"))
     ap.add_argument("--epochs", type=int, default=6)
     ap.add_argument("--patience", type=int, default=3)
     ap.add_argument("--batch", type=int, default=32)

@@ -1,13 +1,20 @@
-"""PyTorch reference timings for `make bench` (bench/models.sh): the models of
-../shared/reference/torch built with the same configurations as bench_models.c, timed on
-the same machine and thread count.  Prints lines `model=M case=C ms=X` (best of N).
-Run with Debian's /usr/bin/python3 (python3-torch); never needed by tests."""
+"""PyTorch reference timings for `make bench` (bench/models.sh, bench/attention.sh): the
+models of the PyTorch reference implementation built with the same configurations as
+bench_models.c, timed on the same machine and thread count.  Prints lines
+`model=M case=C ms=X` (best of N).  Run with Debian's /usr/bin/python3 (python3-torch);
+never needed by tests.
+
+The reference is not part of this repository: set HZ_TORCH_REF to its folder (the one
+holding informer.py, itransformer.py and layers.py); bench/ref_env.sh checks it first."""
 import os
 import sys
 import time
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(HERE, "..", "..", "shared", "reference", "torch"))
+REF = os.environ.get("HZ_TORCH_REF")
+if not REF or not os.path.isfile(os.path.join(REF, "informer.py")):
+    sys.exit("torch_ref.py: set HZ_TORCH_REF to the PyTorch reference folder "
+             f"(the one holding informer.py; now {REF!r})")
+sys.path.insert(0, REF)
 
 import torch  # noqa: E402
 
@@ -94,7 +101,7 @@ def encoder_cases(lens):
                               embed="timeF", freq="h").eval()
         if L > e.enc_embedding.position_embedding.pe.shape[1]:
             # the official sinusoid table has 5000 rows; a longer one of the same formula
-            # lets the reference run at the lengths the issue measured it at (6144 and up)
+            # lets the reference run at the lengths bench/attention.sh measures (6144 and up)
             e.enc_embedding.position_embedding.pe = layers.sinusoid_table(L, 512).unsqueeze(0)
         x, xm = torch.randn(1, L, 7), torch.rand(1, L, 4) - 0.5
         with torch.no_grad():

@@ -1,6 +1,6 @@
 #!/bin/sh
-# daemon_crash.sh — kill -9 in the middle of a stream (issue 6, DESIGN.md "Delivery and
-# scale"): readings of 50 series stream into a mock-cluster topic while horizond runs; it
+# daemon_crash.sh — kill -9 in the middle of a stream (docs/ARCHITECTURE.md §5, delivery
+# rules): readings of 50 series stream into a mock-cluster topic while horizond runs; it
 # is killed with SIGKILL half-way and started again.  Afterwards every produced reading is
 # in `readings` exactly once and every ready window has its forecast; the Kafka forecast
 # messages published twice (at-least-once: work done but not yet acknowledged at the kill)

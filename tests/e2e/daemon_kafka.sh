@@ -1,11 +1,11 @@
 #!/bin/sh
-# daemon_kafka.sh — horizond end to end on Kafka (issue 6): a mock cluster on loopback,
-# horizond as a separate process on a YAML file (kafka source -> SQLite + Kafka sinks, a
-# tiny iTransformer checkpoint trained first), readings of 50 series produced with kcat,
-# forecasts and anomalies consumed with kcat and present in SQLite, an injected spike
-# flagged, a malformed message dead-lettered to SQLite and its topic; SIGTERM exits 0; a
-# restart resumes after the committed offsets (it reads only the new messages, its windows
-# rebuilt from SQLite) and loses nothing.
+# daemon_kafka.sh — horizond end to end on Kafka: a mock cluster on loopback, horizond as a
+# separate process on a YAML file (kafka source -> SQLite + Kafka sinks, a tiny iTransformer
+# checkpoint trained first), readings of 50 series produced with kcat, forecasts and
+# anomalies consumed with kcat and present in SQLite, an injected spike flagged, a malformed
+# message dead-lettered to SQLite and its topic; SIGTERM exits 0; a restart resumes after the
+# committed offsets (it reads only the new messages, its windows rebuilt from SQLite) and
+# loses nothing.
 set -u
 NAME=daemon_kafka
 T=$(mktemp -d /tmp/hz_dk_XXXXXX)

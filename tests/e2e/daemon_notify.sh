@@ -1,5 +1,5 @@
 #!/bin/sh
-# daemon_notify.sh — horizond speaks systemd's notification protocol (Type=notify, issue 6):
+# daemon_notify.sh — horizond speaks systemd's notification protocol (Type=notify):
 # with NOTIFY_SOCKET and a watchdog set, it sends READY=1, STATUS= lines (readings/s,
 # forecasts), WATCHDOG=1 pings, RELOADING=1 then READY=1 around a SIGHUP, and STOPPING=1 on
 # SIGTERM (exit 0).  tests/tools/notify_listen stands in for systemd's socket.
@@ -10,8 +10,7 @@ T=$(mktemp -d /tmp/hz_dn_XXXXXX)
 LS=""
 trap 'cleanup; [ -n "$LS" ] && kill "$LS" 2>/dev/null' EXIT
 
-"$BIN/horizon" import data/choptank/ChoptankRiverFlow.txt --db "$T/hz.sqlite" --series choptank \
-    --date-order mdy --quiet >/dev/null || fail "import failed"
+import_choptank "$T/hz.sqlite"
 sed -e "s|database: .*|database: $T/hz.sqlite|" \
     -e "s|checkpoint: .*|checkpoint: $T/m.safetensors|" \
     -e "s|params: .*|params: {d_model: 16, n_heads: 2, e_layers: 1, d_ff: 32}|" \
@@ -22,11 +21,7 @@ sed -e "s|database: .*|database: $T/hz.sqlite|" \
 listen() {
     "$BIN/tools/notify_listen" "$T/$1" 60 >"$T/$1.out" 2>"$T/$1.err" &
     LS=$!
-    n=0
-    while [ ! -S "$T/$1" ]; do
-        n=$((n + 1)); [ $n -gt 100 ] && fail "listener did not start"
-        sleep 0.05
-    done
+    wait_for "listener did not start" test -S "$T/$1"
 }
 # unlisten: stops the listener once the daemon's last messages are in
 unlisten() {

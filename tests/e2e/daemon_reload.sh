@@ -1,7 +1,7 @@
 #!/bin/sh
-# daemon_reload.sh — SIGHUP (issue 6): two SQLite pipelines run; the file is edited so
-# that only pipeline b changes; after SIGHUP b restarts (its windows rebuilt from SQLite)
-# while a keeps running with its windows, and both forecast the next reading.  A broken
+# daemon_reload.sh — SIGHUP: two SQLite pipelines run; the file is edited so that only
+# pipeline b changes; after SIGHUP b restarts (its windows rebuilt from SQLite) while a
+# keeps running with its windows, and both forecast the next reading.  A broken
 # file on SIGHUP is refused and the running configuration kept.  /metrics and /healthz
 # answer on the configured loopback port.
 set -u
@@ -9,8 +9,7 @@ NAME=daemon_reload
 T=$(mktemp -d /tmp/hz_dr_XXXXXX)
 . tests/tools/daemon_lib.sh
 
-"$BIN/horizon" import data/choptank/ChoptankRiverFlow.txt --db "$T/hz.sqlite" --series choptank \
-    --date-order mdy --quiet >/dev/null || fail "import failed"
+import_choptank "$T/hz.sqlite"
 conf() { # conf LEVEL_OF_B
     cat <<EOT
 database: $T/hz.sqlite

@@ -1,7 +1,7 @@
 #!/bin/sh
-# daemon_retrain.sh — scheduled retraining (model.train.retrain_every; issue 6): a SQLite ->
-# SQLite pipeline with a tiny model retrains every 2 s in a background thread while readings
-# are appended.  Checks that the models table gains a row, that forecasts switch from the
+# daemon_retrain.sh — scheduled retraining (model.train.retrain_every): a SQLite -> SQLite
+# pipeline with a tiny model retrains every 2 s in a background thread while readings are
+# appended.  Checks that the models table gains a row, that forecasts switch from the
 # old model_id to the new one at one point in time (earlier ones keep the old id), that
 # every window got exactly one forecast across the swaps, and that SIGTERM during a
 # (long) retrain cancels it and exits 0 promptly without publishing anything.

@@ -10,8 +10,7 @@ NAME=daemon_sqlite
 T=$(mktemp -d /tmp/hz_ds_XXXXXX)
 . tests/tools/daemon_lib.sh
 
-"$BIN/horizon" import data/choptank/ChoptankRiverFlow.txt --db "$T/hz.sqlite" --series choptank \
-    --date-order mdy --quiet >/dev/null || fail "import failed"
+import_choptank "$T/hz.sqlite"
 sed -e "s|database: .*|database: $T/hz.sqlite|" \
     -e "s|checkpoint: .*|checkpoint: $T/m/choptank.safetensors|" \
     -e "s|epochs: 6|epochs: 1|" -e "s|poll: 1s|poll: 50ms|" \

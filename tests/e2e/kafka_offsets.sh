@@ -5,21 +5,11 @@
 # offset 40 and read the other 60 — nothing lost, nothing skipped.  kcat produces the input
 # and checks the topic independently.  Needs BIN (dir with tools/) and kcat.
 set -u
-BIN=${BIN:-build}
-T=$(mktemp -d)
-MC=""
-fail() { echo "kafka_offsets: $*" >&2; for f in "$T"/*.err; do [ -s "$f" ] && sed 's/^/  /' "$f" >&2; done; exit 1; }
-cleanup() { [ -n "$MC" ] && kill "$MC" 2>/dev/null && wait "$MC" 2>/dev/null; rm -rf "$T"; }
-trap cleanup EXIT
+NAME=kafka_offsets
+T=$(mktemp -d /tmp/hz_ko_XXXXXX)
+. tests/tools/daemon_lib.sh
 
-"$BIN/tools/mock_cluster" -b 1 -p 1 readings >"$T/boot" 2>"$T/mc.err" &
-MC=$!
-n=0
-while [ ! -s "$T/boot" ]; do
-    n=$((n + 1)); [ $n -gt 200 ] && fail "mock cluster did not start"
-    sleep 0.05
-done
-BOOT=$(head -n 1 "$T/boot")
+start_mock -p 1 readings
 
 i=0
 while [ $i -lt 100 ]; do
@@ -45,4 +35,4 @@ first=$(awk '$1 == "R" { print $3; exit }' "$T/out2")
 # the values match what kcat produced at those offsets
 awk '$1 == "R" { print $6 }' "$T/out2" | sort -n | tr '\n' ' ' >"$T/vals"
 [ "$(cat "$T/vals")" = "$want" ] || fail "restart read values [$(cat "$T/vals")]"
-echo "kafka_offsets: ok (crash after acking 40 of 100; restart resumed at offset 40)"
+echo "$NAME: ok (crash after acking 40 of 100; restart resumed at offset 40)"

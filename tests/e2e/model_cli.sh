@@ -1,8 +1,12 @@
 #!/bin/sh
-# horizon train / eval / forecast end to end on the bundled sample (SQLite readings): a
-# short training writes a checkpoint that is registered in `models`; eval's last line is
-# `test mse=X mae=Y`; forecast writes horizon rows continuing the input's period; bad
-# invocations fail with a message.
+# model_cli.sh — horizon train / eval / forecast end to end on the bundled Choptank sample
+# (SQLite readings): a short training writes a checkpoint that is registered in `models` (a
+# --max-batches probe run is not); eval's last line is `test mse=X mae=Y` and equals
+# train's; forecast writes horizon rows continuing the input's period; train.repeats (seeds,
+# the served best run, eval's mean, --repeat N); SIGINT keeps the best weights, SIGINT then
+# SIGTERM writes nothing; --resume after a stop or a kill -9 (also mid-repeats) ends with
+# the same checkpoint, bit for bit, as an uninterrupted run; bad invocations fail with a
+# message naming what is wrong.
 set -eu
 BIN=${BIN:-build}
 H="$BIN/horizon"
@@ -15,13 +19,20 @@ fail() { echo "model_cli: $*" >&2; exit 1; }
 sed -e "s|database: .*|database: $T/demo.sqlite|" \
     -e "s|checkpoint: .*|checkpoint: $T/m/choptank.safetensors|" \
     config/examples/demo.yaml >"$T/demo.yaml"
-"$H" train -c "$T/demo.yaml" --epochs 1 --max-batches 5 >"$T/train.out" 2>"$T/train.err" ||
+"$H" train -c "$T/demo.yaml" --epochs 1 >"$T/train.out" 2>"$T/train.err" ||
     fail "train failed: $(cat "$T/train.err")"
 grep -q 'windows train 3002 val 433 test 870' "$T/train.err" || fail "window counts: $(cat "$T/train.err")"
 grep -q '^test mse=[0-9.]* mae=[0-9.]*$' "$T/train.out" || fail "train output: $(cat "$T/train.out")"
 [ -s "$T/m/choptank.safetensors" ] || fail "no checkpoint"
 n=$(sqlite3 "$T/demo.sqlite" "SELECT count(*) FROM models WHERE pipeline='choptank' AND length(sha256)=64")
 [ "$n" = 1 ] || fail "model not registered ($n)"
+# a --max-batches probe run writes its checkpoint but registers nothing
+"$H" train -c "$T/demo.yaml" --epochs 1 --max-batches 2 --checkpoint "$T/p/probe.safetensors" \
+    >"$T/probe.out" 2>"$T/probe.err" || fail "probe train failed: $(cat "$T/probe.err")"
+[ -s "$T/p/probe.safetensors" ] || fail "the probe run wrote no checkpoint"
+grep -q 'not registered in the models table' "$T/probe.out" || fail "probe output: $(cat "$T/probe.out")"
+n=$(sqlite3 "$T/demo.sqlite" "SELECT count(*) FROM models")
+[ "$n" = 1 ] || fail "the probe run was registered ($n models)"
 
 "$H" eval -c "$T/demo.yaml" --plot "$T/p.svg" >"$T/eval.out" 2>&1 || fail "eval: $(cat "$T/eval.out")"
 tail -n 1 "$T/eval.out" | grep -q '^test mse=[0-9.]* mae=[0-9.]*$' || fail "eval last line: $(tail -n 1 "$T/eval.out")"

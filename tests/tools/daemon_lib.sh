@@ -1,6 +1,9 @@
-# daemon_lib.sh — helpers sourced by the tests/daemon_*.sh script tests: a mock Kafka
-# cluster, a tiny iTransformer checkpoint trained in seconds, synthetic meter readings,
-# horizond started and stopped as a separate process.  Expects BIN, T (temp dir), NAME.
+# daemon_lib.sh — helpers sourced by the script tests in tests/e2e (daemon_*.sh,
+# kafka_offsets.sh) and by bench/bench_daemon.sh: a mock Kafka cluster, the bundled Choptank
+# sample imported into SQLite, a tiny iTransformer checkpoint trained in seconds, synthetic
+# meter readings, horizond started and stopped as a separate process, waits with a time
+# limit.  Expects BIN (default build), T (temp dir,
+# removed at exit) and NAME (prefix of failure messages); run from the repository root.
 BIN=${BIN:-build}
 MC=""
 HD=""
@@ -13,23 +16,53 @@ fail() {
 }
 cleanup() {
     [ -n "$HD" ] && kill -9 "$HD" 2>/dev/null && wait "$HD" 2>/dev/null
-    [ -n "$MC" ] && kill "$MC" 2>/dev/null && wait "$MC" 2>/dev/null
+    stop_mock
     rm -rf "$T"
 }
 trap cleanup EXIT
 
 T0=1794999960000 # a minute boundary (ms)
 
-# start_mock TOPIC...: mock cluster on loopback; sets BOOT
-start_mock() {
-    "$BIN/tools/mock_cluster" -b 1 -p 2 "$@" >"$T/boot" 2>"$T/mc.err" &
-    MC=$!
+# wait_for MESSAGE CMD...: runs CMD every 0.05 s until it succeeds; fails with MESSAGE
+# after 10 s
+wait_for() {
+    msg=$1
+    shift
     n=0
-    while [ ! -s "$T/boot" ]; do
-        n=$((n + 1)); [ $n -gt 200 ] && fail "mock cluster did not start"
+    until "$@"; do
+        n=$((n + 1)); [ $n -gt 200 ] && fail "$msg"
         sleep 0.05
     done
+}
+
+# start_mock [-p PARTITIONS] TOPIC...: librdkafka's mock cluster on loopback (one broker,
+# PARTITIONS partitions per topic, default 2) in the background ($MC); sets BOOT
+start_mock() {
+    parts=2
+    if [ "${1:-}" = -p ]; then
+        parts=$2
+        shift 2
+    fi
+    rm -f "$T/boot"
+    "$BIN/tools/mock_cluster" -b 1 -p "$parts" "$@" >"$T/boot" 2>"$T/mc.err" &
+    MC=$!
+    wait_for "mock cluster did not start" test -s "$T/boot"
     BOOT=$(head -n 1 "$T/boot")
+}
+
+# stop_mock: stops the mock cluster started by start_mock, if any
+stop_mock() {
+    if [ -n "$MC" ]; then
+        kill "$MC" 2>/dev/null && wait "$MC" 2>/dev/null
+        MC=""
+    fi
+}
+
+# import_choptank DB: the bundled Choptank sample (data/choptank, 4383 daily readings of
+# Qdaily) into the SQLite file DB as series "choptank", with `horizon import`
+import_choptank() {
+    "$BIN/horizon" import data/choptank/ChoptankRiverFlow.txt --db "$1" --series choptank \
+        --date-order mdy --quiet >/dev/null || fail "import of data/choptank failed"
 }
 
 # readings FROM TO [SPIKE_SERIES SPIKE_T]: JSON lines "key:value" for series m0..m49, one

@@ -1,7 +1,11 @@
-/* parity.h — helpers for the PyTorch parity suites: open a fixture directory made by
- * ../shared/reference/torch/export_fixture.py, read its tensors, and compare with the
- * fixture's tolerance rule (compare.py): outputs max|c - e| <= 1e-4 max|e|; gradients
- * max|c - e| <= 1e-3 max(max|e|, 1e-3 G), G the largest max|e| over all gradients. */
+/* parity.h — helpers for the PyTorch parity suites (docs/MODELS.md §6): open a fixture
+ * directory exported from the PyTorch reference implementation (outside the repository; its
+ * folder is given by the environment variable HZ_TORCH_REF, and the fixtures were made with
+ * `$HZ_TORCH_REF/export_fixture.py MODEL --seed 0 --out tests/fixtures/...`), read its
+ * tensors, and compare with the fixture's tolerance rule (the reference's compare.py):
+ * outputs max|c - e| <= 1e-4 max|e|; gradients max|c - e| <= 1e-3 max(max|e|, 1e-3 G), G the
+ * largest max|e| over all gradients.  Running the suites needs neither Python nor
+ * HZ_TORCH_REF: the fixtures are committed. */
 #ifndef HZ_PARITY_H
 #define HZ_PARITY_H
 

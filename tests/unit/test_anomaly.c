@@ -1,8 +1,8 @@
 /* test_anomaly.c — split-conformal residual scoring (ranks, bounded calibration window,
  * empirical coverage on i.i.d. normal residuals) and the data-quality rules, on a synthetic
  * 15-minute household load with injected faults and on a real USGS river gauge
- * (Choptank River, daily discharge, CC0; looked for in $HZ_HYDROLOGY_DIR,
- * tests/fixtures/hydrology/ and /work/shared/data/hydrology; skipped when absent). */
+ * (Choptank River, daily discharge, CC0: data/choptank/ChoptankRiverFlow.txt in the
+ * repository, read from the repository root). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/hz.h"
 #include "pipeline/anomaly.h"
 
 /* ---- a seeded RNG (xorshift64*) with Box-Muller normals */
@@ -494,17 +495,7 @@ static void test_daily_load_with_faults(void **state)
 }
 
 /* ---- a real river gauge: USGS 01491000, Choptank River near Greensboro MD, daily mean
- * discharge (m3/s) 1999-10-01 .. 2011-09-30, CC0 (SOURCE.md) */
-
-static int64_t days_from_civil(int y, int m, int d)
-{
-    y -= m <= 2;
-    int64_t era = (y >= 0 ? y : y - 399) / 400;
-    int64_t yoe = y - era * 400;
-    int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + doe - 719468;
-}
+ * discharge (m3/s) 1999-10-01 .. 2011-09-30, CC0 (data/choptank/SOURCE.md) */
 
 typedef struct gauge_counts {
     int flat, spike, gap, range;
@@ -557,21 +548,10 @@ static gauge_counts run_gauge(const int64_t *ts, const int *ymd, const double *q
 
 static void test_choptank_river_gauge(void **state)
 {
-    /* $HZ_HYDROLOGY_DIR, else the sample bundled in the repository (data/choptank) */
-    const char *dirs[] = {getenv("HZ_HYDROLOGY_DIR"), "data"};
-    char path[512] = "";
-    FILE *f = NULL;
-    for (size_t i = 0; i < sizeof dirs / sizeof *dirs && !f; i++) {
-        if (!dirs[i])
-            continue;
-        snprintf(path, sizeof path, "%s/%s/ChoptankRiverFlow.txt", dirs[i],
-                 i == 0 ? "usgs_choptank_egret" : "choptank");
-        f = fopen(path, "r");
-    }
-    if (!f) {
-        printf("  ChoptankRiverFlow.txt not found (set HZ_HYDROLOGY_DIR): skipped\n");
-        skip();
-    }
+    const char *path = "data/choptank/ChoptankRiverFlow.txt";
+    FILE *f = fopen(path, "r");
+    if (!f)
+        fail_msg("%s not readable: run the suite from the repository root", path);
     enum { MAXROWS = 5000 };
     int64_t *ts = malloc(MAXROWS * sizeof *ts);
     int *ymd = malloc(MAXROWS * sizeof *ymd);
@@ -583,14 +563,15 @@ static void test_choptank_river_gauge(void **state)
         int m, d, y;
         if (sscanf(line, "%d/%d/%d\t%lf", &m, &d, &y, &q[n]) != 4)
             continue;
-        ts[n] = days_from_civil(y, m, d) * 86400000LL;
+        ts[n] = hz_days_from_civil(y, m, d) * 86400000LL;
         ymd[n] = y * 10000 + m * 100 + d;
         n++;
     }
     fclose(f);
     assert_int_equal(n, 4383);
     gauge_counts g = run_gauge(ts, ymd, q, n, 0);
-    /* SOURCE.md: every step is one day, no empty values: no gap, nothing out of range */
+    /* data/choptank/SOURCE.md: every step is one day, no empty values: no gap, nothing out
+     * of range */
     assert_int_equal(g.gap, 0);
     assert_int_equal(g.range, 0);
     /* the stretches of 5+ identical daily values (low flow reported in whole ft3/s):

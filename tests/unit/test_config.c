@@ -145,7 +145,7 @@ static void test_defaults(void **state)
     assert_int_equal(p->window.fill, HZ_CFG_FILL_PREVIOUS);
     assert_int_equal(p->batch.max, 64);
     assert_int_equal(p->batch.max_wait_ms, 200);
-    /* Informer's paper defaults (MODELS.md §2.9). */
+    /* Informer's paper defaults (docs/MODELS.md §2.3). */
     const hz_cfg_model_params *mp = &p->model.params;
     assert_int_equal(mp->d_model, 512);
     assert_int_equal(mp->n_heads, 8);

@@ -1,5 +1,6 @@
-/* test_csv.c — CSV reader, timestamp parsing, the column loader on real data (ETTh1, the
- * Choptank river flow, UCI household power) and the "csv" source's dead letters. */
+/* test_csv.c — CSV reader, timestamp parsing, the column loader on real data bundled in
+ * data/ (ETTh1, the Choptank river flow, UCI household power; run from the repository root)
+ * and the "csv" source's dead letters. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -12,24 +13,20 @@
 #include <unistd.h>
 
 #include "connectors/csv.h"
+#include "tmpdir.h"
 
-#define ETTH1    "../shared/data/ett/ETTh1.csv"
+#define ETTH1    "data/ett/ETTh1.csv"
 #define CHOPTANK "data/choptank/ChoptankRiverFlow.txt"
-#define UCI      "../shared/data/nilm/uci_household_power/household_power_consumption_first48424rows.txt"
-
-static char tmpdir[256];
+#define UCI      "data/nilm/uci_household_power/household_power_consumption_first48424rows.txt"
 
 static int setup(void **state)
 {
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/hz_csv_XXXXXX");
-    return mkdtemp(tmpdir) ? 0 : -1;
+    return tmpdir_make("csv");
 }
 
 static int teardown(void **state)
 {
-    char cmd[300];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
-    return system(cmd) == 0 ? 0 : -1;
+    return tmpdir_remove();
 }
 
 static const char *write_file(const char *name, const char *text)
@@ -43,12 +40,11 @@ static const char *write_file(const char *name, const char *text)
     return path;
 }
 
-static int have(const char *path)
+/* The data is part of the repository: a missing file fails the test (wrong directory?). */
+static void need(const char *path)
 {
-    if (access(path, R_OK) == 0)
-        return 1;
-    fprintf(stderr, "skipping: %s not present\n", path);
-    return 0;
+    if (access(path, R_OK) != 0)
+        fail_msg("%s not readable: run the suite from the repository root", path);
 }
 
 static void test_parse_time_formats(void **state)
@@ -85,8 +81,7 @@ static void test_parse_time_formats(void **state)
 
 static void test_etth1_columns(void **state)
 {
-    if (!have(ETTH1))
-        skip();
+    need(ETTH1);
     hz_csv_table *t = NULL;
     char err[HZ_ERRLEN] = "";
     int rc = hz_csv_load(ETTH1, NULL, &t, err, sizeof err);
@@ -126,8 +121,7 @@ static void test_etth1_columns(void **state)
 
 static void test_hydrology_tab_mdy(void **state)
 {
-    if (!have(CHOPTANK))
-        skip();
+    need(CHOPTANK);
     hz_csv_table *t = NULL;
     char err[HZ_ERRLEN] = "";
     hz_csv_opts o = {.date_order = HZ_CSV_MDY}; /* tab delimiter detected */
@@ -145,8 +139,7 @@ static void test_hydrology_tab_mdy(void **state)
 
 static void test_uci_semicolon_date_time_na(void **state)
 {
-    if (!have(UCI))
-        skip();
+    need(UCI);
     hz_csv_table *t = NULL;
     char err[HZ_ERRLEN] = "";
     const char *cols[1] = {"Global_active_power"};

@@ -1,9 +1,10 @@
-/* test_informer.c — Informer parity with the PyTorch reference (MODELS.md §2):
+/* test_informer.c — Informer parity with the PyTorch reference (docs/MODELS.md §2, §6):
  * tests/fixtures/informer_small (ProbSparse, distil, mix) and tests/fixtures/transformer_small
- * (full attention, no distil, no mix), made by ../shared/reference/torch/export_fixture.py
- * {informer,transformer} --seed 0.  Eval output to 1e-4 relative; the ProbSparse selections
- * exactly; one training step (dropout off, BatchNorm on batch statistics): output, loss, every
- * gradient (compare.py's rule) and the BatchNorm running statistics.  Plus: key sampling is
+ * (full attention, no distil, no mix), exported from the PyTorch reference implementation
+ * (outside the repository, at $HZ_TORCH_REF) by `export_fixture.py {informer,transformer}
+ * --seed 0`.  Eval output to 1e-4 relative; the ProbSparse selections exactly; one training
+ * step (dropout off, BatchNorm on batch statistics): output, loss, every gradient
+ * (compare.py's rule) and the BatchNorm running statistics.  Plus: key sampling is
  * reproducible, no L x L buffer is formed by the ProbSparse encoder, and a forward after the
  * first allocates nothing. */
 #include <setjmp.h>

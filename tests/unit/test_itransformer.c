@@ -1,8 +1,9 @@
-/* test_itransformer.c — parity with the PyTorch reference (tests/fixtures/itransformer_small,
- * made by ../shared/reference/torch/export_fixture.py itransformer --seed 0): the eval
- * forward matches to 1e-4 relative, and one training step's loss and every parameter
- * gradient to 1e-3 (compare.py's rule); timeF marks computed in C from the fixture's
- * timestamps equal the reference's. */
+/* test_itransformer.c — parity with the PyTorch reference (docs/MODELS.md §6):
+ * tests/fixtures/itransformer_small, exported from the PyTorch reference implementation
+ * (outside the repository, at $HZ_TORCH_REF) by `export_fixture.py itransformer --seed 0`:
+ * the eval forward matches to 1e-4 relative, and one training step's loss and every
+ * parameter gradient to 1e-3 (compare.py's rule); timeF marks computed in C from the
+ * fixture's timestamps equal the reference's. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>

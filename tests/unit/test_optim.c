@@ -89,7 +89,7 @@ static void test_clip_grad_norm(void **state)
 
 static void test_schedules(void **state)
 {
-    /* MODELS.md 2.9: epochs 1-2 at 1e-4, epoch 3 at 5e-5, 4 at 2.5e-5 */
+    /* lradj type1 (docs/MODELS.md §4.3): epochs 1-2 at 1e-4, epoch 3 at 5e-5, 4 at 2.5e-5 */
     assert_float_equal(hz_lr_type1(1e-4, 1), 1e-4, 1e-12);
     assert_float_equal(hz_lr_type1(1e-4, 2), 1e-4, 1e-12);
     assert_float_equal(hz_lr_type1(1e-4, 3), 5e-5, 1e-12);

@@ -623,8 +623,9 @@ static void test_read_f32_checks_name_dtype_shape(void **state)
     tmp_remove(&td);
 }
 
-/* ---- interop: a file written by shared/reference/torch/safetensors.py (numpy), committed.
- * Made by tests/fixtures/safetensors/make_py_written.py (see there for the values). */
+/* ---- interop: a file written by the PyTorch reference's pure-Python writer
+ * ($HZ_TORCH_REF/safetensors.py, numpy arrays), committed.  Made by
+ * tests/fixtures/safetensors/make_py_written.py (see there for the values). */
 
 static void test_reads_python_written_file_exactly(void **state)
 {

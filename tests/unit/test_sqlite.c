@@ -18,20 +18,16 @@
 #include "connectors/sqlite_sink.h"
 #include "connectors/sqlite_source.h"
 #include "pipeline/window_store.h"
-
-static char tmpdir[256];
+#include "tmpdir.h"
 
 static int setup(void **state)
 {
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/hz_sqlite_XXXXXX");
-    return mkdtemp(tmpdir) ? 0 : -1;
+    return tmpdir_make("sqlite");
 }
 
 static int teardown(void **state)
 {
-    char cmd[300];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
-    return system(cmd) == 0 ? 0 : -1;
+    return tmpdir_remove();
 }
 
 static const char *db_path(const char *name)
