@@ -656,62 +656,63 @@ static const char *nearest_key(const hz_csec *sec, const char *name, int kind)
     return best;
 }
 
-static int parse_section(hz_loader *L, const hz_csec *sec, void *base, yaml_node_t *map,
-                         yaml_node_t *parent, const char *path)
+/* Fails on key kn, unknown in sec: lists the keys that fit, suggests a near spelling. */
+static int unknown_key(hz_loader *L, const hz_csec *sec, yaml_node_t *kn, const char *path)
 {
-    char gbuf[80], sub[PATHLEN];
-    if (map && is_null(map))
-        map = NULL;
-    if (map && map->type != YAML_MAPPING_NODE)
-        return hz_loader_err(L, map, path, NULL, "expected a mapping, got %s",
-                             describe(map, gbuf, sizeof gbuf));
-    /* Every key known, once. */
-    if (map) {
-        for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top;
-             p++) {
-            yaml_node_t *kn = node_at(L, p->key);
-            if (kn->type != YAML_SCALAR_NODE)
-                return hz_loader_err(L, kn, path, NULL, "expected a key name, got %s",
-                                     describe(kn, gbuf, sizeof gbuf));
-            for (yaml_node_pair_t *q = map->data.mapping.pairs.start; q < p; q++) {
-                yaml_node_t *prev = node_at(L, q->key);
-                if (prev->type == YAML_SCALAR_NODE && !strcmp(sval(prev), sval(kn)))
-                    return hz_loader_err(L, kn, path, sval(kn), "duplicate key (first at %zu:%zu)",
-                                         prev->start_mark.line + 1, prev->start_mark.column + 1);
-            }
-            const hz_ckey *k = NULL;
-            for (size_t i = 0; i < sec->nkeys; i++)
-                if (!strcmp(sec->keys[i].name, sval(kn)))
-                    k = &sec->keys[i];
-            if (!k) {
-                char known[400];
-                size_t o = 0;
-                known[0] = 0;
-                for (size_t i = 0; i < sec->nkeys && o < sizeof known; i++)
-                    if (key_accepts_kind(&sec->keys[i], L->kind))
-                        o += (size_t)snprintf(known + o, sizeof known - o, "%s%s", o ? ", " : "",
-                                              sec->keys[i].name);
-                char hint[120] = "";
-                const char *near = nearest_key(sec, sval(kn), L->kind);
-                if (near)
-                    snprintf(hint, sizeof hint, " (did you mean \"%s\"?)", near);
-                join(sub, path, NULL);
-                return hz_loader_err(L, kn, NULL, NULL,
-                                     "unknown key \"%s\"%s%s%s; expected one of: %s", sval(kn),
-                                     *sub ? " in " : "", sub, hint, known);
-            }
-            if (!key_accepts_kind(k, L->kind)) {
-                char ks[100];
-                kinds_text(k->kinds, ks, sizeof ks);
-                return hz_loader_err(L, kn, path, k->name,
-                                     "not a setting of %s models (only of %s)", kind_name(L->kind),
-                                     ks);
-            }
-        }
+    char sub[PATHLEN];
+    char known[400];
+    size_t o = 0;
+    known[0] = 0;
+    for (size_t i = 0; i < sec->nkeys && o < sizeof known; i++)
+        if (key_accepts_kind(&sec->keys[i], L->kind))
+            o += (size_t)snprintf(known + o, sizeof known - o, "%s%s", o ? ", " : "",
+                                  sec->keys[i].name);
+    char hint[120] = "";
+    const char *near = nearest_key(sec, sval(kn), L->kind);
+    if (near)
+        snprintf(hint, sizeof hint, " (did you mean \"%s\"?)", near);
+    join(sub, path, NULL);
+    return hz_loader_err(L, kn, NULL, NULL, "unknown key \"%s\"%s%s%s; expected one of: %s",
+                         sval(kn), *sub ? " in " : "", sub, hint, known);
+}
+
+/* Checks map's key at p: a scalar, not repeated, a key of sec for this model kind. */
+static int check_key(hz_loader *L, const hz_csec *sec, yaml_node_t *map, yaml_node_pair_t *p,
+                     const char *path)
+{
+    char gbuf[80];
+    yaml_node_t *kn = node_at(L, p->key);
+    if (kn->type != YAML_SCALAR_NODE)
+        return hz_loader_err(L, kn, path, NULL, "expected a key name, got %s",
+                             describe(kn, gbuf, sizeof gbuf));
+    for (yaml_node_pair_t *q = map->data.mapping.pairs.start; q < p; q++) {
+        yaml_node_t *prev = node_at(L, q->key);
+        if (prev->type == YAML_SCALAR_NODE && !strcmp(sval(prev), sval(kn)))
+            return hz_loader_err(L, kn, path, sval(kn), "duplicate key (first at %zu:%zu)",
+                                 prev->start_mark.line + 1, prev->start_mark.column + 1);
     }
-    /* Exactly one of the HZ_CF_ONEOF keys. */
-    int oneof = -1, n_oneof = 0, any_oneof = 0;
+    const hz_ckey *k = NULL;
+    for (size_t i = 0; i < sec->nkeys; i++)
+        if (!strcmp(sec->keys[i].name, sval(kn)))
+            k = &sec->keys[i];
+    if (!k)
+        return unknown_key(L, sec, kn, path);
+    if (!key_accepts_kind(k, L->kind)) {
+        char ks[100];
+        kinds_text(k->kinds, ks, sizeof ks);
+        return hz_loader_err(L, kn, path, k->name, "not a setting of %s models (only of %s)",
+                             kind_name(L->kind), ks);
+    }
+    return 0;
+}
+
+/* Sets *oneof to the one HZ_CF_ONEOF key of sec in map (-1: sec has none), or fails. */
+static int pick_oneof(hz_loader *L, const hz_csec *sec, yaml_node_t *map, yaml_node_t *parent,
+                      const char *path, int *oneof)
+{
+    int n_oneof = 0, any_oneof = 0;
     char names[200] = "";
+    *oneof = -1;
     for (size_t i = 0; i < sec->nkeys; i++) {
         const hz_ckey *k = &sec->keys[i];
         if (!(k->flags & HZ_CF_ONEOF))
@@ -723,14 +724,20 @@ static int parse_section(hz_loader *L, const hz_csec *sec, void *base, yaml_node
             if (n_oneof++)
                 return hz_loader_err(L, map ? hz_loader_find(L, map, k->name) : parent, path, NULL,
                                      "expected exactly one of %s, got both %s and %s", names,
-                                     sec->keys[oneof].name, k->name);
-            oneof = (int)i;
+                                     sec->keys[*oneof].name, k->name);
+            *oneof = (int)i;
         }
     }
-    if (any_oneof && oneof < 0)
+    if (any_oneof && *oneof < 0)
         return hz_loader_err(L, map ? map : parent, path, NULL, "expected one of %s, got none",
                              names);
-    int saved_kind = L->kind;
+    return 0;
+}
+
+/* Sets each applicable key of sec from map or its default; HZ_CF_KIND sets L->kind. */
+static int set_keys(hz_loader *L, const hz_csec *sec, void *base, yaml_node_t *map,
+                    yaml_node_t *parent, const char *path, int oneof)
+{
     int rc = 0;
     for (size_t i = 0; i < sec->nkeys && !rc; i++) {
         const hz_ckey *k = &sec->keys[i];
@@ -752,6 +759,33 @@ static int parse_section(hz_loader *L, const hz_csec *sec, void *base, yaml_node
         if (!rc && (k->flags & HZ_CF_KIND))
             L->kind = *(int *)at(base, k->off);
     }
+    return rc;
+}
+
+static int parse_section(hz_loader *L, const hz_csec *sec, void *base, yaml_node_t *map,
+                         yaml_node_t *parent, const char *path)
+{
+    char gbuf[80];
+    if (map && is_null(map))
+        map = NULL;
+    if (map && map->type != YAML_MAPPING_NODE)
+        return hz_loader_err(L, map, path, NULL, "expected a mapping, got %s",
+                             describe(map, gbuf, sizeof gbuf));
+    /* Every key known, once. */
+    if (map)
+        for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top;
+             p++) {
+            int rc = check_key(L, sec, map, p, path);
+            if (rc)
+                return rc;
+        }
+    /* Exactly one of the HZ_CF_ONEOF keys. */
+    int oneof;
+    int rc = pick_oneof(L, sec, map, parent, path, &oneof);
+    if (rc)
+        return rc;
+    int saved_kind = L->kind;
+    rc = set_keys(L, sec, base, map, parent, path, oneof);
     if (!rc && oneof >= 0) {
         int idx = 0;
         for (int i = 0; i < oneof; i++)

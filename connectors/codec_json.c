@@ -417,6 +417,90 @@ static int parse_error(const json_error_t *e, const void *value, size_t len, cha
                   e->line, e->column, e->position, e->text);
 }
 
+/* The series id (*s, *sn; not NUL-terminated): the mapped field, else the key. */
+static int decode_series(const hz_json_mapping *m, json_t *root, const void *key, size_t keylen,
+                         const char **s, size_t *sn, char *reason, size_t reasonlen)
+{
+    json_t *sv = m->series_field ? json_object_get(root, m->series_field) : NULL;
+    const char *from;
+    if (sv) {
+        if (!json_is_string(sv))
+            return hz_err(reason, reasonlen, HZ_EFORMAT, "field \"%s\": expected a string, got %s",
+                          m->series_field, type_name(sv));
+        *s = json_string_value(sv);
+        *sn = json_string_length(sv);
+        from = m->series_field;
+    } else if (key && keylen) {
+        *s = key;
+        *sn = keylen;
+        from = NULL;
+    } else {
+        if (m->series_field)
+            return hz_err(reason, reasonlen, HZ_EFORMAT,
+                          "missing field \"%s\" and the message has no key", m->series_field);
+        return hz_err(reason, reasonlen, HZ_EFORMAT,
+                      "the message has no key (the series id comes from the key)");
+    }
+    return check_series(*s, *sn, from, reason, reasonlen);
+}
+
+/* The value fields into out->values (NaN when absent or null); one must be present. */
+static int decode_values(const hz_json_mapping *m, json_t *root, hz_reading *out, char *reason,
+                         size_t reasonlen)
+{
+    int present = 0;
+    for (int i = 0; i < m->nvars; i++) {
+        const char *f = m->var_fields[i];
+        json_t *v = json_object_get(root, f);
+        double x = NAN;
+        if (v && !json_is_null(v)) {
+            if (!json_is_number(v))
+                return hz_err(reason, reasonlen, HZ_EFORMAT,
+                              "field \"%s\": expected a number, got %s", f, type_name(v));
+            x = json_number_value(v);
+            if (!isfinite(x) || fabs(x) > HZ_JSON_MAX_ABS)
+                return hz_err(reason, reasonlen, HZ_ERANGE,
+                              "field \"%s\": %g is out of range (|x| <= %g)", f, x,
+                              HZ_JSON_MAX_ABS);
+            present++;
+        }
+        out->values[i] = x;
+    }
+    if (!present)
+        return hz_err(reason, reasonlen, HZ_EFORMAT,
+                      "none of the %d value fields is present (first: \"%s\")", m->nvars,
+                      m->var_fields[0]);
+    return 0;
+}
+
+/* Maps a parsed message (root, owned by the caller) into out: series, time, values. */
+static int decode_object(const hz_json_mapping *m, json_t *root, const void *key, size_t keylen,
+                         hz_reading *out, char *series_buf, char *reason, size_t reasonlen)
+{
+    if (!json_is_object(root))
+        return hz_err(reason, reasonlen, HZ_EFORMAT, "expected a JSON object, got %s",
+                      type_name(root));
+    const char *s = NULL;
+    size_t sn = 0;
+    int rc = decode_series(m, root, key, keylen, &s, &sn, reason, reasonlen);
+    if (rc)
+        return rc;
+    json_t *tv = json_object_get(root, m->time_field);
+    if (!tv)
+        return hz_err(reason, reasonlen, HZ_EFORMAT, "missing field \"%s\"", m->time_field);
+    int64_t ts;
+    if ((rc = decode_time(m, tv, &ts, reason, reasonlen)))
+        return rc;
+    if ((rc = decode_values(m, root, out, reason, reasonlen)))
+        return rc;
+    memcpy(series_buf, s, sn);
+    series_buf[sn] = 0;
+    out->series = series_buf;
+    out->ts_ms = ts;
+    out->nvars = m->nvars;
+    return 0;
+}
+
 int hz_codec_json_decode(const hz_json_mapping *m, const void *key, size_t keylen,
                          const void *value, size_t len, hz_reading *out, char *series_buf,
                          char *reason, size_t reasonlen)
@@ -431,84 +515,7 @@ int hz_codec_json_decode(const hz_json_mapping *m, const void *key, size_t keyle
     json_t *root = json_loadb(value, len, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES, &e);
     if (!root)
         return parse_error(&e, value, len, reason, reasonlen);
-    int rc = 0;
-    if (!json_is_object(root)) {
-        rc = hz_err(reason, reasonlen, HZ_EFORMAT, "expected a JSON object, got %s",
-                    type_name(root));
-        goto out;
-    }
-
-    /* series: the field when present, else the key */
-    json_t *sv = m->series_field ? json_object_get(root, m->series_field) : NULL;
-    const char *s, *from;
-    size_t sn;
-    if (sv) {
-        if (!json_is_string(sv)) {
-            rc = hz_err(reason, reasonlen, HZ_EFORMAT, "field \"%s\": expected a string, got %s",
-                        m->series_field, type_name(sv));
-            goto out;
-        }
-        s = json_string_value(sv);
-        sn = json_string_length(sv);
-        from = m->series_field;
-    } else if (key && keylen) {
-        s = key;
-        sn = keylen;
-        from = NULL;
-    } else {
-        if (m->series_field)
-            rc = hz_err(reason, reasonlen, HZ_EFORMAT,
-                        "missing field \"%s\" and the message has no key", m->series_field);
-        else
-            rc = hz_err(reason, reasonlen, HZ_EFORMAT,
-                        "the message has no key (the series id comes from the key)");
-        goto out;
-    }
-    if ((rc = check_series(s, sn, from, reason, reasonlen)))
-        goto out;
-
-    json_t *tv = json_object_get(root, m->time_field);
-    if (!tv) {
-        rc = hz_err(reason, reasonlen, HZ_EFORMAT, "missing field \"%s\"", m->time_field);
-        goto out;
-    }
-    int64_t ts;
-    if ((rc = decode_time(m, tv, &ts, reason, reasonlen)))
-        goto out;
-
-    int present = 0;
-    for (int i = 0; i < m->nvars; i++) {
-        const char *f = m->var_fields[i];
-        json_t *v = json_object_get(root, f);
-        double x = NAN;
-        if (v && !json_is_null(v)) {
-            if (!json_is_number(v)) {
-                rc = hz_err(reason, reasonlen, HZ_EFORMAT,
-                            "field \"%s\": expected a number, got %s", f, type_name(v));
-                goto out;
-            }
-            x = json_number_value(v);
-            if (!isfinite(x) || fabs(x) > HZ_JSON_MAX_ABS) {
-                rc = hz_err(reason, reasonlen, HZ_ERANGE,
-                            "field \"%s\": %g is out of range (|x| <= %g)", f, x, HZ_JSON_MAX_ABS);
-                goto out;
-            }
-            present++;
-        }
-        out->values[i] = x;
-    }
-    if (!present) {
-        rc = hz_err(reason, reasonlen, HZ_EFORMAT,
-                    "none of the %d value fields is present (first: \"%s\")", m->nvars,
-                    m->var_fields[0]);
-        goto out;
-    }
-    memcpy(series_buf, s, sn);
-    series_buf[sn] = 0;
-    out->series = series_buf;
-    out->ts_ms = ts;
-    out->nvars = m->nvars;
-out:
+    int rc = decode_object(m, root, key, keylen, out, series_buf, reason, reasonlen);
     json_decref(root);
     return rc;
 }

@@ -67,6 +67,131 @@ static int digits(const char **p, int maxd, int64_t *v)
     return n;
 }
 
+/* Whether s is an epoch: optional sign, a digit, then only digits, points, spaces. */
+static int is_plain_number(const char *s)
+{
+    const char *q = s + (*s == '-' || *s == '+');
+    int plain = isdigit((unsigned char)*q);
+    for (const char *c = q; *c && plain; c++)
+        if (!isdigit((unsigned char)*c) && *c != '.' && *c != ' ')
+            plain = 0;
+    return plain;
+}
+
+/* Epoch seconds or ms (epoch_unit, or auto by magnitude) to ms. */
+static int parse_epoch(const char *s, int epoch_unit, int64_t *ms)
+{
+    char *end;
+    errno = 0;
+    double x = strtod(s, &end);
+    while (*end == ' ')
+        end++;
+    if (*end || errno || !isfinite(x))
+        return HZ_EFORMAT;
+    int secs = epoch_unit == HZ_CSV_EPOCH_S || (epoch_unit == HZ_CSV_EPOCH_AUTO && fabs(x) < 1e11);
+    double v = secs ? x * 1000.0 : x;
+    if (fabs(v) > 9.2e18)
+        return HZ_EFORMAT;
+    *ms = (int64_t)llround(v);
+    return 0;
+}
+
+/* The date at *p: YYYY-MM-DD, or three numbers split by '/' in date_order; checks the day. */
+static int parse_date(const char **pp, int date_order, int64_t *y, int64_t *mo, int64_t *d)
+{
+    const char *p = *pp;
+    int64_t a, b, c;
+    int na = digits(&p, 4, &a);
+    if (!na)
+        return HZ_EFORMAT;
+    if (*p == '-' && na == 4) {
+        p++;
+        *y = a;
+        if (digits(&p, 2, mo) != 2 || *p++ != '-' || digits(&p, 2, d) != 2)
+            return HZ_EFORMAT;
+    } else if (*p == '/') {
+        p++;
+        if (!digits(&p, 4, &b) || *p++ != '/' || !digits(&p, 4, &c))
+            return HZ_EFORMAT;
+        if (date_order == HZ_CSV_MDY) {
+            *mo = a, *d = b, *y = c;
+        } else if (date_order == HZ_CSV_DMY) {
+            *d = a, *mo = b, *y = c;
+        } else {
+            *y = a, *mo = b, *d = c;
+        }
+    } else {
+        return HZ_EFORMAT;
+    }
+    if (*mo < 1 || *mo > 12 || *d < 1 || *d > days_in_month(*y, (int)*mo))
+        return HZ_EFORMAT;
+    *pp = p;
+    return 0;
+}
+
+/* A fraction of a second after the '.' or ',' at *p, to ms (digits past the third ignored). */
+static int parse_fraction(const char **pp, int64_t *frac_ms)
+{
+    const char *p = *pp + 1;
+    int64_t f = 0, scale = 1;
+    int nd = 0;
+    while (isdigit((unsigned char)*p)) {
+        if (nd < 3) {
+            f = f * 10 + (*p - '0');
+            scale *= 10;
+        }
+        nd++;
+        p++;
+    }
+    if (!nd)
+        return HZ_EFORMAT;
+    *frac_ms = f * 1000 / scale;
+    *pp = p;
+    return 0;
+}
+
+/* The time of day at *p: H:MM, optionally :SS and a fraction; checks the ranges. */
+static int parse_clock(const char **pp, int64_t *h, int64_t *mi, int64_t *sec, int64_t *frac_ms)
+{
+    const char *p = *pp;
+    if (digits(&p, 2, h) < 1 || *p++ != ':' || digits(&p, 2, mi) != 2)
+        return HZ_EFORMAT;
+    if (*p == ':') {
+        p++;
+        if (digits(&p, 2, sec) != 2)
+            return HZ_EFORMAT;
+        if ((*p == '.' || *p == ',') && parse_fraction(&p, frac_ms))
+            return HZ_EFORMAT;
+    }
+    if (*h > 23 || *mi > 59 || *sec > 60)
+        return HZ_EFORMAT;
+    *pp = p;
+    return 0;
+}
+
+/* An optional zone at *p: Z, or +HH[:][MM] / -HH[:][MM] as minutes east of UTC. */
+static int parse_zone(const char **pp, int64_t *tz_min)
+{
+    const char *p = *pp;
+    if (*p == 'Z' || *p == 'z') {
+        p++;
+    } else if (*p == '+' || *p == '-') {
+        int sign = *p++ == '-' ? -1 : 1;
+        int64_t th, tm = 0;
+        if (digits(&p, 2, &th) != 2)
+            return HZ_EFORMAT;
+        if (*p == ':')
+            p++;
+        if (isdigit((unsigned char)*p) && digits(&p, 2, &tm) != 2)
+            return HZ_EFORMAT;
+        if (th > 23 || tm > 59)
+            return HZ_EFORMAT;
+        *tz_min = sign * (th * 60 + tm);
+    }
+    *pp = p;
+    return 0;
+}
+
 int hz_csv_parse_time(const char *s, int date_order, int epoch_unit, int64_t *ms)
 {
     while (*s == ' ' || *s == '\t')
@@ -74,98 +199,19 @@ int hz_csv_parse_time(const char *s, int date_order, int epoch_unit, int64_t *ms
     if (!*s)
         return HZ_EFORMAT;
     /* epoch: a plain number */
-    const char *q = s + (*s == '-' || *s == '+');
-    int plain = isdigit((unsigned char)*q);
-    for (const char *c = q; *c && plain; c++)
-        if (!isdigit((unsigned char)*c) && *c != '.' && *c != ' ')
-            plain = 0;
-    if (plain) {
-        char *end;
-        errno = 0;
-        double x = strtod(s, &end);
-        while (*end == ' ')
-            end++;
-        if (*end || errno || !isfinite(x))
-            return HZ_EFORMAT;
-        int secs =
-            epoch_unit == HZ_CSV_EPOCH_S || (epoch_unit == HZ_CSV_EPOCH_AUTO && fabs(x) < 1e11);
-        double v = secs ? x * 1000.0 : x;
-        if (fabs(v) > 9.2e18)
-            return HZ_EFORMAT;
-        *ms = (int64_t)llround(v);
-        return 0;
-    }
+    if (is_plain_number(s))
+        return parse_epoch(s, epoch_unit, ms);
     const char *p = s;
-    int64_t a, b, c, y, mo, d;
-    int na = digits(&p, 4, &a);
-    if (!na)
-        return HZ_EFORMAT;
-    if (*p == '-' && na == 4) {
-        p++;
-        y = a;
-        if (digits(&p, 2, &mo) != 2 || *p++ != '-' || digits(&p, 2, &d) != 2)
-            return HZ_EFORMAT;
-    } else if (*p == '/') {
-        p++;
-        if (!digits(&p, 4, &b) || *p++ != '/' || !digits(&p, 4, &c))
-            return HZ_EFORMAT;
-        if (date_order == HZ_CSV_MDY) {
-            mo = a, d = b, y = c;
-        } else if (date_order == HZ_CSV_DMY) {
-            d = a, mo = b, y = c;
-        } else {
-            y = a, mo = b, d = c;
-        }
-    } else {
-        return HZ_EFORMAT;
-    }
-    if (mo < 1 || mo > 12 || d < 1 || d > days_in_month(y, (int)mo))
+    int64_t y, mo, d;
+    if (parse_date(&p, date_order, &y, &mo, &d))
         return HZ_EFORMAT;
     int64_t h = 0, mi = 0, sec = 0, frac_ms = 0, tz_min = 0;
     if (*p == 'T' || *p == ' ') {
         p++;
         while (*p == ' ')
             p++;
-        if (digits(&p, 2, &h) < 1 || *p++ != ':' || digits(&p, 2, &mi) != 2)
+        if (parse_clock(&p, &h, &mi, &sec, &frac_ms) || parse_zone(&p, &tz_min))
             return HZ_EFORMAT;
-        if (*p == ':') {
-            p++;
-            if (digits(&p, 2, &sec) != 2)
-                return HZ_EFORMAT;
-            if (*p == '.' || *p == ',') {
-                p++;
-                int64_t f = 0, scale = 1;
-                int nd = 0;
-                while (isdigit((unsigned char)*p)) {
-                    if (nd < 3) {
-                        f = f * 10 + (*p - '0');
-                        scale *= 10;
-                    }
-                    nd++;
-                    p++;
-                }
-                if (!nd)
-                    return HZ_EFORMAT;
-                frac_ms = f * 1000 / scale;
-            }
-        }
-        if (h > 23 || mi > 59 || sec > 60)
-            return HZ_EFORMAT;
-        if (*p == 'Z' || *p == 'z') {
-            p++;
-        } else if (*p == '+' || *p == '-') {
-            int sign = *p++ == '-' ? -1 : 1;
-            int64_t th, tm = 0;
-            if (digits(&p, 2, &th) != 2)
-                return HZ_EFORMAT;
-            if (*p == ':')
-                p++;
-            if (isdigit((unsigned char)*p) && digits(&p, 2, &tm) != 2)
-                return HZ_EFORMAT;
-            if (th > 23 || tm > 59)
-                return HZ_EFORMAT;
-            tz_min = sign * (th * 60 + tm);
-        }
     }
     while (*p == ' ')
         p++;
@@ -242,9 +288,8 @@ static int field_end(hz_csv_reader *r)
     return fbuf_put(r, 0);
 }
 
-/* Reads one record into fields/raw.  Returns 1, 0 at end of file, HZ_EFORMAT for an
- * unterminated quote (origin/reason set), HZ_EIO or HZ_ENOMEM.  Skips blank lines. */
-static int read_record(hz_csv_reader *r)
+/* Clears the record, skips blank lines: 1 at a record, 0 at end of file, or HZ_EIO. */
+static inline int skip_blank_lines(hz_csv_reader *r)
 {
     for (;;) {
         r->nfields = 0;
@@ -255,55 +300,74 @@ static int read_record(hz_csv_reader *r)
         int c = peekb(r);
         if (c < 0)
             return r->eof == 2 ? HZ_EIO : 0;
-        if (c == '\n' || c == '\r') { /* blank line */
+        if (c != '\n' && c != '\r')
+            return 1;
+        /* blank line */
+        getb(r);
+        if (c == '\r' && peekb(r) == '\n')
             getb(r);
-            if (c == '\r' && peekb(r) == '\n')
-                getb(r);
-            r->line++;
-            r->col = 1;
-            continue;
-        }
-        break;
+        r->line++;
+        r->col = 1;
     }
+}
+
+/* Sets origin/reason for a quoted field still open at the end of the file; HZ_EFORMAT. */
+static int unclosed_quote(hz_csv_reader *r, long qline, long qcol)
+{
+    snprintf(r->e_origin, sizeof r->e_origin, "%s:%ld:%ld", r->path, qline, qcol);
+    snprintf(r->e_reason, sizeof r->e_reason,
+             "quoted field is not closed before the end of the file");
+    field_end(r);
+    return HZ_EFORMAT;
+}
+
+/* Takes byte c inside quotes ("" is one quote, a lone " ends them); 0 or HZ_ENOMEM. */
+static inline int quoted_byte(hz_csv_reader *r, int c, int *in_quotes)
+{
+    if (raw_put(r, c))
+        return HZ_ENOMEM;
+    if (c == '"') {
+        if (peekb(r) == '"') {
+            getb(r);
+            raw_put(r, '"');
+            fbuf_put(r, '"');
+            r->col += 2;
+            return 0;
+        }
+        *in_quotes = 0;
+        r->col++;
+        return 0;
+    }
+    if (c == '\n') {
+        r->line++;
+        r->col = 1;
+    } else {
+        r->col++;
+    }
+    return fbuf_put(r, c) ? HZ_ENOMEM : 0;
+}
+
+/* Reads one record into fields/raw.  Returns 1, 0 at end of file, HZ_EFORMAT for an
+ * unterminated quote (origin/reason set), HZ_EIO or HZ_ENOMEM.  Skips blank lines. */
+static int read_record(hz_csv_reader *r)
+{
+    int rc = skip_blank_lines(r);
+    if (rc != 1)
+        return rc;
     r->rec_line = r->line;
     if (field_start(r))
         return HZ_ENOMEM;
-    int quoted = 0, in_quotes = 0, at_start = 1;
+    int in_quotes = 0, at_start = 1;
     long qline = 0, qcol = 0;
     for (;;) {
         int c = getb(r);
         if (c < 0) {
-            if (in_quotes) {
-                snprintf(r->e_origin, sizeof r->e_origin, "%s:%ld:%ld", r->path, qline, qcol);
-                snprintf(r->e_reason, sizeof r->e_reason,
-                         "quoted field is not closed before the end of the file");
-                field_end(r);
-                return HZ_EFORMAT;
-            }
+            if (in_quotes)
+                return unclosed_quote(r, qline, qcol);
             break;
         }
         if (in_quotes) {
-            if (raw_put(r, c))
-                return HZ_ENOMEM;
-            if (c == '"') {
-                if (peekb(r) == '"') {
-                    getb(r);
-                    raw_put(r, '"');
-                    fbuf_put(r, '"');
-                    r->col += 2;
-                    continue;
-                }
-                in_quotes = 0;
-                r->col++;
-                continue;
-            }
-            if (c == '\n') {
-                r->line++;
-                r->col = 1;
-            } else {
-                r->col++;
-            }
-            if (fbuf_put(r, c))
+            if (quoted_byte(r, c, &in_quotes))
                 return HZ_ENOMEM;
             continue;
         }
@@ -321,18 +385,16 @@ static int read_record(hz_csv_reader *r)
             if (field_end(r) || field_start(r))
                 return HZ_ENOMEM;
             at_start = 1;
-            quoted = 0;
             continue;
         }
         if (c == '"' && at_start) {
-            quoted = in_quotes = 1;
+            in_quotes = 1;
             qline = r->line;
             qcol = r->col;
             r->col++;
             at_start = 0;
             continue;
         }
-        (void)quoted;
         at_start = 0;
         r->col++;
         if (fbuf_put(r, c))
@@ -399,6 +461,119 @@ void hz_csv_close(hz_csv_reader *r)
     free(r);
 }
 
+/* Writes "path: out of memory" and returns HZ_ENOMEM. */
+static int open_oom(const hz_csv_reader *r, char *err, size_t errlen)
+{
+    return hz_err(err, errlen, HZ_ENOMEM, "%s: out of memory", r->path);
+}
+
+/* Opens the file, notes its size and skips a UTF-8 byte order mark. */
+static int open_file(hz_csv_reader *r, char *err, size_t errlen)
+{
+    r->f = fopen(r->path, "rb");
+    if (!r->f)
+        return hz_err(err, errlen, HZ_EIO, "%s: cannot open: %s", r->path, strerror(errno));
+    struct stat st;
+    if (fstat(fileno(r->f), &st) == 0)
+        r->size = (uint64_t)st.st_size;
+    /* UTF-8 byte order mark */
+    if (peekb(r) == 0xEF) {
+        getb(r);
+        if (getb(r) != 0xBB || getb(r) != 0xBF)
+            return hz_err(err, errlen, HZ_EFORMAT, "%s:1:1: bad byte order mark", r->path);
+    }
+    return 0;
+}
+
+/* The most frequent of , \t ; outside quotes on the first buffered line (',' on a tie). */
+static char detect_delim(const hz_csv_reader *r)
+{
+    size_t cnt[3] = {0, 0, 0};
+    const char cand[3] = {',', '\t', ';'};
+    int inq = 0;
+    for (size_t i = r->bpos; i < r->blen && (inq || r->buf[i] != '\n'); i++) {
+        if (r->buf[i] == '"')
+            inq = !inq;
+        for (int k = 0; k < 3 && !inq; k++)
+            cnt[k] += r->buf[i] == (unsigned char)cand[k];
+    }
+    int best = 0;
+    for (int k = 1; k < 3; k++)
+        if (cnt[k] > cnt[best])
+            best = k;
+    return cand[best];
+}
+
+/* Reads the header row into r->header (names trimmed). */
+static int read_header(hz_csv_reader *r, char *err, size_t errlen)
+{
+    int rc = read_record(r);
+    if (rc != 1)
+        return hz_err(err, errlen, rc == 0 ? HZ_EFORMAT : rc, "%s:1: %s", r->path,
+                      rc == 0 ? "empty file, expected a header row" : "cannot read the header");
+    r->nheader = r->nfields;
+    r->header = calloc(r->nheader, sizeof *r->header);
+    if (!r->header)
+        return open_oom(r, err, errlen);
+    for (size_t i = 0; i < r->nheader; i++) {
+        char name[256];
+        trim_copy(name, sizeof name, field(r, i));
+        if (!(r->header[i] = strdup(name)))
+            return open_oom(r, err, errlen);
+    }
+    return 0;
+}
+
+/* Finds the time column(s) and the value columns (the listed ones, else all the others). */
+static int pick_columns(hz_csv_reader *r, char *err, size_t errlen)
+{
+    r->tcol = r->o.time_column ? find_col(r, r->o.time_column) : 0;
+    if (r->tcol < 0)
+        return missing_col(r, r->o.time_column, err, errlen);
+    if (r->o.time_column2 && (r->tcol2 = find_col(r, r->o.time_column2)) < 0)
+        return missing_col(r, r->o.time_column2, err, errlen);
+    if (r->o.columns && r->o.ncolumns > 0) {
+        r->ncols = r->o.ncolumns;
+        if (!(r->vcol = calloc((size_t)r->ncols, sizeof *r->vcol)))
+            return open_oom(r, err, errlen);
+        for (int j = 0; j < r->ncols; j++)
+            if ((r->vcol[j] = find_col(r, r->o.columns[j])) < 0)
+                return missing_col(r, r->o.columns[j], err, errlen);
+    } else {
+        if (!(r->vcol = calloc(r->nheader, sizeof *r->vcol)))
+            return open_oom(r, err, errlen);
+        for (size_t i = 0; i < r->nheader; i++)
+            if ((int)i != r->tcol && (int)i != r->tcol2)
+                r->vcol[r->ncols++] = (int)i;
+    }
+    if (r->ncols == 0)
+        return hz_err(err, errlen, HZ_EINVAL, "%s:1: no value columns besides the time column",
+                      r->path);
+    return 0;
+}
+
+/* Splits the comma-separated na_values option into r->na. */
+static int split_na_values(hz_csv_reader *r, char *err, size_t errlen)
+{
+    if (!r->o.na_values || !r->o.na_values[0])
+        return 0;
+    const char *s = r->o.na_values;
+    for (;;) {
+        const char *e = strchr(s, ',');
+        size_t n = e ? (size_t)(e - s) : strlen(s);
+        char **na = realloc(r->na, (size_t)(r->nna + 1) * sizeof *na);
+        if (!na)
+            return open_oom(r, err, errlen);
+        r->na = na;
+        if (!(r->na[r->nna] = strndup(s, n)))
+            return open_oom(r, err, errlen);
+        r->nna++;
+        if (!e)
+            return 0;
+        s = e + 1;
+    }
+}
+
 hz_csv_reader *hz_csv_open(const char *path, const hz_csv_opts *o, char *err, size_t errlen)
 {
     hz_csv_opts z = {0};
@@ -412,105 +587,15 @@ hz_csv_reader *hz_csv_open(const char *path, const hz_csv_opts *o, char *err, si
     r->tcol2 = -1;
     r->line = 1;
     r->col = 1;
-    r->f = fopen(path, "rb");
-    if (!r->f) {
-        hz_err(err, errlen, HZ_EIO, "%s: cannot open: %s", path, strerror(errno));
+    if (open_file(r, err, errlen))
         goto fail;
-    }
-    struct stat st;
-    if (fstat(fileno(r->f), &st) == 0)
-        r->size = (uint64_t)st.st_size;
-    /* UTF-8 byte order mark */
-    if (peekb(r) == 0xEF) {
-        getb(r);
-        if (getb(r) != 0xBB || getb(r) != 0xBF) {
-            hz_err(err, errlen, HZ_EFORMAT, "%s:1:1: bad byte order mark", path);
-            goto fail;
-        }
-    }
     r->delim = r->o.delimiter;
-    if (!r->delim) {
-        /* detect from the first line: the most frequent of , \t ; outside quotes */
-        size_t cnt[3] = {0, 0, 0};
-        const char cand[3] = {',', '\t', ';'};
-        int inq = 0;
-        for (size_t i = r->bpos; i < r->blen && (inq || r->buf[i] != '\n'); i++) {
-            if (r->buf[i] == '"')
-                inq = !inq;
-            for (int k = 0; k < 3 && !inq; k++)
-                cnt[k] += r->buf[i] == (unsigned char)cand[k];
-        }
-        int best = 0;
-        for (int k = 1; k < 3; k++)
-            if (cnt[k] > cnt[best])
-                best = k;
-        r->delim = cand[best];
-    }
-    int rc = read_record(r);
-    if (rc != 1) {
-        hz_err(err, errlen, rc == 0 ? HZ_EFORMAT : rc, "%s:1: %s", path,
-               rc == 0 ? "empty file, expected a header row" : "cannot read the header");
+    if (!r->delim) /* detect from the first line */
+        r->delim = detect_delim(r);
+    if (read_header(r, err, errlen) || pick_columns(r, err, errlen) ||
+        split_na_values(r, err, errlen))
         goto fail;
-    }
-    r->nheader = r->nfields;
-    r->header = calloc(r->nheader, sizeof *r->header);
-    if (!r->header)
-        goto nomem;
-    for (size_t i = 0; i < r->nheader; i++) {
-        char name[256];
-        trim_copy(name, sizeof name, field(r, i));
-        if (!(r->header[i] = strdup(name)))
-            goto nomem;
-    }
-    r->tcol = r->o.time_column ? find_col(r, r->o.time_column) : 0;
-    if (r->tcol < 0) {
-        missing_col(r, r->o.time_column, err, errlen);
-        goto fail;
-    }
-    if (r->o.time_column2 && (r->tcol2 = find_col(r, r->o.time_column2)) < 0) {
-        missing_col(r, r->o.time_column2, err, errlen);
-        goto fail;
-    }
-    if (r->o.columns && r->o.ncolumns > 0) {
-        r->ncols = r->o.ncolumns;
-        if (!(r->vcol = calloc((size_t)r->ncols, sizeof *r->vcol)))
-            goto nomem;
-        for (int j = 0; j < r->ncols; j++)
-            if ((r->vcol[j] = find_col(r, r->o.columns[j])) < 0) {
-                missing_col(r, r->o.columns[j], err, errlen);
-                goto fail;
-            }
-    } else {
-        if (!(r->vcol = calloc(r->nheader, sizeof *r->vcol)))
-            goto nomem;
-        for (size_t i = 0; i < r->nheader; i++)
-            if ((int)i != r->tcol && (int)i != r->tcol2)
-                r->vcol[r->ncols++] = (int)i;
-    }
-    if (r->ncols == 0) {
-        hz_err(err, errlen, HZ_EINVAL, "%s:1: no value columns besides the time column", path);
-        goto fail;
-    }
-    if (r->o.na_values && r->o.na_values[0]) {
-        const char *s = r->o.na_values;
-        for (;;) {
-            const char *e = strchr(s, ',');
-            size_t n = e ? (size_t)(e - s) : strlen(s);
-            char **na = realloc(r->na, (size_t)(r->nna + 1) * sizeof *na);
-            if (!na)
-                goto nomem;
-            r->na = na;
-            if (!(r->na[r->nna] = strndup(s, n)))
-                goto nomem;
-            r->nna++;
-            if (!e)
-                break;
-            s = e + 1;
-        }
-    }
     return r;
-nomem:
-    hz_err(err, errlen, HZ_ENOMEM, "%s: out of memory", path);
 fail:
     hz_csv_close(r);
     return NULL;

@@ -126,116 +126,126 @@ static void sleep_ms(int ms)
     nanosleep(&ts, NULL);
 }
 
-/* One pass over the rows after next_rowid.  Returns records or a negative HZ_E*. */
-static int poll_once(sqlite_source *s, hz_batch *out, size_t max, char *err, size_t errlen)
+/* One poll's progress through the fetched rows. */
+typedef struct poll_state {
+    size_t nr, nd, fetched; /* readings, dead letters, rows fetched */
+    int open_group;         /* the last reading may still take rows */
+    int dead_in_group;      /* a dead letter came after the last reading opened */
+    int full;               /* a row was left for the next batch */
+    int64_t group_first;    /* first rowid of the last reading */
+    int64_t consumed;       /* last rowid taken */
+} poll_state;
+
+/* Sizes the readings and their series offsets for max readings. */
+static int reserve_batch(sqlite_source *s, size_t max, char *err, size_t errlen)
 {
-    size_t limit = max * (size_t)s->nvars + 1;
     if (hz_grow((void **)&s->readings, &s->readings_cap, max, sizeof *s->readings))
         return hz_err(err, errlen, HZ_ENOMEM, "sqlite source: out of memory");
     size_t *so = realloc(s->series_off, s->readings_cap * sizeof *so);
     if (!so)
         return hz_err(err, errlen, HZ_ENOMEM, "sqlite source: out of memory");
     s->series_off = so;
-    s->pool_len = 0;
-    sqlite3_stmt *st = s->sel;
-    sqlite3_bind_int64(st, 1, s->next_rowid);
-    sqlite3_bind_int64(st, 2, (sqlite3_int64)limit);
-    size_t nr = 0, nd = 0, fetched = 0;
-    int open_group = 0, dead_in_group = 0, full = 0;
-    int64_t group_first = 0, consumed = s->next_rowid;
-    int rc = 0;
-    for (;;) {
-        int src = sqlite3_step(st);
-        if (src == SQLITE_DONE)
-            break;
-        if (src != SQLITE_ROW) {
-            rc = hz_err(err, errlen, HZ_EDB, "%s: reading %s: %s", s->path, s->table,
-                        sqlite3_errmsg(s->db));
-            break;
-        }
-        fetched++;
-        int64_t rowid = sqlite3_column_int64(st, 0);
-        const char *ser = (const char *)sqlite3_column_text(st, 1);
-        const char *var = (const char *)sqlite3_column_text(st, 2);
-        int k = -1;
-        for (int j = 0; var && j < s->nvars; j++)
-            if (!strcmp(var, s->vars[j]))
-                k = j;
-        if (k < 0 && var) { /* a variable this source does not read */
-            consumed = rowid;
-            continue;
-        }
-        const char *why = NULL;
-        char reason[160];
-        double v = NAN;
-        int64_t ts = 0;
-        if (!ser) {
-            snprintf(reason, sizeof reason, "column series is NULL");
-            why = reason;
-        } else if (!var) {
-            snprintf(reason, sizeof reason, "column variable is NULL");
-            why = reason;
-        } else if (sqlite3_column_type(st, 3) != SQLITE_INTEGER) {
-            snprintf(reason, sizeof reason,
-                     "column ts: expected an integer (ms since the epoch), got %s",
-                     sqlite3_column_type(st, 3) == SQLITE_NULL ? "NULL" : "another type");
-            why = reason;
-        } else {
-            ts = sqlite3_column_int64(st, 3);
-            const char *w;
-            if (col_number(st, 4, &v, &w)) {
-                snprintf(reason, sizeof reason, "column value %s", w);
-                why = reason;
-            }
-        }
-        hz_reading *g = open_group ? &s->readings[nr - 1] : NULL;
-        int same = g && !why && g->ts_ms == ts && !strcmp(s->pool + s->series_off[nr - 1], ser);
-        if (!same && nr + nd >= max) {
-            full = 1; /* this row starts the next batch, so the last group is whole */
-            break;
-        }
-        consumed = rowid;
-        if (why) {
-            if ((rc = add_dead(s, nd, st, rowid, why)))
-                break;
-            nd++;
-            if (open_group)
-                dead_in_group = 1;
-            continue;
-        }
-        if (!same) {
-            g = &s->readings[nr];
-            size_t off = pool_add(s, ser, strlen(ser));
-            if (off == (size_t)-1) {
-                rc = HZ_ENOMEM;
-                break;
-            }
-            s->series_off[nr] = off;
-            g->ts_ms = ts;
-            g->nvars = s->nvars;
-            for (int j = 0; j < s->nvars; j++)
-                g->values[j] = NAN;
-            g->pos.partition = -1;
-            nr++;
-            open_group = 1;
-            dead_in_group = 0;
-            group_first = rowid;
-        }
-        g->values[k] = v;
-        g->pos.offset = rowid;
+    return 0;
+}
+
+/* Index of var among the source's variables (the last match), or -1. */
+static int var_index(const sqlite_source *s, const char *var)
+{
+    int k = -1;
+    for (int j = 0; var && j < s->nvars; j++)
+        if (!strcmp(var, s->vars[j]))
+            k = j;
+    return k;
+}
+
+/* Reads the row's ts and value; returns why the row is a dead letter (in reason), or NULL. */
+static const char *row_problem(sqlite3_stmt *st, const char *ser, const char *var, int64_t *ts,
+                               double *v, char *reason, size_t reasonlen)
+{
+    if (!ser) {
+        snprintf(reason, reasonlen, "column series is NULL");
+        return reason;
     }
-    int hit_limit = !full && fetched >= limit;
-    sqlite3_reset(st);
-    if (rc == HZ_ENOMEM)
-        return hz_err(err, errlen, HZ_ENOMEM, "sqlite source: out of memory");
-    if (rc)
-        return rc;
-    /* the last group may continue in rows not fetched yet: re-read it next time */
-    if (hit_limit && open_group && nr > 1 && !dead_in_group) {
-        nr--;
-        consumed = group_first - 1;
+    if (!var) {
+        snprintf(reason, reasonlen, "column variable is NULL");
+        return reason;
     }
-    s->next_rowid = consumed;
+    if (sqlite3_column_type(st, 3) != SQLITE_INTEGER) {
+        snprintf(reason, reasonlen, "column ts: expected an integer (ms since the epoch), got %s",
+                 sqlite3_column_type(st, 3) == SQLITE_NULL ? "NULL" : "another type");
+        return reason;
+    }
+    *ts = sqlite3_column_int64(st, 3);
+    const char *w;
+    if (col_number(st, 4, v, &w)) {
+        snprintf(reason, reasonlen, "column value %s", w);
+        return reason;
+    }
+    return NULL;
+}
+
+/* Opens the next reading for (ser, ts) starting at rowid, values NaN; NULL when out of memory. */
+static hz_reading *open_reading(sqlite_source *s, poll_state *ps, const char *ser, int64_t ts,
+                                int64_t rowid)
+{
+    hz_reading *g = &s->readings[ps->nr];
+    size_t off = pool_add(s, ser, strlen(ser));
+    if (off == (size_t)-1)
+        return NULL;
+    s->series_off[ps->nr] = off;
+    g->ts_ms = ts;
+    g->nvars = s->nvars;
+    for (int j = 0; j < s->nvars; j++)
+        g->values[j] = NAN;
+    g->pos.partition = -1;
+    ps->nr++;
+    ps->open_group = 1;
+    ps->dead_in_group = 0;
+    ps->group_first = rowid;
+    return g;
+}
+
+/* Takes one fetched row (ps->full: it starts the next batch instead); 0 or HZ_ENOMEM. */
+static int take_row(sqlite_source *s, sqlite3_stmt *st, size_t max, poll_state *ps)
+{
+    int64_t rowid = sqlite3_column_int64(st, 0);
+    const char *ser = (const char *)sqlite3_column_text(st, 1);
+    const char *var = (const char *)sqlite3_column_text(st, 2);
+    int k = var_index(s, var);
+    if (k < 0 && var) { /* a variable this source does not read */
+        ps->consumed = rowid;
+        return 0;
+    }
+    char reason[160];
+    double v = NAN;
+    int64_t ts = 0;
+    const char *why = row_problem(st, ser, var, &ts, &v, reason, sizeof reason);
+    hz_reading *g = ps->open_group ? &s->readings[ps->nr - 1] : NULL;
+    int same = g && !why && g->ts_ms == ts && !strcmp(s->pool + s->series_off[ps->nr - 1], ser);
+    if (!same && ps->nr + ps->nd >= max) {
+        ps->full = 1; /* this row starts the next batch, so the last group is whole */
+        return 0;
+    }
+    ps->consumed = rowid;
+    if (why) {
+        int rc = add_dead(s, ps->nd, st, rowid, why);
+        if (rc)
+            return rc;
+        ps->nd++;
+        if (ps->open_group)
+            ps->dead_in_group = 1;
+        return 0;
+    }
+    if (!same && !(g = open_reading(s, ps, ser, ts, rowid)))
+        return HZ_ENOMEM;
+    g->values[k] = v;
+    g->pos.offset = rowid;
+    return 0;
+}
+
+/* Points the batch's readings and dead letters into the pool and fills out. */
+static int publish_batch(sqlite_source *s, hz_batch *out, size_t nr, size_t nd, int64_t consumed)
+{
     for (size_t i = 0; i < nr; i++)
         s->readings[i].series = s->pool + s->series_off[i];
     int64_t now = hz_now_ms();
@@ -255,6 +265,46 @@ static int poll_once(sqlite_source *s, hz_batch *out, size_t max, char *err, siz
     out->positions = &s->bpos;
     out->n_positions = nr + nd ? 1 : 0;
     return (int)(nr + nd);
+}
+
+/* One pass over the rows after next_rowid.  Returns records or a negative HZ_E*. */
+static int poll_once(sqlite_source *s, hz_batch *out, size_t max, char *err, size_t errlen)
+{
+    size_t limit = max * (size_t)s->nvars + 1;
+    int rc = reserve_batch(s, max, err, errlen);
+    if (rc)
+        return rc;
+    s->pool_len = 0;
+    sqlite3_stmt *st = s->sel;
+    sqlite3_bind_int64(st, 1, s->next_rowid);
+    sqlite3_bind_int64(st, 2, (sqlite3_int64)limit);
+    poll_state ps = {.consumed = s->next_rowid};
+    for (;;) {
+        int src = sqlite3_step(st);
+        if (src == SQLITE_DONE)
+            break;
+        if (src != SQLITE_ROW) {
+            rc = hz_err(err, errlen, HZ_EDB, "%s: reading %s: %s", s->path, s->table,
+                        sqlite3_errmsg(s->db));
+            break;
+        }
+        ps.fetched++;
+        if ((rc = take_row(s, st, max, &ps)) || ps.full)
+            break;
+    }
+    int hit_limit = !ps.full && ps.fetched >= limit;
+    sqlite3_reset(st);
+    if (rc == HZ_ENOMEM)
+        return hz_err(err, errlen, HZ_ENOMEM, "sqlite source: out of memory");
+    if (rc)
+        return rc;
+    /* the last group may continue in rows not fetched yet: re-read it next time */
+    if (hit_limit && ps.open_group && ps.nr > 1 && !ps.dead_in_group) {
+        ps.nr--;
+        ps.consumed = ps.group_first - 1;
+    }
+    s->next_rowid = ps.consumed;
+    return publish_batch(s, out, ps.nr, ps.nd, ps.consumed);
 }
 
 static int src_poll(hz_source *src, hz_batch *out, size_t max, int timeout_ms, char *err,

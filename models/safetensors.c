@@ -240,8 +240,8 @@ static int parse_entry(hz_st_file *f, const char *name, json_t *e, const unsigne
     return 0;
 }
 
-/* Validates f->bytes[0..len) and fills the tensor table. */
-static int parse(hz_st_file *f, char *err, size_t errlen)
+/* Checks the header length (*hlen) and parses the JSON header into f->root. */
+static int parse_header(hz_st_file *f, uint64_t *hlen, char *err, size_t errlen)
 {
     const unsigned char *b = f->bytes;
     size_t len = f->len;
@@ -268,32 +268,45 @@ static int parse(hz_st_file *f, char *err, size_t errlen)
                     je.text, je.position);
     if (!json_is_object(f->root))
         return ferr(f, err, errlen, HZ_EFORMAT, "header is not a JSON object");
+    *hlen = n;
+    return 0;
+}
 
-    const unsigned char *data = b + 8 + n;
-    size_t dlen = len - 8 - (size_t)n;
+/* Checks __metadata__ (an object of strings) and keeps it as f->meta. */
+static int take_metadata(hz_st_file *f, json_t *val, char *err, size_t errlen)
+{
+    if (!json_is_object(val))
+        return ferr(f, err, errlen, HZ_EFORMAT, "__metadata__ is not a JSON object");
+    const char *mk;
+    json_t *mv;
+    json_object_foreach(val, mk, mv)
+    {
+        if (!json_is_string(mv))
+            return ferr(f, err, errlen, HZ_EFORMAT, "__metadata__ value for '%s' is not a string",
+                        mk);
+    }
+    f->meta = val;
+    return 0;
+}
+
+/* Fills the tensor table from the header's entries, in header order. */
+static int read_entries(hz_st_file *f, const unsigned char *data, size_t dlen, char *err,
+                        size_t errlen)
+{
     size_t cap = json_object_size(f->root);
     f->t = calloc(cap ? cap : 1, sizeof *f->t);
     f->by_name = calloc(cap ? cap : 1, sizeof *f->by_name);
     f->by_off = calloc(cap ? cap : 1, sizeof *f->by_off);
     if (!f->t || !f->by_name || !f->by_off)
         return ferr(f, err, errlen, HZ_ENOMEM, "out of memory for %zu tensors", cap);
-
     const char *key;
     json_t *val;
     json_object_foreach(f->root, key, val)
     {
         if (strcmp(key, "__metadata__") == 0) {
-            if (!json_is_object(val))
-                return ferr(f, err, errlen, HZ_EFORMAT, "__metadata__ is not a JSON object");
-            const char *mk;
-            json_t *mv;
-            json_object_foreach(val, mk, mv)
-            {
-                if (!json_is_string(mv))
-                    return ferr(f, err, errlen, HZ_EFORMAT,
-                                "__metadata__ value for '%s' is not a string", mk);
-            }
-            f->meta = val;
+            int rc = take_metadata(f, val, err, errlen);
+            if (rc)
+                return rc;
             continue;
         }
         int rc = parse_entry(f, key, val, data, dlen, &f->t[f->n], err, errlen);
@@ -302,9 +315,13 @@ static int parse(hz_st_file *f, char *err, size_t errlen)
         f->by_name[f->n] = f->by_off[f->n] = &f->t[f->n];
         f->n++;
     }
+    return 0;
+}
 
-    /* The tensors must tile the data section: sorted by offset, each begins where the last
-     * ended, and the last ends at the end of the file. */
+/* Checks that the tensors, sorted by offset, tile the data section exactly. */
+static int check_tiling(hz_st_file *f, const unsigned char *data, size_t dlen, char *err,
+                        size_t errlen)
+{
     qsort(f->by_off, f->n, sizeof *f->by_off, cmp_off);
     size_t pos = 0;
     const hz_st_tensor *prev = NULL;
@@ -330,6 +347,21 @@ static int parse(hz_st_file *f, char *err, size_t errlen)
                     "%zu trailing bytes after the last tensor (data section is %zu bytes, tensors "
                     "cover %zu)",
                     dlen - pos, dlen, pos);
+    return 0;
+}
+
+/* Validates f->bytes[0..len) and fills the tensor table. */
+static int parse(hz_st_file *f, char *err, size_t errlen)
+{
+    uint64_t n;
+    int rc = parse_header(f, &n, err, errlen);
+    if (rc)
+        return rc;
+    const unsigned char *data = f->bytes + 8 + n;
+    size_t dlen = f->len - 8 - (size_t)n;
+    if ((rc = read_entries(f, data, dlen, err, errlen)) ||
+        (rc = check_tiling(f, data, dlen, err, errlen)))
+        return rc;
     qsort(f->by_name, f->n, sizeof *f->by_name, cmp_name);
     return 0;
 }

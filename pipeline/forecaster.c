@@ -60,76 +60,83 @@ static int grow_series(hz_forecaster *p, size_t need)
     return 0;
 }
 
-/* hooks: only for a train_on_start training, only during this call (not kept) */
-static int open_model(hz_forecaster *p, const hz_train_hooks *hooks, char *err, size_t errlen)
+/* With no checkpoint file: trains one when model.train.train_on_start allows, else fails. */
+static int train_if_missing(hz_forecaster *p, const hz_train_hooks *hooks, char *err, size_t errlen)
 {
     const hz_pipeline_conf *pc = p->pc;
     const char *path = pc->model.checkpoint;
-    if (access(path, F_OK) != 0) {
-        if (!pc->model.train.train_on_start)
-            return hz_err(err, errlen, HZ_ENOTFOUND,
-                          "pipeline %s: no checkpoint at %s (run `horizon train -c %s -p %s` "
-                          "or set model.train.train_on_start)",
-                          pc->name, path, p->cfg->path, pc->name);
-        hz_log(p->log, HZ_LOG_NOTICE, "pipeline %s: no checkpoint at %s; training one", pc->name,
-               path);
-        /* a start that was stopped or killed mid-training continues that run */
-        hz_train_opts o = {
-            .epochs = -1, .log = p->log, .keep_state = 1, .resume = HZ_RESUME_IF_USABLE};
-        if (hooks) {
-            o.cancel = hooks->cancel;
-            o.alive = hooks->alive;
-            o.alive_arg = hooks->alive_arg;
-        }
-        int rc = hz_trainer_run(p->cfg, pc, &o, NULL, err, errlen);
-        if (rc)
-            return rc;
+    if (access(path, F_OK) == 0)
+        return 0;
+    if (!pc->model.train.train_on_start)
+        return hz_err(err, errlen, HZ_ENOTFOUND,
+                      "pipeline %s: no checkpoint at %s (run `horizon train -c %s -p %s` "
+                      "or set model.train.train_on_start)",
+                      pc->name, path, p->cfg->path, pc->name);
+    hz_log(p->log, HZ_LOG_NOTICE, "pipeline %s: no checkpoint at %s; training one", pc->name, path);
+    /* a start that was stopped or killed mid-training continues that run */
+    hz_train_opts o = {.epochs = -1, .log = p->log, .keep_state = 1, .resume = HZ_RESUME_IF_USABLE};
+    if (hooks) {
+        o.cancel = hooks->cancel;
+        o.alive = hooks->alive;
+        o.alive_arg = hooks->alive_arg;
     }
-    hz_st_file *f = NULL;
-    int n_names = 0;
-    int rc = hz_ckpt_load(path, &p->model, &f, err, errlen);
-    if (!rc)
-        rc = hz_meta_scaler_parse(f, &p->sc, &p->mnames, &n_names, err, errlen);
-    if (rc)
-        goto out;
-    p->n_mnames = n_names;
+    return hz_trainer_run(p->cfg, pc, &o, NULL, err, errlen);
+}
+
+/* Takes the model's sizes; checks them against its variable names and the window. */
+static int check_model_shape(hz_forecaster *p, int n_names, char *err, size_t errlen)
+{
+    const hz_pipeline_conf *pc = p->pc;
+    const char *path = pc->model.checkpoint;
     const hz_model_conf *mc = &p->model->conf;
     p->C = mc->c_out;
     p->L = mc->seq_len;
     p->P = mc->pred_len;
     p->lab = mc->label_len;
     p->F = mc->n_marks;
-    if (n_names != p->C || mc->enc_in != p->C) {
-        rc = hz_err(err, errlen, HZ_EFORMAT, "%s: %d variable names for a model of %d inputs", path,
-                    n_names, mc->enc_in);
-        goto out;
-    }
-    if (p->L != pc->window.lookback || p->P != pc->window.horizon) {
-        rc = hz_err(err, errlen, HZ_EINVAL,
-                    "pipeline %s: checkpoint %s has lookback %d and horizon %d, the window "
-                    "section %d and %d (retrain, or fix the window)",
-                    pc->name, path, p->L, p->P, pc->window.lookback, pc->window.horizon);
-        goto out;
-    }
+    if (n_names != p->C || mc->enc_in != p->C)
+        return hz_err(err, errlen, HZ_EFORMAT, "%s: %d variable names for a model of %d inputs",
+                      path, n_names, mc->enc_in);
+    if (p->L != pc->window.lookback || p->P != pc->window.horizon)
+        return hz_err(err, errlen, HZ_EINVAL,
+                      "pipeline %s: checkpoint %s has lookback %d and horizon %d, the window "
+                      "section %d and %d (retrain, or fix the window)",
+                      pc->name, path, p->L, p->P, pc->window.lookback, pc->window.horizon);
+    return 0;
+}
+
+/* Maps each model variable to the source variable of the same name (p->mvar). */
+static int map_variables(hz_forecaster *p, char *err, size_t errlen)
+{
     for (int k = 0; k < p->C; k++) {
         p->mvar[k] = -1;
         for (int v = 0; v < p->nvars; v++)
             if (!strcmp(p->mnames[k], p->vars[v]))
                 p->mvar[k] = v;
-        if (p->mvar[k] < 0) {
-            rc = hz_err(err, errlen, HZ_EINVAL,
-                        "pipeline %s: checkpoint %s forecasts variable %s, which "
-                        "source.fields.values does not list",
-                        pc->name, path, p->mnames[k]);
-            goto out;
-        }
+        if (p->mvar[k] < 0)
+            return hz_err(err, errlen, HZ_EINVAL,
+                          "pipeline %s: checkpoint %s forecasts variable %s, which "
+                          "source.fields.values does not list",
+                          p->pc->name, p->pc->model.checkpoint, p->mnames[k]);
     }
+    return 0;
+}
+
+/* Names the model "pipeline-<sha256 prefix>", or by its path when the file cannot be hashed. */
+static void set_model_id(hz_forecaster *p, char *err, size_t errlen)
+{
+    const char *path = p->pc->model.checkpoint;
     char sha[65];
     if (hz_file_sha256(path, sha, err, errlen) == 0)
-        snprintf(p->model_id, sizeof p->model_id, "%s-%.12s", pc->name, sha);
+        snprintf(p->model_id, sizeof p->model_id, "%s-%.12s", p->pc->name, sha);
     else
         snprintf(p->model_id, sizeof p->model_id, "%s", path);
-    /* conformal sets seeded from the validation residual quantiles */
+}
+
+/* Makes the conformal sets (anomaly levels) seeded from the checkpoint's residuals. */
+static int seed_conformal(hz_forecaster *p, const hz_st_file *f, char *err, size_t errlen)
+{
+    const hz_pipeline_conf *pc = p->pc;
     hz_conformal_conf cc;
     hz_conformal_conf_default(&cc);
     cc.nlevels = 0;
@@ -141,10 +148,8 @@ static int open_model(hz_forecaster *p, const hz_train_hooks *hooks, char *err, 
     }
     p->level_hi = cc.levels[cc.nlevels - 1];
     p->cset = hz_conformal_set_new(&cc, p->C, p->P, err, errlen);
-    if (!p->cset) {
-        rc = HZ_EINVAL;
-        goto out;
-    }
+    if (!p->cset)
+        return HZ_EINVAL;
     const hz_st_tensor *q = hz_st_find(f, "calib.abs_residual_quantiles");
     if (q && q->dtype == HZ_ST_F32 && q->ndim == 3 && q->shape[0] == p->P && q->shape[1] == p->C &&
         q->shape[2] == CALIB_Q) {
@@ -158,8 +163,32 @@ static int open_model(hz_forecaster *p, const hz_train_hooks *hooks, char *err, 
         hz_log(p->log, HZ_LOG_WARN,
                "pipeline %s: %s has no validation residuals; intervals start empty (+inf) and "
                "fill as forecasts meet readings",
-               pc->name, path);
+               pc->name, pc->model.checkpoint);
     }
+    return 0;
+}
+
+/* hooks: only for a train_on_start training, only during this call (not kept) */
+static int open_model(hz_forecaster *p, const hz_train_hooks *hooks, char *err, size_t errlen)
+{
+    const hz_pipeline_conf *pc = p->pc;
+    const char *path = pc->model.checkpoint;
+    int rc = train_if_missing(p, hooks, err, errlen);
+    if (rc)
+        return rc;
+    hz_st_file *f = NULL;
+    int n_names = 0;
+    rc = hz_ckpt_load(path, &p->model, &f, err, errlen);
+    if (!rc)
+        rc = hz_meta_scaler_parse(f, &p->sc, &p->mnames, &n_names, err, errlen);
+    if (rc)
+        goto out;
+    p->n_mnames = n_names;
+    if ((rc = check_model_shape(p, n_names, err, errlen)) || (rc = map_variables(p, err, errlen)))
+        goto out;
+    set_model_id(p, err, errlen);
+    if ((rc = seed_conformal(p, f, err, errlen)))
+        goto out;
     const char *pm = hz_st_meta(f, "period_ms");
     if (pm && atoll(pm) > 0 && atoll(pm) != pc->window.period_ms)
         hz_log(p->log, HZ_LOG_WARN,

@@ -463,17 +463,11 @@ size_t hz_window_store_bytes(const hz_window_store *ws)
            ws->table_cap * sizeof(uint32_t) + ws->q_cap * sizeof(uint32_t) + ws->id_bytes;
 }
 
-int hz_window_store_load_sqlite(hz_window_store *ws, sqlite3 *db, const char *table,
-                                const char *const *variables, const char *series, uint64_t *points,
-                                char *err, size_t errlen)
+/* Prepares the query for the last lookback periods of each series (or of series). */
+static int rebuild_stmt(const hz_window_store *ws, sqlite3 *db, const char *table,
+                        const char *const *variables, const char *series, sqlite3_stmt **st,
+                        char *err, size_t errlen)
 {
-    if (points)
-        *points = 0;
-    if (!table)
-        table = "readings";
-    int rc = hz_sqlite_ident_check(table, "window rebuild: readings table", err, errlen);
-    if (rc)
-        return rc;
     int nv = ws->o.nvars;
     char sql[1024];
     int off = snprintf(sql, sizeof sql,
@@ -486,23 +480,81 @@ int hz_window_store_load_sqlite(hz_window_store *ws, sqlite3 *db, const char *ta
     snprintf(sql + off, sizeof sql - (size_t)off,
              ")%s) WHERE ts >= (mx - (mx %% ?1000)) - ?1001 ORDER BY series, ts",
              series ? " AND series = ?1002" : "");
-    sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+    if (sqlite3_prepare_v2(db, sql, -1, st, NULL) != SQLITE_OK)
         return hz_err(err, errlen, HZ_EDB, "window rebuild from %s: %s", table, sqlite3_errmsg(db));
     for (int k = 0; k < nv; k++)
-        sqlite3_bind_text(st, k + 1, variables[k], -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 1000, ws->o.period_ms);
-    sqlite3_bind_int64(st, 1001, (int64_t)(ws->o.lookback - 1) * ws->o.period_ms);
+        sqlite3_bind_text(*st, k + 1, variables[k], -1, SQLITE_STATIC);
+    sqlite3_bind_int64(*st, 1000, ws->o.period_ms);
+    sqlite3_bind_int64(*st, 1001, (int64_t)(ws->o.lookback - 1) * ws->o.period_ms);
     if (series)
-        sqlite3_bind_text(st, 1002, series, -1, SQLITE_STATIC);
+        sqlite3_bind_text(*st, 1002, series, -1, SQLITE_STATIC);
+    return 0;
+}
 
-    char *cur = NULL;
-    size_t cur_cap = 0;
-    int have = 0;
-    int64_t cur_ts = 0;
+/* The reading being gathered from the consecutive rows of one (series, ts). */
+typedef struct rebuild_point {
+    char *cur; /* its series (owned) */
+    size_t cur_cap;
+    int have; /* a reading is being gathered */
+    int64_t cur_ts;
     double vals[HZ_MAX_VARS];
-    uint64_t npts = 0;
-    rc = 0;
+    uint64_t npts; /* readings pushed */
+} rebuild_point;
+
+/* Takes one query row, pushing the gathered point when (series, ts) changes; 0/HZ_E*. */
+static int rebuild_row(hz_window_store *ws, sqlite3_stmt *st, const char *const *variables,
+                       rebuild_point *g, char *err, size_t errlen)
+{
+    int nv = ws->o.nvars;
+    const char *ser = (const char *)sqlite3_column_text(st, 0);
+    int64_t ts = sqlite3_column_int64(st, 1);
+    const char *var = (const char *)sqlite3_column_text(st, 2);
+    if (!ser || !var)
+        return 0;
+    if (g->have && (ts != g->cur_ts || strcmp(ser, g->cur))) {
+        int rc = hz_window_store_push(ws, g->cur, g->cur_ts, g->vals);
+        if (rc)
+            return rc;
+        g->npts++;
+        g->have = 0;
+    }
+    if (!g->have) {
+        size_t n = strlen(ser) + 1;
+        if (n > g->cur_cap) {
+            char *nc = realloc(g->cur, n);
+            if (!nc)
+                return hz_err(err, errlen, HZ_ENOMEM, "window rebuild: out of memory");
+            g->cur = nc;
+            g->cur_cap = n;
+        }
+        memcpy(g->cur, ser, n);
+        g->cur_ts = ts;
+        for (int k = 0; k < nv; k++)
+            g->vals[k] = NAN;
+        g->have = 1;
+    }
+    for (int k = 0; k < nv; k++)
+        if (!strcmp(var, variables[k]))
+            g->vals[k] =
+                sqlite3_column_type(st, 3) == SQLITE_NULL ? NAN : sqlite3_column_double(st, 3);
+    return 0;
+}
+
+int hz_window_store_load_sqlite(hz_window_store *ws, sqlite3 *db, const char *table,
+                                const char *const *variables, const char *series, uint64_t *points,
+                                char *err, size_t errlen)
+{
+    if (points)
+        *points = 0;
+    if (!table)
+        table = "readings";
+    int rc = hz_sqlite_ident_check(table, "window rebuild: readings table", err, errlen);
+    if (rc)
+        return rc;
+    sqlite3_stmt *st = NULL;
+    if ((rc = rebuild_stmt(ws, db, table, variables, series, &st, err, errlen)))
+        return rc;
+    rebuild_point g = {.cur = NULL};
     for (;;) {
         int s = sqlite3_step(st);
         if (s == SQLITE_DONE)
@@ -512,50 +564,19 @@ int hz_window_store_load_sqlite(hz_window_store *ws, sqlite3 *db, const char *ta
                         sqlite3_errmsg(db));
             break;
         }
-        const char *ser = (const char *)sqlite3_column_text(st, 0);
-        int64_t ts = sqlite3_column_int64(st, 1);
-        const char *var = (const char *)sqlite3_column_text(st, 2);
-        if (!ser || !var)
-            continue;
-        if (have && (ts != cur_ts || strcmp(ser, cur))) {
-            rc = hz_window_store_push(ws, cur, cur_ts, vals);
-            if (rc)
-                break;
-            npts++;
-            have = 0;
-        }
-        if (!have) {
-            size_t n = strlen(ser) + 1;
-            if (n > cur_cap) {
-                char *nc = realloc(cur, n);
-                if (!nc) {
-                    rc = hz_err(err, errlen, HZ_ENOMEM, "window rebuild: out of memory");
-                    break;
-                }
-                cur = nc;
-                cur_cap = n;
-            }
-            memcpy(cur, ser, n);
-            cur_ts = ts;
-            for (int k = 0; k < nv; k++)
-                vals[k] = NAN;
-            have = 1;
-        }
-        for (int k = 0; k < nv; k++)
-            if (!strcmp(var, variables[k]))
-                vals[k] =
-                    sqlite3_column_type(st, 3) == SQLITE_NULL ? NAN : sqlite3_column_double(st, 3);
+        if ((rc = rebuild_row(ws, st, variables, &g, err, errlen)))
+            break;
     }
-    if (!rc && have) {
-        rc = hz_window_store_push(ws, cur, cur_ts, vals);
+    if (!rc && g.have) {
+        rc = hz_window_store_push(ws, g.cur, g.cur_ts, g.vals);
         if (!rc)
-            npts++;
+            g.npts++;
     }
     if (rc == HZ_ENOMEM)
         hz_err(err, errlen, HZ_ENOMEM, "window rebuild: out of memory");
-    free(cur);
+    free(g.cur);
     sqlite3_finalize(st);
     if (points)
-        *points = npts;
+        *points = g.npts;
     return rc;
 }
