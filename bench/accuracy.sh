@@ -63,7 +63,7 @@ for h in $horizons; do
         t1=$(date +%s)
         "$B"/horizon eval -c "$conf" >"$log.eval" 2>&1 || { echo "eval $conf failed" >&2; continue; }
     fi
-    set -- $(tail -n 1 "$log.eval" | sed 's/test mse=\([^ ]*\) mae=\(.*\)/\1 \2/')
+    set -- $(tail -n 1 "$log.eval" | sed 's/test mse=\([^ ]*\) mae=\([^ ]*\).*/\1 \2/')
     p=$(paper "$kind" "$h")
     runs=$(grep -c '^eval: ' "$log.eval")
     printf '| %s | %s | %s | %s | %s | %s | %s | %ss |\n' "$kind" "$h" "$1" "$2" "$runs" "${p% *}" "${p#* }" \

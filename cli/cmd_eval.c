@@ -1,7 +1,10 @@
 /* cmd_eval.c — `horizon eval`: backtests a checkpoint on the pipeline's held-out test split
  * (the papers' protocol, docs/MODELS.md): MSE and MAE per horizon step and overall, on scaled
  * data and in original units; with train.repeats N > 1 every repeat is scored and the last
- * line is their mean.  --plot draws forecasts against actuals for a few test windows. */
+ * line is their mean.  Coverage: the share of test points inside the 90% and 99% intervals
+ * that the checkpoint's validation residuals give (training/trainer.c stores their quantiles
+ * per step and variable; horizond starts from the same intervals and adapts them online).
+ * --plot draws forecasts against actuals for a few test windows. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,8 +30,11 @@ static void usage(FILE *f)
                "\n"
                "Backtests the checkpoint on the held-out test split (papers' protocol):\n"
                "MSE and MAE per horizon step and overall, on scaled data and in original\n"
-               "units.  The last line is `test mse=X mae=Y` (scaled data); with\n"
-               "train.repeats N > 1 every repeat is scored and the line is their mean.\n"
+               "units, and the coverage of the 90%% and 99%% intervals calibrated on the\n"
+               "validation split.  The last line is `test mse=X mae=Y cov90=A cov99=B`\n"
+               "(MSE, MAE on scaled data; A, B the shares of test points inside the\n"
+               "intervals, nan for a checkpoint without calibration); with train.repeats\n"
+               "N > 1 every repeat is scored and the line is their mean.\n"
                "\n"
                "options:\n"
                "  -c, --config FILE    the configuration (required)\n"
@@ -165,11 +171,42 @@ static int write_plot(const char *path, hz_model *m, const hz_prepared *d, char 
 
 /* ---- the backtest */
 
+/* One checkpoint's test scores: scaled MSE and MAE, and interval coverage at 90% and 99%. */
+typedef struct eval_scores {
+    double mse, mae, cov90, cov99;
+} eval_scores;
+
+/* Shares of the test points whose |forecast - actual| (abs_err [n, P, C], original units) is
+ * within the checkpoint's validation quantile at 0.90 and 0.99: the split-conformal
+ * intervals' coverage.  NaN when the checkpoint has no calibration of this shape. */
+static void coverage(const hz_st_file *f, const float *abs_err, int n, int P, int C, eval_scores *s)
+{
+    s->cov90 = s->cov99 = NAN;
+    const hz_st_tensor *q = hz_st_find(f, HZ_CALIB_TENSOR);
+    if (!q || q->dtype != HZ_ST_F32 || q->ndim != 3 || q->shape[0] != P || q->shape[1] != C ||
+        q->shape[2] != HZ_CALIB_Q || n < 1)
+        return;
+    size_t in90 = 0, in99 = 0, total = (size_t)n * P * C;
+    for (int t = 0; t < P; t++)
+        for (int k = 0; k < C; k++) {
+            float b[2];
+            size_t at = ((size_t)t * C + k) * HZ_CALIB_Q;
+            memcpy(&b[0], (const char *)q->data + (at + 89) * sizeof(float), sizeof(float));
+            memcpy(&b[1], (const char *)q->data + (at + 98) * sizeof(float), sizeof(float));
+            for (int i = 0; i < n; i++) {
+                float e = abs_err[((size_t)i * P + t) * C + k];
+                in90 += e <= b[0];
+                in99 += e <= b[1];
+            }
+        }
+    s->cov90 = (double)in90 / (double)total;
+    s->cov99 = (double)in99 / (double)total;
+}
+
 /* Backtest of one checkpoint on the pipeline's test split; prints the per-step table and
- * leaves the overall scaled MSE/MAE in *mse, *mae.  HZ_EXIT_OK or HZ_EXIT_FAIL (message
- * printed). */
+ * leaves the overall scores in *s.  HZ_EXIT_OK or HZ_EXIT_FAIL (message printed). */
 static int eval_checkpoint(const hz_config *cfg, const hz_pipeline_conf *p, const char *series,
-                           const char *ckpt, const char *plot, double *mse, double *mae)
+                           const char *ckpt, const char *plot, eval_scores *s)
 {
     char err[HZ_ERRLEN];
     int rc = HZ_EXIT_FAIL, n_names = 0;
@@ -180,6 +217,7 @@ static int eval_checkpoint(const hz_config *cfg, const hz_pipeline_conf *p, cons
     hz_st_file *f = NULL;
     hz_eval_result et = {0};
     hz_scaler sc;
+    float *abs_err = NULL;
     if (hz_ckpt_load(ckpt, &m, &f, err, sizeof err) ||
         hz_meta_scaler_parse(f, &sc, &names, &n_names, err, sizeof err) ||
         hz_prepared_load(cfg, p, series, &d, err, sizeof err) ||
@@ -196,7 +234,9 @@ static int eval_checkpoint(const hz_config *cfg, const hz_pipeline_conf *p, cons
     /* iTransformer scores every test window (batch 1 in its repo); Informer's loader
      * drops the last partial batch of 32 (docs/MODELS.md) */
     int informer = m->conf.kind == HZ_MODEL_INFORMER;
-    if (hz_evaluate(m, &d.win[2], 32, informer, &d.scaler, NULL, &et)) {
+    int P = m->conf.pred_len, C = d.table.cols;
+    abs_err = malloc((size_t)d.win[2].count * P * C * sizeof *abs_err + 1);
+    if (!abs_err || hz_evaluate(m, &d.win[2], 32, informer, &d.scaler, abs_err, &et)) {
         hz_cli_error(CMD, "out of memory");
         goto out;
     }
@@ -209,10 +249,14 @@ static int eval_checkpoint(const hz_config *cfg, const hz_pipeline_conf *p, cons
         else
             printf("plot %s\n", plot);
     }
-    *mse = et.mse;
-    *mae = et.mae;
+    s->mse = et.mse;
+    s->mae = et.mae;
+    coverage(f, abs_err, et.windows, P, C, s);
+    printf("test coverage: %.4f of points inside the 90%% interval, %.4f inside the 99%%\n",
+           s->cov90, s->cov99);
     rc = HZ_EXIT_OK;
 out:
+    free(abs_err);
     hz_eval_free(&et);
     hz_names_free(names, n_names);
     hz_st_close(f);
@@ -221,33 +265,34 @@ out:
     return rc;
 }
 
-/* The scripts' itr: every repeat's checkpoint scored, their mean left in *mse, *mae. */
+/* The scripts' itr: every repeat's checkpoint scored, their mean left in *mean. */
 static int eval_repeats(const hz_config *cfg, const hz_pipeline_conf *p, const eval_args *a,
-                        double *mse, double *mae)
+                        eval_scores *mean)
 {
     int n = p->model.train.repeats;
-    double sm = 0, sa = 0, m2 = 0, r_mse[100], r_mae[100];
+    double m2 = 0;
+    eval_scores r_s[100];
     char path[1100];
+    *mean = (eval_scores){0};
     for (int r = 0; r < n; r++) {
         hz_repeat_path(p->model.checkpoint, r, path, sizeof path);
-        int rc = eval_checkpoint(cfg, p, a->m.series, path, r == 0 ? a->plot : NULL, &r_mse[r],
-                                 &r_mae[r]);
+        int rc = eval_checkpoint(cfg, p, a->m.series, path, r == 0 ? a->plot : NULL, &r_s[r]);
         if (rc)
             return rc;
-        sm += r_mse[r];
-        sa += r_mae[r];
+        mean->mse += r_s[r].mse / n;
+        mean->mae += r_s[r].mae / n;
+        mean->cov90 += r_s[r].cov90 / n;
+        mean->cov99 += r_s[r].cov99 / n;
     }
-    *mse = sm / n;
-    *mae = sa / n;
-    double min = r_mse[0];
+    double min = r_s[0].mse;
     for (int r = 0; r < n; r++) {
-        printf("repeat %d (seed %d): test mse=%.6f mae=%.6f\n", r, p->model.train.seed + r,
-               r_mse[r], r_mae[r]);
-        m2 += (r_mse[r] - *mse) * (r_mse[r] - *mse);
-        min = r_mse[r] < min ? r_mse[r] : min;
+        printf("repeat %d (seed %d): test mse=%.6f mae=%.6f cov90=%.4f cov99=%.4f\n", r,
+               p->model.train.seed + r, r_s[r].mse, r_s[r].mae, r_s[r].cov90, r_s[r].cov99);
+        m2 += (r_s[r].mse - mean->mse) * (r_s[r].mse - mean->mse);
+        min = r_s[r].mse < min ? r_s[r].mse : min;
     }
-    printf("repeats %d: mean test mse %.6f (sd %.6f, min %.6f) mae %.6f\n", n, *mse,
-           sqrt(m2 / (n - 1)), min, *mae);
+    printf("repeats %d: mean test mse %.6f (sd %.6f, min %.6f) mae %.6f\n", n, mean->mse,
+           sqrt(m2 / (n - 1)), min, mean->mae);
     return HZ_EXIT_OK;
 }
 
@@ -257,16 +302,15 @@ static int run(const eval_args *a)
     const hz_pipeline_conf *p;
     if (hz_cli_load(CMD, &a->m, &cfg, &p))
         return HZ_EXIT_FAIL;
-    double mse = 0, mae = 0;
+    eval_scores s = {0};
     int rc;
     if (a->m.checkpoint || p->model.train.repeats <= 1)
         rc = eval_checkpoint(cfg, p, a->m.series,
-                             a->m.checkpoint ? a->m.checkpoint : p->model.checkpoint, a->plot, &mse,
-                             &mae);
+                             a->m.checkpoint ? a->m.checkpoint : p->model.checkpoint, a->plot, &s);
     else
-        rc = eval_repeats(cfg, p, a, &mse, &mae);
+        rc = eval_repeats(cfg, p, a, &s);
     if (!rc)
-        printf("test mse=%.6f mae=%.6f\n", mse, mae);
+        printf("test mse=%.6f mae=%.6f cov90=%.4f cov99=%.4f\n", s.mse, s.mae, s.cov90, s.cov99);
     hz_config_free(cfg);
     return rc;
 }

@@ -20,4 +20,11 @@ void hz_names_free(char **names, int n);
 /* SHA-256 of a file as 64 hex digits (libcrypto). */
 int hz_file_sha256(const char *path, char hex[65], char *err, size_t errlen);
 
+/* The calibration of the anomaly intervals, written by `horizon train` (training/trainer.c):
+ * tensor HZ_CALIB_TENSOR, F32 [pred_len, variables, HZ_CALIB_Q], entry q the quantile
+ * (q + 1) / 100 of |forecast - actual| on the validation split, in original units.  Read by
+ * pipeline/forecaster.c (the conformal sets' seed) and cli/cmd_eval.c (test coverage). */
+#define HZ_CALIB_TENSOR "calib.abs_residual_quantiles"
+#define HZ_CALIB_Q      99
+
 #endif

@@ -37,8 +37,6 @@ static void say(const hz_logger *log, const char *fmt, ...)
         fprintf(stderr, "%s\n", buf);
 }
 
-#define CALIB_Q 99 /* quantiles 0.01 .. 0.99 of |residual| per step and variable */
-
 /* What on_progress needs: where lines go and when the last went out. */
 typedef struct progress {
     const hz_logger *log;
@@ -88,7 +86,7 @@ static void on_progress(void *opaque, int epoch, int phase, int batch, int n_bat
         val_loss, secs);
 }
 
-/* Quantiles of |residual| per (step, variable) over n windows: out [P, C, CALIB_Q]. */
+/* Quantiles of |residual| per (step, variable) over n windows: out [P, C, HZ_CALIB_Q]. */
 static void residual_quantiles(const float *abs_err, int n, int P, int C, float *out)
 {
     float *col = malloc((size_t)n * sizeof *col);
@@ -105,13 +103,13 @@ static void residual_quantiles(const float *abs_err, int n, int P, int C, float 
                 }
                 col[j + 1] = v;
             }
-            for (int q = 0; q < CALIB_Q; q++) {
+            for (int q = 0; q < HZ_CALIB_Q; q++) {
                 int idx = (int)ceil((q + 1) / 100.0 * (n + 1)) - 1;
                 if (idx >= n)
                     idx = n - 1;
                 if (idx < 0)
                     idx = 0;
-                out[((size_t)t * C + k) * CALIB_Q + q] = col[idx];
+                out[((size_t)t * C + k) * HZ_CALIB_Q + q] = col[idx];
             }
         }
     free(col);
@@ -232,7 +230,7 @@ typedef struct run {
     hz_train_conf tc;
     hz_train_result tr;
     hz_eval_result ev, et; /* validation and test scores */
-    float *calib;          /* [pred_len, C, CALIB_Q] quantiles of validation |residual| */
+    float *calib;          /* [pred_len, C, HZ_CALIB_Q] quantiles of validation |residual| */
     char *conf_json, *vars, *scal, *metrics; /* the checkpoint's JSON metadata */
     char sha[65];                            /* of the written checkpoint */
 } run;
@@ -373,7 +371,7 @@ static int run_calibrate(run *r, char *err, size_t errlen)
 {
     int P = r->mc.pred_len, C = r->d.table.cols;
     float *abs_err = malloc((size_t)r->d.win[1].count * P * C * sizeof(float) + 1);
-    r->calib = malloc((size_t)P * C * CALIB_Q * sizeof(float));
+    r->calib = malloc((size_t)P * C * HZ_CALIB_Q * sizeof(float));
     int drop_last = r->mc.kind == HZ_MODEL_INFORMER;
     int rc = 0;
     if (!abs_err || !r->calib ||
@@ -420,7 +418,7 @@ static int run_save(run *r, char *err, size_t errlen)
                               {"pipeline", p->name},
                               {"time_column", p->source.fields.time ? p->source.fields.time : ""}};
     hz_ckpt_extra ex = {
-        "calib.abs_residual_quantiles", 3, {r->mc.pred_len, r->d.table.cols, CALIB_Q}, r->calib};
+        HZ_CALIB_TENSOR, 3, {r->mc.pred_len, r->d.table.cols, HZ_CALIB_Q}, r->calib};
     make_parent_dirs(r->ckpt);
     if (!r->o->no_register && cfg->database && *cfg->database)
         make_parent_dirs(cfg->database);

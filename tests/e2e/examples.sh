@@ -29,6 +29,6 @@ grep -q 'windows train 8449 val 2785 test 2785' "$T/train.err" ||
 grep -q '^not registered' "$T/train.out" || fail "probe registered: $(cat "$T/train.out")"
 "$BIN/horizon" eval -c "$c" --checkpoint "$T/p.safetensors" >"$T/eval.out" 2>"$T/eval.err" ||
     fail "eval failed: $(tail -5 "$T/eval.err")"
-tail -n 1 "$T/eval.out" | grep -Eq '^test mse=[0-9.]+ mae=[0-9.]+$' ||
+tail -n 1 "$T/eval.out" | grep -Eq '^test mse=[0-9.]+ mae=[0-9.]+ cov90=[0-9.]+ cov99=[0-9.]+$' ||
     fail "eval's last line: $(tail -n 1 "$T/eval.out")"
 echo "examples: ok ($n CSV paths inside the repository; ETTh1 iTransformer probe trained and evaluated)"

@@ -1,8 +1,8 @@
 #!/bin/sh
 # model_cli.sh — horizon train / eval / forecast end to end on the bundled Choptank sample
 # (SQLite readings): a short training writes a checkpoint that is registered in `models` (a
-# --max-batches probe run is not); eval's last line is `test mse=X mae=Y` and equals
-# train's; forecast writes horizon rows continuing the input's period; train.repeats (seeds,
+# --max-batches probe run is not); eval's last line is `test mse=X mae=Y cov90=A cov99=B`,
+# its MSE and MAE equal train's and its coverages are shares with A <= B; forecast writes horizon rows continuing the input's period; train.repeats (seeds,
 # the served best run, eval's mean, --repeat N); SIGINT keeps the best weights, SIGINT then
 # SIGTERM writes nothing; --resume after a stop or a kill -9 (also mid-repeats) ends with
 # the same checkpoint, bit for bit, as an uninterrupted run; bad invocations fail with a
@@ -35,9 +35,14 @@ n=$(sqlite3 "$T/demo.sqlite" "SELECT count(*) FROM models")
 [ "$n" = 1 ] || fail "the probe run was registered ($n models)"
 
 "$H" eval -c "$T/demo.yaml" --plot "$T/p.svg" >"$T/eval.out" 2>&1 || fail "eval: $(cat "$T/eval.out")"
-tail -n 1 "$T/eval.out" | grep -q '^test mse=[0-9.]* mae=[0-9.]*$' || fail "eval last line: $(tail -n 1 "$T/eval.out")"
+tail -n 1 "$T/eval.out" | grep -q '^test mse=[0-9.]* mae=[0-9.]* cov90=[01]\.[0-9]* cov99=[01]\.[0-9]*$' ||
+    fail "eval last line: $(tail -n 1 "$T/eval.out")"
+# the 99% interval holds at least the 90% one's points, and most of them
+tail -n 1 "$T/eval.out" | awk '{ sub("cov90=", "", $4); sub("cov99=", "", $5); exit !($5 >= $4 && $4 > 0.5) }' ||
+    fail "coverage: $(tail -n 1 "$T/eval.out")"
 # eval reproduces the test metrics train recorded
-[ "$(tail -n 1 "$T/eval.out")" = "$(grep '^test mse' "$T/train.out")" ] || fail "eval differs from train's test metrics"
+[ "$(tail -n 1 "$T/eval.out" | sed 's/ cov90=.*//')" = "$(grep '^test mse' "$T/train.out")" ] ||
+    fail "eval differs from train's test metrics"
 grep -q '<polyline' "$T/p.svg" || fail "plot has no lines"
 
 "$H" forecast --checkpoint "$T/m/choptank.safetensors" --input data/choptank/ChoptankRiverFlow.txt \
@@ -61,7 +66,7 @@ cmp -s "$T/r/choptank.safetensors" "$T/r/choptank.r$best.safetensors" || fail "s
 [ "$(grep -c '^eval: ' "$T/reval.out")" = 3 ] || fail "repeats eval scored $(grep -c '^eval: ' "$T/reval.out") runs"
 mean=$(sed -n 's/^repeat [0-9] (seed [0-9]*): test mse=\([0-9.]*\) .*/\1/p' "$T/reval.out" |
     awk '{ s += $1 } END { printf "%.4f", s / NR }')
-last=$(tail -n 1 "$T/reval.out" | sed -n 's/^test mse=\([0-9.]*\) mae=[0-9.]*$/\1/p')
+last=$(tail -n 1 "$T/reval.out" | sed -n 's/^test mse=\([0-9.]*\) mae=[0-9.]* cov90=.*/\1/p')
 [ -n "$last" ] && [ "$(printf '%.4f' "$last")" = "$mean" ] || fail "eval's last line is not the mean: $(tail -n 5 "$T/reval.out")"
 # one repeat retrained alone is the same run, bit for bit
 cp "$T/r/choptank.r1.safetensors" "$T/r1.before"
