@@ -815,7 +815,8 @@ static const hz_ckey rules_keys[] = {
      .def = "0",
      .min = 0,
      .max = 1000000,
-     .doc = "Flag this many or more consecutive missing periods (kind `gap`); 0 = off."},
+     .doc = "Flag a reading that follows more than this many consecutive missing periods (kind "
+            "`gap`); 0 = off."},
 };
 static const hz_csec rules_sec = {
     "rules", rules_keys, NKEYS(rules_keys),
@@ -831,9 +832,10 @@ static const hz_ckey anomaly_keys[] = {
      .max = 1,
      .flags = HZ_CF_OPEN,
      .nmin = 1,
-     .nmax = 8,
-     .doc = "Conformal interval levels, ascending; a point outside the interval of a level is "
-            "flagged at it."},
+     .nmax = 4, /* HZ_CONFORMAL_MAX_LEVELS, pipeline/anomaly.h */
+     .doc = "Conformal interval levels, ascending, 1 to 4. Forecast rows carry the interval of "
+            "the highest level; a reading outside it is flagged (kind `residual`, see "
+            "docs/ANOMALIES.md)."},
     {.name = "rules",
      .type = HZ_CT_SECTION,
      O(hz_cfg_anomaly, rules),

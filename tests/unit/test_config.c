@@ -403,6 +403,7 @@ static const struct {
     {"bad_duplicate_pipeline.yaml", ":6:11: ", "expected a unique pipeline name, got \"p1\""},
     {"bad_kind_param.yaml", ":7:30: ", "params.distil: not a setting of itransformer models"},
     {"bad_levels.yaml", ":7:21: ", "anomaly.levels[1]: expected a number in (0, 1), got \"1.0\""},
+    {"bad_levels_count.yaml", ":7:15: ", "anomaly.levels: expected 1 to 4 items, got 5"},
     {"bad_range_rule.yaml", ":7:22: ", "rules.range: expected [min, max] with min < max"},
     {"bad_identifier.yaml", ":3:30: ", "sqlite.table: expected an SQL identifier"},
     {"bad_nan.yaml", ":7:25: ", "params.dropout: expected a number in [0, 0.99], got \".nan\""},
