@@ -1,7 +1,10 @@
 /* cmd_forecast.c — `horizon forecast`: a one-off forecast from the last seq_len rows of any
  * CSV with a checkpoint, in original units.  No YAML: the model, scaler, variable names,
  * period and time column come from the checkpoint's metadata (docs/MODELS.md); the output
- * is a CSV of pred_len rows whose timestamps continue the input's period. */
+ * is a CSV of pred_len rows whose timestamps continue the input's period, with each
+ * variable's 90% and 99% intervals from the checkpoint's calibration (training/trainer.c: the
+ * validation residuals' quantiles per step and variable, the intervals horizond starts
+ * from). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,7 +46,10 @@ static void usage(FILE *f)
                "\n"
                "Reads the last seq_len rows of FILE.csv (its time column and the model's\n"
                "variables, by name) and writes pred_len rows: timestamp (continuing the\n"
-               "input's period) and one column per variable, in original units.\n"
+               "input's period), one column per variable, in original units, then for\n"
+               "each variable V the 90%% and 99%% intervals: V_lower90, V_upper90, V_lower99,\n"
+               "V_upper99 (calibrated on the validation split; absent for a checkpoint\n"
+               "without calibration).\n"
                "\n"
                "options:\n"
                "  -k, --checkpoint C   the model (required)\n"
@@ -161,14 +167,39 @@ static void fmt_time(int64_t ms, char *buf, size_t n)
     strftime(buf, n, "%Y-%m-%d %H:%M:%S", &tm);
 }
 
-/* The header and pred_len rows of y [pred_len, C] in original units. */
+/* The checkpoint's calibration [pred_len, C, HZ_CALIB_Q], or NULL when it has none of this
+ * shape (a checkpoint written before calibration existed). */
+static const hz_st_tensor *calibration(const forecast_job *j)
+{
+    const hz_st_tensor *q = hz_st_find(j->f, HZ_CALIB_TENSOR);
+    if (!q || q->dtype != HZ_ST_F32 || q->ndim != 3 || q->shape[0] != j->m->conf.pred_len ||
+        q->shape[1] != j->n_names || q->shape[2] != HZ_CALIB_Q)
+        return NULL;
+    return q;
+}
+
+/* The half-width of the interval at level (q + 1) / 100 for step s and variable k. */
+static float half_width(const hz_st_tensor *cal, int C, int s, int k, int q)
+{
+    float v;
+    size_t at = ((size_t)s * C + k) * HZ_CALIB_Q + (size_t)q;
+    memcpy(&v, (const char *)cal->data + at * sizeof v, sizeof v);
+    return v;
+}
+
+/* The header and pred_len rows of y [pred_len, C] in original units, with the intervals. */
 static void write_rows(FILE *out, const forecast_job *j, const hz_tensor *y)
 {
+    static const int levels[2] = {90, 99};
+    const hz_st_tensor *cal = calibration(j);
     int C = j->n_names;
     int64_t last = j->t->ts_ms[j->t->rows - 1];
     fprintf(out, "%s", j->tcol ? j->tcol : "time");
     for (int k = 0; k < C; k++)
         fprintf(out, ",%s", j->names[k]);
+    for (int k = 0; cal && k < C; k++)
+        for (int l = 0; l < 2; l++)
+            fprintf(out, ",%s_lower%d,%s_upper%d", j->names[k], levels[l], j->names[k], levels[l]);
     fprintf(out, "\n");
     for (int s = 0; s < j->m->conf.pred_len; s++) {
         char tb[32];
@@ -176,6 +207,13 @@ static void write_rows(FILE *out, const forecast_job *j, const hz_tensor *y)
         fprintf(out, "%s", tb);
         for (int k = 0; k < C; k++)
             fprintf(out, ",%.6g", y->data[s * C + k] * j->sc.std[k] + j->sc.mean[k]);
+        for (int k = 0; cal && k < C; k++) {
+            double v = y->data[s * C + k] * j->sc.std[k] + j->sc.mean[k];
+            for (int l = 0; l < 2; l++) {
+                double h = half_width(cal, C, s, k, levels[l] - 1);
+                fprintf(out, ",%.6g,%.6g", v - h, v + h);
+            }
+        }
         fprintf(out, "\n");
     }
 }

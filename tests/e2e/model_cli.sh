@@ -2,8 +2,9 @@
 # model_cli.sh — horizon train / eval / forecast end to end on the bundled Choptank sample
 # (SQLite readings): a short training writes a checkpoint that is registered in `models` (a
 # --max-batches probe run is not); eval's last line is `test mse=X mae=Y cov90=A cov99=B`,
-# its MSE and MAE equal train's and its coverages are shares with A <= B; forecast writes horizon rows continuing the input's period; train.repeats (seeds,
-# the served best run, eval's mean, --repeat N); SIGINT keeps the best weights, SIGINT then
+# its MSE and MAE equal train's and its coverages are shares with A <= B; forecast writes
+# horizon rows continuing the input's period, with nested 90%/99% intervals; train.repeats
+# (seeds, the served best run, eval's mean, --repeat N); SIGINT keeps the best weights, SIGINT then
 # SIGTERM writes nothing; --resume after a stop or a kill -9 (also mid-repeats) ends with
 # the same checkpoint, bit for bit, as an uninterrupted run; bad invocations fail with a
 # message naming what is wrong.
@@ -50,6 +51,11 @@ grep -q '<polyline' "$T/p.svg" || fail "plot has no lines"
 [ "$(wc -l <"$T/f.csv")" = 8 ] || fail "forecast rows: $(cat "$T/f.csv")"
 sed -n 2p "$T/f.csv" | grep -q '^2011-10-01 00:00:00,' || fail "first forecast time: $(sed -n 2p "$T/f.csv")"
 sed -n 8p "$T/f.csv" | grep -q '^2011-10-07 00:00:00,' || fail "last forecast time: $(sed -n 8p "$T/f.csv")"
+# each row carries the 90% and 99% intervals, nested around the forecast
+head -n 1 "$T/f.csv" | grep -qx 'time,Qdaily,Qdaily_lower90,Qdaily_upper90,Qdaily_lower99,Qdaily_upper99' ||
+    fail "forecast header: $(head -n 1 "$T/f.csv")"
+tail -n +2 "$T/f.csv" | awk -F, '{ if (!($5 <= $3 && $3 < $2 && $2 < $4 && $4 <= $6)) bad = 1 } END { exit bad }' ||
+    fail "intervals not nested around the forecast: $(cat "$T/f.csv")"
 
 # train.repeats (the scripts' itr): run r has seed + r and its own checkpoint; the served
 # checkpoint is the run with the lowest validation loss; eval reports the mean of the runs
