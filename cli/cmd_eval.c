@@ -182,21 +182,18 @@ typedef struct eval_scores {
 static void coverage(const hz_st_file *f, const float *abs_err, int n, int P, int C, eval_scores *s)
 {
     s->cov90 = s->cov99 = NAN;
-    const hz_st_tensor *q = hz_st_find(f, HZ_CALIB_TENSOR);
-    if (!q || q->dtype != HZ_ST_F32 || q->ndim != 3 || q->shape[0] != P || q->shape[1] != C ||
-        q->shape[2] != HZ_CALIB_Q || n < 1)
+    const hz_st_tensor *q = hz_calib_find(f, P, C);
+    if (!q || n < 1)
         return;
     size_t in90 = 0, in99 = 0, total = (size_t)n * P * C;
     for (int t = 0; t < P; t++)
         for (int k = 0; k < C; k++) {
-            float b[2];
-            size_t at = ((size_t)t * C + k) * HZ_CALIB_Q;
-            memcpy(&b[0], (const char *)q->data + (at + 89) * sizeof(float), sizeof(float));
-            memcpy(&b[1], (const char *)q->data + (at + 98) * sizeof(float), sizeof(float));
+            float b[HZ_CALIB_Q];
+            hz_calib_row(q, C, t, k, b);
             for (int i = 0; i < n; i++) {
                 float e = abs_err[((size_t)i * P + t) * C + k];
-                in90 += e <= b[0];
-                in99 += e <= b[1];
+                in90 += e <= b[89]; /* quantile 0.90 */
+                in99 += e <= b[98]; /* quantile 0.99 */
             }
         }
     s->cov90 = (double)in90 / (double)total;

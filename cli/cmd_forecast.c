@@ -167,32 +167,12 @@ static void fmt_time(int64_t ms, char *buf, size_t n)
     strftime(buf, n, "%Y-%m-%d %H:%M:%S", &tm);
 }
 
-/* The checkpoint's calibration [pred_len, C, HZ_CALIB_Q], or NULL when it has none of this
- * shape (a checkpoint written before calibration existed). */
-static const hz_st_tensor *calibration(const forecast_job *j)
-{
-    const hz_st_tensor *q = hz_st_find(j->f, HZ_CALIB_TENSOR);
-    if (!q || q->dtype != HZ_ST_F32 || q->ndim != 3 || q->shape[0] != j->m->conf.pred_len ||
-        q->shape[1] != j->n_names || q->shape[2] != HZ_CALIB_Q)
-        return NULL;
-    return q;
-}
-
-/* The half-width of the interval at level (q + 1) / 100 for step s and variable k. */
-static float half_width(const hz_st_tensor *cal, int C, int s, int k, int q)
-{
-    float v;
-    size_t at = ((size_t)s * C + k) * HZ_CALIB_Q + (size_t)q;
-    memcpy(&v, (const char *)cal->data + at * sizeof v, sizeof v);
-    return v;
-}
-
 /* The header and pred_len rows of y [pred_len, C] in original units, with the intervals. */
 static void write_rows(FILE *out, const forecast_job *j, const hz_tensor *y)
 {
     static const int levels[2] = {90, 99};
-    const hz_st_tensor *cal = calibration(j);
     int C = j->n_names;
+    const hz_st_tensor *cal = hz_calib_find(j->f, j->m->conf.pred_len, C);
     int64_t last = j->t->ts_ms[j->t->rows - 1];
     fprintf(out, "%s", j->tcol ? j->tcol : "time");
     for (int k = 0; k < C; k++)
@@ -209,8 +189,10 @@ static void write_rows(FILE *out, const forecast_job *j, const hz_tensor *y)
             fprintf(out, ",%.6g", y->data[s * C + k] * j->sc.std[k] + j->sc.mean[k]);
         for (int k = 0; cal && k < C; k++) {
             double v = y->data[s * C + k] * j->sc.std[k] + j->sc.mean[k];
+            float q[HZ_CALIB_Q];
+            hz_calib_row(cal, C, s, k, q);
             for (int l = 0; l < 2; l++) {
-                double h = half_width(cal, C, s, k, levels[l] - 1);
+                double h = q[levels[l] - 1]; /* quantile levels[l] / 100 of |residual| */
                 fprintf(out, ",%.6g,%.6g", v - h, v + h);
             }
         }

@@ -148,14 +148,12 @@ static int seed_conformal(hz_forecaster *p, const hz_st_file *f, char *err, size
     p->cset = hz_conformal_set_new(&cc, p->C, p->P, err, errlen);
     if (!p->cset)
         return HZ_EINVAL;
-    const hz_st_tensor *q = hz_st_find(f, HZ_CALIB_TENSOR);
-    if (q && q->dtype == HZ_ST_F32 && q->ndim == 3 && q->shape[0] == p->P && q->shape[1] == p->C &&
-        q->shape[2] == HZ_CALIB_Q) {
+    const hz_st_tensor *q = hz_calib_find(f, p->P, p->C);
+    if (q) {
         float qs[HZ_CALIB_Q];
         for (int s = 0; s < p->P; s++)
             for (int k = 0; k < p->C; k++) {
-                memcpy(qs, (const char *)q->data + ((size_t)s * p->C + k) * HZ_CALIB_Q * 4,
-                       sizeof qs);
+                hz_calib_row(q, p->C, s, k, qs);
                 hz_conformal_seed_f32(hz_conformal_set_at(p->cset, k, s + 1), qs, HZ_CALIB_Q);
             }
     } else {
