@@ -87,8 +87,16 @@ int main(int argc, char **argv)
     free(msgs);
 
     char buf[4096];
-    hz_forecast f = {"feeder-load", "meter-17", "power", 1795342500000LL,    1795343400000LL, 1,
-                     1.2345678,     1.1,        1.4,     "informer-20261122"};
+    hz_forecast f = {.pipeline = "feeder-load",
+                     .series = "meter-17",
+                     .variable = "power",
+                     .issued_ts = 1795342500000LL,
+                     .target_ts = 1795343400000LL,
+                     .step = 1,
+                     .value = 1.2345678,
+                     .lower = 1.1,
+                     .upper = 1.4,
+                     .model_id = "informer-20261122"};
     hz_anomaly a = {"feeder-load", "meter-17", "power", 1795342500000LL, 9.5, 1.2, 1.0,
                     1.5,           0.997,      1,       "residual"};
     const char payload[] = "{\"series\":\"a\",\"ts\":\"yesterday\",\"power\":1}";

@@ -13,6 +13,7 @@
 #include "cli/cli.h"
 #include "common/hz.h"
 #include "models/checkpoint.h"
+#include "training/calibrate.h"
 #include "training/prepare.h"
 #include "training/train.h"
 #include "training/trainer.h"
@@ -30,8 +31,10 @@ static void usage(FILE *f)
                "\n"
                "Backtests the checkpoint on the held-out test split (papers' protocol):\n"
                "MSE and MAE per horizon step and overall, on scaled data and in original\n"
-               "units, and the coverage of the 90%% and 99%% intervals calibrated on the\n"
-               "validation split.  The last line is `test mse=X mae=Y cov90=A cov99=B`\n"
+               "units, and the coverage and width of the 90%% and 99%% intervals\n"
+               "calibrated on the validation split, replayed window by window with the\n"
+               "online adaptation horizond applies (docs/ANOMALIES.md).  The last line is `test "
+               "mse=X mae=Y cov90=A cov99=B`\n"
                "(MSE, MAE on scaled data; A, B the shares of test points inside the\n"
                "intervals, nan for a checkpoint without calibration); with train.repeats\n"
                "N > 1 every repeat is scored and the line is their mean.\n"
@@ -176,28 +179,39 @@ typedef struct eval_scores {
     double mse, mae, cov90, cov99;
 } eval_scores;
 
-/* Shares of the test points whose |forecast - actual| (abs_err [n, P, C], original units) is
- * within the checkpoint's validation quantile at 0.90 and 0.99: the split-conformal
- * intervals' coverage.  NaN when the checkpoint has no calibration of this shape. */
-static void coverage(const hz_st_file *f, const float *abs_err, int n, int P, int C, eval_scores *s)
+/* The 90% and 99% intervals replayed over the test split as horizond computes them
+ * (training/calibrate.h): coverage and width printed, coverage kept in s.  NaN when the
+ * checkpoint has no calibration. */
+static void coverage(const hz_pipeline_conf *p, const hz_st_file *f, const hz_prepared *d,
+                     const hz_scaler *sc, const float *pred, int n, int P, eval_scores *s)
 {
     s->cov90 = s->cov99 = NAN;
-    const hz_st_tensor *q = hz_calib_find(f, P, C);
-    if (!q || n < 1)
+    int C = d->table.cols;
+    hz_iv_var vars[HZ_IV_MAX_VARS];
+    const void *grid = NULL;
+    hz_calib_vars(p, d->names, C, sc, vars);
+    if (n < 1 || !hz_calib_load(f, P, C, vars, &grid, 0)) {
+        printf("test coverage: the checkpoint has no interval calibration (retrain it)\n");
         return;
-    size_t in90 = 0, in99 = 0, total = (size_t)n * P * C;
-    for (int t = 0; t < P; t++)
-        for (int k = 0; k < C; k++) {
-            float b[HZ_CALIB_Q];
-            hz_calib_row(q, C, t, k, b);
-            for (int i = 0; i < n; i++) {
-                float e = abs_err[((size_t)i * P + t) * C + k];
-                in90 += e <= b[89]; /* quantile 0.90 */
-                in99 += e <= b[98]; /* quantile 0.99 */
-            }
-        }
-    s->cov90 = (double)in90 / (double)total;
-    s->cov99 = (double)in99 / (double)total;
+    }
+    const double levels[2] = {0.90, 0.99};
+    hz_iv iv;
+    hz_calib_cov cv;
+    char err[HZ_ERRLEN];
+    if (hz_iv_init(&iv, P, C, levels, 2, vars, grid, err, sizeof err) ||
+        hz_calib_backtest(&iv, &d->win[2], pred, n, &cv, err, sizeof err)) {
+        hz_cli_error(CMD, "%s", err);
+        hz_iv_free(&iv);
+        return;
+    }
+    hz_iv_free(&iv);
+    s->cov90 = cv.cover[0];
+    s->cov99 = cv.cover[1];
+    printf("test intervals: level coverage mean_width width_lowest_quartile (original units, "
+           "%zu points)\n",
+           cv.points);
+    for (int l = 0; l < 2; l++)
+        printf("  %.2f %.4f %.4g %.4g\n", levels[l], cv.cover[l], cv.width[l], cv.width_low[l]);
 }
 
 /* Backtest of one checkpoint on the pipeline's test split; prints the per-step table and
@@ -214,7 +228,7 @@ static int eval_checkpoint(const hz_config *cfg, const hz_pipeline_conf *p, cons
     hz_st_file *f = NULL;
     hz_eval_result et = {0};
     hz_scaler sc;
-    float *abs_err = NULL;
+    float *pred = NULL;
     if (hz_ckpt_load(ckpt, &m, &f, err, sizeof err) ||
         hz_meta_scaler_parse(f, &sc, &names, &n_names, err, sizeof err) ||
         hz_prepared_load(cfg, p, series, &d, err, sizeof err) ||
@@ -232,8 +246,8 @@ static int eval_checkpoint(const hz_config *cfg, const hz_pipeline_conf *p, cons
      * drops the last partial batch of 32 (docs/MODELS.md) */
     int informer = m->conf.kind == HZ_MODEL_INFORMER;
     int P = m->conf.pred_len, C = d.table.cols;
-    abs_err = malloc((size_t)d.win[2].count * P * C * sizeof *abs_err + 1);
-    if (!abs_err || hz_evaluate(m, &d.win[2], 32, informer, &d.scaler, abs_err, &et)) {
+    pred = malloc((size_t)d.win[2].count * P * C * sizeof *pred + 1);
+    if (!pred || hz_evaluate(m, &d.win[2], 32, informer, &d.scaler, pred, &et)) {
         hz_cli_error(CMD, "out of memory");
         goto out;
     }
@@ -248,12 +262,10 @@ static int eval_checkpoint(const hz_config *cfg, const hz_pipeline_conf *p, cons
     }
     s->mse = et.mse;
     s->mae = et.mae;
-    coverage(f, abs_err, et.windows, P, C, s);
-    printf("test coverage: %.4f of points inside the 90%% interval, %.4f inside the 99%%\n",
-           s->cov90, s->cov99);
+    coverage(p, f, &d, &sc, pred, et.windows, P, s);
     rc = HZ_EXIT_OK;
 out:
-    free(abs_err);
+    free(pred);
     hz_eval_free(&et);
     hz_names_free(names, n_names);
     hz_st_close(f);

@@ -2,9 +2,9 @@
  * CSV with a checkpoint, in original units.  No YAML: the model, scaler, variable names,
  * period and time column come from the checkpoint's metadata (docs/MODELS.md); the output
  * is a CSV of pred_len rows whose timestamps continue the input's period, with each
- * variable's 90% and 99% intervals from the checkpoint's calibration (training/trainer.c: the
- * validation residuals' quantiles per step and variable, the intervals horizond starts
- * from). */
+ * variable's 90% and 99% intervals from the checkpoint's calibration (training/calibrate.h:
+ * the validation split's normalised residuals, scaled by the input window's local spread and
+ * clipped to the bounds the model was trained with; the intervals horizond starts from). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +15,7 @@
 #include "common/hz.h"
 #include "connectors/csv.h"
 #include "models/checkpoint.h"
+#include "training/calibrate.h"
 #include "training/checkpoint_meta.h"
 #include "training/dataset.h"
 
@@ -167,12 +168,38 @@ static void fmt_time(int64_t ms, char *buf, size_t n)
     strftime(buf, n, "%Y-%m-%d %H:%M:%S", &tm);
 }
 
-/* The header and pred_len rows of y [pred_len, C] in original units, with the intervals. */
+/* The checkpoint's intervals at 90% and 99% (iv) and each variable's local scale over the
+ * input's last rows (s).  Returns 1, or 0 when the checkpoint has no calibration. */
+static int intervals(const forecast_job *j, hz_iv *iv, double *s)
+{
+    static const double levels[2] = {0.90, 0.99};
+    int C = j->n_names, P = j->m->conf.pred_len;
+    hz_iv_var vars[HZ_IV_MAX_VARS];
+    const void *grid = NULL;
+    char err[HZ_ERRLEN];
+    hz_calib_vars(NULL, j->names, C, &j->sc, vars);
+    if (!hz_calib_load(j->f, P, C, vars, &grid, 1) ||
+        hz_iv_init(iv, P, C, levels, 2, vars, grid, err, sizeof err))
+        return 0;
+    size_t rows = j->t->rows, n = rows < HZ_IV_SCALE_W + 1 ? rows : HZ_IV_SCALE_W + 1;
+    float x[HZ_IV_SCALE_W + 1];
+    for (int k = 0; k < C; k++) {
+        for (size_t i = 0; i < n; i++)
+            x[i] = (float)j->t->values[(rows - n + i) * C + k];
+        s[k] = hz_iv_scale(&iv->var[k], x, 1, (int)n);
+    }
+    return 1;
+}
+
+/* The header and pred_len rows of y [pred_len, C] in original units (clipped to the
+ * variables' bounds), with the intervals. */
 static void write_rows(FILE *out, const forecast_job *j, const hz_tensor *y)
 {
     static const int levels[2] = {90, 99};
     int C = j->n_names;
-    const hz_st_tensor *cal = hz_calib_find(j->f, j->m->conf.pred_len, C);
+    hz_iv iv;
+    double sc[HZ_IV_MAX_VARS];
+    int cal = intervals(j, &iv, sc);
     int64_t last = j->t->ts_ms[j->t->rows - 1];
     fprintf(out, "%s", j->tcol ? j->tcol : "time");
     for (int k = 0; k < C; k++)
@@ -185,19 +212,20 @@ static void write_rows(FILE *out, const forecast_job *j, const hz_tensor *y)
         char tb[32];
         fmt_time(last + (int64_t)(s + 1) * j->period, tb, sizeof tb);
         fprintf(out, "%s", tb);
-        for (int k = 0; k < C; k++)
-            fprintf(out, ",%.6g", y->data[s * C + k] * j->sc.std[k] + j->sc.mean[k]);
-        for (int k = 0; cal && k < C; k++) {
+        for (int k = 0; k < C; k++) {
             double v = y->data[s * C + k] * j->sc.std[k] + j->sc.mean[k];
-            float q[HZ_CALIB_Q];
-            hz_calib_row(cal, C, s, k, q);
-            for (int l = 0; l < 2; l++) {
-                double h = q[levels[l] - 1]; /* quantile levels[l] / 100 of |residual| */
-                fprintf(out, ",%.6g,%.6g", v - h, v + h);
-            }
+            fprintf(out, ",%.6g", cal ? hz_iv_clip(&iv.var[k], v) : v);
+        }
+        for (int k = 0; cal && k < C; k++) {
+            double v = y->data[s * C + k] * j->sc.std[k] + j->sc.mean[k], lo[2], hi[2];
+            hz_iv_interval(&iv, NULL, k, s + 1, v, sc[k], lo, hi);
+            for (int l = 0; l < 2; l++)
+                fprintf(out, ",%.6g,%.6g", lo[l], hi[l]);
         }
         fprintf(out, "\n");
     }
+    if (cal)
+        hz_iv_free(&iv);
 }
 
 static int run(const forecast_args *a)

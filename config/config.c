@@ -535,6 +535,9 @@ static int set_list(hz_loader *L, const hz_ckey *k, void *base, yaml_node_t *n, 
         int rc;
         if (k->type == HZ_CT_SECLIST) {
             rc = parse_section(L, k->sec, (char *)arr + i * es, item, item, idx);
+        } else if ((k->flags & HZ_CF_NULLS) && is_null(item)) {
+            ((double *)arr)[i] = NAN;
+            rc = 0;
         } else {
             hz_ckey ek = *k;
             ek.type = k->type == HZ_CT_STRLIST   ? HZ_CT_STR

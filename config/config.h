@@ -138,6 +138,16 @@ typedef struct hz_cfg_anomaly {
     } rules;
 } hz_cfg_anomaly;
 
+/* One variable's physics (pipelines[].variables): how its forecast intervals are computed
+ * and where its values must lie (training/interval.h). */
+enum { HZ_CFG_TF_NONE = 0, HZ_CFG_TF_LOG1P = 1 }; /* = HZ_TF_* of training/interval.h */
+typedef struct hz_cfg_variable {
+    char *name;     /* one of source.fields.values */
+    int transform;  /* HZ_CFG_TF_* */
+    double *bounds; /* n_bounds 0: none; else {min, max}, NaN = open on that side */
+    size_t n_bounds;
+} hz_cfg_variable;
+
 typedef struct hz_cfg_sink {
     int kind; /* HZ_SINK_* */
     struct {
@@ -157,6 +167,8 @@ typedef struct hz_pipeline_conf {
     hz_cfg_batch batch;
     hz_cfg_model model;
     hz_cfg_anomaly anomaly;
+    hz_cfg_variable *variables;
+    size_t n_variables;
     hz_cfg_sink *sinks;
     size_t n_sinks;
     char *canonical; /* effective settings as text, for hz_config_pipeline_equal */

@@ -6,6 +6,7 @@
  * cannot say (label_len <= lookback, names unique, ...) are the check functions below. */
 #include "config/config_schema.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,6 +35,7 @@ static const char *const optimizers[] = {"adam", "adamw", NULL};
 static const char *const lradjs[] = {"type1", "cosine", "none", NULL};
 static const char *const splits[] = {"ett_hour", "ett_minute", "ratio", NULL};
 static const char *const features[] = {"M", "S", "MS", NULL};
+static const char *const transforms[] = {"none", "log1p", NULL}; /* HZ_CFG_TF_* */
 
 /* ---- helpers for the checks ---- */
 
@@ -164,6 +166,42 @@ static int check_anomaly(hz_loader *L, void *base, yaml_node_t *map, const char 
     return 0;
 }
 
+static int check_variable(hz_loader *L, void *base, yaml_node_t *map, const char *path)
+{
+    const hz_cfg_variable *v = base;
+    if (v->n_bounds == 2 && !isnan(v->bounds[0]) && !isnan(v->bounds[1]) &&
+        !(v->bounds[0] < v->bounds[1]))
+        return hz_loader_err(L, loc(L, map, "bounds", NULL, NULL), path, "bounds",
+                             "expected [min, max] with min < max, got [%g, %g]", v->bounds[0],
+                             v->bounds[1]);
+    return 0;
+}
+
+/* Every variables[] item names a value field, once. */
+static int check_variables(hz_loader *L, const hz_pipeline_conf *p, yaml_node_t *map,
+                           const char *path)
+{
+    yaml_node_t *list = hz_loader_find(L, map, "variables");
+    for (size_t i = 0; i < p->n_variables; i++) {
+        const char *name = p->variables[i].name;
+        int found = 0, dup = 0;
+        for (size_t j = 0; j < p->source.fields.n_values; j++)
+            found |= !strcmp(p->source.fields.values[j], name);
+        for (size_t j = 0; j < i; j++)
+            dup |= !strcmp(p->variables[j].name, name);
+        if (found && !dup)
+            continue;
+        char sp[64];
+        snprintf(sp, sizeof sp, "variables[%zu]", i);
+        yaml_node_t *item = hz_loader_item(L, list, i);
+        return hz_loader_err(L, loc(L, item ? item : list, "name", NULL, NULL), path, sp,
+                             dup ? "expected each variable once, got \"%s\" again"
+                                 : "expected one of source.fields.values, got \"%s\"",
+                             name);
+    }
+    return 0;
+}
+
 static int check_kafka_sink(hz_loader *L, void *base, yaml_node_t *map, const char *path)
 {
     const hz_cfg_sink *s = (const hz_cfg_sink *)((char *)base - offsetof(hz_cfg_sink, kafka));
@@ -228,6 +266,8 @@ static int check_pipeline(hz_loader *L, void *base, yaml_node_t *map, const char
         return hz_loader_err(L, loc(L, map, "source", "kafka", NULL), path, "source.kafka",
                              "expected bootstrap.servers in the top-level kafka map or in "
                              "properties, got neither");
+    if ((rc = check_variables(L, p, map, path)))
+        return rc;
     yaml_node_t *sinks = hz_loader_find(L, map, "sinks");
     for (size_t i = 0; i < p->n_sinks; i++) {
         if (p->sinks[i].kind != HZ_CFG_SINK_KAFKA || has_prop(&cfg->kafka, "bootstrap.servers") ||
@@ -845,6 +885,36 @@ static const hz_ckey anomaly_keys[] = {
 static const hz_csec anomaly_sec = {"anomaly", anomaly_keys,  NKEYS(anomaly_keys),
                                     0,         check_anomaly, "Anomaly flags on arriving points."};
 
+static const hz_ckey variable_keys[] = {
+    {.name = "name",
+     .type = HZ_CT_STR,
+     O(hz_cfg_variable, name),
+     .flags = HZ_CF_REQUIRED,
+     .doc = "The variable: one of `source.fields.values`."},
+    {.name = "transform",
+     .type = HZ_CT_ENUM,
+     O(hz_cfg_variable, transform),
+     .def = "none",
+     .enums = transforms,
+     .doc = "Space the intervals are computed in: `log1p` for flows and loads, whose errors "
+            "grow with the level (docs/ANOMALIES.md)."},
+    {.name = "bounds",
+     .type = HZ_CT_DBLLIST,
+     O(hz_cfg_variable, bounds),
+     N(hz_cfg_variable, n_bounds),
+     .min = -BIG,
+     .max = BIG,
+     .nmin = 2,
+     .nmax = 2,
+     .flags = HZ_CF_NULLS,
+     .def_doc = "none",
+     .doc = "`[min, max]` physical bounds, `null` for an open side (`[0, null]`: never "
+            "negative); forecasts and intervals are clipped to them."},
+};
+static const hz_csec variable_sec = {"variables",          variable_keys,
+                                     NKEYS(variable_keys), 0,
+                                     check_variable,       "One variable's transform and bounds."};
+
 #define SNK_SQL(f) O(hz_cfg_sink, sqlite.f) - offsetof(hz_cfg_sink, sqlite)
 static const hz_ckey sink_sqlite_keys[] = {
     {.name = "path",
@@ -953,6 +1023,16 @@ static const hz_ckey pipeline_keys[] = {
      O(hz_pipeline_conf, anomaly),
      .sec = &anomaly_sec,
      .doc = "Anomaly flags."},
+    {.name = "variables",
+     .type = HZ_CT_SECLIST,
+     O(hz_pipeline_conf, variables),
+     N(hz_pipeline_conf, n_variables),
+     .def = "[]",
+     .sec = &variable_sec,
+     .elem_size = sizeof(hz_cfg_variable),
+     .nmin = 0,
+     .nmax = 32,
+     .doc = "Per-variable transform and physical bounds."},
     {.name = "sinks",
      .type = HZ_CT_SECLIST,
      O(hz_pipeline_conf, sinks),

@@ -34,6 +34,7 @@ enum {
     HZ_CF_OPEN = 1u << 2,     /* double bounds are exclusive */
     HZ_CF_DERIVED = 1u << 3,  /* default computed from other settings (def_doc says how) */
     HZ_CF_KIND = 1u << 4,     /* this enum is the model kind: selects kdef/kinds below it */
+    HZ_CF_NULLS = 1u << 5,    /* a number list whose items may be null (stored as NaN) */
 };
 
 /* Bound meaning "no bound" for doubles. */

@@ -668,6 +668,14 @@ static size_t finish(wr *w)
     return w->len;
 }
 
+void hz_level_suffix(double level, char *buf, size_t len)
+{
+    snprintf(buf, len, "%.10g", level * 100);
+    for (char *c = buf; *c; c++)
+        if (*c == '.')
+            *c = '_';
+}
+
 size_t hz_codec_json_encode_forecast(const hz_forecast *f, char *buf, size_t cap)
 {
     wr w = {buf, cap, 0};
@@ -682,6 +690,14 @@ size_t hz_codec_json_encode_forecast(const hz_forecast *f, char *buf, size_t cap
     put_num(&w, "value", f->value);
     put_num(&w, "lower", f->lower);
     put_num(&w, "upper", f->upper);
+    for (int l = 0; l < f->nlevels; l++) {
+        char sfx[24], key[32];
+        hz_level_suffix(f->levels[l], sfx, sizeof sfx);
+        snprintf(key, sizeof key, "lower%s", sfx);
+        put_num(&w, key, f->lo[l]);
+        snprintf(key, sizeof key, "upper%s", sfx);
+        put_num(&w, key, f->hi[l]);
+    }
     put_key_str(&w, "model_id", f->model_id);
     return finish(&w);
 }

@@ -45,13 +45,23 @@ typedef struct hz_dead_letter {
     hz_pos pos;    /* where it was, so a batch of only dead letters can be acknowledged */
 } hz_dead_letter;
 
+#define HZ_FC_MAX_LEVELS 4
+
 typedef struct hz_forecast {
     const char *pipeline, *series, *variable;
     int64_t issued_ts, target_ts; /* ms */
     int step;                     /* 1..horizon */
-    double value, lower, upper;   /* lower/upper NaN when no interval is known */
+    double value, lower, upper;   /* the highest level's interval; NaN when none is known */
     const char *model_id;
+    /* every level's interval (ascending levels, borrowed from the producer): stored as
+     * columns lowerNN/upperNN and JSON keys of the same names (docs/MESSAGES.md) */
+    int nlevels;                                       /* 0..HZ_FC_MAX_LEVELS */
+    const double *levels;                              /* [nlevels] in (0, 1) */
+    double lo[HZ_FC_MAX_LEVELS], hi[HZ_FC_MAX_LEVELS]; /* [nlevels] */
 } hz_forecast;
+
+/* The column / key suffix of a level: 0.9 -> "90", 0.99 -> "99", 0.995 -> "99_5". */
+void hz_level_suffix(double level, char *buf, size_t len);
 
 typedef struct hz_anomaly {
     const char *pipeline, *series, *variable;

@@ -14,6 +14,9 @@ typedef struct sqlite_sink {
     sqlite3 *db;
     sqlite3_stmt *st[ST_N];
     char *path;
+    char forecasts[128]; /* the forecasts table's name */
+    int nlv;             /* levels the forecast statement writes columns for */
+    double lv[HZ_FC_MAX_LEVELS];
     uint64_t rows;
 } sqlite_sink;
 
@@ -85,6 +88,75 @@ static int sink_write_readings(hz_sink *k, const char *pipeline, const char *con
     return 0;
 }
 
+/* The forecast upsert for nl levels: columns lowerNN/upperNN after the first ten. */
+static void forecast_sql(const char *table, int nl, const double *lv, char *sql, size_t len)
+{
+    char cols[256] = "", vals[128] = "", upd[512] = "";
+    size_t c = 0, v = 0, u = 0;
+    for (int l = 0; l < nl; l++) {
+        char x[24];
+        hz_level_suffix(lv[l], x, sizeof x);
+        c += (size_t)snprintf(cols + c, sizeof cols - c, ", lower%s, upper%s", x, x);
+        v += (size_t)snprintf(vals + v, sizeof vals - v, ", ?%d, ?%d", 11 + 2 * l, 12 + 2 * l);
+        u += (size_t)snprintf(upd + u, sizeof upd - u,
+                              ", lower%s = excluded.lower%s, upper%s = excluded.upper%s", x, x, x,
+                              x);
+    }
+    snprintf(sql, len,
+             "INSERT INTO %s(pipeline, series, variable, issued_ts, target_ts, step, value, "
+             "lower, upper, model_id%s) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10%s) "
+             "ON CONFLICT(pipeline, series, variable, issued_ts, step) DO UPDATE SET "
+             "target_ts = excluded.target_ts, value = excluded.value, lower = excluded.lower, "
+             "upper = excluded.upper, model_id = excluded.model_id%s",
+             table, cols, vals, upd);
+}
+
+/* Whether the forecasts table has column col. */
+static int has_column(sqlite_sink *s, const char *col)
+{
+    char sql[200];
+    snprintf(sql, sizeof sql, "SELECT 1 FROM pragma_table_info('%s') WHERE name = ?1",
+             s->forecasts);
+    sqlite3_stmt *st = NULL;
+    int found = 0;
+    if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) == SQLITE_OK) {
+        sqlite3_bind_text(st, 1, col, -1, SQLITE_STATIC);
+        found = sqlite3_step(st) == SQLITE_ROW;
+    }
+    sqlite3_finalize(st);
+    return found;
+}
+
+/* Makes the forecast statement write the columns of f's levels, adding them to the table
+ * (a file written before, or for other levels) inside the open transaction. */
+static int prepare_levels(sqlite_sink *s, const hz_forecast *f, char *err, size_t errlen)
+{
+    int nl = f->nlevels;
+    if (nl == s->nlv && !memcmp(f->levels, s->lv, (size_t)nl * sizeof *s->lv))
+        return 0;
+    for (int l = 0; l < nl; l++)
+        for (int side = 0; side < 2; side++) {
+            char col[40], sql[256];
+            hz_level_suffix(f->levels[l], col + 5, sizeof col - 5);
+            memcpy(col, side ? "upper" : "lower", 5);
+            if (has_column(s, col))
+                continue;
+            snprintf(sql, sizeof sql, "ALTER TABLE %s ADD COLUMN %s REAL", s->forecasts, col);
+            if (sqlite3_exec(s->db, sql, NULL, NULL, NULL) != SQLITE_OK)
+                return db_error(s, err, errlen, "adding interval columns");
+        }
+    char sql[1536];
+    forecast_sql(s->forecasts, nl, f->levels, sql, sizeof sql);
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v3(s->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &st, NULL) != SQLITE_OK)
+        return db_error(s, err, errlen, "preparing the forecast statement");
+    sqlite3_finalize(s->st[ST_FORECAST]);
+    s->st[ST_FORECAST] = st;
+    s->nlv = nl;
+    memcpy(s->lv, f->levels, (size_t)nl * sizeof *s->lv);
+    return 0;
+}
+
 static int sink_write_forecasts(hz_sink *k, const hz_forecast *f, size_t n, char *err,
                                 size_t errlen)
 {
@@ -92,7 +164,7 @@ static int sink_write_forecasts(hz_sink *k, const hz_forecast *f, size_t n, char
     if (n == 0)
         return 0;
     int rc = begin(s, err, errlen);
-    if (rc)
+    if (rc || (rc = prepare_levels(s, &f[0], err, errlen)))
         return rc;
     sqlite3_stmt *st = s->st[ST_FORECAST];
     for (size_t i = 0; i < n; i++) {
@@ -106,6 +178,11 @@ static int sink_write_forecasts(hz_sink *k, const hz_forecast *f, size_t n, char
         bind_real(st, 8, f[i].lower);
         bind_real(st, 9, f[i].upper);
         bind_text(st, 10, f[i].model_id);
+        for (int l = 0; l < s->nlv; l++) {
+            int same = l < f[i].nlevels; /* one pipeline's forecasts share their levels */
+            bind_real(st, 11 + 2 * l, same ? f[i].lo[l] : NAN);
+            bind_real(st, 12 + 2 * l, same ? f[i].hi[l] : NAN);
+        }
         if ((rc = step(s, st, err, errlen, "insert forecast")))
             return rc;
     }
@@ -226,13 +303,8 @@ int hz_sqlite_sink_new(const hz_sqlite_sink_opts *o, hz_sink **out, char *err, s
              "INSERT INTO %s(series, variable, ts, value) VALUES(?1, ?2, ?3, ?4) "
              "ON CONFLICT(series, variable, ts) DO UPDATE SET value = excluded.value",
              t.readings);
-    snprintf(sql[ST_FORECAST], sizeof sql[0],
-             "INSERT INTO %s(pipeline, series, variable, issued_ts, target_ts, step, value, "
-             "lower, upper, model_id) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) "
-             "ON CONFLICT(pipeline, series, variable, issued_ts, step) DO UPDATE SET "
-             "target_ts = excluded.target_ts, value = excluded.value, lower = excluded.lower, "
-             "upper = excluded.upper, model_id = excluded.model_id",
-             t.forecasts);
+    snprintf(s->forecasts, sizeof s->forecasts, "%s", t.forecasts);
+    forecast_sql(t.forecasts, 0, NULL, sql[ST_FORECAST], sizeof sql[0]);
     snprintf(sql[ST_ANOMALY], sizeof sql[0],
              "INSERT INTO %s(pipeline, series, variable, ts, value, expected, lower, upper, "
              "score, flag, kind) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) "

@@ -9,10 +9,21 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "pipeline/anomaly.h"
 #include "models/checkpoint.h"
+#include "training/calibrate.h"
 #include "training/prepare.h"
 #include "training/trainer.h"
+
+/* A reading that arrived while the forecast it is checked against (its series' newest
+ * window before it) was staged but not run: checked when that row runs, so a burst and a
+ * paced delivery give the same checks in the same order. */
+typedef struct pending {
+    uint32_t series;
+    int32_t row;
+    int64_t ts;
+    const char *sid;
+    double values[HZ_MAX_VARS]; /* the model variables' values, in model order */
+} pending;
 
 struct hz_forecaster {
     const hz_config *cfg;
@@ -29,31 +40,48 @@ struct hz_forecaster {
     int mvar[HZ_MAX_VARS]; /* model variable k = source variable mvar[k] */
     int64_t period;
     char model_id[128];
-    hz_conformal_set *cset;
-    double level_hi;
+    hz_iv iv; /* intervals (training/interval.h) */
+    int iv_on;
     /* batch buffers, sized once for batch.max windows */
     int bmax, nb;               /* capacity, rows staged */
     float *win;                 /* [L, nvars] one window as copied */
     hz_real *x, *xm, *xd, *xmd; /* [B, L, C], [B, L, F], [B, lab+P, C], [B, lab+P, F] */
     uint32_t *bidx;             /* [B] series of each row */
     int64_t *blast;             /* [B] last slot time of each row */
+    float *bscale;              /* [B, C] local scale of each row's variables */
+    float *bfc;                 /* [B, P, C] each row's forecast, original units */
     hz_forecast *fc;            /* [B * P * C] */
+    /* readings whose forecast is staged, not run yet: checked right after it (pending.c) */
+    pending *pend;
+    size_t npend, cap_pend, cap_order;
+    uint32_t *order; /* [cap_order >= cap_pend] pend sorted by row */
+    hz_anomaly *an;  /* [HZ_MAX_VARS] records of one check */
     /* per series (by window-store index) */
     size_t scap;
     float *last_fc;       /* [scap, P, C] latest forecast, original units */
+    float *last_scale;    /* [scap, C] its local scales */
     int64_t *last_issued; /* [scap] its issue slot time; INT64_MIN: none */
+    int32_t *staged;      /* [scap] batch row of its newest staged window; -1: none */
+    hz_iv_adapt *adapt;   /* [scap, C] online interval offsets */
     hz_metric *m_inf, *m_bs;
     hz_forecaster_stats st;
 };
 
 static int grow_series(hz_forecaster *p, size_t need)
 {
-    size_t cap_fc = p->scap, cap = p->scap; /* both grow alike, from the same capacity */
-    if (hz_grow((void **)&p->last_fc, &cap_fc, need, (size_t)p->P * p->C * sizeof *p->last_fc) ||
+    size_t c1 = p->scap, c2 = p->scap, c3 = p->scap, c4 = p->scap, cap = p->scap;
+    size_t C = (size_t)p->C; /* every array grows alike, from the same capacity */
+    if (hz_grow((void **)&p->last_fc, &c1, need, (size_t)p->P * C * sizeof *p->last_fc) ||
+        hz_grow((void **)&p->last_scale, &c2, need, C * sizeof *p->last_scale) ||
+        hz_grow((void **)&p->staged, &c3, need, sizeof *p->staged) ||
+        hz_grow((void **)&p->adapt, &c4, need, C * sizeof *p->adapt) ||
         hz_grow((void **)&p->last_issued, &cap, need, sizeof *p->last_issued))
         return HZ_ENOMEM;
-    for (size_t i = p->scap; i < cap; i++)
+    for (size_t i = p->scap; i < cap; i++) {
         p->last_issued[i] = INT64_MIN;
+        p->staged[i] = -1;
+        memset(p->adapt + i * C, 0, C * sizeof *p->adapt);
+    }
     p->scap = cap;
     return 0;
 }
@@ -131,38 +159,35 @@ static void set_model_id(hz_forecaster *p, char *err, size_t errlen)
         snprintf(p->model_id, sizeof p->model_id, "%s", path);
 }
 
-/* Makes the conformal sets (anomaly levels) seeded from the checkpoint's residuals. */
-static int seed_conformal(hz_forecaster *p, const hz_st_file *f, char *err, size_t errlen)
+/* The intervals at the pipeline's anomaly levels, calibrated by the checkpoint; transforms
+ * come from the checkpoint (they were calibrated with them), bounds from the pipeline. */
+static int make_intervals(hz_forecaster *p, const hz_st_file *f, char *err, size_t errlen)
 {
     const hz_pipeline_conf *pc = p->pc;
-    hz_conformal_conf cc;
-    hz_conformal_conf_default(&cc);
-    cc.nlevels = 0;
-    for (size_t i = 0; i < pc->anomaly.n_levels && i < HZ_CONFORMAL_MAX_LEVELS; i++)
-        cc.levels[cc.nlevels++] = pc->anomaly.levels[i];
-    if (cc.nlevels == 0) {
-        cc.levels[0] = 0.99;
-        cc.nlevels = 1;
-    }
-    p->level_hi = cc.levels[cc.nlevels - 1];
-    p->cset = hz_conformal_set_new(&cc, p->C, p->P, err, errlen);
-    if (!p->cset)
-        return HZ_EINVAL;
-    const hz_st_tensor *q = hz_calib_find(f, p->P, p->C);
-    if (q) {
-        float qs[HZ_CALIB_Q];
-        for (int s = 0; s < p->P; s++)
-            for (int k = 0; k < p->C; k++) {
-                hz_calib_row(q, p->C, s, k, qs);
-                hz_conformal_seed_f32(hz_conformal_set_at(p->cset, k, s + 1), qs, HZ_CALIB_Q);
-            }
-    } else {
+    double levels[HZ_IV_MAX_LEVELS] = {0.99};
+    int nl = 0;
+    for (size_t i = 0; i < pc->anomaly.n_levels && i < HZ_IV_MAX_LEVELS; i++)
+        levels[nl++] = pc->anomaly.levels[i];
+    hz_iv_var vars[HZ_IV_MAX_VARS];
+    hz_calib_vars(pc, p->mnames, p->C, &p->sc, vars);
+    const void *grid = NULL;
+    if (!hz_calib_load(f, p->P, p->C, vars, &grid, 0))
         hz_log(p->log, HZ_LOG_WARN,
-               "pipeline %s: %s has no validation residuals; intervals start empty (+inf) and "
-               "fill as forecasts meet readings",
+               "pipeline %s: %s has no interval calibration (retrain it); intervals start "
+               "wide and adapt as forecasts meet readings",
                pc->name, pc->model.checkpoint);
-    }
-    return 0;
+    for (size_t i = 0; i < pc->n_variables; i++)
+        for (int k = 0; k < p->C; k++)
+            if (grid && !strcmp(pc->variables[i].name, p->mnames[k]) &&
+                pc->variables[i].transform != vars[k].transform)
+                hz_log(p->log, HZ_LOG_WARN,
+                       "pipeline %s: variable %s has transform %s, the checkpoint was "
+                       "calibrated with %s, which the intervals keep (retrain to change it)",
+                       pc->name, p->mnames[k], pc->variables[i].transform ? "log1p" : "none",
+                       hz_iv_transform_name(vars[k].transform));
+    int rc = hz_iv_init(&p->iv, p->P, p->C, levels, nl ? nl : 1, vars, grid, err, errlen);
+    p->iv_on = rc == 0;
+    return rc;
 }
 
 /* hooks: only for a train_on_start training, only during this call (not kept) */
@@ -184,7 +209,7 @@ static int open_model(hz_forecaster *p, const hz_train_hooks *hooks, char *err, 
     if ((rc = check_model_shape(p, n_names, err, errlen)) || (rc = map_variables(p, err, errlen)))
         goto out;
     set_model_id(p, err, errlen);
-    if ((rc = seed_conformal(p, f, err, errlen)))
+    if ((rc = make_intervals(p, f, err, errlen)))
         goto out;
     const char *pm = hz_st_meta(f, "period_ms");
     if (pm && atoll(pm) > 0 && atoll(pm) != pc->window.period_ms)
@@ -207,8 +232,12 @@ static int alloc_buffers(hz_forecaster *p, char *err, size_t errlen)
     p->xmd = F ? malloc(B * D * F * sizeof *p->xmd) : NULL;
     p->bidx = malloc(B * sizeof *p->bidx);
     p->blast = malloc(B * sizeof *p->blast);
+    p->bscale = malloc(B * C * sizeof *p->bscale);
+    p->bfc = malloc(B * p->P * C * sizeof *p->bfc);
     p->fc = malloc(B * p->P * C * sizeof *p->fc);
-    if (!p->win || !p->x || !p->xd || (F && (!p->xm || !p->xmd)) || !p->bidx || !p->blast || !p->fc)
+    p->an = malloc(HZ_MAX_VARS * sizeof *p->an);
+    if (!p->win || !p->x || !p->xd || (F && (!p->xm || !p->xmd)) || !p->bidx || !p->blast ||
+        !p->bscale || !p->bfc || !p->fc || !p->an)
         return hz_err(err, errlen, HZ_ENOMEM, "pipeline %s: out of memory for batch buffers",
                       p->pc->name);
     hz_ctx_init(&p->ctx, (size_t)16 << 20, 0);
@@ -216,55 +245,63 @@ static int alloc_buffers(hz_forecaster *p, char *err, size_t errlen)
     return 0;
 }
 
-int hz_forecaster_stage(hz_forecaster *p, hz_window_store *ws, hz_forecast_fn emit, void *opaque,
-                        char *err, size_t errlen)
+/* Copies series idx's window into batch row p->nb (scaled inputs, calendar marks, local
+ * scales).  Returns 1 when staged, 0 when skipped (not full, or a value missing). */
+static int stage_row(hz_forecaster *p, hz_window_store *ws, uint32_t idx)
 {
     int L = p->L, C = p->C, F = p->F, P = p->P, lab = p->lab, D = lab + P, nv = p->nvars;
+    int B = p->nb;
+    int64_t last;
+    if (hz_window_store_copy(ws, idx, p->win, NULL, &last) < L)
+        return 0;
+    hz_real *x = p->x + (size_t)B * L * C;
+    for (int t = 0; t < L; t++)
+        for (int k = 0; k < C; k++) {
+            float v = p->win[t * nv + p->mvar[k]];
+            if (!isfinite(v)) /* a gap left missing (fill: none): no forecast from it */
+                return 0;
+            x[t * C + k] = (hz_real)((v - p->sc.mean[k]) / p->sc.std[k]);
+        }
+    int n = L < HZ_IV_SCALE_W + 1 ? L : HZ_IV_SCALE_W + 1;
+    for (int k = 0; k < C; k++)
+        p->bscale[(size_t)B * C + k] = (float)hz_iv_scale(
+            &p->iv.var[k], p->win + (size_t)(L - n) * nv + p->mvar[k], (size_t)nv, n);
+    hz_real *xd = p->xd + (size_t)B * D * C;
+    memcpy(xd, x + (size_t)(L - lab) * C, (size_t)lab * C * sizeof *xd);
+    memset(xd + (size_t)lab * C, 0, (size_t)P * C * sizeof *xd);
+    if (F) {
+        float mk[4];
+        for (int t = 0; t < L; t++) {
+            hz_timef_hour(last - (int64_t)(L - 1 - t) * p->period, mk);
+            for (int j = 0; j < F && j < 4; j++)
+                p->xm[((size_t)B * L + t) * F + j] = mk[j];
+        }
+        for (int t = 0; t < D; t++) {
+            hz_timef_hour(last + (int64_t)(t - lab + 1) * p->period, mk);
+            for (int j = 0; j < F && j < 4; j++)
+                p->xmd[((size_t)B * D + t) * F + j] = mk[j];
+        }
+    }
+    p->bidx[B] = idx;
+    p->blast[B] = last;
+    p->staged[idx] = B;
+    p->nb = B + 1;
+    return 1;
+}
+
+int hz_forecaster_stage(hz_forecaster *p, hz_window_store *ws, const hz_forecaster_out *o,
+                        char *err, size_t errlen)
+{
     uint32_t idx;
     while (hz_window_store_pop_ready(ws, &idx)) {
-        int B = p->nb;
-        int64_t last;
-        int held = hz_window_store_copy(ws, idx, p->win, NULL, &last);
-        if (held < L) {
+        if (grow_series(p, (size_t)idx + 1))
+            return hz_err(err, errlen, HZ_ENOMEM, "out of memory for %u series", idx + 1);
+        if (!stage_row(p, ws, idx)) {
             p->st.skipped++;
             continue;
         }
-        hz_real *x = p->x + (size_t)B * L * C;
-        int bad = 0;
-        for (int t = 0; t < L && !bad; t++)
-            for (int k = 0; k < C; k++) {
-                float v = p->win[t * nv + p->mvar[k]];
-                if (!isfinite(v)) {
-                    bad = 1;
-                    break;
-                }
-                x[t * C + k] = (hz_real)((v - p->sc.mean[k]) / p->sc.std[k]);
-            }
-        if (bad) { /* a gap left missing (fill: none): no forecast from this window */
-            p->st.skipped++;
-            continue;
-        }
-        hz_real *xd = p->xd + (size_t)B * D * C;
-        memcpy(xd, x + (size_t)(L - lab) * C, (size_t)lab * C * sizeof *xd);
-        memset(xd + (size_t)lab * C, 0, (size_t)P * C * sizeof *xd);
-        if (F) {
-            float mk[4];
-            for (int t = 0; t < L; t++) {
-                hz_timef_hour(last - (int64_t)(L - 1 - t) * p->period, mk);
-                for (int j = 0; j < F && j < 4; j++)
-                    p->xm[((size_t)B * L + t) * F + j] = mk[j];
-            }
-            for (int t = 0; t < D; t++) {
-                hz_timef_hour(last + (int64_t)(t - lab + 1) * p->period, mk);
-                for (int j = 0; j < F && j < 4; j++)
-                    p->xmd[((size_t)B * D + t) * F + j] = mk[j];
-            }
-        }
-        p->bidx[B] = idx;
-        p->blast[B] = last;
-        p->nb = B + 1;
         if (p->nb == p->bmax) {
-            int rc = hz_forecaster_run(p, ws, emit, opaque, err, errlen);
+            int rc = hz_forecaster_run(p, ws, o, err, errlen);
             if (rc)
                 return rc;
         }
@@ -272,10 +309,103 @@ int hz_forecaster_stage(hz_forecaster *p, hz_window_store *ws, hz_forecast_fn em
     return 0;
 }
 
-int hz_forecaster_run(hz_forecaster *p, hz_window_store *ws, hz_forecast_fn emit, void *opaque,
-                      char *err, size_t errlen)
+/* Checks values (model order) of series s at ts against forecast fc [P, C] issued at
+ * `issued` with local scales sc [C]; flagged points go to o.  Returns 0 or what o returns. */
+static int check_against(hz_forecaster *p, uint32_t s, const char *sid, int64_t ts,
+                         const double *values, int64_t issued, const float *fc, const float *sc,
+                         const hz_forecaster_out *o)
 {
-    int C = p->C, F = p->F, P = p->P, B = p->nb;
+    int64_t slot_ts = (ts / p->period) * p->period;
+    if (ts < 0 && slot_ts != ts)
+        slot_ts -= p->period;
+    int64_t step = (slot_ts - issued) / p->period;
+    if (step < 1 || step > p->P)
+        return 0;
+    int n = 0;
+    for (int k = 0; k < p->C; k++) {
+        double f = fc[(size_t)(step - 1) * p->C + k];
+        hz_iv_result res;
+        if (hz_iv_observe(&p->iv, &p->adapt[(size_t)s * p->C + k], k, (int)step, values[k], f,
+                          sc[k], &res) ||
+            !res.flagged)
+            continue;
+        hz_anomaly *a = &p->an[n++];
+        memset(a, 0, sizeof *a);
+        a->pipeline = p->pc->name;
+        a->series = sid;
+        a->variable = p->mnames[k];
+        a->ts = ts;
+        a->value = values[k];
+        a->expected = hz_iv_clip(&p->iv.var[k], f);
+        a->lower = res.lo[p->iv.nl - 1];
+        a->upper = res.hi[p->iv.nl - 1];
+        a->score = res.score;
+        a->flag = 1;
+        a->kind = "residual";
+    }
+    return n ? o->anomalies(o->opaque, p->an, (size_t)n) : 0;
+}
+
+/* Row b's forecasts in original units (clipped to the bounds) with every level's interval,
+ * into p->fc from *n; the series' latest forecast when b is not a late window. */
+static void row_forecasts(hz_forecaster *p, hz_window_store *ws, const hz_tensor *y, int b,
+                          size_t *n)
+{
+    int P = p->P, C = p->C, nl = p->iv.nl;
+    uint32_t s = p->bidx[b];
+    const char *sid = hz_window_store_series_id(ws, s);
+    const float *sc = p->bscale + (size_t)b * C;
+    float *bf = p->bfc + (size_t)b * P * C;
+    for (int t = 0; t < P; t++)
+        for (int k = 0; k < C; k++) {
+            double v = y->data[((size_t)b * P + t) * C + k] * p->sc.std[k] + p->sc.mean[k];
+            bf[t * C + k] = (float)v;
+            hz_forecast *f = &p->fc[(*n)++];
+            f->pipeline = p->pc->name;
+            f->series = sid;
+            f->variable = p->mnames[k];
+            f->issued_ts = p->blast[b];
+            f->target_ts = p->blast[b] + (int64_t)(t + 1) * p->period;
+            f->step = t + 1;
+            f->model_id = p->model_id;
+            f->value = hz_iv_clip(&p->iv.var[k], v);
+            f->nlevels = nl;
+            f->levels = p->iv.levels;
+            hz_iv_interval(&p->iv, &p->adapt[(size_t)s * C + k], k, t + 1, v, sc[k], f->lo, f->hi);
+            f->lower = f->lo[nl - 1];
+            f->upper = f->hi[nl - 1];
+        }
+    if (p->last_issued[s] == INT64_MIN || p->blast[b] >= p->last_issued[s]) {
+        p->last_issued[s] = p->blast[b]; /* a late window keeps the newer forecast */
+        memcpy(p->last_fc + (size_t)s * P * C, bf, (size_t)P * C * sizeof *bf);
+        memcpy(p->last_scale + (size_t)s * C, sc, (size_t)C * sizeof *sc);
+    }
+}
+
+/* p->order = the pending readings sorted by row, arrival order kept within a row. */
+static void sort_pending(hz_forecaster *p, int B)
+{
+    uint32_t start[257] = {0}, *cnt = start; /* rows < 256 counted here; else a slow path */
+    if (B <= 256) {
+        for (size_t i = 0; i < p->npend; i++)
+            cnt[p->pend[i].row + 1]++;
+        for (int r = 0; r < B; r++)
+            cnt[r + 1] += cnt[r];
+        for (size_t i = 0; i < p->npend; i++)
+            p->order[cnt[p->pend[i].row]++] = (uint32_t)i;
+        return;
+    }
+    size_t m = 0;
+    for (int r = 0; r < B; r++)
+        for (size_t i = 0; i < p->npend; i++)
+            if (p->pend[i].row == r)
+                p->order[m++] = (uint32_t)i;
+}
+
+int hz_forecaster_run(hz_forecaster *p, hz_window_store *ws, const hz_forecaster_out *o, char *err,
+                      size_t errlen)
+{
+    int F = p->F, P = p->P, C = p->C, B = p->nb;
     if (B == 0)
         return 0;
     p->nb = 0;
@@ -287,77 +417,50 @@ int hz_forecaster_run(hz_forecaster *p, hz_window_store *ws, hz_forecast_fn emit
     hz_metrics_observe(p->m_bs, B);
     p->st.batches++;
     p->st.windows += (uint64_t)B;
-    int rc = grow_series(p, hz_window_store_counters(ws).series + 1);
-    if (rc)
-        return hz_err(err, errlen, rc, "out of memory for %llu series",
-                      (unsigned long long)hz_window_store_counters(ws).series);
-    size_t n = 0;
+    sort_pending(p, B);
+    size_t n = 0, j = 0;
+    int rc = 0;
     for (int b = 0; b < B; b++) {
-        uint32_t s = p->bidx[b];
-        const char *sid = hz_window_store_series_id(ws, s);
-        float *keep = p->last_fc + (size_t)s * P * C;
-        if (p->blast[b] >= p->last_issued[s] || p->last_issued[s] == INT64_MIN)
-            p->last_issued[s] = p->blast[b];
-        else
-            keep = NULL; /* a late window: keep the newer forecast for residuals */
-        for (int t = 0; t < P; t++)
-            for (int k = 0; k < C; k++) {
-                double v = y->data[((size_t)b * P + t) * C + k] * p->sc.std[k] + p->sc.mean[k];
-                if (keep)
-                    keep[t * C + k] = (float)v;
-                hz_forecast *f = &p->fc[n++];
-                f->pipeline = p->pc->name;
-                f->series = sid;
-                f->variable = p->mnames[k];
-                f->issued_ts = p->blast[b];
-                f->target_ts = p->blast[b] + (int64_t)(t + 1) * p->period;
-                f->step = t + 1;
-                f->model_id = p->model_id;
-                f->value = v;
-                hz_conformal_interval(hz_conformal_set_at(p->cset, k, t + 1), v, p->level_hi,
-                                      &f->lower, &f->upper);
-                if (!isfinite(f->lower) || !isfinite(f->upper))
-                    f->lower = f->upper = NAN;
-            }
+        row_forecasts(p, ws, y, b, &n);
+        for (; j < p->npend && p->pend[p->order[j]].row == b && !rc; j++) {
+            const pending *q = &p->pend[p->order[j]];
+            rc = check_against(p, q->series, q->sid, q->ts, q->values, p->blast[b],
+                               p->bfc + (size_t)b * P * C, p->bscale + (size_t)b * C, o);
+        }
     }
-    rc = emit(opaque, p->fc, n, err, errlen);
-    if (rc)
-        return rc;
+    for (int b = 0; b < B; b++)
+        p->staged[p->bidx[b]] = -1;
+    p->npend = 0;
+    if (rc || (rc = o->forecasts(o->opaque, p->fc, n, err, errlen)))
+        return rc == HZ_ENOMEM ? hz_err(err, errlen, rc, "out of memory for anomalies") : rc;
     p->st.forecasts += n;
     return 0;
 }
 
-int hz_forecaster_check(hz_forecaster *p, uint32_t s, const hz_reading *r, hz_anomaly *out,
-                        int max_out)
+int hz_forecaster_check(hz_forecaster *p, uint32_t s, const char *sid, const hz_reading *r,
+                        const hz_forecaster_out *o)
 {
     if (s >= p->scap)
         return 0;
-    int64_t issued = p->last_issued[s];
-    if (issued == INT64_MIN)
+    double v[HZ_MAX_VARS];
+    for (int k = 0; k < p->C; k++)
+        v[k] = r->values[p->mvar[k]];
+    if (p->staged[s] >= 0) { /* its forecast is in the batch: checked when it runs */
+        if (hz_grow((void **)&p->pend, &p->cap_pend, p->npend + 1, sizeof *p->pend) ||
+            hz_grow((void **)&p->order, &p->cap_order, p->cap_pend, sizeof *p->order))
+            return HZ_ENOMEM;
+        pending *q = &p->pend[p->npend++];
+        q->series = s;
+        q->row = p->staged[s];
+        q->ts = r->ts_ms;
+        q->sid = sid;
+        memcpy(q->values, v, (size_t)p->C * sizeof *v);
         return 0;
-    int64_t slot_ts = (r->ts_ms / p->period) * p->period;
-    if (r->ts_ms < 0 && slot_ts != r->ts_ms)
-        slot_ts -= p->period;
-    int64_t step = (slot_ts - issued) / p->period;
-    if (step < 1 || step > p->P)
-        return 0;
-    const float *fc = p->last_fc + (size_t)s * p->P * p->C + (size_t)(step - 1) * p->C;
-    int n = 0;
-    for (int k = 0; k < p->C && n < max_out; k++) {
-        double actual = r->values[p->mvar[k]];
-        if (!isfinite(actual))
-            continue;
-        hz_conformal_result res;
-        if (hz_conformal_observe(hz_conformal_set_at(p->cset, k, (int)step), actual, fc[k], &res) ||
-            !res.flagged)
-            continue;
-        hz_anomaly *a = &out[n++];
-        hz_conformal_to_anomaly(&res, r->ts_ms, actual, fc[k], a);
-        a->pipeline = p->pc->name;
-        a->series = r->series;
-        a->variable = p->mnames[k];
     }
-    return n;
+    if (p->last_issued[s] == INT64_MIN)
+        return 0;
+    return check_against(p, s, sid, r->ts_ms, v, p->last_issued[s],
+                         p->last_fc + (size_t)s * p->P * p->C, p->last_scale + (size_t)s * p->C, o);
 }
 
 int hz_forecaster_new(const hz_config *cfg, const hz_pipeline_conf *pc, const char *const *vars,
@@ -396,7 +499,16 @@ void hz_forecaster_free(hz_forecaster *p)
     if (p->ctx_on)
         hz_ctx_free(&p->ctx);
     hz_names_free(p->mnames, p->n_mnames);
-    hz_conformal_set_free(p->cset);
+    if (p->iv_on)
+        hz_iv_free(&p->iv);
+    free(p->bscale);
+    free(p->bfc);
+    free(p->pend);
+    free(p->order);
+    free(p->an);
+    free(p->last_scale);
+    free(p->staged);
+    free(p->adapt);
     free(p->win);
     free(p->x);
     free(p->xm);
@@ -419,8 +531,11 @@ int hz_forecaster_take_state(hz_forecaster *p, const hz_forecaster *from)
             return 0;
     if (grow_series(p, from->scap))
         return HZ_ENOMEM;
-    memcpy(p->last_fc, from->last_fc, from->scap * (size_t)p->P * p->C * sizeof *p->last_fc);
-    memcpy(p->last_issued, from->last_issued, from->scap * sizeof *p->last_issued);
+    size_t n = from->scap, C = (size_t)p->C;
+    memcpy(p->last_fc, from->last_fc, n * (size_t)p->P * C * sizeof *p->last_fc);
+    memcpy(p->last_scale, from->last_scale, n * C * sizeof *p->last_scale);
+    memcpy(p->adapt, from->adapt, n * C * sizeof *p->adapt);
+    memcpy(p->last_issued, from->last_issued, n * sizeof *p->last_issued);
     return 0;
 }
 

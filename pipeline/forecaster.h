@@ -1,17 +1,18 @@
 /* forecaster.h — a pipeline's model at run time (docs/ARCHITECTURE.md): the
  * checkpoint loaded (or trained first when absent and train_on_start), ready windows of a
  * window store batched into one forward of up to batch.max windows, forecasts in original
- * units with the split-conformal interval at the highest configured level, and the residual
- * check of each arriving point against the latest forecast of its series.
+ * units within the variables' bounds with an interval at every configured level, and the
+ * residual check of each arriving point against the forecast made just before it.
  *
  * Preprocessing follows the models' data protocol (docs/MODELS.md), as `horizon forecast`:
  * the window scaled with the checkpoint's scaler, timeF calendar marks of each slot's time,
- * Informer's decoder input = the last label_len scaled points then zeros.  The conformal
- * sets — one per (variable, step), shared by every series — are seeded from the
- * checkpoint's "calib.abs_residual_quantiles" and updated online (anomaly.h).
+ * Informer's decoder input = the last label_len scaled points then zeros.  Intervals are
+ * those of training/interval.h: calibrated by the checkpoint per (step, variable), scaled by
+ * each window's local spread, with online offsets per (series, variable).
  *
  * Memory: batch buffers and the model's arena are sized once; per-series state (latest
- * forecast, P × C floats) grows with the number of series. */
+ * forecast P × C floats, scales, offsets 8 floats per variable) grows with the number of
+ * series. */
 #ifndef HZ_FORECASTER_H
 #define HZ_FORECASTER_H
 
@@ -22,6 +23,7 @@
 #include "connectors/connector.h"
 #include "common/hz.h"
 #include "common/metrics.h"
+#include "training/interval.h"
 #include "training/trainer.h"
 #include "pipeline/window_store.h"
 
@@ -31,6 +33,16 @@ typedef struct hz_forecaster hz_forecaster;
  * (which the forecaster passes back). */
 typedef int (*hz_forecast_fn)(void *opaque, const hz_forecast *fc, size_t n, char *err,
                               size_t errlen);
+/* Receives flagged residual records (n, valid for the call; series strings are the window
+ * store's); returns 0 or HZ_ENOMEM. */
+typedef int (*hz_anomaly_fn)(void *opaque, const hz_anomaly *a, size_t n);
+
+/* Where a forecaster's results go. */
+typedef struct hz_forecaster_out {
+    hz_forecast_fn forecasts;
+    hz_anomaly_fn anomalies;
+    void *opaque;
+} hz_forecaster_out;
 
 typedef struct hz_forecaster_stats {
     uint64_t windows, batches, skipped, forecasts;
@@ -51,19 +63,23 @@ void hz_forecaster_free(hz_forecaster *f);
 /* Pops every ready series of ws and copies its window, as it is now, into the batch; a full
  * batch is forecast at once and handed to emit.  Windows with a missing value (fill: none)
  * or not yet full are skipped (counted).  Returns 0 or HZ_E*. */
-int hz_forecaster_stage(hz_forecaster *f, hz_window_store *ws, hz_forecast_fn emit, void *opaque,
+int hz_forecaster_stage(hz_forecaster *f, hz_window_store *ws, const hz_forecaster_out *o,
                         char *err, size_t errlen);
-/* Forecasts what is staged (a partial batch).  Returns 0 or HZ_E*. */
-int hz_forecaster_run(hz_forecaster *f, hz_window_store *ws, hz_forecast_fn emit, void *opaque,
-                      char *err, size_t errlen);
+/* Forecasts what is staged (a partial batch), then runs the residual checks that waited for
+ * those forecasts.  Returns 0 or HZ_E*. */
+int hz_forecaster_run(hz_forecaster *f, hz_window_store *ws, const hz_forecaster_out *o, char *err,
+                      size_t errlen);
 
-/* Residual check of reading r (series index s in the store) against the latest forecast of
- * s covering r's slot: scores each forecast variable with its (variable, step) conformal set,
- * updates the set, and writes a kind "residual" record (pipeline/series/variable filled,
- * series = r->series) to out for each point outside the highest level's interval.  Returns
- * how many (at most the number of forecast variables, <= HZ_MAX_VARS). */
-int hz_forecaster_check(hz_forecaster *f, uint32_t s, const hz_reading *r, hz_anomaly *out,
-                        int max_out);
+/* Residual check of reading r (series index s in the store, sid its id there) against the
+ * forecast of its series' newest window before it (the earliest step available): each
+ * forecast variable is scored against its interval (training/interval.h), the series'
+ * online offsets move, and a kind "residual" record goes to o->anomalies for each point
+ * outside the highest level's interval.  When that window is staged but not run yet, the
+ * check waits for hz_forecaster_run, so the checks, flags and offsets do not depend on how
+ * readings were batched (a burst replay and a paced stream agree).  Call it after pushing r
+ * and before staging: hz_forecaster_stage.  Returns 0 or HZ_ENOMEM. */
+int hz_forecaster_check(hz_forecaster *f, uint32_t s, const char *sid, const hz_reading *r,
+                        const hz_forecaster_out *o);
 
 /* Hands the per-series latest forecasts of `from` (the model being replaced) to f, so the
  * residual check goes on without a gap after a model swap; nothing is copied when the two

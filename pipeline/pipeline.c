@@ -60,9 +60,10 @@ struct hz_pipeline {
     /* windows */
     hz_window_store *ws;
     hz_forecaster *fcst;
+    hz_forecaster_out out; /* emit_forecasts, collect_anomalies */
     hz_rules_conf rules;
     int rules_on;
-    /* anomalies of the cycle (grows to the largest cycle) */
+    /* anomalies of the cycle (grows to the largest cycle), written before its commit */
     hz_anomaly *an;
     size_t n_an, cap_an;
     /* rule state per series (by window-store index) and variable */
@@ -86,6 +87,9 @@ struct hz_pipeline {
 };
 
 /* ---- helpers */
+
+static int emit_forecasts(void *opaque, const hz_forecast *fc, size_t n, char *err, size_t errlen);
+static int collect_anomalies(void *opaque, const hz_anomaly *a, size_t n);
 
 static int grow_series(hz_pipeline *p, size_t need)
 {
@@ -284,6 +288,7 @@ int hz_pipeline_new(const hz_config *cfg, const hz_pipeline_conf *pc, hz_metrics
         goto fail;
     }
     get_metrics(p, metrics);
+    p->out = (hz_forecaster_out){emit_forecasts, collect_anomalies, p};
     if ((rc = hz_forecaster_new(cfg, pc, p->vars, p->nvars, log, hooks, p->m_inf, p->m_bs, &p->fcst,
                                 e2, sizeof e2)) ||
         (rc = open_sinks(p, e2, sizeof e2)) || (rc = open_source(p, e2, sizeof e2)) ||
@@ -448,10 +453,33 @@ static int emit_forecasts(void *opaque, const hz_forecast *fc, size_t n, char *e
     return 0;
 }
 
+/* hz_anomaly_fn: residual flags join the cycle's anomalies. */
+static int collect_anomalies(void *opaque, const hz_anomaly *a, size_t n)
+{
+    hz_pipeline *p = opaque;
+    if (reserve_anomalies(p, n))
+        return HZ_ENOMEM;
+    memcpy(p->an + p->n_an, a, n * sizeof *a);
+    p->n_an += n;
+    return 0;
+}
+
+/* Forecasts what is staged, then writes the cycle's anomalies to every sink. */
 static int forecast_pending(hz_pipeline *p, char *err, size_t errlen)
 {
-    int rc = hz_forecaster_stage(p->fcst, p->ws, emit_forecasts, p, err, errlen);
-    return rc ? rc : hz_forecaster_run(p->fcst, p->ws, emit_forecasts, p, err, errlen);
+    int rc = hz_forecaster_stage(p->fcst, p->ws, &p->out, err, errlen);
+    if (rc || (rc = hz_forecaster_run(p->fcst, p->ws, &p->out, err, errlen)))
+        return rc;
+    for (size_t i = 0; i < p->n_an; i++)
+        count_kind(p, p->an[i].kind);
+    for (size_t i = 0; p->n_an && i < p->n_sinks; i++)
+        if ((rc = p->sinks[i]->ops->write_anomalies(p->sinks[i], p->an, p->n_an, err, errlen)))
+            return rc;
+    if (p->n_an)
+        p->dirty = 1;
+    p->st.anomalies += p->n_an;
+    p->n_an = 0;
+    return 0;
 }
 
 static int handle_batch(hz_pipeline *p, const hz_batch *b, char *err, size_t errlen)
@@ -465,7 +493,6 @@ static int handle_batch(hz_pipeline *p, const hz_batch *b, char *err, size_t err
                 return rc;
         p->dirty = 1;
     }
-    p->n_an = 0;
     hz_anomaly out[HZ_RULES_MAX_OUT];
     for (size_t i = 0; i < b->n_readings; i++) {
         const hz_reading *r = &b->readings[i];
@@ -475,12 +502,10 @@ static int handle_batch(hz_pipeline *p, const hz_batch *b, char *err, size_t err
         if (s < 0 || grow_series(p, (size_t)s + 1))
             continue;
         const char *sid = hz_window_store_series_id(p->ws, (uint32_t)s);
-        if (reserve_anomalies(p, (size_t)HZ_MAX_VARS + (size_t)p->nvars * HZ_RULES_MAX_OUT))
-            continue; /* out of memory: the flags of this point are lost, not the point */
-        int k = hz_forecaster_check(p->fcst, (uint32_t)s, r, p->an + p->n_an, HZ_MAX_VARS);
-        for (int j = 0; j < k; j++) /* the store's copy outlives the source's batch */
-            p->an[p->n_an++].series = sid;
-        if ((rc = hz_forecaster_stage(p->fcst, p->ws, emit_forecasts, p, err, errlen)))
+        if ((rc = hz_forecaster_check(p->fcst, (uint32_t)s, sid, r, &p->out)) ||
+            (rc = reserve_anomalies(p, (size_t)p->nvars * HZ_RULES_MAX_OUT)))
+            return hz_err(err, errlen, rc, "out of memory for anomalies");
+        if ((rc = hz_forecaster_stage(p->fcst, p->ws, &p->out, err, errlen)))
             return rc;
         for (int v = 0; p->rules_on && v < p->nvars; v++) {
             int n = hz_anomaly_rules_check(&p->rules, &p->rstate[(size_t)s * p->nvars + v],
@@ -494,24 +519,17 @@ static int handle_batch(hz_pipeline *p, const hz_batch *b, char *err, size_t err
             }
         }
     }
-    for (size_t i = 0; i < p->n_an; i++)
-        count_kind(p, p->an[i].kind);
-    for (size_t i = 0; i < p->n_sinks; i++) {
-        if (p->n_an &&
-            (rc = p->sinks[i]->ops->write_anomalies(p->sinks[i], p->an, p->n_an, err, errlen)))
-            return rc;
+    for (size_t i = 0; i < p->n_sinks; i++)
         if (b->n_dead && (rc = p->sinks[i]->ops->write_dead(p->sinks[i], p->pc->name, b->dead,
                                                             b->n_dead, err, errlen)))
             return rc;
-    }
     for (size_t i = 0; i < b->n_dead; i++)
         hz_log(p->log, HZ_LOG_WARN, "pipeline %s: dead letter %s: %s", p->pc->name,
                b->dead[i].origin, b->dead[i].reason);
-    if (p->n_an || b->n_dead)
+    if (b->n_dead)
         p->dirty = 1;
     p->st.readings += b->n_readings;
     p->st.dead += b->n_dead;
-    p->st.anomalies += p->n_an;
     hz_metrics_add(p->m_read, (double)b->n_readings);
     hz_metrics_add(p->m_dead, (double)b->n_dead);
     for (size_t i = 0; i < b->n_positions; i++)

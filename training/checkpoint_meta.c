@@ -95,18 +95,3 @@ int hz_file_sha256(const char *path, char hex[65], char *err, size_t errlen)
         snprintf(hex + 2 * i, 3, "%02x", md[i]);
     return 0;
 }
-
-const hz_st_tensor *hz_calib_find(const hz_st_file *f, int pred_len, int n_vars)
-{
-    const hz_st_tensor *q = hz_st_find(f, HZ_CALIB_TENSOR);
-    if (!q || q->dtype != HZ_ST_F32 || q->ndim != 3 || q->shape[0] != pred_len ||
-        q->shape[1] != n_vars || q->shape[2] != HZ_CALIB_Q)
-        return NULL;
-    return q;
-}
-
-void hz_calib_row(const hz_st_tensor *cal, int n_vars, int step, int var, float out[HZ_CALIB_Q])
-{
-    size_t at = ((size_t)step * n_vars + var) * HZ_CALIB_Q * sizeof(float);
-    memcpy(out, (const char *)cal->data + at, HZ_CALIB_Q * sizeof(float));
-}

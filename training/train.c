@@ -527,7 +527,7 @@ out:
 }
 
 int hz_evaluate(hz_model *m, const hz_windows *w, int batch, int drop_last, const hz_scaler *scaler,
-                float *abs_err, hz_eval_result *res)
+                float *pred, hz_eval_result *res)
 {
     memset(res, 0, sizeof *res);
     int P = w->pred_len, C = w->cols;
@@ -564,8 +564,8 @@ int hz_evaluate(hz_model *m, const hz_windows *w, int batch, int drop_last, cons
                     double dorig = scaler ? d * scaler->std[k] : d;
                     seo += dorig * dorig;
                     aeo += fabs(dorig);
-                    if (abs_err)
-                        abs_err[(size_t)s * P * C + i] = (float)fabs(dorig);
+                    if (pred)
+                        pred[(size_t)s * P * C + i] = (float)out->data[i];
                 }
     }
     double cnt = (double)n_total * P * C;

@@ -71,11 +71,11 @@ typedef struct hz_eval_result {
 } hz_eval_result;
 
 /* Evaluates m on every window of w (batch size `batch`; the last partial batch is scored
- * too unless drop_last).  scaler may be NULL.  When abs_err is not NULL it receives
- * |forecast - actual| in original units (scaled units without a scaler), laid out
- * [window, pred_len, cols], for at most w->count windows.  Returns 0 or HZ_ENOMEM. */
+ * too unless drop_last).  scaler may be NULL.  When pred is not NULL it receives the
+ * forecasts (scaled, as the model outputs them), laid out [window, pred_len, cols], for at
+ * most w->count windows.  Returns 0 or HZ_ENOMEM. */
 int hz_evaluate(hz_model *m, const hz_windows *w, int batch, int drop_last, const hz_scaler *scaler,
-                float *abs_err, hz_eval_result *res);
+                float *pred, hz_eval_result *res);
 void hz_eval_free(hz_eval_result *res);
 
 /* The MSE of m on w, as the validation loss of hz_train (drop_last, batch). */

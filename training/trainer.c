@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "models/checkpoint.h"
+#include "training/calibrate.h"
 #include "training/prepare.h"
 #include "engine/par.h"
 #include "connectors/sqlite_schema.h"
@@ -84,35 +85,6 @@ static void on_progress(void *opaque, int epoch, int phase, int batch, int n_bat
         fprintf(stderr, "\r\033[K");
     say(pr->log, "epoch %d/%d: train loss %.5f, val loss %.5f (%.1f s)", epoch, pr->epochs, loss,
         val_loss, secs);
-}
-
-/* Quantiles of |residual| per (step, variable) over n windows: out [P, C, HZ_CALIB_Q]. */
-static void residual_quantiles(const float *abs_err, int n, int P, int C, float *out)
-{
-    float *col = malloc((size_t)n * sizeof *col);
-    for (int t = 0; t < P; t++)
-        for (int k = 0; k < C; k++) {
-            for (int i = 0; i < n; i++)
-                col[i] = abs_err[((size_t)i * P + t) * C + k];
-            for (int i = 1; i < n; i++) { /* insertion sort is fine for a few thousand */
-                float v = col[i];
-                int j = i - 1;
-                while (j >= 0 && col[j] > v) {
-                    col[j + 1] = col[j];
-                    j--;
-                }
-                col[j + 1] = v;
-            }
-            for (int q = 0; q < HZ_CALIB_Q; q++) {
-                int idx = (int)ceil((q + 1) / 100.0 * (n + 1)) - 1;
-                if (idx >= n)
-                    idx = n - 1;
-                if (idx < 0)
-                    idx = 0;
-                out[((size_t)t * C + k) * HZ_CALIB_Q + q] = col[idx];
-            }
-        }
-    free(col);
 }
 
 /* Adds (or replaces) the checkpoint at path as a row of the database's `models` table; no
@@ -230,9 +202,9 @@ typedef struct run {
     hz_train_conf tc;
     hz_train_result tr;
     hz_eval_result ev, et; /* validation and test scores */
-    float *calib;          /* [pred_len, C, HZ_CALIB_Q] quantiles of validation |residual| */
-    char *conf_json, *vars, *scal, *metrics; /* the checkpoint's JSON metadata */
-    char sha[65];                            /* of the written checkpoint */
+    float *calib;          /* [pred_len, C, HZ_IV_GRID] normalised validation residuals */
+    char *conf_json, *vars, *scal, *metrics, *cal; /* the checkpoint's JSON metadata */
+    char sha[65];                                  /* of the written checkpoint */
 } run;
 
 /* The pipeline whose data trains pc's model: pc itself, or, for a Kafka pipeline, hist set
@@ -365,22 +337,24 @@ static int run_train(run *r, char *err, size_t errlen)
     return rc;
 }
 
-/* Scores the validation and test splits; the validation residuals (original units) give
- * the quantiles that calibrate the anomaly intervals (r->calib). */
+/* Scores the validation and test splits; the validation forecasts calibrate the anomaly
+ * intervals (training/calibrate.h: r->calib and the "calib" metadata). */
 static int run_calibrate(run *r, char *err, size_t errlen)
 {
     int P = r->mc.pred_len, C = r->d.table.cols;
-    float *abs_err = malloc((size_t)r->d.win[1].count * P * C * sizeof(float) + 1);
-    r->calib = malloc((size_t)P * C * HZ_CALIB_Q * sizeof(float));
+    float *pred = malloc((size_t)r->d.win[1].count * P * C * sizeof(float) + 1);
+    r->calib = malloc((size_t)P * C * HZ_IV_GRID * sizeof(float));
     int drop_last = r->mc.kind == HZ_MODEL_INFORMER;
     int rc = 0;
-    if (!abs_err || !r->calib ||
-        hz_evaluate(r->m, &r->d.win[1], r->tc.batch, 0, &r->d.scaler, abs_err, &r->ev) ||
+    hz_iv_var iv[HZ_IV_MAX_VARS];
+    hz_calib_vars(r->p, r->d.names, C, &r->d.scaler, iv);
+    if (!pred || !r->calib ||
+        hz_evaluate(r->m, &r->d.win[1], r->tc.batch, 0, &r->d.scaler, pred, &r->ev) ||
         hz_evaluate(r->m, &r->d.win[2], r->tc.batch, drop_last, &r->d.scaler, NULL, &r->et))
         rc = hz_err(err, errlen, HZ_ENOMEM, "pipeline %s: out of memory evaluating", r->p->name);
-    else
-        residual_quantiles(abs_err, r->ev.windows, P, C, r->calib);
-    free(abs_err);
+    else if (!(rc = hz_calib_fit(&r->d.win[1], pred, r->ev.windows, iv, r->calib, err, errlen)))
+        r->cal = hz_calib_meta_json(iv, C);
+    free(pred);
     return rc;
 }
 
@@ -410,22 +384,19 @@ static int run_save(run *r, char *err, size_t errlen)
     char period[32], nm[16];
     snprintf(period, sizeof period, "%lld", (long long)table_period(&r->d.table));
     snprintf(nm, sizeof nm, "%d", r->mc.n_marks);
-    const char *meta[7][2] = {{"variables", r->vars},
-                              {"scaler", r->scal},
-                              {"period_ms", period},
-                              {"n_marks", nm},
-                              {"metrics", r->metrics},
-                              {"pipeline", p->name},
-                              {"time_column", p->source.fields.time ? p->source.fields.time : ""}};
-    hz_ckpt_extra ex = {
-        HZ_CALIB_TENSOR, 3, {r->mc.pred_len, r->d.table.cols, HZ_CALIB_Q}, r->calib};
+    const char *meta[8][2] = {
+        {"calib", r->cal},     {"variables", r->vars},
+        {"scaler", r->scal},   {"period_ms", period},
+        {"n_marks", nm},       {"metrics", r->metrics},
+        {"pipeline", p->name}, {"time_column", p->source.fields.time ? p->source.fields.time : ""}};
+    hz_ckpt_extra ex = {HZ_IV_TENSOR, 3, {r->mc.pred_len, r->d.table.cols, HZ_IV_GRID}, r->calib};
     make_parent_dirs(r->ckpt);
     if (!r->o->no_register && cfg->database && *cfg->database)
         make_parent_dirs(cfg->database);
     if (r->o->cancel && atomic_load(r->o->cancel))
         return hz_err(err, errlen, HZ_EAGAIN, "pipeline %s: training cancelled", p->name);
     int rc;
-    if ((rc = hz_ckpt_save(r->m, r->ckpt, meta, 7, &ex, 1, err, errlen)) ||
+    if ((rc = hz_ckpt_save(r->m, r->ckpt, meta, 8, &ex, 1, err, errlen)) ||
         (rc = hz_file_sha256(r->ckpt, r->sha, err, errlen)))
         return rc;
     return 0;
@@ -482,6 +453,7 @@ static void run_free(run *r)
     hz_eval_free(&r->ev);
     hz_eval_free(&r->et);
     free(r->calib);
+    free(r->cal);
     free(r->conf_json);
     free(r->vars);
     free(r->scal);

@@ -2,10 +2,9 @@
  * of `horizon train`, shared with horizond's `train_on_start` and scheduled retraining.
  * The data is the pipeline's source when it is a CSV or SQLite table; a Kafka pipeline
  * trains on the readings its SQLite sink (or the top-level database) has stored.  The
- * checkpoint holds the config, scaler, variables, period, metrics and
- * "calib.abs_residual_quantiles" [pred_len, C, 99] (quantiles 0.01..0.99 of |residual| on
- * the validation split, original units), and is registered in the database's `models`
- * table (unless hz_train_opts.no_register). */
+ * checkpoint holds the config, scaler, variables, period, metrics and the forecast
+ * intervals' calibration on the validation split (training/calibrate.h), and is
+ * registered in the database's `models` table (unless hz_train_opts.no_register). */
 #ifndef HZ_TRAINER_H
 #define HZ_TRAINER_H
 

@@ -133,9 +133,16 @@ int main(int argc, char **argv)
         if (sink) {
             for (size_t i = 0; i < b.n_readings; i++) {
                 const hz_reading *r = &b.readings[i];
-                hz_forecast f = {
-                    "test", r->series,        "power",      r->ts_ms,         r->ts_ms + 900000,
-                    1,      r->values[0] * 2, r->values[0], r->values[0] * 3, "echo"};
+                hz_forecast f = {.pipeline = "test",
+                                 .series = r->series,
+                                 .variable = "power",
+                                 .issued_ts = r->ts_ms,
+                                 .target_ts = r->ts_ms + 900000,
+                                 .step = 1,
+                                 .value = r->values[0] * 2,
+                                 .lower = r->values[0],
+                                 .upper = r->values[0] * 3,
+                                 .model_id = "echo"};
                 if (sink->ops->write_forecasts(sink, &f, 1, err, sizeof err))
                     goto sink_fail;
             }

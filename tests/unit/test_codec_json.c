@@ -254,9 +254,21 @@ static json_t *parse(const char *buf)
 static void test_encodes_forecast_and_anomaly(void **state)
 {
     char buf[1024];
-    hz_forecast f = {
-        "feeder", "meter \"17\"\n", "power", 1795342500000LL, 1795343400000LL, 1, 1.25, NAN, 2.5,
-        "m1"};
+    static const double levels[2] = {0.9, 0.995};
+    hz_forecast f = {.pipeline = "feeder",
+                     .series = "meter \"17\"\n",
+                     .variable = "power",
+                     .issued_ts = 1795342500000LL,
+                     .target_ts = 1795343400000LL,
+                     .step = 1,
+                     .value = 1.25,
+                     .lower = NAN,
+                     .upper = 2.5,
+                     .model_id = "m1",
+                     .nlevels = 2,
+                     .levels = levels,
+                     .lo = {1.0, NAN},
+                     .hi = {1.5, 2.5}};
     size_t n = hz_codec_json_encode_forecast(&f, buf, sizeof buf);
     assert_int_equal(n, strlen(buf));
     json_t *j = parse(buf);
@@ -267,6 +279,11 @@ static void test_encodes_forecast_and_anomaly(void **state)
     assert_true(json_real_value(json_object_get(j, "value")) == 1.25);
     assert_true(json_is_null(json_object_get(j, "lower")));
     assert_int_equal(json_integer_value(json_object_get(j, "step")), 1);
+    /* every level's interval, named as the SQLite columns */
+    assert_true(json_number_value(json_object_get(j, "lower90")) == 1.0);
+    assert_true(json_number_value(json_object_get(j, "upper90")) == 1.5);
+    assert_true(json_is_null(json_object_get(j, "lower99_5")));
+    assert_true(json_number_value(json_object_get(j, "upper99_5")) == 2.5);
     json_decref(j);
 
     /* snprintf semantics: too small a buffer reports the size needed */

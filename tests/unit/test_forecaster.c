@@ -1,7 +1,9 @@
 /* test_forecaster.c — pipeline/forecaster.c: one forecast per ready event (also inside a burst
- * of one series' points), issue/target times, steps, intervals and model id; batching does
- * not change the numbers; the residual check flags a point far outside its interval and
- * not one on its forecast.  A small iTransformer checkpoint is written for the test. */
+ * of one series' points), issue/target times, steps, every level's interval and model id;
+ * batching does not change the numbers; the residual check flags a point far outside its
+ * interval and not one on its forecast; the same stream checked in a burst (batches of 64)
+ * and paced (a forward after every reading) gives identical flags and intervals.  A small
+ * iTransformer checkpoint is written for the test. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -16,6 +18,7 @@
 #include "models/checkpoint.h"
 #include "config/config.h"
 #include "pipeline/forecaster.h"
+#include "training/calibrate.h"
 #include "training/prepare.h"
 
 #define L   24
@@ -27,8 +30,8 @@ typedef struct fixture {
     hz_config *cfg;
 } fixture;
 
-/* Writes a tiny checkpoint (fresh weights, scaler mean 10 std 2, residual quantiles
- * 0.01..0.99 of |r| = 0.01..0.99) and a config whose batch.max is bmax. */
+/* Writes a tiny checkpoint (fresh weights, scaler mean 10 std 2, the default interval grid
+ * with a typical local scale of 0.5 z-units) and a config whose batch.max is bmax. */
 static void setup_files(fixture *fx, int bmax)
 {
     snprintf(fx->dir, sizeof fx->dir, "/tmp/hz_fc_XXXXXX");
@@ -50,16 +53,19 @@ static void setup_files(fixture *fx, int bmax)
     hz_model *m;
     char err[HZ_ERRLEN];
     assert_int_equal(hz_model_create(&mc, &m, err, sizeof err), 0);
-    float calib[H * 99];
+    float calib[H * HZ_IV_GRID];
     for (int s = 0; s < H; s++)
-        for (int q = 0; q < 99; q++)
-            calib[s * 99 + q] = (q + 1) / 100.0f;
-    hz_ckpt_extra ex = {"calib.abs_residual_quantiles", 3, {H, 1, 99}, calib};
-    const char *meta[4][2] = {{"variables", "[\"power\"]"},
+        hz_iv_grid_default(calib + s * HZ_IV_GRID);
+    hz_iv_var v = {.std = 1, .lo = NAN, .hi = NAN, .scale_med = 0.5};
+    char *cal = hz_calib_meta_json(&v, 1);
+    hz_ckpt_extra ex = {HZ_IV_TENSOR, 3, {H, 1, HZ_IV_GRID}, calib};
+    const char *meta[5][2] = {{"variables", "[\"power\"]"},
                               {"scaler", "{\"mean\":[10.0],\"std\":[2.0]}"},
                               {"period_ms", "60000"},
-                              {"n_marks", "4"}};
-    assert_int_equal(hz_ckpt_save(m, fx->ckpt, meta, 4, &ex, 1, err, sizeof err), 0);
+                              {"n_marks", "4"},
+                              {"calib", cal}};
+    assert_int_equal(hz_ckpt_save(m, fx->ckpt, meta, 5, &ex, 1, err, sizeof err), 0);
+    free(cal);
     hz_model_free(m);
     FILE *f = fopen(fx->yaml, "w");
     assert_non_null(f);
@@ -89,6 +95,9 @@ typedef struct sink {
     hz_forecast fc[4096];
     size_t n;
     int calls;
+    hz_anomaly an[256];
+    char sid[256][8]; /* copies of an[].series (the store's strings die with it) */
+    size_t n_an;
 } sink;
 
 static int collect(void *opaque, const hz_forecast *fc, size_t n, char *err, size_t errlen)
@@ -101,6 +110,24 @@ static int collect(void *opaque, const hz_forecast *fc, size_t n, char *err, siz
     return 0;
 }
 
+static int collect_an(void *opaque, const hz_anomaly *a, size_t n)
+{
+    sink *k = opaque;
+    assert_true(k->n_an + n <= 256);
+    for (size_t i = 0; i < n; i++) {
+        k->an[k->n_an] = a[i];
+        snprintf(k->sid[k->n_an], sizeof k->sid[0], "%s", a[i].series);
+        k->an[k->n_an].series = k->sid[k->n_an];
+        k->n_an++;
+    }
+    return 0;
+}
+
+static hz_forecaster_out out_of(sink *k)
+{
+    return (hz_forecaster_out){collect, collect_an, k};
+}
+
 static double value_at(int t, int s)
 {
     return 10 + 3 * sin(6.2831853 * t / 24 + s);
@@ -110,17 +137,18 @@ static double value_at(int t, int s)
  * the pipeline does, then runs the partial batch. */
 static hz_window_store *stream(hz_forecaster *f, int n, sink *k)
 {
-    hz_window_opts o = {PER, L, 1, 1, 0};
+    hz_window_opts wo = {PER, L, 1, 1, 0};
     char err[HZ_ERRLEN];
-    hz_window_store *ws = hz_window_store_new(&o, err, sizeof err);
+    hz_window_store *ws = hz_window_store_new(&wo, err, sizeof err);
     assert_non_null(ws);
+    hz_forecaster_out o = out_of(k);
     for (int t = 0; t < n; t++)
         for (int s = 0; s < 2; s++) {
             double v = value_at(t, s);
             assert_int_equal(hz_window_store_push(ws, s ? "b" : "a", (int64_t)t * PER, &v), 0);
-            assert_int_equal(hz_forecaster_stage(f, ws, collect, k, err, sizeof err), 0);
+            assert_int_equal(hz_forecaster_stage(f, ws, &o, err, sizeof err), 0);
         }
-    assert_int_equal(hz_forecaster_run(f, ws, collect, k, err, sizeof err), 0);
+    assert_int_equal(hz_forecaster_run(f, ws, &o, err, sizeof err), 0);
     return ws;
 }
 
@@ -157,7 +185,11 @@ static void test_every_ready_window(void **state)
         assert_true(fc->step >= 1 && fc->step <= H);
         assert_int_equal(fc->target_ts, fc->issued_ts + (int64_t)fc->step * PER);
         assert_true(fc->lower < fc->value && fc->value < fc->upper);
-        assert_true(fc->upper - fc->value <= 1.0); /* quantiles <= 0.99 */
+        assert_int_equal(fc->nlevels, 2);
+        assert_true(fc->levels[0] == 0.9 && fc->levels[1] == 0.99);
+        assert_true(fc->lo[1] < fc->lo[0] && fc->lo[0] < fc->value); /* nested */
+        assert_true(fc->value < fc->hi[0] && fc->hi[0] < fc->hi[1]);
+        assert_true(fc->upper == fc->hi[1] && fc->lower == fc->lo[1]);
         assert_string_equal(fc->variable, "power");
         assert_string_equal(fc->pipeline, "p");
         assert_true(!strncmp(fc->model_id, "p-", 2) && strlen(fc->model_id) == 14);
@@ -208,29 +240,111 @@ static void test_residual_check(void **state)
             expected = k->fc[i].value;
     assert_true(isfinite(expected));
     uint32_t a = (uint32_t)hz_window_store_find(ws, "a");
+    const char *sid = hz_window_store_series_id(ws, a);
     hz_reading r = {.series = "a", .ts_ms = 26 * PER, .nvars = 1};
-    hz_anomaly out[HZ_MAX_VARS];
+    hz_forecaster_out o = out_of(k);
     r.values[0] = expected; /* on the forecast: inside every interval */
-    assert_int_equal(hz_forecaster_check(f, a, &r, out, HZ_MAX_VARS), 0);
-    r.values[0] = expected + 50; /* far outside the 0.99 interval (|r| quantiles <= 0.99) */
-    assert_int_equal(hz_forecaster_check(f, a, &r, out, HZ_MAX_VARS), 1);
-    assert_string_equal(out[0].kind, "residual");
-    assert_int_equal(out[0].flag, 1);
-    assert_true(fabs(out[0].expected - expected) < 1e-4); /* kept as float */
-    assert_true(out[0].upper < r.values[0]);
-    assert_true(out[0].score > 0.99);
+    assert_int_equal(hz_forecaster_check(f, a, sid, &r, &o), 0);
+    assert_int_equal(k->n_an, 0);
+    r.values[0] = expected + 50; /* far outside the 0.99 interval */
+    assert_int_equal(hz_forecaster_check(f, a, sid, &r, &o), 0);
+    assert_int_equal(k->n_an, 1);
+    hz_anomaly *an = &k->an[0];
+    assert_string_equal(an->kind, "residual");
+    assert_string_equal(an->series, "a");
+    assert_int_equal(an->flag, 1);
+    assert_true(fabs(an->expected - expected) < 1e-4); /* kept as float */
+    assert_true(an->upper < r.values[0]);
+    assert_true(an->score > 0.9);
     /* a point no forecast covers (before the issue slot) is not scored */
     r.ts_ms = 10 * PER;
-    assert_int_equal(hz_forecaster_check(f, a, &r, out, HZ_MAX_VARS), 0);
+    assert_int_equal(hz_forecaster_check(f, a, sid, &r, &o), 0);
+    assert_int_equal(k->n_an, 1);
     hz_window_store_free(ws);
     free(k);
     hz_forecaster_free(f);
     teardown_files(&fx);
 }
 
+/* The value of series s at t in the timing test: a sine with a spike every 23 points and a
+ * shifted stretch, so there are flags to compare. */
+static double timing_value(int t, int s)
+{
+    double v = value_at(t, s);
+    if (t > 30 && t % 23 == s)
+        v += 8;
+    if (t >= 70 && t < 80)
+        v -= 5;
+    return v;
+}
+
+/* Streams 3 series x 120 points, checking each reading before staging (as the pipeline);
+ * paced: a forward after every reading; else only full batches and the end. */
+static void timing_run(int bmax, int paced, sink *k)
+{
+    fixture fx;
+    setup_files(&fx, bmax);
+    hz_forecaster *f = open_fc(&fx);
+    hz_window_opts wo = {PER, L, 1, 1, 0};
+    char err[HZ_ERRLEN];
+    hz_window_store *ws = hz_window_store_new(&wo, err, sizeof err);
+    hz_forecaster_out o = out_of(k);
+    for (int t = 0; t < 120; t++)
+        for (int s = 0; s < 3; s++) {
+            char id[2] = {(char)('a' + s), 0};
+            hz_reading r = {.series = id, .ts_ms = (int64_t)t * PER, .nvars = 1};
+            r.values[0] = timing_value(t, s);
+            assert_int_equal(hz_window_store_push_reading(ws, &r), 0);
+            uint32_t idx = (uint32_t)hz_window_store_find(ws, id);
+            assert_int_equal(
+                hz_forecaster_check(f, idx, hz_window_store_series_id(ws, idx), &r, &o), 0);
+            assert_int_equal(hz_forecaster_stage(f, ws, &o, err, sizeof err), 0);
+            if (paced)
+                assert_int_equal(hz_forecaster_run(f, ws, &o, err, sizeof err), 0);
+        }
+    assert_int_equal(hz_forecaster_run(f, ws, &o, err, sizeof err), 0);
+    hz_window_store_free(ws);
+    hz_forecaster_free(f);
+    teardown_files(&fx);
+}
+
+static int cmp_anomaly(const void *x, const void *y)
+{
+    const hz_anomaly *a = x, *b = y;
+    int c = strcmp(a->series, b->series);
+    return c ? c : (a->ts > b->ts) - (a->ts < b->ts);
+}
+
+static void test_timing_independent(void **state)
+{
+    sink *k[3];
+    const int bmax[3] = {1, 64, 64}, paced[3] = {1, 1, 0};
+    for (int i = 0; i < 3; i++) {
+        k[i] = calloc(1, sizeof *k[i]);
+        timing_run(bmax[i], paced[i], k[i]);
+        qsort(k[i]->an, k[i]->n_an, sizeof *k[i]->an, cmp_anomaly);
+    }
+    assert_true(k[0]->n_an >= 6); /* the spikes and the shifted stretch are seen */
+    for (int i = 1; i < 3; i++) {
+        assert_int_equal(k[i]->n_an, k[0]->n_an);
+        for (size_t j = 0; j < k[0]->n_an; j++) {
+            assert_string_equal(k[i]->an[j].series, k[0]->an[j].series);
+            assert_int_equal(k[i]->an[j].ts, k[0]->an[j].ts);
+            /* a forward of 1 and of 64 windows round differently (float32 GEMM blocking) */
+            assert_true(fabs(k[i]->an[j].score - k[0]->an[j].score) < 1e-4);
+            assert_true(fabs(k[i]->an[j].upper - k[0]->an[j].upper) < 1e-3);
+        }
+        /* the intervals written with the forecasts agree too (same windows, same offsets) */
+        assert_int_equal(k[i]->n, k[0]->n);
+    }
+    for (int i = 0; i < 3; i++)
+        free(k[i]);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_timing_independent),
         cmocka_unit_test(test_every_ready_window),
         cmocka_unit_test(test_batching_invariant),
         cmocka_unit_test(test_residual_check),

@@ -218,8 +218,20 @@ static void test_pipeline_readings_to_forecasts_and_dead_letters(void **state)
             const hz_reading *r = &b.readings[i];
             assert_int_equal(r->series[0], 'm');
             sum += r->values[0];
-            fc[i] = (hz_forecast){"p", r->series,        "power", r->ts_ms, r->ts_ms + 900000,
-                                  1,   r->values[0] * 2, NAN,     NAN,      "echo"};
+            fc[i] = (hz_forecast){"p",
+                                  r->series,
+                                  "power",
+                                  r->ts_ms,
+                                  r->ts_ms + 900000,
+                                  1,
+                                  r->values[0] * 2,
+                                  NAN,
+                                  NAN,
+                                  "echo",
+                                  0,
+                                  NULL,
+                                  {0},
+                                  {0}};
         }
         for (size_t i = 0; i < b.n_dead; i++) {
             assert_non_null(strstr(b.dead[i].origin, "readings/"));
@@ -504,7 +516,8 @@ static void write_numbered(hz_sink *sink, int from, int to)
     char err[HZ_ERRLEN], series[32];
     for (int i = from; i < to; i++) {
         snprintf(series, sizeof series, "s%d", i % 5);
-        hz_forecast fc = {"p", series, "power", 0, 1000LL * i, i, (double)i, NAN, NAN, "m"};
+        hz_forecast fc = {"p", series, "power", 0, 1000LL * i, i,   (double)i,
+                          NAN, NAN,    "m",     0, NULL,       {0}, {0}};
         if (sink->ops->write_forecasts(sink, &fc, 1, err, sizeof err))
             fail_msg("%s", err);
     }
@@ -587,7 +600,8 @@ static void test_sink_waits_out_a_full_queue(void **state)
         fail_msg("%s", err);
     hz_forecast fc[300];
     for (int i = 0; i < 300; i++)
-        fc[i] = (hz_forecast){"p", "q", "power", 0, i, i, (double)i, NAN, NAN, "m"};
+        fc[i] =
+            (hz_forecast){"p", "q", "power", 0, i, i, (double)i, NAN, NAN, "m", 0, NULL, {0}, {0}};
     if (sink->ops->write_forecasts(sink, fc, 300, err, sizeof err))
         fail_msg("%s", err);
     assert_int_equal(sink->ops->flush(sink, 10000, err, sizeof err), 0);

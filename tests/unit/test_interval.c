@@ -1,0 +1,139 @@
+/* test_interval.c — training/interval.c: quantiles of the calibration grid, intervals nested
+ * and inside the physical bounds with a log1p transform (asymmetric around the forecast),
+ * the residual score at a bound, and the online adaptation reaching nominal coverage on
+ * heteroscedastic noise that the calibration got wrong. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "training/interval.h"
+
+static uint64_t rng = 88172645463325252ULL;
+
+static double uniform(void)
+{
+    rng ^= rng << 13;
+    rng ^= rng >> 7;
+    rng ^= rng << 17;
+    return ((rng >> 11) + 0.5) / 9007199254740992.0;
+}
+
+static double gauss(void)
+{
+    return sqrt(-2 * log(uniform())) * cos(6.283185307179586 * uniform());
+}
+
+static void test_grid_quantiles(void **state)
+{
+    enum { N = 200000 };
+    float *r = malloc(N * sizeof *r), g[HZ_IV_GRID];
+    for (int i = 0; i < N; i++)
+        r[i] = (float)gauss();
+    hz_iv_grid_fill(r, N, g);
+    assert_true(fabs(hz_iv_grid_at(g, 0.95) - 1.645) < 0.03);
+    assert_true(fabs(hz_iv_grid_at(g, 0.005) + 2.576) < 0.05);
+    assert_true(fabs(hz_iv_grid_at(g, 0.5)) < 0.02);
+    assert_true(hz_iv_grid_at(g, 0.0001) == g[0]); /* clamped at the ends */
+    free(r);
+}
+
+static hz_iv_var plain(void)
+{
+    return (hz_iv_var){
+        .transform = HZ_TF_NONE, .mean = 0, .std = 1, .lo = NAN, .hi = NAN, .scale_med = 1};
+}
+
+static void test_log1p_bounds_asymmetric(void **state)
+{
+    hz_iv_var v = plain();
+    v.transform = HZ_TF_LOG1P;
+    v.lo = 0;
+    const double levels[2] = {0.9, 0.99};
+    hz_iv iv;
+    char err[200];
+    assert_int_equal(hz_iv_init(&iv, 3, 1, levels, 2, &v, NULL, err, sizeof err), 0);
+    double lo[2], hi[2];
+    for (double fc = -5; fc < 1000; fc = fc * 1.7 + 6) {
+        hz_iv_interval(&iv, NULL, 0, 2, fc, 0.3, lo, hi);
+        double f = fc > 0 ? fc : 0;
+        assert_true(lo[1] >= 0 && lo[1] <= lo[0] && lo[0] <= f);
+        assert_true(f <= hi[0] && hi[0] <= hi[1]);
+        if (f > 10) /* multiplicative: further up than down */
+            assert_true(hi[1] - f > f - lo[1]);
+    }
+    /* a band proportional to the level: ten times the flow, about ten times the width */
+    hz_iv_interval(&iv, NULL, 0, 1, 100, 0.3, lo, hi);
+    double w100 = hi[1] - lo[1];
+    hz_iv_interval(&iv, NULL, 0, 1, 1000, 0.3, lo, hi);
+    assert_true((hi[1] - lo[1]) / w100 > 9 && (hi[1] - lo[1]) / w100 < 11);
+    hz_iv_free(&iv);
+}
+
+static void test_score_and_flag(void **state)
+{
+    hz_iv_var v = plain();
+    const double levels[2] = {0.9, 0.99};
+    hz_iv iv;
+    char err[200];
+    assert_int_equal(hz_iv_init(&iv, 1, 1, levels, 2, &v, NULL, err, sizeof err), 0);
+    double lo[2], hi[2];
+    hz_iv_interval(&iv, NULL, 0, 1, 5, 1, lo, hi);
+    hz_iv_result r;
+    assert_int_equal(hz_iv_observe(&iv, NULL, 0, 1, 5, 5, 1, &r), 0);
+    assert_true(r.score == 0 && !r.flagged && r.exceeded == 0);
+    assert_int_equal(hz_iv_observe(&iv, NULL, 0, 1, hi[1] - 1e-9, 5, 1, &r), 0);
+    assert_true(fabs(r.score - 0.5) < 1e-6 && r.exceeded == 1 && !r.flagged);
+    assert_int_equal(hz_iv_observe(&iv, NULL, 0, 1, hi[1] + 10, 5, 1, &r), 0);
+    assert_true(r.score > 0.5 && r.flagged && r.exceeded == 2);
+    assert_true(r.hi[1] == hi[1] && r.lo[0] == lo[0]);
+    assert_int_equal(hz_iv_observe(&iv, NULL, 0, 1, NAN, 5, 1, &r), -1);
+    hz_iv_free(&iv);
+}
+
+/* Noise whose spread switches between 0.3 and 3 every 2000 points, against a calibration
+ * (the default unit Laplace grid) fitted to neither: the offsets bring the long-run share of
+ * points inside each interval to the nominal level. */
+static void test_online_coverage(void **state)
+{
+    hz_iv_var v = plain();
+    const double levels[2] = {0.9, 0.99};
+    hz_iv iv;
+    char err[200];
+    assert_int_equal(hz_iv_init(&iv, 1, 1, levels, 2, &v, NULL, err, sizeof err), 0);
+    hz_iv_adapt a;
+    memset(&a, 0, sizeof a);
+    enum { N = 60000 };
+    int in[2] = {0, 0}, in_fixed[2] = {0, 0};
+    for (int t = 0; t < N; t++) {
+        double sd = (t / 2000) % 2 ? 3.0 : 0.3, y = sd * gauss();
+        hz_iv_result r, f;
+        hz_iv_observe(&iv, NULL, 0, 1, y, 0, 1, &f);
+        hz_iv_observe(&iv, &a, 0, 1, y, 0, 1, &r);
+        for (int l = 0; l < 2; l++) {
+            in[l] += y >= r.lo[l] && y <= r.hi[l];
+            in_fixed[l] += y >= f.lo[l] && y <= f.hi[l];
+        }
+    }
+    double c90 = (double)in[0] / N, c99 = (double)in[1] / N;
+    assert_true(fabs(c90 - 0.90) < 0.01);
+    assert_true(fabs(c99 - 0.99) < 0.005);
+    /* without the offsets the same intervals are far off */
+    assert_true(fabs((double)in_fixed[0] / N - 0.90) > 0.03);
+    hz_iv_free(&iv);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_grid_quantiles),
+        cmocka_unit_test(test_log1p_bounds_asymmetric),
+        cmocka_unit_test(test_score_and_flag),
+        cmocka_unit_test(test_online_coverage),
+    };
+    return cmocka_run_group_tests_name("interval", tests, NULL, NULL);
+}

@@ -1,0 +1,219 @@
+/* calibrate.c — the intervals' calibration on validation windows and their online backtest
+ * on test windows (calibrate.h). */
+#include "training/calibrate.h"
+
+#include <jansson.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/hz.h"
+
+void hz_calib_vars(const hz_pipeline_conf *pc, char *const *names, int C, const hz_scaler *sc,
+                   hz_iv_var *vars)
+{
+    for (int k = 0; k < C; k++) {
+        hz_iv_var *v = &vars[k];
+        memset(v, 0, sizeof *v);
+        v->mean = sc->mean[k];
+        v->std = sc->std[k] > 0 ? sc->std[k] : 1;
+        v->lo = v->hi = NAN;
+        for (size_t i = 0; pc && i < pc->n_variables; i++) {
+            const hz_cfg_variable *cv = &pc->variables[i];
+            if (strcmp(cv->name, names[k]))
+                continue;
+            v->transform = cv->transform;
+            if (cv->n_bounds == 2) {
+                v->lo = cv->bounds[0];
+                v->hi = cv->bounds[1];
+            }
+        }
+    }
+}
+
+/* Original value of row r, column k of w's scaled data. */
+static double orig(const hz_windows *w, const hz_iv_var *v, int r, int k)
+{
+    return w->data[(size_t)r * w->cols + k] * v->std + v->mean;
+}
+
+/* The local scale of window i's variable k (its last HZ_IV_SCALE_W + 1 inputs). */
+static double window_scale(const hz_windows *w, const hz_iv_var *v, int i, int k, int floor)
+{
+    float x[HZ_IV_SCALE_W + 1];
+    int L = w->seq_len, n = L < HZ_IV_SCALE_W + 1 ? L : HZ_IV_SCALE_W + 1;
+    int r0 = w->begin + i + L - n;
+    for (int j = 0; j < n; j++)
+        x[j] = (float)orig(w, v, r0 + j, k);
+    return floor ? hz_iv_scale(v, x, 1, n) : hz_iv_scale_raw(v, x, 1, n);
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+int hz_calib_fit(const hz_windows *w, const float *pred, int n, hz_iv_var *vars, float *grid,
+                 char *err, size_t errlen)
+{
+    int P = w->pred_len, C = w->cols, L = w->seq_len;
+    double *s = malloc(((size_t)n + 1) * sizeof *s);
+    float *u = malloc(((size_t)n + 1) * sizeof *u);
+    if (!s || !u) {
+        free(s);
+        free(u);
+        return hz_err(err, errlen, HZ_ENOMEM, "calibration: out of memory");
+    }
+    for (int k = 0; k < C; k++) {
+        hz_iv_var *v = &vars[k];
+        for (int i = 0; i < n; i++)
+            s[i] = window_scale(w, v, i, k, 0);
+        qsort(s, (size_t)n, sizeof *s, cmp_double);
+        v->scale_med = n ? s[n / 2] : 0;
+        if (!(v->scale_med > 0)) /* no movement at all: fall back to the z-score unit */
+            v->scale_med = v->transform == HZ_TF_LOG1P ? 0.01 : 0.01;
+        for (int h = 0; h < P; h++) {
+            size_t m = 0;
+            for (int i = 0; i < n; i++) {
+                double sc = window_scale(w, v, i, k, 1);
+                double fc = pred[((size_t)i * P + h) * C + k] * v->std + v->mean;
+                double y = orig(w, v, w->begin + i + L + h, k);
+                double r = (hz_iv_z(v, y) - hz_iv_z(v, hz_iv_clip(v, fc))) / sc;
+                if (isfinite(r))
+                    u[m++] = (float)r;
+            }
+            float *g = grid + ((size_t)h * C + k) * HZ_IV_GRID;
+            if (m)
+                hz_iv_grid_fill(u, m, g);
+            else
+                hz_iv_grid_default(g);
+        }
+    }
+    free(s);
+    free(u);
+    return 0;
+}
+
+char *hz_calib_meta_json(const hz_iv_var *vars, int C)
+{
+    json_t *o = json_object(), *tf = json_array(), *sm = json_array(), *lo = json_array(),
+           *hi = json_array();
+    for (int k = 0; k < C; k++) {
+        json_array_append_new(tf, json_string(hz_iv_transform_name(vars[k].transform)));
+        json_array_append_new(sm, json_real(vars[k].scale_med));
+        json_array_append_new(lo, isnan(vars[k].lo) ? json_null() : json_real(vars[k].lo));
+        json_array_append_new(hi, isnan(vars[k].hi) ? json_null() : json_real(vars[k].hi));
+    }
+    json_object_set_new(o, "transform", tf);
+    json_object_set_new(o, "scale_med", sm);
+    json_object_set_new(o, "lower_bound", lo);
+    json_object_set_new(o, "upper_bound", hi);
+    json_object_set_new(o, "scale_window", json_integer(HZ_IV_SCALE_W));
+    char *r = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(9));
+    json_decref(o);
+    return r;
+}
+
+/* A bound from the metadata: a number, or null (none). */
+static double bound_of(json_t *a, int k)
+{
+    json_t *v = json_array_get(a, (size_t)k);
+    return json_is_number(v) ? json_number_value(v) : NAN;
+}
+
+int hz_calib_load(const hz_st_file *f, int P, int C, hz_iv_var *vars, const void **grid,
+                  int take_bounds)
+{
+    *grid = NULL;
+    const hz_st_tensor *t = hz_st_find(f, HZ_IV_TENSOR);
+    const char *mj = hz_st_meta(f, "calib");
+    if (!t || !mj || t->dtype != HZ_ST_F32 || t->ndim != 3 || t->shape[0] != P ||
+        t->shape[1] != C || t->shape[2] != HZ_IV_GRID)
+        return 0;
+    json_t *o = json_loads(mj, 0, NULL);
+    json_t *tf = json_object_get(o, "transform"), *sm = json_object_get(o, "scale_med");
+    int ok = json_is_array(tf) && json_is_array(sm) && (int)json_array_size(tf) == C &&
+             (int)json_array_size(sm) == C &&
+             json_integer_value(json_object_get(o, "scale_window")) == HZ_IV_SCALE_W;
+    for (int k = 0; ok && k < C; k++) {
+        const char *name = json_string_value(json_array_get(tf, (size_t)k));
+        int t2 = name ? hz_iv_transform_parse(name) : -1;
+        if (t2 < 0) {
+            ok = 0;
+            break;
+        }
+        vars[k].transform = t2;
+        vars[k].scale_med = json_number_value(json_array_get(sm, (size_t)k));
+        if (take_bounds) {
+            vars[k].lo = bound_of(json_object_get(o, "lower_bound"), k);
+            vars[k].hi = bound_of(json_object_get(o, "upper_bound"), k);
+        }
+    }
+    json_decref(o);
+    if (ok)
+        *grid = t->data;
+    return ok;
+}
+
+/* The lowest-quartile threshold of each variable's actual values over the windows' targets. */
+static int low_quartiles(const hz_windows *w, const hz_iv *iv, int n, double *q25, char *err,
+                         size_t errlen)
+{
+    int P = w->pred_len, C = w->cols, L = w->seq_len;
+    size_t m = (size_t)n + (size_t)P;
+    double *a = malloc(m * sizeof *a);
+    if (!a)
+        return hz_err(err, errlen, HZ_ENOMEM, "backtest: out of memory");
+    for (int k = 0; k < C; k++) {
+        for (size_t r = 0; r < m; r++)
+            a[r] = orig(w, &iv->var[k], w->begin + L + (int)r, k);
+        qsort(a, m, sizeof *a, cmp_double);
+        q25[k] = a[m / 4];
+    }
+    free(a);
+    return 0;
+}
+
+int hz_calib_backtest(const hz_iv *iv, const hz_windows *w, const float *pred, int n,
+                      hz_calib_cov *out, char *err, size_t errlen)
+{
+    int P = w->pred_len, C = w->cols, L = w->seq_len, nl = iv->nl;
+    memset(out, 0, sizeof *out);
+    double q25[HZ_IV_MAX_VARS];
+    hz_iv_adapt ad[HZ_IV_MAX_VARS];
+    memset(ad, 0, sizeof ad);
+    int rc = low_quartiles(w, iv, n, q25, err, errlen);
+    if (rc || n < 1)
+        return rc;
+    size_t in[HZ_IV_MAX_LEVELS] = {0}, nlow = 0;
+    for (int i = 0; i < n; i++)
+        for (int k = 0; k < C; k++) {
+            const hz_iv_var *v = &iv->var[k];
+            double s = window_scale(w, v, i, k, 1), lo[HZ_IV_MAX_LEVELS], hi[HZ_IV_MAX_LEVELS];
+            for (int h = 1; h <= P; h++) {
+                double fc = pred[((size_t)i * P + h - 1) * C + k] * v->std + v->mean;
+                double y = orig(w, v, w->begin + i + L + h - 1, k);
+                hz_iv_interval(iv, &ad[k], k, h, fc, s, lo, hi);
+                int low = y <= q25[k];
+                nlow += low;
+                for (int l = 0; l < nl; l++) {
+                    in[l] += y >= lo[l] && y <= hi[l];
+                    out->width[l] += hi[l] - lo[l];
+                    if (low)
+                        out->width_low[l] += hi[l] - lo[l];
+                }
+                out->points++;
+            }
+            /* the reading one step after the window arrives: checked, the offsets move */
+            hz_iv_result res;
+            hz_iv_observe(iv, &ad[k], k, 1, orig(w, v, w->begin + i + L, k),
+                          pred[(size_t)i * P * C + k] * v->std + v->mean, s, &res);
+        }
+    for (int l = 0; l < nl; l++) {
+        out->cover[l] = (double)in[l] / (double)out->points;
+        out->width[l] /= (double)out->points;
+        out->width_low[l] = nlow ? out->width_low[l] / (double)nlow : NAN;
+    }
+    return 0;
+}

@@ -1,0 +1,228 @@
+/* interval.c — calibrated, asymmetric, locally adaptive forecast intervals with online
+ * quantile tracking (interval.h; docs/ANOMALIES.md). */
+#include "training/interval.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/hz.h"
+
+const double hz_iv_grid_p[HZ_IV_GRID] = {
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,  0.1,  0.15,  0.2,    0.25,  0.35,  0.5,
+    0.65,   0.75,  0.8,    0.85,  0.9,  0.95,  0.975, 0.99, 0.995, 0.9975, 0.999, 0.9995};
+
+int hz_iv_transform_parse(const char *s)
+{
+    if (!strcmp(s, "none"))
+        return HZ_TF_NONE;
+    if (!strcmp(s, "log1p"))
+        return HZ_TF_LOG1P;
+    return -1;
+}
+
+const char *hz_iv_transform_name(int tf)
+{
+    return tf == HZ_TF_LOG1P ? "log1p" : "none";
+}
+
+double hz_iv_z(const hz_iv_var *v, double x)
+{
+    if (v->transform == HZ_TF_LOG1P)
+        return log1p(x > 0 ? x : 0);
+    return (x - v->mean) / v->std;
+}
+
+double hz_iv_clip(const hz_iv_var *v, double x)
+{
+    if (!isnan(v->lo) && x < v->lo)
+        x = v->lo;
+    if (!isnan(v->hi) && x > v->hi)
+        x = v->hi;
+    return x;
+}
+
+double hz_iv_x(const hz_iv_var *v, double z)
+{
+    double x = v->transform == HZ_TF_LOG1P ? expm1(z) : z * v->std + v->mean;
+    return hz_iv_clip(v, x);
+}
+
+double hz_iv_scale_raw(const hz_iv_var *v, const float *x, size_t stride, int n)
+{
+    double sum = 0;
+    int cnt = 0;
+    for (int i = n - 1; i > 0 && cnt < HZ_IV_SCALE_W; i--) {
+        double a = x[(size_t)i * stride], b = x[(size_t)(i - 1) * stride];
+        if (!isfinite(a) || !isfinite(b))
+            continue;
+        sum += fabs(hz_iv_z(v, a) - hz_iv_z(v, b));
+        cnt++;
+    }
+    return cnt ? sum / cnt : 0;
+}
+
+double hz_iv_scale(const hz_iv_var *v, const float *x, size_t stride, int n)
+{
+    double s = hz_iv_scale_raw(v, x, stride, n);
+    if (!(v->scale_med > 0))
+        return s > 1e-6 ? s : 1e-6;
+    double lo = HZ_IV_FLOOR_FRAC * v->scale_med, hi = HZ_IV_CAP_FRAC * v->scale_med;
+    return s < lo ? lo : s > hi ? hi : s;
+}
+
+static int cmp_float(const void *a, const void *b)
+{
+    float x = *(const float *)a, y = *(const float *)b;
+    return (x > y) - (x < y);
+}
+
+void hz_iv_grid_fill(float *r, size_t n, float out[HZ_IV_GRID])
+{
+    qsort(r, n, sizeof *r, cmp_float);
+    for (int g = 0; g < HZ_IV_GRID; g++) {
+        double p = hz_iv_grid_p[g],
+               k = p >= 0.5 ? ceil((double)(n + 1) * p - 1e-9) : floor((double)(n + 1) * p + 1e-9);
+        if (k < 1)
+            k = 1;
+        if (k > (double)n)
+            k = (double)n;
+        out[g] = r[(size_t)k - 1];
+    }
+}
+
+void hz_iv_grid_default(float out[HZ_IV_GRID])
+{
+    for (int g = 0; g < HZ_IV_GRID; g++) {
+        double p = hz_iv_grid_p[g];
+        out[g] = (float)(p < 0.5 ? log(2 * p) : -log(2 * (1 - p)));
+    }
+}
+
+double hz_iv_grid_at(const float g[HZ_IV_GRID], double p)
+{
+    if (p <= hz_iv_grid_p[0])
+        return g[0];
+    for (int i = 1; i < HZ_IV_GRID; i++)
+        if (p <= hz_iv_grid_p[i]) {
+            double t = (p - hz_iv_grid_p[i - 1]) / (hz_iv_grid_p[i] - hz_iv_grid_p[i - 1]);
+            return g[i - 1] + t * (g[i] - g[i - 1]);
+        }
+    return g[HZ_IV_GRID - 1];
+}
+
+int hz_iv_init(hz_iv *iv, int P, int C, const double *levels, int nl, const hz_iv_var *vars,
+               const void *grid, char *err, size_t errlen)
+{
+    memset(iv, 0, sizeof *iv);
+    if (nl < 1 || nl > HZ_IV_MAX_LEVELS || C < 1 || C > HZ_IV_MAX_VARS || P < 1)
+        return hz_err(err, errlen, HZ_EINVAL,
+                      "intervals: need 1..%d levels and 1..%d variables, got %d and %d",
+                      HZ_IV_MAX_LEVELS, HZ_IV_MAX_VARS, nl, C);
+    for (int l = 0; l < nl; l++)
+        if (!(levels[l] > 0 && levels[l] < 1) || (l > 0 && !(levels[l] > levels[l - 1])))
+            return hz_err(err, errlen, HZ_EINVAL,
+                          "anomaly.levels[%d]: expected ascending levels in (0, 1), got %g", l,
+                          levels[l]);
+    size_t n = (size_t)P * C * nl;
+    iv->qlo = malloc(n * sizeof *iv->qlo);
+    iv->qhi = malloc(n * sizeof *iv->qhi);
+    if (!iv->qlo || !iv->qhi) {
+        hz_iv_free(iv);
+        return hz_err(err, errlen, HZ_ENOMEM, "intervals: out of memory");
+    }
+    iv->P = P;
+    iv->C = C;
+    iv->nl = nl;
+    memcpy(iv->levels, levels, (size_t)nl * sizeof *levels);
+    memcpy(iv->var, vars, (size_t)C * sizeof *vars);
+    float g[HZ_IV_GRID];
+    hz_iv_grid_default(g);
+    for (int h = 0; h < P; h++)
+        for (int k = 0; k < C; k++) {
+            if (grid)
+                memcpy(g, (const char *)grid + ((size_t)h * C + k) * sizeof g, sizeof g);
+            for (int l = 0; l < nl; l++) {
+                size_t i = ((size_t)h * C + k) * nl + l;
+                iv->qlo[i] = (float)hz_iv_grid_at(g, (1 - levels[l]) / 2);
+                iv->qhi[i] = (float)hz_iv_grid_at(g, (1 + levels[l]) / 2);
+            }
+        }
+    return 0;
+}
+
+void hz_iv_free(hz_iv *iv)
+{
+    free(iv->qlo);
+    free(iv->qhi);
+    iv->qlo = iv->qhi = NULL;
+}
+
+/* Bounds in z space of every level; nested (each level at least as wide as the one below). */
+static void z_bounds(const hz_iv *iv, const hz_iv_adapt *a, int k, int h, double zf, double s,
+                     double *zlo, double *zhi)
+{
+    size_t base = ((size_t)(h - 1) * iv->C + k) * iv->nl;
+    for (int l = 0; l < iv->nl; l++) {
+        double ql = iv->qlo[base + l], qh = iv->qhi[base + l], w = (qh - ql) / 2;
+        if (!(w > 0))
+            w = 0;
+        double dl = a ? a->d[l][0] : 0, dh = a ? a->d[l][1] : 0;
+        zlo[l] = zf + s * (ql - dl * w);
+        zhi[l] = zf + s * (qh + dh * w);
+        if (l > 0 && zlo[l] > zlo[l - 1])
+            zlo[l] = zlo[l - 1];
+        if (l > 0 && zhi[l] < zhi[l - 1])
+            zhi[l] = zhi[l - 1];
+    }
+}
+
+void hz_iv_interval(const hz_iv *iv, const hz_iv_adapt *a, int k, int h, double fc, double s,
+                    double *lo, double *hi)
+{
+    const hz_iv_var *v = &iv->var[k];
+    double zlo[HZ_IV_MAX_LEVELS], zhi[HZ_IV_MAX_LEVELS];
+    z_bounds(iv, a, k, h, hz_iv_z(v, hz_iv_clip(v, fc)), s, zlo, zhi);
+    for (int l = 0; l < iv->nl; l++) {
+        lo[l] = hz_iv_x(v, zlo[l]);
+        hi[l] = hz_iv_x(v, zhi[l]);
+    }
+}
+
+/* Keeps an offset where the interval cannot turn inside out nor grow without limit. */
+static float clamp_d(double d)
+{
+    return (float)(d < -0.9 ? -0.9 : d > 50 ? 50 : d);
+}
+
+int hz_iv_observe(const hz_iv *iv, hz_iv_adapt *a, int k, int h, double actual, double fc, double s,
+                  hz_iv_result *r)
+{
+    if (!isfinite(actual) || !isfinite(fc))
+        return -1;
+    const hz_iv_var *v = &iv->var[k];
+    double zf = hz_iv_z(v, hz_iv_clip(v, fc)), za = hz_iv_z(v, actual);
+    double zlo[HZ_IV_MAX_LEVELS], zhi[HZ_IV_MAX_LEVELS];
+    z_bounds(iv, a, k, h, zf, s, zlo, zhi);
+    int top = iv->nl - 1;
+    r->exceeded = 0;
+    for (int l = 0; l < HZ_IV_MAX_LEVELS; l++) {
+        r->lo[l] = l < iv->nl ? hz_iv_x(v, zlo[l]) : NAN;
+        r->hi[l] = l < iv->nl ? hz_iv_x(v, zhi[l]) : NAN;
+    }
+    for (int l = 0; l < iv->nl; l++) {
+        int miss_lo = za<zlo[l], miss_hi = za> zhi[l];
+        if (miss_lo || miss_hi)
+            r->exceeded = l + 1;
+        if (a) {
+            double tail = (1 - iv->levels[l]) / 2;
+            a->d[l][0] = clamp_d(a->d[l][0] + HZ_IV_GAMMA * (miss_lo - tail));
+            a->d[l][1] = clamp_d(a->d[l][1] + HZ_IV_GAMMA * (miss_hi - tail));
+        }
+    }
+    r->flagged = r->exceeded == iv->nl;
+    double half = za >= zf ? zhi[top] - zf : zf - zlo[top], dist = fabs(za - zf);
+    double z = half > 0 ? dist / half : (dist > 0 ? INFINITY : 0);
+    r->score = isinf(z) ? 1.0 : z / (1 + z);
+    return 0;
+}
