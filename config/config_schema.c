@@ -873,9 +873,9 @@ static const hz_ckey anomaly_keys[] = {
      .flags = HZ_CF_OPEN,
      .nmin = 1,
      .nmax = 4, /* HZ_CONFORMAL_MAX_LEVELS, pipeline/anomaly.h */
-     .doc = "Conformal interval levels, ascending, 1 to 4. Forecast rows carry the interval of "
-            "the highest level; a reading outside it is flagged (kind `residual`, see "
-            "docs/ANOMALIES.md)."},
+     .doc = "Interval levels, ascending, 1 to 4. Forecast rows carry each level's interval "
+            "(`lowerNN`/`upperNN`) and the highest as `lower`/`upper`; a reading outside the "
+            "highest is flagged (kind `residual`, see docs/ANOMALIES.md)."},
     {.name = "rules",
      .type = HZ_CT_SECTION,
      O(hz_cfg_anomaly, rules),

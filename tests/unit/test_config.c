@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 #include <glob.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -113,6 +114,13 @@ static void test_example_values(void **state)
     assert_string_equal(cfg->database, "config/examples/../../build/demo.sqlite");
     assert_string_equal(cfg->pipelines[0].source.sqlite.path, cfg->database);
     assert_string_equal(cfg->metrics.listen, "");
+    /* variables: log1p and an open upper bound (null) */
+    const hz_pipeline_conf *d = &cfg->pipelines[0];
+    assert_int_equal(d->n_variables, 1);
+    assert_string_equal(d->variables[0].name, "Qdaily");
+    assert_int_equal(d->variables[0].transform, HZ_CFG_TF_LOG1P);
+    assert_int_equal(d->variables[0].n_bounds, 2);
+    assert_true(d->variables[0].bounds[0] == 0 && isnan(d->variables[0].bounds[1]));
     hz_config_free(cfg);
 }
 
@@ -491,6 +499,18 @@ static void test_more_refusals(void **state)
         {"pipelines:\n  - name: p\n    source: {sqlite: {}, fields: {values: [x]}}\n"
          "    window: {period: 1h}\n    model: {kind: informer, params: {embed: fixed}}\n",
          "c.yaml:5:45: pipelines[0].model.params.embed: only timeF is implemented, got fixed"},
+        {"pipelines:\n  - name: p\n    source: {sqlite: {}, fields: {values: [x]}}\n"
+         "    window: {period: 1h}\n    model: {kind: informer}\n"
+         "    variables: [{name: y, transform: log1p}]\n",
+         "c.yaml:6:24: pipelines[0].variables[0]: expected one of source.fields.values, got \"y\""},
+        {"pipelines:\n  - name: p\n    source: {sqlite: {}, fields: {values: [x]}}\n"
+         "    window: {period: 1h}\n    model: {kind: informer}\n"
+         "    variables: [{name: x, bounds: [5, 1]}]\n",
+         "c.yaml:6:35: pipelines[0].variables[0].bounds: expected [min, max] with min < max"},
+        {"pipelines:\n  - name: p\n    source: {sqlite: {}, fields: {values: [x]}}\n"
+         "    window: {period: 1h}\n    model: {kind: informer}\n"
+         "    variables: [{name: x, transform: log}]\n",
+         "c.yaml:6:36: pipelines[0].variables[0].transform: expected one of none|log1p"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         hz_config *cfg = NULL;
