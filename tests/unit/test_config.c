@@ -510,7 +510,7 @@ static void test_more_refusals(void **state)
         {"pipelines:\n  - name: p\n    source: {sqlite: {}, fields: {values: [x]}}\n"
          "    window: {period: 1h}\n    model: {kind: informer}\n"
          "    variables: [{name: x, transform: log}]\n",
-         "c.yaml:6:36: pipelines[0].variables[0].transform: expected one of none|log1p"},
+         "c.yaml:6:38: pipelines[0].variables[0].transform: expected one of none|log1p"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         hz_config *cfg = NULL;
