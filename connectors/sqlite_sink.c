@@ -132,7 +132,7 @@ static int has_column(sqlite_sink *s, const char *col)
 static int prepare_levels(sqlite_sink *s, const hz_forecast *f, char *err, size_t errlen)
 {
     int nl = f->nlevels;
-    if (nl == s->nlv && !memcmp(f->levels, s->lv, (size_t)nl * sizeof *s->lv))
+    if (nl == s->nlv && (nl == 0 || !memcmp(f->levels, s->lv, (size_t)nl * sizeof *s->lv)))
         return 0;
     for (int l = 0; l < nl; l++)
         for (int side = 0; side < 2; side++) {
@@ -153,7 +153,8 @@ static int prepare_levels(sqlite_sink *s, const hz_forecast *f, char *err, size_
     sqlite3_finalize(s->st[ST_FORECAST]);
     s->st[ST_FORECAST] = st;
     s->nlv = nl;
-    memcpy(s->lv, f->levels, (size_t)nl * sizeof *s->lv);
+    if (nl)
+        memcpy(s->lv, f->levels, (size_t)nl * sizeof *s->lv);
     return 0;
 }
 

@@ -161,7 +161,7 @@ static int low_quartiles(const hz_windows *w, const hz_iv *iv, int n, double *q2
                          size_t errlen)
 {
     int P = w->pred_len, C = w->cols, L = w->seq_len;
-    size_t m = (size_t)n + (size_t)P;
+    size_t m = (size_t)n + (size_t)P - 1; /* the targets of n windows */
     double *a = malloc(m * sizeof *a);
     if (!a)
         return hz_err(err, errlen, HZ_ENOMEM, "backtest: out of memory");
