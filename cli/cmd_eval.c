@@ -186,25 +186,30 @@ static void coverage(const hz_pipeline_conf *p, const hz_st_file *f, const hz_pr
                      const hz_scaler *sc, const float *pred, int n, int P, eval_scores *s)
 {
     s->cov90 = s->cov99 = NAN;
-    int C = d->table.cols;
-    hz_iv_var vars[HZ_IV_MAX_VARS];
-    const void *grid = NULL;
-    hz_calib_vars(p, d->names, C, sc, vars);
-    if (n < 1 || !hz_calib_load(f, P, C, vars, &grid, 0)) {
-        printf("test coverage: the checkpoint has no interval calibration (retrain it)\n");
-        return;
-    }
     const double levels[2] = {0.90, 0.99};
     hz_iv iv;
     hz_calib_cov cv;
     char err[HZ_ERRLEN];
-    if (hz_iv_init(&iv, P, C, levels, 2, vars, grid, err, sizeof err) ||
-        hz_calib_backtest(&iv, &d->win[2], pred, n, &cv, err, sizeof err)) {
-        hz_cli_error(CMD, "%s", err);
-        hz_iv_free(&iv);
+    static const char *none = "test coverage: the checkpoint has no interval calibration "
+                              "(retrain it)\n";
+    int calibrated = 0;
+    if (n < 1) {
+        printf("%s", none);
         return;
     }
+    if (hz_calib_intervals(f, p, d->names, P, d->table.cols, sc, levels, 2, 0, &iv, &calibrated,
+                           err, sizeof err)) {
+        hz_cli_error(CMD, "%s", err);
+        return;
+    }
+    int rc = calibrated ? hz_calib_backtest(&iv, &d->win[2], pred, n, &cv, err, sizeof err) : 0;
     hz_iv_free(&iv);
+    if (!calibrated)
+        printf("%s", none);
+    else if (rc)
+        hz_cli_error(CMD, "%s", err);
+    if (!calibrated || rc)
+        return;
     s->cov90 = cv.cover[0];
     s->cov99 = cv.cover[1];
     printf("test intervals: level coverage mean_width width_lowest_quartile (original units, "

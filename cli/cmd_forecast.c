@@ -174,13 +174,15 @@ static int intervals(const forecast_job *j, hz_iv *iv, double *s)
 {
     static const double levels[2] = {0.90, 0.99};
     int C = j->n_names, P = j->m->conf.pred_len;
-    hz_iv_var vars[HZ_IV_MAX_VARS];
-    const void *grid = NULL;
     char err[HZ_ERRLEN];
-    hz_calib_vars(NULL, j->names, C, &j->sc, vars);
-    if (!hz_calib_load(j->f, P, C, vars, &grid, 1) ||
-        hz_iv_init(iv, P, C, levels, 2, vars, grid, err, sizeof err))
+    int calibrated = 0;
+    if (hz_calib_intervals(j->f, NULL, j->names, P, C, &j->sc, levels, 2, 1, iv, &calibrated, err,
+                           sizeof err))
         return 0;
+    if (!calibrated) {
+        hz_iv_free(iv);
+        return 0;
+    }
     size_t rows = j->t->rows, n = rows < HZ_IV_SCALE_W + 1 ? rows : HZ_IV_SCALE_W + 1;
     float x[HZ_IV_SCALE_W + 1];
     for (int k = 0; k < C; k++) {

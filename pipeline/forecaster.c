@@ -40,8 +40,7 @@ struct hz_forecaster {
     int mvar[HZ_MAX_VARS]; /* model variable k = source variable mvar[k] */
     int64_t period;
     char model_id[128];
-    hz_iv iv; /* intervals (training/interval.h) */
-    int iv_on;
+    hz_iv iv; /* intervals (training/interval.h); all-zero until made */
     /* batch buffers, sized once for batch.max windows */
     int bmax, nb;               /* capacity, rows staged */
     float *win;                 /* [L, nvars] one window as copied */
@@ -54,8 +53,9 @@ struct hz_forecaster {
     /* readings whose forecast is staged, not run yet: checked right after it (pending.c) */
     pending *pend;
     size_t npend, cap_pend, cap_order;
-    uint32_t *order; /* [cap_order >= cap_pend] pend sorted by row */
-    hz_anomaly *an;  /* [HZ_MAX_VARS] records of one check */
+    uint32_t *order;  /* [cap_order >= cap_pend] pend sorted by row */
+    uint32_t *pcount; /* [bmax + 1] sort_pending's counts */
+    hz_anomaly *an;   /* [HZ_MAX_VARS] records of one check */
     /* per series (by window-store index) */
     size_t scap;
     float *last_fc;       /* [scap, P, C] latest forecast, original units */
@@ -168,26 +168,26 @@ static int make_intervals(hz_forecaster *p, const hz_st_file *f, char *err, size
     int nl = 0;
     for (size_t i = 0; i < pc->anomaly.n_levels && i < HZ_IV_MAX_LEVELS; i++)
         levels[nl++] = pc->anomaly.levels[i];
-    hz_iv_var vars[HZ_IV_MAX_VARS];
-    hz_calib_vars(pc, p->mnames, p->C, &p->sc, vars);
-    const void *grid = NULL;
-    if (!hz_calib_load(f, p->P, p->C, vars, &grid, 0))
+    int calibrated = 0;
+    int rc = hz_calib_intervals(f, pc, p->mnames, p->P, p->C, &p->sc, levels, nl ? nl : 1, 0,
+                                &p->iv, &calibrated, err, errlen);
+    if (rc)
+        return rc;
+    if (!calibrated)
         hz_log(p->log, HZ_LOG_WARN,
                "pipeline %s: %s has no interval calibration (retrain it); intervals start "
                "wide and adapt as forecasts meet readings",
                pc->name, pc->model.checkpoint);
-    for (size_t i = 0; i < pc->n_variables; i++)
+    for (size_t i = 0; calibrated && i < pc->n_variables; i++)
         for (int k = 0; k < p->C; k++)
-            if (grid && !strcmp(pc->variables[i].name, p->mnames[k]) &&
-                pc->variables[i].transform != vars[k].transform)
+            if (!strcmp(pc->variables[i].name, p->mnames[k]) &&
+                pc->variables[i].transform != p->iv.var[k].transform)
                 hz_log(p->log, HZ_LOG_WARN,
                        "pipeline %s: variable %s has transform %s, the checkpoint was "
                        "calibrated with %s, which the intervals keep (retrain to change it)",
                        pc->name, p->mnames[k], pc->variables[i].transform ? "log1p" : "none",
-                       hz_iv_transform_name(vars[k].transform));
-    int rc = hz_iv_init(&p->iv, p->P, p->C, levels, nl ? nl : 1, vars, grid, err, errlen);
-    p->iv_on = rc == 0;
-    return rc;
+                       hz_iv_transform_name(p->iv.var[k].transform));
+    return 0;
 }
 
 /* hooks: only for a train_on_start training, only during this call (not kept) */
@@ -236,8 +236,9 @@ static int alloc_buffers(hz_forecaster *p, char *err, size_t errlen)
     p->bfc = malloc(B * p->P * C * sizeof *p->bfc);
     p->fc = malloc(B * p->P * C * sizeof *p->fc);
     p->an = malloc(HZ_MAX_VARS * sizeof *p->an);
+    p->pcount = malloc((B + 1) * sizeof *p->pcount);
     if (!p->win || !p->x || !p->xd || (F && (!p->xm || !p->xmd)) || !p->bidx || !p->blast ||
-        !p->bscale || !p->bfc || !p->fc || !p->an)
+        !p->bscale || !p->bfc || !p->fc || !p->an || !p->pcount)
         return hz_err(err, errlen, HZ_ENOMEM, "pipeline %s: out of memory for batch buffers",
                       p->pc->name);
     hz_ctx_init(&p->ctx, (size_t)16 << 20, 0);
@@ -385,21 +386,14 @@ static void row_forecasts(hz_forecaster *p, hz_window_store *ws, const hz_tensor
 /* p->order = the pending readings sorted by row, arrival order kept within a row. */
 static void sort_pending(hz_forecaster *p, int B)
 {
-    uint32_t start[257] = {0}, *cnt = start; /* rows < 256 counted here; else a slow path */
-    if (B <= 256) {
-        for (size_t i = 0; i < p->npend; i++)
-            cnt[p->pend[i].row + 1]++;
-        for (int r = 0; r < B; r++)
-            cnt[r + 1] += cnt[r];
-        for (size_t i = 0; i < p->npend; i++)
-            p->order[cnt[p->pend[i].row]++] = (uint32_t)i;
-        return;
-    }
-    size_t m = 0;
+    uint32_t *cnt = p->pcount; /* [bmax + 1]: a counting sort */
+    memset(cnt, 0, ((size_t)B + 1) * sizeof *cnt);
+    for (size_t i = 0; i < p->npend; i++)
+        cnt[p->pend[i].row + 1]++;
     for (int r = 0; r < B; r++)
-        for (size_t i = 0; i < p->npend; i++)
-            if (p->pend[i].row == r)
-                p->order[m++] = (uint32_t)i;
+        cnt[r + 1] += cnt[r];
+    for (size_t i = 0; i < p->npend; i++)
+        p->order[cnt[p->pend[i].row]++] = (uint32_t)i;
 }
 
 int hz_forecaster_run(hz_forecaster *p, hz_window_store *ws, const hz_forecaster_out *o, char *err,
@@ -499,12 +493,12 @@ void hz_forecaster_free(hz_forecaster *p)
     if (p->ctx_on)
         hz_ctx_free(&p->ctx);
     hz_names_free(p->mnames, p->n_mnames);
-    if (p->iv_on)
-        hz_iv_free(&p->iv);
+    hz_iv_free(&p->iv);
     free(p->bscale);
     free(p->bfc);
     free(p->pend);
     free(p->order);
+    free(p->pcount);
     free(p->an);
     free(p->last_scale);
     free(p->staged);

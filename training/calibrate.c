@@ -71,12 +71,14 @@ int hz_calib_fit(const hz_windows *w, const float *pred, int n, hz_iv_var *vars,
             s[i] = window_scale(w, v, i, k, 0);
         qsort(s, (size_t)n, sizeof *s, cmp_double);
         v->scale_med = n ? s[n / 2] : 0;
-        if (!(v->scale_med > 0)) /* no movement at all: fall back to the z-score unit */
-            v->scale_med = v->transform == HZ_TF_LOG1P ? 0.01 : 0.01;
+        if (!(v->scale_med > 0)) /* no movement at all */
+            v->scale_med = 0.01;
+        for (int i = 0; i < n; i++) /* now with the floor and cap of scale_med */
+            s[i] = window_scale(w, v, i, k, 1);
         for (int h = 0; h < P; h++) {
             size_t m = 0;
             for (int i = 0; i < n; i++) {
-                double sc = window_scale(w, v, i, k, 1);
+                double sc = s[i];
                 double fc = pred[((size_t)i * P + h) * C + k] * v->std + v->mean;
                 double y = orig(w, v, w->begin + i + L + h, k);
                 double r = (hz_iv_z(v, y) - hz_iv_z(v, hz_iv_clip(v, fc))) / sc;
@@ -154,6 +156,17 @@ int hz_calib_load(const hz_st_file *f, int P, int C, hz_iv_var *vars, const void
     if (ok)
         *grid = t->data;
     return ok;
+}
+
+int hz_calib_intervals(const hz_st_file *f, const hz_pipeline_conf *pc, char *const *names, int P,
+                       int C, const hz_scaler *sc, const double *levels, int nl, int take_bounds,
+                       hz_iv *iv, int *calibrated, char *err, size_t errlen)
+{
+    hz_iv_var vars[HZ_IV_MAX_VARS];
+    const void *grid = NULL;
+    hz_calib_vars(pc, names, C, sc, vars);
+    *calibrated = hz_calib_load(f, P, C, vars, &grid, take_bounds);
+    return hz_iv_init(iv, P, C, levels, nl, vars, grid, err, errlen);
 }
 
 /* The lowest-quartile threshold of each variable's actual values over the windows' targets. */

@@ -33,6 +33,14 @@ char *hz_calib_meta_json(const hz_iv_var *vars, int C);
 int hz_calib_load(const hz_st_file *f, int P, int C, hz_iv_var *vars, const void **grid,
                   int take_bounds);
 
+/* The intervals of checkpoint f (P steps, C variables `names` under scaler sc) at levels
+ * [nl]: hz_calib_vars (pc may be NULL), then hz_calib_load, then hz_iv_init (the default
+ * grid when f has no calibration).  *calibrated says whether f had one.  Returns 0 (free iv
+ * with hz_iv_free) or HZ_E* with a message. */
+int hz_calib_intervals(const hz_st_file *f, const hz_pipeline_conf *pc, char *const *names, int P,
+                       int C, const hz_scaler *sc, const double *levels, int nl, int take_bounds,
+                       hz_iv *iv, int *calibrated, char *err, size_t errlen);
+
 typedef struct hz_calib_cov {
     size_t points;                      /* test points scored (windows x steps x variables) */
     double cover[HZ_IV_MAX_LEVELS];     /* share inside each level's interval */
