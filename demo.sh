@@ -41,11 +41,12 @@ wait "$HD"
 trap - EXIT
 echo "horizond forecast $want windows and exited cleanly on SIGTERM"
 
-echo "== the latest forecast of the series (7 days ahead, 99% interval)"
+echo "== the latest forecast of the series (7 days ahead, 90% and 99% intervals)"
 echo "   sqlite3 $DB \"SELECT date(target_ts/1000, 'unixepoch') AS day, step, round(value, 1) AS value, ..."
 sqlite3 -header -column "$DB" "
   SELECT date(target_ts/1000, 'unixepoch') AS day, step, round(value, 1) AS value,
-         round(lower, 1) AS lower, round(upper, 1) AS upper, model_id
+         round(lower90, 1) AS lower90, round(upper90, 1) AS upper90,
+         round(lower99, 1) AS lower99, round(upper99, 1) AS upper99, model_id
   FROM forecasts
   WHERE series = 'choptank'
     AND issued_ts = (SELECT max(issued_ts) FROM forecasts WHERE series = 'choptank')

@@ -126,16 +126,21 @@ typedef struct hz_cfg_model {
     hz_cfg_data data;
 } hz_cfg_model;
 
+/* Data-quality rules (pipeline/anomaly.h).  In anomaly.rules 0 / no range is off; in a
+ * variables[] item -1 / no range means "as anomaly.rules", and a range of [null, null] or 0
+ * turns the rule off for that variable. */
+typedef struct hz_cfg_rules {
+    double *range; /* n_range == 0: off (inherit in variables[]); else {min, max}, NaN open */
+    size_t n_range;
+    int flatline; /* 0 = off */
+    double spike; /* 0 = off */
+    int gap;      /* 0 = off */
+} hz_cfg_rules;
+
 typedef struct hz_cfg_anomaly {
     double *levels; /* ascending, each in (0,1) */
     size_t n_levels;
-    struct {
-        double *range; /* n_range == 0: off; else {min, max} */
-        size_t n_range;
-        int flatline; /* 0 = off */
-        double spike; /* 0 = off */
-        int gap;      /* 0 = off */
-    } rules;
+    hz_cfg_rules rules;
 } hz_cfg_anomaly;
 
 /* One variable's physics (pipelines[].variables): how its forecast intervals are computed
@@ -146,6 +151,7 @@ typedef struct hz_cfg_variable {
     int transform;  /* HZ_CFG_TF_* */
     double *bounds; /* n_bounds 0: none; else {min, max}, NaN = open on that side */
     size_t n_bounds;
+    hz_cfg_rules rules; /* overrides of anomaly.rules (-1, no range: inherit) */
 } hz_cfg_variable;
 
 typedef struct hz_cfg_sink {

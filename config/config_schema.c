@@ -156,12 +156,20 @@ static int check_anomaly(hz_loader *L, void *base, yaml_node_t *map, const char 
             return hz_loader_err(L, loc(L, map, "levels", NULL, NULL), path, "levels",
                                  "expected ascending levels, got %g after %g", a->levels[i],
                                  a->levels[i - 1]);
-    if (a->rules.n_range == 2 && !(a->rules.range[0] < a->rules.range[1]))
-        return hz_loader_err(L, loc(L, map, "rules", "range", NULL), path, "rules.range",
-                             "expected [min, max] with min < max, got [%g, %g]", a->rules.range[0],
-                             a->rules.range[1]);
-    if (a->rules.flatline == 1)
-        return hz_loader_err(L, loc(L, map, "rules", "flatline", NULL), path, "rules.flatline",
+    return 0;
+}
+
+/* anomaly.rules and variables[].rules: a range the right way round, no flatline of 1. */
+static int check_rules(hz_loader *L, void *base, yaml_node_t *map, const char *path)
+{
+    const hz_cfg_rules *r = base;
+    if (r->n_range == 2 && !isnan(r->range[0]) && !isnan(r->range[1]) &&
+        !(r->range[0] < r->range[1]))
+        return hz_loader_err(L, loc(L, map, "range", NULL, NULL), path, "range",
+                             "expected [min, max] with min < max, got [%g, %g]", r->range[0],
+                             r->range[1]);
+    if (r->flatline == 1)
+        return hz_loader_err(L, loc(L, map, "flatline", NULL, NULL), path, "flatline",
                              "expected 0 (off) or at least 2 repeated points, got 1");
     return 0;
 }
@@ -821,21 +829,21 @@ static const hz_ckey model_keys[] = {
 static const hz_csec model_sec = {"model", model_keys,  NKEYS(model_keys),
                                   0,       check_model, "The forecasting model."};
 
-#define RULE(f) O(hz_cfg_anomaly, rules.f) - offsetof(hz_cfg_anomaly, rules)
 static const hz_ckey rules_keys[] = {
     {.name = "range",
      .type = HZ_CT_DBLLIST,
-     RULE(range),
-     .noff = offsetof(hz_cfg_anomaly, rules.n_range) - offsetof(hz_cfg_anomaly, rules),
+     O(hz_cfg_rules, range),
+     N(hz_cfg_rules, n_range),
      .min = -BIG,
      .max = BIG,
      .nmin = 2,
      .nmax = 2,
+     .flags = HZ_CF_NULLS,
      .def_doc = "off",
-     .doc = "`[min, max]`: flag values outside (kind `range`)."},
+     .doc = "`[min, max]`: flag values outside (kind `range`); `null` for an open side."},
     {.name = "flatline",
      .type = HZ_CT_INT,
-     RULE(flatline),
+     O(hz_cfg_rules, flatline),
      .def = "0",
      .min = 0,
      .max = 1000000,
@@ -843,15 +851,15 @@ static const hz_ckey rules_keys[] = {
          "Flag this many identical consecutive values, a stuck sensor (kind `flatline`); 0 = off."},
     {.name = "spike",
      .type = HZ_CT_DOUBLE,
-     RULE(spike),
+     O(hz_cfg_rules, spike),
      .def = "0",
      .min = 0,
      .max = BIG,
-     .doc = "Flag a change from the previous point larger than this many robust standard "
-            "deviations of the window's changes (kind `spike`); 0 = off."},
+     .doc = "Flag a reading that jumps more than this many robust standard deviations of the "
+            "recent changes and comes back with the next reading (kind `spike`); 0 = off."},
     {.name = "gap",
      .type = HZ_CT_INT,
-     RULE(gap),
+     O(hz_cfg_rules, gap),
      .def = "0",
      .min = 0,
      .max = 1000000,
@@ -859,8 +867,48 @@ static const hz_ckey rules_keys[] = {
             "`gap`); 0 = off."},
 };
 static const hz_csec rules_sec = {
-    "rules", rules_keys, NKEYS(rules_keys),
-    0,       NULL,       "Data-quality rules; each is off unless given."};
+    "rules", rules_keys,  NKEYS(rules_keys),
+    0,       check_rules, "Data-quality rules; each is off unless given."};
+
+/* The same keys in a variables[] item: -1 (the default) keeps the pipeline's setting. */
+static const hz_ckey var_rules_keys[] = {
+    {.name = "range",
+     .type = HZ_CT_DBLLIST,
+     O(hz_cfg_rules, range),
+     N(hz_cfg_rules, n_range),
+     .min = -BIG,
+     .max = BIG,
+     .nmin = 2,
+     .nmax = 2,
+     .flags = HZ_CF_NULLS,
+     .def_doc = "as `anomaly.rules`",
+     .doc = "`[min, max]` for this variable; `[null, null]`: no range."},
+    {.name = "flatline",
+     .type = HZ_CT_INT,
+     O(hz_cfg_rules, flatline),
+     .def = "-1",
+     .min = -1,
+     .max = 1000000,
+     .doc = "As `anomaly.rules.flatline`; 0 = off for this variable, -1 = as the pipeline's."},
+    {.name = "spike",
+     .type = HZ_CT_DOUBLE,
+     O(hz_cfg_rules, spike),
+     .def = "-1",
+     .min = -1,
+     .max = BIG,
+     .doc = "As `anomaly.rules.spike`, judged in the variable's `transform` space; 0 = off "
+            "(precipitation has no spikes to flag), -1 = as the pipeline's."},
+    {.name = "gap",
+     .type = HZ_CT_INT,
+     O(hz_cfg_rules, gap),
+     .def = "-1",
+     .min = -1,
+     .max = 1000000,
+     .doc = "As `anomaly.rules.gap`; 0 = off, -1 = as the pipeline's."},
+};
+static const hz_csec var_rules_sec = {
+    "rules", var_rules_keys, NKEYS(var_rules_keys),
+    0,       check_rules,    "This variable's data-quality rules, over `anomaly.rules`."};
 
 static const hz_ckey anomaly_keys[] = {
     {.name = "levels",
@@ -880,7 +928,7 @@ static const hz_ckey anomaly_keys[] = {
      .type = HZ_CT_SECTION,
      O(hz_cfg_anomaly, rules),
      .sec = &rules_sec,
-     .doc = "Data-quality rules."},
+     .doc = "Data-quality rules, for every variable unless `variables[].rules` says otherwise."},
 };
 static const hz_csec anomaly_sec = {"anomaly", anomaly_keys,  NKEYS(anomaly_keys),
                                     0,         check_anomaly, "Anomaly flags on arriving points."};
@@ -910,6 +958,11 @@ static const hz_ckey variable_keys[] = {
      .def_doc = "none",
      .doc = "`[min, max]` physical bounds, `null` for an open side (`[0, null]`: never "
             "negative); forecasts and intervals are clipped to them."},
+    {.name = "rules",
+     .type = HZ_CT_SECTION,
+     O(hz_cfg_variable, rules),
+     .sec = &var_rules_sec,
+     .doc = "Rules for this variable, over `anomaly.rules`."},
 };
 static const hz_csec variable_sec = {"variables",          variable_keys,
                                      NKEYS(variable_keys), 0,

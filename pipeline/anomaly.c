@@ -338,41 +338,76 @@ static hz_anomaly *emit(hz_anomaly *out, int max_out, int *n, const char *kind, 
     return a;
 }
 
-/* The spike rule on an in-range value; updates prev and the difference ring.  Every
- * one-period difference enters the ring, flagged ones too: the median and MAD shrug off a
- * few outliers, and a ring that refused them could lock onto a scale too small forever.
+/* A value in the spike rule's space. */
+static double spike_space(const hz_rules_conf *c, double v)
+{
+    return c->log1p ? log1p(v > 0 ? v : 0) : v;
+}
+
+/* Back from the spike rule's space. */
+static double spike_orig(const hz_rules_conf *c, double x)
+{
+    return c->log1p ? expm1(x) : x;
+}
+
+/* Median and robust sigma (1.4826 MAD) of the recent differences; 0 while too few. */
+static int diff_scale(const hz_rules_conf *c, const hz_rules_state *s, double *med, double *sigma)
+{
+    int need = c->spike_window / 2 > 8 ? c->spike_window / 2 : 8;
+    if (s->ndiff < need)
+        return 0;
+    float tmp[HZ_RULES_SPIKE_MAX];
+    memcpy(tmp, s->diffs, (size_t)s->ndiff * sizeof *tmp);
+    *med = median_inplace(tmp, s->ndiff);
+    for (int i = 0; i < s->ndiff; i++)
+        tmp[i] = fabsf(tmp[i] - (float)*med);
+    *sigma = 1.4826 * median_inplace(tmp, s->ndiff);
+    return *sigma > 0;
+}
+
+/* A candidate from the previous reading becomes a spike when x (spike space, one period
+ * later) undoes at least three quarters of its jump. */
+static void confirm_spike(const hz_rules_conf *c, hz_rules_state *s, int consecutive, double x,
+                          hz_anomaly *out, int max_out, int *n)
+{
+    if (!s->cand)
+        return;
+    s->cand = 0;
+    if (!consecutive || fabs(x - s->before) > 0.25 * fabs(s->cand_jump))
+        return;
+    hz_anomaly *a = emit(out, max_out, n, "spike", s->cand_ts, s->cand_value, s->cand_score);
+    if (a) {
+        a->expected = s->cand_expected;
+        a->lower = s->cand_lower;
+        a->upper = s->cand_upper;
+    }
+}
+
+/* The spike rule on an in-range value: confirms or drops the previous reading's candidate,
+ * makes this reading one when it jumps, updates prev and the difference ring.  Every
+ * one-period difference enters the ring, jumps too: the median and MAD shrug off a few
+ * outliers, and a ring that refused them could lock onto a scale too small forever.
  * Zero differences (repeats within flatline_tol) stay out: a stuck stretch would otherwise
  * collapse the MAD and make every later movement a spike. */
 static void check_spike(const hz_rules_conf *c, hz_rules_state *s, int64_t ts, double value,
                         hz_anomaly *out, int max_out, int *n)
 {
     int consecutive = s->prev_ts != INT64_MIN && periods(s->prev_ts, ts, c->period_ms) == 1;
-    int after = s->after_spike;
-    s->after_spike = 0;
+    double x = spike_space(c, value);
+    confirm_spike(c, s, consecutive, x, out, max_out, n);
     if (consecutive) {
-        double d = value - s->prev;
-        int need = c->spike_window / 2 > 8 ? c->spike_window / 2 : 8;
-        /* the point after a flagged spike: its return (a jump the other way) is not
-         * flagged; a further jump the same way (a flood's rising limb) is */
-        int is_return = (after == 1 && d < 0) || (after == 2 && d > 0);
-        if (!is_return && s->ndiff >= need) {
-            float tmp[HZ_RULES_SPIKE_MAX];
-            memcpy(tmp, s->diffs, (size_t)s->ndiff * sizeof *tmp);
-            double med = median_inplace(tmp, s->ndiff);
-            for (int i = 0; i < s->ndiff; i++)
-                tmp[i] = fabsf(tmp[i] - (float)med);
-            double sigma = 1.4826 * median_inplace(tmp, s->ndiff);
-            double dev = fabs(d - med);
-            if (sigma > 0 && dev > c->spike_k * sigma) {
-                double z = dev / sigma;
-                hz_anomaly *a = emit(out, max_out, n, "spike", ts, value, z / (z + c->spike_k));
-                if (a) {
-                    a->expected = s->prev + med;
-                    a->lower = a->expected - c->spike_k * sigma;
-                    a->upper = a->expected + c->spike_k * sigma;
-                }
-                s->after_spike = d > 0 ? 1 : 2;
-            }
+        double px = spike_space(c, s->prev), d = x - px, med, sigma;
+        if (diff_scale(c, s, &med, &sigma) && fabs(d - med) > c->spike_k * sigma) {
+            double z = fabs(d - med) / sigma;
+            s->cand = 1;
+            s->before = px;
+            s->cand_jump = d;
+            s->cand_ts = ts;
+            s->cand_value = value;
+            s->cand_score = z / (z + c->spike_k);
+            s->cand_expected = spike_orig(c, px + med);
+            s->cand_lower = spike_orig(c, px + med - c->spike_k * sigma);
+            s->cand_upper = spike_orig(c, px + med + c->spike_k * sigma);
         }
         if (fabs(d) > c->flatline_tol)
             push_diff(c, s, d);
@@ -402,7 +437,8 @@ int hz_anomaly_rules_check(const hz_rules_conf *c, hz_rules_state *s, int64_t ts
             a->lower = c->range_min;
             a->upper = c->range_max;
         }
-        return n; /* kept out of the flatline and spike state */
+        s->cand = 0; /* no return to confirm a spike before it */
+        return n;    /* kept out of the flatline and spike state */
     }
 
     if (c->flatline > 0) {

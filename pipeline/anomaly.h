@@ -118,6 +118,7 @@ typedef struct hz_rules_conf {
     int gap;                     /* N >= 1: flag when more than N periods are missing between
                                     consecutive readings ("gap"); 0 off */
     int64_t period_ms;           /* the grid period; required (> 0) by gap and spike */
+    int log1p;                   /* 1: the spike rule works on log1p(max(value, 0)) */
 } hz_rules_conf;
 
 /* Every rule off, range bounds NaN, spike_window 32, period 0. */
@@ -134,9 +135,12 @@ typedef struct hz_rules_state {
     double run_value; /* flatline stretch: its first value, length, flagged yet */
     int32_t run_len;
     uint8_t run_flagged;
-    uint8_t after_spike; /* the previous point was a flagged spike: 1 up, 2 down */
+    uint8_t cand;        /* the previous point jumped: a spike if the next one comes back */
     uint8_t ndiff, dpos; /* ring of recent differences */
     float diffs[HZ_RULES_SPIKE_MAX];
+    double before, cand_jump; /* candidate: the value before the jump, the jump (spike space) */
+    double cand_value, cand_expected, cand_lower, cand_upper, cand_score; /* its record */
+    int64_t cand_ts;
 } hz_rules_state;
 
 void hz_anomaly_rules_init(hz_rules_state *s);
@@ -144,19 +148,23 @@ void hz_anomaly_rules_init(hz_rules_state *s);
 /* Runs the enabled rules on one reading (readings in time order; a ts not after the last
  * one is ignored, returns 0; a non-finite value is a missing reading: ignored, so a run of
  * them shows up as a gap at the next real value).  Writes up to max_out flagged records
- * (flag 1) to out, in the order gap, range, flatline, spike, and returns how many
- * (HZ_RULES_MAX_OUT is always enough).  An out-of-range value is flagged "range" and kept
- * out of the flatline and spike state.  The point after a flagged spike is not flagged when
- * it jumps back the other way (the spike's return), so a one-point spike is reported once;
- * a level shift is reported once too (the next difference is ordinary), and a rise in two
- * big steps (a flood's rising limb) twice.
+ * (flag 1) to out, in the order gap, range, flatline, spike (of the previous reading), and
+ * returns how many (HZ_RULES_MAX_OUT is always enough).  An out-of-range value is flagged
+ * "range" and kept out of the flatline and spike state.
+ * A spike is a reading that jumps away from the one before by more than k robust deviations
+ * of the recent one-period differences and comes back with the next reading (undoing at
+ * least three quarters of the jump). It is reported when that next reading arrives, with the
+ * spike's own ts.  A jump that stays (a level shift, a storm's rise and slow recession) is
+ * not a spike.  With log1p, differences are those of log1p(max(value, 0)): a jump is judged
+ * relative to the level.
  * The spike scale ignores zero differences (repeats within flatline_tol), so a stuck
  * stretch does not make every later movement a spike; with fewer than max(8, window/2)
  * nonzero differences, or a MAD of 0, no spike is flagged.  Differences are taken only
  * between readings one period apart.
  * Scores: range and flatline 1; gap missing/(missing+N); spike z/(z+k) with z the robust
- * z-score, so 0.5 at the threshold.  expected/lower/upper: range — NaN, min, max;
- * spike — previous value + median difference ∓ k·sigma; flatline and gap — NaN. */
+ * z-score of the jump, so 0.5 at the threshold.  expected/lower/upper: range — NaN, min,
+ * max; spike — previous value + median difference ∓ k·sigma (original units);
+ * flatline and gap — NaN. */
 int hz_anomaly_rules_check(const hz_rules_conf *conf, hz_rules_state *s, int64_t ts, double value,
                            hz_anomaly *out, int max_out);
 

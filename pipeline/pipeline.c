@@ -60,9 +60,9 @@ struct hz_pipeline {
     /* windows */
     hz_window_store *ws;
     hz_forecaster *fcst;
-    hz_forecaster_out out; /* emit_forecasts, collect_anomalies */
-    hz_rules_conf rules;
-    int rules_on;
+    hz_forecaster_out out;            /* emit_forecasts, collect_anomalies */
+    hz_rules_conf rules[HZ_MAX_VARS]; /* per source variable */
+    int rules_on[HZ_MAX_VARS];
     /* anomalies of the cycle (grows to the largest cycle), written before its commit */
     hz_anomaly *an;
     size_t n_an, cap_an;
@@ -127,6 +127,54 @@ static void count_kind(hz_pipeline *p, const char *kind)
 }
 
 /* ---- opening */
+
+/* Overrides r with the rules a variables[] item gives (-1 and no range: inherit). */
+static void override_rules(hz_cfg_rules *r, const hz_cfg_rules *o)
+{
+    if (o->n_range == 2) {
+        r->range = o->range;
+        r->n_range = 2;
+    }
+    if (o->flatline >= 0)
+        r->flatline = o->flatline;
+    if (o->spike >= 0)
+        r->spike = o->spike;
+    if (o->gap >= 0)
+        r->gap = o->gap;
+}
+
+/* Each source variable's rules: anomaly.rules, then its variables[] item (rules, and the
+ * transform the spike rule works in). */
+static int make_rules(hz_pipeline *p, char *err, size_t errlen)
+{
+    const hz_pipeline_conf *pc = p->pc;
+    for (int v = 0; v < p->nvars; v++) {
+        hz_cfg_rules r = pc->anomaly.rules;
+        int log1p = 0;
+        for (size_t i = 0; i < pc->n_variables; i++)
+            if (!strcmp(pc->variables[i].name, p->vars[v])) {
+                override_rules(&r, &pc->variables[i].rules);
+                log1p = pc->variables[i].transform == HZ_CFG_TF_LOG1P;
+            }
+        hz_rules_conf *c = &p->rules[v];
+        hz_anomaly_rules_conf_default(c);
+        if (r.n_range == 2) {
+            c->range_min = r.range[0];
+            c->range_max = r.range[1];
+        }
+        c->flatline = r.flatline;
+        c->spike_k = r.spike;
+        c->gap = r.gap;
+        c->period_ms = pc->window.period_ms;
+        c->log1p = log1p;
+        p->rules_on[v] =
+            !isnan(c->range_min) || !isnan(c->range_max) || c->flatline || c->spike_k > 0 || c->gap;
+        int rc = hz_anomaly_rules_conf_check(c, err, errlen);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
 
 static int open_source(hz_pipeline *p, char *err, size_t errlen)
 {
@@ -271,19 +319,7 @@ int hz_pipeline_new(const hz_config *cfg, const hz_pipeline_conf *pc, hz_metrics
         rc = hz_err(err, errlen, HZ_EINVAL, "pipeline %s: %s", pc->name, e2);
         goto fail;
     }
-    hz_anomaly_rules_conf_default(&p->rules);
-    const hz_cfg_anomaly *an = &pc->anomaly;
-    if (an->rules.n_range == 2) {
-        p->rules.range_min = an->rules.range[0];
-        p->rules.range_max = an->rules.range[1];
-    }
-    p->rules.flatline = an->rules.flatline;
-    p->rules.spike_k = an->rules.spike;
-    p->rules.gap = an->rules.gap;
-    p->rules.period_ms = pc->window.period_ms;
-    p->rules_on =
-        an->rules.n_range == 2 || an->rules.flatline || an->rules.spike > 0 || an->rules.gap;
-    if ((rc = hz_anomaly_rules_conf_check(&p->rules, e2, sizeof e2))) {
+    if ((rc = make_rules(p, e2, sizeof e2))) {
         prefixed(err, errlen, pc->name, e2);
         goto fail;
     }
@@ -507,8 +543,10 @@ static int handle_batch(hz_pipeline *p, const hz_batch *b, char *err, size_t err
             return hz_err(err, errlen, rc, "out of memory for anomalies");
         if ((rc = hz_forecaster_stage(p->fcst, p->ws, &p->out, err, errlen)))
             return rc;
-        for (int v = 0; p->rules_on && v < p->nvars; v++) {
-            int n = hz_anomaly_rules_check(&p->rules, &p->rstate[(size_t)s * p->nvars + v],
+        for (int v = 0; v < p->nvars; v++) {
+            if (!p->rules_on[v])
+                continue;
+            int n = hz_anomaly_rules_check(&p->rules[v], &p->rstate[(size_t)s * p->nvars + v],
                                            r->ts_ms, r->values[v], out, HZ_RULES_MAX_OUT);
             for (int j = 0; j < n; j++) {
                 hz_anomaly *a = &p->an[p->n_an++];
