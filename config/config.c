@@ -1000,6 +1000,31 @@ int hz_config_pipeline_equal(const hz_pipeline_conf *a, const hz_pipeline_conf *
     return a && b && a->canonical && b->canonical && !strcmp(a->canonical, b->canonical);
 }
 
+void hz_config_rules_for(const hz_pipeline_conf *pc, const char *name, hz_cfg_rules *out,
+                         int *transform)
+{
+    *out = pc->anomaly.rules;
+    *transform = HZ_CFG_TF_NONE;
+    for (size_t i = 0; i < pc->n_variables; i++) {
+        const hz_cfg_variable *v = &pc->variables[i];
+        if (strcmp(v->name, name))
+            continue;
+        *transform = v->transform;
+        if (v->rules.n_range == 2) {
+            out->range = v->rules.range;
+            out->n_range = 2;
+        }
+        if (v->rules.flatline >= 0)
+            out->flatline = v->rules.flatline;
+        if (v->rules.spike >= 0)
+            out->spike = v->rules.spike;
+        if (v->rules.gap >= 0)
+            out->gap = v->rules.gap;
+        if (v->rules.shift >= 0)
+            out->shift = v->rules.shift;
+    }
+}
+
 const hz_pipeline_conf *hz_config_pipeline(const hz_config *cfg, const char *name)
 {
     for (size_t i = 0; cfg && name && i < cfg->n_pipelines; i++)

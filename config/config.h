@@ -135,6 +135,7 @@ typedef struct hz_cfg_rules {
     int flatline; /* 0 = off */
     double spike; /* 0 = off */
     int gap;      /* 0 = off */
+    double shift; /* CUSUM threshold on the residuals; 0 = off */
 } hz_cfg_rules;
 
 typedef struct hz_cfg_anomaly {
@@ -206,6 +207,11 @@ void hz_config_free(hz_config *cfg);
 
 /* The pipeline called name, or NULL. The pointer lives as long as cfg. */
 const hz_pipeline_conf *hz_config_pipeline(const hz_config *cfg, const char *name);
+
+/* The rules of variable `name` in pc: anomaly.rules with its variables[] item's overrides
+ * (-1 and no range inherit), and its transform (HZ_CFG_TF_*; none without an item). */
+void hz_config_rules_for(const hz_pipeline_conf *pc, const char *name, hz_cfg_rules *out,
+                         int *transform);
 
 /* 1 when a and b have the same effective settings (after defaults, including the top-level
  * kafka properties and database they inherit), else 0. SIGHUP restarts the pipelines for

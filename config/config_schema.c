@@ -865,6 +865,15 @@ static const hz_ckey rules_keys[] = {
      .max = 1000000,
      .doc = "Flag a reading that follows more than this many consecutive missing periods (kind "
             "`gap`); 0 = off."},
+    {.name = "shift",
+     .type = HZ_CT_DOUBLE,
+     O(hz_cfg_rules, shift),
+     .def = "0",
+     .min = 0,
+     .max = BIG,
+     .doc = "Flag the start and the end of a level or ratio shift: a CUSUM of the residuals, in "
+            "half-widths of the lowest level's interval, above this threshold (kind `shift`; "
+            "4 is a start); 0 = off."},
 };
 static const hz_csec rules_sec = {
     "rules", rules_keys,  NKEYS(rules_keys),
@@ -905,6 +914,13 @@ static const hz_ckey var_rules_keys[] = {
      .min = -1,
      .max = 1000000,
      .doc = "As `anomaly.rules.gap`; 0 = off, -1 = as the pipeline's."},
+    {.name = "shift",
+     .type = HZ_CT_DOUBLE,
+     O(hz_cfg_rules, shift),
+     .def = "-1",
+     .min = -1,
+     .max = BIG,
+     .doc = "As `anomaly.rules.shift`; 0 = off, -1 = as the pipeline's."},
 };
 static const hz_csec var_rules_sec = {
     "rules", var_rules_keys, NKEYS(var_rules_keys),

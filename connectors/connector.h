@@ -69,7 +69,7 @@ typedef struct hz_anomaly {
     double value, expected, lower, upper; /* NaN where not applicable */
     double score;                         /* [0, 1] */
     int flag;                             /* 1 flagged, 0 scored only */
-    const char *kind;                     /* "residual", "range", "flatline", "spike", "gap" */
+    const char *kind; /* "residual", "range", "flatline", "spike", "gap", "shift" */
 } hz_anomaly;
 
 /* What one poll returns.  Arrays are owned by the source. */

@@ -460,3 +460,52 @@ int hz_anomaly_rules_check(const hz_rules_conf *c, hz_rules_state *s, int64_t ts
         check_spike(c, s, ts, value, out, max_out, &n);
     return n;
 }
+
+/* ---- level and ratio shifts */
+
+void hz_shift_init(hz_shift_state *s)
+{
+    memset(s, 0, sizeof *s);
+}
+
+int hz_shift_update(double h, int hold, hz_shift_state *s, int64_t ts, double u, double value,
+                    double expected, hz_anomaly *out)
+{
+    if (!isfinite(u))
+        return 0;
+    int fired = -1;
+    for (int d = 0; d < 2; d++) {
+        double x = d ? -u : u, before = s->sum[d], now = before + x - HZ_SHIFT_K;
+        if (s->hold[d] > 0) { /* just flagged this way: the model is catching up */
+            s->hold[d]--;
+            s->sum[d] = 0;
+            continue;
+        }
+        if (now <= 0) {
+            s->sum[d] = 0;
+            continue;
+        }
+        if (before == 0) {
+            s->from[d] = ts;
+            s->value[d] = value;
+            s->expected[d] = expected;
+        }
+        s->sum[d] = (float)now;
+        if (now > h && fired < 0)
+            fired = d;
+    }
+    if (fired < 0)
+        return 0;
+    memset(out, 0, sizeof *out);
+    out->ts = s->from[fired];
+    out->value = s->value[fired];
+    out->expected = s->expected[fired];
+    out->lower = out->upper = NAN;
+    out->score = s->sum[fired] / (s->sum[fired] + h);
+    out->flag = 1;
+    out->kind = "shift";
+    s->sum[0] = s->sum[1] = 0;
+    s->hold[fired] = hold;
+    s->hold[!fired] = 0;
+    return 1;
+}

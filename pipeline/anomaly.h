@@ -168,4 +168,32 @@ void hz_anomaly_rules_init(hz_rules_state *s);
 int hz_anomaly_rules_check(const hz_rules_conf *conf, hz_rules_state *s, int64_t ts, double value,
                            hz_anomaly *out, int max_out);
 
+/* ---- (c) level and ratio shifts: a two-sided CUSUM (Page 1954) of the residuals
+ *
+ * u is a reading's residual in half-widths of its forecast's lowest-level interval on that
+ * side (training/interval.h: hz_iv_result.u), about N(0, 0.6) at 0.90 when all is well.
+ * S+ = max(0, S+ + u - HZ_SHIFT_K), S- likewise for -u; when one passes the threshold h
+ * a "shift" is flagged at the reading where that sum last started to grow (the shift's
+ * start), and both sums restart.  The flagged direction's sum then stays at 0 for `hold`
+ * readings (the model catches up with the new level meanwhile), while the other direction
+ * is watched: a stretch at three times the load is flagged where it starts and where it
+ * ends.  Record: value and expected of the first reading, lower/upper NaN, score
+ * S/(S+h) (0.5 at the threshold), kind "shift". */
+
+#define HZ_SHIFT_K 0.5
+
+typedef struct hz_shift_state {
+    float sum[2];    /* [0] upward, [1] downward */
+    int64_t from[2]; /* ts where each sum last left 0 */
+    double value[2], expected[2];
+    int32_t hold[2]; /* readings during which that direction is not flagged again */
+} hz_shift_state;
+
+void hz_shift_init(hz_shift_state *s);
+
+/* One reading (ts, value, expected) with residual u; h > 0 the threshold, hold as above.
+ * Returns 1 with a flag in *out, else 0.  A non-finite u is ignored. */
+int hz_shift_update(double h, int hold, hz_shift_state *s, int64_t ts, double u, double value,
+                    double expected, hz_anomaly *out);
+
 #endif

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "models/checkpoint.h"
+#include "pipeline/anomaly.h"
 #include "training/calibrate.h"
 #include "training/prepare.h"
 #include "training/trainer.h"
@@ -58,29 +59,34 @@ struct hz_forecaster {
     hz_anomaly *an;   /* [HZ_MAX_VARS] records of one check */
     /* per series (by window-store index) */
     size_t scap;
-    float *last_fc;       /* [scap, P, C] latest forecast, original units */
-    float *last_scale;    /* [scap, C] its local scales */
-    int64_t *last_issued; /* [scap] its issue slot time; INT64_MIN: none */
-    int32_t *staged;      /* [scap] batch row of its newest staged window; -1: none */
-    hz_iv_adapt *adapt;   /* [scap, C] online interval offsets */
+    float *last_fc;              /* [scap, P, C] latest forecast, original units */
+    float *last_scale;           /* [scap, C] its local scales */
+    int64_t *last_issued;        /* [scap] its issue slot time; INT64_MIN: none */
+    int32_t *staged;             /* [scap] batch row of its newest staged window; -1: none */
+    hz_iv_adapt *adapt;          /* [scap, C] online interval offsets */
+    hz_shift_state *shift;       /* [scap, C] shift detectors */
+    double shift_h[HZ_MAX_VARS]; /* per model variable: its rules.shift (0: off) */
     hz_metric *m_inf, *m_bs;
     hz_forecaster_stats st;
 };
 
 static int grow_series(hz_forecaster *p, size_t need)
 {
-    size_t c1 = p->scap, c2 = p->scap, c3 = p->scap, c4 = p->scap, cap = p->scap;
+    size_t c1 = p->scap, c2 = p->scap, c3 = p->scap, c4 = p->scap, c5 = p->scap, cap = p->scap;
     size_t C = (size_t)p->C; /* every array grows alike, from the same capacity */
     if (hz_grow((void **)&p->last_fc, &c1, need, (size_t)p->P * C * sizeof *p->last_fc) ||
         hz_grow((void **)&p->last_scale, &c2, need, C * sizeof *p->last_scale) ||
         hz_grow((void **)&p->staged, &c3, need, sizeof *p->staged) ||
         hz_grow((void **)&p->adapt, &c4, need, C * sizeof *p->adapt) ||
+        hz_grow((void **)&p->shift, &c5, need, C * sizeof *p->shift) ||
         hz_grow((void **)&p->last_issued, &cap, need, sizeof *p->last_issued))
         return HZ_ENOMEM;
     for (size_t i = p->scap; i < cap; i++) {
         p->last_issued[i] = INT64_MIN;
         p->staged[i] = -1;
         memset(p->adapt + i * C, 0, C * sizeof *p->adapt);
+        for (size_t k = 0; k < C; k++)
+            hz_shift_init(&p->shift[i * C + k]);
     }
     p->scap = cap;
     return 0;
@@ -173,6 +179,12 @@ static int make_intervals(hz_forecaster *p, const hz_st_file *f, char *err, size
                                 &p->iv, &calibrated, err, errlen);
     if (rc)
         return rc;
+    for (int k = 0; k < p->C; k++) {
+        hz_cfg_rules r;
+        int tf;
+        hz_config_rules_for(pc, p->mnames[k], &r, &tf);
+        p->shift_h[k] = r.shift;
+    }
     if (!calibrated)
         hz_log(p->log, HZ_LOG_WARN,
                "pipeline %s: %s has no interval calibration (retrain it); intervals start "
@@ -235,7 +247,7 @@ static int alloc_buffers(hz_forecaster *p, char *err, size_t errlen)
     p->bscale = malloc(B * C * sizeof *p->bscale);
     p->bfc = malloc(B * p->P * C * sizeof *p->bfc);
     p->fc = malloc(B * p->P * C * sizeof *p->fc);
-    p->an = malloc(HZ_MAX_VARS * sizeof *p->an);
+    p->an = malloc(2 * HZ_MAX_VARS * sizeof *p->an);
     p->pcount = malloc((B + 1) * sizeof *p->pcount);
     if (!p->win || !p->x || !p->xd || (F && (!p->xm || !p->xmd)) || !p->bidx || !p->blast ||
         !p->bscale || !p->bfc || !p->fc || !p->an || !p->pcount)
@@ -327,8 +339,17 @@ static int check_against(hz_forecaster *p, uint32_t s, const char *sid, int64_t 
         double f = fc[(size_t)(step - 1) * p->C + k];
         hz_iv_result res;
         if (hz_iv_observe(&p->iv, &p->adapt[(size_t)s * p->C + k], k, (int)step, values[k], f,
-                          sc[k], &res) ||
-            !res.flagged)
+                          sc[k], &res))
+            continue;
+        if (p->shift_h[k] > 0 &&
+            hz_shift_update(p->shift_h[k], p->L, &p->shift[(size_t)s * p->C + k], ts, res.u,
+                            values[k], hz_iv_clip(&p->iv.var[k], f), &p->an[n])) {
+            p->an[n].pipeline = p->pc->name;
+            p->an[n].series = sid;
+            p->an[n].variable = p->mnames[k];
+            n++;
+        }
+        if (!res.flagged)
             continue;
         hz_anomaly *a = &p->an[n++];
         memset(a, 0, sizeof *a);
@@ -503,6 +524,7 @@ void hz_forecaster_free(hz_forecaster *p)
     free(p->last_scale);
     free(p->staged);
     free(p->adapt);
+    free(p->shift);
     free(p->win);
     free(p->x);
     free(p->xm);
@@ -529,6 +551,7 @@ int hz_forecaster_take_state(hz_forecaster *p, const hz_forecaster *from)
     memcpy(p->last_fc, from->last_fc, n * (size_t)p->P * C * sizeof *p->last_fc);
     memcpy(p->last_scale, from->last_scale, n * C * sizeof *p->last_scale);
     memcpy(p->adapt, from->adapt, n * C * sizeof *p->adapt);
+    memcpy(p->shift, from->shift, n * C * sizeof *p->shift);
     memcpy(p->last_issued, from->last_issued, n * sizeof *p->last_issued);
     return 0;
 }

@@ -22,10 +22,11 @@
 #include "pipeline/window_store.h"
 
 #define MAX_ACKS 256 /* partitions tracked per cycle */
-#define N_KINDS  5
+#define N_KINDS  6
 #define FLUSH_MS 30000
 
-static const char *const KINDS[N_KINDS] = {"residual", "range", "flatline", "spike", "gap"};
+static const char *const KINDS[N_KINDS] = {"residual", "range", "flatline",
+                                           "spike",    "gap",   "shift"};
 
 /* Scheduled retraining (model.train.retrain_every): one background thread at a time trains
  * a new model object from the pipeline's history into `<checkpoint>.next`, renames it over
@@ -128,34 +129,15 @@ static void count_kind(hz_pipeline *p, const char *kind)
 
 /* ---- opening */
 
-/* Overrides r with the rules a variables[] item gives (-1 and no range: inherit). */
-static void override_rules(hz_cfg_rules *r, const hz_cfg_rules *o)
-{
-    if (o->n_range == 2) {
-        r->range = o->range;
-        r->n_range = 2;
-    }
-    if (o->flatline >= 0)
-        r->flatline = o->flatline;
-    if (o->spike >= 0)
-        r->spike = o->spike;
-    if (o->gap >= 0)
-        r->gap = o->gap;
-}
-
 /* Each source variable's rules: anomaly.rules, then its variables[] item (rules, and the
  * transform the spike rule works in). */
 static int make_rules(hz_pipeline *p, char *err, size_t errlen)
 {
     const hz_pipeline_conf *pc = p->pc;
     for (int v = 0; v < p->nvars; v++) {
-        hz_cfg_rules r = pc->anomaly.rules;
-        int log1p = 0;
-        for (size_t i = 0; i < pc->n_variables; i++)
-            if (!strcmp(pc->variables[i].name, p->vars[v])) {
-                override_rules(&r, &pc->variables[i].rules);
-                log1p = pc->variables[i].transform == HZ_CFG_TF_LOG1P;
-            }
+        hz_cfg_rules r;
+        int tf;
+        hz_config_rules_for(pc, p->vars[v], &r, &tf);
         hz_rules_conf *c = &p->rules[v];
         hz_anomaly_rules_conf_default(c);
         if (r.n_range == 2) {
@@ -166,7 +148,7 @@ static int make_rules(hz_pipeline *p, char *err, size_t errlen)
         c->spike_k = r.spike;
         c->gap = r.gap;
         c->period_ms = pc->window.period_ms;
-        c->log1p = log1p;
+        c->log1p = tf == HZ_CFG_TF_LOG1P;
         p->rules_on[v] =
             !isnan(c->range_min) || !isnan(c->range_max) || c->flatline || c->spike_k > 0 || c->gap;
         int rc = hz_anomaly_rules_conf_check(c, err, errlen);

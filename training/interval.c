@@ -221,6 +221,8 @@ int hz_iv_observe(const hz_iv *iv, hz_iv_adapt *a, int k, int h, double actual, 
         }
     }
     r->flagged = r->exceeded == iv->nl;
+    double half0 = za >= zf ? zhi[0] - zf : zf - zlo[0];
+    r->u = half0 > 0 ? (za - zf) / half0 : 0;
     double half = za >= zf ? zhi[top] - zf : zf - zlo[top], dist = fabs(za - zf);
     double z = half > 0 ? dist / half : (dist > 0 ? INFINITY : 0);
     r->score = isinf(z) ? 1.0 : z / (1 + z);

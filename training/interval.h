@@ -110,6 +110,8 @@ typedef struct hz_iv_result {
     int flagged;  /* outside the highest level's interval */
     double score; /* z / (1 + z), z = distance from the forecast in half-widths of the
                      highest level on that side: 0.5 at its bound, -> 1 far outside */
+    double u;     /* signed distance from the forecast in half-widths of the lowest level on
+                     that side (the shift detector's input, pipeline/anomaly.h) */
 } hz_iv_result;
 
 /* Scores actual against fc (variable k, step h, scale s) with a's offsets, then (a not NULL)

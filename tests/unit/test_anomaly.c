@@ -401,6 +401,44 @@ static void test_rules_spike_log1p(void **state)
     }
 }
 
+/* The shift detector on residuals in half-widths: quiet on N(0, 0.6) noise; a stretch where
+ * the readings run above the forecast (until the model catches up) and then below (when
+ * the level returns) is flagged at its start and at its end, once each. */
+static void test_shift_start_and_end(void **state)
+{
+    hz_shift_state s;
+    hz_shift_init(&s);
+    hz_anomaly a;
+    rng g = {11};
+    int t = 0, n = 0;
+    for (; t < 2000; t++)
+        n += hz_shift_update(4, 96, &s, t, 0.6 * normal(&g), 1, 1, &a);
+    assert_int_equal(n, 0);
+    int64_t start = t, end = 0, got[2] = {-1, -1};
+    double dir[2] = {0, 0};
+    for (int k = 0; k < 96 + 300; k++, t++) {
+        /* x3 for 96 readings: the residual is large, then fades as the model follows */
+        double u = k < 96 ? 3.0 * exp(-k / 20.0) : 0;
+        if (k >= 96 && k < 96 + 40)
+            u = -3.0 * exp(-(k - 96) / 20.0);
+        if (k == 96)
+            end = t;
+        u += 0.6 * normal(&g);
+        if (hz_shift_update(4, 96, &s, t, u, 1 + u, 1, &a)) {
+            assert_true(n < 2);
+            assert_string_equal(a.kind, "shift");
+            assert_true(a.score > 0.5 && a.score < 1 && a.flag == 1);
+            got[n] = a.ts;
+            dir[n] = a.value - a.expected;
+            n++;
+        }
+    }
+    assert_int_equal(n, 2);
+    assert_true(got[0] >= start && got[0] <= start + 2 && dir[0] > 0);
+    assert_true(got[1] >= end && got[1] <= end + 2 && dir[1] < 0);
+    assert_true(isnan(a.lower) && isnan(a.upper));
+}
+
 /* ---- a smart-meter day cycle with injected faults, scored end to end */
 
 #define DAY   96 /* 15-minute periods per day */
@@ -648,6 +686,7 @@ int main(void)
         cmocka_unit_test(test_rules_gap_range_order),
         cmocka_unit_test(test_rules_spike_needs_return),
         cmocka_unit_test(test_rules_spike_log1p),
+        cmocka_unit_test(test_shift_start_and_end),
         cmocka_unit_test(test_daily_load_with_faults),
         cmocka_unit_test(test_choptank_river_gauge),
     };
