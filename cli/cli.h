@@ -26,6 +26,8 @@ int hz_cmd_train(int argc, char **argv);
 int hz_cmd_eval(int argc, char **argv);
 /* `horizon forecast --checkpoint C --input FILE.csv ...` (cli/cmd_forecast.c) */
 int hz_cmd_forecast(int argc, char **argv);
+/* `horizon score --input FILE.csv ...` (cli/cmd_score.c) */
+int hz_cmd_score(int argc, char **argv);
 
 /* ---- option parsing */
 

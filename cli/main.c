@@ -19,6 +19,7 @@ static void usage(FILE *f)
                "  train      train a pipeline's model on its data (-c FILE.yaml)\n"
                "  eval       backtest a checkpoint on the held-out test split\n"
                "  forecast   forecast from the last rows of a CSV with a checkpoint\n"
+               "  score      score every row of a CSV for anomalies, as a stream\n"
                "  version    print the version\n"
                "\n"
                "`horizon SUBCOMMAND --help` describes each.\n");
@@ -46,7 +47,8 @@ int main(int argc, char **argv)
     } cmds[] = {{"import", hz_cmd_import},
                 {"train", hz_cmd_train},
                 {"eval", hz_cmd_eval},
-                {"forecast", hz_cmd_forecast}};
+                {"forecast", hz_cmd_forecast},
+                {"score", hz_cmd_score}};
     for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
         if (!strcmp(cmd, cmds[i].name))
             return cmds[i].fn(argc - 1, argv + 1);

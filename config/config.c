@@ -1001,15 +1001,17 @@ int hz_config_pipeline_equal(const hz_pipeline_conf *a, const hz_pipeline_conf *
 }
 
 void hz_config_rules_for(const hz_pipeline_conf *pc, const char *name, hz_cfg_rules *out,
-                         int *transform)
+                         int *transform, int *exclude_faults)
 {
     *out = pc->anomaly.rules;
     *transform = HZ_CFG_TF_NONE;
+    *exclude_faults = 1;
     for (size_t i = 0; i < pc->n_variables; i++) {
         const hz_cfg_variable *v = &pc->variables[i];
         if (strcmp(v->name, name))
             continue;
         *transform = v->transform;
+        *exclude_faults = v->exclude_faults;
         if (v->rules.n_range == 2) {
             out->range = v->rules.range;
             out->n_range = 2;

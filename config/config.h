@@ -62,6 +62,7 @@ typedef struct hz_cfg_source {
         char *path;
         char *series; /* fixed series id; "" = read fields.series column */
         char *delimiter;
+        int date_order; /* slashed dates: HZ_CSV_YMD, _MDY, _DMY (connectors/csv.h) */
     } csv;
     struct {
         char *series;
@@ -142,6 +143,7 @@ typedef struct hz_cfg_anomaly {
     double *levels; /* ascending, each in (0,1) */
     size_t n_levels;
     hz_cfg_rules rules;
+    int record_scores; /* 1: every residual check is written (flag 0 when inside) */
 } hz_cfg_anomaly;
 
 /* One variable's physics (pipelines[].variables): how its forecast intervals are computed
@@ -153,6 +155,7 @@ typedef struct hz_cfg_variable {
     double *bounds; /* n_bounds 0: none; else {min, max}, NaN = open on that side */
     size_t n_bounds;
     hz_cfg_rules rules; /* overrides of anomaly.rules (-1, no range: inherit) */
+    int exclude_faults; /* 1: range and spike readings are replaced in the model's window */
 } hz_cfg_variable;
 
 typedef struct hz_cfg_sink {
@@ -209,9 +212,10 @@ void hz_config_free(hz_config *cfg);
 const hz_pipeline_conf *hz_config_pipeline(const hz_config *cfg, const char *name);
 
 /* The rules of variable `name` in pc: anomaly.rules with its variables[] item's overrides
- * (-1 and no range inherit), and its transform (HZ_CFG_TF_*; none without an item). */
+ * (-1 and no range inherit), its transform (HZ_CFG_TF_*) and exclude_faults (without an
+ * item: none, and 1). */
 void hz_config_rules_for(const hz_pipeline_conf *pc, const char *name, hz_cfg_rules *out,
-                         int *transform);
+                         int *transform, int *exclude_faults);
 
 /* 1 when a and b have the same effective settings (after defaults, including the top-level
  * kafka properties and database they inherit), else 0. SIGHUP restarts the pipelines for

@@ -35,7 +35,8 @@ static const char *const optimizers[] = {"adam", "adamw", NULL};
 static const char *const lradjs[] = {"type1", "cosine", "none", NULL};
 static const char *const splits[] = {"ett_hour", "ett_minute", "ratio", NULL};
 static const char *const features[] = {"M", "S", "MS", NULL};
-static const char *const transforms[] = {"none", "log1p", NULL}; /* HZ_CFG_TF_* */
+static const char *const transforms[] = {"none", "log1p", NULL};      /* HZ_CFG_TF_* */
+static const char *const date_orders[] = {"ymd", "mdy", "dmy", NULL}; /* HZ_CSV_*, csv.h */
 
 /* ---- helpers for the checks ---- */
 
@@ -388,6 +389,12 @@ static const hz_ckey src_csv_keys[] = {
      SRC_CSV(delimiter),
      .def = "\",\"",
      .doc = "Field separator (one character)."},
+    {.name = "date_order",
+     .type = HZ_CT_ENUM,
+     SRC_CSV(date_order),
+     .def = "ymd",
+     .enums = date_orders,
+     .doc = "Order of slashed dates: `ymd`, `mdy` (10/1/1999) or `dmy` (16/12/2006)."},
 };
 static const hz_csec src_csv_sec = {
     "csv", src_csv_keys, NKEYS(src_csv_keys),
@@ -945,6 +952,12 @@ static const hz_ckey anomaly_keys[] = {
      O(hz_cfg_anomaly, rules),
      .sec = &rules_sec,
      .doc = "Data-quality rules, for every variable unless `variables[].rules` says otherwise."},
+    {.name = "record_scores",
+     .type = HZ_CT_BOOL,
+     O(hz_cfg_anomaly, record_scores),
+     .def = "false",
+     .doc = "Write every reading's residual score to `anomalies` (`flag` 0 when inside the "
+            "interval), not only the flagged ones: a score history, at a row per reading."},
 };
 static const hz_csec anomaly_sec = {"anomaly", anomaly_keys,  NKEYS(anomaly_keys),
                                     0,         check_anomaly, "Anomaly flags on arriving points."};
@@ -979,6 +992,13 @@ static const hz_ckey variable_keys[] = {
      O(hz_cfg_variable, rules),
      .sec = &var_rules_sec,
      .doc = "Rules for this variable, over `anomaly.rules`."},
+    {.name = "exclude_faults",
+     .type = HZ_CT_BOOL,
+     O(hz_cfg_variable, exclude_faults),
+     .def = "true",
+     .doc = "Keep readings flagged `range` or `spike` out of the model's window (replaced by the "
+            "last good value, or the rule's expected value), so one bad reading does not cause "
+            "the next false flag; the reading itself is stored as sent."},
 };
 static const hz_csec variable_sec = {"variables",          variable_keys,
                                      NKEYS(variable_keys), 0,

@@ -611,6 +611,16 @@ const char *hz_csv_colname(const hz_csv_reader *r, int i)
     return i >= 0 && i < r->ncols ? r->header[r->vcol[i]] : NULL;
 }
 
+const char *hz_csv_time_colname(const hz_csv_reader *r)
+{
+    return r->header[r->tcol];
+}
+
+char hz_csv_delimiter(const hz_csv_reader *r)
+{
+    return r->delim;
+}
+
 long hz_csv_line(const hz_csv_reader *r)
 {
     return r->rec_line;

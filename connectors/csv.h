@@ -46,6 +46,10 @@ void hz_csv_close(hz_csv_reader *r);
 /* Number of value columns and the name of value column i (owned by the reader). */
 int hz_csv_ncols(const hz_csv_reader *r);
 const char *hz_csv_colname(const hz_csv_reader *r, int i);
+/* Name of the time column (owned by the reader). */
+const char *hz_csv_time_colname(const hz_csv_reader *r);
+/* The field separator (given, or detected from the header). */
+char hz_csv_delimiter(const hz_csv_reader *r);
 
 /* Reads the next data row: *ts_ms and values[ncols].  Returns 1 for a row, 0 at end of file,
  * HZ_EFORMAT for a bad row (err = "file:line:column: column \"X\": ..."; the reader moves on,

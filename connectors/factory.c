@@ -80,6 +80,7 @@ static int csv_source(const hz_pipeline_conf *pc, const char *const *vars, int n
     o.csv.ncolumns = nvars;
     if (s->csv.delimiter && *s->csv.delimiter)
         o.csv.delimiter = s->csv.delimiter[0];
+    o.csv.date_order = s->csv.date_order;
     o.csv.allow_empty = 1;
     return hz_csv_source_new(&o, out, err, errlen);
 }

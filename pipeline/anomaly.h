@@ -177,8 +177,9 @@ int hz_anomaly_rules_check(const hz_rules_conf *conf, hz_rules_state *s, int64_t
  * start), and both sums restart.  The flagged direction's sum then stays at 0 for `hold`
  * readings (the model catches up with the new level meanwhile), while the other direction
  * is watched: a stretch at three times the load is flagged where it starts and where it
- * ends.  Record: value and expected of the first reading, lower/upper NaN, score
- * S/(S+h) (0.5 at the threshold), kind "shift". */
+ * ends.  While either direction holds, the forecaster scores residuals without flagging
+ * them (pipeline/forecaster.c): the window then straddles two levels.  Record: value and expected
+ * of the first reading, lower/upper NaN, score S/(S+h) (0.5 at the threshold), kind "shift". */
 
 #define HZ_SHIFT_K 0.5
 

@@ -181,8 +181,8 @@ static int make_intervals(hz_forecaster *p, const hz_st_file *f, char *err, size
         return rc;
     for (int k = 0; k < p->C; k++) {
         hz_cfg_rules r;
-        int tf;
-        hz_config_rules_for(pc, p->mnames[k], &r, &tf);
+        int tf, ex;
+        hz_config_rules_for(pc, p->mnames[k], &r, &tf, &ex);
         p->shift_h[k] = r.shift;
     }
     if (!calibrated)
@@ -341,15 +341,19 @@ static int check_against(hz_forecaster *p, uint32_t s, const char *sid, int64_t 
         if (hz_iv_observe(&p->iv, &p->adapt[(size_t)s * p->C + k], k, (int)step, values[k], f,
                           sc[k], &res))
             continue;
-        if (p->shift_h[k] > 0 &&
-            hz_shift_update(p->shift_h[k], p->L, &p->shift[(size_t)s * p->C + k], ts, res.u,
-                            values[k], hz_iv_clip(&p->iv.var[k], f), &p->an[n])) {
+        hz_shift_state *sh = &p->shift[(size_t)s * p->C + k];
+        if (p->shift_h[k] > 0 && hz_shift_update(p->shift_h[k], p->L, sh, ts, res.u, values[k],
+                                                 hz_iv_clip(&p->iv.var[k], f), &p->an[n])) {
             p->an[n].pipeline = p->pc->name;
             p->an[n].series = sid;
             p->an[n].variable = p->mnames[k];
             n++;
         }
-        if (!res.flagged)
+        /* after a shift flag, for a lookback, the window straddles two levels: the shift
+         * flag stands for the stretch, its readings are scored but not flagged one by one */
+        if (sh->hold[0] > 0 || sh->hold[1] > 0)
+            res.flagged = 0;
+        if (!res.flagged && !p->pc->anomaly.record_scores)
             continue;
         hz_anomaly *a = &p->an[n++];
         memset(a, 0, sizeof *a);
@@ -362,7 +366,7 @@ static int check_against(hz_forecaster *p, uint32_t s, const char *sid, int64_t 
         a->lower = res.lo[p->iv.nl - 1];
         a->upper = res.hi[p->iv.nl - 1];
         a->score = res.score;
-        a->flag = 1;
+        a->flag = res.flagged;
         a->kind = "residual";
     }
     return n ? o->anomalies(o->opaque, p->an, (size_t)n) : 0;

@@ -64,6 +64,7 @@ struct hz_pipeline {
     hz_forecaster_out out;            /* emit_forecasts, collect_anomalies */
     hz_rules_conf rules[HZ_MAX_VARS]; /* per source variable */
     int rules_on[HZ_MAX_VARS];
+    int exclude[HZ_MAX_VARS]; /* keep range/spike readings out of the windows */
     /* anomalies of the cycle (grows to the largest cycle), written before its commit */
     hz_anomaly *an;
     size_t n_an, cap_an;
@@ -137,7 +138,7 @@ static int make_rules(hz_pipeline *p, char *err, size_t errlen)
     for (int v = 0; v < p->nvars; v++) {
         hz_cfg_rules r;
         int tf;
-        hz_config_rules_for(pc, p->vars[v], &r, &tf);
+        hz_config_rules_for(pc, p->vars[v], &r, &tf, &p->exclude[v]);
         hz_rules_conf *c = &p->rules[v];
         hz_anomaly_rules_conf_default(c);
         if (r.n_range == 2) {
@@ -488,16 +489,60 @@ static int forecast_pending(hz_pipeline *p, char *err, size_t errlen)
     int rc = hz_forecaster_stage(p->fcst, p->ws, &p->out, err, errlen);
     if (rc || (rc = hz_forecaster_run(p->fcst, p->ws, &p->out, err, errlen)))
         return rc;
+    size_t flagged = 0;
     for (size_t i = 0; i < p->n_an; i++)
-        count_kind(p, p->an[i].kind);
+        if (p->an[i].flag) {
+            count_kind(p, p->an[i].kind);
+            flagged++;
+        }
     for (size_t i = 0; p->n_an && i < p->n_sinks; i++)
         if ((rc = p->sinks[i]->ops->write_anomalies(p->sinks[i], p->an, p->n_an, err, errlen)))
             return rc;
     if (p->n_an)
         p->dirty = 1;
-    p->st.anomalies += p->n_an;
+    p->st.anomalies += flagged;
     p->n_an = 0;
     return 0;
+}
+
+/* Keeps a fault out of the model's window: a spike's slot gets the rule's expected value, an
+ * out-of-range reading the last in-range one.  The reading stays stored as sent. */
+static void exclude_fault(hz_pipeline *p, uint32_t s, int v, const hz_anomaly *a)
+{
+    double repl = NAN;
+    if (!strcmp(a->kind, "spike"))
+        repl = a->expected;
+    else if (!strcmp(a->kind, "range"))
+        repl = p->rstate[(size_t)s * p->nvars + v].prev;
+    if (isfinite(repl))
+        hz_window_store_patch(p->ws, s, a->ts, v, repl);
+}
+
+/* The rules on reading r of series s (room reserved in p->an): flags into p->an; with
+ * exclude_faults, faults patched out of the window, and in *checked the value after a
+ * confirmed spike (forecast from a window that held it) and an out-of-range value set NaN,
+ * so the residual check does not judge them. */
+static void apply_rules(hz_pipeline *p, uint32_t s, const char *sid, const hz_reading *r,
+                        hz_reading *checked)
+{
+    hz_anomaly out[HZ_RULES_MAX_OUT];
+    for (int v = 0; v < p->nvars; v++) {
+        if (!p->rules_on[v])
+            continue;
+        int n = hz_anomaly_rules_check(&p->rules[v], &p->rstate[(size_t)s * p->nvars + v], r->ts_ms,
+                                       r->values[v], out, HZ_RULES_MAX_OUT);
+        for (int j = 0; j < n; j++) {
+            hz_anomaly *a = &p->an[p->n_an++];
+            *a = out[j];
+            a->pipeline = p->pc->name;
+            a->series = sid;
+            a->variable = p->vars[v];
+            if (!p->exclude[v] || (strcmp(a->kind, "spike") && strcmp(a->kind, "range")))
+                continue;
+            exclude_fault(p, s, v, a);
+            checked->values[v] = NAN;
+        }
+    }
 }
 
 static int handle_batch(hz_pipeline *p, const hz_batch *b, char *err, size_t errlen)
@@ -511,7 +556,6 @@ static int handle_batch(hz_pipeline *p, const hz_batch *b, char *err, size_t err
                 return rc;
         p->dirty = 1;
     }
-    hz_anomaly out[HZ_RULES_MAX_OUT];
     for (size_t i = 0; i < b->n_readings; i++) {
         const hz_reading *r = &b->readings[i];
         if ((rc = hz_window_store_push_reading(p->ws, r)))
@@ -520,24 +564,14 @@ static int handle_batch(hz_pipeline *p, const hz_batch *b, char *err, size_t err
         if (s < 0 || grow_series(p, (size_t)s + 1))
             continue;
         const char *sid = hz_window_store_series_id(p->ws, (uint32_t)s);
-        if ((rc = hz_forecaster_check(p->fcst, (uint32_t)s, sid, r, &p->out)) ||
-            (rc = reserve_anomalies(p, (size_t)p->nvars * HZ_RULES_MAX_OUT)))
+        if ((rc = reserve_anomalies(p, (size_t)p->nvars * HZ_RULES_MAX_OUT)))
+            return hz_err(err, errlen, rc, "out of memory for anomalies");
+        hz_reading checked = *r; /* values a fault made unfit to check: NaN */
+        apply_rules(p, (uint32_t)s, sid, r, &checked);
+        if ((rc = hz_forecaster_check(p->fcst, (uint32_t)s, sid, &checked, &p->out)))
             return hz_err(err, errlen, rc, "out of memory for anomalies");
         if ((rc = hz_forecaster_stage(p->fcst, p->ws, &p->out, err, errlen)))
             return rc;
-        for (int v = 0; v < p->nvars; v++) {
-            if (!p->rules_on[v])
-                continue;
-            int n = hz_anomaly_rules_check(&p->rules[v], &p->rstate[(size_t)s * p->nvars + v],
-                                           r->ts_ms, r->values[v], out, HZ_RULES_MAX_OUT);
-            for (int j = 0; j < n; j++) {
-                hz_anomaly *a = &p->an[p->n_an++];
-                *a = out[j];
-                a->pipeline = p->pc->name;
-                a->series = sid;
-                a->variable = p->vars[v];
-            }
-        }
     }
     for (size_t i = 0; i < p->n_sinks; i++)
         if (b->n_dead && (rc = p->sinks[i]->ops->write_dead(p->sinks[i], p->pc->name, b->dead,

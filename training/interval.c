@@ -144,8 +144,10 @@ int hz_iv_init(hz_iv *iv, int P, int C, const double *levels, int nl, const hz_i
                 memcpy(g, (const char *)grid + ((size_t)h * C + k) * sizeof g, sizeof g);
             for (int l = 0; l < nl; l++) {
                 size_t i = ((size_t)h * C + k) * nl + l;
-                iv->qlo[i] = (float)hz_iv_grid_at(g, (1 - levels[l]) / 2);
-                iv->qhi[i] = (float)hz_iv_grid_at(g, (1 + levels[l]) / 2);
+                double lo = hz_iv_grid_at(g, (1 - levels[l]) / 2);
+                double hi = hz_iv_grid_at(g, (1 + levels[l]) / 2);
+                iv->qlo[i] = (float)(lo < -HZ_IV_MIN_HALF ? lo : -HZ_IV_MIN_HALF);
+                iv->qhi[i] = (float)(hi > HZ_IV_MIN_HALF ? hi : HZ_IV_MIN_HALF);
             }
         }
     return 0;

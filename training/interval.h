@@ -41,6 +41,9 @@
 #define HZ_IV_FLOOR_FRAC 1.0  /* floor of s, as a share of the calibration's median s */
 #define HZ_IV_CAP_FRAC   1.0  /* cap of s, as a multiple of the calibration's median s */
 #define HZ_IV_GAMMA      0.05 /* adaptation step, in half-widths */
+#define HZ_IV_MIN_HALF                                                                             \
+    0.5 /* least half-width, in local scales: below the series' own                                \
+           movement nothing is an anomaly (a constant series) */
 
 /* Probabilities of the calibration grid, ascending, symmetric around 0.5. */
 extern const double hz_iv_grid_p[HZ_IV_GRID];

@@ -1,0 +1,66 @@
+#!/bin/sh
+# score.sh — horizon score end to end: every input row comes back as it was with
+# anomaly_score in [0, 1], flag and kind; the training rows score 0; an injected one-point
+# spike and a shifted stretch on a noisy daily cycle are flagged (spike at its row; shift at
+# the stretch's start and end); a constant series raises nothing; a block of missing rows is
+# a gap; 5 rows score 0 with a note; a non-numeric cell fails naming file:line:column; a
+# tab-separated file with slashed dates (the Choptank sample) keeps its separator; 20,000
+# rows take well under a minute.
+set -eu
+BIN=${BIN:-build}
+H="$BIN/horizon"
+T=$(mktemp -d /tmp/hz_score_XXXXXX)
+trap 'rm -rf "$T"' EXIT
+fail() { echo "score: $*" >&2; exit 1; }
+flags() { awk -F, -v k="$2" 'NR > 1 && $4 == 1 && (k == "" || $5 == k)' "$1" | wc -l; }
+
+# a 15-minute daily cycle with noise; row 3500 spikes, rows 4000..4095 run at 3x
+awk 'BEGIN { srand(7); print "time,load"
+  for (i = 0; i < 6000; i++) {
+    v = 300 + 150 * sin(i * 6.2831853 / 96) + 20 * rand()
+    if (i == 3500) v += 2500
+    if (i >= 4000 && i < 4096) v *= 3
+    printf "%d,%.2f\n", 1700000000 + i * 900, v } }' >"$T/load.csv"
+"$H" score -i "$T/load.csv" -o "$T/load.out" 2>"$T/err" || fail "score failed: $(cat "$T/err")"
+[ "$(wc -l <"$T/load.out")" = 6001 ] || fail "expected 6001 lines, got $(wc -l <"$T/load.out")"
+head -1 "$T/load.out" | grep -qx 'time,load,anomaly_score,flag,kind' || fail "header: $(head -1 "$T/load.out")"
+awk -F, 'NR > 1 && ($3 < 0 || $3 > 1 || ($4 != 0 && $4 != 1)) { exit 1 }' "$T/load.out" ||
+    fail "a score outside [0, 1] or a flag not 0/1"
+awk -F, 'NR > 1 && NR <= 901 && ($3 != 0 || $4 != 0) { exit 1 }' "$T/load.out" ||
+    fail "a training row (first 15%) has a score"
+sed -n 3502p "$T/load.out" | grep -Eq ',1,(spike|residual)$' || fail "the spike: $(sed -n 3502p "$T/load.out")"
+sed -n 4002p "$T/load.out" | grep -q ',1,' || fail "the x3 start: $(sed -n 4000,4004p "$T/load.out")"
+awk -F, 'NR >= 4096 && NR <= 4101 && $4 == 1 { f = 1 } END { exit !f }' "$T/load.out" ||
+    fail "the x3 end is not flagged: $(sed -n 4096,4101p "$T/load.out")"
+n=$(flags "$T/load.out" "")
+[ "$n" -le 30 ] || fail "$n flags on 5100 scored rows with 2 faults"
+
+awk 'BEGIN { print "ts,v"; for (i = 0; i < 3000; i++) printf "%d,5.0\n", 1700000000 + i * 900 }' >"$T/const.csv"
+"$H" score -i "$T/const.csv" -o "$T/const.out" 2>/dev/null || fail "constant series failed"
+[ "$(flags "$T/const.out" "")" = 0 ] || fail "flags on a constant series"
+
+awk 'BEGIN { srand(3); print "ts,v"; for (i = 0; i < 5000; i++) { if (i >= 3000 && i < 3040) continue
+  printf "%d,%.3f\n", 1700000000 + i * 900, 10 + 3 * sin(i * 6.2832 / 96) + rand() } }' >"$T/gap.csv"
+"$H" score -i "$T/gap.csv" -o "$T/gap.out" 2>/dev/null || fail "gappy series failed"
+grep -q '^1702736000,.*,1,gap$' "$T/gap.out" || fail "the 40-row gap is not flagged"
+
+printf 'ts,v\n1,1\n2,2\n3,3\n4,4\n5,5\n' >"$T/five.csv"
+"$H" score -i "$T/five.csv" -o "$T/five.out" 2>"$T/err" || fail "5 rows failed"
+grep -q 'too few to train' "$T/err" || fail "no note for 5 rows: $(cat "$T/err")"
+[ "$(awk -F, 'NR > 1 && $3 == 0 && $4 == 0' "$T/five.out" | wc -l)" = 5 ] || fail "5 rows not all 0"
+
+printf 'ts,v\n1,1\n2,x\n3,3\n' >"$T/bad.csv"
+if "$H" score -i "$T/bad.csv" >/dev/null 2>"$T/err"; then fail "a non-numeric cell passed"; fi
+grep -q 'bad.csv:3:3: column "v"' "$T/err" || fail "bad cell message: $(cat "$T/err")"
+
+"$H" score -i data/choptank/ChoptankRiverFlow.txt --date-order mdy -o "$T/chop.out" 2>/dev/null ||
+    fail "Choptank failed"
+head -1 "$T/chop.out" | grep -q "$(printf 'Qdaily\tanomaly_score\tflag\tkind')" || fail "Choptank header"
+
+awk 'BEGIN { srand(5); print "ts,v"; for (i = 0; i < 20000; i++)
+  printf "%d,%.3f\n", 1700000000 + i * 900, 10 + 3 * sin(i * 6.2832 / 96) + rand() }' >"$T/big.csv"
+t0=$(date +%s)
+"$H" score -i "$T/big.csv" -o "$T/big.out" 2>/dev/null || fail "20k rows failed"
+dt=$(($(date +%s) - t0))
+[ "$dt" -lt 60 ] || fail "20,000 rows took $dt s"
+echo "score: ok (spike, x3 start and end flagged, $n flags in all; constant 0; gap; 5 rows; bad cell; 20k rows in ${dt} s)"
