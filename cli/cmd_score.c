@@ -7,7 +7,8 @@
  * anomaly.record_scores) give each row its score.  The training rows score 0, as does any
  * row before the first forecast (a probation period, as streaming benchmarks use).
  * Output: every input record as it was, then anomaly_score (the largest score of the
- * reading, in [0, 1]), flag (0/1) and kind (of the largest flagged record, empty if none). */
+ * reading, in [0, 1]), flag (0/1), kind (of the largest flagged record, empty if none) and
+ * kinds (every kind flagged, joined by '+'). */
 #include <math.h>
 #include <sqlite3.h>
 #include <stdio.h>
@@ -22,6 +23,9 @@
 #include "training/trainer.h"
 
 #define CMD "score"
+
+static const char *const KINDS[] = {"residual", "shift", "spike", "flatline", "gap", "range"};
+#define N_KINDS (sizeof KINDS / sizeof KINDS[0])
 
 typedef struct score_args {
     const char *input, *output, *time_column, *fraction_text;
@@ -41,6 +45,7 @@ typedef struct score_job {
     double *score; /* [rows] */
     int *flag;     /* [rows] */
     char (*kind)[16];
+    unsigned *kinds; /* [rows] bit i: KINDS[i] flagged */
 } score_job;
 
 static void usage(FILE *f)
@@ -52,7 +57,8 @@ static void usage(FILE *f)
                "first --train-fraction of the rows (no labels), then each later row is scored\n"
                "from the rows before it by the residual check and the rules.  Output: each\n"
                "input row, then anomaly_score (in [0, 1]; 0.5 at a flag's threshold), flag\n"
-               "(0 or 1) and kind (residual, spike, shift, flatline, gap or range).  The\n"
+               "(0 or 1), kind (residual, spike, shift, flatline, gap or range: the one of\n"
+               "the largest score) and kinds (every kind flagged, joined by '+').  The\n"
                "training rows, and rows before the first forecast, score 0.  Empty values\n"
                "are missing readings (scored 0); a non-numeric value is an error naming\n"
                "file:line:column.  Too few rows to train a model: every row scores 0.\n"
@@ -220,8 +226,12 @@ static int read_scores(score_job *j, char *err, size_t errlen)
             continue;
         if (sc > j->score[r])
             j->score[r] = sc;
+        const char *kind = (const char *)sqlite3_column_text(st, 3);
         if (flag && (!j->flag[r] || sc >= j->score[r]))
-            snprintf(j->kind[r], sizeof j->kind[r], "%s", sqlite3_column_text(st, 3));
+            snprintf(j->kind[r], sizeof j->kind[r], "%s", kind);
+        for (size_t k = 0; flag && kind && k < N_KINDS; k++)
+            if (!strcmp(kind, KINDS[k]))
+                j->kinds[r] |= 1u << k;
         j->flag[r] |= flag;
     }
     sqlite3_finalize(st);
@@ -270,7 +280,8 @@ static int write_output(const score_job *j, char *err, size_t errlen)
     char head[65536];
     if (in && fgets(head, sizeof head, in)) {
         head[strcspn(head, "\r\n")] = 0;
-        fprintf(out, "%s%canomaly_score%cflag%ckind\n", head, j->delim, j->delim, j->delim);
+        fprintf(out, "%s%canomaly_score%cflag%ckind%ckinds\n", head, j->delim, j->delim, j->delim,
+                j->delim);
     }
     if (in)
         fclose(in);
@@ -280,8 +291,12 @@ static int write_output(const score_job *j, char *err, size_t errlen)
     int rc;
     while ((rc = hz_csv_next(r, &ts, v, err, errlen)) == 1 && i < j->t->rows) {
         const char *rec = hz_csv_record(r, &len);
-        fprintf(out, "%.*s%c%.4f%c%d%c%s\n", (int)len, rec, j->delim, j->score[i], j->delim,
-                j->flag[i], j->delim, j->kind[i]);
+        char all[80] = "";
+        for (size_t k = 0, at = 0; k < N_KINDS; k++)
+            if (j->kinds[i] >> k & 1)
+                at += (size_t)snprintf(all + at, sizeof all - at, "%s%s", at ? "+" : "", KINDS[k]);
+        fprintf(out, "%.*s%c%.4f%c%d%c%s%c%s\n", (int)len, rec, j->delim, j->score[i], j->delim,
+                j->flag[i], j->delim, j->kind[i], j->delim, all);
         i++;
     }
     hz_csv_close(r);
@@ -308,6 +323,7 @@ static void job_free(score_job *j)
     free(j->score);
     free(j->flag);
     free(j->kind);
+    free(j->kinds);
 }
 
 /* The checks before any work: one value column, names YAML can quote. */
@@ -348,7 +364,8 @@ static int run(const score_args *a)
         j.score = calloc(n + 1, sizeof *j.score);
         j.flag = calloc(n + 1, sizeof *j.flag);
         j.kind = calloc(n + 1, sizeof *j.kind);
-        if (!j.score || !j.flag || !j.kind)
+        j.kinds = calloc(n + 1, sizeof *j.kinds);
+        if (!j.score || !j.flag || !j.kind || !j.kinds)
             rc = hz_err(err, sizeof err, HZ_ENOMEM, "out of memory");
     }
     /* a model needs a few windows of lookback in the training rows */
