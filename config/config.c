@@ -1024,6 +1024,8 @@ void hz_config_rules_for(const hz_pipeline_conf *pc, const char *name, hz_cfg_ru
             out->gap = v->rules.gap;
         if (v->rules.shift >= 0)
             out->shift = v->rules.shift;
+        if (v->rules.season >= 0)
+            out->season = v->rules.season;
     }
 }
 

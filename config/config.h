@@ -137,6 +137,7 @@ typedef struct hz_cfg_rules {
     double spike; /* 0 = off */
     int gap;      /* 0 = off */
     double shift; /* CUSUM threshold on the residuals; 0 = off */
+    int season;   /* > 0: the shift CUSUM runs on the change from this many periods before */
 } hz_cfg_rules;
 
 typedef struct hz_cfg_anomaly {

@@ -881,6 +881,16 @@ static const hz_ckey rules_keys[] = {
      .doc = "Flag the start and the end of a level or ratio shift: a CUSUM of the residuals, in "
             "half-widths of the lowest level's interval, above this threshold (kind `shift`; "
             "4 is a start); 0 = off."},
+    {.name = "season",
+     .type = HZ_CT_INT,
+     O(hz_cfg_rules, season),
+     .def = "0",
+     .min = 0,
+     .max = 100000,
+     .doc = "With `shift`: the CUSUM runs on each reading's change from the reading this many "
+            "periods before (96 for a day of 15-minute readings) instead of the forecast's "
+            "residual, so a model that follows a new level at once still shows the shift; "
+            "needs `window.lookback` > season; 0 = off."},
 };
 static const hz_csec rules_sec = {
     "rules", rules_keys,  NKEYS(rules_keys),
@@ -928,6 +938,13 @@ static const hz_ckey var_rules_keys[] = {
      .min = -1,
      .max = BIG,
      .doc = "As `anomaly.rules.shift`; 0 = off, -1 = as the pipeline's."},
+    {.name = "season",
+     .type = HZ_CT_INT,
+     O(hz_cfg_rules, season),
+     .def = "-1",
+     .min = -1,
+     .max = 100000,
+     .doc = "As `anomaly.rules.season`; -1 = as the pipeline's."},
 };
 static const hz_csec var_rules_sec = {
     "rules", var_rules_keys, NKEYS(var_rules_keys),

@@ -509,3 +509,25 @@ int hz_shift_update(double h, int hold, hz_shift_state *s, int64_t ts, double u,
     s->hold[!fired] = 0;
     return 1;
 }
+
+void hz_season_init(hz_season_state *s)
+{
+    memset(s, 0, sizeof *s);
+}
+
+int hz_season_update(double h, int season, int in_log, hz_season_state *s, int64_t ts, double value,
+                     double ref, hz_anomaly *out)
+{
+    if (!isfinite(value) || !isfinite(ref) || season < 1)
+        return 0;
+    double r = in_log ? log1p(value > 0 ? value : 0) - log1p(ref > 0 ? ref : 0) : value - ref;
+    double a = 1.0 / (10.0 * season);
+    int warm = s->seen >= 2 * season;
+    double scale = 1.25 * s->mean_abs;
+    s->mean_abs = s->seen ? (float)((1 - a) * s->mean_abs + a * fabs(r)) : (float)fabs(r);
+    if (s->seen < INT32_MAX)
+        s->seen++;
+    if (!warm || !(scale > 0))
+        return 0;
+    return hz_shift_update(h, season, &s->shift, ts, r / scale, value, ref, out);
+}

@@ -197,4 +197,21 @@ void hz_shift_init(hz_shift_state *s);
 int hz_shift_update(double h, int hold, hz_shift_state *s, int64_t ts, double u, double value,
                     double expected, hz_anomaly *out);
 
+/* The same detector on the change from one season before (rules.season): r = x - x_season
+ * (log1p values with log1p), u = r / (1.25 mean |r|), the mean an exponential one over about
+ * 10 seasons; nothing is flagged during the first 2 seasons of a series.  expected = the
+ * reading one season before. */
+typedef struct hz_season_state {
+    hz_shift_state shift;
+    float mean_abs; /* of r */
+    int32_t seen;   /* readings with a reference */
+} hz_season_state;
+
+void hz_season_init(hz_season_state *s);
+/* One reading (ts, value) and the value one season before (ref; NaN: none); in_log: on
+ * log1p values.  Returns 1 with
+ * a "shift" flag in *out, else 0. */
+int hz_season_update(double h, int season, int in_log, hz_season_state *s, int64_t ts, double value,
+                     double ref, hz_anomaly *out);
+
 #endif

@@ -183,7 +183,7 @@ static int make_intervals(hz_forecaster *p, const hz_st_file *f, char *err, size
         hz_cfg_rules r;
         int tf, ex;
         hz_config_rules_for(pc, p->mnames[k], &r, &tf, &ex);
-        p->shift_h[k] = r.shift;
+        p->shift_h[k] = r.season > 0 ? 0 : r.shift; /* with a season: pipeline.c's detector */
     }
     if (!calibrated)
         hz_log(p->log, HZ_LOG_WARN,

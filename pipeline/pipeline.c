@@ -65,12 +65,15 @@ struct hz_pipeline {
     hz_rules_conf rules[HZ_MAX_VARS]; /* per source variable */
     int rules_on[HZ_MAX_VARS];
     int exclude[HZ_MAX_VARS]; /* keep range/spike readings out of the windows */
+    int season[HZ_MAX_VARS];  /* > 0: the seasonal shift detector, threshold season_h */
+    double season_h[HZ_MAX_VARS];
     /* anomalies of the cycle (grows to the largest cycle), written before its commit */
     hz_anomaly *an;
     size_t n_an, cap_an;
     /* rule state per series (by window-store index) and variable */
     size_t scap;
-    hz_rules_state *rstate; /* [scap, nvars] */
+    hz_rules_state *rstate;  /* [scap, nvars] */
+    hz_season_state *sstate; /* [scap, nvars] seasonal shift detectors */
     /* positions to acknowledge after the next flush */
     hz_pos acks[MAX_ACKS];
     size_t n_acks;
@@ -95,11 +98,14 @@ static int collect_anomalies(void *opaque, const hz_anomaly *a, size_t n);
 
 static int grow_series(hz_pipeline *p, size_t need)
 {
-    size_t old = p->scap;
-    if (hz_grow((void **)&p->rstate, &p->scap, need, (size_t)p->nvars * sizeof *p->rstate))
+    size_t old = p->scap, c2 = p->scap; /* both grow alike, from the same capacity */
+    if (hz_grow((void **)&p->sstate, &c2, need, (size_t)p->nvars * sizeof *p->sstate) ||
+        hz_grow((void **)&p->rstate, &p->scap, need, (size_t)p->nvars * sizeof *p->rstate))
         return HZ_ENOMEM;
-    for (size_t i = old * p->nvars; i < p->scap * p->nvars; i++)
+    for (size_t i = old * p->nvars; i < p->scap * p->nvars; i++) {
         hz_anomaly_rules_init(&p->rstate[i]);
+        hz_season_init(&p->sstate[i]);
+    }
     return 0;
 }
 
@@ -150,6 +156,13 @@ static int make_rules(hz_pipeline *p, char *err, size_t errlen)
         c->gap = r.gap;
         c->period_ms = pc->window.period_ms;
         c->log1p = tf == HZ_CFG_TF_LOG1P;
+        p->season[v] = r.shift > 0 ? r.season : 0;
+        p->season_h[v] = r.shift;
+        if (p->season[v] >= pc->window.lookback)
+            return hz_err(err, errlen, HZ_EINVAL,
+                          "anomaly.rules.season: %d periods for %s, the window holds only %d "
+                          "(window.lookback must be larger)",
+                          p->season[v], p->vars[v], pc->window.lookback);
         p->rules_on[v] =
             !isnan(c->range_min) || !isnan(c->range_max) || c->flatline || c->spike_k > 0 || c->gap;
         int rc = hz_anomaly_rules_conf_check(c, err, errlen);
@@ -527,6 +540,18 @@ static void apply_rules(hz_pipeline *p, uint32_t s, const char *sid, const hz_re
 {
     hz_anomaly out[HZ_RULES_MAX_OUT];
     for (int v = 0; v < p->nvars; v++) {
+        double ref = NAN;
+        if (p->season[v] > 0 &&
+            !hz_window_store_value(
+                p->ws, s, r->ts_ms - (int64_t)p->season[v] * p->pc->window.period_ms, v, &ref) &&
+            hz_season_update(p->season_h[v], p->season[v], p->rules[v].log1p,
+                             &p->sstate[(size_t)s * p->nvars + v], r->ts_ms, r->values[v], ref,
+                             &p->an[p->n_an])) {
+            hz_anomaly *a = &p->an[p->n_an++];
+            a->pipeline = p->pc->name;
+            a->series = sid;
+            a->variable = p->vars[v];
+        }
         if (!p->rules_on[v])
             continue;
         int n = hz_anomaly_rules_check(&p->rules[v], &p->rstate[(size_t)s * p->nvars + v], r->ts_ms,
@@ -564,7 +589,7 @@ static int handle_batch(hz_pipeline *p, const hz_batch *b, char *err, size_t err
         if (s < 0 || grow_series(p, (size_t)s + 1))
             continue;
         const char *sid = hz_window_store_series_id(p->ws, (uint32_t)s);
-        if ((rc = reserve_anomalies(p, (size_t)p->nvars * HZ_RULES_MAX_OUT)))
+        if ((rc = reserve_anomalies(p, (size_t)p->nvars * (HZ_RULES_MAX_OUT + 1))))
             return hz_err(err, errlen, rc, "out of memory for anomalies");
         hz_reading checked = *r; /* values a fault made unfit to check: NaN */
         apply_rules(p, (uint32_t)s, sid, r, &checked);
@@ -756,5 +781,6 @@ void hz_pipeline_free(hz_pipeline *p)
     hz_forecaster_free(p->fcst);
     free(p->an);
     free(p->rstate);
+    free(p->sstate);
     free(p);
 }

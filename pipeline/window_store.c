@@ -450,6 +450,19 @@ int hz_window_store_copy(const hz_window_store *ws, uint32_t idx, float *out, ui
     return s->n;
 }
 
+int hz_window_store_value(const hz_window_store *ws, uint32_t idx, int64_t ts_ms, int var,
+                          double *out)
+{
+    if (idx >= ws->nseries || var < 0 || var >= ws->o.nvars)
+        return HZ_ENOTFOUND;
+    ws_series *s = rec(ws, idx);
+    int64_t slot = floor_div(ts_ms, ws->o.period_ms);
+    if (slot > s->head || slot < s->head - s->n + 1)
+        return HZ_ENOTFOUND;
+    *out = rec_vals(ws, s)[ring_pos(ws, slot) * (size_t)ws->o.nvars + (size_t)var];
+    return 0;
+}
+
 int hz_window_store_patch(hz_window_store *ws, uint32_t idx, int64_t ts_ms, int var, double value)
 {
     if (idx >= ws->nseries || var < 0 || var >= ws->o.nvars)

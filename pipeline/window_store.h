@@ -88,6 +88,11 @@ const char *hz_window_store_series_id(const hz_window_store *ws, uint32_t idx);
 int hz_window_store_copy(const hz_window_store *ws, uint32_t idx, float *out, uint8_t *mask,
                          int64_t *last_ts);
 
+/* Variable var of series idx at the slot holding ts_ms into *out (NaN when that slot is
+ * missing).  Returns 0, or HZ_ENOTFOUND when the slot is not in the window. */
+int hz_window_store_value(const hz_window_store *ws, uint32_t idx, int64_t ts_ms, int var,
+                          double *out);
+
 /* Replaces variable var of series idx's slot holding ts_ms with value (a fault kept out of
  * the model's input: pipeline.c); the slot keeps its real-point bit.  Returns 0, or
  * HZ_ENOTFOUND when the slot is not in the window (or idx, var out of range). */

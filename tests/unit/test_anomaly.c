@@ -439,6 +439,37 @@ static void test_shift_start_and_end(void **state)
     assert_true(isnan(a.lower) && isnan(a.upper));
 }
 
+/* The seasonal variant: a daily load cycle (96 readings a day, noise 5%), then a day at
+ * three times the load: flagged near its start and where the day after begins (the
+ * reference is then the x3 day), nothing on the clean days. */
+static void test_season_shift(void **state)
+{
+    hz_season_state s;
+    hz_season_init(&s);
+    hz_anomaly a;
+    rng g = {13};
+    const int D = 96;
+    double *x = malloc(20 * D * sizeof *x);
+    int flags = 0, at[4] = {0};
+    for (int t = 0; t < 20 * D; t++) {
+        x[t] = (300 + 200 * sin(6.2831853 * t / D)) * (1 + 0.05 * normal(&g));
+        if (t >= 12 * D && t < 13 * D)
+            x[t] *= 3;
+        double ref = t >= D ? x[t - D] : NAN;
+        if (hz_season_update(10, D, 1, &s, t, x[t], ref, &a)) {
+            assert_string_equal(a.kind, "shift");
+            if (flags < 4)
+                at[flags] = (int)a.ts;
+            flags++;
+        }
+    }
+    assert_int_equal(flags, 2);
+    /* the start is where the sum last left 0: within a few readings of the change */
+    assert_true(at[0] > 12 * D - 8 && at[0] < 12 * D + 8);
+    assert_true(at[1] > 13 * D - 8 && at[1] < 13 * D + 8);
+    free(x);
+}
+
 /* ---- a smart-meter day cycle with injected faults, scored end to end */
 
 #define DAY   96 /* 15-minute periods per day */
@@ -687,6 +718,7 @@ int main(void)
         cmocka_unit_test(test_rules_spike_needs_return),
         cmocka_unit_test(test_rules_spike_log1p),
         cmocka_unit_test(test_shift_start_and_end),
+        cmocka_unit_test(test_season_shift),
         cmocka_unit_test(test_daily_load_with_faults),
         cmocka_unit_test(test_choptank_river_gauge),
     };
