@@ -240,6 +240,7 @@ int hz_metrics_declare_std(hz_metrics *m, char *err, size_t errlen)
     static const char *const P[] = {"pipeline", NULL};
     static const char *const PK[] = {"pipeline", "kind", NULL};
     static const char *const PR[] = {"pipeline", "result", NULL};
+    static const char *const PL[] = {"pipeline", "level", NULL};
     /* Inference latency of one batched forward pass: 1 ms .. 30 s. */
     static const double lat[] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
                                  0.25,  0.5,    1,     2.5,  5,     10,   30};
@@ -258,7 +259,10 @@ int hz_metrics_declare_std(hz_metrics *m, char *err, size_t errlen)
         {"horizon_forecasts_total", HZ_METRIC_COUNTER, P, NULL, 0,
          "Forecast points written (one per series, variable and horizon step)."},
         {"horizon_anomalies_total", HZ_METRIC_COUNTER, PK, NULL, 0,
-         "Anomalies flagged, by kind (residual, range, flatline, spike, gap)."},
+         "Anomalies flagged, by kind (residual, range, flatline, spike, gap, shift)."},
+        {"horizon_interval_coverage", HZ_METRIC_GAUGE, PL, NULL, 0,
+         "Share of the readings checked since start that fell inside the forecast's interval "
+         "at each anomaly level (nominal: the level)."},
         {"horizon_dead_letters_total", HZ_METRIC_COUNTER, P, NULL, 0,
          "Messages or rows that could not be decoded and went to the dead-letter sink."},
         {"horizon_consumer_lag", HZ_METRIC_GAUGE, P, NULL, 0,

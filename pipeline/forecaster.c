@@ -68,6 +68,7 @@ struct hz_forecaster {
     double shift_h[HZ_MAX_VARS]; /* per model variable: its rules.shift (0: off) */
     hz_metric *m_inf, *m_bs;
     hz_forecaster_stats st;
+    uint64_t checked, inside[HZ_IV_MAX_LEVELS]; /* residual checks; inside each level */
 };
 
 static int grow_series(hz_forecaster *p, size_t need)
@@ -341,6 +342,9 @@ static int check_against(hz_forecaster *p, uint32_t s, const char *sid, int64_t 
         if (hz_iv_observe(&p->iv, &p->adapt[(size_t)s * p->C + k], k, (int)step, values[k], f,
                           sc[k], &res))
             continue;
+        p->checked++;
+        for (int l = res.exceeded; l < p->iv.nl; l++) /* outside the first `exceeded` */
+            p->inside[l]++;
         hz_shift_state *sh = &p->shift[(size_t)s * p->C + k];
         if (p->shift_h[k] > 0 && hz_shift_update(p->shift_h[k], p->L, sh, ts, res.u, values[k],
                                                  hz_iv_clip(&p->iv.var[k], f), &p->an[n])) {
@@ -569,6 +573,19 @@ void hz_forecaster_describe(const hz_forecaster *p, char *buf, size_t len)
 {
     snprintf(buf, len, "%s (%s, lookback %d, horizon %d, %d variable%s)", p->model_id,
              hz_model_kind_name(p->model->conf.kind), p->L, p->P, p->C, p->C == 1 ? "" : "s");
+}
+
+const double *hz_forecaster_levels(const hz_forecaster *p, int *n)
+{
+    *n = p->iv.nl;
+    return p->iv.levels;
+}
+
+double hz_forecaster_coverage(const hz_forecaster *p, int level)
+{
+    return p->checked && level >= 0 && level < p->iv.nl
+               ? (double)p->inside[level] / (double)p->checked
+               : NAN;
 }
 
 hz_forecaster_stats hz_forecaster_stats_get(const hz_forecaster *p)

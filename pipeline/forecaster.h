@@ -92,4 +92,9 @@ const char *hz_forecaster_model_id(const hz_forecaster *f);
 void hz_forecaster_describe(const hz_forecaster *f, char *buf, size_t len);
 hz_forecaster_stats hz_forecaster_stats_get(const hz_forecaster *f);
 
+/* The anomaly levels (*n of them, owned by f) and, per level, the share of the readings
+ * checked so far that were inside its interval (NaN before the first check). */
+const double *hz_forecaster_levels(const hz_forecaster *f, int *n);
+double hz_forecaster_coverage(const hz_forecaster *f, int level);
+
 #endif

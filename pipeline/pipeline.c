@@ -86,6 +86,7 @@ struct hz_pipeline {
     /* metrics */
     hz_metric *m_read, *m_fc, *m_dead, *m_lag, *m_inf, *m_bs, *m_series, *m_late, *m_fill;
     hz_metric *m_kind[N_KINDS];
+    hz_metric *m_cov[HZ_IV_MAX_LEVELS]; /* horizon_interval_coverage per level */
     uint64_t seen_late, seen_fill;
     hz_pipeline_stats st;
     retrain rt;
@@ -283,6 +284,19 @@ static void get_metrics(hz_pipeline *p, hz_metrics *m)
     p->rt.m_failed = hz_metrics_get(m, "horizon_retrains_total", failed, NULL, 0);
 }
 
+/* horizon_interval_coverage{pipeline, level} for each of the forecaster's levels. */
+static void get_coverage_metrics(hz_pipeline *p, hz_metrics *m)
+{
+    int nl;
+    const double *levels = hz_forecaster_levels(p->fcst, &nl);
+    for (int l = 0; m && l < nl; l++) {
+        char level[32];
+        snprintf(level, sizeof level, "%g", levels[l]);
+        const char *cv[] = {p->pc->name, level, NULL};
+        p->m_cov[l] = hz_metrics_get(m, "horizon_interval_coverage", cv, NULL, 0);
+    }
+}
+
 /* "pipeline NAME: msg", unless msg already names the pipeline. */
 static void prefixed(char *err, size_t errlen, const char *name, const char *msg)
 {
@@ -322,8 +336,12 @@ int hz_pipeline_new(const hz_config *cfg, const hz_pipeline_conf *pc, hz_metrics
     get_metrics(p, metrics);
     p->out = (hz_forecaster_out){emit_forecasts, collect_anomalies, p};
     if ((rc = hz_forecaster_new(cfg, pc, p->vars, p->nvars, log, hooks, p->m_inf, p->m_bs, &p->fcst,
-                                e2, sizeof e2)) ||
-        (rc = open_sinks(p, e2, sizeof e2)) || (rc = open_source(p, e2, sizeof e2)) ||
+                                e2, sizeof e2))) {
+        prefixed(err, errlen, pc->name, e2);
+        goto fail;
+    }
+    get_coverage_metrics(p, metrics);
+    if ((rc = open_sinks(p, e2, sizeof e2)) || (rc = open_source(p, e2, sizeof e2)) ||
         (rc = rebuild_windows(p, e2, sizeof e2)) ||
         (rc = grow_series(p, hz_window_store_counters(p->ws).series + 1))) {
         prefixed(err, errlen, pc->name, e2);
@@ -709,6 +727,13 @@ void hz_pipeline_update_metrics(hz_pipeline *p)
 {
     hz_window_counters wc = hz_window_store_counters(p->ws);
     hz_metrics_set(p->m_series, (double)wc.series);
+    int nl;
+    hz_forecaster_levels(p->fcst, &nl);
+    for (int l = 0; l < nl; l++) {
+        double c = hz_forecaster_coverage(p->fcst, l);
+        if (!isnan(c))
+            hz_metrics_set(p->m_cov[l], c);
+    }
     hz_metrics_add(p->m_late, (double)(wc.dropped_late - p->seen_late));
     hz_metrics_add(p->m_fill, (double)(wc.filled - p->seen_fill));
     p->seen_late = wc.dropped_late;

@@ -47,6 +47,14 @@ port=$(sed -n 's/.*metrics on .*(port \([0-9]*\)).*/\1/p' "$T/run.log")
 curl -sf "http://127.0.0.1:$port/healthz" >/dev/null || fail "/healthz not ok"
 curl -sf "http://127.0.0.1:$port/metrics" >"$T/metrics" || fail "/metrics failed"
 grep -q '^horizon_readings_total{pipeline="a"} 4383' "$T/metrics" || fail "metrics: $(grep readings "$T/metrics")"
+# the intervals' achieved coverage, per level, near nominal after 4,300 checks (the gauges
+# are refreshed every second)
+sleep 1.5
+curl -sf "http://127.0.0.1:$port/metrics" >"$T/metrics" || fail "/metrics failed"
+awk '/^horizon_interval_coverage\{pipeline="a",level="0.9"\}/ { c90 = $2 }
+     /^horizon_interval_coverage\{pipeline="a",level="0.99"\}/ { c99 = $2 }
+     END { exit !(c90 > 0.85 && c90 < 0.95 && c99 > 0.97 && c99 <= 1) }' "$T/metrics" ||
+    fail "coverage: $(grep interval_coverage "$T/metrics")"
 
 conf 0.95 >"$T/hz.yaml"
 kill -HUP "$HD"
