@@ -97,8 +97,8 @@ int main(int argc, char **argv)
                      .lower = 1.1,
                      .upper = 1.4,
                      .model_id = "informer-20261122"};
-    hz_anomaly a = {"feeder-load", "meter-17", "power", 1795342500000LL, 9.5, 1.2, 1.0,
-                    1.5,           0.997,      1,       "residual"};
+    hz_anomaly a = {"feeder-load", "meter-17", "power",    1795342500000LL,     9.5, 1.2, 1.0, 1.5,
+                    0.997,         1,          "residual", "informer-20261122", NULL};
     const char payload[] = "{\"series\":\"a\",\"ts\":\"yesterday\",\"power\":1}";
     hz_dead_letter d = {"readings/3/1234567",
                         "field \"ts\": \"yesterday\" is not ISO 8601",

@@ -718,6 +718,8 @@ size_t hz_codec_json_encode_anomaly(const hz_anomaly *a, char *buf, size_t cap)
     put_key(&w, "flag");
     puts_(&w, a->flag ? "true" : "false");
     put_key_str(&w, "kind", a->kind);
+    put_key_str(&w, "model_id", a->model_id);
+    put_key_str(&w, "rule", a->rule);
     return finish(&w);
 }
 

@@ -69,7 +69,9 @@ typedef struct hz_anomaly {
     double value, expected, lower, upper; /* NaN where not applicable */
     double score;                         /* [0, 1] */
     int flag;                             /* 1 flagged, 0 scored only */
-    const char *kind; /* "residual", "range", "flatline", "spike", "gap", "shift" */
+    const char *kind;     /* "residual", "range", "flatline", "spike", "gap", "shift" */
+    const char *model_id; /* the model whose forecast judged it; NULL for data rules */
+    const char *rule;     /* the rule and its settings ("spike k=8 window=32 log1p") */
 } hz_anomaly;
 
 /* What one poll returns.  Arrays are owned by the source. */

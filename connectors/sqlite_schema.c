@@ -126,8 +126,8 @@ int hz_sqlite_schema_create(sqlite3 *db, const hz_sqlite_tables *t, char *err, s
         " step, value, lower, upper, model_id FROM %2$s;"
         "CREATE TABLE IF NOT EXISTS %3$s(pipeline TEXT NOT NULL, series TEXT NOT NULL,"
         " variable TEXT NOT NULL, ts INTEGER NOT NULL, value REAL, expected REAL, lower REAL,"
-        " upper REAL, score REAL, flag INTEGER NOT NULL, kind TEXT NOT NULL,"
-        " UNIQUE(pipeline, series, variable, ts, kind));"
+        " upper REAL, score REAL, flag INTEGER NOT NULL, kind TEXT NOT NULL, model_id TEXT,"
+        " rule TEXT, UNIQUE(pipeline, series, variable, ts, kind));"
         "CREATE INDEX IF NOT EXISTS %3$s_by_ts ON %3$s(ts);"
         "CREATE INDEX IF NOT EXISTS %3$s_by_series_ts ON %3$s(series, ts);"
         "CREATE VIEW IF NOT EXISTS %3$s_iso AS SELECT pipeline, series, variable,"
@@ -149,5 +149,33 @@ int hz_sqlite_schema_create(sqlite3 *db, const hz_sqlite_tables *t, char *err, s
     int rc = hz_sqlite_exec(db, sql, err, errlen);
     if (rc)
         sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+    if (!rc) /* anomalies tables written before these columns existed */
+        rc = hz_sqlite_add_column(db, t->anomalies, "model_id", "TEXT", err, errlen);
+    if (!rc)
+        rc = hz_sqlite_add_column(db, t->anomalies, "rule", "TEXT", err, errlen);
     return rc;
+}
+
+int hz_sqlite_has_column(sqlite3 *db, const char *table, const char *col)
+{
+    char sql[200];
+    snprintf(sql, sizeof sql, "SELECT 1 FROM pragma_table_info('%s') WHERE name = ?1", table);
+    sqlite3_stmt *st = NULL;
+    int found = 0;
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK) {
+        sqlite3_bind_text(st, 1, col, -1, SQLITE_STATIC);
+        found = sqlite3_step(st) == SQLITE_ROW;
+    }
+    sqlite3_finalize(st);
+    return found;
+}
+
+int hz_sqlite_add_column(sqlite3 *db, const char *table, const char *col, const char *type,
+                         char *err, size_t errlen)
+{
+    if (hz_sqlite_has_column(db, table, col))
+        return 0;
+    char sql[256];
+    snprintf(sql, sizeof sql, "ALTER TABLE %s ADD COLUMN %s %s", table, col, type);
+    return hz_sqlite_exec(db, sql, err, errlen);
 }

@@ -48,4 +48,11 @@ int hz_sqlite_schema_create(sqlite3 *db, const hz_sqlite_tables *t, char *err, s
 /* Runs sql (no results); 0 or HZ_EDB with SQLite's message. */
 int hz_sqlite_exec(sqlite3 *db, const char *sql, char *err, size_t errlen);
 
+/* Whether table (a checked identifier) has column col. */
+int hz_sqlite_has_column(sqlite3 *db, const char *table, const char *col);
+/* Adds column `col type` to table unless it has it (files written by older versions).
+ * Returns 0 or HZ_EDB. */
+int hz_sqlite_add_column(sqlite3 *db, const char *table, const char *col, const char *type,
+                         char *err, size_t errlen);
+
 #endif

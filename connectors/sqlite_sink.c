@@ -111,22 +111,6 @@ static void forecast_sql(const char *table, int nl, const double *lv, char *sql,
              table, cols, vals, upd);
 }
 
-/* Whether the forecasts table has column col. */
-static int has_column(sqlite_sink *s, const char *col)
-{
-    char sql[200];
-    snprintf(sql, sizeof sql, "SELECT 1 FROM pragma_table_info('%s') WHERE name = ?1",
-             s->forecasts);
-    sqlite3_stmt *st = NULL;
-    int found = 0;
-    if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) == SQLITE_OK) {
-        sqlite3_bind_text(st, 1, col, -1, SQLITE_STATIC);
-        found = sqlite3_step(st) == SQLITE_ROW;
-    }
-    sqlite3_finalize(st);
-    return found;
-}
-
 /* Makes the forecast statement write the columns of f's levels, adding them to the table
  * (a file written before, or for other levels) inside the open transaction. */
 static int prepare_levels(sqlite_sink *s, const hz_forecast *f, char *err, size_t errlen)
@@ -136,13 +120,10 @@ static int prepare_levels(sqlite_sink *s, const hz_forecast *f, char *err, size_
         return 0;
     for (int l = 0; l < nl; l++)
         for (int side = 0; side < 2; side++) {
-            char col[40], sql[256];
+            char col[40];
             hz_level_suffix(f->levels[l], col + 5, sizeof col - 5);
             memcpy(col, side ? "upper" : "lower", 5);
-            if (has_column(s, col))
-                continue;
-            snprintf(sql, sizeof sql, "ALTER TABLE %s ADD COLUMN %s REAL", s->forecasts, col);
-            if (sqlite3_exec(s->db, sql, NULL, NULL, NULL) != SQLITE_OK)
+            if (hz_sqlite_add_column(s->db, s->forecasts, col, "REAL", err, errlen))
                 return db_error(s, err, errlen, "adding interval columns");
         }
     char sql[1536];
@@ -211,6 +192,8 @@ static int sink_write_anomalies(hz_sink *k, const hz_anomaly *a, size_t n, char 
         bind_real(st, 9, a[i].score);
         sqlite3_bind_int(st, 10, a[i].flag);
         bind_text(st, 11, a[i].kind ? a[i].kind : "");
+        bind_text(st, 12, a[i].model_id);
+        bind_text(st, 13, a[i].rule);
         if ((rc = step(s, st, err, errlen, "insert anomaly")))
             return rc;
     }
@@ -308,10 +291,11 @@ int hz_sqlite_sink_new(const hz_sqlite_sink_opts *o, hz_sink **out, char *err, s
     forecast_sql(t.forecasts, 0, NULL, sql[ST_FORECAST], sizeof sql[0]);
     snprintf(sql[ST_ANOMALY], sizeof sql[0],
              "INSERT INTO %s(pipeline, series, variable, ts, value, expected, lower, upper, "
-             "score, flag, kind) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) "
-             "ON CONFLICT(pipeline, series, variable, ts, kind) DO UPDATE SET "
+             "score, flag, kind, model_id, rule) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, "
+             "?10, ?11, ?12, ?13) ON CONFLICT(pipeline, series, variable, ts, kind) DO UPDATE SET "
              "value = excluded.value, expected = excluded.expected, lower = excluded.lower, "
-             "upper = excluded.upper, score = excluded.score, flag = excluded.flag",
+             "upper = excluded.upper, score = excluded.score, flag = excluded.flag, "
+             "model_id = excluded.model_id, rule = excluded.rule",
              t.anomalies);
     snprintf(sql[ST_DEAD], sizeof sql[0],
              "INSERT INTO %s(pipeline, origin, reason, payload, ts) VALUES(?1, ?2, ?3, ?4, ?5) "

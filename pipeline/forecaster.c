@@ -59,13 +59,15 @@ struct hz_forecaster {
     hz_anomaly *an;   /* [HZ_MAX_VARS] records of one check */
     /* per series (by window-store index) */
     size_t scap;
-    float *last_fc;              /* [scap, P, C] latest forecast, original units */
-    float *last_scale;           /* [scap, C] its local scales */
-    int64_t *last_issued;        /* [scap] its issue slot time; INT64_MIN: none */
-    int32_t *staged;             /* [scap] batch row of its newest staged window; -1: none */
-    hz_iv_adapt *adapt;          /* [scap, C] online interval offsets */
-    hz_shift_state *shift;       /* [scap, C] shift detectors */
-    double shift_h[HZ_MAX_VARS]; /* per model variable: its rules.shift (0: off) */
+    float *last_fc;                   /* [scap, P, C] latest forecast, original units */
+    float *last_scale;                /* [scap, C] its local scales */
+    int64_t *last_issued;             /* [scap] its issue slot time; INT64_MIN: none */
+    int32_t *staged;                  /* [scap] batch row of its newest staged window; -1: none */
+    hz_iv_adapt *adapt;               /* [scap, C] online interval offsets */
+    hz_shift_state *shift;            /* [scap, C] shift detectors */
+    double shift_h[HZ_MAX_VARS];      /* per model variable: its rules.shift (0: off) */
+    char rule_res[48];                /* hz_anomaly.rule of residual flags */
+    char rule_shift[HZ_MAX_VARS][48]; /* and of shift flags, per model variable */
     hz_metric *m_inf, *m_bs;
     hz_forecaster_stats st;
     uint64_t checked, inside[HZ_IV_MAX_LEVELS]; /* residual checks; inside each level */
@@ -185,7 +187,9 @@ static int make_intervals(hz_forecaster *p, const hz_st_file *f, char *err, size
         int tf, ex;
         hz_config_rules_for(pc, p->mnames[k], &r, &tf, &ex);
         p->shift_h[k] = r.season > 0 ? 0 : r.shift; /* with a season: pipeline.c's detector */
+        snprintf(p->rule_shift[k], sizeof p->rule_shift[k], "shift h=%g", r.shift);
     }
+    snprintf(p->rule_res, sizeof p->rule_res, "residual level=%g", p->iv.levels[p->iv.nl - 1]);
     if (!calibrated)
         hz_log(p->log, HZ_LOG_WARN,
                "pipeline %s: %s has no interval calibration (retrain it); intervals start "
@@ -351,6 +355,8 @@ static int check_against(hz_forecaster *p, uint32_t s, const char *sid, int64_t 
             p->an[n].pipeline = p->pc->name;
             p->an[n].series = sid;
             p->an[n].variable = p->mnames[k];
+            p->an[n].model_id = p->model_id;
+            p->an[n].rule = p->rule_shift[k];
             n++;
         }
         /* after a shift flag, for a lookback, the window straddles two levels: the shift
@@ -372,6 +378,8 @@ static int check_against(hz_forecaster *p, uint32_t s, const char *sid, int64_t 
         a->score = res.score;
         a->flag = res.flagged;
         a->kind = "residual";
+        a->model_id = p->model_id;
+        a->rule = p->rule_res;
     }
     return n ? o->anomalies(o->opaque, p->an, (size_t)n) : 0;
 }

@@ -24,6 +24,9 @@
 #define MAX_ACKS 256 /* partitions tracked per cycle */
 #define N_KINDS  6
 #define FLUSH_MS 30000
+/* the kinds a variable's rules flag, in rule_txt: range, flatline, spike, gap, shift */
+#define RULE_KINDS 5
+static const char *const RULE_NAMES[RULE_KINDS] = {"range", "flatline", "spike", "gap", "shift"};
 
 static const char *const KINDS[N_KINDS] = {"residual", "range", "flatline",
                                            "spike",    "gap",   "shift"};
@@ -67,6 +70,7 @@ struct hz_pipeline {
     int exclude[HZ_MAX_VARS]; /* keep range/spike readings out of the windows */
     int season[HZ_MAX_VARS];  /* > 0: the seasonal shift detector, threshold season_h */
     double season_h[HZ_MAX_VARS];
+    char rule_txt[HZ_MAX_VARS][RULE_KINDS][64]; /* hz_anomaly.rule per variable and kind */
     /* anomalies of the cycle (grows to the largest cycle), written before its commit */
     hz_anomaly *an;
     size_t n_an, cap_an;
@@ -137,6 +141,29 @@ static void count_kind(hz_pipeline *p, const char *kind)
 
 /* ---- opening */
 
+/* The rule text of each kind of variable v (what hz_anomaly.rule shows). */
+static void rule_texts(hz_pipeline *p, int v)
+{
+    const hz_rules_conf *c = &p->rules[v];
+    char(*t)[64] = p->rule_txt[v];
+    snprintf(t[0], 64, "range [%g, %g]", c->range_min, c->range_max);
+    snprintf(t[1], 64, "flatline n=%d", c->flatline);
+    snprintf(t[2], 64, "spike k=%g window=%d%s", c->spike_k, c->spike_window,
+             c->log1p ? " log1p" : "");
+    snprintf(t[3], 64, "gap n=%d", c->gap);
+    snprintf(t[4], 64, "shift h=%g season=%d%s", p->season_h[v], p->season[v],
+             c->log1p ? " log1p" : "");
+}
+
+/* The rule text of a record of variable v. */
+static const char *rule_of(const hz_pipeline *p, int v, const char *kind)
+{
+    for (int k = 0; k < RULE_KINDS; k++)
+        if (!strcmp(kind, RULE_NAMES[k]))
+            return p->rule_txt[v][k];
+    return NULL;
+}
+
 /* Each source variable's rules: anomaly.rules, then its variables[] item (rules, and the
  * transform the spike rule works in). */
 static int make_rules(hz_pipeline *p, char *err, size_t errlen)
@@ -169,6 +196,7 @@ static int make_rules(hz_pipeline *p, char *err, size_t errlen)
         int rc = hz_anomaly_rules_conf_check(c, err, errlen);
         if (rc)
             return rc;
+        rule_texts(p, v);
     }
     return 0;
 }
@@ -569,6 +597,7 @@ static void apply_rules(hz_pipeline *p, uint32_t s, const char *sid, const hz_re
             a->pipeline = p->pc->name;
             a->series = sid;
             a->variable = p->vars[v];
+            a->rule = rule_of(p, v, "shift");
         }
         if (!p->rules_on[v])
             continue;
@@ -580,6 +609,7 @@ static void apply_rules(hz_pipeline *p, uint32_t s, const char *sid, const hz_re
             a->pipeline = p->pc->name;
             a->series = sid;
             a->variable = p->vars[v];
+            a->rule = rule_of(p, v, a->kind);
             if (!p->exclude[v] || (strcmp(a->kind, "spike") && strcmp(a->kind, "range")))
                 continue;
             exclude_fault(p, s, v, a);

@@ -291,13 +291,26 @@ static void test_encodes_forecast_and_anomaly(void **state)
     assert_int_equal(hz_codec_json_encode_forecast(&f, small, sizeof small), n);
     assert_int_equal(strlen(small), sizeof small - 1);
 
-    hz_anomaly a = {"feeder", "m",  "power", 1795342500000LL, 0.1 + 0.2, 0.3, 0.2,
-                    0.4,      0.97, 1,       "residual"};
+    hz_anomaly a = {.pipeline = "feeder",
+                    .series = "m",
+                    .variable = "power",
+                    .ts = 1795342500000LL,
+                    .value = 0.1 + 0.2,
+                    .expected = 0.3,
+                    .lower = 0.2,
+                    .upper = 0.4,
+                    .score = 0.97,
+                    .flag = 1,
+                    .kind = "residual",
+                    .model_id = "m1",
+                    .rule = "residual level=0.99"};
     hz_codec_json_encode_anomaly(&a, buf, sizeof buf);
     j = parse(buf);
     assert_true(json_real_value(json_object_get(j, "value")) == 0.1 + 0.2); /* exact */
     assert_true(json_is_true(json_object_get(j, "flag")));
     assert_string_equal(json_string_value(json_object_get(j, "kind")), "residual");
+    assert_string_equal(json_string_value(json_object_get(j, "model_id")), "m1");
+    assert_string_equal(json_string_value(json_object_get(j, "rule")), "residual level=0.99");
     json_decref(j);
 
     hz_reading r = {"m", 0, 2, {1.5, NAN}, {0, 0}};

@@ -191,6 +191,61 @@ static void test_schema_created(void **state)
     ops->free(NULL); /* a no-op */
 }
 
+/* A file written before anomalies had model_id and rule, and forecasts their per-level
+ * columns: opening a sink adds them, and the rows written carry them. */
+static void test_migrates_older_files(void **state)
+{
+    const char *path = db_path("old.sqlite");
+    sqlite3 *db;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(
+        sqlite3_exec(db,
+                     "CREATE TABLE anomalies(pipeline TEXT NOT NULL, series TEXT NOT NULL,"
+                     " variable TEXT NOT NULL, ts INTEGER NOT NULL, value REAL, expected REAL,"
+                     " lower REAL, upper REAL, score REAL, flag INTEGER NOT NULL,"
+                     " kind TEXT NOT NULL, UNIQUE(pipeline, series, variable, ts, kind));",
+                     NULL, NULL, NULL),
+        SQLITE_OK);
+    hz_sink *k = open_sink(path);
+    char err[HZ_ERRLEN];
+    static const double levels[2] = {0.9, 0.995};
+    hz_forecast f = {.pipeline = "p",
+                     .series = "m",
+                     .variable = "power",
+                     .issued_ts = 0,
+                     .target_ts = 1,
+                     .step = 1,
+                     .value = 1.5,
+                     .lower = 1,
+                     .upper = 2,
+                     .model_id = "x",
+                     .nlevels = 2,
+                     .levels = levels,
+                     .lo = {1.2, 1},
+                     .hi = {1.8, 2}};
+    hz_anomaly a = {.pipeline = "p",
+                    .series = "m",
+                    .variable = "power",
+                    .ts = 1,
+                    .value = 9,
+                    .expected = 1,
+                    .lower = 0,
+                    .upper = 2,
+                    .score = 0.9,
+                    .flag = 1,
+                    .kind = "spike",
+                    .rule = "spike k=8 window=32"};
+    assert_int_equal(k->ops->write_forecasts(k, &f, 1, err, sizeof err), 0);
+    assert_int_equal(k->ops->write_anomalies(k, &a, 1, err, sizeof err), 0);
+    assert_int_equal(k->ops->flush(k, 1000, err, sizeof err), 0);
+    assert_int_equal(query_int(db, "SELECT count(*) FROM anomalies WHERE rule = "
+                                   "'spike k=8 window=32' AND model_id IS NULL"),
+                     1);
+    assert_int_equal(query_int(db, "SELECT lower90 = 1.2 AND upper99_5 = 2 FROM forecasts"), 1);
+    k->ops->free(k);
+    sqlite3_close(db);
+}
+
 static void test_idempotent_replay(void **state)
 {
     const char *path = db_path("replay.sqlite");
@@ -417,6 +472,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_identifiers),
         cmocka_unit_test(test_schema_created),
+        cmocka_unit_test(test_migrates_older_files),
         cmocka_unit_test(test_idempotent_replay),
         cmocka_unit_test(test_killed_writer_leaves_no_partial_batch),
         cmocka_unit_test(test_source_groups_and_resumes),
