@@ -6,6 +6,7 @@
 #include "config/config_schema.h"
 
 #include <errno.h>
+#include <fnmatch.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -1000,18 +1001,29 @@ int hz_config_pipeline_equal(const hz_pipeline_conf *a, const hz_pipeline_conf *
     return a && b && a->canonical && b->canonical && !strcmp(a->canonical, b->canonical);
 }
 
-void hz_config_rules_for(const hz_pipeline_conf *pc, const char *name, hz_cfg_rules *out,
-                         int *transform, int *exclude_faults)
+int hz_config_has_series_rules(const hz_pipeline_conf *pc)
+{
+    for (size_t i = 0; i < pc->n_variables; i++)
+        if (pc->variables[i].series && *pc->variables[i].series)
+            return 1;
+    return 0;
+}
+
+void hz_config_rules_for(const hz_pipeline_conf *pc, const char *name, const char *series,
+                         hz_cfg_rules *out, int *transform, int *exclude_faults)
 {
     *out = pc->anomaly.rules;
     *transform = HZ_CFG_TF_NONE;
     *exclude_faults = 1;
     for (size_t i = 0; i < pc->n_variables; i++) {
         const hz_cfg_variable *v = &pc->variables[i];
-        if (strcmp(v->name, name))
+        int pattern = v->series && *v->series;
+        if (strcmp(v->name, name) || (pattern && (!series || fnmatch(v->series, series, 0))))
             continue;
-        *transform = v->transform;
-        *exclude_faults = v->exclude_faults;
+        if (!pattern) {
+            *transform = v->transform;
+            *exclude_faults = v->exclude_faults;
+        }
         if (v->rules.n_range == 2) {
             out->range = v->rules.range;
             out->n_range = 2;

@@ -152,6 +152,7 @@ typedef struct hz_cfg_anomaly {
 enum { HZ_CFG_TF_NONE = 0, HZ_CFG_TF_LOG1P = 1 }; /* = HZ_TF_* of training/interval.h */
 typedef struct hz_cfg_variable {
     char *name;     /* one of source.fields.values */
+    char *series;   /* "" = every series; else a glob (fnmatch) of the series it is for */
     int transform;  /* HZ_CFG_TF_* */
     double *bounds; /* n_bounds 0: none; else {min, max}, NaN = open on that side */
     size_t n_bounds;
@@ -212,11 +213,14 @@ void hz_config_free(hz_config *cfg);
 /* The pipeline called name, or NULL. The pointer lives as long as cfg. */
 const hz_pipeline_conf *hz_config_pipeline(const hz_config *cfg, const char *name);
 
-/* The rules of variable `name` in pc: anomaly.rules with its variables[] item's overrides
- * (-1 and no range inherit), its transform (HZ_CFG_TF_*) and exclude_faults (without an
- * item: none, and 1). */
-void hz_config_rules_for(const hz_pipeline_conf *pc, const char *name, hz_cfg_rules *out,
-                         int *transform, int *exclude_faults);
+/* The rules of variable `name` for series `series` in pc: anomaly.rules, then every
+ * variables[] item of that name, in order, whose `series` is empty or matches (glob) the
+ * series (series NULL: only the items without a pattern) overrides it (-1 and no range
+ * inherit); also its transform (HZ_CFG_TF_*) and exclude_faults (without an item: none, 1). */
+void hz_config_rules_for(const hz_pipeline_conf *pc, const char *name, const char *series,
+                         hz_cfg_rules *out, int *transform, int *exclude_faults);
+/* Whether any variables[] item of pc names a series pattern. */
+int hz_config_has_series_rules(const hz_pipeline_conf *pc);
 
 /* 1 when a and b have the same effective settings (after defaults, including the top-level
  * kafka properties and database they inherit), else 0. SIGHUP restarts the pipelines for

@@ -197,16 +197,18 @@ static int check_variables(hz_loader *L, const hz_pipeline_conf *p, yaml_node_t 
         for (size_t j = 0; j < p->source.fields.n_values; j++)
             found |= !strcmp(p->source.fields.values[j], name);
         for (size_t j = 0; j < i; j++)
-            dup |= !strcmp(p->variables[j].name, name);
+            dup |= !strcmp(p->variables[j].name, name) &&
+                   !strcmp(p->variables[j].series, p->variables[i].series);
         if (found && !dup)
             continue;
         char sp[64];
         snprintf(sp, sizeof sp, "variables[%zu]", i);
         yaml_node_t *item = hz_loader_item(L, list, i);
-        return hz_loader_err(L, loc(L, item ? item : list, "name", NULL, NULL), path, sp,
-                             dup ? "expected each variable once, got \"%s\" again"
-                                 : "expected one of source.fields.values, got \"%s\"",
-                             name);
+        return hz_loader_err(
+            L, loc(L, item ? item : list, "name", NULL, NULL), path, sp,
+            dup ? "expected each variable once per series pattern, got \"%s\" again"
+                : "expected one of source.fields.values, got \"%s\"",
+            name);
     }
     return 0;
 }
@@ -985,6 +987,13 @@ static const hz_ckey variable_keys[] = {
      O(hz_cfg_variable, name),
      .flags = HZ_CF_REQUIRED,
      .doc = "The variable: one of `source.fields.values`."},
+    {.name = "series",
+     .type = HZ_CT_STR,
+     O(hz_cfg_variable, series),
+     .def = "\"\"",
+     .doc = "Only for series matching this glob (`01491*`, `meter-?7`); its `rules` override "
+            "the earlier items' for them (transform, bounds and exclude_faults come from the "
+            "items without a pattern). `\"\"` = every series."},
     {.name = "transform",
      .type = HZ_CT_ENUM,
      O(hz_cfg_variable, transform),

@@ -185,7 +185,7 @@ static int make_intervals(hz_forecaster *p, const hz_st_file *f, char *err, size
     for (int k = 0; k < p->C; k++) {
         hz_cfg_rules r;
         int tf, ex;
-        hz_config_rules_for(pc, p->mnames[k], &r, &tf, &ex);
+        hz_config_rules_for(pc, p->mnames[k], NULL, &r, &tf, &ex);
         p->shift_h[k] = r.season > 0 ? 0 : r.shift; /* with a season: pipeline.c's detector */
         snprintf(p->rule_shift[k], sizeof p->rule_shift[k], "shift h=%g", r.shift);
     }
@@ -197,7 +197,7 @@ static int make_intervals(hz_forecaster *p, const hz_st_file *f, char *err, size
                pc->name, pc->model.checkpoint);
     for (size_t i = 0; calibrated && i < pc->n_variables; i++)
         for (int k = 0; k < p->C; k++)
-            if (!strcmp(pc->variables[i].name, p->mnames[k]) &&
+            if (!strcmp(pc->variables[i].name, p->mnames[k]) && !*pc->variables[i].series &&
                 pc->variables[i].transform != p->iv.var[k].transform)
                 hz_log(p->log, HZ_LOG_WARN,
                        "pipeline %s: variable %s has transform %s, the checkpoint was "

@@ -28,6 +28,16 @@
 #define RULE_KINDS 5
 static const char *const RULE_NAMES[RULE_KINDS] = {"range", "flatline", "spike", "gap", "shift"};
 
+/* One variable's rules as resolved for a series (make_rules, resolve_rules). */
+typedef struct var_rules {
+    hz_rules_conf c;
+    int on;      /* any of range, flatline, spike, gap */
+    int exclude; /* keep range/spike readings out of the windows */
+    int season;  /* > 0: the seasonal shift detector, threshold season_h */
+    double season_h;
+    char txt[RULE_KINDS][64]; /* hz_anomaly.rule per kind */
+} var_rules;
+
 static const char *const KINDS[N_KINDS] = {"residual", "range", "flatline",
                                            "spike",    "gap",   "shift"};
 
@@ -64,13 +74,13 @@ struct hz_pipeline {
     /* windows */
     hz_window_store *ws;
     hz_forecaster *fcst;
-    hz_forecaster_out out;            /* emit_forecasts, collect_anomalies */
-    hz_rules_conf rules[HZ_MAX_VARS]; /* per source variable */
-    int rules_on[HZ_MAX_VARS];
-    int exclude[HZ_MAX_VARS]; /* keep range/spike readings out of the windows */
-    int season[HZ_MAX_VARS];  /* > 0: the seasonal shift detector, threshold season_h */
-    double season_h[HZ_MAX_VARS];
-    char rule_txt[HZ_MAX_VARS][RULE_KINDS][64]; /* hz_anomaly.rule per variable and kind */
+    hz_forecaster_out out; /* emit_forecasts, collect_anomalies */
+    /* the rules as resolved: vr[v] for variable v of every series; with series patterns
+     * (variables[].series) more entries, one per distinct resolution, found through vr_of */
+    var_rules **vr; /* each allocated once: hz_anomaly.rule points into them */
+    size_t n_vr, cap_vr;
+    uint32_t *vr_of; /* [scap, nvars] index into vr; UINT32_MAX: not resolved yet */
+    int patterns;    /* some variables[] item names a series pattern */
     /* anomalies of the cycle (grows to the largest cycle), written before its commit */
     hz_anomaly *an;
     size_t n_an, cap_an;
@@ -103,13 +113,15 @@ static int collect_anomalies(void *opaque, const hz_anomaly *a, size_t n);
 
 static int grow_series(hz_pipeline *p, size_t need)
 {
-    size_t old = p->scap, c2 = p->scap; /* both grow alike, from the same capacity */
+    size_t old = p->scap, c2 = p->scap, c3 = p->scap; /* all grow alike */
     if (hz_grow((void **)&p->sstate, &c2, need, (size_t)p->nvars * sizeof *p->sstate) ||
+        hz_grow((void **)&p->vr_of, &c3, need, (size_t)p->nvars * sizeof *p->vr_of) ||
         hz_grow((void **)&p->rstate, &p->scap, need, (size_t)p->nvars * sizeof *p->rstate))
         return HZ_ENOMEM;
     for (size_t i = old * p->nvars; i < p->scap * p->nvars; i++) {
         hz_anomaly_rules_init(&p->rstate[i]);
         hz_season_init(&p->sstate[i]);
+        p->vr_of[i] = p->patterns ? UINT32_MAX : (uint32_t)(i % (size_t)p->nvars);
     }
     return 0;
 }
@@ -141,64 +153,106 @@ static void count_kind(hz_pipeline *p, const char *kind)
 
 /* ---- opening */
 
-/* The rule text of each kind of variable v (what hz_anomaly.rule shows). */
-static void rule_texts(hz_pipeline *p, int v)
+/* The rule text of each kind (what hz_anomaly.rule shows). */
+static void rule_texts(var_rules *r)
 {
-    const hz_rules_conf *c = &p->rules[v];
-    char(*t)[64] = p->rule_txt[v];
-    snprintf(t[0], 64, "range [%g, %g]", c->range_min, c->range_max);
-    snprintf(t[1], 64, "flatline n=%d", c->flatline);
-    snprintf(t[2], 64, "spike k=%g window=%d%s", c->spike_k, c->spike_window,
+    const hz_rules_conf *c = &r->c;
+    snprintf(r->txt[0], 64, "range [%g, %g]", c->range_min, c->range_max);
+    snprintf(r->txt[1], 64, "flatline n=%d", c->flatline);
+    snprintf(r->txt[2], 64, "spike k=%g window=%d%s", c->spike_k, c->spike_window,
              c->log1p ? " log1p" : "");
-    snprintf(t[3], 64, "gap n=%d", c->gap);
-    snprintf(t[4], 64, "shift h=%g season=%d%s", p->season_h[v], p->season[v],
+    snprintf(r->txt[3], 64, "gap n=%d", c->gap);
+    snprintf(r->txt[4], 64, "shift h=%g season=%d%s", r->season_h, r->season,
              c->log1p ? " log1p" : "");
 }
 
-/* The rule text of a record of variable v. */
-static const char *rule_of(const hz_pipeline *p, int v, const char *kind)
+/* The rule text of a record of kind `kind`. */
+static const char *rule_of(const var_rules *r, const char *kind)
 {
     for (int k = 0; k < RULE_KINDS; k++)
         if (!strcmp(kind, RULE_NAMES[k]))
-            return p->rule_txt[v][k];
+            return r->txt[k];
     return NULL;
 }
 
-/* Each source variable's rules: anomaly.rules, then its variables[] item (rules, and the
- * transform the spike rule works in). */
-static int make_rules(hz_pipeline *p, char *err, size_t errlen)
+/* Variable v's rules for series sid (NULL: without series patterns) into *out. */
+static int build_rules(const hz_pipeline *p, int v, const char *sid, var_rules *out, char *err,
+                       size_t errlen)
 {
     const hz_pipeline_conf *pc = p->pc;
+    hz_cfg_rules r;
+    int tf;
+    memset(out, 0, sizeof *out);
+    hz_config_rules_for(pc, p->vars[v], sid, &r, &tf, &out->exclude);
+    hz_rules_conf *c = &out->c;
+    hz_anomaly_rules_conf_default(c);
+    if (r.n_range == 2) {
+        c->range_min = r.range[0];
+        c->range_max = r.range[1];
+    }
+    c->flatline = r.flatline;
+    c->spike_k = r.spike;
+    c->gap = r.gap;
+    c->period_ms = pc->window.period_ms;
+    c->log1p = tf == HZ_CFG_TF_LOG1P;
+    out->season = r.shift > 0 ? r.season : 0;
+    out->season_h = r.shift;
+    if (out->season >= pc->window.lookback)
+        return hz_err(err, errlen, HZ_EINVAL,
+                      "anomaly.rules.season: %d periods for %s, the window holds only %d "
+                      "(window.lookback must be larger)",
+                      out->season, p->vars[v], pc->window.lookback);
+    out->on =
+        !isnan(c->range_min) || !isnan(c->range_max) || c->flatline || c->spike_k > 0 || c->gap;
+    rule_texts(out);
+    return hz_anomaly_rules_conf_check(c, err, errlen);
+}
+
+/* The rules of every variable without series patterns: vr[0..nvars). */
+static int make_rules(hz_pipeline *p, char *err, size_t errlen)
+{
+    p->patterns = hz_config_has_series_rules(p->pc);
+    if (hz_grow((void **)&p->vr, &p->cap_vr, (size_t)p->nvars, sizeof *p->vr))
+        return hz_err(err, errlen, HZ_ENOMEM, "out of memory");
     for (int v = 0; v < p->nvars; v++) {
-        hz_cfg_rules r;
-        int tf;
-        hz_config_rules_for(pc, p->vars[v], &r, &tf, &p->exclude[v]);
-        hz_rules_conf *c = &p->rules[v];
-        hz_anomaly_rules_conf_default(c);
-        if (r.n_range == 2) {
-            c->range_min = r.range[0];
-            c->range_max = r.range[1];
-        }
-        c->flatline = r.flatline;
-        c->spike_k = r.spike;
-        c->gap = r.gap;
-        c->period_ms = pc->window.period_ms;
-        c->log1p = tf == HZ_CFG_TF_LOG1P;
-        p->season[v] = r.shift > 0 ? r.season : 0;
-        p->season_h[v] = r.shift;
-        if (p->season[v] >= pc->window.lookback)
-            return hz_err(err, errlen, HZ_EINVAL,
-                          "anomaly.rules.season: %d periods for %s, the window holds only %d "
-                          "(window.lookback must be larger)",
-                          p->season[v], p->vars[v], pc->window.lookback);
-        p->rules_on[v] =
-            !isnan(c->range_min) || !isnan(c->range_max) || c->flatline || c->spike_k > 0 || c->gap;
-        int rc = hz_anomaly_rules_conf_check(c, err, errlen);
+        if (!(p->vr[v] = malloc(sizeof **p->vr)))
+            return hz_err(err, errlen, HZ_ENOMEM, "out of memory");
+        p->n_vr++;
+        int rc = build_rules(p, v, NULL, p->vr[v], err, errlen);
         if (rc)
             return rc;
-        rule_texts(p, v);
     }
     return 0;
+}
+
+/* Variable v's rules for series s (sid): with series patterns, resolved at the series' first
+ * reading and shared with every series resolved alike.  NULL when out of memory or the
+ * resolution is refused (logged; the series then runs without rules for v). */
+static const var_rules *rules_of(hz_pipeline *p, uint32_t s, const char *sid, int v)
+{
+    uint32_t *at = &p->vr_of[(size_t)s * p->nvars + v];
+    if (*at != UINT32_MAX)
+        return p->vr[*at];
+    var_rules r;
+    char err[HZ_ERRLEN];
+    if (build_rules(p, v, sid, &r, err, sizeof err)) {
+        hz_log(p->log, HZ_LOG_ERR, "pipeline %s: series %s: %s", p->pc->name, sid, err);
+        memset(&r, 0, sizeof r); /* no rules */
+    }
+    for (size_t i = 0; i < p->n_vr; i++)
+        if (!memcmp(p->vr[i], &r, sizeof r)) {
+            *at = (uint32_t)i;
+            return p->vr[i];
+        }
+    var_rules *nr = malloc(sizeof *nr);
+    if (!nr || hz_grow((void **)&p->vr, &p->cap_vr, p->n_vr + 1, sizeof *p->vr)) {
+        free(nr);
+        return NULL;
+    }
+    *nr = r;
+    p->vr[p->n_vr] = nr;
+    *at = (uint32_t)p->n_vr++;
+    return nr;
 }
 
 static int open_source(hz_pipeline *p, char *err, size_t errlen)
@@ -586,22 +640,24 @@ static void apply_rules(hz_pipeline *p, uint32_t s, const char *sid, const hz_re
 {
     hz_anomaly out[HZ_RULES_MAX_OUT];
     for (int v = 0; v < p->nvars; v++) {
+        const var_rules *vr = rules_of(p, s, sid, v);
+        if (!vr)
+            continue;
         double ref = NAN;
-        if (p->season[v] > 0 &&
-            !hz_window_store_value(
-                p->ws, s, r->ts_ms - (int64_t)p->season[v] * p->pc->window.period_ms, v, &ref) &&
-            hz_season_update(p->season_h[v], p->season[v], p->rules[v].log1p,
+        int64_t back = (int64_t)vr->season * p->pc->window.period_ms;
+        if (vr->season > 0 && !hz_window_store_value(p->ws, s, r->ts_ms - back, v, &ref) &&
+            hz_season_update(vr->season_h, vr->season, vr->c.log1p,
                              &p->sstate[(size_t)s * p->nvars + v], r->ts_ms, r->values[v], ref,
                              &p->an[p->n_an])) {
             hz_anomaly *a = &p->an[p->n_an++];
             a->pipeline = p->pc->name;
             a->series = sid;
             a->variable = p->vars[v];
-            a->rule = rule_of(p, v, "shift");
+            a->rule = rule_of(vr, "shift");
         }
-        if (!p->rules_on[v])
+        if (!vr->on)
             continue;
-        int n = hz_anomaly_rules_check(&p->rules[v], &p->rstate[(size_t)s * p->nvars + v], r->ts_ms,
+        int n = hz_anomaly_rules_check(&vr->c, &p->rstate[(size_t)s * p->nvars + v], r->ts_ms,
                                        r->values[v], out, HZ_RULES_MAX_OUT);
         for (int j = 0; j < n; j++) {
             hz_anomaly *a = &p->an[p->n_an++];
@@ -609,8 +665,8 @@ static void apply_rules(hz_pipeline *p, uint32_t s, const char *sid, const hz_re
             a->pipeline = p->pc->name;
             a->series = sid;
             a->variable = p->vars[v];
-            a->rule = rule_of(p, v, a->kind);
-            if (!p->exclude[v] || (strcmp(a->kind, "spike") && strcmp(a->kind, "range")))
+            a->rule = rule_of(vr, a->kind);
+            if (!vr->exclude || (strcmp(a->kind, "spike") && strcmp(a->kind, "range")))
                 continue;
             exclude_fault(p, s, v, a);
             checked->values[v] = NAN;
@@ -837,5 +893,9 @@ void hz_pipeline_free(hz_pipeline *p)
     free(p->an);
     free(p->rstate);
     free(p->sstate);
+    for (size_t i = 0; i < p->n_vr; i++)
+        free(p->vr[i]);
+    free(p->vr);
+    free(p->vr_of);
     free(p);
 }

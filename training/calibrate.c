@@ -20,7 +20,7 @@ void hz_calib_vars(const hz_pipeline_conf *pc, char *const *names, int C, const 
         v->lo = v->hi = NAN;
         for (size_t i = 0; pc && i < pc->n_variables; i++) {
             const hz_cfg_variable *cv = &pc->variables[i];
-            if (strcmp(cv->name, names[k]))
+            if (strcmp(cv->name, names[k]) || (cv->series && *cv->series))
                 continue;
             v->transform = cv->transform;
             if (cv->n_bounds == 2) {

@@ -522,6 +522,39 @@ static void test_more_refusals(void **state)
     }
 }
 
+/* variables[] items: rules per variable and per series pattern, in order. */
+static void test_rules_per_series(void **state)
+{
+    tmp *t = *state;
+    char err[HZ_ERRLEN];
+    hz_config *cfg = NULL;
+    const char *text =
+        "pipelines:\n  - name: p\n    source: {sqlite: {}, fields: {values: [q, rain]}}\n"
+        "    window: {period: 1d}\n    model: {kind: itransformer}\n"
+        "    anomaly: {rules: {range: [0, 1000], spike: 6, gap: 3}}\n"
+        "    variables:\n"
+        "      - {name: q, transform: log1p, rules: {spike: 8}}\n"
+        "      - {name: q, series: \"0149*\", rules: {range: [0, 300], gap: 0}}\n"
+        "      - {name: rain, rules: {spike: 0, range: [null, null]}}\n";
+    assert_int_equal(load_str(t, text, &cfg, err), 0);
+    const hz_pipeline_conf *p = &cfg->pipelines[0];
+    hz_cfg_rules r;
+    int tf, ex;
+    hz_config_rules_for(p, "q", "01491000", &r, &tf, &ex);
+    assert_true(r.spike == 8 && r.gap == 0 && r.n_range == 2 && r.range[1] == 300);
+    assert_int_equal(tf, HZ_CFG_TF_LOG1P);
+    assert_int_equal(ex, 1);
+    hz_config_rules_for(p, "q", "02000000", &r, &tf, &ex);
+    assert_true(r.spike == 8 && r.gap == 3 && r.range[1] == 1000);
+    hz_config_rules_for(p, "q", NULL, &r, &tf, &ex); /* without the pattern items */
+    assert_true(r.gap == 3 && r.range[1] == 1000);
+    hz_config_rules_for(p, "rain", "01491000", &r, &tf, &ex);
+    assert_true(r.spike == 0 && r.gap == 3 && isnan(r.range[0]) && isnan(r.range[1]));
+    assert_int_equal(tf, HZ_CFG_TF_NONE);
+    assert_int_equal(hz_config_has_series_rules(p), 1);
+    hz_config_free(cfg);
+}
+
 static void test_pipeline_equal(void **state)
 {
     tmp *t = *state;
@@ -627,6 +660,7 @@ int main(void)
         cmocka_unit_test(test_bad_inputs),
         cmocka_unit_test(test_missing_file),
         cmocka_unit_test_setup_teardown(test_more_refusals, tmp_setup, tmp_teardown),
+        cmocka_unit_test_setup_teardown(test_rules_per_series, tmp_setup, tmp_teardown),
         cmocka_unit_test_setup_teardown(test_pipeline_equal, tmp_setup, tmp_teardown),
         cmocka_unit_test(test_doc_matches_table),
     };
