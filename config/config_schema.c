@@ -962,7 +962,7 @@ static const hz_ckey anomaly_keys[] = {
      .max = 1,
      .flags = HZ_CF_OPEN,
      .nmin = 1,
-     .nmax = 4, /* HZ_CONFORMAL_MAX_LEVELS, pipeline/anomaly.h */
+     .nmax = 4, /* HZ_IV_MAX_LEVELS, training/interval.h */
      .doc = "Interval levels, ascending, 1 to 4. Forecast rows carry each level's interval "
             "(`lowerNN`/`upperNN`) and the highest as `lower`/`upper`; a reading outside the "
             "highest is flagged (kind `residual`, see docs/ANOMALIES.md)."},

@@ -1,26 +1,10 @@
-/* anomaly.h — anomaly scoring: (a) forecast residuals against split-conformal intervals
- * updated online, (b) the data-quality rules hydrology and metering people use (range,
- * flatline, spike, gap).  docs/ARCHITECTURE.md.  Both produce hz_anomaly records
- * (connector.h) with pipeline/series/variable left NULL for the caller to fill.
+/* anomaly.h — the data-quality rules hydrology and metering people use (range, flatline,
+ * spike, gap) and the level/ratio shift detector (a CUSUM), as hz_anomaly records
+ * (connector.h) with pipeline/series/variable left NULL for the caller to fill.  The
+ * residual check against forecast intervals is training/interval.h's, run by
+ * pipeline/forecaster.c.  docs/ANOMALIES.md says what each flag means.
  *
- * (a) Split conformal (Vovk et al., "Algorithmic Learning in a Random World"; Lei et al. 2018,
- * "Distribution-free predictive inference for regression", §2.2).  A calibration set holds
- * the last `capacity` absolute residuals |actual - forecast|.  For a level a the interval is
- * forecast ± q_a, q_a = the ceil((n+1)a)-th smallest of the n residuals (+Inf when that rank
- * exceeds n: too few residuals to promise the level).  A point's score is the fraction of
- * calibration residuals strictly below its residual, in [0,1] (1 - its conformal p-value, up
- * to the +1 terms).  It is flagged when it lies outside the interval at the highest configured
- * level; hz_conformal_result says the highest level it exceeded.
- *
- * Keying (the caller's, the daemon's choice): one calibration set per (pipeline, variable,
- * horizon step), shared by every series of the pipeline — hz_conformal_set holds them.  Per
- * series would cost capacity×horizon×16 bytes per series (1.5 MB at 1000×96), which does
- * not fit a million meters; the checkpoint's validation residuals are per step too.  When
- * series differ in scale, feed residuals in the model's scaled units (the checkpoint's
- * scaler) so one set fits all series.
- *
- * Steady state allocates nothing: a set is allocated once; scoring is a binary search,
- * updating is one ring-buffer write and two memmoves in a sorted copy (O(capacity)). */
+ * Steady state allocates nothing: state is a fixed struct per series and variable. */
 #ifndef HZ_ANOMALY_H
 #define HZ_ANOMALY_H
 
@@ -30,76 +14,7 @@
 #include "connectors/connector.h"
 #include "common/hz.h"
 
-/* ---- (a) split-conformal residual intervals */
-
-#define HZ_CONFORMAL_MAX_LEVELS 4
-
-typedef struct hz_conformal_conf {
-    int capacity;                           /* residuals kept per set, 1..100000 (default 1000) */
-    int nlevels;                            /* 1..HZ_CONFORMAL_MAX_LEVELS */
-    double levels[HZ_CONFORMAL_MAX_LEVELS]; /* strictly increasing, in (0,1): 0.90, 0.99 */
-    int skip_flagged; /* 1: flagged residuals are not added to the calibration set (keeps
-                         outliers out, but a lasting shift then stays flagged); default 0 */
-} hz_conformal_conf;
-
-/* Fills the defaults: capacity 1000, levels {0.90, 0.99}, skip_flagged 0. */
-void hz_conformal_conf_default(hz_conformal_conf *conf);
-/* Returns 0 or HZ_EINVAL naming the bad field ("anomaly.levels[1]: ..."). */
-int hz_conformal_conf_check(const hz_conformal_conf *conf, char *err, size_t errlen);
-
-typedef struct hz_conformal hz_conformal;
-
-typedef struct hz_conformal_result {
-    double residual; /* |actual - forecast| */
-    double score;    /* fraction of calibration residuals below it, [0,1]; 0 when empty */
-    double lower[HZ_CONFORMAL_MAX_LEVELS], upper[HZ_CONFORMAL_MAX_LEVELS]; /* per level */
-    int exceeded; /* how many levels' intervals exclude the point (intervals nest, so the
-                     highest level exceeded is levels[exceeded - 1]); 0: inside all */
-    int flagged;  /* outside the highest level's interval */
-} hz_conformal_result;
-
-/* A set of nvars × horizon calibration sets (one allocation).  Returns NULL and fills err on
- * a bad conf or no memory.  Free with hz_conformal_set_free. */
-typedef struct hz_conformal_set hz_conformal_set;
-hz_conformal_set *hz_conformal_set_new(const hz_conformal_conf *conf, int nvars, int horizon,
-                                       char *err, size_t errlen);
-void hz_conformal_set_free(hz_conformal_set *s);
-/* The calibration set of variable var (0-based) at horizon step (1-based, as in
- * hz_forecast.step); owned by s.  Out-of-range indices are programmer errors (asserted). */
-hz_conformal *hz_conformal_set_at(hz_conformal_set *s, int var, int step);
-
-/* Seeds a calibration set from held-out residuals (signed or absolute, e.g. the checkpoint's
- * validation residuals for this variable and step): |r| of each finite value is added in
- * order, so only the last `capacity` remain.  Returns the number added. */
-size_t hz_conformal_seed(hz_conformal *c, const double *residuals, size_t n);
-/* Same, from float32 (as stored in a safetensors checkpoint). */
-size_t hz_conformal_seed_f32(hz_conformal *c, const float *residuals, size_t n);
-
-/* Residuals currently held. */
-size_t hz_conformal_count(const hz_conformal *c);
-/* q for a level in (0,1): the ceil((n+1)level)-th smallest residual; +Inf when n is too
- * small (or empty). */
-double hz_conformal_quantile(const hz_conformal *c, double level);
-/* forecast ∓ q(level): the interval to write beside a forecast. */
-void hz_conformal_interval(const hz_conformal *c, double forecast, double level, double *lower,
-                           double *upper);
-
-/* Scores actual against forecast without changing c.  Returns 0, or HZ_EINVAL when either
- * is not finite (r untouched). */
-int hz_conformal_score(const hz_conformal *c, double actual, double forecast,
-                       hz_conformal_result *r);
-/* Adds one absolute residual (drops the oldest when full).  Non-finite values are ignored. */
-void hz_conformal_update(hz_conformal *c, double abs_residual);
-/* Online step: score from the past, then update (unless flagged and skip_flagged).
- * Returns as hz_conformal_score. */
-int hz_conformal_observe(hz_conformal *c, double actual, double forecast, hz_conformal_result *r);
-
-/* Fills a kind "residual" record: value = actual, expected = forecast, lower/upper = the
- * interval at the highest configured level, score, flag = r->flagged. */
-void hz_conformal_to_anomaly(const hz_conformal_result *r, int64_t ts, double actual,
-                             double forecast, hz_anomaly *out);
-
-/* ---- (b) data-quality rules, per series and variable */
+/* ---- data-quality rules, per series and variable */
 
 /* Most recent differences the spike rule keeps. */
 #define HZ_RULES_SPIKE_MAX 32
@@ -168,7 +83,7 @@ void hz_anomaly_rules_init(hz_rules_state *s);
 int hz_anomaly_rules_check(const hz_rules_conf *conf, hz_rules_state *s, int64_t ts, double value,
                            hz_anomaly *out, int max_out);
 
-/* ---- (c) level and ratio shifts: a two-sided CUSUM (Page 1954) of the residuals
+/* ---- level and ratio shifts: a two-sided CUSUM (Page 1954) of the residuals
  *
  * u is a reading's residual in half-widths of its forecast's lowest-level interval on that
  * side (training/interval.h: hz_iv_result.u), about N(0, 0.6) at 0.90 when all is well.

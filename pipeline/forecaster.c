@@ -1,5 +1,5 @@
 /* forecaster.c — a pipeline's model at run time: checkpoint, batched forward over ready
- * windows, forecasts with split-conformal intervals, residual checks (forecaster.h;
+ * windows, forecasts with calibrated intervals, residual checks (forecaster.h;
  * docs/ARCHITECTURE.md; preprocessing as docs/MODELS.md). */
 #include "pipeline/forecaster.h"
 

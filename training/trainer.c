@@ -1,6 +1,6 @@
 /* trainer.c — a pipeline's model trained and checkpointed (trainer.h): the papers' split
  * and scaling (docs/MODELS.md), training with early stopping (training/train.c), validation
- * residual quantiles for the split-conformal anomaly intervals (pipeline/anomaly.h), the
+ * calibration of the forecast intervals (training/calibrate.h), the
  * checkpoint and its row in the `models` registry.  Used by `horizon train` and horizond. */
 #include "training/trainer.h"
 

@@ -1,8 +1,8 @@
-/* test_anomaly.c — split-conformal residual scoring (ranks, bounded calibration window,
- * empirical coverage on i.i.d. normal residuals) and the data-quality rules, on a synthetic
- * 15-minute household load with injected faults and on a real USGS river gauge
- * (Choptank River, daily discharge, CC0: data/choptank/ChoptankRiverFlow.txt in the
- * repository, read from the repository root). */
+/* test_anomaly.c — the data-quality rules and the shift detectors (pipeline/anomaly.h), one
+ * behaviour at a time, then with the residual check of training/interval.h on a synthetic
+ * 15-minute household load with injected faults, and on a real USGS river gauge (Choptank
+ * River, daily discharge, CC0: data/choptank/ChoptankRiverFlow.txt in the repository, read
+ * from the repository root). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -17,6 +17,7 @@
 
 #include "common/hz.h"
 #include "pipeline/anomaly.h"
+#include "training/interval.h"
 
 /* ---- a seeded RNG (xorshift64*) with Box-Muller normals */
 typedef struct rng {
@@ -39,169 +40,28 @@ static double normal(rng *r)
     return sqrt(-2 * log(u)) * cos(2 * M_PI * v);
 }
 
-static hz_conformal_set *one_set(int capacity, double l0, double l1, int skip_flagged)
+/* A plain interval space: z = x, default grid, typical scale 1. */
+static void plain_intervals(hz_iv *iv, const float *grid)
 {
-    hz_conformal_conf conf;
-    hz_conformal_conf_default(&conf);
-    conf.capacity = capacity;
-    conf.levels[0] = l0;
-    conf.levels[1] = l1;
-    conf.skip_flagged = skip_flagged;
+    hz_iv_var v = {.transform = HZ_TF_NONE, .std = 1, .lo = NAN, .hi = NAN, .scale_med = 1};
+    const double levels[2] = {0.90, 0.99};
     char err[HZ_ERRLEN];
-    hz_conformal_set *s = hz_conformal_set_new(&conf, 1, 1, err, sizeof err);
-    assert_non_null(s);
-    return s;
-}
-
-/* ---- conformal */
-
-static void test_conformal_ranks_and_quantiles(void **state)
-{
-    hz_conformal_set *s = one_set(100, 0.5, 0.9, 0);
-    hz_conformal *c = hz_conformal_set_at(s, 0, 1);
-    const double res[] = {-9, 3, 1, -5, 7, 2, NAN, 8, -4, 6}; /* |r| = 1..9, NaN skipped */
-    assert_int_equal(hz_conformal_seed(c, res, 10), 9);
-    assert_int_equal(hz_conformal_count(c), 9);
-    /* k = ceil((n+1) a): 0.5 -> 5th smallest, 0.9 -> 9th, 0.99 -> 10th > n: infinite */
-    assert_true(hz_conformal_quantile(c, 0.5) == 5);
-    assert_true(hz_conformal_quantile(c, 0.9) == 9);
-    assert_true(isinf(hz_conformal_quantile(c, 0.99)));
-    double lo, hi;
-    hz_conformal_interval(c, 100, 0.5, &lo, &hi);
-    assert_true(lo == 95 && hi == 105);
-
-    hz_conformal_result r;
-    assert_int_equal(hz_conformal_score(c, 104.5, 100, &r), 0);
-    assert_true(r.residual == 4.5);
-    assert_true(fabs(r.score - 4.0 / 9) < 1e-12);
-    assert_int_equal(r.exceeded, 0);
-    assert_false(r.flagged);
-    assert_int_equal(hz_conformal_score(c, 93, 100, &r), 0); /* residual 7: outside 0.5 */
-    assert_int_equal(r.exceeded, 1);
-    assert_false(r.flagged);
-    assert_int_equal(hz_conformal_score(c, 110, 100, &r), 0); /* 10: outside both */
-    assert_int_equal(r.exceeded, 2);
-    assert_true(r.flagged);
-    assert_true(r.score == 1.0);
-    assert_true(r.lower[1] == 91 && r.upper[1] == 109);
-    hz_anomaly a;
-    hz_conformal_to_anomaly(&r, 1234, 110, 100, &a);
-    assert_string_equal(a.kind, "residual");
-    assert_true(a.value == 110 && a.expected == 100 && a.lower == 91 && a.upper == 109);
-    assert_int_equal(a.flag, 1);
-    assert_int_equal(a.ts, 1234);
-    assert_int_equal(hz_conformal_score(c, NAN, 100, &r), HZ_EINVAL);
-    /* score does not change the set; observe does */
-    assert_int_equal(hz_conformal_count(c), 9);
-    assert_int_equal(hz_conformal_observe(c, 110, 100, &r), 0);
-    assert_int_equal(hz_conformal_count(c), 10);
-    hz_conformal_set_free(s);
-    hz_conformal_set_free(NULL);
-}
-
-static void test_conformal_window_is_bounded(void **state)
-{
-    hz_conformal_set *s = one_set(5, 0.5, 0.8, 0);
-    hz_conformal *c = hz_conformal_set_at(s, 0, 1);
-    double res[10];
-    for (int i = 0; i < 10; i++)
-        res[i] = i + 1;
-    hz_conformal_seed(c, res, 10);
-    assert_int_equal(hz_conformal_count(c), 5); /* holds 6..10 */
-    assert_true(hz_conformal_quantile(c, 0.5) == 8);
-    /* drop the oldest (6), add 0.5: now 0.5 7 8 9 10 */
-    hz_conformal_update(c, -0.5);
-    assert_true(hz_conformal_quantile(c, 0.5) == 8);
-    assert_true(hz_conformal_quantile(c, 0.1) == 0.5);
-    /* ties: many equal values come and go without losing track */
-    for (int i = 0; i < 12; i++)
-        hz_conformal_update(c, 3);
-    assert_int_equal(hz_conformal_count(c), 5);
-    assert_true(hz_conformal_quantile(c, 0.1) == 3 && hz_conformal_quantile(c, 0.8) == 3);
-    const float f[] = {1, 2, 4, 5, 6};
-    assert_int_equal(hz_conformal_seed_f32(c, f, 5), 5);
-    assert_true(hz_conformal_quantile(c, 0.5) == 4);
-    hz_conformal_set_free(s);
-}
-
-static void test_conformal_conf_and_set(void **state)
-{
-    hz_conformal_conf conf;
-    char err[HZ_ERRLEN];
-    hz_conformal_conf_default(&conf);
-    assert_int_equal(hz_conformal_conf_check(&conf, err, sizeof err), 0);
-    conf.levels[1] = 0.8;
-    assert_int_equal(hz_conformal_conf_check(&conf, err, sizeof err), HZ_EINVAL);
-    assert_non_null(strstr(err, "levels[1]"));
-    conf.levels[1] = 1.0;
-    assert_int_equal(hz_conformal_conf_check(&conf, err, sizeof err), HZ_EINVAL);
-    assert_null(hz_conformal_set_new(&conf, 1, 96, err, sizeof err));
-    hz_conformal_conf_default(&conf);
-    conf.capacity = 0;
-    assert_int_equal(hz_conformal_conf_check(&conf, err, sizeof err), HZ_EINVAL);
-    hz_conformal_conf_default(&conf);
-    /* sets are independent per (variable, step) */
-    hz_conformal_set *s = hz_conformal_set_new(&conf, 2, 96, err, sizeof err);
-    assert_non_null(s);
-    hz_conformal_update(hz_conformal_set_at(s, 1, 96), 5);
-    assert_int_equal(hz_conformal_count(hz_conformal_set_at(s, 1, 96)), 1);
-    assert_int_equal(hz_conformal_count(hz_conformal_set_at(s, 1, 95)), 0);
-    assert_int_equal(hz_conformal_count(hz_conformal_set_at(s, 0, 96)), 0);
-    hz_conformal_set_free(s);
-}
-
-/* On exchangeable residuals the a-interval covers a fraction a of new points (Lei et al.
- * 2018, Thm 2.2): check 0.90 -> 90% +- 2% and 0.99 -> 99% +- 1% over 10k points, with a
- * fixed calibration set and with online updates. */
-static void test_conformal_coverage_iid_normal(void **state)
-{
-    for (int online = 0; online <= 1; online++) {
-        hz_conformal_set *s = one_set(1000, 0.90, 0.99, 0);
-        hz_conformal *c = hz_conformal_set_at(s, 0, 1);
-        rng g = {0x9E3779B97F4A7C15ULL + (uint64_t)online};
-        double cal[1000];
-        for (int i = 0; i < 1000; i++)
-            cal[i] = normal(&g);
-        hz_conformal_seed(c, cal, 1000);
-        int in90 = 0, in99 = 0, flagged = 0;
-        double score_sum = 0;
-        const int N = 10000;
-        for (int i = 0; i < N; i++) {
-            double forecast = 50 + 10 * sin(i * 0.01);
-            double actual = forecast + normal(&g);
-            hz_conformal_result r;
-            if (online)
-                assert_int_equal(hz_conformal_observe(c, actual, forecast, &r), 0);
-            else
-                assert_int_equal(hz_conformal_score(c, actual, forecast, &r), 0);
-            in90 += actual >= r.lower[0] && actual <= r.upper[0];
-            in99 += actual >= r.lower[1] && actual <= r.upper[1];
-            flagged += r.flagged;
-            score_sum += r.score;
-        }
-        double cov90 = (double)in90 / N, cov99 = (double)in99 / N;
-        printf("  coverage (%s calibration): 0.90 -> %.4f, 0.99 -> %.4f, flagged %.4f, "
-               "mean score %.3f\n",
-               online ? "online" : "fixed", cov90, cov99, (double)flagged / N, score_sum / N);
-        assert_true(fabs(cov90 - 0.90) <= 0.02);
-        assert_true(fabs(cov99 - 0.99) <= 0.01);
-        assert_int_equal(flagged, N - in99);
-        /* scores are ~uniform on exchangeable data */
-        assert_true(fabs(score_sum / N - 0.5) < 0.02);
-        hz_conformal_set_free(s);
-    }
+    assert_int_equal(hz_iv_init(iv, 1, 1, levels, 2, &v, grid, err, sizeof err), 0);
 }
 
 /* Steady state allocates nothing: heap in use is the same before and after 20k points
- * through a full calibration set and the rules.  (Under ASan mallinfo2 reports zeros and
- * this holds trivially; the normal build is the one that checks.) */
+ * through the residual check with its online offsets, the rules and the shift detector.
+ * (Under ASan mallinfo2 reports zeros and this holds trivially; the normal build is the
+ * one that checks.) */
 static void test_no_allocation_per_point(void **state)
 {
-    hz_conformal_set *s = one_set(1000, 0.90, 0.99, 0);
-    hz_conformal *c = hz_conformal_set_at(s, 0, 1);
+    hz_iv iv;
+    plain_intervals(&iv, NULL);
+    hz_iv_adapt ad;
+    memset(&ad, 0, sizeof ad);
+    hz_shift_state sh;
+    hz_shift_init(&sh);
     rng g = {3};
-    for (int i = 0; i < 1000; i++)
-        hz_conformal_update(c, normal(&g));
     hz_rules_conf rc;
     hz_anomaly_rules_conf_default(&rc);
     rc.range_min = -3;
@@ -217,8 +77,10 @@ static void test_no_allocation_per_point(void **state)
     int flagged = 0;
     for (int i = 0; i < 20000; i++) {
         double x = normal(&g);
-        hz_conformal_result r;
-        hz_conformal_observe(c, x, 0, &r);
+        hz_iv_result r;
+        hz_iv_observe(&iv, &ad, 0, 1, x, 0, 1, &r);
+        hz_anomaly a;
+        flagged += hz_shift_update(8, 100, &sh, i, r.u, x, 0, &a);
         flagged += hz_anomaly_rules_check(&rc, &st, i * 1000LL + (i % 500 == 0) * 5000, x, out,
                                           HZ_RULES_MAX_OUT);
     }
@@ -226,7 +88,7 @@ static void test_no_allocation_per_point(void **state)
     assert_true(after.uordblks == before.uordblks);
     assert_true(after.hblkhd == before.hblkhd);
     assert_true(flagged > 0);
-    hz_conformal_set_free(s);
+    hz_iv_free(&iv);
 }
 
 /* ---- rules on single behaviours */
@@ -525,11 +387,14 @@ static void test_daily_load_with_faults(void **state)
     hz_rules_state st;
     hz_anomaly_rules_init(&st);
 
-    hz_conformal_set *cs = one_set(1000, 0.90, 0.99, 0);
-    hz_conformal *c = hz_conformal_set_at(cs, 0, 1);
+    float *cal = malloc(7 * DAY * sizeof *cal), grid[HZ_IV_GRID];
+    size_t ncal = 0;
+    hz_iv iv;
+    hz_iv_adapt ad;
+    memset(&ad, 0, sizeof ad);
 
     /* forecast: median of the same slot over the previous 7 days (robust seasonal naive);
-     * days 7..13 are the held-out split seeding the calibration set */
+     * days 7..13 are the held-out split that calibrates the intervals */
     int n_by_kind[5] = {0}; /* residual range flatline spike gap */
     const char *kinds[5] = {"residual", "range", "flatline", "spike", "gap"};
     int spike_kinds = 0, flat_at = -1, range_at = -1, gap_at = -1, spike_at = -1;
@@ -542,19 +407,29 @@ static void test_daily_load_with_faults(void **state)
         qsort(past, (size_t)np, sizeof *past, cmp_double);
         double forecast = np % 2 ? past[np / 2] : 0.5 * (past[np / 2 - 1] + past[np / 2]);
         if (t < 14 * DAY) {
-            hz_conformal_update(c, x[t] - forecast);
+            cal[ncal++] = (float)(x[t] - forecast);
             hz_anomaly_rules_check(&rc, &st, t0 + t * P, x[t], NULL, 0);
+            if (t == 14 * DAY - 1) {
+                hz_iv_grid_fill(cal, ncal, grid);
+                plain_intervals(&iv, grid);
+            }
             continue;
         }
         if (!present[t])
             continue;
         hz_anomaly out[HZ_RULES_MAX_OUT + 1];
         int n = hz_anomaly_rules_check(&rc, &st, t0 + t * P, x[t], out, HZ_RULES_MAX_OUT);
-        hz_conformal_result r;
-        assert_int_equal(hz_conformal_observe(c, x[t], forecast, &r), 0);
-        hz_conformal_to_anomaly(&r, t0 + t * P, x[t], forecast, &out[n]);
-        if (out[n].flag)
-            n++;
+        hz_iv_result r;
+        assert_int_equal(hz_iv_observe(&iv, &ad, 0, 1, x[t], forecast, 1, &r), 0);
+        if (r.flagged)
+            out[n++] = (hz_anomaly){.ts = t0 + t * P,
+                                    .value = x[t],
+                                    .expected = forecast,
+                                    .lower = r.lo[1],
+                                    .upper = r.hi[1],
+                                    .score = r.score,
+                                    .flag = 1,
+                                    .kind = "residual"};
         int has_res = 0;
         for (int j = 0; j < n; j++) {
             for (int k = 0; k < 5; k++)
@@ -595,7 +470,8 @@ static void test_daily_load_with_faults(void **state)
     assert_int_equal(gap_at, gap_t + 12);
     /* residual flags at 0.99: the faults plus about 1% of the clean points */
     assert_true(n_by_kind[0] >= 2 && n_by_kind[0] <= 2 + 4 + scored / 40);
-    hz_conformal_set_free(cs);
+    hz_iv_free(&iv);
+    free(cal);
     free(x);
     free(present);
 }
@@ -707,10 +583,6 @@ static void test_choptank_river_gauge(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_conformal_ranks_and_quantiles),
-        cmocka_unit_test(test_conformal_window_is_bounded),
-        cmocka_unit_test(test_conformal_conf_and_set),
-        cmocka_unit_test(test_conformal_coverage_iid_normal),
         cmocka_unit_test(test_no_allocation_per_point),
         cmocka_unit_test(test_rules_conf_check),
         cmocka_unit_test(test_rules_flatline_once_per_stretch),
