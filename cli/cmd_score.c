@@ -178,39 +178,43 @@ static int score_yaml(score_job *j, char *err, size_t errlen)
     return fclose(y) ? hz_err(err, errlen, HZ_EIO, "%s: cannot write", j->yaml) : 0;
 }
 
-/* Index of the row with time ts (rows sorted by time in *order), or -1. */
-static long find_row(const score_job *j, const size_t *order, int64_t ts)
+/* A row's time and index, sorted by time to find rows by time. */
+typedef struct row_at {
+    int64_t ts;
+    size_t row;
+} row_at;
+
+static int cmp_row(const void *x, const void *y)
 {
-    size_t lo = 0, hi = j->t->rows;
+    int64_t a = ((const row_at *)x)->ts, b = ((const row_at *)y)->ts;
+    return (a > b) - (a < b);
+}
+
+/* Index of the row with time ts in by[n] (sorted by time), or -1. */
+static long find_row(const row_at *by, size_t n, int64_t ts)
+{
+    size_t lo = 0, hi = n;
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
-        if (j->t->ts_ms[order[mid]] < ts)
+        if (by[mid].ts < ts)
             lo = mid + 1;
         else
             hi = mid;
     }
-    return lo < j->t->rows && j->t->ts_ms[order[lo]] == ts ? (long)order[lo] : -1;
-}
-
-static const hz_csv_table *sort_table; /* for cmp_row only: qsort has no context */
-
-static int cmp_row(const void *x, const void *y)
-{
-    int64_t a = sort_table->ts_ms[*(const size_t *)x], b = sort_table->ts_ms[*(const size_t *)y];
-    return (a > b) - (a < b);
+    return lo < n && by[lo].ts == ts ? (long)by[lo].row : -1;
 }
 
 /* Each row's largest score, any flag and the largest flagged kind, from the anomalies table;
  * rows of the training part and their times keep 0. */
 static int read_scores(score_job *j, char *err, size_t errlen)
 {
-    size_t n = j->t->rows, *order = malloc(n * sizeof *order);
-    if (!order)
+    size_t n = j->t->rows;
+    row_at *by = malloc(n * sizeof *by);
+    if (!by)
         return hz_err(err, errlen, HZ_ENOMEM, "out of memory");
     for (size_t i = 0; i < n; i++)
-        order[i] = i;
-    sort_table = j->t;
-    qsort(order, n, sizeof *order, cmp_row);
+        by[i] = (row_at){j->t->ts_ms[i], i};
+    qsort(by, n, sizeof *by, cmp_row);
     int64_t train_end = j->t->ts_ms[j->ntrain - 1];
     sqlite3 *db = NULL;
     sqlite3_stmt *st = NULL;
@@ -223,7 +227,7 @@ static int read_scores(score_job *j, char *err, size_t errlen)
         int64_t ts = sqlite3_column_int64(st, 0);
         double sc = sqlite3_column_double(st, 1);
         int flag = sqlite3_column_int(st, 2);
-        long r = ts > train_end ? find_row(j, order, ts) : -1;
+        long r = ts > train_end ? find_row(by, n, ts) : -1;
         if (r < 0)
             continue;
         if (sc > j->score[r])
@@ -238,7 +242,7 @@ static int read_scores(score_job *j, char *err, size_t errlen)
     }
     sqlite3_finalize(st);
     sqlite3_close(db);
-    free(order);
+    free(by);
     return rc;
 }
 
