@@ -5,7 +5,8 @@
  * pipeline (pipeline/pipeline.h: window store, forecaster with its intervals and residual
  * checks, rules) into a temporary SQLite file, whose `anomalies` rows (every residual score,
  * anomaly.record_scores) give each row its score.  The training rows score 0, as does any
- * row before the first forecast (a probation period, as streaming benchmarks use).
+ * row before the first forecast (a probation period, as streaming benchmarks use).  With
+ * -c, a copy of that file's pipeline settings runs instead (stream_with_config).
  * Output: every input record as it was, then anomaly_score (the largest score of the
  * reading, in [0, 1]), flag (0/1), kind (of the largest flagged record, empty if none) and
  * kinds (every kind flagged, joined by '+'). */
@@ -29,6 +30,7 @@ static const char *const KINDS[] = {"residual", "shift", "spike", "flatline", "g
 
 typedef struct score_args {
     const char *input, *output, *time_column, *fraction_text;
+    hz_cli_model_args m; /* -c, -p: score with that pipeline's settings */
     double fraction;
     int date_order;
 } score_args;
@@ -66,6 +68,11 @@ static void usage(FILE *f)
                "options:\n"
                "  -i, --input FILE         the CSV to score (required)\n"
                "  -o, --output FILE        write the scored CSV here (default: standard output)\n"
+               "  -c, --config FILE.yaml   score with that pipeline's settings (window, model,\n"
+               "                           training, variables, anomaly levels and rules)\n"
+               "                           instead of the built-in ones; its one value\n"
+               "                           field must be the file's value column\n"
+               "  -p, --pipeline NAME      with -c: the pipeline (default: the first)\n"
                "  --train-fraction F       share of the rows trained on, in (0, 1) (0.15)\n"
                "  --time-column C          timestamp column (default: the first)\n"
                "  --date-order ORDER       slashed dates: ymd (default), mdy, dmy\n"
@@ -76,6 +83,8 @@ static int parse(int argc, char **argv, score_args *a, char *err, size_t errlen)
 {
     *a = (score_args){.date_order = HZ_CSV_YMD, .fraction = 0.15};
     const hz_cli_opt opts[] = {{"input", 'i', HZ_CLI_STR, &a->input, 0, 0},
+                               {"config", 'c', HZ_CLI_STR, &a->m.config, 0, 0},
+                               {"pipeline", 'p', HZ_CLI_STR, &a->m.pipeline, 0, 0},
                                {"output", 'o', HZ_CLI_STR, &a->output, 0, 0},
                                {"train-fraction", 0, HZ_CLI_STR, &a->fraction_text, 0, 0},
                                {"time-column", 0, HZ_CLI_STR, &a->time_column, 0, 0},
@@ -246,27 +255,75 @@ static int read_scores(score_job *j, char *err, size_t errlen)
     return rc;
 }
 
-/* Trains the model and streams the file through the pipeline into j->db. */
-static int train_and_stream(score_job *j, char *err, size_t errlen)
+/* Trains pc's model on the file's first rows and streams the file through the pipeline into
+ * j->db. */
+static int run_pipeline(const hz_config *cfg, const hz_pipeline_conf *pc, char *err, size_t errlen)
 {
-    hz_config *cfg = NULL;
     hz_pipeline *p = NULL;
     hz_logger quiet = {NULL, NULL, HZ_LOG_WARN};
-    int rc = hz_config_load(j->yaml, &cfg, err, errlen);
-    if (rc)
-        return rc;
-    const hz_pipeline_conf *pc = &cfg->pipelines[0];
     hz_train_opts o = {.epochs = -1, .log = &quiet, .no_register = 1};
-    if (!(rc = hz_trainer_run(cfg, pc, &o, NULL, err, errlen)) &&
-        !(rc = hz_pipeline_new(cfg, pc, NULL, &quiet, NULL, &p, err, errlen))) {
+    int rc = hz_trainer_run(cfg, pc, &o, NULL, err, errlen);
+    if (!rc && !(rc = hz_pipeline_new(cfg, pc, NULL, &quiet, NULL, &p, err, errlen))) {
         int k;
         while ((k = hz_pipeline_step(p, 0, err, errlen)) > 0)
             ;
         rc = k < 0 ? k : hz_pipeline_drain(p, 30000, err, errlen);
     }
     hz_pipeline_free(p);
+    return rc;
+}
+
+/* The built-in pipeline (score_yaml) run over the file. */
+static int train_and_stream(score_job *j, char *err, size_t errlen)
+{
+    hz_config *cfg = NULL;
+    int rc = hz_config_load(j->yaml, &cfg, err, errlen);
+    if (!rc)
+        rc = run_pipeline(cfg, &cfg->pipelines[0], err, errlen);
     hz_config_free(cfg);
     return rc;
+}
+
+/* The pipeline of -c run over the file: a copy of its settings whose source is the file,
+ * whose model is trained afresh into the temporary directory on the first rows, and whose
+ * one sink is the temporary database (the file given is not changed, nor its checkpoint). */
+static int stream_with_config(score_job *j, const hz_config *cfg, const hz_pipeline_conf *user,
+                              char *err, size_t errlen)
+{
+    const hz_csv_table *t = j->t;
+    if (user->source.fields.n_values != 1 || strcmp(user->source.fields.values[0], t->names[0]))
+        return hz_err(err, errlen, HZ_EINVAL,
+                      "pipeline %s: expected one value field named %s (the file's value "
+                      "column), got %zu starting with %s",
+                      user->name, t->names[0], user->source.fields.n_values,
+                      user->source.fields.values[0]);
+    char path[4096], ckpt[160], delim[2] = {j->delim, 0};
+    if (!realpath(j->a->input, path))
+        return hz_err(err, errlen, HZ_EIO, "%s: cannot resolve the path", j->a->input);
+    snprintf(ckpt, sizeof ckpt, "%s/score.safetensors", j->dir);
+    double f = (double)j->ntrain / (double)t->rows, ratios[3] = {0.8 * f, 0.2 * f, 1 - f};
+    hz_pipeline_conf pc = *user;
+    pc.source.kind = HZ_CFG_SOURCE_CSV;
+    pc.source.csv.path = path;
+    pc.source.csv.series = "score";
+    pc.source.csv.delimiter = delim;
+    pc.source.csv.date_order = j->a->date_order;
+    pc.source.fields.time = j->tcol;
+    pc.model.checkpoint = ckpt;
+    pc.model.data.split = HZ_CFG_SPLIT_RATIO;
+    pc.model.data.ratios = ratios;
+    pc.model.data.n_ratios = 3;
+    pc.model.train.train_on_start = 0;
+    pc.model.train.retrain_every_ms = 0;
+    pc.anomaly.record_scores = 1;
+    hz_cfg_sink sink = {.kind = HZ_CFG_SINK_SQLITE};
+    sink.sqlite.path = j->db;
+    sink.sqlite.forecasts_table = "forecasts";
+    sink.sqlite.anomalies_table = "anomalies";
+    sink.sqlite.dead_letters_table = "dead_letters";
+    pc.sinks = &sink;
+    pc.n_sinks = 1;
+    return run_pipeline(cfg, &pc, err, errlen);
 }
 
 /* Every input record as it was, with the three columns. */
@@ -361,6 +418,10 @@ static int run(const score_args *a)
 {
     char err[HZ_ERRLEN];
     score_job j = {.a = a};
+    hz_config *cfg = NULL;
+    const hz_pipeline_conf *upc = NULL;
+    if (a->m.config && hz_cli_load(CMD, &a->m, &cfg, &upc))
+        return HZ_EXIT_FAIL;
     hz_csv_opts o = {.time_column = a->time_column, .date_order = a->date_order, .allow_empty = 1};
     int rc = hz_csv_load(a->input, &o, &j.t, err, sizeof err);
     if (!rc)
@@ -390,8 +451,11 @@ static int run(const score_args *a)
         } else {
             snprintf(j.yaml, sizeof j.yaml, "%s/score.yaml", j.dir);
             snprintf(j.db, sizeof j.db, "%s/score.sqlite", j.dir);
-            if (!(rc = score_yaml(&j, err, sizeof err)) &&
-                !(rc = train_and_stream(&j, err, sizeof err)))
+            if (a->m.config)
+                rc = stream_with_config(&j, cfg, upc, err, sizeof err);
+            else if (!(rc = score_yaml(&j, err, sizeof err)))
+                rc = train_and_stream(&j, err, sizeof err);
+            if (!rc)
                 rc = read_scores(&j, err, sizeof err);
         }
     }
@@ -400,6 +464,7 @@ static int run(const score_args *a)
     if (rc)
         hz_cli_error(CMD, "%s", err);
     job_free(&j);
+    hz_config_free(cfg);
     return rc ? HZ_EXIT_FAIL : HZ_EXIT_OK;
 }
 

@@ -4,8 +4,8 @@
 # spike and a shifted stretch on a noisy daily cycle are flagged (spike at its row; shift at
 # the stretch's start and end); a constant series raises nothing; a block of missing rows is
 # a gap; 5 rows score 0 with a note; a non-numeric cell fails naming file:line:column; a
-# tab-separated file with slashed dates (the Choptank sample) keeps its separator; 20,000
-# rows take well under a minute.
+# tab-separated file with slashed dates (the Choptank sample) keeps its separator; -c runs a
+# YAML pipeline's settings without touching its files; 20,000 rows take well under a minute.
 set -eu
 BIN=${BIN:-build}
 H="$BIN/horizon"
@@ -56,6 +56,21 @@ grep -q 'bad.csv:3:3: column "v"' "$T/err" || fail "bad cell message: $(cat "$T/
 "$H" score -i data/choptank/ChoptankRiverFlow.txt --date-order mdy -o "$T/chop.out" 2>/dev/null ||
     fail "Choptank failed"
 head -1 "$T/chop.out" | grep -q "$(printf 'Qdaily\tanomaly_score\tflag\tkind\tkinds')" || fail "Choptank header"
+
+# -c: the river demo's pipeline settings (levels to 0.999, log1p, its rules) on the same file;
+# its checkpoint and database are neither read nor written
+before=$(ls -l --time-style=+%s build/models/choptank.safetensors 2>/dev/null || echo none)
+"$H" score -i data/choptank/ChoptankRiverFlow.txt --date-order mdy -c config/examples/demo.yaml \
+    -o "$T/chop_c.out" 2>"$T/err" || fail "-c demo.yaml failed: $(cat "$T/err")"
+[ "$(wc -l <"$T/chop_c.out")" = 4384 ] || fail "-c: $(wc -l <"$T/chop_c.out") lines"
+awk -F'\t' 'NR > 1 && $4 == 1 && $5 == "spike" { s++ } END { exit !(s > 0) }' "$T/chop_c.out" ||
+    fail "-c: no spike flags with the demo's rules"
+[ "$(ls -l --time-style=+%s build/models/choptank.safetensors 2>/dev/null || echo none)" = "$before" ] ||
+    fail "-c wrote the demo's checkpoint"
+if "$H" score -i "$T/load.csv" -c config/examples/demo.yaml >/dev/null 2>"$T/err"; then
+    fail "-c with another value column passed"
+fi
+grep -q 'expected one value field named load' "$T/err" || fail "-c mismatch: $(cat "$T/err")"
 
 awk 'BEGIN { srand(5); print "ts,v"; for (i = 0; i < 20000; i++)
   printf "%d,%.3f\n", 1700000000 + i * 900, 10 + 3 * sin(i * 6.2832 / 96) + rand() }' >"$T/big.csv"
