@@ -468,6 +468,30 @@ int hz_forecaster_run(hz_forecaster *p, hz_window_store *ws, const hz_forecaster
     return 0;
 }
 
+static int discard_forecasts(void *opaque, const hz_forecast *fc, size_t n, char *err,
+                             size_t errlen)
+{
+    (void)opaque, (void)fc, (void)n, (void)err, (void)errlen;
+    return 0;
+}
+
+static int discard_anomalies(void *opaque, const hz_anomaly *a, size_t n)
+{
+    (void)opaque, (void)a, (void)n;
+    return 0;
+}
+
+int hz_forecaster_prime(hz_forecaster *p, hz_window_store *ws, char *err, size_t errlen)
+{
+    hz_forecaster_out quiet = {discard_forecasts, discard_anomalies, NULL};
+    hz_forecaster_stats st = p->st; /* what was written, not this */
+    int rc = hz_forecaster_stage(p, ws, &quiet, err, errlen);
+    if (!rc)
+        rc = hz_forecaster_run(p, ws, &quiet, err, errlen);
+    p->st = st;
+    return rc;
+}
+
 int hz_forecaster_check(hz_forecaster *p, uint32_t s, const char *sid, const hz_reading *r,
                         const hz_forecaster_out *o)
 {

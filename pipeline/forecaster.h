@@ -70,6 +70,12 @@ int hz_forecaster_stage(hz_forecaster *f, hz_window_store *ws, const hz_forecast
 int hz_forecaster_run(hz_forecaster *f, hz_window_store *ws, const hz_forecaster_out *o, char *err,
                       size_t errlen);
 
+/* After the windows were rebuilt from stored history (a restart): forecasts every ready
+ * window again without writing anything, so each series has the forecast it had before the
+ * restart (the model is deterministic) and its next reading is checked against it.  The
+ * online interval offsets and shift state start afresh.  Returns 0 or HZ_E*. */
+int hz_forecaster_prime(hz_forecaster *f, hz_window_store *ws, char *err, size_t errlen);
+
 /* Residual check of reading r (series index s in the store, sid its id there) against the
  * forecast of its series' newest window before it (the earliest step available): each
  * forecast variable is scored against its interval (training/interval.h), the series'

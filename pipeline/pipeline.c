@@ -329,9 +329,11 @@ static int rebuild_windows(hz_pipeline *p, char *err, size_t errlen)
     sqlite3_close_v2(db);
     if (rc)
         return rc;
-    uint32_t idx; /* those windows were forecast before the restart */
-    while (hz_window_store_pop_ready(p->ws, &idx))
-        ;
+    /* those windows were forecast before the restart: their forecasts are computed again,
+     * not written, for the next readings' residual checks */
+    if ((rc = grow_series(p, hz_window_store_counters(p->ws).series + 1)) ||
+        (rc = hz_forecaster_prime(p->fcst, p->ws, err, errlen)))
+        return rc == HZ_ENOMEM ? hz_err(err, errlen, rc, "out of memory") : rc;
     p->st.rebuilt_points = pts;
     hz_window_counters wc = hz_window_store_counters(p->ws);
     p->seen_late = wc.dropped_late;

@@ -15,9 +15,10 @@
  *
  * At start the windows are rebuilt from the SQLite sink's `readings` (when the source reads
  * that table itself, only rows up to its acknowledged cursor), so a restart does not re-warm
- * from scratch; the ready events of that replay were forecast before the restart and are
- * dropped.  The model comes from model.checkpoint; when the file is absent and
- * model.train.train_on_start is set, it is trained first (trainer.h).
+ * from scratch; the windows of that replay were forecast before the restart: they are
+ * forecast again without writing (hz_forecaster_prime), for the next readings' checks.  The model
+ * comes from model.checkpoint; when the file is absent and model.train.train_on_start is set, it is
+ * trained first (trainer.h).
  *
  * With model.train.retrain_every > 0, every that long after the pipeline started (and after
  * the previous attempt ended) one background thread trains a new model on the same data

@@ -266,6 +266,45 @@ static void test_residual_check(void **state)
     teardown_files(&fx);
 }
 
+/* A restart: windows rebuilt without forecasting, then hz_forecaster_prime; the next reading
+ * is checked against the same forecast as without the restart, and nothing is written. */
+static void test_prime_after_restart(void **state)
+{
+    fixture fx;
+    setup_files(&fx, 8);
+    hz_forecaster *f1 = open_fc(&fx), *f2 = open_fc(&fx);
+    sink *k1 = calloc(1, sizeof *k1), *k2 = calloc(1, sizeof *k2);
+    hz_window_store *ws1 = stream(f1, 30, k1);
+    hz_window_opts wo = {PER, L, 1, 1, 0};
+    char err[HZ_ERRLEN];
+    hz_window_store *ws2 = hz_window_store_new(&wo, err, sizeof err);
+    for (int t = 0; t < 30; t++)
+        for (int s = 0; s < 2; s++) {
+            double v = value_at(t, s);
+            assert_int_equal(hz_window_store_push(ws2, s ? "b" : "a", (int64_t)t * PER, &v), 0);
+        }
+    assert_int_equal(hz_forecaster_prime(f2, ws2, err, sizeof err), 0);
+    assert_int_equal(k2->n, 0);
+    assert_int_equal(hz_forecaster_stats_get(f2).forecasts, 0);
+    hz_reading r = {.series = "a", .ts_ms = 30 * PER, .nvars = 1};
+    r.values[0] = 100; /* far outside */
+    hz_forecaster_out o1 = out_of(k1), o2 = out_of(k2);
+    uint32_t a1 = (uint32_t)hz_window_store_find(ws1, "a"),
+             a2 = (uint32_t)hz_window_store_find(ws2, "a");
+    assert_int_equal(hz_forecaster_check(f1, a1, "a", &r, &o1), 0);
+    assert_int_equal(hz_forecaster_check(f2, a2, "a", &r, &o2), 0);
+    assert_int_equal(k1->n_an, 1);
+    assert_int_equal(k2->n_an, 1);
+    assert_true(fabs(k1->an[0].expected - k2->an[0].expected) < 1e-4);
+    hz_window_store_free(ws1);
+    hz_window_store_free(ws2);
+    free(k1);
+    free(k2);
+    hz_forecaster_free(f1);
+    hz_forecaster_free(f2);
+    teardown_files(&fx);
+}
+
 /* The value of series s at t in the timing test: a sine with a spike every 23 points and a
  * shifted stretch, so there are flags to compare. */
 static double timing_value(int t, int s)
@@ -344,9 +383,8 @@ static void test_timing_independent(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_timing_independent),
-        cmocka_unit_test(test_every_ready_window),
-        cmocka_unit_test(test_batching_invariant),
+        cmocka_unit_test(test_timing_independent), cmocka_unit_test(test_prime_after_restart),
+        cmocka_unit_test(test_every_ready_window), cmocka_unit_test(test_batching_invariant),
         cmocka_unit_test(test_residual_check),
     };
     return cmocka_run_group_tests_name("forecaster", tests, NULL, NULL);
