@@ -19,11 +19,13 @@
  *   drift (D rows ramping to +3s), noise (D/4 rows + N(0, 1.5 s)),
  *   missing (D/4 rows removed: a gap).
  * LABELS.csv: type,first_row,last_row,first_ts,last_ts (rows of OUT.csv; for `missing` the
- * row after the hole).
+ * row after the hole), then the real series' own faults found before injection as type
+ * `native` (holes of more than 2 periods, runs of at least max(3, D/2) identical values).
  *
  * Evaluation (every detector through the same code): a flagged row counts for an event when
  * it falls in [first_ts, last_ts + 3 periods]; an event is found when one does; flagged rows
- * outside every event window, grouped when less than D rows apart, are false events.
+ * outside every event window, grouped when less than D rows apart, are false events; flags in
+ * a native fault's window are neither (they are real; counted apart).
  * precision = found / (found + false), recall = found / events, F1 their harmonic mean;
  * delay = mean periods from an event's first row to its first flag; false events per day.
  * KINDS: which of `horizon score`'s kinds count ("all", or e.g. "residual+shift"). */
@@ -143,6 +145,27 @@ static int length_of(int type, int D)
     return l[type] < 1 ? 1 : l[type];
 }
 
+/* The real series' own faults, before injection, as "native" labels: holes of more than 2
+ * periods and runs of at least max(3, D/2) identical values.  Flags on them are real and
+ * unlabelled: evaluate counts them neither found nor false. */
+static void native_events(const series *s, int D, FILE *lab)
+{
+    int64_t period = 0;
+    for (size_t i = 1; i < s->n; i++)
+        if (s->ts[i] > s->ts[i - 1] && (!period || s->ts[i] - s->ts[i - 1] < period))
+            period = s->ts[i] - s->ts[i - 1];
+    size_t run = D / 2 > 3 ? (size_t)D / 2 : 3;
+    for (size_t i = 1; i < s->n; i++)
+        if (period && s->ts[i] - s->ts[i - 1] > 2 * period)
+            fprintf(lab, "native,0,0,%lld,%lld\n", (long long)s->ts[i - 1], (long long)s->ts[i]);
+    for (size_t i = 0, j; i < s->n; i = j) {
+        for (j = i + 1; j < s->n && isfinite(s->v[i]) && s->v[j] == s->v[i]; j++)
+            ;
+        if (j - i >= run)
+            fprintf(lab, "native,0,0,%lld,%lld\n", (long long)s->ts[i], (long long)s->ts[j - 1]);
+    }
+}
+
 static int cmd_inject(int argc, char **argv)
 {
     if (argc < 6)
@@ -153,6 +176,9 @@ static int cmd_inject(int argc, char **argv)
         return 1;
     rng_state = strtoull(argv[4], NULL, 10) * 2654435761u + 88172645463325252ULL;
     int D = atoi(argv[5]);
+    series s0 = {s.n, malloc(s.n * sizeof *s.ts), malloc(s.n * sizeof *s.v)};
+    memcpy(s0.ts, s.ts, s.n * sizeof *s.ts);
+    memcpy(s0.v, s.v, s.n * sizeof *s.v);
     double mean = 0, sd = 0, mn = INFINITY;
     size_t cnt = 0;
     for (size_t i = 0; i < s.n; i++)
@@ -217,6 +243,7 @@ static int cmd_inject(int argc, char **argv)
                 *x = 0;
         }
     }
+    native_events(&s0, D, lab);
     FILE *out = fopen(argv[2], "w");
     fprintf(out, "time,value\n");
     size_t *row_of = malloc(s.n * sizeof *row_of), r = 0;
@@ -243,6 +270,8 @@ static int cmd_inject(int argc, char **argv)
     fclose(out);
     free(drop);
     free(row_of);
+    free(s0.ts);
+    free(s0.v);
     free(start);
     free(len);
     return 0;
@@ -316,6 +345,11 @@ typedef struct event {
     int64_t first_flag;
 } event;
 
+/* the kinds horizon score writes, for the false events' breakdown */
+enum { NKINDS = 7 };
+static const char *const KINDS[NKINDS] = {"residual", "shift", "spike", "flatline",
+                                          "gap",      "range", "season"};
+
 /* Whether kinds (a '+' list) has one of want's ("all": any). */
 static int kinds_match(const char *kinds, const char *want)
 {
@@ -343,8 +377,8 @@ static int cmd_evaluate(int argc, char **argv)
         return 1;
     const char *want = argv[3];
     int D = atoi(argv[4]);
-    event ev[64];
-    int ne = 0;
+    event ev[64], nat[256];
+    int ne = 0, nn = 0;
     char line[4096];
     if (!fgets(line, sizeof line, lf))
         return 1;
@@ -354,9 +388,18 @@ static int cmd_evaluate(int argc, char **argv)
         size_t r0, r1;
         if (sscanf(line, "%31[^,],%zu,%zu,%lld,%lld", type, &r0, &r1, &t0, &t1) != 5)
             continue;
+        ev[ne].type = -1;
         for (int k = 0; k < NTYPES; k++)
             if (!strcmp(type, TYPES[k]))
                 ev[ne].type = k;
+        if (ev[ne].type < 0) { /* native: the real series' own fault */
+            if (nn < 256) {
+                nat[nn].t0 = t0;
+                nat[nn].t1 = t1;
+                nat[nn++].found = 0;
+            }
+            continue;
+        }
         ev[ne].t0 = t0;
         ev[ne].t1 = t1;
         ev[ne].found = 0;
@@ -364,7 +407,7 @@ static int cmd_evaluate(int argc, char **argv)
     }
     /* scored rows: time is the first field, then the last four are score, flag, kind, kinds */
     int64_t prev_ts = INT64_MIN, period = 0, last_false = INT64_MIN, t_first = 0, t_last = 0;
-    int false_events = 0;
+    int false_events = 0, false_by_kind[NKINDS] = {0};
     if (!fgets(line, sizeof line, sf))
         return 1;
     char delim = strchr(line, '\t') ? '\t' : ',';
@@ -400,9 +443,15 @@ static int cmd_evaluate(int argc, char **argv)
                     ev[e].first_flag = ts;
                 }
             }
+        for (int e = 0; e < nn && !in_event; e++)
+            if (ts >= nat[e].t0 && ts <= nat[e].t1 + 3 * period)
+                in_event = nat[e].found = 1;
         if (!in_event) {
-            if (last_false == INT64_MIN || ts - last_false >= (int64_t)D * period)
+            if (last_false == INT64_MIN || ts - last_false >= (int64_t)D * period) {
                 false_events++;
+                for (int k = 0; k < NKINDS; k++)
+                    false_by_kind[k] += kinds_match(f[nf - 1], KINDS[k]);
+            }
             last_false = ts;
         }
     }
@@ -423,6 +472,12 @@ static int cmd_evaluate(int argc, char **argv)
     printf(" [");
     for (int k = 0; k < NTYPES; k++)
         printf("%s%s %d", k ? ", " : "", TYPES[k], by_type[k]);
+    int nat_found = 0;
+    for (int e = 0; e < nn; e++)
+        nat_found += nat[e].found;
+    printf("] native %d/%d false by kind [", nat_found, nn);
+    for (int k = 0; k < NKINDS; k++)
+        printf("%s%s %d", k ? ", " : "", KINDS[k], false_by_kind[k]);
     printf("]\n");
     fclose(lf);
     fclose(sf);
