@@ -133,6 +133,22 @@ static int lookback_for(size_t ntrain)
     return l > 96 ? 96 : (int)l;
 }
 
+/* The flatline rule's length: twice the longest run of identical values in the training
+ * rows, at least 3 and at most 12 (a river at low flow repeats a value for days; a
+ * household's load never does). */
+static int flatline_for(const hz_csv_table *t, size_t ntrain)
+{
+    size_t longest = 1;
+    for (size_t i = 0, j; i < ntrain; i = j) {
+        double v = t->values[i * t->cols];
+        for (j = i + 1; j < ntrain && t->values[j * t->cols] == v; j++)
+            ;
+        if (j - i > longest)
+            longest = j - i;
+    }
+    return longest >= 6 ? 12 : longest < 2 ? 3 : (int)(2 * longest);
+}
+
 /* Whether every value of the file is >= 0 (flows, loads: scored in log1p space). */
 static int nonnegative(const hz_csv_table *t)
 {
@@ -144,8 +160,8 @@ static int nonnegative(const hz_csv_table *t)
 
 /* The pipeline for the file.  Flags outside the 99.9% interval; the rules: spikes that come
  * back (k 10, log1p for a series never below 0), level shifts (CUSUM 12), gaps of more than
- * 2 periods, 12 identical values.  Chosen on bench/anomaly.sh's seeds 1-3; seeds 4-6 score
- * alike (bench/RESULTS.md). */
+ * 2 periods, runs of identical values (flatline_for).  Chosen on bench/anomaly.sh's seeds 1-3;
+ * seeds 4-6 score alike (bench/RESULTS.md). */
 static int score_yaml(score_job *j, char *err, size_t errlen)
 {
     const hz_csv_table *t = j->t;
@@ -176,14 +192,15 @@ static int score_yaml(score_job *j, char *err, size_t errlen)
             "    anomaly:\n"
             "      levels: [0.9, 0.99, 0.999]\n"
             "      record_scores: true\n"
-            "      rules: {spike: 10, shift: 12, gap: 2, flatline: 12}\n"
+            "      rules: {spike: 10, shift: 12, gap: 2, flatline: %d}\n"
             "    sinks: [{sqlite: {}}]\n",
             j->db, path, j->delim == '\t' ? "\\t" : (char[]){j->delim, 0},
             j->a->date_order == HZ_CSV_MDY   ? "mdy"
             : j->a->date_order == HZ_CSV_DMY ? "dmy"
                                              : "ymd",
             j->tcol, t->names[0], (long long)j->period, lookback_for(j->ntrain), j->dir, 0.8 * f,
-            0.2 * f, 1 - f, t->names[0], nonnegative(t) ? "log1p" : "none");
+            0.2 * f, 1 - f, t->names[0], nonnegative(t) ? "log1p" : "none",
+            flatline_for(t, j->ntrain));
     return fclose(y) ? hz_err(err, errlen, HZ_EIO, "%s: cannot write", j->yaml) : 0;
 }
 
