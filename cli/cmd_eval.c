@@ -102,8 +102,8 @@ static void plot_window(FILE *f, hz_model *m, hz_ctx *c, const hz_prepared *d, c
     for (int t = 0; t < n; t++) {
         double a = t < L ? b->x[t * C + k] : b->y[(t - L) * C + k];
         double fc = t < L ? NAN : out->data[(t - L) * C + k];
-        v[0][t] = a * d->scaler.std[k] + d->scaler.mean[k];
-        v[1][t] = fc * d->scaler.std[k] + d->scaler.mean[k];
+        v[0][t] = hz_scaler_inv(&d->scaler, k, a);
+        v[1][t] = hz_scaler_inv(&d->scaler, k, fc);
         for (int s = 0; s < 2; s++)
             if (!isnan(v[s][t])) {
                 lo = fmin(lo, v[s][t]);

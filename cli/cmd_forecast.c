@@ -141,7 +141,7 @@ static int fill_inputs(const forecast_args *a, forecast_job *j, char *err, size_
             if (isnan(v))
                 return hz_err(err, errlen, HZ_EINVAL, "%s: empty %s in the input window (row %zu)",
                               a->input, j->names[k], r0 + i + 2);
-            j->x[i * C + k] = (hz_real)((v - j->sc.mean[k]) / j->sc.std[k]);
+            j->x[i * C + k] = (hz_real)hz_scaler_fwd(&j->sc, k, v);
         }
     for (int i = 0; i < lab; i++)
         memcpy(j->xd + (size_t)i * C, j->x + (size_t)(L - lab + i) * C, (size_t)C * sizeof *j->x);
@@ -215,11 +215,11 @@ static void write_rows(FILE *out, const forecast_job *j, const hz_tensor *y)
         fmt_time(last + (int64_t)(s + 1) * j->period, tb, sizeof tb);
         fprintf(out, "%s", tb);
         for (int k = 0; k < C; k++) {
-            double v = y->data[s * C + k] * j->sc.std[k] + j->sc.mean[k];
+            double v = hz_scaler_inv(&j->sc, k, y->data[s * C + k]);
             fprintf(out, ",%.6g", cal ? hz_iv_clip(&iv.var[k], v) : v);
         }
         for (int k = 0; cal && k < C; k++) {
-            double v = y->data[s * C + k] * j->sc.std[k] + j->sc.mean[k], lo[2], hi[2];
+            double v = hz_scaler_inv(&j->sc, k, y->data[s * C + k]), lo[2], hi[2];
             hz_iv_interval(&iv, NULL, k, s + 1, v, sc[k], lo, hi);
             for (int l = 0; l < 2; l++)
                 fprintf(out, ",%.6g,%.6g", lo[l], hi[l]);

@@ -999,8 +999,9 @@ static const hz_ckey variable_keys[] = {
      O(hz_cfg_variable, transform),
      .def = "none",
      .enums = transforms,
-     .doc = "Space the intervals are computed in: `log1p` for flows and loads, whose errors "
-            "grow with the level (docs/ANOMALIES.md)."},
+     .doc = "Space the variable is modelled and its intervals computed in: `log1p` for flows "
+            "and loads, whose errors grow with the level: the model is trained on and forecasts "
+            "log1p(max(x, 0)), scaled (docs/ANOMALIES.md). Changing it needs a retrain."},
     {.name = "bounds",
      .type = HZ_CT_DBLLIST,
      O(hz_cfg_variable, bounds),

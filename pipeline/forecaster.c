@@ -278,7 +278,7 @@ static int stage_row(hz_forecaster *p, hz_window_store *ws, uint32_t idx)
             float v = p->win[t * nv + p->mvar[k]];
             if (!isfinite(v)) /* a gap left missing (fill: none): no forecast from it */
                 return 0;
-            x[t * C + k] = (hz_real)((v - p->sc.mean[k]) / p->sc.std[k]);
+            x[t * C + k] = (hz_real)hz_scaler_fwd(&p->sc, k, v);
         }
     int n = L < HZ_IV_SCALE_W + 1 ? L : HZ_IV_SCALE_W + 1;
     for (int k = 0; k < C; k++)
@@ -396,7 +396,7 @@ static void row_forecasts(hz_forecaster *p, hz_window_store *ws, const hz_tensor
     float *bf = p->bfc + (size_t)b * P * C;
     for (int t = 0; t < P; t++)
         for (int k = 0; k < C; k++) {
-            double v = y->data[((size_t)b * P + t) * C + k] * p->sc.std[k] + p->sc.mean[k];
+            double v = hz_scaler_inv(&p->sc, k, y->data[((size_t)b * P + t) * C + k]);
             bf[t * C + k] = (float)v;
             hz_forecast *f = &p->fc[(*n)++];
             f->pipeline = p->pc->name;

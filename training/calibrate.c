@@ -17,6 +17,7 @@ void hz_calib_vars(const hz_pipeline_conf *pc, char *const *names, int C, const 
         memset(v, 0, sizeof *v);
         v->mean = sc->mean[k];
         v->std = sc->std[k] > 0 ? sc->std[k] : 1;
+        v->scaled_log1p = sc->log1p[k];
         v->lo = v->hi = NAN;
         for (size_t i = 0; pc && i < pc->n_variables; i++) {
             const hz_cfg_variable *cv = &pc->variables[i];
@@ -28,13 +29,15 @@ void hz_calib_vars(const hz_pipeline_conf *pc, char *const *names, int C, const 
                 v->hi = cv->bounds[1];
             }
         }
+        if (v->scaled_log1p) /* the model's space decides */
+            v->transform = HZ_TF_LOG1P;
     }
 }
 
 /* Original value of row r, column k of w's scaled data. */
 static double orig(const hz_windows *w, const hz_iv_var *v, int r, int k)
 {
-    return w->data[(size_t)r * w->cols + k] * v->std + v->mean;
+    return hz_iv_unscale(v, w->data[(size_t)r * w->cols + k]);
 }
 
 /* The local scale of window i's variable k (its last HZ_IV_SCALE_W + 1 inputs). */
@@ -79,7 +82,7 @@ int hz_calib_fit(const hz_windows *w, const float *pred, int n, hz_iv_var *vars,
             size_t m = 0;
             for (int i = 0; i < n; i++) {
                 double sc = s[i];
-                double fc = pred[((size_t)i * P + h) * C + k] * v->std + v->mean;
+                double fc = hz_iv_unscale(v, pred[((size_t)i * P + h) * C + k]);
                 double y = orig(w, v, w->begin + i + L + h, k);
                 double r = (hz_iv_z(v, y) - hz_iv_z(v, hz_iv_clip(v, fc))) / sc;
                 if (isfinite(r))
@@ -205,7 +208,7 @@ int hz_calib_backtest(const hz_iv *iv, const hz_windows *w, const float *pred, i
             const hz_iv_var *v = &iv->var[k];
             double s = window_scale(w, v, i, k, 1), lo[HZ_IV_MAX_LEVELS], hi[HZ_IV_MAX_LEVELS];
             for (int h = 1; h <= P; h++) {
-                double fc = pred[((size_t)i * P + h - 1) * C + k] * v->std + v->mean;
+                double fc = hz_iv_unscale(v, pred[((size_t)i * P + h - 1) * C + k]);
                 double y = orig(w, v, w->begin + i + L + h - 1, k);
                 hz_iv_interval(iv, &ad[k], k, h, fc, s, lo, hi);
                 int low = y <= q25[k];
@@ -221,7 +224,7 @@ int hz_calib_backtest(const hz_iv *iv, const hz_windows *w, const float *pred, i
             /* the reading one step after the window arrives: checked, the offsets move */
             hz_iv_result res;
             hz_iv_observe(iv, &ad[k], k, 1, orig(w, v, w->begin + i + L, k),
-                          pred[(size_t)i * P * C + k] * v->std + v->mean, s, &res);
+                          hz_iv_unscale(v, pred[(size_t)i * P * C + k]), s, &res);
         }
     for (int l = 0; l < nl; l++) {
         out->cover[l] = (double)in[l] / (double)out->points;

@@ -38,6 +38,15 @@ char *hz_meta_scaler_json(const hz_scaler *s)
     }
     json_object_set_new(o, "mean", m);
     json_object_set_new(o, "std", sd);
+    int any = 0;
+    for (int c = 0; c < s->cols; c++)
+        any |= s->log1p[c];
+    if (any) { /* absent in checkpoints that model every column as it is */
+        json_t *l = json_array();
+        for (int c = 0; c < s->cols; c++)
+            json_array_append_new(l, json_integer(s->log1p[c]));
+        json_object_set_new(o, "log1p", l);
+    }
     char *r = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(17));
     json_decref(o);
     return r;
@@ -53,11 +62,13 @@ int hz_meta_scaler_parse(const hz_st_file *f, hz_scaler *s, char ***names, int *
                       "`horizon train`?",
                       hz_st_path(f));
     json_t *v = json_loads(vj, 0, NULL), *sc = json_loads(sj, 0, NULL);
-    json_t *mean = json_object_get(sc, "mean"), *sd = json_object_get(sc, "std");
+    json_t *mean = json_object_get(sc, "mean"), *sd = json_object_get(sc, "std"),
+           *lg = json_object_get(sc, "log1p");
     int n = json_is_array(v) ? (int)json_array_size(v) : -1;
     int rc = 0;
     if (n < 1 || n > HZ_DS_MAXVARS || !json_is_array(mean) || !json_is_array(sd) ||
-        (int)json_array_size(mean) != n || (int)json_array_size(sd) != n) {
+        (int)json_array_size(mean) != n || (int)json_array_size(sd) != n ||
+        (lg && (!json_is_array(lg) || (int)json_array_size(lg) != n))) {
         rc = hz_err(err, errlen, HZ_EFORMAT,
                     "%s: metadata \"variables\" / \"scaler\" are malformed", hz_st_path(f));
     } else {
@@ -66,6 +77,7 @@ int hz_meta_scaler_parse(const hz_st_file *f, hz_scaler *s, char ***names, int *
         for (int i = 0; i < n; i++) {
             s->mean[i] = json_number_value(json_array_get(mean, (size_t)i));
             s->std[i] = json_number_value(json_array_get(sd, (size_t)i));
+            s->log1p[i] = lg && json_integer_value(json_array_get(lg, (size_t)i)) == 1;
             const char *nm = json_string_value(json_array_get(v, (size_t)i));
             (*names)[i] = strdup(nm ? nm : "?");
         }

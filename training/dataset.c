@@ -7,16 +7,22 @@
 
 #include "common/hz.h"
 
+/* x as the scaler fits it: log1p(max(x, 0)) for a log1p column. */
+static double value_of(const hz_scaler *s, int c, double x)
+{
+    return s->log1p[c] ? log1p(x < 0 ? 0 : x) : x;
+}
+
 void hz_scaler_fit(hz_scaler *s, const hz_table *t, int r0, int r1)
 {
     s->cols = t->cols;
     for (int c = 0; c < t->cols; c++) {
         double sum = 0, ss = 0;
         for (int r = r0; r < r1; r++)
-            sum += t->values[(size_t)r * t->cols + c];
+            sum += value_of(s, c, t->values[(size_t)r * t->cols + c]);
         double mean = sum / (r1 - r0);
         for (int r = r0; r < r1; r++) {
-            double d = t->values[(size_t)r * t->cols + c] - mean;
+            double d = value_of(s, c, t->values[(size_t)r * t->cols + c]) - mean;
             ss += d * d;
         }
         double sd = sqrt(ss / (r1 - r0));
@@ -30,7 +36,7 @@ void hz_scaler_apply(const hz_scaler *s, const float *in, float *out, size_t row
     for (size_t r = 0; r < rows; r++)
         for (int c = 0; c < s->cols; c++) {
             size_t i = r * (size_t)s->cols + (size_t)c;
-            out[i] = (float)((in[i] - s->mean[c]) / s->std[c]);
+            out[i] = (float)hz_scaler_fwd(s, c, in[i]);
         }
 }
 
@@ -39,7 +45,7 @@ void hz_scaler_invert(const hz_scaler *s, const float *in, float *out, size_t ro
     for (size_t r = 0; r < rows; r++)
         for (int c = 0; c < s->cols; c++) {
             size_t i = r * (size_t)s->cols + (size_t)c;
-            out[i] = (float)(in[i] * s->std[c] + s->mean[c]);
+            out[i] = (float)hz_scaler_inv(s, c, in[i]);
         }
 }
 

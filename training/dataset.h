@@ -5,6 +5,7 @@
 #ifndef HZ_DATASET_H
 #define HZ_DATASET_H
 
+#include <math.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -24,12 +25,26 @@ typedef struct hz_table {
 typedef struct hz_scaler {
     int cols;
     double mean[HZ_DS_MAXVARS], std[HZ_DS_MAXVARS];
+    unsigned char log1p[HZ_DS_MAXVARS]; /* 1: the column is modelled as log1p(max(x, 0)) */
 } hz_scaler;
 
-/* Mean and population std (ddof 0) of rows [r0, r1) per column; std 0 becomes 1. */
+/* Mean and population std (ddof 0) of rows [r0, r1) per column, of log1p(x) where the
+ * column's log1p flag is set (set before fitting); std 0 becomes 1. */
 void hz_scaler_fit(hz_scaler *s, const hz_table *t, int r0, int r1);
 void hz_scaler_apply(const hz_scaler *s, const float *in, float *out, size_t rows);
 void hz_scaler_invert(const hz_scaler *s, const float *in, float *out, size_t rows);
+/* One value of column c to the model's space and back (NaN stays NaN). */
+static inline double hz_scaler_fwd(const hz_scaler *s, int c, double x)
+{
+    if (s->log1p[c])
+        x = log1p(x < 0 ? 0 : x);
+    return (x - s->mean[c]) / s->std[c];
+}
+static inline double hz_scaler_inv(const hz_scaler *s, int c, double z)
+{
+    double y = z * s->std[c] + s->mean[c];
+    return s->log1p[c] ? expm1(y) : y;
+}
 
 /* Row ranges [begin, end) of train / val / test slices (each starting seq_len early).
  * ETT: 12/4/4 months of 30 days at 24 (hour) or 96 (minute) rows a day; ratio: 0.7/0.2 test

@@ -29,8 +29,14 @@ const char *hz_iv_transform_name(int tf)
 double hz_iv_z(const hz_iv_var *v, double x)
 {
     if (v->transform == HZ_TF_LOG1P)
-        return log1p(x > 0 ? x : 0);
+        return log1p(x < 0 ? 0 : x);
     return (x - v->mean) / v->std;
+}
+
+double hz_iv_unscale(const hz_iv_var *v, double zs)
+{
+    double y = zs * v->std + v->mean;
+    return v->scaled_log1p ? expm1(y) : y;
 }
 
 double hz_iv_clip(const hz_iv_var *v, double x)

@@ -60,7 +60,11 @@ typedef struct hz_iv_var {
     double mean, std; /* the checkpoint's scaler (z-score space when no transform) */
     double lo, hi;    /* physical bounds in original units; NaN: none */
     double scale_med; /* typical local scale on the calibration split; <= 0: unknown */
+    int scaled_log1p; /* the model works on (log1p(x) - mean) / std (the scaler's flag) */
 } hz_iv_var;
+
+/* A model-space value of v back in original units. */
+double hz_iv_unscale(const hz_iv_var *v, double zs);
 
 double hz_iv_z(const hz_iv_var *v, double x);
 /* The inverse of hz_iv_z, clipped to the bounds. */

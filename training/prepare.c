@@ -212,6 +212,18 @@ int hz_prepared_load(const hz_config *cfg, const hz_pipeline_conf *p, const char
     return 0;
 }
 
+/* Columns whose variable says `transform: log1p` are modelled in log1p space. */
+static void set_log1p(const hz_pipeline_conf *p, hz_prepared *d)
+{
+    memset(d->scaler.log1p, 0, sizeof d->scaler.log1p);
+    for (int c = 0; c < d->table.cols && c < HZ_DS_MAXVARS; c++) {
+        hz_cfg_rules r;
+        int tf, ex;
+        hz_config_rules_for(p, d->names[c], NULL, &r, &tf, &ex);
+        d->scaler.log1p[c] = tf == HZ_CFG_TF_LOG1P;
+    }
+}
+
 int hz_prepared_split(const hz_pipeline_conf *p, const hz_model_conf *mc, const hz_scaler *scaler,
                       hz_prepared *d, char *err, size_t errlen)
 {
@@ -225,15 +237,18 @@ int hz_prepared_split(const hz_pipeline_conf *p, const hz_model_conf *mc, const 
                               err, errlen);
     if (rc)
         return rc;
-    if (scaler)
+    if (scaler) {
         d->scaler = *scaler;
-    else if (p->model.data.scale)
-        hz_scaler_fit(&d->scaler, t, d->begin[0], d->end[0]);
-    else {
-        d->scaler.cols = t->cols;
-        for (int c = 0; c < t->cols; c++) {
-            d->scaler.mean[c] = 0;
-            d->scaler.std[c] = 1;
+    } else {
+        set_log1p(p, d);
+        if (p->model.data.scale)
+            hz_scaler_fit(&d->scaler, t, d->begin[0], d->end[0]);
+        else {
+            d->scaler.cols = t->cols;
+            for (int c = 0; c < t->cols; c++) {
+                d->scaler.mean[c] = 0;
+                d->scaler.std[c] = 1;
+            }
         }
     }
     if (d->scaler.cols != t->cols)

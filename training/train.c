@@ -561,7 +561,9 @@ int hz_evaluate(hz_model *m, const hz_windows *w, int batch, int drop_last, cons
                     ae += fabs(d);
                     res->mse_step[t] += d * d;
                     res->mae_step[t] += fabs(d);
-                    double dorig = scaler ? d * scaler->std[k] : d;
+                    double dorig = scaler ? hz_scaler_inv(scaler, k, out->data[i]) -
+                                                hz_scaler_inv(scaler, k, b.y[i])
+                                          : d;
                     seo += dorig * dorig;
                     aeo += fabs(dorig);
                     if (pred)

@@ -11,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "training/checkpoint_meta.h"
+#include "training/dataset.h"
 #include "training/interval.h"
 
 static uint64_t rng = 88172645463325252ULL;
@@ -98,6 +100,36 @@ static void test_score_and_flag(void **state)
 /* Noise whose spread switches between 0.3 and 3 every 2000 points, against a calibration
  * (the default unit Laplace grid) fitted to neither: the offsets bring the long-run share of
  * points inside each interval to the nominal level. */
+/* A log1p column is fitted, scaled and restored in log1p space; the other stays linear; the
+ * flag travels in the checkpoint's scaler metadata. */
+static void test_scaler_log1p(void **state)
+{
+    (void)state;
+    float v[8] = {0, 10, 1, 20, 9, 30, 99, 40};
+    hz_table t = {.rows = 4, .cols = 2, .values = v};
+    hz_scaler s = {.log1p = {1, 0}};
+    hz_scaler_fit(&s, &t, 0, 4);
+    double m = (log1p(0) + log1p(1) + log1p(9) + log1p(99)) / 4;
+    assert_true(fabs(s.mean[0] - m) < 1e-9);
+    assert_true(fabs(s.mean[1] - 25) < 1e-9);
+    for (int r = 0; r < 4; r++)
+        for (int c = 0; c < 2; c++) {
+            double x = v[r * 2 + c];
+            assert_true(fabs(hz_scaler_inv(&s, c, hz_scaler_fwd(&s, c, x)) - x) < 1e-6 * (1 + x));
+        }
+    assert_true(fabs(hz_scaler_fwd(&s, 0, -5) - hz_scaler_fwd(&s, 0, 0)) < 1e-12);
+    assert_true(isnan(hz_scaler_fwd(&s, 0, NAN)));
+    hz_iv_var iv = {.mean = s.mean[0], .std = s.std[0], .scaled_log1p = 1};
+    assert_true(fabs(hz_iv_unscale(&iv, hz_scaler_fwd(&s, 0, 9)) - 9) < 1e-9);
+    char *j = hz_meta_scaler_json(&s);
+    assert_non_null(strstr(j, "\"log1p\":[1,0]"));
+    free(j);
+    s.log1p[0] = 0;
+    j = hz_meta_scaler_json(&s);
+    assert_null(strstr(j, "log1p"));
+    free(j);
+}
+
 static void test_online_coverage(void **state)
 {
     hz_iv_var v = plain();
@@ -130,10 +162,9 @@ static void test_online_coverage(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_grid_quantiles),
-        cmocka_unit_test(test_log1p_bounds_asymmetric),
-        cmocka_unit_test(test_score_and_flag),
-        cmocka_unit_test(test_online_coverage),
+        cmocka_unit_test(test_grid_quantiles), cmocka_unit_test(test_log1p_bounds_asymmetric),
+        cmocka_unit_test(test_score_and_flag), cmocka_unit_test(test_online_coverage),
+        cmocka_unit_test(test_scaler_log1p),
     };
     return cmocka_run_group_tests_name("interval", tests, NULL, NULL);
 }
