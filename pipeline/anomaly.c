@@ -252,10 +252,11 @@ int hz_shift_update(double h, int hold, hz_shift_state *s, int64_t ts, double u,
             s->sum[d] = 0;
             continue;
         }
-        if (before == 0) {
+        if (before == 0 || x > s->top[d]) {
             s->from[d] = ts;
             s->value[d] = value;
             s->expected[d] = expected;
+            s->top[d] = (float)x;
         }
         s->sum[d] = (float)now;
         if (now > h && fired < 0)

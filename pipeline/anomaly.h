@@ -88,8 +88,9 @@ int hz_anomaly_rules_check(const hz_rules_conf *conf, hz_rules_state *s, int64_t
  * u is a reading's residual in half-widths of its forecast's lowest-level interval on that
  * side (training/interval.h: hz_iv_result.u), about N(0, 0.6) at 0.90 when all is well.
  * S+ = max(0, S+ + u - HZ_SHIFT_K), S- likewise for -u; when one passes the threshold h
- * a "shift" is flagged at the reading where that sum last started to grow (the shift's
- * start), and both sums restart.  The flagged direction's sum then stays at 0 for `hold`
+ * a "shift" is flagged at the shift's start: the reading, since that sum last left 0, whose
+ * residual was the largest that way (a step's first reading, before the model follows it);
+ * both sums then restart.  The flagged direction's sum then stays at 0 for `hold`
  * readings (the model catches up with the new level meanwhile), while the other direction
  * is watched: a stretch at three times the load is flagged where it starts and where it
  * ends.  While either direction holds, the forecaster scores residuals without flagging
@@ -100,8 +101,9 @@ int hz_anomaly_rules_check(const hz_rules_conf *conf, hz_rules_state *s, int64_t
 
 typedef struct hz_shift_state {
     float sum[2];    /* [0] upward, [1] downward */
-    int64_t from[2]; /* ts where each sum last left 0 */
+    int64_t from[2]; /* ts of each direction's start (above) */
     double value[2], expected[2];
+    float top[2];    /* the largest residual that way since the sum left 0 */
     int32_t hold[2]; /* readings during which that direction is not flagged again */
 } hz_shift_state;
 

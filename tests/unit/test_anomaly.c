@@ -301,6 +301,23 @@ static void test_shift_start_and_end(void **state)
     assert_true(isnan(a.lower) && isnan(a.upper));
 }
 
+/* A sum already growing on small residuals before a step: the flag goes to the step's first
+ * reading (the largest residual), not to where the sum left 0. */
+static void test_shift_start_at_step(void **state)
+{
+    (void)state;
+    hz_shift_state s;
+    hz_shift_init(&s);
+    hz_anomaly a;
+    int n = 0;
+    for (int t = 100; t < 105; t++)
+        n += hz_shift_update(12, 96, &s, t, 0.9, 1, 1, &a);
+    assert_int_equal(n, 0);
+    assert_int_equal(hz_shift_update(12, 96, &s, 105, 20, 3, 1, &a), 1);
+    assert_int_equal(a.ts, 105);
+    assert_true(a.value == 3 && a.expected == 1);
+}
+
 /* The seasonal variant: a daily load cycle (96 readings a day, noise 5%), then a day at
  * three times the load: flagged near its start and where the day after begins (the
  * reference is then the x3 day), nothing on the clean days. */
@@ -590,6 +607,7 @@ int main(void)
         cmocka_unit_test(test_rules_spike_needs_return),
         cmocka_unit_test(test_rules_spike_log1p),
         cmocka_unit_test(test_shift_start_and_end),
+        cmocka_unit_test(test_shift_start_at_step),
         cmocka_unit_test(test_season_shift),
         cmocka_unit_test(test_daily_load_with_faults),
         cmocka_unit_test(test_choptank_river_gauge),
