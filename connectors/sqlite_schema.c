@@ -103,6 +103,37 @@ int hz_sqlite_open(const char *path, int full, int busy_timeout_ms, sqlite3 **ou
     return 0;
 }
 
+#define ISO(col) "strftime('%Y-%m-%dT%H:%M:%fZ', " col " / 1000.0, 'unixepoch')"
+
+/* View TABLE_iso: the times as text, then every column of the table ("t.*", expanded when
+ * the view is used, so the per-level columns added later show too).  A view from before
+ * (a fixed column list) is replaced; a view holds no data. */
+static int iso_view(sqlite3 *db, const char *table, const char *times, char *err, size_t errlen)
+{
+    char sql[1024], view[160];
+    snprintf(view, sizeof view, "%s_iso", table);
+    sqlite3_stmt *st = NULL;
+    int fresh = 0;
+    if (sqlite3_prepare_v2(db, "SELECT sql FROM sqlite_master WHERE type = 'view' AND name = ?1",
+                           -1, &st, NULL) == SQLITE_OK) {
+        sqlite3_bind_text(st, 1, view, -1, SQLITE_STATIC);
+        if (sqlite3_step(st) == SQLITE_ROW) {
+            const char *old = (const char *)sqlite3_column_text(st, 0);
+            fresh = old && strstr(old, " t.* FROM ");
+        }
+    }
+    sqlite3_finalize(st);
+    if (fresh)
+        return 0;
+    snprintf(sql, sizeof sql,
+             "BEGIN; DROP VIEW IF EXISTS %s; CREATE VIEW %s AS SELECT %s, t.* FROM %s t; COMMIT;",
+             view, view, times, table);
+    int rc = hz_sqlite_exec(db, sql, err, errlen);
+    if (rc)
+        sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+    return rc;
+}
+
 int hz_sqlite_schema_create(sqlite3 *db, const hz_sqlite_tables *t, char *err, size_t errlen)
 {
     /* Table names are checked identifiers (hz_sqlite_tables_resolve), so pasting is safe. */
@@ -120,19 +151,12 @@ int hz_sqlite_schema_create(sqlite3 *db, const hz_sqlite_tables *t, char *err, s
         " step INTEGER NOT NULL, value REAL, lower REAL, upper REAL, model_id TEXT,"
         " UNIQUE(pipeline, series, variable, issued_ts, step));"
         "CREATE INDEX IF NOT EXISTS %2$s_latest ON %2$s(series, variable, issued_ts);"
-        "CREATE VIEW IF NOT EXISTS %2$s_iso AS SELECT pipeline, series, variable,"
-        " strftime('%%Y-%%m-%%dT%%H:%%M:%%fZ', issued_ts / 1000.0, 'unixepoch') AS issued,"
-        " strftime('%%Y-%%m-%%dT%%H:%%M:%%fZ', target_ts / 1000.0, 'unixepoch') AS target,"
-        " step, value, lower, upper, model_id FROM %2$s;"
         "CREATE TABLE IF NOT EXISTS %3$s(pipeline TEXT NOT NULL, series TEXT NOT NULL,"
         " variable TEXT NOT NULL, ts INTEGER NOT NULL, value REAL, expected REAL, lower REAL,"
         " upper REAL, score REAL, flag INTEGER NOT NULL, kind TEXT NOT NULL, model_id TEXT,"
         " rule TEXT, UNIQUE(pipeline, series, variable, ts, kind));"
         "CREATE INDEX IF NOT EXISTS %3$s_by_ts ON %3$s(ts);"
         "CREATE INDEX IF NOT EXISTS %3$s_by_series_ts ON %3$s(series, ts);"
-        "CREATE VIEW IF NOT EXISTS %3$s_iso AS SELECT pipeline, series, variable,"
-        " strftime('%%Y-%%m-%%dT%%H:%%M:%%fZ', ts / 1000.0, 'unixepoch') AS time, value,"
-        " expected, lower, upper, score, flag, kind FROM %3$s;"
         "CREATE TABLE IF NOT EXISTS %4$s(id TEXT PRIMARY KEY, pipeline TEXT NOT NULL,"
         " kind TEXT NOT NULL, created INTEGER NOT NULL, config TEXT, metrics TEXT,"
         " path TEXT, sha256 TEXT);"
@@ -153,6 +177,11 @@ int hz_sqlite_schema_create(sqlite3 *db, const hz_sqlite_tables *t, char *err, s
         rc = hz_sqlite_add_column(db, t->anomalies, "model_id", "TEXT", err, errlen);
     if (!rc)
         rc = hz_sqlite_add_column(db, t->anomalies, "rule", "TEXT", err, errlen);
+    if (!rc)
+        rc = iso_view(db, t->forecasts,
+                      ISO("issued_ts") " AS issued, " ISO("target_ts") " AS target", err, errlen);
+    if (!rc)
+        rc = iso_view(db, t->anomalies, ISO("ts") " AS time", err, errlen);
     return rc;
 }
 

@@ -203,7 +203,8 @@ static void test_migrates_older_files(void **state)
                      "CREATE TABLE anomalies(pipeline TEXT NOT NULL, series TEXT NOT NULL,"
                      " variable TEXT NOT NULL, ts INTEGER NOT NULL, value REAL, expected REAL,"
                      " lower REAL, upper REAL, score REAL, flag INTEGER NOT NULL,"
-                     " kind TEXT NOT NULL, UNIQUE(pipeline, series, variable, ts, kind));",
+                     " kind TEXT NOT NULL, UNIQUE(pipeline, series, variable, ts, kind));"
+                     "CREATE VIEW anomalies_iso AS SELECT pipeline, series, ts FROM anomalies;",
                      NULL, NULL, NULL),
         SQLITE_OK);
     hz_sink *k = open_sink(path);
@@ -242,6 +243,13 @@ static void test_migrates_older_files(void **state)
                                    "'spike k=8 window=32' AND model_id IS NULL"),
                      1);
     assert_int_equal(query_int(db, "SELECT lower90 = 1.2 AND upper99_5 = 2 FROM forecasts"), 1);
+    /* the views show every column, those added later and the old view replaced */
+    assert_int_equal(query_int(db, "SELECT lower90 = 1.2 AND target = '1970-01-01T00:00:00.001Z'"
+                                   " FROM forecasts_iso"),
+                     1);
+    assert_int_equal(query_int(db, "SELECT rule = 'spike k=8 window=32' AND time LIKE '1970%'"
+                                   " FROM anomalies_iso"),
+                     1);
     k->ops->free(k);
     sqlite3_close(db);
 }
