@@ -267,7 +267,7 @@ static int src_poll(hz_source *base, hz_batch *out, size_t max, int timeout_ms, 
         s->dead[nd] = (hz_dead_letter){origin,      reason,
                                        m->payload,  m->len > maxlen ? maxlen : m->len,
                                        hz_now_ms(), (hz_pos){m->partition, m->offset}};
-        hz_log(s->log, HZ_LOG_INFO, "kafka %s: dead letter: %s", origin, reason);
+        /* logged once, with its pipeline, where it is written (pipeline/pipeline.c) */
         nd++;
         s->stats.dead++;
     }
