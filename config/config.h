@@ -167,7 +167,7 @@ typedef struct hz_cfg_sink {
         char *forecasts_table, *anomalies_table, *dead_letters_table;
     } sqlite;
     struct {
-        char *forecasts, *anomalies, *dead_letters; /* "" = not published */
+        char *forecasts, *anomalies, *dead_letters, *readings; /* "" = not published */
         hz_conf_map properties;
     } kafka;
 } hz_cfg_sink;

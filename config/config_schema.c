@@ -216,10 +216,11 @@ static int check_variables(hz_loader *L, const hz_pipeline_conf *p, yaml_node_t 
 static int check_kafka_sink(hz_loader *L, void *base, yaml_node_t *map, const char *path)
 {
     const hz_cfg_sink *s = (const hz_cfg_sink *)((char *)base - offsetof(hz_cfg_sink, kafka));
-    if (!*s->kafka.forecasts && !*s->kafka.anomalies && !*s->kafka.dead_letters)
+    if (!*s->kafka.forecasts && !*s->kafka.anomalies && !*s->kafka.dead_letters &&
+        !*s->kafka.readings)
         return hz_loader_err(L, map, path, NULL,
-                             "expected at least one of forecasts, anomalies, dead_letters "
-                             "topics, got none");
+                             "expected at least one of forecasts, anomalies, dead_letters, "
+                             "readings topics, got none");
     return 0;
 }
 
@@ -1075,6 +1076,12 @@ static const hz_ckey sink_kafka_keys[] = {
      SNK_KAF(dead_letters),
      .def = "\"\"",
      .doc = "Topic for inputs that could not be used; `\"\"` = not published."},
+    {.name = "readings",
+     .type = HZ_CT_STR,
+     SNK_KAF(readings),
+     .def = "\"\"",
+     .doc = "Topic the accepted readings are republished to, as stored (docs/MESSAGES.md); "
+            "`\"\"` = not published."},
     {.name = "properties",
      .type = HZ_CT_MAP,
      SNK_KAF(properties),

@@ -120,6 +120,7 @@ int hz_sink_from_config(const hz_config *cfg, const hz_cfg_sink *k, const hz_log
     o.forecasts_topic = *k->kafka.forecasts ? k->kafka.forecasts : NULL;
     o.anomalies_topic = *k->kafka.anomalies ? k->kafka.anomalies : NULL;
     o.dead_topic = *k->kafka.dead_letters ? k->kafka.dead_letters : NULL;
+    o.readings_topic = *k->kafka.readings ? k->kafka.readings : NULL;
     o.log = log;
     int rc = hz_kafka_sink_new(&o, out, err, errlen);
     free(props);

@@ -3,7 +3,8 @@
 # separate process on a YAML file (kafka source -> SQLite + Kafka sinks, a tiny iTransformer
 # checkpoint trained first), readings of 50 series produced with kcat, forecasts and
 # anomalies consumed with kcat and present in SQLite, an injected spike flagged, a malformed
-# message dead-lettered to SQLite and its topic; SIGTERM exits 0; a restart resumes after the
+# message dead-lettered to SQLite and its topic (logged once); the accepted readings
+# republished on a readings topic; SIGTERM exits 0; a restart resumes after the
 # committed offsets (it reads only the new messages, its windows rebuilt from SQLite) and
 # loses nothing.
 set -u
@@ -11,9 +12,10 @@ NAME=daemon_kafka
 T=$(mktemp -d /tmp/hz_dk_XXXXXX)
 . tests/tools/daemon_lib.sh
 
-start_mock readings forecasts anomalies dead
+start_mock readings forecasts anomalies dead stored
 train_ckpt
 kafka_yaml "$T/hz.yaml"
+sed -i 's/dead_letters: dead}/dead_letters: dead, readings: stored}/' "$T/hz.yaml"
 "$BIN/horizond" -c "$T/hz.yaml" --check >/dev/null || fail "--check refused the test config"
 
 # 40 points of 50 series; m7 spikes at point 35
@@ -34,6 +36,10 @@ wait_sql "SELECT count(*) FROM dead_letters WHERE pipeline = 'meters' AND origin
 stop_daemon
 grep -q 'pipeline meters stopped: 2000 readings' "$T/run1.log" || fail "first run did not report 2000 readings"
 [ "$(count_topic dead)" = 1 ] || fail "dead-letter topic holds $(count_topic dead) messages, expected 1"
+[ "$(grep -c 'readings/[0-9]*/[0-9]*' "$T/run1.log")" = 1 ] || fail "the dead letter is not logged once: $(grep 'readings/[0-9]' "$T/run1.log")"
+[ "$(count_topic stored)" = 2000 ] || fail "readings topic holds $(count_topic stored) messages, expected 2000"
+kcat -b "$BOOT" -C -t stored -e -o beginning -q -c 1 2>/dev/null | grep -q '"type":"reading","pipeline":"meters"' ||
+    fail "readings topic message: $(kcat -b "$BOOT" -C -t stored -e -o beginning -q -c 1 2>/dev/null)"
 nf=$(count_topic forecasts)
 [ "$nf" = 3400 ] || fail "forecasts topic holds $nf messages, SQLite 3400"
 na=$(count_topic anomalies)
