@@ -10,7 +10,7 @@
 /* x as the scaler fits it: log1p(max(x, 0)) for a log1p column. */
 static double value_of(const hz_scaler *s, int c, double x)
 {
-    return s->log1p[c] ? log1p(x < 0 ? 0 : x) : x;
+    return s->log1p[c] ? hz_log1p0(x) : x;
 }
 
 void hz_scaler_fit(hz_scaler *s, const hz_table *t, int r0, int r1)

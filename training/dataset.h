@@ -33,17 +33,25 @@ typedef struct hz_scaler {
 void hz_scaler_fit(hz_scaler *s, const hz_table *t, int r0, int r1);
 void hz_scaler_apply(const hz_scaler *s, const float *in, float *out, size_t rows);
 void hz_scaler_invert(const hz_scaler *s, const float *in, float *out, size_t rows);
+/* log1p(max(x, 0)): a log1p column's value as modelled (NaN stays NaN). */
+static inline double hz_log1p0(double x)
+{
+    return log1p(x < 0 ? 0 : x);
+}
+/* A scaled value z back in original units: z * std + mean, through expm1 when log1p. */
+static inline double hz_unscale(double z, double mean, double std, int log1p)
+{
+    double y = z * std + mean;
+    return log1p ? expm1(y) : y;
+}
 /* One value of column c to the model's space and back (NaN stays NaN). */
 static inline double hz_scaler_fwd(const hz_scaler *s, int c, double x)
 {
-    if (s->log1p[c])
-        x = log1p(x < 0 ? 0 : x);
-    return (x - s->mean[c]) / s->std[c];
+    return ((s->log1p[c] ? hz_log1p0(x) : x) - s->mean[c]) / s->std[c];
 }
 static inline double hz_scaler_inv(const hz_scaler *s, int c, double z)
 {
-    double y = z * s->std[c] + s->mean[c];
-    return s->log1p[c] ? expm1(y) : y;
+    return hz_unscale(z, s->mean[c], s->std[c], s->log1p[c]);
 }
 
 /* Row ranges [begin, end) of train / val / test slices (each starting seq_len early).

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "common/hz.h"
+#include "training/dataset.h"
 
 const double hz_iv_grid_p[HZ_IV_GRID] = {
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,  0.1,  0.15,  0.2,    0.25,  0.35,  0.5,
@@ -29,14 +30,13 @@ const char *hz_iv_transform_name(int tf)
 double hz_iv_z(const hz_iv_var *v, double x)
 {
     if (v->transform == HZ_TF_LOG1P)
-        return log1p(x < 0 ? 0 : x);
+        return hz_log1p0(x);
     return (x - v->mean) / v->std;
 }
 
 double hz_iv_unscale(const hz_iv_var *v, double zs)
 {
-    double y = zs * v->std + v->mean;
-    return v->scaled_log1p ? expm1(y) : y;
+    return hz_unscale(zs, v->mean, v->std, v->scaled_log1p);
 }
 
 double hz_iv_clip(const hz_iv_var *v, double x)
