@@ -145,6 +145,7 @@ typedef struct hz_cfg_anomaly {
     size_t n_levels;
     hz_cfg_rules rules;
     int record_scores; /* 1: every residual check is written (flag 0 when inside) */
+    int adapt_steps;   /* 1: offsets per forecast step, learnt from issued intervals */
 } hz_cfg_anomaly;
 
 /* One variable's physics (pipelines[].variables): how its forecast intervals are computed

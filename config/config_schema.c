@@ -978,6 +978,15 @@ static const hz_ckey anomaly_keys[] = {
      .def = "false",
      .doc = "Write every reading's residual score to `anomalies` (`flag` 0 when inside the "
             "interval), not only the flagged ones: a score history, at a row per reading."},
+    {.name = "adapt_steps",
+     .type = HZ_CT_BOOL,
+     O(hz_cfg_anomaly, adapt_steps),
+     .def = "true",
+     .doc = "Each forecast step's interval adapts to how often that step's issued intervals "
+            "missed (docs/ANOMALIES.md), at a cost of horizon x horizon x variables x levels "
+            "x 8 bytes per series (4.6 KB at a horizon of 24, one variable, two levels). "
+            "`false`: every step follows one offset, moved by the readings checked (a large "
+            "fleet's memory)."},
 };
 static const hz_csec anomaly_sec = {"anomaly", anomaly_keys,  NKEYS(anomaly_keys),
                                     0,         check_anomaly, "Anomaly flags on arriving points."};

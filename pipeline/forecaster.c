@@ -63,7 +63,9 @@ struct hz_forecaster {
     float *last_scale;                /* [scap, C] its local scales */
     int64_t *last_issued;             /* [scap] its issue slot time; INT64_MIN: none */
     int32_t *staged;                  /* [scap] batch row of its newest staged window; -1: none */
-    hz_iv_adapt *adapt;               /* [scap, C] online interval offsets */
+    hz_iv_adapt *adapt;               /* [scap, C, iv.steps] online interval offsets */
+    float *ring;                      /* [scap, hz_iv_ring_len] issued intervals (steps > 1) */
+    int64_t *ring_tags;               /* [scap, P] their target slots */
     hz_shift_state *shift;            /* [scap, C] shift detectors */
     double shift_h[HZ_MAX_VARS];      /* per model variable: its rules.shift (0: off) */
     char rule_res[48];                /* hz_anomaly.rule of residual flags */
@@ -73,24 +75,37 @@ struct hz_forecaster {
     uint64_t checked, inside[HZ_IV_MAX_LEVELS]; /* residual checks; inside each level */
 };
 
+/* Series i's start state of the intervals and the shift detectors. */
+static void reset_series(hz_forecaster *p, size_t i)
+{
+    size_t C = (size_t)p->C, A = C * (size_t)p->iv.steps;
+    p->last_issued[i] = INT64_MIN;
+    p->staged[i] = -1;
+    memset(p->adapt + i * A, 0, A * sizeof *p->adapt);
+    if (p->iv.steps > 1)
+        hz_iv_ring_reset(&p->iv, p->ring + i * hz_iv_ring_len(&p->iv),
+                         p->ring_tags + i * (size_t)p->P);
+    for (size_t k = 0; k < C; k++)
+        hz_shift_init(&p->shift[i * C + k]);
+}
+
 static int grow_series(hz_forecaster *p, size_t need)
 {
-    size_t c1 = p->scap, c2 = p->scap, c3 = p->scap, c4 = p->scap, c5 = p->scap, cap = p->scap;
-    size_t C = (size_t)p->C; /* every array grows alike, from the same capacity */
+    size_t c1 = p->scap, c2 = p->scap, c3 = p->scap, c4 = p->scap, c5 = p->scap, c6 = p->scap,
+           c7 = p->scap, cap = p->scap;
+    size_t C = (size_t)p->C, ring = p->iv.steps > 1 ? hz_iv_ring_len(&p->iv) : 0;
+    size_t tags = p->iv.steps > 1 ? (size_t)p->P : 0; /* every array grows alike */
     if (hz_grow((void **)&p->last_fc, &c1, need, (size_t)p->P * C * sizeof *p->last_fc) ||
         hz_grow((void **)&p->last_scale, &c2, need, C * sizeof *p->last_scale) ||
         hz_grow((void **)&p->staged, &c3, need, sizeof *p->staged) ||
-        hz_grow((void **)&p->adapt, &c4, need, C * sizeof *p->adapt) ||
+        hz_grow((void **)&p->adapt, &c4, need, C * (size_t)p->iv.steps * sizeof *p->adapt) ||
         hz_grow((void **)&p->shift, &c5, need, C * sizeof *p->shift) ||
+        (ring && hz_grow((void **)&p->ring, &c6, need, ring * sizeof *p->ring)) ||
+        (tags && hz_grow((void **)&p->ring_tags, &c7, need, tags * sizeof *p->ring_tags)) ||
         hz_grow((void **)&p->last_issued, &cap, need, sizeof *p->last_issued))
         return HZ_ENOMEM;
-    for (size_t i = p->scap; i < cap; i++) {
-        p->last_issued[i] = INT64_MIN;
-        p->staged[i] = -1;
-        memset(p->adapt + i * C, 0, C * sizeof *p->adapt);
-        for (size_t k = 0; k < C; k++)
-            hz_shift_init(&p->shift[i * C + k]);
-    }
+    for (size_t i = p->scap; i < cap; i++)
+        reset_series(p, i);
     p->scap = cap;
     return 0;
 }
@@ -189,6 +204,8 @@ static int make_intervals(hz_forecaster *p, const hz_st_file *f, char *err, size
         p->shift_h[k] = r.season > 0 ? 0 : r.shift; /* with a season: pipeline.c's detector */
         snprintf(p->rule_shift[k], sizeof p->rule_shift[k], "shift h=%g", r.shift);
     }
+    if (!pc->anomaly.adapt_steps)
+        p->iv.steps = 1;
     snprintf(p->rule_res, sizeof p->rule_res, "residual level=%g", p->iv.levels[p->iv.nl - 1]);
     if (!calibrated)
         hz_log(p->log, HZ_LOG_WARN,
@@ -327,25 +344,40 @@ int hz_forecaster_stage(hz_forecaster *p, hz_window_store *ws, const hz_forecast
     return 0;
 }
 
+/* The slot number of time ts (floor of ts / period). */
+static int64_t slot_of(const hz_forecaster *p, int64_t ts)
+{
+    int64_t q = ts / p->period;
+    return ts < 0 && q * p->period != ts ? q - 1 : q;
+}
+
+/* Series s's offsets of model variable k (iv.steps of them). */
+static hz_iv_adapt *series_adapt(hz_forecaster *p, uint32_t s, int k)
+{
+    return p->adapt + ((size_t)s * p->C + (size_t)k) * p->iv.steps;
+}
+
 /* Checks values (model order) of series s at ts against forecast fc [P, C] issued at
  * `issued` with local scales sc [C]; flagged points go to o.  Returns 0 or what o returns. */
 static int check_against(hz_forecaster *p, uint32_t s, const char *sid, int64_t ts,
                          const double *values, int64_t issued, const float *fc, const float *sc,
                          const hz_forecaster_out *o)
 {
-    int64_t slot_ts = (ts / p->period) * p->period;
-    if (ts < 0 && slot_ts != ts)
-        slot_ts -= p->period;
-    int64_t step = (slot_ts - issued) / p->period;
+    int64_t slot = slot_of(p, ts), step = slot - slot_of(p, issued);
     if (step < 1 || step > p->P)
         return 0;
     int n = 0;
     for (int k = 0; k < p->C; k++) {
         double f = fc[(size_t)(step - 1) * p->C + k];
         hz_iv_result res;
-        if (hz_iv_observe(&p->iv, &p->adapt[(size_t)s * p->C + k], k, (int)step, values[k], f,
-                          sc[k], &res))
+        hz_iv_adapt *ad = series_adapt(p, s, k);
+        if (hz_iv_observe(&p->iv, ad, k, (int)step, values[k], f, sc[k], &res))
             continue;
+        if (p->iv.steps > 1) /* every step issued for this slot learns (interval.h) */
+            hz_iv_ring_learn(&p->iv, ad, p->ring + s * hz_iv_ring_len(&p->iv),
+                             p->ring_tags + (size_t)s * p->P, slot, k, values[k]);
+        else
+            hz_iv_learn(&p->iv, ad, (int)step, values[k], res.lo, res.hi);
         p->checked++;
         for (int l = res.exceeded; l < p->iv.nl; l++) /* outside the first `exceeded` */
             p->inside[l]++;
@@ -409,7 +441,11 @@ static void row_forecasts(hz_forecaster *p, hz_window_store *ws, const hz_tensor
             f->value = hz_iv_clip(&p->iv.var[k], v);
             f->nlevels = nl;
             f->levels = p->iv.levels;
-            hz_iv_interval(&p->iv, &p->adapt[(size_t)s * C + k], k, t + 1, v, sc[k], f->lo, f->hi);
+            hz_iv_interval(&p->iv, series_adapt(p, s, k), k, t + 1, v, sc[k], f->lo, f->hi);
+            if (p->iv.steps > 1)
+                hz_iv_ring_put(&p->iv, p->ring + s * hz_iv_ring_len(&p->iv),
+                               p->ring_tags + (size_t)s * P, slot_of(p, f->target_ts), t + 1, k,
+                               f->lo, f->hi);
             f->lower = f->lo[nl - 1];
             f->upper = f->hi[nl - 1];
         }
@@ -564,6 +600,8 @@ void hz_forecaster_free(hz_forecaster *p)
     free(p->last_scale);
     free(p->staged);
     free(p->adapt);
+    free(p->ring);
+    free(p->ring_tags);
     free(p->shift);
     free(p->win);
     free(p->x);
@@ -590,7 +628,13 @@ int hz_forecaster_take_state(hz_forecaster *p, const hz_forecaster *from)
     size_t n = from->scap, C = (size_t)p->C;
     memcpy(p->last_fc, from->last_fc, n * (size_t)p->P * C * sizeof *p->last_fc);
     memcpy(p->last_scale, from->last_scale, n * C * sizeof *p->last_scale);
-    memcpy(p->adapt, from->adapt, n * C * sizeof *p->adapt);
+    if (from->iv.steps == p->iv.steps && from->iv.nl == p->iv.nl) {
+        memcpy(p->adapt, from->adapt, n * C * (size_t)p->iv.steps * sizeof *p->adapt);
+        if (p->iv.steps > 1) {
+            memcpy(p->ring, from->ring, n * hz_iv_ring_len(&p->iv) * sizeof *p->ring);
+            memcpy(p->ring_tags, from->ring_tags, n * (size_t)p->P * sizeof *p->ring_tags);
+        }
+    }
     memcpy(p->shift, from->shift, n * C * sizeof *p->shift);
     memcpy(p->last_issued, from->last_issued, n * sizeof *p->last_issued);
     return 0;

@@ -191,42 +191,81 @@ static int low_quartiles(const hz_windows *w, const hz_iv *iv, int n, double *q2
     return 0;
 }
 
+/* The backtest's state: every variable's per-step offsets and the ring of issued intervals,
+ * as the daemon keeps them for one series (pipeline/forecaster.c). */
+typedef struct bt_state {
+    hz_iv_adapt *ad; /* [C, steps] */
+    float *ring;
+    int64_t *tags;
+} bt_state;
+
+static void bt_free(bt_state *b)
+{
+    free(b->ad);
+    free(b->ring);
+    free(b->tags);
+}
+
+static int bt_init(const hz_iv *iv, bt_state *b, char *err, size_t errlen)
+{
+    b->ad = calloc((size_t)iv->C * iv->steps, sizeof *b->ad);
+    b->ring = malloc(hz_iv_ring_len(iv) * sizeof *b->ring);
+    b->tags = malloc((size_t)iv->P * sizeof *b->tags);
+    if (!b->ad || !b->ring || !b->tags) {
+        bt_free(b);
+        return hz_err(err, errlen, HZ_ENOMEM, "backtest: out of memory");
+    }
+    hz_iv_ring_reset(iv, b->ring, b->tags);
+    return 0;
+}
+
+/* Window i of w: the reading that ends its input meets the intervals issued for it (every
+ * variable, before the ring row is reused); then the window's intervals are issued, kept in
+ * the ring and scored in out. */
+static void bt_window(const hz_iv *iv, bt_state *b, const hz_windows *w, const float *pred, int i,
+                      const double *q25, hz_calib_cov *out, size_t *in, size_t *nlow)
+{
+    int P = w->pred_len, C = w->cols, L = w->seq_len, nl = iv->nl;
+    int64_t issued = w->begin + i + L - 1; /* row numbers serve as slots */
+    for (int k = 0; k < C; k++)
+        hz_iv_ring_learn(iv, b->ad + (size_t)k * iv->steps, b->ring, b->tags, issued, k,
+                         orig(w, &iv->var[k], (int)issued, k));
+    for (int k = 0; k < C; k++) {
+        const hz_iv_var *v = &iv->var[k];
+        hz_iv_adapt *a = b->ad + (size_t)k * iv->steps;
+        double s = window_scale(w, v, i, k, 1), lo[HZ_IV_MAX_LEVELS], hi[HZ_IV_MAX_LEVELS];
+        for (int h = 1; h <= P; h++) {
+            double fc = hz_iv_unscale(v, pred[((size_t)i * P + h - 1) * C + k]);
+            double y = orig(w, v, (int)issued + h, k);
+            hz_iv_interval(iv, a, k, h, fc, s, lo, hi);
+            hz_iv_ring_put(iv, b->ring, b->tags, issued + h, h, k, lo, hi);
+            int low = y <= q25[k];
+            *nlow += low;
+            for (int l = 0; l < nl; l++) {
+                in[l] += y >= lo[l] && y <= hi[l];
+                out->width[l] += hi[l] - lo[l];
+                if (low)
+                    out->width_low[l] += hi[l] - lo[l];
+            }
+            out->points++;
+        }
+    }
+}
+
 int hz_calib_backtest(const hz_iv *iv, const hz_windows *w, const float *pred, int n,
                       hz_calib_cov *out, char *err, size_t errlen)
 {
-    int P = w->pred_len, C = w->cols, L = w->seq_len, nl = iv->nl;
     memset(out, 0, sizeof *out);
     double q25[HZ_IV_MAX_VARS];
-    hz_iv_adapt ad[HZ_IV_MAX_VARS];
-    memset(ad, 0, sizeof ad);
+    bt_state b = {0};
     int rc = low_quartiles(w, iv, n, q25, err, errlen);
-    if (rc || n < 1)
+    if (rc || n < 1 || (rc = bt_init(iv, &b, err, errlen)))
         return rc;
     size_t in[HZ_IV_MAX_LEVELS] = {0}, nlow = 0;
     for (int i = 0; i < n; i++)
-        for (int k = 0; k < C; k++) {
-            const hz_iv_var *v = &iv->var[k];
-            double s = window_scale(w, v, i, k, 1), lo[HZ_IV_MAX_LEVELS], hi[HZ_IV_MAX_LEVELS];
-            for (int h = 1; h <= P; h++) {
-                double fc = hz_iv_unscale(v, pred[((size_t)i * P + h - 1) * C + k]);
-                double y = orig(w, v, w->begin + i + L + h - 1, k);
-                hz_iv_interval(iv, &ad[k], k, h, fc, s, lo, hi);
-                int low = y <= q25[k];
-                nlow += low;
-                for (int l = 0; l < nl; l++) {
-                    in[l] += y >= lo[l] && y <= hi[l];
-                    out->width[l] += hi[l] - lo[l];
-                    if (low)
-                        out->width_low[l] += hi[l] - lo[l];
-                }
-                out->points++;
-            }
-            /* the reading one step after the window arrives: checked, the offsets move */
-            hz_iv_result res;
-            hz_iv_observe(iv, &ad[k], k, 1, orig(w, v, w->begin + i + L, k),
-                          hz_iv_unscale(v, pred[(size_t)i * P * C + k]), s, &res);
-        }
-    for (int l = 0; l < nl; l++) {
+        bt_window(iv, &b, w, pred, i, q25, out, in, &nlow);
+    bt_free(&b);
+    for (int l = 0; l < iv->nl; l++) {
         out->cover[l] = (double)in[l] / (double)out->points;
         out->width[l] /= (double)out->points;
         out->width_low[l] = nlow ? out->width_low[l] / (double)nlow : NAN;

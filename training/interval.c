@@ -140,6 +140,7 @@ int hz_iv_init(hz_iv *iv, int P, int C, const double *levels, int nl, const hz_i
     iv->P = P;
     iv->C = C;
     iv->nl = nl;
+    iv->steps = P;
     memcpy(iv->levels, levels, (size_t)nl * sizeof *levels);
     memcpy(iv->var, vars, (size_t)C * sizeof *vars);
     float g[HZ_IV_GRID];
@@ -171,13 +172,20 @@ static void z_bounds(const hz_iv *iv, const hz_iv_adapt *a, int k, int h, double
                      double *zlo, double *zhi)
 {
     size_t base = ((size_t)(h - 1) * iv->C + k) * iv->nl;
+    const hz_iv_adapt *own = a && h > 1 && h <= iv->steps ? a + h - 1 : NULL;
     for (int l = 0; l < iv->nl; l++) {
         double ql = iv->qlo[base + l], qh = iv->qhi[base + l], w = (qh - ql) / 2;
         if (!(w > 0))
             w = 0;
         double dl = a ? a->d[l][0] : 0, dh = a ? a->d[l][1] : 0;
+        if (own) {
+            dl += own->d[l][0];
+            dh += own->d[l][1];
+        }
         zlo[l] = zf + s * (ql - dl * w);
         zhi[l] = zf + s * (qh + dh * w);
+        if (zlo[l] > zhi[l]) /* both sides moved in past each other: a point */
+            zlo[l] = zhi[l] = (zlo[l] + zhi[l]) / 2;
         if (l > 0 && zlo[l] > zlo[l - 1])
             zlo[l] = zlo[l - 1];
         if (l > 0 && zhi[l] < zhi[l - 1])
@@ -197,14 +205,16 @@ void hz_iv_interval(const hz_iv *iv, const hz_iv_adapt *a, int k, int h, double 
     }
 }
 
-/* Keeps an offset where the interval cannot turn inside out nor grow without limit. */
+/* Keeps an offset within limits: down to -HZ_IV_D_MIN half-widths, so a biased forecast's
+ * band can move past it to one side; up to 50, so no band grows without limit.  z_bounds
+ * keeps the two sides from crossing. */
 static float clamp_d(double d)
 {
-    return (float)(d < -0.9 ? -0.9 : d > 50 ? 50 : d);
+    return (float)(d < -HZ_IV_D_MIN ? -HZ_IV_D_MIN : d > 50 ? 50 : d);
 }
 
-int hz_iv_observe(const hz_iv *iv, hz_iv_adapt *a, int k, int h, double actual, double fc, double s,
-                  hz_iv_result *r)
+int hz_iv_observe(const hz_iv *iv, const hz_iv_adapt *a, int k, int h, double actual, double fc,
+                  double s, hz_iv_result *r)
 {
     if (!isfinite(actual) || !isfinite(fc))
         return -1;
@@ -218,16 +228,9 @@ int hz_iv_observe(const hz_iv *iv, hz_iv_adapt *a, int k, int h, double actual, 
         r->lo[l] = l < iv->nl ? hz_iv_x(v, zlo[l]) : NAN;
         r->hi[l] = l < iv->nl ? hz_iv_x(v, zhi[l]) : NAN;
     }
-    for (int l = 0; l < iv->nl; l++) {
-        int miss_lo = za<zlo[l], miss_hi = za> zhi[l];
-        if (miss_lo || miss_hi)
+    for (int l = 0; l < iv->nl; l++)
+        if (za < zlo[l] || za > zhi[l])
             r->exceeded = l + 1;
-        if (a) {
-            double tail = (1 - iv->levels[l]) / 2;
-            a->d[l][0] = clamp_d(a->d[l][0] + HZ_IV_GAMMA * (miss_lo - tail));
-            a->d[l][1] = clamp_d(a->d[l][1] + HZ_IV_GAMMA * (miss_hi - tail));
-        }
-    }
     r->flagged = r->exceeded == iv->nl;
     double half0 = za >= zf ? zhi[0] - zf : zf - zlo[0];
     r->u = half0 > 0 ? (za - zf) / half0 : 0;
@@ -235,4 +238,82 @@ int hz_iv_observe(const hz_iv *iv, hz_iv_adapt *a, int k, int h, double actual, 
     double z = half > 0 ? dist / half : (dist > 0 ? INFINITY : 0);
     r->score = isinf(z) ? 1.0 : z / (1 + z);
     return 0;
+}
+
+void hz_iv_learn(const hz_iv *iv, hz_iv_adapt *a, int h, double actual, const double *lo,
+                 const double *hi)
+{
+    if (!isfinite(actual))
+        return;
+    a += (h <= iv->steps ? h : 1) - 1;
+    double g = h > 1 && h <= iv->steps ? HZ_IV_GAMMA_STEP : HZ_IV_GAMMA;
+    for (int l = 0; l < iv->nl; l++) {
+        if (isnan(lo[l]) || isnan(hi[l]))
+            continue;
+        double tail = (1 - iv->levels[l]) / 2;
+        a->d[l][0] = clamp_d(a->d[l][0] + g * ((actual < lo[l]) - tail));
+        a->d[l][1] = clamp_d(a->d[l][1] + g * ((actual > hi[l]) - tail));
+    }
+}
+
+size_t hz_iv_ring_len(const hz_iv *iv)
+{
+    return (size_t)iv->P * iv->P * iv->C * iv->nl * 2;
+}
+
+/* The ring row of target slot t (a non-negative remainder for slots before 1970). */
+static size_t ring_row(const hz_iv *iv, int64_t t)
+{
+    int64_t r = t % iv->P;
+    return (size_t)(r < 0 ? r + iv->P : r);
+}
+
+static void row_clear(const hz_iv *iv, float *row)
+{
+    size_t n = hz_iv_ring_len(iv) / (size_t)iv->P;
+    for (size_t i = 0; i < n; i++)
+        row[i] = NAN;
+}
+
+void hz_iv_ring_reset(const hz_iv *iv, float *ring, int64_t *tags)
+{
+    for (int r = 0; r < iv->P; r++) {
+        tags[r] = INT64_MIN;
+        row_clear(iv, ring + (size_t)r * (hz_iv_ring_len(iv) / (size_t)iv->P));
+    }
+}
+
+void hz_iv_ring_put(const hz_iv *iv, float *ring, int64_t *tags, int64_t target, int h, int k,
+                    const double *lo, const double *hi)
+{
+    size_t r = ring_row(iv, target), per = hz_iv_ring_len(iv) / (size_t)iv->P;
+    float *row = ring + r * per;
+    if (tags[r] > target || h < 1 || h > iv->P)
+        return;
+    if (tags[r] < target) {
+        tags[r] = target;
+        row_clear(iv, row);
+    }
+    float *e = row + ((size_t)(h - 1) * iv->C + k) * iv->nl * 2;
+    for (int l = 0; l < iv->nl; l++) {
+        e[2 * l] = (float)lo[l];
+        e[2 * l + 1] = (float)hi[l];
+    }
+}
+
+void hz_iv_ring_learn(const hz_iv *iv, hz_iv_adapt *a, const float *ring, const int64_t *tags,
+                      int64_t slot, int k, double actual)
+{
+    size_t r = ring_row(iv, slot), per = hz_iv_ring_len(iv) / (size_t)iv->P;
+    if (tags[r] != slot)
+        return;
+    for (int h = 1; h <= iv->P; h++) {
+        const float *e = ring + r * per + ((size_t)(h - 1) * iv->C + k) * iv->nl * 2;
+        double lo[HZ_IV_MAX_LEVELS], hi[HZ_IV_MAX_LEVELS];
+        for (int l = 0; l < iv->nl; l++) {
+            lo[l] = e[2 * l];
+            hi[l] = e[2 * l + 1];
+        }
+        hz_iv_learn(iv, a, h, actual, lo, hi);
+    }
 }

@@ -79,6 +79,7 @@ static void test_no_allocation_per_point(void **state)
         double x = normal(&g);
         hz_iv_result r;
         hz_iv_observe(&iv, &ad, 0, 1, x, 0, 1, &r);
+        hz_iv_learn(&iv, &ad, 1, x, r.lo, r.hi);
         hz_anomaly a;
         flagged += hz_shift_update(8, 100, &sh, i, r.u, x, 0, &a);
         flagged += hz_anomaly_rules_check(&rc, &st, i * 1000LL + (i % 500 == 0) * 5000, x, out,
@@ -438,6 +439,7 @@ static void test_daily_load_with_faults(void **state)
         int n = hz_anomaly_rules_check(&rc, &st, t0 + t * P, x[t], out, HZ_RULES_MAX_OUT);
         hz_iv_result r;
         assert_int_equal(hz_iv_observe(&iv, &ad, 0, 1, x[t], forecast, 1, &r), 0);
+        hz_iv_learn(&iv, &ad, 1, x[t], r.lo, r.hi);
         if (r.flagged)
             out[n++] = (hz_anomaly){.ts = t0 + t * P,
                                     .value = x[t],

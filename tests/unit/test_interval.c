@@ -146,6 +146,7 @@ static void test_online_coverage(void **state)
         hz_iv_result r, f;
         hz_iv_observe(&iv, NULL, 0, 1, y, 0, 1, &f);
         hz_iv_observe(&iv, &a, 0, 1, y, 0, 1, &r);
+        hz_iv_learn(&iv, &a, 1, y, r.lo, r.hi);
         for (int l = 0; l < 2; l++) {
             in[l] += y >= r.lo[l] && y <= r.hi[l];
             in_fixed[l] += y >= f.lo[l] && y <= f.hi[l];
@@ -159,12 +160,70 @@ static void test_online_coverage(void **state)
     hz_iv_free(&iv);
 }
 
+/* Forecast errors whose spread grows over the steps (0.3, 1, 3, 6) against a calibration
+ * that says the same spread at every step: each step's own offset, learnt through the ring
+ * of issued intervals, brings that step's coverage to the level; steps == 1 cannot. */
+static double ring_run(int steps, double cover[4])
+{
+    hz_iv_var v = plain();
+    const double levels[1] = {0.9};
+    enum { P = 4, N = 40000 };
+    static const double sd[P] = {0.3, 1, 3, 6};
+    hz_iv iv;
+    char err[200];
+    assert_int_equal(hz_iv_init(&iv, P, 1, levels, 1, &v, NULL, err, sizeof err), 0);
+    iv.steps = steps;
+    hz_iv_adapt a[P];
+    memset(a, 0, sizeof a);
+    float ring[P * P * 2];
+    int64_t tags[P];
+    assert_int_equal(hz_iv_ring_len(&iv), P * P * 2);
+    hz_iv_ring_reset(&iv, ring, tags);
+    static double fc[N + P][P + 1]; /* fc[target][h]: the forecast issued h before */
+    static double lo[N + P][P + 1], hi[N + P][P + 1];
+    int in[P] = {0}, cnt[P] = {0};
+    for (int t = 0; t < N; t++) {
+        double y = gauss();
+        if (t >= P && steps > 1) /* the reading of slot t meets what was issued for it */
+            hz_iv_ring_learn(&iv, a, ring, tags, t, 0, y);
+        else if (t >= P) /* as the daemon without the ring: step 1 only */
+            hz_iv_learn(&iv, a, 1, y, &lo[t][1], &hi[t][1]);
+        for (int h = 1; h <= P && t >= P; h++)
+            if (t > N / 2) {
+                in[h - 1] += y >= lo[t][h] && y <= hi[t][h];
+                cnt[h - 1]++;
+            }
+        for (int h = 1; h <= P; h++) { /* issue the forecast of slot t for t + h */
+            fc[t + h][h] = 0 + sd[h - 1] * gauss();
+            hz_iv_interval(&iv, a, 0, h, fc[t + h][h], 1, &lo[t + h][h], &hi[t + h][h]);
+            hz_iv_ring_put(&iv, ring, tags, t + h, h, 0, &lo[t + h][h], &hi[t + h][h]);
+        }
+    }
+    double worst = 0;
+    for (int h = 0; h < P; h++) {
+        cover[h] = (double)in[h] / cnt[h];
+        if (fabs(cover[h] - 0.9) > worst)
+            worst = fabs(cover[h] - 0.9);
+    }
+    hz_iv_free(&iv);
+    return worst;
+}
+
+static void test_ring_step_coverage(void **state)
+{
+    (void)state;
+    double c[4];
+    assert_true(ring_run(4, c) < 0.015);
+    assert_true(ring_run(1, c) > 0.1); /* one shared offset fits step 1 only */
+    assert_true(c[0] > 0.88 && c[0] < 0.92);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_grid_quantiles), cmocka_unit_test(test_log1p_bounds_asymmetric),
-        cmocka_unit_test(test_score_and_flag), cmocka_unit_test(test_online_coverage),
-        cmocka_unit_test(test_scaler_log1p),
+        cmocka_unit_test(test_grid_quantiles),     cmocka_unit_test(test_log1p_bounds_asymmetric),
+        cmocka_unit_test(test_score_and_flag),     cmocka_unit_test(test_online_coverage),
+        cmocka_unit_test(test_ring_step_coverage), cmocka_unit_test(test_scaler_log1p),
     };
     return cmocka_run_group_tests_name("interval", tests, NULL, NULL);
 }
