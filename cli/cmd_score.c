@@ -158,10 +158,21 @@ static int nonnegative(const hz_csv_table *t)
     return 1;
 }
 
+/* The seasonal level detector's season for the file: a day, for a series never below 0 (a
+ * load, a flow) read more often than daily in a period that divides a day; else 0 (off:
+ * a temperature's day before is weather, not a reference). */
+static int season_for(const score_job *j)
+{
+    const int64_t day = 86400000;
+    if (!nonnegative(j->t) || j->period <= 0 || j->period >= day || day % j->period)
+        return 0;
+    return (int)(day / j->period);
+}
+
 /* The pipeline for the file.  Flags outside the 99.9% interval; the rules: spikes that come
- * back (k 10, log1p for a series never below 0), level shifts (CUSUM 12), gaps of more than
- * 2 periods, runs of identical values (flatline_for).  Chosen on bench/anomaly.sh's seeds 1-3;
- * seeds 4-6 score alike (bench/RESULTS.md). */
+ * back (k 10, log1p for a series never below 0), level shifts (CUSUM 12, and season_for's
+ * seasonal detector), gaps of more than 2 periods, runs of identical values (flatline_for).  Chosen
+ * on bench/anomaly.sh's seeds 1-3; seeds 4-6 score alike (bench/RESULTS.md). */
 static int score_yaml(score_job *j, char *err, size_t errlen)
 {
     const hz_csv_table *t = j->t;
@@ -192,7 +203,7 @@ static int score_yaml(score_job *j, char *err, size_t errlen)
             "    anomaly:\n"
             "      levels: [0.9, 0.99, 0.999]\n"
             "      record_scores: true\n"
-            "      rules: {spike: 10, shift: 12, gap: 2, flatline: %d}\n"
+            "      rules: {spike: 10, shift: 12, gap: 2, flatline: %d, season: %d}\n"
             "    sinks: [{sqlite: {}}]\n",
             j->db, path, j->delim == '\t' ? "\\t" : (char[]){j->delim, 0},
             j->a->date_order == HZ_CSV_MDY   ? "mdy"
@@ -200,7 +211,7 @@ static int score_yaml(score_job *j, char *err, size_t errlen)
                                              : "ymd",
             j->tcol, t->names[0], (long long)j->period, lookback_for(j->ntrain), j->dir, 0.8 * f,
             0.2 * f, 1 - f, t->names[0], nonnegative(t) ? "log1p" : "none",
-            flatline_for(t, j->ntrain));
+            flatline_for(t, j->ntrain), season_for(j));
     return fclose(y) ? hz_err(err, errlen, HZ_EIO, "%s: cannot write", j->yaml) : 0;
 }
 

@@ -281,21 +281,118 @@ int hz_shift_update(double h, int hold, hz_shift_state *s, int64_t ts, double u,
 void hz_season_init(hz_season_state *s)
 {
     memset(s, 0, sizeof *s);
+    s->last = INT64_MIN;
 }
 
-int hz_season_update(double h, int season, int in_log, hz_season_state *s, int64_t ts, double value,
-                     double ref, hz_anomaly *out)
+void hz_season_free(hz_season_state *s)
 {
-    if (!isfinite(value) || !isfinite(ref) || season < 1)
+    free(s->hist);
+    hz_season_init(s);
+}
+
+static int cmp_f(const void *a, const void *b)
+{
+    float x = *(const float *)a, y = *(const float *)b;
+    return (x > y) - (x < y);
+}
+
+/* The references of slot t in hist (ring of n = K * season slots, t - n .. t - 1 held):
+ * sorted into ref; returns their count, *seasons the seasons that gave one. */
+static int season_refs(const float *hist, int season, int64_t t, float *ref, int *seasons)
+{
+    int64_t n = (int64_t)HZ_SEASON_K * season;
+    int cnt = 0;
+    *seasons = 0;
+    for (int k = 1; k <= HZ_SEASON_K; k++) {
+        int before = cnt;
+        for (int j = -HZ_SEASON_W; j <= HZ_SEASON_W; j++) {
+            int64_t u = t - (int64_t)k * season + j;
+            if (u < t - n || u >= t)
+                continue;
+            float v = hist[((u % n) + n) % n];
+            if (!isnan(v))
+                ref[cnt++] = v;
+        }
+        *seasons += cnt > before;
+    }
+    qsort(ref, (size_t)cnt, sizeof *ref, cmp_f);
+    return cnt;
+}
+
+/* Stores x at slot t, clearing the slots skipped since the last one. */
+static void season_store(hz_season_state *s, int season, int64_t t, float x)
+{
+    int64_t n = (int64_t)HZ_SEASON_K * season;
+    int64_t from = s->last == INT64_MIN || t - s->last > n ? t - n + 1 : s->last + 1;
+    for (int64_t u = from; u < t; u++)
+        s->hist[((u % n) + n) % n] = NAN;
+    s->hist[((t % n) + n) % n] = x;
+    s->last = t;
+}
+
+static int season_flag(hz_season_state *s, double unit, int in_log, hz_anomaly *out)
+{
+    double e = s->run ? s->excess / s->run : 0;
+    memset(out, 0, sizeof *out);
+    out->ts = s->from;
+    out->value = s->value;
+    out->expected = in_log ? expm1(s->expected) : s->expected;
+    out->lower = out->upper = NAN;
+    out->score = e > 0 ? e / (e + unit) : 0.5;
+    out->flag = 1;
+    out->kind = "shift";
+    s->run = s->strong = 0;
+    s->sign = 0;
+    s->excess = 0;
+    return 1;
+}
+
+int hz_season_update(int season, int in_log, hz_season_state *s, int64_t slot, int64_t ts,
+                     double value, hz_anomaly *out)
+{
+    if (!isfinite(value) || season < 1 || (s->last != INT64_MIN && slot <= s->last))
         return 0;
-    double r = in_log ? log1p(value > 0 ? value : 0) - log1p(ref > 0 ? ref : 0) : value - ref;
-    double a = 1.0 / (10.0 * season);
-    int warm = s->seen >= 2 * season;
-    double scale = 1.25 * s->mean_abs;
-    s->mean_abs = s->seen ? (float)((1 - a) * s->mean_abs + a * fabs(r)) : (float)fabs(r);
-    if (s->seen < INT32_MAX)
-        s->seen++;
-    if (!warm || !(scale > 0))
+    size_t n = (size_t)HZ_SEASON_K * (size_t)season;
+    if (!s->hist) {
+        if (!(s->hist = malloc(n * sizeof *s->hist)))
+            return HZ_ENOMEM;
+        for (size_t i = 0; i < n; i++)
+            s->hist[i] = NAN;
+    }
+    double x = in_log ? log1p(value > 0 ? value : 0) : value;
+    float ref[HZ_SEASON_K * (2 * HZ_SEASON_W + 1)];
+    int seasons, m = season_refs(s->hist, season, slot, ref, &seasons);
+    season_store(s, season, slot, (float)x);
+    if (seasons < 3)
         return 0;
-    return hz_shift_update(h, season, &s->shift, ts, r / scale, value, ref, out);
+    double med = m % 2 ? ref[m / 2] : (ref[m / 2 - 1] + ref[m / 2]) / 2.0;
+    double unit = in_log ? HZ_SEASON_MIN_LOG : (ref[m - 1] - ref[0]) / 2;
+    int R = season / 12 > 4 ? season / 12 : 4;
+    int way = s->state ? 0 : x > ref[m - 1] ? 1 : x < ref[0] ? -1 : 0;
+    if (s->state) /* shifted: a run back within `unit` of the median ends it */
+        way = (x - med) * s->state < unit ? -s->state : 0;
+    if (!way || way != s->sign) {
+        s->run = s->strong = 0;
+        s->excess = 0;
+        s->sign = (int8_t)way;
+        if (!way)
+            return 0;
+        s->from = ts;
+        s->value = value;
+        s->expected = med;
+    }
+    double past = (x - med) * way;
+    s->run++;
+    s->excess += past > 0 ? past : -past;
+    s->strong += past >= unit;
+    if (s->run < R)
+        return 0;
+    if (s->state) {
+        s->state = 0;
+        return season_flag(s, unit > 0 ? unit : 1, in_log, out);
+    }
+    if (2 * s->strong < s->run)
+        return 0;
+    s->state = (int8_t)way;
+    return season_flag(s, unit > 0 ? unit : 1, in_log, out);
 }

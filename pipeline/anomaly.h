@@ -4,7 +4,8 @@
  * residual check against forecast intervals is training/interval.h's, run by
  * pipeline/forecaster.c.  docs/ANOMALIES.md says what each flag means.
  *
- * Steady state allocates nothing: state is a fixed struct per series and variable. */
+ * Steady state allocates nothing: state is a fixed struct per series and variable (the
+ * seasonal detector's history is allocated once, at a series' first reading). */
 #ifndef HZ_ANOMALY_H
 #define HZ_ANOMALY_H
 
@@ -114,21 +115,35 @@ void hz_shift_init(hz_shift_state *s);
 int hz_shift_update(double h, int hold, hz_shift_state *s, int64_t ts, double u, double value,
                     double expected, hz_anomaly *out);
 
-/* The same detector on the change from one season before (rules.season): r = x - x_season
- * (log1p values with log1p), u = r / (1.25 mean |r|), the mean an exponential one over about
- * 10 seasons; nothing is flagged during the first 2 seasons of a series.  expected = the
- * reading one season before. */
+/* ---- the seasonal level detector (rules.season = S periods: 96 for a day of 15-minute
+ * readings), for loads and flows whose model follows a new level at once.  Each reading
+ * (log1p with in_log) is compared with the readings of the same slot, and the slots either
+ * side, on each of the last HZ_SEASON_K seasons.  A run of R = max(4, S/12) readings beyond
+ * every one of them, one way, with at least half of them HZ_SEASON_MIN_LOG (log1p; else half
+ * the references' range) past the references' median, flags the start of a shifted stretch
+ * at the run's first reading; a run of R readings back within that distance of the median
+ * flags its end, at the first of them.  Judged only with references from at least 3 seasons; a
+ * reading at or before the latest one stored is ignored. */
+#define HZ_SEASON_K       7
+#define HZ_SEASON_W       1
+#define HZ_SEASON_MIN_LOG 0.4 /* a factor of e^0.4 = 1.5 */
+
 typedef struct hz_season_state {
-    hz_shift_state shift;
-    float mean_abs; /* of r */
-    int32_t seen;   /* readings with a reference */
+    float *hist;         /* [HZ_SEASON_K * season] values by slot mod its length, NaN: none;
+                            owned, allocated at the first reading (hz_season_free) */
+    int64_t last;        /* slot of the latest reading stored */
+    int32_t run, strong; /* readings in the current run; those far enough past the median */
+    int8_t sign, state;  /* the run's direction; +1 / -1 while a shift up / down stands */
+    double excess;       /* sum over the run of (x - median) in the run's direction */
+    int64_t from;        /* the run's first reading: ts, value, references' median */
+    double value, expected;
 } hz_season_state;
 
 void hz_season_init(hz_season_state *s);
-/* One reading (ts, value) and the value one season before (ref; NaN: none); in_log: on
- * log1p values.  Returns 1 with
- * a "shift" flag in *out, else 0. */
-int hz_season_update(double h, int season, int in_log, hz_season_state *s, int64_t ts, double value,
-                     double ref, hz_anomaly *out);
+void hz_season_free(hz_season_state *s);
+/* One reading (slot number, ts, value) of a variable with rules.season = season.  Returns 1
+ * with a "shift" flag in *out, 0, or HZ_ENOMEM (history not allocated; nothing judged). */
+int hz_season_update(int season, int in_log, hz_season_state *s, int64_t slot, int64_t ts,
+                     double value, hz_anomaly *out);
 
 #endif

@@ -201,7 +201,7 @@ static int make_intervals(hz_forecaster *p, const hz_st_file *f, char *err, size
         hz_cfg_rules r;
         int tf, ex;
         hz_config_rules_for(pc, p->mnames[k], NULL, &r, &tf, &ex);
-        p->shift_h[k] = r.season > 0 ? 0 : r.shift; /* with a season: pipeline.c's detector */
+        p->shift_h[k] = r.shift;
         snprintf(p->rule_shift[k], sizeof p->rule_shift[k], "shift h=%g", r.shift);
     }
     if (!pc->anomaly.adapt_steps)

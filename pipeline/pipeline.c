@@ -33,8 +33,7 @@ typedef struct var_rules {
     hz_rules_conf c;
     int on;      /* any of range, flatline, spike, gap */
     int exclude; /* keep range/spike readings out of the windows */
-    int season;  /* > 0: the seasonal shift detector, threshold season_h */
-    double season_h;
+    int season;  /* > 0: the seasonal level detector (anomaly.h), periods in a season */
     char txt[RULE_KINDS][64]; /* hz_anomaly.rule per kind */
 } var_rules;
 
@@ -162,8 +161,7 @@ static void rule_texts(var_rules *r)
     snprintf(r->txt[2], 64, "spike k=%g window=%d%s", c->spike_k, c->spike_window,
              c->log1p ? " log1p" : "");
     snprintf(r->txt[3], 64, "gap n=%d", c->gap);
-    snprintf(r->txt[4], 64, "shift h=%g season=%d%s", r->season_h, r->season,
-             c->log1p ? " log1p" : "");
+    snprintf(r->txt[4], 64, "shift season=%d%s", r->season, c->log1p ? " log1p" : "");
 }
 
 /* The rule text of a record of kind `kind`. */
@@ -195,13 +193,7 @@ static int build_rules(const hz_pipeline *p, int v, const char *sid, var_rules *
     c->gap = r.gap;
     c->period_ms = pc->window.period_ms;
     c->log1p = tf == HZ_CFG_TF_LOG1P;
-    out->season = r.shift > 0 ? r.season : 0;
-    out->season_h = r.shift;
-    if (out->season >= pc->window.lookback)
-        return hz_err(err, errlen, HZ_EINVAL,
-                      "anomaly.rules.season: %d periods for %s, the window holds only %d "
-                      "(window.lookback must be larger)",
-                      out->season, p->vars[v], pc->window.lookback);
+    out->season = r.season > 0 ? r.season : 0;
     out->on =
         !isnan(c->range_min) || !isnan(c->range_max) || c->flatline || c->spike_k > 0 || c->gap;
     rule_texts(out);
@@ -637,20 +629,24 @@ static void exclude_fault(hz_pipeline *p, uint32_t s, int v, const hz_anomaly *a
  * exclude_faults, faults patched out of the window, and in *checked the value after a
  * confirmed spike (forecast from a window that held it) and an out-of-range value set NaN,
  * so the residual check does not judge them. */
-static void apply_rules(hz_pipeline *p, uint32_t s, const char *sid, const hz_reading *r,
-                        hz_reading *checked)
+static int apply_rules(hz_pipeline *p, uint32_t s, const char *sid, const hz_reading *r,
+                       hz_reading *checked)
 {
     hz_anomaly out[HZ_RULES_MAX_OUT];
     for (int v = 0; v < p->nvars; v++) {
         const var_rules *vr = rules_of(p, s, sid, v);
         if (!vr)
             continue;
-        double ref = NAN;
-        int64_t back = (int64_t)vr->season * p->pc->window.period_ms;
-        if (vr->season > 0 && !hz_window_store_value(p->ws, s, r->ts_ms - back, v, &ref) &&
-            hz_season_update(vr->season_h, vr->season, vr->c.log1p,
-                             &p->sstate[(size_t)s * p->nvars + v], r->ts_ms, r->values[v], ref,
-                             &p->an[p->n_an])) {
+        int64_t per = p->pc->window.period_ms, slot = r->ts_ms / per;
+        if (r->ts_ms < 0 && slot * per != r->ts_ms)
+            slot--;
+        int rc = vr->season > 0 ? hz_season_update(vr->season, vr->c.log1p,
+                                                   &p->sstate[(size_t)s * p->nvars + v], slot,
+                                                   r->ts_ms, r->values[v], &p->an[p->n_an])
+                                : 0;
+        if (rc == HZ_ENOMEM)
+            return rc;
+        if (rc == 1) {
             hz_anomaly *a = &p->an[p->n_an++];
             a->pipeline = p->pc->name;
             a->series = sid;
@@ -674,6 +670,7 @@ static void apply_rules(hz_pipeline *p, uint32_t s, const char *sid, const hz_re
             checked->values[v] = NAN;
         }
     }
+    return 0;
 }
 
 static int handle_batch(hz_pipeline *p, const hz_batch *b, char *err, size_t errlen)
@@ -698,8 +695,8 @@ static int handle_batch(hz_pipeline *p, const hz_batch *b, char *err, size_t err
         if ((rc = reserve_anomalies(p, (size_t)p->nvars * (HZ_RULES_MAX_OUT + 1))))
             return hz_err(err, errlen, rc, "out of memory for anomalies");
         hz_reading checked = *r; /* values a fault made unfit to check: NaN */
-        apply_rules(p, (uint32_t)s, sid, r, &checked);
-        if ((rc = hz_forecaster_check(p->fcst, (uint32_t)s, sid, &checked, &p->out)))
+        if ((rc = apply_rules(p, (uint32_t)s, sid, r, &checked)) ||
+            (rc = hz_forecaster_check(p->fcst, (uint32_t)s, sid, &checked, &p->out)))
             return hz_err(err, errlen, rc, "out of memory for anomalies");
         if ((rc = hz_forecaster_stage(p->fcst, p->ws, &p->out, err, errlen)))
             return rc;
@@ -894,6 +891,8 @@ void hz_pipeline_free(hz_pipeline *p)
     hz_forecaster_free(p->fcst);
     free(p->an);
     free(p->rstate);
+    for (size_t i = 0; p->sstate && i < p->scap * (size_t)p->nvars; i++)
+        hz_season_free(&p->sstate[i]);
     free(p->sstate);
     for (size_t i = 0; i < p->n_vr; i++)
         free(p->vr[i]);

@@ -35,6 +35,26 @@ awk -F, 'NR >= 4096 && NR <= 4101 && $4 == 1 { f = 1 } END { exit !f }' "$T/load
 n=$(flags "$T/load.out" "")
 [ "$n" -le 30 ] || fail "$n flags on 5100 scored rows with 2 faults"
 
+# a real household (UK-DALE house 2, September-October 2013, 15-minute means of the 1-minute
+# mains; 0 = no reading) with 2013-09-14 at 3x from 22:15 the evening before: the seasonal
+# detector flags the day's first and the next day's first reading
+cat data/nilm/devicescope_1min/ukdale_house2/UKDALE_House2_2013-09.csv \
+    data/nilm/devicescope_1min/ukdale_house2/UKDALE_House2_2013-10.csv |
+    awk -F, '$1 != "Time" && $2 > 0 {
+      k = sprintf("%s%02d:00", substr($1, 1, 14), int(substr($1, 15, 2) / 15) * 15)
+      if (k != last && n) { print last "," s / n; s = n = 0 }
+      last = k; s += $2; n++ }
+    END { print last "," s / n }' |
+    awk -F, 'BEGIN { print "time,load" }
+      { v = $2; if ($1 >= "2013-09-13 22:15" && $1 < "2013-09-14 22:15") v *= 3
+        printf "%s,%.2f\n", $1, v }' >"$T/house.csv"
+"$H" score -i "$T/house.csv" -o "$T/house.out" 2>"$T/err" || fail "household: $(cat "$T/err")"
+grep -Eq '^2013-09-13 22:15:00,.*,1,[a-z]+,[a-z+]*shift' "$T/house.out" ||
+    fail "household x3 start: $(grep -A2 '^2013-09-13 22:15' "$T/house.out")"
+grep -Eq '^2013-09-14 22:15:00,.*,1,[a-z]+,[a-z+]*shift' "$T/house.out" ||
+    fail "household x3 end: $(grep -A2 '^2013-09-14 22:15' "$T/house.out")"
+hn=$(awk -F, '$1 >= "2013-09-13 22:15" && $1 < "2013-09-14 22:15" && $4 == 1' "$T/house.out" | wc -l)
+
 awk 'BEGIN { print "ts,v"; for (i = 0; i < 3000; i++) printf "%d,5.0\n", 1700000000 + i * 900 }' >"$T/const.csv"
 "$H" score -i "$T/const.csv" -o "$T/const.out" 2>/dev/null || fail "constant series failed"
 [ "$(flags "$T/const.out" "")" = 0 ] || fail "flags on a constant series"
@@ -78,4 +98,4 @@ t0=$(date +%s)
 "$H" score -i "$T/big.csv" -o "$T/big.out" 2>/dev/null || fail "20k rows failed"
 dt=$(($(date +%s) - t0))
 [ "$dt" -lt 60 ] || fail "20,000 rows took $dt s"
-echo "score: ok (spike, x3 start and end flagged, $n flags in all; constant 0; gap; 5 rows; bad cell; 20k rows in ${dt} s)"
+echo "score: ok (spike, x3 start and end flagged, $n flags in all; real household x3 day: start and end, $hn flags in it; constant 0; gap; 5 rows; bad cell; 20k rows in ${dt} s)"
