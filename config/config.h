@@ -82,6 +82,7 @@ typedef struct hz_cfg_window {
 typedef struct hz_cfg_batch {
     int max;
     int64_t max_wait_ms;
+    int64_t commit_after_ms; /* group commit: the oldest uncommitted result's age; 0: a cycle */
 } hz_cfg_batch;
 
 typedef struct hz_cfg_model_params {

@@ -555,6 +555,17 @@ static const hz_ckey batch_keys[] = {
      .min = 0,
      .max = 3600000,
      .doc = "Longest a ready window waits for its batch to fill."},
+    {.name = "commit_after",
+     .type = HZ_CT_DURATION,
+     O(hz_cfg_batch, commit_after_ms),
+     .def = "0",
+     .min = 0,
+     .max = 60000,
+     .doc = "Group commit: results are committed to the sinks, and the source acknowledged, "
+            "at the end of the first cycle in which the oldest result not yet committed is "
+            "this old (or the source is idle); 0 = at the end of every cycle. A fleet's "
+            "SQLite file then writes each page once per commit instead of once per cycle; a "
+            "reading's results wait up to max_wait + commit_after."},
 };
 static const hz_csec batch_sec = {
     "batch", batch_keys, NKEYS(batch_keys),

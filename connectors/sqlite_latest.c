@@ -48,13 +48,18 @@ static int make_view(hz_sqlite_latest *l, char *err, size_t errlen)
                               ", json_extract(l.lower%1$s, '$[' || j.key || ']') AS lower%1$s"
                               ", json_extract(l.upper%1$s, '$[' || j.key || ']') AS upper%1$s",
                               sfx[i]);
+    char top[200] = "NULL AS lower, NULL AS upper"; /* the highest level's, as in forecasts */
+    if (l->nlv)
+        snprintf(top, sizeof top,
+                 "json_extract(l.lower%1$s, '$[' || j.key || ']') AS lower, "
+                 "json_extract(l.upper%1$s, '$[' || j.key || ']') AS upper",
+                 sfx[l->nlv - 1]);
     snprintf(sql, sizeof sql,
              "DROP VIEW IF EXISTS %1$s; CREATE VIEW %1$s AS SELECT l.pipeline, l.series, "
              "l.variable, l.issued_ts, j.key + 1 AS step, l.issued_ts + (j.key + 1) * "
-             "l.period_ms AS target_ts, j.value AS value, json_extract(l.lower, '$[' || j.key || "
-             "']') AS lower, json_extract(l.upper, '$[' || j.key || ']') AS upper%2$s, l.model_id "
-             "FROM %3$s l, json_each(l.value) j;",
-             l->view, cols, l->table);
+             "l.period_ms AS target_ts, j.value AS value, %2$s%3$s, l.model_id "
+             "FROM %4$s l, json_each(l.value) j;",
+             l->view, top, cols, l->table);
     return hz_sqlite_exec(l->db, sql, err, errlen);
 }
 
@@ -66,18 +71,18 @@ static int prepare(hz_sqlite_latest *l, char *err, size_t errlen)
     size_t c = 0, v = 0, u = 0;
     for (int i = 0; i < l->nlv; i++) {
         c += (size_t)snprintf(cols + c, sizeof cols - c, ", lower%1$s, upper%1$s", sfx[i]);
-        v += (size_t)snprintf(vals + v, sizeof vals - v, ", ?%d, ?%d", 11 + 2 * i, 12 + 2 * i);
+        v += (size_t)snprintf(vals + v, sizeof vals - v, ", ?%d, ?%d", 9 + 2 * i, 10 + 2 * i);
         u += (size_t)snprintf(upd + u, sizeof upd - u,
                               ", lower%1$s = excluded.lower%1$s, upper%1$s = excluded.upper%1$s",
                               sfx[i]);
     }
     snprintf(sql, sizeof sql,
              "INSERT INTO %1$s(pipeline, series, variable, issued_ts, period_ms, steps, model_id, "
-             "value, lower, upper%2$s) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10%3$s) "
+             "value%2$s) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8%3$s) "
              "ON CONFLICT(pipeline, series, variable) DO UPDATE SET issued_ts = "
              "excluded.issued_ts, period_ms = excluded.period_ms, steps = excluded.steps, "
-             "model_id = excluded.model_id, value = excluded.value, lower = excluded.lower, "
-             "upper = excluded.upper%4$s WHERE excluded.issued_ts >= %1$s.issued_ts",
+             "model_id = excluded.model_id, value = excluded.value%4$s "
+             "WHERE excluded.issued_ts >= %1$s.issued_ts",
              l->table, cols, vals, upd);
     sqlite3_stmt *st = NULL;
     if (sqlite3_prepare_v3(l->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &st, NULL) != SQLITE_OK)
@@ -123,7 +128,7 @@ int hz_sqlite_latest_open(sqlite3 *db, const char *forecasts_table, hz_sqlite_la
     snprintf(sql, sizeof sql,
              "CREATE TABLE IF NOT EXISTS %s(pipeline TEXT NOT NULL, series TEXT NOT NULL, "
              "variable TEXT NOT NULL, issued_ts INTEGER NOT NULL, period_ms INTEGER NOT NULL, "
-             "steps INTEGER NOT NULL, model_id TEXT, value TEXT, lower TEXT, upper TEXT, "
+             "steps INTEGER NOT NULL, model_id TEXT, value TEXT, "
              "PRIMARY KEY(pipeline, series, variable)) WITHOUT ROWID",
              l->table);
     hz_forecast none = {0};
@@ -157,7 +162,7 @@ static size_t json_array(const double *x, int n, char *buf)
         if (i)
             buf[o++] = ',';
         if (isfinite(x[i]))
-            o += (size_t)snprintf(buf + o, NUM_MAX, "%.7g", x[i]);
+            o += (size_t)hz_fmt7(x[i], buf + o);
         else {
             memcpy(buf + o, "null", 4);
             o += 4;
@@ -205,7 +210,7 @@ static int same_var(const char *a, const char *b)
 static int write_var(hz_sqlite_latest *l, const hz_forecast *g, size_t n, const char *var,
                      char *err, size_t errlen)
 {
-    int steps = 0, nch = 3 + 2 * l->nlv;
+    int steps = 0, nch = 1 + 2 * l->nlv;
     for (size_t i = 0; i < n; i++)
         if (same_var(g[i].variable, var) && g[i].step > steps)
             steps = g[i].step;
@@ -226,11 +231,9 @@ static int write_var(hz_sqlite_latest *l, const hz_forecast *g, size_t n, const 
         first = first ? first : f;
         period = (f->target_ts - f->issued_ts) / f->step;
         l->val[s] = f->value;
-        l->val[cap + s] = f->lower;
-        l->val[2 * cap + s] = f->upper;
         for (int k = 0; k < l->nlv && k < f->nlevels; k++) {
-            l->val[(3 + 2 * (size_t)k) * cap + s] = f->lo[k];
-            l->val[(4 + 2 * (size_t)k) * cap + s] = f->hi[k];
+            l->val[(1 + 2 * (size_t)k) * cap + s] = f->lo[k];
+            l->val[(2 + 2 * (size_t)k) * cap + s] = f->hi[k];
         }
     }
     sqlite3_stmt *st = l->st;

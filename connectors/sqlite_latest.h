@@ -4,12 +4,13 @@
  * a row per step.  docs/ARCHITECTURE.md shows the queries operators run on it.
  *
  *   latest_<forecasts>(pipeline, series, variable, issued_ts, period_ms, steps, model_id,
- *                      value, lower, upper, lowerNN, upperNN...)   (PRIMARY KEY the first 3)
+ *                      value, lowerNN, upperNN...)   (PRIMARY KEY the first 3)
  *   latest_<forecasts>_steps: pipeline, series, variable, issued_ts, step, target_ts, value,
  *                      lower, upper, lowerNN, upperNN..., model_id
  *
- * value, lower, upper and each level's lowerNN / upperNN are JSON arrays of `steps` numbers
- * (null where none is known); lower / upper are the highest level's, as in `forecasts`. */
+ * value and each level's lowerNN / upperNN are JSON arrays of `steps` numbers (7 significant
+ * digits, null where none is known); the view's lower / upper are the highest level's, as
+ * in `forecasts`. */
 #ifndef HZ_SQLITE_LATEST_H
 #define HZ_SQLITE_LATEST_H
 

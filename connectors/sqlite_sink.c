@@ -5,6 +5,7 @@
 #include "connectors/sqlite_latest.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,7 +29,15 @@ typedef struct sqlite_sink {
     sqlite3_stmt *purge[PURGE_N];
     int64_t keep[PURGE_N], newest[PURGE_N], purged[PURGE_N];
     char pipeline[128]; /* the pipeline whose rows this sink writes (from its records) */
+    /* WAL checkpoints run on their own connection and thread (ckpt_loop), not at commit */
+    pthread_t ckpt;
+    int ckpt_on;
+    pthread_mutex_t ckpt_mu;
+    pthread_cond_t ckpt_cv;
+    int ckpt_stop;
 } sqlite_sink;
+
+#define CKPT_EVERY_MS 500 /* how often the checkpoint thread copies the WAL into the file */
 
 static int db_error(sqlite_sink *s, char *err, size_t errlen, const char *what)
 {
@@ -297,11 +306,66 @@ static int sink_flush(hz_sink *k, int timeout_ms, char *err, size_t errlen)
     return 0;
 }
 
+/* The checkpoint thread: a PASSIVE checkpoint (never waits for the writer) every
+ * CKPT_EVERY_MS on its own connection, so commits only append to the WAL. */
+static void *ckpt_loop(void *arg)
+{
+    sqlite_sink *s = arg;
+    sqlite3 *db = NULL;
+    if (sqlite3_open_v2(s->path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) !=
+        SQLITE_OK) {
+        sqlite3_close_v2(db);
+        return NULL;
+    }
+    pthread_mutex_lock(&s->ckpt_mu);
+    while (!s->ckpt_stop) {
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_nsec += CKPT_EVERY_MS * 1000000L;
+        until.tv_sec += until.tv_nsec / 1000000000L;
+        until.tv_nsec %= 1000000000L;
+        pthread_cond_timedwait(&s->ckpt_cv, &s->ckpt_mu, &until);
+        if (s->ckpt_stop)
+            break;
+        pthread_mutex_unlock(&s->ckpt_mu);
+        sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+        pthread_mutex_lock(&s->ckpt_mu);
+    }
+    pthread_mutex_unlock(&s->ckpt_mu);
+    sqlite3_close_v2(db);
+    return NULL;
+}
+
+/* Turns the writer's automatic checkpoints off and starts ckpt_loop (or keeps them on when
+ * the thread cannot start). */
+static void ckpt_start(sqlite_sink *s)
+{
+    pthread_mutex_init(&s->ckpt_mu, NULL);
+    pthread_cond_init(&s->ckpt_cv, NULL);
+    if (pthread_create(&s->ckpt, NULL, ckpt_loop, s) == 0) {
+        s->ckpt_on = 1;
+        sqlite3_wal_autocheckpoint(s->db, 0);
+    }
+}
+
+static void ckpt_end(sqlite_sink *s)
+{
+    if (!s->ckpt_on)
+        return;
+    pthread_mutex_lock(&s->ckpt_mu);
+    s->ckpt_stop = 1;
+    pthread_cond_signal(&s->ckpt_cv);
+    pthread_mutex_unlock(&s->ckpt_mu);
+    pthread_join(s->ckpt, NULL);
+    s->ckpt_on = 0;
+}
+
 static void sink_free(hz_sink *k)
 {
     sqlite_sink *s = (sqlite_sink *)k;
     if (!s)
         return;
+    ckpt_end(s);
     if (s->db && !sqlite3_get_autocommit(s->db))
         sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
     for (int i = 0; i < ST_N; i++)
@@ -415,6 +479,7 @@ int hz_sqlite_sink_new(const hz_sqlite_sink_opts *o, hz_sink **out, char *err, s
     }
     if ((rc = retention_setup(s, o, &t, err, errlen)))
         goto fail;
+    ckpt_start(s);
     *out = &s->base;
     return 0;
 fail:
