@@ -66,7 +66,7 @@ static int make_view(hz_sqlite_latest *l, char *err, size_t errlen)
 /* The upsert for nl levels; a forecast older than the stored one (a late window) keeps it. */
 static int prepare(hz_sqlite_latest *l, char *err, size_t errlen)
 {
-    char sfx[HZ_FC_MAX_LEVELS][24], cols[512] = "", vals[256] = "", upd[1024] = "", sql[2048];
+    char sfx[HZ_FC_MAX_LEVELS][24], cols[512] = "", vals[256] = "", upd[1024] = "", sql[4096];
     suffixes(l->lv, l->nlv, sfx);
     size_t c = 0, v = 0, u = 0;
     for (int i = 0; i < l->nlv; i++) {

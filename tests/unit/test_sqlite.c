@@ -357,7 +357,7 @@ static void test_retention_day(void **state)
     hz_sink *k = NULL;
     char err[HZ_ERRLEN];
     assert_int_equal(hz_sqlite_sink_new(&o, &k, err, sizeof err), 0);
-    char ids[50][8];
+    char ids[50][16];
     for (int s = 0; s < 50; s++)
         snprintf(ids[s], sizeof ids[s], "m%d", s);
     for (int t = 0; t < 1440; t++) {
