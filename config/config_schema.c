@@ -1018,7 +1018,7 @@ static const hz_ckey anomaly_keys[] = {
      .def = "true",
      .doc = "Each forecast step's interval adapts to how often that step's issued intervals "
             "missed (docs/ANOMALIES.md), at a cost of horizon x horizon x variables x levels "
-            "x 8 bytes per series (4.6 KB at a horizon of 24, one variable, two levels). "
+            "x 8 bytes per series (9.2 KB at a horizon of 24, one variable, two levels: 0.9 GB for 100k series). "
             "`false`: every step follows one offset, moved by the readings checked (a large "
             "fleet's memory)."},
 };
