@@ -1018,9 +1018,9 @@ static const hz_ckey anomaly_keys[] = {
      .def = "true",
      .doc = "Each forecast step's interval adapts to how often that step's issued intervals "
             "missed (docs/ANOMALIES.md), at a cost of horizon x horizon x variables x levels "
-            "x 8 bytes per series (9.2 KB at a horizon of 24, one variable, two levels: 0.9 GB for 100k series). "
-            "`false`: every step follows one offset, moved by the readings checked (a large "
-            "fleet's memory)."},
+            "x 8 bytes per series (9.2 KB at a horizon of 24, one variable, two levels: 0.9 GB "
+            "for 100k series). `false`: every step follows one offset, moved by the readings "
+            "checked (a large fleet's memory)."},
 };
 static const hz_csec anomaly_sec = {"anomaly", anomaly_keys,  NKEYS(anomaly_keys),
                                     0,         check_anomaly, "Anomaly flags on arriving points."};
