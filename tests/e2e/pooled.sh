@@ -89,6 +89,18 @@ grep -q '^series m3 .*scaler=first_window$' "$T/eval3.out" || fail "m3: $(grep '
 nse3=$(sed -n 's/^series m3 .* nse=\([-0-9.na]*\) .*/\1/p' "$T/eval3.out")
 awk -v v="$nse3" 'BEGIN { exit !(v > 0.5) }' || fail "left-out m3: $(grep '^series' "$T/eval3.out"), want NSE > 0.5"
 
+# ---- horizon forecast: m1 as trained, and m3 (unseen) by the input's first window
+"$BIN/horizon" forecast --checkpoint "$T/m/pooled.safetensors" --input "$T/m1.csv" --series m1 \
+    >"$T/fc1.csv" 2>"$T/fc1.err" || fail "forecast of m1 failed"
+"$BIN/horizon" forecast --checkpoint "$T/m/pooled.safetensors" --input "$T/m3.csv" \
+    >"$T/fc3.csv" 2>"$T/fc3.err" || fail "forecast of m3 failed"
+grep -q 'scaled by the input' "$T/fc3.err" || fail "forecast of m3: $(cat "$T/fc3.err")"
+for lv in fc1:5000 fc3:200; do
+    got=$(awk -F, 'NR > 1 { s += $2; n++ } END { print s / n }' "$T/${lv%%:*}.csv")
+    awk -v g="$got" -v w="${lv#*:}" 'BEGIN { exit !(g > 0.8 * w && g < 1.2 * w) }' ||
+        fail "${lv%%:*}: mean forecast $got, the level is ${lv#*:}"
+done
+
 # ---- horizond serves the pooled checkpoint to all four meters, each in its own units
 start_daemon "$T/hz.yaml" "$T/run.log"
 W=$((N - 48 + 1))
