@@ -12,7 +12,9 @@
 #
 # Work files go to OUT (default build/pooled); the tables go to stdout, the logs to
 # OUT/<fleet>/*.log.  Configurations: config/examples/{camels,ett,nilm}_pooled.yaml, with
-# their paths pointed at OUT.  Not part of `make test`.
+# their paths pointed at OUT and, when SED is set, that sed expression applied to both the
+# pooled and the per-series configuration (a variant: SED='s/lr: 1.0e-3/lr: 5.0e-4/').
+# Not part of `make test`.
 set -eu
 BIN=${BIN:-build}
 OUT=${OUT:-build/pooled}
@@ -75,7 +77,7 @@ import() {
 conf() {
     sed -e "s|\.\./\.\./build/pooled/$1\.sqlite|$2|" \
         -e "s|\.\./\.\./build/pooled/$1\.safetensors|$3|" \
-        -e "s|pool: true|pool: $4|" config/examples/${1}_pooled.yaml
+        -e "s|pool: true|pool: $4|" -e "${SED:-}" config/examples/${1}_pooled.yaml
 }
 
 # field FILE SERIES KEY: KEY=value of `horizon eval`'s line for SERIES
@@ -122,7 +124,7 @@ fleet() {
 }
 
 fleets=${*:-camels ett nilm}
-echo "## pooled vs per-series: $(uname -m), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'), $(date -u +%Y-%m-%d)"
+echo "## pooled vs per-series: $(uname -m), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'), $(date -u +%Y-%m-%d)${SED:+, SED='$SED'}"
 for fleet_name in $fleets; do
     case $fleet_name in
     camels) fleet camels 12010000 ;;

@@ -302,26 +302,38 @@ static void use_series(hz_forecaster *p, uint32_t s)
     }
 }
 
-/* A pooled checkpoint meets series s (id sid) for the first time: the scaler it was trained
- * with, or, for a series it has not seen, the mean and std of this window (its first full
- * window since the model was loaded), kept from then on (docs/MODELS.md). */
+/* A pooled checkpoint: series s takes the scaler it was trained with, when the checkpoint
+ * has series sid; returns 1 then, else 0 (nothing set). */
+static int know_trained(hz_forecaster *p, uint32_t s, const char *sid)
+{
+    int i = sid ? hz_series_stats_find(&p->ss, sid) : -1;
+    if (i < 0)
+        return 0;
+    for (int k = 0; k < p->C; k++) {
+        p->smean[(size_t)s * p->C + k] = p->ss.mean[(size_t)i * p->C + k];
+        p->sstd[(size_t)s * p->C + k] = p->ss.std[(size_t)i * p->C + k];
+    }
+    p->sknown[s] = 1;
+    return 1;
+}
+
+/* A pooled checkpoint meets series s (id sid) in a window for the first time: the scaler it
+ * was trained with, or, for a series it has not seen, the mean and std of this window (its
+ * first full window since the model was loaded), kept from then on (docs/MODELS.md). */
 static void know_series(hz_forecaster *p, uint32_t s, const char *sid)
 {
+    if (know_trained(p, s, sid))
+        return;
     hz_scaler own = p->sc; /* the log1p flags */
-    int i = sid ? hz_series_stats_find(&p->ss, sid) : -1;
-    if (i >= 0)
-        hz_series_stats_apply(&p->ss, i, &own);
-    else
-        for (int k = 0; k < p->C; k++)
-            hz_scaler_fit_col(&own, k, p->win + p->mvar[k], (size_t)p->nvars, p->L);
     for (int k = 0; k < p->C; k++) {
+        hz_scaler_fit_col(&own, k, p->win + p->mvar[k], (size_t)p->nvars, p->L);
         p->smean[(size_t)s * p->C + k] = own.mean[k];
         p->sstd[(size_t)s * p->C + k] = own.std[k];
     }
     p->sknown[s] = 1;
-    hz_log(p->log, i >= 0 ? HZ_LOG_DEBUG : HZ_LOG_INFO, "pipeline %s: series %s scaled %s",
-           p->pc->name, sid ? sid : "?",
-           i >= 0 ? "as in training" : "by its first full window (unseen in training)");
+    hz_log(p->log, HZ_LOG_INFO,
+           "pipeline %s: series %s scaled by its first full window (unseen in training)",
+           p->pc->name, sid ? sid : "?");
 }
 
 /* Copies series idx's window into batch row p->nb (scaled inputs, calendar marks, local
@@ -412,6 +424,10 @@ static int check_against(hz_forecaster *p, uint32_t s, const char *sid, int64_t 
 {
     int64_t slot = slot_of(p, ts), step = slot - slot_of(p, issued);
     if (step < 1 || step > p->P)
+        return 0;
+    /* a forecast taken over from the model this one replaced, for a series this model has
+       not scaled yet: checked once it has (a series it was not trained on: its next window) */
+    if (p->ss.n && !p->sknown[s] && !know_trained(p, s, sid))
         return 0;
     use_series(p, s);
     int n = 0;
