@@ -3,8 +3,9 @@
 # very different size (amplitudes 0.1, 10 and 1000 around different levels) imported into
 # SQLite, one small iTransformer trained on all three, `horizon eval` with a line per series
 # and the pooled line (the last line in its usual format), a fourth meter the model never saw
-# scored by its first full window, and horizond serving the checkpoint to all four: each
-# meter's forecasts in its own units.  A shared scaler would drown the small meter: its NSE
+# scored by its first full window (by `horizon eval` and `horizon forecast`), horizond serving
+# the checkpoint to all four, each meter's forecasts in its own units, and a train_on_start
+# taking the same pooled path.  A shared scaler would drown the small meter: its NSE
 # and its forecasts' level are checked (the model has no instance norm to hide it).
 set -u
 NAME=pooled
@@ -31,7 +32,7 @@ for m in m0 m1 m2 m3; do
         fail "import of $m failed"
 done
 
-# conf FILE DB: a pooled pipeline reading DB
+# conf FILE DB [CHECKPOINT [TRAIN_ON_START]]: a pooled pipeline reading DB
 conf() {
     cat >"$1" <<EOT
 database: $2
@@ -46,10 +47,11 @@ pipelines:
     batch: {max: 64, max_wait: 50ms}
     model:
       kind: itransformer
-      checkpoint: $T/m/pooled.safetensors
+      checkpoint: ${3:-$T/m/pooled.safetensors}
       # no instance norm: the per-series scaling alone puts the meters on one footing
       params: {d_model: 32, n_heads: 2, e_layers: 1, d_ff: 64, dropout: 0.0, use_norm: false}
-      train: {epochs: 4, batch: 16, lr: 2.0e-3, patience: 0, lradj: none}
+      train: {epochs: 4, batch: 16, lr: 2.0e-3, patience: 0, lradj: none,
+              train_on_start: ${4:-false}}
       data: {split: ratio, ratios: [0.7, 0.1, 0.2], features: M, pool: true, series_windows: 200}
     sinks:
       - sqlite: {}
@@ -114,4 +116,10 @@ for lv in m0:0.3 m1:5000 m2:40 m3:200; do
     awk -v g="$got" -v w="$want" 'BEGIN { exit !(g > 0.8 * w && g < 1.2 * w) }' ||
         fail "$m: mean forecast $got, its level is $want"
 done
-echo "$NAME: ok (3 meters pooled, NSE $(nse m0) / $(nse m1) / $(nse m2); left-out m3 NSE $nse3; horizond forecast 4 meters in their own units)"
+# ---- train_on_start takes the same pooled path
+conf "$T/tos.yaml" "$T/hz.sqlite" "$T/m/tos.safetensors" true
+start_daemon "$T/tos.yaml" "$T/tos.log"
+stop_daemon
+grep -q 'pooled over 4 series' "$T/tos.log" || fail "train_on_start did not pool: $(grep 'train:' "$T/tos.log")"
+grep -q series_scaler "$T/m/tos.safetensors" || fail "the train_on_start checkpoint has no series_scaler"
+echo "$NAME: ok (3 meters pooled, NSE $(nse m0) / $(nse m1) / $(nse m2); left-out m3 NSE $nse3; horizond forecast 4 meters in their own units and trained on all 4 at start)"
