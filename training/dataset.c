@@ -86,14 +86,23 @@ int hz_split_borders(hz_split_kind kind, const double ratios[3], int rows, int s
 
 void hz_timef_hour(int64_t ts_ms, float out[4])
 {
-    time_t t = (time_t)(ts_ms >= 0 ? ts_ms / 1000 : (ts_ms - 999) / 1000);
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    int weekday = (tm.tm_wday + 6) % 7; /* Monday = 0 as pandas */
-    out[0] = (float)(tm.tm_hour / 23.0 - 0.5);
+    /* UTC calendar by integer arithmetic (common/hz.c), as gmtime_r gives it but without its
+     * time-zone lock: the daemon computes (lookback + horizon) of these per window */
+    int64_t days = ts_ms / 86400000, ms = ts_ms % 86400000;
+    if (ms < 0) {
+        ms += 86400000;
+        days--;
+    }
+    int64_t y;
+    int m, d;
+    hz_civil_from_days(days, &y, &m, &d);
+    int hour = (int)(ms / 3600000);
+    int weekday = (int)(((days + 3) % 7 + 7) % 7);     /* 1970-01-01 a Thursday; Monday = 0 */
+    int64_t yday = days - hz_days_from_civil(y, 1, 1); /* 0-based = dayofyear - 1 */
+    out[0] = (float)(hour / 23.0 - 0.5);
     out[1] = (float)(weekday / 6.0 - 0.5);
-    out[2] = (float)((tm.tm_mday - 1) / 30.0 - 0.5);
-    out[3] = (float)(tm.tm_yday / 365.0 - 0.5); /* tm_yday is 0-based = dayofyear - 1 */
+    out[2] = (float)((d - 1) / 30.0 - 0.5);
+    out[3] = (float)((double)yday / 365.0 - 0.5);
 }
 
 void hz_windows_init(hz_windows *w, const float *data, const float *marks, int cols, int n_marks,

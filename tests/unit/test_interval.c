@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 #include <math.h>
+#include <time.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -218,12 +219,36 @@ static void test_ring_step_coverage(void **state)
     assert_true(c[0] > 0.88 && c[0] < 0.92);
 }
 
+/* The calendar marks by integer arithmetic equal gmtime_r's over 200k random instants from
+ * 1900 to 2200 (negative times included) and at day and year edges. */
+static void test_timef_matches_gmtime(void **state)
+{
+    (void)state;
+    srand(11);
+    for (int i = 0; i < 200000; i++) {
+        int64_t ts =
+            i < 4 ? (int64_t[]){0, -1, 946684799999LL, 951782400000LL}[i]
+                  : ((int64_t)rand() * RAND_MAX + rand()) % 9467280000000LL - 2208988800000LL;
+        float a[4], b[4];
+        hz_timef_hour(ts, a);
+        time_t t = (time_t)(ts >= 0 ? ts / 1000 : (ts - 999) / 1000);
+        struct tm tm;
+        gmtime_r(&t, &tm);
+        b[0] = (float)(tm.tm_hour / 23.0 - 0.5);
+        b[1] = (float)(((tm.tm_wday + 6) % 7) / 6.0 - 0.5);
+        b[2] = (float)((tm.tm_mday - 1) / 30.0 - 0.5);
+        b[3] = (float)(tm.tm_yday / 365.0 - 0.5);
+        assert_memory_equal(a, b, sizeof a);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_grid_quantiles),     cmocka_unit_test(test_log1p_bounds_asymmetric),
         cmocka_unit_test(test_score_and_flag),     cmocka_unit_test(test_online_coverage),
-        cmocka_unit_test(test_ring_step_coverage), cmocka_unit_test(test_scaler_log1p),
+        cmocka_unit_test(test_ring_step_coverage), cmocka_unit_test(test_timef_matches_gmtime),
+        cmocka_unit_test(test_scaler_log1p),
     };
     return cmocka_run_group_tests_name("interval", tests, NULL, NULL);
 }
