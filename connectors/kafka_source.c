@@ -53,6 +53,7 @@ typedef struct kafka_source {
     int32_t *rebuilt; /* partitions whose history ended in the last batch */
     size_t nrebuilt, rebuilt_cap;
     hz_kafka_rebuild rb;
+    rd_kafka_resp_err_t commit_err; /* of the last commit, 0: none */
     hz_kafka_source_stats stats;
 } kafka_source;
 
@@ -95,15 +96,17 @@ static int commit_dirty(kafka_source *s, const rd_kafka_topic_partition_list_t *
         rd_kafka_topic_partition_list_add(l, s->topic, p)->offset = e->acked;
     }
     int rc = 0;
+    s->commit_err = 0;
     if (l->cnt > 0) {
         rd_kafka_resp_err_t ke = rd_kafka_commit(s->rk, l, 0);
+        s->commit_err = ke;
         if (ke) {
             rc = hz_err(err, errlen, HZ_EKAFKA, "kafka topic %s: offset commit failed: %s",
                         s->topic, rd_kafka_err2str(ke));
         } else {
             for (int i = 0; i < l->cnt; i++) {
                 part *e = &s->parts[l->elems[i].partition];
-                if (l->elems[i].err)
+                if (l->elems[i].err && (s->commit_err = l->elems[i].err))
                     rc = hz_err(err, errlen, HZ_EKAFKA,
                                 "kafka topic %s partition %d: offset commit failed: %s", s->topic,
                                 (int)l->elems[i].partition, rd_kafka_err2str(l->elems[i].err));
@@ -420,6 +423,15 @@ static int src_poll(hz_source *base, hz_batch *out, size_t max, int timeout_ms, 
     return (int)(nr + nd + nh);
 }
 
+/* A commit refused because the group is rebalancing or this member's generation is over:
+ * the offsets stay pending and go with the next ack or the revoke; if the partitions are
+ * gone, their new owner reads from the last commit (duplicates, never loss). */
+static int rebalancing(rd_kafka_resp_err_t e)
+{
+    return e == RD_KAFKA_RESP_ERR_REBALANCE_IN_PROGRESS ||
+           e == RD_KAFKA_RESP_ERR_ILLEGAL_GENERATION || e == RD_KAFKA_RESP_ERR_UNKNOWN_MEMBER_ID;
+}
+
 static int src_ack(hz_source *base, const hz_pos *pos, char *err, size_t errlen)
 {
     kafka_source *s = (kafka_source *)base;
@@ -435,7 +447,12 @@ static int src_ack(hz_source *base, const hz_pos *pos, char *err, size_t errlen)
     if (s->commit_interval_ms > 0 &&
         hz_mono_ns() - s->last_commit_ns < (int64_t)s->commit_interval_ms * 1000000)
         return 0;
-    return commit_dirty(s, NULL, err, errlen);
+    int rc = commit_dirty(s, NULL, err, errlen);
+    if (rc && rebalancing(s->commit_err)) {
+        hz_log(s->log, HZ_LOG_NOTICE, "%s (kept for the next commit)", err);
+        return 0;
+    }
+    return rc;
 }
 
 static void src_free(hz_source *base)

@@ -12,8 +12,11 @@
  * away, their acknowledged offsets are committed first (unless the assignment was lost).
  * Both eager and cooperative assignors are handled (rd_kafka_assign / incremental_*).
  * A failed commit (ack returns HZ_EKAFKA) leaves the offsets pending; the next ack, commit,
- * revoke or free tries again.  If a revoke's commit fails (e.g. the broker answers
- * REBALANCE_IN_PROGRESS), the new owner reads those messages again: duplicates, never loss.
+ * revoke or free tries again.  A commit refused because the group is rebalancing
+ * (REBALANCE_IN_PROGRESS, ILLEGAL_GENERATION, UNKNOWN_MEMBER_ID) is not an ack failure: ack
+ * logs it and returns 0, the offsets stay pending (a pipeline that stopped on it would
+ * leave the group and make the rebalance last longer).  If a revoke's commit fails (e.g. the broker
+ * answers REBALANCE_IN_PROGRESS), the new owner reads those messages again: duplicates, never loss.
  * (librdkafka 2.0's mock broker refuses every commit while an eager rebalance is joining,
  * so on it the eager revoke commit always fails; real brokers accept commits from the
  * current generation then.)
