@@ -125,17 +125,16 @@ static int commit_dirty(kafka_source *s, const rd_kafka_topic_partition_list_t *
 
 /* Where partition p (part e, committed offset `committed`) starts reading again so that
  * its series' windows hold a lookback before `committed`: by message time when by_time
- * (offsets_for_times' answer, may be NULL) names an offset before `committed`, never more
- * than max_messages back, never before the log start, and only from what this consumer does
- * not hold already.  Returns `committed` when there is nothing to read again. */
+ * (offsets_for_times' answer, may be NULL) names an offset before `committed`, else
+ * max_messages back; never before the log start, and only from what this consumer does not
+ * hold already.  Returns `committed` when there is nothing to read again. */
 static int64_t rebuild_start(kafka_source *s, const part *e, int32_t p, int64_t committed,
                              const rd_kafka_topic_partition_t *by_time)
 {
     if (e->held >= committed - 1)
         return committed; /* this consumer's windows are up to date */
     int64_t start = committed - s->rb.max_messages;
-    if (by_time && !by_time->err && by_time->offset >= 0 && by_time->offset < committed &&
-        by_time->offset > start)
+    if (by_time && !by_time->err && by_time->offset >= 0 && by_time->offset < committed)
         start = by_time->offset;
     if (e->held + 1 > start)
         start = e->held + 1;

@@ -27,9 +27,9 @@
  * windows.  For each assigned partition with a committed offset C, the rebalance callback
  * looks for a start S < C: the first offset whose message time is at most span_ms old
  * (rd_kafka_offsets_for_times; the message time is the producer's CreateTime unless the
- * topic uses LogAppendTime), but never more than max_messages before C (and by that count
- * alone when the time lookup fails or points at or after C, e.g. a backlog older than the
- * span), never before the partition's log start (retention: the windows then start short),
+ * topic uses LogAppendTime); when the time lookup fails or gives no offset before C (a
+ * backlog older than the span, producer clocks far off), max_messages before C instead;
+ * never before the partition's log start (retention: the windows then start short),
  * and never before what this consumer already handed out (its windows hold that: after an
  * eager rebalance gives a partition back, or when it returns, only the gap is read).  The
  * partition is assigned at S.  Messages S..C-1 come back as the batch's `history`
@@ -64,7 +64,7 @@ typedef struct hz_kafka_source_opts {
 /* How far back an assigned partition is read again to rebuild windows (above). */
 typedef struct hz_kafka_rebuild {
     int64_t span_ms;      /* message time a window needs; 0: by count only */
-    int64_t max_messages; /* at most this many messages per partition; 0: no rebuild */
+    int64_t max_messages; /* by count, when the time lookup gives nothing; 0: no rebuild */
 } hz_kafka_rebuild;
 
 /* Creates the consumer and subscribes.  Defaults the user may override:

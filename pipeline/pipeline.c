@@ -22,8 +22,9 @@
 #include "pipeline/window_store.h"
 
 #define MAX_ACKS 256 /* partitions tracked per cycle */
-/* A Kafka source reads at most this many messages of a partition again to rebuild its
- * windows after a rebalance, whatever their time (kafka_source.h; docs/ARCHITECTURE.md). */
+/* A Kafka source reads this many messages of a partition again to rebuild its windows after
+ * a rebalance when the lookup by message time gives nothing (kafka_source.h;
+ * docs/ARCHITECTURE.md §9). */
 #define REBUILD_MAX_MESSAGES 1000000
 #define N_KINDS              6
 #define FLUSH_MS             30000
@@ -298,7 +299,7 @@ static int open_sinks(hz_pipeline *p, char *err, size_t errlen)
 }
 
 /* ---- rebuilds: windows replayed from history (SQLite at start, Kafka on assignment), then
- * each series' latest complete window forecast once (docs/ARCHITECTURE.md, "Scale-out") */
+ * each series' latest complete window forecast once (docs/ARCHITECTURE.md §9) */
 
 /* Opens the first SQLite sink's file read-only for forecast_stored.  No SQLite sink: 0. */
 static int open_fc_lookup(hz_pipeline *p, char *err, size_t errlen)
@@ -448,7 +449,7 @@ static int take_history(hz_pipeline *p, const hz_batch *b, char *err, size_t err
 }
 
 /* A Kafka source rebuilds the windows of the partitions it is assigned: back a lookback
- * and a stride (plus two periods of producer delay) in message time, at most
+ * and a stride (plus two periods of producer delay) in message time, else
  * REBUILD_MAX_MESSAGES messages. */
 static void plan_kafka_rebuild(hz_pipeline *p)
 {
