@@ -26,6 +26,8 @@
  * a rebalance when the lookup by message time gives nothing (kafka_source.h;
  * docs/ARCHITECTURE.md §9). */
 #define REBUILD_MAX_MESSAGES 1000000
+#define SW_WAIT              1 /* took history: waits for its partition's history to end */
+#define SW_WARNED            2 /* seen on two partitions: warned */
 #define N_KINDS              6
 #define FLUSH_MS             30000
 /* the kinds a variable's rules flag, in rule_txt: range, flatline, spike, gap, shift */
@@ -96,7 +98,7 @@ struct hz_pipeline {
     size_t n_acks;
     int dirty; /* something written since the last flush */
     /* rebuilds ("rebuilds" below): per series (window-store index), the partition of its
-     * last history reading and whether it waits for that partition's history to end */
+     * last Kafka reading (-1: none) and SW_* flags */
     int32_t *spart;
     uint8_t *swait;
     size_t spcap;
@@ -345,13 +347,35 @@ static int forecast_stored(hz_pipeline *p, const char *sid, int64_t ts)
 /* Room for n series in rb_idx/rb_write and for series index `need` - 1 in spart/swait. */
 static int grow_rebuild(hz_pipeline *p, size_t n, size_t need)
 {
-    size_t c = p->spcap;
+    size_t old = p->spcap, c = p->spcap; /* spart and swait grow alike */
     if (hz_grow((void **)&p->rb_idx, &p->rb_cap, n, sizeof *p->rb_idx) ||
         hz_grow((void **)&p->rb_write, &p->rb_wcap, n, sizeof *p->rb_write) ||
         hz_grow((void **)&p->spart, &c, need, sizeof *p->spart) ||
         hz_grow((void **)&p->swait, &p->spcap, need, sizeof *p->swait))
         return HZ_ENOMEM;
+    for (size_t i = old; i < p->spcap; i++) {
+        p->spart[i] = -1;
+        p->swait[i] = 0;
+    }
     return 0;
+}
+
+/* Reading r of series s came from Kafka partition r->pos.partition: a series seen on two
+ * partitions was not keyed by its id (docs/MESSAGES.md), so its readings are split between
+ * hosts and its windows between partitions' orders; warned once per series. */
+static void note_partition(hz_pipeline *p, uint32_t s, const hz_reading *r)
+{
+    if (r->pos.partition < 0 || grow_rebuild(p, 0, (size_t)s + 1))
+        return;
+    int32_t was = p->spart[s];
+    p->spart[s] = r->pos.partition;
+    if (was < 0 || was == r->pos.partition || (p->swait[s] & SW_WARNED))
+        return;
+    p->swait[s] |= SW_WARNED;
+    hz_log(p->log, HZ_LOG_WARN,
+           "pipeline %s: series %s arrived on partition %d after partition %d: producers must "
+           "key messages by series id (docs/MESSAGES.md), else a series is split between hosts",
+           p->pc->name, r->series, (int)r->pos.partition, (int)was);
 }
 
 /* Forecasts the latest window of the n series in rb_idx once their history is in.  Its
@@ -411,11 +435,11 @@ static int finish_rebuild(hz_pipeline *p, const int32_t *parts, size_t nparts, c
 {
     size_t n = 0, ns = hz_window_store_counters(p->ws).series, written = 0;
     for (size_t s = 0; s < ns && s < p->spcap; s++) {
-        if (!p->swait[s] || !in_list(parts, nparts, p->spart[s]))
+        if (!(p->swait[s] & SW_WAIT) || !in_list(parts, nparts, p->spart[s]))
             continue;
         if (grow_rebuild(p, n + 1, p->spcap))
             return hz_err(err, errlen, HZ_ENOMEM, "out of memory");
-        p->swait[s] = 0;
+        p->swait[s] &= (uint8_t)~SW_WAIT;
         p->rb_idx[n++] = (uint32_t)s;
         reset_rules(p, (uint32_t)s);
     }
@@ -440,8 +464,8 @@ static int take_history(hz_pipeline *p, const hz_batch *b, char *err, size_t err
         int64_t s = hz_window_store_find(p->ws, r->series);
         if (s < 0 || grow_series(p, (size_t)s + 1) || grow_rebuild(p, 0, (size_t)s + 1))
             return hz_err(err, errlen, HZ_ENOMEM, "out of memory rebuilding windows");
-        p->spart[s] = r->pos.partition;
-        p->swait[s] = 1;
+        note_partition(p, (uint32_t)s, r);
+        p->swait[s] |= SW_WAIT;
     }
     if (b->n_history)
         hz_window_store_clear_ready(p->ws);
@@ -876,6 +900,7 @@ static int handle_batch(hz_pipeline *p, const hz_batch *b, char *err, size_t err
         if (s < 0 || grow_series(p, (size_t)s + 1))
             continue;
         const char *sid = hz_window_store_series_id(p->ws, (uint32_t)s);
+        note_partition(p, (uint32_t)s, r);
         if ((rc = reserve_anomalies(p, (size_t)p->nvars * (HZ_RULES_MAX_OUT + 1))))
             return hz_err(err, errlen, rc, "out of memory for anomalies");
         hz_reading checked = *r; /* values a fault made unfit to check: NaN */
