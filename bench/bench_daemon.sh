@@ -6,7 +6,13 @@
 # sink.  Prints readings/s and forecasts/s (forecast points: windows x horizon), the window
 # rebuild time, mean forward time and batch size, and p50/p99 latency from a reading's
 # arrival (its poll returned) to the commit of its forecasts (what horizond logs at stop).
-# Usage: bench/bench_daemon.sh   env: SERIES POINTS LOOKBACK HORIZON BATCHES ("256 16")
+# The model alone (bench/bench_forward.c) runs on the same checkpoint at the same batch size
+# in the same run; the last line is
+#   readings_per_s=X model_windows_per_s=Y ratio=X/Y p50_ms=A p99_ms=B peak_rss_mb=C
+# Usage: bench/bench_daemon.sh   env: SERIES POINTS LOOKBACK HORIZON STRIDE BATCHES ("256")
+#   FORECASTS (sinks[].sqlite.forecasts: latest, the fleet setting; or history, both)
+#   ADAPT (anomaly.adapt_steps: false, a fleet's memory; or true)
+#   COMMIT_AFTER (batch.commit_after: 500ms, group commit; 0 = a commit per cycle)
 # Run from the repository root; the mock cluster, the failure report and the clean-up at exit
 # come from tests/tools/daemon_lib.sh.
 set -u
@@ -18,7 +24,11 @@ SERIES=${SERIES:-10000}
 POINTS=${POINTS:-8}
 LOOKBACK=${LOOKBACK:-96}
 HORIZON=${HORIZON:-24}
-BATCHES=${BATCHES:-"256 16"}
+BATCHES=${BATCHES:-256}
+STRIDE=${STRIDE:-1}
+FORECASTS=${FORECASTS:-latest}
+ADAPT=${ADAPT:-false}
+COMMIT_AFTER=${COMMIT_AFTER:-500ms}
 T=$(mktemp -d /tmp/hz_bench_XXXXXX)
 . tests/tools/daemon_lib.sh
 PORT=$((20000 + $$ % 20000))
@@ -50,8 +60,8 @@ awk -v n=$SERIES -v a=$LOOKBACK -v b=$((LOOKBACK + POINTS)) -v t0=$T0 'BEGIN {
         printf "m%d:{\"series\":\"m%d\",\"ts\":%.0f,\"power\":%.3f}\n", s, s, t0 + t * 60000,
             10 + 5 * sin(6.2831853 * t / 96 + s / 100) }' >"$T/stream"
 
-printf '| series | batch.max | readings | windows | readings/s | forecasts/s | rebuild | mean forward | mean batch | latency p50 | latency p99 |\n'
-printf '|---|---|---|---|---|---|---|---|---|---|---|\n'
+printf '| series | batch.max | readings | windows | readings/s | forecasts/s | rebuild | mean forward | mean batch | latency p50 | latency p99 | peak RSS |\n'
+printf '|---|---|---|---|---|---|---|---|---|---|---|---|\n'
 for bmax in $BATCHES; do
     rm -f "$T"/hz.sqlite*
     # history: LOOKBACK points per series, as a previous run of the daemon would have left
@@ -73,12 +83,12 @@ pipelines:
     source:
       kafka: {topic: readings, group.id: bench}
       fields: {time: ts, values: [power]}
-    window: {period: 1m, lookback: $LOOKBACK, horizon: $HORIZON, stride: 1}
-    batch: {max: $bmax, max_wait: 200ms}
+    window: {period: 1m, lookback: $LOOKBACK, horizon: $HORIZON, stride: $STRIDE}
+    batch: {max: $bmax, max_wait: 200ms, commit_after: $COMMIT_AFTER}
     model:
       $model
-    anomaly: {levels: [0.9, 0.99], rules: {spike: 6.0}}
-    sinks: [{sqlite: {}}]
+    anomaly: {levels: [0.9, 0.99], rules: {spike: 6.0}, adapt_steps: $ADAPT}
+    sinks: [{sqlite: {forecasts: $FORECASTS}}]
 EOT
     t0=$(date +%s.%N)
     : >"$T/run.log"
@@ -89,11 +99,14 @@ EOT
         sleep 0.05
     done
     t1=$(date +%s.%N)
-    want=$((SERIES * POINTS * HORIZON))
-    while [ "$(sqlite3 "$T/hz.sqlite" "SELECT count(*) FROM forecasts" 2>/dev/null)" != "$want" ]; do
+    want=$((SERIES * POINTS))
+    until [ "$(curl -s "http://127.0.0.1:$PORT/metrics" |
+               awk '/^horizon_readings_total/ { n += $2 } END { print n + 0 }')" = "$want" ]; do
         kill -0 "$HD" 2>/dev/null || fail "horizond exited: $(tail "$T/run.log")"
         sleep 0.5
     done
+    sleep 1 # the last cycle commits
+    rss=$(awk '/^VmHWM/ { printf "%.0f", $2 / 1024 }' /proc/$HD/status)
     curl -s "http://127.0.0.1:$PORT/metrics" >"$T/metrics"
     kill -TERM "$HD"
     wait "$HD"
@@ -111,12 +124,18 @@ EOT
               END { if (n) printf "%.0f", s / n }' "$T/metrics")
     reb=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f s", b - a }')
     awk -v s=$SERIES -v b=$bmax -v rd="$rd" -v w="$win" -v fc="$fc" -v busy="$busy" -v reb="$reb" \
-        -v inf="$inf" -v bs="$bs" -v p50="$p50" -v p99="$p99" 'BEGIN {
-        printf "| %d | %d | %d | %d | %.0f | %.0f | %s | %s | %s | %s ms | %s ms |\n", s, b, rd, w,
-            rd / busy, fc / busy, reb, inf, bs, p50, p99 }'
+        -v inf="$inf" -v bs="$bs" -v p50="$p50" -v p99="$p99" -v rss="$rss" 'BEGIN {
+        printf "| %d | %d | %d | %d | %.0f | %.0f | %s | %s | %s | %s ms | %s ms | %s MB |\n", s, b,
+            rd, w, rd / busy, fc / busy, reb, inf, bs, p50, p99, rss }'
+    mw=$("$B/bench/bench_forward" "$T/m.safetensors" "$bmax" 3 | sed 's/.*model_windows_per_s=\([0-9]*\).*/\1/')
+    last=$(awk -v rd="$rd" -v busy="$busy" -v mw="$mw" -v p50="$p50" -v p99="$p99" -v rss="$rss" \
+        'BEGIN { x = rd / busy; printf "readings_per_s=%.0f model_windows_per_s=%d ratio=%.2f " \
+                 "p50_ms=%s p99_ms=%s peak_rss_mb=%s", x, mw, x / mw, p50, p99, rss }')
 done
 echo
 echo "readings/s and forecasts/s over the busy time (first record of a cycle to its commit);"
-echo "forecasts = windows x horizon points written to SQLite (upserts, synchronous=FULL);"
+echo "forecasts = windows x horizon points (in latest: one row per window, its steps as JSON arrays; synchronous=FULL);"
 echo "rebuild = start until ready (checkpoint load, $SERIES x $LOOKBACK history points replayed)."
 echo "OPENBLAS_NUM_THREADS=$OPENBLAS_NUM_THREADS (the daemon is one thread). Machine: $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg) (shared: numbers are noisy)."
+echo "stride $STRIDE, horizon $HORIZON, sqlite forecasts: $FORECASTS, anomaly.adapt_steps: $ADAPT, batch.commit_after: $COMMIT_AFTER; model alone: bench/bench_forward at the same batch.max, 3 s."
+echo "$last"

@@ -1,7 +1,9 @@
 /* hz.c — result codes, error buffers, logging and clocks (see hz.h). */
 #include "common/hz.h"
 
+#include <math.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -144,4 +146,78 @@ void hz_on_signal(int sig, void (*handler)(int))
     sigemptyset(&sa.sa_mask);
     sa.sa_handler = handler;
     sigaction(sig, &sa, NULL);
+}
+
+/* The digits of n (< 10^9) into buf, most significant first; returns how many. */
+static int put_digits(uint32_t n, char *buf)
+{
+    char tmp[10];
+    int k = 0;
+    do {
+        tmp[k++] = (char)('0' + n % 10);
+        n /= 10;
+    } while (n);
+    for (int i = 0; i < k; i++)
+        buf[i] = tmp[k - 1 - i];
+    return k;
+}
+
+int hz_fmt7(double x, char *buf)
+{
+    int o = 0;
+    if (x < 0) {
+        buf[o++] = '-';
+        x = -x;
+    }
+    if (x == 0 || !isfinite(x)) {
+        buf[o++] = '0';
+        buf[o] = 0;
+        return o;
+    }
+    int e = (int)floor(log10(x));
+    double m = x / pow(10, e - 6); /* [1e6, 1e7) but for rounding at the edges */
+    uint32_t d = (uint32_t)llround(m);
+    if (d >= 10000000u) {
+        d /= 10;
+        e++;
+    } else if (d < 1000000u) {
+        d = (uint32_t)llround(m * 10);
+        e--;
+    }
+    char dig[8];
+    put_digits(d, dig); /* exactly 7 */
+    int last = 6;
+    while (last > 0 && dig[last] == '0')
+        last--;
+    if (e >= 9 || e < -5) { /* d.dddddde+XX */
+        buf[o++] = dig[0];
+        if (last > 0) {
+            buf[o++] = '.';
+            for (int i = 1; i <= last; i++)
+                buf[o++] = dig[i];
+        }
+        buf[o++] = 'e';
+        buf[o++] = e < 0 ? '-' : '+';
+        int ae = e < 0 ? -e : e;
+        if (ae < 10)
+            buf[o++] = '0';
+        o += put_digits((uint32_t)ae, buf + o);
+    } else if (e >= 0) { /* integer part e + 1 digits */
+        for (int i = 0; i <= e; i++)
+            buf[o++] = i < 7 ? dig[i] : '0';
+        if (last > e) {
+            buf[o++] = '.';
+            for (int i = e + 1; i <= last; i++)
+                buf[o++] = dig[i];
+        }
+    } else { /* 0.000ddd */
+        buf[o++] = '0';
+        buf[o++] = '.';
+        for (int i = 0; i < -e - 1; i++)
+            buf[o++] = '0';
+        for (int i = 0; i <= last; i++)
+            buf[o++] = dig[i];
+    }
+    buf[o] = 0;
+    return o;
 }

@@ -60,6 +60,13 @@ void hz_civil_from_days(int64_t z, int64_t *y, int *m, int *d);
  * doubling from 64.  Returns 0 or HZ_ENOMEM (then *p is unchanged). */
 int hz_grow(void **p, size_t *cap, size_t need, size_t elem);
 
+/* x (finite) as a decimal number of 7 significant digits, trailing zeros dropped, an
+ * exponent when |x| >= 1e9 or < 1e-5 ("1.234568e+12"); valid JSON and SQL.  Writes at most
+ * HZ_FMT7_MAX bytes with the NUL; returns the length.  For float values at rates where
+ * snprintf("%.7g") (multi-precision in glibc) dominates: connectors/sqlite_latest.c. */
+#define HZ_FMT7_MAX 20
+int hz_fmt7(double x, char *buf);
+
 /* Wall-clock time in ms since the epoch, and a monotonic clock in ns. */
 int64_t hz_now_ms(void);
 int64_t hz_mono_ns(void);

@@ -82,6 +82,7 @@ typedef struct hz_cfg_window {
 typedef struct hz_cfg_batch {
     int max;
     int64_t max_wait_ms;
+    int64_t commit_after_ms; /* group commit: the oldest uncommitted result's age; 0: a cycle */
 } hz_cfg_batch;
 
 typedef struct hz_cfg_model_params {
@@ -161,11 +162,21 @@ typedef struct hz_cfg_variable {
     int exclude_faults; /* 1: range and spike readings are replaced in the model's window */
 } hz_cfg_variable;
 
+/* How long rows stay in an SQLite sink's tables, in data time (ms behind the newest row
+ * written); 0 = forever. */
+typedef struct hz_cfg_retention {
+    int64_t readings_ms, forecasts_ms, anomalies_ms;
+} hz_cfg_retention;
+
+enum { HZ_CFG_FC_HISTORY = 0, HZ_CFG_FC_LATEST = 1, HZ_CFG_FC_BOTH = 2 };
+
 typedef struct hz_cfg_sink {
     int kind; /* HZ_SINK_* */
     struct {
         char *path;
         char *forecasts_table, *anomalies_table, *dead_letters_table;
+        int forecasts; /* HZ_CFG_FC_*: which forecast tables are written */
+        hz_cfg_retention retention;
     } sqlite;
     struct {
         char *forecasts, *anomalies, *dead_letters, *readings; /* "" = not published */

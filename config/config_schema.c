@@ -235,6 +235,27 @@ static int check_csv(hz_loader *L, void *base, yaml_node_t *map, const char *pat
 
 /* Defaults that depend on the pipeline's name, the database or the fields, and rules that
  * span sections. */
+/* A readings retention must keep a lookback: a restart rebuilds the windows from it. */
+static int check_retention(hz_loader *L, const hz_pipeline_conf *p, yaml_node_t *sinks,
+                           const char *path)
+{
+    int64_t need = (int64_t)p->window.lookback * p->window.period_ms;
+    for (size_t i = 0; i < p->n_sinks; i++) {
+        int64_t keep = p->sinks[i].sqlite.retention.readings_ms;
+        if (p->sinks[i].kind != HZ_CFG_SINK_SQLITE || keep == 0 || keep >= need)
+            continue;
+        char sp[80];
+        snprintf(sp, sizeof sp, "sinks[%zu].sqlite.retention.readings", i);
+        yaml_node_t *item = hz_loader_item(L, sinks, i);
+        return hz_loader_err(L, item ? loc(L, item, "sqlite", "retention", "readings") : sinks,
+                             path, sp,
+                             "expected at least window.lookback x window.period = %lld ms (a "
+                             "restart rebuilds the windows from the readings kept), got %lld ms",
+                             (long long)need, (long long)keep);
+    }
+    return 0;
+}
+
 static int check_pipeline(hz_loader *L, void *base, yaml_node_t *map, const char *path)
 {
     hz_pipeline_conf *p = base;
@@ -281,6 +302,8 @@ static int check_pipeline(hz_loader *L, void *base, yaml_node_t *map, const char
     if ((rc = check_variables(L, p, map, path)))
         return rc;
     yaml_node_t *sinks = hz_loader_find(L, map, "sinks");
+    if ((rc = check_retention(L, p, sinks, path)))
+        return rc;
     for (size_t i = 0; i < p->n_sinks; i++) {
         if (p->sinks[i].kind != HZ_CFG_SINK_KAFKA || has_prop(&cfg->kafka, "bootstrap.servers") ||
             has_prop(&p->sinks[i].kafka.properties, "bootstrap.servers"))
@@ -532,6 +555,17 @@ static const hz_ckey batch_keys[] = {
      .min = 0,
      .max = 3600000,
      .doc = "Longest a ready window waits for its batch to fill."},
+    {.name = "commit_after",
+     .type = HZ_CT_DURATION,
+     O(hz_cfg_batch, commit_after_ms),
+     .def = "0",
+     .min = 0,
+     .max = 60000,
+     .doc = "Group commit: results are committed to the sinks, and the source acknowledged, "
+            "at the end of the first cycle in which the oldest result not yet committed is "
+            "this old (or the source is idle); 0 = at the end of every cycle. A fleet's "
+            "SQLite file then writes each page once per commit instead of once per cycle; a "
+            "reading's results wait up to max_wait + commit_after."},
 };
 static const hz_csec batch_sec = {
     "batch", batch_keys, NKEYS(batch_keys),
@@ -984,7 +1018,7 @@ static const hz_ckey anomaly_keys[] = {
      .def = "true",
      .doc = "Each forecast step's interval adapts to how often that step's issued intervals "
             "missed (docs/ANOMALIES.md), at a cost of horizon x horizon x variables x levels "
-            "x 8 bytes per series (4.6 KB at a horizon of 24, one variable, two levels). "
+            "x 8 bytes per series (9.2 KB at a horizon of 24, one variable, two levels: 0.9 GB for 100k series). "
             "`false`: every step follows one offset, moved by the readings checked (a large "
             "fleet's memory)."},
 };
@@ -1041,6 +1075,42 @@ static const hz_csec variable_sec = {"variables",          variable_keys,
                                      NKEYS(variable_keys), 0,
                                      check_variable,       "One variable's transform and bounds."};
 
+static const char *const fc_modes[] = {"history", "latest", "both", NULL};
+static const hz_ckey retention_keys[] = {
+    {.name = "readings",
+     .type = HZ_CT_DURATION,
+     O(hz_cfg_retention, readings_ms),
+     .def = "0",
+     .min = 0,
+     .max = 36500 * DAY_MS, /* a century */
+     .doc = "Readings older than this behind the newest reading written are deleted (the "
+            "whole table: the file's readings have no pipeline column); at least "
+            "`window.lookback` periods, which a restart rebuilds from; 0 = kept."},
+    {.name = "forecasts",
+     .type = HZ_CT_DURATION,
+     O(hz_cfg_retention, forecasts_ms),
+     .def = "0",
+     .min = 0,
+     .max = 36500 * DAY_MS, /* a century */
+     .doc = "This pipeline's forecasts issued longer ago than this behind its newest are "
+            "deleted, from the history and the latest table (a series gone quiet); 0 = kept."},
+    {.name = "anomalies",
+     .type = HZ_CT_DURATION,
+     O(hz_cfg_retention, anomalies_ms),
+     .def = "0",
+     .min = 0,
+     .max = 36500 * DAY_MS, /* a century */
+     .doc = "This pipeline's anomaly records older than this behind its newest are deleted; "
+            "0 = kept."},
+};
+static const hz_csec retention_sec = {"retention",
+                                      retention_keys,
+                                      NKEYS(retention_keys),
+                                      0,
+                                      NULL,
+                                      "How long rows stay, in data time: rows older than the "
+                                      "newest written minus this go at the next commit."};
+
 #define SNK_SQL(f) O(hz_cfg_sink, sqlite.f) - offsetof(hz_cfg_sink, sqlite)
 static const hz_ckey sink_sqlite_keys[] = {
     {.name = "path",
@@ -1064,6 +1134,21 @@ static const hz_ckey sink_sqlite_keys[] = {
      SNK_SQL(dead_letters_table),
      .def = "dead_letters",
      .doc = "Table of inputs that could not be used."},
+    {.name = "forecasts",
+     .type = HZ_CT_ENUM,
+     SNK_SQL(forecasts),
+     .enums = fc_modes,
+     .def = "history",
+     .doc = "`history`: a row per step of every forecast in `forecasts_table`, kept for "
+            "`retention.forecasts`; `latest`: one row per series and variable in "
+            "`latest_<forecasts_table>`, overwritten by each forecast, its steps as JSON "
+            "arrays (view `latest_<forecasts_table>_steps`: a row per step), for fleets; "
+            "`both`. docs/ARCHITECTURE.md shows the queries."},
+    {.name = "retention",
+     .type = HZ_CT_SECTION,
+     SNK_SQL(retention),
+     .sec = &retention_sec,
+     .doc = "How long rows stay (data time); every entry 0 = kept forever."},
 };
 static const hz_csec sink_sqlite_sec = {
     "sqlite", sink_sqlite_keys, NKEYS(sink_sqlite_keys), 0, NULL, "Write results to SQLite."};

@@ -1,6 +1,8 @@
 /* factory.c — connectors built from a pipeline's configuration (factory.h). */
 #include "connectors/factory.h"
 
+#include "connectors/async_sink.h"
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -108,7 +110,16 @@ int hz_sink_from_config(const hz_config *cfg, const hz_cfg_sink *k, const hz_log
         o.tables.forecasts = k->sqlite.forecasts_table;
         o.tables.anomalies = k->sqlite.anomalies_table;
         o.tables.dead = k->sqlite.dead_letters_table;
-        return hz_sqlite_sink_new(&o, out, err, errlen);
+        o.forecasts = k->sqlite.forecasts == HZ_CFG_FC_LATEST ? HZ_SQLITE_FC_LATEST
+                      : k->sqlite.forecasts == HZ_CFG_FC_BOTH
+                          ? HZ_SQLITE_FC_LATEST | HZ_SQLITE_FC_HISTORY
+                          : HZ_SQLITE_FC_HISTORY;
+        o.keep_readings_ms = k->sqlite.retention.readings_ms;
+        o.keep_forecasts_ms = k->sqlite.retention.forecasts_ms;
+        o.keep_anomalies_ms = k->sqlite.retention.anomalies_ms;
+        hz_sink *inner = NULL;
+        int rc = hz_sqlite_sink_new(&o, &inner, err, errlen);
+        return rc ? rc : hz_async_sink_new(inner, out, err, errlen);
     }
     size_t n;
     hz_kv *props = kafka_props(&cfg->kafka, &k->kafka.properties, NULL, 0, &n);

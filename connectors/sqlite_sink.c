@@ -2,12 +2,16 @@
  * open transaction per batch, prepared upserts, COMMIT on flush.  See sqlite_sink.h. */
 #include "connectors/sqlite_sink.h"
 
+#include "connectors/sqlite_latest.h"
+
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 enum { ST_READING, ST_FORECAST, ST_ANOMALY, ST_DEAD, ST_N };
+enum { PURGE_READINGS, PURGE_FORECASTS, PURGE_LATEST, PURGE_ANOMALIES, PURGE_N };
 
 typedef struct sqlite_sink {
     hz_sink base;
@@ -18,7 +22,22 @@ typedef struct sqlite_sink {
     int nlv;             /* levels the forecast statement writes columns for */
     double lv[HZ_FC_MAX_LEVELS];
     uint64_t rows;
+    int fc_mode;              /* HZ_SQLITE_FC_* bits */
+    hz_sqlite_latest *latest; /* the latest-forecast table, with HZ_SQLITE_FC_LATEST */
+    /* retention (sqlite_sink.h): per purge statement its keep, the newest time written and
+     * the newest already purged behind */
+    sqlite3_stmt *purge[PURGE_N];
+    int64_t keep[PURGE_N], newest[PURGE_N], purged[PURGE_N];
+    char pipeline[128]; /* the pipeline whose rows this sink writes (from its records) */
+    /* WAL checkpoints run on their own connection and thread (ckpt_loop), not at commit */
+    pthread_t ckpt;
+    int ckpt_on;
+    pthread_mutex_t ckpt_mu;
+    pthread_cond_t ckpt_cv;
+    int ckpt_stop;
 } sqlite_sink;
+
+#define CKPT_EVERY_MS 500 /* how often the checkpoint thread copies the WAL into the file */
 
 static int db_error(sqlite_sink *s, char *err, size_t errlen, const char *what)
 {
@@ -81,6 +100,8 @@ static int sink_write_readings(hz_sink *k, const char *pipeline, const char *con
             sqlite3_bind_text(st, 2, var_names[v], -1, SQLITE_STATIC);
             sqlite3_bind_int64(st, 3, r[i].ts_ms);
             sqlite3_bind_double(st, 4, r[i].values[v]);
+            if (r[i].ts_ms > s->newest[PURGE_READINGS])
+                s->newest[PURGE_READINGS] = r[i].ts_ms;
             if ((rc = step(s, st, err, errlen, "insert reading")))
                 return rc;
         }
@@ -139,14 +160,19 @@ static int prepare_levels(sqlite_sink *s, const hz_forecast *f, char *err, size_
     return 0;
 }
 
-static int sink_write_forecasts(hz_sink *k, const hz_forecast *f, size_t n, char *err,
-                                size_t errlen)
+/* Remembers the pipeline of the records (for the purges) and the newest time of kind k. */
+static void note_newest(sqlite_sink *s, const char *pipeline, int k, int64_t ts)
 {
-    sqlite_sink *s = (sqlite_sink *)k;
-    if (n == 0)
-        return 0;
-    int rc = begin(s, err, errlen);
-    if (rc || (rc = prepare_levels(s, &f[0], err, errlen)))
+    if (!s->pipeline[0] && pipeline)
+        snprintf(s->pipeline, sizeof s->pipeline, "%s", pipeline);
+    if (ts > s->newest[k])
+        s->newest[k] = ts;
+}
+
+static int write_history(sqlite_sink *s, const hz_forecast *f, size_t n, char *err, size_t errlen)
+{
+    int rc = prepare_levels(s, &f[0], err, errlen);
+    if (rc)
         return rc;
     sqlite3_stmt *st = s->st[ST_FORECAST];
     for (size_t i = 0; i < n; i++) {
@@ -169,6 +195,25 @@ static int sink_write_forecasts(hz_sink *k, const hz_forecast *f, size_t n, char
             return rc;
     }
     return 0;
+}
+
+static int sink_write_forecasts(hz_sink *k, const hz_forecast *f, size_t n, char *err,
+                                size_t errlen)
+{
+    sqlite_sink *s = (sqlite_sink *)k;
+    if (n == 0)
+        return 0;
+    int rc = begin(s, err, errlen);
+    if (!rc && (s->fc_mode & HZ_SQLITE_FC_HISTORY))
+        rc = write_history(s, f, n, err, errlen);
+    if (!rc && (s->fc_mode & HZ_SQLITE_FC_LATEST) &&
+        (rc = hz_sqlite_latest_write(s->latest, f, n, &s->rows, err, errlen)) == HZ_EDB)
+        return db_error(s, err, errlen, "latest forecasts");
+    for (size_t i = 0; !rc && i < n; i++) {
+        note_newest(s, f[i].pipeline, PURGE_FORECASTS, f[i].issued_ts);
+        note_newest(s, f[i].pipeline, PURGE_LATEST, f[i].issued_ts);
+    }
+    return rc;
 }
 
 static int sink_write_anomalies(hz_sink *k, const hz_anomaly *a, size_t n, char *err, size_t errlen)
@@ -196,6 +241,7 @@ static int sink_write_anomalies(hz_sink *k, const hz_anomaly *a, size_t n, char 
         bind_text(st, 13, a[i].rule);
         if ((rc = step(s, st, err, errlen, "insert anomaly")))
             return rc;
+        note_newest(s, a[i].pipeline, PURGE_ANOMALIES, a[i].ts);
     }
     return 0;
 }
@@ -225,14 +271,93 @@ static int sink_write_dead(hz_sink *k, const char *pipeline, const hz_dead_lette
     return 0;
 }
 
+/* Deletes the rows older than each retention behind the newest written (inside the open
+ * transaction, so they go with the batch's commit). */
+static int purge(sqlite_sink *s, char *err, size_t errlen)
+{
+    for (int k = 0; k < PURGE_N; k++) {
+        sqlite3_stmt *st = s->purge[k];
+        if (!st || s->newest[k] == INT64_MIN || s->newest[k] == s->purged[k])
+            continue;
+        int i = 1;
+        if (k != PURGE_READINGS)
+            sqlite3_bind_text(st, i++, s->pipeline, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, i, s->newest[k] - s->keep[k]);
+        int rc = sqlite3_step(st);
+        sqlite3_reset(st);
+        if (rc != SQLITE_DONE)
+            return db_error(s, err, errlen, "deleting rows past their retention");
+        s->purged[k] = s->newest[k];
+    }
+    return 0;
+}
+
 static int sink_flush(hz_sink *k, int timeout_ms, char *err, size_t errlen)
 {
     sqlite_sink *s = (sqlite_sink *)k;
+    (void)timeout_ms;
     if (sqlite3_get_autocommit(s->db))
         return 0;
+    int rc = purge(s, err, errlen);
+    if (rc)
+        return rc;
     if (sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
         return db_error(s, err, errlen, "commit");
     return 0;
+}
+
+/* The checkpoint thread: a PASSIVE checkpoint (never waits for the writer) every
+ * CKPT_EVERY_MS on its own connection, so commits only append to the WAL. */
+static void *ckpt_loop(void *arg)
+{
+    sqlite_sink *s = arg;
+    sqlite3 *db = NULL;
+    if (sqlite3_open_v2(s->path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) !=
+        SQLITE_OK) {
+        sqlite3_close_v2(db);
+        return NULL;
+    }
+    pthread_mutex_lock(&s->ckpt_mu);
+    while (!s->ckpt_stop) {
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_nsec += CKPT_EVERY_MS * 1000000L;
+        until.tv_sec += until.tv_nsec / 1000000000L;
+        until.tv_nsec %= 1000000000L;
+        pthread_cond_timedwait(&s->ckpt_cv, &s->ckpt_mu, &until);
+        if (s->ckpt_stop)
+            break;
+        pthread_mutex_unlock(&s->ckpt_mu);
+        sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+        pthread_mutex_lock(&s->ckpt_mu);
+    }
+    pthread_mutex_unlock(&s->ckpt_mu);
+    sqlite3_close_v2(db);
+    return NULL;
+}
+
+/* Turns the writer's automatic checkpoints off and starts ckpt_loop (or keeps them on when
+ * the thread cannot start). */
+static void ckpt_start(sqlite_sink *s)
+{
+    pthread_mutex_init(&s->ckpt_mu, NULL);
+    pthread_cond_init(&s->ckpt_cv, NULL);
+    if (pthread_create(&s->ckpt, NULL, ckpt_loop, s) == 0) {
+        s->ckpt_on = 1;
+        sqlite3_wal_autocheckpoint(s->db, 0);
+    }
+}
+
+static void ckpt_end(sqlite_sink *s)
+{
+    if (!s->ckpt_on)
+        return;
+    pthread_mutex_lock(&s->ckpt_mu);
+    s->ckpt_stop = 1;
+    pthread_cond_signal(&s->ckpt_cv);
+    pthread_mutex_unlock(&s->ckpt_mu);
+    pthread_join(s->ckpt, NULL);
+    s->ckpt_on = 0;
 }
 
 static void sink_free(hz_sink *k)
@@ -240,13 +365,51 @@ static void sink_free(hz_sink *k)
     sqlite_sink *s = (sqlite_sink *)k;
     if (!s)
         return;
+    ckpt_end(s);
     if (s->db && !sqlite3_get_autocommit(s->db))
         sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
     for (int i = 0; i < ST_N; i++)
         sqlite3_finalize(s->st[i]);
+    for (int i = 0; i < PURGE_N; i++)
+        sqlite3_finalize(s->purge[i]);
+    hz_sqlite_latest_free(s->latest);
     sqlite3_close_v2(s->db);
     free(s->path);
     free(s);
+}
+
+/* The purge statements of the retentions set, with the indexes they need. */
+static int retention_setup(sqlite_sink *s, const hz_sqlite_sink_opts *o, const hz_sqlite_tables *t,
+                           char *err, size_t errlen)
+{
+    const int64_t keep[PURGE_N] = {o->keep_readings_ms, o->keep_forecasts_ms, o->keep_forecasts_ms,
+                                   o->keep_anomalies_ms};
+    const int on[PURGE_N] = {1, s->fc_mode & HZ_SQLITE_FC_HISTORY, s->fc_mode & HZ_SQLITE_FC_LATEST,
+                             1};
+    char latest[96];
+    snprintf(latest, sizeof latest, "latest_%s", t->forecasts);
+    const char *table[PURGE_N] = {t->readings, t->forecasts, latest, t->anomalies};
+    const char *col[PURGE_N] = {"ts", "issued_ts", "issued_ts", "ts"};
+    for (int k = 0; k < PURGE_N; k++) {
+        s->newest[k] = s->purged[k] = INT64_MIN;
+        s->keep[k] = keep[k];
+        if (keep[k] <= 0 || !on[k])
+            continue;
+        char sql[512];
+        const char *by = k == PURGE_READINGS ? "" : "pipeline, ";
+        snprintf(sql, sizeof sql, "CREATE INDEX IF NOT EXISTS %1$s_by_%2$s ON %1$s(%3$s%2$s)",
+                 table[k], col[k], by);
+        if (hz_sqlite_exec(s->db, sql, err, errlen))
+            return HZ_EDB;
+        snprintf(sql, sizeof sql, "DELETE FROM %s WHERE %s%s < ?%d", table[k],
+                 k == PURGE_READINGS ? "" : "pipeline = ?1 AND ", col[k],
+                 k == PURGE_READINGS ? 1 : 2);
+        if (sqlite3_prepare_v3(s->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &s->purge[k], NULL) !=
+            SQLITE_OK)
+            return hz_err(err, errlen, HZ_EDB, "%s: preparing the retention of %s: %s", o->path,
+                          table[k], sqlite3_errmsg(s->db));
+    }
+    return 0;
 }
 
 static const hz_sink_ops sqlite_sink_ops = {
@@ -308,6 +471,15 @@ int hz_sqlite_sink_new(const hz_sqlite_sink_opts *o, hz_sink **out, char *err, s
                         sqlite3_errmsg(s->db));
             goto fail;
         }
+    s->fc_mode = o->forecasts ? o->forecasts : HZ_SQLITE_FC_HISTORY;
+    if ((s->fc_mode & HZ_SQLITE_FC_LATEST) &&
+        (rc = hz_sqlite_latest_open(s->db, t.forecasts, &s->latest, e2, sizeof e2))) {
+        hz_err(err, errlen, rc, "%s: %s", o->path, e2);
+        goto fail;
+    }
+    if ((rc = retention_setup(s, o, &t, err, errlen)))
+        goto fail;
+    ckpt_start(s);
     *out = &s->base;
     return 0;
 fail:

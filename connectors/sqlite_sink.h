@@ -6,6 +6,7 @@
  * on the table's natural key, so replaying a batch after a crash changes nothing:
  *   readings (series, variable, ts) — value updated; NaN values are not stored;
  *   forecasts (pipeline, series, variable, issued_ts, step) — updated;
+ *   latest_forecasts (pipeline, series, variable) — replaced by a newer issue only;
  *   anomalies (pipeline, series, variable, ts, kind) — updated;
  *   dead letters (pipeline, origin, reason) — kept once.
  * A failed write rolls back everything since the last flush and returns HZ_EDB, so the
@@ -18,8 +19,15 @@
 #include "connectors/connector.h"
 #include "connectors/sqlite_schema.h"
 
+enum { HZ_SQLITE_FC_HISTORY = 1, HZ_SQLITE_FC_LATEST = 2 }; /* bits of opts.forecasts */
+
 typedef struct hz_sqlite_sink_opts {
-    const char *path;        /* database file, created when absent */
+    const char *path; /* database file, created when absent */
+    int forecasts;    /* HZ_SQLITE_FC_* bits; 0: HISTORY (sqlite_latest.h for LATEST) */
+    /* retention in data time: rows older than the newest written minus this are deleted at
+     * each flush; 0 = kept.  Readings: the whole table; forecasts (history and latest) and
+     * anomalies: this sink's pipeline's rows */
+    int64_t keep_readings_ms, keep_forecasts_ms, keep_anomalies_ms;
     hz_sqlite_tables tables; /* NULL names: defaults; every name is validated */
     int synchronous_normal;  /* 0 (default): synchronous=FULL; 1: NORMAL (see schema.c) */
     int busy_timeout_ms;     /* <= 0: 5000 */

@@ -108,6 +108,7 @@ struct hz_pipeline {
     sqlite3 *fcdb;        /* the first SQLite sink's file, read-only */
     sqlite3_stmt *fc_has; /* is a forecast of (series, variable, issued_ts) stored there? */
     /* arrival of the cycle's polls, for the latency histogram */
+    int64_t first_ns; /* arrival of the oldest reading whose results are not committed; 0 */
     int64_t arr_ns[64];
     uint64_t arr_n[64];
     int n_arr;
@@ -988,14 +989,25 @@ int hz_pipeline_step(hz_pipeline *p, int timeout_ms, char *err, size_t errlen)
         if ((rc = handle_batch(p, &b, e2, sizeof e2)))
             goto fail;
     }
-    if (!total)
+    if (!total && !p->first_ns)
         return 0;
-    if ((rc = forecast_pending(p, e2, sizeof e2)) < 0 || (rc = commit(p, FLUSH_MS, e2, sizeof e2)))
+    if (total && (rc = forecast_pending(p, e2, sizeof e2)) < 0)
         goto fail;
-    p->st.cycles++;
+    if (total) {
+        p->st.cycles++;
+        p->st.busy_ns += hz_mono_ns() - t0;
+        if (!p->first_ns)
+            p->first_ns = t0;
+    }
+    int64_t now = hz_mono_ns(), after = p->pc->batch.commit_after_ms * 1000000;
+    if (total && now - p->first_ns < after) /* group commit: later, with more */
+        return total;
+    if ((rc = commit(p, FLUSH_MS, e2, sizeof e2)))
+        goto fail;
     int64_t done = hz_mono_ns();
-    p->st.busy_ns += done - t0;
-    for (int i = 0; i < p->n_arr; i++) {
+    p->st.busy_ns += done - now;
+    p->first_ns = 0;
+    for (int i = 0; i < p->n_arr; i++) { /* each arrival's wait until its results commit */
         double us = (done - p->arr_ns[i]) / 1e3;
         int k = us > 1 ? (int)(4 * log2(us)) : 0;
         p->st.latency[k < HZ_LAT_BUCKETS ? k : HZ_LAT_BUCKETS - 1] += p->arr_n[i];

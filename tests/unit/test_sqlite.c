@@ -281,6 +281,114 @@ static void test_idempotent_replay(void **state)
     k->ops->free(k);
 }
 
+/* The forecasts of series s (variables VARS) issued at t (minutes), horizon P, levels 0.9
+ * and 0.99: value = t + step + v, bounds value -/+ level. */
+static void write_forecasts(hz_sink *k, const char *s, int64_t t, int P)
+{
+    static const double lv[2] = {0.9, 0.99};
+    hz_forecast f[2 * 48];
+    int n = 0;
+    for (int h = 1; h <= P; h++)
+        for (int v = 0; v < 2; v++) {
+            hz_forecast *x = &f[n++];
+            memset(x, 0, sizeof *x);
+            x->pipeline = "p";
+            x->series = s;
+            x->variable = VARS[v];
+            x->issued_ts = t * 60000;
+            x->target_ts = (t + h) * 60000;
+            x->step = h;
+            x->value = (double)t + h + v;
+            x->nlevels = 2;
+            x->levels = lv;
+            for (int l = 0; l < 2; l++) {
+                x->lo[l] = x->value - 1 - l;
+                x->hi[l] = x->value + 1 + l;
+            }
+            x->lower = x->lo[1];
+            x->upper = x->hi[1];
+            x->model_id = "p-abc";
+        }
+    char err[HZ_ERRLEN];
+    assert_int_equal(k->ops->write_forecasts(k, f, (size_t)n, err, sizeof err), 0);
+}
+
+/* forecasts: latest keeps one row per (series, variable) with the steps as JSON arrays; a
+ * late issue does not replace a newer one; the view unnests them to a row per step. */
+static void test_latest_forecasts(void **state)
+{
+    hz_sqlite_sink_opts o = {.path = db_path("latest.sqlite"), .forecasts = HZ_SQLITE_FC_LATEST};
+    hz_sink *k = NULL;
+    char err[HZ_ERRLEN];
+    assert_int_equal(hz_sqlite_sink_new(&o, &k, err, sizeof err), 0);
+    for (int t = 0; t < 30; t++)
+        for (int s = 0; s < 3; s++)
+            write_forecasts(k, s ? "m2" : "m1", t, 4);
+    write_forecasts(k, "m1", 10, 4); /* late */
+    assert_int_equal(k->ops->flush(k, 1000, err, sizeof err), 0);
+    sqlite3 *db = hz_sqlite_sink_db(k);
+    assert_int_equal(query_int(db, "SELECT count(*) FROM latest_forecasts"), 4);
+    assert_int_equal(query_int(db, "SELECT count(*) FROM forecasts"), 0);
+    assert_int_equal(query_int(db, "SELECT max(issued_ts) / 60000 FROM latest_forecasts WHERE "
+                                   "series = 'm1'"),
+                     29);
+    assert_int_equal(query_int(db, "SELECT count(*) FROM latest_forecasts_steps"), 16);
+    assert_int_equal(query_int(db, "SELECT target_ts / 60000 FROM latest_forecasts_steps WHERE "
+                                   "series = 'm2' AND variable = 'voltage' AND step = 3"),
+                     32);
+    assert_int_equal(query_int(db, "SELECT value * 10 + upper90 * 100 + lower99 * 1000 FROM "
+                                   "latest_forecasts_steps WHERE series = 'm1' AND variable = "
+                                   "'voltage' AND step = 2"),
+                     32 * 10 + 33 * 100 + 30 * 1000);
+    k->ops->free(k);
+}
+
+/* A day of a 50-meter fleet at one reading a minute, with a one-hour retention of readings,
+ * forecasts (history and latest) and anomalies: at the end no row is older than an hour
+ * behind the newest, and the file holds about an hour of it. */
+static void test_retention_day(void **state)
+{
+    hz_sqlite_sink_opts o = {.path = db_path("retention.sqlite"),
+                             .forecasts = HZ_SQLITE_FC_LATEST | HZ_SQLITE_FC_HISTORY,
+                             .synchronous_normal = 1,
+                             .keep_readings_ms = 3600000,
+                             .keep_forecasts_ms = 3600000,
+                             .keep_anomalies_ms = 3600000};
+    hz_sink *k = NULL;
+    char err[HZ_ERRLEN];
+    assert_int_equal(hz_sqlite_sink_new(&o, &k, err, sizeof err), 0);
+    char ids[50][16];
+    for (int s = 0; s < 50; s++)
+        snprintf(ids[s], sizeof ids[s], "m%d", s);
+    for (int t = 0; t < 1440; t++) {
+        for (int s = 0; s < 50; s++) {
+            hz_reading r = {.series = ids[s], .ts_ms = t * 60000LL, .nvars = 2, .values = {t, 1}};
+            assert_int_equal(k->ops->write_readings(k, "p", VARS, &r, 1, err, sizeof err), 0);
+            write_forecasts(k, ids[s], t, 2);
+            hz_anomaly a = {.pipeline = "p",
+                            .series = ids[s],
+                            .variable = "power",
+                            .ts = t * 60000LL,
+                            .value = t,
+                            .score = 0.9,
+                            .flag = 1,
+                            .kind = "spike"};
+            if ((t + s) % 7 == 0)
+                assert_int_equal(k->ops->write_anomalies(k, &a, 1, err, sizeof err), 0);
+        }
+        if (t % 10 == 9 || t == 1439)
+            assert_int_equal(k->ops->flush(k, 1000, err, sizeof err), 0);
+    }
+    sqlite3 *db = hz_sqlite_sink_db(k);
+    const int64_t cut = 1439 * 60000LL - 3600000;
+    assert_int_equal(query_int(db, "SELECT min(ts) FROM readings"), cut);
+    assert_int_equal(query_int(db, "SELECT min(issued_ts) FROM forecasts"), cut);
+    assert_int_equal(query_int(db, "SELECT min(ts) FROM anomalies"), cut);
+    assert_int_equal(query_int(db, "SELECT count(*) FROM readings"), 61 * 50 * 2);
+    assert_int_equal(query_int(db, "SELECT count(*) FROM latest_forecasts"), 100);
+    k->ops->free(k);
+}
+
 /* A writer killed with SIGKILL after writing (but before committing) a batch leaves the
  * committed batch and nothing of the other. */
 static void test_killed_writer_leaves_no_partial_batch(void **state)
@@ -482,6 +590,8 @@ int main(void)
         cmocka_unit_test(test_schema_created),
         cmocka_unit_test(test_migrates_older_files),
         cmocka_unit_test(test_idempotent_replay),
+        cmocka_unit_test(test_latest_forecasts),
+        cmocka_unit_test(test_retention_day),
         cmocka_unit_test(test_killed_writer_leaves_no_partial_batch),
         cmocka_unit_test(test_source_groups_and_resumes),
         cmocka_unit_test(test_window_rebuild),
