@@ -319,18 +319,21 @@ static int open_fc_lookup(hz_pipeline *p, char *err, size_t errlen)
     int rc = hz_sqlite_ident_check(table, "forecasts table", err, errlen);
     if (rc || (rc = hz_sqlite_open(k->sqlite.path, 0, 5000, &p->fcdb, err, errlen)))
         return rc;
+    /* forecasts: latest keeps the newest forecast only (a late window never replaces it) */
+    int latest = k->sqlite.forecasts == HZ_CFG_FC_LATEST;
     char sql[256];
     snprintf(sql, sizeof sql,
-             "SELECT 1 FROM %s WHERE pipeline = ?1 AND series = ?2 AND variable = ?3 AND "
-             "issued_ts = ?4 LIMIT 1",
-             table);
+             "SELECT 1 FROM %s%s WHERE pipeline = ?1 AND series = ?2 AND variable = ?3 AND "
+             "issued_ts %s ?4 LIMIT 1",
+             latest ? "latest_" : "", table, latest ? ">=" : "=");
     if (sqlite3_prepare_v2(p->fcdb, sql, -1, &p->fc_has, NULL) != SQLITE_OK)
         return hz_err(err, errlen, HZ_EDB, "%s: %s", k->sqlite.path, sqlite3_errmsg(p->fcdb));
     return 0;
 }
 
 /* 1 when this host's SQLite sink holds a forecast of series sid issued at ts (of any
- * variable: a forward writes all of them together); 0 when not, or without a SQLite sink. */
+ * variable: a forward writes all of them together), or with `forecasts: latest` one issued
+ * at ts or later; 0 when not, or without a SQLite sink. */
 static int forecast_stored(hz_pipeline *p, const char *sid, int64_t ts)
 {
     int found = 0;

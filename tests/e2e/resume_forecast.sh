@@ -46,4 +46,18 @@ wait_sql "SELECT count(*) FROM readings WHERE series = 'imp'" 34
 wait_sql "SELECT group_concat(i) FROM (SELECT DISTINCT (issued_ts - $T0) / 60000 AS i FROM forecasts ORDER BY i)" "29,33"
 stop_daemon
 [ "$(count_topic forecasts)" = 8 ] || fail "forecasts topic holds $(count_topic forecasts) messages, expected 8"
-echo "$NAME: ok (after an import the start forecast the latest complete window once; a restart added nothing; the next came a stride later)"
+# the same with forecasts: latest (one row per series): stored when issued at W's time or later
+sed -e "s|$T/hz.sqlite|$T/l.sqlite|" -e 's|- sqlite: {}|- sqlite: {forecasts: latest}|' "$T/hz.yaml" >"$T/l.yaml"
+"$BIN/horizon" import "$T/imp.csv" --db "$T/l.sqlite" --series imp --quiet >/dev/null 2>"$T/import.err" ||
+    fail "import into l.sqlite failed: $(cat "$T/import.err")"
+start_daemon "$T/l.yaml" "$T/run3.log"
+grep -q 'windows rebuilt from .*: 1 series, 24 points; 1 latest window(s) forecast' "$T/run3.log" ||
+    fail "forecasts: latest: the start did not forecast the latest window: $(grep rebuilt "$T/run3.log")"
+[ "$(sqlite3 "$T/l.sqlite" "SELECT issued_ts || ' ' || steps FROM latest_forecasts WHERE series = 'imp'")" = "$last 4" ] ||
+    fail "latest_forecasts: $(sqlite3 "$T/l.sqlite" "SELECT * FROM latest_forecasts")"
+stop_daemon
+start_daemon "$T/l.yaml" "$T/run4.log"
+stop_daemon
+grep -q 'windows rebuilt from .*: 1 series, 24 points; 0 latest window(s) forecast' "$T/run4.log" ||
+    fail "forecasts: latest: a restart forecast a stored window again: $(grep rebuilt "$T/run4.log")"
+echo "$NAME: ok (after an import the start forecast the latest complete window once, with forecasts: history and latest; a restart added nothing; the next came a stride later)"
