@@ -14,6 +14,7 @@
 #include "common/hz.h"
 #include "models/checkpoint.h"
 #include "training/calibrate.h"
+#include "training/pool.h"
 #include "training/prepare.h"
 #include "training/train.h"
 #include "training/trainer.h"
@@ -183,7 +184,8 @@ typedef struct eval_scores {
  * (training/calibrate.h): coverage and width printed, coverage kept in s.  NaN when the
  * checkpoint has no calibration. */
 static void coverage(const hz_pipeline_conf *p, const hz_st_file *f, const hz_prepared *d,
-                     const hz_scaler *sc, const float *pred, int n, int P, eval_scores *s)
+                     const hz_scaler *sc, const float *pred, int n, int P, int verbose,
+                     eval_scores *s)
 {
     s->cov90 = s->cov99 = NAN;
     const double levels[2] = {0.90, 0.99};
@@ -194,7 +196,8 @@ static void coverage(const hz_pipeline_conf *p, const hz_st_file *f, const hz_pr
                               "(retrain it)\n";
     int calibrated = 0;
     if (n < 1) {
-        printf("%s", none);
+        if (verbose)
+            printf("%s", none);
         return;
     }
     if (hz_calib_intervals(f, p, d->names, P, d->table.cols, sc, levels, 2, 0, &iv, &calibrated,
@@ -204,7 +207,7 @@ static void coverage(const hz_pipeline_conf *p, const hz_st_file *f, const hz_pr
     }
     int rc = calibrated ? hz_calib_backtest(&iv, &d->win[2], pred, n, &cv, err, sizeof err) : 0;
     hz_iv_free(&iv);
-    if (!calibrated)
+    if (!calibrated && verbose)
         printf("%s", none);
     else if (rc)
         hz_cli_error(CMD, "%s", err);
@@ -212,6 +215,8 @@ static void coverage(const hz_pipeline_conf *p, const hz_st_file *f, const hz_pr
         return;
     s->cov90 = cv.cover[0];
     s->cov99 = cv.cover[1];
+    if (!verbose)
+        return;
     printf("test intervals: level coverage mean_width width_lowest_quartile (original units, "
            "%zu points)\n",
            cv.points);
@@ -219,32 +224,99 @@ static void coverage(const hz_pipeline_conf *p, const hz_st_file *f, const hz_pr
         printf("  %.2f %.4f %.4g %.4g\n", levels[l], cv.cover[l], cv.width[l], cv.width_low[l]);
 }
 
-/* Backtest of one checkpoint on the pipeline's test split; prints the per-step table and
- * leaves the overall scores in *s.  HZ_EXIT_OK or HZ_EXIT_FAIL (message printed). */
-static int eval_checkpoint(const hz_config *cfg, const hz_pipeline_conf *p, const char *series,
-                           const char *ckpt, const char *plot, eval_scores *s)
+/* What every series' backtest of one checkpoint shares. */
+typedef struct eval_ctx {
+    const hz_config *cfg;
+    const hz_pipeline_conf *p;
+    const char *ckpt, *plot;
+    hz_model *m;
+    hz_st_file *f;
+    hz_scaler sc; /* the checkpoint's "scaler" (its log1p flags serve every series) */
+    char **names;
+    int n_names;
+    hz_series_stats ss; /* a pooled checkpoint's per-series scalers; n = 0: not pooled */
+} eval_ctx;
+
+/* One series' test scores: scaled and original-unit errors, NSE, interval coverage. */
+typedef struct series_scores {
+    int windows;
+    double mse, mae, mse_orig, mae_orig, nse;
+    eval_scores iv; /* mse, mae unused; cov90, cov99 */
+    size_t points;  /* windows x steps x variables */
+} series_scores;
+
+/* Nash-Sutcliffe efficiency of forecasts pred [n, P, C] (scaled) on w's targets in original
+ * units: 1 - sum (obs - pred)^2 / sum (obs - mean obs)^2 per variable, over every (window,
+ * step) target; the mean over the variables. */
+static double nse_of(const hz_windows *w, const hz_scaler *sc, const float *pred, int n)
+{
+    int P = w->pred_len, C = w->cols, L = w->seq_len;
+    double sum = 0;
+    for (int k = 0; k < C; k++) {
+        double so = 0, sr = 0, st = 0;
+        for (int i = 0; i < n; i++)
+            for (int t = 0; t < P; t++)
+                so +=
+                    hz_scaler_inv(sc, k, w->data[(size_t)(hz_windows_start(w, i) + L + t) * C + k]);
+        double mean = so / ((double)n * P);
+        for (int i = 0; i < n; i++)
+            for (int t = 0; t < P; t++) {
+                double y =
+                    hz_scaler_inv(sc, k, w->data[(size_t)(hz_windows_start(w, i) + L + t) * C + k]);
+                double f = hz_scaler_inv(sc, k, pred[((size_t)i * P + t) * C + k]);
+                sr += (y - f) * (y - f);
+                st += (y - mean) * (y - mean);
+            }
+        sum += st > 0 ? 1 - sr / st : NAN;
+    }
+    return sum / C;
+}
+
+/* The scaler of series (NULL: the source's one series) for e's checkpoint: its own from a
+ * pooled checkpoint that was trained on it; fitted on the first seq_len rows of table for a
+ * series a pooled checkpoint has not seen (as horizond does with its first full window,
+ * pipeline/forecaster.c); otherwise the checkpoint's.  Returns the rule's name. */
+static const char *series_scaler(const eval_ctx *e, const char *series, const hz_table *t,
+                                 hz_scaler *out)
+{
+    *out = e->sc;
+    if (e->ss.n == 0)
+        return "checkpoint";
+    int i = series ? hz_series_stats_find(&e->ss, series) : -1;
+    if (i >= 0) {
+        hz_series_stats_apply(&e->ss, i, out);
+        return "trained";
+    }
+    int L = e->m->conf.seq_len < t->rows ? e->m->conf.seq_len : t->rows;
+    for (int c = 0; c < t->cols && c < out->cols; c++)
+        hz_scaler_fit_col(out, c, t->values + c, (size_t)t->cols, L);
+    return "first_window";
+}
+
+/* Backtest of e's checkpoint on one series' test split (series NULL: the source's only
+ * one); with verbose the per-step table and intervals are printed (one series), else one
+ * line.  HZ_EXIT_OK or HZ_EXIT_FAIL (message printed). */
+static int eval_series(const eval_ctx *e, const char *series, int verbose, series_scores *s)
 {
     char err[HZ_ERRLEN];
-    int rc = HZ_EXIT_FAIL, n_names = 0;
-    char **names = NULL;
+    int rc = HZ_EXIT_FAIL;
     hz_prepared d;
     memset(&d, 0, sizeof d);
-    hz_model *m = NULL;
-    hz_st_file *f = NULL;
     hz_eval_result et = {0};
     hz_scaler sc;
     float *pred = NULL;
-    if (hz_ckpt_load(ckpt, &m, &f, err, sizeof err) ||
-        hz_meta_scaler_parse(f, &sc, &names, &n_names, err, sizeof err) ||
-        hz_prepared_load(cfg, p, series, &d, err, sizeof err) ||
-        hz_prepared_split(p, &m->conf, &sc, &d, err, sizeof err)) {
+    hz_model *m = e->m;
+    const char *rule = NULL;
+    if (hz_prepared_load(e->cfg, e->p, series, &d, err, sizeof err) ||
+        !(rule = series_scaler(e, series, &d.table, &sc)) ||
+        hz_prepared_split(e->p, &m->conf, &sc, &d, err, sizeof err)) {
         hz_cli_error(CMD, "%s", err);
         goto out;
     }
-    for (int i = 0; i < n_names && i < d.table.cols; i++)
-        if (strcmp(names[i], d.names[i])) {
-            hz_cli_error(CMD, "%s: variable %d is %s in the checkpoint, %s in the data", ckpt,
-                         i + 1, names[i], d.names[i]);
+    for (int i = 0; i < e->n_names && i < d.table.cols; i++)
+        if (strcmp(e->names[i], d.names[i])) {
+            hz_cli_error(CMD, "%s: variable %d is %s in the checkpoint, %s in the data", e->ckpt,
+                         i + 1, e->names[i], d.names[i]);
             goto out;
         }
     /* iTransformer scores every test window (batch 1 in its repo); Informer's loader
@@ -256,26 +328,122 @@ static int eval_checkpoint(const hz_config *cfg, const hz_pipeline_conf *p, cons
         hz_cli_error(CMD, "out of memory");
         goto out;
     }
-    printf("eval: %s on %s, %s, test windows %d%s\n", ckpt, p->name,
-           hz_model_kind_name(m->conf.kind), et.windows, informer ? " (drop_last, batch 32)" : "");
-    print_eval("test", &et, m->conf.pred_len);
-    if (plot) {
-        if (write_plot(plot, m, &d, err, sizeof err))
+    *s = (series_scores){.windows = et.windows,
+                         .mse = et.mse,
+                         .mae = et.mae,
+                         .mse_orig = et.mse_orig,
+                         .mae_orig = et.mae_orig,
+                         .nse = et.windows ? nse_of(&d.win[2], &d.scaler, pred, et.windows) : NAN,
+                         .points = (size_t)et.windows * P * C};
+    if (verbose) {
+        printf("eval: %s on %s, %s, test windows %d%s\n", e->ckpt, e->p->name,
+               hz_model_kind_name(m->conf.kind), et.windows,
+               informer ? " (drop_last, batch 32)" : "");
+        print_eval("test", &et, m->conf.pred_len);
+    }
+    if (e->plot) {
+        if (write_plot(e->plot, m, &d, err, sizeof err))
             hz_cli_error(CMD, "%s", err);
         else
-            printf("plot %s\n", plot);
+            printf("plot %s\n", e->plot);
     }
-    s->mse = et.mse;
-    s->mae = et.mae;
-    coverage(p, f, &d, &sc, pred, et.windows, P, s);
+    coverage(e->p, e->f, &d, &sc, pred, et.windows, P, verbose, &s->iv);
+    printf("series %s windows=%d mse=%.6f mae=%.6f mse_orig=%.6g mae_orig=%.6g nse=%.4f "
+           "cov90=%.4f cov99=%.4f scaler=%s\n",
+           series ? series : "-", et.windows, et.mse, et.mae, et.mse_orig, et.mae_orig, s->nse,
+           s->iv.cov90, s->iv.cov99, rule);
     rc = HZ_EXIT_OK;
 out:
     free(pred);
     hz_eval_free(&et);
-    hz_names_free(names, n_names);
-    hz_st_close(f);
-    hz_model_free(m);
     hz_prepared_free(&d);
+    return rc;
+}
+
+/* The series to score: --series; with model.data.pool every series of the SQLite table;
+ * else the source's only one (NULL).  *ids owned by the caller (hz_names_free). */
+static int series_list(const hz_pipeline_conf *p, const char *series, char ***ids, int *n)
+{
+    char err[HZ_ERRLEN];
+    *n = 1;
+    *ids = calloc(1, sizeof **ids);
+    if (!*ids) {
+        hz_cli_error(CMD, "out of memory");
+        return HZ_EXIT_FAIL;
+    }
+    if (series)
+        (*ids)[0] = strdup(series);
+    if (series || !p->model.data.pool || p->source.kind != HZ_CFG_SOURCE_SQLITE)
+        return HZ_EXIT_OK;
+    free(*ids);
+    if (hz_pool_list(p->source.sqlite.path, p->source.sqlite.table, ids, n, err, sizeof err)) {
+        hz_cli_error(CMD, "%s", err);
+        return HZ_EXIT_FAIL;
+    }
+    return HZ_EXIT_OK;
+}
+
+/* The pooled line over n series' scores: errors weighted by windows, coverage by points,
+ * NSE the mean over the series; left in *s as the checkpoint's overall scores. */
+static void pool_scores(const series_scores *sc, int n, eval_scores *s)
+{
+    double w = 0, pts = 0, nse = 0, mo = 0, ao = 0;
+    *s = (eval_scores){0};
+    for (int i = 0; i < n; i++) {
+        w += sc[i].windows;
+        pts += (double)sc[i].points;
+        s->mse += sc[i].mse * sc[i].windows;
+        s->mae += sc[i].mae * sc[i].windows;
+        mo += sc[i].mse_orig * sc[i].windows;
+        ao += sc[i].mae_orig * sc[i].windows;
+        s->cov90 += sc[i].iv.cov90 * (double)sc[i].points;
+        s->cov99 += sc[i].iv.cov99 * (double)sc[i].points;
+        nse += sc[i].nse / n;
+    }
+    s->mse /= w;
+    s->mae /= w;
+    s->cov90 /= pts;
+    s->cov99 /= pts;
+    printf("pooled series=%d windows=%.0f mse=%.6f mae=%.6f mse_orig=%.6g mae_orig=%.6g "
+           "mean_nse=%.4f cov90=%.4f cov99=%.4f\n",
+           n, w, s->mse, s->mae, mo / w, ao / w, nse, s->cov90, s->cov99);
+}
+
+/* Backtest of one checkpoint on the pipeline's test split, series by series; leaves the
+ * overall (pooled) scores in *s.  HZ_EXIT_OK or HZ_EXIT_FAIL (message printed). */
+static int eval_checkpoint(const hz_config *cfg, const hz_pipeline_conf *p, const char *series,
+                           const char *ckpt, const char *plot, eval_scores *s)
+{
+    char err[HZ_ERRLEN];
+    eval_ctx e = {.cfg = cfg, .p = p, .ckpt = ckpt, .plot = plot};
+    char **ids = NULL;
+    int n = 0, rc = HZ_EXIT_FAIL;
+    series_scores *sc = NULL;
+    if (hz_ckpt_load(ckpt, &e.m, &e.f, err, sizeof err) ||
+        hz_meta_scaler_parse(e.f, &e.sc, &e.names, &e.n_names, err, sizeof err) ||
+        hz_meta_series_parse(e.f, e.n_names, &e.ss, err, sizeof err)) {
+        hz_cli_error(CMD, "%s", err);
+        goto out;
+    }
+    if (series_list(p, series, &ids, &n) || !(sc = calloc((size_t)n, sizeof *sc)))
+        goto out;
+    for (int i = 0; i < n; i++) {
+        if (eval_series(&e, ids[i], n == 1, &sc[i]))
+            goto out;
+        e.plot = NULL; /* the first series only */
+    }
+    if (n > 1)
+        pool_scores(sc, n, s);
+    else
+        *s = (eval_scores){sc[0].mse, sc[0].mae, sc[0].iv.cov90, sc[0].iv.cov99};
+    rc = HZ_EXIT_OK;
+out:
+    free(sc);
+    hz_names_free(ids, n);
+    hz_names_free(e.names, e.n_names);
+    hz_series_stats_free(&e.ss);
+    hz_st_close(e.f);
+    hz_model_free(e.m);
     return rc;
 }
 

@@ -25,6 +25,7 @@ typedef struct forecast_args {
     const char *checkpoint, *input; /* required */
     const char *output;             /* NULL: stdout */
     const char *time_column;        /* NULL: the checkpoint's, else the first column */
+    const char *series;             /* a pooled checkpoint: the series the CSV is */
     int date_order;                 /* HZ_CSV_* */
 } forecast_args;
 
@@ -59,6 +60,10 @@ static void usage(FILE *f)
                "  --time-column C      timestamp column (default: the one the model was\n"
                "                       trained with when the CSV has it, else the first)\n"
                "  --date-order ORDER   slashed dates: ymd (default), mdy (10/1/1999), dmy\n"
+               "  -s, --series NAME    a pooled checkpoint (model.data.pool): scale the input\n"
+               "                       as series NAME was in training; without it, or for a\n"
+               "                       series it has not seen, by the input's first seq_len\n"
+               "                       rows (as horizond scales a new series)\n"
                "  -h, --help           this text\n");
 }
 
@@ -70,6 +75,7 @@ static int parse(int argc, char **argv, forecast_args *a, char *err, size_t errl
                                {"output", 'o', HZ_CLI_STR, &a->output, 0, 0},
                                {"time-column", 0, HZ_CLI_STR, &a->time_column, 0, 0},
                                {"date-order", 0, HZ_CLI_DATE_ORDER, &a->date_order, 0, 0},
+                               {"series", 's', HZ_CLI_STR, &a->series, 0, 0},
                                {NULL, 0, 0, NULL, 0, 0}};
     int rc = hz_cli_parse(argc, argv, opts, NULL, err, errlen);
     if (!rc && (!a->checkpoint || !a->input))
@@ -118,6 +124,35 @@ static int load(const forecast_args *a, forecast_job *j, char *err, size_t errle
     j->period = pm ? atoll(pm) : 0;
     if (j->period <= 0)
         j->period = j->t->ts_ms[j->t->rows - 1] - j->t->ts_ms[j->t->rows - 2];
+    return 0;
+}
+
+/* A pooled checkpoint (training/pool.h): the scaler of --series as trained, else the input's
+ * first seq_len rows' (a series the checkpoint has not seen, as horizond does).  A
+ * checkpoint with one scaler keeps it. */
+static int series_scaler(const forecast_args *a, forecast_job *j, char *err, size_t errlen)
+{
+    hz_series_stats ss;
+    int rc = hz_meta_series_parse(j->f, j->n_names, &ss, err, errlen), i = -1;
+    if (rc || ss.n == 0)
+        return rc;
+    if (a->series && (i = hz_series_stats_find(&ss, a->series)) >= 0)
+        hz_series_stats_apply(&ss, i, &j->sc);
+    hz_series_stats_free(&ss);
+    if (i >= 0)
+        return 0;
+    int L = j->m->conf.seq_len, C = j->n_names;
+    float *x = malloc((size_t)L * sizeof *x);
+    if (!x)
+        return hz_err(err, errlen, HZ_ENOMEM, "out of memory");
+    for (int k = 0; k < C; k++) {
+        for (int r = 0; r < L; r++)
+            x[r] = (float)j->t->values[(size_t)r * C + k];
+        hz_scaler_fit_col(&j->sc, k, x, 1, L);
+    }
+    free(x);
+    fprintf(stderr, "forecast: %s is pooled; %s scaled by the input's first %d rows\n",
+            a->checkpoint, a->series ? a->series : "the input (no --series)", L);
     return 0;
 }
 
@@ -237,7 +272,8 @@ static int run(const forecast_args *a)
     hz_ctx c;
     hz_ctx_init(&c, 1 << 20, 0);
     int rc = HZ_EXIT_FAIL;
-    if (load(a, &j, err, sizeof err) || fill_inputs(a, &j, err, sizeof err)) {
+    if (load(a, &j, err, sizeof err) || series_scaler(a, &j, err, sizeof err) ||
+        fill_inputs(a, &j, err, sizeof err)) {
         hz_cli_error(CMD, "%s", err);
         goto out;
     }

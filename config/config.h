@@ -117,6 +117,8 @@ typedef struct hz_cfg_data {
     int features; /* HZ_FEATURES_* */
     char *target; /* default: the last of source.fields.values */
     int scale;
+    int pool;           /* 1: one model on every series of the table (training/pool.h) */
+    int series_windows; /* pool: training windows drawn per series per epoch; 0 = the mean */
 } hz_cfg_data;
 
 typedef struct hz_cfg_model {

@@ -830,6 +830,25 @@ static const hz_ckey data_keys[] = {
      O(hz_cfg_data, scale),
      .def = "true",
      .doc = "Z-score each variable with train-split statistics (docs/MODELS.md)."},
+    {.name = "pool",
+     .type = HZ_CT_BOOL,
+     O(hz_cfg_data, pool),
+     .def = "false",
+     .doc = "`true`: train one model on every series of the SQLite readings (a fleet of "
+            "meters or gauges), each series split by `split` on its own rows and scaled by "
+            "its own train-split statistics, which the checkpoint keeps; a series it has "
+            "not seen is scaled by its first full window (docs/MODELS.md, pooled training). "
+            "`false`: one series, `--series` or the one with the most readings (a small "
+            "fleet, or series unlike each other)."},
+    {.name = "series_windows",
+     .type = HZ_CT_INT,
+     O(hz_cfg_data, series_windows),
+     .def = "0",
+     .min = 0,
+     .max = 100000000,
+     .doc = "With `pool`: training windows drawn from each series every epoch, so a short "
+            "series counts as much as a long one (a series with fewer repeats its own); "
+            "0 = the mean of the series' training window counts."},
 };
 static const hz_csec data_sec = {
     "data", data_keys,  NKEYS(data_keys),
@@ -1018,9 +1037,9 @@ static const hz_ckey anomaly_keys[] = {
      .def = "true",
      .doc = "Each forecast step's interval adapts to how often that step's issued intervals "
             "missed (docs/ANOMALIES.md), at a cost of horizon x horizon x variables x levels "
-            "x 8 bytes per series (9.2 KB at a horizon of 24, one variable, two levels: 0.9 GB for 100k series). "
-            "`false`: every step follows one offset, moved by the readings checked (a large "
-            "fleet's memory)."},
+            "x 8 bytes per series (9.2 KB at a horizon of 24, one variable, two levels: 0.9 GB "
+            "for 100k series). `false`: every step follows one offset, moved by the readings "
+            "checked (a large fleet's memory)."},
 };
 static const hz_csec anomaly_sec = {"anomaly", anomaly_keys,  NKEYS(anomaly_keys),
                                     0,         check_anomaly, "Anomaly flags on arriving points."};

@@ -128,6 +128,12 @@ typedef struct hz_sink_ops {
      * received for all of them), waiting at most timeout_ms.  Returns 0 or HZ_E*. */
     int (*flush)(hz_sink *k, int timeout_ms, char *err, size_t errlen);
     void (*free)(hz_sink *k);
+    /* Optional (NULL: use flush), a flush in two halves so the caller works meanwhile:
+     * flush_begin makes everything written so far part of one commit and returns at once
+     * (0 or an error of earlier writes); flush_end waits until every commit begun is durable
+     * and returns 0 or HZ_E*, with *done_ns (hz_mono_ns) when the last one completed. */
+    int (*flush_begin)(hz_sink *k, int timeout_ms, char *err, size_t errlen);
+    int (*flush_end)(hz_sink *k, int64_t *done_ns, char *err, size_t errlen);
 } hz_sink_ops;
 
 struct hz_sink {

@@ -200,7 +200,9 @@ static const hz_sink_ops kafka_sink_ops = {"kafka",
                                            sink_write_anomalies,
                                            sink_write_dead,
                                            sink_flush,
-                                           sink_free};
+                                           sink_free,
+                                           NULL,
+                                           NULL};
 
 void hz_kafka_sink_stats_get(hz_sink *base, hz_kafka_sink_stats *out)
 {

@@ -312,6 +312,7 @@ static void *ckpt_loop(void *arg)
 {
     sqlite_sink *s = arg;
     sqlite3 *db = NULL;
+    pthread_setname_np(pthread_self(), "hz-checkpoint");
     if (sqlite3_open_v2(s->path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) !=
         SQLITE_OK) {
         sqlite3_close_v2(db);

@@ -34,8 +34,9 @@ struct hz_forecaster {
     int nvars;
     hz_model *model;
     hz_ctx ctx;
-    hz_scaler sc;
-    char **mnames; /* the checkpoint's variables */
+    hz_scaler sc;       /* the scaling in use: the checkpoint's, or the series' (use_series) */
+    hz_series_stats ss; /* a pooled checkpoint's per-series scalers; n = 0: one scaler */
+    char **mnames;      /* the checkpoint's variables */
     int n_mnames, ctx_on;
     int C, L, P, lab, F;
     int mvar[HZ_MAX_VARS]; /* model variable k = source variable mvar[k] */
@@ -67,6 +68,8 @@ struct hz_forecaster {
     float *ring;                      /* [scap, hz_iv_ring_len] issued intervals (steps > 1) */
     int64_t *ring_tags;               /* [scap, P] their target slots */
     hz_shift_state *shift;            /* [scap, C] shift detectors */
+    double *smean, *sstd;             /* [scap, C] pooled: each series' scaler, once known */
+    unsigned char *sknown;            /* [scap] pooled: 1 once smean/sstd are set */
     double shift_h[HZ_MAX_VARS];      /* per model variable: its rules.shift (0: off) */
     char rule_res[48];                /* hz_anomaly.rule of residual flags */
     char rule_shift[HZ_MAX_VARS][48]; /* and of shift flags, per model variable */
@@ -87,12 +90,13 @@ static void reset_series(hz_forecaster *p, size_t i)
                          p->ring_tags + i * (size_t)p->P);
     for (size_t k = 0; k < C; k++)
         hz_shift_init(&p->shift[i * C + k]);
+    p->sknown[i] = 0;
 }
 
 static int grow_series(hz_forecaster *p, size_t need)
 {
     size_t c1 = p->scap, c2 = p->scap, c3 = p->scap, c4 = p->scap, c5 = p->scap, c6 = p->scap,
-           c7 = p->scap, cap = p->scap;
+           c7 = p->scap, c8 = p->scap, c9 = p->scap, c10 = p->scap, cap = p->scap;
     size_t C = (size_t)p->C, ring = p->iv.steps > 1 ? hz_iv_ring_len(&p->iv) : 0;
     size_t tags = p->iv.steps > 1 ? (size_t)p->P : 0; /* every array grows alike */
     if (hz_grow((void **)&p->last_fc, &c1, need, (size_t)p->P * C * sizeof *p->last_fc) ||
@@ -100,6 +104,9 @@ static int grow_series(hz_forecaster *p, size_t need)
         hz_grow((void **)&p->staged, &c3, need, sizeof *p->staged) ||
         hz_grow((void **)&p->adapt, &c4, need, C * (size_t)p->iv.steps * sizeof *p->adapt) ||
         hz_grow((void **)&p->shift, &c5, need, C * sizeof *p->shift) ||
+        hz_grow((void **)&p->smean, &c8, need, C * sizeof *p->smean) ||
+        hz_grow((void **)&p->sstd, &c9, need, C * sizeof *p->sstd) ||
+        hz_grow((void **)&p->sknown, &c10, need, sizeof *p->sknown) ||
         (ring && hz_grow((void **)&p->ring, &c6, need, ring * sizeof *p->ring)) ||
         (tags && hz_grow((void **)&p->ring_tags, &c7, need, tags * sizeof *p->ring_tags)) ||
         hz_grow((void **)&p->last_issued, &cap, need, sizeof *p->last_issued))
@@ -215,6 +222,7 @@ static int make_intervals(hz_forecaster *p, const hz_st_file *f, char *err, size
     for (size_t i = 0; calibrated && i < pc->n_variables; i++)
         for (int k = 0; k < p->C; k++)
             if (!strcmp(pc->variables[i].name, p->mnames[k]) && !*pc->variables[i].series &&
+                p->iv.var[k].transform != HZ_TF_SCALED && /* pooled: the model's space */
                 pc->variables[i].transform != p->iv.var[k].transform)
                 hz_log(p->log, HZ_LOG_WARN,
                        "pipeline %s: variable %s has transform %s, the checkpoint was "
@@ -237,6 +245,8 @@ static int open_model(hz_forecaster *p, const hz_train_hooks *hooks, char *err, 
     rc = hz_ckpt_load(path, &p->model, &f, err, errlen);
     if (!rc)
         rc = hz_meta_scaler_parse(f, &p->sc, &p->mnames, &n_names, err, errlen);
+    if (!rc)
+        rc = hz_meta_series_parse(f, n_names, &p->ss, err, errlen);
     if (rc)
         goto out;
     p->n_mnames = n_names;
@@ -280,6 +290,52 @@ static int alloc_buffers(hz_forecaster *p, char *err, size_t errlen)
     return 0;
 }
 
+/* A pooled checkpoint: series s's scaler (by window-store index) becomes the one in use,
+ * for the model's input and output (p->sc) and the intervals' scaled space (p->iv.var). */
+static void use_series(hz_forecaster *p, uint32_t s)
+{
+    if (!p->ss.n)
+        return;
+    for (int k = 0; k < p->C; k++) {
+        p->sc.mean[k] = p->iv.var[k].mean = p->smean[(size_t)s * p->C + k];
+        p->sc.std[k] = p->iv.var[k].std = p->sstd[(size_t)s * p->C + k];
+    }
+}
+
+/* A pooled checkpoint: series s takes the scaler it was trained with, when the checkpoint
+ * has series sid; returns 1 then, else 0 (nothing set). */
+static int know_trained(hz_forecaster *p, uint32_t s, const char *sid)
+{
+    int i = sid ? hz_series_stats_find(&p->ss, sid) : -1;
+    if (i < 0)
+        return 0;
+    for (int k = 0; k < p->C; k++) {
+        p->smean[(size_t)s * p->C + k] = p->ss.mean[(size_t)i * p->C + k];
+        p->sstd[(size_t)s * p->C + k] = p->ss.std[(size_t)i * p->C + k];
+    }
+    p->sknown[s] = 1;
+    return 1;
+}
+
+/* A pooled checkpoint meets series s (id sid) in a window for the first time: the scaler it
+ * was trained with, or, for a series it has not seen, the mean and std of this window (its
+ * first full window since the model was loaded), kept from then on (docs/MODELS.md). */
+static void know_series(hz_forecaster *p, uint32_t s, const char *sid)
+{
+    if (know_trained(p, s, sid))
+        return;
+    hz_scaler own = p->sc; /* the log1p flags */
+    for (int k = 0; k < p->C; k++) {
+        hz_scaler_fit_col(&own, k, p->win + p->mvar[k], (size_t)p->nvars, p->L);
+        p->smean[(size_t)s * p->C + k] = own.mean[k];
+        p->sstd[(size_t)s * p->C + k] = own.std[k];
+    }
+    p->sknown[s] = 1;
+    hz_log(p->log, HZ_LOG_INFO,
+           "pipeline %s: series %s scaled by its first full window (unseen in training)",
+           p->pc->name, sid ? sid : "?");
+}
+
 /* Copies series idx's window into batch row p->nb (scaled inputs, calendar marks, local
  * scales).  Returns 1 when staged, 0 when skipped (not full, or a value missing). */
 static int stage_row(hz_forecaster *p, hz_window_store *ws, uint32_t idx)
@@ -291,12 +347,15 @@ static int stage_row(hz_forecaster *p, hz_window_store *ws, uint32_t idx)
         return 0;
     hz_real *x = p->x + (size_t)B * L * C;
     for (int t = 0; t < L; t++)
-        for (int k = 0; k < C; k++) {
-            float v = p->win[t * nv + p->mvar[k]];
-            if (!isfinite(v)) /* a gap left missing (fill: none): no forecast from it */
+        for (int k = 0; k < C; k++)
+            if (!isfinite(p->win[t * nv + p->mvar[k]])) /* a gap left missing (fill: none) */
                 return 0;
-            x[t * C + k] = (hz_real)hz_scaler_fwd(&p->sc, k, v);
-        }
+    if (p->ss.n && !p->sknown[idx])
+        know_series(p, idx, hz_window_store_series_id(ws, idx));
+    use_series(p, idx);
+    for (int t = 0; t < L; t++)
+        for (int k = 0; k < C; k++)
+            x[t * C + k] = (hz_real)hz_scaler_fwd(&p->sc, k, p->win[t * nv + p->mvar[k]]);
     int n = L < HZ_IV_SCALE_W + 1 ? L : HZ_IV_SCALE_W + 1;
     for (int k = 0; k < C; k++)
         p->bscale[(size_t)B * C + k] = (float)hz_iv_scale(
@@ -366,6 +425,11 @@ static int check_against(hz_forecaster *p, uint32_t s, const char *sid, int64_t 
     int64_t slot = slot_of(p, ts), step = slot - slot_of(p, issued);
     if (step < 1 || step > p->P)
         return 0;
+    /* a forecast taken over from the model this one replaced, for a series this model has
+       not scaled yet: checked once it has (a series it was not trained on: its next window) */
+    if (p->ss.n && !p->sknown[s] && !know_trained(p, s, sid))
+        return 0;
+    use_series(p, s);
     int n = 0;
     for (int k = 0; k < p->C; k++) {
         double f = fc[(size_t)(step - 1) * p->C + k];
@@ -426,6 +490,7 @@ static void row_forecasts(hz_forecaster *p, hz_window_store *ws, const hz_tensor
     const char *sid = hz_window_store_series_id(ws, s);
     const float *sc = p->bscale + (size_t)b * C;
     float *bf = p->bfc + (size_t)b * P * C;
+    use_series(p, s);
     for (int t = 0; t < P; t++)
         for (int k = 0; k < C; k++) {
             double v = hz_scaler_inv(&p->sc, k, y->data[((size_t)b * P + t) * C + k]);
@@ -644,6 +709,10 @@ void hz_forecaster_free(hz_forecaster *p)
     free(p->ring);
     free(p->ring_tags);
     free(p->shift);
+    free(p->smean);
+    free(p->sstd);
+    free(p->sknown);
+    hz_series_stats_free(&p->ss);
     free(p->win);
     free(p->x);
     free(p->xm);

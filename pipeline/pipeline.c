@@ -112,6 +112,14 @@ struct hz_pipeline {
     int64_t arr_ns[64];
     uint64_t arr_n[64];
     int n_arr;
+    /* the generation whose SQLite commits are begun, not yet confirmed (flush_begin): its
+     * positions and arrivals, acknowledged and timed once flush_end returns */
+    int inflight;
+    hz_pos fl_acks[MAX_ACKS];
+    size_t n_fl_acks;
+    int64_t fl_arr_ns[64];
+    uint64_t fl_arr_n[64];
+    int n_fl_arr;
     sqlite3 *lagdb; /* sqlite source: how far the table is ahead of the cursor */
     /* metrics */
     hz_metric *m_read, *m_fc, *m_dead, *m_lag, *m_inf, *m_bs, *m_series, *m_late, *m_fill;
@@ -938,22 +946,98 @@ static int handle_batch(hz_pipeline *p, const hz_batch *b, char *err, size_t err
  * without it) and produces everything again; the reverse order would leave the readings
  * in SQLite, make the replayed points duplicates in the windows, and never resend the
  * forecasts Kafka missed. */
-static int commit(hz_pipeline *p, int timeout_ms, char *err, size_t errlen)
+static int ack_all(hz_pipeline *p, const hz_pos *acks, size_t n, char *err, size_t errlen)
 {
-    int rc;
+    for (size_t i = 0; i < n; i++) {
+        int rc = p->src->ops->ack(p->src, &acks[i], err, errlen);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+/* Each arrival's wait until its results were durable at done (the latency histogram). */
+static void record_latency(hz_pipeline *p, const int64_t *arr_ns, uint64_t *arr_n, int n,
+                           int64_t done)
+{
+    for (int i = 0; i < n; i++) {
+        double us = (done - arr_ns[i]) / 1e3;
+        int k = us > 1 ? (int)(4 * log2(us)) : 0;
+        p->st.latency[k < HZ_LAT_BUCKETS ? k : HZ_LAT_BUCKETS - 1] += arr_n[i];
+        arr_n[i] = 0;
+    }
+}
+
+/* Waits for the generation in flight to be durable in every SQLite sink, then acknowledges
+ * its positions. */
+static int finish_inflight(hz_pipeline *p, char *err, size_t errlen)
+{
+    if (!p->inflight)
+        return 0;
+    int64_t done = 0;
+    for (size_t i = 0; i < p->n_sinks; i++) {
+        const hz_sink_ops *o = p->sinks[i]->ops;
+        int64_t t = 0;
+        int rc = o->flush_end ? o->flush_end(p->sinks[i], &t, err, errlen) : 0;
+        if (rc)
+            return rc;
+        done = t > done ? t : done;
+    }
+    p->inflight = 0;
+    record_latency(p, p->fl_arr_ns, p->fl_arr_n, p->n_fl_arr, done ? done : hz_mono_ns());
+    p->n_fl_arr = 0;
+    int rc = ack_all(p, p->fl_acks, p->n_fl_acks, err, errlen);
+    p->n_fl_acks = 0;
+    return rc;
+}
+
+/* Flushes every sink, then acknowledges the cycle's positions.  Kafka sinks are flushed
+ * before the SQLite ones: if a delivery fails, the SQLite transaction is not committed
+ * either, so the restarted pipeline replays the cycle (its windows rebuilt from SQLite
+ * without it) and produces everything again; the reverse order would leave the readings
+ * in SQLite, make the replayed points duplicates in the windows, and never resend the
+ * forecasts Kafka missed.  An SQLite sink with flush_begin (connectors/async_sink.h) commits
+ * on its writer thread while the next cycle runs: this generation's positions wait in
+ * flight and are acknowledged by the next commit (finish_inflight), or at once with wait. */
+static int commit(hz_pipeline *p, int timeout_ms, int wait, char *err, size_t errlen)
+{
+    int rc = finish_inflight(p, err, errlen);
+    if (rc)
+        return rc;
+    /* an SQLite source saves its cursor in the file the sinks write: it acknowledges
+     * between commits, with no transaction of the writer thread open */
+    int pipelined = p->pc->source.kind != HZ_CFG_SOURCE_SQLITE, begun = 0;
     if (p->dirty) {
         for (int sqlite = 0; sqlite < 2; sqlite++)
-            for (size_t i = 0; i < p->n_sinks; i++)
-                if ((p->pc->sinks[i].kind == HZ_CFG_SINK_SQLITE) == sqlite &&
-                    (rc = p->sinks[i]->ops->flush(p->sinks[i], timeout_ms, err, errlen)))
+            for (size_t i = 0; i < p->n_sinks; i++) {
+                const hz_sink_ops *o = p->sinks[i]->ops;
+                if ((p->pc->sinks[i].kind == HZ_CFG_SINK_SQLITE) != sqlite)
+                    continue;
+                int half = sqlite && pipelined && o->flush_begin;
+                rc = half ? o->flush_begin(p->sinks[i], timeout_ms, err, errlen)
+                          : o->flush(p->sinks[i], timeout_ms, err, errlen);
+                if (rc)
                     return rc;
+                begun |= half;
+            }
         p->dirty = 0;
     }
-    for (size_t i = 0; i < p->n_acks; i++)
-        if ((rc = p->src->ops->ack(p->src, &p->acks[i], err, errlen)))
-            return rc;
+    if (begun) {
+        memcpy(p->fl_acks, p->acks, p->n_acks * sizeof *p->acks);
+        p->n_fl_acks = p->n_acks;
+        memcpy(p->fl_arr_ns, p->arr_ns, (size_t)p->n_arr * sizeof *p->arr_ns);
+        memcpy(p->fl_arr_n, p->arr_n, (size_t)p->n_arr * sizeof *p->arr_n);
+        p->n_fl_arr = p->n_arr;
+        p->n_acks = 0;
+        p->n_arr = 0;
+        p->inflight = 1;
+        return wait ? finish_inflight(p, err, errlen) : 0;
+    }
+    record_latency(p, p->arr_ns, p->arr_n, p->n_arr, hz_mono_ns());
+    p->n_arr = 0;
+    rc = ack_all(p, p->acks, p->n_acks, err, errlen);
     p->n_acks = 0;
-    return 0;
+    return rc;
 }
 
 int hz_pipeline_step(hz_pipeline *p, int timeout_ms, char *err, size_t errlen)
@@ -992,8 +1076,11 @@ int hz_pipeline_step(hz_pipeline *p, int timeout_ms, char *err, size_t errlen)
         if ((rc = handle_batch(p, &b, e2, sizeof e2)))
             goto fail;
     }
-    if (!total && !p->first_ns)
+    if (!total && !p->first_ns) { /* idle: what is in flight is acknowledged now */
+        if ((rc = finish_inflight(p, e2, sizeof e2)))
+            goto fail;
         return 0;
+    }
     if (total && (rc = forecast_pending(p, e2, sizeof e2)) < 0)
         goto fail;
     if (total) {
@@ -1005,18 +1092,10 @@ int hz_pipeline_step(hz_pipeline *p, int timeout_ms, char *err, size_t errlen)
     int64_t now = hz_mono_ns(), after = p->pc->batch.commit_after_ms * 1000000;
     if (total && now - p->first_ns < after) /* group commit: later, with more */
         return total;
-    if ((rc = commit(p, FLUSH_MS, e2, sizeof e2)))
+    if ((rc = commit(p, FLUSH_MS, !total, e2, sizeof e2)))
         goto fail;
-    int64_t done = hz_mono_ns();
-    p->st.busy_ns += done - now;
+    p->st.busy_ns += hz_mono_ns() - now;
     p->first_ns = 0;
-    for (int i = 0; i < p->n_arr; i++) { /* each arrival's wait until its results commit */
-        double us = (done - p->arr_ns[i]) / 1e3;
-        int k = us > 1 ? (int)(4 * log2(us)) : 0;
-        p->st.latency[k < HZ_LAT_BUCKETS ? k : HZ_LAT_BUCKETS - 1] += p->arr_n[i];
-        p->arr_n[i] = 0;
-    }
-    p->n_arr = 0;
     return total;
 fail:
     return hz_err(err, errlen, rc, "pipeline %s: %s", p->pc->name, e2);
@@ -1027,7 +1106,7 @@ int hz_pipeline_drain(hz_pipeline *p, int timeout_ms, char *err, size_t errlen)
     char e2[HZ_ERRLEN];
     int rc;
     if ((rc = forecast_pending(p, e2, sizeof e2)) < 0 ||
-        (rc = commit(p, timeout_ms, e2, sizeof e2)))
+        (rc = commit(p, timeout_ms, 1, e2, sizeof e2)))
         return hz_err(err, errlen, rc, "pipeline %s: %s", p->pc->name, e2);
     return 0;
 }

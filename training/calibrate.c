@@ -45,7 +45,7 @@ static double window_scale(const hz_windows *w, const hz_iv_var *v, int i, int k
 {
     float x[HZ_IV_SCALE_W + 1];
     int L = w->seq_len, n = L < HZ_IV_SCALE_W + 1 ? L : HZ_IV_SCALE_W + 1;
-    int r0 = w->begin + i + L - n;
+    int r0 = hz_windows_start(w, i) + L - n;
     for (int j = 0; j < n; j++)
         x[j] = (float)orig(w, v, r0 + j, k);
     return floor ? hz_iv_scale(v, x, 1, n) : hz_iv_scale_raw(v, x, 1, n);
@@ -83,7 +83,7 @@ int hz_calib_fit(const hz_windows *w, const float *pred, int n, hz_iv_var *vars,
             for (int i = 0; i < n; i++) {
                 double sc = s[i];
                 double fc = hz_iv_unscale(v, pred[((size_t)i * P + h) * C + k]);
-                double y = orig(w, v, w->begin + i + L + h, k);
+                double y = orig(w, v, hz_windows_start(w, i) + L + h, k);
                 double r = (hz_iv_z(v, y) - hz_iv_z(v, hz_iv_clip(v, fc))) / sc;
                 if (isfinite(r))
                     u[m++] = (float)r;
@@ -226,7 +226,7 @@ static void bt_window(const hz_iv *iv, bt_state *b, const hz_windows *w, const f
                       const double *q25, hz_calib_cov *out, size_t *in, size_t *nlow)
 {
     int P = w->pred_len, C = w->cols, L = w->seq_len, nl = iv->nl;
-    int64_t issued = w->begin + i + L - 1; /* row numbers serve as slots */
+    int64_t issued = hz_windows_start(w, i) + L - 1; /* row numbers serve as slots */
     for (int k = 0; k < C; k++)
         hz_iv_ring_learn(iv, b->ad + (size_t)k * iv->steps, b->ring, b->tags, issued, k,
                          orig(w, &iv->var[k], (int)issued, k));

@@ -88,6 +88,137 @@ int hz_meta_scaler_parse(const hz_st_file *f, hz_scaler *s, char ***names, int *
     return rc;
 }
 
+char *hz_meta_series_json(char *const *ids, const hz_scaler *sc, int n)
+{
+    json_t *o = json_object(), *a = json_array(), *m = json_array(), *sd = json_array();
+    for (int i = 0; i < n; i++) {
+        json_t *mi = json_array(), *si = json_array();
+        for (int c = 0; c < sc[i].cols; c++) {
+            json_array_append_new(mi, json_real(sc[i].mean[c]));
+            json_array_append_new(si, json_real(sc[i].std[c]));
+        }
+        json_array_append_new(a, json_string(ids[i]));
+        json_array_append_new(m, mi);
+        json_array_append_new(sd, si);
+    }
+    json_object_set_new(o, "series", a);
+    json_object_set_new(o, "mean", m);
+    json_object_set_new(o, "std", sd);
+    json_object_set_new(o, "unseen", json_string("first_window"));
+    char *r = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(17));
+    json_decref(o);
+    return r;
+}
+
+void hz_series_stats_free(hz_series_stats *s)
+{
+    if (!s)
+        return;
+    hz_names_free(s->ids, s->n);
+    free(s->mean);
+    free(s->std);
+    memset(s, 0, sizeof *s);
+}
+
+/* Row i of a [n][cols] JSON array of numbers into out; 0 or -1 when malformed. */
+static int num_row(json_t *a, size_t i, int cols, double *out)
+{
+    json_t *r = json_array_get(a, i);
+    if (!json_is_array(r) || (int)json_array_size(r) != cols)
+        return -1;
+    for (int c = 0; c < cols; c++) {
+        json_t *v = json_array_get(r, (size_t)c);
+        if (!json_is_number(v))
+            return -1;
+        out[c] = json_number_value(v);
+    }
+    return 0;
+}
+
+/* Sorts s's series by id (insertion of an index order; ids are few thousand at most). */
+static void sort_series(hz_series_stats *s)
+{
+    size_t C = (size_t)s->cols;
+    double tm[HZ_DS_MAXVARS], ts[HZ_DS_MAXVARS];
+    for (int i = 1; i < s->n; i++) {
+        char *id = s->ids[i];
+        memcpy(tm, s->mean + i * C, C * sizeof *tm);
+        memcpy(ts, s->std + i * C, C * sizeof *ts);
+        int j = i - 1;
+        for (; j >= 0 && strcmp(s->ids[j], id) > 0; j--) {
+            s->ids[j + 1] = s->ids[j];
+            memcpy(s->mean + (j + 1) * C, s->mean + j * C, C * sizeof *tm);
+            memcpy(s->std + (j + 1) * C, s->std + j * C, C * sizeof *ts);
+        }
+        s->ids[j + 1] = id;
+        memcpy(s->mean + (j + 1) * C, tm, C * sizeof *tm);
+        memcpy(s->std + (j + 1) * C, ts, C * sizeof *ts);
+    }
+}
+
+int hz_meta_series_parse(const hz_st_file *f, int cols, hz_series_stats *s, char *err,
+                         size_t errlen)
+{
+    memset(s, 0, sizeof *s);
+    const char *js = hz_st_meta(f, "series_scaler");
+    if (!js)
+        return 0;
+    json_t *o = json_loads(js, 0, NULL);
+    json_t *a = json_object_get(o, "series"), *m = json_object_get(o, "mean"),
+           *sd = json_object_get(o, "std");
+    size_t n = json_array_size(a);
+    int rc = 0;
+    if (!json_is_array(a) || !json_is_array(m) || !json_is_array(sd) || json_array_size(m) != n ||
+        json_array_size(sd) != n || cols < 1 || cols > HZ_DS_MAXVARS)
+        rc = HZ_EFORMAT;
+    s->n = (int)n;
+    s->cols = cols;
+    s->ids = rc ? NULL : calloc(n + 1, sizeof *s->ids);
+    s->mean = rc ? NULL : malloc((n * cols + 1) * sizeof *s->mean);
+    s->std = rc ? NULL : malloc((n * cols + 1) * sizeof *s->std);
+    if (!rc && (!s->ids || !s->mean || !s->std))
+        rc = HZ_ENOMEM;
+    for (size_t i = 0; i < n && !rc; i++) {
+        const char *id = json_string_value(json_array_get(a, i));
+        if (!id || num_row(m, i, cols, s->mean + i * cols) ||
+            num_row(sd, i, cols, s->std + i * cols))
+            rc = HZ_EFORMAT;
+        else if (!(s->ids[i] = strdup(id)))
+            rc = HZ_ENOMEM;
+    }
+    json_decref(o);
+    if (rc) {
+        hz_series_stats_free(s);
+        return hz_err(err, errlen, rc, "%s: metadata \"series_scaler\" is %s", hz_st_path(f),
+                      rc == HZ_ENOMEM ? "too large for memory" : "malformed");
+    }
+    sort_series(s);
+    return 0;
+}
+
+int hz_series_stats_find(const hz_series_stats *s, const char *id)
+{
+    int lo = 0, hi = s->n - 1;
+    while (lo <= hi) {
+        int mid = lo + (hi - lo) / 2, c = strcmp(s->ids[mid], id);
+        if (!c)
+            return mid;
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid - 1;
+    }
+    return -1;
+}
+
+void hz_series_stats_apply(const hz_series_stats *s, int i, hz_scaler *sc)
+{
+    for (int c = 0; c < s->cols && c < sc->cols; c++) {
+        sc->mean[c] = s->mean[(size_t)i * s->cols + c];
+        sc->std[c] = s->std[(size_t)i * s->cols + c];
+    }
+}
+
 int hz_file_sha256(const char *path, char hex[65], char *err, size_t errlen)
 {
     FILE *f = fopen(path, "rb");

@@ -13,22 +13,26 @@ static double value_of(const hz_scaler *s, int c, double x)
     return s->log1p[c] ? hz_log1p0(x) : x;
 }
 
+void hz_scaler_fit_col(hz_scaler *s, int c, const float *x, size_t stride, int n)
+{
+    double sum = 0, ss = 0;
+    for (int r = 0; r < n; r++)
+        sum += value_of(s, c, x[(size_t)r * stride]);
+    double mean = n > 0 ? sum / n : 0;
+    for (int r = 0; r < n; r++) {
+        double d = value_of(s, c, x[(size_t)r * stride]) - mean;
+        ss += d * d;
+    }
+    double sd = n > 0 ? sqrt(ss / n) : 0;
+    s->mean[c] = mean;
+    s->std[c] = sd > 0 ? sd : 1.0;
+}
+
 void hz_scaler_fit(hz_scaler *s, const hz_table *t, int r0, int r1)
 {
     s->cols = t->cols;
-    for (int c = 0; c < t->cols; c++) {
-        double sum = 0, ss = 0;
-        for (int r = r0; r < r1; r++)
-            sum += value_of(s, c, t->values[(size_t)r * t->cols + c]);
-        double mean = sum / (r1 - r0);
-        for (int r = r0; r < r1; r++) {
-            double d = value_of(s, c, t->values[(size_t)r * t->cols + c]) - mean;
-            ss += d * d;
-        }
-        double sd = sqrt(ss / (r1 - r0));
-        s->mean[c] = mean;
-        s->std[c] = sd > 0 ? sd : 1.0;
-    }
+    for (int c = 0; c < t->cols; c++)
+        hz_scaler_fit_col(s, c, t->values + (size_t)r0 * t->cols + c, (size_t)t->cols, r1 - r0);
 }
 
 void hz_scaler_apply(const hz_scaler *s, const float *in, float *out, size_t rows)
@@ -106,6 +110,8 @@ void hz_windows_init(hz_windows *w, const float *data, const float *marks, int c
     w->pred_len = pred_len;
     int n = end - begin - seq_len - pred_len + 1;
     w->count = n > 0 ? n : 0;
+    w->starts = w->group_end = NULL;
+    w->n_groups = 0;
 }
 
 static void copy_rows(hz_real *dst, const float *src, int row0, int nrows, int cols)
@@ -120,7 +126,7 @@ void hz_windows_batch(const hz_windows *w, const int *idx, int n, hz_real *x, hz
 {
     int L = w->seq_len, lab = w->label_len, P = w->pred_len, C = w->cols, F = w->n_marks;
     for (int b = 0; b < n; b++) {
-        int s0 = w->begin + idx[b], r0 = s0 + L - lab; /* decoder block start */
+        int s0 = hz_windows_start(w, idx[b]), r0 = s0 + L - lab; /* decoder block start */
         if (x)
             copy_rows(x + (size_t)b * L * C, w->data, s0, L, C);
         if (x_mark && F)

@@ -31,6 +31,9 @@ typedef struct hz_scaler {
 /* Mean and population std (ddof 0) of rows [r0, r1) per column, of log1p(x) where the
  * column's log1p flag is set (set before fitting); std 0 becomes 1. */
 void hz_scaler_fit(hz_scaler *s, const hz_table *t, int r0, int r1);
+/* The same for column c alone, over n values x[0], x[stride], ... (a window in the daemon:
+ * a pooled checkpoint's series not seen in training, training/pool.h). */
+void hz_scaler_fit_col(hz_scaler *s, int c, const float *x, size_t stride, int n);
 void hz_scaler_apply(const hz_scaler *s, const float *in, float *out, size_t rows);
 void hz_scaler_invert(const hz_scaler *s, const float *in, float *out, size_t rows);
 /* log1p(max(x, 0)): a log1p column's value as modelled (NaN stays NaN). */
@@ -66,16 +69,29 @@ int hz_split_borders(hz_split_kind kind, const double ratios[3], int rows, int s
 enum { HZ_TIMEF_H_FEATURES = 4 };
 void hz_timef_hour(int64_t ts_ms, float out[4]);
 
-/* Windows over one split: sample i covers rows [begin+i, begin+i+seq_len) as input and
- * [begin+i+seq_len-label_len, begin+i+seq_len+pred_len) as decoder/target block. */
+/* Windows over one split: sample i covers rows [s+i, s+i+seq_len) as input and
+ * [s+i+seq_len-label_len, s+i+seq_len+pred_len) as decoder/target block, where s+i is
+ * hz_windows_start(w, i): begin + i, or starts[i] for the windows of several series laid
+ * end to end (training/pool.h), where groups say which windows are whose. */
 typedef struct hz_windows {
     const float *data;  /* scaled [rows, cols] */
     const float *marks; /* [rows, n_marks] or NULL */
     int cols, n_marks;
-    int begin, end;
+    int begin, end; /* with starts: the rows the windows may read (the data hash's span) */
     int seq_len, label_len, pred_len;
-    int count; /* end - begin - seq_len - pred_len + 1 (0 if negative) */
+    int count; /* end - begin - seq_len - pred_len + 1 (0 if negative); with starts, theirs */
+    /* NULL (one series), or [count] each window's first row; borrowed */
+    const int *starts;
+    /* with starts: n_groups series, series g's windows are [group_end[g-1], group_end[g])
+     * (group_end[-1] = 0); borrowed.  hz_train draws the same number from each. */
+    const int *group_end;
+    int n_groups;
 } hz_windows;
+
+static inline int hz_windows_start(const hz_windows *w, int i)
+{
+    return w->starts ? w->starts[i] : w->begin + i;
+}
 
 void hz_windows_init(hz_windows *w, const float *data, const float *marks, int cols, int n_marks,
                      int begin, int end, int seq_len, int label_len, int pred_len);

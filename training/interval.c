@@ -19,18 +19,22 @@ int hz_iv_transform_parse(const char *s)
         return HZ_TF_NONE;
     if (!strcmp(s, "log1p"))
         return HZ_TF_LOG1P;
+    if (!strcmp(s, "scaled"))
+        return HZ_TF_SCALED;
     return -1;
 }
 
 const char *hz_iv_transform_name(int tf)
 {
-    return tf == HZ_TF_LOG1P ? "log1p" : "none";
+    return tf == HZ_TF_LOG1P ? "log1p" : tf == HZ_TF_SCALED ? "scaled" : "none";
 }
 
 double hz_iv_z(const hz_iv_var *v, double x)
 {
     if (v->transform == HZ_TF_LOG1P)
         return hz_log1p0(x);
+    if (v->transform == HZ_TF_SCALED)
+        return ((v->scaled_log1p ? hz_log1p0(x) : x) - v->mean) / v->std;
     return (x - v->mean) / v->std;
 }
 
@@ -50,7 +54,9 @@ double hz_iv_clip(const hz_iv_var *v, double x)
 
 double hz_iv_x(const hz_iv_var *v, double z)
 {
-    double x = v->transform == HZ_TF_LOG1P ? expm1(z) : z * v->std + v->mean;
+    double x = v->transform == HZ_TF_LOG1P    ? expm1(z)
+               : v->transform == HZ_TF_SCALED ? hz_unscale(z, v->mean, v->std, v->scaled_log1p)
+                                              : z * v->std + v->mean;
     return hz_iv_clip(v, x);
 }
 

@@ -58,9 +58,12 @@
 /* Probabilities of the calibration grid, ascending, symmetric around 0.5. */
 extern const double hz_iv_grid_p[HZ_IV_GRID];
 
-enum { HZ_TF_NONE = 0, HZ_TF_LOG1P = 1 };
+/* HZ_TF_SCALED: z is the model's own scaled value, (x or log1p(x) - mean) / std with the
+ * series' statistics (hz_iv_var.mean, std, scaled_log1p): a pooled checkpoint's intervals,
+ * calibrated over every series at once (training/pool.h), so each series needs its own. */
+enum { HZ_TF_NONE = 0, HZ_TF_LOG1P = 1, HZ_TF_SCALED = 2 };
 
-/* Parses "none" / "log1p"; returns HZ_TF_* or -1. */
+/* Parses "none" / "log1p" / "scaled"; returns HZ_TF_* or -1. */
 int hz_iv_transform_parse(const char *s);
 const char *hz_iv_transform_name(int tf);
 

@@ -93,6 +93,36 @@ static void shuffle(int *a, int n, hz_rng *r)
     }
 }
 
+int hz_train_epoch_windows(const hz_windows *train, const hz_train_conf *tc)
+{
+    if (!train->group_end || train->n_groups < 1)
+        return train->count;
+    int k = tc->series_windows;
+    if (k <= 0) /* the mean count: an epoch as long as one pass over every window */
+        k = (train->count + train->n_groups - 1) / train->n_groups;
+    return k * train->n_groups;
+}
+
+void hz_train_draw_epoch(const hz_windows *train, const hz_train_conf *tc, int ep, int *order,
+                         int *perm)
+{
+    int total = hz_train_epoch_windows(train, tc), k = total / train->n_groups, pos = 0;
+    hz_rng r; /* from (seed, epoch) alone: a resumed run draws what it would have */
+    hz_rng_seed(&r, tc->seed * 0x9e3779b97f4a7c15ULL + (uint64_t)ep);
+    for (int g = 0; g < train->n_groups; g++) {
+        int a = g ? train->group_end[g - 1] : 0, m = train->group_end[g] - a;
+        for (int j = 0; j < k && m > 0; j++) {
+            if (j % m == 0) { /* a new pass over the series' windows */
+                for (int i = 0; i < m; i++)
+                    perm[i] = a + i;
+                shuffle(perm, m, &r);
+            }
+            order[pos++] = perm[j % m];
+        }
+    }
+    shuffle(order, pos, &r);
+}
+
 /* ---- the state of a run after a finished epoch (hz_train_conf.state_path) */
 
 #define STATE_FORMAT "horizon-train-state-1"
@@ -105,6 +135,7 @@ typedef struct run_state {
     hz_adam *opt;
     int *order; /* the shuffled order: each epoch shuffles the previous one */
     int n_order, val_count;
+    int n_windows;      /* training windows: what order's entries index */
     uint64_t data_hash; /* windows_hash of the training and validation rows */
     hz_rng *rng[N_RNG];
     hz_early_stop *es;
@@ -288,7 +319,7 @@ static int state_load(const char *path, const hz_train_conf *tc, run_state *s, i
     for (int i = 0; i < N_ARR && !rc; i++)
         rc = hz_st_read(f, a[i].name, a[i].dtype, a[i].ndim, a[i].shape, a[i].data, err, errlen);
     for (int i = 0; i < s->n_order && !rc; i++)
-        if (s->order[i] < 0 || s->order[i] >= s->n_order)
+        if (s->order[i] < 0 || s->order[i] >= s->n_windows)
             rc = hz_err(err, errlen, HZ_EFORMAT, "%s: order[%d] = %d is not a window", path, i,
                         s->order[i]);
     if (!rc) {
@@ -324,6 +355,8 @@ typedef struct loop {
     hz_adam opt;
     batch_buf b;
     int *order;    /* the shuffled order of the training windows */
+    int n_order;   /* hz_train_epoch_windows */
+    int *perm;     /* grouped windows: hz_train_draw_epoch's scratch */
     hz_real *best; /* the weights of the best validation epoch */
     hz_ctx c, ce;  /* training (tape on) and evaluation */
     hz_rng r;      /* the shuffle's generator */
@@ -339,18 +372,20 @@ static int loop_init(loop *l, char *err, size_t errlen)
     const hz_windows *train = l->train;
     hz_params *p = &l->m->params;
     l->t0 = hz_mono_ns();
-    l->order = malloc((size_t)train->count * sizeof *l->order);
+    l->n_order = hz_train_epoch_windows(train, tc);
+    l->order = malloc((size_t)l->n_order * sizeof *l->order + 1);
+    l->perm = train->group_end ? malloc((size_t)train->count * sizeof *l->perm + 1) : NULL;
     l->best = malloc((size_t)p->numel * sizeof *l->best);
     hz_ctx_init(&l->c, (size_t)64 << 20, tc->seed ^ 0x5eed);
     hz_ctx_init(&l->ce, (size_t)16 << 20, tc->seed);
     int rc = hz_adam_init(&l->opt, p, tc->lr, tc->weight_decay, tc->adamw);
     if (!rc)
         rc = buf_alloc(&l->b, train, l->B);
-    if (rc || !l->order || !l->best)
+    if (rc || !l->order || !l->best || (train->group_end && !l->perm))
         return hz_err(err, errlen, HZ_ENOMEM, "train: out of memory");
     hz_rng_seed(&l->r, tc->seed);
-    for (int i = 0; i < train->count; i++)
-        l->order[i] = i;
+    for (int i = 0; i < l->n_order; i++)
+        l->order[i] = i % train->count;
     memcpy(l->best, p->data, (size_t)p->numel * sizeof *l->best);
     hz_early_stop_init(&l->es, tc->patience > 0 ? tc->patience : tc->epochs);
     l->st = (run_state){
@@ -358,7 +393,8 @@ static int loop_init(loop *l, char *err, size_t errlen)
         .best = l->best,
         .opt = &l->opt,
         .order = l->order,
-        .n_order = train->count,
+        .n_order = l->n_order,
+        .n_windows = train->count,
         .val_count = l->val->count,
         .data_hash =
             tc->state_path ? windows_hash(l->val, windows_hash(train, 0xcbf29ce484222325ULL)) : 0,
@@ -373,6 +409,7 @@ static void loop_free(loop *l)
     hz_adam_free(&l->opt);
     buf_free(&l->b);
     free(l->order);
+    free(l->perm);
     free(l->best);
     hz_ctx_free(&l->c);
     hz_ctx_free(&l->ce);
@@ -426,7 +463,10 @@ static double train_batch(loop *l, int i)
  * HZ_EAGAIN ("train: cancelled") when tc->cancel is set before a batch. */
 static int train_epoch(loop *l, int ep, double *tsum, char *err, size_t errlen)
 {
-    shuffle(l->order, l->train->count, &l->r);
+    if (l->perm)
+        hz_train_draw_epoch(l->train, l->tc, ep, l->order, l->perm);
+    else
+        shuffle(l->order, l->train->count, &l->r);
     *tsum = 0;
     l->c.training = 1;
     for (int i = 0; i < l->nb; i++) {
@@ -486,12 +526,12 @@ int hz_train(hz_model *m, const hz_windows *train, const hz_windows *val, const 
              size_t errlen)
 {
     memset(res, 0, sizeof *res);
-    int B = tc->batch, nb = train->count / B;
-    if (nb < 1)
+    int B = tc->batch, nb = hz_train_epoch_windows(train, tc) / B;
+    if (nb < 1 || train->count < 1)
         return hz_err(err, errlen, HZ_EINVAL,
-                      "train: %d training windows, fewer than one batch "
+                      "train: %d training windows an epoch, fewer than one batch "
                       "of %d",
-                      train->count, B);
+                      hz_train_epoch_windows(train, tc), B);
     if (val->count < B)
         return hz_err(err, errlen, HZ_EINVAL,
                       "train: %d validation windows, fewer than one batch of %d", val->count, B);

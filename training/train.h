@@ -19,6 +19,10 @@ typedef struct hz_train_conf {
     int adamw, lradj;
     uint64_t seed;
     int max_train_batches; /* 0: all (tests use a few) */
+    /* Training windows of several series (hz_windows.group_end): each epoch draws this many
+     * windows from every series (a series with fewer repeats its own, reshuffled), from a
+     * generator seeded by seed and the epoch; 0: the mean of the series' window counts. */
+    int series_windows;
     /* NULL, or a flag another thread may set: checked before every training batch; when
      * nonzero hz_train stops (see below).  Not owned. */
     const atomic_int *cancel;
@@ -52,6 +56,16 @@ typedef struct hz_train_result {
     char state_err[256];   /* the last failure to write state_path ("" none); training goes on */
     char resume_note[256]; /* HZ_RESUME_IF_USABLE: why the state there was not resumed */
 } hz_train_result;
+
+/* Windows an epoch of tc trains on: train->count, or with groups n_groups x the windows
+ * drawn from each (tc->series_windows). */
+int hz_train_epoch_windows(const hz_windows *train, const hz_train_conf *tc);
+
+/* The windows of epoch ep (1-based) of a grouped train set: series_windows of each series
+ * (see hz_train_conf), in a shuffled order, into order[hz_train_epoch_windows]; perm is
+ * scratch of the largest series' window count. */
+void hz_train_draw_epoch(const hz_windows *train, const hz_train_conf *tc, int ep, int *order,
+                         int *perm);
 
 /* Trains m in place; at the end m holds the weights of the best validation epoch.
  * With tc->resume, m must be the model the state was made from, freshly created (its

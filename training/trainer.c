@@ -18,6 +18,7 @@
 
 #include "models/checkpoint.h"
 #include "training/calibrate.h"
+#include "training/pool.h"
 #include "training/prepare.h"
 #include "engine/par.h"
 #include "connectors/sqlite_schema.h"
@@ -196,7 +197,14 @@ typedef struct run {
     const char *series;        /* o->series, busiest, or NULL (a CSV source) */
     char busiest[512];
     char state[1200]; /* hz_train_state_path(ckpt): a path of up to 1100 and ".state" */
-    hz_prepared d;
+    hz_prepared d;    /* one series (not pooled) */
+    int pooled;       /* model.data.pool and no o->series: every series, in pool */
+    hz_pool pool;
+    /* what training reads, from d or the pool: windows, variable names and count, a table */
+    const hz_windows *wtr, *wva;
+    char *const *names;
+    int cols;
+    const hz_table *t0;
     hz_model_conf mc;
     hz_model *m;
     hz_train_conf tc;
@@ -204,6 +212,7 @@ typedef struct run {
     hz_eval_result ev, et; /* validation and test scores */
     float *calib;          /* [pred_len, C, HZ_IV_GRID] normalised validation residuals */
     char *conf_json, *vars, *scal, *metrics, *cal; /* the checkpoint's JSON metadata */
+    char *sers;                                    /* pooled: "series_scaler" */
     char sha[65];                                  /* of the written checkpoint */
 } run;
 
@@ -242,6 +251,7 @@ static hz_train_conf train_conf_of(const hz_pipeline_conf *p, const hz_train_opt
                                                                : HZ_LRADJ_NONE,
         .seed = (uint64_t)p->model.train.seed,
         .max_train_batches = o->max_batches,
+        .series_windows = p->model.data.series_windows,
         .cancel = o->cancel,
         .stop = o->stop,
         .resume = o->keep_state ? o->resume : 0,
@@ -249,14 +259,12 @@ static hz_train_conf train_conf_of(const hz_pipeline_conf *p, const hz_train_opt
     return tc;
 }
 
-/* Loads and splits the series (a SQLite source's busiest unless o->series names one),
- * creates the model, sets the thread counts and the training settings with the state file. */
-static int run_prepare(run *r, char *err, size_t errlen)
+/* Loads and splits one series (a SQLite source's busiest unless o->series names one). */
+static int prepare_one(run *r, char *err, size_t errlen)
 {
     const hz_pipeline_conf *p = r->p;
-    const hz_train_opts *o = r->o;
     int rc;
-    r->series = o->series;
+    r->series = r->o->series;
     if (!r->series && p->source.kind == HZ_CFG_SOURCE_SQLITE) {
         if ((rc = busiest_series(p->source.sqlite.path, p->source.sqlite.table, r->busiest,
                                  sizeof r->busiest, err, errlen)))
@@ -265,7 +273,42 @@ static int run_prepare(run *r, char *err, size_t errlen)
     }
     if ((rc = hz_prepared_load(r->cfg, p, r->series, &r->d, err, errlen)) ||
         (rc = hz_pipeline_model_conf(p, r->d.table.cols, &r->mc, err, errlen)) ||
-        (rc = hz_prepared_split(p, &r->mc, NULL, &r->d, err, errlen)) ||
+        (rc = hz_prepared_split(p, &r->mc, NULL, &r->d, err, errlen)))
+        return rc;
+    r->wtr = &r->d.win[0];
+    r->wva = &r->d.win[1];
+    r->names = r->d.names;
+    r->cols = r->d.table.cols;
+    r->t0 = &r->d.table;
+    return 0;
+}
+
+/* Loads, splits and scales every series of the table, each on its own (training/pool.h). */
+static int prepare_pooled(run *r, char *err, size_t errlen)
+{
+    int rc;
+    if ((rc = hz_pool_load(r->cfg, r->p, &r->pool, err, errlen)) ||
+        (rc = hz_pipeline_model_conf(r->p, r->pool.cols, &r->mc, err, errlen)) ||
+        (rc = hz_pool_split(r->p, &r->mc, r->o->log, &r->pool, err, errlen)))
+        return rc;
+    r->wtr = &r->pool.win[0];
+    r->wva = &r->pool.win[1];
+    r->names = r->pool.d[0].names;
+    r->cols = r->pool.cols;
+    r->t0 = &r->pool.d[0].table;
+    return 0;
+}
+
+/* Loads and splits the data (one series, or with model.data.pool and no o->series every
+ * series), creates the model, sets the thread counts and the training settings with the
+ * state file. */
+static int run_prepare(run *r, char *err, size_t errlen)
+{
+    const hz_pipeline_conf *p = r->p;
+    const hz_train_opts *o = r->o;
+    int rc;
+    r->pooled = p->model.data.pool && !o->series;
+    if ((rc = r->pooled ? prepare_pooled(r, err, errlen) : prepare_one(r, err, errlen)) ||
         (rc = hz_model_create(&r->mc, &r->m, err, errlen)))
         return rc;
     if (p->model.train.threads > 0) { /* OpenBLAS is loaded: its environment is read already */
@@ -307,12 +350,20 @@ static int run_train(run *r, char *err, size_t errlen)
     const hz_logger *log = r->o->log;
     const hz_pipeline_conf *p = r->p;
     const hz_train_conf *tc = &r->tc;
-    say(log,
-        "train: pipeline %s%s%s, %s, %d variables, %d rows; windows train %d val %d test %d; "
-        "%lld parameters",
-        p->name, r->series ? ", series " : "", r->series ? r->series : "",
-        hz_model_kind_name(r->mc.kind), r->d.table.cols, r->d.table.rows, r->d.win[0].count,
-        r->d.win[1].count, r->d.win[2].count, (long long)r->m->params.n_trainable);
+    if (r->pooled)
+        say(log,
+            "train: pipeline %s, pooled over %d series, %s, %d variables, %d rows; windows "
+            "train %d val %d, %d per series an epoch; %lld parameters",
+            p->name, r->pool.n, hz_model_kind_name(r->mc.kind), r->cols, r->pool.rows,
+            r->wtr->count, r->wva->count, hz_train_epoch_windows(r->wtr, tc) / r->pool.n,
+            (long long)r->m->params.n_trainable);
+    else
+        say(log,
+            "train: pipeline %s%s%s, %s, %d variables, %d rows; windows train %d val %d test "
+            "%d; %lld parameters",
+            p->name, r->series ? ", series " : "", r->series ? r->series : "",
+            hz_model_kind_name(r->mc.kind), r->d.table.cols, r->d.table.rows, r->d.win[0].count,
+            r->d.win[1].count, r->d.win[2].count, (long long)r->m->params.n_trainable);
     progress pr = {.log = log,
                    .tty = !log && isatty(STDERR_FILENO),
                    .epochs = tc->epochs,
@@ -327,7 +378,7 @@ static int run_train(run *r, char *err, size_t errlen)
             tc->resume == HZ_RESUME ? "" : " if this run made it");
     int rc = 0;
     if (trained)
-        rc = hz_train(r->m, &r->d.win[0], &r->d.win[1], tc, on_progress, &pr, &r->tr, err, errlen);
+        rc = hz_train(r->m, r->wtr, r->wva, tc, on_progress, &pr, &r->tr, err, errlen);
     if (r->tr.state_err[0])
         say(log, "warning: training state not saved: %s", r->tr.state_err);
     if (rc == HZ_EAGAIN && tc->state_path && r->tr.epochs_run > 0)
@@ -337,10 +388,67 @@ static int run_train(run *r, char *err, size_t errlen)
     return rc;
 }
 
+/* The pooled test score: each series' test split with its own scaler, summed over the
+ * series (windows, and errors weighted by their windows; original units mixed). */
+static int pooled_test(run *r, int drop_last)
+{
+    hz_eval_result *et = &r->et;
+    memset(et, 0, sizeof *et);
+    for (int i = 0; i < r->pool.n; i++) {
+        hz_eval_result e;
+        const hz_prepared *d = &r->pool.d[i];
+        if (d->win[2].count < 1)
+            continue;
+        if (hz_evaluate(r->m, &d->win[2], r->tc.batch, drop_last, &d->scaler, NULL, &e))
+            return HZ_ENOMEM;
+        et->mse += e.mse * e.windows;
+        et->mae += e.mae * e.windows;
+        et->mse_orig += e.mse_orig * e.windows;
+        et->mae_orig += e.mae_orig * e.windows;
+        et->windows += e.windows;
+        hz_eval_free(&e);
+    }
+    double n = et->windows > 0 ? et->windows : NAN;
+    et->mse /= n;
+    et->mae /= n;
+    et->mse_orig /= n;
+    et->mae_orig /= n;
+    return 0;
+}
+
+/* Pooled: the validation windows of every series calibrate the intervals in the model's
+ * scaled space (HZ_TF_SCALED), which each series maps back with its own statistics; the
+ * bounds recorded are the pipeline's. */
+static int pooled_calibrate(run *r, char *err, size_t errlen)
+{
+    int P = r->mc.pred_len, C = r->cols;
+    float *pred = malloc((size_t)r->wva->count * P * C * sizeof(float) + 1);
+    r->calib = malloc((size_t)P * C * HZ_IV_GRID * sizeof(float));
+    int drop_last = r->mc.kind == HZ_MODEL_INFORMER, rc = 0;
+    hz_iv_var iv[HZ_IV_MAX_VARS], named[HZ_IV_MAX_VARS];
+    hz_calib_vars(r->p, r->names, C, &r->pool.d[0].scaler, named);
+    for (int k = 0; k < C; k++)
+        iv[k] = (hz_iv_var){.transform = HZ_TF_SCALED, .mean = 0, .std = 1, .lo = NAN, .hi = NAN};
+    if (!pred || !r->calib || hz_evaluate(r->m, r->wva, r->tc.batch, 0, NULL, pred, &r->ev) ||
+        pooled_test(r, drop_last))
+        rc = hz_err(err, errlen, HZ_ENOMEM, "pipeline %s: out of memory evaluating", r->p->name);
+    else if (!(rc = hz_calib_fit(r->wva, pred, r->ev.windows, iv, r->calib, err, errlen))) {
+        for (int k = 0; k < C; k++) {
+            iv[k].lo = named[k].lo;
+            iv[k].hi = named[k].hi;
+        }
+        r->cal = hz_calib_meta_json(iv, C);
+    }
+    free(pred);
+    return rc;
+}
+
 /* Scores the validation and test splits; the validation forecasts calibrate the anomaly
  * intervals (training/calibrate.h: r->calib and the "calib" metadata). */
 static int run_calibrate(run *r, char *err, size_t errlen)
 {
+    if (r->pooled)
+        return pooled_calibrate(r, err, errlen);
     int P = r->mc.pred_len, C = r->d.table.cols;
     float *pred = malloc((size_t)r->d.win[1].count * P * C * sizeof(float) + 1);
     r->calib = malloc((size_t)P * C * HZ_IV_GRID * sizeof(float));
@@ -358,12 +466,35 @@ static int run_calibrate(run *r, char *err, size_t errlen)
     return rc;
 }
 
+/* Pooled: every series' scaler as "series_scaler", and as "scaler" the log1p flags with
+ * the series' mean statistics (read only by programs that predate pooled checkpoints). */
+static void pooled_scalers(run *r)
+{
+    int n = r->pool.n;
+    hz_scaler *sc = malloc((size_t)n * sizeof *sc), avg = r->pool.d[0].scaler;
+    for (int c = 0; c < avg.cols; c++) {
+        avg.mean[c] = avg.std[c] = 0;
+        for (int i = 0; i < n; i++) {
+            avg.mean[c] += r->pool.d[i].scaler.mean[c] / n;
+            avg.std[c] += r->pool.d[i].scaler.std[c] / n;
+        }
+    }
+    for (int i = 0; sc && i < n; i++)
+        sc[i] = r->pool.d[i].scaler;
+    r->sers = sc ? hz_meta_series_json(r->pool.ids, sc, n) : NULL;
+    r->scal = hz_meta_scaler_json(&avg);
+    free(sc);
+}
+
 /* The checkpoint's JSON metadata: model configuration, variables, scaler and metrics. */
 static void run_metadata(run *r)
 {
     r->conf_json = hz_model_conf_to_json(&r->mc);
-    r->vars = hz_meta_variables_json(r->d.names, r->d.table.cols);
-    r->scal = hz_meta_scaler_json(&r->d.scaler);
+    r->vars = hz_meta_variables_json(r->names, r->cols);
+    if (r->pooled)
+        pooled_scalers(r);
+    else
+        r->scal = hz_meta_scaler_json(&r->d.scaler);
     char buf[512];
     snprintf(buf, sizeof buf,
              "{\"val_mse\":%.6g,\"test_mse\":%.6g,\"test_mae\":%.6g,\"test_mse_orig\":%.6g,"
@@ -382,21 +513,27 @@ static int run_save(run *r, char *err, size_t errlen)
     const hz_config *cfg = r->cfg;
     run_metadata(r);
     char period[32], nm[16];
-    snprintf(period, sizeof period, "%lld", (long long)table_period(&r->d.table));
+    snprintf(period, sizeof period, "%lld", (long long)table_period(r->t0));
     snprintf(nm, sizeof nm, "%d", r->mc.n_marks);
-    const char *meta[8][2] = {
-        {"calib", r->cal},     {"variables", r->vars},
-        {"scaler", r->scal},   {"period_ms", period},
-        {"n_marks", nm},       {"metrics", r->metrics},
-        {"pipeline", p->name}, {"time_column", p->source.fields.time ? p->source.fields.time : ""}};
-    hz_ckpt_extra ex = {HZ_IV_TENSOR, 3, {r->mc.pred_len, r->d.table.cols, HZ_IV_GRID}, r->calib};
+    const char *meta[9][2] = {{"calib", r->cal},
+                              {"variables", r->vars},
+                              {"scaler", r->scal},
+                              {"period_ms", period},
+                              {"n_marks", nm},
+                              {"metrics", r->metrics},
+                              {"pipeline", p->name},
+                              {"time_column", p->source.fields.time ? p->source.fields.time : ""},
+                              {"series_scaler", r->sers}};
+    hz_ckpt_extra ex = {HZ_IV_TENSOR, 3, {r->mc.pred_len, r->cols, HZ_IV_GRID}, r->calib};
     make_parent_dirs(r->ckpt);
     if (!r->o->no_register && cfg->database && *cfg->database)
         make_parent_dirs(cfg->database);
     if (r->o->cancel && atomic_load(r->o->cancel))
         return hz_err(err, errlen, HZ_EAGAIN, "pipeline %s: training cancelled", p->name);
     int rc;
-    if ((rc = hz_ckpt_save(r->m, r->ckpt, meta, 8, &ex, 1, err, errlen)) ||
+    if (!r->vars || !r->scal || (r->pooled && !r->sers))
+        return hz_err(err, errlen, HZ_ENOMEM, "pipeline %s: out of memory", p->name);
+    if ((rc = hz_ckpt_save(r->m, r->ckpt, meta, r->pooled ? 9 : 8, &ex, 1, err, errlen)) ||
         (rc = hz_file_sha256(r->ckpt, r->sha, err, errlen)))
         return rc;
     return 0;
@@ -458,8 +595,10 @@ static void run_free(run *r)
     free(r->vars);
     free(r->scal);
     free(r->metrics);
+    free(r->sers);
     hz_model_free(r->m);
     hz_prepared_free(&r->d);
+    hz_pool_free(&r->pool);
 }
 
 /* One training run of pc (its own seed) to o->checkpoint; registered when do_register. */

@@ -103,8 +103,8 @@ static void fk_free(hz_sink *k)
     (void)k; /* owned by the test */
 }
 
-static const hz_sink_ops fake_ops = {"fake",  fk_readings, fk_forecasts, fk_anomalies,
-                                     fk_dead, fk_flush,    fk_free};
+static const hz_sink_ops fake_ops = {"fake",   fk_readings, fk_forecasts, fk_anomalies, fk_dead,
+                                     fk_flush, fk_free,     NULL,         NULL};
 
 /* The same stream of writes into sink k; returns the hash a direct sink would compute. */
 static void write_stream(hz_sink *k, int rounds)

@@ -1,0 +1,149 @@
+#!/bin/sh
+# pooled.sh — pooled (one model for a fleet, model.data.pool) against per-series models on
+# three real fleets from data/: the 6 CAMELS gauges (daily discharge), the 4 ETT
+# transformers (oil temperature) and 5 households' whole-house power (15-minute means).
+# For each fleet one series is left out of the pooled training entirely and scored with the
+# pooled checkpoint all the same (scaled by its first full window, as horizond would).
+# Every series is scored on its own test split (the last 20% of its rows) in its own units:
+# `horizon eval`'s per-series lines give NSE, MSE and MAE in original units (cfs, degrees,
+# watts; the UCI household in kW), over every (window, step) target of the test split.
+#
+#   bench/pooled.sh [camels|ett|nilm ...]      (default: all three; minutes each on 2 cores)
+#
+# Work files go to OUT (default build/pooled); the tables go to stdout, the logs to
+# OUT/<fleet>/*.log.  Configurations: config/examples/{camels,ett,nilm}_pooled.yaml, with
+# their paths pointed at OUT and, when SED is set, that sed expression applied to both the
+# pooled and the per-series configuration (a variant: SED='s/lr: 1.0e-3/lr: 5.0e-4/').
+# Not part of `make test`.
+set -eu
+BIN=${BIN:-build}
+OUT=${OUT:-build/pooled}
+THREADS=${THREADS:-2}
+mkdir -p "$OUT"
+OUT=$(cd "$OUT" && pwd)
+H="env -u OPENBLAS_CORETYPE $BIN/horizon"
+
+# ---- data: one CSV per series, under $OUT/<fleet>/csv
+
+# CAMELS: `gauge year month day value flag`, -999 missing (dropped) -> date,Q (cfs)
+csv_camels() {
+    for f in data/camels/usgs_streamflow/*_streamflow_qc.txt; do
+        g=$(basename "$f" _streamflow_qc.txt)
+        awk 'BEGIN { print "date,Q" } $5 != -999 { printf "%04d-%02d-%02d,%s\n", $2, $3, $4, $5 }' \
+            "$f" >"$1/$g.csv"
+    done
+}
+
+# ETT: each file's OT column as it is
+csv_ett() {
+    for f in ETTh1 ETTh2 ETTm1 ETTm2; do
+        awk -F, 'NR == 1 { print "date,OT"; next } { print $1 "," $8 }' data/ett/$f.csv >"$1/$f.csv"
+    done
+}
+
+# 15-minute means of 1-minute power (`Time,Aggregate,...`; 0 is a gap, data/nilm/SOURCE.md)
+q15() {
+    awk -F, 'FNR == 1 { next } $2 > 0 {
+        k = substr($1, 1, 14) sprintf("%02d", int(substr($1, 15, 2) / 15) * 15) ":00"
+        if (k != cur) { if (n) printf "%s,%.3f\n", cur, s / n; cur = k; s = 0; n = 0 }
+        s += $2; n++ }
+        END { if (n) printf "%s,%.3f\n", cur, s / n }' "$@"
+}
+
+# NILM: UK-DALE house 2, REFIT house 2, IDEAL 65 and 175 (W); UCI (Global_active_power, kW)
+csv_nilm() {
+    d=data/nilm/devicescope_1min
+    { echo "time,power"; q15 $d/ukdale_house2/*.csv; } >"$1/ukdale2.csv"
+    { echo "time,power"; q15 $d/refit_house2/*.csv; } >"$1/refit2.csv"
+    { echo "time,power"; q15 $d/ideal/IDEAL_House65_*.csv; } >"$1/ideal65.csv"
+    { echo "time,power"; q15 $d/ideal/IDEAL_House175_*.csv; } >"$1/ideal175.csv"
+    { echo "time,power"
+      awk -F';' 'NR > 1 && $3 != "?" { split($1, d, "/"); printf "%04d-%02d-%02d %s,%s\n",
+          d[3], d[2], d[1], $2, $3 }' data/nilm/uci_household_power/*.txt |
+          q15 /dev/stdin; } >"$1/uci.csv"
+}
+
+# import DIR DB [SKIP]: every DIR/*.csv as the series of its name, SKIP excepted
+import() {
+    rm -f "$2"
+    for f in "$1"/*.csv; do
+        s=$(basename "$f" .csv)
+        [ "$s" = "${3:-}" ] && continue
+        $H import "$f" --db "$2" --series "$s" --quiet >/dev/null
+    done
+}
+
+# conf FLEET DB CKPT POOL: the example configuration with its paths at OUT
+conf() {
+    sed -e "s|\.\./\.\./build/pooled/$1\.sqlite|$2|" \
+        -e "s|\.\./\.\./build/pooled/$1\.safetensors|$3|" \
+        -e "s|pool: true|pool: $4|" -e "${SED:-}" config/examples/${1}_pooled.yaml
+}
+
+# field FILE SERIES KEY: KEY=value of `horizon eval`'s line for SERIES
+field() {
+    awk -v s="$2" -v k="$3" '$1 == "series" && $2 == s {
+        for (i = 3; i <= NF; i++) { split($i, kv, "="); if (kv[1] == k) { print kv[2]; exit } } }' "$1"
+}
+
+# persistence CSV L P: NSE of repeating the last input value over the horizon, on the same
+# test windows as `horizon eval` (ratio split: the last 20% of rows, starting L rows early)
+persistence() {
+    awk -F, -v L="$2" -v P="$3" 'NR > 1 { y[n++] = $2 }
+        END { b = n - int(0.2 * n); c = n - (b - L) - L - P + 1
+              for (i = 0; i < c; i++) for (t = 0; t < P; t++) { m += y[b + i + t] }
+              m /= c * P
+              for (i = 0; i < c; i++) for (t = 0; t < P; t++) {
+                  o = y[b + i + t]; f = y[b + i - 1]; sr += (o - f) ^ 2; st += (o - m) ^ 2 }
+              printf "%.4f", 1 - sr / st }' "$1"
+}
+
+# fleet NAME LEFT_OUT: trains and scores; prints the table
+fleet() {
+    fl=$1 out=$2 D=$OUT/$1
+    mkdir -p "$D/csv" "$D/ckpt"
+    csv_$fl "$D/csv"
+    import "$D/csv" "$D/all.sqlite"
+    import "$D/csv" "$D/train.sqlite" "$out"
+    conf $fl "$D/train.sqlite" "$D/ckpt/pooled.safetensors" true >"$D/pooled_train.yaml"
+    conf $fl "$D/all.sqlite" "$D/ckpt/pooled.safetensors" true >"$D/pooled_all.yaml"
+    conf $fl "$D/all.sqlite" "$D/ckpt/one.safetensors" false >"$D/one.yaml"
+    $H train -c "$D/pooled_train.yaml" --threads $THREADS >"$D/pooled_train.out" 2>"$D/pooled_train.log"
+    $H eval -c "$D/pooled_all.yaml" >"$D/pooled_eval.out" 2>"$D/pooled_eval.log"
+    series=$(sed -n 's/^series \([^ ]*\) .*/\1/p' "$D/pooled_eval.out")
+    for s in $series; do
+        $H train -c "$D/one.yaml" --series "$s" --checkpoint "$D/ckpt/$s.safetensors" \
+            --threads $THREADS >"$D/one_$s.out" 2>"$D/one_$s.log"
+        $H eval -c "$D/one.yaml" --series "$s" --checkpoint "$D/ckpt/$s.safetensors" \
+            >"$D/one_$s.eval" 2>>"$D/one_$s.log"
+    done
+    echo
+    echo "### $fl: pooled (trained on every series but $out) vs one model per series"
+    echo
+    grep '^train:' "$D/pooled_train.log" | sed 's/^/    /'
+    echo
+    L=$(sed -n 's/.*lookback: \([0-9]*\).*/\1/p' "$D/one.yaml")
+    P=$(sed -n 's/.*horizon: \([0-9]*\).*/\1/p' "$D/one.yaml")
+    echo "| series | test windows | NSE per-series | NSE pooled | NSE persistence | MSE per-series | MSE pooled | MAE per-series | MAE pooled | pooled scaler |"
+    echo "|---|---|---|---|---|---|---|---|---|---|"
+    for s in $series; do
+        e1=$D/one_$s.eval e2=$D/pooled_eval.out
+        echo "| $s$([ "$s" = "$out" ] && echo ' (left out)') | $(field "$e2" "$s" windows) | $(field "$e1" "$s" nse) | $(field "$e2" "$s" nse) | $(persistence "$D/csv/$s.csv" $L $P) | $(field "$e1" "$s" mse_orig) | $(field "$e2" "$s" mse_orig) | $(field "$e1" "$s" mae_orig) | $(field "$e2" "$s" mae_orig) | $(field "$e2" "$s" scaler) |"
+    done
+    for s in $series; do
+        [ "$s" = "$out" ] && continue
+        echo "$(field "$D/one_$s.eval" "$s" nse) $(field "$D/pooled_eval.out" "$s" nse) $(persistence "$D/csv/$s.csv" $L $P)"
+    done | awk '{ a += $1; b += $2; c += $3; n++ }
+        END { printf "| mean of the %d trained series | | %.4f | %.4f | %.4f | | | | | |\n", n, a / n, b / n, c / n }'
+}
+
+fleets=${*:-camels ett nilm}
+echo "## pooled vs per-series: $(uname -m), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'), $(date -u +%Y-%m-%d)${SED:+, SED='$SED'}"
+for fleet_name in $fleets; do
+    case $fleet_name in
+    camels) fleet camels 12010000 ;;
+    ett) fleet ett ETTh2 ;;
+    nilm) fleet nilm ideal175 ;;
+    *) echo "pooled.sh: unknown fleet $fleet_name (camels, ett, nilm)" >&2; exit 2 ;;
+    esac
+done
