@@ -134,7 +134,7 @@ struct hz_pipeline {
 
 static int emit_forecasts(void *opaque, const hz_forecast *fc, size_t n, char *err, size_t errlen);
 static int collect_anomalies(void *opaque, const hz_anomaly *a, size_t n);
-static int commit(hz_pipeline *p, int timeout_ms, char *err, size_t errlen);
+static int commit(hz_pipeline *p, int timeout_ms, int wait, char *err, size_t errlen);
 
 static int grow_series(hz_pipeline *p, size_t need)
 {
@@ -551,7 +551,7 @@ static int rebuild_windows(hz_pipeline *p, char *err, size_t errlen)
                "window(s) forecast",
                pc->name, path, (unsigned long long)wc.series, (unsigned long long)pts, written);
     /* what was written now is made durable now, not at the first cycle's commit */
-    return written ? commit(p, FLUSH_MS, err, errlen) : 0;
+    return written ? commit(p, FLUSH_MS, 1, err, errlen) : 0;
 }
 
 static void get_metrics(hz_pipeline *p, hz_metrics *m)
