@@ -84,14 +84,26 @@ typedef struct hz_batch {
      * once everything derived from the batch is durable.  Owned by the source. */
     const hz_pos *positions;
     size_t n_positions;
+    /* History: readings a source reads again only to rebuild windows (a Kafka source after
+     * a rebalance hands it the partitions' messages before their committed offsets,
+     * connectors/kafka_source.h).  Another owner already handled and acknowledged them, so
+     * they go into the windows only: never to a sink, never checked, never acknowledged
+     * (positions do not cover them).  Owned by the source like readings.  A source without
+     * history leaves these 0 (the caller zeroes the batch before each poll). */
+    const hz_reading *history;
+    size_t n_history;
+    /* Partitions whose history ended in this batch: their windows now hold everything up
+     * to the committed offset, and every later message of theirs is a reading. */
+    const int32_t *rebuilt;
+    size_t n_rebuilt;
 } hz_batch;
 
 typedef struct hz_source hz_source;
 typedef struct hz_source_ops {
     const char *kind; /* "kafka", "sqlite", "csv" */
     /* Fills out with up to max records, waiting at most timeout_ms.  Returns the number of
-     * records (readings + dead letters), 0 when nothing arrived, HZ_EAGAIN never; a negative
-     * HZ_E* on a failure that stops the source (a bad record is not such a failure). */
+     * records (readings + dead letters + history), 0 when nothing arrived, HZ_EAGAIN never; a
+     * negative HZ_E* on a failure that stops the source (a bad record is not such a failure). */
     int (*poll)(hz_source *s, hz_batch *out, size_t max, int timeout_ms, char *err, size_t errlen);
     /* Everything up to and including pos (on its partition) is durable: commit it. */
     int (*ack)(hz_source *s, const hz_pos *pos, char *err, size_t errlen);

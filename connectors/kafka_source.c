@@ -16,7 +16,15 @@ typedef struct part {
     int assigned;
     int64_t acked;     /* next offset to commit (last acked + 1), -1: none */
     int64_t committed; /* last committed by us, -1: none */
+    int64_t resume;    /* rebuilding: messages below this offset are history; -1: not */
+    int64_t held;      /* highest offset handed out here (kept across revokes), -1: none */
 } part;
+
+/* A partition's state when it is (re)assigned: what it held is kept. */
+#define PART_ASSIGNED(held) ((part){1, -1, -1, -1, (held)})
+#define PART_REVOKED(held)  ((part){0, -1, -1, -1, (held)})
+/* Broker round trips of a rebuild plan (committed offsets, times, watermarks). */
+#define REBUILD_TIMEOUT_MS 10000
 
 typedef struct kafka_source {
     hz_source base;
@@ -40,6 +48,12 @@ typedef struct kafka_source {
     size_t origin_len;
     hz_pos *bpos;
     size_t nbpos, bpos_cap;
+    hz_reading *hist; /* history of the last batch (kafka_source.h) */
+    char *hseries;    /* cap * (HZ_SERIES_MAX + 1) */
+    int32_t *rebuilt; /* partitions whose history ended in the last batch */
+    size_t nrebuilt, rebuilt_cap;
+    hz_kafka_rebuild rb;
+    rd_kafka_resp_err_t commit_err; /* of the last commit, 0: none */
     hz_kafka_source_stats stats;
 } kafka_source;
 
@@ -60,7 +74,7 @@ static part *part_get(kafka_source *s, int32_t p)
         if (!np)
             return NULL;
         for (int i = s->nparts; i < n; i++)
-            np[i] = (part){0, -1, -1};
+            np[i] = PART_REVOKED(-1);
         s->parts = np;
         s->nparts = n;
     }
@@ -82,15 +96,17 @@ static int commit_dirty(kafka_source *s, const rd_kafka_topic_partition_list_t *
         rd_kafka_topic_partition_list_add(l, s->topic, p)->offset = e->acked;
     }
     int rc = 0;
+    s->commit_err = 0;
     if (l->cnt > 0) {
         rd_kafka_resp_err_t ke = rd_kafka_commit(s->rk, l, 0);
+        s->commit_err = ke;
         if (ke) {
             rc = hz_err(err, errlen, HZ_EKAFKA, "kafka topic %s: offset commit failed: %s",
                         s->topic, rd_kafka_err2str(ke));
         } else {
             for (int i = 0; i < l->cnt; i++) {
                 part *e = &s->parts[l->elems[i].partition];
-                if (l->elems[i].err)
+                if (l->elems[i].err && (s->commit_err = l->elems[i].err))
                     rc = hz_err(err, errlen, HZ_EKAFKA,
                                 "kafka topic %s partition %d: offset commit failed: %s", s->topic,
                                 (int)l->elems[i].partition, rd_kafka_err2str(l->elems[i].err));
@@ -107,6 +123,76 @@ static int commit_dirty(kafka_source *s, const rd_kafka_topic_partition_list_t *
     return rc;
 }
 
+/* Where partition p (part e, committed offset `committed`) starts reading again so that
+ * its series' windows hold a lookback before `committed`: by message time when by_time
+ * (offsets_for_times' answer, may be NULL) names an offset before `committed`, else
+ * max_messages back; never before the log start, and only from what this consumer does not
+ * hold already.  Returns `committed` when there is nothing to read again. */
+static int64_t rebuild_start(kafka_source *s, const part *e, int32_t p, int64_t committed,
+                             const rd_kafka_topic_partition_t *by_time)
+{
+    if (e->held >= committed - 1)
+        return committed; /* this consumer's windows are up to date */
+    int64_t start = committed - s->rb.max_messages;
+    if (by_time && !by_time->err && by_time->offset >= 0 && by_time->offset < committed)
+        start = by_time->offset;
+    if (e->held + 1 > start)
+        start = e->held + 1;
+    int64_t lo, hi;
+    if (rd_kafka_query_watermark_offsets(s->rk, s->topic, p, &lo, &hi, REBUILD_TIMEOUT_MS) ==
+            RD_KAFKA_RESP_ERR_NO_ERROR &&
+        start < lo)
+        start = lo; /* retention took the rest: the windows start short */
+    return start < 0 ? 0 : start;
+}
+
+/* Assigned partitions with a committed offset start reading `rebuild_start` instead, and
+ * the messages before the committed offset become history (kafka_source.h). */
+static void plan_rebuild(kafka_source *s, rd_kafka_topic_partition_list_t *parts)
+{
+    if (s->rb.max_messages <= 0 || parts->cnt == 0)
+        return;
+    rd_kafka_topic_partition_list_t *c = rd_kafka_topic_partition_list_copy(parts), *t = NULL;
+    rd_kafka_resp_err_t ke = rd_kafka_committed(s->rk, c, REBUILD_TIMEOUT_MS);
+    if (ke) {
+        hz_log(s->log, HZ_LOG_WARN,
+               "kafka topic %s: committed offsets unknown (%s): %d partition(s) start without "
+               "their history",
+               s->topic, rd_kafka_err2str(ke), parts->cnt);
+        rd_kafka_topic_partition_list_destroy(c);
+        return;
+    }
+    if (s->rb.span_ms > 0) {
+        t = rd_kafka_topic_partition_list_copy(c);
+        for (int i = 0; i < t->cnt; i++)
+            t->elems[i].offset = hz_now_ms() - s->rb.span_ms;
+        if (rd_kafka_offsets_for_times(s->rk, t, REBUILD_TIMEOUT_MS)) {
+            rd_kafka_topic_partition_list_destroy(t);
+            t = NULL; /* by count only */
+        }
+    }
+    for (int i = 0; i < c->cnt; i++) {
+        int32_t p = c->elems[i].partition;
+        int64_t committed = c->elems[i].offset;
+        part *e = part_get(s, p);
+        if (!e || c->elems[i].err || committed <= 0)
+            continue; /* nothing committed: the group reads it for the first time */
+        int64_t start = rebuild_start(s, e, p, committed, t ? &t->elems[i] : NULL);
+        rd_kafka_topic_partition_t *tp = rd_kafka_topic_partition_list_find(parts, s->topic, p);
+        if (start >= committed || !tp)
+            continue;
+        tp->offset = start;
+        e->resume = committed;
+        hz_log(s->log, HZ_LOG_INFO,
+               "kafka topic %s partition %d: rebuilding windows from offsets %lld..%lld "
+               "(committed %lld)",
+               s->topic, (int)p, (long long)start, (long long)committed - 1, (long long)committed);
+    }
+    if (t)
+        rd_kafka_topic_partition_list_destroy(t);
+    rd_kafka_topic_partition_list_destroy(c);
+}
+
 static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t why,
                          rd_kafka_topic_partition_list_t *parts, void *opaque)
 {
@@ -119,8 +205,9 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t why,
         for (int i = 0; i < parts->cnt; i++) {
             part *e = part_get(s, parts->elems[i].partition);
             if (e)
-                *e = (part){1, -1, -1};
+                *e = PART_ASSIGNED(e->held);
         }
+        plan_rebuild(s, parts);
         if (parts->cnt > 0)
             hz_log(s->log, HZ_LOG_INFO, "kafka topic %s: assigned %d partition(s)", s->topic,
                    parts->cnt);
@@ -140,7 +227,7 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t why,
         for (int i = 0; i < parts->cnt; i++) {
             int32_t p = parts->elems[i].partition;
             if (p >= 0 && p < s->nparts)
-                s->parts[p] = (part){0, -1, -1};
+                s->parts[p] = PART_REVOKED(s->parts[p].held);
         }
         hz_log(s->log, HZ_LOG_INFO, "kafka topic %s: revoked %d partition(s)%s", s->topic,
                parts->cnt, rd_kafka_assignment_lost(rk) ? " (assignment lost)" : "");
@@ -164,6 +251,7 @@ static void release_batch(kafka_source *s)
         rd_kafka_message_destroy(s->msgs[i]);
     s->nmsgs = 0;
     s->nbpos = 0;
+    s->nrebuilt = 0;
 }
 
 static int ensure_cap(kafka_source *s, size_t max)
@@ -183,6 +271,8 @@ static int ensure_cap(kafka_source *s, size_t max)
     GROW(s->series, max * (HZ_SERIES_MAX + 1));
     GROW(s->reasons, max * REASON_LEN);
     GROW(s->origins, max * s->origin_len);
+    GROW(s->hist, max * sizeof *s->hist);
+    GROW(s->hseries, max * (HZ_SERIES_MAX + 1));
 #undef GROW
     s->cap = max;
     return 0;
@@ -207,6 +297,52 @@ static void note_pos(kafka_source *s, int32_t p, int64_t off)
     s->bpos[s->nbpos++] = (hz_pos){p, off};
 }
 
+/* Partition p's history ended: the windows of its series are whole. */
+static void note_rebuilt(kafka_source *s, int32_t p)
+{
+    if (s->nrebuilt == s->rebuilt_cap) {
+        size_t n = s->rebuilt_cap ? 2 * s->rebuilt_cap : 8;
+        int32_t *np = realloc(s->rebuilt, n * sizeof *np);
+        if (!np)
+            return; /* the windows are whole all the same; only the first forecast waits */
+        s->rebuilt = np;
+        s->rebuilt_cap = n;
+    }
+    s->rebuilt[s->nrebuilt++] = p;
+}
+
+/* Takes message m when it is history of a partition being rebuilt: decoded into the
+ * history (a message that does not decode was dead-lettered by its first reader: skipped).
+ * Returns 1 when m was history, 0 when it is to be handled as usual. */
+static int take_history(kafka_source *s, const rd_kafka_message_t *m, size_t *nh)
+{
+    part *e = m->partition >= 0 && m->partition < s->nparts ? &s->parts[m->partition] : NULL;
+    if (!e)
+        return 0;
+    if (m->offset > e->held)
+        e->held = m->offset;
+    int64_t resume = e->resume;
+    if (resume < 0)
+        return 0;
+    if (m->offset >= resume - 1) {
+        e->resume = -1;
+        note_rebuilt(s, m->partition);
+    }
+    if (m->offset >= resume)
+        return 0;
+    char reason[REASON_LEN];
+    hz_reading *r = &s->hist[*nh];
+    if (hz_codec_json_decode(&s->map, m->key, m->key_len, m->payload, m->len, r,
+                             s->hseries + *nh * (HZ_SERIES_MAX + 1), reason, sizeof reason)) {
+        s->stats.history_dead++;
+        return 1;
+    }
+    r->pos = (hz_pos){m->partition, m->offset};
+    (*nh)++;
+    s->stats.history++;
+    return 1;
+}
+
 static int src_poll(hz_source *base, hz_batch *out, size_t max, int timeout_ms, char *err,
                     size_t errlen)
 {
@@ -218,17 +354,17 @@ static int src_poll(hz_source *base, hz_batch *out, size_t max, int timeout_ms, 
     if (ensure_cap(s, max))
         return hz_err(err, errlen, HZ_ENOMEM, "kafka topic %s: out of memory for a batch of %zu",
                       s->topic, max);
-    size_t nr = 0, nd = 0;
+    size_t nr = 0, nd = 0, nh = 0;
     int64_t deadline = hz_mono_ns() + (int64_t)timeout_ms * 1000000;
-    while (nr + nd < max) {
+    while (s->nmsgs < max) { /* a skipped history message holds a slot too */
         int wait = 0;
-        if (nr + nd == 0) {
+        if (nr + nd + nh == 0) {
             int64_t left = (deadline - hz_mono_ns()) / 1000000;
             wait = left > 0 ? (int)left : 0;
         }
         rd_kafka_message_t *m = rd_kafka_consumer_poll(s->rk, wait);
         if (!m) {
-            if (nr + nd == 0 && wait > 0)
+            if (nr + nd + nh == 0 && wait > 0)
                 continue; /* woken early (e.g. by a rebalance) with time left */
             break;
         }
@@ -249,6 +385,8 @@ static int src_poll(hz_source *base, hz_batch *out, size_t max, int timeout_ms, 
         size_t slot = s->nmsgs++;
         s->msgs[slot] = m;
         s->stats.messages++;
+        if (take_history(s, m, &nh))
+            continue;
         note_pos(s, m->partition, m->offset);
         hz_reading *r = &s->readings[nr];
         char *reason = s->reasons + nd * REASON_LEN;
@@ -277,7 +415,20 @@ static int src_poll(hz_source *base, hz_batch *out, size_t max, int timeout_ms, 
     out->n_dead = nd;
     out->positions = s->bpos;
     out->n_positions = s->nbpos;
-    return (int)(nr + nd);
+    out->history = s->hist;
+    out->n_history = nh;
+    out->rebuilt = s->rebuilt;
+    out->n_rebuilt = s->nrebuilt;
+    return (int)(nr + nd + nh);
+}
+
+/* A commit refused because the group is rebalancing or this member's generation is over:
+ * the offsets stay pending and go with the next ack or the revoke; if the partitions are
+ * gone, their new owner reads from the last commit (duplicates, never loss). */
+static int rebalancing(rd_kafka_resp_err_t e)
+{
+    return e == RD_KAFKA_RESP_ERR_REBALANCE_IN_PROGRESS ||
+           e == RD_KAFKA_RESP_ERR_ILLEGAL_GENERATION || e == RD_KAFKA_RESP_ERR_UNKNOWN_MEMBER_ID;
 }
 
 static int src_ack(hz_source *base, const hz_pos *pos, char *err, size_t errlen)
@@ -295,7 +446,12 @@ static int src_ack(hz_source *base, const hz_pos *pos, char *err, size_t errlen)
     if (s->commit_interval_ms > 0 &&
         hz_mono_ns() - s->last_commit_ns < (int64_t)s->commit_interval_ms * 1000000)
         return 0;
-    return commit_dirty(s, NULL, err, errlen);
+    int rc = commit_dirty(s, NULL, err, errlen);
+    if (rc && rebalancing(s->commit_err)) {
+        hz_log(s->log, HZ_LOG_NOTICE, "%s (kept for the next commit)", err);
+        return 0;
+    }
+    return rc;
 }
 
 static void src_free(hz_source *base)
@@ -320,6 +476,9 @@ static void src_free(hz_source *base)
     free(s->reasons);
     free(s->origins);
     free(s->bpos);
+    free(s->hist);
+    free(s->hseries);
+    free(s->rebuilt);
     free(s);
 }
 
@@ -330,6 +489,11 @@ size_t hz_kafka_source_batch_positions(hz_source *base, const hz_pos **out)
     kafka_source *s = (kafka_source *)base;
     *out = s->bpos;
     return s->nbpos;
+}
+
+void hz_kafka_source_set_rebuild(hz_source *base, const hz_kafka_rebuild *rb)
+{
+    ((kafka_source *)base)->rb = *rb;
 }
 
 int hz_kafka_source_commit(hz_source *base, char *err, size_t errlen)

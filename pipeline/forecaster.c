@@ -593,6 +593,47 @@ int hz_forecaster_prime(hz_forecaster *p, hz_window_store *ws, char *err, size_t
     return rc;
 }
 
+/* Stages the series idx[i] whose write flag is `pass` and runs them, forecasts to o; the
+ * number staged into *staged. */
+static int resume_pass(hz_forecaster *p, hz_window_store *ws, const uint32_t *idx,
+                       const uint8_t *write, size_t n, int pass, const hz_forecaster_out *o,
+                       size_t *staged, char *err, size_t errlen)
+{
+    *staged = 0;
+    for (size_t i = 0; i < n; i++) {
+        if ((write[i] != 0) != pass)
+            continue;
+        if (grow_series(p, (size_t)idx[i] + 1))
+            return hz_err(err, errlen, HZ_ENOMEM, "out of memory for %u series", idx[i] + 1);
+        if (!stage_row(p, ws, idx[i]))
+            continue;
+        (*staged)++;
+        int rc = p->nb == p->bmax ? hz_forecaster_run(p, ws, o, err, errlen) : 0;
+        if (rc)
+            return rc;
+    }
+    return hz_forecaster_run(p, ws, o, err, errlen);
+}
+
+int hz_forecaster_resume(hz_forecaster *p, hz_window_store *ws, const uint32_t *idx,
+                         const uint8_t *write, size_t n, const hz_forecaster_out *o,
+                         size_t *written, char *err, size_t errlen)
+{
+    hz_forecaster_out quiet = {discard_forecasts, discard_anomalies, NULL};
+    size_t nq, nw = 0;
+    int rc = hz_forecaster_run(p, ws, o, err, errlen);
+    if (rc)
+        return rc;
+    hz_forecaster_stats st = p->st; /* what was written, not the quiet pass */
+    rc = resume_pass(p, ws, idx, write, n, 0, &quiet, &nq, err, errlen);
+    p->st = st;
+    if (!rc)
+        rc = resume_pass(p, ws, idx, write, n, 1, o, &nw, err, errlen);
+    if (written)
+        *written = nw;
+    return rc;
+}
+
 int hz_forecaster_check(hz_forecaster *p, uint32_t s, const char *sid, const hz_reading *r,
                         const hz_forecaster_out *o)
 {

@@ -76,6 +76,18 @@ int hz_forecaster_run(hz_forecaster *f, hz_window_store *ws, const hz_forecaster
  * online interval offsets and shift state start afresh.  Returns 0 or HZ_E*. */
 int hz_forecaster_prime(hz_forecaster *f, hz_window_store *ws, char *err, size_t errlen);
 
+/* After a rebuild (windows replayed from SQLite at start, or from Kafka when partitions were
+ * assigned, pipeline.c): forecasts the latest window of each series idx[0..n) that is
+ * complete (lookback slots held, no missing value; others are skipped, not counted).  What is
+ * staged already is run first, to o.  Then the series with write[i] == 0 are forecast
+ * without writing (as hz_forecaster_prime: each gets the latest forecast its next reading is
+ * checked against), and those with write[i] != 0 are forecast and handed to o like any ready
+ * window (counted).  *written (may be NULL) gets how many series' forecasts went to o.
+ * Returns 0 or HZ_E*. */
+int hz_forecaster_resume(hz_forecaster *f, hz_window_store *ws, const uint32_t *idx,
+                         const uint8_t *write, size_t n, const hz_forecaster_out *o,
+                         size_t *written, char *err, size_t errlen);
+
 /* Residual check of reading r (series index s in the store, sid its id there) against the
  * forecast of its series' newest window before it (the earliest step available): each
  * forecast variable is scored against its interval (training/interval.h), the series'

@@ -22,8 +22,14 @@
 #include "pipeline/window_store.h"
 
 #define MAX_ACKS 256 /* partitions tracked per cycle */
-#define N_KINDS  6
-#define FLUSH_MS 30000
+/* A Kafka source reads this many messages of a partition again to rebuild its windows after
+ * a rebalance when the lookup by message time gives nothing (kafka_source.h;
+ * docs/ARCHITECTURE.md §9). */
+#define REBUILD_MAX_MESSAGES 1000000
+#define SW_WAIT              1 /* took history: waits for its partition's history to end */
+#define SW_WARNED            2 /* seen on two partitions: warned */
+#define N_KINDS              6
+#define FLUSH_MS             30000
 /* the kinds a variable's rules flag, in rule_txt: range, flatline, spike, gap, shift */
 #define RULE_KINDS 5
 static const char *const RULE_NAMES[RULE_KINDS] = {"range", "flatline", "spike", "gap", "shift"};
@@ -91,6 +97,16 @@ struct hz_pipeline {
     hz_pos acks[MAX_ACKS];
     size_t n_acks;
     int dirty; /* something written since the last flush */
+    /* rebuilds ("rebuilds" below): per series (window-store index), the partition of its
+     * last Kafka reading (-1: none) and SW_* flags */
+    int32_t *spart;
+    uint8_t *swait;
+    size_t spcap;
+    uint32_t *rb_idx; /* series of one rebuild, and whether to write their forecast */
+    uint8_t *rb_write;
+    size_t rb_cap, rb_wcap;
+    sqlite3 *fcdb;        /* the first SQLite sink's file, read-only */
+    sqlite3_stmt *fc_has; /* is a forecast of (series, variable, issued_ts) stored there? */
     /* arrival of the cycle's polls, for the latency histogram */
     int64_t first_ns; /* arrival of the oldest reading whose results are not committed; 0 */
     int64_t arr_ns[64];
@@ -118,6 +134,7 @@ struct hz_pipeline {
 
 static int emit_forecasts(void *opaque, const hz_forecast *fc, size_t n, char *err, size_t errlen);
 static int collect_anomalies(void *opaque, const hz_anomaly *a, size_t n);
+static int commit(hz_pipeline *p, int timeout_ms, int wait, char *err, size_t errlen);
 
 static int grow_series(hz_pipeline *p, size_t need)
 {
@@ -292,6 +309,193 @@ static int open_sinks(hz_pipeline *p, char *err, size_t errlen)
     return 0;
 }
 
+/* ---- rebuilds: windows replayed from history (SQLite at start, Kafka on assignment), then
+ * each series' latest complete window forecast once (docs/ARCHITECTURE.md §9) */
+
+/* Opens the first SQLite sink's file read-only for forecast_stored.  No SQLite sink: 0. */
+static int open_fc_lookup(hz_pipeline *p, char *err, size_t errlen)
+{
+    const hz_cfg_sink *k = NULL;
+    for (size_t i = 0; i < p->pc->n_sinks && !k; i++)
+        if (p->pc->sinks[i].kind == HZ_CFG_SINK_SQLITE)
+            k = &p->pc->sinks[i];
+    if (!k)
+        return 0;
+    const char *table = k->sqlite.forecasts_table && *k->sqlite.forecasts_table
+                            ? k->sqlite.forecasts_table
+                            : "forecasts";
+    int rc = hz_sqlite_ident_check(table, "forecasts table", err, errlen);
+    if (rc || (rc = hz_sqlite_open(k->sqlite.path, 0, 5000, &p->fcdb, err, errlen)))
+        return rc;
+    /* forecasts: latest keeps the newest forecast only (a late window never replaces it) */
+    int latest = k->sqlite.forecasts == HZ_CFG_FC_LATEST;
+    char sql[256];
+    snprintf(sql, sizeof sql,
+             "SELECT 1 FROM %s%s WHERE pipeline = ?1 AND series = ?2 AND variable = ?3 AND "
+             "issued_ts %s ?4 LIMIT 1",
+             latest ? "latest_" : "", table, latest ? ">=" : "=");
+    if (sqlite3_prepare_v2(p->fcdb, sql, -1, &p->fc_has, NULL) != SQLITE_OK)
+        return hz_err(err, errlen, HZ_EDB, "%s: %s", k->sqlite.path, sqlite3_errmsg(p->fcdb));
+    return 0;
+}
+
+/* 1 when this host's SQLite sink holds a forecast of series sid issued at ts (of any
+ * variable: a forward writes all of them together), or with `forecasts: latest` one issued
+ * at ts or later; 0 when not, or without a SQLite sink. */
+static int forecast_stored(hz_pipeline *p, const char *sid, int64_t ts)
+{
+    int found = 0;
+    for (int v = 0; p->fc_has && v < p->nvars && !found; v++) {
+        sqlite3_bind_text(p->fc_has, 1, p->pc->name, -1, SQLITE_STATIC);
+        sqlite3_bind_text(p->fc_has, 2, sid, -1, SQLITE_STATIC);
+        sqlite3_bind_text(p->fc_has, 3, p->vars[v], -1, SQLITE_STATIC);
+        sqlite3_bind_int64(p->fc_has, 4, ts);
+        found = sqlite3_step(p->fc_has) == SQLITE_ROW;
+        sqlite3_reset(p->fc_has);
+    }
+    return found;
+}
+
+/* Room for n series in rb_idx/rb_write and for series index `need` - 1 in spart/swait. */
+static int grow_rebuild(hz_pipeline *p, size_t n, size_t need)
+{
+    size_t old = p->spcap, c = p->spcap; /* spart and swait grow alike */
+    if (hz_grow((void **)&p->rb_idx, &p->rb_cap, n, sizeof *p->rb_idx) ||
+        hz_grow((void **)&p->rb_write, &p->rb_wcap, n, sizeof *p->rb_write) ||
+        hz_grow((void **)&p->spart, &c, need, sizeof *p->spart) ||
+        hz_grow((void **)&p->swait, &p->spcap, need, sizeof *p->swait))
+        return HZ_ENOMEM;
+    for (size_t i = old; i < p->spcap; i++) {
+        p->spart[i] = -1;
+        p->swait[i] = 0;
+    }
+    return 0;
+}
+
+/* Reading r of series s came from Kafka partition r->pos.partition: a series seen on two
+ * partitions was not keyed by its id (docs/MESSAGES.md), so its readings are split between
+ * hosts and its windows between partitions' orders; warned once per series. */
+static void note_partition(hz_pipeline *p, uint32_t s, const hz_reading *r)
+{
+    if (r->pos.partition < 0 || grow_rebuild(p, 0, (size_t)s + 1))
+        return;
+    int32_t was = p->spart[s];
+    p->spart[s] = r->pos.partition;
+    if (was < 0 || was == r->pos.partition || (p->swait[s] & SW_WARNED))
+        return;
+    p->swait[s] |= SW_WARNED;
+    hz_log(p->log, HZ_LOG_WARN,
+           "pipeline %s: series %s arrived on partition %d after partition %d: producers must "
+           "key messages by series id (docs/MESSAGES.md), else a series is split between hosts",
+           p->pc->name, r->series, (int)r->pos.partition, (int)was);
+}
+
+/* Forecasts the latest window of the n series in rb_idx once their history is in.  Its
+ * forecast is written unless it was made already: at a restart (`restart`) when this host's
+ * SQLite holds it; after a Kafka rebuild also when the replay ended on a ready event of the
+ * series (since == 0: whoever read that reading forecast that window, as this host would
+ * have).  The others are forecast without writing, for the residual checks. */
+static int resume_series(hz_pipeline *p, size_t n, int restart, size_t *written, char *err,
+                         size_t errlen)
+{
+    for (size_t i = 0; i < n; i++) {
+        int held = 0, since = 0;
+        int64_t head = 0;
+        hz_window_store_progress(p->ws, p->rb_idx[i], &held, &since, &head);
+        const char *sid = hz_window_store_series_id(p->ws, p->rb_idx[i]);
+        p->rb_write[i] = held >= p->pc->window.lookback && (restart || since > 0) &&
+                         !forecast_stored(p, sid, head);
+    }
+    return hz_forecaster_resume(p->fcst, p->ws, p->rb_idx, p->rb_write, n, &p->out, written, err,
+                                errlen);
+}
+
+/* After a restart's replay of SQLite: every series held is resumed. */
+static int resume_all(hz_pipeline *p, size_t *written, char *err, size_t errlen)
+{
+    size_t n = hz_window_store_counters(p->ws).series;
+    hz_window_store_clear_ready(p->ws);
+    if (grow_rebuild(p, n, n))
+        return hz_err(err, errlen, HZ_ENOMEM, "out of memory");
+    for (size_t i = 0; i < n; i++)
+        p->rb_idx[i] = (uint32_t)i;
+    return resume_series(p, n, 1, written, err, errlen);
+}
+
+/* Series s moved here: its rules start afresh, as at a restart (the readings between were
+ * judged by another host). */
+static void reset_rules(hz_pipeline *p, uint32_t s)
+{
+    for (int v = 0; v < p->nvars; v++) {
+        hz_anomaly_rules_init(&p->rstate[(size_t)s * p->nvars + v]);
+        hz_season_free(&p->sstate[(size_t)s * p->nvars + v]);
+        hz_season_init(&p->sstate[(size_t)s * p->nvars + v]);
+    }
+}
+
+static int in_list(const int32_t *l, size_t n, int32_t x)
+{
+    for (size_t i = 0; i < n; i++)
+        if (l[i] == x)
+            return 1;
+    return 0;
+}
+
+/* The partitions `parts` finished their history: their series are resumed. */
+static int finish_rebuild(hz_pipeline *p, const int32_t *parts, size_t nparts, char *err,
+                          size_t errlen)
+{
+    size_t n = 0, ns = hz_window_store_counters(p->ws).series, written = 0;
+    for (size_t s = 0; s < ns && s < p->spcap; s++) {
+        if (!(p->swait[s] & SW_WAIT) || !in_list(parts, nparts, p->spart[s]))
+            continue;
+        if (grow_rebuild(p, n + 1, p->spcap))
+            return hz_err(err, errlen, HZ_ENOMEM, "out of memory");
+        p->swait[s] &= (uint8_t)~SW_WAIT;
+        p->rb_idx[n++] = (uint32_t)s;
+        reset_rules(p, (uint32_t)s);
+    }
+    int rc = resume_series(p, n, 0, &written, err, errlen);
+    if (!rc)
+        hz_log(p->log, HZ_LOG_INFO,
+               "pipeline %s: %zu partition(s) rebuilt from Kafka: %zu series, %zu latest "
+               "window(s) forecast",
+               p->pc->name, nparts, n, written);
+    return rc;
+}
+
+/* A batch's history (connector.h) goes into the windows only; the ready events it raises
+ * are dropped (whoever first read those readings forecast them).  Its series wait for their
+ * partition's history to end (b->rebuilt), and are resumed then. */
+static int take_history(hz_pipeline *p, const hz_batch *b, char *err, size_t errlen)
+{
+    for (size_t i = 0; i < b->n_history; i++) {
+        const hz_reading *r = &b->history[i];
+        if (hz_window_store_push_reading(p->ws, r))
+            continue; /* empty series id: nothing to key it on */
+        int64_t s = hz_window_store_find(p->ws, r->series);
+        if (s < 0 || grow_series(p, (size_t)s + 1) || grow_rebuild(p, 0, (size_t)s + 1))
+            return hz_err(err, errlen, HZ_ENOMEM, "out of memory rebuilding windows");
+        note_partition(p, (uint32_t)s, r);
+        p->swait[s] |= SW_WAIT;
+    }
+    if (b->n_history)
+        hz_window_store_clear_ready(p->ws);
+    return b->n_rebuilt ? finish_rebuild(p, b->rebuilt, b->n_rebuilt, err, errlen) : 0;
+}
+
+/* A Kafka source rebuilds the windows of the partitions it is assigned: back a lookback
+ * and a stride (plus two periods of producer delay) in message time, else
+ * REBUILD_MAX_MESSAGES messages. */
+static void plan_kafka_rebuild(hz_pipeline *p)
+{
+    const hz_cfg_window *w = &p->pc->window;
+    hz_kafka_rebuild rb = {(int64_t)(w->lookback + w->stride + 2) * w->period_ms,
+                           REBUILD_MAX_MESSAGES};
+    if (p->pc->source.kind == HZ_CFG_SOURCE_KAFKA)
+        hz_kafka_source_set_rebuild(p->src, &rb);
+}
+
 /* Replays the SQLite history into the windows.  When the source is the readings table of
  * the same file, only rows up to its acknowledged cursor count (the rest it will deliver). */
 static int rebuild_windows(hz_pipeline *p, char *err, size_t errlen)
@@ -330,10 +534,12 @@ static int rebuild_windows(hz_pipeline *p, char *err, size_t errlen)
     sqlite3_close_v2(db);
     if (rc)
         return rc;
-    /* those windows were forecast before the restart: their forecasts are computed again,
-     * not written, for the next readings' residual checks */
+    /* the latest window of each series is forecast again; written only when this file
+     * does not hold its forecast yet (an import, a stride not ended), else kept for the
+     * next readings' residual checks */
+    size_t written = 0;
     if ((rc = grow_series(p, hz_window_store_counters(p->ws).series + 1)) ||
-        (rc = hz_forecaster_prime(p->fcst, p->ws, err, errlen)))
+        (rc = resume_all(p, &written, err, errlen)))
         return rc == HZ_ENOMEM ? hz_err(err, errlen, rc, "out of memory") : rc;
     p->st.rebuilt_points = pts;
     hz_window_counters wc = hz_window_store_counters(p->ws);
@@ -341,9 +547,11 @@ static int rebuild_windows(hz_pipeline *p, char *err, size_t errlen)
     p->seen_fill = wc.filled;
     if (pts)
         hz_log(p->log, HZ_LOG_INFO,
-               "pipeline %s: windows rebuilt from %s: %llu series, %llu points", pc->name, path,
-               (unsigned long long)wc.series, (unsigned long long)pts);
-    return 0;
+               "pipeline %s: windows rebuilt from %s: %llu series, %llu points; %zu latest "
+               "window(s) forecast",
+               pc->name, path, (unsigned long long)wc.series, (unsigned long long)pts, written);
+    /* what was written now is made durable now, not at the first cycle's commit */
+    return written ? commit(p, FLUSH_MS, 1, err, errlen) : 0;
 }
 
 static void get_metrics(hz_pipeline *p, hz_metrics *m)
@@ -426,12 +634,13 @@ int hz_pipeline_new(const hz_config *cfg, const hz_pipeline_conf *pc, hz_metrics
         goto fail;
     }
     get_coverage_metrics(p, metrics);
-    if ((rc = open_sinks(p, e2, sizeof e2)) || (rc = open_source(p, e2, sizeof e2)) ||
-        (rc = rebuild_windows(p, e2, sizeof e2)) ||
+    if ((rc = open_sinks(p, e2, sizeof e2)) || (rc = open_fc_lookup(p, e2, sizeof e2)) ||
+        (rc = open_source(p, e2, sizeof e2)) || (rc = rebuild_windows(p, e2, sizeof e2)) ||
         (rc = grow_series(p, hz_window_store_counters(p->ws).series + 1))) {
         prefixed(err, errlen, pc->name, e2);
         goto fail;
     }
+    plan_kafka_rebuild(p);
     if (pc->source.kind == HZ_CFG_SOURCE_SQLITE &&
         sqlite3_open_v2(pc->source.sqlite.path, &p->lagdb, SQLITE_OPEN_READONLY, NULL) !=
             SQLITE_OK) {
@@ -684,7 +893,9 @@ static int apply_rules(hz_pipeline *p, uint32_t s, const char *sid, const hz_rea
 
 static int handle_batch(hz_pipeline *p, const hz_batch *b, char *err, size_t errlen)
 {
-    int rc;
+    int rc = take_history(p, b, err, errlen);
+    if (rc)
+        return rc;
     if (b->n_readings) {
         for (size_t i = 0; i < p->n_sinks; i++)
             if (!p->skip_readings[i] &&
@@ -701,6 +912,7 @@ static int handle_batch(hz_pipeline *p, const hz_batch *b, char *err, size_t err
         if (s < 0 || grow_series(p, (size_t)s + 1))
             continue;
         const char *sid = hz_window_store_series_id(p->ws, (uint32_t)s);
+        note_partition(p, (uint32_t)s, r);
         if ((rc = reserve_anomalies(p, (size_t)p->nvars * (HZ_RULES_MAX_OUT + 1))))
             return hz_err(err, errlen, rc, "out of memory for anomalies");
         hz_reading checked = *r; /* values a fault made unfit to check: NaN */
@@ -842,7 +1054,7 @@ int hz_pipeline_step(hz_pipeline *p, int timeout_ms, char *err, size_t errlen)
                 break;
             wait = (int)left;
         }
-        hz_batch b;
+        hz_batch b = {0};
         /* a few batches' worth per poll: the cycle ends at max_wait, so a smaller poll
          * bounds how long a reading waits behind the work of its own cycle */
         size_t max = (size_t)p->pc->batch.max * 4;
@@ -989,5 +1201,11 @@ void hz_pipeline_free(hz_pipeline *p)
         free(p->vr[i]);
     free(p->vr);
     free(p->vr_of);
+    free(p->spart);
+    free(p->swait);
+    free(p->rb_idx);
+    free(p->rb_write);
+    sqlite3_finalize(p->fc_has);
+    sqlite3_close(p->fcdb);
     free(p);
 }

@@ -15,8 +15,11 @@
  *
  * At start the windows are rebuilt from the SQLite sink's `readings` (when the source reads
  * that table itself, only rows up to its acknowledged cursor), so a restart does not re-warm
- * from scratch; the windows of that replay were forecast before the restart: they are
- * forecast again without writing (hz_forecaster_prime), for the next readings' checks.  The model
+ * from scratch; each series' latest complete window is forecast again (hz_forecaster_resume)
+ * and written only when the file holds no forecast issued at its time (after an import, or a
+ * stride not ended), for the next readings' checks.  A Kafka source also rebuilds the windows
+ * of the partitions it is assigned from the topic (history, connectors/kafka_source.h): into
+ * the windows only, then the same latest-window rule (docs/ARCHITECTURE.md §9).  The model
  * comes from model.checkpoint; when the file is absent and model.train.train_on_start is set, it is
  * trained first (trainer.h).
  *

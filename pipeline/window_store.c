@@ -415,6 +415,30 @@ int hz_window_store_pop_ready(hz_window_store *ws, uint32_t *idx)
     return 1;
 }
 
+int hz_window_store_progress(const hz_window_store *ws, uint32_t idx, int *held, int *since,
+                             int64_t *head_ts)
+{
+    if (idx >= ws->nseries)
+        return HZ_ENOTFOUND;
+    const ws_series *s = rec(ws, idx);
+    if (held)
+        *held = s->n;
+    if (since)
+        *since = s->since;
+    if (head_ts)
+        *head_ts = s->head * ws->o.period_ms;
+    return 0;
+}
+
+size_t hz_window_store_clear_ready(hz_window_store *ws)
+{
+    size_t n = 0;
+    uint32_t idx;
+    while (hz_window_store_pop_ready(ws, &idx))
+        n++;
+    return n;
+}
+
 const char *hz_window_store_series_id(const hz_window_store *ws, uint32_t idx)
 {
     return idx < ws->nseries ? rec(ws, idx)->id : NULL;

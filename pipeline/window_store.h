@@ -98,6 +98,16 @@ int hz_window_store_value(const hz_window_store *ws, uint32_t idx, int64_t ts_ms
  * HZ_ENOTFOUND when the slot is not in the window (or idx, var out of range). */
 int hz_window_store_patch(hz_window_store *ws, uint32_t idx, int64_t ts_ms, int var, double value);
 
+/* Series idx's progress towards its next ready event: *held gets the slots held
+ * (<= lookback), *since the new slots since its last ready event (0 right after one),
+ * *head_ts the newest slot's time (each may be NULL).  Returns 0 or HZ_ENOTFOUND. */
+int hz_window_store_progress(const hz_window_store *ws, uint32_t idx, int *held, int *since,
+                             int64_t *head_ts);
+
+/* Empties the ready queue: the events a replay of history raised (those windows were
+ * forecast by whoever first read them).  Returns how many were dropped. */
+size_t hz_window_store_clear_ready(hz_window_store *ws);
+
 hz_window_counters hz_window_store_counters(const hz_window_store *ws);
 
 /* Bytes allocated by the store (slabs, mask bits, ids, hash table, queue). */

@@ -305,6 +305,68 @@ static void test_prime_after_restart(void **state)
     teardown_files(&fx);
 }
 
+/* After a rebuild, hz_forecaster_resume forecasts each listed series' latest window: written
+ * for a (write set; the same forecast as an uninterrupted stream issued for that window),
+ * quiet for b (nothing written, but its next reading is checked against it), nothing for c
+ * (too short for a window). */
+static void test_resume_after_rebuild(void **state)
+{
+    fixture fx;
+    setup_files(&fx, 8);
+    hz_forecaster *f1 = open_fc(&fx), *f2 = open_fc(&fx);
+    sink *k1 = calloc(1, sizeof *k1), *k2 = calloc(1, sizeof *k2);
+    hz_window_store *ws1 = stream(f1, 30, k1);
+    hz_window_opts wo = {PER, L, 1, 1, 0};
+    char err[HZ_ERRLEN];
+    hz_window_store *ws2 = hz_window_store_new(&wo, err, sizeof err);
+    for (int t = 0; t < 30; t++)
+        for (int s = 0; s < 3; s++) {
+            double v = value_at(t, s % 2);
+            if (s < 2 || t >= 25)
+                assert_int_equal(hz_window_store_push(ws2,
+                                                      s == 2 ? "c"
+                                                      : s    ? "b"
+                                                             : "a",
+                                                      (int64_t)t * PER, &v),
+                                 0);
+        }
+    hz_window_store_clear_ready(ws2);
+    uint32_t idx[3] = {(uint32_t)hz_window_store_find(ws2, "a"),
+                       (uint32_t)hz_window_store_find(ws2, "b"),
+                       (uint32_t)hz_window_store_find(ws2, "c")};
+    uint8_t write[3] = {1, 0, 1};
+    hz_forecaster_out o1 = out_of(k1), o2 = out_of(k2);
+    size_t written = 99;
+    assert_int_equal(hz_forecaster_resume(f2, ws2, idx, write, 3, &o2, &written, err, sizeof err),
+                     0);
+    assert_int_equal(written, 1);
+    assert_int_equal(k2->n, H);
+    assert_int_equal(hz_forecaster_stats_get(f2).forecasts, H);
+    for (size_t i = 0; i < k2->n; i++) {
+        assert_string_equal(k2->fc[i].series, "a");
+        assert_int_equal(k2->fc[i].issued_ts, 29 * PER);
+        for (size_t j = 0; j < k1->n; j++)
+            if (!strcmp(k1->fc[j].series, "a") && k1->fc[j].issued_ts == 29 * PER &&
+                k1->fc[j].step == k2->fc[i].step)
+                assert_true(fabs(k1->fc[j].value - k2->fc[i].value) < 1e-4);
+    }
+    hz_reading r = {.series = "b", .ts_ms = 30 * PER, .nvars = 1};
+    r.values[0] = 100; /* far outside */
+    assert_int_equal(
+        hz_forecaster_check(f1, (uint32_t)hz_window_store_find(ws1, "b"), "b", &r, &o1), 0);
+    assert_int_equal(hz_forecaster_check(f2, idx[1], "b", &r, &o2), 0);
+    assert_int_equal(k1->n_an, 1);
+    assert_int_equal(k2->n_an, 1);
+    assert_true(fabs(k1->an[0].expected - k2->an[0].expected) < 1e-4);
+    hz_window_store_free(ws1);
+    hz_window_store_free(ws2);
+    free(k1);
+    free(k2);
+    hz_forecaster_free(f1);
+    hz_forecaster_free(f2);
+    teardown_files(&fx);
+}
+
 /* The value of series s at t in the timing test: a sine with a spike every 23 points and a
  * shifted stretch, so there are flags to compare. */
 static double timing_value(int t, int s)
@@ -383,9 +445,9 @@ static void test_timing_independent(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_timing_independent), cmocka_unit_test(test_prime_after_restart),
-        cmocka_unit_test(test_every_ready_window), cmocka_unit_test(test_batching_invariant),
-        cmocka_unit_test(test_residual_check),
+        cmocka_unit_test(test_timing_independent),   cmocka_unit_test(test_prime_after_restart),
+        cmocka_unit_test(test_resume_after_rebuild), cmocka_unit_test(test_every_ready_window),
+        cmocka_unit_test(test_batching_invariant),   cmocka_unit_test(test_residual_check),
     };
     return cmocka_run_group_tests_name("forecaster", tests, NULL, NULL);
 }

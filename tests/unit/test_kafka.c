@@ -4,6 +4,9 @@
  *  - a pipeline pass: good readings interleaved with 25 malformed messages; every good one
  *    comes through as a forecast, every bad one as a dead letter with its reason;
  *  - offsets: only acknowledged positions are committed (checked with rd_kafka_committed);
+ *  - rebalances: acknowledged offsets are committed before a revoke, and a consumer given a
+ *    partition reads its recent past again as history to rebuild windows (eager and
+ *    cooperative assignors);
  *  - fault injection: Produce requests fail with retriable errors, the idempotent sink
  *    retries and flush delivers everything exactly once; a permanent error fails flush;
  *  - configuration: unknown properties and overridden must-have properties are refused.
@@ -511,6 +514,165 @@ static void test_rebalance_commits_acked_offsets_cooperative(void **state)
     assert_true(ok);
 }
 
+/* Per partition, what one consumer saw after the rebalance: history offsets (distinct),
+ * rebuilt events and readings. */
+typedef struct seen_part {
+    int64_t first, last, count, rebuilt, readings;
+    unsigned char off[256];
+} seen_part;
+
+static void note_batch(hz_source *c, const hz_batch *bt, seen_part *sp)
+{
+    for (size_t i = 0; i < bt->n_history; i++) {
+        seen_part *e = &sp[bt->history[i].pos.partition];
+        int64_t o = bt->history[i].pos.offset;
+        assert_true(o >= 0 && o < 256);
+        if (e->first < 0 || o < e->first)
+            e->first = o;
+        if (o > e->last)
+            e->last = o;
+        e->count += !e->off[o];
+        e->off[o] = 1;
+    }
+    for (size_t i = 0; i < bt->n_rebuilt; i++)
+        sp[bt->rebuilt[i]].rebuilt++;
+    for (size_t i = 0; i < bt->n_readings; i++)
+        sp[bt->readings[i].pos.partition].readings++;
+    /* positions cover readings and dead letters only, never history */
+    const hz_pos *pos;
+    size_t npos = hz_kafka_source_batch_positions(c, &pos);
+    assert_true(npos <= bt->n_readings + bt->n_dead);
+}
+
+/* A reads 200 readings of 20 series over 4 partitions and acknowledges them (committed at
+ * once).  B joins with the rebuild on (at most 30 messages per partition, by count): for
+ * each partition B is given it reads offsets [max(0, end - 30), end) again as history
+ * (never as readings, never in positions), then reports the partition rebuilt once; A
+ * reads nothing again (it holds its partitions up to their committed offsets).  Messages
+ * produced afterwards are readings. */
+static void rebuild_after_rebalance(fixture *f, const char *topic, const char *strategy)
+{
+    assert_int_equal(rd_kafka_mock_topic_create(f->mc, topic, 4, 3), 0);
+    char in[200 * 80];
+    size_t len = 0;
+    for (int i = 0; i < 200; i++)
+        len += (size_t)snprintf(in + len, sizeof in - len,
+                                "s%d:{\"series\":\"s%d\",\"ts\":%d,\"power\":%d}\n", i % 20, i % 20,
+                                1800000000 + i, i);
+    kcat_produce(f, topic, in, len);
+    size_t np;
+    const hz_kv *base = consumer_props(f, topic, &np);
+    hz_kv props[8];
+    memcpy(props, base, np * sizeof *props);
+    props[np++] = (hz_kv){"partition.assignment.strategy", strategy};
+    hz_kafka_source_opts so = {topic, props, np, {"series", "ts", HZ_TIME_EPOCH_S, VARS, 1, 0},
+                               0,     &QUIET};
+    hz_kafka_rebuild rb = {0, 30};
+    char err[HZ_ERRLEN];
+    hz_source *a, *b;
+    assert_int_equal(hz_kafka_source_new(&so, &a, err, sizeof err), 0);
+    hz_kafka_source_set_rebuild(a, &rb);
+    size_t seen = 0;
+    int64_t end[4] = {0, 0, 0, 0};
+    int64_t deadline = hz_mono_ns() + 20LL * 1000000000;
+    while (seen < 200 && hz_mono_ns() < deadline) {
+        hz_batch bt;
+        int got = a->ops->poll(a, &bt, 64, 100, err, sizeof err);
+        assert_true(got >= 0);
+        assert_int_equal(bt.n_history, 0); /* nothing committed yet: nothing to rebuild */
+        for (size_t i = 0; i < bt.n_readings; i++)
+            end[bt.readings[i].pos.partition] = bt.readings[i].pos.offset + 1;
+        const hz_pos *pos;
+        size_t npos = hz_kafka_source_batch_positions(a, &pos);
+        for (size_t i = 0; i < npos; i++)
+            assert_int_equal(a->ops->ack(a, &pos[i], err, sizeof err), 0);
+        seen += (size_t)got;
+    }
+    assert_int_equal(seen, 200);
+    for (int32_t p = 0; p < 4; p++)
+        assert_int_equal(committed(f, topic, topic, p), end[p]);
+
+    assert_int_equal(hz_kafka_source_new(&so, &b, err, sizeof err), 0);
+    hz_kafka_source_set_rebuild(b, &rb);
+    static seen_part sp[2][4];
+    memset(sp, 0, sizeof sp);
+    for (int w = 0; w < 2; w++)
+        for (int p = 0; p < 4; p++)
+            sp[w][p].first = sp[w][p].last = -1;
+    hz_kafka_source_stats sa, sb;
+    int64_t settled = 0;
+    deadline = hz_mono_ns() + 20LL * 1000000000;
+    while (hz_mono_ns() < deadline) {
+        for (int who = 0; who < 2; who++) {
+            hz_source *c = who ? b : a;
+            hz_batch bt;
+            assert_true(c->ops->poll(c, &bt, 64, 50, err, sizeof err) >= 0);
+            note_batch(c, &bt, sp[who]);
+        }
+        hz_kafka_source_stats_get(a, &sa);
+        hz_kafka_source_stats_get(b, &sb);
+        int64_t rebuilt = 0;
+        for (int p = 0; p < 4; p++)
+            rebuilt += sp[1][p].rebuilt;
+        if (!settled && sb.assigned > 0 && sa.assigned + sb.assigned == 4 && rebuilt >= sb.assigned)
+            settled = hz_mono_ns();
+        if (settled && hz_mono_ns() - settled > 1000000000LL) /* then 1 s of quiet */
+            break;
+    }
+    assert_true(settled != 0);
+    int moved = 0;
+    for (int p = 0; p < 4; p++) {
+        const seen_part *e = &sp[1][p];
+        assert_int_equal(sp[0][p].count + sp[0][p].readings + e->readings, 0);
+        if (!e->rebuilt)
+            continue;
+        moved++;
+        int64_t want = end[p] < 30 ? end[p] : 30;
+        if (e->rebuilt != 1 || e->count != want || e->first != end[p] - want ||
+            e->last != end[p] - 1)
+            fail_msg("partition %d: history [%lld, %lld] (%lld), rebuilt %lld; end %lld", p,
+                     (long long)e->first, (long long)e->last, (long long)e->count,
+                     (long long)e->rebuilt, (long long)end[p]);
+    }
+    assert_int_equal(moved, sb.assigned);
+    int64_t hist = 0;
+    for (int p = 0; p < 4; p++)
+        hist += sp[1][p].count;
+    assert_int_equal(sb.history, hist);
+    assert_int_equal(sb.history_dead, 0);
+
+    /* new messages are readings wherever they land */
+    len = 0;
+    for (int i = 0; i < 20; i++)
+        len += (size_t)snprintf(in + len, sizeof in - len,
+                                "s%d:{\"series\":\"s%d\",\"ts\":%d,\"power\":%d}\n", i, i,
+                                1800000200 + i, i);
+    kcat_produce(f, topic, in, len);
+    size_t fresh = 0;
+    deadline = hz_mono_ns() + 20LL * 1000000000;
+    while (fresh < 20 && hz_mono_ns() < deadline)
+        for (int who = 0; who < 2; who++) {
+            hz_source *c = who ? b : a;
+            hz_batch bt;
+            assert_true(c->ops->poll(c, &bt, 64, 50, err, sizeof err) >= 0);
+            assert_int_equal(bt.n_history, 0);
+            fresh += bt.n_readings;
+        }
+    assert_int_equal(fresh, 20);
+    b->ops->free(b);
+    a->ops->free(a);
+}
+
+static void test_rebuild_after_rebalance_eager(void **state)
+{
+    rebuild_after_rebalance(*state, "rebuild-eager", "range");
+}
+
+static void test_rebuild_after_rebalance_cooperative(void **state)
+{
+    rebuild_after_rebalance(*state, "rebuild-coop", "cooperative-sticky");
+}
+
 static void write_numbered(hz_sink *sink, int from, int to)
 {
     char err[HZ_ERRLEN], series[32];
@@ -679,6 +841,8 @@ int main(void)
         cmocka_unit_test(test_commits_only_acknowledged_offsets),
         cmocka_unit_test(test_rebalance_commits_acked_offsets_eager),
         cmocka_unit_test(test_rebalance_commits_acked_offsets_cooperative),
+        cmocka_unit_test(test_rebuild_after_rebalance_eager),
+        cmocka_unit_test(test_rebuild_after_rebalance_cooperative),
         cmocka_unit_test(test_sink_retries_injected_produce_errors),
         cmocka_unit_test(test_sink_waits_out_a_full_queue),
         cmocka_unit_test(test_sink_flush_reports_permanent_failure),
