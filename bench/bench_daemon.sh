@@ -9,10 +9,10 @@
 # The model alone (bench/bench_forward.c) runs on the same checkpoint at the same batch size
 # in the same run; the last line is
 #   readings_per_s=X model_windows_per_s=Y ratio=X/Y p50_ms=A p99_ms=B peak_rss_mb=C
-# Usage: bench/bench_daemon.sh   env: SERIES POINTS LOOKBACK HORIZON STRIDE BATCHES ("256")
+# Usage: bench/bench_daemon.sh   env: SERIES POINTS LOOKBACK HORIZON STRIDE BATCHES ("512")
 #   FORECASTS (sinks[].sqlite.forecasts: latest, the fleet setting; or history, both)
 #   ADAPT (anomaly.adapt_steps: false, a fleet's memory; or true)
-#   COMMIT_AFTER (batch.commit_after: 500ms, group commit; 0 = a commit per cycle)
+#   COMMIT_AFTER (batch.commit_after: 300ms, group commit; 0 = a commit per cycle), MAX_WAIT (100ms)
 # Run from the repository root; the mock cluster, the failure report and the clean-up at exit
 # come from tests/tools/daemon_lib.sh.
 set -u
@@ -24,11 +24,13 @@ SERIES=${SERIES:-10000}
 POINTS=${POINTS:-8}
 LOOKBACK=${LOOKBACK:-96}
 HORIZON=${HORIZON:-24}
-BATCHES=${BATCHES:-256}
+BATCHES=${BATCHES:-512}
 STRIDE=${STRIDE:-1}
 FORECASTS=${FORECASTS:-latest}
 ADAPT=${ADAPT:-false}
-COMMIT_AFTER=${COMMIT_AFTER:-500ms}
+COMMIT_AFTER=${COMMIT_AFTER:-300ms}
+MAX_WAIT=${MAX_WAIT:-100ms}
+PARTITIONS=${PARTITIONS:-$(( SERIES > 20000 ? 16 : 4 ))} # the mock cluster keeps ~77k messages a partition
 T=$(mktemp -d /tmp/hz_bench_XXXXXX)
 . tests/tools/daemon_lib.sh
 PORT=$((20000 + $$ % 20000))
@@ -72,7 +74,7 @@ for bmax in $BATCHES; do
         INSERT INTO readings SELECT 'm' || i, 'power', $T0 + j * 60000,
             10 + 5 * sin(6.2831853 * j / 96 + i / 100.0) FROM s, t;" || fail "history failed"
     stop_mock
-    start_mock -p 4 readings
+    start_mock -p "$PARTITIONS" readings
     kcat -b "$BOOT" -P -t readings -K: <"$T/stream" 2>/dev/null || fail "kcat failed"
     cat >"$T/hz.yaml" <<EOT
 database: $T/hz.sqlite
@@ -84,7 +86,7 @@ pipelines:
       kafka: {topic: readings, group.id: bench}
       fields: {time: ts, values: [power]}
     window: {period: 1m, lookback: $LOOKBACK, horizon: $HORIZON, stride: $STRIDE}
-    batch: {max: $bmax, max_wait: 200ms, commit_after: $COMMIT_AFTER}
+    batch: {max: $bmax, max_wait: $MAX_WAIT, commit_after: $COMMIT_AFTER}
     model:
       $model
     anomaly: {levels: [0.9, 0.99], rules: {spike: 6.0}, adapt_steps: $ADAPT}
@@ -136,6 +138,6 @@ echo
 echo "readings/s and forecasts/s over the busy time (first record of a cycle to its commit);"
 echo "forecasts = windows x horizon points (in latest: one row per window, its steps as JSON arrays; synchronous=FULL);"
 echo "rebuild = start until ready (checkpoint load, $SERIES x $LOOKBACK history points replayed)."
-echo "OPENBLAS_NUM_THREADS=$OPENBLAS_NUM_THREADS (the daemon is one thread). Machine: $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg) (shared: numbers are noisy)."
+echo "OPENBLAS_NUM_THREADS=$OPENBLAS_NUM_THREADS (the model on the loop thread; SQLite inserts and commits on the sink's writer thread). Machine: $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg) (shared: numbers are noisy)."
 echo "stride $STRIDE, horizon $HORIZON, sqlite forecasts: $FORECASTS, anomaly.adapt_steps: $ADAPT, batch.commit_after: $COMMIT_AFTER; model alone: bench/bench_forward at the same batch.max, 3 s."
 echo "$last"
