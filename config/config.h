@@ -178,6 +178,7 @@ typedef struct hz_cfg_sink {
         char *path;
         char *forecasts_table, *anomalies_table, *dead_letters_table;
         int forecasts; /* HZ_CFG_FC_*: which forecast tables are written */
+        int readings;  /* 0: readings are not stored (a Kafka source rebuilds from the topic) */
         hz_cfg_retention retention;
     } sqlite;
     struct {

@@ -241,6 +241,16 @@ static int check_retention(hz_loader *L, const hz_pipeline_conf *p, yaml_node_t 
 {
     int64_t need = (int64_t)p->window.lookback * p->window.period_ms;
     for (size_t i = 0; i < p->n_sinks; i++) {
+        if (p->sinks[i].kind == HZ_CFG_SINK_SQLITE && !p->sinks[i].sqlite.readings &&
+            p->source.kind != HZ_CFG_SOURCE_KAFKA) {
+            char sp[64];
+            snprintf(sp, sizeof sp, "sinks[%zu].sqlite.readings", i);
+            yaml_node_t *item = hz_loader_item(L, sinks, i);
+            return hz_loader_err(L, item ? loc(L, item, "sqlite", "readings", NULL) : sinks, path,
+                                 sp,
+                                 "expected true: only a Kafka source can rebuild the windows "
+                                 "without the stored readings, got false");
+        }
         int64_t keep = p->sinks[i].sqlite.retention.readings_ms;
         if (p->sinks[i].kind != HZ_CFG_SINK_SQLITE || keep == 0 || keep >= need)
             continue;
@@ -1163,6 +1173,14 @@ static const hz_ckey sink_sqlite_keys[] = {
             "`latest_<forecasts_table>`, overwritten by each forecast, its steps as JSON "
             "arrays (view `latest_<forecasts_table>_steps`: a row per step), for fleets; "
             "`both`. docs/ARCHITECTURE.md shows the queries."},
+    {.name = "readings",
+     .type = HZ_CT_BOOL,
+     SNK_SQL(readings),
+     .def = "true",
+     .doc = "Store the readings in `readings`. `false` (a Kafka source only): the topic is "
+            "the readings' record, and a start or a rebalance rebuilds the windows from it "
+            "(docs/ARCHITECTURE.md §9), so its retention must hold a lookback; at 100k series "
+            "the readings' inserts are most of the SQLite work (bench/RESULTS.md)."},
     {.name = "retention",
      .type = HZ_CT_SECTION,
      SNK_SQL(retention),

@@ -72,7 +72,8 @@ struct hz_pipeline {
     /* source and sinks */
     hz_source *src;
     hz_sink **sinks;
-    int *skip_readings; /* per sink: the source is this sink's readings table */
+    int *skip_readings; /* per sink: readings not written (the source is its readings table,
+                           or sqlite.readings: false) */
     size_t n_sinks;
     const char *const *vars; /* source variables (pc->source.fields.values) */
     int nvars;
@@ -301,10 +302,11 @@ static int open_sinks(hz_pipeline *p, char *err, size_t errlen)
         int rc = hz_sink_from_config(p->cfg, k, p->log, &p->sinks[i], err, errlen);
         if (rc)
             return rc;
-        p->skip_readings[i] = k->kind == HZ_CFG_SINK_SQLITE &&
-                              pc->source.kind == HZ_CFG_SOURCE_SQLITE &&
-                              !strcmp(pc->source.sqlite.table, "readings") &&
-                              same_file(pc->source.sqlite.path, k->sqlite.path);
+        p->skip_readings[i] =
+            k->kind == HZ_CFG_SINK_SQLITE &&
+            (!k->sqlite.readings || (pc->source.kind == HZ_CFG_SOURCE_SQLITE &&
+                                     !strcmp(pc->source.sqlite.table, "readings") &&
+                                     same_file(pc->source.sqlite.path, k->sqlite.path)));
     }
     return 0;
 }
@@ -505,11 +507,11 @@ static int rebuild_windows(hz_pipeline *p, char *err, size_t errlen)
     int limited = 0;
     for (size_t i = 0; i < pc->n_sinks; i++)
         if (pc->sinks[i].kind == HZ_CFG_SINK_SQLITE) {
-            path = pc->sinks[i].sqlite.path;
+            path = pc->sinks[i].sqlite.readings ? pc->sinks[i].sqlite.path : NULL;
             limited = p->skip_readings[i];
             break;
         }
-    if (!path)
+    if (!path) /* none kept (sqlite.readings: false): the Kafka source rebuilds them */
         return 0;
     int64_t cursor = limited ? hz_sqlite_source_position(p->src) : 0;
     if (limited && cursor <= 0)
