@@ -8,7 +8,9 @@
 #include "connectors/kafka_source.h"
 
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
+#include <time.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -454,6 +456,82 @@ static int src_ack(hz_source *base, const hz_pos *pos, char *err, size_t errlen)
     return rc;
 }
 
+/* rd_kafka_consumer_close can wait forever inside the rebalance callback's assign during a
+ * rebalance (librdkafka issue 4884, seen here with the mock cluster in
+ * tests/e2e/scaleout_kafka.sh): the close runs on a thread of its own and is given
+ * CLOSE_WAIT_S.  Past that the handle and the source are left behind (logged, not freed:
+ * the callback may still run on them): the group takes the partitions back at the session
+ * timeout, as after a crash; the offsets were committed before. */
+#define CLOSE_WAIT_S 10
+
+typedef struct closer {
+    rd_kafka_t *rk;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int done, abandoned;
+} closer;
+
+static void closer_free(closer *c)
+{
+    pthread_mutex_destroy(&c->mu);
+    pthread_cond_destroy(&c->cv);
+    free(c);
+}
+
+static void *close_thread(void *arg)
+{
+    closer *c = arg;
+    rd_kafka_consumer_close(c->rk); /* leaves the group; revokes through rebalance_cb */
+    pthread_mutex_lock(&c->mu);
+    c->done = 1;
+    int left = c->abandoned;
+    pthread_cond_signal(&c->cv);
+    pthread_mutex_unlock(&c->mu);
+    if (left) { /* the caller gave up waiting: this thread cleans up */
+        rd_kafka_destroy(c->rk);
+        closer_free(c);
+    }
+    return NULL;
+}
+
+/* Closes and destroys rk, waiting at most CLOSE_WAIT_S; returns 0, or -1 when left behind. */
+static int close_bounded(rd_kafka_t *rk)
+{
+    closer *c = calloc(1, sizeof *c);
+    pthread_t th;
+    if (!c) {
+        rd_kafka_consumer_close(rk);
+        rd_kafka_destroy(rk);
+        return 0;
+    }
+    c->rk = rk;
+    pthread_mutex_init(&c->mu, NULL);
+    pthread_cond_init(&c->cv, NULL);
+    if (pthread_create(&th, NULL, close_thread, c)) {
+        closer_free(c);
+        rd_kafka_consumer_close(rk);
+        rd_kafka_destroy(rk);
+        return 0;
+    }
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += CLOSE_WAIT_S;
+    pthread_mutex_lock(&c->mu);
+    while (!c->done && pthread_cond_timedwait(&c->cv, &c->mu, &until) == 0)
+        ;
+    int done = c->done;
+    c->abandoned = !done;
+    pthread_mutex_unlock(&c->mu);
+    if (!done) {
+        pthread_detach(th);
+        return -1;
+    }
+    pthread_join(th, NULL);
+    rd_kafka_destroy(rk);
+    closer_free(c);
+    return 0;
+}
+
 static void src_free(hz_source *base)
 {
     kafka_source *s = (kafka_source *)base;
@@ -464,8 +542,14 @@ static void src_free(hz_source *base)
         char err[HZ_ERRLEN];
         if (commit_dirty(s, NULL, err, sizeof err))
             hz_log(s->log, HZ_LOG_WARN, "%s (at close)", err);
-        rd_kafka_consumer_close(s->rk); /* leaves the group; revokes through rebalance_cb */
-        rd_kafka_destroy(s->rk);
+        if (close_bounded(s->rk)) {
+            hz_log(s->log, HZ_LOG_WARN,
+                   "kafka topic %s: the consumer did not close within %d s (a rebalance in "
+                   "progress); left behind, the group reassigns its partitions at the session "
+                   "timeout",
+                   s->topic, CLOSE_WAIT_S);
+            return; /* its rebalance callback may still run on s: s is left behind too */
+        }
     }
     free(s->topic);
     free(s->parts);
