@@ -457,7 +457,7 @@ static int src_ack(hz_source *base, const hz_pos *pos, char *err, size_t errlen)
 }
 
 /* rd_kafka_consumer_close can wait forever inside the rebalance callback's assign during a
- * rebalance (librdkafka issue 4884, seen here with the mock cluster in
+ * rebalance (a known librdkafka fault, seen here with the mock cluster in
  * tests/e2e/scaleout_kafka.sh): the close runs on a thread of its own and is given
  * CLOSE_WAIT_S.  Past that the handle and the source are left behind (logged, not freed:
  * the callback may still run on them): the group takes the partitions back at the session
