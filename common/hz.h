@@ -60,6 +60,13 @@ void hz_civil_from_days(int64_t z, int64_t *y, int *m, int *d);
  * doubling from 64.  Returns 0 or HZ_ENOMEM (then *p is unchanged). */
 int hz_grow(void **p, size_t *cap, size_t need, size_t elem);
 
+/* a / b rounded towards minus infinity (a time's slot, day or period before 1970 too). */
+static inline int64_t hz_floor_div(int64_t a, int64_t b)
+{
+    int64_t q = a / b;
+    return (a % b != 0) && ((a < 0) != (b < 0)) ? q - 1 : q;
+}
+
 /* x (finite) as a decimal number of 7 significant digits, trailing zeros dropped, an
  * exponent when |x| >= 1e9 or < 1e-5 ("1.234568e+12"); valid JSON and SQL.  Writes at most
  * HZ_FMT7_MAX bytes with the NUL; returns the length.  For float values at rates where

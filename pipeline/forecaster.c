@@ -406,8 +406,7 @@ int hz_forecaster_stage(hz_forecaster *p, hz_window_store *ws, const hz_forecast
 /* The slot number of time ts (floor of ts / period). */
 static int64_t slot_of(const hz_forecaster *p, int64_t ts)
 {
-    int64_t q = ts / p->period;
-    return ts < 0 && q * p->period != ts ? q - 1 : q;
+    return hz_floor_div(ts, p->period);
 }
 
 /* Series s's offsets of model variable k (iv.steps of them). */

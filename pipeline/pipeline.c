@@ -857,9 +857,7 @@ static int apply_rules(hz_pipeline *p, uint32_t s, const char *sid, const hz_rea
         const var_rules *vr = rules_of(p, s, sid, v);
         if (!vr)
             continue;
-        int64_t per = p->pc->window.period_ms, slot = r->ts_ms / per;
-        if (r->ts_ms < 0 && slot * per != r->ts_ms)
-            slot--;
+        int64_t slot = hz_floor_div(r->ts_ms, p->pc->window.period_ms);
         int rc = vr->season > 0 ? hz_season_update(vr->season, vr->c.log1p,
                                                    &p->sstate[(size_t)s * p->nvars + v], slot,
                                                    r->ts_ms, r->values[v], &p->an[p->n_an])

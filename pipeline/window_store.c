@@ -57,14 +57,6 @@ static uint64_t fnv1a(const char *s)
     return h;
 }
 
-static int64_t floor_div(int64_t a, int64_t b)
-{
-    int64_t q = a / b;
-    if ((a % b != 0) && ((a < 0) != (b < 0)))
-        q--;
-    return q;
-}
-
 static size_t ring_pos(const hz_window_store *ws, int64_t slot)
 {
     int64_t m = slot % ws->o.lookback;
@@ -346,7 +338,7 @@ int hz_window_store_push(hz_window_store *ws, const char *series, int64_t ts_ms,
     ws_series *s = series_get(ws, series, &created, &idx);
     if (!s)
         return HZ_ENOMEM;
-    int64_t slot = floor_div(ts_ms, ws->o.period_ms);
+    int64_t slot = hz_floor_div(ts_ms, ws->o.period_ms);
     int64_t L = ws->o.lookback;
     if (created) {
         s->head = slot;
@@ -480,7 +472,7 @@ int hz_window_store_value(const hz_window_store *ws, uint32_t idx, int64_t ts_ms
     if (idx >= ws->nseries || var < 0 || var >= ws->o.nvars)
         return HZ_ENOTFOUND;
     ws_series *s = rec(ws, idx);
-    int64_t slot = floor_div(ts_ms, ws->o.period_ms);
+    int64_t slot = hz_floor_div(ts_ms, ws->o.period_ms);
     if (slot > s->head || slot < s->head - s->n + 1)
         return HZ_ENOTFOUND;
     *out = rec_vals(ws, s)[ring_pos(ws, slot) * (size_t)ws->o.nvars + (size_t)var];
@@ -492,7 +484,7 @@ int hz_window_store_patch(hz_window_store *ws, uint32_t idx, int64_t ts_ms, int 
     if (idx >= ws->nseries || var < 0 || var >= ws->o.nvars)
         return HZ_ENOTFOUND;
     ws_series *s = rec(ws, idx);
-    int64_t slot = floor_div(ts_ms, ws->o.period_ms);
+    int64_t slot = hz_floor_div(ts_ms, ws->o.period_ms);
     if (slot > s->head || slot < s->head - s->n + 1)
         return HZ_ENOTFOUND;
     rec_vals(ws, s)[ring_pos(ws, slot) * (size_t)ws->o.nvars + (size_t)var] = (float)value;

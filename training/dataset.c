@@ -88,11 +88,7 @@ void hz_timef_hour(int64_t ts_ms, float out[4])
 {
     /* UTC calendar by integer arithmetic (common/hz.c), as gmtime_r gives it but without its
      * time-zone lock: the daemon computes (lookback + horizon) of these per window */
-    int64_t days = ts_ms / 86400000, ms = ts_ms % 86400000;
-    if (ms < 0) {
-        ms += 86400000;
-        days--;
-    }
+    int64_t days = hz_floor_div(ts_ms, 86400000), ms = ts_ms - days * 86400000;
     int64_t y;
     int m, d;
     hz_civil_from_days(days, &y, &m, &d);
