@@ -117,6 +117,8 @@ void hz_windows_init(hz_windows *w, const float *data, const float *marks, int c
     w->count = n > 0 ? n : 0;
     w->starts = w->group_end = NULL;
     w->n_groups = 0;
+    w->target = -1;
+    w->n_known = w->known_tokens = 0;
 }
 
 static void copy_rows(hz_real *dst, const float *src, int row0, int nrows, int cols)
@@ -126,24 +128,52 @@ static void copy_rows(hz_real *dst, const float *src, int row0, int nrows, int c
         dst[i] = s[i];
 }
 
+/* Column c of rows [row0, row0 + nrows) into dst, whose rows are stride apart. */
+static void copy_col(hz_real *dst, size_t stride, const float *src, int cols, int c, int row0,
+                     int nrows)
+{
+    for (int r = 0; r < nrows; r++)
+        dst[(size_t)r * stride] = src[(size_t)(row0 + r) * cols + c];
+}
+
+/* x of one window: the observed columns, then the known columns pred_len rows ahead. */
+static void window_x(const hz_windows *w, hz_real *x, int s0)
+{
+    int L = w->seq_len, C = w->cols, I = hz_windows_in_cols(w);
+    if (I == C) {
+        copy_rows(x, w->data, s0, L, C);
+        return;
+    }
+    for (int c = 0; c < C; c++)
+        copy_col(x + c, (size_t)I, w->data, C, c, s0, L);
+    for (int k = 0; k < w->n_known; k++)
+        copy_col(x + C + k, (size_t)I, w->data, C, w->known[k], s0 + w->pred_len, L);
+}
+
 void hz_windows_batch(const hz_windows *w, const int *idx, int n, hz_real *x, hz_real *x_mark,
                       hz_real *x_dec, hz_real *x_mark_dec, hz_real *y)
 {
     int L = w->seq_len, lab = w->label_len, P = w->pred_len, C = w->cols, F = w->n_marks;
+    int I = hz_windows_in_cols(w), O = hz_windows_out_cols(w);
     for (int b = 0; b < n; b++) {
         int s0 = hz_windows_start(w, idx[b]), r0 = s0 + L - lab; /* decoder block start */
         if (x)
-            copy_rows(x + (size_t)b * L * C, w->data, s0, L, C);
+            window_x(w, x + (size_t)b * L * I, s0);
         if (x_mark && F)
             copy_rows(x_mark + (size_t)b * L * F, w->marks, s0, L, F);
         if (x_dec) {
             hz_real *d = x_dec + (size_t)b * (lab + P) * C;
             copy_rows(d, w->data, r0, lab, C);
             memset(d + (size_t)lab * C, 0, (size_t)P * C * sizeof(hz_real));
+            for (int k = 0; k < w->n_known && !w->known_tokens; k++)
+                copy_col(d + (size_t)lab * C + w->known[k], (size_t)C, w->data, C, w->known[k],
+                         s0 + L, P);
         }
         if (x_mark_dec && F)
             copy_rows(x_mark_dec + (size_t)b * (lab + P) * F, w->marks, r0, lab + P, F);
-        if (y)
+        if (y && O == C)
             copy_rows(y + (size_t)b * P * C, w->data, s0 + L, P, C);
+        else if (y)
+            copy_col(y + (size_t)b * P, 1, w->data, C, w->target, s0 + L, P);
     }
 }

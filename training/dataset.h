@@ -86,7 +86,31 @@ typedef struct hz_windows {
      * (group_end[-1] = 0); borrowed.  hz_train draws the same number from each. */
     const int *group_end;
     int n_groups;
+    /* features MS: -1 (the model predicts every column) or the one column it predicts */
+    int target;
+    /* columns known over the horizon (a weather forecast, docs/MODELS.md §4.7): n_known
+     * column indices.  known_tokens 0: the decoder input's horizon rows carry their values
+     * (Informer); 1: x carries, after the cols observed columns, one more column per known
+     * variable holding its values pred_len rows later, up to the window's last target row
+     * (iTransformer's extra variate tokens). */
+    int n_known, known_tokens;
+    int known[HZ_DS_MAXVARS];
 } hz_windows;
+
+/* Columns of a batch's x (the model's enc_in) and of its y (the model's c_out); the table
+ * column of output column j. */
+static inline int hz_windows_in_cols(const hz_windows *w)
+{
+    return w->cols + (w->known_tokens ? w->n_known : 0);
+}
+static inline int hz_windows_out_cols(const hz_windows *w)
+{
+    return w->target < 0 ? w->cols : 1;
+}
+static inline int hz_windows_out_col(const hz_windows *w, int j)
+{
+    return w->target < 0 ? j : w->target;
+}
 
 static inline int hz_windows_start(const hz_windows *w, int i)
 {
@@ -96,8 +120,10 @@ static inline int hz_windows_start(const hz_windows *w, int i)
 void hz_windows_init(hz_windows *w, const float *data, const float *marks, int cols, int n_marks,
                      int begin, int end, int seq_len, int label_len, int pred_len);
 /* Copies samples idx[0..n) into batch buffers (any may be NULL):
- * x [n, seq_len, cols], x_mark [n, seq_len, n_marks], x_dec [n, label+pred, cols] (label
- * part known, pred part zeros), x_mark_dec [n, label+pred, n_marks], y [n, pred_len, cols]. */
+ * x [n, seq_len, in_cols], x_mark [n, seq_len, n_marks], x_dec [n, label+pred, cols] (label
+ * part known, pred part zeros but for known columns), x_mark_dec [n, label+pred, n_marks],
+ * y [n, pred_len, out_cols].  With known_tokens the window's rows must reach
+ * start + seq_len + pred_len, as they do for y. */
 void hz_windows_batch(const hz_windows *w, const int *idx, int n, hz_real *x, hz_real *x_mark,
                       hz_real *x_dec, hz_real *x_mark_dec, hz_real *y);
 

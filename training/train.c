@@ -23,12 +23,13 @@ typedef struct batch_buf {
 static int buf_alloc(batch_buf *b, const hz_windows *w, int n)
 {
     size_t L = w->seq_len, D = w->label_len + w->pred_len, P = w->pred_len, C = w->cols,
+           I = (size_t)hz_windows_in_cols(w), O = (size_t)hz_windows_out_cols(w),
            F = w->n_marks ? w->n_marks : 1;
-    b->x = malloc(n * L * C * sizeof(hz_real));
+    b->x = malloc(n * L * I * sizeof(hz_real));
     b->x_mark = malloc(n * L * F * sizeof(hz_real));
     b->x_dec = malloc(n * D * C * sizeof(hz_real));
     b->x_mark_dec = malloc(n * D * F * sizeof(hz_real));
-    b->y = malloc(n * P * C * sizeof(hz_real));
+    b->y = malloc(n * P * O * sizeof(hz_real));
     b->idx = malloc((size_t)n * sizeof(int));
     return b->x && b->x_mark && b->x_dec && b->x_mark_dec && b->y && b->idx ? 0 : HZ_ENOMEM;
 }
@@ -570,7 +571,7 @@ int hz_evaluate(hz_model *m, const hz_windows *w, int batch, int drop_last, cons
                 float *pred, hz_eval_result *res)
 {
     memset(res, 0, sizeof *res);
-    int P = w->pred_len, C = w->cols;
+    int P = w->pred_len, C = hz_windows_out_cols(w);
     batch_buf b;
     int rc = buf_alloc(&b, w, batch);
     res->mse_step = calloc((size_t)P, sizeof(double));
@@ -601,8 +602,9 @@ int hz_evaluate(hz_model *m, const hz_windows *w, int batch, int drop_last, cons
                     ae += fabs(d);
                     res->mse_step[t] += d * d;
                     res->mae_step[t] += fabs(d);
-                    double dorig = scaler ? hz_scaler_inv(scaler, k, out->data[i]) -
-                                                hz_scaler_inv(scaler, k, b.y[i])
+                    int kc = hz_windows_out_col(w, k);
+                    double dorig = scaler ? hz_scaler_inv(scaler, kc, out->data[i]) -
+                                                hz_scaler_inv(scaler, kc, b.y[i])
                                           : d;
                     seo += dorig * dorig;
                     aeo += fabs(dorig);
