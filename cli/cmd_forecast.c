@@ -166,8 +166,8 @@ static int fill_inputs(const forecast_args *a, forecast_job *j, char *err, size_
     size_t r0 = t->rows - (size_t)L;
     j->x = malloc((size_t)L * C * sizeof *j->x);
     j->xd = calloc((size_t)(lab + P) * C, sizeof *j->xd);
-    j->xm = malloc((size_t)L * 4 * sizeof *j->xm);
-    j->xmd = malloc((size_t)(lab + P) * 4 * sizeof *j->xmd);
+    j->xm = malloc((size_t)L * HZ_TIMEF_MAX_FEATURES * sizeof *j->xm);
+    j->xmd = malloc((size_t)(lab + P) * HZ_TIMEF_MAX_FEATURES * sizeof *j->xmd);
     if (!j->x || !j->xd || !j->xm || !j->xmd)
         return hz_err(err, errlen, HZ_ENOMEM, "out of memory");
     for (int i = 0; i < L; i++)
@@ -180,18 +180,11 @@ static int fill_inputs(const forecast_args *a, forecast_job *j, char *err, size_
         }
     for (int i = 0; i < lab; i++)
         memcpy(j->xd + (size_t)i * C, j->x + (size_t)(L - lab + i) * C, (size_t)C * sizeof *j->x);
-    float mk[4];
-    for (int i = 0; i < L && F; i++) {
-        hz_timef_hour(t->ts_ms[r0 + i], mk);
-        for (int q = 0; q < 4; q++)
-            j->xm[i * 4 + q] = mk[q];
-    }
+    for (int i = 0; i < L && F; i++)
+        hz_timef(F, t->ts_ms[r0 + i], j->xm + (size_t)i * F);
     int64_t last = t->ts_ms[t->rows - 1];
-    for (int i = 0; i < lab + P && F; i++) {
-        hz_timef_hour(last + (int64_t)(i - lab + 1) * j->period, mk);
-        for (int q = 0; q < 4; q++)
-            j->xmd[i * 4 + q] = mk[q];
-    }
+    for (int i = 0; i < lab + P && F; i++)
+        hz_timef(F, last + (int64_t)(i - lab + 1) * j->period, j->xmd + (size_t)i * F);
     return 0;
 }
 
@@ -265,6 +258,19 @@ static void write_rows(FILE *out, const forecast_job *j, const hz_tensor *y)
         hz_iv_free(&iv);
 }
 
+/* A features-MS checkpoint (one variable forecast from several, known drivers) is served by
+ * horizond and scored by `horizon eval`; this command forecasts every input variable. */
+static int ms_refused(const forecast_args *a, const forecast_job *j, char *err, size_t errlen)
+{
+    const hz_model_conf *mc = &j->m->conf;
+    if (mc->c_out == mc->enc_in)
+        return 0;
+    return hz_err(err, errlen, HZ_EINVAL,
+                  "%s forecasts %d of its %d inputs (features MS); this command forecasts "
+                  "every input: use horizond, or horizon eval for a backtest",
+                  a->checkpoint, mc->c_out, mc->enc_in);
+}
+
 static int run(const forecast_args *a)
 {
     char err[HZ_ERRLEN];
@@ -272,8 +278,8 @@ static int run(const forecast_args *a)
     hz_ctx c;
     hz_ctx_init(&c, 1 << 20, 0);
     int rc = HZ_EXIT_FAIL;
-    if (load(a, &j, err, sizeof err) || series_scaler(a, &j, err, sizeof err) ||
-        fill_inputs(a, &j, err, sizeof err)) {
+    if (load(a, &j, err, sizeof err) || ms_refused(a, &j, err, sizeof err) ||
+        series_scaler(a, &j, err, sizeof err) || fill_inputs(a, &j, err, sizeof err)) {
         hz_cli_error(CMD, "%s", err);
         goto out;
     }

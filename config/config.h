@@ -116,6 +116,8 @@ typedef struct hz_cfg_data {
     size_t n_ratios;
     int features; /* HZ_FEATURES_* */
     char *target; /* default: the last of source.fields.values */
+    char **known; /* variables known over the horizon (forecast drivers), MS only */
+    size_t n_known;
     int scale;
     int pool;           /* 1: one model on every series of the table (training/pool.h) */
     int series_windows; /* pool: training windows drawn per series per epoch; 0 = the mean */

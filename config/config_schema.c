@@ -299,6 +299,16 @@ static int check_pipeline(hz_loader *L, void *base, yaml_node_t *map, const char
     if (!found)
         return hz_loader_err(L, loc(L, map, "model", "data", "target"), path, "model.data.target",
                              "expected one of source.fields.values, got \"%s\"", d->target);
+    for (size_t k = 0; k < d->n_known; k++) {
+        int in = 0;
+        for (size_t i = 0; i < s->fields.n_values; i++)
+            in |= !strcmp(s->fields.values[i], d->known[k]);
+        if (!in || !strcmp(d->known[k], d->target) || d->features != HZ_CFG_FEATURES_MS)
+            return hz_loader_err(L, loc(L, map, "model", "data", "known"), path, "model.data.known",
+                                 "expected variables of source.fields.values other than the "
+                                 "target, with features MS; got \"%s\"",
+                                 d->known[k]);
+    }
     if (p->model.task == HZ_CFG_TASK_DISAGGREGATE && s->fields.n_values != 1)
         return hz_loader_err(L, loc(L, map, "source", "fields", "values"), path,
                              "source.fields.values",
@@ -835,6 +845,17 @@ static const hz_ckey data_keys[] = {
      .flags = HZ_CF_DERIVED,
      .def_doc = "the last of `source.fields.values`",
      .doc = "Target variable for `S`/`MS`; one of `source.fields.values`."},
+    {.name = "known",
+     .type = HZ_CT_STRLIST,
+     O(hz_cfg_data, known),
+     N(hz_cfg_data, n_known),
+     .nmin = 0,
+     .nmax = 32,
+     .doc = "With `MS`: variables known over the horizon, such as a precipitation or "
+            "temperature forecast arriving as its own variable; the model also sees their "
+            "values for the forecast steps (Informer: decoder inputs; iTransformer: one more "
+            "variate token each, docs/MODELS.md).  A window is forecast once they reach "
+            "`horizon` periods past the target's last reading."},
     {.name = "scale",
      .type = HZ_CT_BOOL,
      O(hz_cfg_data, scale),

@@ -50,10 +50,16 @@ static hz_tensor *itr_forward(hz_model *m, hz_ctx *c, const hz_model_input *in)
         h = hz_enc_layer_fwd(c, &t->layers[i], h);
     h = hz_norm_fwd(c, &t->norm, h);
     hz_tensor *y = hz_permute(c, hz_lin_fwd(c, &t->proj, h), perm); /* [B, S, N+F] */
-    if (F > 0)
-        y = hz_slice(c, y, 2, 0, N); /* [B, S, N] */
-    if (f->use_norm)
+    int o0 = f->c_out == N ? 0 : f->out_col, no = f->c_out;
+    if (F > 0 || no != N)
+        y = hz_slice(c, y, 2, o0, no); /* [B, S, c_out] */
+    if (f->use_norm) {
+        if (no != N) {
+            mu = hz_slice(c, mu, 2, o0, no);
+            sigma = hz_slice(c, sigma, 2, o0, no);
+        }
         y = hz_add(c, hz_mul(c, y, sigma), mu);
+    }
     return y;
 }
 
@@ -75,10 +81,12 @@ int hz_itransformer_create(const hz_model_conf *conf, hz_model **out, char *err,
         return hz_err(err, errlen, HZ_EINVAL,
                       "itransformer: d_model %d is not a multiple of n_heads %d", conf->d_model,
                       conf->n_heads);
-    if (conf->c_out != conf->enc_in)
+    if (conf->c_out != conf->enc_in &&
+        (conf->c_out != 1 || conf->out_col < 0 || conf->out_col >= conf->enc_in))
         return hz_err(err, errlen, HZ_EINVAL,
-                      "itransformer: forecasts every input variable (c_out %d != enc_in %d)",
-                      conf->c_out, conf->enc_in);
+                      "itransformer: forecasts every input variable or one (c_out %d, enc_in "
+                      "%d, out_col %d)",
+                      conf->c_out, conf->enc_in, conf->out_col);
     itr *t = calloc(1, sizeof *t);
     if (!t)
         return HZ_ENOMEM;

@@ -20,8 +20,11 @@ typedef enum {
 typedef struct hz_model_conf {
     hz_model_kind kind;
     int seq_len, label_len, pred_len;
-    int enc_in;  /* variables in the input window */
-    int c_out;   /* variables forecast */
+    int enc_in; /* variables in the input window */
+    int c_out;  /* variables forecast */
+    /* iTransformer with c_out 1 (features MS): the variate token whose forecast is the
+     * output; every other token is an input only.  Informer projects to c_out directly. */
+    int out_col;
     int n_marks; /* calendar features per step (timeF freq h: 4); 0 = none */
     int d_model, n_heads, e_layers, d_layers, d_ff;
     double dropout;

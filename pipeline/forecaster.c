@@ -36,20 +36,30 @@ struct hz_forecaster {
     hz_ctx ctx;
     hz_scaler sc;       /* the scaling in use: the checkpoint's, or the series' (use_series) */
     hz_series_stats ss; /* a pooled checkpoint's per-series scalers; n = 0: one scaler */
-    char **mnames;      /* the checkpoint's variables */
+    char **mnames;      /* the checkpoint's variables, the model's inputs */
     int n_mnames, ctx_on;
-    int C, L, P, lab, F;
-    int mvar[HZ_MAX_VARS]; /* model variable k = source variable mvar[k] */
+    /* C: variables forecast; CI: model input variables (= n_mnames); EI: the model's
+     * enc_in (CI, plus one token per known variable for iTransformer) */
+    int C, CI, EI, L, P, lab, F;
+    int mvar[HZ_MAX_VARS];     /* model variable k = source variable mvar[k] */
+    int ocol[HZ_MAX_VARS];     /* forecast variable k = model variable ocol[k] */
+    char *onames[HZ_MAX_VARS]; /* forecast variable k's name (in mnames) */
+    hz_scaler osc;             /* the forecast variables' part of sc */
+    /* model.data.known: NK model variables kvar[] known over the horizon; windows then
+     * reach KL = P slots past the forecast's issue (docs/MODELS.md) */
+    int NK, KL, ktok;
+    int kvar[HZ_MAX_VARS];
     int64_t period;
     char model_id[128];
     hz_iv iv; /* intervals (training/interval.h); all-zero until made */
     /* batch buffers, sized once for batch.max windows */
     int bmax, nb;               /* capacity, rows staged */
-    float *win;                 /* [L, nvars] one window as copied */
-    hz_real *x, *xm, *xd, *xmd; /* [B, L, C], [B, L, F], [B, lab+P, C], [B, lab+P, F] */
+    float *win;                 /* [L + KL, nvars] one window as copied */
+    hz_real *x, *xm, *xd, *xmd; /* [B, L, EI], [B, L, F], [B, lab+P, CI], [B, lab+P, F] */
     uint32_t *bidx;             /* [B] series of each row */
     int64_t *blast;             /* [B] last slot time of each row */
     float *bscale;              /* [B, C] local scale of each row's variables */
+    double *bnext;              /* [B, C] with KL: each row's reading one slot after issue */
     float *bfc;                 /* [B, P, C] each row's forecast, original units */
     hz_forecast *fc;            /* [B * P * C] */
     /* readings whose forecast is staged, not run yet: checked right after it (pending.c) */
@@ -68,7 +78,7 @@ struct hz_forecaster {
     float *ring;                      /* [scap, hz_iv_ring_len] issued intervals (steps > 1) */
     int64_t *ring_tags;               /* [scap, P] their target slots */
     hz_shift_state *shift;            /* [scap, C] shift detectors */
-    double *smean, *sstd;             /* [scap, C] pooled: each series' scaler, once known */
+    double *smean, *sstd;             /* [scap, CI] pooled: each series' scaler, once known */
     unsigned char *sknown;            /* [scap] pooled: 1 once smean/sstd are set */
     double shift_h[HZ_MAX_VARS];      /* per model variable: its rules.shift (0: off) */
     char rule_res[48];                /* hz_anomaly.rule of residual flags */
@@ -97,15 +107,16 @@ static int grow_series(hz_forecaster *p, size_t need)
 {
     size_t c1 = p->scap, c2 = p->scap, c3 = p->scap, c4 = p->scap, c5 = p->scap, c6 = p->scap,
            c7 = p->scap, c8 = p->scap, c9 = p->scap, c10 = p->scap, cap = p->scap;
-    size_t C = (size_t)p->C, ring = p->iv.steps > 1 ? hz_iv_ring_len(&p->iv) : 0;
+    size_t C = (size_t)p->C, CI = (size_t)p->CI;
+    size_t ring = p->iv.steps > 1 ? hz_iv_ring_len(&p->iv) : 0;
     size_t tags = p->iv.steps > 1 ? (size_t)p->P : 0; /* every array grows alike */
     if (hz_grow((void **)&p->last_fc, &c1, need, (size_t)p->P * C * sizeof *p->last_fc) ||
         hz_grow((void **)&p->last_scale, &c2, need, C * sizeof *p->last_scale) ||
         hz_grow((void **)&p->staged, &c3, need, sizeof *p->staged) ||
         hz_grow((void **)&p->adapt, &c4, need, C * (size_t)p->iv.steps * sizeof *p->adapt) ||
         hz_grow((void **)&p->shift, &c5, need, C * sizeof *p->shift) ||
-        hz_grow((void **)&p->smean, &c8, need, C * sizeof *p->smean) ||
-        hz_grow((void **)&p->sstd, &c9, need, C * sizeof *p->sstd) ||
+        hz_grow((void **)&p->smean, &c8, need, CI * sizeof *p->smean) ||
+        hz_grow((void **)&p->sstd, &c9, need, CI * sizeof *p->sstd) ||
         hz_grow((void **)&p->sknown, &c10, need, sizeof *p->sknown) ||
         (ring && hz_grow((void **)&p->ring, &c6, need, ring * sizeof *p->ring)) ||
         (tags && hz_grow((void **)&p->ring_tags, &c7, need, tags * sizeof *p->ring_tags)) ||
@@ -147,13 +158,26 @@ static int check_model_shape(hz_forecaster *p, int n_names, char *err, size_t er
     const char *path = pc->model.checkpoint;
     const hz_model_conf *mc = &p->model->conf;
     p->C = mc->c_out;
+    p->CI = n_names;
+    p->EI = mc->enc_in;
     p->L = mc->seq_len;
     p->P = mc->pred_len;
     p->lab = mc->label_len;
     p->F = mc->n_marks;
-    if (n_names != p->C || mc->enc_in != p->C)
-        return hz_err(err, errlen, HZ_EFORMAT, "%s: %d variable names for a model of %d inputs",
-                      path, n_names, mc->enc_in);
+    hz_windows roles;
+    hz_windows_roles(pc, &roles);
+    p->NK = roles.n_known;
+    p->KL = p->NK ? p->P : 0;
+    p->ktok = roles.known_tokens && p->NK;
+    memcpy(p->kvar, roles.known, (size_t)p->NK * sizeof *p->kvar);
+    for (int k = 0; k < p->C; k++)
+        p->ocol[k] = p->C == p->CI ? k : mc->out_col;
+    if (p->EI != p->CI + (p->ktok ? p->NK : 0) || (p->C != p->CI && p->C != 1) || p->ocol[0] < 0 ||
+        p->ocol[0] >= p->CI || (p->C == 1 && p->CI > 1 && roles.target < 0))
+        return hz_err(err, errlen, HZ_EFORMAT,
+                      "%s: %d variable names for a model of %d inputs and %d outputs (and "
+                      "model.data says features %s with %d known)",
+                      path, n_names, mc->enc_in, mc->c_out, roles.target < 0 ? "M/S" : "MS", p->NK);
     if (p->L != pc->window.lookback || p->P != pc->window.horizon)
         return hz_err(err, errlen, HZ_EINVAL,
                       "pipeline %s: checkpoint %s has lookback %d and horizon %d, the window "
@@ -165,7 +189,7 @@ static int check_model_shape(hz_forecaster *p, int n_names, char *err, size_t er
 /* Maps each model variable to the source variable of the same name (p->mvar). */
 static int map_variables(hz_forecaster *p, char *err, size_t errlen)
 {
-    for (int k = 0; k < p->C; k++) {
+    for (int k = 0; k < p->CI; k++) {
         p->mvar[k] = -1;
         for (int v = 0; v < p->nvars; v++)
             if (!strcmp(p->mnames[k], p->vars[v]))
@@ -176,6 +200,8 @@ static int map_variables(hz_forecaster *p, char *err, size_t errlen)
                           "source.fields.values does not list",
                           p->pc->name, p->pc->model.checkpoint, p->mnames[k]);
     }
+    for (int k = 0; k < p->C; k++)
+        p->onames[k] = p->mnames[p->ocol[k]];
     return 0;
 }
 
@@ -200,14 +226,21 @@ static int make_intervals(hz_forecaster *p, const hz_st_file *f, char *err, size
     for (size_t i = 0; i < pc->anomaly.n_levels && i < HZ_IV_MAX_LEVELS; i++)
         levels[nl++] = pc->anomaly.levels[i];
     int calibrated = 0;
-    int rc = hz_calib_intervals(f, pc, p->mnames, p->P, p->C, &p->sc, levels, nl ? nl : 1, 0,
+    p->osc = p->sc;
+    p->osc.cols = p->C;
+    for (int k = 0; k < p->C; k++) {
+        p->osc.mean[k] = p->sc.mean[p->ocol[k]];
+        p->osc.std[k] = p->sc.std[p->ocol[k]];
+        p->osc.log1p[k] = p->sc.log1p[p->ocol[k]];
+    }
+    int rc = hz_calib_intervals(f, pc, p->onames, p->P, p->C, &p->osc, levels, nl ? nl : 1, 0,
                                 &p->iv, &calibrated, err, errlen);
     if (rc)
         return rc;
     for (int k = 0; k < p->C; k++) {
         hz_cfg_rules r;
         int tf, ex;
-        hz_config_rules_for(pc, p->mnames[k], NULL, &r, &tf, &ex);
+        hz_config_rules_for(pc, p->onames[k], NULL, &r, &tf, &ex);
         p->shift_h[k] = r.shift;
         snprintf(p->rule_shift[k], sizeof p->rule_shift[k], "shift h=%g", r.shift);
     }
@@ -221,13 +254,13 @@ static int make_intervals(hz_forecaster *p, const hz_st_file *f, char *err, size
                pc->name, pc->model.checkpoint);
     for (size_t i = 0; calibrated && i < pc->n_variables; i++)
         for (int k = 0; k < p->C; k++)
-            if (!strcmp(pc->variables[i].name, p->mnames[k]) && !*pc->variables[i].series &&
+            if (!strcmp(pc->variables[i].name, p->onames[k]) && !*pc->variables[i].series &&
                 p->iv.var[k].transform != HZ_TF_SCALED && /* pooled: the model's space */
                 pc->variables[i].transform != p->iv.var[k].transform)
                 hz_log(p->log, HZ_LOG_WARN,
                        "pipeline %s: variable %s has transform %s, the checkpoint was "
                        "calibrated with %s, which the intervals keep (retrain to change it)",
-                       pc->name, p->mnames[k], pc->variables[i].transform ? "log1p" : "none",
+                       pc->name, p->onames[k], pc->variables[i].transform ? "log1p" : "none",
                        hz_iv_transform_name(p->iv.var[k].transform));
     return 0;
 }
@@ -252,6 +285,12 @@ static int open_model(hz_forecaster *p, const hz_train_hooks *hooks, char *err, 
     p->n_mnames = n_names;
     if ((rc = check_model_shape(p, n_names, err, errlen)) || (rc = map_variables(p, err, errlen)))
         goto out;
+    if (p->ss.n && p->C != p->CI) {
+        rc =
+            hz_err(err, errlen, HZ_EINVAL,
+                   "pipeline %s: a pooled checkpoint with features MS is not served yet", pc->name);
+        goto out;
+    }
     set_model_id(p, err, errlen);
     if ((rc = make_intervals(p, f, err, errlen)))
         goto out;
@@ -269,20 +308,21 @@ static int alloc_buffers(hz_forecaster *p, char *err, size_t errlen)
 {
     size_t B = (size_t)p->bmax, L = (size_t)p->L, C = (size_t)p->C, F = (size_t)p->F;
     size_t D = (size_t)(p->lab + p->P);
-    p->win = malloc(L * p->nvars * sizeof *p->win);
-    p->x = malloc(B * L * C * sizeof *p->x);
-    p->xd = calloc(B * D * C, sizeof *p->xd);
+    p->win = malloc((L + (size_t)p->KL) * p->nvars * sizeof *p->win);
+    p->x = malloc(B * L * (size_t)p->EI * sizeof *p->x);
+    p->xd = calloc(B * D * (size_t)p->CI, sizeof *p->xd);
     p->xm = F ? malloc(B * L * F * sizeof *p->xm) : NULL;
     p->xmd = F ? malloc(B * D * F * sizeof *p->xmd) : NULL;
     p->bidx = malloc(B * sizeof *p->bidx);
     p->blast = malloc(B * sizeof *p->blast);
     p->bscale = malloc(B * C * sizeof *p->bscale);
+    p->bnext = malloc(B * C * sizeof *p->bnext);
     p->bfc = malloc(B * p->P * C * sizeof *p->bfc);
     p->fc = malloc(B * p->P * C * sizeof *p->fc);
     p->an = malloc(2 * HZ_MAX_VARS * sizeof *p->an);
     p->pcount = malloc((B + 1) * sizeof *p->pcount);
     if (!p->win || !p->x || !p->xd || (F && (!p->xm || !p->xmd)) || !p->bidx || !p->blast ||
-        !p->bscale || !p->bfc || !p->fc || !p->an || !p->pcount)
+        !p->bscale || !p->bnext || !p->bfc || !p->fc || !p->an || !p->pcount)
         return hz_err(err, errlen, HZ_ENOMEM, "pipeline %s: out of memory for batch buffers",
                       p->pc->name);
     hz_ctx_init(&p->ctx, (size_t)16 << 20, 0);
@@ -294,11 +334,11 @@ static int alloc_buffers(hz_forecaster *p, char *err, size_t errlen)
  * for the model's input and output (p->sc) and the intervals' scaled space (p->iv.var). */
 static void use_series(hz_forecaster *p, uint32_t s)
 {
-    if (!p->ss.n)
+    if (!p->ss.n) /* pooled checkpoints are M or S (open_model): C == CI, osc is sc */
         return;
     for (int k = 0; k < p->C; k++) {
-        p->sc.mean[k] = p->iv.var[k].mean = p->smean[(size_t)s * p->C + k];
-        p->sc.std[k] = p->iv.var[k].std = p->sstd[(size_t)s * p->C + k];
+        p->sc.mean[k] = p->osc.mean[k] = p->iv.var[k].mean = p->smean[(size_t)s * p->C + k];
+        p->sc.std[k] = p->osc.std[k] = p->iv.var[k].std = p->sstd[(size_t)s * p->C + k];
     }
 }
 
@@ -336,46 +376,87 @@ static void know_series(hz_forecaster *p, uint32_t s, const char *sid)
            p->pc->name, sid ? sid : "?");
 }
 
+/* Whether series idx's window (win, L + KL slots) has every value the model reads: the
+ * observed variables over the lookback, the known ones up to KL slots further. */
+static int window_complete(const hz_forecaster *p)
+{
+    int L = p->L, nv = p->nvars;
+    for (int t = 0; t < L + p->KL; t++)
+        for (int k = 0; k < p->CI; k++) {
+            int known = 0;
+            for (int j = 0; j < p->NK; j++)
+                known |= p->kvar[j] == k;
+            if ((t < L || known) && !isfinite(p->win[t * nv + p->mvar[k]]))
+                return 0; /* a gap left missing (fill: none) */
+        }
+    return 1;
+}
+
+/* Batch row B's model inputs from p->win: x (observed lookback, then for iTransformer each
+ * known variable KL slots ahead) and the decoder block (Informer: known values over the
+ * horizon). */
+static void stage_inputs(hz_forecaster *p, int B)
+{
+    int L = p->L, CI = p->CI, EI = p->EI, P = p->P, lab = p->lab, D = lab + P, nv = p->nvars;
+    hz_real *x = p->x + (size_t)B * L * EI, *xd = p->xd + (size_t)B * D * CI;
+    for (int t = 0; t < L; t++) {
+        for (int k = 0; k < CI; k++)
+            x[t * EI + k] = (hz_real)hz_scaler_fwd(&p->sc, k, p->win[t * nv + p->mvar[k]]);
+        for (int j = 0; p->ktok && j < p->NK; j++) {
+            int k = p->kvar[j];
+            x[t * EI + CI + j] =
+                (hz_real)hz_scaler_fwd(&p->sc, k, p->win[(t + p->KL) * nv + p->mvar[k]]);
+        }
+    }
+    for (int t = 0; t < lab; t++)
+        for (int k = 0; k < CI; k++)
+            xd[t * CI + k] = x[(L - lab + t) * EI + k];
+    memset(xd + (size_t)lab * CI, 0, (size_t)P * CI * sizeof *xd);
+    for (int j = 0; !p->ktok && j < p->NK; j++)
+        for (int t = 0; t < P; t++) {
+            int k = p->kvar[j];
+            xd[(lab + t) * CI + k] =
+                (hz_real)hz_scaler_fwd(&p->sc, k, p->win[(L + t) * nv + p->mvar[k]]);
+        }
+}
+
+/* Batch row B's calendar marks for a forecast issued at slot time `last`. */
+static void stage_marks(hz_forecaster *p, int B, int64_t last)
+{
+    int L = p->L, F = p->F, D = p->lab + p->P;
+    float mk[HZ_TIMEF_MAX_FEATURES];
+    for (int t = 0; t < L; t++) {
+        hz_timef(F, last - (int64_t)(L - 1 - t) * p->period, mk);
+        memcpy(p->xm + ((size_t)B * L + t) * F, mk, (size_t)F * sizeof *mk);
+    }
+    for (int t = 0; t < D; t++) {
+        hz_timef(F, last + (int64_t)(t - p->lab + 1) * p->period, mk);
+        memcpy(p->xmd + ((size_t)B * D + t) * F, mk, (size_t)F * sizeof *mk);
+    }
+}
+
 /* Copies series idx's window into batch row p->nb (scaled inputs, calendar marks, local
- * scales).  Returns 1 when staged, 0 when skipped (not full, or a value missing). */
+ * scales).  Returns 1 when staged, 0 when skipped (not full, or a value missing).  With
+ * known variables the forecast is issued KL slots before the window's newest. */
 static int stage_row(hz_forecaster *p, hz_window_store *ws, uint32_t idx)
 {
-    int L = p->L, C = p->C, F = p->F, P = p->P, lab = p->lab, D = lab + P, nv = p->nvars;
-    int B = p->nb;
+    int L = p->L, C = p->C, nv = p->nvars, B = p->nb;
     int64_t last;
-    if (hz_window_store_copy(ws, idx, p->win, NULL, &last) < L)
+    if (hz_window_store_copy(ws, idx, p->win, NULL, &last) < L + p->KL || !window_complete(p))
         return 0;
-    hz_real *x = p->x + (size_t)B * L * C;
-    for (int t = 0; t < L; t++)
-        for (int k = 0; k < C; k++)
-            if (!isfinite(p->win[t * nv + p->mvar[k]])) /* a gap left missing (fill: none) */
-                return 0;
+    last -= (int64_t)p->KL * p->period;
     if (p->ss.n && !p->sknown[idx])
         know_series(p, idx, hz_window_store_series_id(ws, idx));
     use_series(p, idx);
-    for (int t = 0; t < L; t++)
-        for (int k = 0; k < C; k++)
-            x[t * C + k] = (hz_real)hz_scaler_fwd(&p->sc, k, p->win[t * nv + p->mvar[k]]);
+    stage_inputs(p, B);
     int n = L < HZ_IV_SCALE_W + 1 ? L : HZ_IV_SCALE_W + 1;
     for (int k = 0; k < C; k++)
         p->bscale[(size_t)B * C + k] = (float)hz_iv_scale(
-            &p->iv.var[k], p->win + (size_t)(L - n) * nv + p->mvar[k], (size_t)nv, n);
-    hz_real *xd = p->xd + (size_t)B * D * C;
-    memcpy(xd, x + (size_t)(L - lab) * C, (size_t)lab * C * sizeof *xd);
-    memset(xd + (size_t)lab * C, 0, (size_t)P * C * sizeof *xd);
-    if (F) {
-        float mk[4];
-        for (int t = 0; t < L; t++) {
-            hz_timef_hour(last - (int64_t)(L - 1 - t) * p->period, mk);
-            for (int j = 0; j < F && j < 4; j++)
-                p->xm[((size_t)B * L + t) * F + j] = mk[j];
-        }
-        for (int t = 0; t < D; t++) {
-            hz_timef_hour(last + (int64_t)(t - lab + 1) * p->period, mk);
-            for (int j = 0; j < F && j < 4; j++)
-                p->xmd[((size_t)B * D + t) * F + j] = mk[j];
-        }
-    }
+            &p->iv.var[k], p->win + (size_t)(L - n) * nv + p->mvar[p->ocol[k]], (size_t)nv, n);
+    for (int k = 0; k < C && p->KL; k++) /* checked at step 1 once forecast (KL > 0) */
+        p->bnext[(size_t)B * C + k] = p->win[(size_t)L * nv + p->mvar[p->ocol[k]]];
+    if (p->F)
+        stage_marks(p, B, last);
     p->bidx[B] = idx;
     p->blast[B] = last;
     p->staged[idx] = B;
@@ -449,7 +530,7 @@ static int check_against(hz_forecaster *p, uint32_t s, const char *sid, int64_t 
                                                  hz_iv_clip(&p->iv.var[k], f), &p->an[n])) {
             p->an[n].pipeline = p->pc->name;
             p->an[n].series = sid;
-            p->an[n].variable = p->mnames[k];
+            p->an[n].variable = p->onames[k];
             p->an[n].model_id = p->model_id;
             p->an[n].rule = p->rule_shift[k];
             n++;
@@ -464,7 +545,7 @@ static int check_against(hz_forecaster *p, uint32_t s, const char *sid, int64_t 
         memset(a, 0, sizeof *a);
         a->pipeline = p->pc->name;
         a->series = sid;
-        a->variable = p->mnames[k];
+        a->variable = p->onames[k];
         a->ts = ts;
         a->value = values[k];
         a->expected = hz_iv_clip(&p->iv.var[k], f);
@@ -492,12 +573,12 @@ static void row_forecasts(hz_forecaster *p, hz_window_store *ws, const hz_tensor
     use_series(p, s);
     for (int t = 0; t < P; t++)
         for (int k = 0; k < C; k++) {
-            double v = hz_scaler_inv(&p->sc, k, y->data[((size_t)b * P + t) * C + k]);
+            double v = hz_scaler_inv(&p->osc, k, y->data[((size_t)b * P + t) * C + k]);
             bf[t * C + k] = (float)v;
             hz_forecast *f = &p->fc[(*n)++];
             f->pipeline = p->pc->name;
             f->series = sid;
-            f->variable = p->mnames[k];
+            f->variable = p->onames[k];
             f->issued_ts = p->blast[b];
             f->target_ts = p->blast[b] + (int64_t)(t + 1) * p->period;
             f->step = t + 1;
@@ -553,6 +634,10 @@ int hz_forecaster_run(hz_forecaster *p, hz_window_store *ws, const hz_forecaster
     int rc = 0;
     for (int b = 0; b < B; b++) {
         row_forecasts(p, ws, y, b, &n);
+        if (p->KL && !rc) /* known variables: the window held the reading after the issue */
+            rc = check_against(p, p->bidx[b], hz_window_store_series_id(ws, p->bidx[b]),
+                               p->blast[b] + p->period, p->bnext + (size_t)b * C, p->blast[b],
+                               p->bfc + (size_t)b * P * C, p->bscale + (size_t)b * C, o);
         for (; j < p->npend && p->pend[p->order[j]].row == b && !rc; j++) {
             const pending *q = &p->pend[p->order[j]];
             rc = check_against(p, q->series, q->sid, q->ts, q->values, p->blast[b],
@@ -636,11 +721,11 @@ int hz_forecaster_resume(hz_forecaster *p, hz_window_store *ws, const uint32_t *
 int hz_forecaster_check(hz_forecaster *p, uint32_t s, const char *sid, const hz_reading *r,
                         const hz_forecaster_out *o)
 {
-    if (s >= p->scap)
+    if (s >= p->scap || p->KL) /* with known variables, checked as forecasts run */
         return 0;
     double v[HZ_MAX_VARS];
     for (int k = 0; k < p->C; k++)
-        v[k] = r->values[p->mvar[k]];
+        v[k] = r->values[p->mvar[p->ocol[k]]];
     if (p->staged[s] >= 0) { /* its forecast is in the batch: checked when it runs */
         if (hz_grow((void **)&p->pend, &p->cap_pend, p->npend + 1, sizeof *p->pend) ||
             hz_grow((void **)&p->order, &p->cap_order, p->cap_pend, sizeof *p->order))
@@ -697,6 +782,7 @@ void hz_forecaster_free(hz_forecaster *p)
     hz_names_free(p->mnames, p->n_mnames);
     hz_iv_free(&p->iv);
     free(p->bscale);
+    free(p->bnext);
     free(p->bfc);
     free(p->pend);
     free(p->order);
@@ -730,7 +816,7 @@ int hz_forecaster_take_state(hz_forecaster *p, const hz_forecaster *from)
     if (from->P != p->P || from->C != p->C || from->period != p->period)
         return 0;
     for (int k = 0; k < p->C; k++)
-        if (strcmp(from->mnames[k], p->mnames[k]))
+        if (strcmp(from->onames[k], p->onames[k]))
             return 0;
     if (grow_series(p, from->scap))
         return HZ_ENOMEM;

@@ -34,10 +34,10 @@ void hz_calib_vars(const hz_pipeline_conf *pc, char *const *names, int C, const 
     }
 }
 
-/* Original value of row r, column k of w's scaled data. */
+/* Original value of row r, output column k (hz_windows_out_col) of w's scaled data. */
 static double orig(const hz_windows *w, const hz_iv_var *v, int r, int k)
 {
-    return hz_iv_unscale(v, w->data[(size_t)r * w->cols + k]);
+    return hz_iv_unscale(v, w->data[(size_t)r * w->cols + hz_windows_out_col(w, k)]);
 }
 
 /* The local scale of window i's variable k (its last HZ_IV_SCALE_W + 1 inputs). */
@@ -60,7 +60,7 @@ static int cmp_double(const void *a, const void *b)
 int hz_calib_fit(const hz_windows *w, const float *pred, int n, hz_iv_var *vars, float *grid,
                  char *err, size_t errlen)
 {
-    int P = w->pred_len, C = w->cols, L = w->seq_len;
+    int P = w->pred_len, C = hz_windows_out_cols(w), L = w->seq_len;
     double *s = malloc(((size_t)n + 1) * sizeof *s);
     float *u = malloc(((size_t)n + 1) * sizeof *u);
     if (!s || !u) {
@@ -176,7 +176,7 @@ int hz_calib_intervals(const hz_st_file *f, const hz_pipeline_conf *pc, char *co
 static int low_quartiles(const hz_windows *w, const hz_iv *iv, int n, double *q25, char *err,
                          size_t errlen)
 {
-    int P = w->pred_len, C = w->cols, L = w->seq_len;
+    int P = w->pred_len, C = hz_windows_out_cols(w), L = w->seq_len;
     size_t m = (size_t)n + (size_t)P - 1; /* the targets of n windows */
     double *a = malloc(m * sizeof *a);
     if (!a)
@@ -225,7 +225,7 @@ static int bt_init(const hz_iv *iv, bt_state *b, char *err, size_t errlen)
 static void bt_window(const hz_iv *iv, bt_state *b, const hz_windows *w, const float *pred, int i,
                       const double *q25, hz_calib_cov *out, size_t *in, size_t *nlow)
 {
-    int P = w->pred_len, C = w->cols, L = w->seq_len, nl = iv->nl;
+    int P = w->pred_len, C = hz_windows_out_cols(w), L = w->seq_len, nl = iv->nl;
     int64_t issued = hz_windows_start(w, i) + L - 1; /* row numbers serve as slots */
     for (int k = 0; k < C; k++)
         hz_iv_ring_learn(iv, b->ad + (size_t)k * iv->steps, b->ring, b->tags, issued, k,

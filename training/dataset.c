@@ -101,6 +101,26 @@ void hz_timef_hour(int64_t ts_ms, float out[4])
     out[3] = (float)((double)yday / 365.0 - 0.5);
 }
 
+int hz_timef_features(int64_t period_ms)
+{
+    return period_ms >= 86400000 ? 3 : period_ms >= 3600000 ? 4 : 5;
+}
+
+void hz_timef(int n, int64_t ts_ms, float *out)
+{
+    float h[4];
+    hz_timef_hour(ts_ms, h);
+    if (n == 3) {
+        memcpy(out, h + 1, 3 * sizeof *out);
+    } else if (n == 5) {
+        int64_t min = hz_floor_div(ts_ms, 60000) - hz_floor_div(ts_ms, 3600000) * 60;
+        out[0] = (float)(min / 59.0 - 0.5);
+        memcpy(out + 1, h, 4 * sizeof *out);
+    } else {
+        memcpy(out, h, 4 * sizeof *out);
+    }
+}
+
 void hz_windows_init(hz_windows *w, const float *data, const float *marks, int cols, int n_marks,
                      int begin, int end, int seq_len, int label_len, int pred_len)
 {
@@ -126,6 +146,17 @@ static void copy_rows(hz_real *dst, const float *src, int row0, int nrows, int c
     const float *s = src + (size_t)row0 * cols;
     for (size_t i = 0; i < (size_t)nrows * cols; i++)
         dst[i] = s[i];
+}
+
+void hz_scaler_out(const hz_scaler *in, const hz_windows *w, hz_scaler *out)
+{
+    *out = *in;
+    if (w->target < 0)
+        return;
+    out->cols = 1;
+    out->mean[0] = in->mean[w->target];
+    out->std[0] = in->std[w->target];
+    out->log1p[0] = in->log1p[w->target];
 }
 
 /* Column c of rows [row0, row0 + nrows) into dst, whose rows are stride apart. */

@@ -66,8 +66,14 @@ int hz_split_borders(hz_split_kind kind, const double ratios[3], int rows, int s
 
 /* timeF calendar features (freq h: 4 features in [-0.5, 0.5]:
  * hour/23, weekday/6 (Mon=0), (day-1)/30, (yday-1)/365, each minus 0.5).  Fills out[4]. */
-enum { HZ_TIMEF_H_FEATURES = 4 };
+enum { HZ_TIMEF_H_FEATURES = 4, HZ_TIMEF_MAX_FEATURES = 5 };
 void hz_timef_hour(int64_t ts_ms, float out[4]);
+/* The features of the papers' `freq` that fits a grid period, told apart by their count:
+ * 3 for a day or longer (freq d: weekday, day of month, day of year), 4 for an hour up to a
+ * day (freq h, as hz_timef_hour), 5 below an hour (freq t: minute/59 - 0.5 first). */
+int hz_timef_features(int64_t period_ms);
+/* The n features (3, 4 or 5, as above) of ts_ms into out[n]. */
+void hz_timef(int n, int64_t ts_ms, float *out);
 
 /* Windows over one split: sample i covers rows [s+i, s+i+seq_len) as input and
  * [s+i+seq_len-label_len, s+i+seq_len+pred_len) as decoder/target block, where s+i is
@@ -119,6 +125,9 @@ static inline int hz_windows_start(const hz_windows *w, int i)
 
 void hz_windows_init(hz_windows *w, const float *data, const float *marks, int cols, int n_marks,
                      int begin, int end, int seq_len, int label_len, int pred_len);
+/* in's statistics for w's output columns (features MS: the target's alone) into out. */
+void hz_scaler_out(const hz_scaler *in, const hz_windows *w, hz_scaler *out);
+
 /* Copies samples idx[0..n) into batch buffers (any may be NULL):
  * x [n, seq_len, in_cols], x_mark [n, seq_len, n_marks], x_dec [n, label+pred, cols] (label
  * part known, pred part zeros but for known columns), x_mark_dec [n, label+pred, n_marks],

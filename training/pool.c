@@ -166,13 +166,18 @@ static int pool_windows(hz_pool *pool, int s, const hz_model_conf *mc, int F)
     for (int i = 0; i < pool->n; i++) {
         const hz_windows *w = &pool->d[i].win[s];
         for (int k = 0; k < w->count; k++)
-            pool->starts[s][j++] = off + w->begin + k;
+            pool->starts[s][j++] = off + hz_windows_start(w, k);
         pool->group_end[s][i] = j;
         off += pool->d[i].table.rows;
     }
     hz_windows *w = &pool->win[s];
     hz_windows_init(w, pool->data, pool->marks, pool->cols, F, 0, pool->rows, mc->seq_len,
                     mc->label_len, mc->pred_len);
+    const hz_windows *w0 = &pool->d[0].win[s]; /* roles as hz_prepared_split set them */
+    w->target = w0->target;
+    w->n_known = w0->n_known;
+    w->known_tokens = w0->known_tokens;
+    memcpy(w->known, w0->known, sizeof w->known);
     w->count = total;
     w->starts = pool->starts[s];
     w->group_end = pool->group_end[s];

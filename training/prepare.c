@@ -204,12 +204,20 @@ int hz_prepared_load(const hz_config *cfg, const hz_pipeline_conf *p, const char
         d->names = malloc(sizeof(char *));
         d->names[0] = keep;
         d->table.cols = 1;
-    } else if (p->model.data.features == HZ_CFG_FEATURES_MS) {
-        hz_prepared_free(d);
-        return hz_err(err, errlen, HZ_EINVAL,
-                      "pipeline %s: data.features MS is not supported yet; use M or S", p->name);
     }
     return 0;
+}
+
+void hz_windows_roles(const hz_pipeline_conf *p, hz_windows *w)
+{
+    const hz_cfg_data *dc = &p->model.data;
+    w->target = dc->features == HZ_CFG_FEATURES_MS ? target_index(p) : -1;
+    w->n_known = 0;
+    w->known_tokens = p->model.kind == HZ_CFG_MODEL_ITRANSFORMER;
+    for (size_t k = 0; k < dc->n_known && w->target >= 0; k++)
+        for (size_t i = 0; i < p->source.fields.n_values && w->n_known < HZ_DS_MAXVARS; i++)
+            if (!strcmp(p->source.fields.values[i], dc->known[k]))
+                w->known[w->n_known++] = (int)i;
 }
 
 /* Columns whose variable says `transform: log1p` are modelled in log1p space. */
@@ -260,15 +268,17 @@ int hz_prepared_split(const hz_pipeline_conf *p, const hz_model_conf *mc, const 
     hz_scaler_apply(&d->scaler, t->values, d->scaled, (size_t)t->rows);
     d->n_marks = mc->n_marks;
     if (d->n_marks) {
-        d->marks = malloc((size_t)t->rows * HZ_TIMEF_H_FEATURES * sizeof(float));
+        d->marks = malloc((size_t)t->rows * d->n_marks * sizeof(float));
         if (!d->marks)
             return hz_err(err, errlen, HZ_ENOMEM, "out of memory");
         for (int r = 0; r < t->rows; r++)
-            hz_timef_hour(t->ts_ms[r], d->marks + (size_t)r * HZ_TIMEF_H_FEATURES);
+            hz_timef(d->n_marks, t->ts_ms[r], d->marks + (size_t)r * d->n_marks);
     }
-    for (int s = 0; s < 3; s++)
+    for (int s = 0; s < 3; s++) {
         hz_windows_init(&d->win[s], d->scaled, d->marks, t->cols, d->n_marks, d->begin[s],
                         d->end[s], mc->seq_len, mc->label_len, mc->pred_len);
+        hz_windows_roles(p, &d->win[s]);
+    }
     return 0;
 }
 
@@ -284,7 +294,15 @@ int hz_pipeline_model_conf(const hz_pipeline_conf *p, int n_vars, hz_model_conf 
     mc->pred_len = p->window.horizon;
     mc->label_len = p->window.label_len;
     mc->enc_in = mc->c_out = n_vars;
-    mc->n_marks = q->use_marks ? HZ_TIMEF_H_FEATURES : 0;
+    hz_windows roles;
+    hz_windows_roles(p, &roles);
+    if (roles.target >= 0) {
+        mc->c_out = 1;
+        mc->out_col = roles.target;
+        if (roles.known_tokens)
+            mc->enc_in += roles.n_known;
+    }
+    mc->n_marks = q->use_marks ? hz_timef_features(p->window.period_ms) : 0;
     mc->d_model = q->d_model;
     mc->n_heads = q->n_heads;
     mc->e_layers = q->e_layers;

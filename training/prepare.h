@@ -37,7 +37,12 @@ int hz_prepared_split(const hz_pipeline_conf *p, const hz_model_conf *mc, const 
                       hz_prepared *d, char *err, size_t errlen);
 void hz_prepared_free(hz_prepared *d);
 
-/* The model configuration of a pipeline for n_vars variables. */
+/* Sets w's target and known columns from p's model.data (features MS; known_tokens for
+ * iTransformer), the columns being source.fields.values in order. */
+void hz_windows_roles(const hz_pipeline_conf *p, hz_windows *w);
+
+/* The model configuration of a pipeline for n_vars variables: with features MS, c_out 1
+ * and out_col the target; iTransformer's enc_in counts one token per known variable. */
 int hz_pipeline_model_conf(const hz_pipeline_conf *p, int n_vars, hz_model_conf *mc, char *err,
                            size_t errlen);
 

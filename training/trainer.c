@@ -204,6 +204,9 @@ typedef struct run {
     const hz_windows *wtr, *wva;
     char *const *names;
     int cols;
+    /* the forecast variables (features MS: the target alone): count and names */
+    int ocols;
+    char *const *onames;
     const hz_table *t0;
     hz_model_conf mc;
     hz_model *m;
@@ -215,6 +218,12 @@ typedef struct run {
     char *sers;                                    /* pooled: "series_scaler" */
     char sha[65];                                  /* of the written checkpoint */
 } run;
+
+static void out_vars(run *r)
+{
+    r->ocols = hz_windows_out_cols(r->wtr);
+    r->onames = r->names + (r->wtr->target >= 0 ? r->wtr->target : 0);
+}
 
 /* The pipeline whose data trains pc's model: pc itself, or, for a Kafka pipeline, hist set
  * to read the `readings` its SQLite sink (else the top-level database) stored. */
@@ -279,6 +288,7 @@ static int prepare_one(run *r, char *err, size_t errlen)
     r->wva = &r->d.win[1];
     r->names = r->d.names;
     r->cols = r->d.table.cols;
+    out_vars(r);
     r->t0 = &r->d.table;
     return 0;
 }
@@ -295,6 +305,7 @@ static int prepare_pooled(run *r, char *err, size_t errlen)
     r->wva = &r->pool.win[1];
     r->names = r->pool.d[0].names;
     r->cols = r->pool.cols;
+    out_vars(r);
     r->t0 = &r->pool.d[0].table;
     return 0;
 }
@@ -421,12 +432,14 @@ static int pooled_test(run *r, int drop_last)
  * bounds recorded are the pipeline's. */
 static int pooled_calibrate(run *r, char *err, size_t errlen)
 {
-    int P = r->mc.pred_len, C = r->cols;
+    int P = r->mc.pred_len, C = r->ocols;
     float *pred = malloc((size_t)r->wva->count * P * C * sizeof(float) + 1);
     r->calib = malloc((size_t)P * C * HZ_IV_GRID * sizeof(float));
     int drop_last = r->mc.kind == HZ_MODEL_INFORMER, rc = 0;
     hz_iv_var iv[HZ_IV_MAX_VARS], named[HZ_IV_MAX_VARS];
-    hz_calib_vars(r->p, r->names, C, &r->pool.d[0].scaler, named);
+    hz_scaler osc;
+    hz_scaler_out(&r->pool.d[0].scaler, r->wva, &osc);
+    hz_calib_vars(r->p, r->onames, C, &osc, named);
     for (int k = 0; k < C; k++)
         iv[k] = (hz_iv_var){.transform = HZ_TF_SCALED, .mean = 0, .std = 1, .lo = NAN, .hi = NAN};
     if (!pred || !r->calib || hz_evaluate(r->m, r->wva, r->tc.batch, 0, NULL, pred, &r->ev) ||
@@ -449,13 +462,15 @@ static int run_calibrate(run *r, char *err, size_t errlen)
 {
     if (r->pooled)
         return pooled_calibrate(r, err, errlen);
-    int P = r->mc.pred_len, C = r->d.table.cols;
+    int P = r->mc.pred_len, C = r->ocols;
     float *pred = malloc((size_t)r->d.win[1].count * P * C * sizeof(float) + 1);
     r->calib = malloc((size_t)P * C * HZ_IV_GRID * sizeof(float));
     int drop_last = r->mc.kind == HZ_MODEL_INFORMER;
     int rc = 0;
     hz_iv_var iv[HZ_IV_MAX_VARS];
-    hz_calib_vars(r->p, r->d.names, C, &r->d.scaler, iv);
+    hz_scaler osc;
+    hz_scaler_out(&r->d.scaler, &r->d.win[1], &osc);
+    hz_calib_vars(r->p, r->onames, C, &osc, iv);
     if (!pred || !r->calib ||
         hz_evaluate(r->m, &r->d.win[1], r->tc.batch, 0, &r->d.scaler, pred, &r->ev) ||
         hz_evaluate(r->m, &r->d.win[2], r->tc.batch, drop_last, &r->d.scaler, NULL, &r->et))
@@ -524,7 +539,7 @@ static int run_save(run *r, char *err, size_t errlen)
                               {"pipeline", p->name},
                               {"time_column", p->source.fields.time ? p->source.fields.time : ""},
                               {"series_scaler", r->sers}};
-    hz_ckpt_extra ex = {HZ_IV_TENSOR, 3, {r->mc.pred_len, r->cols, HZ_IV_GRID}, r->calib};
+    hz_ckpt_extra ex = {HZ_IV_TENSOR, 3, {r->mc.pred_len, r->ocols, HZ_IV_GRID}, r->calib};
     make_parent_dirs(r->ckpt);
     if (!r->o->no_register && cfg->database && *cfg->database)
         make_parent_dirs(cfg->database);
