@@ -1,7 +1,9 @@
 /* cmd_eval.c — `horizon eval`: backtests a checkpoint on the pipeline's held-out test split
- * (the papers' protocol, docs/MODELS.md): MSE and MAE per horizon step and overall, on scaled
- * data and in original units; with train.repeats N > 1 every repeat is scored and the last
- * line is their mean.  Coverage: the share of test points inside the 90% and 99% intervals
+ * (the papers' protocol, docs/MODELS.md): per series and variable, MSE and MAE on scaled data
+ * and in original units, NSE and KGE, for the model and for the persistence and window-mean
+ * forecasts of the same windows, and the model's skill against each (training/skill.h);
+ * --per-step the same by horizon step; with train.repeats N > 1 every repeat is scored and
+ * the last line is their mean.  Coverage: the share of test points inside the 90% and 99% intervals
  * that the checkpoint's validation residuals give (training/trainer.c stores their quantiles
  * per step and variable; horizond starts from the same intervals and adapts them online).
  * --plot draws forecasts against actuals for a few test windows. */
@@ -16,6 +18,7 @@
 #include "training/calibrate.h"
 #include "training/pool.h"
 #include "training/prepare.h"
+#include "training/skill.h"
 #include "training/train.h"
 #include "training/trainer.h"
 
@@ -24,20 +27,26 @@
 typedef struct eval_args {
     hz_cli_model_args m;
     const char *plot; /* NULL: no plot */
+    int per_step;     /* --per-step: errors and NSE by horizon step */
 } eval_args;
 
 static void usage(FILE *f)
 {
     fprintf(f, "usage: horizon eval -c FILE.yaml [options]\n"
                "\n"
-               "Backtests the checkpoint on the held-out test split (papers' protocol):\n"
-               "MSE and MAE per horizon step and overall, on scaled data and in original\n"
-               "units, and the coverage and width of the 90%% and 99%% intervals\n"
-               "calibrated on the validation split, replayed window by window with the\n"
-               "online adaptation horizond applies (docs/ANOMALIES.md).  The last line is `test "
-               "mse=X mae=Y cov90=A cov99=B`\n"
-               "(MSE, MAE on scaled data; A, B the shares of test points inside the\n"
-               "intervals, nan for a checkpoint without calibration); with train.repeats\n"
+               "Backtests the checkpoint on the held-out test split (papers' protocol).\n"
+               "Per series and variable: MSE and MAE on scaled data and in original units,\n"
+               "NSE and KGE in original units (the mean over the horizon steps of each\n"
+               "step's value), for the model and for two naive forecasts of the same\n"
+               "windows: persistence (the input's last value) and window mean (the input's\n"
+               "mean), with the model's skill against each (1 - mse / mse_naive, and the\n"
+               "NSE difference).  Then the coverage and width of the 90%% and 99%%\n"
+               "intervals calibrated on the validation split, replayed window by window\n"
+               "with the online adaptation horizond applies (docs/ANOMALIES.md).  The last\n"
+               "line is `test mse=X mae=Y cov90=A cov99=B nse=C persistence_nse=D` (MSE,\n"
+               "MAE on scaled data; A, B the shares of test points inside the intervals,\n"
+               "nan for a checkpoint without calibration; C, D the model's and\n"
+               "persistence's NSE, means over variables and series); with train.repeats\n"
                "N > 1 every repeat is scored and the line is their mean.\n"
                "\n"
                "options:\n"
@@ -47,6 +56,7 @@ static void usage(FILE *f)
                "                       one with the most readings)\n"
                "  --checkpoint PATH    the checkpoint to test (default: model.checkpoint; with\n"
                "                       it, repeats are not scored)\n"
+               "  --per-step           MSE, MAE and NSE of each forecast by horizon step\n"
                "  --plot FILE.svg      draw forecast against actual for three test windows\n"
                "  -h, --help           this text\n");
 }
@@ -56,22 +66,12 @@ static int parse(int argc, char **argv, eval_args *a, char *err, size_t errlen)
     *a = (eval_args){0};
     const hz_cli_opt opts[] = {HZ_CLI_MODEL_OPTS(&a->m),
                                {"plot", 0, HZ_CLI_STR, &a->plot, 0, 0},
+                               {"per-step", 0, HZ_CLI_FLAG, &a->per_step, 0, 0},
                                {NULL, 0, 0, NULL, 0, 0}};
     int rc = hz_cli_parse(argc, argv, opts, NULL, err, errlen);
     if (!rc && !a->m.config)
         rc = hz_err(err, errlen, HZ_EINVAL, "-c FILE.yaml is required");
     return rc;
-}
-
-static void print_eval(const char *split, const hz_eval_result *r, int per_step)
-{
-    if (per_step) {
-        printf("step  mse       mae\n");
-        for (int t = 0; r->mse_step && t < per_step; t++)
-            printf("%4d  %.6f  %.6f\n", t + 1, r->mse_step[t], r->mae_step[t]);
-    }
-    printf("%s windows=%d mse_orig=%.6g mae_orig=%.6g\n", split, r->windows, r->mse_orig,
-           r->mae_orig);
 }
 
 /* ---- the plot */
@@ -84,13 +84,14 @@ typedef struct window_bufs {
     hz_real *x, *xm, *xd, *xmd, *y;
 } window_bufs;
 
-/* One panel of the plot, at height row: the last variable of test window pick, actual (input
- * and target) against the model's forecast, in original units. */
+/* One panel of the plot, at height row: the model's last output variable in test window pick,
+ * actual (input and target) against the model's forecast, in original units. */
 static void plot_window(FILE *f, hz_model *m, hz_ctx *c, const hz_prepared *d, const window_bufs *b,
                         int pick, int row)
 {
     const hz_windows *w = &d->win[2];
-    int L = w->seq_len, P = w->pred_len, C = w->cols, k = C - 1;
+    int L = w->seq_len, P = w->pred_len, I = hz_windows_in_cols(w), O = hz_windows_out_cols(w);
+    int j = O - 1, k = hz_windows_out_col(w, j); /* output column j is table column k */
     hz_real *xm = w->n_marks ? b->xm : NULL, *xmd = w->n_marks ? b->xmd : NULL;
     hz_windows_batch(w, &pick, 1, b->x, xm, b->xd, xmd, b->y);
     hz_model_input in = {1, b->x, xm, b->xd, xmd};
@@ -101,8 +102,8 @@ static void plot_window(FILE *f, hz_model *m, hz_ctx *c, const hz_prepared *d, c
     if (n > 4096)
         n = 4096;
     for (int t = 0; t < n; t++) {
-        double a = t < L ? b->x[t * C + k] : b->y[(t - L) * C + k];
-        double fc = t < L ? NAN : out->data[(t - L) * C + k];
+        double a = t < L ? b->x[t * I + k] : b->y[(t - L) * O + j];
+        double fc = t < L ? NAN : out->data[(t - L) * O + j];
         v[0][t] = hz_scaler_inv(&d->scaler, k, a);
         v[1][t] = hz_scaler_inv(&d->scaler, k, fc);
         for (int s = 0; s < 2; s++)
@@ -132,7 +133,7 @@ static void plot_window(FILE *f, hz_model *m, hz_ctx *c, const hz_prepared *d, c
             xs, y0 + 20, xs, y0 + PLOT_H - 15);
 }
 
-/* Forecast vs actual of the last variable for three test windows, as an SVG. */
+/* Forecast vs actual of the last output variable for three test windows, as an SVG. */
 static int write_plot(const char *path, hz_model *m, const hz_prepared *d, char *err, size_t errlen)
 {
     const hz_windows *w = &d->win[2];
@@ -149,11 +150,12 @@ static int write_plot(const char *path, hz_model *m, const hz_prepared *d, char 
             "height=\"100%%\" fill=\"white\"/>\n",
             PLOT_W, 3 * PLOT_H + 20);
     size_t nm = w->n_marks ? (size_t)w->n_marks : 1;
-    window_bufs b = {.x = malloc((size_t)L * C * sizeof *b.x),
+    size_t I = (size_t)hz_windows_in_cols(w), O = (size_t)hz_windows_out_cols(w);
+    window_bufs b = {.x = malloc(L * I * sizeof *b.x),
                      .xm = malloc(L * nm * sizeof *b.xm),
                      .xd = malloc((size_t)(lab + P) * C * sizeof *b.xd),
                      .xmd = malloc((lab + P) * nm * sizeof *b.xmd),
-                     .y = malloc((size_t)P * C * sizeof *b.y)};
+                     .y = malloc(P * O * sizeof *b.y)};
     hz_ctx c;
     hz_ctx_init(&c, 1 << 20, 0);
     int rc = !b.x || !b.xd || !b.xm || !b.xmd || !b.y
@@ -175,9 +177,10 @@ static int write_plot(const char *path, hz_model *m, const hz_prepared *d, char 
 
 /* ---- the backtest */
 
-/* One checkpoint's test scores: scaled MSE and MAE, and interval coverage at 90% and 99%. */
+/* One checkpoint's test scores: scaled MSE and MAE, interval coverage at 90% and 99%, and
+ * the NSE of the model and of persistence (means over the variables and series). */
 typedef struct eval_scores {
-    double mse, mae, cov90, cov99;
+    double mse, mae, cov90, cov99, nse, pnse;
 } eval_scores;
 
 /* The 90% and 99% intervals replayed over the test split as horizond computes them
@@ -235,42 +238,154 @@ typedef struct eval_ctx {
     char **names;
     int n_names;
     hz_series_stats ss; /* a pooled checkpoint's per-series scalers; n = 0: not pooled */
+    int per_step;       /* --per-step */
 } eval_ctx;
 
-/* One series' test scores: scaled and original-unit errors, NSE, interval coverage. */
+/* One series' test scores: scaled errors; original-unit errors for a model of one variable
+ * only (never averaged across variables, whose units differ); each forecast's NSE and KGE,
+ * means over the variables; interval coverage. */
 typedef struct series_scores {
-    int windows;
-    double mse, mae, mse_orig, mae_orig, nse;
-    eval_scores iv; /* mse, mae unused; cov90, cov99 */
-    size_t points;  /* windows x steps x variables */
+    int windows, vars;
+    double mse, mae, mse_orig, mae_orig; /* mse_orig, mae_orig: NaN unless vars == 1 */
+    double nse[HZ_FC_N], kge[HZ_FC_N];   /* by forecast (training/skill.h) */
+    eval_scores iv;                      /* cov90, cov99 */
+    size_t points;                       /* windows x steps x variables */
 } series_scores;
 
-/* Nash-Sutcliffe efficiency of forecasts pred [n, P, C] (scaled) on w's targets in original
- * units: 1 - sum (obs - pred)^2 / sum (obs - mean obs)^2 per variable, over every (window,
- * step) target; the mean over the variables. */
-static double nse_of(const hz_windows *w, const hz_scaler *sc, const float *pred, int n)
+/* ---- the skill tables (training/skill.h) */
+
+/* v with prec decimals, "nan" for NaN, a "+" on positive values with sign; a buffer per use. */
+#define FMT(v, prec, sign) hz_skill_fmt((char[32]){0}, 32, (v), (prec), (sign))
+
+/* One forecast's row after prefix: errors scaled and in original units, NSE and KGE; with
+ * skill, on a naive forecast's row the model's skill against it and its NSE gain. */
+static void print_row(const char *prefix, int fc, const hz_skill_scores *r,
+                      const hz_skill_scores *model, int skill)
 {
-    int P = w->pred_len, C = w->cols, L = w->seq_len;
-    double sum = 0;
-    for (int k = 0; k < C; k++) {
-        double so = 0, sr = 0, st = 0;
-        for (int i = 0; i < n; i++)
-            for (int t = 0; t < P; t++)
-                so +=
-                    hz_scaler_inv(sc, k, w->data[(size_t)(hz_windows_start(w, i) + L + t) * C + k]);
-        double mean = so / ((double)n * P);
-        for (int i = 0; i < n; i++)
-            for (int t = 0; t < P; t++) {
-                double y =
-                    hz_scaler_inv(sc, k, w->data[(size_t)(hz_windows_start(w, i) + L + t) * C + k]);
-                double f = hz_scaler_inv(sc, k, pred[((size_t)i * P + t) * C + k]);
-                sr += (y - f) * (y - f);
-                st += (y - mean) * (y - mean);
-            }
-        sum += st > 0 ? 1 - sr / st : NAN;
-    }
-    return sum / C;
+    printf("%s%-12s %10.6f %10.6f %12.6g %12.6g %7s %7s", prefix, hz_fc_name[fc], r->mse_z,
+           r->mae_z, r->mse, r->mae, FMT(r->nse, 3, 0), FMT(r->kge, 3, 0));
+    if (skill && fc != HZ_FC_MODEL)
+        printf(" %7s %7s", FMT(hz_skill_score(model->mse, r->mse), 3, 0),
+               FMT(model->nse - r->nse, 3, 1));
+    printf("\n");
 }
+
+/* The columns of print_row after a prefix of heads. */
+static void print_head(const char *heads, int skill)
+{
+    printf("%s%-12s %10s %10s %12s %12s %7s %7s%s\n", heads, "forecast", "mse_z", "mae_z", "mse",
+           "mae", "nse", "kge", skill ? "   skill    dnse" : "");
+}
+
+/* Variable k of the only series evaluated: a row per forecast and a line of skill. */
+static void print_block(const char *series, const char *var, const hz_skill *sk, int k)
+{
+    hz_skill_scores r[HZ_FC_N];
+    for (int fc = 0; fc < HZ_FC_N; fc++)
+        hz_skill_get(sk, fc, k, -1, &r[fc]);
+    printf("test  series %s  variable %s  (mse_z, mae_z scaled; mse, mae original units; nse, "
+           "kge mean over steps 1-%d)\n",
+           series, var, sk->pred_len);
+    print_head("  ", 0);
+    for (int fc = 0; fc < HZ_FC_N; fc++)
+        print_row("  ", fc, &r[fc], &r[0], 0);
+    printf("  skill vs persistence: mse %s nse %s; vs window mean: mse %s nse %s\n",
+           FMT(hz_skill_score(r[0].mse, r[1].mse), 3, 0), FMT(r[0].nse - r[1].nse, 3, 1),
+           FMT(hz_skill_score(r[0].mse, r[2].mse), 3, 0), FMT(r[0].nse - r[2].nse, 3, 1));
+}
+
+/* Variable k of one of many series: a row per forecast. */
+static void print_compact(const char *series, const char *var, const hz_skill *sk, int k)
+{
+    hz_skill_scores r[HZ_FC_N];
+    char prefix[128];
+    snprintf(prefix, sizeof prefix, "  %-12s %-12s ", series, var);
+    for (int fc = 0; fc < HZ_FC_N; fc++)
+        hz_skill_get(sk, fc, k, -1, &r[fc]);
+    for (int fc = 0; fc < HZ_FC_N; fc++)
+        print_row(prefix, fc, &r[fc], &r[0], 1);
+}
+
+/* The heading of the many-series table. */
+static void print_compact_head(int pred_len)
+{
+    printf("test per series and variable (mse_z, mae_z scaled; mse, mae original units; nse, kge "
+           "mean over steps 1-%d; skill = 1 - mse / that forecast's mse, dnse = model nse - its "
+           "nse)\n",
+           pred_len);
+    char heads[128];
+    snprintf(heads, sizeof heads, "  %-12s %-12s ", "series", "variable");
+    print_head(heads, 1);
+}
+
+/* --per-step: each forecast's MSE, MAE (original units) and NSE at every step, variable k. */
+static void print_steps(const char *series, const char *var, const hz_skill *sk, int k)
+{
+    printf("per step  series %s  variable %s  (original units)\n  %4s", series, var, "");
+    for (int fc = 0; fc < HZ_FC_N; fc++)
+        printf(fc < HZ_FC_N - 1 ? "  %-28s" : "  %s", hz_fc_name[fc]);
+    printf("\n  %4s", "step");
+    for (int fc = 0; fc < HZ_FC_N; fc++)
+        printf("  %10s %10s %6s", "mse", "mae", "nse");
+    printf("\n");
+    for (int t = 0; t < sk->pred_len; t++) {
+        printf("  %4d", t + 1);
+        for (int fc = 0; fc < HZ_FC_N; fc++) {
+            hz_skill_scores r;
+            hz_skill_get(sk, fc, k, t, &r);
+            printf("  %10.4g %10.4g %6s", r.mse, r.mae, FMT(r.nse, 3, 0));
+        }
+        printf("\n");
+    }
+}
+
+/* The tables of one series: a block per variable (one series evaluated) or rows (many);
+ * with --per-step, each variable's steps. */
+static void print_skill(const eval_ctx *e, const char *series, const hz_prepared *d,
+                        const hz_skill *sk, int block)
+{
+    for (int k = 0; k < sk->vars; k++) {
+        const char *var = d->names[hz_windows_out_col(&d->win[2], k)];
+        if (block)
+            print_block(series, var, sk, k);
+        else
+            print_compact(series, var, sk, k);
+        if (e->per_step)
+            print_steps(series, var, sk, k);
+    }
+}
+
+/* s's NSE and KGE of each forecast, means over the variables, and for one variable the
+ * model's errors in original units. */
+static void summarise(const hz_skill *sk, series_scores *s)
+{
+    hz_skill_scores r;
+    s->vars = sk->vars;
+    for (int fc = 0; fc < HZ_FC_N; fc++)
+        for (int k = 0; k < sk->vars; k++) {
+            hz_skill_get(sk, fc, k, -1, &r);
+            s->nse[fc] += r.nse / sk->vars;
+            s->kge[fc] += r.kge / sk->vars;
+        }
+    hz_skill_get(sk, HZ_FC_MODEL, 0, -1, &r);
+    s->mse_orig = sk->vars == 1 ? r.mse : NAN;
+    s->mae_orig = sk->vars == 1 ? r.mae : NAN;
+}
+
+/* The series' line that scripts read (tests/e2e/pooled.sh, bench/pooled.sh). */
+static void print_series_line(const char *series, const series_scores *s, const char *rule)
+{
+    printf("series %s windows=%d mse=%.6f mae=%.6f", series, s->windows, s->mse, s->mae);
+    if (s->vars == 1)
+        printf(" mse_orig=%.6g mae_orig=%.6g", s->mse_orig, s->mae_orig);
+    printf(" nse=%s kge=%s persistence_nse=%s window_mean_nse=%s cov90=%.4f cov99=%.4f "
+           "scaler=%s\n",
+           FMT(s->nse[HZ_FC_MODEL], 4, 0), FMT(s->kge[HZ_FC_MODEL], 4, 0),
+           FMT(s->nse[HZ_FC_PERSIST], 4, 0), FMT(s->nse[HZ_FC_MEAN], 4, 0), s->iv.cov90,
+           s->iv.cov99, rule);
+}
+
+/* ---- series by series */
 
 /* The scaler of series (NULL: the source's one series) for e's checkpoint: its own from a
  * pooled checkpoint that was trained on it; fitted on the first seq_len rows of table for a
@@ -293,54 +408,66 @@ static const char *series_scaler(const eval_ctx *e, const char *series, const hz
     return "first_window";
 }
 
+/* series' data (NULL: the source's only one) split and scaled for e's checkpoint, *rule
+ * the scaler's (series_scaler).  HZ_EXIT_OK or HZ_EXIT_FAIL (message printed). */
+static int load_series(const eval_ctx *e, const char *series, hz_prepared *d, hz_scaler *sc,
+                       const char **rule)
+{
+    char err[HZ_ERRLEN];
+    if (hz_prepared_load(e->cfg, e->p, series, d, err, sizeof err) ||
+        !(*rule = series_scaler(e, series, &d->table, sc)) ||
+        hz_prepared_split(e->p, &e->m->conf, sc, d, err, sizeof err)) {
+        hz_cli_error(CMD, "%s", err);
+        return HZ_EXIT_FAIL;
+    }
+    for (int i = 0; i < e->n_names && i < d->table.cols; i++)
+        if (strcmp(e->names[i], d->names[i])) {
+            hz_cli_error(CMD, "%s: variable %d is %s in the checkpoint, %s in the data", e->ckpt,
+                         i + 1, e->names[i], d->names[i]);
+            return HZ_EXIT_FAIL;
+        }
+    return HZ_EXIT_OK;
+}
+
 /* Backtest of e's checkpoint on one series' test split (series NULL: the source's only
- * one); with verbose the per-step table and intervals are printed (one series), else one
- * line.  HZ_EXIT_OK or HZ_EXIT_FAIL (message printed). */
+ * one), with the naive forecasts of the same windows; with verbose (one series) a block per
+ * variable and the intervals are printed, else rows of the many-series table; then the
+ * series' line.  HZ_EXIT_OK or HZ_EXIT_FAIL (message printed). */
 static int eval_series(const eval_ctx *e, const char *series, int verbose, series_scores *s)
 {
     char err[HZ_ERRLEN];
-    int rc = HZ_EXIT_FAIL;
     hz_prepared d;
     memset(&d, 0, sizeof d);
     hz_eval_result et = {0};
+    hz_skill sk = {0};
     hz_scaler sc;
     float *pred = NULL;
     hz_model *m = e->m;
-    const char *rule = NULL;
-    if (hz_prepared_load(e->cfg, e->p, series, &d, err, sizeof err) ||
-        !(rule = series_scaler(e, series, &d.table, &sc)) ||
-        hz_prepared_split(e->p, &m->conf, &sc, &d, err, sizeof err)) {
-        hz_cli_error(CMD, "%s", err);
+    const char *rule = NULL, *name = series ? series : "-";
+    int rc = load_series(e, series, &d, &sc, &rule);
+    if (rc)
         goto out;
-    }
-    for (int i = 0; i < e->n_names && i < d.table.cols; i++)
-        if (strcmp(e->names[i], d.names[i])) {
-            hz_cli_error(CMD, "%s: variable %d is %s in the checkpoint, %s in the data", e->ckpt,
-                         i + 1, e->names[i], d.names[i]);
-            goto out;
-        }
     /* iTransformer scores every test window (batch 1 in its repo); Informer's loader
      * drops the last partial batch of 32 (docs/MODELS.md) */
     int informer = m->conf.kind == HZ_MODEL_INFORMER;
-    int P = m->conf.pred_len, C = d.table.cols;
-    pred = malloc((size_t)d.win[2].count * P * C * sizeof *pred + 1);
-    if (!pred || hz_evaluate(m, &d.win[2], 32, informer, &d.scaler, pred, &et)) {
+    const hz_windows *w = &d.win[2];
+    int P = m->conf.pred_len, O = hz_windows_out_cols(w);
+    pred = malloc((size_t)w->count * P * O * sizeof *pred + 1);
+    if (!pred || hz_evaluate(m, w, 32, informer, &d.scaler, pred, &et) ||
+        hz_skill_init(&sk, P, O, err, sizeof err)) {
         hz_cli_error(CMD, "out of memory");
+        rc = HZ_EXIT_FAIL;
         goto out;
     }
-    *s = (series_scores){.windows = et.windows,
-                         .mse = et.mse,
-                         .mae = et.mae,
-                         .mse_orig = et.mse_orig,
-                         .mae_orig = et.mae_orig,
-                         .nse = et.windows ? nse_of(&d.win[2], &d.scaler, pred, et.windows) : NAN,
-                         .points = (size_t)et.windows * P * C};
-    if (verbose) {
+    hz_skill_add(&sk, w, &d.scaler, pred, et.windows);
+    *s = (series_scores){
+        .windows = et.windows, .mse = et.mse, .mae = et.mae, .points = (size_t)et.windows * P * O};
+    summarise(&sk, s);
+    if (verbose)
         printf("eval: %s on %s, %s, test windows %d%s\n", e->ckpt, e->p->name,
                hz_model_kind_name(m->conf.kind), et.windows,
                informer ? " (drop_last, batch 32)" : "");
-        print_eval("test", &et, m->conf.pred_len);
-    }
+    print_skill(e, name, &d, &sk, verbose);
     if (e->plot) {
         if (write_plot(e->plot, m, &d, err, sizeof err))
             hz_cli_error(CMD, "%s", err);
@@ -348,13 +475,10 @@ static int eval_series(const eval_ctx *e, const char *series, int verbose, serie
             printf("plot %s\n", e->plot);
     }
     coverage(e->p, e->f, &d, &sc, pred, et.windows, P, verbose, &s->iv);
-    printf("series %s windows=%d mse=%.6f mae=%.6f mse_orig=%.6g mae_orig=%.6g nse=%.4f "
-           "cov90=%.4f cov99=%.4f scaler=%s\n",
-           series ? series : "-", et.windows, et.mse, et.mae, et.mse_orig, et.mae_orig, s->nse,
-           s->iv.cov90, s->iv.cov99, rule);
-    rc = HZ_EXIT_OK;
+    print_series_line(name, s, rule);
 out:
     free(pred);
+    hz_skill_free(&sk);
     hz_eval_free(&et);
     hz_prepared_free(&d);
     return rc;
@@ -383,11 +507,12 @@ static int series_list(const hz_pipeline_conf *p, const char *series, char ***id
     return HZ_EXIT_OK;
 }
 
-/* The pooled line over n series' scores: errors weighted by windows, coverage by points,
- * NSE the mean over the series; left in *s as the checkpoint's overall scores. */
+/* The pooled line over n series' scores: errors weighted by windows (in original units only
+ * for a model of one variable), coverage by points, NSE and KGE the means over the series;
+ * left in *s as the checkpoint's overall scores. */
 static void pool_scores(const series_scores *sc, int n, eval_scores *s)
 {
-    double w = 0, pts = 0, nse = 0, mo = 0, ao = 0;
+    double w = 0, pts = 0, mo = 0, ao = 0, kge = 0, nse[HZ_FC_N] = {0};
     *s = (eval_scores){0};
     for (int i = 0; i < n; i++) {
         w += sc[i].windows;
@@ -398,24 +523,32 @@ static void pool_scores(const series_scores *sc, int n, eval_scores *s)
         ao += sc[i].mae_orig * sc[i].windows;
         s->cov90 += sc[i].iv.cov90 * (double)sc[i].points;
         s->cov99 += sc[i].iv.cov99 * (double)sc[i].points;
-        nse += sc[i].nse / n;
+        for (int fc = 0; fc < HZ_FC_N; fc++)
+            nse[fc] += sc[i].nse[fc] / n;
+        kge += sc[i].kge[HZ_FC_MODEL] / n;
     }
     s->mse /= w;
     s->mae /= w;
     s->cov90 /= pts;
     s->cov99 /= pts;
-    printf("pooled series=%d windows=%.0f mse=%.6f mae=%.6f mse_orig=%.6g mae_orig=%.6g "
-           "mean_nse=%.4f cov90=%.4f cov99=%.4f\n",
-           n, w, s->mse, s->mae, mo / w, ao / w, nse, s->cov90, s->cov99);
+    s->nse = nse[HZ_FC_MODEL];
+    s->pnse = nse[HZ_FC_PERSIST];
+    printf("pooled series=%d windows=%.0f mse=%.6f mae=%.6f", n, w, s->mse, s->mae);
+    if (sc[0].vars == 1)
+        printf(" mse_orig=%.6g mae_orig=%.6g", mo / w, ao / w);
+    printf(" mean_nse=%s mean_kge=%s persistence_nse=%s window_mean_nse=%s cov90=%.4f "
+           "cov99=%.4f\n",
+           FMT(s->nse, 4, 0), FMT(kge, 4, 0), FMT(s->pnse, 4, 0), FMT(nse[HZ_FC_MEAN], 4, 0),
+           s->cov90, s->cov99);
 }
 
 /* Backtest of one checkpoint on the pipeline's test split, series by series; leaves the
  * overall (pooled) scores in *s.  HZ_EXIT_OK or HZ_EXIT_FAIL (message printed). */
-static int eval_checkpoint(const hz_config *cfg, const hz_pipeline_conf *p, const char *series,
+static int eval_checkpoint(const hz_config *cfg, const hz_pipeline_conf *p, const eval_args *a,
                            const char *ckpt, const char *plot, eval_scores *s)
 {
     char err[HZ_ERRLEN];
-    eval_ctx e = {.cfg = cfg, .p = p, .ckpt = ckpt, .plot = plot};
+    eval_ctx e = {.cfg = cfg, .p = p, .ckpt = ckpt, .plot = plot, .per_step = a->per_step};
     char **ids = NULL;
     int n = 0, rc = HZ_EXIT_FAIL;
     series_scores *sc = NULL;
@@ -425,8 +558,10 @@ static int eval_checkpoint(const hz_config *cfg, const hz_pipeline_conf *p, cons
         hz_cli_error(CMD, "%s", err);
         goto out;
     }
-    if (series_list(p, series, &ids, &n) || !(sc = calloc((size_t)n, sizeof *sc)))
+    if (series_list(p, a->m.series, &ids, &n) || !(sc = calloc((size_t)n, sizeof *sc)))
         goto out;
+    if (n > 1)
+        print_compact_head(e.m->conf.pred_len);
     for (int i = 0; i < n; i++) {
         if (eval_series(&e, ids[i], n == 1, &sc[i]))
             goto out;
@@ -435,7 +570,12 @@ static int eval_checkpoint(const hz_config *cfg, const hz_pipeline_conf *p, cons
     if (n > 1)
         pool_scores(sc, n, s);
     else
-        *s = (eval_scores){sc[0].mse, sc[0].mae, sc[0].iv.cov90, sc[0].iv.cov99};
+        *s = (eval_scores){.mse = sc[0].mse,
+                           .mae = sc[0].mae,
+                           .cov90 = sc[0].iv.cov90,
+                           .cov99 = sc[0].iv.cov99,
+                           .nse = sc[0].nse[HZ_FC_MODEL],
+                           .pnse = sc[0].nse[HZ_FC_PERSIST]};
     rc = HZ_EXIT_OK;
 out:
     free(sc);
@@ -458,18 +598,21 @@ static int eval_repeats(const hz_config *cfg, const hz_pipeline_conf *p, const e
     *mean = (eval_scores){0};
     for (int r = 0; r < n; r++) {
         hz_repeat_path(p->model.checkpoint, r, path, sizeof path);
-        int rc = eval_checkpoint(cfg, p, a->m.series, path, r == 0 ? a->plot : NULL, &r_s[r]);
+        int rc = eval_checkpoint(cfg, p, a, path, r == 0 ? a->plot : NULL, &r_s[r]);
         if (rc)
             return rc;
         mean->mse += r_s[r].mse / n;
         mean->mae += r_s[r].mae / n;
         mean->cov90 += r_s[r].cov90 / n;
         mean->cov99 += r_s[r].cov99 / n;
+        mean->nse += r_s[r].nse / n;
+        mean->pnse += r_s[r].pnse / n;
     }
     double min = r_s[0].mse;
     for (int r = 0; r < n; r++) {
-        printf("repeat %d (seed %d): test mse=%.6f mae=%.6f cov90=%.4f cov99=%.4f\n", r,
-               p->model.train.seed + r, r_s[r].mse, r_s[r].mae, r_s[r].cov90, r_s[r].cov99);
+        printf("repeat %d (seed %d): test mse=%.6f mae=%.6f cov90=%.4f cov99=%.4f nse=%s\n", r,
+               p->model.train.seed + r, r_s[r].mse, r_s[r].mae, r_s[r].cov90, r_s[r].cov99,
+               FMT(r_s[r].nse, 4, 0));
         m2 += (r_s[r].mse - mean->mse) * (r_s[r].mse - mean->mse);
         min = r_s[r].mse < min ? r_s[r].mse : min;
     }
@@ -487,12 +630,14 @@ static int run(const eval_args *a)
     eval_scores s = {0};
     int rc;
     if (a->m.checkpoint || p->model.train.repeats <= 1)
-        rc = eval_checkpoint(cfg, p, a->m.series,
-                             a->m.checkpoint ? a->m.checkpoint : p->model.checkpoint, a->plot, &s);
+        rc = eval_checkpoint(cfg, p, a, a->m.checkpoint ? a->m.checkpoint : p->model.checkpoint,
+                             a->plot, &s);
     else
         rc = eval_repeats(cfg, p, a, &s);
+    /* scripts read the first fields (tests/e2e/model_cli.sh, bench/accuracy.sh) */
     if (!rc)
-        printf("test mse=%.6f mae=%.6f cov90=%.4f cov99=%.4f\n", s.mse, s.mae, s.cov90, s.cov99);
+        printf("test mse=%.6f mae=%.6f cov90=%.4f cov99=%.4f nse=%s persistence_nse=%s\n", s.mse,
+               s.mae, s.cov90, s.cov99, FMT(s.nse, 4, 0), FMT(s.pnse, 4, 0));
     hz_config_free(cfg);
     return rc;
 }

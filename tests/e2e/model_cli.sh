@@ -1,8 +1,10 @@
 #!/bin/sh
 # model_cli.sh — horizon train / eval / forecast end to end on the bundled Choptank sample
 # (SQLite readings): a short training writes a checkpoint that is registered in `models` (a
-# --max-batches probe run is not); eval's last line is `test mse=X mae=Y cov90=A cov99=B`,
-# its MSE and MAE equal train's and its coverages are shares with A <= B; forecast writes
+# --max-batches probe run is not); eval's last line is `test mse=X mae=Y cov90=A cov99=B
+# nse=C persistence_nse=D`, its MSE and MAE equal train's and its coverages are shares with
+# A <= B, the persistence and window-mean forecasts are scored beside the model (persistence
+# checked by awk on the readings), --per-step gives a row per horizon step; forecast writes
 # horizon rows continuing the input's period, with nested 90%/99% intervals; train.repeats
 # (seeds, the served best run, eval's mean, --repeat N); SIGINT keeps the best weights, SIGINT then
 # SIGTERM writes nothing; --resume after a stop or a kill -9 (also mid-repeats) ends with
@@ -36,8 +38,36 @@ n=$(sqlite3 "$T/demo.sqlite" "SELECT count(*) FROM models")
 [ "$n" = 1 ] || fail "the probe run was registered ($n models)"
 
 "$H" eval -c "$T/demo.yaml" --plot "$T/p.svg" >"$T/eval.out" 2>&1 || fail "eval: $(cat "$T/eval.out")"
-tail -n 1 "$T/eval.out" | grep -q '^test mse=[0-9.]* mae=[0-9.]* cov90=[01]\.[0-9]* cov99=[01]\.[0-9]*$' ||
+num='\(-\{0,1\}[0-9.]*\|nan\)'
+tail -n 1 "$T/eval.out" |
+    grep -q "^test mse=[0-9.]* mae=[0-9.]* cov90=[01]\.[0-9]* cov99=[01]\.[0-9]* nse=$num persistence_nse=$num\$" ||
     fail "eval last line: $(tail -n 1 "$T/eval.out")"
+# the model against the naive forecasts: a row each, the skill line, the series line's NSEs
+for f in model persistence 'window mean'; do
+    grep -Eq "^  $f( +[-0-9.e+]+){4}( +(-?[0-9.]+|nan)){2}\$" "$T/eval.out" ||
+        fail "eval: no $f row: $(cat "$T/eval.out")"
+done
+grep -Eq '^  skill vs persistence: mse -?[0-9.]+ nse [-+][0-9.]+; vs window mean: mse -?[0-9.]+ nse [-+][0-9.]+$' \
+    "$T/eval.out" || fail "eval: no skill line: $(cat "$T/eval.out")"
+grep -q '^series - windows=870 .* nse=.* kge=.* persistence_nse=.* window_mean_nse=' "$T/eval.out" ||
+    fail "eval: series line: $(grep '^series' "$T/eval.out")"
+# persistence's NSE recomputed from the readings: per step over the 870 test windows (the
+# last 20% of the rows, read from 60 rows earlier), the mean over the 7 steps
+pnse=$(sqlite3 "$T/demo.sqlite" "SELECT value FROM readings ORDER BY ts" | awk -v L=60 -v P=7 '
+    { y[n++] = $1 }
+    END { b = n - int(0.2 * n); c = n - b - P + 1
+          for (t = 0; t < P; t++) { m = 0; for (i = 0; i < c; i++) m += y[b + i + t]; m /= c
+              sr = 0; st = 0
+              for (i = 0; i < c; i++) { o = y[b + i + t]; sr += (o - y[b + i - 1]) ^ 2; st += (o - m) ^ 2 }
+              s += (1 - sr / st) / P }
+          printf "%.3f", s }')
+got=$(sed -n 's/^test mse=.* persistence_nse=\([-0-9.]*\)$/\1/p' "$T/eval.out")
+[ -n "$got" ] && [ -n "$pnse" ] &&
+    awk -v a="$got" -v b="$pnse" 'BEGIN { d = a - b; exit !(d < 0.002 && d > -0.002) }' ||
+    fail "persistence NSE $got, recomputed $pnse"
+"$H" eval -c "$T/demo.yaml" --per-step >"$T/step.out" 2>&1 || fail "eval --per-step: $(cat "$T/step.out")"
+[ "$(grep -Ec '^ +[1-7]( +[-0-9.e+]+ +[-0-9.e+]+ +(-?[0-9.]+|nan)){3}$' "$T/step.out")" = 7 ] ||
+    fail "eval --per-step: $(cat "$T/step.out")"
 # the 99% interval holds at least the 90% one's points, and most of them
 tail -n 1 "$T/eval.out" | awk '{ sub("cov90=", "", $4); sub("cov99=", "", $5); exit !($5 >= $4 && $4 > 0.5) }' ||
     fail "coverage: $(tail -n 1 "$T/eval.out")"

@@ -72,8 +72,17 @@ for m in m0 m1 m2; do
         fail "no eval line for $m: $(cat "$T/eval.out")"
 done
 grep -q '^pooled series=3 windows=[0-9]* mse=' "$T/eval.out" || fail "no pooled line"
-tail -n 1 "$T/eval.out" | grep -Eq '^test mse=[0-9.]+ mae=[0-9.]+ cov90=[0-9.]+ cov99=[0-9.]+$' ||
+tail -n 1 "$T/eval.out" |
+    grep -Eq '^test mse=[0-9.]+ mae=[0-9.]+ cov90=[0-9.]+ cov99=[0-9.]+ nse=-?[0-9.]+ persistence_nse=-?[0-9.]+$' ||
     fail "last line: $(tail -n 1 "$T/eval.out")"
+# the many-series table: one row per series and forecast, the naive ones with their skill
+for m in m0 m1 m2; do
+    for f in model persistence 'window mean'; do
+        [ "$(grep -Ec "^  $m +power +$f " "$T/eval.out")" = 1 ] || fail "no $f row for $m: $(cat "$T/eval.out")"
+    done
+done
+grep -q '^pooled series=3 .* mean_nse=.* persistence_nse=.* window_mean_nse=' "$T/eval.out" ||
+    fail "pooled line: $(grep '^pooled' "$T/eval.out")"
 nse() { sed -n "s/^series $1 .* nse=\([-0-9.na]*\) .*/\1/p" "$T/eval.out"; }
 for m in m0 m1 m2; do
     awk -v v="$(nse $m)" 'BEGIN { exit !(v > 0.8) }' || fail "$m: test NSE $(nse $m), want > 0.8"
