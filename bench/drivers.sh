@@ -46,7 +46,7 @@ pipelines:
     model:
       kind: itransformer
       checkpoint: $OUT/$1-$2-$3.safetensors
-      params: {d_model: 64, n_heads: 4, e_layers: 2, d_ff: 128, dropout: 0.1}
+      params: {d_model: 64, n_heads: 4, e_layers: 2, d_ff: 128, dropout: 0.1${PARAMS:+, $PARAMS}}
       train: {epochs: $EPOCHS, batch: 32, lr: 1.0e-3, patience: 3, seed: $3}
       data: {split: ratio, ratios: [0.7, 0.1, 0.2], $data}
     variables:
@@ -84,6 +84,6 @@ for g in $gauges; do
     nm=$(mean <"$OUT/$g.ms")
     np=$(awk '{ print $2 }' "$OUT/$g.ms" | mean)
     printf '| %s | %s | %s | %s | %s | %s |\n' "$g" "$np" "$ns" "$nm" \
-        "$(awk -v a="$nm" -v b="$np" 'BEGIN { print a > b ? "yes" : "no" }')" \
-        "$(awk -v a="$nm" -v b="$ns" 'BEGIN { print a > b ? "yes" : "no" }')"
+        "$(awk -v a="$nm" -v b="$np" 'BEGIN { print (a > b ? "yes" : "no") }')" \
+        "$(awk -v a="$nm" -v b="$ns" 'BEGIN { print (a > b ? "yes" : "no") }')"
 done

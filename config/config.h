@@ -93,6 +93,7 @@ typedef struct hz_cfg_model_params {
     int distil, mix; /* informer */
     int embed;       /* HZ_EMBED_* */
     int use_norm, use_marks;
+    int norm_centre; /* 0: the window's mean, 1: its last value */
     int c_embedding; /* nilmformer */
     int *dilations;  /* nilmformer */
     size_t n_dilations;

@@ -35,6 +35,7 @@ static const char *const optimizers[] = {"adam", "adamw", NULL};
 static const char *const lradjs[] = {"type1", "cosine", "none", NULL};
 static const char *const splits[] = {"ett_hour", "ett_minute", "ratio", NULL};
 static const char *const features[] = {"M", "S", "MS", NULL};
+static const char *const norm_centres[] = {"mean", "last", NULL};
 static const char *const transforms[] = {"none", "log1p", NULL};      /* HZ_CFG_TF_* */
 static const char *const date_orders[] = {"ymd", "mdy", "dmy", NULL}; /* HZ_CSV_*, csv.h */
 
@@ -686,6 +687,15 @@ static const hz_ckey params_keys[] = {
      .def = "true",
      .kinds = KT,
      .doc = "Instance normalisation of each variate over the lookback."},
+    {.name = "norm_centre",
+     .type = HZ_CT_ENUM,
+     O(hz_cfg_model_params, norm_centre),
+     .def = "mean",
+     .enums = norm_centres,
+     .kinds = KT,
+     .doc = "With `use_norm`: what each variate is centred on, and what a zero output "
+            "forecasts: the window's `mean` (the paper), or its `last` value, so the model "
+            "learns the change from persistence (slow rivers, snowmelt; docs/MODELS.md)."},
     {.name = "use_marks",
      .type = HZ_CT_BOOL,
      O(hz_cfg_model_params, use_marks),

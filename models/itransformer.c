@@ -33,9 +33,11 @@ static hz_tensor *itr_forward(hz_model *m, hz_ctx *c, const hz_model_input *in)
     if (f->use_norm) {
         /* x is data (no gradient), so mu and sigma are constants as in the official code */
         mu = hz_mean(c, x, 1, 1); /* [B, 1, N] */
-        x = hz_sub(c, x, mu);
-        sigma = hz_sqrt(c, hz_add_scalar(c, hz_mean(c, hz_mul(c, x, x), 1, 1), 1e-5));
-        x = hz_div(c, x, sigma);
+        hz_tensor *xc = hz_sub(c, x, mu);
+        sigma = hz_sqrt(c, hz_add_scalar(c, hz_mean(c, hz_mul(c, xc, xc), 1, 1), 1e-5));
+        if (f->norm_last) /* centred on the last value: zero output = persistence */
+            xc = hz_sub(c, x, mu = hz_slice(c, x, 1, T - 1, 1));
+        x = hz_div(c, xc, sigma);
     }
     int perm[3] = {0, 2, 1};
     hz_tensor *tok = hz_permute(c, x, perm); /* [B, N, T] */

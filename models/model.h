@@ -30,6 +30,7 @@ typedef struct hz_model_conf {
     double dropout;
     int activation; /* HZ_ACT_GELU / HZ_ACT_RELU */
     int use_norm;   /* iTransformer instance normalisation */
+    int norm_last;  /* with use_norm: centred on the window's last value, not its mean */
     /* Informer */
     int factor;
     int attn_full; /* 0: ProbSparse, 1: canonical full attention */

@@ -410,6 +410,7 @@ int hz_pipeline_model_conf(const hz_pipeline_conf *p, int n_vars, hz_model_conf 
     mc->distil = q->distil;
     mc->mix = q->mix;
     mc->use_norm = q->use_norm;
+    mc->norm_last = q->norm_centre == 1;
     mc->activation = HZ_ACT_GELU;
     mc->seed = (uint64_t)p->model.train.seed;
     if (mc->d_model % mc->n_heads)
