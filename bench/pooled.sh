@@ -6,7 +6,7 @@
 # pooled checkpoint all the same (scaled by its first full window, as horizond would).
 # Every series is scored on its own test split (the last 20% of its rows) in its own units:
 # `horizon eval`'s per-series lines give NSE (per horizon step over the test windows, the
-# mean over the steps; docs/MODELS.md §4.7), MSE and MAE in original units (cfs, degrees,
+# mean over the steps; docs/MODELS.md §4.8), MSE and MAE in original units (cfs, degrees,
 # watts; the UCI household in kW), and the NSE of persistence on the same windows.
 #
 #   bench/pooled.sh [camels|ett|nilm ...]      (default: all three; minutes each on 2 cores)
