@@ -203,8 +203,12 @@ static void coverage(const hz_pipeline_conf *p, const hz_st_file *f, const hz_pr
             printf("%s", none);
         return;
     }
-    if (hz_calib_intervals(f, p, d->names, P, d->table.cols, sc, levels, 2, 0, &iv, &calibrated,
-                           err, sizeof err)) {
+    const hz_windows *w = &d->win[2];
+    hz_scaler osc; /* the forecast variables' (features MS: the target's) */
+    hz_scaler_out(sc, w, &osc);
+    if (hz_calib_intervals(f, p, d->names + (w->target >= 0 ? w->target : 0), P,
+                           hz_windows_out_cols(w), &osc, levels, 2, 0, &iv, &calibrated, err,
+                           sizeof err)) {
         hz_cli_error(CMD, "%s", err);
         return;
     }

@@ -76,7 +76,8 @@ typedef struct hz_cfg_source {
 typedef struct hz_cfg_window {
     int64_t period_ms;
     int lookback, horizon, stride, label_len;
-    int fill; /* HZ_FILL_* */
+    int fill;    /* HZ_FILL_* */
+    int max_gap; /* training: the longest hole filled; a longer one ends a stretch */
 } hz_cfg_window;
 
 typedef struct hz_cfg_batch {

@@ -556,6 +556,15 @@ static const hz_ckey window_keys[] = {
      .def = "previous",
      .enums = fills,
      .doc = "Gap filling: repeat the previous value, interpolate, or mark missing."},
+    {.name = "max_gap",
+     .type = HZ_CT_INT,
+     O(hz_cfg_window, max_gap),
+     .def = "4",
+     .min = 0,
+     .max = 1000000,
+     .doc = "Training: a hole in the stored history of at most this many periods is filled "
+            "by `fill` (none: not filled); a longer one ends a stretch, and no training "
+            "window spans it.  Both are counted in the training log."},
 };
 static const hz_csec window_sec = {"window", window_keys,  NKEYS(window_keys),
                                    0,        check_window, "The sliding window kept per series."};

@@ -22,6 +22,9 @@ void hz_prepared_free(hz_prepared *d)
     hz_names_free(d->names, d->table.cols);
     free(d->scaled);
     free(d->marks);
+    free(d->stretch);
+    for (int s = 0; s < 3; s++)
+        free(d->starts[s]);
     memset(d, 0, sizeof *d);
 }
 
@@ -175,6 +178,8 @@ out:
     return rc;
 }
 
+static int regularise(const hz_pipeline_conf *p, hz_prepared *d);
+
 int hz_prepared_load(const hz_config *cfg, const hz_pipeline_conf *p, const char *series,
                      hz_prepared *d, char *err, size_t errlen)
 {
@@ -205,6 +210,10 @@ int hz_prepared_load(const hz_config *cfg, const hz_pipeline_conf *p, const char
         d->names[0] = keep;
         d->table.cols = 1;
     }
+    if (regularise(p, d)) {
+        hz_prepared_free(d);
+        return hz_err(err, errlen, HZ_ENOMEM, "pipeline %s: out of memory", p->name);
+    }
     return 0;
 }
 
@@ -218,6 +227,91 @@ void hz_windows_roles(const hz_pipeline_conf *p, hz_windows *w)
         for (size_t i = 0; i < p->source.fields.n_values && w->n_known < HZ_DS_MAXVARS; i++)
             if (!strcmp(p->source.fields.values[i], dc->known[k]))
                 w->known[w->n_known++] = (int)i;
+}
+
+/* Slots missing between rows i - 1 and i of t on a grid of per ms. */
+static int64_t missing_slots(const hz_table *t, int i, int64_t per)
+{
+    int64_t d = t->ts_ms[i] - t->ts_ms[i - 1];
+    return d > per ? d / per - 1 : 0;
+}
+
+/* Row r of the regular table: the k-th of m filled slots after row a, towards row b. */
+static void fill_row(float *dst, const float *a, const float *b, int cols, int k, int64_t m,
+                     int linear)
+{
+    for (int c = 0; c < cols; c++)
+        dst[c] = linear ? a[c] + (b[c] - a[c]) * (float)(k + 1) / (float)(m + 1) : a[c];
+}
+
+/* Puts d->table on the window's grid: a hole of at most window.max_gap periods is filled by
+ * window.fill (none: not filled), a longer one starts a new stretch (d->stretch); counted in
+ * d->filled, d->holes, d->hole_slots.  Returns 0 or HZ_ENOMEM. */
+static int regularise(const hz_pipeline_conf *p, hz_prepared *d)
+{
+    hz_table *t = &d->table;
+    int64_t per = p->window.period_ms, maxg = p->window.max_gap, rows = t->rows;
+    int fill = p->window.fill != HZ_CFG_FILL_NONE, C = t->cols;
+    if (per <= 0 || t->rows < 2)
+        return 0;
+    for (int i = 1; i < t->rows; i++) {
+        int64_t m = missing_slots(t, i, per);
+        rows += m && m <= maxg && fill ? m : 0;
+    }
+    int64_t *ts = malloc((size_t)rows * sizeof *ts);
+    float *v = malloc((size_t)rows * C * sizeof *v);
+    d->stretch = malloc((size_t)t->rows * sizeof *d->stretch);
+    if (!ts || !v || !d->stretch) {
+        free(ts);
+        free(v);
+        return HZ_ENOMEM;
+    }
+    int r = 0;
+    for (int i = 0; i < t->rows; i++) {
+        int64_t m = i ? missing_slots(t, i, per) : 0;
+        if (m && m <= maxg && fill) {
+            for (int k = 0; k < m; k++, r++) {
+                ts[r] = t->ts_ms[i - 1] + (k + 1) * per;
+                fill_row(v + (size_t)r * C, t->values + (size_t)(i - 1) * C,
+                         t->values + (size_t)i * C, C, k, m, p->window.fill == HZ_CFG_FILL_LINEAR);
+            }
+            d->filled += (int)m;
+        } else if (m) {
+            d->stretch[d->n_stretch++] = r;
+            d->holes++;
+            d->hole_slots += m;
+        }
+        ts[r] = t->ts_ms[i];
+        memcpy(v + (size_t)r * C, t->values + (size_t)i * C, (size_t)C * sizeof *v);
+        r++;
+    }
+    free(t->ts_ms);
+    free(t->values);
+    t->ts_ms = ts;
+    t->values = v;
+    t->rows = r;
+    return 0;
+}
+
+/* With stretches: split s's windows are those inside one stretch (d->starts[s]). */
+static int stretch_windows(hz_prepared *d, int s)
+{
+    hz_windows *w = &d->win[s];
+    if (!d->n_stretch || w->count < 1)
+        return 0;
+    int span = w->seq_len + w->pred_len, n = 0, j = 0;
+    if (!(d->starts[s] = malloc((size_t)w->count * sizeof(int))))
+        return HZ_ENOMEM;
+    for (int i = 0; i < w->count; i++) {
+        int a = w->begin + i;
+        while (j < d->n_stretch && d->stretch[j] <= a)
+            j++; /* the first stretch start after a */
+        if (j == d->n_stretch || d->stretch[j] >= a + span)
+            d->starts[s][n++] = a;
+    }
+    w->starts = d->starts[s];
+    w->count = n;
+    return 0;
 }
 
 /* Columns whose variable says `transform: log1p` are modelled in log1p space. */
@@ -278,6 +372,8 @@ int hz_prepared_split(const hz_pipeline_conf *p, const hz_model_conf *mc, const 
         hz_windows_init(&d->win[s], d->scaled, d->marks, t->cols, d->n_marks, d->begin[s],
                         d->end[s], mc->seq_len, mc->label_len, mc->pred_len);
         hz_windows_roles(p, &d->win[s]);
+        if (stretch_windows(d, s))
+            return hz_err(err, errlen, HZ_ENOMEM, "out of memory");
     }
     return 0;
 }

@@ -24,6 +24,12 @@ typedef struct hz_prepared {
     hz_scaler scaler;
     int begin[3], end[3]; /* train / val / test rows */
     hz_windows win[3];
+    /* the table on the window's grid (training/prepare.c regularise): slots filled, holes
+     * that end a stretch and the slots they span; the row each later stretch starts at */
+    int filled, holes;
+    int64_t hole_slots;
+    int *stretch, n_stretch;
+    int *starts[3]; /* with stretches: each split's window starts, owned */
 } hz_prepared;
 
 /* Reads the pipeline's source (csv: the file; sqlite: the readings of one series — `series`

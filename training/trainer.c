@@ -375,6 +375,11 @@ static int run_train(run *r, char *err, size_t errlen)
             p->name, r->series ? ", series " : "", r->series ? r->series : "",
             hz_model_kind_name(r->mc.kind), r->d.table.cols, r->d.table.rows, r->d.win[0].count,
             r->d.win[1].count, r->d.win[2].count, (long long)r->m->params.n_trainable);
+    if (!r->pooled && (r->d.filled || r->d.holes))
+        say(log,
+            "train: the history's gaps: %d slots filled (window.fill, holes of at most %d); "
+            "%d longer holes (%lld slots) end stretches, no window spans them",
+            r->d.filled, r->p->window.max_gap, r->d.holes, (long long)r->d.hole_slots);
     progress pr = {.log = log,
                    .tty = !log && isatty(STDERR_FILENO),
                    .epochs = tc->epochs,

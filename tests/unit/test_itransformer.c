@@ -21,7 +21,15 @@
 
 #define FIX "tests/fixtures/itransformer_small"
 
+static hz_model *model_from_fixture_ms(fixture *fx, double dropout, int out_col);
+
 static hz_model *model_from_fixture(fixture *fx, double dropout)
+{
+    return model_from_fixture_ms(fx, dropout, -1);
+}
+
+/* out_col >= 0: the same weights forecasting variate out_col alone (features MS). */
+static hz_model *model_from_fixture_ms(fixture *fx, double dropout, int out_col)
 {
     json_error_t je;
     json_t *cfg = json_loads(fx->config, 0, &je);
@@ -40,6 +48,10 @@ static hz_model *model_from_fixture(fixture *fx, double dropout)
     c.enc_in = c.c_out = (int)json_integer_value(json_object_get(fxc, "n_vars"));
     c.n_marks = 4;
     c.dropout = dropout;
+    if (out_col >= 0) {
+        c.c_out = 1;
+        c.out_col = out_col;
+    }
     json_decref(cfg);
     hz_model *m;
     char err[HZ_ERRLEN];
@@ -77,6 +89,39 @@ static void test_forward_matches_reference(void **state)
     assert_true(fx_compare("output (2nd)", y->data, e, ne, 1e-4, 0) <= 1);
     hz_ctx_free(&c);
     hz_model_free(m);
+    fixture_close(&fx);
+}
+
+/* features MS as the official code computes it (every variate forecast, the target's
+ * kept): each variate's column of the reference output, from a model forecasting it alone. */
+static void test_ms_output_is_the_reference_column(void **state)
+{
+    (void)state;
+    fixture fx;
+    assert_int_equal(fixture_open(&fx, FIX), 0);
+    const float *x = fx_f32(fx.inputs, "x_enc", NULL);
+    const float *xm = fx_f32(fx.inputs, "x_mark_enc", NULL);
+    size_t ne = 0;
+    const float *e = fx_f32(fx.expected, "output", &ne);
+    hz_model *full = model_from_fixture(&fx, 0.1);
+    int N = full->conf.enc_in, P = full->conf.pred_len;
+    hz_model_free(full);
+    for (int k = 0; k < N; k += N - 1) { /* the first and the last (the papers' target) */
+        hz_model *m = model_from_fixture_ms(&fx, 0.1, k);
+        hz_model_input in = {.batch = 3, .x = x, .x_mark = xm};
+        hz_ctx c;
+        hz_ctx_init(&c, 1 << 20, 0);
+        hz_tensor *y = hz_model_forward(m, &c, &in);
+        assert_int_equal(y->n, 3 * P);
+        float col[3 * 1024];
+        assert_true(3 * P <= 3 * 1024);
+        for (int i = 0; i < 3 * P; i++)
+            col[i] = e[(size_t)i * N + k];
+        assert_true(fx_compare("MS output", y->data, col, (size_t)(3 * P), 1e-4, 0) <= 1);
+        hz_ctx_free(&c);
+        hz_model_free(m);
+    }
+    (void)ne;
     fixture_close(&fx);
 }
 
@@ -194,6 +239,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_forward_matches_reference),
+        cmocka_unit_test(test_ms_output_is_the_reference_column),
         cmocka_unit_test(test_train_step_gradients_match_reference),
         cmocka_unit_test(test_timef_marks_match_reference),
         cmocka_unit_test(test_checkpoint_round_trip),

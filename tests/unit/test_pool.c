@@ -196,11 +196,50 @@ static void test_each_series_own_scaler(void **state)
     hz_pool_free(&pool);
 }
 
+/* Training windows respect timestamps (training/prepare.c): series big with slots 100-101
+ * missing (a hole of 2 <= window.max_gap 4: filled by repeating) and 150-159 (10: a new
+ * stretch); no window spans the long hole. */
+static void test_holes_filled_or_stretches(void **state)
+{
+    fixture *fx = *state;
+    const hz_pipeline_conf *p = &fx->cfg->pipelines[0];
+    sqlite3 *db;
+    assert_int_equal(sqlite3_open(fx->db, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db,
+                                  "DELETE FROM readings WHERE series = 'big' AND (ts / 60000 "
+                                  "BETWEEN 100 AND 101 OR ts / 60000 BETWEEN 150 AND 159)",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    sqlite3_close(db);
+    hz_model_conf mc;
+    char err[HZ_ERRLEN];
+    hz_prepared d;
+    assert_int_equal(hz_pipeline_model_conf(p, 1, &mc, err, sizeof err), 0);
+    assert_int_equal(hz_prepared_load(fx->cfg, p, "big", &d, err, sizeof err), 0);
+    assert_int_equal(d.filled, 2);
+    assert_int_equal(d.holes, 1);
+    assert_int_equal(d.hole_slots, 10);
+    assert_int_equal(d.table.rows, 290);
+    assert_int_equal(d.table.ts_ms[100], 100 * 60000);      /* a filled slot */
+    assert_true(d.table.values[100] == d.table.values[99]); /* fill: previous */
+    assert_int_equal(hz_prepared_split(p, &mc, NULL, &d, err, sizeof err), 0);
+    const hz_windows *w = &d.win[0]; /* train rows [0, 203): stretch 2 starts at row 150 */
+    assert_non_null(w->starts);
+    assert_int_equal(w->count, (150 - 28 + 1) + (203 - 150 - 28 + 1));
+    for (int i = 0; i < w->count; i++) {
+        int s0 = hz_windows_start(w, i);
+        assert_true(s0 + 28 <= 150 || s0 >= 150);
+        assert_int_equal(d.table.ts_ms[s0 + 27] - d.table.ts_ms[s0], 27 * 60000);
+    }
+    hz_prepared_free(&d);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_draw_epoch_balanced),
         cmocka_unit_test_setup_teardown(test_each_series_own_scaler, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_holes_filled_or_stretches, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
