@@ -179,6 +179,8 @@ static void test_constant_observations(void **state)
     assert_string_equal(hz_skill_fmt(buf, sizeof buf, -m.nse, 3, 1), "nan");
     assert_string_equal(hz_skill_fmt(buf, sizeof buf, 0.05, 2, 1), "+0.05");
     assert_string_equal(hz_skill_fmt(buf, sizeof buf, -0.25, 3, 0), "-0.250");
+    assert_string_equal(hz_skill_fmt(buf, sizeof buf, -0.0001, 3, 0), "0.000");
+    assert_string_equal(hz_skill_fmt(buf, sizeof buf, -0.0004, 3, 1), "+0.000");
     hz_skill_free(&s);
 }
 
