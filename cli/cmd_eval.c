@@ -412,6 +412,13 @@ static const char *series_scaler(const eval_ctx *e, const char *series, const hz
     return "first_window";
 }
 
+/* The name series is shown by: its own, a CSV source's fixed series id, else "-". */
+static const char *series_label(const hz_pipeline_conf *p, const char *series)
+{
+    const char *csv = p->source.kind == HZ_CFG_SOURCE_CSV ? p->source.csv.series : NULL;
+    return series ? series : csv && *csv ? csv : "-";
+}
+
 /* series' data (NULL: the source's only one) split and scaled for e's checkpoint, *rule
  * the scaler's (series_scaler).  HZ_EXIT_OK or HZ_EXIT_FAIL (message printed). */
 static int load_series(const eval_ctx *e, const char *series, hz_prepared *d, hz_scaler *sc,
@@ -447,7 +454,7 @@ static int eval_series(const eval_ctx *e, const char *series, int verbose, serie
     hz_scaler sc;
     float *pred = NULL;
     hz_model *m = e->m;
-    const char *rule = NULL, *name = series ? series : "-";
+    const char *rule = NULL, *name = series_label(e->p, series);
     int rc = load_series(e, series, &d, &sc, &rule);
     if (rc)
         goto out;
@@ -489,10 +496,12 @@ out:
 }
 
 /* The series to score: --series; with model.data.pool every series of the SQLite table;
- * else the source's only one (NULL).  *ids owned by the caller (hz_names_free). */
+ * else the source's only one (by name when the SQLite table holds one; otherwise NULL, and
+ * hz_prepared_load says why).  *ids owned by the caller (hz_names_free). */
 static int series_list(const hz_pipeline_conf *p, const char *series, char ***ids, int *n)
 {
-    char err[HZ_ERRLEN];
+    char err[HZ_ERRLEN], **all = NULL;
+    int m = 0;
     *n = 1;
     *ids = calloc(1, sizeof **ids);
     if (!*ids) {
@@ -501,13 +510,24 @@ static int series_list(const hz_pipeline_conf *p, const char *series, char ***id
     }
     if (series)
         (*ids)[0] = strdup(series);
-    if (series || !p->model.data.pool || p->source.kind != HZ_CFG_SOURCE_SQLITE)
+    if (series || p->source.kind != HZ_CFG_SOURCE_SQLITE)
         return HZ_EXIT_OK;
-    free(*ids);
-    if (hz_pool_list(p->source.sqlite.path, p->source.sqlite.table, ids, n, err, sizeof err)) {
+    int rc = hz_pool_list(p->source.sqlite.path, p->source.sqlite.table, &all, &m, err, sizeof err);
+    if (!p->model.data.pool) {
+        if (!rc && m == 1) {
+            (*ids)[0] = all[0];
+            all[0] = NULL;
+        }
+        hz_names_free(all, m);
+        return HZ_EXIT_OK;
+    }
+    if (rc) {
         hz_cli_error(CMD, "%s", err);
         return HZ_EXIT_FAIL;
     }
+    hz_names_free(*ids, 1);
+    *ids = all;
+    *n = m;
     return HZ_EXIT_OK;
 }
 

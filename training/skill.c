@@ -136,6 +136,8 @@ double hz_skill_score(double mse, double mse_naive)
 
 const char *hz_skill_fmt(char *buf, size_t len, double v, int prec, int sign)
 {
+    if (fabs(v) < 0.5 * pow(10, -prec))
+        v = 0; /* not "-0.000" */
     if (isnan(v))
         snprintf(buf, len, "nan");
     else

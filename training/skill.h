@@ -69,7 +69,8 @@ void hz_skill_get(const hz_skill *s, int fc, int k, int t, hz_skill_scores *out)
 double hz_skill_score(double mse, double mse_naive);
 
 /* v printed with prec decimals into buf, "nan" for a NaN of either sign (printf writes
- * "-nan" for some); with sign, positive numbers get a "+".  Returns buf. */
+ * "-nan" for some), a value that rounds to 0 as 0 (not "-0.000"); with sign, positive
+ * numbers and 0 get a "+".  Returns buf. */
 const char *hz_skill_fmt(char *buf, size_t len, double v, int prec, int sign);
 
 #endif

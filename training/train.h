@@ -79,8 +79,10 @@ int hz_train(hz_model *m, const hz_windows *train, const hz_windows *val, const 
 
 typedef struct hz_eval_result {
     int windows;
-    double mse, mae;             /* scaled data (as the papers report) */
-    double mse_orig, mae_orig;   /* original units (scaler std applied), NaN without a scaler */
+    double mse, mae; /* scaled data (as the papers report) */
+    /* original units (scaler undone), NaN without a scaler; pooled over the output columns,
+     * so meaningful for one variable (per variable: training/skill.h) */
+    double mse_orig, mae_orig;
     double *mse_step, *mae_step; /* [pred_len] scaled, owned by the result (hz_eval_free) */
 } hz_eval_result;
 

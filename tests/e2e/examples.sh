@@ -38,5 +38,5 @@ tail -n 1 "$T/eval.out" |
 for f in model persistence 'window mean' 'skill vs persistence: mse'; do
     [ "$(grep -c "^  $f " "$T/eval.out")" = 7 ] || fail "eval: not 7 '$f' lines: $(cat "$T/eval.out")"
 done
-grep -q '^test  series - *variable OT ' "$T/eval.out" || fail "eval: no block for OT: $(cat "$T/eval.out")"
+grep -q '^test  series ETTh1 *variable OT ' "$T/eval.out" || fail "eval: no block for OT: $(cat "$T/eval.out")"
 echo "examples: ok ($n CSV paths inside the repository; ETTh1 iTransformer probe trained and evaluated)"

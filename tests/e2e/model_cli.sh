@@ -49,7 +49,7 @@ for f in model persistence 'window mean'; do
 done
 grep -Eq '^  skill vs persistence: mse -?[0-9.]+ nse [-+][0-9.]+; vs window mean: mse -?[0-9.]+ nse [-+][0-9.]+$' \
     "$T/eval.out" || fail "eval: no skill line: $(cat "$T/eval.out")"
-grep -q '^series - windows=870 .* nse=.* kge=.* persistence_nse=.* window_mean_nse=' "$T/eval.out" ||
+grep -q '^series choptank windows=870 .* nse=.* kge=.* persistence_nse=.* window_mean_nse=' "$T/eval.out" ||
     fail "eval: series line: $(grep '^series' "$T/eval.out")"
 # persistence's NSE recomputed from the readings: per step over the 870 test windows (the
 # last 20% of the rows, read from 60 rows earlier), the mean over the 7 steps

@@ -1,8 +1,8 @@
 /* test_skill.c — training/skill.c on hand-computed cases: NSE of a perfect forecast (1) and
  * of the observed mean (0), KGE on small series whose r, alpha and beta are known, the naive
  * forecasts of a window (its last value, its mean; in original units, also for the target
- * column of features MS), the three forecasts scored on a ramp, and a constant observation
- * whose NSE is NaN and prints as "nan". */
+ * column of features MS), the three forecasts scored on a ramp and on the target column of
+ * features MS, and a constant observation whose NSE is NaN and prints as "nan". */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -128,6 +128,34 @@ static void test_skill_on_ramp(void **state)
     hz_skill_free(&s);
 }
 
+/* features MS: the model's one output column is table column 1; the other is never read */
+static void test_skill_of_target_column(void **state)
+{
+    float data[6 * 2], pred[3];
+    hz_scaler sc = {.cols = 2, .mean = {0, 0}, .std = {1, 1}};
+    for (int r = 0; r < 6; r++) {
+        data[2 * r] = NAN; /* an input the model reads, not a target */
+        data[2 * r + 1] = (float)(r * r);
+    }
+    hz_windows w;
+    hz_windows_init(&w, data, NULL, 2, 0, 0, 5, 2, 0, 1);
+    w.target = 1;
+    for (int i = 0; i < 3; i++)
+        pred[i] = data[2 * (i + 2) + 1];
+    hz_skill s;
+    char err[128];
+    assert_int_equal(hz_skill_init(&s, 1, hz_windows_out_cols(&w), err, sizeof err), 0);
+    hz_skill_add(&s, &w, &sc, pred, 3);
+    hz_skill_scores m, p;
+    hz_skill_get(&s, HZ_FC_MODEL, 0, -1, &m);
+    hz_skill_get(&s, HZ_FC_PERSIST, 0, -1, &p);
+    assert_float_equal(m.nse, 1, 1e-9);
+    /* targets 4 9 16, persistence 1 4 9: errors 3 5 7 */
+    assert_float_equal(p.mse, (9 + 25 + 49) / 3.0, 1e-6);
+    assert_float_equal(p.mae, 5, 1e-6);
+    hz_skill_free(&s);
+}
+
 static void test_constant_observations(void **state)
 {
     float data[6] = {0.5f, 0.5f, 0.5f, 0.5f, 0.5f, 0.5f}, pred[3] = {0.4f, 0.5f, 0.6f};
@@ -151,15 +179,17 @@ static void test_constant_observations(void **state)
     assert_string_equal(hz_skill_fmt(buf, sizeof buf, -m.nse, 3, 1), "nan");
     assert_string_equal(hz_skill_fmt(buf, sizeof buf, 0.05, 2, 1), "+0.05");
     assert_string_equal(hz_skill_fmt(buf, sizeof buf, -0.25, 3, 0), "-0.250");
+    assert_string_equal(hz_skill_fmt(buf, sizeof buf, -0.0001, 3, 0), "0.000");
+    assert_string_equal(hz_skill_fmt(buf, sizeof buf, -0.0004, 3, 1), "+0.000");
     hz_skill_free(&s);
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_nse_perfect_and_mean),  cmocka_unit_test(test_kge_known),
-        cmocka_unit_test(test_naive_forecasts),       cmocka_unit_test(test_skill_on_ramp),
-        cmocka_unit_test(test_constant_observations),
+        cmocka_unit_test(test_nse_perfect_and_mean),   cmocka_unit_test(test_kge_known),
+        cmocka_unit_test(test_naive_forecasts),        cmocka_unit_test(test_skill_on_ramp),
+        cmocka_unit_test(test_skill_of_target_column), cmocka_unit_test(test_constant_observations),
     };
     return cmocka_run_group_tests_name("skill", tests, NULL, NULL);
 }
