@@ -714,13 +714,19 @@ static int names_header(hz_csv_reader *r, char *err, size_t errlen)
     return 0;
 }
 
-/* The timestamp's column(s): date parts, or the time column (default the first) and an
- * optional time-of-day column. */
+/* The timestamp's column(s): date parts, or the time column (default the first column that is
+ * not the series or the flag) and an optional time-of-day column. */
 static int pick_time(hz_csv_reader *r, char *err, size_t errlen)
 {
     int nd = r->o.ndate_columns;
     if (nd == 0) {
-        r->tcol = r->o.time_column ? find_col(r, r->o.time_column) : 0;
+        r->tcol = 0; /* default: the first column that is not the series or the flag */
+        while (r->tcol == r->scol || r->tcol == r->fcol)
+            r->tcol++;
+        if (r->o.time_column)
+            r->tcol = find_col(r, r->o.time_column);
+        if (r->tcol >= (int)r->nheader)
+            return hz_err(err, errlen, HZ_EINVAL, "%s: no column left for the time", r->path);
         if (r->tcol < 0)
             return missing_col(r, r->o.time_column, err, errlen);
         if (r->o.time_column2 && (r->tcol2 = find_col(r, r->o.time_column2)) < 0)
@@ -756,13 +762,13 @@ static int col_used(const hz_csv_reader *r, int i)
  * the others). */
 static int pick_columns(hz_csv_reader *r, char *err, size_t errlen)
 {
-    int rc = pick_time(r, err, errlen);
-    if (rc)
-        return rc;
     if (r->o.series_column && (r->scol = find_col(r, r->o.series_column)) < 0)
         return missing_col(r, r->o.series_column, err, errlen);
     if (r->o.flag_column && (r->fcol = find_col(r, r->o.flag_column)) < 0)
         return missing_col(r, r->o.flag_column, err, errlen);
+    int rc = pick_time(r, err, errlen);
+    if (rc)
+        return rc;
     if (r->o.columns && r->o.ncolumns > 0) {
         r->ncols = r->o.ncolumns;
         if (!(r->vcol = calloc((size_t)r->ncols, sizeof *r->vcol)))

@@ -34,10 +34,10 @@ enum { HZ_CSV_EPOCH_AUTO = 0, HZ_CSV_EPOCH_S = 1, HZ_CSV_EPOCH_MS = 2 }; /* nume
 #define HZ_CSV_MAX_DATE_PARTS 5
 
 typedef struct hz_csv_opts {
-    char delimiter;             /* 0: detect (csv.c detect_delim); HZ_CSV_WHITESPACE */
-    const char *time_column;    /* NULL: the first column (unless date_columns) */
-    const char *time_column2;   /* optional time-of-day column joined to time_column with a
-                                   space (UCI household power has Date;Time) */
+    char delimiter;           /* 0: detect (csv.c detect_delim); HZ_CSV_WHITESPACE */
+    const char *time_column;  /* NULL: the first column not series or flag (unless date_columns) */
+    const char *time_column2; /* optional time-of-day column joined to time_column with a
+                                 space (UCI household power has Date;Time) */
     const char *const *columns; /* value columns by name; NULL: every column not used else */
     int ncolumns;               /* entries in columns (<= HZ_MAX_VARS for the source) */
     int date_order;             /* HZ_CSV_* for slashed dates; default YMD */
