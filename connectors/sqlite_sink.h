@@ -8,7 +8,8 @@
  *   forecasts (pipeline, series, variable, issued_ts, step) — updated;
  *   latest_forecasts (pipeline, series, variable) — replaced by a newer issue only;
  *   anomalies (pipeline, series, variable, ts, kind) — updated;
- *   dead letters (pipeline, origin, reason) — kept once.
+ *   dead letters (pipeline, origin, reason) — kept once;
+ *   reading flags (series, variable, ts) — code updated (hz_sqlite_sink_write_flag).
  * A failed write rolls back everything since the last flush and returns HZ_EDB, so the
  * caller replays from its last acknowledged position. */
 #ifndef HZ_SQLITE_SINK_H
