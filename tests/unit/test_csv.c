@@ -368,6 +368,27 @@ static void test_whitespace_names_date_parts(void **state)
     hz_csv_close(r);
 }
 
+/* Whitespace mode keeps quoted blanks, ignores trailing blanks and CRLF, and counts fields
+ * against the header. */
+static void test_whitespace_quotes(void **state)
+{
+    const char *path = write_file("wq.txt", "time name v\r\n"
+                                            "2020-01-01T00:00:00Z \"a b\" 1 \t\r\n"
+                                            "2020-01-01T01:00:00Z  c  2 3\n");
+    const char *cols[] = {"v"};
+    hz_csv_opts o = {.delimiter = HZ_CSV_WHITESPACE, .columns = cols, .ncolumns = 1};
+    char err[HZ_ERRLEN] = "";
+    hz_csv_reader *r = hz_csv_open(path, &o, err, sizeof err);
+    assert_non_null(r);
+    int64_t ts;
+    double v[1];
+    assert_int_equal(hz_csv_next(r, &ts, v, err, sizeof err), 1);
+    assert_float_equal(v[0], 1, 0);
+    assert_int_equal(hz_csv_next(r, &ts, v, err, sizeof err), HZ_EFORMAT);
+    assert_non_null(strstr(err, "wq.txt:3:28: expected 3 fields as in the header, got 4"));
+    hz_csv_close(r);
+}
+
 /* A preamble, then a header mixing spaces and tabs (the CAMELS forcing layout). */
 static void test_skip_preamble_mixed_header(void **state)
 {
@@ -540,6 +561,7 @@ int main(void)
         cmocka_unit_test(test_source_readings_and_dead_letters),
         cmocka_unit_test(test_utc_offset),
         cmocka_unit_test(test_whitespace_names_date_parts),
+        cmocka_unit_test(test_whitespace_quotes),
         cmocka_unit_test(test_skip_preamble_mixed_header),
         cmocka_unit_test(test_date_parts_checked),
         cmocka_unit_test(test_series_column),
