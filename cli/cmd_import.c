@@ -45,6 +45,7 @@ typedef struct import_stats {
     size_t flags;   /* quality codes stored (one per variable of a row) */
     size_t bad;     /* rows refused into dead_letters, duplicates included */
     size_t dups;    /* rows refused for repeating a (series, timestamp) of the file */
+    size_t series;  /* different series among the rows imported */
     double secs;
 } import_stats;
 
@@ -63,7 +64,8 @@ static void usage(FILE *f)
             "  --series NAME        series id (default: the file name without extension)\n"
             "  --series-column C    each row's series id is column C's value (many series in\n"
             "                       one file; an empty one is a bad row); not with --series\n"
-            "  --time-column C      timestamp column (default: the first column)\n"
+            "  --time-column C      timestamp column (default: the first column that is not\n"
+            "                       the series or flag column)\n"
             "  --time-column2 C     a separate time-of-day column joined to the date\n"
             "  --date-columns Y,M,D[,H[,MIN]]\n"
             "                       build the timestamp from year, month, day, hour and minute\n"
@@ -348,6 +350,7 @@ static int import_rows(const import_args *a, hz_csv_reader *r, hz_sink *k, int t
             last_report = now;
         }
     }
+    st->series = hz_import_seen_series(seen);
     hz_import_seen_free(seen);
     if (!rc)
         rc = k->ops->flush(k, -1, err, errlen);
@@ -359,7 +362,8 @@ static void summary(const import_args *a, const import_stats *st)
 {
     char what[320];
     if (a->co.series_column)
-        snprintf(what, sizeof what, "of the series in column \"%s\"", a->co.series_column);
+        snprintf(what, sizeof what, "of %zu series (column \"%s\")", st->series,
+                 a->co.series_column);
     else
         snprintf(what, sizeof what, "of series \"%s\"", a->series);
     printf("imported %zu rows (%zu values) %s from %s into %s in %.2f s (%.0f rows/s)\n", st->rows,

@@ -146,3 +146,8 @@ long hz_import_seen_add(hz_import_seen *s, const char *series, int64_t ts_ms, lo
     s->used++;
     return 0;
 }
+
+size_t hz_import_seen_series(const hz_import_seen *s)
+{
+    return s->nnames;
+}

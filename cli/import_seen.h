@@ -4,6 +4,7 @@
 #ifndef HZ_IMPORT_SEEN_H
 #define HZ_IMPORT_SEEN_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 typedef struct hz_import_seen hz_import_seen;
@@ -15,5 +16,8 @@ void hz_import_seen_free(hz_import_seen *s);
 /* Records (series, ts_ms) as first seen on line `line` (> 0).  Returns 0 when the pair is
  * new, the line it was first seen on when it is not, or HZ_ENOMEM. */
 long hz_import_seen_add(hz_import_seen *s, const char *series, int64_t ts_ms, long line);
+
+/* How many different series were added. */
+size_t hz_import_seen_series(const hz_import_seen *s);
 
 #endif

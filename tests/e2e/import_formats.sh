@@ -54,6 +54,7 @@ if "$H" import "$T/long.csv" --db "$T/long.sqlite" --series-column meter --quiet
     fail "an empty series should make the exit status 1"
 fi
 grep -q 'long.csv:5:1: column "meter": empty series name' "$T/err" || fail "empty series message: $(cat "$T/err")"
+grep -q 'imported 3 rows (3 values) of 2 series (column "meter")' "$T/out" || fail "series column summary: $(cat "$T/out")"
 [ "$(q "$T/long.sqlite" "SELECT group_concat(series || '=' || n, ' ') FROM (SELECT series, count(*) n FROM readings GROUP BY series ORDER BY series)")" = "m1=2 m2=1" ] ||
     fail "series column counts"
 [ "$(q "$T/long.sqlite" "SELECT count(*) FROM dead_letters WHERE origin LIKE '%long.csv:5:1'")" = 1 ] || fail "empty series dead letter"

@@ -20,6 +20,7 @@ static void test_first_line_reported(void **state)
     assert_int_equal(hz_import_seen_add(s, "g2", 1000, 6), 3);
     assert_int_equal(hz_import_seen_add(s, "g1", -1000, 7), 0); /* before the epoch */
     assert_int_equal(hz_import_seen_add(s, "g1", -1000, 8), 7);
+    assert_int_equal(hz_import_seen_series(s), 2);
     hz_import_seen_free(s);
 }
 
