@@ -11,7 +11,7 @@
 typedef struct seen_slot {
     int64_t ts;
     int32_t sid;
-    long line; /* 0: empty */
+    uint32_t line; /* 0: empty; lines past UINT32_MAX are kept as UINT32_MAX (16-byte slots) */
 } seen_slot;
 
 struct hz_import_seen {
@@ -141,8 +141,8 @@ long hz_import_seen_add(hz_import_seen *s, const char *series, int64_t ts_ms, lo
         return HZ_ENOMEM;
     seen_slot *e = &s->slots[slot_of(s->slots, s->nslots, sid, ts_ms)];
     if (e->line)
-        return e->line;
-    *e = (seen_slot){ts_ms, sid, line};
+        return (long)e->line;
+    *e = (seen_slot){ts_ms, sid, line < (long)UINT32_MAX ? (uint32_t)line : UINT32_MAX};
     s->used++;
     return 0;
 }
