@@ -597,15 +597,15 @@ static int open_file(hz_csv_reader *r, char *err, size_t errlen)
 static int skip_preamble(hz_csv_reader *r, char *err, size_t errlen)
 {
     for (int i = 0; i < r->o.skip_lines; i++) {
-        int c;
+        int c, n = 0;
         while ((c = getb(r)) >= 0 && c != '\n')
-            ;
+            n++;
         if (c < 0 && r->eof == 2)
             return hz_err(err, errlen, HZ_EIO, "%s:%ld: read error", r->path, r->line);
         if (c < 0)
             return hz_err(err, errlen, HZ_EFORMAT,
-                          "%s:%ld: the file ends within the %d lines to skip", r->path, r->line,
-                          r->o.skip_lines);
+                          "%s: the file has %d lines, not more than the %d to skip", r->path,
+                          i + (n > 0), r->o.skip_lines);
         r->line++;
     }
     return 0;
@@ -677,6 +677,8 @@ static int read_header(hz_csv_reader *r, char *err, size_t errlen)
 {
     r->header_line = r->line;
     int rc = read_record(r);
+    if (rc == HZ_EFORMAT)
+        return hz_err(err, errlen, rc, "%s: %s (in the header)", r->e_origin, r->e_reason);
     if (rc != 1)
         return hz_err(err, errlen, rc == 0 ? HZ_EFORMAT : rc, "%s:%ld: %s", r->path, r->header_line,
                       rc == 0 ? "no header row (empty file?)" : "cannot read the header");
