@@ -17,8 +17,8 @@
 
 enum { HZ_EXIT_OK = 0, HZ_EXIT_FAIL = 1, HZ_EXIT_USAGE = 2 };
 
-/* `horizon import FILE.csv --db FILE.sqlite ...` (cli/cmd_import.c): HZ_EXIT_FAIL also when
- * some rows were bad (skipped, reported and kept as dead letters). */
+/* `horizon import FILE --db FILE.sqlite ...` (cli/cmd_import.c, docs/IMPORT.md): HZ_EXIT_FAIL
+ * also when some rows were refused (bad or duplicate: reported and kept as dead letters). */
 int hz_cmd_import(int argc, char **argv);
 /* `horizon train -c FILE.yaml ...` (cli/cmd_train.c) */
 int hz_cmd_train(int argc, char **argv);

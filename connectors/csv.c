@@ -41,7 +41,13 @@ struct hz_csv_reader {
     int ncols;       /* value columns */
     int *vcol;       /* field index of each value column */
     char **na;       /* missing-value tokens */
+    double *na_num;  /* each token's number (NaN: the token is text only) */
     int nna;
+    int ws;                                 /* fields split at runs of spaces and tabs */
+    long header_line;                       /* line of the header (0: names given) */
+    int dcol[HZ_CSV_MAX_DATE_PARTS], ndcol; /* date-part columns (ndcol 0: none) */
+    int scol, fcol;                         /* series and flag columns (-1: none) */
+    char series[256], flag[256];            /* the last row's (csv.h hz_csv_series) */
     char e_origin[600], e_reason[400];
 };
 
@@ -169,12 +175,14 @@ static int parse_clock(const char **pp, int64_t *h, int64_t *mi, int64_t *sec, i
     return 0;
 }
 
-/* An optional zone at *p: Z, or +HH[:][MM] / -HH[:][MM] as minutes east of UTC. */
+/* An optional zone at *p: Z, or +HH[:][MM] / -HH[:][MM] as minutes east of UTC; *tz_min is
+ * left as it is when there is none. */
 static int parse_zone(const char **pp, int64_t *tz_min)
 {
     const char *p = *pp;
     if (*p == 'Z' || *p == 'z') {
         p++;
+        *tz_min = 0;
     } else if (*p == '+' || *p == '-') {
         int sign = *p++ == '-' ? -1 : 1;
         int64_t th, tm = 0;
@@ -192,7 +200,26 @@ static int parse_zone(const char **pp, int64_t *tz_min)
     return 0;
 }
 
+int hz_csv_parse_offset(const char *s, int *minutes)
+{
+    int64_t tz = 0;
+    if (!strcmp(s, "UTC") || !strcmp(s, "utc") || !strcmp(s, "0"))
+        s = "Z";
+    if (*s != 'Z' && *s != 'z' && *s != '+' && *s != '-')
+        return HZ_EFORMAT;
+    const char *p = s;
+    if (parse_zone(&p, &tz) || *p)
+        return HZ_EFORMAT;
+    *minutes = (int)tz;
+    return 0;
+}
+
 int hz_csv_parse_time(const char *s, int date_order, int epoch_unit, int64_t *ms)
+{
+    return hz_csv_parse_time_at(s, date_order, epoch_unit, 0, ms);
+}
+
+int hz_csv_parse_time_at(const char *s, int date_order, int epoch_unit, int offset_min, int64_t *ms)
 {
     while (*s == ' ' || *s == '\t')
         s++;
@@ -205,7 +232,7 @@ int hz_csv_parse_time(const char *s, int date_order, int epoch_unit, int64_t *ms
     int64_t y, mo, d;
     if (parse_date(&p, date_order, &y, &mo, &d))
         return HZ_EFORMAT;
-    int64_t h = 0, mi = 0, sec = 0, frac_ms = 0, tz_min = 0;
+    int64_t h = 0, mi = 0, sec = 0, frac_ms = 0, tz_min = offset_min;
     if (*p == 'T' || *p == ' ') {
         p++;
         while (*p == ' ')
@@ -347,10 +374,79 @@ static inline int quoted_byte(hz_csv_reader *r, int c, int *in_quotes)
     return fbuf_put(r, c) ? HZ_ENOMEM : 0;
 }
 
+/* One line of a whitespace-separated file into fields/raw: runs of spaces and tabs split
+ * fields, leading and trailing ones are ignored, a field may be quoted as in CSV.  Returns 1,
+ * HZ_EFORMAT (unterminated quote) or HZ_ENOMEM; nfields 0 for a line of whitespace only. */
+static int ws_line(hz_csv_reader *r)
+{
+    int in_quotes = 0, in_field = 0;
+    long qline = 0, qcol = 0;
+    for (;;) {
+        int c = getb(r);
+        if (c < 0) {
+            if (in_quotes)
+                return unclosed_quote(r, qline, qcol);
+            break;
+        }
+        if (in_quotes) {
+            if (quoted_byte(r, c, &in_quotes))
+                return HZ_ENOMEM;
+            continue;
+        }
+        if (c == '\r' && peekb(r) == '\n')
+            continue;
+        if (c == '\n') {
+            r->line++;
+            r->col = 1;
+            break;
+        }
+        if (raw_put(r, c))
+            return HZ_ENOMEM;
+        if (c == ' ' || c == '\t') {
+            if (in_field && field_end(r))
+                return HZ_ENOMEM;
+            in_field = 0;
+            r->col++;
+            continue;
+        }
+        if (!in_field) {
+            if (field_start(r))
+                return HZ_ENOMEM;
+            in_field = 1;
+            if (c == '"') {
+                in_quotes = 1;
+                qline = r->line;
+                qcol = r->col++;
+                continue;
+            }
+        }
+        r->col++;
+        if (fbuf_put(r, c))
+            return HZ_ENOMEM;
+    }
+    return in_field && field_end(r) ? HZ_ENOMEM : 1;
+}
+
+/* read_record for whitespace-separated files: lines of whitespace only count as blank. */
+static int read_record_ws(hz_csv_reader *r)
+{
+    for (;;) {
+        int rc = skip_blank_lines(r);
+        if (rc != 1)
+            return rc;
+        r->rec_line = r->line;
+        rc = ws_line(r);
+        if (rc != 1 || r->nfields > 0)
+            return rc;
+    }
+}
+
 /* Reads one record into fields/raw.  Returns 1, 0 at end of file, HZ_EFORMAT for an
  * unterminated quote (origin/reason set), HZ_EIO or HZ_ENOMEM.  Skips blank lines. */
 static int read_record(hz_csv_reader *r)
 {
+    if (r->ws)
+        return read_record_ws(r);
     int rc = skip_blank_lines(r);
     if (rc != 1)
         return rc;
@@ -431,14 +527,25 @@ static int find_col(hz_csv_reader *r, const char *name)
     return -1;
 }
 
+/* Where the column names come from, for messages: "file:LINE" of the header, or "file". */
+static const char *names_where(const hz_csv_reader *r, char *buf, size_t len)
+{
+    if (r->header_line > 0)
+        snprintf(buf, len, "%s:%ld", r->path, r->header_line);
+    else
+        snprintf(buf, len, "%s", r->path);
+    return buf;
+}
+
 static int missing_col(hz_csv_reader *r, const char *name, char *err, size_t errlen)
 {
-    char have[256] = "";
+    char have[256] = "", where[600];
     size_t off = 0;
     for (size_t i = 0; i < r->nheader && off < sizeof have - 1; i++)
         off += (size_t)snprintf(have + off, sizeof have - off, "%s%s", i ? ", " : "", r->header[i]);
-    return hz_err(err, errlen, HZ_EINVAL, "%s:1: no column \"%s\" in the header (columns: %s)",
-                  r->path, name, have);
+    return hz_err(err, errlen, HZ_EINVAL, "%s: no column \"%s\" in the %s (columns: %s)",
+                  names_where(r, where, sizeof where), name,
+                  r->header_line > 0 ? "header" : "given names", have);
 }
 
 void hz_csv_close(hz_csv_reader *r)
@@ -452,6 +559,7 @@ void hz_csv_close(hz_csv_reader *r)
     for (int i = 0; i < r->nna; i++)
         free(r->na[i]);
     free(r->na);
+    free(r->na_num);
     free(r->header);
     free(r->vcol);
     free(r->raw);
@@ -485,32 +593,96 @@ static int open_file(hz_csv_reader *r, char *err, size_t errlen)
     return 0;
 }
 
-/* The most frequent of , \t ; outside quotes on the first buffered line (',' on a tie). */
+/* Skips the skip_lines lines of preamble, whatever they hold. */
+static int skip_preamble(hz_csv_reader *r, char *err, size_t errlen)
+{
+    for (int i = 0; i < r->o.skip_lines; i++) {
+        int c, n = 0;
+        while ((c = getb(r)) >= 0 && c != '\n')
+            n++;
+        if (c < 0 && r->eof == 2)
+            return hz_err(err, errlen, HZ_EIO, "%s:%ld: read error", r->path, r->line);
+        if (c < 0)
+            return hz_err(err, errlen, HZ_EFORMAT,
+                          "%s: the file has %d lines, not more than the %d to skip", r->path,
+                          i + (n > 0), r->o.skip_lines);
+        r->line++;
+    }
+    return 0;
+}
+
+/* Moves the unread bytes to the front of the buffer and reads more behind them, so the
+ * delimiter is detected on whole lines after a preamble. */
+static void fill_buffer(hz_csv_reader *r)
+{
+    if (r->eof || r->bpos == 0)
+        return;
+    memmove(r->buf, r->buf + r->bpos, r->blen - r->bpos);
+    r->blen -= r->bpos;
+    r->bpos = 0;
+    r->blen += fread(r->buf + r->blen, 1, sizeof r->buf - r->blen, r->f);
+}
+
+/* The shape of the buffered line at *i (moved past it): its fields split at runs of spaces
+ * and tabs, its tabs, and whether it has a comma, semicolon or quote. */
+static void line_shape(const hz_csv_reader *r, size_t *i, size_t *ws_fields, size_t *tabs,
+                       int *marks)
+{
+    int in_field = 0;
+    *ws_fields = *tabs = 0;
+    *marks = 0;
+    for (; *i < r->blen && r->buf[*i] != '\n'; (*i)++) {
+        unsigned char c = r->buf[*i];
+        int space = c == ' ' || c == '\t' || c == '\r';
+        *ws_fields += !space && !in_field;
+        in_field = !space;
+        *tabs += c == '\t';
+        *marks |= c == ',' || c == ';' || c == '"';
+    }
+    if (*i < r->blen)
+        (*i)++;
+}
+
+/* Whitespace when the first line has no comma, semicolon or quote, splits into more fields
+ * at runs of whitespace than at tabs, and the next line (if any) splits into as many; else
+ * the most frequent of , \t ; outside quotes on the first line (',' on a tie). */
 static char detect_delim(const hz_csv_reader *r)
 {
+    size_t i = r->bpos, ws1, tabs1, ws2, tabs2;
+    int marks1, marks2;
+    line_shape(r, &i, &ws1, &tabs1, &marks1);
+    if (!marks1 && ws1 > tabs1 + 1) {
+        line_shape(r, &i, &ws2, &tabs2, &marks2);
+        if (ws2 == 0 || ws2 == ws1)
+            return HZ_CSV_WHITESPACE;
+    }
     size_t cnt[3] = {0, 0, 0};
     const char cand[3] = {',', '\t', ';'};
     int inq = 0;
-    for (size_t i = r->bpos; i < r->blen && (inq || r->buf[i] != '\n'); i++) {
-        if (r->buf[i] == '"')
+    for (size_t k = r->bpos; k < r->blen && (inq || r->buf[k] != '\n'); k++) {
+        if (r->buf[k] == '"')
             inq = !inq;
-        for (int k = 0; k < 3 && !inq; k++)
-            cnt[k] += r->buf[i] == (unsigned char)cand[k];
+        for (int c = 0; c < 3 && !inq; c++)
+            cnt[c] += r->buf[k] == (unsigned char)cand[c];
     }
     int best = 0;
-    for (int k = 1; k < 3; k++)
-        if (cnt[k] > cnt[best])
-            best = k;
+    for (int c = 1; c < 3; c++)
+        if (cnt[c] > cnt[best])
+            best = c;
     return cand[best];
 }
 
 /* Reads the header row into r->header (names trimmed). */
 static int read_header(hz_csv_reader *r, char *err, size_t errlen)
 {
+    r->header_line = r->line;
     int rc = read_record(r);
+    if (rc == HZ_EFORMAT)
+        return hz_err(err, errlen, rc, "%s: %s (in the header)", r->e_origin, r->e_reason);
     if (rc != 1)
-        return hz_err(err, errlen, rc == 0 ? HZ_EFORMAT : rc, "%s:1: %s", r->path,
-                      rc == 0 ? "empty file, expected a header row" : "cannot read the header");
+        return hz_err(err, errlen, rc == 0 ? HZ_EFORMAT : rc, "%s:%ld: %s", r->path, r->header_line,
+                      rc == 0 ? "no header row (empty file?)" : "cannot read the header");
+    r->header_line = r->rec_line;
     r->nheader = r->nfields;
     r->header = calloc(r->nheader, sizeof *r->header);
     if (!r->header)
@@ -524,14 +696,81 @@ static int read_header(hz_csv_reader *r, char *err, size_t errlen)
     return 0;
 }
 
-/* Finds the time column(s) and the value columns (the listed ones, else all the others). */
+/* The given names as the header of a file without one. */
+static int names_header(hz_csv_reader *r, char *err, size_t errlen)
+{
+    if (r->o.nnames <= 0)
+        return hz_err(err, errlen, HZ_EINVAL, "%s: no column names given", r->path);
+    r->header = calloc((size_t)r->o.nnames, sizeof *r->header);
+    if (!r->header)
+        return open_oom(r, err, errlen);
+    r->nheader = (size_t)r->o.nnames;
+    for (size_t i = 0; i < r->nheader; i++) {
+        char name[256];
+        trim_copy(name, sizeof name, r->o.names[i]);
+        if (!name[0])
+            return hz_err(err, errlen, HZ_EINVAL, "%s: column name %zu is empty", r->path, i + 1);
+        if (!(r->header[i] = strdup(name)))
+            return open_oom(r, err, errlen);
+    }
+    return 0;
+}
+
+/* The timestamp's column(s): date parts, or the time column (default the first column that is
+ * not the series or the flag) and an optional time-of-day column. */
+static int pick_time(hz_csv_reader *r, char *err, size_t errlen)
+{
+    int nd = r->o.ndate_columns;
+    if (nd == 0) {
+        r->tcol = 0; /* default: the first column that is not the series or the flag */
+        while (r->tcol == r->scol || r->tcol == r->fcol)
+            r->tcol++;
+        if (r->o.time_column)
+            r->tcol = find_col(r, r->o.time_column);
+        if (r->tcol >= (int)r->nheader)
+            return hz_err(err, errlen, HZ_EINVAL, "%s: no column left for the time", r->path);
+        if (r->tcol < 0)
+            return missing_col(r, r->o.time_column, err, errlen);
+        if (r->o.time_column2 && (r->tcol2 = find_col(r, r->o.time_column2)) < 0)
+            return missing_col(r, r->o.time_column2, err, errlen);
+        return 0;
+    }
+    if (r->o.time_column || r->o.time_column2)
+        return hz_err(err, errlen, HZ_EINVAL,
+                      "%s: date columns and a time column exclude each other", r->path);
+    if (nd < 3 || nd > HZ_CSV_MAX_DATE_PARTS)
+        return hz_err(err, errlen, HZ_EINVAL,
+                      "%s: date columns are year, month, day[, hour[, minute]]: 3 to %d names, "
+                      "got %d",
+                      r->path, HZ_CSV_MAX_DATE_PARTS, nd);
+    r->tcol = -1;
+    for (int k = 0; k < nd; k++)
+        if ((r->dcol[k] = find_col(r, r->o.date_columns[k])) < 0)
+            return missing_col(r, r->o.date_columns[k], err, errlen);
+    r->ndcol = nd;
+    return 0;
+}
+
+/* Whether field i holds the time, a date part, the series or the flag. */
+static int col_used(const hz_csv_reader *r, int i)
+{
+    int used = i == r->tcol || i == r->tcol2 || i == r->scol || i == r->fcol;
+    for (int k = 0; k < r->ndcol; k++)
+        used |= i == r->dcol[k];
+    return used;
+}
+
+/* Finds the time, series and flag columns and the value columns (the listed ones, else all
+ * the others). */
 static int pick_columns(hz_csv_reader *r, char *err, size_t errlen)
 {
-    r->tcol = r->o.time_column ? find_col(r, r->o.time_column) : 0;
-    if (r->tcol < 0)
-        return missing_col(r, r->o.time_column, err, errlen);
-    if (r->o.time_column2 && (r->tcol2 = find_col(r, r->o.time_column2)) < 0)
-        return missing_col(r, r->o.time_column2, err, errlen);
+    if (r->o.series_column && (r->scol = find_col(r, r->o.series_column)) < 0)
+        return missing_col(r, r->o.series_column, err, errlen);
+    if (r->o.flag_column && (r->fcol = find_col(r, r->o.flag_column)) < 0)
+        return missing_col(r, r->o.flag_column, err, errlen);
+    int rc = pick_time(r, err, errlen);
+    if (rc)
+        return rc;
     if (r->o.columns && r->o.ncolumns > 0) {
         r->ncols = r->o.ncolumns;
         if (!(r->vcol = calloc((size_t)r->ncols, sizeof *r->vcol)))
@@ -543,16 +782,26 @@ static int pick_columns(hz_csv_reader *r, char *err, size_t errlen)
         if (!(r->vcol = calloc(r->nheader, sizeof *r->vcol)))
             return open_oom(r, err, errlen);
         for (size_t i = 0; i < r->nheader; i++)
-            if ((int)i != r->tcol && (int)i != r->tcol2)
+            if (!col_used(r, (int)i))
                 r->vcol[r->ncols++] = (int)i;
     }
+    char where[600];
     if (r->ncols == 0)
-        return hz_err(err, errlen, HZ_EINVAL, "%s:1: no value columns besides the time column",
-                      r->path);
+        return hz_err(err, errlen, HZ_EINVAL, "%s: no value columns besides the time column",
+                      names_where(r, where, sizeof where));
     return 0;
 }
 
-/* Splits the comma-separated na_values option into r->na. */
+/* The number a missing-value token stands for, or NaN when it is not a number. */
+static double token_number(const char *s)
+{
+    char *end;
+    errno = 0;
+    double x = strtod(s, &end);
+    return end != s && !*end && !errno && isfinite(x) ? x : NAN;
+}
+
+/* Splits the comma-separated na_values option into r->na (and their numbers, r->na_num). */
 static int split_na_values(hz_csv_reader *r, char *err, size_t errlen)
 {
     if (!r->o.na_values || !r->o.na_values[0])
@@ -565,13 +814,35 @@ static int split_na_values(hz_csv_reader *r, char *err, size_t errlen)
         if (!na)
             return open_oom(r, err, errlen);
         r->na = na;
+        double *num = realloc(r->na_num, (size_t)(r->nna + 1) * sizeof *num);
+        if (!num)
+            return open_oom(r, err, errlen);
+        r->na_num = num;
         if (!(r->na[r->nna] = strndup(s, n)))
             return open_oom(r, err, errlen);
+        r->na_num[r->nna] = token_number(r->na[r->nna]);
         r->nna++;
         if (!e)
             return 0;
         s = e + 1;
     }
+}
+
+/* After the file is open: the preamble, the separator, the header or names. */
+static int read_layout(hz_csv_reader *r, char *err, size_t errlen)
+{
+    int rc = skip_preamble(r, err, errlen);
+    if (rc)
+        return rc;
+    r->delim = r->o.delimiter;
+    if (!r->delim) { /* detect from the first lines */
+        fill_buffer(r);
+        if (r->bpos == r->blen)
+            peekb(r);
+        r->delim = detect_delim(r);
+    }
+    r->ws = r->delim == HZ_CSV_WHITESPACE;
+    return r->o.names ? names_header(r, err, errlen) : read_header(r, err, errlen);
 }
 
 hz_csv_reader *hz_csv_open(const char *path, const hz_csv_opts *o, char *err, size_t errlen)
@@ -584,15 +855,10 @@ hz_csv_reader *hz_csv_open(const char *path, const hz_csv_opts *o, char *err, si
         return NULL;
     }
     r->o = o ? *o : z;
-    r->tcol2 = -1;
+    r->tcol2 = r->scol = r->fcol = -1;
     r->line = 1;
     r->col = 1;
-    if (open_file(r, err, errlen))
-        goto fail;
-    r->delim = r->o.delimiter;
-    if (!r->delim) /* detect from the first line */
-        r->delim = detect_delim(r);
-    if (read_header(r, err, errlen) || pick_columns(r, err, errlen) ||
+    if (open_file(r, err, errlen) || read_layout(r, err, errlen) || pick_columns(r, err, errlen) ||
         split_na_values(r, err, errlen))
         goto fail;
     return r;
@@ -613,7 +879,17 @@ const char *hz_csv_colname(const hz_csv_reader *r, int i)
 
 const char *hz_csv_time_colname(const hz_csv_reader *r)
 {
-    return r->header[r->tcol];
+    return r->header[r->tcol >= 0 ? r->tcol : r->dcol[0]];
+}
+
+const char *hz_csv_series(const hz_csv_reader *r)
+{
+    return r->scol >= 0 ? r->series : NULL;
+}
+
+const char *hz_csv_flag(const hz_csv_reader *r)
+{
+    return r->fcol >= 0 ? r->flag : NULL;
 }
 
 char hz_csv_delimiter(const hz_csv_reader *r)
@@ -668,18 +944,138 @@ static int row_error(hz_csv_reader *r, int fi, char *err, size_t errlen, const c
     return hz_err(err, errlen, HZ_EFORMAT, "%s: %s", r->e_origin, r->e_reason);
 }
 
-static int is_na(const hz_csv_reader *r, const char *v)
+int hz_csv_row_error(hz_csv_reader *r, const char *column, char *err, size_t errlen,
+                     const char *fmt, ...)
 {
-    if (!v[0])
-        return 1;
-    for (int i = 0; i < r->nna; i++)
-        if (!strcmp(v, r->na[i]))
-            return 1;
+    int fi = column ? find_col(r, column) : -1;
+    if (fi >= (int)r->nfields)
+        fi = -1;
+    char reason[sizeof r->e_reason];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(reason, sizeof reason, fmt, ap);
+    va_end(ap);
+    return row_error(r, fi, err, errlen, "%s", reason);
+}
+
+/* Field fi trimmed into dst; 0, or -1 when it does not fit (never cut short). */
+static int field_text(const hz_csv_reader *r, int fi, char *dst, size_t cap)
+{
+    const char *s = field(r, (size_t)fi);
+    while (*s == ' ' || *s == '\t')
+        s++;
+    size_t n = strlen(s);
+    while (n && (s[n - 1] == ' ' || s[n - 1] == '\t'))
+        n--;
+    if (n >= cap)
+        return -1;
+    memcpy(dst, s, n);
+    dst[n] = 0;
+    return 0;
+}
+
+/* Field fi (a value column) into *x: 0, 1 when missing (empty, an na token as text, or a
+ * number equal to a numeric na token), or HZ_EFORMAT. */
+static int parse_value(hz_csv_reader *r, int fi, double *x, char *err, size_t errlen)
+{
+    char v[128];
+    if (field_text(r, fi, v, sizeof v))
+        return row_error(r, fi, err, errlen, "column \"%s\": value longer than %zu bytes",
+                         r->header[fi], sizeof v - 1);
+    int na = !v[0];
+    for (int i = 0; i < r->nna && !na; i++)
+        na = !strcmp(v, r->na[i]);
+    char *end;
+    errno = 0;
+    if (!na) {
+        *x = strtod(v, &end);
+        if (end == v || *end || errno == ERANGE)
+            return row_error(r, fi, err, errlen, "column \"%s\": expected a number, got \"%.60s\"",
+                             r->header[fi], field(r, (size_t)fi));
+        for (int i = 0; i < r->nna && !na; i++)
+            na = *x == r->na_num[i]; /* NaN (a text token) equals nothing */
+    }
+    if (na && !r->o.allow_empty)
+        return row_error(r, fi, err, errlen,
+                         "column \"%s\": missing value (\"%s\") and empty values are not allowed",
+                         r->header[fi], v);
+    if (na)
+        *x = NAN;
+    return na;
+}
+
+/* The timestamp from the time column(s), times without a zone at the source's offset. */
+static int parse_time_field(hz_csv_reader *r, int64_t *ts_ms, char *err, size_t errlen)
+{
+    char tbuf[256];
+    trim_copy(tbuf, sizeof tbuf, field(r, (size_t)r->tcol));
+    if (r->tcol2 >= 0) {
+        size_t n = strlen(tbuf);
+        if (n + 2 < sizeof tbuf) {
+            tbuf[n] = ' ';
+            trim_copy(tbuf + n + 1, sizeof tbuf - n - 1, field(r, (size_t)r->tcol2));
+        }
+    }
+    if (hz_csv_parse_time_at(tbuf, r->o.date_order, r->o.epoch_unit, r->o.utc_offset_min, ts_ms))
+        return row_error(r, r->tcol, err, errlen,
+                         "column \"%s\": expected a timestamp (ISO 8601, %s or epoch), got "
+                         "\"%.60s\"",
+                         r->header[r->tcol],
+                         r->o.date_order == HZ_CSV_MDY   ? "M/D/YYYY"
+                         : r->o.date_order == HZ_CSV_DMY ? "D/M/YYYY"
+                                                         : "YYYY/MM/DD",
+                         tbuf);
+    return 0;
+}
+
+/* The timestamp from date parts: year, month, day[, hour[, minute]] as whole numbers in
+ * range (the day within its month), at the source's offset. */
+static int parse_date_parts(hz_csv_reader *r, int64_t *ts_ms, char *err, size_t errlen)
+{
+    static const char *what[HZ_CSV_MAX_DATE_PARTS] = {"year", "month", "day", "hour", "minute"};
+    static const int lo[HZ_CSV_MAX_DATE_PARTS] = {1, 1, 1, 0, 0};
+    static const int hi[HZ_CSV_MAX_DATE_PARTS] = {9999, 12, 31, 23, 59};
+    int64_t v[HZ_CSV_MAX_DATE_PARTS] = {0, 1, 1, 0, 0};
+    for (int k = 0; k < r->ndcol; k++) {
+        int fi = r->dcol[k];
+        char t[64];
+        int64_t x = 0;
+        const char *p = t;
+        if (field_text(r, fi, t, sizeof t) || !digits(&p, 9, &x) || *p)
+            return row_error(r, fi, err, errlen,
+                             "column \"%s\": expected the %s as a whole number, got \"%.60s\"",
+                             r->header[fi], what[k], field(r, (size_t)fi));
+        int top = k == 2 ? days_in_month(v[0], (int)v[1]) : hi[k];
+        if (x < lo[k] || x > top)
+            return row_error(r, fi, err, errlen, "column \"%s\": %s %lld is out of range %d..%d",
+                             r->header[fi], what[k], (long long)x, lo[k], top);
+        v[k] = x;
+    }
+    int64_t secs = hz_days_from_civil(v[0], (int)v[1], (int)v[2]) * 86400 + v[3] * 3600 +
+                   v[4] * 60 - (int64_t)r->o.utc_offset_min * 60;
+    *ts_ms = secs * 1000;
+    return 0;
+}
+
+/* The row's series and flag fields into r->series and r->flag; an empty series is refused. */
+static int parse_labels(hz_csv_reader *r, char *err, size_t errlen)
+{
+    if (r->scol >= 0 && field_text(r, r->scol, r->series, sizeof r->series))
+        return row_error(r, r->scol, err, errlen,
+                         "column \"%s\": series name longer than %zu bytes", r->header[r->scol],
+                         sizeof r->series - 1);
+    if (r->scol >= 0 && !r->series[0])
+        return row_error(r, r->scol, err, errlen, "column \"%s\": empty series name",
+                         r->header[r->scol]);
+    if (r->fcol >= 0 && field_text(r, r->fcol, r->flag, sizeof r->flag))
+        return row_error(r, r->fcol, err, errlen, "column \"%s\": flag longer than %zu bytes",
+                         r->header[r->fcol], sizeof r->flag - 1);
     return 0;
 }
 
 int hz_csv_next(hz_csv_reader *r, int64_t *ts_ms, double *values, char *err, size_t errlen)
 {
+    r->series[0] = r->flag[0] = 0;
     int rc = read_record(r);
     if (rc == HZ_EFORMAT)
         return hz_err(err, errlen, HZ_EFORMAT, "%s: %s", r->e_origin, r->e_reason);
@@ -691,47 +1087,20 @@ int hz_csv_next(hz_csv_reader *r, int64_t *ts_ms, double *values, char *err, siz
         return 0;
     if (r->nfields != r->nheader) {
         int fi = r->nfields > r->nheader ? (int)r->nheader : -1;
-        return row_error(r, fi, err, errlen, "expected %zu fields as in the header, got %zu",
-                         r->nheader, r->nfields);
+        return row_error(r, fi, err, errlen, "expected %zu fields as in the %s, got %zu",
+                         r->nheader, r->header_line > 0 ? "header" : "given names", r->nfields);
     }
-    char tbuf[256];
-    trim_copy(tbuf, sizeof tbuf, field(r, (size_t)r->tcol));
-    if (r->tcol2 >= 0) {
-        size_t n = strlen(tbuf);
-        if (n + 2 < sizeof tbuf) {
-            tbuf[n] = ' ';
-            trim_copy(tbuf + n + 1, sizeof tbuf - n - 1, field(r, (size_t)r->tcol2));
-        }
+    rc = r->ndcol ? parse_date_parts(r, ts_ms, err, errlen)
+                  : parse_time_field(r, ts_ms, err, errlen);
+    if (!rc)
+        rc = parse_labels(r, err, errlen);
+    for (int j = 0; j < r->ncols && !rc; j++) {
+        int got = parse_value(r, r->vcol[j], &values[j], err, errlen);
+        rc = got < 0 ? got : 0;
     }
-    if (hz_csv_parse_time(tbuf, r->o.date_order, r->o.epoch_unit, ts_ms))
-        return row_error(r, r->tcol, err, errlen,
-                         "column \"%s\": expected a timestamp (ISO 8601, %s or epoch), got "
-                         "\"%.60s\"",
-                         r->header[r->tcol],
-                         r->o.date_order == HZ_CSV_MDY   ? "M/D/YYYY"
-                         : r->o.date_order == HZ_CSV_DMY ? "D/M/YYYY"
-                                                         : "YYYY/MM/DD",
-                         tbuf);
-    for (int j = 0; j < r->ncols; j++) {
-        int fi = r->vcol[j];
-        char v[128];
-        trim_copy(v, sizeof v, field(r, (size_t)fi));
-        if (is_na(r, v)) {
-            if (!r->o.allow_empty)
-                return row_error(r, fi, err, errlen,
-                                 "column \"%s\": missing value (\"%s\") and empty values are "
-                                 "not allowed",
-                                 r->header[fi], v);
-            values[j] = NAN;
-            continue;
-        }
-        char *end;
-        errno = 0;
-        double x = strtod(v, &end);
-        if (end == v || *end || errno == ERANGE)
-            return row_error(r, fi, err, errlen, "column \"%s\": expected a number, got \"%.60s\"",
-                             r->header[fi], field(r, (size_t)fi));
-        values[j] = x;
+    if (rc) {
+        r->series[0] = r->flag[0] = 0;
+        return rc;
     }
     return 1;
 }
@@ -928,6 +1297,10 @@ int hz_csv_source_new(const hz_csv_source_opts *o, hz_source **out, char *err, s
     *out = NULL;
     if (!o || !o->path || !o->series || !o->series[0])
         return hz_err(err, errlen, HZ_EINVAL, "csv source: path and series are required");
+    if (o->csv.series_column)
+        return hz_err(err, errlen, HZ_EINVAL,
+                      "csv source: a series column is for horizon import only (one series "
+                      "per source)");
     csv_source *cs = calloc(1, sizeof *cs);
     if (!cs || !(cs->series = strdup(o->series))) {
         free(cs);

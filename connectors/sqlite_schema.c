@@ -52,11 +52,13 @@ int hz_sqlite_tables_resolve(const hz_sqlite_tables *t, hz_sqlite_tables *out, c
     out->models = t->models ? t->models : "models";
     out->dead = t->dead ? t->dead : "dead_letters";
     out->cursors = t->cursors ? t->cursors : "cursors";
-    const char *names[] = {out->readings, out->forecasts, out->anomalies,
-                           out->models,   out->dead,      out->cursors};
-    const char *what[] = {"readings table", "forecasts table",    "anomalies table",
-                          "models table",   "dead letters table", "cursors table"};
-    for (int i = 0; i < 6; i++) {
+    out->flags = t->flags ? t->flags : "reading_flags";
+    const char *names[] = {out->readings, out->forecasts, out->anomalies, out->models,
+                           out->dead,     out->cursors,   out->flags};
+    const char *what[] = {"readings table",     "forecasts table",    "anomalies table",
+                          "models table",       "dead letters table", "cursors table",
+                          "reading flags table"};
+    for (int i = 0; i < 7; i++) {
         int rc = hz_sqlite_ident_check(names[i], what[i], err, errlen);
         if (rc)
             return rc;
@@ -166,8 +168,10 @@ int hz_sqlite_schema_create(sqlite3 *db, const hz_sqlite_tables *t, char *err, s
         " UNIQUE(pipeline, origin, reason));"
         "CREATE INDEX IF NOT EXISTS %5$s_by_ts ON %5$s(ts);"
         "CREATE TABLE IF NOT EXISTS %6$s(name TEXT PRIMARY KEY, position INTEGER NOT NULL);"
+        "CREATE TABLE IF NOT EXISTS %7$s(series TEXT NOT NULL, variable TEXT NOT NULL,"
+        " ts INTEGER NOT NULL, code TEXT NOT NULL, UNIQUE(series, variable, ts));"
         "COMMIT;",
-        t->readings, t->forecasts, t->anomalies, t->models, t->dead, t->cursors);
+        t->readings, t->forecasts, t->anomalies, t->models, t->dead, t->cursors, t->flags);
     if (n < 0 || (size_t)n >= sizeof sql)
         return hz_err(err, errlen, HZ_EINVAL, "schema text too long");
     int rc = hz_sqlite_exec(db, sql, err, errlen);

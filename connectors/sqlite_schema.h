@@ -22,6 +22,8 @@ typedef struct hz_sqlite_tables {
     const char *models;    /* [models] */
     const char *dead;      /* [dead_letters] */
     const char *cursors;   /* [cursors]      (name PRIMARY KEY, position) */
+    const char *flags;     /* [reading_flags] (series, variable, ts, code): quality codes kept
+                              with readings by horizon import (docs/IMPORT.md) */
 } hz_sqlite_tables;
 
 /* 1 when name matches [A-Za-z_][A-Za-z0-9_]{0,62} and is not an SQL keyword, else 0.  Only

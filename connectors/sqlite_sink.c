@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { ST_READING, ST_FORECAST, ST_ANOMALY, ST_DEAD, ST_N };
+enum { ST_READING, ST_FORECAST, ST_ANOMALY, ST_DEAD, ST_FLAG, ST_N };
 enum { PURGE_READINGS, PURGE_FORECASTS, PURGE_LATEST, PURGE_ANOMALIES, PURGE_N };
 
 typedef struct sqlite_sink {
@@ -271,6 +271,22 @@ static int sink_write_dead(hz_sink *k, const char *pipeline, const hz_dead_lette
     return 0;
 }
 
+int hz_sqlite_sink_write_flag(hz_sink *k, const char *series, const char *const *var_names,
+                              int nvars, int64_t ts_ms, const char *code, char *err, size_t errlen)
+{
+    sqlite_sink *s = (sqlite_sink *)k;
+    int rc = begin(s, err, errlen);
+    sqlite3_stmt *st = s->st[ST_FLAG];
+    for (int v = 0; v < nvars && !rc; v++) {
+        sqlite3_bind_text(st, 1, series, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, var_names[v], -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 3, ts_ms);
+        sqlite3_bind_text(st, 4, code, -1, SQLITE_STATIC);
+        rc = step(s, st, err, errlen, "insert reading flag");
+    }
+    return rc;
+}
+
 /* Deletes the rows older than each retention behind the newest written (inside the open
  * transaction, so they go with the batch's commit). */
 static int purge(sqlite_sink *s, char *err, size_t errlen)
@@ -465,6 +481,10 @@ int hz_sqlite_sink_new(const hz_sqlite_sink_opts *o, hz_sink **out, char *err, s
              "INSERT INTO %s(pipeline, origin, reason, payload, ts) VALUES(?1, ?2, ?3, ?4, ?5) "
              "ON CONFLICT(pipeline, origin, reason) DO NOTHING",
              t.dead);
+    snprintf(sql[ST_FLAG], sizeof sql[0],
+             "INSERT INTO %s(series, variable, ts, code) VALUES(?1, ?2, ?3, ?4) "
+             "ON CONFLICT(series, variable, ts) DO UPDATE SET code = excluded.code",
+             t.flags);
     for (int i = 0; i < ST_N; i++)
         if (sqlite3_prepare_v3(s->db, sql[i], -1, SQLITE_PREPARE_PERSISTENT, &s->st[i], NULL) !=
             SQLITE_OK) {

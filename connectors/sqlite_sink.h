@@ -8,7 +8,8 @@
  *   forecasts (pipeline, series, variable, issued_ts, step) — updated;
  *   latest_forecasts (pipeline, series, variable) — replaced by a newer issue only;
  *   anomalies (pipeline, series, variable, ts, kind) — updated;
- *   dead letters (pipeline, origin, reason) — kept once.
+ *   dead letters (pipeline, origin, reason) — kept once;
+ *   reading flags (series, variable, ts) — code updated (hz_sqlite_sink_write_flag).
  * A failed write rolls back everything since the last flush and returns HZ_EDB, so the
  * caller replays from its last acknowledged position. */
 #ifndef HZ_SQLITE_SINK_H
@@ -37,6 +38,12 @@ typedef struct hz_sqlite_sink_opts {
  * *out is owned by the caller (out->ops->free, which rolls back anything not flushed).
  * Returns 0, HZ_EINVAL (bad table name) or HZ_EDB. */
 int hz_sqlite_sink_new(const hz_sqlite_sink_opts *o, hz_sink **out, char *err, size_t errlen);
+
+/* Writes quality code `code` for each of var_names[0..nvars) of series at ts_ms into the
+ * reading flags table (sqlite_schema.h), an upsert in the sink's open transaction like the
+ * readings.  Returns 0 or HZ_EDB. */
+int hz_sqlite_sink_write_flag(hz_sink *k, const char *series, const char *const *var_names,
+                              int nvars, int64_t ts_ms, const char *code, char *err, size_t errlen);
 
 /* The sink's connection (owned by the sink), for queries in tests and tools. */
 sqlite3 *hz_sqlite_sink_db(hz_sink *k);

@@ -1,6 +1,7 @@
 /* test_csv.c — CSV reader, timestamp parsing, the column loader on real data bundled in
  * data/ (ETTh1, the Choptank river flow, UCI household power; run from the repository root)
- * and the "csv" source's dead letters. */
+ * and the "csv" source's dead letters; whitespace files, preambles, given names, date parts,
+ * UTC offsets, series and flag columns, numeric missing-value tokens (CAMELS files in data/). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -281,6 +282,274 @@ static void test_source_readings_and_dead_letters(void **state)
     assert_int_equal(hz_csv_source_new(&o, &s, err, sizeof err), HZ_EINVAL);
 }
 
+#define CAMELS_Q "data/camels/usgs_streamflow/01013500_streamflow_qc.txt"
+#define CAMELS_F "data/camels/basin_mean_forcing_nldas/01013500_lump_nldas_forcing_leap.txt"
+
+/* Times without a zone at a fixed offset; those with one keep it; epochs are absolute. */
+static void test_utc_offset(void **state)
+{
+    int64_t ms;
+    assert_int_equal(hz_csv_parse_time_at("1993-09-29", 0, 0, -300, &ms), 0);
+    assert_int_equal(ms, 749278800000LL); /* 1993-09-29T05:00Z */
+    assert_int_equal(hz_csv_parse_time_at("1993-09-29 07:00", 0, 0, -300, &ms), 0);
+    assert_int_equal(ms, 749278800000LL + 7 * 3600000LL);
+    assert_int_equal(hz_csv_parse_time_at("1993-09-29T05:00:00Z", 0, 0, -300, &ms), 0);
+    assert_int_equal(ms, 749278800000LL);
+    assert_int_equal(hz_csv_parse_time_at("1993-09-29T07:00:00+02:00", 0, 0, -300, &ms), 0);
+    assert_int_equal(ms, 749278800000LL);
+    assert_int_equal(hz_csv_parse_time_at("749278800", 0, 0, -300, &ms), 0);
+    assert_int_equal(ms, 749278800000LL);
+    int off = 1;
+    assert_int_equal(hz_csv_parse_offset("-05:00", &off), 0);
+    assert_int_equal(off, -300);
+    assert_int_equal(hz_csv_parse_offset("+0530", &off), 0);
+    assert_int_equal(off, 330);
+    assert_int_equal(hz_csv_parse_offset("-05", &off), 0);
+    assert_int_equal(off, -300);
+    assert_int_equal(hz_csv_parse_offset("Z", &off), 0);
+    assert_int_equal(off, 0);
+    assert_int_equal(hz_csv_parse_offset("UTC", &off), 0);
+    assert_int_equal(hz_csv_parse_offset("05:00", &off), HZ_EFORMAT);
+    assert_int_equal(hz_csv_parse_offset("-25:00", &off), HZ_EFORMAT);
+    assert_int_equal(hz_csv_parse_offset("-05:00x", &off), HZ_EFORMAT);
+    assert_int_equal(hz_csv_parse_offset("America/New_York", &off), HZ_EFORMAT);
+}
+
+/* A headerless whitespace file (the CAMELS streamflow layout): names given, the separator
+ * detected, date parts, numeric -999, the flag column kept as text. */
+static void test_whitespace_names_date_parts(void **state)
+{
+    const char *path = write_file("q.txt", "01013500 1993 09 29   514.00 A\n"
+                                           "  01013500 1993 09 30\t501.00 A:e\n"
+                                           "   \n"
+                                           "01013500 1993 10 01  -999.00 M\n"
+                                           "01013500 1993 10 02  -999 M\n"
+                                           "01013500 1993 10 03  -9990 A");
+    const char *names[] = {"gauge", "year", "month", "day", "q", "qc"};
+    const char *dates[] = {"year", "month", "day"};
+    const char *cols[] = {"q"};
+    hz_csv_opts o = {.names = names,
+                     .nnames = 6,
+                     .date_columns = dates,
+                     .ndate_columns = 3,
+                     .columns = cols,
+                     .ncolumns = 1,
+                     .na_values = "-999",
+                     .allow_empty = 1,
+                     .utc_offset_min = -300,
+                     .flag_column = "qc"};
+    char err[HZ_ERRLEN] = "";
+    hz_csv_reader *r = hz_csv_open(path, &o, err, sizeof err);
+    assert_non_null(r);
+    assert_int_equal(hz_csv_delimiter(r), HZ_CSV_WHITESPACE);
+    assert_string_equal(hz_csv_time_colname(r), "year");
+    assert_null(hz_csv_series(r));
+    int64_t ts;
+    double v[1];
+    assert_int_equal(hz_csv_next(r, &ts, v, err, sizeof err), 1);
+    assert_int_equal(hz_csv_line(r), 1);
+    assert_int_equal(ts, 749278800000LL);
+    assert_float_equal(v[0], 514, 0);
+    assert_string_equal(hz_csv_flag(r), "A");
+    assert_int_equal(hz_csv_next(r, &ts, v, err, sizeof err), 1);
+    assert_int_equal(ts, 749365200000LL);
+    assert_string_equal(hz_csv_flag(r), "A:e");
+    size_t len;
+    assert_string_equal(hz_csv_record(r, &len), "  01013500 1993 09 30\t501.00 A:e");
+    assert_int_equal(hz_csv_next(r, &ts, v, err, sizeof err), 1); /* line 3: whitespace only */
+    assert_int_equal(hz_csv_line(r), 4);
+    assert_true(isnan(v[0])); /* -999.00 matches -999 as a number */
+    assert_string_equal(hz_csv_flag(r), "M");
+    assert_int_equal(hz_csv_next(r, &ts, v, err, sizeof err), 1);
+    assert_true(isnan(v[0]));
+    assert_int_equal(hz_csv_next(r, &ts, v, err, sizeof err), 1); /* no final newline */
+    assert_float_equal(v[0], -9990, 0);
+    assert_int_equal(hz_csv_next(r, &ts, v, err, sizeof err), 0);
+    hz_csv_close(r);
+}
+
+/* Whitespace mode keeps quoted blanks, ignores trailing blanks and CRLF, and counts fields
+ * against the header. */
+static void test_whitespace_quotes(void **state)
+{
+    const char *path = write_file("wq.txt", "time name v\r\n"
+                                            "2020-01-01T00:00:00Z \"a b\" 1 \t\r\n"
+                                            "2020-01-01T01:00:00Z  c  2 3\n");
+    const char *cols[] = {"v"};
+    hz_csv_opts o = {.delimiter = HZ_CSV_WHITESPACE, .columns = cols, .ncolumns = 1};
+    char err[HZ_ERRLEN] = "";
+    hz_csv_reader *r = hz_csv_open(path, &o, err, sizeof err);
+    assert_non_null(r);
+    int64_t ts;
+    double v[1];
+    assert_int_equal(hz_csv_next(r, &ts, v, err, sizeof err), 1);
+    assert_float_equal(v[0], 1, 0);
+    assert_int_equal(hz_csv_next(r, &ts, v, err, sizeof err), HZ_EFORMAT);
+    assert_non_null(strstr(err, "wq.txt:3:28: expected 3 fields as in the header, got 4"));
+    hz_csv_close(r);
+}
+
+/* A preamble, then a header mixing spaces and tabs (the CAMELS forcing layout). */
+static void test_skip_preamble_mixed_header(void **state)
+{
+    const char *path = write_file("f.txt", "  46.84\n 353.00\n2260093113\n"
+                                           "Year Mnth Day Hr\tDayl(s)\tPRCP(mm/day)\n"
+                                           "2020 02 29 13\t41472.00\t0.89\n");
+    const char *dates[] = {"Year", "Mnth", "Day", "Hr"};
+    hz_csv_opts o = {.skip_lines = 3, .date_columns = dates, .ndate_columns = 4};
+    char err[HZ_ERRLEN] = "";
+    hz_csv_reader *r = hz_csv_open(path, &o, err, sizeof err);
+    assert_non_null(r);
+    assert_int_equal(hz_csv_delimiter(r), HZ_CSV_WHITESPACE);
+    assert_int_equal(hz_csv_ncols(r), 2); /* the date parts are not values */
+    assert_string_equal(hz_csv_colname(r, 1), "PRCP(mm/day)");
+    int64_t ts;
+    double v[2];
+    assert_int_equal(hz_csv_next(r, &ts, v, err, sizeof err), 1);
+    assert_int_equal(hz_csv_line(r), 5);
+    assert_int_equal(ts, 1582981200000LL); /* 2020-02-29T13:00Z */
+    assert_float_equal(v[1], 0.89, 0);
+    hz_csv_close(r);
+
+    /* a header name that is not there names the header's line */
+    const char *bad[] = {"Year", "Month", "Day"};
+    o.date_columns = bad;
+    o.ndate_columns = 3;
+    assert_null(hz_csv_open(path, &o, err, sizeof err));
+    assert_non_null(strstr(err, "f.txt:4: no column \"Month\" in the header"));
+    /* more lines to skip than the file has */
+    o.skip_lines = 9;
+    assert_null(hz_csv_open(path, &o, err, sizeof err));
+    assert_non_null(strstr(err, "f.txt: the file has 5 lines, not more than the 9 to skip"));
+}
+
+/* Bad date parts are bad rows naming the column; a date part and a time column exclude each
+ * other. */
+static void test_date_parts_checked(void **state)
+{
+    const char *path = write_file("d.csv", "y,m,d,h,v\n"
+                                           "2021,13,1,0,1\n"
+                                           "2021,2,29,0,1\n"
+                                           "2024,2,29,24,1\n"
+                                           "2024,2,x9,0,1\n"
+                                           "2024,2,29,23,1\n");
+    const char *dates[] = {"y", "m", "d", "h"};
+    hz_csv_opts o = {.date_columns = dates, .ndate_columns = 4};
+    char err[HZ_ERRLEN] = "";
+    hz_csv_reader *r = hz_csv_open(path, &o, err, sizeof err);
+    assert_non_null(r);
+    int64_t ts;
+    double v[1];
+    assert_int_equal(hz_csv_next(r, &ts, v, err, sizeof err), HZ_EFORMAT);
+    assert_non_null(strstr(err, "d.csv:2:6: column \"m\": month 13 is out of range 1..12"));
+    assert_int_equal(hz_csv_next(r, &ts, v, err, sizeof err), HZ_EFORMAT);
+    assert_non_null(strstr(err, "d.csv:3:8: column \"d\": day 29 is out of range 1..28"));
+    assert_int_equal(hz_csv_next(r, &ts, v, err, sizeof err), HZ_EFORMAT);
+    assert_non_null(strstr(err, "d.csv:4:11: column \"h\": hour 24 is out of range 0..23"));
+    assert_int_equal(hz_csv_next(r, &ts, v, err, sizeof err), HZ_EFORMAT);
+    assert_non_null(strstr(err, ":5:8: column \"d\": expected the day as a whole number"));
+    assert_int_equal(hz_csv_next(r, &ts, v, err, sizeof err), 1);
+    assert_int_equal(ts, 1709247600000LL); /* 2024-02-29T23:00Z */
+    hz_csv_close(r);
+    o.time_column = "y";
+    assert_null(hz_csv_open(path, &o, err, sizeof err));
+    assert_non_null(strstr(err, "exclude each other"));
+}
+
+/* Long format: the series of each row from a column; an empty one is a bad row. */
+static void test_series_column(void **state)
+{
+    const char *path = write_file("long.csv", "meter,time,kw\n"
+                                              "m1,2020-01-01T00:00:00Z,1\n"
+                                              "m2,2020-01-01T00:00:00Z,2\n"
+                                              " ,2020-01-01T01:00:00Z,3\n");
+    hz_csv_opts o = {.series_column = "meter", .time_column = "time"};
+    char err[HZ_ERRLEN] = "";
+    hz_csv_reader *r = hz_csv_open(path, &o, err, sizeof err);
+    assert_non_null(r);
+    assert_int_equal(hz_csv_ncols(r), 1);
+    assert_string_equal(hz_csv_colname(r, 0), "kw");
+    int64_t ts;
+    double v[1];
+    assert_int_equal(hz_csv_next(r, &ts, v, err, sizeof err), 1);
+    assert_string_equal(hz_csv_series(r), "m1");
+    assert_int_equal(hz_csv_next(r, &ts, v, err, sizeof err), 1);
+    assert_string_equal(hz_csv_series(r), "m2");
+    assert_int_equal(hz_csv_next(r, &ts, v, err, sizeof err), HZ_EFORMAT);
+    assert_non_null(strstr(err, "long.csv:4:1: column \"meter\": empty series name"));
+    assert_int_equal(hz_csv_row_error(r, "kw", err, sizeof err, "refused %d", 7), HZ_EFORMAT);
+    assert_non_null(strstr(hz_csv_error_origin(r), "long.csv:4:24"));
+    assert_string_equal(hz_csv_error_reason(r), "refused 7");
+    hz_csv_close(r);
+
+    hz_csv_source_opts so = {.path = path, .series = "x", .csv = o};
+    hz_source *s = NULL;
+    assert_int_equal(hz_csv_source_new(&so, &s, err, sizeof err), HZ_EINVAL);
+}
+
+/* --na tokens: text tokens match as text, number tokens numerically. */
+static void test_na_numeric(void **state)
+{
+    const char *path = write_file("na.csv", "t,v\n1,-999\n2,-999.0\n3,-999.00\n4,NA\n5,-9990\n"
+                                            "6,\n7,-999x\n");
+    hz_csv_opts o = {.na_values = "NA,-999", .allow_empty = 1};
+    char err[HZ_ERRLEN] = "";
+    hz_csv_reader *r = hz_csv_open(path, &o, err, sizeof err);
+    assert_non_null(r);
+    int64_t ts;
+    double v[1];
+    for (int i = 0; i < 4; i++) {
+        assert_int_equal(hz_csv_next(r, &ts, v, err, sizeof err), 1);
+        assert_true(isnan(v[0]));
+    }
+    assert_int_equal(hz_csv_next(r, &ts, v, err, sizeof err), 1);
+    assert_float_equal(v[0], -9990, 0);
+    assert_int_equal(hz_csv_next(r, &ts, v, err, sizeof err), 1);
+    assert_true(isnan(v[0]));
+    assert_int_equal(hz_csv_next(r, &ts, v, err, sizeof err), HZ_EFORMAT);
+    assert_non_null(strstr(err, "expected a number, got \"-999x\""));
+    hz_csv_close(r);
+}
+
+/* The bundled CAMELS files: streamflow (headerless, whitespace) and forcing (preamble,
+ * mixed header) give the same days at the same offset. */
+static void test_camels_files(void **state)
+{
+    need(CAMELS_Q);
+    need(CAMELS_F);
+    const char *names[] = {"gauge", "year", "month", "day", "discharge", "qc"};
+    const char *dq[] = {"year", "month", "day"}, *cq[] = {"discharge"};
+    hz_csv_opts o = {.names = names,
+                     .nnames = 6,
+                     .date_columns = dq,
+                     .ndate_columns = 3,
+                     .columns = cq,
+                     .ncolumns = 1,
+                     .utc_offset_min = -300};
+    hz_csv_table *q = NULL, *f = NULL;
+    char err[HZ_ERRLEN] = "";
+    assert_int_equal(hz_csv_load(CAMELS_Q, &o, &q, err, sizeof err), 0);
+    const char *df[] = {"Year", "Mnth", "Day"}, *cf[] = {"PRCP(mm/day)"};
+    hz_csv_opts of = {.skip_lines = 3,
+                      .date_columns = df,
+                      .ndate_columns = 3,
+                      .columns = cf,
+                      .ncolumns = 1,
+                      .utc_offset_min = -300};
+    assert_int_equal(hz_csv_load(CAMELS_F, &of, &f, err, sizeof err), 0);
+    assert_int_equal(q->rows, 7308);
+    assert_int_equal(f->rows, 7310);
+    assert_int_equal(q->ts_ms[0], 749278800000LL);
+    assert_int_equal(q->ts_ms[q->rows - 1], 1380603600000LL);
+    assert_int_equal(f->ts_ms[f->rows - 1], 1380776400000LL);
+    for (size_t i = 0; i < q->rows; i++)
+        assert_int_equal(q->ts_ms[i], f->ts_ms[i]);
+    assert_float_equal(q->values[0], 514, 0);
+    assert_float_equal(f->values[0], 0.89, 0);
+    hz_csv_table_free(q);
+    hz_csv_table_free(f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -290,6 +559,14 @@ int main(void)
         cmocka_unit_test(test_uci_semicolon_date_time_na),
         cmocka_unit_test(test_quotes_and_bad_rows),
         cmocka_unit_test(test_source_readings_and_dead_letters),
+        cmocka_unit_test(test_utc_offset),
+        cmocka_unit_test(test_whitespace_names_date_parts),
+        cmocka_unit_test(test_whitespace_quotes),
+        cmocka_unit_test(test_skip_preamble_mixed_header),
+        cmocka_unit_test(test_date_parts_checked),
+        cmocka_unit_test(test_series_column),
+        cmocka_unit_test(test_na_numeric),
+        cmocka_unit_test(test_camels_files),
     };
     return cmocka_run_group_tests_name("csv", tests, setup, teardown);
 }

@@ -121,10 +121,10 @@ static void test_schema_created(void **state)
     const char *path = db_path("schema.sqlite");
     hz_sink *k = open_sink(path);
     sqlite3 *db = hz_sqlite_sink_db(k);
-    const char *tables[] = {"readings", "forecasts",    "anomalies",
-                            "models",   "dead_letters", "cursors"};
+    const char *tables[] = {"readings",     "forecasts", "anomalies",    "models",
+                            "dead_letters", "cursors",   "reading_flags"};
     char sql[256];
-    for (int i = 0; i < 6; i++) {
+    for (int i = 0; i < 7; i++) {
         snprintf(sql, sizeof sql,
                  "SELECT count(*) FROM sqlite_master WHERE type='table' AND name='%s'", tables[i]);
         assert_int_equal(query_int(db, sql), 1);
@@ -193,6 +193,35 @@ static void test_schema_created(void **state)
 
 /* A file written before anomalies had model_id and rule, and forecasts their per-level
  * columns: opening a sink adds them, and the rows written carry them. */
+/* Quality codes beside readings: one per variable, joinable on (series, variable, ts), an
+ * upsert on re-import, committed with the readings. */
+static void test_reading_flags(void **state)
+{
+    const char *path = db_path("flags.sqlite");
+    hz_sink *k = open_sink(path);
+    char err[HZ_ERRLEN] = "";
+    const char *vars[] = {"discharge", "stage"};
+    hz_reading r = {.series = "g1", .ts_ms = 86400000, .nvars = 2, .values = {5, NAN}};
+    assert_int_equal(k->ops->write_readings(k, "import", vars, &r, 1, err, sizeof err), 0);
+    assert_int_equal(hz_sqlite_sink_write_flag(k, "g1", vars, 2, 86400000, "A:e", err, sizeof err),
+                     0);
+    assert_int_equal(hz_sqlite_sink_write_flag(k, "g1", vars, 1, 86400000, "A", err, sizeof err),
+                     0);
+    assert_int_equal(k->ops->flush(k, -1, err, sizeof err), 0);
+    sqlite3 *db = hz_sqlite_sink_db(k);
+    assert_int_equal(query_int(db, "SELECT count(*) FROM reading_flags"), 2);
+    assert_int_equal(query_int(db,
+                               "SELECT count(*) FROM readings r JOIN reading_flags f "
+                               "USING (series, variable, ts) WHERE f.code = 'A' AND r.value = 5"),
+                     1);
+    /* the stage value was missing: its code is kept, with no reading */
+    assert_int_equal(query_int(db, "SELECT count(*) FROM reading_flags f LEFT JOIN readings r "
+                                   "USING (series, variable, ts) WHERE r.value IS NULL AND "
+                                   "f.code = 'A:e' AND f.variable = 'stage'"),
+                     1);
+    k->ops->free(k);
+}
+
 static void test_migrates_older_files(void **state)
 {
     const char *path = db_path("old.sqlite");
@@ -588,6 +617,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_identifiers),
         cmocka_unit_test(test_schema_created),
+        cmocka_unit_test(test_reading_flags),
         cmocka_unit_test(test_migrates_older_files),
         cmocka_unit_test(test_idempotent_replay),
         cmocka_unit_test(test_latest_forecasts),
