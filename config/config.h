@@ -77,6 +77,7 @@ typedef struct hz_cfg_window {
     int64_t period_ms;
     int lookback, horizon, stride, label_len;
     int fill; /* HZ_FILL_* */
+    int wait; /* slots a variable absent from a reading is awaited before it is filled */
 } hz_cfg_window;
 
 typedef struct hz_cfg_batch {

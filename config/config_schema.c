@@ -546,6 +546,16 @@ static const hz_ckey window_keys[] = {
      .def = "previous",
      .enums = fills,
      .doc = "Gap filling: repeat the previous value, interpolate, or mark missing."},
+    {.name = "wait",
+     .type = HZ_CT_INT,
+     O(hz_cfg_window, wait),
+     .def = "3",
+     .min = 0,
+     .max = 10000,
+     .doc = "Slots a variable absent from a reading is awaited (a series' variables may come in "
+            "separate readings: files imported one by one, one Kafka message per variable) "
+            "before `fill` fills it; the window a forecast sees ends at the newest slot whose "
+            "variables are all present or filled (docs/ARCHITECTURE.md)."},
 };
 static const hz_csec window_sec = {"window", window_keys,  NKEYS(window_keys),
                                    0,        check_window, "The sliding window kept per series."};

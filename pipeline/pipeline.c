@@ -617,8 +617,8 @@ int hz_pipeline_new(const hz_config *cfg, const hz_pipeline_conf *pc, hz_metrics
     p->nvars = (int)pc->source.fields.n_values;
     char e2[HZ_ERRLEN];
     int rc;
-    hz_window_opts wo = {pc->window.period_ms, pc->window.lookback, p->nvars, pc->window.stride,
-                         pc->window.fill};
+    hz_window_opts wo = {pc->window.period_ms, pc->window.lookback, p->nvars,
+                         pc->window.stride,    pc->window.fill,     pc->window.wait};
     p->ws = hz_window_store_new(&wo, e2, sizeof e2);
     if (!p->ws) {
         rc = hz_err(err, errlen, HZ_EINVAL, "pipeline %s: %s", pc->name, e2);
