@@ -124,9 +124,12 @@ struct hz_pipeline {
     sqlite3 *lagdb; /* sqlite source: how far the table is ahead of the cursor */
     /* metrics */
     hz_metric *m_read, *m_fc, *m_dead, *m_lag, *m_inf, *m_bs, *m_series, *m_late, *m_fill;
+    hz_metric *m_await, *m_merge, *m_wfill; /* variables joined by slot (window_store.h) */
     hz_metric *m_kind[N_KINDS];
     hz_metric *m_cov[HZ_IV_MAX_LEVELS]; /* horizon_interval_coverage per level */
-    uint64_t seen_late, seen_fill;
+    hz_window_counters seen;            /* window counters already in the metrics */
+    hz_window_counters said;            /* ... and already in the log (window_log) */
+    int64_t said_ns;                    /* when window_log last wrote */
     hz_pipeline_stats st;
     retrain rt;
 };
@@ -545,8 +548,7 @@ static int rebuild_windows(hz_pipeline *p, char *err, size_t errlen)
         return rc == HZ_ENOMEM ? hz_err(err, errlen, rc, "out of memory") : rc;
     p->st.rebuilt_points = pts;
     hz_window_counters wc = hz_window_store_counters(p->ws);
-    p->seen_late = wc.dropped_late;
-    p->seen_fill = wc.filled;
+    p->seen = p->said = wc; /* the replay's placements are not news */
     if (pts)
         hz_log(p->log, HZ_LOG_INFO,
                "pipeline %s: windows rebuilt from %s: %llu series, %llu points; %zu latest "
@@ -570,6 +572,9 @@ static void get_metrics(hz_pipeline *p, hz_metrics *m)
     p->m_series = hz_metrics_get(m, "horizon_window_series", lv, NULL, 0);
     p->m_late = hz_metrics_get(m, "horizon_late_dropped_total", lv, NULL, 0);
     p->m_fill = hz_metrics_get(m, "horizon_gaps_filled_total", lv, NULL, 0);
+    p->m_await = hz_metrics_get(m, "horizon_values_awaited_total", lv, NULL, 0);
+    p->m_merge = hz_metrics_get(m, "horizon_values_joined_total", lv, NULL, 0);
+    p->m_wfill = hz_metrics_get(m, "horizon_wait_filled_total", lv, NULL, 0);
     for (int i = 0; i < N_KINDS; i++) {
         const char *kv[] = {p->pc->name, KINDS[i], NULL};
         p->m_kind[i] = hz_metrics_get(m, "horizon_anomalies_total", kv, NULL, 0);
@@ -1111,6 +1116,24 @@ int hz_pipeline_drain(hz_pipeline *p, int timeout_ms, char *err, size_t errlen)
     return 0;
 }
 
+/* At most once a minute, a warning when readings came too late for their window or awaited
+ * variables did not come within window.wait slots (both counted in the metrics too). */
+static void window_log(hz_pipeline *p, const hz_window_counters *wc)
+{
+    int64_t now = hz_mono_ns();
+    uint64_t late = wc->dropped_late - p->said.dropped_late;
+    uint64_t filled = wc->wait_filled - p->said.wait_filled;
+    if ((!late && !filled) || (p->said_ns && now - p->said_ns < 60 * (int64_t)1000000000))
+        return;
+    hz_log(p->log, HZ_LOG_WARN,
+           "pipeline %s: %llu reading(s) older than their series' window dropped "
+           "(horizon_late_dropped_total); %llu variable value(s) absent for window.wait = %d "
+           "slots filled by window.fill (horizon_wait_filled_total)",
+           p->pc->name, (unsigned long long)late, (unsigned long long)filled, p->pc->window.wait);
+    p->said = *wc;
+    p->said_ns = now;
+}
+
 void hz_pipeline_update_metrics(hz_pipeline *p)
 {
     hz_window_counters wc = hz_window_store_counters(p->ws);
@@ -1122,10 +1145,13 @@ void hz_pipeline_update_metrics(hz_pipeline *p)
         if (!isnan(c))
             hz_metrics_set(p->m_cov[l], c);
     }
-    hz_metrics_add(p->m_late, (double)(wc.dropped_late - p->seen_late));
-    hz_metrics_add(p->m_fill, (double)(wc.filled - p->seen_fill));
-    p->seen_late = wc.dropped_late;
-    p->seen_fill = wc.filled;
+    hz_metrics_add(p->m_late, (double)(wc.dropped_late - p->seen.dropped_late));
+    hz_metrics_add(p->m_fill, (double)(wc.filled - p->seen.filled));
+    hz_metrics_add(p->m_await, (double)(wc.waited - p->seen.waited));
+    hz_metrics_add(p->m_merge, (double)(wc.merged - p->seen.merged));
+    hz_metrics_add(p->m_wfill, (double)(wc.wait_filled - p->seen.wait_filled));
+    p->seen = wc;
+    window_log(p, &wc);
     p->st.series = wc.series;
     if (p->pc->source.kind == HZ_CFG_SOURCE_KAFKA) {
         int64_t lag = hz_kafka_source_lag(p->src);
