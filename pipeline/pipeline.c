@@ -516,8 +516,8 @@ static int rebuild_windows(hz_pipeline *p, char *err, size_t errlen)
         }
     if (!path) /* none kept (sqlite.readings: false): the Kafka source rebuilds them */
         return 0;
-    int64_t cursor = limited ? hz_sqlite_source_position(p->src) : 0;
-    if (limited && cursor <= 0)
+    char delivered[256];
+    if (limited && !hz_sqlite_source_delivered(p->src, delivered, sizeof delivered))
         return 0;
     sqlite3 *db = NULL;
     int rc = hz_sqlite_open(path, 1, 5000, &db, err, errlen);
@@ -525,11 +525,11 @@ static int rebuild_windows(hz_pipeline *p, char *err, size_t errlen)
         return rc;
     const char *table = "readings";
     if (limited) {
-        char sql[256];
+        char sql[512];
         snprintf(sql, sizeof sql,
                  "CREATE TEMP VIEW hz_rebuild AS SELECT series, variable, ts, value FROM "
-                 "readings WHERE rowid <= %lld",
-                 (long long)cursor);
+                 "readings WHERE %s",
+                 delivered);
         rc = hz_sqlite_exec(db, sql, err, errlen);
         table = "hz_rebuild";
     }
@@ -1164,8 +1164,8 @@ void hz_pipeline_update_metrics(hz_pipeline *p)
         snprintf(sql, sizeof sql, "SELECT max(rowid) FROM %s", p->pc->source.sqlite.table);
         if (sqlite3_prepare_v2(p->lagdb, sql, -1, &st, NULL) == SQLITE_OK &&
             sqlite3_step(st) == SQLITE_ROW) {
-            int64_t ahead = sqlite3_column_int64(st, 0) - hz_sqlite_source_position(p->src);
-            hz_metrics_set(p->m_lag, (double)(ahead > 0 ? ahead : 0));
+            int64_t behind = hz_sqlite_source_behind(p->src, sqlite3_column_int64(st, 0));
+            hz_metrics_set(p->m_lag, (double)behind);
         }
         sqlite3_finalize(st);
     }
