@@ -555,7 +555,8 @@ static const hz_ckey window_keys[] = {
      .doc = "Slots a variable absent from a reading is awaited (a series' variables may come in "
             "separate readings: files imported one by one, one Kafka message per variable) "
             "before `fill` fills it; the window a forecast sees ends at the newest slot whose "
-            "variables are all present or filled (docs/ARCHITECTURE.md)."},
+            "variables are all present or filled (docs/ARCHITECTURE.md).  With one variable it "
+            "has no effect."},
 };
 static const hz_csec window_sec = {"window", window_keys,  NKEYS(window_keys),
                                    0,        check_window, "The sliding window kept per series."};

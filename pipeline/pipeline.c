@@ -490,13 +490,13 @@ static int take_history(hz_pipeline *p, const hz_batch *b, char *err, size_t err
 }
 
 /* A Kafka source rebuilds the windows of the partitions it is assigned: back a lookback
- * and a stride (plus two periods of producer delay) in message time, else
- * REBUILD_MAX_MESSAGES messages. */
+ * and a stride (plus two periods of producer delay, and window.wait with several variables)
+ * in message time, else REBUILD_MAX_MESSAGES messages. */
 static void plan_kafka_rebuild(hz_pipeline *p)
 {
     const hz_cfg_window *w = &p->pc->window;
-    hz_kafka_rebuild rb = {(int64_t)(w->lookback + w->stride + 2) * w->period_ms,
-                           REBUILD_MAX_MESSAGES};
+    int64_t slots = (int64_t)w->lookback + w->stride + 2 + (p->nvars > 1 ? w->wait : 0);
+    hz_kafka_rebuild rb = {slots * w->period_ms, REBUILD_MAX_MESSAGES};
     if (p->pc->source.kind == HZ_CFG_SOURCE_KAFKA)
         hz_kafka_source_set_rebuild(p->src, &rb);
 }
@@ -622,8 +622,10 @@ int hz_pipeline_new(const hz_config *cfg, const hz_pipeline_conf *pc, hz_metrics
     p->nvars = (int)pc->source.fields.n_values;
     char e2[HZ_ERRLEN];
     int rc;
-    hz_window_opts wo = {pc->window.period_ms, pc->window.lookback, p->nvars,
-                         pc->window.stride,    pc->window.fill,     pc->window.wait};
+    /* one variable cannot be absent from a reading: nothing to await, no slots kept for it */
+    hz_window_opts wo = {
+        pc->window.period_ms, pc->window.lookback, p->nvars,
+        pc->window.stride,    pc->window.fill,     p->nvars > 1 ? pc->window.wait : 0};
     p->ws = hz_window_store_new(&wo, e2, sizeof e2);
     if (!p->ws) {
         rc = hz_err(err, errlen, HZ_EINVAL, "pipeline %s: %s", pc->name, e2);
