@@ -277,6 +277,12 @@ int hz_metrics_declare_std(hz_metrics *m, char *err, size_t errlen)
          "Readings older than the window, counted and dropped."},
         {"horizon_gaps_filled_total", HZ_METRIC_COUNTER, P, NULL, 0,
          "Missing grid points filled in windows."},
+        {"horizon_values_awaited_total", HZ_METRIC_COUNTER, P, NULL, 0,
+         "Variable values a reading lacked, awaited in their slot (window.wait)."},
+        {"horizon_values_joined_total", HZ_METRIC_COUNTER, P, NULL, 0,
+         "Awaited variable values that came in a later reading and joined their slot."},
+        {"horizon_wait_filled_total", HZ_METRIC_COUNTER, P, NULL, 0,
+         "Awaited variable values still absent window.wait slots later, filled by window.fill."},
         {"horizon_retrains_total", HZ_METRIC_COUNTER, PR, NULL, 0,
          "Scheduled retrainings (model.train.retrain_every), by result (ok, failed)."},
     };

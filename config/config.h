@@ -78,6 +78,7 @@ typedef struct hz_cfg_window {
     int lookback, horizon, stride, label_len;
     int fill;    /* HZ_FILL_* */
     int max_gap; /* training: the longest hole filled; a longer one ends a stretch */
+    int wait;    /* slots a variable absent from a reading is awaited before it is filled */
 } hz_cfg_window;
 
 typedef struct hz_cfg_batch {

@@ -566,6 +566,17 @@ static const hz_ckey window_keys[] = {
      .doc = "Training: a hole in the stored history of at most this many periods is filled "
             "by `fill` (none: not filled); a longer one ends a stretch, and no training "
             "window spans it.  Both are counted in the training log."},
+    {.name = "wait",
+     .type = HZ_CT_INT,
+     O(hz_cfg_window, wait),
+     .def = "3",
+     .min = 0,
+     .max = 10000,
+     .doc = "Slots a variable absent from a reading is awaited (a series' variables may come in "
+            "separate readings: files imported one by one, one Kafka message per variable) "
+            "before `fill` fills it; the window a forecast sees ends at the newest slot whose "
+            "variables are all present or filled (docs/ARCHITECTURE.md).  With one variable it "
+            "has no effect."},
 };
 static const hz_csec window_sec = {"window", window_keys,  NKEYS(window_keys),
                                    0,        check_window, "The sliding window kept per series."};

@@ -1,6 +1,24 @@
-/* sqlite_source.c — polls a readings table by rowid from a persisted cursor and groups the
- * rows of one (series, ts) into one reading (docs/ARCHITECTURE.md;
- * see sqlite_source.h). */
+/* sqlite_source.c — polls a readings table in time order from a persisted cursor and groups
+ * the rows of one (series, ts) next to each other into one reading (docs/ARCHITECTURE.md §5;
+ * see sqlite_source.h).
+ *
+ * Cursor: the rows with rowid <= lo are delivered; the rows of the *epoch* (lo, hi] — hi was
+ * max(rowid) when the epoch began — are delivered in (k, rowid) order, k = ts (rows whose ts
+ * is not an integer, dead letters, first: k = INT64_MIN), up to and including (ts, rowid).
+ * When an epoch is read to its end, lo = hi and the next poll begins the next epoch with
+ * the rows appended since.  So rows present at start are read in time order whatever order
+ * they were imported in (a variable imported after another joins it by time), rows
+ * appended later are still read (in the next epoch: a late import of old times then
+ * reaches windows that moved on, and is counted late there), and the cursor is four
+ * integers, saved in `cursors` (position = lo, epoch_hi, at_ts, at_rowid) when the batch
+ * that reached it is acknowledged (positions are batch numbers: `pend` maps them to
+ * cursors).
+ *
+ * Plans: an epoch of more than EPOCH_SCAN_BATCHES polls' rows walks the index TABLE_by_ts
+ * (ts; created here if absent) from the cursor — a seek on (ts = at_ts, rowid > at_rowid)
+ * merged with ts > at_ts, so a poll costs its own rows, not the rows before the cursor; a
+ * smaller one (the steady tail of appends) scans its rowid range and sorts it, so a late
+ * row with an old ts does not send the poll through the index from that time on. */
 #include "connectors/sqlite_source.h"
 
 #include <errno.h>
@@ -10,6 +28,20 @@
 #include <string.h>
 #include <time.h>
 
+#define KEY_MIN            INT64_MIN
+#define EPOCH_SCAN_BATCHES 8 /* epochs up to this many polls' rows: rowid scan + sort */
+
+/* Where the source stands: rowid <= lo delivered; (lo, hi] delivered up to key (ts, rowid). */
+typedef struct sq_cursor {
+    int64_t lo, hi, ts, rowid;
+} sq_cursor;
+
+/* A polled batch's cursor, saved when the batch (its number seq) is acknowledged. */
+typedef struct sq_pending {
+    int64_t seq;
+    sq_cursor at;
+} sq_pending;
+
 typedef struct dead_ref {
     size_t origin, reason, payload, payload_len; /* offsets into the pool */
     int64_t rowid;
@@ -18,14 +50,17 @@ typedef struct dead_ref {
 typedef struct sqlite_source {
     hz_source base;
     sqlite3 *db;
-    sqlite3_stmt *sel, *ack, *get;
+    sqlite3_stmt *sel_idx, *sel_scan, *top, *ack, *get;
     char *path, *cursor, *table;
     char **vars;
     int nvars;
     int interval_ms;
-    int64_t next_rowid; /* fetch after this rowid */
-    hz_pos bpos;        /* the batch's last consumed rowid */
-    int64_t acked;
+    sq_cursor cur;    /* the next poll reads after this */
+    sq_cursor acked;  /* what `cursors` holds */
+    int64_t seq;      /* batches polled */
+    hz_pos bpos;      /* {-1, the batch's number} */
+    sq_pending *pend; /* batches polled, not acknowledged yet, oldest first */
+    size_t npend, pend_cap;
     hz_reading *readings;
     size_t *series_off; /* pool offset of each reading's series */
     size_t readings_cap;
@@ -133,7 +168,7 @@ typedef struct poll_state {
     int dead_in_group;      /* a dead letter came after the last reading opened */
     int full;               /* a row was left for the next batch */
     int64_t group_first;    /* first rowid of the last reading */
-    int64_t consumed;       /* last rowid taken */
+    int64_t ts, rowid;      /* key of the last row taken */
 } poll_state;
 
 /* Sizes the readings and their series offsets for max readings. */
@@ -208,12 +243,13 @@ static hz_reading *open_reading(sqlite_source *s, poll_state *ps, const char *se
 /* Takes one fetched row (ps->full: it starts the next batch instead); 0 or HZ_ENOMEM. */
 static int take_row(sqlite_source *s, sqlite3_stmt *st, size_t max, poll_state *ps)
 {
-    int64_t rowid = sqlite3_column_int64(st, 0);
+    int64_t rowid = sqlite3_column_int64(st, 0), key = sqlite3_column_int64(st, 5);
     const char *ser = (const char *)sqlite3_column_text(st, 1);
     const char *var = (const char *)sqlite3_column_text(st, 2);
     int k = var_index(s, var);
     if (k < 0 && var) { /* a variable this source does not read */
-        ps->consumed = rowid;
+        ps->ts = key;
+        ps->rowid = rowid;
         return 0;
     }
     char reason[160];
@@ -226,7 +262,8 @@ static int take_row(sqlite_source *s, sqlite3_stmt *st, size_t max, poll_state *
         ps->full = 1; /* this row starts the next batch, so the last group is whole */
         return 0;
     }
-    ps->consumed = rowid;
+    ps->ts = key;
+    ps->rowid = rowid;
     if (why) {
         int rc = add_dead(s, ps->nd, st, rowid, why);
         if (rc)
@@ -243,8 +280,17 @@ static int take_row(sqlite_source *s, sqlite3_stmt *st, size_t max, poll_state *
     return 0;
 }
 
+/* Keeps the batch's cursor under a new batch number until it is acknowledged. */
+static int note_pending(sqlite_source *s)
+{
+    if (hz_grow((void **)&s->pend, &s->pend_cap, s->npend + 1, sizeof *s->pend))
+        return HZ_ENOMEM;
+    s->pend[s->npend++] = (sq_pending){++s->seq, s->cur};
+    return 0;
+}
+
 /* Points the batch's readings and dead letters into the pool and fills out. */
-static int publish_batch(sqlite_source *s, hz_batch *out, size_t nr, size_t nd, int64_t consumed)
+static int publish_batch(sqlite_source *s, hz_batch *out, size_t nr, size_t nd)
 {
     for (size_t i = 0; i < nr; i++)
         s->readings[i].series = s->pool + s->series_off[i];
@@ -257,7 +303,7 @@ static int publish_batch(sqlite_source *s, hz_batch *out, size_t nr, size_t nd, 
         s->dead[i].ts_ms = now;
         s->dead[i].pos = (hz_pos){-1, s->dref[i].rowid};
     }
-    s->bpos = (hz_pos){-1, consumed};
+    s->bpos = (hz_pos){-1, s->seq};
     out->readings = s->readings;
     out->n_readings = nr;
     out->dead = s->dead;
@@ -267,44 +313,92 @@ static int publish_batch(sqlite_source *s, hz_batch *out, size_t nr, size_t nd, 
     return (int)(nr + nd);
 }
 
-/* One pass over the rows after next_rowid.  Returns records or a negative HZ_E*. */
+/* Begins the next epoch when the last one was read to its end: 1 when there is one to read,
+ * 0 when no row was appended, or a negative HZ_E*. */
+static int epoch_ready(sqlite_source *s, char *err, size_t errlen)
+{
+    if (s->cur.hi > s->cur.lo)
+        return 1;
+    int rc = sqlite3_step(s->top);
+    int64_t top = rc == SQLITE_ROW ? sqlite3_column_int64(s->top, 0) : 0;
+    sqlite3_reset(s->top);
+    if (rc != SQLITE_ROW)
+        return hz_err(err, errlen, HZ_EDB, "%s: reading %s: %s", s->path, s->table,
+                      sqlite3_errmsg(s->db));
+    if (top <= s->cur.lo)
+        return 0;
+    s->cur = (sq_cursor){s->cur.lo, top, KEY_MIN, KEY_MIN};
+    return 1;
+}
+
+/* The query for the epoch from the cursor: the index walk or the scan (opening comment). */
+static sqlite3_stmt *epoch_stmt(sqlite_source *s, size_t limit)
+{
+    sqlite3_stmt *st =
+        (uint64_t)(s->cur.hi - s->cur.lo) > limit * EPOCH_SCAN_BATCHES ? s->sel_idx : s->sel_scan;
+    sqlite3_bind_int64(st, 1, s->cur.ts);
+    sqlite3_bind_int64(st, 2, s->cur.rowid);
+    sqlite3_bind_int64(st, 3, s->cur.lo);
+    sqlite3_bind_int64(st, 4, s->cur.hi);
+    sqlite3_bind_int64(st, 5, (sqlite3_int64)limit);
+    return st;
+}
+
+/* Steps st through the epoch's next rows into ps; 0 or HZ_E*. */
+static int fetch_rows(sqlite_source *s, sqlite3_stmt *st, size_t max, size_t limit, poll_state *ps,
+                      int *done, char *err, size_t errlen)
+{
+    *done = 0;
+    for (;;) {
+        int src = sqlite3_step(st);
+        if (src == SQLITE_DONE) {
+            *done = 1;
+            return 0;
+        }
+        if (src != SQLITE_ROW)
+            return hz_err(err, errlen, HZ_EDB, "%s: reading %s: %s", s->path, s->table,
+                          sqlite3_errmsg(s->db));
+        ps->fetched++;
+        int rc = take_row(s, st, max, ps);
+        if (rc == HZ_ENOMEM)
+            return hz_err(err, errlen, HZ_ENOMEM, "sqlite source: out of memory");
+        if (ps->full || ps->fetched >= limit)
+            return 0;
+    }
+}
+
+/* One pass over the epoch's rows after the cursor.  Returns records or a negative HZ_E*. */
 static int poll_once(sqlite_source *s, hz_batch *out, size_t max, char *err, size_t errlen)
 {
     size_t limit = max * (size_t)s->nvars + 1;
     int rc = reserve_batch(s, max, err, errlen);
-    if (rc)
+    if (rc || (rc = epoch_ready(s, err, errlen)) <= 0)
         return rc;
     s->pool_len = 0;
-    sqlite3_stmt *st = s->sel;
-    sqlite3_bind_int64(st, 1, s->next_rowid);
-    sqlite3_bind_int64(st, 2, (sqlite3_int64)limit);
-    poll_state ps = {.consumed = s->next_rowid};
-    for (;;) {
-        int src = sqlite3_step(st);
-        if (src == SQLITE_DONE)
-            break;
-        if (src != SQLITE_ROW) {
-            rc = hz_err(err, errlen, HZ_EDB, "%s: reading %s: %s", s->path, s->table,
-                        sqlite3_errmsg(s->db));
-            break;
-        }
-        ps.fetched++;
-        if ((rc = take_row(s, st, max, &ps)) || ps.full)
-            break;
-    }
-    int hit_limit = !ps.full && ps.fetched >= limit;
+    sqlite3_stmt *st = epoch_stmt(s, limit);
+    poll_state ps = {.ts = s->cur.ts, .rowid = s->cur.rowid};
+    int done;
+    rc = fetch_rows(s, st, max, limit, &ps, &done, err, errlen);
     sqlite3_reset(st);
-    if (rc == HZ_ENOMEM)
-        return hz_err(err, errlen, HZ_ENOMEM, "sqlite source: out of memory");
     if (rc)
         return rc;
     /* the last group may continue in rows not fetched yet: re-read it next time */
-    if (hit_limit && ps.open_group && ps.nr > 1 && !ps.dead_in_group) {
+    if (!done && !ps.full && ps.open_group && ps.nr > 1 && !ps.dead_in_group) {
         ps.nr--;
-        ps.consumed = ps.group_first - 1;
+        ps.rowid = ps.group_first - 1;
     }
-    s->next_rowid = ps.consumed;
-    return publish_batch(s, out, ps.nr, ps.nd, ps.consumed);
+    s->cur.ts = ps.ts;
+    s->cur.rowid = ps.rowid;
+    if (done) /* the epoch is read: the next poll begins the next one */
+        s->cur = (sq_cursor){s->cur.hi, s->cur.hi, KEY_MIN, KEY_MIN};
+    if (ps.nr + ps.nd && note_pending(s))
+        return hz_err(err, errlen, HZ_ENOMEM, "sqlite source: out of memory");
+    return publish_batch(s, out, ps.nr, ps.nd);
+}
+
+static int same_cursor(const sq_cursor *a, const sq_cursor *b)
+{
+    return a->lo == b->lo && a->hi == b->hi && a->ts == b->ts && a->rowid == b->rowid;
 }
 
 static int src_poll(hz_source *src, hz_batch *out, size_t max, int timeout_ms, char *err,
@@ -316,12 +410,12 @@ static int src_poll(hz_source *src, hz_batch *out, size_t max, int timeout_ms, c
         return 0;
     int64_t deadline = hz_mono_ns() + (int64_t)(timeout_ms > 0 ? timeout_ms : 0) * 1000000;
     for (;;) {
-        int64_t before = s->next_rowid;
+        sq_cursor before = s->cur;
         int n = poll_once(s, out, max, err, errlen);
         if (n != 0)
             return n;
-        if (s->next_rowid != before)
-            continue; /* only skipped rows so far: keep reading */
+        if (!same_cursor(&s->cur, &before))
+            continue; /* only skipped rows, or an epoch's end, so far: keep reading */
         int64_t left = (deadline - hz_mono_ns()) / 1000000;
         if (left <= 0)
             return 0;
@@ -329,19 +423,37 @@ static int src_poll(hz_source *src, hz_batch *out, size_t max, int timeout_ms, c
     }
 }
 
-static int src_ack(hz_source *src, const hz_pos *pos, char *err, size_t errlen)
+/* Saves cursor c as this source's row of `cursors`. */
+static int save_cursor(sqlite_source *s, const sq_cursor *c, char *err, size_t errlen)
 {
-    sqlite_source *s = (sqlite_source *)src;
-    if (pos->offset <= s->acked)
-        return 0;
     sqlite3_bind_text(s->ack, 1, s->cursor, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(s->ack, 2, pos->offset);
+    sqlite3_bind_int64(s->ack, 2, c->lo);
+    sqlite3_bind_int64(s->ack, 3, c->hi);
+    sqlite3_bind_int64(s->ack, 4, c->ts);
+    sqlite3_bind_int64(s->ack, 5, c->rowid);
     int rc = sqlite3_step(s->ack);
     sqlite3_reset(s->ack);
     if (rc != SQLITE_DONE)
         return hz_err(err, errlen, HZ_EDB, "%s: saving cursor \"%s\": %s", s->path, s->cursor,
                       sqlite3_errmsg(s->db));
-    s->acked = pos->offset;
+    s->acked = *c;
+    return 0;
+}
+
+/* pos->offset is a batch number: its cursor, and those of the batches before, are done. */
+static int src_ack(hz_source *src, const hz_pos *pos, char *err, size_t errlen)
+{
+    sqlite_source *s = (sqlite_source *)src;
+    size_t n = 0;
+    while (n < s->npend && s->pend[n].seq <= pos->offset)
+        n++;
+    if (!n)
+        return 0;
+    int rc = save_cursor(s, &s->pend[n - 1].at, err, errlen);
+    if (rc)
+        return rc;
+    memmove(s->pend, s->pend + n, (s->npend - n) * sizeof *s->pend);
+    s->npend -= n;
     return 0;
 }
 
@@ -350,7 +462,9 @@ static void src_free(hz_source *src)
     sqlite_source *s = (sqlite_source *)src;
     if (!s)
         return;
-    sqlite3_finalize(s->sel);
+    sqlite3_finalize(s->sel_idx);
+    sqlite3_finalize(s->sel_scan);
+    sqlite3_finalize(s->top);
     sqlite3_finalize(s->ack);
     sqlite3_finalize(s->get);
     sqlite3_close_v2(s->db);
@@ -365,11 +479,129 @@ static void src_free(hz_source *src)
     free(s->dead);
     free(s->dref);
     free(s->pool);
+    free(s->pend);
     free(s);
 }
 
 static const hz_source_ops sqlite_source_ops = {
     .kind = "sqlite", .poll = src_poll, .ack = src_ack, .free = src_free};
+
+/* The key of a row: its ts when an integer, else KEY_MIN (read first: a dead letter). */
+#define KEY_SQL "CASE WHEN typeof(ts) = 'integer' THEN ts ELSE -9223372036854775808 END"
+
+/* Creates the cursors table (with the epoch columns, added to an older one) and the ts
+ * index of the readings table when absent. */
+static int prepare_tables(sqlite_source *s, const char *cursors, char *err, size_t errlen)
+{
+    char sql[512], e2[HZ_ERRLEN];
+    snprintf(sql, sizeof sql,
+             "CREATE TABLE IF NOT EXISTS %s(name TEXT PRIMARY KEY, position INTEGER NOT NULL, "
+             "epoch_hi INTEGER, at_ts INTEGER, at_rowid INTEGER);"
+             "CREATE INDEX IF NOT EXISTS %s_by_ts ON %s(ts);",
+             cursors, s->table, s->table);
+    int rc = hz_sqlite_exec(s->db, sql, e2, sizeof e2);
+    const char *cols[] = {"epoch_hi", "at_ts", "at_rowid"};
+    for (int i = 0; !rc && i < 3; i++)
+        rc = hz_sqlite_add_column(s->db, cursors, cols[i], "INTEGER", e2, sizeof e2);
+    return rc ? hz_err(err, errlen, rc, "%s: %s", s->path, e2) : 0;
+}
+
+static int prepare(sqlite_source *s, const char *sql, sqlite3_stmt **st)
+{
+    return sqlite3_prepare_v3(s->db, sql, -1, SQLITE_PREPARE_PERSISTENT, st, NULL) != SQLITE_OK;
+}
+
+/* The statements: the two epoch plans, max(rowid), save and load of the cursor. */
+static int prepare_statements(sqlite_source *s, const char *cursors)
+{
+    const char *t = s->table;
+    char sql[1600];
+    snprintf(sql, sizeof sql,
+             "SELECT rowid AS rid, series, variable, ts, value, -9223372036854775808 AS k "
+             "FROM %1$s NOT INDEXED WHERE ?1 = -9223372036854775808 AND rowid > max(?2, ?3) "
+             "AND rowid <= ?4 AND typeof(ts) != 'integer' "
+             "UNION ALL SELECT rowid, series, variable, ts, value, ts FROM %1$s INDEXED BY "
+             "%1$s_by_ts WHERE ts = ?1 AND rowid > max(?2, ?3) AND rowid <= ?4 AND "
+             "typeof(ts) = 'integer' "
+             "UNION ALL SELECT rowid, series, variable, ts, value, ts FROM %1$s INDEXED BY "
+             "%1$s_by_ts WHERE ts > ?1 AND rowid > ?3 AND rowid <= ?4 AND "
+             "typeof(ts) = 'integer' ORDER BY 6, 1 LIMIT ?5",
+             t);
+    if (prepare(s, sql, &s->sel_idx))
+        return 1;
+    snprintf(sql, sizeof sql,
+             "SELECT rid, series, variable, ts, value, k FROM (SELECT rowid AS rid, series, "
+             "variable, ts, value, " KEY_SQL " AS k FROM %s NOT INDEXED WHERE rowid > ?3 AND "
+             "rowid <= ?4) WHERE (k, rid) > (?1, ?2) ORDER BY k, rid LIMIT ?5",
+             t);
+    if (prepare(s, sql, &s->sel_scan))
+        return 1;
+    snprintf(sql, sizeof sql, "SELECT coalesce(max(rowid), 0) FROM %s", t);
+    if (prepare(s, sql, &s->top))
+        return 1;
+    snprintf(sql, sizeof sql,
+             "INSERT INTO %s(name, position, epoch_hi, at_ts, at_rowid) VALUES(?1, ?2, ?3, ?4, "
+             "?5) ON CONFLICT(name) DO UPDATE SET position = excluded.position, epoch_hi = "
+             "excluded.epoch_hi, at_ts = excluded.at_ts, at_rowid = excluded.at_rowid",
+             cursors);
+    if (prepare(s, sql, &s->ack))
+        return 1;
+    snprintf(sql, sizeof sql, "SELECT position, epoch_hi, at_ts, at_rowid FROM %s WHERE name = ?1",
+             cursors);
+    return sqlite3_prepare_v2(s->db, sql, -1, &s->get, NULL) != SQLITE_OK;
+}
+
+/* Reads this source's saved cursor (none: the table's start). */
+static int load_cursor(sqlite_source *s)
+{
+    sqlite3_bind_text(s->get, 1, s->cursor, -1, SQLITE_STATIC);
+    int st = sqlite3_step(s->get);
+    sq_cursor c = {0, 0, KEY_MIN, KEY_MIN};
+    if (st == SQLITE_ROW) {
+        c.lo = c.hi = sqlite3_column_int64(s->get, 0);
+        int64_t hi = sqlite3_column_int64(s->get, 1);
+        if (sqlite3_column_type(s->get, 1) != SQLITE_NULL && hi > c.lo) { /* inside an epoch */
+            c.hi = hi;
+            c.ts = sqlite3_column_int64(s->get, 2);
+            c.rowid = sqlite3_column_int64(s->get, 3);
+        }
+    }
+    sqlite3_reset(s->get);
+    if (st != SQLITE_ROW && st != SQLITE_DONE)
+        return 1;
+    s->cur = s->acked = c;
+    return 0;
+}
+
+/* Copies the options into s; 0 or HZ_ENOMEM. */
+static int copy_opts(sqlite_source *s, const hz_sqlite_source_opts *o, const char *table)
+{
+    s->base.ops = &sqlite_source_ops;
+    s->interval_ms = o->poll_interval_ms > 0 ? o->poll_interval_ms : 100;
+    s->nvars = o->nvars;
+    s->path = strdup(o->path);
+    s->cursor = strdup(o->cursor);
+    s->table = strdup(table);
+    s->vars = calloc((size_t)o->nvars, sizeof *s->vars);
+    if (!s->path || !s->cursor || !s->table || !s->vars)
+        return HZ_ENOMEM;
+    for (int i = 0; i < o->nvars; i++)
+        if (!(s->vars[i] = strdup(o->variables[i])))
+            return HZ_ENOMEM;
+    return 0;
+}
+
+/* The file must exist: a typo in a path should not create an empty database. */
+static int probe_file(const char *path, char *err, size_t errlen)
+{
+    sqlite3 *probe = NULL;
+    int rc = 0;
+    if (sqlite3_open_v2(path, &probe, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK)
+        rc = hz_err(err, errlen, HZ_EDB, "%s: cannot open database: %s", path,
+                    probe ? sqlite3_errmsg(probe) : "out of memory");
+    sqlite3_close_v2(probe);
+    return rc;
+}
 
 int hz_sqlite_source_new(const hz_sqlite_source_opts *o, hz_source **out, char *err, size_t errlen)
 {
@@ -386,74 +618,42 @@ int hz_sqlite_source_new(const hz_sqlite_source_opts *o, hz_source **out, char *
     sqlite_source *s = calloc(1, sizeof *s);
     if (!s)
         return hz_err(err, errlen, HZ_ENOMEM, "sqlite source: out of memory");
-    s->base.ops = &sqlite_source_ops;
-    s->interval_ms = o->poll_interval_ms > 0 ? o->poll_interval_ms : 100;
-    s->nvars = o->nvars;
-    s->path = strdup(o->path);
-    s->cursor = strdup(o->cursor);
-    s->table = strdup(table);
-    s->vars = calloc((size_t)o->nvars, sizeof *s->vars);
-    if (!s->path || !s->cursor || !s->table || !s->vars)
-        goto nomem;
-    for (int i = 0; i < o->nvars; i++)
-        if (!(s->vars[i] = strdup(o->variables[i])))
-            goto nomem;
-    /* the file must exist: a typo in a path should not create an empty database */
-    sqlite3 *probe = NULL;
-    if (sqlite3_open_v2(o->path, &probe, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
-        rc = hz_err(err, errlen, HZ_EDB, "%s: cannot open database: %s", o->path,
-                    probe ? sqlite3_errmsg(probe) : "out of memory");
-        sqlite3_close_v2(probe);
+    if (copy_opts(s, o, table)) {
+        rc = hz_err(err, errlen, HZ_ENOMEM, "sqlite source: out of memory");
         goto fail;
     }
-    sqlite3_close_v2(probe);
-    if ((rc = hz_sqlite_open(o->path, 1, o->busy_timeout_ms, &s->db, err, errlen)))
+    if ((rc = probe_file(o->path, err, errlen)) ||
+        (rc = hz_sqlite_open(o->path, 1, o->busy_timeout_ms, &s->db, err, errlen)) ||
+        (rc = prepare_tables(s, cursors, err, errlen)))
         goto fail;
-    char sql[512];
-    snprintf(sql, sizeof sql,
-             "CREATE TABLE IF NOT EXISTS %s(name TEXT PRIMARY KEY, position INTEGER NOT NULL)",
-             cursors);
-    char e2[HZ_ERRLEN];
-    if ((rc = hz_sqlite_exec(s->db, sql, e2, sizeof e2))) {
-        hz_err(err, errlen, rc, "%s: %s", o->path, e2);
+    if (prepare_statements(s, cursors) || load_cursor(s)) {
+        rc = hz_err(err, errlen, HZ_EDB, "%s: %s", o->path, sqlite3_errmsg(s->db));
         goto fail;
     }
-    snprintf(sql, sizeof sql,
-             "SELECT rowid, series, variable, ts, value FROM %s WHERE rowid > ?1 "
-             "ORDER BY rowid LIMIT ?2",
-             table);
-    if (sqlite3_prepare_v3(s->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &s->sel, NULL))
-        goto dberr;
-    snprintf(sql, sizeof sql,
-             "INSERT INTO %s(name, position) VALUES(?1, ?2) ON CONFLICT(name) DO UPDATE SET "
-             "position = max(position, excluded.position)",
-             cursors);
-    if (sqlite3_prepare_v3(s->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &s->ack, NULL))
-        goto dberr;
-    snprintf(sql, sizeof sql, "SELECT position FROM %s WHERE name = ?1", cursors);
-    if (sqlite3_prepare_v2(s->db, sql, -1, &s->get, NULL))
-        goto dberr;
-    sqlite3_bind_text(s->get, 1, s->cursor, -1, SQLITE_STATIC);
-    int st = sqlite3_step(s->get);
-    if (st == SQLITE_ROW)
-        s->acked = sqlite3_column_int64(s->get, 0);
-    else if (st != SQLITE_DONE)
-        goto dberr;
-    sqlite3_reset(s->get);
-    s->next_rowid = s->acked;
     *out = &s->base;
     return 0;
-dberr:
-    rc = hz_err(err, errlen, HZ_EDB, "%s: %s", o->path, sqlite3_errmsg(s->db));
-    goto fail;
-nomem:
-    rc = hz_err(err, errlen, HZ_ENOMEM, "sqlite source: out of memory");
 fail:
     src_free(&s->base);
     return rc;
 }
 
-int64_t hz_sqlite_source_position(const hz_source *src)
+int64_t hz_sqlite_source_behind(const hz_source *src, int64_t max_rowid)
 {
-    return ((const sqlite_source *)src)->acked;
+    const sqlite_source *s = (const sqlite_source *)src;
+    const sq_cursor *c = &s->acked;
+    int64_t n = max_rowid - c->lo;
+    return n > 0 ? n : 0;
+}
+
+int hz_sqlite_source_delivered(const hz_source *src, char *where, size_t len)
+{
+    const sq_cursor *c = &((const sqlite_source *)src)->acked;
+    if (c->lo <= 0 && (c->hi == c->lo || c->ts == KEY_MIN))
+        return 0;
+    snprintf(where, len,
+             "(rowid <= %lld OR (rowid <= %lld AND (ts < %lld OR (ts = %lld AND rowid <= "
+             "%lld))))",
+             (long long)c->lo, (long long)c->hi, (long long)c->ts, (long long)c->ts,
+             (long long)c->rowid);
+    return 1;
 }

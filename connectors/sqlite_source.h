@@ -1,14 +1,20 @@
-/* sqlite_source.h — readings from a SQLite table (docs/ARCHITECTURE.md): polls
- * `readings(series, variable, ts, value)` (or a table with the same columns) in rowid order
- * from a cursor kept in the same file (`cursors(name PRIMARY KEY, position)`), so a new
- * source on the same file continues after the last acknowledged row.
+/* sqlite_source.h — readings from a SQLite table (docs/ARCHITECTURE.md §5): polls
+ * `readings(series, variable, ts, value)` (or a table with the same columns) in time order —
+ * (ts, rowid) — from a cursor kept in the same file (`cursors(name PRIMARY KEY, position,
+ * epoch_hi, at_ts, at_rowid)`), so a new source on the same file continues after the last
+ * acknowledged row.  The rows present when a pass (an epoch) begins are read in time order
+ * whatever order they were written in — a variable imported after another meets it by
+ * time — and the rows appended meanwhile are read by the next pass (sqlite_source.c).
+ * Creates the index TABLE_by_ts on (ts) when absent.
  *
- * Rows next to each other (in rowid order) with the same (series, ts) become one hz_reading
- * holding one value per configured variable (NaN for a variable not present); its position
- * is {-1, highest rowid of the group}.  Rows of variables not configured are skipped.  A row
+ * Rows next to each other (in that order) with the same (series, ts) become one hz_reading
+ * holding one value per configured variable (NaN for a variable not present: the window
+ * store joins the variables of a slot that came in separate readings); its position is
+ * {-1, highest rowid of the group}.  Rows of variables not configured are skipped.  A row
  * with a NULL series, a ts that is not an integer (ms) or a value that is NULL or not a
  * number becomes a dead letter with origin "table/rowid".  A batch that fills `max` ends on
- * a whole group when it can (the tail group is re-read by the next poll). */
+ * a whole group when it can (the tail group is re-read by the next poll).  A batch's
+ * position is {-1, its number}: acknowledging it saves the cursor it reached. */
 #ifndef HZ_SQLITE_SOURCE_H
 #define HZ_SQLITE_SOURCE_H
 
@@ -30,7 +36,12 @@ typedef struct hz_sqlite_source_opts {
  * cursor.  On success *out is owned by the caller (out->ops->free).  0, HZ_EINVAL, HZ_EDB. */
 int hz_sqlite_source_new(const hz_sqlite_source_opts *o, hz_source **out, char *err, size_t errlen);
 
-/* Last acknowledged rowid (what a restart resumes after). */
-int64_t hz_sqlite_source_position(const hz_source *s);
+/* Rows of the table (max_rowid: its max(rowid)) not acknowledged yet: exact between passes,
+ * an upper bound during one. */
+int64_t hz_sqlite_source_behind(const hz_source *s, int64_t max_rowid);
+
+/* The acknowledged rows as an SQL condition on the table's rowid and ts, into where (len
+ * bytes; 200 suffice).  Returns 0 (where untouched) when none is acknowledged, else 1. */
+int hz_sqlite_source_delivered(const hz_source *s, char *where, size_t len);
 
 #endif

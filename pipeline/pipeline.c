@@ -124,9 +124,12 @@ struct hz_pipeline {
     sqlite3 *lagdb; /* sqlite source: how far the table is ahead of the cursor */
     /* metrics */
     hz_metric *m_read, *m_fc, *m_dead, *m_lag, *m_inf, *m_bs, *m_series, *m_late, *m_fill;
+    hz_metric *m_await, *m_merge, *m_wfill; /* variables joined by slot (window_store.h) */
     hz_metric *m_kind[N_KINDS];
     hz_metric *m_cov[HZ_IV_MAX_LEVELS]; /* horizon_interval_coverage per level */
-    uint64_t seen_late, seen_fill;
+    hz_window_counters seen;            /* window counters already in the metrics */
+    hz_window_counters said;            /* ... and already in the log (window_log) */
+    int64_t said_ns;                    /* when window_log last wrote */
     hz_pipeline_stats st;
     retrain rt;
 };
@@ -487,13 +490,13 @@ static int take_history(hz_pipeline *p, const hz_batch *b, char *err, size_t err
 }
 
 /* A Kafka source rebuilds the windows of the partitions it is assigned: back a lookback
- * and a stride (plus two periods of producer delay) in message time, else
- * REBUILD_MAX_MESSAGES messages. */
+ * and a stride (plus two periods of producer delay, and window.wait with several variables)
+ * in message time, else REBUILD_MAX_MESSAGES messages. */
 static void plan_kafka_rebuild(hz_pipeline *p)
 {
     const hz_cfg_window *w = &p->pc->window;
-    hz_kafka_rebuild rb = {(int64_t)(w->lookback + w->stride + 2) * w->period_ms,
-                           REBUILD_MAX_MESSAGES};
+    int64_t slots = (int64_t)w->lookback + w->stride + 2 + (p->nvars > 1 ? w->wait : 0);
+    hz_kafka_rebuild rb = {slots * w->period_ms, REBUILD_MAX_MESSAGES};
     if (p->pc->source.kind == HZ_CFG_SOURCE_KAFKA)
         hz_kafka_source_set_rebuild(p->src, &rb);
 }
@@ -513,8 +516,8 @@ static int rebuild_windows(hz_pipeline *p, char *err, size_t errlen)
         }
     if (!path) /* none kept (sqlite.readings: false): the Kafka source rebuilds them */
         return 0;
-    int64_t cursor = limited ? hz_sqlite_source_position(p->src) : 0;
-    if (limited && cursor <= 0)
+    char delivered[256];
+    if (limited && !hz_sqlite_source_delivered(p->src, delivered, sizeof delivered))
         return 0;
     sqlite3 *db = NULL;
     int rc = hz_sqlite_open(path, 1, 5000, &db, err, errlen);
@@ -522,11 +525,11 @@ static int rebuild_windows(hz_pipeline *p, char *err, size_t errlen)
         return rc;
     const char *table = "readings";
     if (limited) {
-        char sql[256];
+        char sql[512];
         snprintf(sql, sizeof sql,
                  "CREATE TEMP VIEW hz_rebuild AS SELECT series, variable, ts, value FROM "
-                 "readings WHERE rowid <= %lld",
-                 (long long)cursor);
+                 "readings WHERE %s",
+                 delivered);
         rc = hz_sqlite_exec(db, sql, err, errlen);
         table = "hz_rebuild";
     }
@@ -545,8 +548,7 @@ static int rebuild_windows(hz_pipeline *p, char *err, size_t errlen)
         return rc == HZ_ENOMEM ? hz_err(err, errlen, rc, "out of memory") : rc;
     p->st.rebuilt_points = pts;
     hz_window_counters wc = hz_window_store_counters(p->ws);
-    p->seen_late = wc.dropped_late;
-    p->seen_fill = wc.filled;
+    p->seen = p->said = wc; /* the replay's placements are not news */
     if (pts)
         hz_log(p->log, HZ_LOG_INFO,
                "pipeline %s: windows rebuilt from %s: %llu series, %llu points; %zu latest "
@@ -570,6 +572,9 @@ static void get_metrics(hz_pipeline *p, hz_metrics *m)
     p->m_series = hz_metrics_get(m, "horizon_window_series", lv, NULL, 0);
     p->m_late = hz_metrics_get(m, "horizon_late_dropped_total", lv, NULL, 0);
     p->m_fill = hz_metrics_get(m, "horizon_gaps_filled_total", lv, NULL, 0);
+    p->m_await = hz_metrics_get(m, "horizon_values_awaited_total", lv, NULL, 0);
+    p->m_merge = hz_metrics_get(m, "horizon_values_joined_total", lv, NULL, 0);
+    p->m_wfill = hz_metrics_get(m, "horizon_wait_filled_total", lv, NULL, 0);
     for (int i = 0; i < N_KINDS; i++) {
         const char *kv[] = {p->pc->name, KINDS[i], NULL};
         p->m_kind[i] = hz_metrics_get(m, "horizon_anomalies_total", kv, NULL, 0);
@@ -617,10 +622,12 @@ int hz_pipeline_new(const hz_config *cfg, const hz_pipeline_conf *pc, hz_metrics
     p->nvars = (int)pc->source.fields.n_values;
     char e2[HZ_ERRLEN];
     int rc;
-    /* known variables (model.data.known) reach a horizon past the forecast's issue */
+    /* known variables (model.data.known) reach a horizon past the forecast's issue; one
+     * variable cannot be absent from a reading: nothing to await, no slots kept for it */
     int reach = pc->model.data.n_known ? pc->window.horizon : 0;
-    hz_window_opts wo = {pc->window.period_ms, pc->window.lookback + reach, p->nvars,
-                         pc->window.stride, pc->window.fill};
+    hz_window_opts wo = {
+        pc->window.period_ms, pc->window.lookback + reach,       p->nvars, pc->window.stride,
+        pc->window.fill,      p->nvars > 1 ? pc->window.wait : 0};
     p->ws = hz_window_store_new(&wo, e2, sizeof e2);
     if (!p->ws) {
         rc = hz_err(err, errlen, HZ_EINVAL, "pipeline %s: %s", pc->name, e2);
@@ -1113,6 +1120,24 @@ int hz_pipeline_drain(hz_pipeline *p, int timeout_ms, char *err, size_t errlen)
     return 0;
 }
 
+/* At most once a minute, a warning when readings came too late for their window or awaited
+ * variables did not come within window.wait slots (both counted in the metrics too). */
+static void window_log(hz_pipeline *p, const hz_window_counters *wc)
+{
+    int64_t now = hz_mono_ns();
+    uint64_t late = wc->dropped_late - p->said.dropped_late;
+    uint64_t filled = wc->wait_filled - p->said.wait_filled;
+    if ((!late && !filled) || (p->said_ns && now - p->said_ns < 60 * (int64_t)1000000000))
+        return;
+    hz_log(p->log, HZ_LOG_WARN,
+           "pipeline %s: %llu reading(s) older than their series' window dropped "
+           "(horizon_late_dropped_total); %llu variable value(s) absent for window.wait = %d "
+           "slots filled by window.fill (horizon_wait_filled_total)",
+           p->pc->name, (unsigned long long)late, (unsigned long long)filled, p->pc->window.wait);
+    p->said = *wc;
+    p->said_ns = now;
+}
+
 void hz_pipeline_update_metrics(hz_pipeline *p)
 {
     hz_window_counters wc = hz_window_store_counters(p->ws);
@@ -1124,10 +1149,13 @@ void hz_pipeline_update_metrics(hz_pipeline *p)
         if (!isnan(c))
             hz_metrics_set(p->m_cov[l], c);
     }
-    hz_metrics_add(p->m_late, (double)(wc.dropped_late - p->seen_late));
-    hz_metrics_add(p->m_fill, (double)(wc.filled - p->seen_fill));
-    p->seen_late = wc.dropped_late;
-    p->seen_fill = wc.filled;
+    hz_metrics_add(p->m_late, (double)(wc.dropped_late - p->seen.dropped_late));
+    hz_metrics_add(p->m_fill, (double)(wc.filled - p->seen.filled));
+    hz_metrics_add(p->m_await, (double)(wc.waited - p->seen.waited));
+    hz_metrics_add(p->m_merge, (double)(wc.merged - p->seen.merged));
+    hz_metrics_add(p->m_wfill, (double)(wc.wait_filled - p->seen.wait_filled));
+    p->seen = wc;
+    window_log(p, &wc);
     p->st.series = wc.series;
     if (p->pc->source.kind == HZ_CFG_SOURCE_KAFKA) {
         int64_t lag = hz_kafka_source_lag(p->src);
@@ -1140,8 +1168,8 @@ void hz_pipeline_update_metrics(hz_pipeline *p)
         snprintf(sql, sizeof sql, "SELECT max(rowid) FROM %s", p->pc->source.sqlite.table);
         if (sqlite3_prepare_v2(p->lagdb, sql, -1, &st, NULL) == SQLITE_OK &&
             sqlite3_step(st) == SQLITE_ROW) {
-            int64_t ahead = sqlite3_column_int64(st, 0) - hz_sqlite_source_position(p->src);
-            hz_metrics_set(p->m_lag, (double)(ahead > 0 ? ahead : 0));
+            int64_t behind = hz_sqlite_source_behind(p->src, sqlite3_column_int64(st, 0));
+            hz_metrics_set(p->m_lag, (double)behind);
         }
         sqlite3_finalize(st);
     }

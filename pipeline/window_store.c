@@ -1,11 +1,13 @@
 /* window_store.c — per-series ring buffers on a regular grid (docs/ARCHITECTURE.md).  See
- * window_store.h for the placement, fill and ready rules.
+ * window_store.h for the placement, join, wait, fill and ready rules.
  *
- * Layout: a series record is one fixed-size block — header, one mask bit per slot (1 = real
- * point), then lookback × nvars floats — carved from slabs of WS_SLAB records, so a store of
- * 100k series × 720 × 1 var costs ~2.9 KB per series and no allocation happens per reading.
- * Series ids are copied into an arena of 64 KiB chunks.  Lookup is an open-addressing hash
- * table (linear probing, FNV-1a, load <= 0.5) of record indices. */
+ * Layout: a series record is one fixed-size block — header, one bit per slot and variable
+ * (1 = real value), then (lookback + wait) × nvars floats — carved from slabs of WS_SLAB
+ * records, so a store of 100k series × 720 × 1 var costs ~2.9 KB per series and no
+ * allocation happens per reading.  An awaited value is the float NaN with payload
+ * WS_AWAITED, told apart from a filled NaN by its bits.  Series ids are copied into an arena
+ * of 64 KiB chunks.  Lookup is an open-addressing hash table (linear probing, FNV-1a, load
+ * <= 0.5) of record indices. */
 #include "pipeline/window_store.h"
 
 #include <math.h>
@@ -17,13 +19,15 @@
 
 #define WS_SLAB     1024u
 #define WS_ID_CHUNK 65536u
+#define WS_AWAITED  0x7fc0a5a5u /* bits of the NaN an awaited value holds */
 
 typedef struct ws_series {
     const char *id;
-    int64_t head; /* newest slot held (always a real point) */
+    int64_t head; /* newest slot held (holds a real value) */
+    int64_t done; /* newest slot up to which every slot held is settled (>= head - wait) */
     uint64_t hash;
-    int32_t n;      /* slots held, <= lookback */
-    int32_t since;  /* new slots since the last ready event */
+    int32_t n;      /* slots held, <= ring */
+    int32_t since;  /* newly settled slots since the last ready event */
     uint8_t queued; /* in the ready queue */
     uint8_t full;   /* has held lookback slots at least once */
 } ws_series;
@@ -36,6 +40,7 @@ typedef struct ws_chunk {
 
 struct hz_window_store {
     hz_window_opts o;
+    int64_t ring; /* slots per series: lookback + wait */
     size_t mask_bytes, rec_size, vals_off;
     unsigned char **slabs; /* each WS_SLAB records */
     size_t nslabs, slabs_cap;
@@ -59,8 +64,8 @@ static uint64_t fnv1a(const char *s)
 
 static size_t ring_pos(const hz_window_store *ws, int64_t slot)
 {
-    int64_t m = slot % ws->o.lookback;
-    return (size_t)(m < 0 ? m + ws->o.lookback : m);
+    int64_t m = slot % ws->ring;
+    return (size_t)(m < 0 ? m + ws->ring : m);
 }
 
 static ws_series *rec(const hz_window_store *ws, uint32_t idx)
@@ -81,10 +86,11 @@ static float *rec_vals(const hz_window_store *ws, ws_series *s)
 hz_window_store *hz_window_store_new(const hz_window_opts *o, char *err, size_t errlen)
 {
     if (!o || o->period_ms <= 0 || o->lookback <= 0 || o->nvars <= 0 || o->nvars > HZ_MAX_VARS ||
-        o->stride <= 0 || o->fill < HZ_FILL_PREVIOUS || o->fill > HZ_FILL_NONE) {
+        o->stride <= 0 || o->fill < HZ_FILL_PREVIOUS || o->fill > HZ_FILL_NONE || o->wait < 0 ||
+        o->wait > INT32_MAX - o->lookback) {
         hz_err(err, errlen, HZ_EINVAL,
-               "window store: need period_ms > 0, lookback > 0, 1 <= nvars <= %d, stride > 0 "
-               "and a fill policy",
+               "window store: need period_ms > 0, lookback > 0, 1 <= nvars <= %d, stride > 0, "
+               "wait >= 0 and a fill policy",
                HZ_MAX_VARS);
         return NULL;
     }
@@ -94,10 +100,11 @@ hz_window_store *hz_window_store_new(const hz_window_opts *o, char *err, size_t 
         return NULL;
     }
     ws->o = *o;
-    ws->mask_bytes = ((size_t)o->lookback + 7) / 8;
+    ws->ring = (int64_t)o->lookback + o->wait;
+    ws->mask_bytes = ((size_t)ws->ring * (size_t)o->nvars + 7) / 8;
     ws->vals_off = (sizeof(ws_series) + ws->mask_bytes + 7) & ~(size_t)7;
     ws->rec_size =
-        (ws->vals_off + (size_t)o->lookback * (size_t)o->nvars * sizeof(float) + 7) & ~(size_t)7;
+        (ws->vals_off + (size_t)ws->ring * (size_t)o->nvars * sizeof(float) + 7) & ~(size_t)7;
     return ws;
 }
 
@@ -244,7 +251,7 @@ static ws_series *series_get(hz_window_store *ws, const char *series, int *creat
     s->id = id;
     s->hash = h;
     float *v = rec_vals(ws, s);
-    for (size_t i = 0; i < (size_t)ws->o.lookback * (size_t)ws->o.nvars; i++)
+    for (size_t i = 0; i < (size_t)ws->ring * (size_t)ws->o.nvars; i++)
         v[i] = NAN;
     size_t j = h & (ws->table_cap - 1);
     while (ws->table[j])
@@ -257,62 +264,132 @@ static ws_series *series_get(hz_window_store *ws, const char *series, int *creat
     return s;
 }
 
-static void write_slot(hz_window_store *ws, ws_series *s, int64_t slot, const double *values,
-                       int real)
+/* ---- one value: variable k of a slot */
+
+static float *val_at(const hz_window_store *ws, ws_series *s, int64_t slot, int k)
 {
-    size_t p = ring_pos(ws, slot);
-    float *v = rec_vals(ws, s) + p * (size_t)ws->o.nvars;
-    for (int k = 0; k < ws->o.nvars; k++)
-        v[k] = (float)values[k];
+    return rec_vals(ws, s) + ring_pos(ws, slot) * (size_t)ws->o.nvars + (size_t)k;
+}
+
+static int is_real(const hz_window_store *ws, ws_series *s, int64_t slot, int k)
+{
+    size_t b = ring_pos(ws, slot) * (size_t)ws->o.nvars + (size_t)k;
+    return (rec_mask(ws, s)[b >> 3] >> (b & 7)) & 1;
+}
+
+static void set_real(const hz_window_store *ws, ws_series *s, int64_t slot, int k, int real)
+{
+    size_t b = ring_pos(ws, slot) * (size_t)ws->o.nvars + (size_t)k;
     uint8_t *m = rec_mask(ws, s);
     if (real)
-        m[p >> 3] |= (uint8_t)(1u << (p & 7));
+        m[b >> 3] |= (uint8_t)(1u << (b & 7));
     else
-        m[p >> 3] &= (uint8_t) ~(1u << (p & 7));
+        m[b >> 3] &= (uint8_t) ~(1u << (b & 7));
 }
 
-static int slot_real(const hz_window_store *ws, ws_series *s, int64_t slot)
+static int is_awaited(const float *v)
 {
-    size_t p = ring_pos(ws, slot);
-    return (rec_mask(ws, s)[p >> 3] >> (p & 7)) & 1;
+    uint32_t u;
+    memcpy(&u, v, sizeof u);
+    return u == WS_AWAITED;
 }
 
-/* Fills slots (lo, hi) exclusive, between the values at slot lo (left) and slot hi (right),
- * by the policy; only slots >= first_kept are written (the others would fall out). */
-static void fill_gap(hz_window_store *ws, ws_series *s, int64_t lo, const double *left, int64_t hi,
-                     const double *right, int64_t first_kept)
+/* Stores v (real or a fill); a NaN is stored as the plain NaN, never the awaited one. */
+static void put(hz_window_store *ws, ws_series *s, int64_t slot, int k, double v, int real)
 {
-    int64_t from = lo + 1 > first_kept ? lo + 1 : first_kept;
-    double v[HZ_MAX_VARS];
-    for (int64_t j = from; j < hi; j++) {
-        for (int k = 0; k < ws->o.nvars; k++) {
-            switch (ws->o.fill) {
-            case HZ_FILL_PREVIOUS:
-                v[k] = left[k];
-                break;
-            case HZ_FILL_LINEAR:
-                v[k] = left[k] + (right[k] - left[k]) * (double)(j - lo) / (double)(hi - lo);
-                break;
-            default:
-                v[k] = NAN;
-                break;
-            }
-        }
-        write_slot(ws, s, j, v, 0);
-        ws->c.filled++;
+    *val_at(ws, s, slot, k) = isnan(v) ? NAN : (float)v;
+    set_real(ws, s, slot, k, real);
+}
+
+/* Every variable of slot awaited, none real: a slot entering the ring. */
+static void clear_slot(hz_window_store *ws, ws_series *s, int64_t slot)
+{
+    uint32_t u = WS_AWAITED;
+    for (int k = 0; k < ws->o.nvars; k++) {
+        memcpy(val_at(ws, s, slot, k), &u, sizeof u);
+        set_real(ws, s, slot, k, 0);
     }
 }
 
-static void slot_values(hz_window_store *ws, ws_series *s, int64_t slot, double *out)
+static int slot_settled(const hz_window_store *ws, ws_series *s, int64_t slot)
 {
-    const float *v = rec_vals(ws, s) + ring_pos(ws, slot) * (size_t)ws->o.nvars;
+    const float *v = val_at(ws, s, slot, 0);
     for (int k = 0; k < ws->o.nvars; k++)
-        out[k] = v[k];
+        if (is_awaited(v + k))
+            return 0;
+    return 1;
+}
+
+static int64_t earliest_of(const ws_series *s)
+{
+    return s->head - s->n + 1;
+}
+
+/* What a point's values landed on (place). */
+enum { WS_LATE = 1, WS_DUP = 2 };
+
+/* Writes the variables values carries into slot as real values; fresh: the slot just entered
+ * the ring (its other variables start waiting), else an awaited value written is merged.
+ * Returns WS_* bits; *absent gets the number of variables the point lacks. */
+static int place(hz_window_store *ws, ws_series *s, int64_t slot, const double *values, int fresh,
+                 int *absent)
+{
+    int what = 0;
+    *absent = 0;
+    for (int k = 0; k < ws->o.nvars; k++) {
+        if (isnan(values[k])) {
+            ++*absent;
+            continue;
+        }
+        if (is_real(ws, s, slot, k))
+            what |= WS_DUP;
+        else if (!is_awaited(val_at(ws, s, slot, k)))
+            what |= WS_LATE;
+        else if (!fresh)
+            ws->c.merged++;
+        put(ws, s, slot, k, values[k], 1);
+    }
+    if (fresh)
+        ws->c.waited += (uint64_t)*absent;
+    return what;
+}
+
+/* The policy's value for the awaited variable k of slot j, whose previous slot is settled:
+ * previous: that slot's value; linear: towards the variable's next real value held, else
+ * the previous value; none: NaN. */
+static double wait_fill_value(const hz_window_store *ws, ws_series *s, int64_t j, int k)
+{
+    if (ws->o.fill == HZ_FILL_NONE)
+        return NAN;
+    double left = j > earliest_of(s) ? *val_at(ws, s, j - 1, k) : NAN;
+    if (ws->o.fill == HZ_FILL_LINEAR)
+        for (int64_t r = j + 1; r <= s->head; r++)
+            if (is_real(ws, s, r, k))
+                return left + (*val_at(ws, s, r, k) - left) / (double)(r - j + 1);
+    return left;
+}
+
+/* Fills the values still awaited in slots (done, upto] by the policy, oldest slot first. */
+static void fill_waiting(hz_window_store *ws, ws_series *s, int64_t upto)
+{
+    int64_t from = s->done + 1 > earliest_of(s) ? s->done + 1 : earliest_of(s);
+    for (int64_t j = from; j <= upto; j++)
+        for (int k = 0; k < ws->o.nvars; k++)
+            if (is_awaited(val_at(ws, s, j, k))) {
+                put(ws, s, j, k, wait_fill_value(ws, s, j, k), 0);
+                ws->c.wait_filled++;
+            }
+}
+
+static void add_since(ws_series *s, int64_t k)
+{
+    int64_t since = s->since + k;
+    s->since = (int32_t)(since > INT32_MAX ? INT32_MAX : since);
 }
 
 static void maybe_ready(hz_window_store *ws, ws_series *s, uint32_t idx)
 {
-    if (s->n < ws->o.lookback)
+    if (s->done - earliest_of(s) + 1 < ws->o.lookback)
         return;
     if (s->full && s->since < ws->o.stride)
         return;
@@ -326,6 +403,96 @@ static void maybe_ready(hz_window_store *ws, ws_series *s, uint32_t idx)
     ws->q_len++;
 }
 
+/* Fills what waited `wait` slots, moves `done` over the settled slots, queues a ready event
+ * when due. */
+static void settle(hz_window_store *ws, ws_series *s, uint32_t idx)
+{
+    if (s->done < s->head) {
+        fill_waiting(ws, s, s->head - ws->o.wait);
+        int64_t d = s->done;
+        while (d < s->head && slot_settled(ws, s, d + 1))
+            d++;
+        add_since(s, d - s->done);
+        s->done = d;
+    }
+    maybe_ready(ws, s, idx);
+}
+
+/* Skipped slots [from, hi) after slot lo (values left) before the point right at hi: each
+ * variable filled by the policy; with left_ok (settled flags; NULL: fill all), a variable
+ * is awaited instead when its left value is (or, for linear, when the point lacks it). */
+static void fill_gap(hz_window_store *ws, ws_series *s, int64_t lo, const double *left,
+                     const int *left_ok, int64_t hi, const double *right, int64_t from)
+{
+    int fill = ws->o.fill;
+    for (int64_t j = from; j < hi; j++) {
+        clear_slot(ws, s, j);
+        int any = 0;
+        for (int k = 0; k < ws->o.nvars; k++) {
+            if (left_ok && (!left_ok[k] || (fill == HZ_FILL_LINEAR && isnan(right[k])))) {
+                ws->c.waited++;
+                continue;
+            }
+            double v = fill == HZ_FILL_PREVIOUS ? left[k]
+                       : fill == HZ_FILL_LINEAR
+                           ? left[k] + (right[k] - left[k]) * (double)(j - lo) / (double)(hi - lo)
+                           : NAN;
+            put(ws, s, j, k, v, 0);
+            any = 1;
+        }
+        ws->c.filled += (uint64_t)any;
+    }
+}
+
+/* A point at slot, newer than the head: the window moves on. */
+static void advance(hz_window_store *ws, ws_series *s, int64_t slot, const double *values)
+{
+    int64_t k = slot - s->head, gone = slot - ws->ring; /* slots <= gone leave the ring */
+    if (s->done < gone) { /* what waits there is filled before it leaves */
+        fill_waiting(ws, s, gone < s->head ? gone : s->head);
+        add_since(s, gone - s->done);
+        s->done = gone;
+    }
+    double left[HZ_MAX_VARS];
+    int left_ok[HZ_MAX_VARS];
+    for (int j = 0; j < ws->o.nvars; j++) {
+        const float *v = val_at(ws, s, s->head, j);
+        left_ok[j] = !is_awaited(v);
+        left[j] = *v;
+    }
+    fill_gap(ws, s, s->head, left, left_ok, slot, values,
+             s->head + 1 > gone ? s->head + 1 : gone + 1);
+    int absent;
+    clear_slot(ws, s, slot);
+    place(ws, s, slot, values, 1, &absent);
+    s->head = slot;
+    s->n = (int32_t)(s->n + k > ws->ring ? ws->ring : s->n + k);
+}
+
+/* A point at slot older than every slot held (a young series): the window extends back;
+ * the slots between are filled by the policy, the variables the point lacks at once with
+ * NaN (they are behind `done`, and nothing precedes them). */
+static void extend_back(hz_window_store *ws, ws_series *s, int64_t slot, const double *values)
+{
+    int64_t earliest = earliest_of(s);
+    double right[HZ_MAX_VARS];
+    for (int k = 0; k < ws->o.nvars; k++) {
+        const float *v = val_at(ws, s, earliest, k);
+        right[k] = is_awaited(v) ? NAN : *v;
+    }
+    fill_gap(ws, s, slot, values, NULL, earliest, right, slot + 1);
+    int absent;
+    clear_slot(ws, s, slot);
+    place(ws, s, slot, values, 1, &absent);
+    for (int k = 0; k < ws->o.nvars; k++)
+        if (isnan(values[k])) {
+            put(ws, s, slot, k, NAN, 0);
+            ws->c.wait_filled++;
+        }
+    s->n = (int32_t)(s->head - slot + 1);
+    ws->c.late_placed++;
+}
+
 int hz_window_store_push(hz_window_store *ws, const char *series, int64_t ts_ms,
                          const double *values)
 {
@@ -333,57 +500,34 @@ int hz_window_store_push(hz_window_store *ws, const char *series, int64_t ts_ms,
         ws->c.rejected++;
         return HZ_EINVAL;
     }
-    int created;
+    int created, absent;
     uint32_t idx;
     ws_series *s = series_get(ws, series, &created, &idx);
     if (!s)
         return HZ_ENOMEM;
     int64_t slot = hz_floor_div(ts_ms, ws->o.period_ms);
-    int64_t L = ws->o.lookback;
     if (created) {
         s->head = slot;
+        s->done = slot - 1;
         s->n = 1;
-        write_slot(ws, s, slot, values, 1);
-        ws->c.accepted++;
-        maybe_ready(ws, s, idx);
-        return 0;
-    }
-    double left[HZ_MAX_VARS];
-    if (slot > s->head) {
-        int64_t k = slot - s->head;
-        if (k > 1 && ws->o.fill != HZ_FILL_NONE)
-            slot_values(ws, s, s->head, left);
-        fill_gap(ws, s, s->head, left, slot, values, slot - L + 1);
-        write_slot(ws, s, slot, values, 1);
-        s->head = slot;
-        s->n = (int32_t)(s->n + k > L ? L : s->n + k);
-        int64_t since = s->since + k;
-        s->since = (int32_t)(since > INT32_MAX ? INT32_MAX : since);
-        ws->c.accepted++;
-        maybe_ready(ws, s, idx);
-        return 0;
-    }
-    if (slot <= s->head - L) {
+        clear_slot(ws, s, slot);
+        place(ws, s, slot, values, 1, &absent);
+    } else if (slot > s->head) {
+        advance(ws, s, slot, values);
+    } else if (slot <= s->done - ws->o.lookback) {
         ws->c.dropped_late++;
         return 0;
-    }
-    int64_t earliest = s->head - s->n + 1;
-    if (slot >= earliest) {
-        if (slot_real(ws, s, slot))
+    } else if (slot >= earliest_of(s)) {
+        int what = place(ws, s, slot, values, 0, &absent);
+        if (what & WS_DUP)
             ws->c.duplicates++;
-        else
+        else if (what & WS_LATE)
             ws->c.late_placed++;
-        write_slot(ws, s, slot, values, 1);
     } else {
-        double right[HZ_MAX_VARS];
-        slot_values(ws, s, earliest, right);
-        fill_gap(ws, s, slot, values, earliest, right, slot);
-        write_slot(ws, s, slot, values, 1);
-        s->n = (int32_t)(s->head - slot + 1);
-        ws->c.late_placed++;
-        maybe_ready(ws, s, idx);
+        extend_back(ws, s, slot, values);
     }
     ws->c.accepted++;
+    settle(ws, s, idx);
     return 0;
 }
 
@@ -407,6 +551,13 @@ int hz_window_store_pop_ready(hz_window_store *ws, uint32_t *idx)
     return 1;
 }
 
+/* Settled slots held, at most lookback: the slots of the window ending at `done`. */
+static int settled_held(const hz_window_store *ws, const ws_series *s)
+{
+    int64_t n = s->done - earliest_of(s) + 1;
+    return (int)(n < 0 ? 0 : n > ws->o.lookback ? ws->o.lookback : n);
+}
+
 int hz_window_store_progress(const hz_window_store *ws, uint32_t idx, int *held, int *since,
                              int64_t *head_ts)
 {
@@ -414,11 +565,11 @@ int hz_window_store_progress(const hz_window_store *ws, uint32_t idx, int *held,
         return HZ_ENOTFOUND;
     const ws_series *s = rec(ws, idx);
     if (held)
-        *held = s->n;
+        *held = settled_held(ws, s);
     if (since)
         *since = s->since;
     if (head_ts)
-        *head_ts = s->head * ws->o.period_ms;
+        *head_ts = s->done * ws->o.period_ms;
     return 0;
 }
 
@@ -443,9 +594,7 @@ int hz_window_store_copy(const hz_window_store *ws, uint32_t idx, float *out, ui
         return HZ_ENOTFOUND;
     ws_series *s = rec(ws, idx);
     int64_t L = ws->o.lookback, nv = ws->o.nvars;
-    int64_t first = s->head - L + 1, earliest = s->head - s->n + 1;
-    const float *v = rec_vals(ws, s);
-    const uint8_t *m = rec_mask(ws, s);
+    int64_t first = s->done - L + 1, earliest = earliest_of(s);
     for (int64_t i = 0; i < L; i++) {
         int64_t slot = first + i;
         float *o = out + i * nv;
@@ -456,14 +605,16 @@ int hz_window_store_copy(const hz_window_store *ws, uint32_t idx, float *out, ui
                 mask[i] = 0;
             continue;
         }
-        size_t p = ring_pos(ws, slot);
-        memcpy(o, v + p * (size_t)nv, (size_t)nv * sizeof(float));
-        if (mask)
-            mask[i] = (m[p >> 3] >> (p & 7)) & 1;
+        memcpy(o, val_at(ws, s, slot, 0), (size_t)nv * sizeof(float));
+        if (!mask)
+            continue;
+        mask[i] = 1;
+        for (int k = 0; k < nv; k++)
+            mask[i] &= (uint8_t)is_real(ws, s, slot, k);
     }
     if (last_ts)
-        *last_ts = s->head * ws->o.period_ms;
-    return s->n;
+        *last_ts = s->done * ws->o.period_ms;
+    return settled_held(ws, s);
 }
 
 int hz_window_store_value(const hz_window_store *ws, uint32_t idx, int64_t ts_ms, int var,
@@ -504,7 +655,7 @@ size_t hz_window_store_bytes(const hz_window_store *ws)
            ws->table_cap * sizeof(uint32_t) + ws->q_cap * sizeof(uint32_t) + ws->id_bytes;
 }
 
-/* Prepares the query for the last lookback periods of each series (or of series). */
+/* Prepares the query for the last lookback + wait periods of each series (or of series). */
 static int rebuild_stmt(const hz_window_store *ws, sqlite3 *db, const char *table,
                         const char *const *variables, const char *series, sqlite3_stmt **st,
                         char *err, size_t errlen)
@@ -526,7 +677,7 @@ static int rebuild_stmt(const hz_window_store *ws, sqlite3 *db, const char *tabl
     for (int k = 0; k < nv; k++)
         sqlite3_bind_text(*st, k + 1, variables[k], -1, SQLITE_STATIC);
     sqlite3_bind_int64(*st, 1000, ws->o.period_ms);
-    sqlite3_bind_int64(*st, 1001, (int64_t)(ws->o.lookback - 1) * ws->o.period_ms);
+    sqlite3_bind_int64(*st, 1001, (ws->ring - 1) * ws->o.period_ms);
     if (series)
         sqlite3_bind_text(*st, 1002, series, -1, SQLITE_STATIC);
     return 0;

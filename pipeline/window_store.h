@@ -3,25 +3,41 @@
  *
  * Grid: a point at ts belongs to slot floor(ts / period_ms); points not on the grid snap to
  * their slot and the slot's timestamp is slot * period_ms.  Each series keeps the newest
- * `lookback` slots of `nvars` float32 values in a ring, plus one bit per slot saying whether
- * the slot holds a real point or a fill.
- *   - newer slot: the window advances; skipped slots are filled by the policy (previous:
- *     the newest slot's values; linear: interpolated between the newest slot and the new
- *     point, per variable; none: NaN, marked missing) and counted in `filled`.
- *   - older slot still inside the window (newest - lookback < slot): placed.  A late point
- *     landing on a filled slot is counted `late_placed`; on a slot that already holds a
- *     real point it is a duplicate.  Only that slot changes: neighbours filled earlier are
- *     not re-interpolated.  A late point older than every slot held so far (a young series)
- *     extends the window backwards; the slots between are filled by the policy.
- *   - older than the window: counted `dropped_late`, dropped.
- *   - same slot as a real point already held: last write wins, counted `duplicates`.
- * Ready: a series is queued as ready the first time it holds `lookback` slots and then
- * every `stride` new slots (a jump of many slots at once queues it once).  A series is in
- * the queue at most once.
+ * `lookback + wait` slots of `nvars` float32 values in a ring, plus one bit per slot and
+ * variable saying whether that value is real (sent) or not (filled, or still awaited).
  *
- * Memory: series records are carved from slabs of 1024 (header + mask bits + lookback ×
- * nvars floats); ids live in a string arena; series are found through an open-addressing
- * hash table.  Pushing a reading of a known series allocates nothing. */
+ * Variables join by slot: a NaN in a point means "this variable is not in this point".  A
+ * point writes only the variables it carries; the others keep what the slot holds, so the
+ * variables of one series may come in separate points (two CSV files imported one after the
+ * other, one Kafka message per variable) and meet in their slot.  A variable a point lacks
+ * is *awaited* in that slot (counted `waited`); a later point carrying it fills it (counted
+ * `merged`); when the series is `wait` slots past it and it is still absent, the fill policy
+ * fills it (counted `wait_filled`: previous: the variable's value in the slot before;
+ * linear: interpolated between the slot before and the variable's next real value held,
+ * else the previous value; none: NaN, missing).  A slot is *settled* when none of its
+ * variables is awaited; `done` is the newest slot up to which every slot held is settled —
+ * at most `wait` slots behind the newest slot, equal to it when points are complete.
+ *   - newer slot: the window advances; skipped slots (no point at all) are filled at once by
+ *     the policy (previous: the newest slot's values; linear: interpolated between the newest
+ *     slot and the new point, per variable; none: NaN, marked missing) and counted in
+ *     `filled` — a variable whose neighbour is still awaited (or, for linear, absent from the
+ *     new point) is awaited in the skipped slots too.
+ *   - older slot still inside the window (done - lookback < slot): placed, per variable.  A
+ *     late value landing on a filled value is counted `late_placed` and replaces the fill;
+ *     on a real value it is a duplicate (last write wins, counted `duplicates`); on an awaited
+ *     value it is merged.  Only that value changes: neighbours filled earlier are not
+ *     re-interpolated.  A late point older than every slot held so far (a young series)
+ *     extends the window backwards; the slots between are filled by the policy, and the
+ *     variables the point lacks are filled at once (the point is behind `done`).
+ *   - older than the window: counted `dropped_late`, dropped.
+ * Ready: the window a forecast sees ends at `done`.  A series is queued as ready the first
+ * time `lookback` settled slots are held and then every `stride` newly settled slots (a
+ * jump of many slots at once queues it once).  A series is in the queue at most once.
+ *
+ * Memory: series records are carved from slabs of 1024 (header + real bits + (lookback +
+ * wait) × nvars floats; an awaited value is a NaN with a payload of its own); ids live in a
+ * string arena; series are found through an open-addressing hash table.  Pushing a reading
+ * of a known series allocates nothing. */
 #ifndef HZ_WINDOW_STORE_H
 #define HZ_WINDOW_STORE_H
 
@@ -40,6 +56,7 @@ typedef struct hz_window_opts {
     int nvars;         /* 1..HZ_MAX_VARS */
     int stride;        /* > 0: new slots between two ready events */
     int fill;          /* HZ_FILL_* */
+    int wait;          /* >= 0: slots an absent variable is awaited before the policy fills it */
 } hz_window_opts;
 
 /* Counters for metrics; monotonic except `series` and `queued`. */
@@ -48,7 +65,10 @@ typedef struct hz_window_counters {
     uint64_t late_placed;  /* out-of-order points placed inside the window */
     uint64_t dropped_late; /* points older than the window, dropped */
     uint64_t duplicates;   /* points for a slot that already held a real point */
-    uint64_t filled;       /* slots filled by the policy */
+    uint64_t filled;       /* skipped slots filled by the policy */
+    uint64_t waited;       /* values a point lacked, awaited in their slot */
+    uint64_t merged;       /* awaited values a later point carried */
+    uint64_t wait_filled;  /* awaited values filled by the policy after `wait` slots */
     uint64_t ready;        /* ready events queued */
     uint64_t rejected;     /* points refused (bad arguments) */
     uint64_t series;       /* series held */
@@ -81,15 +101,16 @@ int64_t hz_window_store_find(const hz_window_store *ws, const char *series);
 /* Id of series idx (owned by the store, valid until free); NULL when idx is out of range. */
 const char *hz_window_store_series_id(const hz_window_store *ws, uint32_t idx);
 
-/* Copies series idx's window, oldest slot first, into out[lookback][nvars] (time-major);
- * mask (may be NULL) gets lookback bytes, 1 = real point, 0 = filled or missing; *last_ts
- * (may be NULL) gets the newest slot's timestamp.  Slots not yet seen are NaN and 0.
- * Returns the number of slots held (<= lookback) or HZ_ENOTFOUND. */
+/* Copies series idx's window (the lookback slots ending at `done`, the newest settled slot),
+ * oldest slot first, into out[lookback][nvars] (time-major); mask (may be NULL) gets lookback
+ * bytes, 1 = every variable real, 0 = some filled or missing; *last_ts (may be NULL) gets
+ * `done`'s timestamp.  Slots not yet seen are NaN and 0.  Returns the number of settled
+ * slots held (<= lookback) or HZ_ENOTFOUND. */
 int hz_window_store_copy(const hz_window_store *ws, uint32_t idx, float *out, uint8_t *mask,
                          int64_t *last_ts);
 
-/* Variable var of series idx at the slot holding ts_ms into *out (NaN when that slot is
- * missing).  Returns 0, or HZ_ENOTFOUND when the slot is not in the window. */
+/* Variable var of series idx at the slot holding ts_ms into *out (NaN when that value is
+ * missing or awaited).  Returns 0, or HZ_ENOTFOUND when the slot is not in the window. */
 int hz_window_store_value(const hz_window_store *ws, uint32_t idx, int64_t ts_ms, int var,
                           double *out);
 
@@ -98,9 +119,10 @@ int hz_window_store_value(const hz_window_store *ws, uint32_t idx, int64_t ts_ms
  * HZ_ENOTFOUND when the slot is not in the window (or idx, var out of range). */
 int hz_window_store_patch(hz_window_store *ws, uint32_t idx, int64_t ts_ms, int var, double value);
 
-/* Series idx's progress towards its next ready event: *held gets the slots held
- * (<= lookback), *since the new slots since its last ready event (0 right after one),
- * *head_ts the newest slot's time (each may be NULL).  Returns 0 or HZ_ENOTFOUND. */
+/* Series idx's progress towards its next ready event: *held gets the settled slots held
+ * (<= lookback), *since the newly settled slots since its last ready event (0 right after
+ * one), *head_ts the time of `done`, the end of the window a forecast sees (each may be
+ * NULL).  Returns 0 or HZ_ENOTFOUND. */
 int hz_window_store_progress(const hz_window_store *ws, uint32_t idx, int *held, int *since,
                              int64_t *head_ts);
 
@@ -115,7 +137,7 @@ size_t hz_window_store_bytes(const hz_window_store *ws);
 
 /* Rebuilds windows from a readings table (series, variable, ts, value; ts in ms): for every
  * series (or only `series` when not NULL) replays, in time order, the rows of the newest
- * `lookback` slots, grouping the rows of one (series, ts) into one point; variables[i]
+ * `lookback + wait` slots, grouping the rows of one (series, ts) into one point; variables[i]
  * (nvars names) is the name of value i.  table NULL = "readings" (must be a valid
  * identifier).  Ready events raised by the replay are left in the queue.  *points (may be
  * NULL) gets the number of points replayed.  Returns 0, HZ_EINVAL or HZ_EDB. */

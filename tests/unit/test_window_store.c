@@ -1,5 +1,6 @@
-/* test_window_store.c — grid placement, fills, late and duplicate points, ready events, many
- * series and the memory bound of pipeline/window_store.c. */
+/* test_window_store.c — grid placement, fills, late and duplicate points, ready events,
+ * variables joined by slot (awaited, merged, filled after `wait`), many series and the memory
+ * bound of pipeline/window_store.c. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -15,14 +16,29 @@
 
 #define P 1000 /* period, ms */
 
-static hz_window_store *mk(int lookback, int nvars, int stride, int fill)
+static hz_window_store *mkw(int lookback, int nvars, int stride, int fill, int wait)
 {
-    hz_window_opts o = {
-        .period_ms = P, .lookback = lookback, .nvars = nvars, .stride = stride, .fill = fill};
+    hz_window_opts o = {.period_ms = P,
+                        .lookback = lookback,
+                        .nvars = nvars,
+                        .stride = stride,
+                        .fill = fill,
+                        .wait = wait};
     char err[HZ_ERRLEN];
     hz_window_store *ws = hz_window_store_new(&o, err, sizeof err);
     assert_non_null(ws);
     return ws;
+}
+
+static hz_window_store *mk(int lookback, int nvars, int stride, int fill)
+{
+    return mkw(lookback, nvars, stride, fill, 0);
+}
+
+static void push2(hz_window_store *ws, const char *s, int64_t ts, double a, double b)
+{
+    double v[2] = {a, b};
+    assert_int_equal(hz_window_store_push(ws, s, ts, v), 0);
 }
 
 static void push1(hz_window_store *ws, const char *s, int64_t ts, double v)
@@ -216,13 +232,126 @@ static void test_multivariate_time_major(void **state)
     assert_float_equal(w[0], 1, 0);
     assert_float_equal(w[1], 100, 0);
     assert_float_equal(w[2], 2, 1e-6); /* interpolated */
-    assert_true(isnan(w[3]));          /* one side unknown: NaN */
+    /* variable 1 absent from the second point: awaited, with wait 0 filled at once; linear
+     * with no later value held takes the previous value */
+    assert_float_equal(w[3], 100, 0);
     assert_float_equal(w[4], 3, 0);
-    assert_true(isnan(w[5]));
+    assert_float_equal(w[5], 100, 0);
+    hz_window_counters c = hz_window_store_counters(ws);
+    assert_int_equal(c.waited, 2);
+    assert_int_equal(c.wait_filled, 2);
+    assert_int_equal(c.filled, 1);
     hz_reading r = {.series = "m", .ts_ms = 3 * P, .nvars = 1};
     assert_int_equal(hz_window_store_push_reading(ws, &r), HZ_EINVAL);
     assert_int_equal(hz_window_store_push(ws, "", 0, a), HZ_EINVAL);
     assert_int_equal(hz_window_store_counters(ws).rejected, 2);
+    hz_window_store_free(ws);
+}
+
+/* Two variables imported one after the other (all of the first, then all of the second):
+ * they meet in their slots, and the series is ready only once both are there. */
+static void test_variables_join_by_slot(void **state)
+{
+    hz_window_store *ws = mkw(3, 2, 1, HZ_FILL_PREVIOUS, 3);
+    uint32_t idx;
+    for (int t = 0; t < 3; t++)
+        push2(ws, "g1", t * P, t, NAN);
+    assert_int_equal(hz_window_store_pop_ready(ws, &idx), 0); /* precip awaited */
+    float w[6];
+    uint8_t m[3];
+    int64_t last;
+    assert_int_equal(window(ws, "g1", w, m, &last), 0);
+    for (int t = 0; t < 2; t++)
+        push2(ws, "g1", t * P, NAN, 10 + t);
+    assert_int_equal(hz_window_store_pop_ready(ws, &idx), 0); /* slot 2 still waits */
+    push2(ws, "g1", 2 * P, NAN, 12);
+    assert_int_equal(hz_window_store_pop_ready(ws, &idx), 1);
+    assert_int_equal(window(ws, "g1", w, m, &last), 3);
+    assert_int_equal(last, 2 * P);
+    for (int t = 0; t < 3; t++) {
+        assert_float_equal(w[2 * t], t, 0);
+        assert_float_equal(w[2 * t + 1], 10 + t, 0);
+        assert_int_equal(m[t], 1);
+    }
+    hz_window_counters c = hz_window_store_counters(ws);
+    assert_int_equal(c.waited, 3);
+    assert_int_equal(c.merged, 3);
+    assert_int_equal(c.wait_filled, 0);
+    assert_int_equal(c.late_placed + c.duplicates + c.dropped_late + c.filled, 0);
+    assert_int_equal(c.accepted, 6);
+    hz_window_store_free(ws);
+}
+
+/* A variable that does not come is awaited `wait` slots, then filled by the policy and
+ * counted; the window ends at the newest settled slot; a late value replaces the fill. */
+static void test_wait_then_fill_then_late(void **state)
+{
+    hz_window_store *ws = mkw(3, 2, 1, HZ_FILL_PREVIOUS, 2);
+    uint32_t idx;
+    push2(ws, "r", 0, 1, 10);
+    push2(ws, "r", 1 * P, 2, NAN);
+    push2(ws, "r", 2 * P, 3, NAN);
+    float w[6];
+    uint8_t m[3];
+    int64_t last;
+    assert_int_equal(window(ws, "r", w, m, &last), 1); /* only slot 0 settled */
+    assert_int_equal(last, 0);
+    assert_int_equal(hz_window_store_counters(ws).wait_filled, 0);
+    push2(ws, "r", 3 * P, 4, NAN); /* slot 1 is 2 slots behind: filled */
+    assert_int_equal(hz_window_store_counters(ws).wait_filled, 1);
+    assert_int_equal(hz_window_store_pop_ready(ws, &idx), 0);
+    push2(ws, "r", 4 * P, 5, NAN); /* slot 2 filled: 0..2 settled, ready */
+    assert_int_equal(hz_window_store_pop_ready(ws, &idx), 1);
+    assert_int_equal(window(ws, "r", w, m, &last), 3);
+    assert_int_equal(last, 2 * P);
+    const float e[6] = {1, 10, 2, 10, 3, 10};
+    for (int i = 0; i < 6; i++)
+        assert_float_equal(w[i], e[i], 0);
+    assert_int_equal(m[0], 1);
+    assert_int_equal(m[1], 0);
+    assert_int_equal(m[2], 0);
+    int held, since;
+    int64_t head;
+    assert_int_equal(hz_window_store_progress(ws, idx, &held, &since, &head), 0);
+    assert_int_equal(held, 3);
+    assert_int_equal(head, 2 * P);
+    hz_window_counters c = hz_window_store_counters(ws);
+    assert_int_equal(c.waited, 4);
+    assert_int_equal(c.wait_filled, 2);
+    /* the late precipitation of slot 1 replaces the fill */
+    push2(ws, "r", 1 * P, NAN, 20);
+    window(ws, "r", w, m, NULL);
+    assert_float_equal(w[3], 20, 0);
+    assert_int_equal(m[1], 1);
+    assert_int_equal(hz_window_store_counters(ws).late_placed, 1);
+    assert_int_equal(hz_window_store_pop_ready(ws, &idx), 0); /* a late value: no forecast */
+    /* slot 3's, still awaited, is merged: slot 3 settles, the window moves on */
+    push2(ws, "r", 3 * P, NAN, 30);
+    assert_int_equal(hz_window_store_pop_ready(ws, &idx), 1);
+    assert_int_equal(window(ws, "r", w, m, &last), 3);
+    assert_int_equal(last, 3 * P);
+    assert_float_equal(w[5], 30, 0);
+    c = hz_window_store_counters(ws);
+    assert_int_equal(c.merged, 1);
+    assert_int_equal(c.late_placed, 1);
+    assert_int_equal(c.waited, c.merged + c.wait_filled + 1); /* slot 4's still awaited */
+    hz_window_store_free(ws);
+}
+
+/* wait 1 with linear: the hole is interpolated towards the variable's next real value. */
+static void test_wait_linear_interpolates(void **state)
+{
+    hz_window_store *ws = mkw(4, 2, 1, HZ_FILL_LINEAR, 1);
+    push2(ws, "i", 0, 0, 0);
+    push2(ws, "i", 1 * P, 1, NAN);
+    push2(ws, "i", 2 * P, 2, 20); /* slot 1 filled now: between 0 and 20 */
+    push2(ws, "i", 3 * P, 3, 30);
+    float w[8];
+    uint8_t m[4];
+    assert_int_equal(window(ws, "i", w, m, NULL), 4);
+    assert_float_equal(w[3], 10, 1e-6);
+    assert_int_equal(m[1], 0);
+    assert_int_equal(hz_window_store_counters(ws).wait_filled, 1);
     hz_window_store_free(ws);
 }
 
@@ -286,6 +415,9 @@ int main(void)
         cmocka_unit_test(test_late_beyond_window_dropped),
         cmocka_unit_test(test_young_series_extends_backwards),
         cmocka_unit_test(test_multivariate_time_major),
+        cmocka_unit_test(test_variables_join_by_slot),
+        cmocka_unit_test(test_wait_then_fill_then_late),
+        cmocka_unit_test(test_wait_linear_interpolates),
         cmocka_unit_test(test_many_series_memory_bound),
     };
     return cmocka_run_group_tests_name("window_store", tests, NULL, NULL);
