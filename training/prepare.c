@@ -93,15 +93,43 @@ static int only_series(sqlite3 *db, const char *path, const char *table, char *o
     return 0;
 }
 
+/* Keeps rows [a, b) of d->table (those from the first with every variable to the last). */
+static void keep_rows(hz_prepared *d, int nv, size_t a, size_t b)
+{
+    memmove(d->table.ts_ms, d->table.ts_ms + a, (b - a) * sizeof *d->table.ts_ms);
+    memmove(d->table.values, d->table.values + a * nv, (b - a) * nv * sizeof *d->table.values);
+    d->table.rows = (int)(b - a);
+}
+
+/* The rows from the first timestamp holding every variable to the last one (d->edge_rows
+ * counts the rest); a variable missing at a timestamp in between takes the previous row's
+ * value (d->carried counts them). */
+static void complete_rows(hz_prepared *d, int nv, const unsigned char *seen, size_t rows)
+{
+    size_t a = 0, b = rows;
+    while (a < rows && memchr(seen + a * nv, 0, (size_t)nv))
+        a++;
+    while (b > a && memchr(seen + (b - 1) * nv, 0, (size_t)nv))
+        b--;
+    for (size_t r = a + 1; r < b; r++)
+        for (int i = 0; i < nv; i++)
+            if (!seen[r * nv + i]) {
+                d->table.values[r * nv + i] = d->table.values[(r - 1) * nv + i];
+                d->carried++;
+            }
+    d->edge_rows = (int)(rows - (b - a));
+    keep_rows(d, nv, a, b);
+}
+
 /* Steps st (rows of ts, variable, value ordered by ts) into d->table, one row per
- * timestamp; a variable missing at a timestamp takes the previous row's value (NaN in the
- * first).  Returns SQLITE_DONE, or the failing step's code. */
+ * timestamp, then complete_rows.  Returns SQLITE_DONE, or the failing step's code. */
 static int pivot_rows(sqlite3_stmt *st, const hz_pipeline_conf *p, hz_prepared *d)
 {
     int nv = (int)p->source.fields.n_values, rc;
     size_t cap = 1024, rows = 0;
     d->table.ts_ms = malloc(cap * sizeof(int64_t));
     d->table.values = malloc(cap * (size_t)nv * sizeof(float));
+    unsigned char *seen = malloc(cap * (size_t)nv);
     int64_t cur = INT64_MIN;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         int64_t ts = sqlite3_column_int64(st, 0);
@@ -117,15 +145,19 @@ static int pivot_rows(sqlite3_stmt *st, const hz_pipeline_conf *p, hz_prepared *
                 cap *= 2;
                 d->table.ts_ms = realloc(d->table.ts_ms, cap * sizeof(int64_t));
                 d->table.values = realloc(d->table.values, cap * (size_t)nv * sizeof(float));
+                seen = realloc(seen, cap * (size_t)nv);
             }
+            memset(seen + rows * nv, 0, (size_t)nv);
             for (int i = 0; i < nv; i++)
-                d->table.values[rows * nv + i] = rows ? d->table.values[(rows - 1) * nv + i] : NAN;
+                d->table.values[rows * nv + i] = NAN;
             d->table.ts_ms[rows++] = ts;
             cur = ts;
         }
         d->table.values[(rows - 1) * nv + k] = (float)sqlite3_column_double(st, 2);
+        seen[(rows - 1) * nv + k] = 1;
     }
-    d->table.rows = (int)rows;
+    complete_rows(d, nv, seen, rows);
+    free(seen);
     return rc;
 }
 
@@ -166,12 +198,10 @@ static int load_sqlite(const hz_pipeline_conf *p, const char *series, hz_prepare
     d->names = calloc((size_t)nv, sizeof(char *));
     for (int i = 0; i < nv; i++)
         d->names[i] = strdup(p->source.fields.values[i]);
-    for (size_t r = 0; r < (size_t)d->table.rows && !rc; r++)
-        for (int i = 0; i < nv; i++)
-            if (isnan(d->table.values[r * nv + i]))
-                rc = hz_err(err, errlen, HZ_EINVAL,
-                            "%s: series %s has no %s reading at or before its first timestamp",
-                            path, series, p->source.fields.values[i]);
+    if (d->table.rows == 0)
+        rc =
+            hz_err(err, errlen, HZ_EINVAL,
+                   "%s: series %s has no timestamp with a reading of every variable", path, series);
 out:
     sqlite3_finalize(st);
     sqlite3_close(db);

@@ -27,6 +27,9 @@ typedef struct hz_prepared {
     /* the table on the window's grid (training/prepare.c regularise): slots filled, holes
      * that end a stretch and the slots they span; the row each later stretch starts at */
     int filled, holes;
+    /* SQLite: timestamps before the first / after the last with every variable, left out;
+     * values missing in between, carried from the timestamp before */
+    int edge_rows, carried;
     int64_t hole_slots;
     int *stretch, n_stretch;
     int *starts[3]; /* with stretches: each split's window starts, owned */

@@ -375,6 +375,11 @@ static int run_train(run *r, char *err, size_t errlen)
             p->name, r->series ? ", series " : "", r->series ? r->series : "",
             hz_model_kind_name(r->mc.kind), r->d.table.cols, r->d.table.rows, r->d.win[0].count,
             r->d.win[1].count, r->d.win[2].count, (long long)r->m->params.n_trainable);
+    if (!r->pooled && (r->d.edge_rows || r->d.carried))
+        say(log,
+            "train: %d timestamps before the first or after the last with every variable "
+            "left out; %d values missing in between carried from the timestamp before",
+            r->d.edge_rows, r->d.carried);
     if (!r->pooled && (r->d.filled || r->d.holes))
         say(log,
             "train: the history's gaps: %d slots filled (window.fill, holes of at most %d); "
