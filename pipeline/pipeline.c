@@ -408,7 +408,8 @@ static int resume_series(hz_pipeline *p, size_t n, int restart, size_t *written,
         int64_t head = 0;
         hz_window_store_progress(p->ws, p->rb_idx[i], &held, &since, &head);
         const char *sid = hz_window_store_series_id(p->ws, p->rb_idx[i]);
-        p->rb_write[i] = held >= p->pc->window.lookback && (restart || since > 0) &&
+        int reach = p->pc->model.data.n_known ? p->pc->window.horizon : 0;
+        p->rb_write[i] = held >= p->pc->window.lookback + reach && (restart || since > 0) &&
                          !forecast_stored(p, sid, head);
     }
     return hz_forecaster_resume(p->fcst, p->ws, p->rb_idx, p->rb_write, n, &p->out, written, err,
@@ -495,7 +496,8 @@ static int take_history(hz_pipeline *p, const hz_batch *b, char *err, size_t err
 static void plan_kafka_rebuild(hz_pipeline *p)
 {
     const hz_cfg_window *w = &p->pc->window;
-    int64_t slots = (int64_t)w->lookback + w->stride + 2 + (p->nvars > 1 ? w->wait : 0);
+    int64_t slots = (int64_t)w->lookback + w->stride + 2 + (p->nvars > 1 ? w->wait : 0) +
+                    (p->pc->model.data.n_known ? w->horizon : 0); /* known drivers' reach */
     hz_kafka_rebuild rb = {slots * w->period_ms, REBUILD_MAX_MESSAGES};
     if (p->pc->source.kind == HZ_CFG_SOURCE_KAFKA)
         hz_kafka_source_set_rebuild(p->src, &rb);

@@ -52,7 +52,16 @@ first=$(q "SELECT min(ts) / 86400000 * 86400000 FROM readings WHERE variable = '
 [ "$(q "SELECT min(issued_ts) FROM forecasts")" = $((first + 89 * 86400000)) ] ||
     fail "first issue: $(q "SELECT min(issued_ts) FROM forecasts"), first day $first"
 [ "$(q "SELECT count(*) FROM forecasts WHERE lower < 0")" = 0 ] || fail "negative lower bounds"
-n=$(q "SELECT count(*) FROM anomalies WHERE kind = 'residual' AND flag = 1")
-[ "$n" -ge 1 ] && [ "$n" -le 400 ] || fail "residual flags: $n"
+nflags=$(q "SELECT count(*) FROM anomalies WHERE kind = 'residual' AND flag = 1")
+[ "$nflags" -ge 1 ] && [ "$nflags" -le 400 ] || fail "residual flags: $nflags"
 [ "$(q "SELECT count(*) FROM dead_letters")" = 0 ] || fail "dead letters: $(q "SELECT * FROM dead_letters LIMIT 3")"
-echo "hydrology: ok (two files joined; $(q "SELECT count(DISTINCT issued_ts) FROM forecasts") forecasts, $n residual flags)"
+
+# restart: windows of lookback + horizon rebuilt, nothing forecast again; then the discharge
+# of the first day that had only rain completes a window: one more forecast
+start_daemon "$T/hz.yaml" "$T/run2.log"
+grep -q 'windows rebuilt from .*: 1 series' "$T/run2.log" || fail "windows not rebuilt: $(cat "$T/run2.log")"
+last=$(q "SELECT max(ts) FROM readings WHERE variable = 'discharge'")
+q "INSERT INTO readings(series, variable, ts, value) VALUES ('$g', 'discharge', $((last + 86400000)), 600)"
+wait_sql "SELECT count(DISTINCT issued_ts) FROM forecasts" $((7308 - 97 + 2)) 30
+stop_daemon
+echo "hydrology: ok (two files joined; $(q "SELECT count(DISTINCT issued_ts) FROM forecasts") forecasts, $nflags residual flags)"
