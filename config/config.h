@@ -76,9 +76,10 @@ typedef struct hz_cfg_source {
 typedef struct hz_cfg_window {
     int64_t period_ms;
     int lookback, horizon, stride, label_len;
-    int fill;    /* HZ_FILL_* */
-    int max_gap; /* training: the longest hole filled; a longer one ends a stretch */
-    int wait;    /* slots a variable absent from a reading is awaited before it is filled */
+    int fill;          /* HZ_FILL_* */
+    int max_gap;       /* training: the longest hole filled; a longer one ends a stretch */
+    int wait;          /* slots a variable absent from a reading is awaited before it is filled */
+    int64_t offset_ms; /* where slots start within a period (window_store.h) */
 } hz_cfg_window;
 
 typedef struct hz_cfg_batch {

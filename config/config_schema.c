@@ -105,6 +105,10 @@ static int check_window(hz_loader *L, void *base, yaml_node_t *map, const char *
     if (w->label_len > w->lookback)
         return hz_loader_err(L, loc(L, map, "label_len", NULL, NULL), path, "label_len",
                              "expected at most lookback (%d), got %d", w->lookback, w->label_len);
+    if (w->offset_ms >= w->period_ms)
+        return hz_loader_err(L, loc(L, map, "offset", NULL, NULL), path, "offset",
+                             "expected less than period (%lld ms), got %lld ms",
+                             (long long)w->period_ms, (long long)w->offset_ms);
     return 0;
 }
 
@@ -566,6 +570,16 @@ static const hz_ckey window_keys[] = {
      .doc = "Training: a hole in the stored history of at most this many periods is filled "
             "by `fill` (none: not filled); a longer one ends a stretch, and no training "
             "window spans it.  Both are counted in the training log."},
+    {.name = "offset",
+     .type = HZ_CT_DURATION,
+     O(hz_cfg_window, offset_ms),
+     .def = "0s",
+     .min = 0,
+     .max = 30 * DAY_MS,
+     .doc = "Where slots start within a period, from the epoch's: `5h` puts daily slots (and "
+            "the forecasts' times) at 05:00 UTC, a gauge's local-standard-time day at UTC-5 "
+            "(readings imported with `--utc-offset -05:00`, docs/IMPORT.md).  Less than "
+            "`period`."},
     {.name = "wait",
      .type = HZ_CT_INT,
      O(hz_cfg_window, wait),

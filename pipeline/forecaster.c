@@ -487,7 +487,7 @@ int hz_forecaster_stage(hz_forecaster *p, hz_window_store *ws, const hz_forecast
 /* The slot number of time ts (floor of ts / period). */
 static int64_t slot_of(const hz_forecaster *p, int64_t ts)
 {
-    return hz_floor_div(ts, p->period);
+    return hz_floor_div(ts - p->pc->window.offset_ms, p->period);
 }
 
 /* Series s's offsets of model variable k (iv.steps of them). */

@@ -627,9 +627,13 @@ int hz_pipeline_new(const hz_config *cfg, const hz_pipeline_conf *pc, hz_metrics
     /* known variables (model.data.known) reach a horizon past the forecast's issue; one
      * variable cannot be absent from a reading: nothing to await, no slots kept for it */
     int reach = pc->model.data.n_known ? pc->window.horizon : 0;
-    hz_window_opts wo = {
-        pc->window.period_ms, pc->window.lookback + reach,       p->nvars, pc->window.stride,
-        pc->window.fill,      p->nvars > 1 ? pc->window.wait : 0};
+    hz_window_opts wo = {pc->window.period_ms,
+                         pc->window.lookback + reach,
+                         p->nvars,
+                         pc->window.stride,
+                         pc->window.fill,
+                         p->nvars > 1 ? pc->window.wait : 0,
+                         pc->window.offset_ms};
     p->ws = hz_window_store_new(&wo, e2, sizeof e2);
     if (!p->ws) {
         rc = hz_err(err, errlen, HZ_EINVAL, "pipeline %s: %s", pc->name, e2);

@@ -87,10 +87,10 @@ hz_window_store *hz_window_store_new(const hz_window_opts *o, char *err, size_t 
 {
     if (!o || o->period_ms <= 0 || o->lookback <= 0 || o->nvars <= 0 || o->nvars > HZ_MAX_VARS ||
         o->stride <= 0 || o->fill < HZ_FILL_PREVIOUS || o->fill > HZ_FILL_NONE || o->wait < 0 ||
-        o->wait > INT32_MAX - o->lookback) {
+        o->wait > INT32_MAX - o->lookback || o->offset_ms < 0 || o->offset_ms >= o->period_ms) {
         hz_err(err, errlen, HZ_EINVAL,
                "window store: need period_ms > 0, lookback > 0, 1 <= nvars <= %d, stride > 0, "
-               "wait >= 0 and a fill policy",
+               "wait >= 0, 0 <= offset_ms < period_ms and a fill policy",
                HZ_MAX_VARS);
         return NULL;
     }
@@ -505,7 +505,7 @@ int hz_window_store_push(hz_window_store *ws, const char *series, int64_t ts_ms,
     ws_series *s = series_get(ws, series, &created, &idx);
     if (!s)
         return HZ_ENOMEM;
-    int64_t slot = hz_floor_div(ts_ms, ws->o.period_ms);
+    int64_t slot = hz_window_slot(&ws->o, ts_ms);
     if (created) {
         s->head = slot;
         s->done = slot - 1;
@@ -569,7 +569,7 @@ int hz_window_store_progress(const hz_window_store *ws, uint32_t idx, int *held,
     if (since)
         *since = s->since;
     if (head_ts)
-        *head_ts = s->done * ws->o.period_ms;
+        *head_ts = hz_window_slot_ts(&ws->o, s->done);
     return 0;
 }
 
@@ -613,7 +613,7 @@ int hz_window_store_copy(const hz_window_store *ws, uint32_t idx, float *out, ui
             mask[i] &= (uint8_t)is_real(ws, s, slot, k);
     }
     if (last_ts)
-        *last_ts = s->done * ws->o.period_ms;
+        *last_ts = hz_window_slot_ts(&ws->o, s->done);
     return settled_held(ws, s);
 }
 
@@ -623,7 +623,7 @@ int hz_window_store_value(const hz_window_store *ws, uint32_t idx, int64_t ts_ms
     if (idx >= ws->nseries || var < 0 || var >= ws->o.nvars)
         return HZ_ENOTFOUND;
     ws_series *s = rec(ws, idx);
-    int64_t slot = hz_floor_div(ts_ms, ws->o.period_ms);
+    int64_t slot = hz_window_slot(&ws->o, ts_ms);
     if (slot > s->head || slot < s->head - s->n + 1)
         return HZ_ENOTFOUND;
     *out = rec_vals(ws, s)[ring_pos(ws, slot) * (size_t)ws->o.nvars + (size_t)var];
@@ -635,7 +635,7 @@ int hz_window_store_patch(hz_window_store *ws, uint32_t idx, int64_t ts_ms, int 
     if (idx >= ws->nseries || var < 0 || var >= ws->o.nvars)
         return HZ_ENOTFOUND;
     ws_series *s = rec(ws, idx);
-    int64_t slot = hz_floor_div(ts_ms, ws->o.period_ms);
+    int64_t slot = hz_window_slot(&ws->o, ts_ms);
     if (slot > s->head || slot < s->head - s->n + 1)
         return HZ_ENOTFOUND;
     rec_vals(ws, s)[ring_pos(ws, slot) * (size_t)ws->o.nvars + (size_t)var] = (float)value;
@@ -670,7 +670,8 @@ static int rebuild_stmt(const hz_window_store *ws, sqlite3 *db, const char *tabl
     for (int k = 0; k < nv; k++)
         off += snprintf(sql + off, sizeof sql - (size_t)off, "%s?", k ? "," : "");
     snprintf(sql + off, sizeof sql - (size_t)off,
-             ")%s) WHERE ts >= (mx - (mx %% ?1000)) - ?1001 ORDER BY series, ts",
+             ")%s) WHERE ts >= (mx - ((mx - ?1003) %% ?1000 + ?1000) %% ?1000) - ?1001 "
+             "ORDER BY series, ts",
              series ? " AND series = ?1002" : "");
     if (sqlite3_prepare_v2(db, sql, -1, st, NULL) != SQLITE_OK)
         return hz_err(err, errlen, HZ_EDB, "window rebuild from %s: %s", table, sqlite3_errmsg(db));
@@ -678,6 +679,7 @@ static int rebuild_stmt(const hz_window_store *ws, sqlite3 *db, const char *tabl
         sqlite3_bind_text(*st, k + 1, variables[k], -1, SQLITE_STATIC);
     sqlite3_bind_int64(*st, 1000, ws->o.period_ms);
     sqlite3_bind_int64(*st, 1001, (ws->ring - 1) * ws->o.period_ms);
+    sqlite3_bind_int64(*st, 1003, ws->o.offset_ms);
     if (series)
         sqlite3_bind_text(*st, 1002, series, -1, SQLITE_STATIC);
     return 0;

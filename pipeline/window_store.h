@@ -57,7 +57,19 @@ typedef struct hz_window_opts {
     int stride;        /* > 0: new slots between two ready events */
     int fill;          /* HZ_FILL_* */
     int wait;          /* >= 0: slots an absent variable is awaited before the policy fills it */
+    int64_t offset_ms; /* [0, period_ms): slot k covers [k period + offset, (k+1) period +
+                          offset) and is stamped k period + offset (0: epoch-aligned) */
 } hz_window_opts;
+
+/* The slot of time ts on grid o, and a slot's time. */
+static inline int64_t hz_window_slot(const hz_window_opts *o, int64_t ts_ms)
+{
+    return hz_floor_div(ts_ms - o->offset_ms, o->period_ms);
+}
+static inline int64_t hz_window_slot_ts(const hz_window_opts *o, int64_t slot)
+{
+    return slot * o->period_ms + o->offset_ms;
+}
 
 /* Counters for metrics; monotonic except `series` and `queued`. */
 typedef struct hz_window_counters {

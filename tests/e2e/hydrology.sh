@@ -47,11 +47,15 @@ wait_sql "SELECT count(DISTINCT issued_ts) FROM forecasts" $((7308 - 97 + 1)) 90
 stop_daemon
 [ "$(q "SELECT DISTINCT variable FROM forecasts")" = discharge ] || fail "forecast variables"
 [ "$(q "SELECT count(*) FROM forecasts")" = $(((7308 - 97 + 1) * 7)) ] || fail "forecast rows"
-# slots are whole UTC days (pipeline/window_store.h): 05:00Z readings sit in that day's slot
-first=$(q "SELECT min(ts) / 86400000 * 86400000 FROM readings WHERE variable = 'discharge'")
+# days start at 05:00Z (window.offset 5h, the gauge's local midnight): forecasts are issued
+# and targeted at the readings' own times, so they join on ts
+first=$(q "SELECT min(ts) FROM readings WHERE variable = 'discharge'")
 [ "$(q "SELECT min(issued_ts) FROM forecasts")" = $((first + 89 * 86400000)) ] ||
     fail "first issue: $(q "SELECT min(issued_ts) FROM forecasts"), first day $first"
 [ "$(q "SELECT count(*) FROM forecasts WHERE lower < 0")" = 0 ] || fail "negative lower bounds"
+[ "$(q "SELECT count(*) FROM forecasts f JOIN readings r ON r.series = f.series AND
+    r.variable = f.variable AND r.ts = f.target_ts WHERE f.step = 1")" = $((7308 - 97 + 1)) ] ||
+    fail "step-1 forecasts that meet a reading at their target time"
 nflags=$(q "SELECT count(*) FROM anomalies WHERE kind = 'residual' AND flag = 1")
 [ "$nflags" -ge 1 ] && [ "$nflags" -le 400 ] || fail "residual flags: $nflags"
 [ "$(q "SELECT count(*) FROM dead_letters")" = 0 ] || fail "dead letters: $(q "SELECT * FROM dead_letters LIMIT 3")"

@@ -54,6 +54,31 @@ static int window(hz_window_store *ws, const char *s, float *w, uint8_t *m, int6
     return hz_window_store_copy(ws, (uint32_t)idx, w, m, last);
 }
 
+/* offset_ms: slots start 300 ms into each period (a gauge's local day); a point at 1299
+ * belongs to the slot stamped 300, one at 1300 to the next, and the window's last time is
+ * a slot's own; an offset of a whole period is refused. */
+static void test_offset_grid(void **state)
+{
+    (void)state;
+    hz_window_opts o = {.period_ms = P, .lookback = 2, .nvars = 1, .stride = 1, .offset_ms = 300};
+    char err[HZ_ERRLEN];
+    hz_window_store *ws = hz_window_store_new(&o, err, sizeof err);
+    assert_non_null(ws);
+    push1(ws, "g", 300, 1);
+    push1(ws, "g", 1299, 2); /* the same slot: last write wins */
+    push1(ws, "g", 1300, 3);
+    float w[2];
+    int64_t last;
+    assert_int_equal(window(ws, "g", w, NULL, &last), 2);
+    assert_true(w[0] == 2 && w[1] == 3);
+    assert_int_equal(last, 1300);
+    assert_int_equal(hz_window_slot(&o, 299), -1);
+    assert_int_equal(hz_window_slot_ts(&o, -1), -700);
+    hz_window_store_free(ws);
+    o.offset_ms = P;
+    assert_null(hz_window_store_new(&o, err, sizeof err));
+}
+
 static void test_rejects_bad_options(void **state)
 {
     char err[HZ_ERRLEN] = "";
@@ -419,6 +444,7 @@ int main(void)
         cmocka_unit_test(test_wait_then_fill_then_late),
         cmocka_unit_test(test_wait_linear_interpolates),
         cmocka_unit_test(test_many_series_memory_bound),
+        cmocka_unit_test(test_offset_grid),
     };
     return cmocka_run_group_tests_name("window_store", tests, NULL, NULL);
 }
