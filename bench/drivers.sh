@@ -10,7 +10,7 @@
 #   bench/drivers.sh [GAUGE ...]         (default: the six; about a minute each on 2 cores)
 #
 # Work files go to OUT (default build/drivers); the table goes to stdout, logs to OUT/*.log.
-# EPOCHS and SEEDS (default 10 and "1") change the runs; with several seeds the table gives
+# EPOCHS, SEEDS and LOOKBACK (default 10, "1" and 90 days) change the runs; with several seeds the table gives
 # each configuration's mean NSE; PARAMS adds model.params keys (e.g. "norm_centre: last").
 # DATA (default data/camels) is a CAMELS-US folder laid out as the bundled sample
 # (usgs_streamflow/, basin_mean_forcing_nldas/; the full set is downloadable from NCAR,
@@ -49,7 +49,7 @@ pipelines:
     source:
       csv: {path: $OUT/$1.csv}
       fields: {time: date, values: [P, Q]}
-    window: {period: 1d, lookback: 90, horizon: 7, stride: 1}
+    window: {period: 1d, lookback: ${LOOKBACK:-90}, horizon: 7, stride: 1}
     model:
       kind: itransformer
       checkpoint: $OUT/$1-$2-$3.safetensors

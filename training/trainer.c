@@ -520,13 +520,19 @@ static void run_metadata(run *r)
         pooled_scalers(r);
     else
         r->scal = hz_meta_scaler_json(&r->d.scaler);
-    char buf[512];
+    /* original units only for one variable of one series: never an average of cfs² and
+     * (mm/day)², or of two gauges' units */
+    char mo[32] = "null", ao[32] = "null", buf[512];
+    if (r->ocols == 1 && !r->pooled && isfinite(r->et.mse_orig)) {
+        snprintf(mo, sizeof mo, "%.6g", r->et.mse_orig);
+        snprintf(ao, sizeof ao, "%.6g", r->et.mae_orig);
+    }
     snprintf(buf, sizeof buf,
-             "{\"val_mse\":%.6g,\"test_mse\":%.6g,\"test_mae\":%.6g,\"test_mse_orig\":%.6g,"
-             "\"test_mae_orig\":%.6g,\"test_windows\":%d,\"epochs\":%d,\"best_epoch\":%d,"
+             "{\"val_mse\":%.6g,\"test_mse\":%.6g,\"test_mae\":%.6g,\"test_mse_orig\":%s,"
+             "\"test_mae_orig\":%s,\"test_windows\":%d,\"epochs\":%d,\"best_epoch\":%d,"
              "\"max_epochs\":%d,\"stopped_on_request\":%s}",
-             r->ev.mse, r->et.mse, r->et.mae, r->et.mse_orig, r->et.mae_orig, r->et.windows,
-             r->tr.epochs_run, r->tr.best_epoch, r->tc.epochs, r->tr.stopped ? "true" : "false");
+             r->ev.mse, r->et.mse, r->et.mae, mo, ao, r->et.windows, r->tr.epochs_run,
+             r->tr.best_epoch, r->tc.epochs, r->tr.stopped ? "true" : "false");
     r->metrics = strdup(buf);
 }
 
