@@ -384,7 +384,8 @@ static int poll_once(sqlite_source *s, hz_batch *out, size_t max, char *err, siz
         return rc;
     /* the last group may continue in rows not fetched yet: re-read it next time */
     if (!done && !ps.full && ps.open_group && ps.nr > 1 && !ps.dead_in_group) {
-        ps.nr--;
+        ps.nr--; /* rows skipped after it may have later keys: the key is the group's */
+        ps.ts = s->readings[ps.nr].ts_ms;
         ps.rowid = ps.group_first - 1;
     }
     s->cur.ts = ps.ts;
