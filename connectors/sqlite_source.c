@@ -15,10 +15,11 @@
  * cursors).
  *
  * Plans: an epoch of more than EPOCH_SCAN_BATCHES polls' rows walks the index TABLE_by_ts
- * (ts; created here if absent) from the cursor — a seek on (ts = at_ts, rowid > at_rowid)
- * merged with ts > at_ts, so a poll costs its own rows, not the rows before the cursor; a
- * smaller one (the steady tail of appends) scans its rowid range and sorts it, so a late
- * row with an old ts does not send the poll through the index from that time on. */
+ * (ts; created here if absent, with TABLE_odd_ts of the rows whose ts is not an integer)
+ * from the cursor — a seek on (ts = at_ts, rowid > at_rowid) merged with ts > at_ts, so a
+ * poll costs its own rows, not the rows before the cursor; a smaller one (the steady tail
+ * of appends) scans its rowid range and sorts it, so a late row with an old ts does not
+ * send the poll through the index from that time on. */
 #include "connectors/sqlite_source.h"
 
 #include <errno.h>
@@ -490,16 +491,18 @@ static const hz_source_ops sqlite_source_ops = {
 /* The key of a row: its ts when an integer, else KEY_MIN (read first: a dead letter). */
 #define KEY_SQL "CASE WHEN typeof(ts) = 'integer' THEN ts ELSE -9223372036854775808 END"
 
-/* Creates the cursors table (with the epoch columns, added to an older one) and the ts
- * index of the readings table when absent. */
+/* Creates the cursors table (with the epoch columns, added to an older one) and the indexes
+ * of the readings table when absent: by ts, and of the rows whose ts is not an integer (a
+ * partial index, empty unless something wrote such rows: they are found without a scan). */
 static int prepare_tables(sqlite_source *s, const char *cursors, char *err, size_t errlen)
 {
     char sql[512], e2[HZ_ERRLEN];
     snprintf(sql, sizeof sql,
              "CREATE TABLE IF NOT EXISTS %s(name TEXT PRIMARY KEY, position INTEGER NOT NULL, "
              "epoch_hi INTEGER, at_ts INTEGER, at_rowid INTEGER);"
-             "CREATE INDEX IF NOT EXISTS %s_by_ts ON %s(ts);",
-             cursors, s->table, s->table);
+             "CREATE INDEX IF NOT EXISTS %s_by_ts ON %s(ts);"
+             "CREATE INDEX IF NOT EXISTS %s_odd_ts ON %s(ts) WHERE typeof(ts) != 'integer';",
+             cursors, s->table, s->table, s->table, s->table);
     int rc = hz_sqlite_exec(s->db, sql, e2, sizeof e2);
     const char *cols[] = {"epoch_hi", "at_ts", "at_rowid"};
     for (int i = 0; !rc && i < 3; i++)
@@ -519,7 +522,8 @@ static int prepare_statements(sqlite_source *s, const char *cursors)
     char sql[1600];
     snprintf(sql, sizeof sql,
              "SELECT rowid AS rid, series, variable, ts, value, -9223372036854775808 AS k "
-             "FROM %1$s NOT INDEXED WHERE ?1 = -9223372036854775808 AND rowid > max(?2, ?3) "
+             "FROM %1$s INDEXED BY %1$s_odd_ts WHERE ?1 = -9223372036854775808 AND "
+             "rowid > max(?2, ?3) "
              "AND rowid <= ?4 AND typeof(ts) != 'integer' "
              "UNION ALL SELECT rowid, series, variable, ts, value, ts FROM %1$s INDEXED BY "
              "%1$s_by_ts WHERE ts = ?1 AND rowid > max(?2, ?3) AND rowid <= ?4 AND "
