@@ -8,7 +8,8 @@
 # forecast for both variables.  Then, with the daemon running, three more days of discharge
 # and, a moment later, their precipitation: the window store awaits the precipitation
 # (window.wait) and joins it by day (pipeline/window_store.h).  Nothing is dropped, filled
-# or dead-lettered unseen: the metrics say so.
+# or dead-lettered unseen: the metrics say so.  Last, five days of discharge alone: their
+# precipitation is filled after three days each, counted and logged.
 set -u
 NAME=two_files
 T=$(mktemp -d /tmp/hz_tf_XXXXXX)
@@ -76,9 +77,24 @@ m() { sed -n "s/^$1{pipeline=\"gauge\"} //p" "$T/metrics"; }
 [ "$(m horizon_values_awaited_total)" = "$(m horizon_values_joined_total)" ] ||
     fail "awaited $(m horizon_values_awaited_total), joined $(m horizon_values_joined_total)"
 awaited=$(m horizon_values_awaited_total)
-stop_daemon
 if grep -q 'dropped\|filled by window.fill' "$T/run.log"; then fail "warned: $(grep -e dropped -e filled "$T/run.log")"; fi
 # the window of the last day holds both variables of its 30 days: its forecast exists for both
 [ "$(q "SELECT count(DISTINCT variable) FROM forecasts WHERE issued_ts = $((last + 3 * 86400000))")" = 2 ] ||
     fail "last window not forecast for both variables"
-echo "$NAME: ok (two files imported one after the other: 4354 windows forecast for discharge and precip; 3 later days joined, $awaited value(s) awaited and joined; 0 dropped, 0 filled, 0 dead letters)"
+
+# five days of discharge whose precipitation never comes: each day's is awaited 3 days
+# (window.wait), then filled (fill: previous), counted and logged; the window moves on
+last=$((last + 3 * 86400000))
+for d in 1 2 3 4 5; do
+    q "INSERT INTO readings(series, variable, ts, value) VALUES ('g1', 'discharge', $((last + d * 86400000)), 160 + $d)"
+done
+wait_sql "SELECT max(issued_ts) FROM forecasts" $((last + 2 * 86400000)) 30
+sleep 1.5
+curl -sf "http://127.0.0.1:$port/metrics" >"$T/metrics" || fail "/metrics failed"
+[ "$(m horizon_wait_filled_total)" = 2 ] || fail "wait fills: $(m horizon_wait_filled_total), expected 2"
+[ "$(m horizon_values_awaited_total)" = $((awaited + 5)) ] ||
+    fail "awaited: $(m horizon_values_awaited_total), expected $((awaited + 5))"
+grep -q '2 variable value(s) absent for window.wait = 3 slots filled by window.fill' "$T/run.log" ||
+    fail "no warning about the fills: $(grep -i warn "$T/run.log")"
+stop_daemon
+echo "$NAME: ok (two files imported one after the other: 4354 windows forecast for discharge and precip; 3 later days joined, $awaited value(s) awaited and joined, 0 dropped, 0 dead letters; 5 days without precipitation: 2 filled after 3 days, counted and logged)"
