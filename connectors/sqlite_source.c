@@ -32,9 +32,10 @@
 #define KEY_MIN            INT64_MIN
 #define EPOCH_SCAN_BATCHES 8 /* epochs up to this many polls' rows: rowid scan + sort */
 
-/* Where the source stands: rowid <= lo delivered; (lo, hi] delivered up to key (ts, rowid). */
+/* Where the source stands: rowid <= lo delivered; (lo, hi] delivered up to key (ts, rowid).
+ * taken: rows of the epoch taken by this process (for the lag; not saved). */
 typedef struct sq_cursor {
-    int64_t lo, hi, ts, rowid;
+    int64_t lo, hi, ts, rowid, taken;
 } sq_cursor;
 
 /* A polled batch's cursor, saved when the batch (its number seq) is acknowledged. */
@@ -169,7 +170,9 @@ typedef struct poll_state {
     int dead_in_group;      /* a dead letter came after the last reading opened */
     int full;               /* a row was left for the next batch */
     int64_t group_first;    /* first rowid of the last reading */
+    int64_t group_rows;     /* rows taken since it opened */
     int64_t ts, rowid;      /* key of the last row taken */
+    int64_t taken;          /* rows taken */
 } poll_state;
 
 /* Sizes the readings and their series offsets for max readings. */
@@ -238,6 +241,7 @@ static hz_reading *open_reading(sqlite_source *s, poll_state *ps, const char *se
     ps->open_group = 1;
     ps->dead_in_group = 0;
     ps->group_first = rowid;
+    ps->group_rows = 0;
     return g;
 }
 
@@ -251,6 +255,8 @@ static int take_row(sqlite_source *s, sqlite3_stmt *st, size_t max, poll_state *
     if (k < 0 && var) { /* a variable this source does not read */
         ps->ts = key;
         ps->rowid = rowid;
+        ps->taken++;
+        ps->group_rows++;
         return 0;
     }
     char reason[160];
@@ -265,6 +271,8 @@ static int take_row(sqlite_source *s, sqlite3_stmt *st, size_t max, poll_state *
     }
     ps->ts = key;
     ps->rowid = rowid;
+    ps->taken++;
+    ps->group_rows++;
     if (why) {
         int rc = add_dead(s, ps->nd, st, rowid, why);
         if (rc)
@@ -276,6 +284,7 @@ static int take_row(sqlite_source *s, sqlite3_stmt *st, size_t max, poll_state *
     }
     if (!same && !(g = open_reading(s, ps, ser, ts, rowid)))
         return HZ_ENOMEM;
+    ps->group_rows += !same; /* this row, counted before the group opened */
     g->values[k] = v;
     g->pos.offset = rowid;
     return 0;
@@ -328,7 +337,7 @@ static int epoch_ready(sqlite_source *s, char *err, size_t errlen)
                       sqlite3_errmsg(s->db));
     if (top <= s->cur.lo)
         return 0;
-    s->cur = (sq_cursor){s->cur.lo, top, KEY_MIN, KEY_MIN};
+    s->cur = (sq_cursor){s->cur.lo, top, KEY_MIN, KEY_MIN, 0};
     return 1;
 }
 
@@ -388,11 +397,13 @@ static int poll_once(sqlite_source *s, hz_batch *out, size_t max, char *err, siz
         ps.nr--; /* rows skipped after it may have later keys: the key is the group's */
         ps.ts = s->readings[ps.nr].ts_ms;
         ps.rowid = ps.group_first - 1;
+        ps.taken -= ps.group_rows;
     }
     s->cur.ts = ps.ts;
     s->cur.rowid = ps.rowid;
+    s->cur.taken += ps.taken;
     if (done) /* the epoch is read: the next poll begins the next one */
-        s->cur = (sq_cursor){s->cur.hi, s->cur.hi, KEY_MIN, KEY_MIN};
+        s->cur = (sq_cursor){s->cur.hi, s->cur.hi, KEY_MIN, KEY_MIN, 0};
     if (ps.nr + ps.nd && note_pending(s))
         return hz_err(err, errlen, HZ_ENOMEM, "sqlite source: out of memory");
     return publish_batch(s, out, ps.nr, ps.nd);
@@ -561,7 +572,7 @@ static int load_cursor(sqlite_source *s)
 {
     sqlite3_bind_text(s->get, 1, s->cursor, -1, SQLITE_STATIC);
     int st = sqlite3_step(s->get);
-    sq_cursor c = {0, 0, KEY_MIN, KEY_MIN};
+    sq_cursor c = {0, 0, KEY_MIN, KEY_MIN, 0};
     if (st == SQLITE_ROW) {
         c.lo = c.hi = sqlite3_column_int64(s->get, 0);
         int64_t hi = sqlite3_column_int64(s->get, 1);
@@ -644,10 +655,9 @@ fail:
 
 int64_t hz_sqlite_source_behind(const hz_source *src, int64_t max_rowid)
 {
-    const sqlite_source *s = (const sqlite_source *)src;
-    const sq_cursor *c = &s->acked;
-    int64_t n = max_rowid - c->lo;
-    return n > 0 ? n : 0;
+    const sq_cursor *c = &((const sqlite_source *)src)->acked;
+    int64_t after = max_rowid - c->hi, left = c->hi - c->lo - c->taken;
+    return (after > 0 ? after : 0) + (left > 0 ? left : 0);
 }
 
 int hz_sqlite_source_delivered(const hz_source *src, char *where, size_t len)

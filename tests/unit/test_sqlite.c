@@ -591,6 +591,7 @@ static void test_source_joins_separate_imports(void **state)
     int seen[200], nseen = 0;
     /* max 2: 80 rows are more than 8 polls' worth, so the pass walks the ts index */
     assert_int_equal(drain(s, 2, 5, 1, seen, &nseen), 10);
+    assert_int_equal(hz_sqlite_source_behind(s, 80), 60); /* 20 of the pass's 80 rows taken */
     assert_int_equal(drain(s, 2, 1, 0, seen, &nseen), 2); /* not acknowledged */
     nseen -= 2;
     assert_int_equal(hz_sqlite_exec(db,
