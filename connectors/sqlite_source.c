@@ -15,10 +15,11 @@
  * cursors).
  *
  * Plans: an epoch of more than EPOCH_SCAN_BATCHES polls' rows walks the index TABLE_by_ts
- * (ts; created here if absent) from the cursor — a seek on (ts = at_ts, rowid > at_rowid)
- * merged with ts > at_ts, so a poll costs its own rows, not the rows before the cursor; a
- * smaller one (the steady tail of appends) scans its rowid range and sorts it, so a late
- * row with an old ts does not send the poll through the index from that time on. */
+ * (ts; created here if absent, with TABLE_odd_ts of the rows whose ts is not an integer)
+ * from the cursor — a seek on (ts = at_ts, rowid > at_rowid) merged with ts > at_ts, so a
+ * poll costs its own rows, not the rows before the cursor; a smaller one (the steady tail
+ * of appends) scans its rowid range and sorts it, so a late row with an old ts does not
+ * send the poll through the index from that time on. */
 #include "connectors/sqlite_source.h"
 
 #include <errno.h>
@@ -31,9 +32,10 @@
 #define KEY_MIN            INT64_MIN
 #define EPOCH_SCAN_BATCHES 8 /* epochs up to this many polls' rows: rowid scan + sort */
 
-/* Where the source stands: rowid <= lo delivered; (lo, hi] delivered up to key (ts, rowid). */
+/* Where the source stands: rowid <= lo delivered; (lo, hi] delivered up to key (ts, rowid).
+ * taken: rows of the epoch taken by this process (for the lag; not saved). */
 typedef struct sq_cursor {
-    int64_t lo, hi, ts, rowid;
+    int64_t lo, hi, ts, rowid, taken;
 } sq_cursor;
 
 /* A polled batch's cursor, saved when the batch (its number seq) is acknowledged. */
@@ -168,7 +170,9 @@ typedef struct poll_state {
     int dead_in_group;      /* a dead letter came after the last reading opened */
     int full;               /* a row was left for the next batch */
     int64_t group_first;    /* first rowid of the last reading */
+    int64_t group_rows;     /* rows taken since it opened */
     int64_t ts, rowid;      /* key of the last row taken */
+    int64_t taken;          /* rows taken */
 } poll_state;
 
 /* Sizes the readings and their series offsets for max readings. */
@@ -237,6 +241,7 @@ static hz_reading *open_reading(sqlite_source *s, poll_state *ps, const char *se
     ps->open_group = 1;
     ps->dead_in_group = 0;
     ps->group_first = rowid;
+    ps->group_rows = 0;
     return g;
 }
 
@@ -250,6 +255,8 @@ static int take_row(sqlite_source *s, sqlite3_stmt *st, size_t max, poll_state *
     if (k < 0 && var) { /* a variable this source does not read */
         ps->ts = key;
         ps->rowid = rowid;
+        ps->taken++;
+        ps->group_rows++;
         return 0;
     }
     char reason[160];
@@ -264,6 +271,8 @@ static int take_row(sqlite_source *s, sqlite3_stmt *st, size_t max, poll_state *
     }
     ps->ts = key;
     ps->rowid = rowid;
+    ps->taken++;
+    ps->group_rows++;
     if (why) {
         int rc = add_dead(s, ps->nd, st, rowid, why);
         if (rc)
@@ -275,6 +284,7 @@ static int take_row(sqlite_source *s, sqlite3_stmt *st, size_t max, poll_state *
     }
     if (!same && !(g = open_reading(s, ps, ser, ts, rowid)))
         return HZ_ENOMEM;
+    ps->group_rows += !same; /* this row, counted before the group opened */
     g->values[k] = v;
     g->pos.offset = rowid;
     return 0;
@@ -327,7 +337,7 @@ static int epoch_ready(sqlite_source *s, char *err, size_t errlen)
                       sqlite3_errmsg(s->db));
     if (top <= s->cur.lo)
         return 0;
-    s->cur = (sq_cursor){s->cur.lo, top, KEY_MIN, KEY_MIN};
+    s->cur = (sq_cursor){s->cur.lo, top, KEY_MIN, KEY_MIN, 0};
     return 1;
 }
 
@@ -384,13 +394,16 @@ static int poll_once(sqlite_source *s, hz_batch *out, size_t max, char *err, siz
         return rc;
     /* the last group may continue in rows not fetched yet: re-read it next time */
     if (!done && !ps.full && ps.open_group && ps.nr > 1 && !ps.dead_in_group) {
-        ps.nr--;
+        ps.nr--; /* rows skipped after it may have later keys: the key is the group's */
+        ps.ts = s->readings[ps.nr].ts_ms;
         ps.rowid = ps.group_first - 1;
+        ps.taken -= ps.group_rows;
     }
     s->cur.ts = ps.ts;
     s->cur.rowid = ps.rowid;
+    s->cur.taken += ps.taken;
     if (done) /* the epoch is read: the next poll begins the next one */
-        s->cur = (sq_cursor){s->cur.hi, s->cur.hi, KEY_MIN, KEY_MIN};
+        s->cur = (sq_cursor){s->cur.hi, s->cur.hi, KEY_MIN, KEY_MIN, 0};
     if (ps.nr + ps.nd && note_pending(s))
         return hz_err(err, errlen, HZ_ENOMEM, "sqlite source: out of memory");
     return publish_batch(s, out, ps.nr, ps.nd);
@@ -489,16 +502,18 @@ static const hz_source_ops sqlite_source_ops = {
 /* The key of a row: its ts when an integer, else KEY_MIN (read first: a dead letter). */
 #define KEY_SQL "CASE WHEN typeof(ts) = 'integer' THEN ts ELSE -9223372036854775808 END"
 
-/* Creates the cursors table (with the epoch columns, added to an older one) and the ts
- * index of the readings table when absent. */
+/* Creates the cursors table (with the epoch columns, added to an older one) and the indexes
+ * of the readings table when absent: by ts, and of the rows whose ts is not an integer (a
+ * partial index, empty unless something wrote such rows: they are found without a scan). */
 static int prepare_tables(sqlite_source *s, const char *cursors, char *err, size_t errlen)
 {
     char sql[512], e2[HZ_ERRLEN];
     snprintf(sql, sizeof sql,
              "CREATE TABLE IF NOT EXISTS %s(name TEXT PRIMARY KEY, position INTEGER NOT NULL, "
              "epoch_hi INTEGER, at_ts INTEGER, at_rowid INTEGER);"
-             "CREATE INDEX IF NOT EXISTS %s_by_ts ON %s(ts);",
-             cursors, s->table, s->table);
+             "CREATE INDEX IF NOT EXISTS %s_by_ts ON %s(ts);"
+             "CREATE INDEX IF NOT EXISTS %s_odd_ts ON %s(ts) WHERE typeof(ts) != 'integer';",
+             cursors, s->table, s->table, s->table, s->table);
     int rc = hz_sqlite_exec(s->db, sql, e2, sizeof e2);
     const char *cols[] = {"epoch_hi", "at_ts", "at_rowid"};
     for (int i = 0; !rc && i < 3; i++)
@@ -518,7 +533,8 @@ static int prepare_statements(sqlite_source *s, const char *cursors)
     char sql[1600];
     snprintf(sql, sizeof sql,
              "SELECT rowid AS rid, series, variable, ts, value, -9223372036854775808 AS k "
-             "FROM %1$s NOT INDEXED WHERE ?1 = -9223372036854775808 AND rowid > max(?2, ?3) "
+             "FROM %1$s INDEXED BY %1$s_odd_ts WHERE ?1 = -9223372036854775808 AND "
+             "rowid > max(?2, ?3) "
              "AND rowid <= ?4 AND typeof(ts) != 'integer' "
              "UNION ALL SELECT rowid, series, variable, ts, value, ts FROM %1$s INDEXED BY "
              "%1$s_by_ts WHERE ts = ?1 AND rowid > max(?2, ?3) AND rowid <= ?4 AND "
@@ -556,7 +572,7 @@ static int load_cursor(sqlite_source *s)
 {
     sqlite3_bind_text(s->get, 1, s->cursor, -1, SQLITE_STATIC);
     int st = sqlite3_step(s->get);
-    sq_cursor c = {0, 0, KEY_MIN, KEY_MIN};
+    sq_cursor c = {0, 0, KEY_MIN, KEY_MIN, 0};
     if (st == SQLITE_ROW) {
         c.lo = c.hi = sqlite3_column_int64(s->get, 0);
         int64_t hi = sqlite3_column_int64(s->get, 1);
@@ -639,10 +655,9 @@ fail:
 
 int64_t hz_sqlite_source_behind(const hz_source *src, int64_t max_rowid)
 {
-    const sqlite_source *s = (const sqlite_source *)src;
-    const sq_cursor *c = &s->acked;
-    int64_t n = max_rowid - c->lo;
-    return n > 0 ? n : 0;
+    const sq_cursor *c = &((const sqlite_source *)src)->acked;
+    int64_t after = max_rowid - c->hi, left = c->hi - c->lo - c->taken;
+    return (after > 0 ? after : 0) + (left > 0 ? left : 0);
 }
 
 int hz_sqlite_source_delivered(const hz_source *src, char *where, size_t len)

@@ -36,8 +36,8 @@ typedef struct hz_sqlite_source_opts {
  * cursor.  On success *out is owned by the caller (out->ops->free).  0, HZ_EINVAL, HZ_EDB. */
 int hz_sqlite_source_new(const hz_sqlite_source_opts *o, hz_source **out, char *err, size_t errlen);
 
-/* Rows of the table (max_rowid: its max(rowid)) not acknowledged yet: exact between passes,
- * an upper bound during one. */
+/* Rows of the table (max_rowid: its max(rowid)) not acknowledged yet: exact between passes;
+ * during one, its rowid span less the rows this process took (an upper bound). */
 int64_t hz_sqlite_source_behind(const hz_source *s, int64_t max_rowid);
 
 /* The acknowledged rows as an SQL condition on the table's rowid and ts, into where (len

@@ -264,27 +264,30 @@ static ws_series *series_get(hz_window_store *ws, const char *series, int *creat
     return s;
 }
 
-/* ---- one value: variable k of a slot */
+/* ---- one value: a cell is (ring position of a slot) × nvars + variable */
 
-static float *val_at(const hz_window_store *ws, ws_series *s, int64_t slot, int k)
+static size_t cell(const hz_window_store *ws, int64_t slot)
 {
-    return rec_vals(ws, s) + ring_pos(ws, slot) * (size_t)ws->o.nvars + (size_t)k;
+    return ring_pos(ws, slot) * (size_t)ws->o.nvars;
 }
 
-static int is_real(const hz_window_store *ws, ws_series *s, int64_t slot, int k)
+static float *val(const hz_window_store *ws, ws_series *s, size_t c)
 {
-    size_t b = ring_pos(ws, slot) * (size_t)ws->o.nvars + (size_t)k;
-    return (rec_mask(ws, s)[b >> 3] >> (b & 7)) & 1;
+    return rec_vals(ws, s) + c;
 }
 
-static void set_real(const hz_window_store *ws, ws_series *s, int64_t slot, int k, int real)
+static int is_real(const hz_window_store *ws, ws_series *s, size_t c)
 {
-    size_t b = ring_pos(ws, slot) * (size_t)ws->o.nvars + (size_t)k;
+    return (rec_mask(ws, s)[c >> 3] >> (c & 7)) & 1;
+}
+
+static void set_real(const hz_window_store *ws, ws_series *s, size_t c, int real)
+{
     uint8_t *m = rec_mask(ws, s);
     if (real)
-        m[b >> 3] |= (uint8_t)(1u << (b & 7));
+        m[c >> 3] |= (uint8_t)(1u << (c & 7));
     else
-        m[b >> 3] &= (uint8_t) ~(1u << (b & 7));
+        m[c >> 3] &= (uint8_t) ~(1u << (c & 7));
 }
 
 static int is_awaited(const float *v)
@@ -295,25 +298,25 @@ static int is_awaited(const float *v)
 }
 
 /* Stores v (real or a fill); a NaN is stored as the plain NaN, never the awaited one. */
-static void put(hz_window_store *ws, ws_series *s, int64_t slot, int k, double v, int real)
+static void put(hz_window_store *ws, ws_series *s, size_t c, double v, int real)
 {
-    *val_at(ws, s, slot, k) = isnan(v) ? NAN : (float)v;
-    set_real(ws, s, slot, k, real);
+    *val(ws, s, c) = isnan(v) ? NAN : (float)v;
+    set_real(ws, s, c, real);
 }
 
-/* Every variable of slot awaited, none real: a slot entering the ring. */
-static void clear_slot(hz_window_store *ws, ws_series *s, int64_t slot)
+/* Every variable of the slot at cell c0 awaited, none real: a slot entering the ring. */
+static void clear_slot(hz_window_store *ws, ws_series *s, size_t c0)
 {
     uint32_t u = WS_AWAITED;
     for (int k = 0; k < ws->o.nvars; k++) {
-        memcpy(val_at(ws, s, slot, k), &u, sizeof u);
-        set_real(ws, s, slot, k, 0);
+        memcpy(val(ws, s, c0 + (size_t)k), &u, sizeof u);
+        set_real(ws, s, c0 + (size_t)k, 0);
     }
 }
 
 static int slot_settled(const hz_window_store *ws, ws_series *s, int64_t slot)
 {
-    const float *v = val_at(ws, s, slot, 0);
+    const float *v = val(ws, s, cell(ws, slot));
     for (int k = 0; k < ws->o.nvars; k++)
         if (is_awaited(v + k))
             return 0;
@@ -328,26 +331,27 @@ static int64_t earliest_of(const ws_series *s)
 /* What a point's values landed on (place). */
 enum { WS_LATE = 1, WS_DUP = 2 };
 
-/* Writes the variables values carries into slot as real values; fresh: the slot just entered
- * the ring (its other variables start waiting), else an awaited value written is merged.
+/* Writes the variables values carries into the slot at cell c0 as real values; fresh: the slot just
+ * entered the ring (its other variables start waiting), else an awaited value written is merged.
  * Returns WS_* bits; *absent gets the number of variables the point lacks. */
-static int place(hz_window_store *ws, ws_series *s, int64_t slot, const double *values, int fresh,
+static int place(hz_window_store *ws, ws_series *s, size_t c0, const double *values, int fresh,
                  int *absent)
 {
     int what = 0;
     *absent = 0;
     for (int k = 0; k < ws->o.nvars; k++) {
+        size_t c = c0 + (size_t)k;
         if (isnan(values[k])) {
             ++*absent;
             continue;
         }
-        if (is_real(ws, s, slot, k))
+        if (is_real(ws, s, c))
             what |= WS_DUP;
-        else if (!is_awaited(val_at(ws, s, slot, k)))
+        else if (!is_awaited(val(ws, s, c)))
             what |= WS_LATE;
         else if (!fresh)
             ws->c.merged++;
-        put(ws, s, slot, k, values[k], 1);
+        put(ws, s, c, values[k], 1);
     }
     if (fresh)
         ws->c.waited += (uint64_t)*absent;
@@ -361,11 +365,13 @@ static double wait_fill_value(const hz_window_store *ws, ws_series *s, int64_t j
 {
     if (ws->o.fill == HZ_FILL_NONE)
         return NAN;
-    double left = j > earliest_of(s) ? *val_at(ws, s, j - 1, k) : NAN;
+    double left = j > earliest_of(s) ? *val(ws, s, cell(ws, j - 1) + (size_t)k) : NAN;
     if (ws->o.fill == HZ_FILL_LINEAR)
-        for (int64_t r = j + 1; r <= s->head; r++)
-            if (is_real(ws, s, r, k))
-                return left + (*val_at(ws, s, r, k) - left) / (double)(r - j + 1);
+        for (int64_t r = j + 1; r <= s->head; r++) {
+            size_t c = cell(ws, r) + (size_t)k;
+            if (is_real(ws, s, c))
+                return left + (*val(ws, s, c) - left) / (double)(r - j + 1);
+        }
     return left;
 }
 
@@ -373,12 +379,14 @@ static double wait_fill_value(const hz_window_store *ws, ws_series *s, int64_t j
 static void fill_waiting(hz_window_store *ws, ws_series *s, int64_t upto)
 {
     int64_t from = s->done + 1 > earliest_of(s) ? s->done + 1 : earliest_of(s);
-    for (int64_t j = from; j <= upto; j++)
+    for (int64_t j = from; j <= upto; j++) {
+        size_t c0 = cell(ws, j);
         for (int k = 0; k < ws->o.nvars; k++)
-            if (is_awaited(val_at(ws, s, j, k))) {
-                put(ws, s, j, k, wait_fill_value(ws, s, j, k), 0);
+            if (is_awaited(val(ws, s, c0 + (size_t)k))) {
+                put(ws, s, c0 + (size_t)k, wait_fill_value(ws, s, j, k), 0);
                 ws->c.wait_filled++;
             }
+    }
 }
 
 static void add_since(ws_series *s, int64_t k)
@@ -426,7 +434,8 @@ static void fill_gap(hz_window_store *ws, ws_series *s, int64_t lo, const double
 {
     int fill = ws->o.fill;
     for (int64_t j = from; j < hi; j++) {
-        clear_slot(ws, s, j);
+        size_t c0 = cell(ws, j);
+        clear_slot(ws, s, c0);
         int any = 0;
         for (int k = 0; k < ws->o.nvars; k++) {
             if (left_ok && (!left_ok[k] || (fill == HZ_FILL_LINEAR && isnan(right[k])))) {
@@ -437,7 +446,7 @@ static void fill_gap(hz_window_store *ws, ws_series *s, int64_t lo, const double
                        : fill == HZ_FILL_LINEAR
                            ? left[k] + (right[k] - left[k]) * (double)(j - lo) / (double)(hi - lo)
                            : NAN;
-            put(ws, s, j, k, v, 0);
+            put(ws, s, c0 + (size_t)k, v, 0);
             any = 1;
         }
         ws->c.filled += (uint64_t)any;
@@ -453,20 +462,29 @@ static void advance(hz_window_store *ws, ws_series *s, int64_t slot, const doubl
         add_since(s, gone - s->done);
         s->done = gone;
     }
+    int64_t old = s->head;
+    uint64_t waited = ws->c.waited;
     double left[HZ_MAX_VARS];
     int left_ok[HZ_MAX_VARS];
-    for (int j = 0; j < ws->o.nvars; j++) {
-        const float *v = val_at(ws, s, s->head, j);
-        left_ok[j] = !is_awaited(v);
-        left[j] = *v;
+    if (k > 1) { /* skipped slots */
+        const float *hv = val(ws, s, cell(ws, s->head));
+        for (int j = 0; j < ws->o.nvars; j++) {
+            left_ok[j] = !is_awaited(hv + j);
+            left[j] = hv[j];
+        }
+        fill_gap(ws, s, s->head, left, left_ok, slot, values,
+                 s->head + 1 > gone ? s->head + 1 : gone + 1);
     }
-    fill_gap(ws, s, s->head, left, left_ok, slot, values,
-             s->head + 1 > gone ? s->head + 1 : gone + 1);
     int absent;
-    clear_slot(ws, s, slot);
-    place(ws, s, slot, values, 1, &absent);
+    size_t c0 = cell(ws, slot);
+    clear_slot(ws, s, c0);
+    place(ws, s, c0, values, 1, &absent);
     s->head = slot;
     s->n = (int32_t)(s->n + k > ws->ring ? ws->ring : s->n + k);
+    if (s->done >= old && ws->c.waited == waited) { /* nothing awaited: all settled */
+        add_since(s, slot - s->done);
+        s->done = slot;
+    }
 }
 
 /* A point at slot older than every slot held (a young series): the window extends back;
@@ -476,17 +494,17 @@ static void extend_back(hz_window_store *ws, ws_series *s, int64_t slot, const d
 {
     int64_t earliest = earliest_of(s);
     double right[HZ_MAX_VARS];
-    for (int k = 0; k < ws->o.nvars; k++) {
-        const float *v = val_at(ws, s, earliest, k);
-        right[k] = is_awaited(v) ? NAN : *v;
-    }
+    const float *ev = val(ws, s, cell(ws, earliest));
+    for (int k = 0; k < ws->o.nvars; k++)
+        right[k] = is_awaited(ev + k) ? NAN : ev[k];
     fill_gap(ws, s, slot, values, NULL, earliest, right, slot + 1);
     int absent;
-    clear_slot(ws, s, slot);
-    place(ws, s, slot, values, 1, &absent);
+    size_t c0 = cell(ws, slot);
+    clear_slot(ws, s, c0);
+    place(ws, s, c0, values, 1, &absent);
     for (int k = 0; k < ws->o.nvars; k++)
         if (isnan(values[k])) {
-            put(ws, s, slot, k, NAN, 0);
+            put(ws, s, c0 + (size_t)k, NAN, 0);
             ws->c.wait_filled++;
         }
     s->n = (int32_t)(s->head - slot + 1);
@@ -510,15 +528,16 @@ int hz_window_store_push(hz_window_store *ws, const char *series, int64_t ts_ms,
         s->head = slot;
         s->done = slot - 1;
         s->n = 1;
-        clear_slot(ws, s, slot);
-        place(ws, s, slot, values, 1, &absent);
+        size_t c0 = cell(ws, slot);
+        clear_slot(ws, s, c0);
+        place(ws, s, c0, values, 1, &absent);
     } else if (slot > s->head) {
         advance(ws, s, slot, values);
     } else if (slot <= s->done - ws->o.lookback) {
         ws->c.dropped_late++;
         return 0;
     } else if (slot >= earliest_of(s)) {
-        int what = place(ws, s, slot, values, 0, &absent);
+        int what = place(ws, s, cell(ws, slot), values, 0, &absent);
         if (what & WS_DUP)
             ws->c.duplicates++;
         else if (what & WS_LATE)
@@ -605,12 +624,13 @@ int hz_window_store_copy(const hz_window_store *ws, uint32_t idx, float *out, ui
                 mask[i] = 0;
             continue;
         }
-        memcpy(o, val_at(ws, s, slot, 0), (size_t)nv * sizeof(float));
+        size_t c0 = cell(ws, slot);
+        memcpy(o, val(ws, s, c0), (size_t)nv * sizeof(float));
         if (!mask)
             continue;
         mask[i] = 1;
         for (int k = 0; k < nv; k++)
-            mask[i] &= (uint8_t)is_real(ws, s, slot, k);
+            mask[i] &= (uint8_t)is_real(ws, s, c0 + (size_t)k);
     }
     if (last_ts)
         *last_ts = hz_window_slot_ts(&ws->o, s->done);

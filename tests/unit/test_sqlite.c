@@ -620,6 +620,7 @@ static void test_source_joins_separate_imports(void **state)
     int seen[200], nseen = 0;
     /* max 2: 80 rows are more than 8 polls' worth, so the pass walks the ts index */
     assert_int_equal(drain(s, 2, 5, 1, seen, &nseen), 10);
+    assert_int_equal(hz_sqlite_source_behind(s, 80), 60); /* 20 of the pass's 80 rows taken */
     assert_int_equal(drain(s, 2, 1, 0, seen, &nseen), 2); /* not acknowledged */
     nseen -= 2;
     assert_int_equal(hz_sqlite_exec(db,
@@ -642,6 +643,39 @@ static void test_source_joins_separate_imports(void **state)
     assert_int_equal(query_int(db, "SELECT count(*) FROM sqlite_master WHERE name = "
                                    "'readings_by_ts'"),
                      1);
+    s->ops->free(s);
+    k->ops->free(k);
+}
+
+/* A poll that stops at its row limit inside a group re-reads the group from its own key,
+ * even when rows of other variables with later times were skipped after it. */
+static void test_source_rereads_cut_group(void **state)
+{
+    const char *path = db_path("cut.sqlite");
+    hz_sink *k = open_sink(path);
+    sqlite3 *db = hz_sqlite_sink_db(k);
+    char err[HZ_ERRLEN];
+    assert_int_equal(hz_sqlite_exec(db,
+                                    "INSERT INTO readings VALUES('a', 'power', 0, 1);"
+                                    "INSERT INTO readings VALUES('a', 'voltage', 0, 2);"
+                                    "INSERT INTO readings VALUES('b', 'power', 0, 3);"
+                                    "INSERT INTO readings VALUES('z1', 'other', 60000, 0);"
+                                    "INSERT INTO readings VALUES('z2', 'other', 60000, 0);"
+                                    "INSERT INTO readings VALUES('b', 'voltage', 0, 4);",
+                                    err, sizeof err),
+                     0);
+    hz_sqlite_source_opts so = {.path = path, .cursor = "c", .variables = VARS, .nvars = 2};
+    hz_source *s = NULL;
+    assert_int_equal(hz_sqlite_source_new(&so, &s, err, sizeof err), 0);
+    hz_batch b;
+    /* max 2: 5 rows fetched (a, a, b, b, z1): b's group is cut at the limit, re-read */
+    assert_int_equal(s->ops->poll(s, &b, 2, 0, err, sizeof err), 1);
+    assert_string_equal(b.readings[0].series, "a");
+    assert_int_equal(s->ops->poll(s, &b, 2, 0, err, sizeof err), 1);
+    assert_string_equal(b.readings[0].series, "b");
+    assert_float_equal(b.readings[0].values[0], 3, 0);
+    assert_float_equal(b.readings[0].values[1], 4, 0);
+    assert_int_equal(s->ops->poll(s, &b, 2, 0, err, sizeof err), 0);
     s->ops->free(s);
     k->ops->free(k);
 }
@@ -706,6 +740,7 @@ int main(void)
         cmocka_unit_test(test_killed_writer_leaves_no_partial_batch),
         cmocka_unit_test(test_source_groups_and_resumes),
         cmocka_unit_test(test_source_joins_separate_imports),
+        cmocka_unit_test(test_source_rereads_cut_group),
         cmocka_unit_test(test_window_rebuild),
     };
     return cmocka_run_group_tests_name("sqlite", tests, setup, teardown);

@@ -363,6 +363,39 @@ static void test_wait_then_fill_then_late(void **state)
     hz_window_store_free(ws);
 }
 
+/* One message per variable, the second variable a slot or two behind the first (Kafka):
+ * each slot is forecast once both are in, its window ending at that slot. */
+static void test_skewed_messages(void **state)
+{
+    hz_window_store *ws = mkw(2, 2, 1, HZ_FILL_PREVIOUS, 3);
+    uint32_t idx;
+    int64_t last;
+    float w[4];
+    push2(ws, "k", 0, 1, NAN);
+    push2(ws, "k", 0, NAN, 10);
+    push2(ws, "k", 1 * P, 2, NAN);
+    push2(ws, "k", 2 * P, 3, NAN);
+    assert_int_equal(hz_window_store_pop_ready(ws, &idx), 0); /* slot 1 waits for its second */
+    push2(ws, "k", 1 * P, NAN, 20);
+    assert_int_equal(hz_window_store_pop_ready(ws, &idx), 1);
+    assert_int_equal(window(ws, "k", w, NULL, &last), 2);
+    assert_int_equal(last, 1 * P);
+    push2(ws, "k", 3 * P, 4, NAN);
+    push2(ws, "k", 2 * P, NAN, 30);
+    assert_int_equal(hz_window_store_pop_ready(ws, &idx), 1);
+    assert_int_equal(window(ws, "k", w, NULL, &last), 2);
+    assert_int_equal(last, 2 * P);
+    const float e[4] = {2, 20, 3, 30};
+    for (int i = 0; i < 4; i++)
+        assert_float_equal(w[i], e[i], 0);
+    hz_window_counters c = hz_window_store_counters(ws);
+    assert_int_equal(c.ready, 2);
+    assert_int_equal(c.merged, 3);
+    assert_int_equal(c.wait_filled, 0);
+    assert_int_equal(c.waited, 4); /* slot 3's second is still awaited */
+    hz_window_store_free(ws);
+}
+
 /* wait 1 with linear: the hole is interpolated towards the variable's next real value. */
 static void test_wait_linear_interpolates(void **state)
 {
@@ -443,6 +476,7 @@ int main(void)
         cmocka_unit_test(test_variables_join_by_slot),
         cmocka_unit_test(test_wait_then_fill_then_late),
         cmocka_unit_test(test_wait_linear_interpolates),
+        cmocka_unit_test(test_skewed_messages),
         cmocka_unit_test(test_many_series_memory_bound),
         cmocka_unit_test(test_offset_grid),
     };
