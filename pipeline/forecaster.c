@@ -285,12 +285,6 @@ static int open_model(hz_forecaster *p, const hz_train_hooks *hooks, char *err, 
     p->n_mnames = n_names;
     if ((rc = check_model_shape(p, n_names, err, errlen)) || (rc = map_variables(p, err, errlen)))
         goto out;
-    if (p->ss.n && p->C != p->CI) {
-        rc =
-            hz_err(err, errlen, HZ_EINVAL,
-                   "pipeline %s: a pooled checkpoint with features MS is not served yet", pc->name);
-        goto out;
-    }
     set_model_id(p, err, errlen);
     if ((rc = make_intervals(p, f, err, errlen)))
         goto out;
@@ -331,14 +325,20 @@ static int alloc_buffers(hz_forecaster *p, char *err, size_t errlen)
 }
 
 /* A pooled checkpoint: series s's scaler (by window-store index) becomes the one in use,
- * for the model's input and output (p->sc) and the intervals' scaled space (p->iv.var). */
+ * for the model's inputs (p->sc), its outputs (p->osc) and the intervals' scaled space
+ * (p->iv.var). */
 static void use_series(hz_forecaster *p, uint32_t s)
 {
-    if (!p->ss.n) /* pooled checkpoints are M or S (open_model): C == CI, osc is sc */
+    if (!p->ss.n)
         return;
+    const double *m = p->smean + (size_t)s * p->CI, *d = p->sstd + (size_t)s * p->CI;
+    for (int k = 0; k < p->CI; k++) {
+        p->sc.mean[k] = m[k];
+        p->sc.std[k] = d[k];
+    }
     for (int k = 0; k < p->C; k++) {
-        p->sc.mean[k] = p->osc.mean[k] = p->iv.var[k].mean = p->smean[(size_t)s * p->C + k];
-        p->sc.std[k] = p->osc.std[k] = p->iv.var[k].std = p->sstd[(size_t)s * p->C + k];
+        p->osc.mean[k] = p->iv.var[k].mean = m[p->ocol[k]];
+        p->osc.std[k] = p->iv.var[k].std = d[p->ocol[k]];
     }
 }
 
@@ -349,9 +349,9 @@ static int know_trained(hz_forecaster *p, uint32_t s, const char *sid)
     int i = sid ? hz_series_stats_find(&p->ss, sid) : -1;
     if (i < 0)
         return 0;
-    for (int k = 0; k < p->C; k++) {
-        p->smean[(size_t)s * p->C + k] = p->ss.mean[(size_t)i * p->C + k];
-        p->sstd[(size_t)s * p->C + k] = p->ss.std[(size_t)i * p->C + k];
+    for (int k = 0; k < p->CI; k++) {
+        p->smean[(size_t)s * p->CI + k] = p->ss.mean[(size_t)i * p->CI + k];
+        p->sstd[(size_t)s * p->CI + k] = p->ss.std[(size_t)i * p->CI + k];
     }
     p->sknown[s] = 1;
     return 1;
@@ -365,10 +365,10 @@ static void know_series(hz_forecaster *p, uint32_t s, const char *sid)
     if (know_trained(p, s, sid))
         return;
     hz_scaler own = p->sc; /* the log1p flags */
-    for (int k = 0; k < p->C; k++) {
+    for (int k = 0; k < p->CI; k++) {
         hz_scaler_fit_col(&own, k, p->win + p->mvar[k], (size_t)p->nvars, p->L);
-        p->smean[(size_t)s * p->C + k] = own.mean[k];
-        p->sstd[(size_t)s * p->C + k] = own.std[k];
+        p->smean[(size_t)s * p->CI + k] = own.mean[k];
+        p->sstd[(size_t)s * p->CI + k] = own.std[k];
     }
     p->sknown[s] = 1;
     hz_log(p->log, HZ_LOG_INFO,

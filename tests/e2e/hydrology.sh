@@ -6,6 +6,7 @@
 # (briefly: 2 epochs), evaluated against persistence and the window mean, then served by
 # horizond: the two variables are joined by day, every window is forecast (the discharge
 # alone, issued a horizon before the window's newest day), and residual checks are made.
+# Then one model pooled over two gauges (model.data.pool) is served for both.
 set -u
 NAME=hydrology
 T=$(mktemp -d /tmp/hz_hy_XXXXXX)
@@ -68,4 +69,26 @@ last=$(q "SELECT max(ts) FROM readings WHERE variable = 'discharge'")
 q "INSERT INTO readings(series, variable, ts, value) VALUES ('$g', 'discharge', $((last + 86400000)), 600)"
 wait_sql "SELECT count(DISTINCT issued_ts) FROM forecasts" $((7308 - 97 + 2)) 30
 stop_daemon
+# pooled over two gauges: a second gauge's two files, one model, both forecast in their units
+g2=03439000
+import_gauge() { # GAUGE: its discharge and precipitation files into $T/hz.sqlite
+    $H import data/camels/usgs_streamflow/${1}_streamflow_qc.txt --db "$T/hz.sqlite" --series "$1" \
+        --names gauge,year,month,day,discharge,qc --date-columns year,month,day \
+        --columns discharge --na -999 --flag-column qc --utc-offset -05:00 --quiet &&
+        $H import data/camels/basin_mean_forcing_nldas/${1}_lump_nldas_forcing_leap.txt \
+            --db "$T/hz.sqlite" --series "$1" --skip 3 --date-columns Year,Mnth,Day \
+            --columns 'PRCP(mm/day)' --utc-offset -05:00 --quiet
+}
+import_gauge $g2 >"$T/import3.out" 2>&1 || fail "second gauge: $(cat "$T/import3.out")"
+sed -e "s|checkpoint: .*|checkpoint: $T/m/pooled.safetensors|" -e "s|epochs: 2|epochs: 1|" \
+    -e 's|known: \["PRCP(mm/day)"\]}|known: ["PRCP(mm/day)"], pool: true}|' "$T/hz.yaml" >"$T/pool.yaml"
+grep -q 'pool: true' "$T/pool.yaml" || fail "pooled config"
+$H train -c "$T/pool.yaml" >"$T/ptrain.out" 2>"$T/ptrain.err" || fail "pooled train: $(tail -5 "$T/ptrain.err")"
+q "DELETE FROM forecasts; DELETE FROM cursors"
+start_daemon "$T/pool.yaml" "$T/run3.log"
+wait_sql "SELECT count(DISTINCT series || issued_ts) FROM forecasts" $((2 * (7308 - 97 + 1) + 1)) 90
+stop_daemon
+# each gauge in its own units: the small creek's forecasts stay far below the river's
+[ "$(q "SELECT max(value) < 10000 FROM forecasts WHERE series = '$g2'")" = 1 ] ||
+    fail "$g2 forecast in another gauge's units: $(q "SELECT max(value) FROM forecasts WHERE series = '$g2'")"
 echo "hydrology: ok (two files joined; $(q "SELECT count(DISTINCT issued_ts) FROM forecasts") forecasts, $nflags residual flags)"
