@@ -55,6 +55,7 @@ struct hz_forecaster {
     /* batch buffers, sized once for batch.max windows */
     int bmax, nb;               /* capacity, rows staged */
     float *win;                 /* [L + KL, nvars] one window as copied */
+    uint8_t *wmask;             /* [L + KL] its slots' realness (window_store.h) */
     hz_real *x, *xm, *xd, *xmd; /* [B, L, EI], [B, L, F], [B, lab+P, CI], [B, lab+P, F] */
     uint32_t *bidx;             /* [B] series of each row */
     int64_t *blast;             /* [B] last slot time of each row */
@@ -303,6 +304,7 @@ static int alloc_buffers(hz_forecaster *p, char *err, size_t errlen)
     size_t B = (size_t)p->bmax, L = (size_t)p->L, C = (size_t)p->C, F = (size_t)p->F;
     size_t D = (size_t)(p->lab + p->P);
     p->win = malloc((L + (size_t)p->KL) * p->nvars * sizeof *p->win);
+    p->wmask = malloc(L + (size_t)p->KL);
     p->x = malloc(B * L * (size_t)p->EI * sizeof *p->x);
     p->xd = calloc(B * D * (size_t)p->CI, sizeof *p->xd);
     p->xm = F ? malloc(B * L * F * sizeof *p->xm) : NULL;
@@ -315,8 +317,8 @@ static int alloc_buffers(hz_forecaster *p, char *err, size_t errlen)
     p->fc = malloc(B * p->P * C * sizeof *p->fc);
     p->an = malloc(2 * HZ_MAX_VARS * sizeof *p->an);
     p->pcount = malloc((B + 1) * sizeof *p->pcount);
-    if (!p->win || !p->x || !p->xd || (F && (!p->xm || !p->xmd)) || !p->bidx || !p->blast ||
-        !p->bscale || !p->bnext || !p->bfc || !p->fc || !p->an || !p->pcount)
+    if (!p->win || !p->wmask || !p->x || !p->xd || (F && (!p->xm || !p->xmd)) || !p->bidx ||
+        !p->blast || !p->bscale || !p->bnext || !p->bfc || !p->fc || !p->an || !p->pcount)
         return hz_err(err, errlen, HZ_ENOMEM, "pipeline %s: out of memory for batch buffers",
                       p->pc->name);
     hz_ctx_init(&p->ctx, (size_t)16 << 20, 0);
@@ -442,7 +444,7 @@ static int stage_row(hz_forecaster *p, hz_window_store *ws, uint32_t idx)
 {
     int L = p->L, C = p->C, nv = p->nvars, B = p->nb;
     int64_t last;
-    if (hz_window_store_copy(ws, idx, p->win, NULL, &last) < L + p->KL || !window_complete(p))
+    if (hz_window_store_copy(ws, idx, p->win, p->wmask, &last) < L + p->KL || !window_complete(p))
         return 0;
     last -= (int64_t)p->KL * p->period;
     if (p->ss.n && !p->sknown[idx])
@@ -453,8 +455,9 @@ static int stage_row(hz_forecaster *p, hz_window_store *ws, uint32_t idx)
     for (int k = 0; k < C; k++)
         p->bscale[(size_t)B * C + k] = (float)hz_iv_scale(
             &p->iv.var[k], p->win + (size_t)(L - n) * nv + p->mvar[p->ocol[k]], (size_t)nv, n);
-    for (int k = 0; k < C && p->KL; k++) /* checked at step 1 once forecast (KL > 0) */
-        p->bnext[(size_t)B * C + k] = p->win[(size_t)L * nv + p->mvar[p->ocol[k]]];
+    for (int k = 0; k < C && p->KL; k++) /* checked at step 1 once forecast; not a fill */
+        p->bnext[(size_t)B * C + k] =
+            p->wmask[L] ? p->win[(size_t)L * nv + p->mvar[p->ocol[k]]] : NAN;
     if (p->F)
         stage_marks(p, B, last);
     p->bidx[B] = idx;
@@ -799,6 +802,7 @@ void hz_forecaster_free(hz_forecaster *p)
     free(p->sknown);
     hz_series_stats_free(&p->ss);
     free(p->win);
+    free(p->wmask);
     free(p->x);
     free(p->xm);
     free(p->xd);
