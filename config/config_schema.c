@@ -503,6 +503,18 @@ static const hz_ckey source_keys[] = {
      .sec = &src_csv_sec,
      .flags = HZ_CF_ONEOF,
      .doc = "CSV file source."},
+    {.name = "max_future",
+     .type = HZ_CT_DURATION,
+     O(hz_cfg_source, max_future_ms),
+     .def = "1d",
+     .min = 0,
+     .max = 3650 * DAY_MS,
+     .doc = "A reading timestamped more than this ahead of the wall clock is refused into "
+            "dead letters with the reason (`timestamp ... is ... h ahead of the clock`), so one "
+            "wrong clock cannot make its series' next readings late. Only the future is "
+            "checked: a replay of history is never ahead of the clock. `0` turns the check "
+            "off. Every source also refuses times outside 1970-01-01..2200-12-31 and values "
+            "that are not finite or do not fit float32 (docs/MESSAGES.md)."},
     {.name = "fields",
      .type = HZ_CT_SECTION,
      O(hz_cfg_source, fields),

@@ -30,6 +30,8 @@ typedef struct hz_sqlite_source_opts {
     int nvars;                    /* 1..HZ_MAX_VARS */
     int busy_timeout_ms;          /* <= 0: 5000 */
     int poll_interval_ms;         /* wait between checks while nothing is new; <= 0: 100 */
+    int64_t max_future_ms;        /* rows timestamped further ahead of the wall clock are
+                                     dead letters (connectors/reading_check.h); 0: no limit */
 } hz_sqlite_source_opts;
 
 /* Opens path (which must exist), creates the cursors table if absent and reads this source's
