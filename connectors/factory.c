@@ -78,7 +78,12 @@ static int csv_source(const hz_pipeline_conf *pc, const char *const *vars, int n
     const hz_cfg_source *s = &pc->source;
     hz_csv_source_opts o = {0};
     o.path = s->csv.path;
-    o.series = s->csv.series && *s->csv.series ? s->csv.series : pc->name;
+    /* csv.series "": each row's id from the fields.series column (config/config_schema.c
+     * refuses an empty column name); else the one id given, by default the pipeline's name */
+    int column = s->csv.series && !*s->csv.series;
+    o.series = column ? NULL : s->csv.series ? s->csv.series : pc->name;
+    o.csv.series_column = column ? s->fields.series : NULL;
+    o.max_future_ms = s->max_future_ms;
     o.csv.time_column = s->fields.time;
     o.csv.columns = vars;
     o.csv.ncolumns = nvars;

@@ -40,6 +40,8 @@ int hz_check_ts(int64_t ts_ms, int64_t max_future_ms, int64_t now_ms, char *reas
 
 int hz_check_value(double x, char *reason, size_t reasonlen)
 {
+    if (isnan(x))
+        return hz_err(reason, reasonlen, HZ_ERANGE, "value nan is not a number");
     if (!isfinite(x))
         return hz_err(reason, reasonlen, HZ_ERANGE, "value %g is not finite", x);
     if (fabs(x) > FLT_MAX)

@@ -28,8 +28,9 @@
 int hz_check_ts(int64_t ts_ms, int64_t max_future_ms, int64_t now_ms, char *reason,
                 size_t reasonlen);
 
-/* 0 for a finite x with |x| <= FLT_MAX, else HZ_ERANGE with reason "value inf is not
- * finite" / "value 1e+39 does not fit float32 (|x| <= 3.402823e+38)".  NaN is refused too:
+/* 0 for a finite x with |x| <= FLT_MAX, else HZ_ERANGE with reason "value nan is not a
+ * number", "value inf is not finite" or "value 1e+39 does not fit float32 (|x| <=
+ * 3.40282e+38)".  NaN is refused too:
  * a missing value is the caller's to recognise (JSON null, an --na token) before this. */
 int hz_check_value(double x, char *reason, size_t reasonlen);
 

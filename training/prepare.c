@@ -41,6 +41,12 @@ static int target_index(const hz_pipeline_conf *p)
 
 static int load_csv(const hz_pipeline_conf *p, hz_prepared *d, char *err, size_t errlen)
 {
+    if (p->source.csv.series && !*p->source.csv.series) /* config/config_schema.c */
+        return hz_err(err, errlen, HZ_EINVAL,
+                      "pipeline %s: %s holds several series (column \"%s\"); training reads "
+                      "one series from a CSV file: import it (horizon import --series-column) "
+                      "and train from SQLite",
+                      p->name, p->source.csv.path, p->source.fields.series);
     hz_csv_opts o = {0};
     o.time_column = p->source.fields.time;
     o.columns = (const char *const *)p->source.fields.values;
