@@ -5,7 +5,7 @@
 # source.max_future: the series' next readings all counted as late, its forecasts stopped)
 # and with value 1e39 (beyond float32) become dead letters with their reasons; the days after
 # them are forecast, and after a restart the windows rebuilt from the table leave them out
-# and the next day is forecast too.
+# and the next day is forecast too; `horizon train` on the table leaves them out and says so.
 set -u
 NAME=daemon_future
 T=$(mktemp -d /tmp/hz_df_XXXXXX)
@@ -43,4 +43,11 @@ ins $((last + 4 * day)) 155
 wait_sql "SELECT count(DISTINCT issued_ts) FROM forecasts" 4328 30
 [ "$(q "SELECT max(target_ts) FROM forecasts")" -lt 4102444800000 ] || fail "a forecast targets 2100 or later"
 stop_daemon
+
+# training from the table leaves the refused rows out and says so
+sed -e "s|checkpoint: .*|checkpoint: $T/m/again.safetensors|" "$T/hz.yaml" >"$T/again.yaml"
+"$BIN/horizon" train -c "$T/again.yaml" --epochs 1 --max-batches 2 >"$T/train.out" 2>"$T/train.err" ||
+    fail "training from the table failed: $(cat "$T/train.err")"
+grep -q "train: 3 rows of the table left out, as every source refuses them (first: ts $((last + 10 * day)): value 1e+39 does not fit float32" \
+    "$T/train.err" || fail "training did not report the refused rows: $(cat "$T/train.err")"
 echo "$NAME: ok (3 rows refused with reasons; 3 later days forecast, and 1 more after a restart)"
