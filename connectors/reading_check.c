@@ -7,6 +7,12 @@
 #include <math.h>
 #include <stdio.h>
 
+/* The last time accepted plus the largest horizon × period the configuration allows
+ * (window.horizon <= 100000, window.period <= 30 days: config/config_schema.c) stays far
+ * inside int64 ms, so a forecast's target time cannot overflow. */
+_Static_assert(HZ_TS_END_MS + 100000LL * 30 * 86400000LL < INT64_MAX / 4,
+               "target times of accepted readings fit int64");
+
 /* ms as "YYYY-MM-DDThh:mm:ssZ" (years outside 0..9999 as the raw ms). */
 static void fmt_ts(int64_t ms, char *buf, size_t len)
 {
