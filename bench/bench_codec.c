@@ -33,20 +33,20 @@ int main(int argc, char **argv)
         {"iso8601, 1 var",
          "{\"series\":\"meter-%d\",\"ts\":\"2026-11-22T10:%02d:00Z\","
          "\"power\":%d.25}",
-         {"series", "ts", HZ_TIME_AUTO, v1, 1, 0},
+         {"series", "ts", HZ_TIME_AUTO, v1, 1, 0, 0},
          0},
         {"epoch_ms, 1 var",
          "{\"series\":\"meter-%d\",\"ts\":17953425%02d000,\"power\":%d.25}",
-         {"series", "ts", HZ_TIME_EPOCH_MS, v1, 1, 0},
+         {"series", "ts", HZ_TIME_EPOCH_MS, v1, 1, 0, 0},
          0},
         {"iso8601, 4 vars",
          "{\"series\":\"meter-%d\",\"ts\":\"2026-11-22T10:%02d:00.123+01:00\","
          "\"power\":%d.25,\"voltage\":230.1,\"current\":4.75,\"pf\":0.98}",
-         {"series", "ts", HZ_TIME_AUTO, v4, 4, 0},
+         {"series", "ts", HZ_TIME_AUTO, v4, 4, 0, 0},
          0},
         {"key series, epoch_s",
          "{\"ts\":17953425%02d,\"power\":%d.25}",
-         {NULL, "ts", HZ_TIME_EPOCH_S, v1, 1, 0},
+         {NULL, "ts", HZ_TIME_EPOCH_S, v1, 1, 0, 0},
          1},
     };
     char *msgs = malloc((size_t)NMSG * 256);

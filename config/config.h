@@ -71,6 +71,7 @@ typedef struct hz_cfg_source {
         char **values;
         size_t n_values; /* 1..32 */
     } fields;
+    int64_t max_future_ms; /* readings further ahead of the wall clock are refused; 0: none */
 } hz_cfg_source;
 
 typedef struct hz_cfg_window {

@@ -271,6 +271,33 @@ static int check_retention(hz_loader *L, const hz_pipeline_conf *p, yaml_node_t 
     return 0;
 }
 
+/* A CSV source's series, said outright: each row's from the column source.fields.series
+ * when that key is written or csv.series is "", else the one id csv.series (default: the
+ * pipeline's name).  Refused: an empty column name, and both a column and an id — either
+ * would put every row into one series without a word.  Column mode leaves csv.series "". */
+static int check_csv_series(hz_loader *L, hz_pipeline_conf *p, yaml_node_t *map, const char *path)
+{
+    hz_cfg_source *s = &p->source;
+    yaml_node_t *src = hz_loader_find(L, map, "source");
+    yaml_node_t *fld = src ? hz_loader_find(L, src, "fields") : NULL;
+    yaml_node_t *csv = src ? hz_loader_find(L, src, "csv") : NULL;
+    yaml_node_t *fs = fld ? hz_loader_find(L, fld, "series") : NULL;
+    int column = fs || (s->csv.series && !*s->csv.series);
+    char sp[160];
+    snprintf(sp, sizeof sp, "%s.source.fields", path);
+    if (column && !*s->fields.series)
+        return hz_loader_err(L, fs ? fs : loc(L, csv, "series", NULL, NULL), sp, "series",
+                             "expected the column holding each row's series id, got \"\" (every "
+                             "row would be one series; source.csv.series gives them all one id)");
+    snprintf(sp, sizeof sp, "%s.source.csv", path);
+    if (fs && s->csv.series && *s->csv.series)
+        return hz_loader_err(L, loc(L, csv, "series", NULL, NULL), sp, "series",
+                             "expected no id (or \"\") when source.fields.series names the "
+                             "series column (\"%s\"), got \"%s\"",
+                             s->fields.series, s->csv.series);
+    return column && set_derived(&s->csv.series, "%s%s", "", NULL) ? HZ_ENOMEM : 0;
+}
+
 static int check_pipeline(hz_loader *L, void *base, yaml_node_t *map, const char *path)
 {
     hz_pipeline_conf *p = base;
@@ -279,8 +306,12 @@ static int check_pipeline(hz_loader *L, void *base, yaml_node_t *map, const char
     hz_cfg_source *s = &p->source;
     if (s->kind == HZ_CFG_SOURCE_SQLITE)
         rc |= set_derived(&s->sqlite.path, "%s%s", cfg->database, NULL);
-    if (s->kind == HZ_CFG_SOURCE_CSV)
-        rc |= set_derived(&s->csv.series, "%s%s", p->name, NULL);
+    if (s->kind == HZ_CFG_SOURCE_CSV) {
+        int crc = check_csv_series(L, p, map, path);
+        if (crc && crc != HZ_ENOMEM)
+            return crc;
+        rc |= crc | set_derived(&s->csv.series, "%s%s", p->name, NULL);
+    }
     if (s->kind == HZ_CFG_SOURCE_KAFKA)
         rc |= set_derived(&s->kafka.group_id, "horizon-%s%s", p->name, NULL);
     for (size_t i = 0; i < p->n_sinks; i++)
@@ -434,7 +465,11 @@ static const hz_ckey src_csv_keys[] = {
      SRC_CSV(series),
      .flags = HZ_CF_DERIVED,
      .def_doc = "the pipeline name",
-     .doc = "Series id given to every row; `\"\"` reads it from the `fields.series` column."},
+     .doc = "Series id given to every row. For a file of several series, write "
+            "`source.fields.series` (the column holding each row's id) instead, or set this "
+            "to `\"\"` to read the `fields.series` column (default `series`). An empty "
+            "column name, or both a column and an id, is refused: either would put every row "
+            "into one series."},
     {.name = "delimiter",
      .type = HZ_CT_STR,
      SRC_CSV(delimiter),
@@ -457,7 +492,9 @@ static const hz_ckey fields_keys[] = {
      .type = HZ_CT_STR,
      FLD(series),
      .def = "series",
-     .doc = "Field (JSON member or column) holding the series id."},
+     .doc = "Field (JSON member or column) holding the series id. Kafka: when a message lacks "
+            "it (or this is `\"\"`), the message key is the id. CSV: written, it names the "
+            "column of each row's id (see `source.csv.series`); `\"\"` is refused there."},
     {.name = "time",
      .type = HZ_CT_STR,
      FLD(time),
@@ -503,6 +540,18 @@ static const hz_ckey source_keys[] = {
      .sec = &src_csv_sec,
      .flags = HZ_CF_ONEOF,
      .doc = "CSV file source."},
+    {.name = "max_future",
+     .type = HZ_CT_DURATION,
+     O(hz_cfg_source, max_future_ms),
+     .def = "1d",
+     .min = 0,
+     .max = 3650 * DAY_MS,
+     .doc = "A reading timestamped more than this ahead of the wall clock is refused into "
+            "dead letters with the reason (`timestamp ... is ... h ahead of the clock`), so one "
+            "wrong clock cannot make its series' next readings late. Only the future is "
+            "checked: a replay of history is never ahead of the clock. `0` turns the check "
+            "off. Every source also refuses times outside 1970-01-01..2200-12-31 and values "
+            "that are not finite or do not fit float32 (docs/MESSAGES.md)."},
     {.name = "fields",
      .type = HZ_CT_SECTION,
      O(hz_cfg_source, fields),

@@ -14,6 +14,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "connectors/reading_check.h"
+
 /* ---- calendar (days since 1970-01-01 for a proleptic Gregorian date, and back) */
 
 static int is_leap(int64_t y)
@@ -458,10 +460,9 @@ static int decode_values(const hz_json_mapping *m, json_t *root, hz_reading *out
                 return hz_err(reason, reasonlen, HZ_EFORMAT,
                               "field \"%s\": expected a number, got %s", f, type_name(v));
             x = json_number_value(v);
-            if (!isfinite(x) || fabs(x) > HZ_JSON_MAX_ABS)
-                return hz_err(reason, reasonlen, HZ_ERANGE,
-                              "field \"%s\": %g is out of range (|x| <= %g)", f, x,
-                              HZ_JSON_MAX_ABS);
+            char why[160];
+            if (hz_check_value(x, why, sizeof why))
+                return hz_err(reason, reasonlen, HZ_ERANGE, "field \"%s\": %s", f, why);
             present++;
         }
         out->values[i] = x;
@@ -491,6 +492,9 @@ static int decode_object(const hz_json_mapping *m, json_t *root, const void *key
     int64_t ts;
     if ((rc = decode_time(m, tv, &ts, reason, reasonlen)))
         return rc;
+    char why[200];
+    if (m->max_future_ms > 0 && hz_check_ts(ts, m->max_future_ms, hz_now_ms(), why, sizeof why))
+        return hz_err(reason, reasonlen, HZ_ERANGE, "field \"%s\": %s", m->time_field, why);
     if ((rc = decode_values(m, root, out, reason, reasonlen)))
         return rc;
     memcpy(series_buf, s, sn);

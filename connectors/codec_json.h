@@ -17,8 +17,6 @@
 #define HZ_SERIES_MAX 256
 /* Default largest message value accepted by the decoder. */
 #define HZ_JSON_MAX_MESSAGE_DEFAULT (64 * 1024)
-/* Largest magnitude of a value: |x| above this is refused as out of range. */
-#define HZ_JSON_MAX_ABS 1e300
 
 typedef enum hz_time_format {
     HZ_TIME_AUTO = 0, /* string: ISO 8601; number: epoch ms if |x| >= 1e11, else seconds */
@@ -34,7 +32,9 @@ typedef struct hz_json_mapping {
     hz_time_format time_format;
     const char *const *var_fields; /* nvars names, 1..HZ_MAX_VARS */
     int nvars;
-    size_t max_message; /* bytes; 0: HZ_JSON_MAX_MESSAGE_DEFAULT */
+    size_t max_message;    /* bytes; 0: HZ_JSON_MAX_MESSAGE_DEFAULT */
+    int64_t max_future_ms; /* a time more than this ahead of the wall clock is refused
+                              (connectors/reading_check.h); 0: no limit */
 } hz_json_mapping;
 
 /* Parses "auto", "iso8601", "epoch_s", "epoch_ms" into *out.  Returns 0 or HZ_EINVAL. */

@@ -5,11 +5,15 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
+
+#include "connectors/reading_check.h"
 
 #define CSV_BUF 65536
 
@@ -27,9 +31,10 @@ struct hz_csv_reader {
     size_t blen, bpos;
     uint64_t consumed, size;
     int eof;
-    long line, col; /* position of the next byte */
-    long rec_line;  /* line where the last record starts */
-    char *raw;      /* raw record bytes */
+    long line, col;         /* position of the next byte */
+    long rec_line;          /* line where the last record starts */
+    long nul_line, nul_col; /* the record's first NUL byte (0: none) */
+    char *raw;              /* raw record bytes */
     size_t raw_len, raw_cap;
     char *fbuf; /* unquoted field text, each NUL-terminated */
     size_t fbuf_len, fbuf_cap;
@@ -279,8 +284,13 @@ static int peekb(hz_csv_reader *r)
     return c;
 }
 
+/* Appends byte c (at r->line:r->col) to the raw record, noting the first NUL byte. */
 static int raw_put(hz_csv_reader *r, int c)
 {
+    if (c == 0 && !r->nul_line) {
+        r->nul_line = r->line;
+        r->nul_col = r->col;
+    }
     if (hz_grow((void **)&r->raw, &r->raw_cap, r->raw_len + 2, 1))
         return HZ_ENOMEM;
     r->raw[r->raw_len++] = (char)c;
@@ -322,6 +332,7 @@ static inline int skip_blank_lines(hz_csv_reader *r)
         r->nfields = 0;
         r->fbuf_len = 0;
         r->raw_len = 0;
+        r->nul_line = r->nul_col = 0;
         if (r->raw)
             r->raw[0] = 0;
         int c = peekb(r);
@@ -346,6 +357,15 @@ static int unclosed_quote(hz_csv_reader *r, long qline, long qcol)
              "quoted field is not closed before the end of the file");
     field_end(r);
     return HZ_EFORMAT;
+}
+
+/* A record holding a NUL byte (a text field would end there, a number be cut short) is
+ * refused, naming where the byte is.  HZ_EFORMAT. */
+static int nul_error(hz_csv_reader *r, char *err, size_t errlen)
+{
+    snprintf(r->e_origin, sizeof r->e_origin, "%s:%ld:%ld", r->path, r->nul_line, r->nul_col);
+    snprintf(r->e_reason, sizeof r->e_reason, "NUL byte (0x00) in a field");
+    return hz_err(err, errlen, HZ_EFORMAT, "%s: %s", r->e_origin, r->e_reason);
 }
 
 /* Takes byte c inside quotes ("" is one quote, a lone " ends them); 0 or HZ_ENOMEM. */
@@ -683,6 +703,8 @@ static int read_header(hz_csv_reader *r, char *err, size_t errlen)
         return hz_err(err, errlen, rc == 0 ? HZ_EFORMAT : rc, "%s:%ld: %s", r->path, r->header_line,
                       rc == 0 ? "no header row (empty file?)" : "cannot read the header");
     r->header_line = r->rec_line;
+    if (r->nul_line)
+        return nul_error(r, err, errlen);
     r->nheader = r->nfields;
     r->header = calloc(r->nheader, sizeof *r->header);
     if (!r->header)
@@ -974,31 +996,66 @@ static int field_text(const hz_csv_reader *r, int fi, char *dst, size_t cap)
     return 0;
 }
 
-/* Field fi (a value column) into *x: 0, 1 when missing (empty, an na token as text, or a
- * number equal to a numeric na token), or HZ_EFORMAT. */
-static int parse_value(hz_csv_reader *r, int fi, double *x, char *err, size_t errlen)
+/* Field fi without its leading and trailing spaces and tabs: its start, length in *n. */
+static const char *field_trimmed(const hz_csv_reader *r, int fi, size_t *n)
 {
-    char v[128];
-    if (field_text(r, fi, v, sizeof v))
-        return row_error(r, fi, err, errlen, "column \"%s\": value longer than %zu bytes",
-                         r->header[fi], sizeof v - 1);
-    int na = !v[0];
+    const char *s = field(r, (size_t)fi);
+    while (*s == ' ' || *s == '\t')
+        s++;
+    size_t k = strlen(s);
+    while (k && (s[k - 1] == ' ' || s[k - 1] == '\t'))
+        k--;
+    *n = k;
+    return s;
+}
+
+/* Whether the n bytes at v are missing: empty, or an na token as text. */
+static int na_text(const hz_csv_reader *r, const char *v, size_t n)
+{
+    int na = n == 0;
     for (int i = 0; i < r->nna && !na; i++)
-        na = !strcmp(v, r->na[i]);
+        na = strlen(r->na[i]) == n && !memcmp(v, r->na[i], n);
+    return na;
+}
+
+/* The number in the n bytes at v (the whole field, however long) into *x: 0, or -1 when it
+ * is not one.  A number too large for a double reads as +-DBL_MAX, so the rules of
+ * reading_check.h refuse it as too large for float32 rather than as infinite. */
+static int field_number(const char *v, size_t n, double *x)
+{
     char *end;
     errno = 0;
+    *x = strtod(v, &end);
+    if (end == v || end != v + n || (errno == ERANGE && fabs(*x) < 1))
+        return -1; /* not a number, trailing text, or below the smallest double */
+    if (errno == ERANGE)
+        *x = copysign(DBL_MAX, *x);
+    return 0;
+}
+
+/* Field fi (a value column) into *x: 0, 1 when missing (empty, an na token as text, or a
+ * number equal to a numeric na token), or HZ_EFORMAT.  A value that is not finite (nan,
+ * inf) or does not fit float32 is refused (connectors/reading_check.h). */
+static int parse_value(hz_csv_reader *r, int fi, double *x, char *err, size_t errlen)
+{
+    size_t n;
+    const char *v = field_trimmed(r, fi, &n);
+    int na = na_text(r, v, n);
     if (!na) {
-        *x = strtod(v, &end);
-        if (end == v || *end || errno == ERANGE)
+        if (field_number(v, n, x))
             return row_error(r, fi, err, errlen, "column \"%s\": expected a number, got \"%.60s\"",
                              r->header[fi], field(r, (size_t)fi));
         for (int i = 0; i < r->nna && !na; i++)
             na = *x == r->na_num[i]; /* NaN (a text token) equals nothing */
     }
+    char why[200];
+    if (!na && hz_check_value(*x, why, sizeof why))
+        return row_error(r, fi, err, errlen, "column \"%s\": \"%.40s%s\": %s", r->header[fi], v,
+                         n > 40 ? "..." : "", why);
     if (na && !r->o.allow_empty)
         return row_error(r, fi, err, errlen,
-                         "column \"%s\": missing value (\"%s\") and empty values are not allowed",
-                         r->header[fi], v);
+                         "column \"%s\": missing value (\"%.*s\") and empty values are not allowed",
+                         r->header[fi], (int)(n > 60 ? 60 : n), v);
     if (na)
         *x = NAN;
     return na;
@@ -1008,14 +1065,14 @@ static int parse_value(hz_csv_reader *r, int fi, double *x, char *err, size_t er
 static int parse_time_field(hz_csv_reader *r, int64_t *ts_ms, char *err, size_t errlen)
 {
     char tbuf[256];
-    trim_copy(tbuf, sizeof tbuf, field(r, (size_t)r->tcol));
-    if (r->tcol2 >= 0) {
-        size_t n = strlen(tbuf);
-        if (n + 2 < sizeof tbuf) {
-            tbuf[n] = ' ';
-            trim_copy(tbuf + n + 1, sizeof tbuf - n - 1, field(r, (size_t)r->tcol2));
-        }
-    }
+    size_t n1, n2 = 0;
+    const char *t1 = field_trimmed(r, r->tcol, &n1), *t2 = "";
+    if (r->tcol2 >= 0)
+        t2 = field_trimmed(r, r->tcol2, &n2);
+    if (n1 + n2 + 2 > sizeof tbuf) /* never parsed cut short */
+        return row_error(r, r->tcol, err, errlen, "column \"%s\": timestamp longer than %zu bytes",
+                         r->header[r->tcol], sizeof tbuf - 2);
+    snprintf(tbuf, sizeof tbuf, "%.*s%s%.*s", (int)n1, t1, r->tcol2 >= 0 ? " " : "", (int)n2, t2);
     if (hz_csv_parse_time_at(tbuf, r->o.date_order, r->o.epoch_unit, r->o.utc_offset_min, ts_ms))
         return row_error(r, r->tcol, err, errlen,
                          "column \"%s\": expected a timestamp (ISO 8601, %s or epoch), got "
@@ -1073,6 +1130,16 @@ static int parse_labels(hz_csv_reader *r, char *err, size_t errlen)
     return 0;
 }
 
+/* The row's time within the range every source accepts (connectors/reading_check.h). */
+static int check_time(hz_csv_reader *r, int64_t ts_ms, char *err, size_t errlen)
+{
+    char why[200];
+    if (!hz_check_ts(ts_ms, 0, 0, why, sizeof why))
+        return 0;
+    int fi = r->ndcol ? r->dcol[0] : r->tcol;
+    return row_error(r, fi, err, errlen, "column \"%s\": %s", r->header[fi], why);
+}
+
 int hz_csv_next(hz_csv_reader *r, int64_t *ts_ms, double *values, char *err, size_t errlen)
 {
     r->series[0] = r->flag[0] = 0;
@@ -1085,6 +1152,8 @@ int hz_csv_next(hz_csv_reader *r, int64_t *ts_ms, double *values, char *err, siz
         return hz_err(err, errlen, HZ_ENOMEM, "%s: out of memory", r->path);
     if (rc == 0)
         return 0;
+    if (r->nul_line)
+        return nul_error(r, err, errlen);
     if (r->nfields != r->nheader) {
         int fi = r->nfields > r->nheader ? (int)r->nheader : -1;
         return row_error(r, fi, err, errlen, "expected %zu fields as in the %s, got %zu",
@@ -1092,6 +1161,8 @@ int hz_csv_next(hz_csv_reader *r, int64_t *ts_ms, double *values, char *err, siz
     }
     rc = r->ndcol ? parse_date_parts(r, ts_ms, err, errlen)
                   : parse_time_field(r, ts_ms, err, errlen);
+    if (!rc)
+        rc = check_time(r, *ts_ms, err, errlen);
     if (!rc)
         rc = parse_labels(r, err, errlen);
     for (int j = 0; j < r->ncols && !rc; j++) {
@@ -1173,6 +1244,7 @@ done:
 /* ---------------------------------------------------------------- source */
 
 #define CSV_PAYLOAD_MAX 1024
+#define CSV_SERIES_CAP  sizeof(((hz_csv_reader *)0)->series) /* a row's series id, with NUL */
 
 typedef struct csv_dead {
     char origin[600];
@@ -1185,7 +1257,10 @@ typedef struct csv_dead {
 typedef struct csv_source {
     hz_source base;
     hz_csv_reader *r;
-    char *series;
+    char *series; /* the one series id; NULL: each row's, from the series column */
+    char *sbuf;   /* with a series column: reading i's id at i * CSV_SERIES_CAP */
+    size_t sbuf_cap;
+    int64_t max_future_ms;
     long start_after;
     long acked;
     hz_reading *readings;
@@ -1196,53 +1271,63 @@ typedef struct csv_source {
     hz_pos bpos; /* the batch's last line */
 } csv_source;
 
-static int csv_poll(hz_source *s, hz_batch *out, size_t max, int timeout_ms, char *err,
-                    size_t errlen)
+/* Room for max readings (and their series ids with a series column); 0 or HZ_ENOMEM. */
+static int reserve(csv_source *cs, size_t max)
 {
-    csv_source *cs = (csv_source *)s;
-    memset(out, 0, sizeof *out);
-    if (max == 0)
-        return 0;
     if (hz_grow((void **)&cs->readings, &cs->readings_cap, max, sizeof(hz_reading)))
-        return hz_err(err, errlen, HZ_ENOMEM, "csv source: out of memory");
-    size_t nr = 0, nd = 0;
-    while (nr + nd < max) {
-        hz_reading *rd = &cs->readings[nr];
-        char e[HZ_ERRLEN];
-        int rc = hz_csv_next(cs->r, &rd->ts_ms, rd->values, e, sizeof e);
-        if (rc == 0)
-            break;
-        if (hz_csv_line(cs->r) <= cs->start_after)
-            continue;
-        if (rc == 1) {
-            rd->series = cs->series;
-            rd->nvars = hz_csv_ncols(cs->r);
-            rd->pos.partition = -1;
-            rd->pos.offset = hz_csv_line(cs->r);
-            nr++;
-            continue;
-        }
-        if (rc != HZ_EFORMAT)
-            return hz_err(err, errlen, rc, "%s", e);
-        size_t cap_before = cs->dead_cap;
-        if (hz_grow((void **)&cs->dead, &cs->dead_cap, nd + 1, sizeof(hz_dead_letter)))
-            return hz_err(err, errlen, HZ_ENOMEM, "csv source: out of memory");
-        if (cs->dead_cap != cap_before) {
-            csv_dead *ds = realloc(cs->dstore, cs->dead_cap * sizeof *ds);
-            if (!ds)
-                return hz_err(err, errlen, HZ_ENOMEM, "csv source: out of memory");
-            cs->dstore = ds;
-        }
-        csv_dead *d = &cs->dstore[nd];
-        snprintf(d->origin, sizeof d->origin, "%s", hz_csv_error_origin(cs->r));
-        snprintf(d->reason, sizeof d->reason, "%s", hz_csv_error_reason(cs->r));
-        size_t len;
-        const char *raw = hz_csv_record(cs->r, &len);
-        d->payload_len = len < CSV_PAYLOAD_MAX ? len : CSV_PAYLOAD_MAX;
-        memcpy(d->payload, raw, d->payload_len);
-        d->line = hz_csv_line(cs->r);
-        nd++;
+        return HZ_ENOMEM;
+    if (!cs->series && hz_grow((void **)&cs->sbuf, &cs->sbuf_cap, max, CSV_SERIES_CAP))
+        return HZ_ENOMEM;
+    return 0;
+}
+
+/* Row nr just read into rd: its series, variables and position; HZ_EFORMAT (the row refused,
+ * origin and reason set) when its time is further ahead of the clock than max_future. */
+static int take_reading(csv_source *cs, hz_reading *rd, size_t nr)
+{
+    char why[200], e[HZ_ERRLEN];
+    if (hz_check_ts(rd->ts_ms, cs->max_future_ms, hz_now_ms(), why, sizeof why))
+        return hz_csv_row_error(cs->r, hz_csv_time_colname(cs->r), e, sizeof e, "column \"%s\": %s",
+                                hz_csv_time_colname(cs->r), why);
+    if (cs->series) {
+        rd->series = cs->series;
+    } else {
+        char *id = cs->sbuf + nr * CSV_SERIES_CAP;
+        snprintf(id, CSV_SERIES_CAP, "%s", hz_csv_series(cs->r));
+        rd->series = id;
     }
+    rd->nvars = hz_csv_ncols(cs->r);
+    rd->pos.partition = -1;
+    rd->pos.offset = hz_csv_line(cs->r);
+    return 0;
+}
+
+/* The row just refused as dead letter nd (origin, reason, raw bytes); 0 or HZ_ENOMEM. */
+static int take_dead(csv_source *cs, size_t nd)
+{
+    size_t cap_before = cs->dead_cap;
+    if (hz_grow((void **)&cs->dead, &cs->dead_cap, nd + 1, sizeof(hz_dead_letter)))
+        return HZ_ENOMEM;
+    if (cs->dead_cap != cap_before) {
+        csv_dead *ds = realloc(cs->dstore, cs->dead_cap * sizeof *ds);
+        if (!ds)
+            return HZ_ENOMEM;
+        cs->dstore = ds;
+    }
+    csv_dead *d = &cs->dstore[nd];
+    snprintf(d->origin, sizeof d->origin, "%s", hz_csv_error_origin(cs->r));
+    snprintf(d->reason, sizeof d->reason, "%s", hz_csv_error_reason(cs->r));
+    size_t len;
+    const char *raw = hz_csv_record(cs->r, &len);
+    d->payload_len = len < CSV_PAYLOAD_MAX ? len : CSV_PAYLOAD_MAX;
+    memcpy(d->payload, raw, d->payload_len);
+    d->line = hz_csv_line(cs->r);
+    return 0;
+}
+
+/* Points the batch's dead letters at their store and fills out; returns the record count. */
+static int fill_batch(csv_source *cs, hz_batch *out, size_t nr, size_t nd)
+{
     for (size_t i = 0; i < nd; i++) {
         hz_dead_letter *dl = &cs->dead[i];
         dl->origin = cs->dstore[i].origin;
@@ -1268,9 +1353,56 @@ static int csv_poll(hz_source *s, hz_batch *out, size_t max, int timeout_ms, cha
     return (int)(nr + nd);
 }
 
+/* At the end of the file with nothing to return: waits timeout_ms, as a poll that found
+ * nothing new does, so an idle pipeline does not spin. */
+static void idle_wait(int timeout_ms)
+{
+    if (timeout_ms <= 0)
+        return;
+    struct timespec ts = {timeout_ms / 1000, (long)(timeout_ms % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) && errno == EINTR)
+        ;
+}
+
+static int csv_poll(hz_source *s, hz_batch *out, size_t max, int timeout_ms, char *err,
+                    size_t errlen)
+{
+    csv_source *cs = (csv_source *)s;
+    memset(out, 0, sizeof *out);
+    if (max == 0)
+        return 0;
+    if (reserve(cs, max))
+        return hz_err(err, errlen, HZ_ENOMEM, "csv source: out of memory");
+    size_t nr = 0, nd = 0;
+    int rc = 1;
+    while (nr + nd < max) {
+        hz_reading *rd = &cs->readings[nr];
+        char e[HZ_ERRLEN];
+        rc = hz_csv_next(cs->r, &rd->ts_ms, rd->values, e, sizeof e);
+        if (rc == 0)
+            break;
+        if (hz_csv_line(cs->r) <= cs->start_after)
+            continue;
+        if (rc == 1 && (rc = take_reading(cs, rd, nr)) == 0) {
+            nr++;
+            continue;
+        }
+        if (rc != HZ_EFORMAT)
+            return hz_err(err, errlen, rc, "%s", e);
+        if (take_dead(cs, nd))
+            return hz_err(err, errlen, HZ_ENOMEM, "csv source: out of memory");
+        nd++;
+    }
+    if (rc == 0 && nr + nd == 0)
+        idle_wait(timeout_ms);
+    return fill_batch(cs, out, nr, nd);
+}
+
 static int csv_ack(hz_source *s, const hz_pos *pos, char *err, size_t errlen)
 {
     csv_source *cs = (csv_source *)s;
+    (void)err;
+    (void)errlen;
     if (pos->offset > cs->acked)
         cs->acked = (long)pos->offset;
     return 0;
@@ -1283,6 +1415,7 @@ static void csv_free(hz_source *s)
         return;
     hz_csv_close(cs->r);
     free(cs->series);
+    free(cs->sbuf);
     free(cs->readings);
     free(cs->dead);
     free(cs->dstore);
@@ -1292,22 +1425,39 @@ static void csv_free(hz_source *s)
 static const hz_source_ops csv_ops = {
     .kind = "csv", .poll = csv_poll, .ack = csv_ack, .free = csv_free};
 
+/* The source's series: one id (series), or each row's (csv.series_column); exactly one. */
+static int check_series(const hz_csv_source_opts *o, char *err, size_t errlen)
+{
+    int fixed = o->series && o->series[0], column = o->csv.series_column != NULL;
+    if (fixed == column)
+        return hz_err(err, errlen, HZ_EINVAL,
+                      "csv source %s: give either one series id or a series column%s",
+                      o->path ? o->path : "",
+                      fixed ? ", not both"
+                            : " (an empty id would put "
+                              "every row into one series)");
+    if (column && !o->csv.series_column[0])
+        return hz_err(err, errlen, HZ_EINVAL, "csv source %s: the series column name is empty",
+                      o->path ? o->path : "");
+    return 0;
+}
+
 int hz_csv_source_new(const hz_csv_source_opts *o, hz_source **out, char *err, size_t errlen)
 {
     *out = NULL;
-    if (!o || !o->path || !o->series || !o->series[0])
-        return hz_err(err, errlen, HZ_EINVAL, "csv source: path and series are required");
-    if (o->csv.series_column)
-        return hz_err(err, errlen, HZ_EINVAL,
-                      "csv source: a series column is for horizon import only (one series "
-                      "per source)");
+    if (!o || !o->path)
+        return hz_err(err, errlen, HZ_EINVAL, "csv source: path is required");
+    int rc = check_series(o, err, errlen);
+    if (rc)
+        return rc;
     csv_source *cs = calloc(1, sizeof *cs);
-    if (!cs || !(cs->series = strdup(o->series))) {
+    if (!cs || (o->series && !(cs->series = strdup(o->series)))) {
         free(cs);
         return hz_err(err, errlen, HZ_ENOMEM, "csv source: out of memory");
     }
     cs->base.ops = &csv_ops;
     cs->start_after = o->start_after_line;
+    cs->max_future_ms = o->max_future_ms;
     cs->r = hz_csv_open(o->path, &o->csv, err, errlen);
     if (!cs->r) {
         csv_free(&cs->base);

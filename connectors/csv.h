@@ -16,6 +16,11 @@
  *
  * Missing values: an empty field, or one equal to an na_values token (a token that is a
  * number matches numerically, so "-999" matches "-999.00"), reads as NaN when allow_empty.
+ * Every other value field is parsed whole (however long) and must be a number that is
+ * finite and fits float32, and every timestamp must lie in 1970-01-01..2200-12-31 (the
+ * rules of every source, connectors/reading_check.h): "nan", "inf", "1e39" and 1969 are
+ * bad rows unless na_values lists the token.  A record holding a NUL byte is a bad row
+ * naming the byte's line:column.
  *
  * Errors name file:line:column (1-based; column = byte column where the field starts on its
  * line) and the column's name. */
@@ -123,15 +128,20 @@ int hz_csv_load(const char *path, const hz_csv_opts *o, hz_csv_table **out, char
                 size_t errlen);
 void hz_csv_table_free(hz_csv_table *t);
 
-/* The "csv" source: every data row becomes one reading of series `series` with
- * pos = {-1, line number}; bad rows become dead letters with origin "file:line:column".
- * Rows on lines <= start_after_line are skipped (resume).  ack() records the position only
- * (a file has nothing to commit).  poll returns 0 at end of file. */
+/* The "csv" source: every data row becomes one reading with pos = {-1, line number}, of
+ * series `series` (one id for every row) or, when that is NULL, of the row's own series
+ * from column csv.series_column (exactly one of the two; an empty id would put every row
+ * into one series, so it is refused).  Bad rows, and rows timestamped more than
+ * max_future_ms ahead of the wall clock (0: no limit; connectors/reading_check.h), become
+ * dead letters with origin "file:line:column".  Rows on lines <= start_after_line are
+ * skipped (resume).  ack() records the position only (a file has nothing to commit).  At
+ * the end of the file poll waits timeout_ms and returns 0. */
 typedef struct hz_csv_source_opts {
     const char *path;
-    const char *series;
+    const char *series; /* NULL: csv.series_column names each row's */
     hz_csv_opts csv;
     long start_after_line;
+    int64_t max_future_ms;
 } hz_csv_source_opts;
 
 /* On success *out is owned by the caller (out->ops->free). */

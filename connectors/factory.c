@@ -50,6 +50,7 @@ static int kafka_source(const hz_config *cfg, const hz_pipeline_conf *pc, const 
     o.map.time_format = (hz_time_format)s->fields.time_format;
     o.map.var_fields = vars;
     o.map.nvars = nvars;
+    o.map.max_future_ms = s->max_future_ms;
     o.log = log;
     int rc = hz_kafka_source_new(&o, out, err, errlen);
     free(props);
@@ -67,6 +68,7 @@ static int sqlite_source(const hz_pipeline_conf *pc, const char *const *vars, in
     o.variables = vars;
     o.nvars = nvars;
     o.poll_interval_ms = (int)(s->sqlite.poll_ms < 10 ? 10 : s->sqlite.poll_ms);
+    o.max_future_ms = s->max_future_ms;
     return hz_sqlite_source_new(&o, out, err, errlen);
 }
 
@@ -76,7 +78,12 @@ static int csv_source(const hz_pipeline_conf *pc, const char *const *vars, int n
     const hz_cfg_source *s = &pc->source;
     hz_csv_source_opts o = {0};
     o.path = s->csv.path;
-    o.series = s->csv.series && *s->csv.series ? s->csv.series : pc->name;
+    /* csv.series "": each row's id from the fields.series column (config/config_schema.c
+     * refuses an empty column name); else the one id given, by default the pipeline's name */
+    int column = s->csv.series && !*s->csv.series;
+    o.series = column ? NULL : s->csv.series ? s->csv.series : pc->name;
+    o.csv.series_column = column ? s->fields.series : NULL;
+    o.max_future_ms = s->max_future_ms;
     o.csv.time_column = s->fields.time;
     o.csv.columns = vars;
     o.csv.ncolumns = nvars;

@@ -29,6 +29,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "connectors/reading_check.h"
+
 #define KEY_MIN            INT64_MIN
 #define EPOCH_SCAN_BATCHES 8 /* epochs up to this many polls' rows: rowid scan + sort */
 
@@ -57,11 +59,12 @@ typedef struct sqlite_source {
     char **vars;
     int nvars;
     int interval_ms;
-    sq_cursor cur;    /* the next poll reads after this */
-    sq_cursor acked;  /* what `cursors` holds */
-    int64_t seq;      /* batches polled */
-    hz_pos bpos;      /* {-1, the batch's number} */
-    sq_pending *pend; /* batches polled, not acknowledged yet, oldest first */
+    int64_t max_future_ms; /* hz_sqlite_source_opts */
+    sq_cursor cur;         /* the next poll reads after this */
+    sq_cursor acked;       /* what `cursors` holds */
+    int64_t seq;           /* batches polled */
+    hz_pos bpos;           /* {-1, the batch's number} */
+    sq_pending *pend;      /* batches polled, not acknowledged yet, oldest first */
     size_t npend, pend_cap;
     hz_reading *readings;
     size_t *series_off; /* pool offset of each reading's series */
@@ -198,8 +201,9 @@ static int var_index(const sqlite_source *s, const char *var)
 }
 
 /* Reads the row's ts and value; returns why the row is a dead letter (in reason), or NULL. */
-static const char *row_problem(sqlite3_stmt *st, const char *ser, const char *var, int64_t *ts,
-                               double *v, char *reason, size_t reasonlen)
+static const char *row_problem(const sqlite_source *s, sqlite3_stmt *st, const char *ser,
+                               const char *var, int64_t *ts, double *v, char *reason,
+                               size_t reasonlen)
 {
     if (!ser) {
         snprintf(reason, reasonlen, "column series is NULL");
@@ -220,7 +224,15 @@ static const char *row_problem(sqlite3_stmt *st, const char *ser, const char *va
         snprintf(reason, reasonlen, "column value %s", w);
         return reason;
     }
-    return NULL;
+    char why[200]; /* the rules of every source (connectors/reading_check.h) */
+    const char *col = "ts";
+    if (hz_check_ts(*ts, s->max_future_ms, hz_now_ms(), why, sizeof why) == 0) {
+        col = "value";
+        if (hz_check_value(*v, why, sizeof why) == 0)
+            return NULL;
+    }
+    snprintf(reason, reasonlen, "column %s: %s", col, why);
+    return reason;
 }
 
 /* Opens the next reading for (ser, ts) starting at rowid, values NaN; NULL when out of memory. */
@@ -259,10 +271,10 @@ static int take_row(sqlite_source *s, sqlite3_stmt *st, size_t max, poll_state *
         ps->group_rows++;
         return 0;
     }
-    char reason[160];
+    char reason[256];
     double v = NAN;
     int64_t ts = 0;
-    const char *why = row_problem(st, ser, var, &ts, &v, reason, sizeof reason);
+    const char *why = row_problem(s, st, ser, var, &ts, &v, reason, sizeof reason);
     hz_reading *g = ps->open_group ? &s->readings[ps->nr - 1] : NULL;
     int same = g && !why && g->ts_ms == ts && !strcmp(s->pool + s->series_off[ps->nr - 1], ser);
     if (!same && ps->nr + ps->nd >= max) {
@@ -595,6 +607,7 @@ static int copy_opts(sqlite_source *s, const hz_sqlite_source_opts *o, const cha
     s->base.ops = &sqlite_source_ops;
     s->interval_ms = o->poll_interval_ms > 0 ? o->poll_interval_ms : 100;
     s->nvars = o->nvars;
+    s->max_future_ms = o->max_future_ms;
     s->path = strdup(o->path);
     s->cursor = strdup(o->cursor);
     s->table = strdup(table);

@@ -12,8 +12,10 @@
  * store joins the variables of a slot that came in separate readings); its position is
  * {-1, highest rowid of the group}.  Rows of variables not configured are skipped.  A row
  * with a NULL series, a ts that is not an integer (ms) or a value that is NULL or not a
- * number becomes a dead letter with origin "table/rowid".  A batch that fills `max` ends on
- * a whole group when it can (the tail group is re-read by the next poll).  A batch's
+ * number, or that breaks the rules of every source (a ts outside 1970..2200 or further
+ * ahead of the clock than max_future_ms, a value not finite or beyond float32:
+ * connectors/reading_check.h), becomes a dead letter with origin "table/rowid".  A batch that fills
+ * `max` ends on a whole group when it can (the tail group is re-read by the next poll).  A batch's
  * position is {-1, its number}: acknowledging it saves the cursor it reached. */
 #ifndef HZ_SQLITE_SOURCE_H
 #define HZ_SQLITE_SOURCE_H
@@ -30,6 +32,8 @@ typedef struct hz_sqlite_source_opts {
     int nvars;                    /* 1..HZ_MAX_VARS */
     int busy_timeout_ms;          /* <= 0: 5000 */
     int poll_interval_ms;         /* wait between checks while nothing is new; <= 0: 100 */
+    int64_t max_future_ms;        /* rows timestamped further ahead of the wall clock are
+                                     dead letters (connectors/reading_check.h); 0: no limit */
 } hz_sqlite_source_opts;
 
 /* Opens path (which must exist), creates the cursors table if absent and reads this source's

@@ -3,6 +3,7 @@
  * at-least-once delivery: flush every sink, then acknowledge (pipeline.h; docs/ARCHITECTURE.md). */
 #include "pipeline/pipeline.h"
 
+#include <float.h>
 #include <math.h>
 #include <pthread.h>
 #include <signal.h>
@@ -16,6 +17,7 @@
 #include "pipeline/forecaster.h"
 #include "connectors/factory.h"
 #include "connectors/kafka_source.h"
+#include "connectors/reading_check.h"
 #include "connectors/sqlite_schema.h"
 #include "connectors/sqlite_source.h"
 #include "training/trainer.h"
@@ -503,6 +505,19 @@ static void plan_kafka_rebuild(hz_pipeline *p)
         hz_kafka_source_set_rebuild(p->src, &rb);
 }
 
+/* The rules every source applies (connectors/reading_check.h) as SQL conditions on the
+ * readings a restart replays: a table its source read holds the rows refused as dead
+ * letters too (a 2100 time would move its series' window ahead again, an INT64_MAX one
+ * overflow the target times), and an older import may hold values beyond float32. */
+static void rebuild_rules(const hz_pipeline_conf *pc, char *buf, size_t len)
+{
+    int64_t last = HZ_TS_END_MS - 1;
+    if (pc->source.max_future_ms > 0 && hz_now_ms() + pc->source.max_future_ms < last)
+        last = hz_now_ms() + pc->source.max_future_ms;
+    snprintf(buf, len, " AND ts >= %lld AND ts <= %lld AND (value IS NULL OR abs(value) <= %.17g)",
+             (long long)HZ_TS_MIN_MS, (long long)last, (double)FLT_MAX);
+}
+
 /* Replays the SQLite history into the windows.  When the source is the readings table of
  * the same file, only rows up to its acknowledged cursor count (the rest it will deliver). */
 static int rebuild_windows(hz_pipeline *p, char *err, size_t errlen)
@@ -525,19 +540,17 @@ static int rebuild_windows(hz_pipeline *p, char *err, size_t errlen)
     int rc = hz_sqlite_open(path, 1, 5000, &db, err, errlen);
     if (rc)
         return rc;
-    const char *table = "readings";
-    if (limited) {
-        char sql[512];
-        snprintf(sql, sizeof sql,
-                 "CREATE TEMP VIEW hz_rebuild AS SELECT series, variable, ts, value FROM "
-                 "readings WHERE %s",
-                 delivered);
-        rc = hz_sqlite_exec(db, sql, err, errlen);
-        table = "hz_rebuild";
-    }
+    char sql[768];
+    snprintf(sql, sizeof sql,
+             "CREATE TEMP VIEW hz_rebuild AS SELECT series, variable, ts, value FROM readings "
+             "WHERE (%s)",
+             limited ? delivered : "1");
+    size_t n = strlen(sql);
+    rebuild_rules(pc, sql + n, sizeof sql - n);
+    rc = hz_sqlite_exec(db, sql, err, errlen);
     uint64_t pts = 0;
     if (!rc)
-        rc = hz_window_store_load_sqlite(p->ws, db, table, p->vars, NULL, &pts, err, errlen);
+        rc = hz_window_store_load_sqlite(p->ws, db, "hz_rebuild", p->vars, NULL, &pts, err, errlen);
     sqlite3_close_v2(db);
     if (rc)
         return rc;

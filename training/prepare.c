@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "connectors/csv.h"
+#include "connectors/reading_check.h"
 #include "common/hz.h"
 #include "models/layers.h"
 
@@ -41,6 +42,12 @@ static int target_index(const hz_pipeline_conf *p)
 
 static int load_csv(const hz_pipeline_conf *p, hz_prepared *d, char *err, size_t errlen)
 {
+    if (p->source.csv.series && !*p->source.csv.series) /* config/config_schema.c */
+        return hz_err(err, errlen, HZ_EINVAL,
+                      "pipeline %s: %s holds several series (column \"%s\"); training reads "
+                      "one series from a CSV file: import it (horizon import --series-column) "
+                      "and train from SQLite",
+                      p->name, p->source.csv.path, p->source.fields.series);
     hz_csv_opts o = {0};
     o.time_column = p->source.fields.time;
     o.columns = (const char *const *)p->source.fields.values;
@@ -121,6 +128,24 @@ static void complete_rows(hz_prepared *d, int nv, const unsigned char *seen, siz
     keep_rows(d, nv, a, b);
 }
 
+/* Whether the row (ts, variable, value) breaks the rules every source applies
+ * (connectors/reading_check.h, source.max_future included) or has a NULL value: counted in
+ * d->refused (the first reason kept), and left out, as the daemon refuses it and a NULL would read
+ * as 0. */
+static int refused_row(sqlite3_stmt *st, int64_t ts, int64_t max_future_ms, hz_prepared *d)
+{
+    char why[200];
+    int bad = sqlite3_column_type(st, 2) == SQLITE_NULL;
+    if (bad)
+        snprintf(why, sizeof why, "value is NULL");
+    else
+        bad = hz_check_ts(ts, max_future_ms, hz_now_ms(), why, sizeof why) ||
+              hz_check_value(sqlite3_column_double(st, 2), why, sizeof why);
+    if (bad && d->refused++ == 0)
+        snprintf(d->refused_why, sizeof d->refused_why, "ts %lld: %s", (long long)ts, why);
+    return bad;
+}
+
 /* Steps st (rows of ts, variable, value ordered by ts) into d->table, one row per
  * timestamp, then complete_rows.  Returns SQLITE_DONE, or the failing step's code. */
 static int pivot_rows(sqlite3_stmt *st, const hz_pipeline_conf *p, hz_prepared *d)
@@ -138,7 +163,7 @@ static int pivot_rows(sqlite3_stmt *st, const hz_pipeline_conf *p, hz_prepared *
         for (int i = 0; i < nv && var; i++)
             if (!strcmp(var, p->source.fields.values[i]))
                 k = i;
-        if (k < 0)
+        if (k < 0 || refused_row(st, ts, p->source.max_future_ms, d))
             continue;
         if (ts != cur) {
             if (rows == cap) {

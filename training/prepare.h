@@ -30,6 +30,10 @@ typedef struct hz_prepared {
     /* SQLite: timestamps before the first / after the last with every variable, left out;
      * values missing in between, carried from the timestamp before */
     int edge_rows, carried;
+    /* SQLite: rows left out as every source refuses them (connectors/reading_check.h) or
+     * with a NULL value, and the first one's reason */
+    int refused;
+    char refused_why[240];
     int64_t hole_slots;
     int *stretch, n_stretch;
     int *starts[3]; /* with stretches: each split's window starts, owned */

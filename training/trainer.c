@@ -380,6 +380,9 @@ static int run_train(run *r, char *err, size_t errlen)
             "train: %d timestamps before the first or after the last with every variable "
             "left out; %d values missing in between carried from the timestamp before",
             r->d.edge_rows, r->d.carried);
+    if (!r->pooled && r->d.refused)
+        say(log, "train: %d rows of the table left out, as every source refuses them (first: %s)",
+            r->d.refused, r->d.refused_why);
     if (!r->pooled && (r->d.filled || r->d.holes))
         say(log,
             "train: the history's gaps: %d slots filled (window.fill, holes of at most %d); "

@@ -2,7 +2,8 @@
 # horizon import on the layouts of docs/IMPORT.md, checked with the sqlite3 shell: a
 # whitespace file (detected), a headerless one with --names, a preamble with --skip, a series
 # column with two series, date parts, --na -999 against -999.00, --utc-offset, a flag column
-# joined to the readings, duplicate timestamps refused; then the bundled CAMELS streamflow and
+# joined to the readings, duplicate timestamps refused, the value and time rules of every
+# source; then the bundled CAMELS streamflow and
 # forcing files of one basin into one database (the same days).  Run from the repository root.
 set -eu
 BIN=${BIN:-build}
@@ -75,6 +76,31 @@ grep -q 'dup.csv:4:1: duplicate timestamp: series "dup" at 2020-01-01T00:00:00Z 
 grep -q 'read 3 data rows: 2 imported, 1 refused into dead_letters (0 bad, 1 duplicate timestamps)' "$T/out" ||
     fail "duplicate counts: $(cat "$T/out")"
 [ "$(q "$T/dup.sqlite" "SELECT count(*) || ' ' || sum(value) FROM readings")" = "2 3.0" ] || fail "duplicate overwrote the first"
+
+# the rules of every source (connectors/reading_check.c): a time before 1970, inf, nan (not
+# an --na token), 1e301 and 1e39 (beyond float32), a 130-digit number (parsed whole, it was
+# cut to 127 bytes and stored as 1e126) and a NUL byte (it cut the field) are dead letters
+# naming line:column; nan listed in --na is missing; the good rows are stored as sent
+d130=$(printf '%0130d' 0 | tr 0 1)
+printf 'time,v\n1969-12-31T00:00:00Z,1\n2020-01-01T00:00:00Z,inf\n2020-01-02T00:00:00Z,nan\n2020-01-03T00:00:00Z,1e301\n2020-01-04T00:00:00Z,1e39\n2020-01-05T00:00:00Z,%s\n2020-01-06T00:00:00Z,1\0002\n2020-01-07T00:00:00Z,3.4e38\n2020-01-08T00:00:00Z,NA\n' "$d130" >"$T/rules.csv"
+"$H" import "$T/rules.csv" --db "$T/rules.sqlite" --na NA --quiet >"$T/out" 2>"$T/err" && fail "refused rows should make the exit status 1"
+for want in 'rules.csv:2:1: column "time": timestamp 1969-12-31T00:00:00Z is outside 1970-01-01..2200-12-31' \
+    'rules.csv:3:22: column "v": "inf": value inf is not finite' \
+    'rules.csv:4:22: column "v": "nan": value nan is not a number' \
+    'rules.csv:5:22: column "v": "1e301": value 1e\+301 does not fit float32' \
+    'rules.csv:6:22: column "v": "1e39": value 1e\+39 does not fit float32' \
+    'rules.csv:7:22: column "v": "1111111111111111111111111111111111111111\.\.\.": value 1\.11111e\+129 does not fit float32' \
+    'rules.csv:8:23: NUL byte \(0x00\) in a field'; do
+    q "$T/rules.sqlite" "SELECT origin || ': ' || reason FROM dead_letters" | grep -Eq "$want" ||
+        fail "no dead letter like [$want]: $(q "$T/rules.sqlite" "SELECT origin, reason FROM dead_letters")"
+done
+grep -q 'read 9 data rows: 2 imported, 7 refused into dead_letters (7 bad, 0 duplicate timestamps); 1 missing values skipped' "$T/out" ||
+    fail "rules counts: $(cat "$T/out")"
+[ "$(q "$T/rules.sqlite" "SELECT count(*) || ' ' || max(value) FROM readings")" = "1 3.4e+38" ] ||
+    fail "rules readings: $(q "$T/rules.sqlite" "SELECT * FROM readings")"
+"$H" import "$T/rules.csv" --db "$T/nan.sqlite" --na NA,nan --quiet >"$T/out" 2>"$T/err" || true
+grep -q 'read 9 data rows: 3 imported, 6 refused into dead_letters (6 bad, 0 duplicate timestamps); 2 missing values skipped' "$T/out" ||
+    fail "nan in --na: $(cat "$T/out")"
 
 # options that exclude each other, a bad offset
 "$H" import "$T/dup.csv" --db "$T/x.sqlite" --series a --series-column v >/dev/null 2>&1 && fail "--series with --series-column accepted"

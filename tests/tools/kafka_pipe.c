@@ -86,7 +86,7 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < nextra; i++)
         props[np++] = extra[i];
     static const char *const vars[] = {"power"};
-    hz_kafka_source_opts so = {topic, props, np, {"series", "ts", HZ_TIME_AUTO, vars, 1, 0},
+    hz_kafka_source_opts so = {topic, props, np, {"series", "ts", HZ_TIME_AUTO, vars, 1, 0, 0},
                                0,     NULL};
     char err[HZ_ERRLEN];
     hz_source *src;

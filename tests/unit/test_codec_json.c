@@ -17,7 +17,7 @@ static const char *const VARS[] = {"power", "voltage"};
 
 static hz_json_mapping mapping(hz_time_format f)
 {
-    hz_json_mapping m = {"series", "ts", f, VARS, 2, 0};
+    hz_json_mapping m = {"series", "ts", f, VARS, 2, 0, 0};
     return m;
 }
 
@@ -55,7 +55,7 @@ static void test_decodes_good_message(void **state)
     assert_int_equal(r.ts_ms, 1795342500123LL);
 
     /* mapping without a series field: the key is the series */
-    hz_json_mapping mk = {NULL, "ts", HZ_TIME_EPOCH_MS, VARS, 1, 0};
+    hz_json_mapping mk = {NULL, "ts", HZ_TIME_EPOCH_MS, VARS, 1, 0, 0};
     v = "{\"ts\":5000,\"power\":1}";
     assert_int_equal(dec(&mk, "k1", v, strlen(v), &r, why), 0);
     assert_int_equal(r.ts_ms, 5000);
@@ -175,7 +175,11 @@ static void test_refuses_malformed_with_reason(void **state)
          "field \"power\": expected a number, got a string"},
         {"power object", NULL, "{\"series\":\"a\",\"ts\":0,\"power\":{}}", 0,
          "expected a number, got an object"},
-        {"huge", NULL, "{\"series\":\"a\",\"ts\":0,\"power\":1e301}", 0, "out of range"},
+        {"huge", NULL, "{\"series\":\"a\",\"ts\":0,\"power\":1e301}", 0, "does not fit float32"},
+        {"float32", NULL, "{\"series\":\"a\",\"ts\":0,\"power\":1e39}", 0,
+         "field \"power\": value 1e+39 does not fit float32"},
+        {"-float32", NULL, "{\"series\":\"a\",\"ts\":0,\"power\":-3.5e38}", 0,
+         "does not fit float32"},
         {"overflow", NULL, "{\"series\":\"a\",\"ts\":0,\"power\":1e400}", 0, "number out of range"},
         {"big int", NULL, "{\"series\":\"a\",\"ts\":0,\"power\":123456789012345678901234567890}", 0,
          "number out of range"},
@@ -224,6 +228,34 @@ static void test_refuses_malformed_with_reason(void **state)
     }
     free(huge);
     free(longs);
+}
+
+/* source.max_future: a time more than the skew ahead of the wall clock is refused with the
+ * reason; one within it, and any past time, decodes (connectors/reading_check.h). */
+static void test_refuses_future_beyond_skew(void **state)
+{
+    (void)state;
+    hz_json_mapping m = mapping(HZ_TIME_AUTO);
+    m.max_future_ms = 86400000;
+    hz_reading r;
+    char why[256] = "", v[160];
+    assert_int_equal(dec(&m, NULL, "{\"series\":\"a\",\"ts\":\"2100-01-01T00:00:00Z\",\"power\":1}",
+                         strlen("{\"series\":\"a\",\"ts\":\"2100-01-01T00:00:00Z\",\"power\":1}"),
+                         &r, why),
+                     HZ_ERANGE);
+    assert_non_null(strstr(why, "field \"ts\": timestamp 2100-01-01T00:00:00Z is "));
+    assert_non_null(strstr(why, "ahead of the clock (more than source.max_future"));
+    snprintf(v, sizeof v, "{\"series\":\"a\",\"ts\":%lld,\"power\":1}",
+             (long long)(hz_now_ms() + 3600000));
+    assert_int_equal(dec(&m, NULL, v, strlen(v), &r, why), 0);
+    snprintf(v, sizeof v, "{\"series\":\"a\",\"ts\":%lld,\"power\":1}",
+             (long long)(hz_now_ms() + 2 * 86400000LL));
+    assert_int_equal(dec(&m, NULL, v, strlen(v), &r, why), HZ_ERANGE);
+    const char *old = "{\"series\":\"a\",\"ts\":\"1999-01-01T00:00:00Z\",\"power\":1}";
+    assert_int_equal(dec(&m, NULL, old, strlen(old), &r, why), 0);
+    m.max_future_ms = 0; /* no limit */
+    const char *far = "{\"series\":\"a\",\"ts\":\"2100-01-01T00:00:00Z\",\"power\":1}";
+    assert_int_equal(dec(&m, NULL, far, strlen(far), &r, why), 0);
 }
 
 static void test_mapping_checks(void **state)
@@ -355,6 +387,7 @@ int main(void)
         cmocka_unit_test(test_timestamps),
         cmocka_unit_test(test_epoch_formats),
         cmocka_unit_test(test_refuses_malformed_with_reason),
+        cmocka_unit_test(test_refuses_future_beyond_skew),
         cmocka_unit_test(test_mapping_checks),
         cmocka_unit_test(test_encodes_forecast_and_anomaly),
         cmocka_unit_test(test_encodes_dead_letters),

@@ -511,6 +511,18 @@ static void test_more_refusals(void **state)
          "    window: {period: 1h}\n    model: {kind: informer}\n"
          "    variables: [{name: x, transform: log}]\n",
          "c.yaml:6:38: pipelines[0].variables[0].transform: expected one of none|log1p"},
+        /* a CSV source's series: an empty column, or a column and an id, would merge them */
+        {"pipelines:\n  - name: p\n    source: {csv: {path: x.csv}, fields: {series: \"\", "
+         "values: [x]}}\n    window: {period: 1h}\n    model: {kind: informer}\n",
+         "c.yaml:3:51: pipelines[0].source.fields.series: expected the column holding each "
+         "row's series id, got \"\""},
+        {"pipelines:\n  - name: p\n    source: {csv: {path: x.csv, series: \"\"}, fields: "
+         "{series: \"\", values: [x]}}\n    window: {period: 1h}\n    model: {kind: informer}\n",
+         "c.yaml:3:63: pipelines[0].source.fields.series: expected the column"},
+        {"pipelines:\n  - name: p\n    source: {csv: {path: x.csv, series: m1}, fields: "
+         "{series: meter, values: [x]}}\n    window: {period: 1h}\n    model: {kind: informer}\n",
+         "c.yaml:3:41: pipelines[0].source.csv.series: expected no id (or \"\") when "
+         "source.fields.series names the series column (\"meter\"), got \"m1\""},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         hz_config *cfg = NULL;
@@ -519,6 +531,34 @@ static void test_more_refusals(void **state)
         const char *base = strrchr(err, '/');
         if (!base || strncmp(base + 1, cases[i].want, strlen(cases[i].want)))
             fail_msg("case %zu:\n  got  %s\n  want %s", i, err, cases[i].want);
+    }
+}
+
+/* A CSV source's series said outright (config/config_schema.c check_csv_series): the
+ * pipeline's name by default, each row's from fields.series when that is written or
+ * csv.series is ""; source.max_future defaults to a day. */
+static void test_csv_series_and_max_future(void **state)
+{
+    tmp *t = *state;
+    char err[HZ_ERRLEN];
+    static const struct {
+        const char *source, *want;
+    } cases[] = {{"{csv: {path: x.csv}, fields: {values: [x]}}", "p"},
+                 {"{csv: {path: x.csv, series: m1}, fields: {values: [x]}}", "m1"},
+                 {"{csv: {path: x.csv}, fields: {series: meter, values: [x]}}", ""},
+                 {"{csv: {path: x.csv, series: \"\"}, fields: {values: [x]}}", ""}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char text[400];
+        snprintf(text, sizeof text,
+                 "pipelines:\n  - name: p\n    source: %s\n    window: {period: 1h}\n"
+                 "    model: {kind: informer}\n",
+                 cases[i].source);
+        hz_config *cfg = NULL;
+        if (load_str(t, text, &cfg, err))
+            fail_msg("case %zu: %s", i, err);
+        assert_string_equal(cfg->pipelines[0].source.csv.series, cases[i].want);
+        assert_int_equal(cfg->pipelines[0].source.max_future_ms, 86400000);
+        hz_config_free(cfg);
     }
 }
 
@@ -661,6 +701,7 @@ int main(void)
         cmocka_unit_test(test_missing_file),
         cmocka_unit_test_setup_teardown(test_more_refusals, tmp_setup, tmp_teardown),
         cmocka_unit_test_setup_teardown(test_rules_per_series, tmp_setup, tmp_teardown),
+        cmocka_unit_test_setup_teardown(test_csv_series_and_max_future, tmp_setup, tmp_teardown),
         cmocka_unit_test_setup_teardown(test_pipeline_equal, tmp_setup, tmp_teardown),
         cmocka_unit_test(test_doc_matches_table),
     };

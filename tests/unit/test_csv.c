@@ -487,6 +487,122 @@ static void test_series_column(void **state)
     assert_int_equal(hz_csv_source_new(&so, &s, err, sizeof err), HZ_EINVAL);
 }
 
+/* The rules of every source (connectors/reading_check.h) on a CSV row: values that are not
+ * finite or do not fit float32 are bad rows, parsed whole however long (a 130-digit number
+ * was cut to 127 bytes); nan is one unless an na token lists it; a time outside
+ * 1970..2200 is one; a NUL byte in a field is one naming its line:column. */
+static void test_values_and_times_refused(void **state)
+{
+    char digits130[131];
+    memset(digits130, '1', 130);
+    digits130[130] = 0;
+    char text[1024];
+    snprintf(text, sizeof text,
+             "t,v\n"
+             "2020-01-01,%s\n"       /* 2 */
+             "2020-01-02,inf\n"      /* 3 */
+             "2020-01-03,nan\n"      /* 4 */
+             "2020-01-04,1e39\n"     /* 5 */
+             "2020-01-05,-1e400\n"   /* 6 */
+             "1969-12-31,1\n"        /* 7 */
+             "2201-01-01,1\n"        /* 8 */
+             "2020-01-06, 3.4e38 \n" /* 9: fits */
+             "2020-01-07,NA\n",      /* 10: missing */
+             digits130);
+    const char *path = write_file("vals.csv", text);
+    hz_csv_opts o = {.allow_empty = 1, .na_values = "NA"};
+    char err[HZ_ERRLEN] = "";
+    hz_csv_reader *r = hz_csv_open(path, &o, err, sizeof err);
+    assert_non_null(r);
+    static const char *const want[] = {
+        "vals.csv:2:12: column \"v\": \"1111111111111111111111111111111111111111...\": value "
+        "1.11111e+129 does not fit float32",
+        "vals.csv:3:12: column \"v\": \"inf\": value inf is not finite",
+        "vals.csv:4:12: column \"v\": \"nan\": value nan is not a number",
+        "vals.csv:5:12: column \"v\": \"1e39\": value 1e+39 does not fit float32 (|x| <= "
+        "3.40282e+38)",
+        "vals.csv:6:12: column \"v\": \"-1e400\": value -1.79769e+308 does not fit float32",
+        "vals.csv:7:1: column \"t\": timestamp 1969-12-31T00:00:00Z is outside "
+        "1970-01-01..2200-12-31",
+        "vals.csv:8:1: column \"t\": timestamp 2201-01-01T00:00:00Z is outside"};
+    int64_t ts;
+    double v[1];
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
+        assert_int_equal(hz_csv_next(r, &ts, v, err, sizeof err), HZ_EFORMAT);
+        if (!strstr(err, want[i]))
+            fail_msg("row %zu: \"%s\" lacks \"%s\"", i + 2, err, want[i]);
+    }
+    assert_int_equal(hz_csv_next(r, &ts, v, err, sizeof err), 1);
+    assert_float_equal(v[0], 3.4e38, 1e30);
+    assert_int_equal(hz_csv_next(r, &ts, v, err, sizeof err), 1);
+    assert_true(isnan(v[0]));
+    hz_csv_close(r);
+
+    /* nan listed as missing reads as missing */
+    path = write_file("nan.csv", "t,v\n2020-01-01,nan\n");
+    o.na_values = "NA,nan";
+    r = hz_csv_open(path, &o, err, sizeof err);
+    assert_int_equal(hz_csv_next(r, &ts, v, err, sizeof err), 1);
+    assert_true(isnan(v[0]));
+    hz_csv_close(r);
+
+    /* a NUL byte: the row is refused at the byte, the next one read */
+    static const char nul[] = "t,v\n2020-01-01,1\0002\n2020-01-02,3\n";
+    snprintf(text, sizeof text, "%s/nul.csv", tmpdir);
+    FILE *f = fopen(text, "wb");
+    assert_non_null(f);
+    fwrite(nul, 1, sizeof nul - 1, f);
+    fclose(f);
+    r = hz_csv_open(text, &o, err, sizeof err);
+    assert_non_null(r);
+    assert_int_equal(hz_csv_next(r, &ts, v, err, sizeof err), HZ_EFORMAT);
+    assert_non_null(strstr(err, "nul.csv:2:13: NUL byte (0x00) in a field"));
+    assert_int_equal(hz_csv_next(r, &ts, v, err, sizeof err), 1);
+    assert_float_equal(v[0], 3, 0);
+    hz_csv_close(r);
+}
+
+/* The source reads each row's series from a column (many series in one file, none merged);
+ * a row further ahead of the clock than max_future is a dead letter naming its time field;
+ * at the end of the file a poll waits its timeout instead of returning at once (a daemon
+ * idling on a finished file spun at 100% CPU). */
+static void test_source_series_column_future_and_idle(void **state)
+{
+    const char *path = write_file("many.csv", "meter,ts,kw\n"
+                                              "m1,2020-01-01T00:00:00Z,1\n"
+                                              "m2,2020-01-01T00:00:00Z,2\n"
+                                              "m1,2100-01-01T00:00:00Z,3\n"
+                                              "m3,2020-01-01T00:01:00Z,4\n");
+    hz_csv_source_opts so = {.path = path, .max_future_ms = 86400000};
+    so.csv.series_column = "meter";
+    hz_source *s = NULL;
+    char err[HZ_ERRLEN] = "";
+    assert_int_equal(hz_csv_source_new(&so, &s, err, sizeof err), 0);
+    hz_batch b;
+    assert_int_equal(s->ops->poll(s, &b, 10, 0, err, sizeof err), 4);
+    assert_int_equal(b.n_readings, 3);
+    assert_string_equal(b.readings[0].series, "m1");
+    assert_string_equal(b.readings[1].series, "m2");
+    assert_string_equal(b.readings[2].series, "m3");
+    assert_float_equal(b.readings[2].values[0], 4, 0);
+    assert_int_equal(b.n_dead, 1);
+    assert_non_null(strstr(b.dead[0].origin, "many.csv:4:4"));
+    assert_non_null(strstr(b.dead[0].reason, "column \"ts\": timestamp 2100-01-01T00:00:00Z is "));
+    assert_non_null(strstr(b.dead[0].reason, "ahead of the clock"));
+    int64_t t0 = hz_mono_ns();
+    assert_int_equal(s->ops->poll(s, &b, 10, 200, err, sizeof err), 0);
+    assert_true(hz_mono_ns() - t0 >= 150000000LL);
+    s->ops->free(s);
+
+    so.csv.series_column = "";
+    assert_int_equal(hz_csv_source_new(&so, &s, err, sizeof err), HZ_EINVAL);
+    assert_non_null(strstr(err, "series column name is empty"));
+    so.csv.series_column = NULL;
+    so.series = "";
+    assert_int_equal(hz_csv_source_new(&so, &s, err, sizeof err), HZ_EINVAL);
+    assert_non_null(strstr(err, "would put every row into one series"));
+}
+
 /* --na tokens: text tokens match as text, number tokens numerically. */
 static void test_na_numeric(void **state)
 {
@@ -566,6 +682,8 @@ int main(void)
         cmocka_unit_test(test_date_parts_checked),
         cmocka_unit_test(test_series_column),
         cmocka_unit_test(test_na_numeric),
+        cmocka_unit_test(test_values_and_times_refused),
+        cmocka_unit_test(test_source_series_column_future_and_idle),
         cmocka_unit_test(test_camels_files),
     };
     return cmocka_run_group_tests_name("csv", tests, setup, teardown);

@@ -143,7 +143,8 @@ static const struct {
     {"a:{\"series\":17,\"ts\":0,\"power\":1}", "expected a string"},
     {"a:{\"series\":\"a\",\"ts\":true,\"power\":1}", "got a boolean"},
     {"a:{\"series\":\"a\",\"ts\":0,\"power\":\"1.2\"}", "expected a number"},
-    {"a:{\"series\":\"a\",\"ts\":0,\"power\":1e301}", "out of range"},
+    {"a:{\"series\":\"a\",\"ts\":0,\"power\":1e301}", "does not fit float32"},
+    {"a:{\"series\":\"a\",\"ts\":0,\"power\":1e39}", "value 1e+39 does not fit float32"},
     {"a:{\"series\":\"a\",\"ts\":0,\"power\":1e400}", "number out of range"},
     {"a:{\"series\":\"a\",\"ts\":0,\"power\":NaN}", "NaN/Infinity"},
     {"a:{\"series\":\"a\",\"ts\":0,\"power\":-Infinity}", "NaN/Infinity"},
@@ -189,7 +190,7 @@ static void test_pipeline_readings_to_forecasts_and_dead_letters(void **state)
 
     size_t np;
     const hz_kv *props = consumer_props(f, "pipe", &np);
-    hz_kafka_source_opts so = {"readings", props, np, {"series", "ts", HZ_TIME_AUTO, VARS, 1, 0},
+    hz_kafka_source_opts so = {"readings", props, np, {"series", "ts", HZ_TIME_AUTO, VARS, 1, 0, 0},
                                0,          &QUIET};
     hz_kv sp[] = {{"bootstrap.servers", f->boot}, {"linger.ms", "5"}, {"log_level", "4"}};
     hz_kafka_sink_opts ko = {sp, 3, "forecasts", NULL, "dead", NULL, 0, &QUIET};
@@ -352,8 +353,8 @@ static void test_commits_only_acknowledged_offsets(void **state)
     kcat_produce(f, "single", in, len);
     size_t np;
     const hz_kv *props = consumer_props(f, "acks", &np);
-    hz_kafka_source_opts so = {"single", props, np, {"series", "ts", HZ_TIME_EPOCH_S, VARS, 1, 0},
-                               0,        &QUIET};
+    hz_kafka_source_opts so = {
+        "single", props, np, {"series", "ts", HZ_TIME_EPOCH_S, VARS, 1, 0, 0}, 0, &QUIET};
     char err[HZ_ERRLEN];
     hz_source *src;
     if (hz_kafka_source_new(&so, &src, err, sizeof err))
@@ -411,7 +412,7 @@ static int rebalance_commits_before_revoke(fixture *f, const char *topic, const 
     hz_kv props[8];
     memcpy(props, base, np * sizeof *props);
     props[np++] = (hz_kv){"partition.assignment.strategy", strategy};
-    hz_kafka_source_opts so = {topic,  props, np, {"series", "ts", HZ_TIME_EPOCH_S, VARS, 1, 0},
+    hz_kafka_source_opts so = {topic,  props, np, {"series", "ts", HZ_TIME_EPOCH_S, VARS, 1, 0, 0},
                                600000, &QUIET};
     char err[HZ_ERRLEN];
     hz_source *a, *b;
@@ -565,7 +566,7 @@ static void rebuild_after_rebalance(fixture *f, const char *topic, const char *s
     hz_kv props[8];
     memcpy(props, base, np * sizeof *props);
     props[np++] = (hz_kv){"partition.assignment.strategy", strategy};
-    hz_kafka_source_opts so = {topic, props, np, {"series", "ts", HZ_TIME_EPOCH_S, VARS, 1, 0},
+    hz_kafka_source_opts so = {topic, props, np, {"series", "ts", HZ_TIME_EPOCH_S, VARS, 1, 0, 0},
                                0,     &QUIET};
     hz_kafka_rebuild rb = {0, 30};
     char err[HZ_ERRLEN];
@@ -816,8 +817,8 @@ static void test_config_errors_name_the_property(void **state)
 
     hz_source *src;
     hz_kv nogroup[] = {{"bootstrap.servers", f->boot}};
-    hz_kafka_source_opts so = {"readings", nogroup, 1, {"series", "ts", HZ_TIME_AUTO, VARS, 1, 0},
-                               0,          &QUIET};
+    hz_kafka_source_opts so = {
+        "readings", nogroup, 1, {"series", "ts", HZ_TIME_AUTO, VARS, 1, 0, 0}, 0, &QUIET};
     assert_int_equal(hz_kafka_source_new(&so, &src, err, sizeof err), HZ_EINVAL);
     assert_non_null(strstr(err, "group.id"));
     hz_kv autoc[] = {

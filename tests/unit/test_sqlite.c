@@ -575,6 +575,54 @@ static void test_source_groups_and_resumes(void **state)
     assert_non_null(strstr(err, "missing.sqlite: cannot open"));
 }
 
+/* The rules of every source (connectors/reading_check.h): a ts outside 1970..2200 (INT64_MAX
+ * overflowed the forecaster's target times), one further ahead of the clock than
+ * max_future, and a value that is infinite or does not fit float32 are dead letters with
+ * the reason; the rows around them are readings. */
+static void test_source_refuses_times_and_values(void **state)
+{
+    const char *path = db_path("refuse.sqlite");
+    hz_sink *k = open_sink(path);
+    char err[HZ_ERRLEN], sql[600];
+    sqlite3 *db = hz_sqlite_sink_db(k);
+    long long future = (long long)hz_now_ms() + 2 * 86400000LL;
+    snprintf(sql, sizeof sql,
+             "INSERT INTO readings VALUES('a','power',9223372036854775807,1);" /* 1 */
+             "INSERT INTO readings VALUES('a','power',-5,1);"                  /* 2 */
+             "INSERT INTO readings VALUES('a','power',%lld,1);"                /* 3 */
+             "INSERT INTO readings VALUES('a','power',60000,1e39);"            /* 4 */
+             "INSERT INTO readings VALUES('a','power',120000,9e999);"          /* 5: inf */
+             "INSERT INTO readings VALUES('a','power',180000,'-1e39');"        /* 6 */
+             "INSERT INTO readings VALUES('a','power',240000,3.4e38);",        /* 7 */
+             future);
+    assert_int_equal(hz_sqlite_exec(db, sql, err, sizeof err), 0);
+    hz_sqlite_source_opts so = {
+        .path = path, .cursor = "p", .variables = VARS, .nvars = 2, .max_future_ms = 86400000};
+    hz_source *s = NULL;
+    assert_int_equal(hz_sqlite_source_new(&so, &s, err, sizeof err), 0);
+    hz_batch b;
+    assert_int_equal(s->ops->poll(s, &b, 100, 0, err, sizeof err), 7);
+    assert_int_equal(b.n_readings, 1);
+    assert_float_equal(b.readings[0].values[0], 3.4e38, 1e30);
+    assert_int_equal(b.n_dead, 6);
+    const char *want[][2] = {
+        {"readings/2", "column ts: timestamp 1969-12-31T23:59:59Z is outside 1970-01-01..2200"},
+        {"readings/4", "column value: value 1e+39 does not fit float32"},
+        {"readings/5", "column value: value inf is not finite"},
+        {"readings/6", "column value: value -1e+39 does not fit float32"},
+        {"readings/3", "ahead of the clock (more than source.max_future, 24.0 h)"},
+        {"readings/1", "column ts: timestamp 9223372036854775807 ms is outside 1970-01-01"}};
+    for (size_t i = 0; i < 6; i++) {
+        int found = 0;
+        for (size_t j = 0; j < b.n_dead; j++)
+            found |= !strcmp(b.dead[j].origin, want[i][0]) && strstr(b.dead[j].reason, want[i][1]);
+        if (!found)
+            fail_msg("no dead letter %s \"%s\"", want[i][0], want[i][1]);
+    }
+    s->ops->free(s);
+    k->ops->free(k);
+}
+
 /* Polls s to its end (acknowledging each batch when ack), appending each reading's slot
  * (ts / 60 s) to seen and checking both variables are there; returns readings polled. */
 static int drain(hz_source *s, int max, int batches, int ack, int *seen, int *nseen)
@@ -739,6 +787,7 @@ int main(void)
         cmocka_unit_test(test_retention_day),
         cmocka_unit_test(test_killed_writer_leaves_no_partial_batch),
         cmocka_unit_test(test_source_groups_and_resumes),
+        cmocka_unit_test(test_source_refuses_times_and_values),
         cmocka_unit_test(test_source_joins_separate_imports),
         cmocka_unit_test(test_source_rereads_cut_group),
         cmocka_unit_test(test_window_rebuild),
