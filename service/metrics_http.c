@@ -133,6 +133,47 @@ static int split_addr(const char *listen, char *host, size_t hostlen, char *port
     return 0;
 }
 
+/* Resolves listen_addr into *ai (freeaddrinfo) and refuses a non-loopback address unless
+ * allow_public. */
+static int resolve(const char *listen_addr, int allow_public, struct addrinfo **ai, char *err,
+                   size_t errlen)
+{
+    char host[256], port[8];
+    int rc = split_addr(listen_addr, host, sizeof host, port, sizeof port, err, errlen);
+    if (rc)
+        return rc;
+    struct addrinfo hints = {0};
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_NUMERICSERV;
+    *ai = NULL;
+    int g = getaddrinfo(host, port, &hints, ai);
+    if (g != 0 || !*ai)
+        return hz_err(err, errlen, HZ_EINVAL, "metrics.listen \"%s\": cannot resolve \"%s\": %s",
+                      listen_addr, host, gai_strerror(g));
+    if (!allow_public && !is_loopback((*ai)->ai_addr)) {
+        freeaddrinfo(*ai);
+        *ai = NULL;
+        return hz_err(err, errlen, HZ_EINVAL,
+                      "metrics.listen \"%s\": not a loopback address; the metrics endpoint has "
+                      "no authentication (put a proxy in front, or set metrics.allow_public: "
+                      "true)",
+                      listen_addr);
+    }
+    return 0;
+}
+
+int hz_metrics_listen_check(const char *listen_addr, int allow_public, char *err, size_t errlen)
+{
+    struct addrinfo *ai = NULL;
+    if (!listen_addr || !*listen_addr)
+        return 0; /* the default, or disabled */
+    int rc = resolve(listen_addr, allow_public, &ai, err, errlen);
+    if (ai)
+        freeaddrinfo(ai);
+    return rc;
+}
+
 int hz_metrics_serve(hz_metrics *m, const char *listen_addr, int allow_public, hz_health_fn health,
                      void *opaque, hz_metrics_server **out, char *err, size_t errlen)
 {
@@ -143,25 +184,10 @@ int hz_metrics_serve(hz_metrics *m, const char *listen_addr, int allow_public, h
     if (!*listen_addr)
         return hz_err(err, errlen, HZ_EINVAL,
                       "metrics.listen is empty (metrics disabled): no server to start");
-    char host[256], port[8];
-    int rc = split_addr(listen_addr, host, sizeof host, port, sizeof port, err, errlen);
+    struct addrinfo *ai = NULL;
+    int rc = resolve(listen_addr, allow_public, &ai, err, errlen);
     if (rc)
         return rc;
-    struct addrinfo hints = {0}, *ai = NULL;
-    hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype = SOCK_STREAM;
-    hints.ai_flags = AI_NUMERICSERV;
-    int g = getaddrinfo(host, port, &hints, &ai);
-    if (g != 0 || !ai)
-        return hz_err(err, errlen, HZ_EINVAL, "metrics.listen \"%s\": cannot resolve \"%s\": %s",
-                      listen_addr, host, gai_strerror(g));
-    if (!allow_public && !is_loopback(ai->ai_addr)) {
-        freeaddrinfo(ai);
-        return hz_err(err, errlen, HZ_EINVAL,
-                      "metrics.listen \"%s\": not a loopback address; the metrics endpoint has "
-                      "no authentication (put a proxy in front, or allow it explicitly)",
-                      listen_addr);
-    }
     int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0) {
         rc = hz_err(err, errlen, HZ_EIO, "metrics.listen \"%s\": socket: %s", listen_addr,

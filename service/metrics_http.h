@@ -30,6 +30,11 @@ typedef struct hz_metrics_server hz_metrics_server;
 int hz_metrics_serve(hz_metrics *m, const char *listen, int allow_public, hz_health_fn health,
                      void *opaque, hz_metrics_server **out, char *err, size_t errlen);
 
+/* The address check of hz_metrics_serve without binding (`horizond --check`, start and
+ * SIGHUP, service/runtime.c): the address parses, resolves and is loopback unless
+ * allow_public.  NULL or "" (default, disabled) pass.  Returns 0 or HZ_EINVAL. */
+int hz_metrics_listen_check(const char *listen, int allow_public, char *err, size_t errlen);
+
 /* The TCP port actually bound (useful after port 0). */
 int hz_metrics_server_port(const hz_metrics_server *s);
 
