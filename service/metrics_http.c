@@ -18,6 +18,13 @@
 
 /* ---- HTTP */
 
+/* Connections served at once, and the seconds an idle one is kept: a scraper or probe
+ * needs one for milliseconds, so a few hundred idle sockets (a hung client, a scan) leave
+ * room, and each is closed after CONN_IDLE_S (test_metrics.c, test_idle_connections). */
+#define CONN_LIMIT  512
+#define CONN_IDLE_S 5
+#define BACKLOG     128
+
 #if MHD_VERSION >= 0x00097002
 typedef enum MHD_Result mhd_ret;
 #else
@@ -199,7 +206,7 @@ int hz_metrics_serve(hz_metrics *m, const char *listen_addr, int allow_public, h
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
     if (ai->ai_family == AF_INET6)
         setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
-    if (bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 || listen(fd, 64) != 0) {
+    if (bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 || listen(fd, BACKLOG) != 0) {
         rc = hz_err(err, errlen, HZ_EIO, "metrics.listen \"%s\": bind: %s", listen_addr,
                     strerror(errno));
         freeaddrinfo(ai);
@@ -223,11 +230,13 @@ int hz_metrics_serve(hz_metrics *m, const char *listen_addr, int allow_public, h
     s->health = health;
     s->opaque = opaque;
     s->port = bound_port;
-    /* The listen socket is handed over: MHD closes it in MHD_stop_daemon. */
-    s->d =
-        MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO, 0, NULL, NULL, handle, s,
-                         MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_CONNECTION_LIMIT, (unsigned)32,
-                         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)10, MHD_OPTION_END);
+    /* The listen socket is handed over: MHD closes it in MHD_stop_daemon.  One polling
+     * thread (epoll) serves every connection; idle ones cannot starve /healthz: room for
+     * CONN_LIMIT of them, each closed after CONN_IDLE_S without a byte. */
+    s->d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO, 0, NULL, NULL, handle,
+                            s, MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_CONNECTION_LIMIT,
+                            (unsigned)CONN_LIMIT, MHD_OPTION_CONNECTION_TIMEOUT,
+                            (unsigned)CONN_IDLE_S, MHD_OPTION_END);
     if (!s->d) {
         close(fd);
         free(s);
