@@ -203,6 +203,27 @@ static void reload_refused(rt *r, const char *why)
     r->cron[2].last_run = hz_mono_ns() - STATUS_NS; /* the STATUS= line says so at once */
 }
 
+/* A changed pipeline whose new settings passed the check but did not start (a reason outside
+ * the file: its database locked, a disk full): its previous settings prev start again, so a
+ * reload never leaves less running, and the STATUS= line says so.  When those do not start
+ * either, the new settings stay in the slot, retried every RETRY_NS. */
+static void keep_previous(rt *r, slot *s, const hz_pipeline_conf *prev)
+{
+    const hz_pipeline_conf *npc = s->pc;
+    s->pc = prev;
+    start_slot(r, s);
+    if (!s->p) {
+        s->pc = npc;
+        return;
+    }
+    hz_log(&r->log, HZ_LOG_ERR,
+           "reload: pipeline %s did not start on its new settings; running its previous ones "
+           "(the next SIGHUP tries the file again)",
+           npc->name);
+    snprintf(r->reload_refused, sizeof r->reload_refused,
+             "pipeline %s kept its previous settings (see the log)", npc->name);
+}
+
 /* SIGHUP: loads and checks the file again (hz_runtime_load: every pipeline's checkpoint
  * loads and matches, Kafka properties, listener), and only then restarts, starts or stops
  * the pipelines it changed.  A refused file leaves everything running as it was. */
@@ -248,9 +269,11 @@ static void reload(rt *r)
             old->pc = NULL; /* moved */
             continue;
         }
+        const hz_pipeline_conf *prev = NULL;
         if (old) {
             hz_log(&r->log, HZ_LOG_INFO, "reload: pipeline %s changed; restarting it", npc->name);
             stop_slot(r, old, nc->shutdown_timeout_ms);
+            prev = old->pc;
             old->pc = NULL;
         } else {
             hz_log(&r->log, HZ_LOG_INFO, "reload: pipeline %s added", npc->name);
@@ -258,6 +281,8 @@ static void reload(rt *r)
         ns[i].pc = npc;
         r->cfg = nc; /* so cfg_of finds the new config for npc */
         start_slot(r, &ns[i]);
+        if (!ns[i].p && prev && !atomic_load(r->stop))
+            keep_previous(r, &ns[i], prev);
     }
     for (size_t j = 0; j < r->n_slots; j++)
         if (r->slots[j].pc) {
