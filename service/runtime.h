@@ -6,7 +6,8 @@
  *   *reload (SIGHUP): the file is read again and checked whole (hz_runtime_load) before
  *     anything running changes; a refused file is logged, shown on the STATUS= line and
  *     counted (horizon_config_reloads_total{result="refused"}), and every pipeline keeps
- *     running as it was.  Then pipelines whose effective settings changed
+ *     running as it was (a changed pipeline that passed the check but does not start runs
+ *     its previous settings again).  Then pipelines whose effective settings changed
  *     (hz_config_pipeline_equal) are drained and restarted, new ones started, removed ones
  *     drained and stopped, unchanged ones keep running with their windows.  A file that
  *     does not load is logged and the running configuration kept.
