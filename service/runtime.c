@@ -60,7 +60,9 @@ struct rt {
     int64_t last_extend;    /* last EXTEND_TIMEOUT_USEC sent (a train_on_start training) */
     int64_t last_status;    /* when the last STATUS= line went out (the loop's start at first) */
     uint64_t last_readings, last_forecasts;
-    char reload_refused[HZ_ERRLEN]; /* why the last SIGHUP was refused; "" after one applied */
+    /* what the STATUS= line says of the last SIGHUP when it was not applied whole ("last
+     * reload refused: why", or that a pipeline kept its previous settings); "" otherwise */
+    char reload_note[HZ_ERRLEN];
     hz_metric *m_reload_ok, *m_reload_refused; /* horizon_config_reloads_total{result} */
     cron_job cron[N_CRON];
 };
@@ -198,7 +200,7 @@ int hz_runtime_load(const char *path, hz_config **out, char *err, size_t errlen)
 static void reload_refused(rt *r, const char *why)
 {
     hz_log(&r->log, HZ_LOG_ERR, "reload refused, keeping the running configuration: %s", why);
-    snprintf(r->reload_refused, sizeof r->reload_refused, "%s", why);
+    snprintf(r->reload_note, sizeof r->reload_note, "last reload refused: %.480s", why);
     hz_metrics_inc(r->m_reload_refused);
     r->cron[2].last_run = hz_mono_ns() - STATUS_NS; /* the STATUS= line says so at once */
 }
@@ -220,8 +222,8 @@ static void keep_previous(rt *r, slot *s, const hz_pipeline_conf *prev)
            "reload: pipeline %s did not start on its new settings; running its previous ones "
            "(the next SIGHUP tries the file again)",
            npc->name);
-    snprintf(r->reload_refused, sizeof r->reload_refused,
-             "pipeline %s kept its previous settings (see the log)", npc->name);
+    snprintf(r->reload_note, sizeof r->reload_note,
+             "last reload: pipeline %.200s kept its previous settings (see the log)", npc->name);
 }
 
 /* SIGHUP: loads and checks the file again (hz_runtime_load: every pipeline's checkpoint
@@ -236,7 +238,7 @@ static void reload(rt *r)
         reload_refused(r, err);
         return;
     }
-    r->reload_refused[0] = '\0';
+    r->reload_note[0] = '\0';
     hz_metrics_inc(r->m_reload_ok);
     hz_notify_reloading(&r->notify, NULL, 0);
     hz_config **cf = realloc(r->cfgs, (r->n_cfgs + 1) * sizeof *cf);
@@ -349,8 +351,8 @@ static void job_status(rt *r, int64_t now)
                      "%d/%zu pipelines; %.0f readings/s, %.0f forecasts/s; %llu series, %llu "
                      "forecasts, %llu anomalies%s%.300s",
                      running, r->n_slots, rps, fps, (unsigned long long)series,
-                     (unsigned long long)fc, (unsigned long long)an,
-                     r->reload_refused[0] ? "; last reload refused: " : "", r->reload_refused);
+                     (unsigned long long)fc, (unsigned long long)an, r->reload_note[0] ? "; " : "",
+                     r->reload_note);
 }
 
 /* Pings systemd's watchdog (WATCHDOG=1). */
