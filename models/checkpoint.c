@@ -66,9 +66,29 @@ int hz_model_conf_from_json(const char *json, hz_model_conf *c, char *err, size_
     return 0;
 }
 
+/* Every parameter of m finite (a NaN or Inf weight makes every forecast NaN). */
+static int check_finite(const hz_model *m, const char *path, char *err, size_t errlen)
+{
+    const hz_params *p = &m->params;
+    for (size_t i = 0; i < p->len; i++) {
+        const hz_tensor *t = p->t[i];
+        for (int64_t k = 0; k < t->n; k++)
+            if (!isfinite(t->data[k]))
+                return hz_err(err, errlen, HZ_EFORMAT,
+                              "%s: tensor '%s' holds a non-finite weight (%g at element %lld)",
+                              path, t->name, (double)t->data[k], (long long)k);
+    }
+    return 0;
+}
+
 int hz_ckpt_save(const hz_model *m, const char *path, const char *const (*meta)[2], int n_meta,
                  const hz_ckpt_extra *extra, int n_extra, char *err, size_t errlen)
 {
+    /* a diverged training must not leave a file that forecasts NaN (nor rename one over the
+     * served checkpoint: the daemon's retrain writes <checkpoint>.next first) */
+    int frc = check_finite(m, path, err, errlen);
+    if (frc)
+        return frc;
     hz_st_writer *w = hz_st_writer_new();
     if (!w)
         return hz_err(err, errlen, HZ_ENOMEM, "%s: out of memory", path);
@@ -180,21 +200,6 @@ static int check_conf_bounds(const hz_model_conf *c, const hz_st_file *f, char *
                           "%s: \"config\" claims %s %d, beyond what the file's tensors can hold "
                           "(at most %lld); refused before allocating",
                           hz_st_path(f), b[i].name, b[i].v, (long long)b[i].max);
-    return 0;
-}
-
-/* Every parameter of m finite (a NaN or Inf weight makes every forecast NaN). */
-static int check_finite(const hz_model *m, const char *path, char *err, size_t errlen)
-{
-    const hz_params *p = &m->params;
-    for (size_t i = 0; i < p->len; i++) {
-        const hz_tensor *t = p->t[i];
-        for (int64_t k = 0; k < t->n; k++)
-            if (!isfinite(t->data[k]))
-                return hz_err(err, errlen, HZ_EFORMAT,
-                              "%s: tensor '%s' holds a non-finite weight (%g at element %lld)",
-                              path, t->name, (double)t->data[k], (long long)k);
-    }
     return 0;
 }
 

@@ -20,7 +20,8 @@ typedef struct hz_ckpt_extra {
     const float *data;
 } hz_ckpt_extra;
 
-/* Writes m to path atomically.  meta: n_meta (key, value) string pairs; extra: n_extra
+/* Writes m to path atomically; refuses (HZ_EFORMAT, nothing written) a model with a NaN or
+ * infinite weight.  meta: n_meta (key, value) string pairs; extra: n_extra
  * tensors; all borrowed. */
 int hz_ckpt_save(const hz_model *m, const char *path, const char *const (*meta)[2], int n_meta,
                  const hz_ckpt_extra *extra, int n_extra, char *err, size_t errlen);

@@ -1,7 +1,8 @@
 /* test_checkpoint.c — what a checkpoint must be before it serves (models/checkpoint.c,
- * training/checkpoint_meta.c): a NaN weight, a "config" claiming a window of 10^9 steps
- * (refused before anything that size is allocated) and a scaler with a zero or NaN std are
- * refused on load with a message naming the file and what is wrong; a sound file loads. */
+ * training/checkpoint_meta.c): a NaN weight (neither saved nor loaded), a "config" claiming a
+ * window of 10^9 steps (refused before anything that size is allocated) and a scaler with a zero or
+ * NaN std are refused on load with a message naming the file and what is wrong; a sound file loads.
+ */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -9,7 +10,9 @@
 #include <cmocka.h>
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "common/hz.h"
 #include "models/checkpoint.h"
@@ -65,14 +68,47 @@ static void test_sound_file_loads(void **state)
     hz_model_free(m2);
 }
 
+/* m written as hz_ckpt_save would, without its refusal of non-finite weights: a file from
+ * elsewhere (another tool, a corrupted copy). */
+static const char *save_raw(const hz_model *m, const char *name)
+{
+    static char path[512];
+    snprintf(path, sizeof path, "%s/%s", tmpdir, name);
+    char err[HZ_ERRLEN];
+    hz_st_writer *w = hz_st_writer_new();
+    assert_non_null(w);
+    for (size_t i = 0; i < m->params.len; i++) {
+        const hz_tensor *t = m->params.t[i];
+        int64_t shape[HZ_MAXDIM];
+        for (int d = 0; d < t->ndim; d++)
+            shape[d] = t->shape[d];
+        assert_int_equal(
+            hz_st_writer_add(w, t->name, HZ_ST_F32, t->ndim, shape, t->data, err, sizeof err), 0);
+    }
+    char *conf = hz_model_conf_to_json(&m->conf);
+    assert_int_equal(hz_st_writer_meta(w, "config", conf, err, sizeof err), 0);
+    free(conf);
+    assert_int_equal(hz_st_writer_save(w, path, err, sizeof err), 0);
+    hz_st_writer_free(w);
+    return path;
+}
+
 static void test_nan_weight_refused(void **state)
 {
     hz_model *m = tiny();
     m->params.t[1]->data[3] = NAN;
-    const char *p = save(m, "nan.safetensors", "{\"mean\":[10.0],\"std\":[2.0]}");
+    char err[HZ_ERRLEN];
+    char path[512];
+    snprintf(path, sizeof path, "%s/never.safetensors", tmpdir);
+    const char *meta[1][2] = {{"variables", "[\"power\"]"}};
+    /* not written: a diverged training leaves no file that forecasts NaN */
+    assert_int_equal(hz_ckpt_save(m, path, meta, 1, NULL, 0, err, sizeof err), HZ_EFORMAT);
+    assert_non_null(strstr(err, "non-finite weight"));
+    assert_int_equal(access(path, F_OK), -1);
+    /* not loaded: a file with one from elsewhere */
+    const char *p = save_raw(m, "nan.safetensors");
     hz_model_free(m);
     hz_model *m2 = NULL;
-    char err[HZ_ERRLEN];
     assert_int_equal(hz_ckpt_load(p, &m2, NULL, err, sizeof err), HZ_EFORMAT);
     assert_null(m2);
     assert_non_null(strstr(err, "non-finite weight"));
