@@ -1,13 +1,18 @@
 /* cmd_train.c — `horizon train`: the pipeline's data, split and scaled as in the papers
  * (docs/MODELS.md), trained with early stopping, written as a safetensors checkpoint
  * (config, scaler, variables, period, metrics, validation residual quantiles) and registered
- * in the SQLite `models` table unless it is a --max-batches probe run.  The work is
- * training/trainer.c's hz_trainer_run; this file parses the command line, turns Ctrl-C into
- * a stop request and prints the summary. */
+ * in the SQLite `models` table unless it is a --max-batches probe run.  When
+ * model.checkpoint exists (the file horizond serves), the new checkpoint is versioned
+ * beside it (`<name>.<UTC time>.safetensors`) and the served file is left alone unless
+ * --promote (docs/MODELS.md, "Checkpoint versions").  The work is training/trainer.c's
+ * hz_trainer_run; this file parses the command line, picks the paths, turns Ctrl-C into a
+ * stop request and prints the summary. */
 #include <limits.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cli/cli.h"
@@ -23,6 +28,7 @@ typedef struct train_args {
     int threads;     /* 0: model.train.threads */
     int repeat;      /* -1: every repeat */
     int resume;
+    int promote; /* 1: the new checkpoint also replaces model.checkpoint */
 } train_args;
 
 static void usage(FILE *f)
@@ -47,7 +53,13 @@ static void usage(FILE *f)
                "  -p, --pipeline NAME  the pipeline to train (default: the file's first)\n"
                "  -s, --series S       SQLite source: the series to train on (default: the\n"
                "                       one with the most readings)\n"
-               "  --checkpoint PATH    write the checkpoint here (default: model.checkpoint)\n"
+               "  --checkpoint PATH    write the checkpoint here (default: model.checkpoint\n"
+               "                       when it does not exist yet; else a new version beside\n"
+               "                       it, NAME.<UTC time>.safetensors, registered, and the\n"
+               "                       served file is left as it is)\n"
+               "  --promote            also copy the new version over model.checkpoint (the\n"
+               "                       file horizond serves; a running daemon loads it when the\n"
+               "                       pipeline restarts)\n"
                "  --epochs N           epochs, at least 1 (default: model.train.epochs)\n"
                "  --max-batches N      stop every epoch after N batches: a quick probe run,\n"
                "                       its checkpoint written but not registered\n"
@@ -66,10 +78,14 @@ static int parse(int argc, char **argv, train_args *a, char *err, size_t errlen)
                                {"threads", 0, HZ_CLI_INT, &a->threads, 1, INT_MAX},
                                {"repeat", 0, HZ_CLI_INT, &a->repeat, 0, INT_MAX},
                                {"resume", 0, HZ_CLI_FLAG, &a->resume, 0, 0},
+                               {"promote", 0, HZ_CLI_FLAG, &a->promote, 0, 0},
                                {NULL, 0, 0, NULL, 0, 0}};
     int rc = hz_cli_parse(argc, argv, opts, NULL, err, errlen);
     if (!rc && !a->m.config)
         rc = hz_err(err, errlen, HZ_EINVAL, "-c FILE.yaml is required");
+    if (!rc && a->promote && a->m.checkpoint)
+        rc = hz_err(err, errlen, HZ_EINVAL,
+                    "--promote replaces model.checkpoint: it does not go with --checkpoint");
     return rc;
 }
 
@@ -99,11 +115,76 @@ static void on_signal(int sig)
     signal(sig, SIG_DFL);
 }
 
+/* Where a run writes: the --checkpoint given, else model.checkpoint while it does not exist,
+ * else a new version beside it.  The paths of a run's state and repeats stay the served
+ * file's (base), so --resume and --repeat find them from one invocation to the next. */
+typedef struct train_paths {
+    const char *served; /* model.checkpoint */
+    const char *write;  /* where the checkpoint goes */
+    const char *base;   /* NULL, or the path whose .state and .r<K> files the run uses */
+    char version[1100];
+} train_paths;
+
+/* "<served minus .safetensors>.<YYYYmmddTHHMMSSZ>[-K].safetensors", a name not taken. */
+static void version_path(const char *served, char *out, size_t n)
+{
+    static const char ext[] = ".safetensors";
+    size_t len = strlen(served), el = sizeof ext - 1;
+    int stem = len > el && !strcmp(served + len - el, ext) ? (int)(len - el) : (int)len;
+    char stamp[32];
+    time_t now = time(NULL);
+    struct tm tm;
+    strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%SZ", gmtime_r(&now, &tm));
+    snprintf(out, n, "%.*s.%s%s", stem, served, stamp, ext);
+    for (int k = 2; access(out, F_OK) == 0 && k < 1000; k++)
+        snprintf(out, n, "%.*s.%s-%d%s", stem, served, stamp, k, ext);
+}
+
+static void pick_paths(const train_args *a, const hz_pipeline_conf *p, train_paths *tp)
+{
+    tp->served = p->model.checkpoint;
+    tp->base = NULL;
+    if (a->m.checkpoint) {
+        tp->write = a->m.checkpoint;
+        return;
+    }
+    tp->write = tp->served;
+    if (access(tp->served, F_OK) != 0)
+        return; /* the first model: nothing is replaced */
+    version_path(tp->served, tp->version, sizeof tp->version);
+    tp->write = tp->version;
+    tp->base = tp->served;
+}
+
+/* After a run that wrote a new version: says the served file was kept, or with --promote
+ * copies the version over it.  Returns 0 or HZ_EIO. */
+static int finish_version(const train_args *a, const train_paths *tp)
+{
+    if (!tp->base || access(tp->write, F_OK) != 0)
+        return 0; /* no version written (the first model, or repeats still to train) */
+    if (!a->promote) {
+        fprintf(stderr,
+                "horizon " CMD ": %s is served and was kept; the new checkpoint is %s "
+                "(`horizon " CMD " --promote` replaces the served file)\n",
+                tp->served, tp->write);
+        return 0;
+    }
+    char err[HZ_ERRLEN];
+    if (hz_checkpoint_copy(tp->write, tp->served, err, sizeof err)) {
+        hz_cli_error(CMD, "--promote: %s", err);
+        return HZ_EIO;
+    }
+    fprintf(stderr,
+            "horizon " CMD ": promoted %s over %s (a running horizond serves it once the "
+            "pipeline restarts)\n",
+            tp->write, tp->served);
+    return 0;
+}
+
 /* The lines a finished run prints on stdout: the checkpoint, a stop note, the metrics. */
-static void print_summary(const train_args *a, const hz_pipeline_conf *p,
+static void print_summary(const train_args *a, const hz_pipeline_conf *p, const char *path,
                           const hz_train_summary *sum)
 {
-    const char *path = a->m.checkpoint ? a->m.checkpoint : p->model.checkpoint;
     char rpath[1100];
     int repeats = p->model.train.repeats;
     if (a->repeat >= 0 && repeats > 1) {
@@ -141,8 +222,11 @@ static int run(const train_args *a)
     }
     hz_on_signal(SIGINT, on_signal);
     hz_on_signal(SIGTERM, on_signal);
+    train_paths tp;
+    pick_paths(a, p, &tp);
     hz_train_opts o = {.series = a->m.series,
-                       .checkpoint = a->m.checkpoint,
+                       .checkpoint = tp.write,
+                       .base = tp.base,
                        .epochs = a->epochs,
                        .max_batches = a->max_batches,
                        .cancel = &g_train_cancel,
@@ -158,7 +242,10 @@ static int run(const train_args *a)
         hz_cli_error(CMD, "%s", err);
         rc = HZ_EXIT_FAIL;
     } else {
-        print_summary(a, p, &sum);
+        /* --repeat K: the run's own checkpoint, named after the served file's */
+        print_summary(a, p, a->repeat >= 0 && tp.base ? tp.base : tp.write, &sum);
+        if (finish_version(a, &tp))
+            rc = HZ_EXIT_FAIL;
     }
     hz_config_free(cfg);
     return rc;

@@ -3,6 +3,7 @@
  * validate, free, serialise (for SIGHUP comparisons) and document every key. Nothing here
  * knows a particular key: adding a setting is one table row in config_schema.c. */
 #include "config/config.h"
+#include "config/config_read.h"
 #include "config/config_schema.h"
 
 #include <errno.h>
@@ -1069,19 +1070,22 @@ static char *dir_of(const char *path)
 int hz_config_load(const char *path, hz_config **out, char *err, size_t errlen)
 {
     *out = NULL;
-    FILE *fp = fopen(path, "rb");
-    if (!fp)
-        return hz_err(err, errlen, HZ_EIO, "%s: cannot open: %s", path, strerror(errno));
+    char *text;
+    size_t len;
+    int rc = hz_config_read_file(path, &text, &len, err, errlen);
+    if (!rc && (rc = hz_config_check_depth(path, text, len, err, errlen)))
+        free(text);
+    if (rc)
+        return rc;
     hz_config *cfg = calloc(1, sizeof *cfg);
     yaml_parser_t parser;
     yaml_document_t doc;
     if (!cfg || !yaml_parser_initialize(&parser)) {
         free(cfg);
-        fclose(fp);
+        free(text);
         return hz_err(err, errlen, HZ_ENOMEM, "%s: out of memory", path);
     }
-    yaml_parser_set_input_file(&parser, fp);
-    int rc = 0;
+    yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
     if (!yaml_parser_load(&parser, &doc)) {
         yaml_mark_t m = parser.problem_mark;
         if (parser.context)
@@ -1093,7 +1097,7 @@ int hz_config_load(const char *path, hz_config **out, char *err, size_t errlen)
             rc = hz_err(err, errlen, HZ_EFORMAT, "%s:%zu:%zu: invalid YAML: %s", path, m.line + 1,
                         m.column + 1, parser.problem ? parser.problem : "syntax error");
         yaml_parser_delete(&parser);
-        fclose(fp);
+        free(text);
         free(cfg);
         return rc;
     }
@@ -1106,6 +1110,8 @@ int hz_config_load(const char *path, hz_config **out, char *err, size_t errlen)
     yaml_node_t *root = yaml_document_get_root_node(&doc);
     if (!cfg->path || !cfg->dir) {
         rc = oom(&L);
+    } else if ((rc = hz_config_check_nul(path, &doc, err, errlen))) {
+        /* refused with the scalar's line:column */
     } else if (!root) {
         rc = hz_err(err, errlen, HZ_EINVAL,
                     "%s:1:1: expected a mapping of settings (database, pipelines, ...), got an "
@@ -1139,7 +1145,7 @@ int hz_config_load(const char *path, hz_config **out, char *err, size_t errlen)
         rc = make_canonical(&L, &cfg->pipelines[i]);
     yaml_document_delete(&doc);
     yaml_parser_delete(&parser);
-    fclose(fp);
+    free(text);
     if (rc) {
         hz_config_free(cfg);
         return rc;

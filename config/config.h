@@ -215,7 +215,8 @@ typedef struct hz_config {
                  * resolved against it */
     char *database;
     struct {
-        char *listen; /* host:port; "" = disabled */
+        char *listen;     /* host:port; "" = disabled */
+        int allow_public; /* 1: listen may be a non-loopback address */
     } metrics;
     int log_level; /* HZ_LOG_* (syslog numbering) */
     int64_t shutdown_timeout_ms;

@@ -400,6 +400,13 @@ static const hz_ckey metrics_keys[] = {
      O(hz_config, metrics.listen) - offsetof(hz_config, metrics),
      .def = "127.0.0.1:9464",
      .doc = "Prometheus text-format endpoint (HTTP `GET /metrics`); `\"\"` disables it."},
+    {.name = "allow_public",
+     .type = HZ_CT_BOOL,
+     O(hz_config, metrics.allow_public) - offsetof(hz_config, metrics),
+     .def = "false",
+     .doc = "Allow `listen` on an address other than loopback (127.0.0.0/8, ::1).  The "
+            "endpoint has no authentication: `--check`, start and SIGHUP refuse a public "
+            "address unless this is true."},
 };
 static const hz_csec metrics_sec = {"metrics", metrics_keys, NKEYS(metrics_keys),
                                     0,         NULL,         "Metrics endpoint."};

@@ -32,27 +32,39 @@ static hz_kv *kafka_props(const hz_conf_map *top, const hz_conf_map *own, const 
     return kv;
 }
 
-static int kafka_source(const hz_config *cfg, const hz_pipeline_conf *pc, const char *const *vars,
-                        int nvars, const hz_logger *log, hz_source **out, char *err, size_t errlen)
+/* The Kafka source's options for pc (o->props: *props, the caller's to free). */
+static int kafka_source_opts(const hz_config *cfg, const hz_pipeline_conf *pc,
+                             const char *const *vars, int nvars, const hz_logger *log,
+                             hz_kafka_source_opts *o, hz_kv **props, char *err, size_t errlen)
 {
     const hz_cfg_source *s = &pc->source;
     hz_kv gid = {"group.id", s->kafka.group_id};
     size_t n;
-    hz_kv *props = kafka_props(&cfg->kafka, &s->kafka.properties, &gid, 1, &n);
-    if (!props)
+    *props = kafka_props(&cfg->kafka, &s->kafka.properties, &gid, 1, &n);
+    if (!*props)
         return hz_err(err, errlen, HZ_ENOMEM, "out of memory");
-    hz_kafka_source_opts o = {0};
-    o.topic = s->kafka.topic;
-    o.props = props; /* copied into librdkafka's configuration by hz_kafka_source_new */
-    o.nprops = n;
-    o.map.series_field = s->fields.series && *s->fields.series ? s->fields.series : NULL;
-    o.map.time_field = s->fields.time;
-    o.map.time_format = (hz_time_format)s->fields.time_format;
-    o.map.var_fields = vars;
-    o.map.nvars = nvars;
-    o.map.max_future_ms = s->max_future_ms;
-    o.log = log;
-    int rc = hz_kafka_source_new(&o, out, err, errlen);
+    *o = (hz_kafka_source_opts){0};
+    o->topic = s->kafka.topic;
+    o->props = *props; /* copied into librdkafka's configuration by hz_kafka_source_new */
+    o->nprops = n;
+    o->map.series_field = s->fields.series && *s->fields.series ? s->fields.series : NULL;
+    o->map.time_field = s->fields.time;
+    o->map.time_format = (hz_time_format)s->fields.time_format;
+    o->map.var_fields = vars;
+    o->map.nvars = nvars;
+    o->map.max_future_ms = s->max_future_ms;
+    o->log = log;
+    return 0;
+}
+
+static int kafka_source(const hz_config *cfg, const hz_pipeline_conf *pc, const char *const *vars,
+                        int nvars, const hz_logger *log, hz_source **out, char *err, size_t errlen)
+{
+    hz_kafka_source_opts o;
+    hz_kv *props;
+    int rc = kafka_source_opts(cfg, pc, vars, nvars, log, &o, &props, err, errlen);
+    if (!rc)
+        rc = hz_kafka_source_new(&o, out, err, errlen);
     free(props);
     return rc;
 }
@@ -142,5 +154,38 @@ int hz_sink_from_config(const hz_config *cfg, const hz_cfg_sink *k, const hz_log
     o.log = log;
     int rc = hz_kafka_sink_new(&o, out, err, errlen);
     free(props);
+    return rc;
+}
+
+/* The Kafka properties of sink k through librdkafka (hz_kafka_sink_check). */
+static int kafka_sink_check(const hz_config *cfg, const hz_cfg_sink *k, char *err, size_t errlen)
+{
+    size_t n;
+    hz_kv *props = kafka_props(&cfg->kafka, &k->kafka.properties, NULL, 0, &n);
+    if (!props)
+        return hz_err(err, errlen, HZ_ENOMEM, "out of memory");
+    hz_kafka_sink_opts o = {0};
+    o.props = props;
+    o.nprops = n;
+    int rc = hz_kafka_sink_check(&o, err, errlen);
+    free(props);
+    return rc;
+}
+
+int hz_connectors_check(const hz_config *cfg, const hz_pipeline_conf *pc, char *err, size_t errlen)
+{
+    int rc = 0;
+    if (pc->source.kind == HZ_CFG_SOURCE_KAFKA) {
+        hz_kafka_source_opts o;
+        hz_kv *props;
+        rc = kafka_source_opts(cfg, pc, (const char *const *)pc->source.fields.values,
+                               (int)pc->source.fields.n_values, NULL, &o, &props, err, errlen);
+        if (!rc)
+            rc = hz_kafka_source_check(&o, err, errlen);
+        free(props);
+    }
+    for (size_t i = 0; !rc && i < pc->n_sinks; i++)
+        if (pc->sinks[i].kind == HZ_CFG_SINK_KAFKA)
+            rc = kafka_sink_check(cfg, &pc->sinks[i], err, errlen);
     return rc;
 }

@@ -24,4 +24,10 @@ int hz_source_from_config(const hz_config *cfg, const hz_pipeline_conf *pc, cons
 int hz_sink_from_config(const hz_config *cfg, const hz_cfg_sink *k, const hz_logger *log,
                         hz_sink **out, char *err, size_t errlen);
 
+/* Checks, without connecting, what opening pc's connectors would refuse later: the Kafka
+ * source's and sinks' merged properties through librdkafka (an unknown property, a bad
+ * value, an unsupported SASL mechanism, a TLS file it cannot read).  `horizond --check`,
+ * start and SIGHUP run it (service/runtime.c).  Returns 0 or HZ_EINVAL. */
+int hz_connectors_check(const hz_config *cfg, const hz_pipeline_conf *pc, char *err, size_t errlen);
+
 #endif

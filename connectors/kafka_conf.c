@@ -54,6 +54,35 @@ fail:
     return rc;
 }
 
+/* librdkafka's log lines of a throwaway handle: none. */
+static void quiet_log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
+{
+    (void)rk;
+    (void)level;
+    (void)fac;
+    (void)buf;
+}
+
+int hz_kafka_conf_try(rd_kafka_conf_t *conf, rd_kafka_type_t type, const char *what, char *err,
+                      size_t errlen)
+{
+    char es[512];
+    /* no broker to contact and no Kerberos ticket to renew: only the configuration is
+     * exercised (a client's SASL mechanism, TLS files and settings that depend on each
+     * other are checked by rd_kafka_new, not by rd_kafka_conf_set) */
+    rd_kafka_conf_set(conf, "bootstrap.servers", "", es, sizeof es);
+    rd_kafka_conf_set(conf, "sasl.kerberos.min.time.before.relogin", "0", es, sizeof es);
+    rd_kafka_conf_set_log_cb(conf, quiet_log_cb);
+    rd_kafka_t *rk = rd_kafka_new(type, conf, es, sizeof es);
+    if (!rk) {
+        rd_kafka_conf_destroy(conf);
+        return hz_err(err, errlen, HZ_EINVAL, "%s: librdkafka refuses the properties: %s", what,
+                      es);
+    }
+    rd_kafka_destroy_flags(rk, RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
+    return 0;
+}
+
 static const hz_logger *logger_of(const rd_kafka_t *rk)
 {
     const hz_logger *const *lp = rd_kafka_opaque(rk);

@@ -23,6 +23,13 @@ int hz_kafka_conf_new(const hz_kv *defaults, size_t ndefaults, const hz_kv *user
                       const hz_kv *forced, size_t nforced, rd_kafka_conf_t **out, char *err,
                       size_t errlen);
 
+/* Whether librdkafka would start a client of type with conf (consumed: destroyed in every
+ * case): rd_kafka_new on it with no broker to contact, then destroyed at once.  Catches
+ * what rd_kafka_conf_set lets through (an unknown SASL mechanism, a TLS file that cannot be
+ * read).  Returns 0 or HZ_EINVAL with librdkafka's message after "what: ". */
+int hz_kafka_conf_try(rd_kafka_conf_t *conf, rd_kafka_type_t type, const char *what, char *err,
+                      size_t errlen);
+
 /* Value of key among the user's pairs, or NULL. */
 const char *hz_kafka_conf_get(const hz_kv *user, size_t nuser, const char *key);
 

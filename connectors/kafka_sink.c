@@ -209,12 +209,20 @@ void hz_kafka_sink_stats_get(hz_sink *base, hz_kafka_sink_stats *out)
     *out = ((kafka_sink *)base)->stats;
 }
 
+static const hz_kv sink_forced[] = {{"enable.idempotence", "true"}, {"acks", "all"}};
+
+int hz_kafka_sink_check(const hz_kafka_sink_opts *o, char *err, size_t errlen)
+{
+    rd_kafka_conf_t *conf;
+    int rc = hz_kafka_conf_new(NULL, 0, o->props, o->nprops, sink_forced, 2, &conf, err, errlen);
+    return rc ? rc : hz_kafka_conf_try(conf, RD_KAFKA_PRODUCER, "kafka sink", err, errlen);
+}
+
 int hz_kafka_sink_new(const hz_kafka_sink_opts *o, hz_sink **out, char *err, size_t errlen)
 {
     *out = NULL;
-    static const hz_kv forced[] = {{"enable.idempotence", "true"}, {"acks", "all"}};
     rd_kafka_conf_t *conf;
-    int rc = hz_kafka_conf_new(NULL, 0, o->props, o->nprops, forced, 2, &conf, err, errlen);
+    int rc = hz_kafka_conf_new(NULL, 0, o->props, o->nprops, sink_forced, 2, &conf, err, errlen);
     if (rc)
         return rc;
     kafka_sink *k = calloc(1, sizeof *k);

@@ -29,6 +29,10 @@ typedef struct hz_kafka_sink_opts {
  * HZ_EINVAL (bad property, naming it) / HZ_EKAFKA. */
 int hz_kafka_sink_new(const hz_kafka_sink_opts *o, hz_sink **out, char *err, size_t errlen);
 
+/* The properties hz_kafka_sink_new would use, through librdkafka without a producer that
+ * connects (hz_kafka_conf_try).  Returns 0 or HZ_EINVAL. */
+int hz_kafka_sink_check(const hz_kafka_sink_opts *o, char *err, size_t errlen);
+
 typedef struct hz_kafka_sink_stats {
     uint64_t queued, delivered, failed, queue_full_retries;
 } hz_kafka_sink_stats;

@@ -594,9 +594,10 @@ void hz_kafka_source_stats_get(hz_source *base, hz_kafka_source_stats *out)
         out->assigned += s->parts[p].assigned;
 }
 
-int hz_kafka_source_new(const hz_kafka_source_opts *o, hz_source **out, char *err, size_t errlen)
+/* The options' checks and the consumer's librdkafka configuration (*conf, the caller's). */
+static int source_conf(const hz_kafka_source_opts *o, rd_kafka_conf_t **conf, char *err,
+                       size_t errlen)
 {
-    *out = NULL;
     if (!o->topic || !*o->topic)
         return hz_err(err, errlen, HZ_EINVAL, "kafka source: no topic given");
     if (!hz_kafka_conf_get(o->props, o->nprops, "group.id"))
@@ -607,8 +608,25 @@ int hz_kafka_source_new(const hz_kafka_source_opts *o, hz_source **out, char *er
     static const hz_kv defaults[] = {{"auto.offset.reset", "earliest"}};
     static const hz_kv forced[] = {{"enable.auto.commit", "false"},
                                    {"enable.auto.offset.store", "false"}};
+    return hz_kafka_conf_new(defaults, 1, o->props, o->nprops, forced, 2, conf, err, errlen);
+}
+
+int hz_kafka_source_check(const hz_kafka_source_opts *o, char *err, size_t errlen)
+{
     rd_kafka_conf_t *conf;
-    rc = hz_kafka_conf_new(defaults, 1, o->props, o->nprops, forced, 2, &conf, err, errlen);
+    int rc = source_conf(o, &conf, err, errlen);
+    if (rc)
+        return rc;
+    char what[300];
+    snprintf(what, sizeof what, "kafka source %s", o->topic);
+    return hz_kafka_conf_try(conf, RD_KAFKA_CONSUMER, what, err, errlen);
+}
+
+int hz_kafka_source_new(const hz_kafka_source_opts *o, hz_source **out, char *err, size_t errlen)
+{
+    *out = NULL;
+    rd_kafka_conf_t *conf;
+    int rc = source_conf(o, &conf, err, errlen);
     if (rc)
         return rc;
     kafka_source *s = calloc(1, sizeof *s);

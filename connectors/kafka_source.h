@@ -73,6 +73,10 @@ typedef struct hz_kafka_rebuild {
  * message naming it; missing group.id; bad mapping) / HZ_EKAFKA. */
 int hz_kafka_source_new(const hz_kafka_source_opts *o, hz_source **out, char *err, size_t errlen);
 
+/* What hz_kafka_source_new checks of o, without a consumer that connects: the mapping, the
+ * properties through librdkafka (hz_kafka_conf_try).  Returns 0 or HZ_EINVAL. */
+int hz_kafka_source_check(const hz_kafka_source_opts *o, char *err, size_t errlen);
+
 /* The highest position per partition covered by the last poll, readings and dead letters
  * alike: what to ack once everything derived from that batch is durable.  *out is owned by
  * the source and valid until the next poll.  Returns the count. */

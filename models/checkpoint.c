@@ -3,6 +3,7 @@
 #include "models/checkpoint.h"
 
 #include <jansson.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -65,9 +66,29 @@ int hz_model_conf_from_json(const char *json, hz_model_conf *c, char *err, size_
     return 0;
 }
 
+/* Every parameter of m finite (a NaN or Inf weight makes every forecast NaN). */
+static int check_finite(const hz_model *m, const char *path, char *err, size_t errlen)
+{
+    const hz_params *p = &m->params;
+    for (size_t i = 0; i < p->len; i++) {
+        const hz_tensor *t = p->t[i];
+        for (int64_t k = 0; k < t->n; k++)
+            if (!isfinite(t->data[k]))
+                return hz_err(err, errlen, HZ_EFORMAT,
+                              "%s: tensor '%s' holds a non-finite weight (%g at element %lld)",
+                              path, t->name, (double)t->data[k], (long long)k);
+    }
+    return 0;
+}
+
 int hz_ckpt_save(const hz_model *m, const char *path, const char *const (*meta)[2], int n_meta,
                  const hz_ckpt_extra *extra, int n_extra, char *err, size_t errlen)
 {
+    /* a diverged training must not leave a file that forecasts NaN (nor rename one over the
+     * served checkpoint: the daemon's retrain writes <checkpoint>.next first) */
+    int frc = check_finite(m, path, err, errlen);
+    if (frc)
+        return frc;
     hz_st_writer *w = hz_st_writer_new();
     if (!w)
         return hz_err(err, errlen, HZ_ENOMEM, "%s: out of memory", path);
@@ -143,6 +164,45 @@ int hz_ckpt_load_weights(hz_model *m, const hz_st_file *f, char *err, size_t err
     return 0;
 }
 
+/* The sizes a "config" may claim, checked against the file before the model is allocated:
+ * every width (d_model, d_ff, variables) is a dimension of some tensor of the file, so none
+ * exceeds the file's largest dimension; a layer count is at most the number of tensors; the
+ * window lengths are at most HZ_CKPT_MAX_LEN (iTransformer's embedding has seq_len columns,
+ * Informer allocates a positional table of seq_len rows). */
+static int check_conf_bounds(const hz_model_conf *c, const hz_st_file *f, char *err, size_t errlen)
+{
+    int64_t maxdim = 1;
+    size_t nt = hz_st_count(f);
+    for (size_t i = 0; i < nt; i++) {
+        const hz_st_tensor *t = hz_st_at(f, i);
+        for (int d = 0; d < t->ndim; d++)
+            if (t->shape[d] > maxdim)
+                maxdim = t->shape[d];
+    }
+    const struct {
+        const char *name;
+        int v;
+        int64_t max;
+    } b[] = {{"seq_len", c->seq_len, HZ_CKPT_MAX_LEN},
+             {"label_len", c->label_len, HZ_CKPT_MAX_LEN},
+             {"pred_len", c->pred_len, HZ_CKPT_MAX_LEN},
+             {"enc_in", c->enc_in, HZ_CKPT_MAX_LEN},
+             {"c_out", c->c_out, HZ_CKPT_MAX_LEN},
+             {"n_marks", c->n_marks, HZ_CKPT_MAX_LEN},
+             {"d_model", c->d_model, maxdim},
+             {"d_ff", c->d_ff, maxdim},
+             {"n_heads", c->n_heads, maxdim},
+             {"e_layers", c->e_layers, (int64_t)nt},
+             {"d_layers", c->d_layers, (int64_t)nt}};
+    for (size_t i = 0; i < sizeof b / sizeof *b; i++)
+        if (b[i].v < 0 || b[i].v > b[i].max)
+            return hz_err(err, errlen, HZ_EFORMAT,
+                          "%s: \"config\" claims %s %d, beyond what the file's tensors can hold "
+                          "(at most %lld); refused before allocating",
+                          hz_st_path(f), b[i].name, b[i].v, (long long)b[i].max);
+    return 0;
+}
+
 int hz_ckpt_load(const char *path, hz_model **out, hz_st_file **file_out, char *err, size_t errlen)
 {
     *out = NULL;
@@ -160,9 +220,12 @@ int hz_ckpt_load(const char *path, hz_model **out, hz_st_file **file_out, char *
                     "%s: no \"config\" in __metadata__; not a horizon checkpoint", path);
     } else if ((rc = hz_model_conf_from_json(conf_json, &conf, sub, sizeof sub))) {
         hz_err(err, errlen, rc, "%s: %s", path, sub);
+    } else if ((rc = check_conf_bounds(&conf, f, err, errlen))) {
+        /* refused before hz_model_create allocates */
     } else if ((rc = hz_model_create(&conf, out, sub, sizeof sub))) {
         hz_err(err, errlen, rc, "%s: %s", path, sub);
-    } else if ((rc = hz_ckpt_load_weights(*out, f, err, errlen))) {
+    } else if ((rc = hz_ckpt_load_weights(*out, f, err, errlen)) ||
+               (rc = check_finite(*out, path, err, errlen))) {
         hz_model_free(*out);
         *out = NULL;
     }

@@ -20,7 +20,8 @@ typedef struct hz_ckpt_extra {
     const float *data;
 } hz_ckpt_extra;
 
-/* Writes m to path atomically.  meta: n_meta (key, value) string pairs; extra: n_extra
+/* Writes m to path atomically; refuses (HZ_EFORMAT, nothing written) a model with a NaN or
+ * infinite weight.  meta: n_meta (key, value) string pairs; extra: n_extra
  * tensors; all borrowed. */
 int hz_ckpt_save(const hz_model *m, const char *path, const char *const (*meta)[2], int n_meta,
                  const hz_ckpt_extra *extra, int n_extra, char *err, size_t errlen);
@@ -28,7 +29,11 @@ int hz_ckpt_save(const hz_model *m, const char *path, const char *const (*meta)[
 /* Opens path, rebuilds the model from its "config" metadata and loads its weights.
  * On success *out owns the model and, when file_out is not NULL, *file_out the open file
  * (for hz_st_meta; close it with hz_st_close).  Refuses a missing "config", an unknown kind,
- * a missing tensor, a dtype other than F32 and a shape that does not match the model. */
+ * a missing tensor, a dtype other than F32 and a shape that does not match the model; a
+ * "config" whose sizes the file's tensors cannot hold (a window length beyond
+ * HZ_CKPT_MAX_LEN, a width beyond the file's largest tensor dimension), before allocating;
+ * and a weight that is NaN or infinite. */
+#define HZ_CKPT_MAX_LEN 65536
 int hz_ckpt_load(const char *path, hz_model **out, hz_st_file **file_out, char *err, size_t errlen);
 
 /* Copies every parameter and buffer of m from f, by name.  Strict: a tensor m needs but f

@@ -775,6 +775,27 @@ int hz_forecaster_new(const hz_config *cfg, const hz_pipeline_conf *pc, const ch
     return 0;
 }
 
+int hz_forecaster_check_model(const hz_config *cfg, const hz_pipeline_conf *pc,
+                              const char *const *vars, int nvars, char *err, size_t errlen)
+{
+    if (pc->model.train.train_on_start && access(pc->model.checkpoint, F_OK) != 0)
+        return 0; /* trained when the pipeline starts */
+    hz_forecaster *p = calloc(1, sizeof *p);
+    if (!p)
+        return hz_err(err, errlen, HZ_ENOMEM, "out of memory");
+    /* the warnings of open_model are the start's to log, not the check's */
+    static const hz_logger quiet = {NULL, NULL, HZ_LOG_ERR};
+    p->cfg = cfg;
+    p->pc = pc;
+    p->log = &quiet;
+    p->vars = vars;
+    p->nvars = nvars;
+    p->period = pc->window.period_ms;
+    int rc = open_model(p, NULL, err, errlen);
+    hz_forecaster_free(p);
+    return rc;
+}
+
 void hz_forecaster_free(hz_forecaster *p)
 {
     if (!p)

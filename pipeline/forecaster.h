@@ -60,6 +60,13 @@ int hz_forecaster_new(const hz_config *cfg, const hz_pipeline_conf *pc, const ch
                       size_t errlen);
 void hz_forecaster_free(hz_forecaster *f);
 
+/* What hz_forecaster_new checks of pc's checkpoint, without training or buffers: it exists
+ * (or model.train.train_on_start will train it), loads (hz_ckpt_load: finite weights,
+ * shapes bounded by the file), and matches the pipeline (lookback, horizon, variables of
+ * source.fields.values, features).  Returns 0 or HZ_E* with hz_forecaster_new's message. */
+int hz_forecaster_check_model(const hz_config *cfg, const hz_pipeline_conf *pc,
+                              const char *const *vars, int nvars, char *err, size_t errlen);
+
 /* Pops every ready series of ws and copies its window, as it is now, into the batch; a full
  * batch is forecast at once and handed to emit.  Windows with a missing value (fill: none)
  * or not yet full are skipped (counted).  Returns 0 or HZ_E*. */

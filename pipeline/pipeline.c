@@ -693,6 +693,21 @@ fail:
     return rc;
 }
 
+int hz_pipeline_check(const hz_config *cfg, const hz_pipeline_conf *pc, int what, char *err,
+                      size_t errlen)
+{
+    char e2[HZ_ERRLEN];
+    int rc = 0;
+    if (what & HZ_CHECK_CONNECTORS)
+        rc = hz_connectors_check(cfg, pc, e2, sizeof e2);
+    if (!rc && (what & HZ_CHECK_MODEL))
+        rc = hz_forecaster_check_model(cfg, pc, (const char *const *)pc->source.fields.values,
+                                       (int)pc->source.fields.n_values, e2, sizeof e2);
+    if (rc)
+        prefixed(err, errlen, pc->name, e2);
+    return rc;
+}
+
 /* ---- scheduled retraining */
 
 static void *retrain_main(void *arg)

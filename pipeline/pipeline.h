@@ -72,6 +72,16 @@ int hz_pipeline_new(const hz_config *cfg, const hz_pipeline_conf *pc, hz_metrics
                     const hz_logger *log, const hz_train_hooks *hooks, hz_pipeline **out, char *err,
                     size_t errlen);
 
+/* Checks, without opening anything that lasts, what hz_pipeline_new would refuse for a
+ * reason in the file: the Kafka properties through librdkafka (hz_connectors_check; what &
+ * HZ_CHECK_CONNECTORS) and the checkpoint (what & HZ_CHECK_MODEL) (hz_forecaster_check: present or
+ * trained at start, loads, matches the window and variables).  `horizond --check`, start and SIGHUP
+ * run it before a pipeline is replaced (service/runtime.h).  Returns 0 or HZ_E* with a message
+ * naming the pipeline. */
+enum { HZ_CHECK_CONNECTORS = 1, HZ_CHECK_MODEL = 2 }; /* what: either or both */
+int hz_pipeline_check(const hz_config *cfg, const hz_pipeline_conf *pc, int what, char *err,
+                      size_t errlen);
+
 /* One delivery cycle (see above).  Returns the number of records handled (0: idle) or a
  * negative HZ_E* when the pipeline cannot go on (source failure, a sink that would not
  * flush: nothing of the cycle was acknowledged; restart the pipeline to replay it). */

@@ -1,7 +1,9 @@
 /* main.c — horizond, the daemon (docs/ARCHITECTURE.md): `horizond -c FILE` runs every
  * pipeline of the file (service/runtime.h) until SIGTERM/SIGINT, reloading it on SIGHUP;
- * `--check` validates the file; `--dump-schema` prints the configuration reference
- * (docs/CONFIG.md).  The signal handlers only set flags; the event loop acts on them. */
+ * `--check` validates the file as start and SIGHUP do (hz_runtime_load: the file, and what
+ * its pipelines need to run — checkpoints, Kafka properties, the metrics address); `--dump-schema`
+ * prints the configuration reference (docs/CONFIG.md).  The signal handlers only set flags; the
+ * event loop acts on them. */
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -32,7 +34,8 @@ static void usage(FILE *f)
                "       horizond --dump-schema\n"
                "\n"
                "  -c FILE        configuration file (see docs/CONFIG.md); runs its pipelines\n"
-               "  --check        validate the configuration and exit\n"
+               "  --check        validate the configuration as start and SIGHUP do (the file,\n"
+               "                 metrics address, Kafka properties, every checkpoint) and exit\n"
                "  --dump-schema  print the configuration reference (markdown) and exit\n"
                "\n"
                "Signals: SIGHUP reloads FILE (changed pipelines restart), SIGTERM/SIGINT drain\n"
@@ -70,7 +73,7 @@ int main(int argc, char **argv)
     }
     char err[HZ_ERRLEN];
     hz_config *cfg = NULL;
-    if (hz_config_load(file, &cfg, err, sizeof err)) {
+    if (hz_runtime_load(file, &cfg, err, sizeof err)) {
         fprintf(stderr, "horizond: %s\n", err);
         return 1;
     }

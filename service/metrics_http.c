@@ -18,6 +18,13 @@
 
 /* ---- HTTP */
 
+/* Connections served at once, and the seconds an idle one is kept: a scraper or probe
+ * needs one for milliseconds, so a few hundred idle sockets (a hung client, a scan) leave
+ * room, and each is closed after CONN_IDLE_S (test_metrics.c, test_idle_connections). */
+#define CONN_LIMIT  512
+#define CONN_IDLE_S 5
+#define BACKLOG     128
+
 #if MHD_VERSION >= 0x00097002
 typedef enum MHD_Result mhd_ret;
 #else
@@ -133,6 +140,47 @@ static int split_addr(const char *listen, char *host, size_t hostlen, char *port
     return 0;
 }
 
+/* Resolves listen_addr into *ai (freeaddrinfo) and refuses a non-loopback address unless
+ * allow_public. */
+static int resolve(const char *listen_addr, int allow_public, struct addrinfo **ai, char *err,
+                   size_t errlen)
+{
+    char host[256], port[8];
+    int rc = split_addr(listen_addr, host, sizeof host, port, sizeof port, err, errlen);
+    if (rc)
+        return rc;
+    struct addrinfo hints = {0};
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_NUMERICSERV;
+    *ai = NULL;
+    int g = getaddrinfo(host, port, &hints, ai);
+    if (g != 0 || !*ai)
+        return hz_err(err, errlen, HZ_EINVAL, "metrics.listen \"%s\": cannot resolve \"%s\": %s",
+                      listen_addr, host, gai_strerror(g));
+    if (!allow_public && !is_loopback((*ai)->ai_addr)) {
+        freeaddrinfo(*ai);
+        *ai = NULL;
+        return hz_err(err, errlen, HZ_EINVAL,
+                      "metrics.listen \"%s\": not a loopback address; the metrics endpoint has "
+                      "no authentication (put a proxy in front, or set metrics.allow_public: "
+                      "true)",
+                      listen_addr);
+    }
+    return 0;
+}
+
+int hz_metrics_listen_check(const char *listen_addr, int allow_public, char *err, size_t errlen)
+{
+    struct addrinfo *ai = NULL;
+    if (!listen_addr || !*listen_addr)
+        return 0; /* the default, or disabled */
+    int rc = resolve(listen_addr, allow_public, &ai, err, errlen);
+    if (ai)
+        freeaddrinfo(ai);
+    return rc;
+}
+
 int hz_metrics_serve(hz_metrics *m, const char *listen_addr, int allow_public, hz_health_fn health,
                      void *opaque, hz_metrics_server **out, char *err, size_t errlen)
 {
@@ -143,25 +191,10 @@ int hz_metrics_serve(hz_metrics *m, const char *listen_addr, int allow_public, h
     if (!*listen_addr)
         return hz_err(err, errlen, HZ_EINVAL,
                       "metrics.listen is empty (metrics disabled): no server to start");
-    char host[256], port[8];
-    int rc = split_addr(listen_addr, host, sizeof host, port, sizeof port, err, errlen);
+    struct addrinfo *ai = NULL;
+    int rc = resolve(listen_addr, allow_public, &ai, err, errlen);
     if (rc)
         return rc;
-    struct addrinfo hints = {0}, *ai = NULL;
-    hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype = SOCK_STREAM;
-    hints.ai_flags = AI_NUMERICSERV;
-    int g = getaddrinfo(host, port, &hints, &ai);
-    if (g != 0 || !ai)
-        return hz_err(err, errlen, HZ_EINVAL, "metrics.listen \"%s\": cannot resolve \"%s\": %s",
-                      listen_addr, host, gai_strerror(g));
-    if (!allow_public && !is_loopback(ai->ai_addr)) {
-        freeaddrinfo(ai);
-        return hz_err(err, errlen, HZ_EINVAL,
-                      "metrics.listen \"%s\": not a loopback address; the metrics endpoint has "
-                      "no authentication (put a proxy in front, or allow it explicitly)",
-                      listen_addr);
-    }
     int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0) {
         rc = hz_err(err, errlen, HZ_EIO, "metrics.listen \"%s\": socket: %s", listen_addr,
@@ -173,7 +206,7 @@ int hz_metrics_serve(hz_metrics *m, const char *listen_addr, int allow_public, h
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
     if (ai->ai_family == AF_INET6)
         setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
-    if (bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 || listen(fd, 64) != 0) {
+    if (bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 || listen(fd, BACKLOG) != 0) {
         rc = hz_err(err, errlen, HZ_EIO, "metrics.listen \"%s\": bind: %s", listen_addr,
                     strerror(errno));
         freeaddrinfo(ai);
@@ -197,11 +230,13 @@ int hz_metrics_serve(hz_metrics *m, const char *listen_addr, int allow_public, h
     s->health = health;
     s->opaque = opaque;
     s->port = bound_port;
-    /* The listen socket is handed over: MHD closes it in MHD_stop_daemon. */
-    s->d =
-        MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO, 0, NULL, NULL, handle, s,
-                         MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_CONNECTION_LIMIT, (unsigned)32,
-                         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)10, MHD_OPTION_END);
+    /* The listen socket is handed over: MHD closes it in MHD_stop_daemon.  One polling
+     * thread (epoll) serves every connection; idle ones cannot starve /healthz: room for
+     * CONN_LIMIT of them, each closed after CONN_IDLE_S without a byte. */
+    s->d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO, 0, NULL, NULL, handle,
+                            s, MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_CONNECTION_LIMIT,
+                            (unsigned)CONN_LIMIT, MHD_OPTION_CONNECTION_TIMEOUT,
+                            (unsigned)CONN_IDLE_S, MHD_OPTION_END);
     if (!s->d) {
         close(fd);
         free(s);

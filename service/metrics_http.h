@@ -22,13 +22,19 @@ typedef struct hz_metrics_server hz_metrics_server;
  *   GET /metrics  200 text/plain; version=0.0.4
  *   GET /healthz  200 "ok" or 503 with the callback's reason (no callback: always ok)
  *   other paths   404;  methods other than GET/HEAD  405 with Allow: GET, HEAD
- * The address is bound exactly as given; a non-loopback address is refused (HZ_EINVAL)
- * unless allow_public is nonzero, since the endpoint has no authentication.  The server
- * runs in libmicrohttpd's own thread; m and opaque must outlive it.  On success *out owns
+ * One polling thread serves up to 512 connections and closes one idle for 5 s, so idle
+ * clients cannot starve /healthz.  The address is bound exactly as given; a non-loopback address is
+ * refused (HZ_EINVAL) unless allow_public is nonzero, since the endpoint has no authentication. The
+ * server runs in libmicrohttpd's own thread; m and opaque must outlive it.  On success *out owns
  * the server (free with hz_metrics_server_free).  Returns 0, HZ_EINVAL (bad address),
  * HZ_EIO (bind/listen/start failed: the message names the address and errno) or HZ_ENOMEM. */
 int hz_metrics_serve(hz_metrics *m, const char *listen, int allow_public, hz_health_fn health,
                      void *opaque, hz_metrics_server **out, char *err, size_t errlen);
+
+/* The address check of hz_metrics_serve without binding (`horizond --check`, start and
+ * SIGHUP, service/runtime.c): the address parses, resolves and is loopback unless
+ * allow_public.  NULL or "" (default, disabled) pass.  Returns 0 or HZ_EINVAL. */
+int hz_metrics_listen_check(const char *listen, int allow_public, char *err, size_t errlen);
 
 /* The TCP port actually bound (useful after port 0). */
 int hz_metrics_server_port(const hz_metrics_server *s);

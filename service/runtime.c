@@ -60,6 +60,10 @@ struct rt {
     int64_t last_extend;    /* last EXTEND_TIMEOUT_USEC sent (a train_on_start training) */
     int64_t last_status;    /* when the last STATUS= line went out (the loop's start at first) */
     uint64_t last_readings, last_forecasts;
+    /* what the STATUS= line says of the last SIGHUP when it was not applied whole ("last
+     * reload refused: why", or that a pipeline kept its previous settings); "" otherwise */
+    char reload_note[HZ_ERRLEN];
+    hz_metric *m_reload_ok, *m_reload_refused; /* horizon_config_reloads_total{result} */
     cron_job cron[N_CRON];
 };
 
@@ -170,16 +174,72 @@ static void collect_cfgs(rt *r)
     r->n_cfgs = k;
 }
 
-/* SIGHUP: loads the file again and restarts, starts or stops the pipelines it changed. */
+int hz_runtime_check(const hz_config *cfg, char *err, size_t errlen)
+{
+    int rc = hz_metrics_listen_check(cfg->metrics.listen, cfg->metrics.allow_public, err, errlen);
+    /* every pipeline's connectors first: a missing checkpoint does not hide a bad property */
+    for (size_t i = 0; !rc && i < cfg->n_pipelines; i++)
+        rc = hz_pipeline_check(cfg, &cfg->pipelines[i], HZ_CHECK_CONNECTORS, err, errlen);
+    for (size_t i = 0; !rc && i < cfg->n_pipelines; i++)
+        rc = hz_pipeline_check(cfg, &cfg->pipelines[i], HZ_CHECK_MODEL, err, errlen);
+    return rc;
+}
+
+int hz_runtime_load(const char *path, hz_config **out, char *err, size_t errlen)
+{
+    int rc = hz_config_load(path, out, err, errlen);
+    if (!rc && (rc = hz_runtime_check(*out, err, errlen))) {
+        hz_config_free(*out);
+        *out = NULL;
+    }
+    return rc;
+}
+
+/* A SIGHUP whose file is refused: logged, kept for the STATUS= line (job_status) and
+ * counted in horizon_config_reloads_total{result="refused"}; nothing running changes. */
+static void reload_refused(rt *r, const char *why)
+{
+    hz_log(&r->log, HZ_LOG_ERR, "reload refused, keeping the running configuration: %s", why);
+    snprintf(r->reload_note, sizeof r->reload_note, "last reload refused: %.480s", why);
+    hz_metrics_inc(r->m_reload_refused);
+    r->cron[2].last_run = hz_mono_ns() - STATUS_NS; /* the STATUS= line says so at once */
+}
+
+/* A changed pipeline whose new settings passed the check but did not start (a reason outside
+ * the file: its database locked, a disk full): its previous settings prev start again, so a
+ * reload never leaves less running, and the STATUS= line says so.  When those do not start
+ * either, the new settings stay in the slot, retried every RETRY_NS. */
+static void keep_previous(rt *r, slot *s, const hz_pipeline_conf *prev)
+{
+    const hz_pipeline_conf *npc = s->pc;
+    s->pc = prev;
+    start_slot(r, s);
+    if (!s->p) {
+        s->pc = npc;
+        return;
+    }
+    hz_log(&r->log, HZ_LOG_ERR,
+           "reload: pipeline %s did not start on its new settings; running its previous ones "
+           "(the next SIGHUP tries the file again)",
+           npc->name);
+    snprintf(r->reload_note, sizeof r->reload_note,
+             "last reload: pipeline %.200s kept its previous settings (see the log)", npc->name);
+}
+
+/* SIGHUP: loads and checks the file again (hz_runtime_load: every pipeline's checkpoint
+ * loads and matches, Kafka properties, listener), and only then restarts, starts or stops
+ * the pipelines it changed.  A refused file leaves everything running as it was. */
 static void reload(rt *r)
 {
     char err[HZ_ERRLEN];
     hz_config *nc;
     hz_log(&r->log, HZ_LOG_NOTICE, "SIGHUP: reloading %s", r->cfg->path);
-    if (hz_config_load(r->cfg->path, &nc, err, sizeof err)) {
-        hz_log(&r->log, HZ_LOG_ERR, "reload refused, keeping the running configuration: %s", err);
+    if (hz_runtime_load(r->cfg->path, &nc, err, sizeof err)) {
+        reload_refused(r, err);
         return;
     }
+    r->reload_note[0] = '\0';
+    hz_metrics_inc(r->m_reload_ok);
     hz_notify_reloading(&r->notify, NULL, 0);
     hz_config **cf = realloc(r->cfgs, (r->n_cfgs + 1) * sizeof *cf);
     slot *ns = calloc(nc->n_pipelines + 1, sizeof *ns);
@@ -211,9 +271,11 @@ static void reload(rt *r)
             old->pc = NULL; /* moved */
             continue;
         }
+        const hz_pipeline_conf *prev = NULL;
         if (old) {
             hz_log(&r->log, HZ_LOG_INFO, "reload: pipeline %s changed; restarting it", npc->name);
             stop_slot(r, old, nc->shutdown_timeout_ms);
+            prev = old->pc;
             old->pc = NULL;
         } else {
             hz_log(&r->log, HZ_LOG_INFO, "reload: pipeline %s added", npc->name);
@@ -221,6 +283,8 @@ static void reload(rt *r)
         ns[i].pc = npc;
         r->cfg = nc; /* so cfg_of finds the new config for npc */
         start_slot(r, &ns[i]);
+        if (!ns[i].p && prev && !atomic_load(r->stop))
+            keep_previous(r, &ns[i], prev);
     }
     for (size_t j = 0; j < r->n_slots; j++)
         if (r->slots[j].pc) {
@@ -285,9 +349,10 @@ static void job_status(rt *r, int64_t now)
     r->last_forecasts = fc;
     hz_notify_status(&r->notify, NULL, 0,
                      "%d/%zu pipelines; %.0f readings/s, %.0f forecasts/s; %llu series, %llu "
-                     "forecasts, %llu anomalies",
+                     "forecasts, %llu anomalies%s%.300s",
                      running, r->n_slots, rps, fps, (unsigned long long)series,
-                     (unsigned long long)fc, (unsigned long long)an);
+                     (unsigned long long)fc, (unsigned long long)an, r->reload_note[0] ? "; " : "",
+                     r->reload_note);
 }
 
 /* Pings systemd's watchdog (WATCHDOG=1). */
@@ -380,12 +445,21 @@ static int rt_init(rt *r, hz_config *cfg, const atomic_int *stop, char *err, siz
     r->cfgs[r->n_cfgs++] = cfg;
     r->log.max_level = cfg->log_level;
     int rc;
+    static const char *const result[] = {"result", NULL};
+    static const char *const ok[] = {"ok", NULL}, *const refused[] = {"refused", NULL};
     if ((rc = hz_notify_init(&r->notify, err, errlen)) ||
-        (rc = hz_metrics_declare_std(r->metrics, err, errlen)))
+        (rc = hz_metrics_declare_std(r->metrics, err, errlen)) ||
+        (rc = hz_metrics_declare(r->metrics, "horizon_config_reloads_total", HZ_METRIC_COUNTER,
+                                 "SIGHUP reloads by result: ok (applied), refused (the running "
+                                 "configuration kept).",
+                                 result, NULL, 0, err, errlen)))
         return rc;
+    r->m_reload_ok = hz_metrics_get(r->metrics, "horizon_config_reloads_total", ok, NULL, 0);
+    r->m_reload_refused =
+        hz_metrics_get(r->metrics, "horizon_config_reloads_total", refused, NULL, 0);
     if (cfg->metrics.listen && *cfg->metrics.listen) {
-        if ((rc = hz_metrics_serve(r->metrics, cfg->metrics.listen, 0, health, r, &r->srv, err,
-                                   errlen)))
+        if ((rc = hz_metrics_serve(r->metrics, cfg->metrics.listen, cfg->metrics.allow_public,
+                                   health, r, &r->srv, err, errlen)))
             return rc;
         hz_log(&r->log, HZ_LOG_INFO, "metrics on http://%s/metrics (port %d)", cfg->metrics.listen,
                hz_metrics_server_port(r->srv));

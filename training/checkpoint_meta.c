@@ -3,6 +3,7 @@
 #include "training/checkpoint_meta.h"
 
 #include <jansson.h>
+#include <math.h>
 #include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -52,6 +53,20 @@ char *hz_meta_scaler_json(const hz_scaler *s)
     return r;
 }
 
+/* A scaler divides by std: each must be finite and positive, each mean finite (training
+ * writes std 1 for a constant variable, training/dataset.c). */
+static int check_scaler(const hz_scaler *s, char *const *names, const char *path, char *err,
+                        size_t errlen)
+{
+    for (int i = 0; i < s->cols; i++)
+        if (!isfinite(s->mean[i]) || !isfinite(s->std[i]) || s->std[i] <= 0)
+            return hz_err(err, errlen, HZ_EFORMAT,
+                          "%s: metadata \"scaler\" of variable %s has mean %g and std %g (the "
+                          "mean must be finite, the std finite and positive)",
+                          path, names[i], s->mean[i], s->std[i]);
+    return 0;
+}
+
 int hz_meta_scaler_parse(const hz_st_file *f, hz_scaler *s, char ***names, int *n_names, char *err,
                          size_t errlen)
 {
@@ -82,6 +97,12 @@ int hz_meta_scaler_parse(const hz_st_file *f, hz_scaler *s, char ***names, int *
             (*names)[i] = strdup(nm ? nm : "?");
         }
         *n_names = n;
+        rc = check_scaler(s, *names, hz_st_path(f), err, errlen);
+        if (rc) {
+            hz_names_free(*names, n);
+            *names = NULL;
+            *n_names = 0;
+        }
     }
     json_decref(v);
     json_decref(sc);
@@ -121,7 +142,8 @@ void hz_series_stats_free(hz_series_stats *s)
 }
 
 /* Row i of a [n][cols] JSON array of numbers into out; 0 or -1 when malformed. */
-static int num_row(json_t *a, size_t i, int cols, double *out)
+/* Row i of a, cols finite numbers (positive ones when positive: a std). */
+static int num_row(json_t *a, size_t i, int cols, double *out, int positive)
 {
     json_t *r = json_array_get(a, i);
     if (!json_is_array(r) || (int)json_array_size(r) != cols)
@@ -131,6 +153,8 @@ static int num_row(json_t *a, size_t i, int cols, double *out)
         if (!json_is_number(v))
             return -1;
         out[c] = json_number_value(v);
+        if (!isfinite(out[c]) || (positive && out[c] <= 0))
+            return -1;
     }
     return 0;
 }
@@ -180,8 +204,8 @@ int hz_meta_series_parse(const hz_st_file *f, int cols, hz_series_stats *s, char
         rc = HZ_ENOMEM;
     for (size_t i = 0; i < n && !rc; i++) {
         const char *id = json_string_value(json_array_get(a, i));
-        if (!id || num_row(m, i, cols, s->mean + i * cols) ||
-            num_row(sd, i, cols, s->std + i * cols))
+        if (!id || num_row(m, i, cols, s->mean + i * cols, 0) ||
+            num_row(sd, i, cols, s->std + i * cols, 1))
             rc = HZ_EFORMAT;
         else if (!(s->ids[i] = strdup(id)))
             rc = HZ_ENOMEM;

@@ -9,7 +9,8 @@
 #include "models/safetensors.h"
 #include "training/dataset.h"
 
-/* Checkpoint metadata (all JSON text): "variables", "scaler" {"mean","std"}, "period_ms",
+/* Checkpoint metadata (all JSON text): "variables", "scaler" {"mean","std"} (each mean finite,
+ * each std finite and positive, else HZ_EFORMAT), "period_ms",
  * "n_marks".  Parsing fills names (caller frees with hz_names_free) and the scaler. */
 int hz_meta_scaler_parse(const hz_st_file *f, hz_scaler *s, char ***names, int *n_names, char *err,
                          size_t errlen);
@@ -31,7 +32,7 @@ typedef struct hz_series_stats {
 char *hz_meta_series_json(char *const *ids, const hz_scaler *sc, int n);
 /* Reads f's "series_scaler" into s (sorted by id; free with hz_series_stats_free).  A
  * checkpoint without one (not pooled) gives s->n = 0 and returns 0.  HZ_EFORMAT when it is
- * malformed or its variable count is not cols. */
+ * malformed (a std not finite and positive included) or its variable count is not cols. */
 int hz_meta_series_parse(const hz_st_file *f, int cols, hz_series_stats *s, char *err,
                          size_t errlen);
 /* The index of series id in s, or -1 (binary search). */

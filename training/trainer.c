@@ -327,7 +327,7 @@ static int run_prepare(run *r, char *err, size_t errlen)
         hz_par_set_threads(p->model.train.threads); /* and the engine's own loops */
     }
     r->tc = train_conf_of(p, o);
-    hz_train_state_path(r->ckpt, r->state, sizeof r->state);
+    hz_train_state_path(o->base ? o->base : r->ckpt, r->state, sizeof r->state);
     if (o->keep_state) {
         make_parent_dirs(r->ckpt);
         r->tc.state_path = r->state;
@@ -635,6 +635,26 @@ static void run_free(run *r)
     hz_pool_free(&r->pool);
 }
 
+/* A Kafka pipeline trains on what its SQLite sink stored, not on the topic: says which file,
+ * table and rows, so a training on a daemon's configuration is never a silent surprise. */
+static void say_history(const run *r, const hz_pipeline_conf *pc)
+{
+    if (pc->source.kind != HZ_CFG_SOURCE_KAFKA)
+        return;
+    const hz_table *t = r->t0;
+    if (r->pooled)
+        say(r->o->log,
+            "pipeline %s reads Kafka topic %s: training on the readings stored in %s, table "
+            "readings, every series (%d of them)",
+            pc->name, pc->source.kafka.topic, r->p->source.sqlite.path, r->pool.n);
+    else
+        say(r->o->log,
+            "pipeline %s reads Kafka topic %s: training on the readings stored in %s, table "
+            "readings, series %s (%d rows)",
+            pc->name, pc->source.kafka.topic, r->p->source.sqlite.path,
+            r->series ? r->series : "(every row)", t ? t->rows : 0);
+}
+
 /* One training run of pc (its own seed) to o->checkpoint; registered when do_register. */
 static int train_one(const hz_config *cfg, const hz_pipeline_conf *pc, const hz_train_opts *o,
                      int do_register, hz_train_summary *out, char *err, size_t errlen)
@@ -646,9 +666,11 @@ static int train_one(const hz_config *cfg, const hz_pipeline_conf *pc, const hz_
     r.p = history_conf(cfg, pc, &r.hist);
     r.ckpt = o->checkpoint ? o->checkpoint : pc->model.checkpoint;
     int rc;
-    if ((rc = run_prepare(&r, err, errlen)) || (rc = run_train(&r, err, errlen)) ||
-        (rc = run_calibrate(&r, err, errlen)) || (rc = run_save(&r, err, errlen)) ||
-        (rc = run_publish(&r, err, errlen)))
+    if ((rc = run_prepare(&r, err, errlen)))
+        goto out;
+    say_history(&r, pc);
+    if ((rc = run_train(&r, err, errlen)) || (rc = run_calibrate(&r, err, errlen)) ||
+        (rc = run_save(&r, err, errlen)) || (rc = run_publish(&r, err, errlen)))
         goto out;
     run_written(&r);
     char rerr[HZ_ERRLEN];
@@ -731,14 +753,19 @@ static int copy_file(const char *src, const char *dst, char *err, size_t errlen)
     return rc;
 }
 
-/* The repeat with the lowest validation loss becomes the served checkpoint (o->publish or
- * the configured path) and is registered (unless o->no_register).  HZ_ENOTFOUND while some
- * repeat is missing. */
+int hz_checkpoint_copy(const char *src, const char *dst, char *err, size_t errlen)
+{
+    return copy_file(src, dst, err, errlen);
+}
+
+/* The repeat with the lowest validation loss becomes the served checkpoint (o->publish, else
+ * o->checkpoint, else the configured path) and is registered (unless o->no_register).  HZ_ENOTFOUND
+ * while some repeat is missing. */
 static int select_repeat(const hz_config *cfg, const hz_pipeline_conf *pc, const hz_train_opts *o,
                          hz_train_summary *out, char *err, size_t errlen)
 {
-    const char *ckpt = o->checkpoint ? o->checkpoint : pc->model.checkpoint;
-    const char *dst = o->publish ? o->publish : ckpt;
+    const char *ckpt = o->base ? o->base : o->checkpoint ? o->checkpoint : pc->model.checkpoint;
+    const char *dst = o->publish ? o->publish : o->checkpoint ? o->checkpoint : ckpt;
     int n = pc->model.train.repeats, best = -1;
     double best_val = 0, sum_mse = 0, sum_mae = 0;
     char path[1100];
@@ -795,7 +822,7 @@ int hz_trainer_run(const hz_config *cfg, const hz_pipeline_conf *pc, const hz_tr
     if (o->repeat && (*o->repeat < 0 || *o->repeat >= n))
         return hz_err(err, errlen, HZ_EINVAL, "pipeline %s: repeat %d is not in 0..%d", pc->name,
                       *o->repeat, n - 1);
-    const char *ckpt = o->checkpoint ? o->checkpoint : pc->model.checkpoint;
+    const char *ckpt = o->base ? o->base : o->checkpoint ? o->checkpoint : pc->model.checkpoint;
     char path[1100];
     for (int r = 0; r < n; r++) {
         if (o->repeat && r != *o->repeat)
@@ -806,6 +833,7 @@ int hz_trainer_run(const hz_config *cfg, const hz_pipeline_conf *pc, const hz_tr
         hz_repeat_path(ckpt, r, path, sizeof path);
         ro.checkpoint = path;
         ro.publish = NULL;
+        ro.base = NULL;
         if (o->keep_state && o->resume == HZ_RESUME) {
             char state[1200]; /* a path of up to 1100 and ".state" */
             hz_train_state_path(path, state, sizeof state);

@@ -52,6 +52,10 @@ typedef struct hz_train_opts {
      * `models` table, nor is the database's directory created: a probe run such as
      * `horizon train --max-batches N`.  0 (the default of a zeroed struct): registered. */
     int no_register;
+    /* NULL, or the path whose `.state` file (keep_state) and `.r<K>` repeat checkpoints the
+     * run uses instead of checkpoint's: `horizon train` writes a versioned checkpoint beside
+     * the served one and keeps the served one's names, so --resume and --repeat find them */
+    const char *base;
 } hz_train_opts;
 
 /* What a pipeline that may train at start (train_on_start, no checkpoint) is given: cancel
@@ -86,6 +90,10 @@ void hz_train_state_path(const char *checkpoint, char *out, size_t n);
  * once all exist, the one with the lowest validation MSE is copied to the checkpoint path
  * and registered, and the summary's test figures are the mean over the runs. */
 void hz_repeat_path(const char *checkpoint, int r, char *out, size_t n);
+
+/* src copied over dst through dst.tmp and a rename (atomic on one file system, so a reader
+ * such as horizond never sees half a file): `horizon train --promote`.  Returns 0 or HZ_EIO. */
+int hz_checkpoint_copy(const char *src, const char *dst, char *err, size_t errlen);
 
 /* The val_mse, test_mse and test_mae a checkpoint's "metrics" metadata records. */
 int hz_repeat_metrics(const char *path, double *val_mse, double *test_mse, double *test_mae,

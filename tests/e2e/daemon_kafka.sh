@@ -68,4 +68,13 @@ grep -q 'pipeline meters stopped: 500 readings' "$T/run2.log" ||
 [ "$(q "SELECT count(*) FROM readings")" = 2500 ] || fail "readings not exactly once"
 nf=$(count_topic forecasts)
 [ "$nf" = 5400 ] || fail "forecasts topic holds $nf messages after restart, expected 5400 (no duplicates on a clean stop)"
-echo "$NAME: ok (2000 + 500 readings of 50 series; 1350 windows forecast; $nsa anomalies incl. the spike; clean restart re-read nothing)"
+# `horizon train` on this daemon's file: says it trains on the sink's stored readings (file,
+# table, series, rows) before it refuses 50 rows a series as too few; the checkpoint the
+# daemon serves stays as it was
+cp "$T/m.safetensors" "$T/m.before"
+"$BIN/horizon" train -c "$T/hz.yaml" --epochs 1 --max-batches 1 >/dev/null 2>"$T/ktrain.err" &&
+    fail "train on 50 rows a series succeeded: $(cat "$T/ktrain.err")"
+grep -q "pipeline meters reads Kafka topic readings: training on the readings stored in $T/hz.sqlite, table readings, series m[0-9]* ([0-9]* rows)" \
+    "$T/ktrain.err" || fail "train did not say what it trains on: $(cat "$T/ktrain.err")"
+cmp -s "$T/m.before" "$T/m.safetensors" || fail "train replaced the served checkpoint"
+echo "$NAME: ok (2000 + 500 readings of 50 series; 1350 windows forecast; $nsa anomalies incl. the spike; clean restart re-read nothing; train says what it trains on)"

@@ -2,7 +2,7 @@
 # daemon_notify.sh — horizond speaks systemd's notification protocol (Type=notify):
 # with NOTIFY_SOCKET and a watchdog set, it sends READY=1, STATUS= lines (readings/s,
 # forecasts), WATCHDOG=1 pings, RELOADING=1 then READY=1 around a SIGHUP, and STOPPING=1 on
-# SIGTERM (exit 0).  tests/tools/notify_listen stands in for systemd's socket.
+# SIGTERM (exit 0); a refused reload shows on the STATUS= line.  tests/tools/notify_listen stands in for systemd's socket.
 set -u
 NAME=daemon_notify
 T=$(mktemp -d /tmp/hz_dn_XXXXXX)
@@ -39,8 +39,17 @@ wait_sql "SELECT count(DISTINCT issued_ts) FROM forecasts" 4324 60
 sleep 1.5 # a few watchdog pings (every 0.5 s) and a STATUS line after the work
 kill -HUP "$HD"
 wait_log "$T/run.log" 'reload done' 5
+# a reload whose checkpoint does not exist: refused, and the STATUS= line says so at once
+sed -e "s|checkpoint: .*|checkpoint: $T/none.safetensors|" -e "s|train_on_start: true|train_on_start: false|" \
+    "$T/hz.yaml" >"$T/hz.bad" && cp "$T/hz.yaml" "$T/hz.good" && cp "$T/hz.bad" "$T/hz.yaml"
+kill -HUP "$HD"
+wait_log "$T/run.log" 'reload refused' 5
+sleep 0.3
+cp "$T/hz.good" "$T/hz.yaml"
 stop_daemon
 unlisten
+grep -q '^STATUS=1/1 pipelines; .*; last reload refused: pipeline choptank: no checkpoint at .*none.safetensors' \
+    "$T/notify.out" || fail "no refused reload on the STATUS line: $(grep STATUS "$T/notify.out")"
 grep -q '^READY=1$' "$T/notify.out" || fail "no READY=1: $(cat "$T/notify.out")"
 [ "$(grep -c '^WATCHDOG=1$' "$T/notify.out")" -ge 2 ] || fail "fewer than 2 watchdog pings"
 grep -q '^STATUS=1/1 pipelines; [0-9]* readings/s, [0-9]* forecasts/s' "$T/notify.out" ||

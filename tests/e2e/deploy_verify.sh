@@ -89,11 +89,13 @@ else
     echo "deploy_verify: not root or no systemd-sysusers/tmpfiles: sysusers/tmpfiles skipped"
 fi
 
-# 5. The example configuration passes --check (once the daemon has a config loader).
+# 5. The example configuration passes --check, or is refused only for the checkpoints a
+# host keeps in /var/lib/horizon/models (--check loads them; its Kafka properties, metrics
+# address and every other key were checked before).
 "$horizond" -c deploy/horizon.yaml --check >"$tmp/check.out" 2>&1
 rc=$?
-if grep -q 'not built yet' "$tmp/check.out"; then
-    echo "deploy_verify: horizond has no --check yet: deploy/horizon.yaml not checked"
+if [ $rc -ne 0 ] && grep -q 'no checkpoint at /var/lib/horizon/models/' "$tmp/check.out"; then
+    echo "deploy_verify: deploy/horizon.yaml passes horizond --check but for its checkpoints"
 elif [ $rc -ne 0 ]; then
     cat "$tmp/check.out"
     bad "deploy/horizon.yaml fails horizond --check"

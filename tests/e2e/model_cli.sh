@@ -1,7 +1,8 @@
 #!/bin/sh
 # model_cli.sh — horizon train / eval / forecast end to end on the bundled Choptank sample
 # (SQLite readings): a short training writes a checkpoint that is registered in `models` (a
-# --max-batches probe run is not); eval's last line is `test mse=X mae=Y cov90=A cov99=B
+# --max-batches probe run is not); training again writes a registered version beside the
+# served checkpoint and leaves it alone unless --promote; eval's last line is `test mse=X mae=Y cov90=A cov99=B
 # nse=C persistence_nse=D`, its MSE and MAE equal train's and its coverages are shares with
 # A <= B, the persistence and window-mean forecasts are scored beside the model (persistence
 # checked by awk on the readings), --per-step gives a row per horizon step; forecast writes
@@ -29,13 +30,31 @@ grep -q '^test mse=[0-9.]* mae=[0-9.]*$' "$T/train.out" || fail "train output: $
 [ -s "$T/m/choptank.safetensors" ] || fail "no checkpoint"
 n=$(sqlite3 "$T/demo.sqlite" "SELECT count(*) FROM models WHERE pipeline='choptank' AND length(sha256)=64")
 [ "$n" = 1 ] || fail "model not registered ($n)"
+# training again never replaces the served checkpoint: a new version beside it, registered,
+# stderr says so; --promote copies the new version over the served file
+cp "$T/m/choptank.safetensors" "$T/served.before"
+"$H" train -c "$T/demo.yaml" --epochs 1 >"$T/v.out" 2>"$T/v.err" || fail "second train: $(cat "$T/v.err")"
+cmp -s "$T/served.before" "$T/m/choptank.safetensors" || fail "the second train replaced the served checkpoint"
+v=$(ls "$T/m/" | grep -E '^choptank\.[0-9]{8}T[0-9]{6}Z(-[0-9]+)?\.safetensors$')
+[ "$(echo "$v" | wc -l)" = 1 ] && [ -n "$v" ] || fail "no versioned checkpoint: $(ls "$T/m")"
+grep -q "^checkpoint $T/m/$v\$" "$T/v.out" || fail "train output: $(cat "$T/v.out")"
+grep -q "choptank.safetensors is served and was kept; the new checkpoint is $T/m/$v" "$T/v.err" ||
+    fail "no 'kept' line: $(cat "$T/v.err")"
+n=$(sqlite3 "$T/demo.sqlite" "SELECT count(*) FROM models WHERE path = '$T/m/$v'")
+[ "$n" = 1 ] || fail "the version is not registered ($n)"
+"$H" train -c "$T/demo.yaml" --epochs 1 --max-batches 3 --promote >/dev/null 2>"$T/p.err" ||
+    fail "--promote: $(cat "$T/p.err")"
+v2=$(sed -n "s|.*promoted \($T/m/[^ ]*\) over $T/m/choptank.safetensors.*|\1|p" "$T/p.err")
+[ -n "$v2" ] && cmp -s "$v2" "$T/m/choptank.safetensors" || fail "--promote: $(cat "$T/p.err")"
+cp "$T/served.before" "$T/m/choptank.safetensors"
+rm -f "$v2"
 # a --max-batches probe run writes its checkpoint but registers nothing
 "$H" train -c "$T/demo.yaml" --epochs 1 --max-batches 2 --checkpoint "$T/p/probe.safetensors" \
     >"$T/probe.out" 2>"$T/probe.err" || fail "probe train failed: $(cat "$T/probe.err")"
 [ -s "$T/p/probe.safetensors" ] || fail "the probe run wrote no checkpoint"
 grep -q 'not registered in the models table' "$T/probe.out" || fail "probe output: $(cat "$T/probe.out")"
 n=$(sqlite3 "$T/demo.sqlite" "SELECT count(*) FROM models")
-[ "$n" = 1 ] || fail "the probe run was registered ($n models)"
+[ "$n" = 1 ] || fail "the probe run was registered ($n models; the version, trained alike, shares the first's id)"
 
 "$H" eval -c "$T/demo.yaml" --plot "$T/p.svg" >"$T/eval.out" 2>&1 || fail "eval: $(cat "$T/eval.out")"
 num='\(-\{0,1\}[0-9.]*\|nan\)'

@@ -461,6 +461,43 @@ static void test_missing_file(void **state)
     hz_config_free(NULL);
 }
 
+/* The guards before the document is built (config/config_read.c): a NUL in a scalar, nesting
+ * deeper than 64 (fast, however large the file), a file over 1 MiB; 64 levels still load. */
+static void test_file_guards(void **state)
+{
+    tmp *t = *state;
+    char err[HZ_ERRLEN];
+    hz_config *cfg = NULL;
+    assert_int_equal(load_str(t, "database: \"a\\0b.sqlite\"\n" MINIMAL, &cfg, err), HZ_EINVAL);
+    assert_non_null(strstr(err, "c.yaml:1:11: a NUL character"));
+    size_t n = 150000, len = n * 2 + 64;
+    char *deep = malloc(len);
+    assert_non_null(deep);
+    int k = snprintf(deep, len, "database: x.sqlite\npipelines: ");
+    memset(deep + k, '[', n);
+    memset(deep + k + n, ']', n);
+    deep[k + 2 * n] = '\0';
+    int64_t t0 = hz_mono_ns();
+    assert_int_equal(load_str(t, deep, &cfg, err), HZ_EINVAL);
+    assert_true(hz_mono_ns() - t0 < 1000000000LL);
+    assert_non_null(strstr(err, "c.yaml:2:75: mappings and sequences nested deeper than 64"));
+    /* 63 levels under the root mapping: within the bound, refused by the schema instead */
+    k = snprintf(deep, len, "database: x.sqlite\npipelines: ");
+    memset(deep + k, '[', 63);
+    memset(deep + k + 63, ']', 63);
+    deep[k + 126] = '\0';
+    assert_int_equal(load_str(t, deep, &cfg, err), HZ_EINVAL);
+    assert_null(strstr(err, "nested deeper"));
+    free(deep);
+    char *big = malloc((1024 * 1024) + 2);
+    assert_non_null(big);
+    memset(big, '#', (1024 * 1024) + 1);
+    big[(1024 * 1024) + 1] = '\0';
+    assert_int_equal(load_str(t, big, &cfg, err), HZ_EINVAL);
+    assert_non_null(strstr(err, "c.yaml:1:1: larger than 1048576 bytes"));
+    free(big);
+}
+
 static void test_more_refusals(void **state)
 {
     tmp *t = *state;
@@ -700,6 +737,7 @@ int main(void)
         cmocka_unit_test(test_bad_inputs),
         cmocka_unit_test(test_missing_file),
         cmocka_unit_test_setup_teardown(test_more_refusals, tmp_setup, tmp_teardown),
+        cmocka_unit_test_setup_teardown(test_file_guards, tmp_setup, tmp_teardown),
         cmocka_unit_test_setup_teardown(test_rules_per_series, tmp_setup, tmp_teardown),
         cmocka_unit_test_setup_teardown(test_csv_series_and_max_future, tmp_setup, tmp_teardown),
         cmocka_unit_test_setup_teardown(test_pipeline_equal, tmp_setup, tmp_teardown),

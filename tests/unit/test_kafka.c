@@ -9,7 +9,8 @@
  *    cooperative assignors);
  *  - fault injection: Produce requests fail with retriable errors, the idempotent sink
  *    retries and flush delivers everything exactly once; a permanent error fails flush;
- *  - configuration: unknown properties and overridden must-have properties are refused.
+ *  - configuration: unknown properties and overridden must-have properties are refused, also
+ *    by the checks that do not connect (an unsupported SASL mechanism included).
  * The SIGKILL restart test is tests/e2e/kafka_offsets.sh. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -834,10 +835,44 @@ static void test_config_errors_name_the_property(void **state)
     assert_non_null(strstr(err, "session.timeout.ms"));
 }
 
+/* The checks horizond --check, start and SIGHUP run (connectors/factory.c): what
+ * rd_kafka_conf_set lets through but rd_kafka_new refuses (an unsupported SASL mechanism)
+ * is caught without connecting; sound properties pass. */
+static void test_check_without_connecting(void **state)
+{
+    fixture *f = *state;
+    char err[HZ_ERRLEN];
+    hz_kv ok[] = {{"bootstrap.servers", f->boot}, {"group.id", "g"}};
+    hz_kafka_source_opts so = {"readings", ok,    2, {"series", "ts", HZ_TIME_AUTO, VARS, 1, 0},
+                               0,          &QUIET};
+    assert_int_equal(hz_kafka_source_check(&so, err, sizeof err), 0);
+    hz_kv sasl[] = {{"bootstrap.servers", f->boot},
+                    {"group.id", "g"},
+                    {"security.protocol", "SASL_PLAINTEXT"},
+                    {"sasl.mechanisms", "NOPE"}};
+    so.props = sasl;
+    so.nprops = 4;
+    assert_int_equal(hz_kafka_source_check(&so, err, sizeof err), HZ_EINVAL);
+    assert_non_null(strstr(err, "kafka source readings: "));
+    assert_non_null(strstr(err, "NOPE"));
+    hz_kafka_sink_opts ko = {sasl, 4, "x", NULL, NULL, NULL, 0, &QUIET};
+    assert_int_equal(hz_kafka_sink_check(&ko, err, sizeof err), HZ_EINVAL);
+    assert_non_null(strstr(err, "NOPE"));
+    hz_kv unknown[] = {{"bootstrap.servers", f->boot}, {"no.such.property", "1"}};
+    ko.props = unknown;
+    ko.nprops = 2;
+    assert_int_equal(hz_kafka_sink_check(&ko, err, sizeof err), HZ_EINVAL);
+    assert_non_null(strstr(err, "no.such.property"));
+    ko.props = ok;
+    ko.nprops = 1;
+    assert_int_equal(hz_kafka_sink_check(&ko, err, sizeof err), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_config_errors_name_the_property),
+        cmocka_unit_test(test_check_without_connecting),
         cmocka_unit_test(test_pipeline_readings_to_forecasts_and_dead_letters),
         cmocka_unit_test(test_commits_only_acknowledged_offsets),
         cmocka_unit_test(test_rebalance_commits_acked_offsets_eager),

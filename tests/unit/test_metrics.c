@@ -17,6 +17,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/time.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common/metrics.h"
@@ -477,6 +478,47 @@ static void test_http_server(void **state)
     hz_metrics_free(m);
 }
 
+/* A connected socket that never sends a request (-1 on failure). */
+static int idle_socket(int port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {0};
+    a.sin_family = AF_INET;
+    a.sin_port = htons((uint16_t)port);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (fd >= 0 && connect(fd, (struct sockaddr *)&a, sizeof a) != 0) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+/* Idle connections (a scraper that hangs, a port scan) do not starve /healthz: with 64 of
+ * them open, the probe still answers within a second (service/metrics_http.c's limits). */
+static void test_idle_connections(void **state)
+{
+    hz_metrics *m = hz_metrics_new();
+    char err[HZ_ERRLEN];
+    hz_metrics_server *s = NULL;
+    assert_int_equal(hz_metrics_serve(m, "127.0.0.1:0", 0, NULL, NULL, &s, err, sizeof err), 0);
+    int port = hz_metrics_server_port(s);
+    int idle[64];
+    for (int i = 0; i < 64; i++)
+        assert_true((idle[i] = idle_socket(port)) >= 0);
+    struct timespec ts = {0, 100 * 1000000}; /* the server has accepted them */
+    nanosleep(&ts, NULL);
+    int64_t t0 = hz_mono_ns();
+    http_reply r;
+    assert_int_equal(http_request(port, "GET", "/healthz", &r), 0);
+    assert_int_equal(r.status, 200);
+    free(r.headers);
+    assert_true(hz_mono_ns() - t0 < 1000000000);
+    for (int i = 0; i < 64; i++)
+        close(idle[i]);
+    hz_metrics_server_free(s);
+    hz_metrics_free(m);
+}
+
 static void test_listen_addresses(void **state)
 {
     hz_metrics *m = hz_metrics_new();
@@ -496,6 +538,13 @@ static void test_listen_addresses(void **state)
     assert_non_null(strstr(err, "loopback"));
     assert_int_equal(hz_metrics_serve(m, "10.11.12.13:0", 0, NULL, NULL, &s, err, sizeof err),
                      HZ_EINVAL);
+    /* the same check without binding (horizond --check, start, SIGHUP) */
+    assert_int_equal(hz_metrics_listen_check("0.0.0.0:9464", 0, err, sizeof err), HZ_EINVAL);
+    assert_non_null(strstr(err, "allow_public"));
+    assert_int_equal(hz_metrics_listen_check("0.0.0.0:9464", 1, err, sizeof err), 0);
+    assert_int_equal(hz_metrics_listen_check("127.0.0.1:9464", 0, err, sizeof err), 0);
+    assert_int_equal(hz_metrics_listen_check("", 0, err, sizeof err), 0);
+    assert_int_equal(hz_metrics_listen_check("127.0.0.1", 0, err, sizeof err), HZ_EINVAL);
     /* allowed: 0.0.0.0 binds */
     assert_int_equal(hz_metrics_serve(m, "0.0.0.0:0", 1, NULL, NULL, &s, err, sizeof err), 0);
     hz_metrics_server_free(s);
@@ -523,6 +572,7 @@ int main(void)
         cmocka_unit_test(test_threads_lose_no_increment),
         cmocka_unit_test(test_http_server),
         cmocka_unit_test(test_listen_addresses),
+        cmocka_unit_test(test_idle_connections),
     };
     return cmocka_run_group_tests_name("metrics", tests, NULL, NULL);
 }
