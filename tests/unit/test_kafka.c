@@ -843,7 +843,7 @@ static void test_check_without_connecting(void **state)
     fixture *f = *state;
     char err[HZ_ERRLEN];
     hz_kv ok[] = {{"bootstrap.servers", f->boot}, {"group.id", "g"}};
-    hz_kafka_source_opts so = {"readings", ok,    2, {"series", "ts", HZ_TIME_AUTO, VARS, 1, 0},
+    hz_kafka_source_opts so = {"readings", ok,    2, {"series", "ts", HZ_TIME_AUTO, VARS, 1, 0, 0},
                                0,          &QUIET};
     assert_int_equal(hz_kafka_source_check(&so, err, sizeof err), 0);
     hz_kv sasl[] = {{"bootstrap.servers", f->boot},
