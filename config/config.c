@@ -1066,21 +1066,24 @@ static char *dir_of(const char *path)
     return d;
 }
 
-int hz_config_load(const char *path, hz_config **out, char *err, size_t errlen)
+/* hz_config_load and hz_config_load_mem: reads fp, or len bytes at buf when fp is NULL. */
+static int load(const char *path, FILE *fp, const void *buf, size_t len, hz_config **out, char *err,
+                size_t errlen)
 {
     *out = NULL;
-    FILE *fp = fopen(path, "rb");
-    if (!fp)
-        return hz_err(err, errlen, HZ_EIO, "%s: cannot open: %s", path, strerror(errno));
     hz_config *cfg = calloc(1, sizeof *cfg);
     yaml_parser_t parser;
     yaml_document_t doc;
     if (!cfg || !yaml_parser_initialize(&parser)) {
         free(cfg);
-        fclose(fp);
+        if (fp)
+            fclose(fp);
         return hz_err(err, errlen, HZ_ENOMEM, "%s: out of memory", path);
     }
-    yaml_parser_set_input_file(&parser, fp);
+    if (fp)
+        yaml_parser_set_input_file(&parser, fp);
+    else
+        yaml_parser_set_input_string(&parser, buf, len);
     int rc = 0;
     if (!yaml_parser_load(&parser, &doc)) {
         yaml_mark_t m = parser.problem_mark;
@@ -1093,7 +1096,8 @@ int hz_config_load(const char *path, hz_config **out, char *err, size_t errlen)
             rc = hz_err(err, errlen, HZ_EFORMAT, "%s:%zu:%zu: invalid YAML: %s", path, m.line + 1,
                         m.column + 1, parser.problem ? parser.problem : "syntax error");
         yaml_parser_delete(&parser);
-        fclose(fp);
+        if (fp)
+            fclose(fp);
         free(cfg);
         return rc;
     }
@@ -1139,13 +1143,29 @@ int hz_config_load(const char *path, hz_config **out, char *err, size_t errlen)
         rc = make_canonical(&L, &cfg->pipelines[i]);
     yaml_document_delete(&doc);
     yaml_parser_delete(&parser);
-    fclose(fp);
+    if (fp)
+        fclose(fp);
     if (rc) {
         hz_config_free(cfg);
         return rc;
     }
     *out = cfg;
     return 0;
+}
+
+int hz_config_load(const char *path, hz_config **out, char *err, size_t errlen)
+{
+    *out = NULL;
+    FILE *fp = fopen(path, "rb");
+    if (!fp)
+        return hz_err(err, errlen, HZ_EIO, "%s: cannot open: %s", path, strerror(errno));
+    return load(path, fp, NULL, 0, out, err, errlen);
+}
+
+int hz_config_load_mem(const void *buf, size_t len, const char *path, hz_config **out, char *err,
+                       size_t errlen)
+{
+    return load(path, NULL, buf, len, out, err, errlen);
 }
 
 /* ---- documentation (docs/CONFIG.md) ---- */
