@@ -41,9 +41,11 @@ int hz_model_conf_from_json(const char *json, hz_model_conf *c, char *err, size_
     const char *kind = json_string_value(json_object_get(o, "kind"));
     hz_model_kind k;
     if (!kind || hz_model_kind_parse(kind, &k)) {
+        /* kind belongs to o: the message is written before o is freed */
+        int rc = hz_err(err, errlen, HZ_EFORMAT, "config metadata: unknown model kind '%s'",
+                        kind ? kind : "(none)");
         json_decref(o);
-        return hz_err(err, errlen, HZ_EFORMAT, "config metadata: unknown model kind '%s'",
-                      kind ? kind : "(none)");
+        return rc;
     }
     hz_model_conf_defaults(c, k);
     json_t *v;
