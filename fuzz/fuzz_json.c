@@ -1,7 +1,8 @@
 /* fuzz_json.c — fuzz target "json": a Kafka message value through the reading decoder
  * (connectors/codec_json.c hz_codec_json_decode), the first byte choosing the field mapping
- * (time format, series from a field or the key); then the encoders, whose output must be
- * JSON that jansson reads back: the reading decoded, and the raw bytes as a dead letter. */
+ * (time format, series from a field or the key, which may come from the input too); then the
+ * encoders, whose output must be JSON that jansson reads back: the reading decoded, and the raw
+ * bytes as a dead letter. */
 #include <jansson.h>
 #include <math.h>
 #include <string.h>
@@ -64,16 +65,26 @@ int hz_fuzz_json(const uint8_t *data, size_t size)
     };
     char reason[HZ_ERRLEN];
     HZ_FUZZ_CHECK(hz_codec_json_check_mapping(&m, reason, sizeof reason) == 0);
-    const char *key = (sel & 0x40) ? NULL : "meter-17";
+    /* the message key: fixed, or (0x40) the input's bytes up to a NUL, none without one */
+    const char *key = "meter-17";
+    size_t keylen = strlen(key);
     const uint8_t *value = data + 1;
     size_t len = size - 1;
+    if (sel & 0x40) {
+        const uint8_t *nul = memchr(value, 0, len);
+        key = nul ? (const char *)value : NULL;
+        keylen = nul ? (size_t)(nul - value) : 0;
+        if (nul) {
+            len -= keylen + 1;
+            value = nul + 1;
+        }
+    }
 
     hz_reading r;
     memset(&r, 0, sizeof r);
     char series[HZ_SERIES_MAX + 1];
     reason[0] = 0;
-    int rc = hz_codec_json_decode(&m, key, key ? strlen(key) : 0, value, len, &r, series, reason,
-                                  sizeof reason);
+    int rc = hz_codec_json_decode(&m, key, keylen, value, len, &r, series, reason, sizeof reason);
     if (rc == 0) {
         HZ_FUZZ_CHECK(r.series == series);
         size_t sl = strlen(series);

@@ -4,8 +4,9 @@
  * variables (training/checkpoint_meta.c hz_meta_scaler_parse), a pooled model's per-series
  * scalers (hz_meta_series_parse) and the model configuration (models/checkpoint.c
  * hz_model_conf_from_json), and with a small configuration the model it describes loaded
- * from the file's tensors (hz_model_create, hz_ckpt_load_weights).  "meta" feeds lines of
- * JSON straight into those metadata fields. */
+ * from the file's tensors (hz_model_create, hz_ckpt_load_weights) and run once on a window
+ * of zeros, as the daemon would.  "meta" feeds lines of JSON straight into those metadata
+ * fields. */
 #include <jansson.h>
 #include <string.h>
 
@@ -29,6 +30,32 @@ static int small_conf(const hz_model_conf *c)
         if (v[i] < -2 || v[i] > 32)
             return 0;
     return 1;
+}
+
+/* One forward of a batch of one window (zeros) through m, as the daemon runs a model it
+ * loaded: a configuration hz_model_create accepted must give [1, pred_len, c_out]. */
+static void forward_once(hz_model *m)
+{
+    const hz_model_conf *c = &m->conf;
+    int L = c->seq_len, D = c->label_len + c->pred_len, C = c->enc_in, F = c->n_marks;
+    size_t nx = (size_t)L * (size_t)C, nd = D > 0 ? (size_t)D * (size_t)C : 0;
+    size_t nm = F > 0 ? (size_t)L * (size_t)F : 0, nmd = F > 0 && D > 0 ? (size_t)D * (size_t)F : 0;
+    hz_real *buf = calloc(nx + nd + nm + nmd + 1, sizeof *buf);
+    HZ_FUZZ_CHECK(buf != NULL);
+    hz_model_input in = {
+        .batch = 1,
+        .x = buf,
+        .x_mark = F > 0 ? buf + nx + nd : NULL,
+        .x_dec = buf + nx,
+        .x_mark_dec = F > 0 ? buf + nx + nd + nm : NULL,
+    };
+    hz_ctx ctx;
+    hz_ctx_init(&ctx, 1 << 20, 0);
+    hz_tensor *y = hz_model_forward(m, &ctx, &in);
+    HZ_FUZZ_CHECK(y != NULL);
+    HZ_FUZZ_CHECK(y->n == (int64_t)c->pred_len * c->c_out);
+    hz_ctx_free(&ctx);
+    free(buf);
 }
 
 void hz_fuzz_checkpoint_meta(const struct hz_st_file *f)
@@ -66,6 +93,7 @@ void hz_fuzz_checkpoint_meta(const struct hz_st_file *f)
         hz_model *m = NULL;
         if (hz_model_create(&conf, &m, err, sizeof err) == 0) {
             (void)hz_ckpt_load_weights(m, f, err, sizeof err);
+            forward_once(m);
             hz_model_free(m);
         }
     }
