@@ -181,6 +181,13 @@ static int check_model_shape(hz_forecaster *p, int n_names, char *err, size_t er
                       path, n_names, mc->enc_in, mc->c_out, roles.target < 0 ? "M/S" : "MS", p->NK);
     for (int k = 0; k < p->C; k++)
         p->ocol[k] = p->C == p->CI ? k : mc->out_col;
+    /* the decoder's known steps are the window's last label_len (stage_inputs); the calendar
+     * marks of a step are built in arrays of HZ_TIMEF_MAX_FEATURES (stage_marks) */
+    if (p->lab < 0 || p->lab > p->L || p->F < 0 || p->F > HZ_TIMEF_MAX_FEATURES)
+        return hz_err(err, errlen, HZ_EFORMAT,
+                      "%s: label_len %d (0..seq_len %d) and %d calendar features per step (at "
+                      "most %d)",
+                      path, p->lab, p->L, p->F, HZ_TIMEF_MAX_FEATURES);
     if (p->L != pc->window.lookback || p->P != pc->window.horizon)
         return hz_err(err, errlen, HZ_EINVAL,
                       "pipeline %s: checkpoint %s has lookback %d and horizon %d, the window "

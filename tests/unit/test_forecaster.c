@@ -445,7 +445,9 @@ static void test_timing_independent(void **state)
 
 /* A checkpoint whose configuration claims far more outputs than it has variable names (c_out
  * 2000 for 1 name) is refused before c_out sizes anything (pipeline/forecaster.c
- * check_model_shape wrote one column index per output first, past its HZ_MAX_VARS array). */
+ * check_model_shape wrote one column index per output first, past its HZ_MAX_VARS array); so
+ * are one with more calendar features than stage_marks builds and one whose decoder takes more
+ * known steps than the window has (stage_inputs read before the window). */
 static void test_checkpoint_outputs_beyond_names(void **state)
 {
     fixture fx;
@@ -476,6 +478,28 @@ static void test_checkpoint_outputs_beyond_names(void **state)
                          0);
     assert_null(f);
     assert_non_null(strstr(err, "2000 outputs"));
+    /* and one with more calendar features per step than a window's marks hold */
+    mc.c_out = 1;
+    mc.n_marks = 9;
+    assert_int_equal(hz_model_create(&mc, &m, err, sizeof err), 0);
+    assert_int_equal(hz_ckpt_save(m, fx.ckpt, meta, 2, NULL, 0, err, sizeof err), 0);
+    hz_model_free(m);
+    assert_int_not_equal(hz_forecaster_new(fx.cfg, &fx.cfg->pipelines[0], vars, 1, NULL, NULL, NULL,
+                                           NULL, &f, err, sizeof err),
+                         0);
+    assert_null(f);
+    assert_non_null(strstr(err, "9 calendar features"));
+    /* or a decoder that takes more known steps than the window has */
+    mc.n_marks = 4;
+    mc.label_len = 2 * L;
+    assert_int_equal(hz_model_create(&mc, &m, err, sizeof err), 0);
+    assert_int_equal(hz_ckpt_save(m, fx.ckpt, meta, 2, NULL, 0, err, sizeof err), 0);
+    hz_model_free(m);
+    assert_int_not_equal(hz_forecaster_new(fx.cfg, &fx.cfg->pipelines[0], vars, 1, NULL, NULL, NULL,
+                                           NULL, &f, err, sizeof err),
+                         0);
+    assert_null(f);
+    assert_non_null(strstr(err, "label_len 48"));
     teardown_files(&fx);
 }
 
