@@ -3,6 +3,7 @@
 #include "models/checkpoint.h"
 
 #include <jansson.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -51,9 +52,11 @@ int hz_model_conf_from_json(const char *json, hz_model_conf *c, char *err, size_
     json_t *v;
 #define GET(f)                                                                                     \
     if ((v = json_object_get(o, #f))) {                                                            \
-        if (!json_is_integer(v)) {                                                                 \
+        if (!json_is_integer(v) || json_integer_value(v) < INT_MIN ||                              \
+            json_integer_value(v) > INT_MAX) {                                                     \
             json_decref(o);                                                                        \
-            return hz_err(err, errlen, HZ_EFORMAT, "config metadata: %s must be an integer", #f);  \
+            return hz_err(err, errlen, HZ_EFORMAT,                                                 \
+                          "config metadata: %s must be an int-sized integer", #f);                 \
         }                                                                                          \
         c->f = (int)json_integer_value(v);                                                         \
     }
