@@ -25,7 +25,8 @@
 /* config/config.c hz_config_load_mem: a YAML configuration file. */
 int hz_fuzz_config(const uint8_t *data, size_t size);
 /* connectors/codec_json.c hz_codec_json_decode: a Kafka message value (the first byte picks
- * the field mapping), then the encoders on what it decoded and on the raw bytes. */
+ * the field mapping and whether the key is the input up to a NUL), then the encoders on what
+ * it decoded and on the raw bytes. */
 int hz_fuzz_json(const uint8_t *data, size_t size);
 /* connectors/csv.c hz_csv_open_mem + hz_csv_next: a CSV file (the first two bytes pick the
  * reader's options). */
@@ -37,9 +38,9 @@ int hz_fuzz_timestamp(const uint8_t *data, size_t size);
  * parsers below on what it holds. */
 int hz_fuzz_safetensors(const uint8_t *data, size_t size);
 /* The checkpoint metadata parsers (training/checkpoint_meta.c hz_meta_scaler_parse,
- * hz_meta_series_parse; models/checkpoint.c hz_model_conf_from_json): up to four lines of
- * JSON text, "variables", "scaler", "series_scaler" and "config", put in a checkpoint's
- * __metadata__. */
+ * hz_meta_series_parse; models/checkpoint.c hz_model_conf_from_json, then the model a small
+ * configuration describes, built and run once): up to four lines of JSON text, "variables",
+ * "scaler", "series_scaler" and "config", put in a checkpoint's __metadata__. */
 int hz_fuzz_meta(const uint8_t *data, size_t size);
 /* service/metrics_http.c hz_metrics_answer: "METHOD\nPATH" of a request to the metrics
  * endpoint. */
