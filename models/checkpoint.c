@@ -62,8 +62,15 @@ int hz_model_conf_from_json(const char *json, hz_model_conf *c, char *err, size_
     }
     CONF_INTS(GET)
 #undef GET
-    if ((v = json_object_get(o, "dropout")))
-        c->dropout = json_number_value(v);
+    if ((v = json_object_get(o, "dropout"))) {
+        /* a probability: hz_dropout asserts it, even in a forward without dropout */
+        double p = json_number_value(v);
+        if (!json_is_number(v) || !(p >= 0 && p <= 1)) {
+            json_decref(o);
+            return hz_err(err, errlen, HZ_EFORMAT, "config metadata: dropout must be in 0..1");
+        }
+        c->dropout = p;
+    }
     if ((v = json_object_get(o, "seed")))
         c->seed = (uint64_t)json_integer_value(v);
     json_decref(o);
