@@ -4,6 +4,7 @@
 #   make test     deps, build, every cmocka suite and script test, then again under ASan/UBSan
 #   make bench    benchmarks (print tables; never fail on a number)
 #   make demo     the README's main job on the bundled sample
+#   make fuzz     every fuzz target (fuzz/) under libFuzzer for FUZZ_SECONDS each (clang)
 #   make install  PREFIX=/usr/local DESTDIR=
 
 PREFIX  ?= /usr/local
@@ -11,7 +12,8 @@ BUILD   ?= build
 CC      ?= cc
 PKGS    := rdkafka sqlite3 yaml-0.1 openblas jansson libsystemd libmicrohttpd libcrypto
 DEB_PKGS := librdkafka-dev libsqlite3-dev sqlite3 libyaml-dev libopenblas-dev libcmocka-dev \
-            libjansson-dev libsystemd-dev libmicrohttpd-dev libssl-dev kcat curl pkg-config
+            libjansson-dev libsystemd-dev libmicrohttpd-dev libssl-dev kcat curl pkg-config \
+            clang libclang-rt-dev
 
 # Recursive (=) so pkg-config runs only when a compile needs it, after `make deps`.
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
@@ -54,9 +56,14 @@ SDTESTS    := $(patsubst tests/unit/%.c,$(BUILD)/asan/dbl/tests/%,$(DTEST_SRC))
 TOOLS      := $(patsubst tests/tools/%.c,$(BUILD)/tools/%,$(TOOL_SRC))
 BENCHES    := $(patsubst bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC))
 
+# Fuzz targets (fuzz/, docs/RELIABILITY.md "Fuzzing"): the entry points of fuzz/fuzz.h, built
+# into libFuzzer programs by clang and, with the normal compiler, into test_fuzz_regress.
+FUZZ_SRC := $(filter-out fuzz/libfuzzer.c,$(wildcard fuzz/*.c))
+FUZZ_TARGETS := config json csv timestamp safetensors meta http
+
 .SECONDARY:
 .PHONY: all deps test check check-asan check-layers check-unit check-e2e bench demo install clean \
-        format format-check tools
+        format format-check tools fuzz fuzz-build
 all: $(addprefix $(BUILD)/,$(PROGS)) $(TOOLS) $(BENCHES) $(BUILD)/bench_attention
 
 deps:
@@ -84,9 +91,14 @@ $(BUILD)/horizon: $(BUILD)/obj/cli/main.o $(BUILD)/libhorizon.a
 $(BUILD)/horizond: $(BUILD)/obj/service/main.o $(BUILD)/libhorizon.a
 	$(CC) $(OPT) -o $@ $^ $(PKG_LIBS) $(LDFLAGS)
 
+# objects before the library (a suite may list more objects: test_fuzz_regress below)
 $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(BUILD)/libhorizon.a
 	@mkdir -p $(dir $@)
-	$(CC) $(OPT) -o $@ $^ $(CMOCKA_LIBS) $(PKG_LIBS) $(LDFLAGS)
+	$(CC) $(OPT) -o $@ $(filter %.o,$^) $(filter %.a,$^) $(CMOCKA_LIBS) $(PKG_LIBS) $(LDFLAGS)
+
+# the regression suite of the fuzz targets links their entry points
+$(BUILD)/tests/test_fuzz_regress: $(call objs,$(BUILD),$(FUZZ_SRC))
+$(BUILD)/asan/tests/test_fuzz_regress: $(call objs,$(BUILD)/asan,$(FUZZ_SRC))
 
 $(BUILD)/tools/%: $(BUILD)/obj/tests/tools/%.o $(BUILD)/libhorizon.a
 	@mkdir -p $(dir $@)
@@ -132,7 +144,7 @@ $(BUILD)/asan/dbl/libhzdbl.a: $(call objs,$(BUILD)/asan/dbl,$(DBL_SRC))
 
 $(BUILD)/asan/tests/%: $(BUILD)/asan/obj/tests/unit/%.o $(BUILD)/asan/libhorizon.a
 	@mkdir -p $(dir $@)
-	$(CC) $(SAN) -o $@ $^ $(CMOCKA_LIBS) $(PKG_LIBS) $(LDFLAGS)
+	$(CC) $(SAN) -o $@ $(filter %.o,$^) $(filter %.a,$^) $(CMOCKA_LIBS) $(PKG_LIBS) $(LDFLAGS)
 
 $(BUILD)/asan/dbl/tests/%: $(BUILD)/asan/dbl/obj/tests/unit/%.o $(BUILD)/asan/dbl/libhzdbl.a
 	@mkdir -p $(dir $@)
@@ -147,6 +159,33 @@ $(BUILD)/asan/horizond: $(BUILD)/asan/obj/service/main.o $(BUILD)/asan/libhorizo
 $(BUILD)/asan/tools/%: $(BUILD)/asan/obj/tests/tools/%.o $(BUILD)/asan/libhorizon.a
 	@mkdir -p $(dir $@)
 	$(CC) $(SAN) -o $@ $^ $(PKG_LIBS) $(LDFLAGS)
+
+# ---- fuzzing: clang's libFuzzer with ASan/UBSan over the library and the entry points
+#   make fuzz                       every target for FUZZ_SECONDS (default 60) each, then a table
+#   make fuzz FUZZ=csv FUZZ_SECONDS=10   one target
+FUZZ_CC      ?= clang
+FUZZ_SECONDS ?= 60
+FUZZ_SAN     := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
+# clang ignores the GCC-only optimisation pragmas (engine/gemm_small.c): not an error here
+FUZZ_CFLAGS   = $(CSTD) $(FUZZ_SAN) $(WARN) -Wno-unknown-pragmas $(INCS) $(PKG_CFLAGS) $(CFLAGS)
+
+$(BUILD)/fuzz/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	@echo "  CC fuzz $<"
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -MMD -MP -fsanitize=fuzzer-no-link -c $< -o $@
+
+$(BUILD)/fuzz/libfuzz.a: $(call objs,$(BUILD)/fuzz,$(LIB_SRC) $(FUZZ_SRC))
+	rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/fuzz/fuzz_%: fuzz/libfuzzer.c fuzz/fuzz.h $(BUILD)/fuzz/libfuzz.a
+	@echo "  LD fuzz $@"
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -DHZ_FUZZ_ENTRY=hz_fuzz_$* -o $@ \
+	    fuzz/libfuzzer.c $(BUILD)/fuzz/libfuzz.a $(PKG_LIBS) $(LDFLAGS)
+
+fuzz-build: $(addprefix $(BUILD)/fuzz/fuzz_,$(or $(FUZZ),$(FUZZ_TARGETS)))
+
+fuzz: fuzz-build
+	BUILD=$(BUILD) FUZZ_SECONDS=$(FUZZ_SECONDS) fuzz/run.sh $(or $(FUZZ),$(FUZZ_TARGETS))
 
 # ---- running
 # tests/run.sh runs every suite binary in a directory, then every tests/e2e/*.sh script.

@@ -271,6 +271,22 @@ static int ms_refused(const forecast_args *a, const forecast_job *j, char *err, 
                   a->checkpoint, mc->c_out, mc->enc_in);
 }
 
+/* The checkpoint's sizes against what this command builds (fill_inputs): one input per
+ * variable name, the decoder's known steps among the window's, at most HZ_TIMEF_MAX_FEATURES
+ * calendar features. */
+static int shape_refused(const forecast_args *a, const forecast_job *j, char *err, size_t errlen)
+{
+    const hz_model_conf *mc = &j->m->conf;
+    if (mc->enc_in == j->n_names && mc->label_len >= 0 && mc->label_len <= mc->seq_len &&
+        mc->n_marks >= 0 && mc->n_marks <= HZ_TIMEF_MAX_FEATURES)
+        return 0;
+    return hz_err(err, errlen, HZ_EFORMAT,
+                  "%s: %d variable names for a model of %d inputs, label_len %d (0..seq_len %d), "
+                  "%d calendar features (at most %d)",
+                  a->checkpoint, j->n_names, mc->enc_in, mc->label_len, mc->seq_len, mc->n_marks,
+                  HZ_TIMEF_MAX_FEATURES);
+}
+
 static int run(const forecast_args *a)
 {
     char err[HZ_ERRLEN];
@@ -279,7 +295,8 @@ static int run(const forecast_args *a)
     hz_ctx_init(&c, 1 << 20, 0);
     int rc = HZ_EXIT_FAIL;
     if (load(a, &j, err, sizeof err) || ms_refused(a, &j, err, sizeof err) ||
-        series_scaler(a, &j, err, sizeof err) || fill_inputs(a, &j, err, sizeof err)) {
+        shape_refused(a, &j, err, sizeof err) || series_scaler(a, &j, err, sizeof err) ||
+        fill_inputs(a, &j, err, sizeof err)) {
         hz_cli_error(CMD, "%s", err);
         goto out;
     }

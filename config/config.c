@@ -1067,14 +1067,16 @@ static char *dir_of(const char *path)
     return d;
 }
 
-int hz_config_load(const char *path, hz_config **out, char *err, size_t errlen)
+/* hz_config_load and hz_config_load_mem: parses len bytes at buf (checked for size and
+ * nesting depth first, config/config_read.h); path names them in messages. */
+static int load(const char *path, const void *buf, size_t len, hz_config **out, char *err,
+                size_t errlen)
 {
     *out = NULL;
-    char *text;
-    size_t len;
-    int rc = hz_config_read_file(path, &text, &len, err, errlen);
-    if (!rc && (rc = hz_config_check_depth(path, text, len, err, errlen)))
-        free(text);
+    if (len > HZ_CONFIG_MAX_BYTES)
+        return hz_err(err, errlen, HZ_EINVAL, "%s: %zu bytes, more than a configuration's %d", path,
+                      len, HZ_CONFIG_MAX_BYTES);
+    int rc = hz_config_check_depth(path, buf, len, err, errlen);
     if (rc)
         return rc;
     hz_config *cfg = calloc(1, sizeof *cfg);
@@ -1082,10 +1084,9 @@ int hz_config_load(const char *path, hz_config **out, char *err, size_t errlen)
     yaml_document_t doc;
     if (!cfg || !yaml_parser_initialize(&parser)) {
         free(cfg);
-        free(text);
         return hz_err(err, errlen, HZ_ENOMEM, "%s: out of memory", path);
     }
-    yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
+    yaml_parser_set_input_string(&parser, buf, len);
     if (!yaml_parser_load(&parser, &doc)) {
         yaml_mark_t m = parser.problem_mark;
         if (parser.context)
@@ -1097,7 +1098,6 @@ int hz_config_load(const char *path, hz_config **out, char *err, size_t errlen)
             rc = hz_err(err, errlen, HZ_EFORMAT, "%s:%zu:%zu: invalid YAML: %s", path, m.line + 1,
                         m.column + 1, parser.problem ? parser.problem : "syntax error");
         yaml_parser_delete(&parser);
-        free(text);
         free(cfg);
         return rc;
     }
@@ -1145,13 +1145,31 @@ int hz_config_load(const char *path, hz_config **out, char *err, size_t errlen)
         rc = make_canonical(&L, &cfg->pipelines[i]);
     yaml_document_delete(&doc);
     yaml_parser_delete(&parser);
-    free(text);
     if (rc) {
         hz_config_free(cfg);
         return rc;
     }
     *out = cfg;
     return 0;
+}
+
+int hz_config_load(const char *path, hz_config **out, char *err, size_t errlen)
+{
+    *out = NULL;
+    char *text;
+    size_t len;
+    int rc = hz_config_read_file(path, &text, &len, err, errlen);
+    if (rc)
+        return rc;
+    rc = load(path, text, len, out, err, errlen);
+    free(text);
+    return rc;
+}
+
+int hz_config_load_mem(const void *buf, size_t len, const char *path, hz_config **out, char *err,
+                       size_t errlen)
+{
+    return load(path, buf, len, out, err, errlen);
 }
 
 /* ---- documentation (docs/CONFIG.md) ---- */

@@ -230,6 +230,11 @@ typedef struct hz_config {
  * HZ_EFORMAT for a YAML syntax error, HZ_EINVAL for a schema violation, HZ_ENOMEM. */
 int hz_config_load(const char *path, hz_config **out, char *err, size_t errlen);
 
+/* The same for len bytes of YAML at buf, as if read from the file path (which names it in
+ * messages and anchors relative paths; it is not opened). */
+int hz_config_load_mem(const void *buf, size_t len, const char *path, hz_config **out, char *err,
+                       size_t errlen);
+
 /* Frees everything cfg owns. NULL is a no-op. */
 void hz_config_free(hz_config *cfg);
 

@@ -595,15 +595,18 @@ static int open_oom(const hz_csv_reader *r, char *err, size_t errlen)
     return hz_err(err, errlen, HZ_ENOMEM, "%s: out of memory", r->path);
 }
 
-/* Opens the file, notes its size and skips a UTF-8 byte order mark. */
+/* Opens the file (unless r->f is already open: hz_csv_open_mem), notes its size and skips a
+ * UTF-8 byte order mark. */
 static int open_file(hz_csv_reader *r, char *err, size_t errlen)
 {
-    r->f = fopen(r->path, "rb");
-    if (!r->f)
-        return hz_err(err, errlen, HZ_EIO, "%s: cannot open: %s", r->path, strerror(errno));
-    struct stat st;
-    if (fstat(fileno(r->f), &st) == 0)
-        r->size = (uint64_t)st.st_size;
+    if (!r->f) {
+        r->f = fopen(r->path, "rb");
+        if (!r->f)
+            return hz_err(err, errlen, HZ_EIO, "%s: cannot open: %s", r->path, strerror(errno));
+        struct stat st;
+        if (fstat(fileno(r->f), &st) == 0)
+            r->size = (uint64_t)st.st_size;
+    }
     /* UTF-8 byte order mark */
     if (peekb(r) == 0xEF) {
         getb(r);
@@ -867,15 +870,22 @@ static int read_layout(hz_csv_reader *r, char *err, size_t errlen)
     return r->o.names ? names_header(r, err, errlen) : read_header(r, err, errlen);
 }
 
-hz_csv_reader *hz_csv_open(const char *path, const hz_csv_opts *o, char *err, size_t errlen)
+/* hz_csv_open and hz_csv_open_mem: f NULL opens path, else reads f (size bytes) under the
+ * name path. */
+static hz_csv_reader *open_reader(const char *path, FILE *f, uint64_t size, const hz_csv_opts *o,
+                                  char *err, size_t errlen)
 {
     hz_csv_opts z = {0};
     hz_csv_reader *r = calloc(1, sizeof *r);
     if (!r || !(r->path = strdup(path))) {
         free(r);
+        if (f)
+            fclose(f);
         hz_err(err, errlen, HZ_ENOMEM, "%s: out of memory", path);
         return NULL;
     }
+    r->f = f;
+    r->size = size;
     r->o = o ? *o : z;
     r->tcol2 = r->scol = r->fcol = -1;
     r->line = 1;
@@ -887,6 +897,28 @@ hz_csv_reader *hz_csv_open(const char *path, const hz_csv_opts *o, char *err, si
 fail:
     hz_csv_close(r);
     return NULL;
+}
+
+hz_csv_reader *hz_csv_open(const char *path, const hz_csv_opts *o, char *err, size_t errlen)
+{
+    return open_reader(path, NULL, 0, o, err, errlen);
+}
+
+hz_csv_reader *hz_csv_open_mem(const void *buf, size_t len, const char *name, const hz_csv_opts *o,
+                               char *err, size_t errlen)
+{
+    if (!name)
+        name = "<memory>";
+    /* fmemopen wants a buffer of at least one byte; an empty one reads as end of file. */
+    static char empty[1];
+    FILE *f = fmemopen(len ? (void *)buf : empty, len ? len : 1, "rb");
+    if (!f) {
+        hz_err(err, errlen, HZ_EIO, "%s: cannot open: %s", name, strerror(errno));
+        return NULL;
+    }
+    if (!len)
+        fgetc(f); /* at end of file from the start */
+    return open_reader(name, f, len, o, err, errlen);
 }
 
 int hz_csv_ncols(const hz_csv_reader *r)

@@ -76,6 +76,10 @@ typedef struct hz_csv_reader hz_csv_reader;
 /* Opens path, reads the header and resolves the columns.  NULL on failure (err says
  * which column is missing, with the columns the header has). Free with hz_csv_close. */
 hz_csv_reader *hz_csv_open(const char *path, const hz_csv_opts *o, char *err, size_t errlen);
+/* The same over len bytes at buf (read in place: buf must outlive the reader), named name
+ * in messages (NULL: "<memory>"). */
+hz_csv_reader *hz_csv_open_mem(const void *buf, size_t len, const char *name, const hz_csv_opts *o,
+                               char *err, size_t errlen);
 void hz_csv_close(hz_csv_reader *r);
 
 /* Number of value columns and the name of value column i (owned by the reader). */

@@ -674,8 +674,11 @@ static void rows_view(const hz_tensor *x, int64_t *G, int *L, int *D)
     assert(x->ndim >= 2);
     *L = x->shape[x->ndim - 2];
     *D = x->shape[x->ndim - 1];
-    int64_t per = (int64_t)*L * *D;
-    *G = per > 0 ? x->n / per : 0;
+    /* from the leading dimensions, not n / (L * D): a tensor of no rows still has its groups
+     * (ProbSparse selects no query of a sequence of one, models/probsparse.c) */
+    *G = 1;
+    for (int i = 0; i < x->ndim - 2; i++)
+        *G *= x->shape[i];
 }
 
 static void gather_backward(hz_ctx *c, hz_node *n)

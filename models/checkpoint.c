@@ -3,6 +3,7 @@
 #include "models/checkpoint.h"
 
 #include <jansson.h>
+#include <limits.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,24 +43,35 @@ int hz_model_conf_from_json(const char *json, hz_model_conf *c, char *err, size_
     const char *kind = json_string_value(json_object_get(o, "kind"));
     hz_model_kind k;
     if (!kind || hz_model_kind_parse(kind, &k)) {
+        /* kind belongs to o: the message is written before o is freed */
+        int rc = hz_err(err, errlen, HZ_EFORMAT, "config metadata: unknown model kind '%s'",
+                        kind ? kind : "(none)");
         json_decref(o);
-        return hz_err(err, errlen, HZ_EFORMAT, "config metadata: unknown model kind '%s'",
-                      kind ? kind : "(none)");
+        return rc;
     }
     hz_model_conf_defaults(c, k);
     json_t *v;
 #define GET(f)                                                                                     \
     if ((v = json_object_get(o, #f))) {                                                            \
-        if (!json_is_integer(v)) {                                                                 \
+        if (!json_is_integer(v) || json_integer_value(v) < INT_MIN ||                              \
+            json_integer_value(v) > INT_MAX) {                                                     \
             json_decref(o);                                                                        \
-            return hz_err(err, errlen, HZ_EFORMAT, "config metadata: %s must be an integer", #f);  \
+            return hz_err(err, errlen, HZ_EFORMAT,                                                 \
+                          "config metadata: %s must be an int-sized integer", #f);                 \
         }                                                                                          \
         c->f = (int)json_integer_value(v);                                                         \
     }
     CONF_INTS(GET)
 #undef GET
-    if ((v = json_object_get(o, "dropout")))
-        c->dropout = json_number_value(v);
+    if ((v = json_object_get(o, "dropout"))) {
+        /* a probability: hz_dropout asserts it, even in a forward without dropout */
+        double p = json_number_value(v);
+        if (!json_is_number(v) || !(p >= 0 && p <= 1)) {
+            json_decref(o);
+            return hz_err(err, errlen, HZ_EFORMAT, "config metadata: dropout must be in 0..1");
+        }
+        c->dropout = p;
+    }
     if ((v = json_object_get(o, "seed")))
         c->seed = (uint64_t)json_integer_value(v);
     json_decref(o);

@@ -266,6 +266,8 @@ static void keep_top(informer *t, int i, const int32_t *top, int B, int H, int h
     int U_part, u;
     hz_probsparse_sizes(t->base.conf.factor, t->prob_lq[i], t->prob_lq[i], &U_part, &u);
     size_t n = (size_t)B * H * u;
+    if (n == 0)
+        return; /* no query selected (u = 0 for a window of one step): nothing to keep */
     if (n > t->top_cap[i]) {
         int32_t *nb = realloc(t->top[i], n * sizeof *nb);
         if (!nb) { /* the selection is diagnostic only: drop it rather than fail */

@@ -83,6 +83,11 @@ int hz_itransformer_create(const hz_model_conf *conf, hz_model **out, char *err,
         return hz_err(err, errlen, HZ_EINVAL,
                       "itransformer: d_model %d is not a multiple of n_heads %d", conf->d_model,
                       conf->n_heads);
+    /* a checkpoint's configuration comes from its file (models/checkpoint.c) */
+    if (conf->d_ff < 1 || conf->n_marks < 0)
+        return hz_err(err, errlen, HZ_EINVAL,
+                      "itransformer: d_ff must be positive and n_marks >= 0, got %d and %d",
+                      conf->d_ff, conf->n_marks);
     if (conf->c_out != conf->enc_in &&
         (conf->c_out != 1 || conf->out_col < 0 || conf->out_col >= conf->enc_in))
         return hz_err(err, errlen, HZ_EINVAL,

@@ -171,14 +171,24 @@ static int check_model_shape(hz_forecaster *p, int n_names, char *err, size_t er
     p->KL = p->NK ? p->P : 0;
     p->ktok = roles.known_tokens && p->NK;
     memcpy(p->kvar, roles.known, (size_t)p->NK * sizeof *p->kvar);
-    for (int k = 0; k < p->C; k++)
-        p->ocol[k] = p->C == p->CI ? k : mc->out_col;
-    if (p->EI != p->CI + (p->ktok ? p->NK : 0) || (p->C != p->CI && p->C != 1) || p->ocol[0] < 0 ||
-        p->ocol[0] >= p->CI || (p->C == 1 && p->CI > 1 && roles.target < 0))
+    /* c_out comes from the checkpoint: checked (C is CI, at most HZ_MAX_VARS, or 1) before it
+     * sizes ocol[] */
+    int ocol0 = p->C == p->CI ? 0 : mc->out_col;
+    if (p->EI != p->CI + (p->ktok ? p->NK : 0) || (p->C != p->CI && p->C != 1) || ocol0 < 0 ||
+        ocol0 >= p->CI || (p->C == 1 && p->CI > 1 && roles.target < 0))
         return hz_err(err, errlen, HZ_EFORMAT,
                       "%s: %d variable names for a model of %d inputs and %d outputs (and "
                       "model.data says features %s with %d known)",
                       path, n_names, mc->enc_in, mc->c_out, roles.target < 0 ? "M/S" : "MS", p->NK);
+    for (int k = 0; k < p->C; k++)
+        p->ocol[k] = p->C == p->CI ? k : mc->out_col;
+    /* the decoder's known steps are the window's last label_len (stage_inputs); the calendar
+     * marks of a step are built in arrays of HZ_TIMEF_MAX_FEATURES (stage_marks) */
+    if (p->lab < 0 || p->lab > p->L || p->F < 0 || p->F > HZ_TIMEF_MAX_FEATURES)
+        return hz_err(err, errlen, HZ_EFORMAT,
+                      "%s: label_len %d (0..seq_len %d) and %d calendar features per step (at "
+                      "most %d)",
+                      path, p->lab, p->L, p->F, HZ_TIMEF_MAX_FEATURES);
     if (p->L != pc->window.lookback || p->P != pc->window.horizon)
         return hz_err(err, errlen, HZ_EINVAL,
                       "pipeline %s: checkpoint %s has lookback %d and horizon %d, the window "

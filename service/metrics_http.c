@@ -58,34 +58,57 @@ static mhd_ret reply(struct MHD_Connection *conn, unsigned status, const char *c
     return ret;
 }
 
+void hz_metrics_answer(hz_metrics *m, hz_health_fn health, void *opaque, const char *method,
+                       const char *url, hz_http_answer *a)
+{
+    static const char text[] = "text/plain; charset=utf-8";
+    memset(a, 0, sizeof *a);
+    a->ctype = text;
+    a->body = a->buf;
+    if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 && strcmp(method, MHD_HTTP_METHOD_HEAD) != 0) {
+        a->status = MHD_HTTP_METHOD_NOT_ALLOWED;
+        a->allow = "GET, HEAD";
+        a->len = (size_t)snprintf(a->buf, sizeof a->buf, "method %s not allowed\n", method);
+    } else if (strcmp(url, "/metrics") == 0) {
+        char *body = NULL;
+        size_t len = 0;
+        if (hz_metrics_render(m, &body, &len, a->buf, sizeof a->buf) != 0) {
+            a->status = MHD_HTTP_INTERNAL_SERVER_ERROR;
+            a->len = strlen(a->buf);
+        } else {
+            a->status = MHD_HTTP_OK;
+            a->ctype = "text/plain; version=0.0.4; charset=utf-8";
+            a->body = body;
+            a->len = len;
+            a->owned = 1;
+        }
+    } else if (strcmp(url, "/healthz") == 0) {
+        char reason[200] = "";
+        if (!health || health(opaque, reason, sizeof reason)) {
+            a->status = MHD_HTTP_OK;
+            a->len = (size_t)snprintf(a->buf, sizeof a->buf, "ok\n");
+        } else {
+            a->status = MHD_HTTP_SERVICE_UNAVAILABLE;
+            a->len = (size_t)snprintf(a->buf, sizeof a->buf, "unhealthy: %s\n",
+                                      reason[0] ? reason : "no reason given");
+        }
+    } else {
+        a->status = MHD_HTTP_NOT_FOUND;
+        a->len = (size_t)snprintf(a->buf, sizeof a->buf, "not found; try /metrics or /healthz\n");
+    }
+    /* snprintf's length is what it wanted: the body is what it wrote */
+    if (!a->owned && a->len >= sizeof a->buf)
+        a->len = sizeof a->buf - 1;
+}
+
 static mhd_ret handle(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
                       const char *version, const char *upload_data, size_t *upload_data_size,
                       void **con_cls)
 {
     hz_metrics_server *s = cls;
-    static const char text[] = "text/plain; charset=utf-8";
-    char msg[256];
-    if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 && strcmp(method, MHD_HTTP_METHOD_HEAD) != 0) {
-        snprintf(msg, sizeof msg, "method %s not allowed\n", method);
-        return reply(conn, MHD_HTTP_METHOD_NOT_ALLOWED, text, msg, strlen(msg), 0, "GET, HEAD");
-    }
-    if (strcmp(url, "/metrics") == 0) {
-        char *body = NULL;
-        size_t len = 0;
-        if (hz_metrics_render(s->m, &body, &len, msg, sizeof msg) != 0)
-            return reply(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, text, msg, strlen(msg), 0, NULL);
-        return reply(conn, MHD_HTTP_OK, "text/plain; version=0.0.4; charset=utf-8", body, len, 1,
-                     NULL);
-    }
-    if (strcmp(url, "/healthz") == 0) {
-        char reason[200] = "";
-        if (!s->health || s->health(s->opaque, reason, sizeof reason))
-            return reply(conn, MHD_HTTP_OK, text, "ok\n", 3, 0, NULL);
-        snprintf(msg, sizeof msg, "unhealthy: %s\n", reason[0] ? reason : "no reason given");
-        return reply(conn, MHD_HTTP_SERVICE_UNAVAILABLE, text, msg, strlen(msg), 0, NULL);
-    }
-    snprintf(msg, sizeof msg, "not found; try /metrics or /healthz\n");
-    return reply(conn, MHD_HTTP_NOT_FOUND, text, msg, strlen(msg), 0, NULL);
+    hz_http_answer a;
+    hz_metrics_answer(s->m, s->health, s->opaque, method, url, &a);
+    return reply(conn, a.status, a.ctype, a.body, a.len, a.owned, a.allow);
 }
 
 static int is_loopback(const struct sockaddr *sa)

@@ -14,6 +14,22 @@
  * healthy; otherwise writes a short reason (shown in the 503 body).  Must be thread-safe. */
 typedef int (*hz_health_fn)(void *opaque, char *reason, size_t reasonlen);
 
+/* The answer to one request, before it is sent. */
+typedef struct hz_http_answer {
+    unsigned status;   /* 200, 404, 405, 500, 503 */
+    const char *ctype; /* Content-Type */
+    char *body;        /* len bytes: buf, or (owned) a malloc'd body the caller frees */
+    size_t len;
+    int owned;
+    const char *allow; /* Allow header, or NULL */
+    char buf[256];
+} hz_http_answer;
+
+/* Routes one request (method and path as libmicrohttpd hands them over, any bytes) to its
+ * answer, as the server below does; the request handler itself, callable without a server. */
+void hz_metrics_answer(hz_metrics *m, hz_health_fn health, void *opaque, const char *method,
+                       const char *url, hz_http_answer *a);
+
 typedef struct hz_metrics_server hz_metrics_server;
 
 /* Serves m on `listen` ("127.0.0.1:9464", "[::1]:9464", "localhost:9464"; NULL means

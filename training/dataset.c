@@ -116,8 +116,11 @@ void hz_timef(int n, int64_t ts_ms, float *out)
         int64_t min = hz_floor_div(ts_ms, 60000) - hz_floor_div(ts_ms, 3600000) * 60;
         out[0] = (float)(min / 59.0 - 0.5);
         memcpy(out + 1, h, 4 * sizeof *out);
-    } else {
+    } else if (n == 4) {
         memcpy(out, h, 4 * sizeof *out);
+    } else { /* never more than out[n] (training/prepare.c sizes the marks by n) */
+        for (int i = 0; i < n; i++)
+            out[i] = i < 4 ? h[i] : 0.0f;
     }
 }
 

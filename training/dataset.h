@@ -72,7 +72,9 @@ void hz_timef_hour(int64_t ts_ms, float out[4]);
  * 3 for a day or longer (freq d: weekday, day of month, day of year), 4 for an hour up to a
  * day (freq h, as hz_timef_hour), 5 below an hour (freq t: minute/59 - 0.5 first). */
 int hz_timef_features(int64_t period_ms);
-/* The n features (3, 4 or 5, as above) of ts_ms into out[n]. */
+/* The n features (3, 4 or 5, as above) of ts_ms into out[n].  Any other n (a checkpoint's
+ * n_marks is read from its file) writes exactly n values too: the hourly ones, cut short or
+ * followed by zeros. */
 void hz_timef(int n, int64_t ts_ms, float *out);
 
 /* Windows over one split: sample i covers rows [s+i, s+i+seq_len) as input and

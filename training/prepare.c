@@ -385,6 +385,12 @@ int hz_prepared_split(const hz_pipeline_conf *p, const hz_model_conf *mc, const 
                       hz_prepared *d, char *err, size_t errlen)
 {
     const hz_table *t = &d->table;
+    /* mc may be a checkpoint's (cli/cmd_eval.c): the decoder's known steps must lie inside the
+     * window (hz_windows_batch copies them from before the forecast) */
+    if (mc->label_len < 0 || mc->label_len > mc->seq_len || mc->n_marks < 0)
+        return hz_err(err, errlen, HZ_EINVAL,
+                      "model: label_len %d outside 0..seq_len %d, or %d calendar features",
+                      mc->label_len, mc->seq_len, mc->n_marks);
     const double *ratios = p->model.data.n_ratios == 3 ? p->model.data.ratios : NULL;
     double def[3] = {0.7, 0.1, 0.2};
     hz_split_kind kind = p->model.data.split == HZ_CFG_SPLIT_ETT_HOUR     ? HZ_SPLIT_ETT_HOUR

@@ -102,6 +102,12 @@ static void test_timef_follows_period(void **state)
     assert_true(memcmp(t + 1, h, sizeof h) == 0);
     assert_true(t[0] == (float)(30 / 59.0 - 0.5));
     assert_true(h[1] == (float)(4 / 6.0 - 0.5)); /* Friday, Monday = 0 */
+    /* a count from a checkpoint that is none of 3, 4, 5 writes exactly that many values */
+    float o[8] = {9, 9, 9, 9, 9, 9, 9, 9};
+    hz_timef(1, ts, o);
+    assert_true(o[0] == h[0] && o[1] == 9);
+    hz_timef(7, ts, o);
+    assert_true(memcmp(o, h, sizeof h) == 0 && o[4] == 0 && o[6] == 0 && o[7] == 9);
 }
 
 int main(void)

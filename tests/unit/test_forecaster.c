@@ -2,8 +2,9 @@
  * of one series' points), issue/target times, steps, every level's interval and model id;
  * batching does not change the numbers; the residual check flags a point far outside its
  * interval and not one on its forecast; the same stream checked in a burst (batches of 64)
- * and paced (a forward after every reading) gives identical flags and intervals.  A small
- * iTransformer checkpoint is written for the test. */
+ * and paced (a forward after every reading) gives identical flags and intervals; a checkpoint
+ * with more outputs than variable names is refused.  A small iTransformer checkpoint is
+ * written for the test. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -442,12 +443,76 @@ static void test_timing_independent(void **state)
         free(k[i]);
 }
 
+/* A checkpoint whose configuration claims far more outputs than it has variable names (c_out
+ * 2000 for 1 name) is refused before c_out sizes anything (pipeline/forecaster.c
+ * check_model_shape wrote one column index per output first, past its HZ_MAX_VARS array); so
+ * are one with more calendar features than stage_marks builds and one whose decoder takes more
+ * known steps than the window has (stage_inputs read before the window). */
+static void test_checkpoint_outputs_beyond_names(void **state)
+{
+    fixture fx;
+    setup_files(&fx, 4);
+    hz_model_conf mc;
+    hz_model_conf_defaults(&mc, HZ_MODEL_INFORMER);
+    mc.seq_len = L;
+    mc.label_len = L / 2;
+    mc.pred_len = H;
+    mc.enc_in = 1;
+    mc.c_out = 2000;
+    mc.n_marks = 4;
+    mc.d_model = 8;
+    mc.n_heads = 2;
+    mc.e_layers = mc.d_layers = 1;
+    mc.d_ff = 8;
+    hz_model *m;
+    char err[HZ_ERRLEN];
+    assert_int_equal(hz_model_create(&mc, &m, err, sizeof err), 0);
+    const char *meta[2][2] = {{"variables", "[\"power\"]"},
+                              {"scaler", "{\"mean\":[10.0],\"std\":[2.0]}"}};
+    assert_int_equal(hz_ckpt_save(m, fx.ckpt, meta, 2, NULL, 0, err, sizeof err), 0);
+    hz_model_free(m);
+    static const char *const vars[] = {"power"};
+    hz_forecaster *f = NULL;
+    assert_int_not_equal(hz_forecaster_new(fx.cfg, &fx.cfg->pipelines[0], vars, 1, NULL, NULL, NULL,
+                                           NULL, &f, err, sizeof err),
+                         0);
+    assert_null(f);
+    assert_non_null(strstr(err, "2000 outputs"));
+    /* and one with more calendar features per step than a window's marks hold */
+    mc.c_out = 1;
+    mc.n_marks = 9;
+    assert_int_equal(hz_model_create(&mc, &m, err, sizeof err), 0);
+    assert_int_equal(hz_ckpt_save(m, fx.ckpt, meta, 2, NULL, 0, err, sizeof err), 0);
+    hz_model_free(m);
+    assert_int_not_equal(hz_forecaster_new(fx.cfg, &fx.cfg->pipelines[0], vars, 1, NULL, NULL, NULL,
+                                           NULL, &f, err, sizeof err),
+                         0);
+    assert_null(f);
+    assert_non_null(strstr(err, "9 calendar features"));
+    /* or a decoder that takes more known steps than the window has */
+    mc.n_marks = 4;
+    mc.label_len = 2 * L;
+    assert_int_equal(hz_model_create(&mc, &m, err, sizeof err), 0);
+    assert_int_equal(hz_ckpt_save(m, fx.ckpt, meta, 2, NULL, 0, err, sizeof err), 0);
+    hz_model_free(m);
+    assert_int_not_equal(hz_forecaster_new(fx.cfg, &fx.cfg->pipelines[0], vars, 1, NULL, NULL, NULL,
+                                           NULL, &f, err, sizeof err),
+                         0);
+    assert_null(f);
+    assert_non_null(strstr(err, "label_len 48"));
+    teardown_files(&fx);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_timing_independent),   cmocka_unit_test(test_prime_after_restart),
-        cmocka_unit_test(test_resume_after_rebuild), cmocka_unit_test(test_every_ready_window),
-        cmocka_unit_test(test_batching_invariant),   cmocka_unit_test(test_residual_check),
+        cmocka_unit_test(test_timing_independent),
+        cmocka_unit_test(test_prime_after_restart),
+        cmocka_unit_test(test_resume_after_rebuild),
+        cmocka_unit_test(test_every_ready_window),
+        cmocka_unit_test(test_batching_invariant),
+        cmocka_unit_test(test_residual_check),
+        cmocka_unit_test(test_checkpoint_outputs_beyond_names),
     };
     return cmocka_run_group_tests_name("forecaster", tests, NULL, NULL);
 }

@@ -229,6 +229,20 @@ static void test_checkpoint_round_trip(void **state)
     assert_int_not_equal(rc, 0);
     assert_non_null(strstr(err, "conv1.weight"));
     hz_model_free(m3);
+    /* a configuration from a file: an integer beyond int is refused, not truncated (2^32 + 4
+     * would have read as 4), and so are a negative d_ff and a dropout above 1 */
+    hz_model_conf c;
+    assert_int_equal(hz_model_conf_from_json("{\"kind\":\"itransformer\",\"d_model\":4294967300}",
+                                             &c, err, sizeof err),
+                     HZ_EFORMAT);
+    assert_non_null(strstr(err, "d_model"));
+    assert_int_equal(
+        hz_model_conf_from_json("{\"kind\":\"itransformer\",\"d_ff\":-1}", &c, err, sizeof err), 0);
+    assert_int_equal(hz_model_create(&c, &m3, err, sizeof err), HZ_EINVAL);
+    /* a dropout that is no probability (hz_dropout asserts it in every forward) */
+    assert_int_equal(
+        hz_model_conf_from_json("{\"kind\":\"itransformer\",\"dropout\":5.1}", &c, err, sizeof err),
+        HZ_EFORMAT);
     unlink(path);
     rmdir(dir);
     hz_model_free(m);

@@ -222,6 +222,10 @@ static void test_holes_filled_or_stretches(void **state)
     assert_int_equal(d.table.rows, 290);
     assert_int_equal(d.table.ts_ms[100], 100 * 60000);      /* a filled slot */
     assert_true(d.table.values[100] == d.table.values[99]); /* fill: previous */
+    /* a configuration (a checkpoint's, in eval) whose decoder reaches before the window */
+    hz_model_conf bad = mc;
+    bad.label_len = bad.seq_len + 1;
+    assert_int_equal(hz_prepared_split(p, &bad, NULL, &d, err, sizeof err), HZ_EINVAL);
     assert_int_equal(hz_prepared_split(p, &mc, NULL, &d, err, sizeof err), 0);
     const hz_windows *w = &d.win[0]; /* train rows [0, 203): stretch 2 starts at row 150 */
     assert_non_null(w->starts);
