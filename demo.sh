@@ -15,7 +15,8 @@ echo "== import the sample into $DB"
     --date-order mdy --quiet
 sqlite3 "$DB" "SELECT series, variable, count(*), min(value), max(value) FROM readings GROUP BY 1, 2"
 echo "== train (iTransformer, SQLite readings -> $B/models/choptank.safetensors)"
-"$B"/horizon train -c "$CONF"
+# the demo starts afresh: its new model replaces an earlier run's (--promote)
+"$B"/horizon train -c "$CONF" --promote
 echo "== backtest on the held-out test split, against the persistence and window-mean forecasts"
 "$B"/horizon eval -c "$CONF" --plot "$B/choptank-eval.svg"
 echo "== forecast the next 7 days from the last 60 days of the CSV"
