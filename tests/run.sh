@@ -18,10 +18,12 @@ for dir in "$@"; do
     for t in $list; do
         [ -x "$t" ] && [ -f "$t" ] || continue
         echo "== $t (OPENBLAS_NUM_THREADS=$threads)"
+        t0=$(date +%s)
         if ! OPENBLAS_NUM_THREADS=$threads "$t"; then
             echo "FAILED: $t"
             fail=1
         fi
+        echo "== $t: $(($(date +%s) - t0)) s"
     done
 done
 case "${E2E:-all}" in
@@ -40,9 +42,11 @@ for s in $scripts; do
     *" $s "*) [ "${E2E:-all}" = all ] && { echo "== $s: left out of a full run (tests/run.sh)"; continue; } ;;
     esac
     echo "== $s (BIN=${BIN:-})"
+    t0=$(date +%s)
     if ! sh "$s"; then
         echo "FAILED: $s"
         fail=1
     fi
+    echo "== $s: $(($(date +%s) - t0)) s"
 done
 exit $fail

@@ -148,10 +148,10 @@ wait_log() {
 }
 
 # start_daemon CONFIG LOG [PATTERN]: started in the background ($HD), back when LOG has
-# PATTERN (default: ready)
+# PATTERN (default: ready); under the command prefix $RUNAS when set (another user)
 start_daemon() {
     : >"$2"
-    "$BIN/horizond" -c "$1" 2>"$2" &
+    ${RUNAS:-} "$BIN/horizond" -c "$1" 2>"$2" &
     HD=$!
     wait_log "$2" "${3:-horizond ready}"
 }
@@ -183,4 +183,27 @@ wait_sql() {
 # count_topic TOPIC: messages in a topic (kcat, independent client)
 count_topic() {
     kcat -b "$BOOT" -C -t "$1" -e -o beginning -q 2>>"$T/kcat.err" | wc -l
+}
+
+# check_readings FROM TO: `readings` holds exactly the readings of points FROM..TO-1 (the
+# `readings` generator above), each once with the value as sent; fails otherwise
+check_readings() {
+    readings "$1" "$2" | sed 's/^[^:]*://' |
+        awk -F'"' '{ v = $9; sub(/^:/, "", v); sub(/}$/, "", v); printf "%s|%s|%s\n", $4, substr($7, 2, length($7) - 2), v }' |
+        sort >"$T/sent.txt"
+    q "SELECT series || '|' || ts || '|' || printf('%.4f', value) FROM readings ORDER BY 1" |
+        sort >"$T/stored.txt"
+    if ! cmp -s "$T/sent.txt" "$T/stored.txt"; then
+        lost=$(comm -23 "$T/sent.txt" "$T/stored.txt" | wc -l)
+        other=$(comm -13 "$T/sent.txt" "$T/stored.txt" | wc -l)
+        fail "readings: $lost sent and not stored as sent, $other stored and not sent (e.g. $(comm -3 "$T/sent.txt" "$T/stored.txt" | head -n 2 | tr '\n' ' '))"
+    fi
+}
+
+# forecast_keys TOPIC: "TOTAL DISTINCT" forecast messages on TOPIC, a message's identity
+# being (series, issued_ts, step)
+forecast_keys() {
+    kcat -b "$BOOT" -C -t "$1" -e -o beginning -q 2>>"$T/kcat.err" |
+        sed -n 's/.*"series":"\([^"]*\)".*"issued_ts":\([0-9]*\),.*"step":\([0-9]*\),.*/\1|\2|\3/p' |
+        sort | uniq -c | awk '{ t += $1; d++ } END { printf "%d %d\n", t, d }'
 }
