@@ -20,7 +20,7 @@ RO_S=${RO_S:-6}
 T=$(mktemp -d /tmp/hz_ff_XXXXXX)
 . tests/tools/daemon_lib.sh
 
-start_mock readings forecasts anomalies dead
+start_mock readings forecasts:8 anomalies dead
 train_ckpt
 kafka_yaml "$T/hz.yaml"
 sed -i 's/- sqlite: {}/- sqlite: {max_size_mb: 8}/' "$T/hz.yaml"

@@ -18,7 +18,7 @@ T=$(mktemp -d /tmp/hz_fk_XXXXXX)
 . tests/tools/daemon_lib.sh
 
 mkfifo "$T/ctl"
-"$BIN/tools/mock_cluster" -b 2 -p 2 -c "$T/ctl" readings forecasts anomalies dead >"$T/boot" 2>"$T/mc.err" &
+"$BIN/tools/mock_cluster" -b 2 -p 2 -c "$T/ctl" readings forecasts:8 anomalies dead >"$T/boot" 2>"$T/mc.err" &
 MC=$!
 wait_for "mock cluster did not start" test -s "$T/boot"
 BOOT=$(head -n 1 "$T/boot")

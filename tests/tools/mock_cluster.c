@@ -2,7 +2,11 @@
  * 127.0.0.1 for script tests: prints the bootstrap servers as one line on stdout, creates
  * the topics named on the command line, and serves until SIGTERM or SIGINT.
  *
- *   mock_cluster [-b BROKERS] [-p PARTITIONS] [-c FIFO] [TOPIC ...]
+ *   mock_cluster [-b BROKERS] [-p PARTITIONS] [-c FIFO] [TOPIC[:PARTITIONS] ...]
+ *
+ * A partition keeps at most about 5 MB (librdkafka's mock deletes its oldest messages past
+ * that: about 77k readings or 11k forecast messages), so a test whose output topic grows
+ * larger gives it more partitions (TOPIC:PARTITIONS).
  *
  * With -c, faults are injected by lines written to the named pipe FIFO (the fault tests,
  * tests/e2e/fault_kafka.sh), each acknowledged on stderr as "mock_cluster: ok LINE":
@@ -31,13 +35,16 @@ static void on_signal(int sig)
     stop = 1;
 }
 
-/* set every partition of TOPIC (or one) led by broker ID; PARTITIONS per topic */
+/* partition PART of TOPIC led by broker ID; PART -1: every partition (until one is unknown) */
 static rd_kafka_resp_err_t set_leader(rd_kafka_mock_cluster_t *mc, const char *topic, int part,
-                                      int id, int partitions)
+                                      int id)
 {
-    rd_kafka_resp_err_t e = RD_KAFKA_RESP_ERR_NO_ERROR;
-    for (int p = part < 0 ? 0 : part; !e && p < (part < 0 ? partitions : part + 1); p++)
-        e = rd_kafka_mock_partition_set_leader(mc, topic, p, id);
+    if (part >= 0)
+        return rd_kafka_mock_partition_set_leader(mc, topic, part, id);
+    rd_kafka_resp_err_t e = rd_kafka_mock_partition_set_leader(mc, topic, 0, id);
+    for (int p = 1; !e && p < 100000; p++)
+        if (rd_kafka_mock_partition_set_leader(mc, topic, p, id))
+            break;
     return e;
 }
 
@@ -59,7 +66,7 @@ static rd_kafka_resp_err_t push_errors(rd_kafka_mock_cluster_t *mc, int id, int1
 }
 
 /* one control line: 0 when understood and applied */
-static int control(rd_kafka_mock_cluster_t *mc, const char *line, int partitions)
+static int control(rd_kafka_mock_cluster_t *mc, const char *line)
 {
     char name[256];
     int a, b, c, id;
@@ -69,7 +76,7 @@ static int control(rd_kafka_mock_cluster_t *mc, const char *line, int partitions
     else if (sscanf(line, "up %d", &a) == 1)
         e = rd_kafka_mock_broker_set_up(mc, a);
     else if (sscanf(line, "leader %255s %d %d", name, &a, &b) == 3)
-        e = set_leader(mc, name, a, b, partitions);
+        e = set_leader(mc, name, a, b);
     else if (sscanf(line, "coordinator %255s %d", name, &a) == 2)
         e = rd_kafka_mock_coordinator_set(mc, "group", name, a);
     else if (sscanf(line, "rtt %d %d", &a, &b) == 2)
@@ -85,8 +92,7 @@ static int control(rd_kafka_mock_cluster_t *mc, const char *line, int partitions
 }
 
 /* reads whatever complete lines the control pipe holds; BUF keeps a partial line */
-static void poll_control(rd_kafka_mock_cluster_t *mc, int fd, char *buf, size_t cap, size_t *len,
-                         int partitions)
+static void poll_control(rd_kafka_mock_cluster_t *mc, int fd, char *buf, size_t cap, size_t *len)
 {
     ssize_t got = read(fd, buf + *len, cap - 1 - *len);
     if (got <= 0)
@@ -97,7 +103,7 @@ static void poll_control(rd_kafka_mock_cluster_t *mc, int fd, char *buf, size_t 
     while ((nl = strchr(start, '\n'))) {
         *nl = '\0';
         if (*start)
-            control(mc, start, partitions);
+            control(mc, start);
         start = nl + 1;
     }
     *len = strlen(start);
@@ -153,7 +159,12 @@ int main(int argc, char **argv)
     }
     int rf = brokers < 3 ? brokers : 3;
     for (int i = optind; i < argc; i++) {
-        rd_kafka_resp_err_t e = rd_kafka_mock_topic_create(mc, argv[i], partitions, rf);
+        char *colon = strchr(argv[i], ':');
+        int np = colon ? atoi(colon + 1) : partitions;
+        if (colon)
+            *colon = '\0';
+        rd_kafka_resp_err_t e = np < 1 ? RD_KAFKA_RESP_ERR__INVALID_ARG
+                                       : rd_kafka_mock_topic_create(mc, argv[i], np, rf);
         if (e) {
             fprintf(stderr, "mock_cluster: topic %s: %s\n", argv[i], rd_kafka_err2str(e));
             rd_kafka_mock_cluster_destroy(mc);
@@ -175,7 +186,7 @@ int main(int argc, char **argv)
     size_t len = 0;
     while (!stop) {
         if (fd >= 0)
-            poll_control(mc, fd, buf, sizeof buf, &len, partitions);
+            poll_control(mc, fd, buf, sizeof buf, &len);
         usleep(50000);
     }
     if (fd >= 0)
