@@ -1,4 +1,4 @@
-/* model.h — the one interface of the three forecasting models (docs/ARCHITECTURE.md):
+/* model.h — the one interface of the three models (docs/ARCHITECTURE.md):
  * create from a config, forward a batch of windows, parameters for the optimiser and the
  * checkpoint, free.  A fourth model is one new file that fills an hz_model_vt. */
 #ifndef HZ_MODEL_H
@@ -8,6 +8,8 @@
 #include <stdint.h>
 
 #include "engine/tensor.h"
+
+#define HZ_MAX_DILATIONS 16
 
 typedef enum {
     HZ_MODEL_INFORMER = 0,
@@ -35,6 +37,13 @@ typedef struct hz_model_conf {
     int factor;
     int attn_full; /* 0: ProbSparse, 1: canonical full attention */
     int distil, mix;
+    /* NILMFormer (models/nilmformer.c): seq_len = pred_len = the window W, enc_in 1 (the
+     * aggregate), n_marks = TimeRPE channels (c_embedding), c_out appliance outputs */
+    int kernel_size;      /* embedding convolutions, zero "same" padding */
+    int kernel_size_head; /* head convolution, replicate padding kernel_size_head / 2 */
+    int conv_bias;        /* the embedding convolutions have biases */
+    int n_dilations;      /* residual units of the embedding, 1..HZ_MAX_DILATIONS */
+    int dilations[HZ_MAX_DILATIONS];
     uint64_t seed; /* init and (Informer) key sampling */
 } hz_model_conf;
 
@@ -86,5 +95,6 @@ static inline hz_tensor *hz_model_forward(hz_model *m, hz_ctx *c, const hz_model
 /* Per-kind constructors (used by hz_model_create). */
 int hz_informer_create(const hz_model_conf *conf, hz_model **out, char *err, size_t errlen);
 int hz_itransformer_create(const hz_model_conf *conf, hz_model **out, char *err, size_t errlen);
+int hz_nilmformer_create(const hz_model_conf *conf, hz_model **out, char *err, size_t errlen);
 
 #endif

@@ -76,6 +76,10 @@ int hz_timef_features(int64_t period_ms);
  * n_marks is read from its file) writes exactly n values too: the hourly ones, cut short or
  * followed by zeros. */
 void hz_timef(int n, int64_t ts_ms, float *out);
+/* NILMFormer's TimeRPE (docs/MODELS.md section 8) of the UTC time ts_ms: sin and cos of
+ * 2 pi minute/60, hour/24, weekday/7 (Mon=0) and month/12 (month 1..12), in that order. */
+enum { HZ_TIMERPE_FEATURES = 8 };
+void hz_timerpe(int64_t ts_ms, float out[8]);
 
 /* Windows over one split: sample i covers rows [s+i, s+i+seq_len) as input and
  * [s+i+seq_len-label_len, s+i+seq_len+pred_len) as decoder/target block, where s+i is
