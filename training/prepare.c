@@ -445,6 +445,11 @@ int hz_pipeline_model_conf(const hz_pipeline_conf *p, int n_vars, hz_model_conf 
     hz_model_kind kind = p->model.kind == HZ_CFG_MODEL_INFORMER       ? HZ_MODEL_INFORMER
                          : p->model.kind == HZ_CFG_MODEL_ITRANSFORMER ? HZ_MODEL_ITRANSFORMER
                                                                       : HZ_MODEL_NILMFORMER;
+    if (kind == HZ_MODEL_NILMFORMER) /* the model exists; its data path does not yet */
+        return hz_err(err, errlen, HZ_EINVAL,
+                      "pipeline %s: nilmformer is not wired to train/eval/forecast yet "
+                      "(models/nilmformer.c; docs/MODELS.md section 8)",
+                      p->name);
     hz_model_conf_defaults(mc, kind);
     const hz_cfg_model_params *q = &p->model.params;
     mc->seq_len = p->window.lookback;
