@@ -44,6 +44,11 @@ typedef struct hz_model_conf {
     int conv_bias;        /* the embedding convolutions have biases */
     int n_dilations;      /* residual units of the embedding, 1..HZ_MAX_DILATIONS */
     int dilations[HZ_MAX_DILATIONS];
+    /* 0: disaggregation, the official model (pred_len = seq_len, enc_in 1); 1: forecasting,
+     * each variable's window alone through the same network, a Linear(seq_len -> pred_len)
+     * after the head and a zero-initialised correction of the window's own statistics
+     * (docs/MODELS.md section 8.7) */
+    int forecast;
     uint64_t seed; /* init and (Informer) key sampling */
 } hz_model_conf;
 

@@ -10,10 +10,14 @@
  * adrienpetralia/NILMFormer src/nilmformer/model.py.
  *
  * Layout: channels-last like every sequence in the engine (engine/ops.h), so the input x is
- * [B, W, 1], the TimeRPE marks [B, W, n_marks] and the output [B, W, c_out]. */
+ * [B, W, 1], the TimeRPE marks [B, W, n_marks] and the output [B, W, c_out].
+ *
+ * With conf.forecast the same network forecasts (not part of the official model; docs/
+ * MODELS.md section 8.7): x [B, W, C] -> [B, pred_len, c_out], each variable alone. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "common/hz.h"
 #include "models/layers.h"
@@ -49,7 +53,8 @@ typedef struct nf {
     hz_lin stats2;                    /* ProjStats2: Linear(d -> 2) */
     nf_layer layers[MAX_LAYERS];      /* EncoderBlock.<i> */
     hz_norm norm;                     /* EncoderBlock.<e_layers>: final LayerNorm */
-    hz_tensor *head_w, *head_b;       /* DownstreamTaskHead: Conv1d [c_out, d, k_head] */
+    hz_tensor *head_w, *head_b;       /* DownstreamTaskHead: Conv1d [c_out or 1, d, k_head] */
+    hz_lin horizon;                   /* forecasting: ProjHorizon, Linear(seq_len -> pred_len) */
 } nf;
 
 /* ------------------------------------------------------------------------ forward */
@@ -100,33 +105,96 @@ static hz_tensor *layer_fwd(hz_ctx *c, const nf_layer *l, hz_tensor *x, int H, d
     return hz_add(c, x, hz_ffn_fwd(c, &l->ff1, &l->ff2, HZ_ACT_GELU, p, x));
 }
 
-static hz_tensor *nf_forward(hz_model *m, hz_ctx *c, const hz_model_input *in)
+/* What the two tasks share: the network from the raw windows a [N, W, 1] and the TimeRPE
+ * marks mk [N, W, F] to the head's output [N, W, head channels], with the window
+ * statistics mu, sd [N, 1, 1] and the stats token as it entered the encoder [N, 1, d]. */
+typedef struct trunk_out {
+    hz_tensor *y, *mu, *sd, *stats;
+} trunk_out;
+
+static trunk_out trunk_fwd(hz_ctx *c, const nf *t, hz_tensor *a, hz_tensor *mk)
 {
-    const nf *t = (const nf *)m;
-    const hz_model_conf *f = &m->conf;
+    const hz_model_conf *f = &t->base.conf;
+    int W = f->seq_len;
+    trunk_out o;
+    /* window statistics of data: constants of the graph, as the official detach() */
+    o.mu = hz_mean(c, a, 1, 1);
+    hz_tensor *ac = hz_sub(c, a, o.mu);
+    o.sd = hz_sqrt(c, hz_add_scalar(c, hz_mean(c, hz_mul(c, ac, ac), 1, 1), STATS_EPS));
+    hz_tensor *parts[2] = {embed_fwd(c, t, hz_div(c, ac, o.sd)), hz_lin_fwd(c, &t->time_proj, mk)};
+    hz_tensor *tokens = hz_concat(c, parts, 2, 2); /* [N, W, d] */
+    hz_tensor *st[2] = {o.mu, o.sd};
+    o.stats = hz_lin_fwd(c, &t->stats1, hz_concat(c, st, 2, 2)); /* [N, 1, d] */
+    hz_tensor *seq[2] = {tokens, o.stats};
+    hz_tensor *h = hz_concat(c, seq, 2, 1); /* [N, W + 1, d], the stats token last */
+    for (int i = 0; i < f->e_layers; i++)
+        h = layer_fwd(c, &t->layers[i], h, f->n_heads, f->dropout);
+    h = hz_slice(c, hz_norm_fwd(c, &t->norm, h), 1, 0, W);
+    o.y = hz_conv1d(c, h, t->head_w, t->head_b, f->kernel_size_head / 2, HZ_PAD_REPLICATE, 1);
+    return o;
+}
+
+/* Disaggregation: x [B, W, 1] -> [B, W, c_out] = head * s' + m'. */
+static hz_tensor *disaggregate_fwd(hz_ctx *c, const nf *t, const hz_model_input *in)
+{
+    const hz_model_conf *f = &t->base.conf;
     int B = in->batch, W = f->seq_len, F = f->n_marks;
     int xs[3] = {B, W, 1}, ms[3] = {B, W, F};
     hz_tensor *a = hz_tensor_wrap(c, (hz_real *)in->x, 3, xs);
     /* the marks are data: without them (a caller without timestamps) they read as zeros */
     hz_tensor *mk =
         in->x_mark ? hz_tensor_wrap(c, (hz_real *)in->x_mark, 3, ms) : hz_tensor_zeros(c, 3, ms);
-    /* window statistics of data: constants of the graph, as the official detach() */
-    hz_tensor *mu = hz_mean(c, a, 1, 1); /* [B, 1, 1] */
-    hz_tensor *ac = hz_sub(c, a, mu);
-    hz_tensor *sd = hz_sqrt(c, hz_add_scalar(c, hz_mean(c, hz_mul(c, ac, ac), 1, 1), STATS_EPS));
-    hz_tensor *parts[2] = {embed_fwd(c, t, hz_div(c, ac, sd)), hz_lin_fwd(c, &t->time_proj, mk)};
-    hz_tensor *tokens = hz_concat(c, parts, 2, 2); /* [B, W, d] */
-    hz_tensor *st[2] = {mu, sd};
-    hz_tensor *stats = hz_lin_fwd(c, &t->stats1, hz_concat(c, st, 2, 2)); /* [B, 1, d] */
-    hz_tensor *seq[2] = {tokens, stats};
-    hz_tensor *h = hz_concat(c, seq, 2, 1); /* [B, W + 1, d], the stats token last */
-    for (int i = 0; i < f->e_layers; i++)
-        h = layer_fwd(c, &t->layers[i], h, f->n_heads, f->dropout);
-    h = hz_slice(c, hz_norm_fwd(c, &t->norm, h), 1, 0, W);
-    hz_tensor *y = hz_conv1d(c, h, t->head_w, t->head_b, f->kernel_size_head / 2, HZ_PAD_REPLICATE,
-                             1);                      /* [B, W, c_out] */
-    hz_tensor *ab = hz_lin_fwd(c, &t->stats2, stats); /* [B, 1, 2]: offset, scale */
-    return hz_add(c, hz_mul(c, y, hz_slice(c, ab, 2, 1, 1)), hz_slice(c, ab, 2, 0, 1));
+    trunk_out o = trunk_fwd(c, t, a, mk);
+    hz_tensor *ab = hz_lin_fwd(c, &t->stats2, o.stats); /* [B, 1, 2]: offset, scale */
+    return hz_add(c, hz_mul(c, o.y, hz_slice(c, ab, 2, 1, 1)), hz_slice(c, ab, 2, 0, 1));
+}
+
+/* Forecasting inputs: variable col0 + j of window b becomes row b * n + j, alone: a
+ * [B n, W, 1], its marks repeated [B n, W, F] (zeros without marks).  Data, copied. */
+static void split_variables(hz_ctx *c, const hz_model_conf *f, const hz_model_input *in, int col0,
+                            int n, hz_tensor **a, hz_tensor **mk)
+{
+    int B = in->batch, W = f->seq_len, C = f->enc_in, F = f->n_marks;
+    int ms[3] = {B * n, W, F};
+    *a = hz_tensor_new4(c, 3, B * n, W, 1, 0);
+    *mk = in->x_mark ? hz_tensor_new(c, 3, ms) : hz_tensor_zeros(c, 3, ms);
+    for (int b = 0; b < B; b++)
+        for (int j = 0; j < n; j++) {
+            hz_real *dst = (*a)->data + ((size_t)b * n + j) * W;
+            for (int s = 0; s < W; s++)
+                dst[s] = in->x[((size_t)b * W + s) * C + col0 + j];
+            if (in->x_mark)
+                memcpy((*mk)->data + ((size_t)b * n + j) * W * F, in->x_mark + (size_t)b * W * F,
+                       (size_t)W * F * sizeof(hz_real));
+        }
+}
+
+/* Forecasting: x [B, W, C] -> [B, pred_len, c_out].  Each forecast variable's window goes
+ * through the network alone; the head's one channel is mapped W -> pred_len; the window's
+ * own statistics restore the level, corrected by the stats token:
+ *   y = sd (z (1 + ds) + dm) + mu,  [dm, ds] = ProjStats2(stats token), zero at init. */
+static hz_tensor *forecast_fwd(hz_ctx *c, const nf *t, const hz_model_input *in)
+{
+    const hz_model_conf *f = &t->base.conf;
+    int B = in->batch, W = f->seq_len, P = f->pred_len, n = f->c_out;
+    int col0 = n == f->enc_in ? 0 : f->out_col;
+    hz_tensor *a, *mk;
+    split_variables(c, f, in, col0, n, &a, &mk);
+    trunk_out o = trunk_fwd(c, t, a, mk);
+    int s1[3] = {B * n, 1, W};
+    hz_tensor *z = hz_lin_fwd(c, &t->horizon, hz_reshape(c, o.y, 3, s1)); /* [Bn, 1, P] */
+    hz_tensor *ab = hz_lin_fwd(c, &t->stats2, o.stats);                   /* [Bn, 1, 2] */
+    hz_tensor *scale = hz_add_scalar(c, hz_slice(c, ab, 2, 1, 1), 1.0);
+    z = hz_add(c, hz_mul(c, z, scale), hz_slice(c, ab, 2, 0, 1));
+    z = hz_add(c, hz_mul(c, z, o.sd), o.mu);
+    int s2[3] = {B, n, P}, perm[3] = {0, 2, 1};
+    return hz_permute(c, hz_reshape(c, z, 3, s2), perm); /* [B, P, n] */
+}
+
+static hz_tensor *nf_forward(hz_model *m, hz_ctx *c, const hz_model_input *in)
+{
+    const nf *t = (const nf *)m;
+    return m->conf.forecast ? forecast_fwd(c, t, in) : disaggregate_fwd(c, t, in);
 }
 
 /* ------------------------------------------------------------------------ parameters */
@@ -201,11 +269,14 @@ static int nf_add(nf *t)
     snprintf(name, sizeof name, "EncoderBlock.%d", f->e_layers);
     if (!rc)
         rc = hz_norm_add(p, &t->norm, name, d);
-    if (!rc && !(t->head_w = add_param(p, "DownstreamTaskHead", "weight", 1, 3, f->c_out, d,
+    int head_out = f->forecast ? 1 : f->c_out; /* forecasting: one variable per row */
+    if (!rc && !(t->head_w = add_param(p, "DownstreamTaskHead", "weight", 1, 3, head_out, d,
                                        f->kernel_size_head)))
         rc = HZ_ENOMEM;
-    if (!rc && !(t->head_b = add_param(p, "DownstreamTaskHead", "bias", 1, 1, f->c_out, 0, 0)))
+    if (!rc && !(t->head_b = add_param(p, "DownstreamTaskHead", "bias", 1, 1, head_out, 0, 0)))
         rc = HZ_ENOMEM;
+    if (!rc && f->forecast)
+        rc = hz_lin_add(p, &t->horizon, "ProjHorizon", f->seq_len, f->pred_len, 1, 0);
     return rc ? rc : hz_params_finalize(p);
 }
 
@@ -249,6 +320,10 @@ static void nf_init(nf *t)
     int fan_head = f->d_model * f->kernel_size_head;
     hz_init_kaiming_uniform(t->head_w, &r, fan_head);
     hz_init_kaiming_uniform(t->head_b, &r, fan_head);
+    if (f->forecast) { /* training starts at plain instance normalisation */
+        hz_lin_init(&t->horizon, &r);
+        hz_init_const(t->stats2.w, 0);
+    }
 }
 
 /* ------------------------------------------------------------------------ create */
@@ -266,10 +341,16 @@ static const hz_model_vt nf_vt = {nf_forward, nf_free};
 static int nf_check(const hz_model_conf *f, char *err, size_t errlen)
 {
     const char *why = NULL;
-    if (f->seq_len < 2 || f->pred_len != f->seq_len)
-        why = "the window (seq_len = pred_len) must be at least 2 steps";
-    else if (f->enc_in != 1 || f->c_out < 1)
-        why = "one input variable (the aggregate) and at least one output";
+    if (f->seq_len < 2)
+        why = "the window (seq_len) must be at least 2 steps";
+    else if (!f->forecast && (f->pred_len != f->seq_len || f->enc_in != 1 || f->c_out < 1))
+        why = "disaggregation: pred_len = seq_len, one input variable (the aggregate) and at "
+              "least one output";
+    else if (f->forecast && (f->pred_len < 1 || f->enc_in < 1 ||
+                             (f->c_out != f->enc_in &&
+                              (f->c_out != 1 || f->out_col < 0 || f->out_col >= f->enc_in))))
+        why = "forecasting: pred_len >= 1 and every input variable forecast, or one (c_out 1, "
+              "out_col among them)";
     else if (f->d_model % 4 || f->d_model % f->n_heads)
         why = "d_model must be a multiple of 4 and of n_heads";
     else if (f->e_layers < 1 || f->e_layers > MAX_LAYERS || f->d_ff < 1 || f->n_marks < 1)
@@ -284,6 +365,8 @@ static int nf_check(const hz_model_conf *f, char *err, size_t errlen)
     for (int i = 0; !why && i < f->n_dilations; i++)
         if (f->dilations[i] < 1 || f->dilations[i] > MAX_DILATION)
             why = "each dilation must be 1..1024";
+    if (!why && f->forecast != 0 && f->forecast != 1)
+        why = "forecast must be 0 or 1";
     if (why)
         return hz_err(err, errlen, HZ_EINVAL,
                       "nilmformer: %s (seq_len %d, pred_len %d, enc_in %d, "

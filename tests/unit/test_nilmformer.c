@@ -11,7 +11,10 @@
  * The eval forward matches to 1e-4 relative, one training step's loss, output, BatchNorm
  * running statistics to 1e-4 and every parameter gradient to 1e-3; TimeRPE computed in C
  * from the fixture's timestamps equals the reference's; checkpoints keep the running
- * statistics; configurations the model cannot run are refused. */
+ * statistics; configurations the model cannot run are refused.  The forecasting variant
+ * (not in the reference; docs/MODELS.md section 8.7) is checked by its properties: the
+ * correction starts at zero, variables do not mix, a one-variable model is a column of the
+ * all-variable one, and training fits a drifting sine. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -22,6 +25,7 @@
 
 #include "common/hz.h"
 #include "engine/ops.h"
+#include "engine/optim.h"
 #include "models/checkpoint.h"
 #include "parity.h"
 #include "training/dataset.h"
@@ -434,6 +438,159 @@ static void test_refuses_bad_shapes(void **state)
     fixture_close(&fx);
 }
 
+/* ------------------------------------------------------------------ forecasting variant */
+
+static hz_model_conf forecast_conf(int C, int c_out, int out_col)
+{
+    hz_model_conf c;
+    hz_model_conf_defaults(&c, HZ_MODEL_NILMFORMER);
+    c.forecast = 1;
+    c.seq_len = 24;
+    c.pred_len = 6;
+    c.enc_in = C;
+    c.c_out = c_out;
+    c.out_col = out_col;
+    c.d_model = 8;
+    c.n_heads = 2;
+    c.e_layers = 1;
+    c.d_ff = 16;
+    c.dropout = 0;
+    c.n_dilations = 2;
+    c.seed = 7;
+    return c;
+}
+
+/* Sines of per-variable period and level, TimeRPE of hourly steps. */
+static void forecast_inputs(int B, int C, int W, float *x, float *mk, double shift)
+{
+    for (int b = 0; b < B; b++)
+        for (int t = 0; t < W; t++) {
+            for (int j = 0; j < C; j++)
+                x[((size_t)b * W + t) * C + j] =
+                    (float)(10 * j + shift + sin(0.5 * (b * 3 + t) / (1 + j)));
+            hz_timerpe((int64_t)(b * 3 + t) * 3600000, mk + ((size_t)b * W + t) * 8);
+        }
+}
+
+static void test_forecast_variant(void **state)
+{
+    (void)state;
+    enum { B = 3, C = 3, W = 24, P = 6 };
+    hz_model_conf mc = forecast_conf(C, C, 0);
+    hz_model *m, *one;
+    char err[HZ_ERRLEN];
+    assert_int_equal(hz_model_create(&mc, &m, err, sizeof err), 0);
+    /* the correction of the statistics starts at zero; one head channel, then W -> P */
+    hz_tensor *w2 = hz_params_find(&m->params, "ProjStats2.weight");
+    hz_tensor *b2 = hz_params_find(&m->params, "ProjStats2.bias");
+    for (int i = 0; i < w2->n; i++)
+        assert_float_equal(w2->data[i], 0, 0);
+    assert_float_equal(b2->data[0], 0, 0);
+    assert_int_equal(hz_params_find(&m->params, "DownstreamTaskHead.weight")->shape[0], 1);
+    hz_tensor *ph = hz_params_find(&m->params, "ProjHorizon.weight");
+    assert_non_null(ph);
+    assert_int_equal(ph->shape[0], P);
+    assert_int_equal(ph->shape[1], W);
+    static float x[B * W * C], mk[B * W * 8];
+    forecast_inputs(B, C, W, x, mk, 0);
+    hz_model_input in = {.batch = B, .x = x, .x_mark = mk};
+    hz_ctx c;
+    hz_ctx_init(&c, 1 << 20, 0);
+    hz_tensor *y = hz_model_forward(m, &c, &in);
+    assert_int_equal(y->ndim, 3);
+    assert_int_equal(y->shape[0], B);
+    assert_int_equal(y->shape[1], P);
+    assert_int_equal(y->shape[2], C);
+    static float y0[B * P * C];
+    memcpy(y0, y->data, sizeof y0);
+    /* variable 2 alone (c_out 1, out_col 2), same weights: column 2 of the full output */
+    hz_model_conf m1 = forecast_conf(C, 1, 2);
+    assert_int_equal(hz_model_create(&m1, &one, err, sizeof err), 0);
+    assert_int_equal(one->params.numel, m->params.numel);
+    memcpy(one->params.data, m->params.data, (size_t)m->params.numel * sizeof(hz_real));
+    hz_params_unpack(&one->params);
+    hz_ctx_reset(&c);
+    y = hz_model_forward(one, &c, &in);
+    assert_int_equal(y->n, B * P);
+    for (int b = 0; b < B; b++)
+        for (int s = 0; s < P; s++)
+            assert_float_equal(y->data[b * P + s], y0[(b * P + s) * C + 2], 1e-5);
+    /* variables do not mix: changing variable 0 leaves the others' forecasts */
+    for (int i = 0; i < B * W; i++)
+        x[i * C] += 100;
+    hz_ctx_reset(&c);
+    y = hz_model_forward(m, &c, &in);
+    for (int i = 0; i < B * P; i++) {
+        assert_float_equal(y->data[i * C + 1], y0[i * C + 1], 1e-5);
+        assert_float_equal(y->data[i * C + 2], y0[i * C + 2], 1e-5);
+    }
+    /* a checkpoint rebuilds the variant */
+    char dir[] = "/tmp/hz_nilm_XXXXXX", path[300];
+    assert_non_null(mkdtemp(dir));
+    snprintf(path, sizeof path, "%s/f.safetensors", dir);
+    assert_int_equal(hz_ckpt_save(m, path, NULL, 0, NULL, 0, err, sizeof err), 0);
+    hz_model *m2;
+    assert_int_equal(hz_ckpt_load(path, &m2, NULL, err, sizeof err), 0);
+    assert_int_equal(m2->conf.forecast, 1);
+    hz_tensor *y2 = hz_model_forward(m2, &c, &in);
+    assert_memory_equal(y2->data, y->data, sizeof y0);
+    hz_model_free(m2);
+    unlink(path);
+    rmdir(dir);
+    /* refused: two of three variables, an output column outside, forecast 2 */
+    hz_model_conf bad[3] = {forecast_conf(C, 2, 0), forecast_conf(C, 1, 3), forecast_conf(C, C, 0)};
+    bad[2].forecast = 2;
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(create_rc(&bad[i]), HZ_EINVAL);
+    hz_ctx_free(&c);
+    hz_model_free(one);
+    hz_model_free(m);
+}
+
+/* A short AdamW run fits sines whose level differs between training batches. */
+static void test_forecast_variant_trains(void **state)
+{
+    (void)state;
+    enum { B = 8, C = 2, W = 24, P = 6, L = W + P };
+    hz_model_conf mc = forecast_conf(C, C, 0);
+    mc.seq_len = W;
+    hz_model *m;
+    char err[HZ_ERRLEN];
+    assert_int_equal(hz_model_create(&mc, &m, err, sizeof err), 0);
+    hz_adam opt;
+    assert_int_equal(hz_adam_init(&opt, &m->params, 3e-3, 0, 1), 0);
+    static float full[B * L * C], mfull[B * L * 8], x[B * W * C], mk[B * W * 8], tg[B * P * C];
+    hz_ctx c;
+    hz_ctx_init(&c, 1 << 20, 3);
+    c.grad_on = c.training = 1;
+    double first = 0, last = 0;
+    for (int step = 0; step < 150; step++) {
+        forecast_inputs(B, C, L, full, mfull, (step % 5) * 2.0);
+        for (int b = 0; b < B; b++) {
+            memcpy(x + (size_t)b * W * C, full + (size_t)b * L * C, sizeof(float) * W * C);
+            memcpy(mk + (size_t)b * W * 8, mfull + (size_t)b * L * 8, sizeof(float) * W * 8);
+            memcpy(tg + (size_t)b * P * C, full + ((size_t)b * L + W) * C, sizeof(float) * P * C);
+        }
+        hz_model_input in = {.batch = B, .x = x, .x_mark = mk};
+        hz_ctx_reset(&c);
+        hz_tensor *y = hz_model_forward(m, &c, &in);
+        hz_tensor *loss = hz_mse_loss(&c, y, hz_tensor_wrap(&c, tg, 3, y->shape));
+        hz_params_zero_grad(&m->params);
+        hz_backward(&c, loss);
+        hz_adam_step(&opt, &m->params);
+        if (step < 10)
+            first += loss->data[0] / 10;
+        if (step >= 140)
+            last += loss->data[0] / 10;
+    }
+    printf("  forecasting variant: mse %.4f over the first 10 steps, %.4f over the last 10\n",
+           first, last);
+    assert_true(last < 0.1 * first);
+    hz_adam_free(&opt);
+    hz_ctx_free(&c);
+    hz_model_free(m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -442,6 +599,8 @@ int main(void)
         cmocka_unit_test(test_timerpe_matches_reference),
         cmocka_unit_test(test_checkpoint_keeps_running_stats),
         cmocka_unit_test(test_refuses_bad_shapes),
+        cmocka_unit_test(test_forecast_variant),
+        cmocka_unit_test(test_forecast_variant_trains),
     };
     return cmocka_run_group_tests_name("nilmformer", tests, NULL, NULL);
 }
