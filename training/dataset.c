@@ -118,6 +118,8 @@ void hz_timef(int n, int64_t ts_ms, float *out)
         memcpy(out + 1, h, 4 * sizeof *out);
     } else if (n == 4) {
         memcpy(out, h, 4 * sizeof *out);
+    } else if (n == HZ_TIMERPE_FEATURES) {
+        hz_timerpe(ts_ms, out);
     } else { /* never more than out[n] (training/prepare.c sizes the marks by n) */
         for (int i = 0; i < n; i++)
             out[i] = i < 4 ? h[i] : 0.0f;
