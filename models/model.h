@@ -52,7 +52,8 @@ typedef struct hz_model_conf {
     uint64_t seed; /* init and (Informer) key sampling */
 } hz_model_conf;
 
-/* The papers' defaults for kind (docs/MODELS.md), seq/pred 96, 7 variables, 4 marks. */
+/* The papers' defaults for kind (docs/MODELS.md): seq/pred 96, 7 variables, 4 marks;
+ * NILMFormer's official disaggregation configuration (window 256, 1 input, 8 TimeRPE). */
 void hz_model_conf_defaults(hz_model_conf *c, hz_model_kind kind);
 const char *hz_model_kind_name(hz_model_kind k);
 int hz_model_kind_parse(const char *s, hz_model_kind *out);
