@@ -63,7 +63,7 @@ FUZZ_TARGETS := config json csv timestamp safetensors meta http
 
 .SECONDARY:
 .PHONY: all deps test check check-asan check-layers check-unit check-e2e bench demo install clean \
-        format format-check tools fuzz fuzz-build faults soak
+        format format-check tools fuzz fuzz-build faults soak valgrind
 all: $(addprefix $(BUILD)/,$(PROGS)) $(TOOLS) $(BENCHES) $(BUILD)/bench_attention
 
 deps:
@@ -227,6 +227,10 @@ faults: all $(addprefix $(BUILD)/asan/,$(PROGS)) $(patsubst $(BUILD)/%,$(BUILD)/
 SOAK_SECONDS ?= 600
 soak: all
 	BUILD=$(BUILD) SOAK_SECONDS=$(SOAK_SECONDS) bench/soak.sh
+
+# End-to-end tests with horizond under valgrind's memcheck (tests/valgrind.sh).
+valgrind: all
+	BUILD=$(BUILD) tests/valgrind.sh
 
 demo:
 	$(MAKE) deps

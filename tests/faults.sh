@@ -1,9 +1,10 @@
 #!/bin/sh
 # faults.sh — the fault tests at full length (make faults; docs/RELIABILITY.md, "Faults"):
 # tests/e2e/fault_kafka.sh with brokers down 30 s, fault_files.sh with the SQLite file
-# locked, full and read-only 20 s each, fault_kill.sh with 20 kills; each in the normal
-# build (BIN, default build) and, with ASAN=1 (the default), once more under ASan/UBSan
-# (build/asan).  `make test` runs the same scripts with short settings.  Prints each run's
+# locked, full and read-only 20 s each, fault_kill.sh with 20 kills, and scaleout_kafka.sh
+# (a host killed among three); each in the normal build (BIN, default build) and, with
+# ASAN=1 (the default), once more under ASan/UBSan (build/asan).  `make test` runs the same
+# scripts with short settings, in the normal build only (tests/run.sh).  Prints each run's
 # result line, then a table and the totals: readings lost, readings altered, forecasts
 # missing in SQLite and on Kafka, Kafka duplicates.  Exit 1 if any run failed.
 set -u
@@ -15,7 +16,7 @@ fail=0
 runs="$BUILD"
 [ "$ASAN" = 1 ] && runs="$runs $BUILD/asan"
 for bin in $runs; do
-    for s in fault_kafka fault_files fault_kill; do
+    for s in fault_kafka fault_files fault_kill scaleout_kafka; do
         log="$out/$(echo "$bin" | tr / _)_$s.log"
         t0=$(date +%s)
         if BIN=$bin DOWN_S=30 LOCK_S=20 FULL_S=20 RO_S=20 ROUNDS=20 sh "tests/e2e/$s.sh" >"$log" 2>&1; then
