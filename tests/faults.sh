@@ -28,22 +28,33 @@ for bin in $runs; do
         echo "$s ($bin, $(($(date +%s) - t0)) s): $r"
         grep "^$s: " "$log" | sed 's/^/    /'
         [ "$r" = ok ] || tail -n 40 "$log" | sed 's/^/    | /'
-        echo "$s|$bin|$r|$(($(date +%s) - t0))|$(grep "^$s: ok" "$log")" >>"$out/table"
+        echo "$s|$bin|$r|$(($(date +%s) - t0))|$(grep "^$s: ok" "$log" | tr "|" " ")" >>"$out/table"
     done
 done
 echo
 echo "| test | build | result | seconds | readings | lost | forecasts (SQLite) | Kafka messages | duplicates |"
 echo "|---|---|---|---|---|---|---|---|---|"
-awk -F'|' '{
-    line = $5
-    rd = (match(line, /[0-9]+ readings stored once/) ? substr(line, RSTART, RLENGTH - 19) : "-")
-    if (rd == "-" && match(line, /of [0-9]+ readings/)) rd = substr(line, RSTART + 3, RLENGTH - 12)
-    lost = (match(line, /, 0 lost/) ? 0 : "-")
-    w = (match(line, /[0-9]+ windows forecast once/) ? substr(line, RSTART, RLENGTH - 21) : "-")
-    m = (match(line, /topic [0-9]+ messages/) ? substr(line, RSTART + 6, RLENGTH - 15) : "-")
-    d = (match(line, /: [0-9]+ duplicates/) ? substr(line, RSTART + 2, RLENGTH - 13) : "-")
-    printf "| %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", $1, $2, $3, $4, rd, lost, w, m, d
-}' "$out/table"
+awk -F'|' '
+    # the first integer of the first match of re in line, or "-"
+    function num(line, re) {
+        if (!match(line, re)) return "-"
+        mm = substr(line, RSTART, RLENGTH)
+        match(mm, /[0-9]+/)
+        return substr(mm, RSTART, RLENGTH)
+    }
+    {
+        l = $5
+        rd = num(l, "[0-9]+ readings stored once")
+        if (rd == "-") rd = num(l, "of [0-9]+ readings")
+        if (rd == "-") rd = num(l, "/[0-9]+ readings")
+        lost = (l ~ /, 0 lost/) ? 0 : "-"
+        w = num(l, "[0-9]+ windows forecast once")
+        if (w == "-") w = num(l, "all [0-9]+ windows")
+        m = num(l, "topic [0-9]+ messages")
+        d = num(l, ": [0-9]+ duplicates")
+        if (d == "-") d = num(l, "[0-9]+ duplicate forecast messages")
+        printf "| %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", $1, $2, $3, $4, rd, lost, w, m, d
+    }' "$out/table"
 echo
 echo "Each run: every reading sent is in SQLite once with the value sent (0 altered), every"
 echo "window forecast once in SQLite and at least once on Kafka; duplicates are Kafka's (at-least-once)."
