@@ -27,26 +27,8 @@ PORT=$((20000 + $$ % 20000))
 PROD=""
 trap '[ -n "$PROD" ] && kill "$PROD" 2>/dev/null; cleanup' EXIT
 
-# a checkpoint (weights are irrelevant to a soak: one short epoch)
-awk -v t0=$T0 'BEGIN { print "ts,power"; for (t = 0; t < 1500; t++)
-    printf "%.0f,%.4f\n", t0 + t * 60000, 10 + 5 * sin(6.2831853 * t / 96) }' >"$T/train.csv"
-model="kind: itransformer
-      checkpoint: $T/m.safetensors
-      params: {d_model: 128, n_heads: 8, e_layers: 2, d_ff: 256}"
-cat >"$T/train.yaml" <<EOT
-database: $T/train.sqlite
-metrics: {listen: ""}
-pipelines:
-  - name: meters
-    source: {csv: {path: $T/train.csv}, fields: {time: ts, values: [power]}}
-    window: {period: 1m, lookback: 96, horizon: 24}
-    model:
-      $model
-      data: {split: ratio, ratios: [0.7, 0.1, 0.2]}
-    sinks: [{sqlite: {}}]
-EOT
-"$B/horizon" train -c "$T/train.yaml" --epochs 1 --max-batches 2 >/dev/null 2>"$T/train.err" ||
-    fail "train failed: $(cat "$T/train.err")"
+bench_ckpt 96 24
+model=$MODEL_YAML
 
 start_mock -p 8 readings
 cat >"$T/hz.yaml" <<EOT

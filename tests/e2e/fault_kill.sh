@@ -24,13 +24,13 @@ grep -q 'session.timeout.ms: "1000"' "$T/hz.yaml" || fail "could not shorten the
 [ -n "${KAFKA_DEBUG:-}" ] && sed -i "s/heartbeat.interval.ms: \"100\"/heartbeat.interval.ms: \"100\", debug: \"$KAFKA_DEBUG\"/" "$T/hz.yaml"
 echo "$NAME: seed $SEED, $ROUNDS rounds"
 POINTS=$((30 + 5 * ROUNDS))
-readings 0 30 | kcat -b "$BOOT" -P -t readings -K: 2>>"$T/kcat.err" || fail "kcat produce failed"
+produce_points 0 30
 # the rest one point (50 readings) at a time, spread over about a second per round
 (
     trap - EXIT
     t=30
     while [ $t -lt $POINTS ]; do
-        readings $t $((t + 1)) | kcat -b "$BOOT" -P -t readings -K: 2>>"$T/kcat.err"
+        produce_points $t $((t + 1))
         t=$((t + 1))
         sleep 0.2
     done
@@ -55,19 +55,8 @@ done
 wait "$PROD"
 at_end=$(q "SELECT count(*) FROM readings")
 start_daemon "$T/hz.yaml" "$T/last.log"
-wait_sql "SELECT count(*) FROM readings" $((50 * POINTS)) 90
-wins=$((50 * (POINTS - 23)))
-wait_sql "SELECT count(DISTINCT series || '/' || issued_ts) FROM forecasts" $wins 90
+forecasts_done $POINTS
 stop_daemon
-check_readings 0 $POINTS
-[ "$(q "SELECT count(*) FROM forecasts")" = $((wins * 4)) ] ||
-    fail "forecast rows $(q "SELECT count(*) FROM forecasts"), expected $((wins * 4))"
-[ "$(q "SELECT count(*) FROM dead_letters")" = 0 ] || fail "dead letters: $(q "SELECT reason FROM dead_letters LIMIT 3")"
-set -- $(forecast_keys forecasts)
-if [ "$2" != $((wins * 4)) ]; then
-    kcat -b "$BOOT" -C -t forecasts -e -o beginning -q -f '%p %o %k %s\n' >"$T/topic.dump" 2>&1
-    [ -n "${KEEP_DIR:-}" ] && cp -r "$T" "$KEEP_DIR"
-    fail "forecasts topic: $2 distinct forecasts of $((wins * 4))"
-fi
+check_delivery $POINTS
 echo "$NAME: readings stored after each kill:$progress"
-echo "$NAME: ok (seed $SEED: $ROUNDS kills, $ready after ready, $at_end of $((50 * POINTS)) readings stored before the last start; all stored once as sent, 0 lost; $wins windows forecast once in SQLite; forecasts topic $1 messages for $2 forecasts: $(($1 - $2)) duplicates)"
+echo "$NAME: ok (seed $SEED: $ROUNDS kills, $ready after ready, $at_end of $((50 * POINTS)) readings stored before the last start; all stored once as sent, 0 lost; $WINDOWS windows forecast once in SQLite; forecasts topic $TOPIC_MESSAGES messages for $TOPIC_FORECASTS forecasts: $((TOPIC_MESSAGES - TOPIC_FORECASTS)) duplicates)"

@@ -212,3 +212,58 @@ forecast_keys() {
         sed -n 's/.*"series":"\([^"]*\)".*"issued_ts":\([0-9]*\),.*"step":\([0-9]*\),.*/\1|\2|\3/p' |
         sort | uniq -c | tee "$T/$1.keys" | awk '{ t += $1; d++ } END { printf "%d %d\n", t, d }'
 }
+
+# check_delivery POINTS: after a stream of points 0..POINTS-1 of the `readings` generator
+# through kafka_yaml's pipeline (lookback 24, horizon 4): every reading stored once as sent,
+# every window's forecast once in SQLite, no dead letter, every forecast on the forecasts
+# topic at least once.  Sets TOPIC_MESSAGES and TOPIC_FORECASTS (their duplicates: the
+# difference) and WINDOWS.
+check_delivery() {
+    WINDOWS=$((50 * ($1 - 23)))
+    check_readings 0 "$1"
+    [ "$(q "SELECT count(*) FROM forecasts")" = $((WINDOWS * 4)) ] ||
+        fail "forecast rows $(q "SELECT count(*) FROM forecasts"), expected $((WINDOWS * 4))"
+    [ "$(q "SELECT count(*) FROM dead_letters")" = 0 ] || fail "dead letters: $(q "SELECT reason FROM dead_letters LIMIT 3")"
+    keys=$(forecast_keys forecasts) || fail "reading the forecasts topic failed"
+    TOPIC_MESSAGES=${keys% *}
+    TOPIC_FORECASTS=${keys#* }
+    [ "$TOPIC_FORECASTS" = $((WINDOWS * 4)) ] ||
+        fail "forecasts topic: $TOPIC_FORECASTS distinct forecasts of $((WINDOWS * 4)) (keys in $T/forecasts.keys)"
+}
+
+# produce_points FROM TO: points FROM..TO-1 of the `readings` generator onto the readings topic
+produce_points() {
+    readings "$1" "$2" | kcat -b "$BOOT" -P -t readings -K: 2>>"$T/kcat.err" || fail "kcat produce failed"
+}
+
+# forecasts_done POINTS: waits (90 s at most) until points 0..POINTS-1 are in `readings` and
+# every window among them (from the 24th point, lookback 24) has a forecast in SQLite
+forecasts_done() {
+    wait_sql "SELECT count(*) FROM readings" $((50 * $1)) 90
+    wait_sql "SELECT count(DISTINCT series || '/' || issued_ts) FROM forecasts" $((50 * ($1 - 23))) 90
+}
+
+# bench_ckpt LOOKBACK HORIZON: the benchmarks' checkpoint at $T/m.safetensors, an
+# iTransformer of d_model 128 (2 layers, 8 heads) trained one short epoch on a sine (its
+# weights do not matter to speed); sets MODEL_YAML, the `model:` lines that serve it
+bench_ckpt() {
+    awk -v t0=$T0 'BEGIN { print "ts,power"; for (t = 0; t < 1500; t++)
+        printf "%.0f,%.4f\n", t0 + t * 60000, 10 + 5 * sin(6.2831853 * t / 96) }' >"$T/train.csv"
+    MODEL_YAML="kind: itransformer
+      checkpoint: $T/m.safetensors
+      params: {d_model: 128, n_heads: 8, e_layers: 2, d_ff: 256}"
+    cat >"$T/train.yaml" <<EOT
+database: $T/train.sqlite
+metrics: {listen: ""}
+pipelines:
+  - name: meters
+    source: {csv: {path: $T/train.csv}, fields: {time: ts, values: [power]}}
+    window: {period: 1m, lookback: $1, horizon: $2}
+    model:
+      $MODEL_YAML
+      data: {split: ratio, ratios: [0.7, 0.1, 0.2]}
+    sinks: [{sqlite: {}}]
+EOT
+    "$BIN/horizon" train -c "$T/train.yaml" --epochs 1 --max-batches 2 >/dev/null 2>"$T/train.err" ||
+        fail "train failed: $(cat "$T/train.err")"
+}
