@@ -8,9 +8,11 @@
 # 2 points a second per series, 20 h of data in 10 min, so retention deletes all along).
 # Every SAMPLE seconds (30) a row: readings taken, their rate, forecasts issued, consumer
 # lag, dead letters, RSS.  At the end: everything produced was taken (horizon_readings_total),
-# no dead letter, the lag drained, and RSS flat after the warm-up (WARMUP s, default 120):
+# no dead letter, the lag drained, and RSS flat after the warm-up (WARMUP s, default 180:
+# windows full at 48 s, retention deleting from 180 s):
 # at the end at most 10% above its value then.  The last line is
-#   soak seconds=S produced=N rate=R taken=N forecasts=F dead=D lag_max=L rss_warm_mb=A rss_end_mb=B result=PASS|FAIL
+#   soak seconds=S produced=N rate=R taken=N forecasts=F dead=D lag_max=L rss_start_mb=R0
+#        rss_warm_mb=A rss_end_mb=B result=PASS|FAIL
 set -u
 B=${BUILD:-build}
 BIN=$B
@@ -19,7 +21,7 @@ SOAK_SECONDS=${SOAK_SECONDS:-600}
 RATE=${RATE:-20000}
 SERIES=${SERIES:-10000}
 SAMPLE=${SAMPLE:-30}
-WARMUP=${WARMUP:-120}
+WARMUP=${WARMUP:-180}
 export OPENBLAS_NUM_THREADS=${OPENBLAS_NUM_THREADS:-1}
 T=$(mktemp -d /tmp/hz_soak_XXXXXX)
 . tests/tools/daemon_lib.sh
@@ -61,6 +63,7 @@ sample() { curl -s "http://127.0.0.1:$PORT/metrics" >"$T/metrics" || fail "metri
 printf '| t (s) | readings taken | readings/s | forecasts | lag | dead letters | RSS (MB) |\n'
 printf '|---|---|---|---|---|---|---|\n'
 start=$(date +%s)
+rss_start=$(rss)
 prev=0
 prev_t=$start
 lag_max=0
@@ -107,5 +110,5 @@ result=PASS
 echo
 cat "$T/produced"
 echo "Machine: $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg); OPENBLAS_NUM_THREADS=$OPENBLAS_NUM_THREADS."
-echo "soak seconds=$SOAK_SECONDS produced=$produced rate=$(sed -n 's/.*rate=\([0-9]*\).*/\1/p' "$T/produced") taken=$taken forecasts=$fc dead=$dead lag_max=$lag_max rss_warm_mb=$rss_warm rss_end_mb=$r_end result=$result"
+echo "soak seconds=$SOAK_SECONDS produced=$produced rate=$(sed -n 's/.*rate=\([0-9]*\).*/\1/p' "$T/produced") taken=$taken forecasts=$fc dead=$dead lag_max=$lag_max rss_start_mb=$rss_start rss_warm_mb=$rss_warm rss_end_mb=$r_end result=$result"
 [ "$result" = PASS ]
