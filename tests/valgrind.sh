@@ -1,6 +1,6 @@
 #!/bin/sh
 # valgrind.sh — end-to-end tests with horizond under valgrind's memcheck (make valgrind;
-# docs/RELIABILITY.md): each script of VG_TESTS (default daemon_kafka daemon_sqlite
+# docs/RELIABILITY.md): each script of VG_TESTS (default daemon_kafka daemon_reload csv_source
 # two_files) runs as in make test, every horizond it starts wrapped by valgrind through
 # tests/tools/daemon_lib.sh's RUNAS (memory errors make horizond exit 99, which the script's
 # stop check reports; definite leaks count as errors; a run the script kills with SIGKILL
@@ -9,7 +9,7 @@
 #   valgrind runs=N errors=E definitely_lost_bytes=B result=PASS|FAIL
 set -u
 BIN=${BIN:-${BUILD:-build}}
-VG_TESTS=${VG_TESTS:-daemon_kafka daemon_sqlite two_files}
+VG_TESTS=${VG_TESTS:-daemon_kafka daemon_reload csv_source two_files}
 logs=$(mktemp -d /tmp/hz_vg_XXXXXX)
 trap 'rm -rf "$logs"' EXIT
 fail=0
