@@ -32,12 +32,16 @@ typedef struct sqlite_sink {
     /* WAL checkpoints run on their own connection and thread (ckpt_loop), not at commit */
     pthread_t ckpt;
     int ckpt_on;
+    int ckpt_truncate_frames; /* WAL frames past which wal_hook empties the WAL */
+    int ckpt_backoff;         /* commits not to try after a truncation that gave up */
     pthread_mutex_t ckpt_mu;
     pthread_cond_t ckpt_cv;
     int ckpt_stop;
 } sqlite_sink;
 
 #define CKPT_EVERY_MS 500 /* how often the checkpoint thread copies the WAL into the file */
+/* WAL frames past which the writer empties the WAL after a commit (64 MiB of 4 KiB pages) */
+#define CKPT_TRUNCATE_FRAMES 16384
 
 static int db_error(sqlite_sink *s, char *err, size_t errlen, const char *what)
 {
@@ -322,8 +326,33 @@ static int sink_flush(hz_sink *k, int timeout_ms, char *err, size_t errlen)
     return 0;
 }
 
+/* After each commit of the writer (sqlite3_wal_hook), with `pages` frames in the WAL: past
+ * ckpt_truncate_frames, a TRUNCATE checkpoint on the writer's own connection.  The
+ * checkpoint thread's PASSIVE checkpoints copy frames into the file but never start the WAL
+ * over, and under a steady stream of commits they are never done before the next one: the
+ * WAL then grows without end (46 GB in the 10-minute soak, bench/soak.sh, its index mapped
+ * in memory with it).  The thread cannot truncate it either: the writer takes its lock
+ * again at once.  Here, between two of its own transactions, the writer copies what the
+ * thread left (its last half second) and empties the WAL; a reader on an older snapshot
+ * makes it wait up to the busy timeout and give up, and the next 50 commits do not try. */
+static int wal_hook(void *arg, sqlite3 *db, const char *name, int pages)
+{
+    sqlite_sink *s = arg;
+    (void)name;
+    if (pages <= s->ckpt_truncate_frames)
+        return SQLITE_OK;
+    if (s->ckpt_backoff > 0) {
+        s->ckpt_backoff--;
+        return SQLITE_OK;
+    }
+    if (sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL) != SQLITE_OK)
+        s->ckpt_backoff = 50;
+    return SQLITE_OK;
+}
+
 /* The checkpoint thread: a PASSIVE checkpoint (never waits for the writer) every
- * CKPT_EVERY_MS on its own connection, so commits only append to the WAL. */
+ * CKPT_EVERY_MS on its own connection, so commits only append to the WAL (wal_hook empties
+ * it when it grows). */
 static void *ckpt_loop(void *arg)
 {
     sqlite_sink *s = arg;
@@ -361,7 +390,8 @@ static void ckpt_start(sqlite_sink *s)
     pthread_cond_init(&s->ckpt_cv, NULL);
     if (pthread_create(&s->ckpt, NULL, ckpt_loop, s) == 0) {
         s->ckpt_on = 1;
-        sqlite3_wal_autocheckpoint(s->db, 0);
+        sqlite3_wal_autocheckpoint(s->db, 0); /* (it replaces the hook: first) */
+        sqlite3_wal_hook(s->db, wal_hook, s);
     }
 }
 
@@ -519,6 +549,8 @@ int hz_sqlite_sink_new(const hz_sqlite_sink_opts *o, hz_sink **out, char *err, s
     }
     if ((rc = retention_setup(s, o, &t, err, errlen)))
         goto fail;
+    s->ckpt_truncate_frames =
+        o->wal_truncate_frames > 0 ? o->wal_truncate_frames : CKPT_TRUNCATE_FRAMES;
     ckpt_start(s);
     *out = &s->base;
     return 0;

@@ -33,6 +33,7 @@ typedef struct hz_sqlite_sink_opts {
     int synchronous_normal;  /* 0 (default): synchronous=FULL; 1: NORMAL (see schema.c) */
     int busy_timeout_ms;     /* <= 0: 5000 */
     int max_size_mb;         /* > 0: the file grows to at most this (PRAGMA max_page_count) */
+    int wal_truncate_frames; /* > 0: WAL frames past which it is emptied (default 16384) */
 } hz_sqlite_sink_opts;
 
 /* Opens the database, creates the schema if absent and prepares the statements.  On success
