@@ -319,7 +319,10 @@ static void axes(web_sb *b, const scale *s)
                   k == 0   ? "start"
                   : k == 4 ? "end"
                            : "middle");
-        sb_time(b, (int64_t)t);
+        if (s->x1 - s->x0 >= 3 * 86400000.0) /* days apart: the date says enough */
+            sb_date(b, (int64_t)t);
+        else
+            sb_time(b, (int64_t)t);
         sb_puts(b, "</text>");
     }
     sb_printf(b, "<line class=\"axis\" x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\"/>", ML, CH - MB,

@@ -31,6 +31,8 @@ void sb_html(web_sb *b, const char *s);
 void sb_url(web_sb *b, const char *s);
 /* ms since the epoch as "YYYY-MM-DD HH:MM" (UTC). */
 void sb_time(web_sb *b, int64_t ms);
+/* the same as "YYYY-MM-DD" */
+void sb_date(web_sb *b, int64_t ms);
 /* x with 4 significant digits, or "–" when NaN. */
 void sb_num(web_sb *b, double x);
 

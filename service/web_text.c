@@ -111,6 +111,14 @@ void sb_time(web_sb *b, int64_t ms)
               (int)(sod / 60 % 60));
 }
 
+void sb_date(web_sb *b, int64_t ms)
+{
+    int64_t y;
+    int mo, d;
+    hz_civil_from_days(hz_floor_div(ms, 86400000), &y, &mo, &d);
+    sb_printf(b, "%04lld-%02d-%02d", (long long)y, mo, d);
+}
+
 void sb_num(web_sb *b, double x)
 {
     if (isnan(x))
