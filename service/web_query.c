@@ -2,8 +2,11 @@
  * bounded whatever the file holds: lookups through the schema's indexes
  * (connectors/sqlite_schema.c: readings' UNIQUE(series, variable, ts), forecasts' UNIQUE key
  * starting (pipeline, series), anomalies_by_ts and anomalies_by_series_ts), distinct values
- * found by one index seek each ("skip scan"), and LIMITs on every row count.  The answers are
- * JSON objects (jansson), served as they are under /api/ and drawn by web_html.c. */
+ * found by one index seek each ("skip scan"), and LIMITs on every row count.  "+pipeline"
+ * keeps SQLite off the anomalies' UNIQUE index (which starts with pipeline: every row of the
+ * pipeline, then sorted) and on the time index, read newest first up to the LIMIT; the plans
+ * are in docs/WEB.md.  The answers are JSON objects (jansson), served as they are under /api/
+ * and drawn by web_html.c. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -79,8 +82,8 @@ static int day_counts(sqlite3 *db, const hz_web_pipeline *p, int64_t since, cons
 {
     char sql[512];
     snprintf(sql, sizeof sql,
-             "WITH f AS (SELECT series, kind FROM %s WHERE ts > ?1 AND pipeline = ?2 AND "
-             "flag = 1 ORDER BY ts DESC LIMIT %d) SELECT %s, count(*) FROM f GROUP BY 1 "
+             "WITH f AS (SELECT series, kind FROM %s WHERE ts > ?1 AND +pipeline = ?2 AND "
+             "+flag = 1 ORDER BY ts DESC LIMIT %d) SELECT %s, count(*) FROM f GROUP BY 1 "
              "ORDER BY 2 DESC, 1 LIMIT %d",
              p->anomalies, HZ_WEB_DAY_SCAN, col, limit);
     sqlite3_stmt *st;
@@ -111,7 +114,7 @@ static int day_flags(sqlite3 *db, const hz_web_pipeline *p, json_t *o, char *err
 {
     char sql[256];
     snprintf(sql, sizeof sql,
-             "SELECT ts FROM %s WHERE pipeline = ?1 AND flag = 1 ORDER BY ts DESC LIMIT 1",
+             "SELECT ts FROM %s WHERE +pipeline = ?1 AND +flag = 1 ORDER BY ts DESC LIMIT 1",
              p->anomalies);
     sqlite3_stmt *st;
     int rc = prepare(db, sql, &st, err, errlen);
@@ -456,7 +459,7 @@ static int series_flags(sqlite3 *db, const hz_web_pipeline *p, const char *serie
     char sql[400];
     snprintf(sql, sizeof sql,
              "SELECT ts, variable, kind, value, expected, lower, upper, score, rule FROM %s "
-             "WHERE series = ?1 AND ts >= ?2 AND pipeline = ?3 AND flag = 1 ORDER BY ts DESC "
+             "WHERE series = ?1 AND ts >= ?2 AND +pipeline = ?3 AND +flag = 1 ORDER BY ts DESC "
              "LIMIT %d",
              p->anomalies, HZ_WEB_MAX_FLAGS);
     sqlite3_stmt *st;
