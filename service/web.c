@@ -274,8 +274,10 @@ static void finish(hz_http_answer *a, const web_req *r, int rc, const char *err,
 static sqlite3 *begin(hz_web *w, const hz_web_pipeline *p, char *err, size_t errlen)
 {
     sqlite3 *db = db_for(w, p->db, err, errlen);
-    if (db && sqlite3_exec(db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK)
+    if (db && sqlite3_exec(db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK) {
+        hz_err(err, errlen, HZ_EDB, "%s: %s", p->db, sqlite3_errmsg(db));
         return NULL;
+    }
     return db;
 }
 

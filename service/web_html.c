@@ -116,6 +116,12 @@ static void state_table(web_sb *b, const json_t *p)
     row(b, "last error", 0);
     sb_puts(b, "<span class=\"err\">");
     sb_html(b, web_getstr(p, "last_error"));
+    if (*web_getstr(p, "read_error")) {
+        sb_puts(b, "</span>");
+        row(b, "reading its file", 0);
+        sb_puts(b, "<span class=\"err\">");
+        sb_html(b, web_getstr(p, "read_error"));
+    }
     sb_puts(b, "</span></td></tr></table>\n");
 }
 

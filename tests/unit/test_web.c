@@ -103,6 +103,14 @@ static int setup(void **state)
         snprintf(s, sizeof s, "m%d", i);
         add_series(db, s);
     }
+    /* pipeline "pl" writes forecasts: latest (connectors/sqlite_latest.h) */
+    exec(db, "CREATE TABLE latest_forecasts(pipeline TEXT NOT NULL, series TEXT NOT NULL, "
+             "variable TEXT NOT NULL, issued_ts INTEGER NOT NULL, period_ms INTEGER NOT NULL, "
+             "steps INTEGER NOT NULL, model_id TEXT, value TEXT, lower90 TEXT, upper90 TEXT, "
+             "lower99_9 TEXT, upper99_9 TEXT, PRIMARY KEY(pipeline, series, variable)) "
+             "WITHOUT ROWID;"
+             "INSERT INTO latest_forecasts VALUES('pl', 'm1', 'flow', 1702505600000, 86400000, "
+             "2, 'm-2', '[12,13]', '[10,null]', '[14,15]', '[1,2]', '[30,31]');");
     sqlite3_close_v2(db);
     hz_web *w = hz_web_new();
     hz_web_pipeline p = {.running = 1,
@@ -117,7 +125,10 @@ static int setup(void **state)
     snprintf(p.anomalies, sizeof p.anomalies, "anomalies");
     snprintf(p.model_id, sizeof p.model_id, "m-1");
     snprintf(p.last_error, sizeof p.last_error, "%s", XSS);
-    if (!w || hz_web_publish(w, &p, 1))
+    hz_web_pipeline ps[2] = {p, p};
+    snprintf(ps[1].name, sizeof ps[1].name, "pl");
+    ps[1].fc_mode = HZ_CFG_FC_LATEST;
+    if (!w || hz_web_publish(w, ps, 2))
         return -1;
     *state = w;
     return 0;
@@ -222,6 +233,33 @@ static void test_series_page(void **state)
     free(get(*state, "/api/series/nosuch/m3", 404));
 }
 
+/* forecasts: latest, the steps as JSON arrays; a 99.9% band is in the JSON, not drawn */
+static void test_latest(void **state)
+{
+    char *js = get(*state, "/api/series/pl/m1", 200);
+    json_t *j = json_loads(js, 0, NULL);
+    json_t *fc = json_object_get(json_array_get(json_object_get(j, "variables"), 0), "forecast");
+    assert_string_equal(json_string_value(json_object_get(fc, "model_id")), "m-2");
+    json_t *ts = json_object_get(fc, "ts");
+    assert_int_equal(json_array_size(ts), 2);
+    assert_int_equal(json_integer_value(json_array_get(ts, 1)), 1702505600000LL + 2 * DAY);
+    json_t *b90 = json_array_get(json_object_get(fc, "bands"), 0);
+    assert_string_equal(json_string_value(json_object_get(b90, "level")), "90");
+    assert_true(json_is_null(json_array_get(json_object_get(b90, "lower"), 1)));
+    assert_int_equal(json_array_size(json_object_get(fc, "bands")), 2);
+    json_decref(j);
+    free(js);
+    char *html = get(*state, "/series/pl/m1", 200);
+    assert_non_null(strstr(html, "class=\"band band-0\" data-level=\"90\""));
+    assert_null(strstr(html, "data-level=\"99.9\""));
+    free(html);
+    js = get(*state, "/api/pipeline/pl", 200);
+    j = json_loads(js, 0, NULL);
+    assert_int_equal(json_array_size(json_object_get(j, "series")), 1);
+    json_decref(j);
+    free(js);
+}
+
 static void test_overview(void **state)
 {
     char *js = get(*state, "/api/pipelines", 200);
@@ -304,8 +342,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_names_escaped), cmocka_unit_test(test_series_page),
-        cmocka_unit_test(test_overview),      cmocka_unit_test(test_paging),
-        cmocka_unit_test(test_bounds),
+        cmocka_unit_test(test_latest),        cmocka_unit_test(test_overview),
+        cmocka_unit_test(test_paging),        cmocka_unit_test(test_bounds),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
