@@ -82,7 +82,10 @@ pipelines:
     anomaly: {levels: [0.9, 0.99], rules: {spike: 6.0}, adapt_steps: false}
     sinks: [{sqlite: {forecasts: latest}}]
 EOT
-    start_daemon "$T/hz.yaml" "$T/$1.log"
+    : >"$T/$1.log"
+    "$B/horizond" -c "$T/hz.yaml" 2>"$T/$1.log" &
+    HD=$!
+    wait_log "$T/$1.log" 'horizond ready' 900 # the windows rebuilt from SQLite first
     t1=$(date +%s.%N)
     want=$((SERIES * POINTS))
     [ "$1" = pages ] && { pages >"$T/lat" & PG=$!; }

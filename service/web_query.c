@@ -357,6 +357,19 @@ static void push_col(json_t *o, const char *key, sqlite3_stmt *st, int i)
     json_array_append_new(json_object_get(o, key), web_jnum(col_num(st, i)));
 }
 
+/* Prepares sql and binds the forecast key: ?1 pipeline, ?2 series, ?3 variable. */
+static int prepare_key(sqlite3 *db, const char *sql, const char *pipeline, const char *series,
+                       const char *var, sqlite3_stmt **st, char *err, size_t errlen)
+{
+    int rc = prepare(db, sql, st, err, errlen);
+    if (rc)
+        return rc;
+    sqlite3_bind_text(*st, 1, pipeline, -1, SQLITE_STATIC);
+    sqlite3_bind_text(*st, 2, series, -1, SQLITE_STATIC);
+    sqlite3_bind_text(*st, 3, var, -1, SQLITE_STATIC);
+    return 0;
+}
+
 /* The latest forecast of (series, var) from the history table. */
 static int fc_history(sqlite3 *db, const hz_web_pipeline *p, const char *series, const char *var,
                       json_t **out, char *err, size_t errlen)
@@ -373,12 +386,9 @@ static int fc_history(sqlite3 *db, const hz_web_pipeline *p, const char *series,
              "ORDER BY step LIMIT 1000",
              cols, p->forecasts, p->forecasts);
     sqlite3_stmt *st;
-    int rc = prepare(db, sql, &st, err, errlen), s;
+    int rc = prepare_key(db, sql, p->name, series, var, &st, err, errlen), s;
     if (rc)
         return rc;
-    sqlite3_bind_text(st, 1, p->name, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, series, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 3, var, -1, SQLITE_STATIC);
     json_t *o = NULL, *bands = NULL;
     while ((s = sqlite3_step(st)) == SQLITE_ROW) {
         if (!o) {
@@ -424,12 +434,9 @@ static int fc_latest(sqlite3 *db, const hz_web_pipeline *p, const char *table, c
              "series = ?2 AND variable = ?3",
              cols, table);
     sqlite3_stmt *st;
-    int rc = prepare(db, sql, &st, err, errlen), s;
+    int rc = prepare_key(db, sql, p->name, series, var, &st, err, errlen), s;
     if (rc)
         return rc;
-    sqlite3_bind_text(st, 1, p->name, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, series, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 3, var, -1, SQLITE_STATIC);
     json_t *o = NULL;
     if ((s = sqlite3_step(st)) == SQLITE_ROW) {
         o = json_object();
