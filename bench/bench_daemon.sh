@@ -35,26 +35,9 @@ T=$(mktemp -d /tmp/hz_bench_XXXXXX)
 . tests/tools/daemon_lib.sh
 PORT=$((20000 + $$ % 20000))
 
-# a checkpoint (weights are irrelevant to speed: one short epoch)
-awk -v t0=$T0 'BEGIN { print "ts,power"; for (t = 0; t < 1500; t++)
-    printf "%.0f,%.4f\n", t0 + t * 60000, 10 + 5 * sin(6.2831853 * t / 96) }' >"$T/train.csv"
-model="kind: itransformer
-      checkpoint: $T/m.safetensors
-      params: {d_model: 128, n_heads: 8, e_layers: 2, d_ff: 256}"
-cat >"$T/train.yaml" <<EOT
-database: $T/train.sqlite
-metrics: {listen: ""}
-pipelines:
-  - name: meters
-    source: {csv: {path: $T/train.csv}, fields: {time: ts, values: [power]}}
-    window: {period: 1m, lookback: $LOOKBACK, horizon: $HORIZON}
-    model:
-      $model
-      data: {split: ratio, ratios: [0.7, 0.1, 0.2]}
-    sinks: [{sqlite: {}}]
-EOT
-"$B/horizon" train -c "$T/train.yaml" --epochs 1 --max-batches 2 >/dev/null 2>"$T/train.err" ||
-    fail "train failed: $(cat "$T/train.err")"
+# a checkpoint and, in each run, the history (bench/fleet_lib.sh)
+. bench/fleet_lib.sh
+fleet_checkpoint
 
 # the stream: POINTS readings per series after the history, time-major
 awk -v n=$SERIES -v a=$LOOKBACK -v b=$((LOOKBACK + POINTS)) -v t0=$T0 'BEGIN {
@@ -66,13 +49,7 @@ printf '| series | batch.max | readings | windows | readings/s | forecasts/s | r
 printf '|---|---|---|---|---|---|---|---|---|---|---|---|\n'
 for bmax in $BATCHES; do
     rm -f "$T"/hz.sqlite*
-    # history: LOOKBACK points per series, as a previous run of the daemon would have left
-    sqlite3 "$T/hz.sqlite" "CREATE TABLE readings(series TEXT NOT NULL, variable TEXT NOT NULL,
-        ts INTEGER NOT NULL, value REAL, UNIQUE(series, variable, ts));
-        WITH RECURSIVE s(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM s WHERE i < $SERIES - 1),
-             t(j) AS (SELECT 0 UNION ALL SELECT j + 1 FROM t WHERE j < $LOOKBACK - 1)
-        INSERT INTO readings SELECT 'm' || i, 'power', $T0 + j * 60000,
-            10 + 5 * sin(6.2831853 * j / 96 + i / 100.0) FROM s, t;" || fail "history failed"
+    fleet_history "$T/hz.sqlite"
     stop_mock
     start_mock -p "$PARTITIONS" readings
     kcat -b "$BOOT" -P -t readings -K: <"$T/stream" 2>/dev/null || fail "kcat failed"
