@@ -4,7 +4,8 @@
 # history in SQLite, POINTS new readings each from the mock Kafka cluster, iTransformer,
 # sqlite forecasts: latest) in one run whose ingestion is cut into PHASE-second phases
 # (default 5): in every other phase the pages are requested (`/`, a pipeline page and a
-# series page in turn, one at a time, GAP seconds apart, default 0.02), in the others none.
+# series page in turn, one at a time, RATE a second, default 10: a dashboard's panels
+# refreshed, more than people clicking; RATE=100 is close to back to back), in the others none.
 # The ingest rate of each kind of phase comes from horizon_readings_total at the phase
 # boundaries (the first phase, the consumer group's start, and the last, cut short by the
 # end of the stream, are not counted).  Phases rather than two runs: on a shared machine two
@@ -12,7 +13,7 @@
 # (curl's time_total: p50, p99 over at least REQUESTS requests, max) and the two rates.
 # Targets: `/` p99 < 200 ms, a series page p99 < 100 ms, ingest drop < 5%.
 # Not part of make test or make bench (minutes, 1 GB).
-# Usage: bench/bench_web.sh   env: SERIES POINTS STRIDE LOOKBACK HORIZON REQUESTS PHASE GAP
+# Usage: bench/bench_web.sh   env: SERIES POINTS STRIDE LOOKBACK HORIZON REQUESTS PHASE RATE
 set -u
 export OPENBLAS_NUM_THREADS=${OPENBLAS_NUM_THREADS:-1}
 B=${BUILD:-build}
@@ -25,7 +26,7 @@ HORIZON=${HORIZON:-24}
 STRIDE=${STRIDE:-4}
 REQUESTS=${REQUESTS:-200}
 PHASE=${PHASE:-5}
-GAP=${GAP:-0.02}
+RATE=${RATE:-10}
 PARTITIONS=${PARTITIONS:-$((SERIES > 20000 ? 16 : 4))}
 T=$(mktemp -d /tmp/hz_bweb_XXXXXX)
 . tests/tools/daemon_lib.sh
@@ -64,18 +65,20 @@ now() { date +%s.%N; }
 # readings: horizon_readings_total
 readings() { curl -s "$U/metrics" | awk '/^horizon_readings_total/ { r += $2 } END { print r + 0 }'; }
 
-# pages UNTIL: the three pages in turn until the time UNTIL: "page seconds" lines
+# pages N: N requests of the three pages in turn (the series page of a different series
+# each time) by one curl at RATE a second (a connection kept open): "page seconds" lines
 k=0
 pages() {
-    while awk -v a="$(now)" -v b="$1" 'BEGIN { exit !(a < b) }'; do
-        for p in / /pipeline/meters?prefix=m42 "/series/meters/m$((k * 389 % SERIES))"; do
-            s=$(curl -s -o /dev/null -w '%{http_code} %{time_total}' "$U$p") || fail "GET $p"
-            [ "${s%% *}" = 200 ] || fail "GET $p: $s"
-            echo "${p%%\?*} ${s#* }" | sed 's|/series/[^ ]*|/series/P/S|'
-            sleep "$GAP"
-        done
-        k=$((k + 1))
-    done
+    awk -v n="$1" -v k=$k -v s=$SERIES -v u="$U" 'BEGIN { for (i = 0; i < n; i++) {
+        j = k + i; p = "/series/meters/m" (j * 389 % s)
+        if (j % 3 == 0) p = "/"; else if (j % 3 == 1) p = "/pipeline/meters?prefix=m42"
+        printf "url = \"%s%s\"\noutput = \"/dev/null\"\n", u, p } }' >"$T/curl.cfg"
+    k=$((k + $1))
+    curl -s --rate "$RATE/s" -K "$T/curl.cfg" -w '%{http_code} %{url} %{time_total}\n' >"$T/out" ||
+        fail "page requests failed: $(tail -3 "$T/out")"
+    awk -v u="$U" '$1 != 200 { print "GET " $2 ": " $1 > "/dev/stderr"; bad = 1 }
+        { p = substr($2, length(u) + 1); sub(/\?.*/, "", p); sub(/^\/series\/.*/, "/series/P/S", p)
+          print p, $3 } END { exit bad }' "$T/out" || fail "a page did not answer 200"
 }
 
 : >"$T/run.log"
@@ -90,8 +93,7 @@ last=$(readings)
 t=$(now)
 while [ "$last" -lt "$want" ]; do
     kill -0 "$HD" 2>/dev/null || fail "horizond exited: $(tail "$T/run.log")"
-    end=$(awk -v t="$t" -v p="$PHASE" 'BEGIN { printf "%.3f", t + p }')
-    if [ $((ph % 2)) = 1 ]; then pages "$end" >>"$T/lat"; else sleep "$PHASE"; fi
+    if [ $((ph % 2)) = 1 ]; then pages $((PHASE * RATE)) >>"$T/lat"; else sleep "$PHASE"; fi
     cur=$(readings)
     t2=$(now)
     # phase kind, readings, seconds; the first and the last (cut short) are not counted
@@ -104,7 +106,7 @@ done
 # more requests when the stream ended before REQUESTS of each (an idle daemon then: said below)
 extra=0
 while [ "$(grep -c '^/ ' "$T/lat")" -lt "$REQUESTS" ]; do
-    pages "$(awk -v t="$(now)" 'BEGIN { printf "%.3f", t + 5 }')" >>"$T/lat"
+    pages $((3 * (REQUESTS - $(grep -c '^/ ' "$T/lat")))) >>"$T/lat"
     extra=1
 done
 stop_daemon
@@ -123,5 +125,5 @@ awk 'BEGIN { print "| phases | count | readings | seconds | readings/s |"; print
           printf "| with page requests | %d | %d | %.1f | %.0f |\n", n[1], r[1], s[1], w
           if (q) printf "\ningest drop while the pages are requested: %.1f%%\n", 100 * (1 - w / q) }' "$T/phases"
 echo "$SERIES series, $POINTS readings each streamed, stride $STRIDE, lookback $LOOKBACK, horizon $HORIZON; phases of $PHASE s;"
-echo "requests $GAP s apart, one at a time (curl, a new connection each)$([ $extra = 1 ] && echo "; the stream ended first: the last requests ran on an idle daemon")."
+echo "$RATE requests a second, one at a time (one curl, its connection kept)$([ $extra = 1 ] && echo "; the stream ended first: the last requests ran on an idle daemon")."
 echo "Machine: $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg) (shared: numbers are noisy)."

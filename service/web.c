@@ -12,19 +12,31 @@
 
 #include "service/web_int.h"
 
-#define MAX_DBS 16 /* distinct SQLite files kept open (more: opened per request) */
+#define MAX_DBS  16 /* distinct SQLite files kept open (more: opened per request) */
+#define MAX_DAYS 16 /* pipelines whose counts of the day are kept (HZ_WEB_DAY_TTL_S) */
 
 typedef struct web_db {
     char path[sizeof((hz_web_pipeline *)0)->db];
     sqlite3 *db;
 } web_db;
 
+/* A pipeline's counts of the day on /, kept HZ_WEB_DAY_TTL_S: the page's one costly read
+ * (up to HZ_WEB_DAY_SCAN rows) runs at most that often, however often / is asked for. */
+typedef struct web_day {
+    char name[sizeof((hz_web_pipeline *)0)->name];
+    json_t *day;
+    int64_t at_ns; /* hz_mono_ns() when read */
+} web_day;
+
 struct hz_web {
     pthread_mutex_t mu; /* guards ps, n */
     hz_web_pipeline *ps;
     size_t n;
-    web_db dbs[MAX_DBS]; /* the server thread's alone */
+    /* the server thread's alone */
+    web_db dbs[MAX_DBS];
     size_t n_dbs;
+    web_day days[MAX_DAYS];
+    size_t n_days;
 };
 
 hz_web *hz_web_new(void)
@@ -43,6 +55,8 @@ void hz_web_free(hz_web *w)
         return;
     for (size_t i = 0; i < w->n_dbs; i++)
         sqlite3_close_v2(w->dbs[i].db);
+    for (size_t i = 0; i < w->n_days; i++)
+        json_decref(w->days[i].day);
     pthread_mutex_destroy(&w->mu);
     free(w->ps);
     free(w);
@@ -287,17 +301,53 @@ static void end(sqlite3 *db)
         sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
 }
 
+/* p's counts of the day (borrowed from the cache), read again when older than
+ * HZ_WEB_DAY_TTL_S; NULL with a message in err when they cannot be read. */
+static json_t *day_of(hz_web *w, const hz_web_pipeline *p, char *err, size_t errlen)
+{
+    int64_t now = hz_mono_ns();
+    web_day *d = NULL;
+    for (size_t i = 0; i < w->n_days && !d; i++)
+        if (!strcmp(w->days[i].name, p->name))
+            d = &w->days[i];
+    if (d && now - d->at_ns < HZ_WEB_DAY_TTL_S * 1000000000LL)
+        return d->day;
+    json_t *day = NULL;
+    sqlite3 *db = begin(w, p, err, errlen);
+    int rc = db ? web_q_day(db, p, &day, err, errlen) : HZ_EDB;
+    end(db);
+    if (rc) {
+        json_decref(day);
+        return NULL;
+    }
+    if (!d) {
+        if (w->n_days == MAX_DAYS) { /* full: the first goes */
+            json_decref(w->days[0].day);
+            memmove(w->days, w->days + 1, (MAX_DAYS - 1) * sizeof *w->days);
+            w->n_days--;
+        }
+        d = &w->days[w->n_days++];
+        snprintf(d->name, sizeof d->name, "%s", p->name);
+        d->day = NULL;
+    }
+    json_decref(d->day);
+    d->day = day;
+    d->at_ns = now;
+    return day;
+}
+
 static void page_index(hz_web *w, const web_req *r, const hz_web_pipeline *ps, size_t n,
                        hz_http_answer *a)
 {
     json_t *list = json_array();
     for (size_t i = 0; i < n; i++) {
         char err[HZ_ERRLEN] = "";
-        json_t *o = NULL;
-        sqlite3 *db = begin(w, &ps[i], err, sizeof err);
-        if (web_q_overview(db, &ps[i], &o, err, sizeof err) || (ps[i].db[0] && !db))
+        json_t *o = web_q_state(&ps[i]),
+               *day = ps[i].db[0] ? day_of(w, &ps[i], err, sizeof err) : NULL;
+        if (day)
+            json_object_update(o, day);
+        else if (ps[i].db[0])
             json_object_set_new(o, "read_error", web_jstr(err));
-        end(db);
         json_array_append_new(list, o);
     }
     if (r->api) {

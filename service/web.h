@@ -31,6 +31,7 @@
 #define HZ_WEB_MAX_POINTS 2000  /* readings drawn per variable (the newest in the range) */
 #define HZ_WEB_MAX_FLAGS  100   /* flags listed on a series page */
 #define HZ_WEB_DAY_SCAN   20000 /* flags of the last day counted on / (the newest) */
+#define HZ_WEB_DAY_TTL_S  10    /* those counts are kept this long between two reads */
 #define HZ_WEB_TOP_SERIES 10
 #define HZ_WEB_MAX_VARS   16
 #define HZ_WEB_MAX_HOURS  87600 /* ?hours= at most ten years */

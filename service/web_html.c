@@ -471,16 +471,12 @@ static void flags_table(web_sb *b, const json_t *flags)
         sb_printf(b, "</td><td><span class=\"dot k-%s\"></span>",
                   kind_class(web_getstr(f, "kind")));
         sb_html(b, web_getstr(f, "kind"));
-        sb_puts(b, "</td><td class=\"num\">");
-        sb_num(b, web_getnum(f, "value"));
-        sb_puts(b, "</td><td class=\"num\">");
-        sb_num(b, web_getnum(f, "expected"));
-        sb_puts(b, "</td><td class=\"num\">");
-        sb_num(b, web_getnum(f, "lower"));
-        sb_puts(b, " \xe2\x80\xa6 ");
-        sb_num(b, web_getnum(f, "upper"));
-        sb_puts(b, "</td><td class=\"num\">");
-        sb_num(b, web_getnum(f, "score"));
+        /* value, expected, interval "lower … upper", score */
+        static const char *const cols[] = {"value", "expected", "lower", "upper", "score"};
+        for (int c = 0; c < 5; c++) {
+            sb_puts(b, c == 3 ? " \xe2\x80\xa6 " : "</td><td class=\"num\">");
+            sb_num(b, web_getnum(f, cols[c]));
+        }
         sb_puts(b, "</td><td>");
         sb_html(b, web_getstr(f, "rule"));
         sb_puts(b, "</td></tr>\n");

@@ -57,9 +57,12 @@ typedef struct web_series_req {
     int hours; /* 0: twice the lookback */
 } web_series_req;
 
-/* p's overview: its state, and from db (NULL: none) the flags by kind over the last day of
- * data and the series with the most; a new object in *out. */
-int web_q_overview(sqlite3 *db, const hz_web_pipeline *p, json_t **out, char *err, size_t errlen);
+/* p's state as the loop published it: a new object. */
+json_t *web_q_state(const hz_web_pipeline *p);
+/* From db: the flags of the last day of data (the day before the pipeline's newest flag) by
+ * kind and the series with the most, over the newest HZ_WEB_DAY_SCAN of them; a new object
+ * in *out (flags_by_kind, top_series, flags_until_ms, flags_counted, flags_capped). */
+int web_q_day(sqlite3 *db, const hz_web_pipeline *p, json_t **out, char *err, size_t errlen);
 /* p's series with a forecast, in byte order, that start with prefix and come after `after`
  * (""), at most limit; {"pipeline","prefix","series":[..],"next":after-of-next-page|null}. */
 int web_q_series_list(sqlite3 *db, const hz_web_pipeline *p, const char *prefix, const char *after,

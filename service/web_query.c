@@ -142,16 +142,21 @@ static int day_flags(sqlite3 *db, const hz_web_pipeline *p, json_t *o, char *err
     return rc;
 }
 
-int web_q_overview(sqlite3 *db, const hz_web_pipeline *p, json_t **out, char *err, size_t errlen)
+json_t *web_q_state(const hz_web_pipeline *p)
+{
+    json_t *o = json_object();
+    if (o)
+        put_state(o, p);
+    return o;
+}
+
+int web_q_day(sqlite3 *db, const hz_web_pipeline *p, json_t **out, char *err, size_t errlen)
 {
     char t[80];
     json_t *o = json_object();
     *out = o;
     if (!o)
         return hz_err(err, errlen, HZ_ENOMEM, "out of memory");
-    put_state(o, p);
-    if (!db)
-        return 0;
     int rc = fc_table(p, t, sizeof t, err, errlen);
     return rc ? rc : day_flags(db, p, o, err, errlen);
 }
