@@ -152,14 +152,16 @@ static unsigned parse_query(const char *q, web_req *r, char *msg, size_t msglen)
             snprintf(msg, msglen, "bad escape in the query");
             return 400;
         }
+        int bad = 0;
         if (k == 6 && !memcmp(q, "prefix", 6))
             memcpy(r->prefix, val, (size_t)vl + 1);
         else if (k == 5 && !memcmp(q, "after", 5))
             memcpy(r->after, val, (size_t)vl + 1);
-        else if ((k == 5 && !memcmp(q, "limit", 5) &&
-                  !(r->limit = small_int(val, HZ_WEB_PAGE_MAX))) ||
-                 (k == 5 && !memcmp(q, "hours", 5) &&
-                  !(r->hours = small_int(val, HZ_WEB_MAX_HOURS)))) {
+        else if (k == 5 && !memcmp(q, "limit", 5))
+            bad = !(r->limit = small_int(val, HZ_WEB_PAGE_MAX));
+        else if (k == 5 && !memcmp(q, "hours", 5))
+            bad = !(r->hours = small_int(val, HZ_WEB_MAX_HOURS));
+        if (bad) {
             snprintf(msg, msglen, "limit must be 1..%d and hours 1..%d", HZ_WEB_PAGE_MAX,
                      HZ_WEB_MAX_HOURS);
             return 400;
