@@ -9,8 +9,9 @@
 # alternated (quiet, pages, pages, quiet, ...): with stride 4 the work comes in waves of
 # 4 x SERIES readings, so phases within one run measured the waves, and the machine is
 # shared.  Prints each page's latency (curl's time_total: p50, p99, max over all its
-# requests) and each run's ingest rate (readings over the wall time from ready to the last
-# reading, and over the busy time as bench_daemon.sh).  Targets: `/` p99 < 200 ms, a series
+# requests), each run's ingest rate (readings over the wall time from ready to the last
+# reading, and over the busy time as bench_daemon.sh) and the CPU time of the HTTP thread
+# and of the whole daemon (from start: the rebuild included).  Targets: `/` p99 < 200 ms, a series
 # page p99 < 100 ms, ingest drop < 5%.  Not part of make test or make bench (minutes, 1 GB).
 # Usage: bench/bench_web.sh   env: SERIES POINTS STRIDE LOOKBACK HORIZON RUNS RATE
 set -u
@@ -106,11 +107,15 @@ run() {
     t2=$(now)
     touch "$T/done"
     [ "$1" = pages ] && { wait "$PL" || fail "page requests failed"; }
+    # CPU seconds of the HTTP thread (libmicrohttpd's "MHD-single") and of the whole daemon
+    cpu=$(for t in /proc/$HD/task/*; do echo "$(cat "$t/comm") $(cut -d' ' -f14,15 "$t/stat")"; done |
+        awk -v hz="$(getconf CLK_TCK)" '{ all += $(NF - 1) + $NF } /^MHD/ { web += $(NF - 1) + $NF }
+            END { printf "%.2f %.1f", web / hz, all / hz }')
     stop_daemon
     line=$(grep 'pipeline meters stopped' "$T/$1.log")
     echo "$1 $(echo "$line" | sed 's/.*stopped: \([0-9]*\) readings.*/\1/')" \
         "$(awk -v a="$t1" -v b="$t2" 'BEGIN { print b - a }')" \
-        "$(echo "$line" | sed 's/.*busy \([0-9.]*\) s.*/\1/')" >>"$T/runs"
+        "$(echo "$line" | sed 's/.*busy \([0-9.]*\) s.*/\1/')" "$cpu" >>"$T/runs"
 }
 
 want=$((SERIES * POINTS))
@@ -129,8 +134,10 @@ for p in / /pipeline/meters /series/P/S; do
             printf "| `%s` | %d | %.1f ms | %.1f ms | %.1f ms |\n", p, NR, a[int(NR * 0.5 + 0.999)], a[i99], a[NR] }'
 done
 echo
-awk 'BEGIN { print "| run | readings | wall s | readings/s (wall) | readings/s (busy) |"; print "|---|---|---|---|---|" }
-    { printf "| %s | %d | %.1f | %.0f | %.0f |\n", $1 == "quiet" ? "alone" : "with page requests", $2, $3, $2 / $3, $2 / $4
+awk 'BEGIN { print "| run | readings | wall s | readings/s (wall) | readings/s (busy) | HTTP thread CPU | daemon CPU |"
+             print "|---|---|---|---|---|---|---|" }
+    { printf "| %s | %d | %.1f | %.0f | %.0f | %.2f s | %.1f s |\n", $1 == "quiet" ? "alone" : "with page requests",
+          $2, $3, $2 / $3, $2 / $4, $5, $6
       n[$1]++; w[$1] += $2 / $3; b[$1] += $2 / $4 }
     END { printf "\ningest drop while the pages are requested (mean of %d runs each): %.1f%% (wall), %.1f%% (busy)\n",
               n["pages"], 100 * (1 - w["pages"] / n["pages"] / (w["quiet"] / n["quiet"])),
