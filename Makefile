@@ -63,7 +63,7 @@ FUZZ_TARGETS := config json csv timestamp safetensors meta http
 
 .SECONDARY:
 .PHONY: all deps test check check-asan check-layers check-unit check-e2e bench demo install clean \
-        format format-check tools fuzz fuzz-build
+        format format-check tools fuzz fuzz-build faults soak valgrind
 all: $(addprefix $(BUILD)/,$(PROGS)) $(TOOLS) $(BENCHES) $(BUILD)/bench_attention
 
 deps:
@@ -217,6 +217,20 @@ test:
 
 bench: all
 	BUILD=$(BUILD) bench/run.sh
+
+# The fault tests at full length, normal and ASan/UBSan builds (tests/faults.sh), and the
+# soak: SOAK_SECONDS (600) of a steady 20k readings/s over 10k series (bench/soak.sh).
+# docs/RELIABILITY.md holds their figures.
+faults: all $(addprefix $(BUILD)/asan/,$(PROGS)) $(patsubst $(BUILD)/%,$(BUILD)/asan/%,$(TOOLS))
+	BUILD=$(BUILD) tests/faults.sh
+
+SOAK_SECONDS ?= 600
+soak: all
+	BUILD=$(BUILD) SOAK_SECONDS=$(SOAK_SECONDS) bench/soak.sh
+
+# End-to-end tests with horizond under valgrind's memcheck (tests/valgrind.sh).
+valgrind: all
+	BUILD=$(BUILD) tests/valgrind.sh
 
 demo:
 	$(MAKE) deps

@@ -35,9 +35,8 @@ T=$(mktemp -d /tmp/hz_bench_XXXXXX)
 . tests/tools/daemon_lib.sh
 PORT=$((20000 + $$ % 20000))
 
-# a checkpoint and, in each run, the history (bench/fleet_lib.sh)
-. bench/fleet_lib.sh
-fleet_checkpoint
+bench_ckpt $LOOKBACK $HORIZON
+model=$MODEL_YAML
 
 # the stream: POINTS readings per series after the history, time-major
 awk -v n=$SERIES -v a=$LOOKBACK -v b=$((LOOKBACK + POINTS)) -v t0=$T0 'BEGIN {
@@ -49,7 +48,7 @@ printf '| series | batch.max | readings | windows | readings/s | forecasts/s | r
 printf '|---|---|---|---|---|---|---|---|---|---|---|---|\n'
 for bmax in $BATCHES; do
     rm -f "$T"/hz.sqlite*
-    fleet_history "$T/hz.sqlite"
+    bench_history "$T/hz.sqlite" $SERIES $LOOKBACK
     stop_mock
     start_mock -p "$PARTITIONS" readings
     kcat -b "$BOOT" -P -t readings -K: <"$T/stream" 2>/dev/null || fail "kcat failed"

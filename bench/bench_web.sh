@@ -1,6 +1,6 @@
 #!/bin/sh
 # bench_web.sh — the web view (docs/WEB.md) under a fleet's load: the daemon benchmark's
-# set-up (bench/bench_daemon.sh, bench/fleet_lib.sh: SERIES series, default 100000, their
+# set-up (bench/bench_daemon.sh, tests/tools/daemon_lib.sh: SERIES series, default 100000, their
 # history in SQLite, POINTS new readings each from the mock Kafka cluster, iTransformer,
 # stride 4, sqlite forecasts: latest) run 2 x RUNS times on the same data, alternately alone
 # and while the pages are requested (`/`, a pipeline page and a series page in turn, one at
@@ -29,12 +29,12 @@ RATE=${RATE:-10}
 PARTITIONS=${PARTITIONS:-$((SERIES > 20000 ? 16 : 4))}
 T=$(mktemp -d /tmp/hz_bweb_XXXXXX)
 . tests/tools/daemon_lib.sh
-. bench/fleet_lib.sh
 PORT=$((20000 + ($$ + 29) % 20000))
 U="http://127.0.0.1:$PORT"
 
-fleet_checkpoint
-fleet_history "$T/history.sqlite"
+bench_ckpt $LOOKBACK $HORIZON
+model=$MODEL_YAML
+bench_history "$T/history.sqlite" $SERIES $LOOKBACK
 # the stream (a jump every 997th reading, so the last day has spike flags too)
 awk -v n=$SERIES -v a=$LOOKBACK -v b=$((LOOKBACK + POINTS)) -v t0=$T0 'BEGIN {
     for (t = a; t < b; t++) for (s = 0; s < n; s++) {

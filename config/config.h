@@ -184,8 +184,9 @@ typedef struct hz_cfg_sink {
     struct {
         char *path;
         char *forecasts_table, *anomalies_table, *dead_letters_table;
-        int forecasts; /* HZ_CFG_FC_*: which forecast tables are written */
-        int readings;  /* 0: readings are not stored (a Kafka source rebuilds from the topic) */
+        int forecasts;   /* HZ_CFG_FC_*: which forecast tables are written */
+        int readings;    /* 0: readings are not stored (a Kafka source rebuilds from the topic) */
+        int max_size_mb; /* 0: no limit; else the file's size limit (PRAGMA max_page_count) */
         hz_cfg_retention retention;
     } sqlite;
     struct {

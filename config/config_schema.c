@@ -1302,6 +1302,16 @@ static const hz_ckey sink_sqlite_keys[] = {
             "the readings' record, and a start or a rebalance rebuilds the windows from it "
             "(docs/ARCHITECTURE.md §9), so its retention must hold a lookback; at 100k series "
             "the readings' inserts are most of the SQLite work (bench/RESULTS.md)."},
+    {.name = "max_size_mb",
+     .type = HZ_CT_INT,
+     SNK_SQL(max_size_mb),
+     .def = "0",
+     .min = 0,
+     .max = 16777216,
+     .doc = "Largest size the database file may grow to, in MiB (0: no limit). At the limit "
+            "a write fails as on a full disk: nothing of the cycle is acknowledged, and the "
+            "pipeline starts again every 5 s until pages are free in the file (rows deleted, "
+            "`retention`) or the limit is raised (docs/RELIABILITY.md, Faults)."},
     {.name = "retention",
      .type = HZ_CT_SECTION,
      SNK_SQL(retention),

@@ -394,6 +394,32 @@ static inline int quoted_byte(hz_csv_reader *r, int c, int *in_quotes)
     return fbuf_put(r, c) ? HZ_ENOMEM : 0;
 }
 
+/* The next byte of a record outside quotes, in *c (kept in raw): 1; 0 at the record's end
+ * (a newline, CRLF, or the end of the file); HZ_EFORMAT for a quote opened at qline:qcol and
+ * left open at the end of the file, or HZ_ENOMEM.  Bytes inside quotes go to the field as
+ * they come (quoted_byte). */
+static int record_byte(hz_csv_reader *r, int *in_quotes, long qline, long qcol, int *c)
+{
+    for (;;) {
+        *c = getb(r);
+        if (*c < 0)
+            return *in_quotes ? unclosed_quote(r, qline, qcol) : 0;
+        if (*in_quotes) {
+            if (quoted_byte(r, *c, in_quotes))
+                return HZ_ENOMEM;
+            continue;
+        }
+        if (*c == '\r' && peekb(r) == '\n')
+            continue; /* CRLF: the LF ends the record */
+        if (*c == '\n') {
+            r->line++;
+            r->col = 1;
+            return 0;
+        }
+        return raw_put(r, *c) ? HZ_ENOMEM : 1;
+    }
+}
+
 /* One line of a whitespace-separated file into fields/raw: runs of spaces and tabs split
  * fields, leading and trailing ones are ignored, a field may be quoted as in CSV.  Returns 1,
  * HZ_EFORMAT (unterminated quote) or HZ_ENOMEM; nfields 0 for a line of whitespace only. */
@@ -402,26 +428,11 @@ static int ws_line(hz_csv_reader *r)
     int in_quotes = 0, in_field = 0;
     long qline = 0, qcol = 0;
     for (;;) {
-        int c = getb(r);
-        if (c < 0) {
-            if (in_quotes)
-                return unclosed_quote(r, qline, qcol);
+        int c, rc = record_byte(r, &in_quotes, qline, qcol, &c);
+        if (rc < 0)
+            return rc;
+        if (rc == 0)
             break;
-        }
-        if (in_quotes) {
-            if (quoted_byte(r, c, &in_quotes))
-                return HZ_ENOMEM;
-            continue;
-        }
-        if (c == '\r' && peekb(r) == '\n')
-            continue;
-        if (c == '\n') {
-            r->line++;
-            r->col = 1;
-            break;
-        }
-        if (raw_put(r, c))
-            return HZ_ENOMEM;
         if (c == ' ' || c == '\t') {
             if (in_field && field_end(r))
                 return HZ_ENOMEM;
@@ -476,26 +487,12 @@ static int read_record(hz_csv_reader *r)
     int in_quotes = 0, at_start = 1;
     long qline = 0, qcol = 0;
     for (;;) {
-        int c = getb(r);
-        if (c < 0) {
-            if (in_quotes)
-                return unclosed_quote(r, qline, qcol);
+        int c;
+        rc = record_byte(r, &in_quotes, qline, qcol, &c);
+        if (rc < 0)
+            return rc;
+        if (rc == 0)
             break;
-        }
-        if (in_quotes) {
-            if (quoted_byte(r, c, &in_quotes))
-                return HZ_ENOMEM;
-            continue;
-        }
-        if (c == '\r' && peekb(r) == '\n')
-            continue; /* CRLF: the LF ends the record */
-        if (c == '\n') {
-            r->line++;
-            r->col = 1;
-            break;
-        }
-        if (raw_put(r, c))
-            return HZ_ENOMEM;
         if (c == r->delim) {
             r->col++;
             if (field_end(r) || field_start(r))

@@ -439,6 +439,24 @@ static const hz_sink_ops sqlite_sink_ops = {
     .free = sink_free,
 };
 
+/* PRAGMA max_page_count from a size in MiB (no limit when mb <= 0); a file already larger
+ * keeps its size as the limit (SQLite never sets it below the page count) */
+static int limit_size(sqlite3 *db, int mb, char *err, size_t errlen)
+{
+    if (mb <= 0)
+        return 0;
+    sqlite3_stmt *st = NULL;
+    int64_t page = 4096;
+    if (sqlite3_prepare_v2(db, "PRAGMA page_size", -1, &st, NULL) == SQLITE_OK &&
+        sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int64(st, 0) > 0)
+        page = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    char sql[64];
+    snprintf(sql, sizeof sql, "PRAGMA max_page_count = %lld",
+             (long long)((int64_t)mb * 1048576 / page));
+    return hz_sqlite_exec(db, sql, err, errlen);
+}
+
 int hz_sqlite_sink_new(const hz_sqlite_sink_opts *o, hz_sink **out, char *err, size_t errlen)
 {
     *out = NULL;
@@ -458,7 +476,8 @@ int hz_sqlite_sink_new(const hz_sqlite_sink_opts *o, hz_sink **out, char *err, s
     if (rc)
         goto fail;
     char e2[HZ_ERRLEN];
-    if ((rc = hz_sqlite_schema_create(s->db, &t, e2, sizeof e2))) {
+    if ((rc = limit_size(s->db, o->max_size_mb, e2, sizeof e2)) ||
+        (rc = hz_sqlite_schema_create(s->db, &t, e2, sizeof e2))) {
         hz_err(err, errlen, rc, "%s: creating the schema: %s", o->path, e2);
         goto fail;
     }

@@ -32,6 +32,7 @@ typedef struct hz_sqlite_sink_opts {
     hz_sqlite_tables tables; /* NULL names: defaults; every name is validated */
     int synchronous_normal;  /* 0 (default): synchronous=FULL; 1: NORMAL (see schema.c) */
     int busy_timeout_ms;     /* <= 0: 5000 */
+    int max_size_mb;         /* > 0: the file grows to at most this (PRAGMA max_page_count) */
 } hz_sqlite_sink_opts;
 
 /* Opens the database, creates the schema if absent and prepares the statements.  On success

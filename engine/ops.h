@@ -60,9 +60,16 @@ hz_tensor *hz_mae_loss(hz_ctx *c, hz_tensor *pred, hz_tensor *target);
 
 /* ---------------- ops_nn.c */
 
-/* Softmax over the last axis, numerically stable.  causal: for the last two dims [Lq, Lk]
- * keys j > i + (Lk - Lq) are masked (-inf) as in PyTorch's triu(1) mask when Lq == Lk. */
-hz_tensor *hz_softmax(hz_ctx *c, hz_tensor *a, int causal);
+/* Masks of hz_softmax over the last two dims [Lq, Lk], query row i. */
+enum {
+    HZ_MASK_NONE = 0,
+    HZ_MASK_CAUSAL = 1, /* keys j > i + (Lk - Lq) masked, PyTorch's triu(1) when Lq == Lk */
+    HZ_MASK_DIAG = 2    /* key j == i masked (a token does not attend to itself); a row with
+                         * no other key (Lk == 1) keeps it, as a finite fill value would */
+};
+/* Softmax over the last axis, numerically stable; mask is an HZ_MASK_* (masked keys get
+ * probability 0 and no gradient). */
+hz_tensor *hz_softmax(hz_ctx *c, hz_tensor *a, int mask);
 /* LayerNorm over the last axis, biased variance, eps inside the sqrt (nn.LayerNorm). */
 hz_tensor *hz_layernorm(hz_ctx *c, hz_tensor *x, hz_tensor *gamma, hz_tensor *beta, double eps);
 /* BatchNorm1d on [B, L, C] (statistics per channel over B*L).  c->training: batch stats

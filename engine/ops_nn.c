@@ -1,5 +1,5 @@
 /* ops_nn.c — neural-network ops with their backward passes (ops.h, "ops_nn.c" section):
- * softmax (optional causal mask), LayerNorm, BatchNorm1d, Conv1d (zero / circular /
+ * softmax (optional causal or diagonal mask), LayerNorm, BatchNorm1d, Conv1d (zero / circular /
  * replicate padding, dilation), MaxPool1d, inverted dropout, row gather/scatter, cumsum.
  *
  * Numerics follow PyTorch as listed in docs/MODELS.md (LayerNorm/BatchNorm eps inside the
@@ -46,10 +46,10 @@ static hz_real *grad_of(hz_ctx *c, hz_tensor *t)
 
 /* ======================================================================== softmax */
 
-/* Number of leading keys row i may see; Lk when there is no mask. */
-static int softmax_visible(int causal, int i, int Lq, int Lk)
+/* Number of leading keys row i may see; Lk when there is no causal mask. */
+static int softmax_visible(int mask, int i, int Lq, int Lk)
 {
-    if (!causal)
+    if (mask != HZ_MASK_CAUSAL)
         return Lk;
     int v = i + (Lk - Lq) + 1;
     return v < 0 ? 0 : (v > Lk ? Lk : v);
@@ -103,8 +103,23 @@ static inline double sum8(const hz_real *x, int n)
 typedef struct softmax_job {
     const hz_real *x;
     hz_real *y;
-    int causal, Lq, Lk;
+    int mask, Lq, Lk;
 } softmax_job;
+
+/* One row without its key `skip` (HZ_MASK_DIAG): the maximum and the exponentials over the
+ * other keys, the skipped one 0. */
+static void softmax_row_skip(const hz_real *x, hz_real *o, int Lk, int skip)
+{
+    hz_real m = x[skip == 0 ? 1 : 0];
+    for (int k = 0; k < Lk; k++)
+        if (k != skip && x[k] > m)
+            m = x[k];
+    for (int k = 0; k < Lk; k++)
+        o[k] = k == skip ? 0 : REXP(x[k] - m);
+    hz_real inv = (hz_real)(1.0 / sum8(o, Lk));
+    for (int k = 0; k < Lk; k++)
+        o[k] *= inv;
+}
 
 HZ_SIMD_CLONES static void softmax_rows(void *arg, int64_t lo, int64_t hi)
 {
@@ -113,7 +128,12 @@ HZ_SIMD_CLONES static void softmax_rows(void *arg, int64_t lo, int64_t hi)
     for (int64_t r = lo; r < hi; r++) {
         const hz_real *x = j->x + r * Lk;
         hz_real *o = j->y + r * Lk;
-        int vis = softmax_visible(j->causal, (int)(r % j->Lq), j->Lq, Lk);
+        int i = (int)(r % j->Lq);
+        if (j->mask == HZ_MASK_DIAG && i < Lk && Lk > 1) {
+            softmax_row_skip(x, o, Lk, i);
+            continue;
+        }
+        int vis = softmax_visible(j->mask, i, j->Lq, Lk);
         if (vis == 0) { /* fully masked row (Lq > Lk only): zeros instead of NaN */
             memset(o, 0, (size_t)Lk * sizeof *o);
             continue;
@@ -132,14 +152,15 @@ HZ_SIMD_CLONES static void softmax_rows(void *arg, int64_t lo, int64_t hi)
     }
 }
 
-hz_tensor *hz_softmax(hz_ctx *c, hz_tensor *a, int causal)
+hz_tensor *hz_softmax(hz_ctx *c, hz_tensor *a, int mask)
 {
-    assert(a->ndim >= 1 && (!causal || a->ndim >= 2));
+    assert(mask >= HZ_MASK_NONE && mask <= HZ_MASK_DIAG);
+    assert(a->ndim >= 1 && (!mask || a->ndim >= 2));
     int Lk = a->shape[a->ndim - 1];
-    int Lq = causal ? a->shape[a->ndim - 2] : 1;
+    int Lq = mask ? a->shape[a->ndim - 2] : 1;
     int64_t rows = a->n / (Lk ? Lk : 1);
     hz_tensor *y = new_like(c, a);
-    softmax_job j = {a->data, y->data, causal, Lq, Lk};
+    softmax_job j = {a->data, y->data, mask, Lq, Lk};
     hz_par_for(rows, 20 * (int64_t)Lk, softmax_rows, &j);
     hz_tape_push(c, softmax_backward, y, a, NULL, NULL, NULL);
     return y;

@@ -13,8 +13,9 @@
 /* clang-format off */
 #define CONF_INTS(X)                                                                        \
     X(seq_len) X(label_len) X(pred_len) X(enc_in) X(c_out) X(out_col) X(n_marks) X(d_model) \
-    X(n_heads) X(e_layers) X(d_layers) X(d_ff) X(activation) X(use_norm) X(norm_last) X(factor)         \
-    X(attn_full) X(distil) X(mix)
+    X(n_heads) X(e_layers) X(d_layers) X(d_ff) X(activation) X(use_norm) X(norm_last)       \
+    X(factor) X(attn_full) X(distil) X(mix) X(kernel_size) X(kernel_size_head) X(conv_bias) \
+    X(forecast)
 /* clang-format on */
 
 char *hz_model_conf_to_json(const hz_model_conf *c)
@@ -24,11 +25,38 @@ char *hz_model_conf_to_json(const hz_model_conf *c)
 #define PUT(f) json_object_set_new(o, #f, json_integer(c->f));
     CONF_INTS(PUT)
 #undef PUT
+    if (c->n_dilations > 0) {
+        json_t *a = json_array();
+        for (int i = 0; i < c->n_dilations && i < HZ_MAX_DILATIONS; i++)
+            json_array_append_new(a, json_integer(c->dilations[i]));
+        json_object_set_new(o, "dilations", a);
+    }
     json_object_set_new(o, "dropout", json_real(c->dropout));
     json_object_set_new(o, "seed", json_integer((json_int_t)c->seed));
     char *s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
     json_decref(o);
     return s;
+}
+
+/* "dilations": an array of 1..HZ_MAX_DILATIONS int-sized integers (their range is the
+ * model's to check). */
+static int dilations_from_json(const json_t *a, hz_model_conf *c, char *err, size_t errlen)
+{
+    size_t n = json_array_size(a);
+    if (!json_is_array(a) || n < 1 || n > HZ_MAX_DILATIONS)
+        return hz_err(err, errlen, HZ_EFORMAT,
+                      "config metadata: dilations must be an array of 1..%d integers",
+                      HZ_MAX_DILATIONS);
+    for (size_t i = 0; i < n; i++) {
+        const json_t *v = json_array_get(a, i);
+        if (!json_is_integer(v) || json_integer_value(v) < INT_MIN ||
+            json_integer_value(v) > INT_MAX)
+            return hz_err(err, errlen, HZ_EFORMAT,
+                          "config metadata: dilations[%zu] must be an int-sized integer", i);
+        c->dilations[i] = (int)json_integer_value(v);
+    }
+    c->n_dilations = (int)n;
+    return 0;
 }
 
 int hz_model_conf_from_json(const char *json, hz_model_conf *c, char *err, size_t errlen)
@@ -71,6 +99,13 @@ int hz_model_conf_from_json(const char *json, hz_model_conf *c, char *err, size_
             return hz_err(err, errlen, HZ_EFORMAT, "config metadata: dropout must be in 0..1");
         }
         c->dropout = p;
+    }
+    if ((v = json_object_get(o, "dilations"))) {
+        int rc = dilations_from_json(v, c, err, errlen);
+        if (rc) {
+            json_decref(o);
+            return rc;
+        }
     }
     if ((v = json_object_get(o, "seed")))
         c->seed = (uint64_t)json_integer_value(v);
@@ -177,7 +212,8 @@ int hz_ckpt_load_weights(hz_model *m, const hz_st_file *f, char *err, size_t err
 }
 
 /* The sizes a "config" may claim, checked against the file before the model is allocated:
- * every width (d_model, d_ff, variables) is a dimension of some tensor of the file, so none
+ * every width (d_model, d_ff, variables, kernel sizes) is a dimension of some tensor of the
+ * file, so none
  * exceeds the file's largest dimension; a layer count is at most the number of tensors; the
  * window lengths are at most HZ_CKPT_MAX_LEN (iTransformer's embedding has seq_len columns,
  * Informer allocates a positional table of seq_len rows). */
@@ -205,7 +241,9 @@ static int check_conf_bounds(const hz_model_conf *c, const hz_st_file *f, char *
              {"d_ff", c->d_ff, maxdim},
              {"n_heads", c->n_heads, maxdim},
              {"e_layers", c->e_layers, (int64_t)nt},
-             {"d_layers", c->d_layers, (int64_t)nt}};
+             {"d_layers", c->d_layers, (int64_t)nt},
+             {"kernel_size", c->kernel_size, maxdim},
+             {"kernel_size_head", c->kernel_size_head, maxdim}};
     for (size_t i = 0; i < sizeof b / sizeof *b; i++)
         if (b[i].v < 0 || b[i].v > b[i].max)
             return hz_err(err, errlen, HZ_EFORMAT,

@@ -57,12 +57,22 @@ void hz_model_conf_defaults(hz_model_conf *c, hz_model_kind kind)
         c->factor = 1;
         c->seed = 2023;
         break;
-    case HZ_MODEL_NILMFORMER: /* docs/MODELS.md */
+    case HZ_MODEL_NILMFORMER: /* docs/MODELS.md: the official config, window 256 */
+        c->seq_len = c->pred_len = 256;
+        c->label_len = 0;
+        c->enc_in = c->c_out = 1;
+        c->n_marks = 8;
         c->d_model = 96;
         c->n_heads = 8;
         c->e_layers = 3;
         c->d_ff = 384;
         c->dropout = 0.2;
+        c->kernel_size = c->kernel_size_head = 3;
+        c->conv_bias = 1;
+        c->n_dilations = 4;
+        for (int i = 0; i < 4; i++)
+            c->dilations[i] = 1 << i;
+        c->seed = 0;
         break;
     }
 }
@@ -80,9 +90,10 @@ int hz_model_create(const hz_model_conf *conf, hz_model **out, char *err, size_t
         return hz_informer_create(conf, out, err, errlen);
     case HZ_MODEL_ITRANSFORMER:
         return hz_itransformer_create(conf, out, err, errlen);
+    case HZ_MODEL_NILMFORMER:
+        return hz_nilmformer_create(conf, out, err, errlen);
     default:
-        return hz_err(err, errlen, HZ_EINVAL, "model: kind %s is not built yet",
-                      hz_model_kind_name(conf->kind));
+        return hz_err(err, errlen, HZ_EINVAL, "model: unknown kind %d", (int)conf->kind);
     }
 }
 

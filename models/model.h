@@ -1,4 +1,4 @@
-/* model.h — the one interface of the three forecasting models (docs/ARCHITECTURE.md):
+/* model.h — the one interface of the three models (docs/ARCHITECTURE.md):
  * create from a config, forward a batch of windows, parameters for the optimiser and the
  * checkpoint, free.  A fourth model is one new file that fills an hz_model_vt. */
 #ifndef HZ_MODEL_H
@@ -8,6 +8,8 @@
 #include <stdint.h>
 
 #include "engine/tensor.h"
+
+#define HZ_MAX_DILATIONS 16
 
 typedef enum {
     HZ_MODEL_INFORMER = 0,
@@ -35,10 +37,23 @@ typedef struct hz_model_conf {
     int factor;
     int attn_full; /* 0: ProbSparse, 1: canonical full attention */
     int distil, mix;
+    /* NILMFormer (models/nilmformer.c): seq_len = pred_len = the window W, enc_in 1 (the
+     * aggregate), n_marks = TimeRPE channels (c_embedding), c_out appliance outputs */
+    int kernel_size;      /* embedding convolutions, zero "same" padding */
+    int kernel_size_head; /* head convolution, replicate padding kernel_size_head / 2 */
+    int conv_bias;        /* the embedding convolutions have biases */
+    int n_dilations;      /* residual units of the embedding, 1..HZ_MAX_DILATIONS */
+    int dilations[HZ_MAX_DILATIONS];
+    /* 0: disaggregation, the official model (pred_len = seq_len, enc_in 1); 1: forecasting,
+     * each variable's window alone through the same network, a Linear(seq_len -> pred_len)
+     * after the head and a zero-initialised correction of the window's own statistics
+     * (docs/MODELS.md section 8.7) */
+    int forecast;
     uint64_t seed; /* init and (Informer) key sampling */
 } hz_model_conf;
 
-/* The papers' defaults for kind (docs/MODELS.md), seq/pred 96, 7 variables, 4 marks. */
+/* The papers' defaults for kind (docs/MODELS.md): seq/pred 96, 7 variables, 4 marks;
+ * NILMFormer's official disaggregation configuration (window 256, 1 input, 8 TimeRPE). */
 void hz_model_conf_defaults(hz_model_conf *c, hz_model_kind kind);
 const char *hz_model_kind_name(hz_model_kind k);
 int hz_model_kind_parse(const char *s, hz_model_kind *out);
@@ -86,5 +101,6 @@ static inline hz_tensor *hz_model_forward(hz_model *m, hz_ctx *c, const hz_model
 /* Per-kind constructors (used by hz_model_create). */
 int hz_informer_create(const hz_model_conf *conf, hz_model **out, char *err, size_t errlen);
 int hz_itransformer_create(const hz_model_conf *conf, hz_model **out, char *err, size_t errlen);
+int hz_nilmformer_create(const hz_model_conf *conf, hz_model **out, char *err, size_t errlen);
 
 #endif

@@ -49,6 +49,7 @@ struct hz_forecaster {
      * reach KL = P slots past the forecast's issue (docs/MODELS.md) */
     int NK, KL, ktok;
     int kvar[HZ_MAX_VARS];
+    unsigned char known[HZ_MAX_VARS]; /* 1 for the model variables among kvar[] */
     int64_t period;
     char model_id[128];
     hz_iv iv; /* intervals (training/interval.h); all-zero until made */
@@ -171,6 +172,9 @@ static int check_model_shape(hz_forecaster *p, int n_names, char *err, size_t er
     p->KL = p->NK ? p->P : 0;
     p->ktok = roles.known_tokens && p->NK;
     memcpy(p->kvar, roles.known, (size_t)p->NK * sizeof *p->kvar);
+    for (int j = 0; j < p->NK; j++)
+        if (p->kvar[j] >= 0 && p->kvar[j] < HZ_MAX_VARS)
+            p->known[p->kvar[j]] = 1;
     /* c_out comes from the checkpoint: checked (C is CI, at most HZ_MAX_VARS, or 1) before it
      * sizes ocol[] */
     int ocol0 = p->C == p->CI ? 0 : mc->out_col;
@@ -394,13 +398,9 @@ static int window_complete(const hz_forecaster *p)
 {
     int L = p->L, nv = p->nvars;
     for (int t = 0; t < L + p->KL; t++)
-        for (int k = 0; k < p->CI; k++) {
-            int known = 0;
-            for (int j = 0; j < p->NK; j++)
-                known |= p->kvar[j] == k;
-            if ((t < L || known) && !isfinite(p->win[t * nv + p->mvar[k]]))
+        for (int k = 0; k < p->CI; k++)
+            if ((t < L || p->known[k]) && !isfinite(p->win[t * nv + p->mvar[k]]))
                 return 0; /* a gap left missing (fill: none) */
-        }
     return 1;
 }
 

@@ -18,10 +18,12 @@ for dir in "$@"; do
     for t in $list; do
         [ -x "$t" ] && [ -f "$t" ] || continue
         echo "== $t (OPENBLAS_NUM_THREADS=$threads)"
+        t0=$(date +%s)
         if ! OPENBLAS_NUM_THREADS=$threads "$t"; then
             echo "FAILED: $t"
             fail=1
         fi
+        echo "== $t: $(($(date +%s) - t0)) s"
     done
 done
 case "${E2E:-all}" in
@@ -29,20 +31,24 @@ case "${E2E:-all}" in
 all) scripts=$(ls tests/e2e/*.sh) ;;
 *) scripts="tests/e2e/$E2E.sh" ;;
 esac
-# Left out of a full run (E2E=all), run by name (make check-e2e E2E=scaleout_kafka):
-# scaleout_kafka fails in 1 to 4 runs of 6 with a shortfall of forecasts on the mock
-# cluster's topic (in the killed host's SQLite and covered by its committed offsets; cause
-# not found yet, docs/ARCHITECTURE.md §9).
-apart="tests/e2e/scaleout_kafka.sh"
+# In a full run (E2E=all) of the sanitizer build, left out (each runs by name, and
+# `make faults` runs the fault tests at full length under ASan/UBSan too): the fault tests
+# and the scale-out test, whose minutes are mostly waiting (make test's time budget).
+apart=""
+case "${BIN:-}" in
+*asan*) apart="tests/e2e/fault_kafka.sh tests/e2e/fault_files.sh tests/e2e/fault_kill.sh tests/e2e/scaleout_kafka.sh" ;;
+esac
 for s in $scripts; do
     [ -f "$s" ] || { echo "FAILED: no script $s"; fail=1; continue; }
     case " $apart " in
-    *" $s "*) [ "${E2E:-all}" = all ] && { echo "== $s: left out of a full run (tests/run.sh)"; continue; } ;;
+    *" $s "*) [ "${E2E:-all}" = all ] && { echo "== $s: left out of the sanitizer build's full run (tests/run.sh)"; continue; } ;;
     esac
     echo "== $s (BIN=${BIN:-})"
+    t0=$(date +%s)
     if ! sh "$s"; then
         echo "FAILED: $s"
         fail=1
     fi
+    echo "== $s: $(($(date +%s) - t0)) s"
 done
 exit $fail

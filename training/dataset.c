@@ -118,9 +118,27 @@ void hz_timef(int n, int64_t ts_ms, float *out)
         memcpy(out + 1, h, 4 * sizeof *out);
     } else if (n == 4) {
         memcpy(out, h, 4 * sizeof *out);
+    } else if (n == HZ_TIMERPE_FEATURES) {
+        hz_timerpe(ts_ms, out);
     } else { /* never more than out[n] (training/prepare.c sizes the marks by n) */
         for (int i = 0; i < n; i++)
             out[i] = i < 4 ? h[i] : 0.0f;
+    }
+}
+
+void hz_timerpe(int64_t ts_ms, float out[8])
+{
+    int64_t days = hz_floor_div(ts_ms, 86400000), ms = ts_ms - days * 86400000;
+    int64_t y;
+    int month, d;
+    hz_civil_from_days(days, &y, &month, &d);
+    /* minute, hour, weekday (1970-01-01 a Thursday; Monday = 0), month; and their periods */
+    const int64_t v[4] = {ms / 60000 % 60, ms / 3600000, ((days + 3) % 7 + 7) % 7, month};
+    const double period[4] = {60, 24, 7, 12};
+    for (int i = 0; i < 4; i++) {
+        double a = 2 * M_PI * (double)v[i] / period[i];
+        out[2 * i] = (float)sin(a);
+        out[2 * i + 1] = (float)cos(a);
     }
 }
 

@@ -66,16 +66,20 @@ int hz_split_borders(hz_split_kind kind, const double ratios[3], int rows, int s
 
 /* timeF calendar features (freq h: 4 features in [-0.5, 0.5]:
  * hour/23, weekday/6 (Mon=0), (day-1)/30, (yday-1)/365, each minus 0.5).  Fills out[4]. */
-enum { HZ_TIMEF_H_FEATURES = 4, HZ_TIMEF_MAX_FEATURES = 5 };
+enum { HZ_TIMEF_H_FEATURES = 4, HZ_TIMEF_MAX_FEATURES = 8 }; /* the most: TimeRPE's 8 */
 void hz_timef_hour(int64_t ts_ms, float out[4]);
 /* The features of the papers' `freq` that fits a grid period, told apart by their count:
  * 3 for a day or longer (freq d: weekday, day of month, day of year), 4 for an hour up to a
  * day (freq h, as hz_timef_hour), 5 below an hour (freq t: minute/59 - 0.5 first). */
 int hz_timef_features(int64_t period_ms);
-/* The n features (3, 4 or 5, as above) of ts_ms into out[n].  Any other n (a checkpoint's
- * n_marks is read from its file) writes exactly n values too: the hourly ones, cut short or
- * followed by zeros. */
+/* The n features (3, 4 or 5, as above; 8: NILMFormer's TimeRPE, hz_timerpe) of ts_ms into
+ * out[n].  Any other n (a checkpoint's n_marks is read from its file) writes exactly n values
+ * too: the hourly ones, cut short or followed by zeros. */
 void hz_timef(int n, int64_t ts_ms, float *out);
+/* NILMFormer's TimeRPE (docs/MODELS.md section 8) of the UTC time ts_ms: sin and cos of
+ * 2 pi minute/60, hour/24, weekday/7 (Mon=0) and month/12 (month 1..12), in that order. */
+enum { HZ_TIMERPE_FEATURES = 8 };
+void hz_timerpe(int64_t ts_ms, float out[8]);
 
 /* Windows over one split: sample i covers rows [s+i, s+i+seq_len) as input and
  * [s+i+seq_len-label_len, s+i+seq_len+pred_len) as decoder/target block, where s+i is

@@ -439,6 +439,34 @@ int hz_prepared_split(const hz_pipeline_conf *p, const hz_model_conf *mc, const 
     return 0;
 }
 
+/* NILMFormer's own fields: the forecasting variant (docs/MODELS.md section 8.7) on TimeRPE
+ * marks (hz_timef with 8 features), its dilations.  The disaggregation data path is not
+ * wired yet. */
+static int nilmformer_conf(const hz_pipeline_conf *p, hz_model_conf *mc, char *err, size_t errlen)
+{
+    const hz_cfg_model_params *q = &p->model.params;
+    if (p->model.task != HZ_CFG_TASK_FORECAST)
+        return hz_err(err, errlen, HZ_EINVAL,
+                      "pipeline %s: nilmformer's disaggregate task is not wired to "
+                      "train/eval/forecast yet (docs/MODELS.md section 8)",
+                      p->name);
+    if (!q->use_marks || q->c_embedding != HZ_TIMERPE_FEATURES)
+        return hz_err(err, errlen, HZ_EINVAL,
+                      "pipeline %s: nilmformer reads the %d TimeRPE channels of the timestamps: "
+                      "model.params.use_marks must be true and c_embedding %d (got %s, %d)",
+                      p->name, HZ_TIMERPE_FEATURES, HZ_TIMERPE_FEATURES,
+                      q->use_marks ? "true" : "false", q->c_embedding);
+    if (q->n_dilations < 1 || q->n_dilations > HZ_MAX_DILATIONS)
+        return hz_err(err, errlen, HZ_EINVAL, "pipeline %s: model.params.dilations: 1..%d values",
+                      p->name, HZ_MAX_DILATIONS);
+    mc->forecast = 1;
+    mc->n_marks = HZ_TIMERPE_FEATURES;
+    mc->n_dilations = (int)q->n_dilations;
+    for (size_t i = 0; i < q->n_dilations; i++)
+        mc->dilations[i] = q->dilations[i];
+    return 0;
+}
+
 int hz_pipeline_model_conf(const hz_pipeline_conf *p, int n_vars, hz_model_conf *mc, char *err,
                            size_t errlen)
 {
@@ -474,6 +502,11 @@ int hz_pipeline_model_conf(const hz_pipeline_conf *p, int n_vars, hz_model_conf 
     mc->norm_last = q->norm_centre == 1;
     mc->activation = HZ_ACT_GELU;
     mc->seed = (uint64_t)p->model.train.seed;
+    if (kind == HZ_MODEL_NILMFORMER) {
+        int rc = nilmformer_conf(p, mc, err, errlen);
+        if (rc)
+            return rc;
+    }
     if (mc->d_model % mc->n_heads)
         return hz_err(err, errlen, HZ_EINVAL,
                       "pipeline %s: model.params.d_model %d must be a multiple of n_heads %d",

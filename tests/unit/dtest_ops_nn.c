@@ -1,5 +1,6 @@
 /* dtest_ops_nn.c — finite-difference gradient checks (double build, tests/unit/gradcheck.h) for
- * every op in engine/ops_nn.c: softmax (plain / causal, Lq == Lk and Lq < Lk), LayerNorm,
+ * every op in engine/ops_nn.c: softmax (plain / causal / diagonal mask, Lq == Lk and Lq < Lk),
+ * LayerNorm,
  * BatchNorm1d (training and eval), Conv1d (each padding mode, dilation 1 and 2, kernel 1
  * and 3), MaxPool1d, dropout, gather/scatter rows and cumsum. */
 #include <setjmp.h>
@@ -45,7 +46,7 @@ static void test_softmax_grad(void **state)
 {
     hz_rng r;
     hz_rng_seed(&r, 11);
-    for (int causal = 0; causal <= 1; causal++)
+    for (int mask = HZ_MASK_NONE; mask <= HZ_MASK_DIAG; mask++)
         for (int square = 0; square <= 1; square++) {
             int Lk = pick(&r, 4, 7), Lq = square ? Lk : pick(&r, 2, Lk - 1);
             gc_case k = mkcase(1);
@@ -53,8 +54,8 @@ static void test_softmax_grad(void **state)
             k.lo = -3;
             k.hi = 3;
             char label[64];
-            snprintf(label, sizeof label, "softmax causal=%d %dx%d", causal, Lq, Lk);
-            assert_true(gc_run(label, f_softmax, &k, &causal, 100 + causal * 2 + square) <= GC_TOL);
+            snprintf(label, sizeof label, "softmax mask=%d %dx%d", mask, Lq, Lk);
+            assert_true(gc_run(label, f_softmax, &k, &mask, 100 + mask * 2 + square) <= GC_TOL);
         }
 }
 

@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <math.h>
 #include <string.h>
 
 #include "training/dataset.h"
@@ -108,6 +109,13 @@ static void test_timef_follows_period(void **state)
     assert_true(o[0] == h[0] && o[1] == 9);
     hz_timef(7, ts, o);
     assert_true(memcmp(o, h, sizeof h) == 0 && o[4] == 0 && o[6] == 0 && o[7] == 9);
+    /* 8: TimeRPE, sin/cos of minute 30/60, hour 2/24, Friday 4/7, September 9/12 */
+    hz_timef(8, ts, o);
+    const double a[4] = {30 / 60.0, 2 / 24.0, 4 / 7.0, 9 / 12.0};
+    for (int i = 0; i < 4; i++) {
+        assert_float_equal(o[2 * i], sin(2 * M_PI * a[i]), 1e-6);
+        assert_float_equal(o[2 * i + 1], cos(2 * M_PI * a[i]), 1e-6);
+    }
 }
 
 int main(void)

@@ -443,6 +443,26 @@ static void test_timing_independent(void **state)
         free(k[i]);
 }
 
+/* Saves a checkpoint of configuration mc (one variable, "power") at fx's path and expects
+ * hz_forecaster_new to refuse it with a message holding `needle`. */
+static void expect_refused(const fixture *fx, const hz_model_conf *mc, const char *needle)
+{
+    hz_model *m;
+    char err[HZ_ERRLEN];
+    assert_int_equal(hz_model_create(mc, &m, err, sizeof err), 0);
+    const char *meta[2][2] = {{"variables", "[\"power\"]"},
+                              {"scaler", "{\"mean\":[10.0],\"std\":[2.0]}"}};
+    assert_int_equal(hz_ckpt_save(m, fx->ckpt, meta, 2, NULL, 0, err, sizeof err), 0);
+    hz_model_free(m);
+    static const char *const vars[] = {"power"};
+    hz_forecaster *f = NULL;
+    assert_int_not_equal(hz_forecaster_new(fx->cfg, &fx->cfg->pipelines[0], vars, 1, NULL, NULL,
+                                           NULL, NULL, &f, err, sizeof err),
+                         0);
+    assert_null(f);
+    assert_non_null(strstr(err, needle));
+}
+
 /* A checkpoint whose configuration claims far more outputs than it has variable names (c_out
  * 2000 for 1 name) is refused before c_out sizes anything (pipeline/forecaster.c
  * check_model_shape wrote one column index per output first, past its HZ_MAX_VARS array); so
@@ -450,6 +470,7 @@ static void test_timing_independent(void **state)
  * known steps than the window has (stage_inputs read before the window). */
 static void test_checkpoint_outputs_beyond_names(void **state)
 {
+    (void)state;
     fixture fx;
     setup_files(&fx, 4);
     hz_model_conf mc;
@@ -464,42 +485,15 @@ static void test_checkpoint_outputs_beyond_names(void **state)
     mc.n_heads = 2;
     mc.e_layers = mc.d_layers = 1;
     mc.d_ff = 8;
-    hz_model *m;
-    char err[HZ_ERRLEN];
-    assert_int_equal(hz_model_create(&mc, &m, err, sizeof err), 0);
-    const char *meta[2][2] = {{"variables", "[\"power\"]"},
-                              {"scaler", "{\"mean\":[10.0],\"std\":[2.0]}"}};
-    assert_int_equal(hz_ckpt_save(m, fx.ckpt, meta, 2, NULL, 0, err, sizeof err), 0);
-    hz_model_free(m);
-    static const char *const vars[] = {"power"};
-    hz_forecaster *f = NULL;
-    assert_int_not_equal(hz_forecaster_new(fx.cfg, &fx.cfg->pipelines[0], vars, 1, NULL, NULL, NULL,
-                                           NULL, &f, err, sizeof err),
-                         0);
-    assert_null(f);
-    assert_non_null(strstr(err, "2000 outputs"));
+    expect_refused(&fx, &mc, "2000 outputs");
     /* and one with more calendar features per step than a window's marks hold */
     mc.c_out = 1;
     mc.n_marks = 9;
-    assert_int_equal(hz_model_create(&mc, &m, err, sizeof err), 0);
-    assert_int_equal(hz_ckpt_save(m, fx.ckpt, meta, 2, NULL, 0, err, sizeof err), 0);
-    hz_model_free(m);
-    assert_int_not_equal(hz_forecaster_new(fx.cfg, &fx.cfg->pipelines[0], vars, 1, NULL, NULL, NULL,
-                                           NULL, &f, err, sizeof err),
-                         0);
-    assert_null(f);
-    assert_non_null(strstr(err, "9 calendar features"));
+    expect_refused(&fx, &mc, "9 calendar features");
     /* or a decoder that takes more known steps than the window has */
     mc.n_marks = 4;
     mc.label_len = 2 * L;
-    assert_int_equal(hz_model_create(&mc, &m, err, sizeof err), 0);
-    assert_int_equal(hz_ckpt_save(m, fx.ckpt, meta, 2, NULL, 0, err, sizeof err), 0);
-    hz_model_free(m);
-    assert_int_not_equal(hz_forecaster_new(fx.cfg, &fx.cfg->pipelines[0], vars, 1, NULL, NULL, NULL,
-                                           NULL, &f, err, sizeof err),
-                         0);
-    assert_null(f);
-    assert_non_null(strstr(err, "label_len 48"));
+    expect_refused(&fx, &mc, "label_len 48");
     teardown_files(&fx);
 }
 

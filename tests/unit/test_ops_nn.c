@@ -215,6 +215,16 @@ static void test_softmax_causal_rows(void **state)
                 assert_float_equal(s, 1, 1e-5);
             }
     }
+    /* diagonal mask: row i gives key i nothing and spreads 1 over the others, as a softmax
+     * of the row without it; a single key is kept */
+    hz_ctx_reset(&c);
+    float d[9] = {5, 0, logf(3), 0, 9, 0, 1, 1, -2};
+    hz_tensor *yd = hz_softmax(&c, literal(&c, d, 2, 3, 3, 0), HZ_MASK_DIAG);
+    const float want[9] = {0, 0.25f, 0.75f, 0.5f, 0, 0.5f, 0.5f, 0.5f, 0};
+    for (int i = 0; i < 9; i++)
+        assert_float_equal(yd->data[i], want[i], 1e-6);
+    float one = 3;
+    assert_float_equal(hz_softmax(&c, literal(&c, &one, 2, 1, 1, 0), HZ_MASK_DIAG)->data[0], 1, 0);
     /* unmasked small example: softmax(0, log 3) = (1/4, 3/4) */
     hz_ctx_reset(&c);
     float v[2] = {0, logf(3)};

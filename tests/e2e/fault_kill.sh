@@ -1,0 +1,62 @@
+#!/bin/sh
+# fault_kill.sh — kill -9 at random points (docs/RELIABILITY.md, "Faults"): readings of 50
+# series stream into a mock-cluster topic for the whole test while horizond is started and
+# killed with SIGKILL ROUNDS times, each after a random 0-3 s (so some kills land while it
+# starts: rebuilding windows, joining the group; others mid-batch or mid-commit).  A last
+# start catches up.  Then every reading is in `readings` once with the value sent, every
+# window has its forecast in SQLite once and on the forecasts topic at least once; the
+# topic's duplicates are counted.  ROUNDS defaults to 4 (make test); make faults runs 20.
+# SEED picks the kill times (printed, so a failure can be replayed).
+set -u
+NAME=fault_kill
+ROUNDS=${ROUNDS:-4}
+SEED=${SEED:-$(date +%s)}
+T=$(mktemp -d /tmp/hz_fx_XXXXXX)
+. tests/tools/daemon_lib.sh
+
+start_mock readings forecasts:8 anomalies dead
+train_ckpt
+kafka_yaml "$T/hz.yaml"
+# a killed member leaves the group after its session times out: short, so that each start
+# gets its partitions within the round
+sed -i 's/session.timeout.ms: "6000", heartbeat.interval.ms: "500"/session.timeout.ms: "1000", heartbeat.interval.ms: "100"/' "$T/hz.yaml"
+grep -q 'session.timeout.ms: "1000"' "$T/hz.yaml" || fail "could not shorten the session"
+[ -n "${KAFKA_DEBUG:-}" ] && sed -i "s/heartbeat.interval.ms: \"100\"/heartbeat.interval.ms: \"100\", debug: \"$KAFKA_DEBUG\"/" "$T/hz.yaml"
+echo "$NAME: seed $SEED, $ROUNDS rounds"
+POINTS=$((30 + 5 * ROUNDS))
+produce_points 0 30
+# the rest one point (50 readings) at a time, spread over about a second per round
+(
+    trap - EXIT
+    t=30
+    while [ $t -lt $POINTS ]; do
+        produce_points $t $((t + 1))
+        t=$((t + 1))
+        sleep 0.2
+    done
+) &
+PROD=$!
+awk -v s="$SEED" -v r="$ROUNDS" 'BEGIN { srand(s); for (i = 0; i < r; i++) printf "%.2f\n", 3 * rand() }' >"$T/kills"
+ready=0
+progress=""
+for d in $(cat "$T/kills"); do
+    [ -s "$T/run.log" ] && cat "$T/run.log" >>"$T/rounds.txt"
+    echo "--- round: kill after $d s" >>"$T/rounds.txt"
+    : >"$T/run.log"
+    "$BIN/horizond" -c "$T/hz.yaml" 2>>"$T/run.log" &
+    HD=$!
+    sleep "$d"
+    grep -q 'horizond ready' "$T/run.log" && ready=$((ready + 1))
+    kill -9 "$HD" 2>/dev/null
+    wait "$HD" 2>/dev/null
+    HD=""
+    progress="$progress $(q "SELECT count(*) FROM readings")"
+done
+wait "$PROD"
+at_end=$(q "SELECT count(*) FROM readings")
+start_daemon "$T/hz.yaml" "$T/last.log"
+forecasts_done $POINTS
+stop_daemon
+check_delivery $POINTS
+echo "$NAME: readings stored after each kill:$progress"
+echo "$NAME: ok (seed $SEED: $ROUNDS kills, $ready after ready, $at_end of $((50 * POINTS)) readings stored before the last start; all stored once as sent, 0 lost; $WINDOWS windows forecast once in SQLite; forecasts topic $TOPIC_MESSAGES messages for $TOPIC_FORECASTS forecasts: $((TOPIC_MESSAGES - TOPIC_FORECASTS)) duplicates)"
