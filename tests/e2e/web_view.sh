@@ -13,6 +13,9 @@ T=$(mktemp -d /tmp/hz_web_XXXXXX)
 command -v chromium >/dev/null || fail "chromium is not installed (make deps installs it)"
 
 import_choptank "$T/hz.sqlite"
+# its last 1000 days are enough (training splits, the chart's 120 days) and keep this short
+# under ASan
+q "DELETE FROM readings WHERE ts < (SELECT max(ts) FROM readings) - 1000 * 86400000"
 XSS='<script>alert(1)</script>'
 ODD="a/b?c%d\"e'f ü水"
 for s in "$XSS" "$ODD"; do
@@ -29,7 +32,7 @@ sed -e "s|database: .*|database: $T/hz.sqlite|" \
 start_daemon "$T/hz.yaml" "$T/run.log"
 U="http://127.0.0.1:$PORT"
 # every window of the sample forecast, and those of the two added series
-wait_sql "SELECT count(DISTINCT issued_ts) FROM forecasts WHERE series = 'choptank'" 4324 60
+wait_sql "SELECT count(DISTINCT issued_ts) FROM forecasts WHERE series = 'choptank'" 942 60
 wait_sql "SELECT count(DISTINCT series) FROM forecasts" 3 20
 sleep 1.2 # the state the loop publishes each second
 
