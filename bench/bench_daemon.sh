@@ -48,13 +48,7 @@ printf '| series | batch.max | readings | windows | readings/s | forecasts/s | r
 printf '|---|---|---|---|---|---|---|---|---|---|---|---|\n'
 for bmax in $BATCHES; do
     rm -f "$T"/hz.sqlite*
-    # history: LOOKBACK points per series, as a previous run of the daemon would have left
-    sqlite3 "$T/hz.sqlite" "CREATE TABLE readings(series TEXT NOT NULL, variable TEXT NOT NULL,
-        ts INTEGER NOT NULL, value REAL, UNIQUE(series, variable, ts));
-        WITH RECURSIVE s(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM s WHERE i < $SERIES - 1),
-             t(j) AS (SELECT 0 UNION ALL SELECT j + 1 FROM t WHERE j < $LOOKBACK - 1)
-        INSERT INTO readings SELECT 'm' || i, 'power', $T0 + j * 60000,
-            10 + 5 * sin(6.2831853 * j / 96 + i / 100.0) FROM s, t;" || fail "history failed"
+    bench_history "$T/hz.sqlite" $SERIES $LOOKBACK
     stop_mock
     start_mock -p "$PARTITIONS" readings
     kcat -b "$BOOT" -P -t readings -K: <"$T/stream" 2>/dev/null || fail "kcat failed"

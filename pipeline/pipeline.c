@@ -1260,6 +1260,11 @@ const hz_pipeline_conf *hz_pipeline_conf_of(const hz_pipeline *p)
     return p->pc;
 }
 
+const char *hz_pipeline_model_id(const hz_pipeline *p)
+{
+    return hz_forecaster_model_id(p->fcst);
+}
+
 void hz_pipeline_free(hz_pipeline *p)
 {
     if (!p)

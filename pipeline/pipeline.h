@@ -96,6 +96,9 @@ void hz_pipeline_update_metrics(hz_pipeline *p);
 
 const hz_pipeline_stats *hz_pipeline_stats_get(hz_pipeline *p);
 const hz_pipeline_conf *hz_pipeline_conf_of(const hz_pipeline *p);
+/* The id of the model serving now ("name-<sha256 prefix>"; changes after a retrain), owned by
+ * the pipeline. */
+const char *hz_pipeline_model_id(const hz_pipeline *p);
 
 /* Frees everything; a Kafka source commits what was acknowledged.  NULL is a no-op. */
 void hz_pipeline_free(hz_pipeline *p);

@@ -1,7 +1,8 @@
 /* metrics_http.c — horizond's HTTP endpoint: GET /metrics renders the registry of
  * common/metrics.c in the Prometheus text format, GET /healthz asks the runtime's health
- * callback; served by libmicrohttpd on a loopback address unless explicitly allowed.
- * Names and answers in docs/METRICS.md. */
+ * callback, every other path goes to the web view (service/web.c); served by libmicrohttpd
+ * on a loopback address unless explicitly allowed.  Names and answers in docs/METRICS.md
+ * and docs/WEB.md. */
 #include "service/metrics_http.h"
 
 #include <arpa/inet.h>
@@ -15,6 +16,8 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
+
+#include "service/web.h"
 
 /* ---- HTTP */
 
@@ -34,34 +37,48 @@ typedef int mhd_ret;
 struct hz_metrics_server {
     struct MHD_Daemon *d;
     hz_metrics *m;
+    hz_web *web;
     hz_health_fn health;
     void *opaque;
     int port;
 };
 
-static mhd_ret reply(struct MHD_Connection *conn, unsigned status, const char *ctype, char *body,
-                     size_t len, int owned, const char *allow)
+static mhd_ret reply(struct MHD_Connection *conn, const hz_http_answer *a)
 {
     struct MHD_Response *r = MHD_create_response_from_buffer(
-        len, body, owned ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_MUST_COPY);
+        a->len, a->body, a->owned ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_MUST_COPY);
     if (!r) {
-        if (owned)
-            free(body);
+        if (a->owned)
+            free(a->body);
         return MHD_NO;
     }
-    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, a->ctype);
     MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
-    if (allow)
-        MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, allow);
-    mhd_ret ret = MHD_queue_response(conn, status, r);
+    MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
+    if (a->allow)
+        MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, a->allow);
+    if (a->csp)
+        MHD_add_response_header(r, "Content-Security-Policy", a->csp);
+    mhd_ret ret = MHD_queue_response(conn, a->status, r);
     MHD_destroy_response(r);
     return ret;
 }
 
+/* The web view's pages: no script, nothing from elsewhere, styles inline, forms to itself. */
+static const char web_csp[] = "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; "
+                              "form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+
 void hz_metrics_answer(hz_metrics *m, hz_health_fn health, void *opaque, const char *method,
                        const char *url, hz_http_answer *a)
 {
+    hz_http_route(m, health, opaque, NULL, method, url, a);
+}
+
+void hz_http_route(hz_metrics *m, hz_health_fn health, void *opaque, hz_web *web,
+                   const char *method, const char *uri, hz_http_answer *a)
+{
     static const char text[] = "text/plain; charset=utf-8";
+    size_t plen = strcspn(uri, "?");
     memset(a, 0, sizeof *a);
     a->ctype = text;
     a->body = a->buf;
@@ -69,7 +86,7 @@ void hz_metrics_answer(hz_metrics *m, hz_health_fn health, void *opaque, const c
         a->status = MHD_HTTP_METHOD_NOT_ALLOWED;
         a->allow = "GET, HEAD";
         a->len = (size_t)snprintf(a->buf, sizeof a->buf, "method %s not allowed\n", method);
-    } else if (strcmp(url, "/metrics") == 0) {
+    } else if (plen == 8 && !memcmp(uri, "/metrics", 8)) {
         char *body = NULL;
         size_t len = 0;
         if (hz_metrics_render(m, &body, &len, a->buf, sizeof a->buf) != 0) {
@@ -82,7 +99,7 @@ void hz_metrics_answer(hz_metrics *m, hz_health_fn health, void *opaque, const c
             a->len = len;
             a->owned = 1;
         }
-    } else if (strcmp(url, "/healthz") == 0) {
+    } else if (plen == 8 && !memcmp(uri, "/healthz", 8)) {
         char reason[200] = "";
         if (!health || health(opaque, reason, sizeof reason)) {
             a->status = MHD_HTTP_OK;
@@ -92,6 +109,9 @@ void hz_metrics_answer(hz_metrics *m, hz_health_fn health, void *opaque, const c
             a->len = (size_t)snprintf(a->buf, sizeof a->buf, "unhealthy: %s\n",
                                       reason[0] ? reason : "no reason given");
         }
+    } else if (web) {
+        hz_web_answer(web, uri, a);
+        a->csp = web_csp;
     } else {
         a->status = MHD_HTTP_NOT_FOUND;
         a->len = (size_t)snprintf(a->buf, sizeof a->buf, "not found; try /metrics or /healthz\n");
@@ -107,8 +127,24 @@ static mhd_ret handle(void *cls, struct MHD_Connection *conn, const char *url, c
 {
     hz_metrics_server *s = cls;
     hz_http_answer a;
-    hz_metrics_answer(s->m, s->health, s->opaque, method, url, &a);
-    return reply(conn, a.status, a.ctype, a.body, a.len, a.owned, a.allow);
+    /* the URI as sent (uri_start): libmicrohttpd's url is decoded, and a series name's "%2F"
+     * must stay inside its path segment */
+    hz_http_route(s->m, s->health, s->opaque, s->web, method, *con_cls ? *con_cls : url, &a);
+    return reply(conn, &a);
+}
+
+/* Keeps the raw request URI (at most HZ_WEB_MAX_URI + 1 bytes: longer is refused anyway)
+ * as the request's context, freed by uri_done. */
+static void *uri_start(void *cls, const char *uri, struct MHD_Connection *conn)
+{
+    return strndup(uri, HZ_WEB_MAX_URI + 1);
+}
+
+static void uri_done(void *cls, struct MHD_Connection *conn, void **con_cls,
+                     enum MHD_RequestTerminationCode toe)
+{
+    free(*con_cls);
+    *con_cls = NULL;
 }
 
 static int is_loopback(const struct sockaddr *sa)
@@ -207,6 +243,14 @@ int hz_metrics_listen_check(const char *listen_addr, int allow_public, char *err
 int hz_metrics_serve(hz_metrics *m, const char *listen_addr, int allow_public, hz_health_fn health,
                      void *opaque, hz_metrics_server **out, char *err, size_t errlen)
 {
+    return hz_metrics_serve_web(m, NULL, listen_addr, allow_public, health, opaque, out, err,
+                                errlen);
+}
+
+int hz_metrics_serve_web(hz_metrics *m, hz_web *web, const char *listen_addr, int allow_public,
+                         hz_health_fn health, void *opaque, hz_metrics_server **out, char *err,
+                         size_t errlen)
+{
     assert(m && out);
     *out = NULL;
     if (!listen_addr)
@@ -250,6 +294,7 @@ int hz_metrics_serve(hz_metrics *m, const char *listen_addr, int allow_public, h
         return hz_err(err, errlen, HZ_ENOMEM, "metrics server: out of memory");
     }
     s->m = m;
+    s->web = web;
     s->health = health;
     s->opaque = opaque;
     s->port = bound_port;
@@ -259,7 +304,8 @@ int hz_metrics_serve(hz_metrics *m, const char *listen_addr, int allow_public, h
     s->d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO, 0, NULL, NULL, handle,
                             s, MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_CONNECTION_LIMIT,
                             (unsigned)CONN_LIMIT, MHD_OPTION_CONNECTION_TIMEOUT,
-                            (unsigned)CONN_IDLE_S, MHD_OPTION_END);
+                            (unsigned)CONN_IDLE_S, MHD_OPTION_URI_LOG_CALLBACK, uri_start, NULL,
+                            MHD_OPTION_NOTIFY_COMPLETED, uri_done, NULL, MHD_OPTION_END);
     if (!s->d) {
         close(fd);
         free(s);

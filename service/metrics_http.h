@@ -1,5 +1,6 @@
-/* metrics_http.h — the HTTP endpoint that serves a metrics registry (common/metrics.h) and a
- * health check; the service layer owns it, the pipeline only updates counters. */
+/* metrics_http.h — the HTTP endpoint that serves a metrics registry (common/metrics.h), a
+ * health check and, when given one, the read-only web view (service/web.h); the service layer
+ * owns it, the pipeline only updates counters. */
 #ifndef HZ_METRICS_HTTP_H
 #define HZ_METRICS_HTTP_H
 
@@ -22,11 +23,20 @@ typedef struct hz_http_answer {
     size_t len;
     int owned;
     const char *allow; /* Allow header, or NULL */
+    const char *csp;   /* Content-Security-Policy header (the web view's pages), or NULL */
     char buf[256];
 } hz_http_answer;
 
-/* Routes one request (method and path as libmicrohttpd hands them over, any bytes) to its
- * answer, as the server below does; the request handler itself, callable without a server. */
+typedef struct hz_web hz_web; /* service/web.h */
+
+/* Routes one request (method, and the URI as sent: path and query, percent-encoded, any
+ * bytes) to its answer, as the server below does; the request handler itself, callable
+ * without a server.  /metrics and /healthz here (their query ignored), every other path to
+ * web (hz_web_answer) or, when web is NULL, 404. */
+void hz_http_route(hz_metrics *m, hz_health_fn health, void *opaque, hz_web *web,
+                   const char *method, const char *uri, hz_http_answer *a);
+
+/* hz_http_route without a web view. */
 void hz_metrics_answer(hz_metrics *m, hz_health_fn health, void *opaque, const char *method,
                        const char *url, hz_http_answer *a);
 
@@ -46,6 +56,13 @@ typedef struct hz_metrics_server hz_metrics_server;
  * HZ_EIO (bind/listen/start failed: the message names the address and errno) or HZ_ENOMEM. */
 int hz_metrics_serve(hz_metrics *m, const char *listen, int allow_public, hz_health_fn health,
                      void *opaque, hz_metrics_server **out, char *err, size_t errlen);
+
+/* hz_metrics_serve with the web view's pages on every other path (web NULL: 404 there).  web
+ * is borrowed and must outlive the server; its pages are answered by the server's one
+ * thread, one at a time. */
+int hz_metrics_serve_web(hz_metrics *m, hz_web *web, const char *listen, int allow_public,
+                         hz_health_fn health, void *opaque, hz_metrics_server **out, char *err,
+                         size_t errlen);
 
 /* The address check of hz_metrics_serve without binding (`horizond --check`, start and
  * SIGHUP, service/runtime.c): the address parses, resolves and is loopback unless

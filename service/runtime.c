@@ -4,15 +4,18 @@
  * polls the pipelines, then cron() runs the periodic jobs whose period has elapsed. */
 #include "service/runtime.h"
 
+#include <math.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "common/metrics.h"
 #include "service/metrics_http.h"
 #include "service/notify.h"
+#include "service/web.h"
 #include "pipeline/pipeline.h"
 
 #define RETRY_NS  (5LL * 1000000000) /* failed pipeline restart back-off */
@@ -43,6 +46,9 @@ typedef struct slot {
     const hz_pipeline_conf *pc; /* owned by one of rt.cfgs */
     hz_pipeline *p;             /* NULL while failed */
     int64_t retry_ns;
+    char last_err[HZ_ERRLEN]; /* its latest failure to start or step, for the web view */
+    uint64_t web_readings;    /* readings and time at the last publish (readings/s) */
+    int64_t web_ns;
 } slot;
 
 struct rt {
@@ -54,6 +60,7 @@ struct rt {
     hz_logger log;
     hz_metrics *metrics;
     hz_metrics_server *srv;
+    hz_web *web; /* the pages on the metrics listener (service/web.h) */
     hz_notify notify;
     atomic_int unhealthy;   /* pipelines not running; read by the /healthz thread */
     const atomic_int *stop; /* the daemon's stop flag (signal handler) */
@@ -127,6 +134,7 @@ static void start_slot(rt *r, slot *s)
             hz_log(&r->log, HZ_LOG_NOTICE, "%s: stopping", err);
         else
             hz_log(&r->log, HZ_LOG_ERR, "%s; retrying in %lld s", err, RETRY_NS / 1000000000);
+        snprintf(s->last_err, sizeof s->last_err, "%s", err);
         s->p = NULL;
         s->retry_ns = hz_mono_ns() + RETRY_NS;
     }
@@ -316,13 +324,74 @@ static void job_restart(rt *r, int64_t now)
     }
 }
 
-/* Refreshes every running pipeline's gauges and counters in the metrics registry. */
+/* What the web view shows of slot s at now (hz_mono_ns): its configuration, its first
+ * SQLite sink, its state and rates. */
+static void web_entry(rt *r, slot *s, int64_t now, hz_web_pipeline *e)
+{
+    const hz_pipeline_conf *pc = s->pc;
+    memset(e, 0, sizeof *e);
+    snprintf(e->name, sizeof e->name, "%s", pc->name);
+    for (size_t k = 0; k < pc->n_sinks && !e->db[0]; k++) {
+        const hz_cfg_sink *k_ = &pc->sinks[k];
+        if (k_->kind != HZ_CFG_SINK_SQLITE || !k_->sqlite.path)
+            continue;
+        snprintf(e->db, sizeof e->db, "%s", k_->sqlite.path);
+        snprintf(e->forecasts, sizeof e->forecasts, "%s",
+                 k_->sqlite.forecasts_table ? k_->sqlite.forecasts_table : "forecasts");
+        snprintf(e->anomalies, sizeof e->anomalies, "%s",
+                 k_->sqlite.anomalies_table ? k_->sqlite.anomalies_table : "anomalies");
+        e->fc_mode = k_->sqlite.forecasts;
+    }
+    e->period_ms = pc->window.period_ms;
+    e->lookback = pc->window.lookback;
+    snprintf(e->last_error, sizeof e->last_error, "%s", s->last_err);
+    const char *lv[] = {pc->name, NULL};
+    hz_metric *lag = hz_metrics_get(r->metrics, "horizon_consumer_lag", lv, NULL, 0);
+    e->lag = lag ? hz_metrics_value(lag) : NAN;
+    e->running = s->p != NULL;
+    if (!s->p)
+        return;
+    struct stat sb;
+    if (pc->model.checkpoint && stat(pc->model.checkpoint, &sb) == 0)
+        e->model_time_ms = (int64_t)sb.st_mtim.tv_sec * 1000 + sb.st_mtim.tv_nsec / 1000000;
+    snprintf(e->model_id, sizeof e->model_id, "%s", hz_pipeline_model_id(s->p));
+    const hz_pipeline_stats *st = hz_pipeline_stats_get(s->p);
+    e->readings_per_s =
+        s->web_ns && now > s->web_ns && st->readings >= s->web_readings
+            ? (double)(st->readings - s->web_readings) * 1e9 / (double)(now - s->web_ns)
+            : 0;
+    s->web_readings = st->readings;
+    s->web_ns = now;
+    e->readings = st->readings;
+    e->forecasts_n = st->forecasts;
+    e->anomalies_n = st->anomalies;
+    e->series = st->series;
+}
+
+/* Publishes every pipeline's state to the web view. */
+static void web_publish(rt *r, int64_t now)
+{
+    if (!r->web)
+        return;
+    hz_web_pipeline *e = calloc(r->n_slots + 1, sizeof *e);
+    if (!e)
+        return; /* the pages show the previous state */
+    size_t n = 0;
+    for (size_t i = 0; i < r->n_slots; i++)
+        if (r->slots[i].pc)
+            web_entry(r, &r->slots[i], now, &e[n++]);
+    hz_web_publish(r->web, e, n);
+    free(e);
+}
+
+/* Refreshes every running pipeline's gauges and counters in the metrics registry, and the
+ * web view's state. */
 static void job_metrics(rt *r, int64_t now)
 {
-    (void)now;
     for (size_t i = 0; i < r->n_slots; i++)
         if (r->slots[i].p)
             hz_pipeline_update_metrics(r->slots[i].p);
+    web_publish(r, now);
 }
 
 /* Sends systemd a STATUS= line: pipelines running, rates since the last line, totals. */
@@ -406,6 +475,7 @@ static int poll_pipelines(rt *r)
         if (n < 0) {
             hz_log(&r->log, HZ_LOG_ERR, "%s; restarting the pipeline in %lld s", err,
                    RETRY_NS / 1000000000);
+            snprintf(s->last_err, sizeof s->last_err, "%s", err);
             hz_pipeline_free(s->p);
             s->p = NULL;
             s->retry_ns = hz_mono_ns() + RETRY_NS;
@@ -419,6 +489,7 @@ static int poll_pipelines(rt *r)
 static void rt_free(rt *r)
 {
     hz_metrics_server_free(r->srv);
+    hz_web_free(r->web);
     for (size_t i = 0; i < r->n_slots; i++)
         hz_pipeline_free(r->slots[i].p);
     free(r->slots);
@@ -458,11 +529,13 @@ static int rt_init(rt *r, hz_config *cfg, const atomic_int *stop, char *err, siz
     r->m_reload_refused =
         hz_metrics_get(r->metrics, "horizon_config_reloads_total", refused, NULL, 0);
     if (cfg->metrics.listen && *cfg->metrics.listen) {
-        if ((rc = hz_metrics_serve(r->metrics, cfg->metrics.listen, cfg->metrics.allow_public,
-                                   health, r, &r->srv, err, errlen)))
+        if (!(r->web = hz_web_new()))
+            return hz_err(err, errlen, HZ_ENOMEM, "out of memory");
+        if ((rc = hz_metrics_serve_web(r->metrics, r->web, cfg->metrics.listen,
+                                       cfg->metrics.allow_public, health, r, &r->srv, err, errlen)))
             return rc;
-        hz_log(&r->log, HZ_LOG_INFO, "metrics on http://%s/metrics (port %d)", cfg->metrics.listen,
-               hz_metrics_server_port(r->srv));
+        hz_log(&r->log, HZ_LOG_INFO, "metrics on http://%s/metrics, pages on http://%s/ (port %d)",
+               cfg->metrics.listen, cfg->metrics.listen, hz_metrics_server_port(r->srv));
     }
     r->slots = calloc(cfg->n_pipelines + 1, sizeof *r->slots);
     if (!r->slots)
@@ -506,6 +579,7 @@ int hz_runtime_run(hz_config *cfg, const hz_runtime_flags *flags, char *err, siz
     if (rc)
         goto out;
     start_pipelines(&r);
+    web_publish(&r, hz_mono_ns());
     cron_init(&r, hz_mono_ns());
     while (!atomic_load(flags->stop)) {
         if (*flags->reload) {

@@ -267,3 +267,15 @@ EOT
     "$BIN/horizon" train -c "$T/train.yaml" --epochs 1 --max-batches 2 >/dev/null 2>"$T/train.err" ||
         fail "train failed: $(cat "$T/train.err")"
 }
+
+# bench_history DB SERIES LOOKBACK: the history a previous run of the daemon would have left,
+# LOOKBACK points a minute apart from T0 for each of the series m0..m(SERIES-1), in DB's
+# readings (bench_daemon.sh, bench_web.sh)
+bench_history() {
+    sqlite3 "$1" "CREATE TABLE readings(series TEXT NOT NULL, variable TEXT NOT NULL,
+        ts INTEGER NOT NULL, value REAL, UNIQUE(series, variable, ts));
+        WITH RECURSIVE s(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM s WHERE i < $2 - 1),
+             t(j) AS (SELECT 0 UNION ALL SELECT j + 1 FROM t WHERE j < $3 - 1)
+        INSERT INTO readings SELECT 'm' || i, 'power', $T0 + j * 60000,
+            10 + 5 * sin(6.2831853 * j / 96 + i / 100.0) FROM s, t;" || fail "history failed"
+}
