@@ -6,11 +6,21 @@
 # the ON threshold) beside the MAE and F1 of the appliance's training mean as a constant
 # estimate.  One thread (OPENBLAS_NUM_THREADS=1), niced; minutes per appliance.
 # Usage: bench/nilm.sh [appliance ...]   (default: every appliance of the config)
+# SEED=K trains with model.train.seed K into checkpoints of their own (<stem>.seedK.<appliance>
+# .safetensors, logs in $OUT/seedK), from a copy of the config, for the seed spread.
 # Reads data/ukdale_house2/ (in the repository); run from the root.
 set -eu
 B=${BUILD:-build}
 C=${CONFIG:-config/examples/nilm_ukdale2.yaml}
 OUT=${OUT:-$B/nilm}
+if [ -n "${SEED:-}" ]; then
+    OUT=$OUT/seed$SEED
+    mkdir -p "$OUT"
+    d=$(cd "$(dirname "$C")" && pwd)
+    sed -e "s#\.\./\.\./#$d/../../#g" -e "s#seed: [0-9]*#seed: $SEED#" \
+        -e "s#checkpoint: \(.*\)\.safetensors#checkpoint: \1.seed$SEED.safetensors#" "$C" >"$OUT/c.yaml"
+    C=$OUT/c.yaml
+fi
 mkdir -p "$OUT"
 apps=${*:-$(sed -n 's/.*{ *name: *\([A-Za-z0-9_-]*\),.*on_threshold.*/\1/p' "$C")}
 export OPENBLAS_NUM_THREADS=1

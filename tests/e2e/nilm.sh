@@ -5,8 +5,8 @@
 # max-scaling by the training split's largest aggregate), writes it as
 # <checkpoint stem>.Kettle.safetensors, and `horizon eval` scores it against the training
 # mean (the mean's MAE is fixed by the data) and ends with `test mae= f1= baseline_mean_mae=`;
-# an unknown appliance, another appliance's checkpoint and horizond are refused with their
-# reasons.  Run from the repository root; BIN holds horizon and horizond.
+# an unknown appliance, another appliance's checkpoint, `horizon forecast` of the checkpoint
+# and horizond are refused with their reasons.  Run from the repository root; BIN holds horizon and horizond.
 set -eu
 BIN=${BIN:-build}
 T=$(mktemp -d /tmp/hz_nilm_XXXXXX)
@@ -45,6 +45,11 @@ grep -q 'has no appliance Fridge in model.data.appliances' "$T/e1.err" || fail "
     fail "the kettle's checkpoint scored the washing machine"
 grep -q 'trained for Kettle from Aggregate, the pipeline asks WashingMachine' "$T/e2.err" ||
     fail "$(cat "$T/e2.err")"
+head -300 data/ukdale_house2/ukdale_house2_2013-05-20_07-31.csv >"$T/in.csv"
+"$BIN/horizon" forecast -k "$T/nilm_ukdale2.Kettle.safetensors" -i "$T/in.csv" >"$T/f.out" 2>&1 &&
+    fail "horizon forecast ran a disaggregation checkpoint"
+grep -q 'disaggregates (model.task disaggregate), it does not forecast' "$T/f.out" ||
+    fail "$(cat "$T/f.out")"
 "$BIN/horizond" -c "$T/c.yaml" --check >"$T/d.out" 2>&1 && fail "horizond accepted disaggregate"
 grep -q 'horizond does not serve it yet' "$T/d.out" || fail "$(cat "$T/d.out")"
 echo "nilm: ok"
