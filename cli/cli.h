@@ -24,6 +24,14 @@ int hz_cmd_import(int argc, char **argv);
 int hz_cmd_train(int argc, char **argv);
 /* `horizon eval -c FILE.yaml ...` (cli/cmd_eval.c) */
 int hz_cmd_eval(int argc, char **argv);
+/* `horizon eval` of a pipeline with model.task disaggregate (cli/eval_disagg.c): every
+ * appliance (or the one named) scored on the test split, printed; *mae, *f1, *base_mae the
+ * means over the appliances scored of the model's MAE (W), F1 and the training-mean
+ * estimate's MAE.  checkpoint (NULL: each appliance's own) needs appliance when p has
+ * several.  HZ_EXIT_OK or HZ_EXIT_FAIL (message printed). */
+int hz_eval_disagg(const hz_config *cfg, const hz_pipeline_conf *p, const char *series,
+                   const char *checkpoint, const char *appliance, double *mae, double *f1,
+                   double *base_mae);
 /* `horizon forecast --checkpoint C --input FILE.csv ...` (cli/cmd_forecast.c) */
 int hz_cmd_forecast(int argc, char **argv);
 /* `horizon score --input FILE.csv ...` (cli/cmd_score.c) */

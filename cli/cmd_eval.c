@@ -26,8 +26,9 @@
 
 typedef struct eval_args {
     hz_cli_model_args m;
-    const char *plot; /* NULL: no plot */
-    int per_step;     /* --per-step: errors and NSE by horizon step */
+    const char *plot;      /* NULL: no plot */
+    int per_step;          /* --per-step: errors and NSE by horizon step */
+    const char *appliance; /* task disaggregate: the one appliance to score; NULL: each */
 } eval_args;
 
 static void usage(FILE *f)
@@ -48,6 +49,11 @@ static void usage(FILE *f)
                "nan for a checkpoint without calibration; C, D the model's and\n"
                "persistence's NSE, means over variables and series); with train.repeats\n"
                "N > 1 every repeat is scored and the line is their mean.\n"
+               "With model.task disaggregate, each appliance's checkpoint is scored in watts\n"
+               "on the test windows after its on_threshold (MAE, RMSE, NDE, SAE, matching\n"
+               "ratio, TECA, ON/OFF accuracy, balanced accuracy, precision, recall, F1) beside\n"
+               "the appliance's training mean as a constant estimate; the last line is\n"
+               "`test mae=X f1=Y baseline_mean_mae=Z`, means over the appliances scored.\n"
                "\n"
                "options:\n"
                "  -c, --config FILE    the configuration (required)\n"
@@ -58,6 +64,7 @@ static void usage(FILE *f)
                "                       it, repeats are not scored)\n"
                "  --per-step           MSE, MAE and NSE of each forecast by horizon step\n"
                "  --plot FILE.svg      draw forecast against actual for three test windows\n"
+               "  --appliance NAME     task disaggregate: score this appliance only\n"
                "  -h, --help           this text\n");
 }
 
@@ -67,6 +74,7 @@ static int parse(int argc, char **argv, eval_args *a, char *err, size_t errlen)
     const hz_cli_opt opts[] = {HZ_CLI_MODEL_OPTS(&a->m),
                                {"plot", 0, HZ_CLI_STR, &a->plot, 0, 0},
                                {"per-step", 0, HZ_CLI_FLAG, &a->per_step, 0, 0},
+                               {"appliance", 0, HZ_CLI_STR, &a->appliance, 0, 0},
                                {NULL, 0, 0, NULL, 0, 0}};
     int rc = hz_cli_parse(argc, argv, opts, NULL, err, errlen);
     if (!rc && !a->m.config)
@@ -645,6 +653,17 @@ static int eval_repeats(const hz_config *cfg, const hz_pipeline_conf *p, const e
     return HZ_EXIT_OK;
 }
 
+/* Task disaggregate (cli/eval_disagg.c); the last line is read by scripts
+ * (tests/e2e/nilm.sh, bench/nilm.sh). */
+static int eval_disagg(const eval_args *a, const hz_config *cfg, const hz_pipeline_conf *p)
+{
+    double mae, f1, base;
+    int rc = hz_eval_disagg(cfg, p, a->m.series, a->m.checkpoint, a->appliance, &mae, &f1, &base);
+    if (!rc)
+        printf("test mae=%.4f f1=%.4f baseline_mean_mae=%.4f\n", mae, f1, base);
+    return rc;
+}
+
 static int run(const eval_args *a)
 {
     hz_config *cfg;
@@ -653,6 +672,11 @@ static int run(const eval_args *a)
         return HZ_EXIT_FAIL;
     eval_scores s = {0};
     int rc;
+    if (p->model.task == HZ_CFG_TASK_DISAGGREGATE) {
+        rc = eval_disagg(a, cfg, p);
+        hz_config_free(cfg);
+        return rc;
+    }
     if (a->m.checkpoint || p->model.train.repeats <= 1)
         rc = eval_checkpoint(cfg, p, a, a->m.checkpoint ? a->m.checkpoint : p->model.checkpoint,
                              a->plot, &s);

@@ -263,6 +263,11 @@ static void write_rows(FILE *out, const forecast_job *j, const hz_tensor *y)
 static int ms_refused(const forecast_args *a, const forecast_job *j, char *err, size_t errlen)
 {
     const hz_model_conf *mc = &j->m->conf;
+    if (mc->kind == HZ_MODEL_NILMFORMER && !mc->forecast) /* training/disagg.h */
+        return hz_err(err, errlen, HZ_EINVAL,
+                      "%s disaggregates (model.task disaggregate), it does not forecast: "
+                      "horizon eval scores it",
+                      a->checkpoint);
     if (mc->c_out == mc->enc_in)
         return 0;
     return hz_err(err, errlen, HZ_EINVAL,

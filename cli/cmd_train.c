@@ -17,6 +17,7 @@
 
 #include "cli/cli.h"
 #include "common/hz.h"
+#include "training/disagg.h"
 #include "training/trainer.h"
 
 #define CMD "train"
@@ -28,7 +29,8 @@ typedef struct train_args {
     int threads;     /* 0: model.train.threads */
     int repeat;      /* -1: every repeat */
     int resume;
-    int promote; /* 1: the new checkpoint also replaces model.checkpoint */
+    int promote;           /* 1: the new checkpoint also replaces model.checkpoint */
+    const char *appliance; /* task disaggregate: the one appliance to train; NULL: each */
 } train_args;
 
 static void usage(FILE *f)
@@ -66,6 +68,9 @@ static void usage(FILE *f)
                "  --threads N          threads, at least 1 (default: model.train.threads)\n"
                "  --repeat K           with train.repeats N > 1: train run K (0..N-1) only\n"
                "  --resume             continue the run saved in CHECKPOINT.state\n"
+               "  --appliance NAME     task disaggregate: train this appliance's model only\n"
+               "                       (default: one model per model.data.appliances item,\n"
+               "                       in turn, each its own CHECKPOINT stem.NAME.safetensors)\n"
                "  -h, --help           this text\n");
 }
 
@@ -79,6 +84,7 @@ static int parse(int argc, char **argv, train_args *a, char *err, size_t errlen)
                                {"repeat", 0, HZ_CLI_INT, &a->repeat, 0, INT_MAX},
                                {"resume", 0, HZ_CLI_FLAG, &a->resume, 0, 0},
                                {"promote", 0, HZ_CLI_FLAG, &a->promote, 0, 0},
+                               {"appliance", 0, HZ_CLI_STR, &a->appliance, 0, 0},
                                {NULL, 0, 0, NULL, 0, 0}};
     int rc = hz_cli_parse(argc, argv, opts, NULL, err, errlen);
     if (!rc && !a->m.config)
@@ -208,20 +214,9 @@ static void print_summary(const train_args *a, const hz_pipeline_conf *p, const 
     }
 }
 
-static int run(const train_args *a)
+/* Trains p (a pipeline, or one appliance's view of one) and prints its summary. */
+static int train_pipeline(const train_args *a, const hz_config *cfg, const hz_pipeline_conf *p)
 {
-    hz_config *cfg;
-    const hz_pipeline_conf *p;
-    if (hz_cli_load(CMD, &a->m, &cfg, &p))
-        return HZ_EXIT_FAIL;
-    hz_pipeline_conf with_threads;
-    if (a->threads > 0) { /* --threads overrides model.train.threads */
-        with_threads = *p;
-        with_threads.model.train.threads = a->threads;
-        p = &with_threads;
-    }
-    hz_on_signal(SIGINT, on_signal);
-    hz_on_signal(SIGTERM, on_signal);
     train_paths tp;
     pick_paths(a, p, &tp);
     hz_train_opts o = {.series = a->m.series,
@@ -237,16 +232,69 @@ static int run(const train_args *a)
                        .no_register = a->max_batches > 0}; /* a probe run */
     hz_train_summary sum;
     char err[HZ_ERRLEN];
-    int rc = HZ_EXIT_OK;
     if (hz_trainer_run(cfg, p, &o, &sum, err, sizeof err)) {
         hz_cli_error(CMD, "%s", err);
-        rc = HZ_EXIT_FAIL;
-    } else {
-        /* --repeat K: the run's own checkpoint, named after the served file's */
-        print_summary(a, p, a->repeat >= 0 && tp.base ? tp.base : tp.write, &sum);
-        if (finish_version(a, &tp))
-            rc = HZ_EXIT_FAIL;
+        return HZ_EXIT_FAIL;
     }
+    /* --repeat K: the run's own checkpoint, named after the served file's */
+    print_summary(a, p, a->repeat >= 0 && tp.base ? tp.base : tp.write, &sum);
+    return finish_version(a, &tp) ? HZ_EXIT_FAIL : HZ_EXIT_OK;
+}
+
+/* Task disaggregate: a model per appliance (--appliance: that one), each trained on its
+ * view of the pipeline (training/disagg.h). */
+static int train_appliances(const train_args *a, const hz_config *cfg, const hz_pipeline_conf *p)
+{
+    int n = (int)p->model.data.n_appliances, one = -1;
+    if (a->appliance && (one = hz_disagg_find(p, a->appliance)) < 0) {
+        hz_cli_error(CMD, "pipeline %s has no appliance %s in model.data.appliances", p->name,
+                     a->appliance);
+        return HZ_EXIT_FAIL;
+    }
+    if (a->m.checkpoint && one < 0 && n > 1) {
+        hz_cli_error(CMD, "--checkpoint names one file: give --appliance too");
+        return HZ_EXIT_FAIL;
+    }
+    for (int i = 0; i < n; i++) {
+        if (one >= 0 && i != one)
+            continue;
+        hz_disagg_view v;
+        char err[HZ_ERRLEN];
+        if (hz_disagg_view_init(p, i, &v, err, sizeof err)) {
+            hz_cli_error(CMD, "%s", err);
+            return HZ_EXIT_FAIL;
+        }
+        printf("appliance %s\n", v.values[1]);
+        fflush(stdout);
+        int rc = train_pipeline(a, cfg, &v.p);
+        if (rc || atomic_load(&g_train_stop))
+            return rc;
+    }
+    return HZ_EXIT_OK;
+}
+
+static int run(const train_args *a)
+{
+    hz_config *cfg;
+    const hz_pipeline_conf *p;
+    if (hz_cli_load(CMD, &a->m, &cfg, &p))
+        return HZ_EXIT_FAIL;
+    hz_pipeline_conf with_threads;
+    if (a->threads > 0) { /* --threads overrides model.train.threads */
+        with_threads = *p;
+        with_threads.model.train.threads = a->threads;
+        p = &with_threads;
+    }
+    hz_on_signal(SIGINT, on_signal);
+    hz_on_signal(SIGTERM, on_signal);
+    int rc;
+    if (p->model.task == HZ_CFG_TASK_DISAGGREGATE)
+        rc = train_appliances(a, cfg, p);
+    else if (a->appliance) {
+        hz_cli_error(CMD, "--appliance goes with model.task disaggregate");
+        rc = HZ_EXIT_FAIL;
+    } else
+        rc = train_pipeline(a, cfg, p);
     hz_config_free(cfg);
     return rc;
 }

@@ -42,7 +42,7 @@ enum { HZ_CFG_TASK_FORECAST, HZ_CFG_TASK_DISAGGREGATE };
 enum { HZ_CFG_ATTN_PROB, HZ_CFG_ATTN_FULL };
 enum { HZ_CFG_EMBED_TIMEF, HZ_CFG_EMBED_FIXED, HZ_CFG_EMBED_LEARNED };
 enum { HZ_CFG_OPT_ADAM, HZ_CFG_OPT_ADAMW };
-enum { HZ_CFG_LRADJ_TYPE1, HZ_CFG_LRADJ_COSINE, HZ_CFG_LRADJ_NONE };
+enum { HZ_CFG_LRADJ_TYPE1, HZ_CFG_LRADJ_COSINE, HZ_CFG_LRADJ_NONE, HZ_CFG_LRADJ_PLATEAU };
 enum { HZ_CFG_SPLIT_ETT_HOUR, HZ_CFG_SPLIT_ETT_MINUTE, HZ_CFG_SPLIT_RATIO };
 enum { HZ_CFG_FEATURES_M, HZ_CFG_FEATURES_S, HZ_CFG_FEATURES_MS };
 
@@ -115,6 +115,13 @@ typedef struct hz_cfg_train {
     int64_t retrain_every_ms; /* 0 = never */
 } hz_cfg_train;
 
+/* One appliance a disaggregation pipeline estimates (model.data.appliances[]): one model
+ * each (training/disagg.h). */
+typedef struct hz_cfg_appliance {
+    char *name;          /* its column in the training data, and its name in the results */
+    double on_threshold; /* watts: below it the appliance is off and its estimate 0 */
+} hz_cfg_appliance;
+
 typedef struct hz_cfg_data {
     int split;      /* HZ_SPLIT_* */
     double *ratios; /* train, val, test */
@@ -126,6 +133,11 @@ typedef struct hz_cfg_data {
     int scale;
     int pool;           /* 1: one model on every series of the table (training/pool.h) */
     int series_windows; /* pool: training windows drawn per series per epoch; 0 = the mean */
+    /* task disaggregate: the appliances, and the power both series are divided by (0: the
+     * training split's largest aggregate reading) */
+    hz_cfg_appliance *appliances;
+    size_t n_appliances;
+    double max_power;
 } hz_cfg_data;
 
 typedef struct hz_cfg_model {

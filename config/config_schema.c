@@ -32,7 +32,7 @@ static const char *const tasks[] = {"forecast", "disaggregate", NULL};
 static const char *const attns[] = {"prob", "full", NULL};
 static const char *const embeds[] = {"timeF", "fixed", "learned", NULL};
 static const char *const optimizers[] = {"adam", "adamw", NULL};
-static const char *const lradjs[] = {"type1", "cosine", "none", NULL};
+static const char *const lradjs[] = {"type1", "cosine", "none", "plateau", NULL};
 static const char *const splits[] = {"ett_hour", "ett_minute", "ratio", NULL};
 static const char *const features[] = {"M", "S", "MS", NULL};
 static const char *const norm_centres[] = {"mean", "last", NULL};
@@ -191,6 +191,40 @@ static int check_variable(hz_loader *L, void *base, yaml_node_t *map, const char
     return 0;
 }
 
+/* Disaggregation: one aggregate variable in the source, at least one appliance, each named
+ * once and not as the aggregate. */
+static int check_appliances(hz_loader *L, const hz_pipeline_conf *p, yaml_node_t *map,
+                            const char *path)
+{
+    const hz_cfg_data *d = &p->model.data;
+    const hz_cfg_source *s = &p->source;
+    if (s->fields.n_values != 1)
+        return hz_loader_err(L, loc(L, map, "source", "fields", "values"), path,
+                             "source.fields.values",
+                             "expected one aggregate-power variable for disaggregation, got %zu",
+                             s->fields.n_values);
+    if (d->n_appliances == 0)
+        return hz_loader_err(L, loc(L, map, "model", "data", NULL), path, "model.data.appliances",
+                             "expected at least one appliance for task disaggregate, got none");
+    yaml_node_t *list = hz_loader_find(L, loc(L, map, "model", "data", NULL), "appliances");
+    for (size_t i = 0; i < d->n_appliances; i++) {
+        const char *name = d->appliances[i].name;
+        int dup = !strcmp(name, s->fields.values[0]);
+        for (size_t j = 0; j < i; j++)
+            dup |= !strcmp(d->appliances[j].name, name);
+        if (!dup)
+            continue;
+        char sp[64];
+        snprintf(sp, sizeof sp, "model.data.appliances[%zu]", i);
+        yaml_node_t *item = hz_loader_item(L, list, i);
+        return hz_loader_err(L, loc(L, item ? item : map, "name", NULL, NULL), path, sp,
+                             "expected each appliance once and none named as the aggregate, "
+                             "got \"%s\"",
+                             name);
+    }
+    return 0;
+}
+
 /* Every variables[] item names a value field, once. */
 static int check_variables(hz_loader *L, const hz_pipeline_conf *p, yaml_node_t *map,
                            const char *path)
@@ -345,11 +379,8 @@ static int check_pipeline(hz_loader *L, void *base, yaml_node_t *map, const char
                                  "target, with features MS; got \"%s\"",
                                  d->known[k]);
     }
-    if (p->model.task == HZ_CFG_TASK_DISAGGREGATE && s->fields.n_values != 1)
-        return hz_loader_err(L, loc(L, map, "source", "fields", "values"), path,
-                             "source.fields.values",
-                             "expected one aggregate-power variable for disaggregation, got %zu",
-                             s->fields.n_values);
+    if (p->model.task == HZ_CFG_TASK_DISAGGREGATE && (rc = check_appliances(L, p, map, path)))
+        return rc;
     if (s->kind == HZ_CFG_SOURCE_KAFKA && !has_prop(&cfg->kafka, "bootstrap.servers") &&
         !has_prop(&s->kafka.properties, "bootstrap.servers"))
         return hz_loader_err(L, loc(L, map, "source", "kafka", NULL), path, "source.kafka",
@@ -863,7 +894,9 @@ static const hz_ckey train_keys[] = {
      .enums = lradjs,
      .doc = "Learning-rate schedule: `type1` keeps it for epochs 1 and 2 and halves it after "
             "every later epoch (epoch e at lr 0.5^(e-2), as the official loops), `cosine` "
-            "anneals to 0, `none` keeps it."},
+            "anneals to 0, `none` keeps it, `plateau` divides it by 10 after 4 epochs in a "
+            "row without a better validation loss (PyTorch's ReduceLROnPlateau with "
+            "patience 3, as NILMFormer's protocol; engine/optim.h)."},
     {.name = "patience",
      .type = HZ_CT_INT,
      O(hz_cfg_train, patience),
@@ -914,6 +947,29 @@ static const hz_ckey train_keys[] = {
 static const hz_csec train_sec = {
     "train", train_keys, NKEYS(train_keys),
     0,       NULL,       "Training. Defaults are each paper's protocol."};
+
+static const hz_ckey appliance_keys[] = {
+    {.name = "name",
+     .type = HZ_CT_STR,
+     O(hz_cfg_appliance, name),
+     .flags = HZ_CF_REQUIRED,
+     .doc = "The appliance: its power column in the training data (CSV column or SQLite "
+            "variable) and its name in the results."},
+    {.name = "on_threshold",
+     .type = HZ_CT_DOUBLE,
+     O(hz_cfg_appliance, on_threshold),
+     .flags = HZ_CF_REQUIRED,
+     .min = 0,
+     .max = 1e7,
+     .doc = "Watts: an estimate below it is set to 0 and the appliance reported off; the "
+            "ON/OFF scores compare estimate and truth against it."},
+};
+static const hz_csec appliance_sec = {"appliances",
+                                      appliance_keys,
+                                      NKEYS(appliance_keys),
+                                      0,
+                                      NULL,
+                                      "One appliance of a disaggregation pipeline."};
 
 static const hz_ckey data_keys[] = {
     {.name = "split",
@@ -980,6 +1036,27 @@ static const hz_ckey data_keys[] = {
      .doc = "With `pool`: training windows drawn from each series every epoch, so a short "
             "series counts as much as a long one (a series with fewer repeats its own); "
             "0 = the mean of the series' training window counts."},
+    {.name = "appliances",
+     .type = HZ_CT_SECLIST,
+     O(hz_cfg_data, appliances),
+     N(hz_cfg_data, n_appliances),
+     .def = "[]",
+     .sec = &appliance_sec,
+     .elem_size = sizeof(hz_cfg_appliance),
+     .nmin = 0,
+     .nmax = 32,
+     .doc = "With `task: disaggregate`: the appliances estimated from the aggregate (the one "
+            "variable of `source.fields.values`), one model each, checkpoint "
+            "`<checkpoint stem>.<name>.safetensors` (docs/MODELS.md section 8.9)."},
+    {.name = "max_power",
+     .type = HZ_CT_DOUBLE,
+     O(hz_cfg_data, max_power),
+     .def = "0",
+     .min = 0,
+     .max = 1e9,
+     .doc = "With `task: disaggregate`: watts the aggregate and the appliance are divided by "
+            "(NILMFormer's max-scaling; kept in the checkpoint); 0 = the largest aggregate "
+            "reading of the training split."},
 };
 static const hz_csec data_sec = {
     "data", data_keys,  NKEYS(data_keys),

@@ -155,3 +155,22 @@ int hz_early_stop_update(hz_early_stop *s, int epoch, double val_loss, int *stop
         *stop = 1;
     return 0;
 }
+
+void hz_plateau_init(hz_plateau *s, int patience, double factor, double eps)
+{
+    *s = (hz_plateau){.patience = patience, .factor = factor, .eps = eps, .best = INFINITY};
+}
+
+double hz_plateau_step(hz_plateau *s, double val_loss, double lr)
+{
+    if (val_loss < s->best * (1 - 1e-4)) {
+        s->best = val_loss;
+        s->bad_epochs = 0;
+        return lr;
+    }
+    if (++s->bad_epochs <= s->patience)
+        return lr;
+    s->bad_epochs = 0;
+    double next = lr * s->factor;
+    return lr - next > s->eps ? next : lr;
+}

@@ -42,4 +42,16 @@ void hz_early_stop_init(hz_early_stop *s, int patience);
  * otherwise; sets *stop when patience is exhausted. */
 int hz_early_stop_update(hz_early_stop *s, int epoch, double val_loss, int *stop);
 
+/* PyTorch's ReduceLROnPlateau in mode "min" with a relative threshold of 1e-4 and no
+ * cooldown: an epoch improves when its loss is below best (1 - 1e-4); after more than
+ * `patience` epochs in a row without improvement the rate is multiplied by `factor`
+ * (a change smaller than eps is not made) and the count starts again. */
+typedef struct hz_plateau {
+    int patience, bad_epochs;
+    double factor, eps, best;
+} hz_plateau;
+void hz_plateau_init(hz_plateau *s, int patience, double factor, double eps);
+/* Records an epoch's loss; returns the learning rate for the next epoch given the current. */
+double hz_plateau_step(hz_plateau *s, double val_loss, double lr);
+
 #endif

@@ -285,6 +285,11 @@ static int open_model(hz_forecaster *p, const hz_train_hooks *hooks, char *err, 
 {
     const hz_pipeline_conf *pc = p->pc;
     const char *path = pc->model.checkpoint;
+    if (pc->model.task == HZ_CFG_TASK_DISAGGREGATE) /* docs/MODELS.md section 8.9 */
+        return hz_err(err, errlen, HZ_EINVAL,
+                      "pipeline %s: task disaggregate trains and evaluates with `horizon "
+                      "train/eval`; horizond does not serve it yet",
+                      pc->name);
     int rc = train_if_missing(p, hooks, err, errlen);
     if (rc)
         return rc;

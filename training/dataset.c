@@ -160,6 +160,7 @@ void hz_windows_init(hz_windows *w, const float *data, const float *marks, int c
     w->n_groups = 0;
     w->target = -1;
     w->n_known = w->known_tokens = 0;
+    w->same_rows = w->input = 0;
 }
 
 static void copy_rows(hz_real *dst, const float *src, int row0, int nrows, int cols)
@@ -192,6 +193,10 @@ static void copy_col(hz_real *dst, size_t stride, const float *src, int cols, in
 static void window_x(const hz_windows *w, hz_real *x, int s0)
 {
     int L = w->seq_len, C = w->cols, I = hz_windows_in_cols(w);
+    if (w->same_rows) {
+        copy_col(x, 1, w->data, C, w->input, s0, L);
+        return;
+    }
     if (I == C) {
         copy_rows(x, w->data, s0, L, C);
         return;
@@ -207,6 +212,8 @@ void hz_windows_batch(const hz_windows *w, const int *idx, int n, hz_real *x, hz
 {
     int L = w->seq_len, lab = w->label_len, P = w->pred_len, C = w->cols, F = w->n_marks;
     int I = hz_windows_in_cols(w), O = hz_windows_out_cols(w);
+    if (w->same_rows) /* no decoder: its rows would lie past the window */
+        x_dec = x_mark_dec = NULL;
     for (int b = 0; b < n; b++) {
         int s0 = hz_windows_start(w, idx[b]), r0 = s0 + L - lab; /* decoder block start */
         if (x)
@@ -223,9 +230,10 @@ void hz_windows_batch(const hz_windows *w, const int *idx, int n, hz_real *x, hz
         }
         if (x_mark_dec && F)
             copy_rows(x_mark_dec + (size_t)b * (lab + P) * F, w->marks, r0, lab + P, F);
+        int y0 = w->same_rows ? s0 : s0 + L; /* the target's first row */
         if (y && O == C)
-            copy_rows(y + (size_t)b * P * C, w->data, s0 + L, P, C);
+            copy_rows(y + (size_t)b * P * C, w->data, y0, P, C);
         else if (y)
-            copy_col(y + (size_t)b * P, 1, w->data, C, w->target, s0 + L, P);
+            copy_col(y + (size_t)b * P, 1, w->data, C, w->target, y0, P);
     }
 }

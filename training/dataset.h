@@ -107,12 +107,18 @@ typedef struct hz_windows {
      * (iTransformer's extra variate tokens). */
     int n_known, known_tokens;
     int known[HZ_DS_MAXVARS];
+    /* disaggregation (training/disagg.h), 0 otherwise: same_rows makes x the column
+     * `input` alone and y the target column over the input's own rows (pred_len = seq_len,
+     * no label rows) instead of the rows after them */
+    int same_rows, input;
 } hz_windows;
 
 /* Columns of a batch's x (the model's enc_in) and of its y (the model's c_out); the table
  * column of output column j. */
 static inline int hz_windows_in_cols(const hz_windows *w)
 {
+    if (w->same_rows)
+        return 1;
     return w->cols + (w->known_tokens ? w->n_known : 0);
 }
 static inline int hz_windows_out_cols(const hz_windows *w)

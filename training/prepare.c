@@ -13,6 +13,7 @@
 #include "connectors/reading_check.h"
 #include "common/hz.h"
 #include "models/layers.h"
+#include "training/disagg.h"
 
 void hz_prepared_free(hz_prepared *d)
 {
@@ -385,6 +386,8 @@ int hz_prepared_split(const hz_pipeline_conf *p, const hz_model_conf *mc, const 
                       hz_prepared *d, char *err, size_t errlen)
 {
     const hz_table *t = &d->table;
+    if (p->model.task == HZ_CFG_TASK_DISAGGREGATE)
+        return hz_disagg_split(p, mc, scaler, d, err, errlen);
     /* mc may be a checkpoint's (cli/cmd_eval.c): the decoder's known steps must lie inside the
      * window (hz_windows_batch copies them from before the forecast) */
     if (mc->label_len < 0 || mc->label_len > mc->seq_len || mc->n_marks < 0)
@@ -439,16 +442,18 @@ int hz_prepared_split(const hz_pipeline_conf *p, const hz_model_conf *mc, const 
     return 0;
 }
 
-/* NILMFormer's own fields: the forecasting variant (docs/MODELS.md section 8.7) on TimeRPE
- * marks (hz_timef with 8 features), its dilations.  The disaggregation data path is not
- * wired yet. */
+/* NILMFormer's own fields: TimeRPE marks (hz_timef with 8 features), its dilations; the
+ * official disaggregation model on one appliance's view (training/disagg.h: the aggregate
+ * in, the appliance out over the same window.lookback steps), else the forecasting variant
+ * (docs/MODELS.md section 8.7). */
 static int nilmformer_conf(const hz_pipeline_conf *p, hz_model_conf *mc, char *err, size_t errlen)
 {
     const hz_cfg_model_params *q = &p->model.params;
-    if (p->model.task != HZ_CFG_TASK_FORECAST)
+    int disagg = p->model.task == HZ_CFG_TASK_DISAGGREGATE;
+    if (disagg && p->source.fields.n_values != 2)
         return hz_err(err, errlen, HZ_EINVAL,
-                      "pipeline %s: nilmformer's disaggregate task is not wired to "
-                      "train/eval/forecast yet (docs/MODELS.md section 8)",
+                      "pipeline %s: disaggregation trains one appliance at a time "
+                      "(training/disagg.h hz_disagg_view_init)",
                       p->name);
     if (!q->use_marks || q->c_embedding != HZ_TIMERPE_FEATURES)
         return hz_err(err, errlen, HZ_EINVAL,
@@ -459,7 +464,13 @@ static int nilmformer_conf(const hz_pipeline_conf *p, hz_model_conf *mc, char *e
     if (q->n_dilations < 1 || q->n_dilations > HZ_MAX_DILATIONS)
         return hz_err(err, errlen, HZ_EINVAL, "pipeline %s: model.params.dilations: 1..%d values",
                       p->name, HZ_MAX_DILATIONS);
-    mc->forecast = 1;
+    mc->forecast = !disagg;
+    if (disagg) {
+        mc->pred_len = mc->seq_len;
+        mc->label_len = 0;
+        mc->enc_in = mc->c_out = 1;
+        mc->out_col = 0;
+    }
     mc->n_marks = HZ_TIMERPE_FEATURES;
     mc->n_dilations = (int)q->n_dilations;
     for (size_t i = 0; i < q->n_dilations; i++)

@@ -37,6 +37,10 @@ typedef struct hz_prepared {
     int64_t hole_slots;
     int *stretch, n_stretch;
     int *starts[3]; /* with stretches: each split's window starts, owned */
+    /* disaggregation (training/disagg.h): windows skipped per split (a hole or a value not
+     * finite in them), and the target's mean over the training rows in original units */
+    int gap_windows[3];
+    double train_mean;
 } hz_prepared;
 
 /* Reads the pipeline's source (csv: the file; sqlite: the readings of one series — `series`
@@ -45,7 +49,8 @@ typedef struct hz_prepared {
 int hz_prepared_load(const hz_config *cfg, const hz_pipeline_conf *p, const char *series,
                      hz_prepared *d, char *err, size_t errlen);
 /* Splits, fits the scaler on the train rows (or uses *scaler when not NULL: evaluation of a
- * checkpoint), scales, computes marks and windows for seq/label/pred lengths of mc. */
+ * checkpoint), scales, computes marks and windows for seq/label/pred lengths of mc.  A
+ * disaggregation view (training/disagg.h) is split by hz_disagg_split. */
 int hz_prepared_split(const hz_pipeline_conf *p, const hz_model_conf *mc, const hz_scaler *scaler,
                       hz_prepared *d, char *err, size_t errlen);
 void hz_prepared_free(hz_prepared *d);

@@ -64,13 +64,16 @@ double hz_val_loss(hz_model *m, hz_ctx *c, const hz_windows *w, int batch)
     }
     c->grad_on = 0;
     c->training = 0;
-    double sum = 0;
-    int nb = w->count / batch;
-    for (int i = 0; i < nb; i++) {
-        for (int j = 0; j < batch; j++)
-            b.idx[j] = i * batch + j;
+    /* disaggregation scores every window, as NILMFormer's protocol (validation batch 1):
+     * the mean over all of them; otherwise the mean of full batches' means (drop_last) */
+    int all = w->same_rows, n_total = all ? w->count : w->count / batch * batch, nb = 0;
+    double sum = 0, cnt = 0;
+    for (int i = 0; i < n_total; i += batch, nb++) {
+        int n = n_total - i < batch ? n_total - i : batch;
+        for (int j = 0; j < n; j++)
+            b.idx[j] = i + j;
         hz_model_input in;
-        fill(w, &b, batch, &in);
+        fill(w, &b, n, &in);
         hz_ctx_reset(c);
         hz_tensor *out = hz_model_forward(m, c, &in);
         double s = 0;
@@ -78,10 +81,11 @@ double hz_val_loss(hz_model *m, hz_ctx *c, const hz_windows *w, int batch)
             double d = out->data[k] - b.y[k];
             s += d * d;
         }
-        sum += s / out->n;
+        sum += all ? s : s / out->n;
+        cnt += all ? (double)out->n : 1;
     }
     buf_free(&b);
-    return nb ? sum / nb : NAN;
+    return nb ? sum / cnt : NAN;
 }
 
 static void shuffle(int *a, int n, hz_rng *r)
@@ -140,6 +144,7 @@ typedef struct run_state {
     uint64_t data_hash; /* windows_hash of the training and validation rows */
     hz_rng *rng[N_RNG];
     hz_early_stop *es;
+    hz_plateau *pl;  /* lradj plateau's counters (saved as optional metadata) */
     int epoch, done; /* done: patience ran out at epoch */
     double seconds, last_train;
 } run_state;
@@ -239,6 +244,13 @@ static int state_save(const char *path, const hz_train_conf *tc, const run_state
         rc = hz_st_writer_meta(w, fkey[i], fp[i], err, errlen);
     for (int i = 0; i < N_NUM && !rc; i++)
         rc = hz_st_writer_meta(w, nkey[i], num[i], err, errlen);
+    char pl[2][48];
+    snprintf(pl[0], 48, "%.17g", s->pl->best);
+    snprintf(pl[1], 48, "%d", s->pl->bad_epochs);
+    if (!rc)
+        rc = hz_st_writer_meta(w, "plateau_best", pl[0], err, errlen);
+    if (!rc)
+        rc = hz_st_writer_meta(w, "plateau_bad", pl[1], err, errlen);
     for (int i = 0; i < N_ARR && !rc; i++)
         rc = hz_st_writer_add(w, a[i].name, a[i].dtype, a[i].ndim, a[i].shape, a[i].data, err,
                               errlen);
@@ -292,6 +304,16 @@ static int state_check(const hz_st_file *f, const hz_train_conf *tc, const run_s
     return rc;
 }
 
+/* The plateau counters of a state, when it has them (strtod reads "inf"). */
+static void plateau_load(const hz_st_file *f, hz_plateau *pl)
+{
+    const char *b = hz_st_meta(f, "plateau_best"), *n = hz_st_meta(f, "plateau_bad");
+    if (b && n) {
+        pl->best = strtod(b, NULL);
+        pl->bad_epochs = atoi(n);
+    }
+}
+
 /* Loads the state at path into s.  *touched is set once s's arrays start being
  * overwritten: a failure before that leaves the run as it was. */
 static int state_load(const char *path, const hz_train_conf *tc, run_state *s, int *touched,
@@ -336,6 +358,7 @@ static int state_load(const char *path, const hz_train_conf *tc, run_state *s, i
         s->es->bad_epochs = (int)num[6];
         s->seconds = num[7];
         s->last_train = num[8];
+        plateau_load(f, s->pl); /* absent in the states of earlier versions */
         hz_params_unpack(&s->m->params);
     }
     hz_st_close(f);
@@ -362,6 +385,7 @@ typedef struct loop {
     hz_ctx c, ce;  /* training (tape on) and evaluation */
     hz_rng r;      /* the shuffle's generator */
     hz_early_stop es;
+    hz_plateau pl; /* lradj plateau */
     run_state st;
 } loop;
 
@@ -389,6 +413,7 @@ static int loop_init(loop *l, char *err, size_t errlen)
         l->order[i] = i % train->count;
     memcpy(l->best, p->data, (size_t)p->numel * sizeof *l->best);
     hz_early_stop_init(&l->es, tc->patience > 0 ? tc->patience : tc->epochs);
+    hz_plateau_init(&l->pl, 3, 0.1, 1e-7);
     l->st = (run_state){
         .m = l->m,
         .best = l->best,
@@ -400,7 +425,8 @@ static int loop_init(loop *l, char *err, size_t errlen)
         .data_hash =
             tc->state_path ? windows_hash(l->val, windows_hash(train, 0xcbf29ce484222325ULL)) : 0,
         .rng = {&l->r, &l->c.rng, &l->ce.rng, l->m->rng},
-        .es = &l->es};
+        .es = &l->es,
+        .pl = &l->pl};
     return 0;
 }
 
@@ -509,6 +535,8 @@ static int end_epoch(loop *l, int ep, double tsum, hz_train_result *res)
         l->opt.lr = hz_lr_type1(tc->lr, ep + 1);
     else if (tc->lradj == HZ_LRADJ_COSINE)
         l->opt.lr = hz_lr_cosine(tc->lr, ep + 1, tc->epochs);
+    else if (tc->lradj == HZ_LRADJ_PLATEAU)
+        l->opt.lr = hz_plateau_step(&l->pl, vl, l->opt.lr);
     if (tc->state_path)
         save_epoch_state(l, ep, stop, res);
     if (l->progress)
@@ -533,7 +561,7 @@ int hz_train(hz_model *m, const hz_windows *train, const hz_windows *val, const 
                       "train: %d training windows an epoch, fewer than one batch "
                       "of %d",
                       hz_train_epoch_windows(train, tc), B);
-    if (val->count < B)
+    if (val->count < (val->same_rows ? 1 : B))
         return hz_err(err, errlen, HZ_EINVAL,
                       "train: %d validation windows, fewer than one batch of %d", val->count, B);
     if (tc->max_train_batches > 0 && nb > tc->max_train_batches)

@@ -10,7 +10,9 @@
 #include "training/dataset.h"
 #include "models/model.h"
 
-enum { HZ_LRADJ_TYPE1 = 0, HZ_LRADJ_COSINE = 1, HZ_LRADJ_NONE = 2 };
+/* PLATEAU: ReduceLROnPlateau on the validation loss, patience 3, factor 0.1, eps 1e-7
+ * (engine/optim.h hz_plateau; NILMFormer's protocol) */
+enum { HZ_LRADJ_TYPE1 = 0, HZ_LRADJ_COSINE = 1, HZ_LRADJ_NONE = 2, HZ_LRADJ_PLATEAU = 3 };
 enum { HZ_RESUME = 1, HZ_RESUME_IF_USABLE = 2 };
 
 typedef struct hz_train_conf {

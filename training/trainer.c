@@ -22,6 +22,7 @@
 #include "training/prepare.h"
 #include "engine/par.h"
 #include "connectors/sqlite_schema.h"
+#include "training/disagg.h"
 #include "training/train.h"
 
 /* One line to log, or to stderr when log is NULL. */
@@ -216,7 +217,8 @@ typedef struct run {
     float *calib;          /* [pred_len, C, HZ_IV_GRID] normalised validation residuals */
     char *conf_json, *vars, *scal, *metrics, *cal; /* the checkpoint's JSON metadata */
     char *sers;                                    /* pooled: "series_scaler" */
-    char sha[65];                                  /* of the written checkpoint */
+    char *disagg; /* disaggregation: "disaggregate" (training/disagg.h) */
+    char sha[65]; /* of the written checkpoint */
 } run;
 
 static void out_vars(run *r)
@@ -255,9 +257,10 @@ static hz_train_conf train_conf_of(const hz_pipeline_conf *p, const hz_train_opt
         .weight_decay = p->model.train.weight_decay,
         .clip = p->model.train.clip,
         .adamw = p->model.train.optimizer == HZ_CFG_OPT_ADAMW,
-        .lradj = p->model.train.lradj == HZ_CFG_LRADJ_TYPE1    ? HZ_LRADJ_TYPE1
-                 : p->model.train.lradj == HZ_CFG_LRADJ_COSINE ? HZ_LRADJ_COSINE
-                                                               : HZ_LRADJ_NONE,
+        .lradj = p->model.train.lradj == HZ_CFG_LRADJ_TYPE1     ? HZ_LRADJ_TYPE1
+                 : p->model.train.lradj == HZ_CFG_LRADJ_COSINE  ? HZ_LRADJ_COSINE
+                 : p->model.train.lradj == HZ_CFG_LRADJ_PLATEAU ? HZ_LRADJ_PLATEAU
+                                                                : HZ_LRADJ_NONE,
         .seed = (uint64_t)p->model.train.seed,
         .max_train_batches = o->max_batches,
         .series_windows = p->model.data.series_windows,
@@ -375,6 +378,12 @@ static int run_train(run *r, char *err, size_t errlen)
             p->name, r->series ? ", series " : "", r->series ? r->series : "",
             hz_model_kind_name(r->mc.kind), r->d.table.cols, r->d.table.rows, r->d.win[0].count,
             r->d.win[1].count, r->d.win[2].count, (long long)r->m->params.n_trainable);
+    if (p->model.task == HZ_CFG_TASK_DISAGGREGATE)
+        say(log,
+            "train: appliance %s from %s, windows of %d steps that do not overlap (%d, %d, "
+            "%d left out for gaps), both divided by %g",
+            p->source.fields.values[1], p->source.fields.values[0], r->mc.seq_len,
+            r->d.gap_windows[0], r->d.gap_windows[1], r->d.gap_windows[2], r->d.scaler.std[0]);
     if (!r->pooled && (r->d.edge_rows || r->d.carried))
         say(log,
             "train: %d timestamps before the first or after the last with every variable "
@@ -469,12 +478,25 @@ static int pooled_calibrate(run *r, char *err, size_t errlen)
     return rc;
 }
 
+/* Disaggregation: the validation and test scores on scaled data (the NILM scores in watts
+ * are `horizon eval`'s) and the "disaggregate" metadata; no intervals. */
+static int disagg_scores(run *r, char *err, size_t errlen)
+{
+    if (hz_evaluate(r->m, &r->d.win[1], r->tc.batch, 0, &r->d.scaler, NULL, &r->ev) ||
+        hz_evaluate(r->m, &r->d.win[2], r->tc.batch, 0, &r->d.scaler, NULL, &r->et) ||
+        !(r->disagg = hz_disagg_meta_json(r->p, &r->d)))
+        return hz_err(err, errlen, HZ_ENOMEM, "pipeline %s: out of memory evaluating", r->p->name);
+    return 0;
+}
+
 /* Scores the validation and test splits; the validation forecasts calibrate the anomaly
  * intervals (training/calibrate.h: r->calib and the "calib" metadata). */
 static int run_calibrate(run *r, char *err, size_t errlen)
 {
     if (r->pooled)
         return pooled_calibrate(r, err, errlen);
+    if (r->p->model.task == HZ_CFG_TASK_DISAGGREGATE)
+        return disagg_scores(r, err, errlen);
     int P = r->mc.pred_len, C = r->ocols;
     float *pred = malloc((size_t)r->d.win[1].count * P * C * sizeof(float) + 1);
     r->calib = malloc((size_t)P * C * HZ_IV_GRID * sizeof(float));
@@ -558,6 +580,10 @@ static int run_save(run *r, char *err, size_t errlen)
                               {"pipeline", p->name},
                               {"time_column", p->source.fields.time ? p->source.fields.time : ""},
                               {"series_scaler", r->sers}};
+    if (r->disagg) { /* no intervals: the appliance's scaling and threshold instead */
+        meta[0][0] = "disaggregate";
+        meta[0][1] = r->disagg;
+    }
     hz_ckpt_extra ex = {HZ_IV_TENSOR, 3, {r->mc.pred_len, r->ocols, HZ_IV_GRID}, r->calib};
     make_parent_dirs(r->ckpt);
     if (!r->o->no_register && cfg->database && *cfg->database)
@@ -567,7 +593,8 @@ static int run_save(run *r, char *err, size_t errlen)
     int rc;
     if (!r->vars || !r->scal || (r->pooled && !r->sers))
         return hz_err(err, errlen, HZ_ENOMEM, "pipeline %s: out of memory", p->name);
-    if ((rc = hz_ckpt_save(r->m, r->ckpt, meta, r->pooled ? 9 : 8, &ex, 1, err, errlen)) ||
+    if ((rc = hz_ckpt_save(r->m, r->ckpt, meta, r->pooled ? 9 : 8, &ex, r->calib ? 1 : 0, err,
+                           errlen)) ||
         (rc = hz_file_sha256(r->ckpt, r->sha, err, errlen)))
         return rc;
     return 0;
@@ -630,6 +657,7 @@ static void run_free(run *r)
     free(r->scal);
     free(r->metrics);
     free(r->sers);
+    free(r->disagg);
     hz_model_free(r->m);
     hz_prepared_free(&r->d);
     hz_pool_free(&r->pool);

@@ -201,7 +201,10 @@ static void test_per_kind_defaults(void **state)
         "  - name: nilm\n"
         "    source: {csv: {path: agg.csv}, fields: {time: date, values: [aggregate]}}\n"
         "    window: {period: 1m, lookback: 256, horizon: 256}\n"
-        "    model: {kind: nilmformer, task: disaggregate, checkpoint: m/nilm.safetensors}\n";
+        "    model: {kind: nilmformer, task: disaggregate, checkpoint: m/nilm.safetensors,\n"
+        "            train: {lradj: plateau},\n"
+        "            data: {max_power: 6000, appliances: [{name: kettle, on_threshold: 500},\n"
+        "                                                 {name: washer, on_threshold: 20}]}}\n";
     int rc = load_str(t, text, &cfg, err);
     if (rc)
         fail_msg("%s", err);
@@ -222,6 +225,11 @@ static void test_per_kind_defaults(void **state)
     assert_int_equal(nl->model.train.optimizer, HZ_CFG_OPT_ADAMW);
     assert_int_equal(nl->model.train.batch, 64);
     assert_int_equal(nl->model.task, HZ_CFG_TASK_DISAGGREGATE);
+    assert_int_equal(nl->model.train.lradj, HZ_CFG_LRADJ_PLATEAU);
+    assert_int_equal(nl->model.data.n_appliances, 2);
+    assert_string_equal(nl->model.data.appliances[1].name, "washer");
+    assert_true(nl->model.data.appliances[0].on_threshold == 500);
+    assert_true(nl->model.data.max_power == 6000);
     assert_int_equal(nl->source.kind, HZ_CFG_SOURCE_CSV);
     assert_string_equal(nl->source.csv.series, "nilm");
     assert_string_equal(nl->source.csv.delimiter, ",");
@@ -508,6 +516,22 @@ static void test_more_refusals(void **state)
         {"pipelines:\n  - name: p\n    source: {sqlite: {}, fields: {values: [x]}}\n"
          "    window: {period: 1h}\n    model: {kind: informer, task: disaggregate}\n",
          "c.yaml:5:35: pipelines[0].model.task: expected forecast for informer models"},
+        {"pipelines:\n  - name: p\n    source: {sqlite: {}, fields: {values: [x]}}\n"
+         "    window: {period: 1m}\n    model: {kind: nilmformer, task: disaggregate}\n",
+         "c.yaml:5:12: pipelines[0].model.data.appliances: expected at least one appliance"},
+        {"pipelines:\n  - name: p\n    source: {sqlite: {}, fields: {values: [x]}}\n"
+         "    window: {period: 1m}\n    model: {kind: nilmformer, task: disaggregate,\n"
+         "      data: {appliances: [{name: k, on_threshold: 1}, {name: x, on_threshold: 1}]}}\n",
+         "c.yaml:6:62: pipelines[0].model.data.appliances[1]: expected each appliance once and "
+         "none named as the aggregate, got \"x\""},
+        {"pipelines:\n  - name: p\n    source: {sqlite: {}, fields: {values: [x, y]}}\n"
+         "    window: {period: 1m}\n    model: {kind: nilmformer, task: disaggregate,\n"
+         "      data: {appliances: [{name: k, on_threshold: 1}]}}\n",
+         "c.yaml:3:43: pipelines[0].source.fields.values: expected one aggregate-power variable"},
+        {"pipelines:\n  - name: p\n    source: {sqlite: {}, fields: {values: [x]}}\n"
+         "    window: {period: 1m}\n    model: {kind: nilmformer, task: disaggregate,\n"
+         "      data: {appliances: [{name: k}]}}\n",
+         "c.yaml:6:27: pipelines[0].model.data.appliances[0].on_threshold: missing required key"},
         {"pipelines:\n  - name: p\n    source: {sqlite: {}, fields: {values: [x, x]}}\n"
          "    window: {period: 1h}\n    model: {kind: informer}\n",
          "c.yaml:3:43: pipelines[0].source.fields.values: expected unique names, got \"x\" twice"},

@@ -1,0 +1,45 @@
+#!/bin/sh
+# Disaggregation of UK-DALE house 2 (config/examples/nilm_ukdale2.yaml, docs/MODELS.md §8.9):
+# trains one NILMFormer per appliance of the config (unless SKIP_TRAIN=1: the checkpoints
+# already written), evaluates each on the test split (the last two weeks of July 2013) and
+# prints a markdown table: the model's MAE, RMSE, NDE, SAE, matching ratio, F1 (watts, after
+# the ON threshold) beside the MAE and F1 of the appliance's training mean as a constant
+# estimate.  One thread (OPENBLAS_NUM_THREADS=1), niced; minutes per appliance.
+# Usage: bench/nilm.sh [appliance ...]   (default: every appliance of the config)
+# SEED=K trains with model.train.seed K into checkpoints of their own (<stem>.seedK.<appliance>
+# .safetensors, logs in $OUT/seedK), from a copy of the config, for the seed spread.
+# Reads data/ukdale_house2/ (in the repository); run from the root.
+set -eu
+B=${BUILD:-build}
+C=${CONFIG:-config/examples/nilm_ukdale2.yaml}
+OUT=${OUT:-$B/nilm}
+if [ -n "${SEED:-}" ]; then
+    OUT=$OUT/seed$SEED
+    mkdir -p "$OUT"
+    d=$(cd "$(dirname "$C")" && pwd)
+    sed -e "s#\.\./\.\./#$d/../../#g" -e "s#seed: [0-9]*#seed: $SEED#" \
+        -e "s#checkpoint: \(.*\)\.safetensors#checkpoint: \1.seed$SEED.safetensors#" "$C" >"$OUT/c.yaml"
+    C=$OUT/c.yaml
+fi
+mkdir -p "$OUT"
+apps=${*:-$(sed -n 's/.*{ *name: *\([A-Za-z0-9_-]*\),.*on_threshold.*/\1/p' "$C")}
+export OPENBLAS_NUM_THREADS=1
+echo "| appliance | on above (W) | MAE (W) | RMSE (W) | NDE | SAE | MR | F1 | mean MAE (W) | mean F1 | epochs (best) | train s |"
+echo "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"
+for a in $apps; do
+    if [ "${SKIP_TRAIN:-0}" != 1 ]; then
+        nice -n 5 "$B/horizon" train -c "$C" --appliance "$a" >"$OUT/train.$a.out" 2>"$OUT/train.$a.err" ||
+            { echo "train $a failed: $(tail -3 "$OUT/train.$a.err")" >&2; exit 1; }
+    fi
+    "$B/horizon" eval -c "$C" --appliance "$a" >"$OUT/eval.$a.out" 2>&1 ||
+        { echo "eval $a failed: $(tail -3 "$OUT/eval.$a.out")" >&2; exit 1; }
+    thr=$(sed -n 's/.*(on above \([0-9.]*\) W).*/\1/p' "$OUT/eval.$a.out")
+    # epochs run, the best (lowest validation loss) and the training time, from the log
+    tr=$(awk '$1 == "epoch" && $3 == "train" {split($2, e, "/"); v = $8 + 0; n = e[1];
+        if (min == "" || v < min) {min = v; b = n} t = $9; sub(/\(/, "", t)}
+        END {print n " (" b ") | " t}' "$OUT/train.$a.err" 2>/dev/null)
+    awk -v a="$a" -v thr="$thr" -v tr="${tr:-?}" '
+        $1 == "model" {m = $2 " | " $3 " | " $4 " | " $5 " | " $6 " | " $12}
+        $1 == "mean" {b = $4 " | " $14}
+        END {print "| " a " | " thr " | " m " | " b " | " tr " |"}' "$OUT/eval.$a.out"
+done
