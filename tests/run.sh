@@ -31,12 +31,13 @@ case "${E2E:-all}" in
 all) scripts=$(ls tests/e2e/*.sh) ;;
 *) scripts="tests/e2e/$E2E.sh" ;;
 esac
-# In a full run (E2E=all) of the sanitizer build, left out (each runs by name, and
-# `make faults` runs the fault tests at full length under ASan/UBSan too): the fault tests
-# and the scale-out test, whose minutes are mostly waiting (make test's time budget).
+# In a full run (E2E=all) of the sanitizer build, left out for make test's time budget (each
+# runs by name; `make faults` runs the fault tests at full length under ASan/UBSan too): the
+# fault tests and the scale-out test, whose minutes are mostly waiting, the browser test
+# (its handlers run sanitized in test_web) and the NILM test (its training in test_disagg).
 apart=""
 case "${BIN:-}" in
-*asan*) apart="tests/e2e/fault_kafka.sh tests/e2e/fault_files.sh tests/e2e/fault_kill.sh tests/e2e/scaleout_kafka.sh" ;;
+*asan*) apart="tests/e2e/fault_kafka.sh tests/e2e/fault_files.sh tests/e2e/fault_kill.sh tests/e2e/scaleout_kafka.sh tests/e2e/web_view.sh tests/e2e/nilm.sh" ;;
 esac
 for s in $scripts; do
     [ -f "$s" ] || { echo "FAILED: no script $s"; fail=1; continue; }
