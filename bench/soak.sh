@@ -11,7 +11,7 @@
 # no dead letter, the lag drained, and RSS flat after the warm-up (WARMUP s, default 180:
 # windows full at 48 s, retention deleting from 180 s):
 # at the end at most 10% above its value then.  The last line is
-#   soak seconds=S produced=N rate=R taken=N forecasts=F dead=D lag_max=L rss_start_mb=R0
+#   soak seconds=S produced=N rate=R taken=N forecasts=F dead=D lag_max=L lag_end=0 rss_start_mb=R0
 #        rss_warm_mb=A rss_end_mb=B result=PASS|FAIL
 set -u
 B=${BUILD:-build}
@@ -88,9 +88,10 @@ wait "$PROD"
 PROD=""
 produced=$(sed -n 's/.*produced=\([0-9]*\).*/\1/p' "$T/produced")
 [ -n "$produced" ] || fail "the producer did not finish: $(cat "$T/producer.err")"
-# drain: everything produced taken
+# drain: everything produced taken and acknowledged (the lag gauge is set at a cycle's end)
 i=0
-until sample && [ "$(metric horizon_readings_total)" = "$produced" ]; do
+until sample && [ "$(metric horizon_readings_total)" = "$produced" ] &&
+    [ "$(metric horizon_consumer_lag)" = 0 ]; do
     i=$((i + 1))
     [ $i -gt 240 ] && break
     sleep 0.5
@@ -110,5 +111,5 @@ result=PASS
 echo
 cat "$T/produced"
 echo "Machine: $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg); OPENBLAS_NUM_THREADS=$OPENBLAS_NUM_THREADS."
-echo "soak seconds=$SOAK_SECONDS produced=$produced rate=$(sed -n 's/.*rate=\([0-9]*\).*/\1/p' "$T/produced") taken=$taken forecasts=$fc dead=$dead lag_max=$lag_max rss_start_mb=$rss_start rss_warm_mb=$rss_warm rss_end_mb=$r_end result=$result"
+echo "soak seconds=$SOAK_SECONDS produced=$produced rate=$(sed -n 's/.*rate=\([0-9]*\).*/\1/p' "$T/produced") taken=$taken forecasts=$fc dead=$dead lag_max=$lag_max lag_end=$lag rss_start_mb=$rss_start rss_warm_mb=$rss_warm rss_end_mb=$r_end result=$result"
 [ "$result" = PASS ]
