@@ -17,6 +17,7 @@
 
 #include "cli/cli.h"
 #include "common/hz.h"
+#include "models/checkpoint.h"
 #include "training/disagg.h"
 #include "training/trainer.h"
 
@@ -135,8 +136,7 @@ typedef struct train_paths {
 static void version_path(const char *served, char *out, size_t n)
 {
     static const char ext[] = ".safetensors";
-    size_t len = strlen(served), el = sizeof ext - 1;
-    int stem = len > el && !strcmp(served + len - el, ext) ? (int)(len - el) : (int)len;
+    int stem = (int)hz_ckpt_stem(served);
     char stamp[32];
     time_t now = time(NULL);
     struct tm tm;

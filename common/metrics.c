@@ -414,20 +414,8 @@ typedef struct sbuf {
 
 static void sb_putn(sbuf *b, const char *s, size_t n)
 {
-    if (b->oom)
+    if (b->oom || (b->oom = hz_grow((void **)&b->p, &b->cap, b->len + n + 1, 1) != 0))
         return;
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 4096;
-        while (cap < b->len + n + 1)
-            cap *= 2;
-        char *np = realloc(b->p, cap);
-        if (!np) {
-            b->oom = 1;
-            return;
-        }
-        b->p = np;
-        b->cap = cap;
-    }
     memcpy(b->p + b->len, s, n);
     b->len += n;
     b->p[b->len] = '\0';

@@ -285,3 +285,10 @@ int hz_ckpt_load(const char *path, hz_model **out, hz_st_file **file_out, char *
         *file_out = f;
     return rc;
 }
+
+size_t hz_ckpt_stem(const char *path)
+{
+    static const char ext[] = ".safetensors";
+    size_t len = strlen(path), el = sizeof ext - 1;
+    return len > el && !strcmp(path + len - el, ext) ? len - el : len;
+}

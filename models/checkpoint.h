@@ -41,6 +41,11 @@ int hz_ckpt_load(const char *path, hz_model **out, hz_st_file **file_out, char *
  * official models keep in their state_dict (position_embedding.pe, num_batches_tracked). */
 int hz_ckpt_load_weights(hz_model *m, const hz_st_file *f, char *err, size_t errlen);
 
+/* Length of path without its ".safetensors" ending (all of it when it has none): the stem
+ * a file derived from a checkpoint puts its tag after ("x.safetensors" -> "x.TAG.safetensors";
+ * training/trainer.c hz_repeat_path, training/disagg.c, cli/cmd_train.c). */
+size_t hz_ckpt_stem(const char *path);
+
 /* The model configuration as compact JSON (caller frees) and back. */
 char *hz_model_conf_to_json(const hz_model_conf *c);
 int hz_model_conf_from_json(const char *json, hz_model_conf *c, char *err, size_t errlen);

@@ -10,20 +10,8 @@
 
 static int sb_reserve(web_sb *b, size_t more)
 {
-    if (b->oom)
+    if (b->oom || (b->oom = hz_grow((void **)&b->p, &b->cap, b->len + more + 1, 1) != 0))
         return -1;
-    if (b->len + more + 1 <= b->cap)
-        return 0;
-    size_t cap = b->cap ? b->cap : 4096;
-    while (cap < b->len + more + 1)
-        cap *= 2;
-    char *p = realloc(b->p, cap);
-    if (!p) {
-        b->oom = 1;
-        return -1;
-    }
-    b->p = p;
-    b->cap = cap;
     return 0;
 }
 

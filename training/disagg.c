@@ -10,6 +10,7 @@
 
 #include "common/hz.h"
 #include "engine/tensor.h"
+#include "models/checkpoint.h"
 
 int hz_disagg_find(const hz_pipeline_conf *p, const char *name)
 {
@@ -21,12 +22,8 @@ int hz_disagg_find(const hz_pipeline_conf *p, const char *name)
 
 void hz_disagg_checkpoint(const char *ckpt, const char *appliance, char *out, size_t n)
 {
-    static const char ext[] = ".safetensors";
-    size_t len = strlen(ckpt), el = sizeof ext - 1;
-    if (len > el && !strcmp(ckpt + len - el, ext))
-        snprintf(out, n, "%.*s.%s%s", (int)(len - el), ckpt, appliance, ext);
-    else
-        snprintf(out, n, "%s.%s", ckpt, appliance);
+    size_t stem = hz_ckpt_stem(ckpt);
+    snprintf(out, n, "%.*s.%s%s", (int)stem, ckpt, appliance, ckpt + stem);
 }
 
 int hz_disagg_view_init(const hz_pipeline_conf *p, int i, hz_disagg_view *v, char *err,

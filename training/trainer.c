@@ -719,12 +719,8 @@ void hz_train_state_path(const char *checkpoint, char *out, size_t n)
 
 void hz_repeat_path(const char *checkpoint, int r, char *out, size_t n)
 {
-    static const char ext[] = ".safetensors";
-    size_t len = strlen(checkpoint), el = sizeof ext - 1;
-    if (len > el && !strcmp(checkpoint + len - el, ext))
-        snprintf(out, n, "%.*s.r%d%s", (int)(len - el), checkpoint, r, ext);
-    else
-        snprintf(out, n, "%s.r%d", checkpoint, r);
+    size_t stem = hz_ckpt_stem(checkpoint);
+    snprintf(out, n, "%.*s.r%d%s", (int)stem, checkpoint, r, checkpoint + stem);
 }
 
 int hz_repeat_metrics(const char *path, double *val_mse, double *test_mse, double *test_mae,
