@@ -13,7 +13,7 @@ CC      ?= cc
 PKGS    := rdkafka sqlite3 yaml-0.1 openblas jansson libsystemd libmicrohttpd libcrypto
 DEB_PKGS := librdkafka-dev libsqlite3-dev sqlite3 libyaml-dev libopenblas-dev libcmocka-dev \
             libjansson-dev libsystemd-dev libmicrohttpd-dev libssl-dev kcat curl pkg-config \
-            clang libclang-rt-dev chromium
+            clang libclang-rt-dev chromium gcc make valgrind
 
 # Recursive (=) so pkg-config runs only when a compile needs it, after `make deps`.
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
