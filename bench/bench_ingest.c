@@ -29,7 +29,7 @@ int main(void)
     const char *vars[1] = {"power"};
     hz_json_mapping map = {"series", "ts", HZ_TIME_AUTO, vars, 1, 0, 0};
     char err[HZ_ERRLEN], reason[256], sbuf[HZ_SERIES_MAX + 1];
-    hz_window_opts wo = {900000, 672, 1, 4, HZ_FILL_PREVIOUS, 0, 0};
+    hz_window_opts wo = {900000, 672, 1, 4, HZ_FILL_PREVIOUS, 0, 0, 0};
     hz_window_store *ws = hz_window_store_new(&wo, err, sizeof err);
     if (!ws) {
         fprintf(stderr, "%s\n", err);

@@ -195,7 +195,7 @@ typedef struct hz_cfg_sink {
     int kind; /* HZ_SINK_* */
     struct {
         char *path;
-        char *forecasts_table, *anomalies_table, *dead_letters_table;
+        char *forecasts_table, *anomalies_table, *dead_letters_table, *appliances_table;
         int forecasts;   /* HZ_CFG_FC_*: which forecast tables are written */
         int readings;    /* 0: readings are not stored (a Kafka source rebuilds from the topic) */
         int max_size_mb; /* 0: no limit; else the file's size limit (PRAGMA max_page_count) */
@@ -203,6 +203,7 @@ typedef struct hz_cfg_sink {
     } sqlite;
     struct {
         char *forecasts, *anomalies, *dead_letters, *readings; /* "" = not published */
+        char *appliances;                                      /* estimates; "" = not */
         hz_conf_map properties;
     } kafka;
 } hz_cfg_sink;

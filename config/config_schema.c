@@ -206,6 +206,16 @@ static int check_appliances(hz_loader *L, const hz_pipeline_conf *p, yaml_node_t
     if (d->n_appliances == 0)
         return hz_loader_err(L, loc(L, map, "model", "data", NULL), path, "model.data.appliances",
                              "expected at least one appliance for task disaggregate, got none");
+    /* a meter's live stream has no appliance columns to train on: `horizon train` makes the
+       models from a file that has them (docs/MODELS.md section 8.9) */
+    if (p->model.train.train_on_start || p->model.train.retrain_every_ms)
+        return hz_loader_err(
+            L,
+            loc(L, map, "model", "train",
+                p->model.train.train_on_start ? "train_on_start" : "retrain_every"),
+            path, "model.train",
+            "expected no train_on_start or retrain_every for task disaggregate (its models are "
+            "trained by `horizon train` on data with the appliances' own readings)");
     yaml_node_t *list = hz_loader_find(L, loc(L, map, "model", "data", NULL), "appliances");
     for (size_t i = 0; i < d->n_appliances; i++) {
         const char *name = d->appliances[i].name;
@@ -256,10 +266,10 @@ static int check_kafka_sink(hz_loader *L, void *base, yaml_node_t *map, const ch
 {
     const hz_cfg_sink *s = (const hz_cfg_sink *)((char *)base - offsetof(hz_cfg_sink, kafka));
     if (!*s->kafka.forecasts && !*s->kafka.anomalies && !*s->kafka.dead_letters &&
-        !*s->kafka.readings)
+        !*s->kafka.readings && !*s->kafka.appliances)
         return hz_loader_err(L, map, path, NULL,
-                             "expected at least one of forecasts, anomalies, dead_letters, "
-                             "readings topics, got none");
+                             "expected at least one of forecasts, anomalies, appliances, "
+                             "dead_letters, readings topics, got none");
     return 0;
 }
 
@@ -1356,6 +1366,12 @@ static const hz_ckey sink_sqlite_keys[] = {
      SNK_SQL(anomalies_table),
      .def = "anomalies",
      .doc = "Table of anomaly flags."},
+    {.name = "appliances_table",
+     .type = HZ_CT_IDENT,
+     SNK_SQL(appliances_table),
+     .def = "appliances",
+     .doc = "Table of appliance estimates of a disaggregation pipeline (`model.task: "
+            "disaggregate`): a row per appliance and minute (docs/ARCHITECTURE.md)."},
     {.name = "dead_letters_table",
      .type = HZ_CT_IDENT,
      SNK_SQL(dead_letters_table),
@@ -1410,6 +1426,12 @@ static const hz_ckey sink_kafka_keys[] = {
      SNK_KAF(anomalies),
      .def = "\"\"",
      .doc = "Topic for anomaly flags; `\"\"` = not published."},
+    {.name = "appliances",
+     .type = HZ_CT_STR,
+     SNK_KAF(appliances),
+     .def = "\"\"",
+     .doc = "Topic for the appliance estimates of a disaggregation pipeline, a message per "
+            "appliance and window (docs/MESSAGES.md); `\"\"` = not published."},
     {.name = "dead_letters",
      .type = HZ_CT_STR,
      SNK_KAF(dead_letters),

@@ -20,7 +20,7 @@ typedef struct block {
     char data[];
 } block;
 
-enum { OP_READINGS, OP_FORECASTS, OP_ANOMALIES, OP_DEAD, OP_COMMIT };
+enum { OP_READINGS, OP_FORECASTS, OP_ANOMALIES, OP_DEAD, OP_ESTIMATES, OP_COMMIT };
 
 typedef struct op {
     int kind;
@@ -185,6 +185,20 @@ static int copy_dead(queue *q, op *o, const hz_dead_letter *d, int *oom)
     return *oom;
 }
 
+static int copy_estimates(queue *q, op *o, const hz_estimate *e, int *oom)
+{
+    hz_estimate *c = copy_mem(q, e, o->n * sizeof *e, oom);
+    for (size_t i = 0; c && i < o->n; i++) {
+        c[i].pipeline = copy_str(q, e[i].pipeline, oom);
+        c[i].series = copy_str(q, e[i].series, oom);
+        c[i].appliance = copy_str(q, e[i].appliance, oom);
+        c[i].model_id = copy_str(q, e[i].model_id, oom);
+        c[i].power = copy_mem(q, e[i].power, (size_t)e[i].n * sizeof *e[i].power, oom);
+    }
+    o->recs = c;
+    return *oom;
+}
+
 /* ---- the writer thread */
 
 static int run_op(hz_sink *in, const op *o, char *err, size_t errlen)
@@ -196,6 +210,8 @@ static int run_op(hz_sink *in, const op *o, char *err, size_t errlen)
         return in->ops->write_forecasts(in, o->recs, o->n, err, errlen);
     case OP_ANOMALIES:
         return in->ops->write_anomalies(in, o->recs, o->n, err, errlen);
+    case OP_ESTIMATES:
+        return in->ops->write_estimates(in, o->recs, o->n, err, errlen);
     case OP_COMMIT:
         return in->ops->flush(in, (int)o->n, err, errlen);
     default:
@@ -280,6 +296,8 @@ static int enqueue(async_sink *s, int kind, const char *pipeline, const char *co
             copy_forecasts(q, o, recs, &oom);
         else if (kind == OP_ANOMALIES)
             copy_anomalies(q, o, recs, &oom);
+        else if (kind == OP_ESTIMATES)
+            copy_estimates(q, o, recs, &oom);
         else
             copy_dead(q, o, recs, &oom);
     }
@@ -308,6 +326,14 @@ static int as_write_forecasts(hz_sink *k, const hz_forecast *f, size_t n, char *
 static int as_write_anomalies(hz_sink *k, const hz_anomaly *a, size_t n, char *err, size_t errlen)
 {
     return enqueue((async_sink *)k, OP_ANOMALIES, NULL, NULL, 0, a, n, err, errlen);
+}
+
+static int as_write_estimates(hz_sink *k, const hz_estimate *e, size_t n, char *err, size_t errlen)
+{
+    async_sink *s = (async_sink *)k;
+    if (!s->inner->ops->write_estimates) /* the inner sink keeps none */
+        return 0;
+    return enqueue(s, OP_ESTIMATES, NULL, NULL, 0, e, n, err, errlen);
 }
 
 static int as_write_dead(hz_sink *k, const char *pipeline, const hz_dead_letter *d, size_t n,
@@ -387,6 +413,7 @@ static const hz_sink_ops async_ops = {
     .free = as_free,
     .flush_begin = as_flush_begin,
     .flush_end = as_flush_end,
+    .write_estimates = as_write_estimates,
 };
 
 int hz_async_sink_new(hz_sink *inner, hz_sink **out, char *err, size_t errlen)

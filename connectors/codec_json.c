@@ -727,6 +727,37 @@ size_t hz_codec_json_encode_anomaly(const hz_anomaly *a, char *buf, size_t cap)
     return finish(&w);
 }
 
+size_t hz_codec_json_encode_estimate(const hz_estimate *e, char *buf, size_t cap)
+{
+    wr w = {buf, cap, 0};
+    puts_(&w, "{\"type\":\"appliance\"");
+    put_key_str(&w, "pipeline", e->pipeline);
+    put_key_str(&w, "series", e->series);
+    put_key_str(&w, "appliance", e->appliance);
+    put_time(&w, "start_ts", e->start_ts);
+    put_time(&w, "end_ts", e->start_ts + (int64_t)(e->n - 1) * e->period_ms);
+    put_key(&w, "period_ms");
+    put_i64(&w, e->period_ms);
+    put_num(&w, "on_threshold", e->on_threshold);
+    put_key(&w, "power");
+    put(&w, "[", 1);
+    for (int t = 0; t < e->n; t++) {
+        char tmp[24];
+        int k = snprintf(tmp, sizeof tmp, "%s%.6g", t ? "," : "", (double)e->power[t]);
+        put(&w, tmp, (size_t)k);
+    }
+    put(&w, "]", 1);
+    put_key(&w, "on");
+    put(&w, "[", 1);
+    for (int t = 0; t < e->n; t++) {
+        int on = e->power[t] >= e->on_threshold && e->power[t] > 0;
+        put(&w, t ? (on ? ",1" : ",0") : (on ? "1" : "0"), t ? 2 : 1);
+    }
+    put(&w, "]", 1);
+    put_key_str(&w, "model_id", e->model_id);
+    return finish(&w);
+}
+
 size_t hz_codec_json_encode_reading(const char *pipeline, const char *const *var_names,
                                     const hz_reading *r, char *buf, size_t cap)
 {

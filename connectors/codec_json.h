@@ -73,6 +73,9 @@ int hz_codec_json_utf8_valid(const void *p, size_t n);
  * Strings that are not valid UTF-8 have the bad bytes replaced by U+FFFD. */
 size_t hz_codec_json_encode_forecast(const hz_forecast *f, char *buf, size_t cap);
 size_t hz_codec_json_encode_anomaly(const hz_anomaly *a, char *buf, size_t cap);
+/* An appliance estimate: its window's slots as arrays "power" (watts, 6 significant digits)
+ * and "on" (1 at or above on_threshold), start_ts/end_ts its first and last slot. */
+size_t hz_codec_json_encode_estimate(const hz_estimate *e, char *buf, size_t cap);
 size_t hz_codec_json_encode_reading(const char *pipeline, const char *const *var_names,
                                     const hz_reading *r, char *buf, size_t cap);
 /* The payload is a JSON string when it is valid UTF-8 ("payload_encoding":"utf-8"), else

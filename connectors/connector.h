@@ -74,6 +74,19 @@ typedef struct hz_anomaly {
     const char *rule;     /* the rule and its settings ("spike k=8 window=32 log1p") */
 } hz_anomaly;
 
+/* A disaggregation window's estimate of one appliance (docs/MODELS.md section 8.9): its power
+ * at each of n slots, period_ms apart from start_ts, 0 where under the appliance's ON
+ * threshold; a slot is "on" when its power is at least on_threshold.  Stored as a row per
+ * slot (docs/ARCHITECTURE.md) and published as one message (docs/MESSAGES.md). */
+typedef struct hz_estimate {
+    const char *pipeline, *series, *appliance;
+    int64_t start_ts, period_ms; /* ms; the window's last slot: start_ts + (n-1) period */
+    int n;
+    const float *power; /* [n] watts (borrowed from the producer) */
+    double on_threshold;
+    const char *model_id;
+} hz_estimate;
+
 /* What one poll returns.  Arrays are owned by the source. */
 typedef struct hz_batch {
     const hz_reading *readings;
@@ -134,6 +147,9 @@ typedef struct hz_sink_ops {
      * and returns 0 or HZ_E*, with *done_ns (hz_mono_ns) when the last one completed. */
     int (*flush_begin)(hz_sink *k, int timeout_ms, char *err, size_t errlen);
     int (*flush_end)(hz_sink *k, int64_t *done_ns, char *err, size_t errlen);
+    /* Optional (NULL: the sink keeps no estimates), queues appliance estimates like the
+     * other writes. */
+    int (*write_estimates)(hz_sink *k, const hz_estimate *e, size_t n, char *err, size_t errlen);
 } hz_sink_ops;
 
 struct hz_sink {

@@ -129,6 +129,7 @@ int hz_sink_from_config(const hz_config *cfg, const hz_cfg_sink *k, const hz_log
         o.tables.forecasts = k->sqlite.forecasts_table;
         o.tables.anomalies = k->sqlite.anomalies_table;
         o.tables.dead = k->sqlite.dead_letters_table;
+        o.tables.appliances = k->sqlite.appliances_table;
         o.forecasts = k->sqlite.forecasts == HZ_CFG_FC_LATEST ? HZ_SQLITE_FC_LATEST
                       : k->sqlite.forecasts == HZ_CFG_FC_BOTH
                           ? HZ_SQLITE_FC_LATEST | HZ_SQLITE_FC_HISTORY
@@ -152,6 +153,7 @@ int hz_sink_from_config(const hz_config *cfg, const hz_cfg_sink *k, const hz_log
     o.anomalies_topic = *k->kafka.anomalies ? k->kafka.anomalies : NULL;
     o.dead_topic = *k->kafka.dead_letters ? k->kafka.dead_letters : NULL;
     o.readings_topic = *k->kafka.readings ? k->kafka.readings : NULL;
+    o.appliances_topic = *k->kafka.appliances ? k->kafka.appliances : NULL;
     o.log = log;
     int rc = hz_kafka_sink_new(&o, out, err, errlen);
     free(props);

@@ -16,7 +16,7 @@ typedef struct kafka_sink {
     hz_sink base;
     const hz_logger *log; /* rd_kafka opaque points here (kafka_conf.h) */
     rd_kafka_t *rk;
-    rd_kafka_topic_t *t_fc, *t_an, *t_dead, *t_rd;
+    rd_kafka_topic_t *t_fc, *t_an, *t_dead, *t_rd, *t_ap;
     int queue_full_timeout_ms;
     char *buf;
     size_t cap;
@@ -140,6 +140,19 @@ static int sink_write_anomalies(hz_sink *base, const hz_anomaly *a, size_t n, ch
     return 0;
 }
 
+static int sink_write_estimates(hz_sink *base, const hz_estimate *e, size_t n, char *err,
+                                size_t errlen)
+{
+    kafka_sink *k = (kafka_sink *)base;
+    if (!k->t_ap)
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        ENCODE_AND_PRODUCE(k, k->t_ap, e[i].series,
+                           hz_codec_json_encode_estimate(&e[i], k->buf, k->cap));
+    rd_kafka_poll(k->rk, 0);
+    return 0;
+}
+
 static int sink_write_dead(hz_sink *base, const char *pipeline, const hz_dead_letter *d, size_t n,
                            char *err, size_t errlen)
 {
@@ -184,8 +197,8 @@ static void sink_free(hz_sink *base)
         if (sink_flush(base, 10000, err, sizeof err))
             hz_log(k->log, HZ_LOG_WARN, "%s (at close)", err);
     }
-    rd_kafka_topic_t *ts[] = {k->t_fc, k->t_an, k->t_dead, k->t_rd};
-    for (size_t i = 0; i < 4; i++)
+    rd_kafka_topic_t *ts[] = {k->t_fc, k->t_an, k->t_dead, k->t_rd, k->t_ap};
+    for (size_t i = 0; i < sizeof ts / sizeof *ts; i++)
         if (ts[i])
             rd_kafka_topic_destroy(ts[i]);
     if (k->rk)
@@ -194,15 +207,16 @@ static void sink_free(hz_sink *base)
     free(k);
 }
 
-static const hz_sink_ops kafka_sink_ops = {"kafka",
-                                           sink_write_readings,
-                                           sink_write_forecasts,
-                                           sink_write_anomalies,
-                                           sink_write_dead,
-                                           sink_flush,
-                                           sink_free,
-                                           NULL,
-                                           NULL};
+static const hz_sink_ops kafka_sink_ops = {
+    .kind = "kafka",
+    .write_readings = sink_write_readings,
+    .write_forecasts = sink_write_forecasts,
+    .write_anomalies = sink_write_anomalies,
+    .write_dead = sink_write_dead,
+    .flush = sink_flush,
+    .free = sink_free,
+    .write_estimates = sink_write_estimates,
+};
 
 void hz_kafka_sink_stats_get(hz_sink *base, hz_kafka_sink_stats *out)
 {
@@ -251,8 +265,9 @@ int hz_kafka_sink_new(const hz_kafka_sink_opts *o, hz_sink **out, char *err, siz
     } topics[] = {{o->forecasts_topic, &k->t_fc},
                   {o->anomalies_topic, &k->t_an},
                   {o->dead_topic, &k->t_dead},
-                  {o->readings_topic, &k->t_rd}};
-    for (size_t i = 0; i < 4; i++) {
+                  {o->readings_topic, &k->t_rd},
+                  {o->appliances_topic, &k->t_ap}};
+    for (size_t i = 0; i < sizeof topics / sizeof *topics; i++) {
         if (!topics[i].name || !*topics[i].name)
             continue;
         *topics[i].t = rd_kafka_topic_new(k->rk, topics[i].name, NULL);

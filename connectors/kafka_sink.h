@@ -1,5 +1,5 @@
-/* kafka_sink.h — forecasts, anomalies, readings and dead letters to Kafka topics as JSON
- * (docs/MESSAGES.md) through an idempotent producer.  docs/ARCHITECTURE.md.
+/* kafka_sink.h — forecasts, anomalies, appliance estimates, readings and dead letters to Kafka
+ * topics as JSON (docs/MESSAGES.md) through an idempotent producer.  docs/ARCHITECTURE.md.
  *
  * enable.idempotence=true and acks=all are forced (a user pair setting another value is
  * refused).  Message key = series id (dead letters: their origin), so a series stays on one
@@ -22,7 +22,8 @@ typedef struct hz_kafka_sink_opts {
     size_t nprops;
     const char *forecasts_topic, *anomalies_topic, *dead_topic, *readings_topic; /* or NULL */
     int queue_full_timeout_ms;                                                   /* 0: 30000 */
-    const hz_logger *log; /* NULL: default stderr sink; borrowed */
+    const hz_logger *log;         /* NULL: default stderr sink; borrowed */
+    const char *appliances_topic; /* appliance estimates (hz_estimate), or NULL */
 } hz_kafka_sink_opts;
 
 /* Returns 0 and *out (free with out->ops->free; free flushes for up to 10 s first), or

@@ -53,12 +53,13 @@ int hz_sqlite_tables_resolve(const hz_sqlite_tables *t, hz_sqlite_tables *out, c
     out->dead = t->dead ? t->dead : "dead_letters";
     out->cursors = t->cursors ? t->cursors : "cursors";
     out->flags = t->flags ? t->flags : "reading_flags";
+    out->appliances = t->appliances ? t->appliances : "appliances";
     const char *names[] = {out->readings, out->forecasts, out->anomalies, out->models,
-                           out->dead,     out->cursors,   out->flags};
-    const char *what[] = {"readings table",     "forecasts table",    "anomalies table",
-                          "models table",       "dead letters table", "cursors table",
-                          "reading flags table"};
-    for (int i = 0; i < 7; i++) {
+                           out->dead,     out->cursors,   out->flags,     out->appliances};
+    const char *what[] = {"readings table",      "forecasts table",    "anomalies table",
+                          "models table",        "dead letters table", "cursors table",
+                          "reading flags table", "appliances table"};
+    for (int i = 0; i < 8; i++) {
         int rc = hz_sqlite_ident_check(names[i], what[i], err, errlen);
         if (rc)
             return rc;
@@ -170,8 +171,14 @@ int hz_sqlite_schema_create(sqlite3 *db, const hz_sqlite_tables *t, char *err, s
         "CREATE TABLE IF NOT EXISTS %6$s(name TEXT PRIMARY KEY, position INTEGER NOT NULL);"
         "CREATE TABLE IF NOT EXISTS %7$s(series TEXT NOT NULL, variable TEXT NOT NULL,"
         " ts INTEGER NOT NULL, code TEXT NOT NULL, UNIQUE(series, variable, ts));"
+        "CREATE TABLE IF NOT EXISTS %8$s(pipeline TEXT NOT NULL, series TEXT NOT NULL,"
+        " appliance TEXT NOT NULL, ts INTEGER NOT NULL, power REAL NOT NULL,"
+        " state INTEGER NOT NULL, window_end INTEGER NOT NULL, model_id TEXT,"
+        " UNIQUE(pipeline, series, appliance, ts));"
+        "CREATE INDEX IF NOT EXISTS %8$s_by_window ON %8$s(series, window_end);"
         "COMMIT;",
-        t->readings, t->forecasts, t->anomalies, t->models, t->dead, t->cursors, t->flags);
+        t->readings, t->forecasts, t->anomalies, t->models, t->dead, t->cursors, t->flags,
+        t->appliances);
     if (n < 0 || (size_t)n >= sizeof sql)
         return hz_err(err, errlen, HZ_EINVAL, "schema text too long");
     int rc = hz_sqlite_exec(db, sql, err, errlen);
@@ -186,6 +193,8 @@ int hz_sqlite_schema_create(sqlite3 *db, const hz_sqlite_tables *t, char *err, s
                       ISO("issued_ts") " AS issued, " ISO("target_ts") " AS target", err, errlen);
     if (!rc)
         rc = iso_view(db, t->anomalies, ISO("ts") " AS time", err, errlen);
+    if (!rc)
+        rc = iso_view(db, t->appliances, ISO("ts") " AS time", err, errlen);
     return rc;
 }
 

@@ -16,14 +16,15 @@
 
 /* Table names; NULL fields take the defaults in brackets. */
 typedef struct hz_sqlite_tables {
-    const char *readings;  /* [readings]     (series, variable, ts, value) */
-    const char *forecasts; /* [forecasts] */
-    const char *anomalies; /* [anomalies] */
-    const char *models;    /* [models] */
-    const char *dead;      /* [dead_letters] */
-    const char *cursors;   /* [cursors]      (name PRIMARY KEY, position) */
-    const char *flags;     /* [reading_flags] (series, variable, ts, code): quality codes kept
-                              with readings by horizon import (docs/IMPORT.md) */
+    const char *readings;   /* [readings]     (series, variable, ts, value) */
+    const char *forecasts;  /* [forecasts] */
+    const char *anomalies;  /* [anomalies] */
+    const char *models;     /* [models] */
+    const char *dead;       /* [dead_letters] */
+    const char *cursors;    /* [cursors]      (name PRIMARY KEY, position) */
+    const char *flags;      /* [reading_flags] (series, variable, ts, code): quality codes kept
+                               with readings by horizon import (docs/IMPORT.md) */
+    const char *appliances; /* [appliances]  disaggregation estimates, a row per slot */
 } hz_sqlite_tables;
 
 /* 1 when name matches [A-Za-z_][A-Za-z0-9_]{0,62} and is not an SQL keyword, else 0.  Only

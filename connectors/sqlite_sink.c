@@ -10,8 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { ST_READING, ST_FORECAST, ST_ANOMALY, ST_DEAD, ST_FLAG, ST_N };
-enum { PURGE_READINGS, PURGE_FORECASTS, PURGE_LATEST, PURGE_ANOMALIES, PURGE_N };
+enum { ST_READING, ST_FORECAST, ST_ANOMALY, ST_DEAD, ST_FLAG, ST_ESTIMATE, ST_N };
+enum { PURGE_READINGS, PURGE_FORECASTS, PURGE_LATEST, PURGE_ANOMALIES, PURGE_APPLIANCES, PURGE_N };
 
 typedef struct sqlite_sink {
     hz_sink base;
@@ -275,6 +275,35 @@ static int sink_write_dead(hz_sink *k, const char *pipeline, const hz_dead_lette
     return 0;
 }
 
+/* A row per slot of each estimate: its power and state, keyed by the slot (a later window
+ * covering the same minute replaces it), with the window's last slot for the restart check
+ * of pipeline/pipeline.c. */
+static int sink_write_estimates(hz_sink *k, const hz_estimate *e, size_t n, char *err,
+                                size_t errlen)
+{
+    sqlite_sink *s = (sqlite_sink *)k;
+    if (n == 0)
+        return 0;
+    int rc = begin(s, err, errlen);
+    sqlite3_stmt *st = s->st[ST_ESTIMATE];
+    for (size_t i = 0; i < n && !rc; i++) {
+        int64_t end = e[i].start_ts + (int64_t)(e[i].n - 1) * e[i].period_ms;
+        for (int t = 0; t < e[i].n && !rc; t++) {
+            bind_text(st, 1, e[i].pipeline ? e[i].pipeline : "");
+            bind_text(st, 2, e[i].series);
+            bind_text(st, 3, e[i].appliance);
+            sqlite3_bind_int64(st, 4, e[i].start_ts + (int64_t)t * e[i].period_ms);
+            sqlite3_bind_double(st, 5, e[i].power[t]);
+            sqlite3_bind_int(st, 6, e[i].power[t] >= e[i].on_threshold && e[i].power[t] > 0);
+            sqlite3_bind_int64(st, 7, end);
+            bind_text(st, 8, e[i].model_id);
+            rc = step(s, st, err, errlen, "insert appliance estimate");
+        }
+        note_newest(s, e[i].pipeline, PURGE_APPLIANCES, end);
+    }
+    return rc;
+}
+
 int hz_sqlite_sink_write_flag(hz_sink *k, const char *series, const char *const *var_names,
                               int nvars, int64_t ts_ms, const char *code, char *err, size_t errlen)
 {
@@ -430,13 +459,13 @@ static int retention_setup(sqlite_sink *s, const hz_sqlite_sink_opts *o, const h
                            char *err, size_t errlen)
 {
     const int64_t keep[PURGE_N] = {o->keep_readings_ms, o->keep_forecasts_ms, o->keep_forecasts_ms,
-                                   o->keep_anomalies_ms};
+                                   o->keep_anomalies_ms, o->keep_forecasts_ms};
     const int on[PURGE_N] = {1, s->fc_mode & HZ_SQLITE_FC_HISTORY, s->fc_mode & HZ_SQLITE_FC_LATEST,
-                             1};
+                             1, 1};
     char latest[96];
     snprintf(latest, sizeof latest, "latest_%s", t->forecasts);
-    const char *table[PURGE_N] = {t->readings, t->forecasts, latest, t->anomalies};
-    const char *col[PURGE_N] = {"ts", "issued_ts", "issued_ts", "ts"};
+    const char *table[PURGE_N] = {t->readings, t->forecasts, latest, t->anomalies, t->appliances};
+    const char *col[PURGE_N] = {"ts", "issued_ts", "issued_ts", "ts", "ts"};
     for (int k = 0; k < PURGE_N; k++) {
         s->newest[k] = s->purged[k] = INT64_MIN;
         s->keep[k] = keep[k];
@@ -467,6 +496,7 @@ static const hz_sink_ops sqlite_sink_ops = {
     .write_dead = sink_write_dead,
     .flush = sink_flush,
     .free = sink_free,
+    .write_estimates = sink_write_estimates,
 };
 
 /* PRAGMA max_page_count from a size in MiB (no limit when mb <= 0); a file already larger
@@ -534,6 +564,12 @@ int hz_sqlite_sink_new(const hz_sqlite_sink_opts *o, hz_sink **out, char *err, s
              "INSERT INTO %s(series, variable, ts, code) VALUES(?1, ?2, ?3, ?4) "
              "ON CONFLICT(series, variable, ts) DO UPDATE SET code = excluded.code",
              t.flags);
+    snprintf(sql[ST_ESTIMATE], sizeof sql[0],
+             "INSERT INTO %s(pipeline, series, appliance, ts, power, state, window_end, model_id) "
+             "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT(pipeline, series, appliance, ts) "
+             "DO UPDATE SET power = excluded.power, state = excluded.state, "
+             "window_end = excluded.window_end, model_id = excluded.model_id",
+             t.appliances);
     for (int i = 0; i < ST_N; i++)
         if (sqlite3_prepare_v3(s->db, sql[i], -1, SQLITE_PREPARE_PERSISTENT, &s->st[i], NULL) !=
             SQLITE_OK) {

@@ -9,7 +9,8 @@
  *   latest_forecasts (pipeline, series, variable) — replaced by a newer issue only;
  *   anomalies (pipeline, series, variable, ts, kind) — updated;
  *   dead letters (pipeline, origin, reason) — kept once;
- *   reading flags (series, variable, ts) — code updated (hz_sqlite_sink_write_flag).
+ *   reading flags (series, variable, ts) — code updated (hz_sqlite_sink_write_flag);
+ *   appliances (pipeline, series, appliance, ts) — updated (a newer window's estimate).
  * A failed write rolls back everything since the last flush and returns HZ_EDB, so the
  * caller replays from its last acknowledged position. */
 #ifndef HZ_SQLITE_SINK_H
@@ -26,8 +27,8 @@ typedef struct hz_sqlite_sink_opts {
     const char *path; /* database file, created when absent */
     int forecasts;    /* HZ_SQLITE_FC_* bits; 0: HISTORY (sqlite_latest.h for LATEST) */
     /* retention in data time: rows older than the newest written minus this are deleted at
-     * each flush; 0 = kept.  Readings: the whole table; forecasts (history and latest) and
-     * anomalies: this sink's pipeline's rows */
+     * each flush; 0 = kept.  Readings: the whole table; forecasts (history and latest, and
+     * appliance estimates) and anomalies: this sink's pipeline's rows */
     int64_t keep_readings_ms, keep_forecasts_ms, keep_anomalies_ms;
     hz_sqlite_tables tables; /* NULL names: defaults; every name is validated */
     int synchronous_normal;  /* 0 (default): synchronous=FULL; 1: NORMAL (see schema.c) */

@@ -88,6 +88,7 @@ struct hz_forecaster {
     hz_metric *m_inf, *m_bs;
     hz_forecaster_stats st;
     uint64_t checked, inside[HZ_IV_MAX_LEVELS]; /* residual checks; inside each level */
+    hz_disagg_rt *dg;                           /* model.task disaggregate: every call goes there */
 };
 
 /* Series i's start state of the intervals and the shift detectors. */
@@ -285,11 +286,6 @@ static int open_model(hz_forecaster *p, const hz_train_hooks *hooks, char *err, 
 {
     const hz_pipeline_conf *pc = p->pc;
     const char *path = pc->model.checkpoint;
-    if (pc->model.task == HZ_CFG_TASK_DISAGGREGATE) /* docs/MODELS.md section 8.9 */
-        return hz_err(err, errlen, HZ_EINVAL,
-                      "pipeline %s: task disaggregate trains and evaluates with `horizon "
-                      "train/eval`; horizond does not serve it yet",
-                      pc->name);
     int rc = train_if_missing(p, hooks, err, errlen);
     if (rc)
         return rc;
@@ -485,6 +481,8 @@ static int stage_row(hz_forecaster *p, hz_window_store *ws, uint32_t idx)
 int hz_forecaster_stage(hz_forecaster *p, hz_window_store *ws, const hz_forecaster_out *o,
                         char *err, size_t errlen)
 {
+    if (p->dg)
+        return hz_disagg_rt_stage(p->dg, ws, o->estimates, o->opaque, err, errlen);
     uint32_t idx;
     while (hz_window_store_pop_ready(ws, &idx)) {
         if (grow_series(p, (size_t)idx + 1))
@@ -635,6 +633,8 @@ static void sort_pending(hz_forecaster *p, int B)
 int hz_forecaster_run(hz_forecaster *p, hz_window_store *ws, const hz_forecaster_out *o, char *err,
                       size_t errlen)
 {
+    if (p->dg)
+        return hz_disagg_rt_run(p->dg, ws, o->estimates, o->opaque, err, errlen);
     int F = p->F, P = p->P, C = p->C, B = p->nb;
     if (B == 0)
         return 0;
@@ -684,9 +684,21 @@ static int discard_anomalies(void *opaque, const hz_anomaly *a, size_t n)
     return 0;
 }
 
+static int discard_estimates(void *opaque, const hz_estimate *e, size_t n, char *err, size_t errlen)
+{
+    (void)opaque, (void)e, (void)n, (void)err, (void)errlen;
+    return 0;
+}
+
 int hz_forecaster_prime(hz_forecaster *p, hz_window_store *ws, char *err, size_t errlen)
 {
-    hz_forecaster_out quiet = {discard_forecasts, discard_anomalies, NULL};
+    if (p->dg) { /* nothing to check readings against: the ready windows are dropped */
+        uint32_t idx;
+        while (hz_window_store_pop_ready(ws, &idx))
+            ;
+        return 0;
+    }
+    hz_forecaster_out quiet = {discard_forecasts, discard_anomalies, NULL, discard_estimates};
     hz_forecaster_stats st = p->st; /* what was written, not this */
     int rc = hz_forecaster_stage(p, ws, &quiet, err, errlen);
     if (!rc)
@@ -721,7 +733,10 @@ int hz_forecaster_resume(hz_forecaster *p, hz_window_store *ws, const uint32_t *
                          const uint8_t *write, size_t n, const hz_forecaster_out *o,
                          size_t *written, char *err, size_t errlen)
 {
-    hz_forecaster_out quiet = {discard_forecasts, discard_anomalies, NULL};
+    if (p->dg)
+        return hz_disagg_rt_resume(p->dg, ws, idx, write, n, o->estimates, o->opaque, written, err,
+                                   errlen);
+    hz_forecaster_out quiet = {discard_forecasts, discard_anomalies, NULL, discard_estimates};
     size_t nq, nw = 0;
     int rc = hz_forecaster_run(p, ws, o, err, errlen);
     if (rc)
@@ -739,7 +754,7 @@ int hz_forecaster_resume(hz_forecaster *p, hz_window_store *ws, const uint32_t *
 int hz_forecaster_check(hz_forecaster *p, uint32_t s, const char *sid, const hz_reading *r,
                         const hz_forecaster_out *o)
 {
-    if (s >= p->scap || p->KL) /* with known variables, checked as forecasts run */
+    if (p->dg || s >= p->scap || p->KL) /* with known variables, checked as forecasts run */
         return 0;
     double v[HZ_MAX_VARS];
     for (int k = 0; k < p->C; k++)
@@ -781,6 +796,15 @@ int hz_forecaster_new(const hz_config *cfg, const hz_pipeline_conf *pc, const ch
     p->m_inf = inference;
     p->m_bs = batch_size;
     int rc;
+    if (pc->model.task == HZ_CFG_TASK_DISAGGREGATE) { /* docs/MODELS.md section 8.9 */
+        if ((rc = hz_disagg_rt_new(pc, vars, nvars, log, inference, batch_size, 1, &p->dg, err,
+                                   errlen))) {
+            free(p);
+            return rc;
+        }
+        *out = p;
+        return 0;
+    }
     if ((rc = open_model(p, hooks, err, errlen)) || (rc = alloc_buffers(p, err, errlen)) ||
         (rc = grow_series(p, 1))) {
         hz_forecaster_free(p);
@@ -793,6 +817,12 @@ int hz_forecaster_new(const hz_config *cfg, const hz_pipeline_conf *pc, const ch
 int hz_forecaster_check_model(const hz_config *cfg, const hz_pipeline_conf *pc,
                               const char *const *vars, int nvars, char *err, size_t errlen)
 {
+    if (pc->model.task == HZ_CFG_TASK_DISAGGREGATE) {
+        hz_disagg_rt *d = NULL;
+        int rc = hz_disagg_rt_new(pc, vars, nvars, NULL, NULL, NULL, 0, &d, err, errlen);
+        hz_disagg_rt_free(d);
+        return rc;
+    }
     if (pc->model.train.train_on_start && access(pc->model.checkpoint, F_OK) != 0)
         return 0; /* trained when the pipeline starts */
     hz_forecaster *p = calloc(1, sizeof *p);
@@ -815,6 +845,7 @@ void hz_forecaster_free(hz_forecaster *p)
 {
     if (!p)
         return;
+    hz_disagg_rt_free(p->dg);
     hz_model_free(p->model);
     if (p->ctx_on)
         hz_ctx_free(&p->ctx);
@@ -853,7 +884,7 @@ void hz_forecaster_free(hz_forecaster *p)
 
 int hz_forecaster_take_state(hz_forecaster *p, const hz_forecaster *from)
 {
-    if (from->P != p->P || from->C != p->C || from->period != p->period)
+    if (p->dg || from->dg || from->P != p->P || from->C != p->C || from->period != p->period)
         return 0;
     for (int k = 0; k < p->C; k++)
         if (strcmp(from->onames[k], p->onames[k]))
@@ -877,11 +908,15 @@ int hz_forecaster_take_state(hz_forecaster *p, const hz_forecaster *from)
 
 const char *hz_forecaster_model_id(const hz_forecaster *p)
 {
-    return p->model_id;
+    return p->dg ? hz_disagg_rt_model_id(p->dg) : p->model_id;
 }
 
 void hz_forecaster_describe(const hz_forecaster *p, char *buf, size_t len)
 {
+    if (p->dg) {
+        hz_disagg_rt_describe(p->dg, buf, len);
+        return;
+    }
     snprintf(buf, len, "%s (%s, lookback %d, horizon %d, %d variable%s)", p->model_id,
              hz_model_kind_name(p->model->conf.kind), p->L, p->P, p->C, p->C == 1 ? "" : "s");
 }
@@ -901,5 +936,9 @@ double hz_forecaster_coverage(const hz_forecaster *p, int level)
 
 hz_forecaster_stats hz_forecaster_stats_get(const hz_forecaster *p)
 {
+    if (p->dg) {
+        hz_disagg_stats d = hz_disagg_rt_stats(p->dg);
+        return (hz_forecaster_stats){d.windows, d.batches, d.skipped, d.estimates};
+    }
     return p->st;
 }

@@ -10,6 +10,10 @@
  * those of training/interval.h: calibrated by the checkpoint per (step, variable), scaled by
  * each window's local spread, with online offsets per (series, variable).
  *
+ * A pipeline with model.task disaggregate has no forecasts: its calls go to its appliance
+ * models (disagg_rt.h), whose estimates go to hz_forecaster_out.estimates and count as
+ * forecasts in the stats; it has no residual check, intervals or state to hand over.
+ *
  * Memory: batch buffers and the model's arena are sized once; per-series state (latest
  * forecast P × C floats, scales, offsets 8 floats per variable) grows with the number of
  * series. */
@@ -25,6 +29,7 @@
 #include "common/metrics.h"
 #include "training/interval.h"
 #include "training/trainer.h"
+#include "pipeline/disagg_rt.h"
 #include "pipeline/window_store.h"
 
 typedef struct hz_forecaster hz_forecaster;
@@ -37,11 +42,12 @@ typedef int (*hz_forecast_fn)(void *opaque, const hz_forecast *fc, size_t n, cha
  * store's); returns 0 or HZ_ENOMEM. */
 typedef int (*hz_anomaly_fn)(void *opaque, const hz_anomaly *a, size_t n);
 
-/* Where a forecaster's results go. */
+/* Where a forecaster's results go (estimates: a disaggregation pipeline's, disagg_rt.h). */
 typedef struct hz_forecaster_out {
     hz_forecast_fn forecasts;
     hz_anomaly_fn anomalies;
     void *opaque;
+    hz_estimate_fn estimates;
 } hz_forecaster_out;
 
 typedef struct hz_forecaster_stats {

@@ -140,6 +140,7 @@ struct hz_pipeline {
 
 static int emit_forecasts(void *opaque, const hz_forecast *fc, size_t n, char *err, size_t errlen);
 static int collect_anomalies(void *opaque, const hz_anomaly *a, size_t n);
+static int emit_estimates(void *opaque, const hz_estimate *e, size_t n, char *err, size_t errlen);
 static int commit(hz_pipeline *p, int timeout_ms, int wait, char *err, size_t errlen);
 
 static int grow_series(hz_pipeline *p, size_t need)
@@ -341,6 +342,17 @@ static int open_fc_lookup(hz_pipeline *p, char *err, size_t errlen)
              "SELECT 1 FROM %s%s WHERE pipeline = ?1 AND series = ?2 AND variable = ?3 AND "
              "issued_ts %s ?4 LIMIT 1",
              latest ? "latest_" : "", table, latest ? ">=" : "=");
+    if (p->pc->model.task == HZ_CFG_TASK_DISAGGREGATE) { /* a window's estimates instead */
+        table = k->sqlite.appliances_table && *k->sqlite.appliances_table
+                    ? k->sqlite.appliances_table
+                    : "appliances";
+        if ((rc = hz_sqlite_ident_check(table, "appliances table", err, errlen)))
+            return rc;
+        snprintf(sql, sizeof sql,
+                 "SELECT 1 FROM %s WHERE pipeline = ?1 AND series = ?2 AND window_end = ?4 "
+                 "AND ?3 IS NOT NULL LIMIT 1",
+                 table);
+    }
     if (sqlite3_prepare_v2(p->fcdb, sql, -1, &p->fc_has, NULL) != SQLITE_OK)
         return hz_err(err, errlen, HZ_EDB, "%s: %s", k->sqlite.path, sqlite3_errmsg(p->fcdb));
     return 0;
@@ -348,7 +360,8 @@ static int open_fc_lookup(hz_pipeline *p, char *err, size_t errlen)
 
 /* 1 when this host's SQLite sink holds a forecast of series sid issued at ts (of any
  * variable: a forward writes all of them together), or with `forecasts: latest` one issued
- * at ts or later; 0 when not, or without a SQLite sink. */
+ * at ts or later, or for a disaggregation pipeline estimates of the window ending at ts; 0
+ * when not, or without a SQLite sink. */
 static int forecast_stored(hz_pipeline *p, const char *sid, int64_t ts)
 {
     int found = 0;
@@ -397,6 +410,15 @@ static void note_partition(hz_pipeline *p, uint32_t s, const hz_reading *r)
            p->pc->name, r->series, (int)r->pos.partition, (int)was);
 }
 
+/* Whether a window ending at slot time ts is on the aligned grid of a disaggregation
+ * pipeline (hz_window_opts.align). */
+static int aligned_end(const hz_pipeline *p, int64_t ts)
+{
+    const hz_cfg_window *w = &p->pc->window;
+    int64_t k = hz_floor_div(ts - w->offset_ms, w->period_ms) + 1;
+    return k - hz_floor_div(k, w->stride) * w->stride == 0;
+}
+
 /* Forecasts the latest window of the n series in rb_idx once their history is in.  Its
  * forecast is written unless it was made already: at a restart (`restart`) when this host's
  * SQLite holds it; after a Kafka rebuild also when the replay ended on a ready event of the
@@ -413,6 +435,10 @@ static int resume_series(hz_pipeline *p, size_t n, int restart, size_t *written,
         int reach = p->pc->model.data.n_known ? p->pc->window.horizon : 0;
         p->rb_write[i] = held >= p->pc->window.lookback + reach && (restart || since > 0) &&
                          !forecast_stored(p, sid, head);
+        /* disaggregation: windows on the aligned grid only (window_store.h), and after a
+           Kafka rebuild never (whoever read the reading ending one estimated it) */
+        if (p->pc->model.task == HZ_CFG_TASK_DISAGGREGATE)
+            p->rb_write[i] &= restart && aligned_end(p, head);
     }
     return hz_forecaster_resume(p->fcst, p->ws, p->rb_idx, p->rb_write, n, &p->out, written, err,
                                 errlen);
@@ -666,7 +692,8 @@ int hz_pipeline_new(const hz_config *cfg, const hz_pipeline_conf *pc, hz_metrics
                          pc->window.stride,
                          pc->window.fill,
                          p->nvars > 1 ? pc->window.wait : 0,
-                         pc->window.offset_ms};
+                         pc->window.offset_ms,
+                         pc->model.task == HZ_CFG_TASK_DISAGGREGATE};
     p->ws = hz_window_store_new(&wo, e2, sizeof e2);
     if (!p->ws) {
         rc = hz_err(err, errlen, HZ_EINVAL, "pipeline %s: %s", pc->name, e2);
@@ -677,7 +704,7 @@ int hz_pipeline_new(const hz_config *cfg, const hz_pipeline_conf *pc, hz_metrics
         goto fail;
     }
     get_metrics(p, metrics);
-    p->out = (hz_forecaster_out){emit_forecasts, collect_anomalies, p};
+    p->out = (hz_forecaster_out){emit_forecasts, collect_anomalies, p, emit_estimates};
     if ((rc = hz_forecaster_new(cfg, pc, p->vars, p->nvars, log, hooks, p->m_inf, p->m_bs, &p->fcst,
                                 e2, sizeof e2))) {
         prefixed(err, errlen, pc->name, e2);
@@ -854,6 +881,21 @@ static int emit_forecasts(void *opaque, const hz_forecast *fc, size_t n, char *e
     hz_pipeline *p = opaque;
     for (size_t i = 0; i < p->n_sinks; i++) {
         int rc = p->sinks[i]->ops->write_forecasts(p->sinks[i], fc, n, err, errlen);
+        if (rc)
+            return rc;
+    }
+    p->dirty = 1;
+    hz_metrics_add(p->m_fc, (double)n);
+    return 0;
+}
+
+/* hz_estimate_fn: a batch's estimates of one appliance to every sink that keeps them. */
+static int emit_estimates(void *opaque, const hz_estimate *e, size_t n, char *err, size_t errlen)
+{
+    hz_pipeline *p = opaque;
+    for (size_t i = 0; i < p->n_sinks; i++) {
+        hz_sink *k = p->sinks[i];
+        int rc = k->ops->write_estimates ? k->ops->write_estimates(k, e, n, err, errlen) : 0;
         if (rc)
             return rc;
     }

@@ -59,6 +59,10 @@ typedef struct hz_window_opts {
     int wait;          /* >= 0: slots an absent variable is awaited before the policy fills it */
     int64_t offset_ms; /* [0, period_ms): slot k covers [k period + offset, (k+1) period +
                           offset) and is stamped k period + offset (0: epoch-aligned) */
+    int align;         /* 1: windows end on slots k with (k + 1) a multiple of stride (so the
+                          same windows whatever the restarts; pipeline/disagg_rt.h), the
+                          first such slot once lookback slots are held; 0: every stride
+                          slots from the first full window */
 } hz_window_opts;
 
 /* The slot of time ts on grid o, and a slot's time. */

@@ -6,7 +6,8 @@
 # <checkpoint stem>.Kettle.safetensors, and `horizon eval` scores it against the training
 # mean (the mean's MAE is fixed by the data) and ends with `test mae= f1= baseline_mean_mae=`;
 # an unknown appliance, another appliance's checkpoint, `horizon forecast` of the checkpoint
-# and horizond are refused with their reasons.  Run from the repository root; BIN holds horizon and horizond.
+# and horizond without every appliance's model are refused with their reasons
+# (tests/e2e/nilm_daemon.sh serves them).  Run from the repository root; BIN holds horizon and horizond.
 set -eu
 BIN=${BIN:-build}
 T=$(mktemp -d /tmp/hz_nilm_XXXXXX)
@@ -50,6 +51,7 @@ head -300 data/ukdale_house2/ukdale_house2_2013-05-20_07-31.csv >"$T/in.csv"
     fail "horizon forecast ran a disaggregation checkpoint"
 grep -q 'disaggregates (model.task disaggregate), it does not forecast' "$T/f.out" ||
     fail "$(cat "$T/f.out")"
-"$BIN/horizond" -c "$T/c.yaml" --check >"$T/d.out" 2>&1 && fail "horizond accepted disaggregate"
-grep -q 'horizond does not serve it yet' "$T/d.out" || fail "$(cat "$T/d.out")"
+"$BIN/horizond" -c "$T/c.yaml" --check >"$T/d.out" 2>&1 && fail "horizond served appliances without their models"
+grep -q "no checkpoint at $T/nilm_ukdale2.WashingMachine.safetensors for appliance WashingMachine" "$T/d.out" ||
+    fail "$(cat "$T/d.out")"
 echo "nilm: ok"

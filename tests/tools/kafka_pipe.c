@@ -97,7 +97,7 @@ int main(int argc, char **argv)
     hz_sink *sink = NULL;
     if (fc_topic || dead_topic) {
         hz_kv sp[] = {{"bootstrap.servers", boot}, {"linger.ms", "5"}};
-        hz_kafka_sink_opts ko = {sp, 2, fc_topic, NULL, dead_topic, NULL, 0, NULL};
+        hz_kafka_sink_opts ko = {sp, 2, fc_topic, NULL, dead_topic, NULL, 0, NULL, NULL};
         if (hz_kafka_sink_new(&ko, &sink, err, sizeof err)) {
             fprintf(stderr, "kafka_pipe: %s\n", err);
             src->ops->free(src);

@@ -380,6 +380,41 @@ static void test_encodes_dead_letters(void **state)
     json_decref(j);
 }
 
+/* An appliance estimate: one message per window, its slots as arrays, "on" from the
+ * threshold (an estimate is 0 or at least it), first and last slot times. */
+static void test_encodes_estimate(void **state)
+{
+    (void)state;
+    const float power[3] = {0, 2100.5f, 500};
+    hz_estimate e = {.pipeline = "house",
+                     .series = "h\"1",
+                     .appliance = "Kettle",
+                     .start_ts = 1795342500000LL,
+                     .period_ms = 60000,
+                     .n = 3,
+                     .power = power,
+                     .on_threshold = 500,
+                     .model_id = "house.Kettle-abc"};
+    char buf[1024];
+    size_t n = hz_codec_json_encode_estimate(&e, buf, sizeof buf);
+    assert_int_equal(n, strlen(buf));
+    json_t *j = parse(buf);
+    assert_string_equal(json_string_value(json_object_get(j, "type")), "appliance");
+    assert_string_equal(json_string_value(json_object_get(j, "series")), "h\"1");
+    assert_string_equal(json_string_value(json_object_get(j, "appliance")), "Kettle");
+    assert_int_equal(json_integer_value(json_object_get(j, "end_ts")), 1795342620000LL);
+    assert_int_equal(json_integer_value(json_object_get(j, "period_ms")), 60000);
+    json_t *pw = json_object_get(j, "power"), *on = json_object_get(j, "on");
+    assert_int_equal(json_array_size(pw), 3);
+    assert_true(json_number_value(json_array_get(pw, 1)) == 2100.5);
+    assert_int_equal(json_integer_value(json_array_get(on, 0)), 0);
+    assert_int_equal(json_integer_value(json_array_get(on, 1)), 1);
+    assert_int_equal(json_integer_value(json_array_get(on, 2)), 1);
+    json_decref(j);
+    char small[16];
+    assert_int_equal(hz_codec_json_encode_estimate(&e, small, sizeof small), n);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -391,6 +426,7 @@ int main(void)
         cmocka_unit_test(test_mapping_checks),
         cmocka_unit_test(test_encodes_forecast_and_anomaly),
         cmocka_unit_test(test_encodes_dead_letters),
+        cmocka_unit_test(test_encodes_estimate),
     };
     return cmocka_run_group_tests_name("codec_json", tests, NULL, NULL);
 }

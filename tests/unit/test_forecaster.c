@@ -126,7 +126,7 @@ static int collect_an(void *opaque, const hz_anomaly *a, size_t n)
 
 static hz_forecaster_out out_of(sink *k)
 {
-    return (hz_forecaster_out){collect, collect_an, k};
+    return (hz_forecaster_out){collect, collect_an, k, NULL};
 }
 
 static double value_at(int t, int s)
@@ -138,7 +138,7 @@ static double value_at(int t, int s)
  * the pipeline does, then runs the partial batch. */
 static hz_window_store *stream(hz_forecaster *f, int n, sink *k)
 {
-    hz_window_opts wo = {PER, L, 1, 1, 0, 0, 0};
+    hz_window_opts wo = {PER, L, 1, 1, 0, 0, 0, 0};
     char err[HZ_ERRLEN];
     hz_window_store *ws = hz_window_store_new(&wo, err, sizeof err);
     assert_non_null(ws);
@@ -276,7 +276,7 @@ static void test_prime_after_restart(void **state)
     hz_forecaster *f1 = open_fc(&fx), *f2 = open_fc(&fx);
     sink *k1 = calloc(1, sizeof *k1), *k2 = calloc(1, sizeof *k2);
     hz_window_store *ws1 = stream(f1, 30, k1);
-    hz_window_opts wo = {PER, L, 1, 1, 0, 0, 0};
+    hz_window_opts wo = {PER, L, 1, 1, 0, 0, 0, 0};
     char err[HZ_ERRLEN];
     hz_window_store *ws2 = hz_window_store_new(&wo, err, sizeof err);
     for (int t = 0; t < 30; t++)
@@ -317,7 +317,7 @@ static void test_resume_after_rebuild(void **state)
     hz_forecaster *f1 = open_fc(&fx), *f2 = open_fc(&fx);
     sink *k1 = calloc(1, sizeof *k1), *k2 = calloc(1, sizeof *k2);
     hz_window_store *ws1 = stream(f1, 30, k1);
-    hz_window_opts wo = {PER, L, 1, 1, 0, 0, 0};
+    hz_window_opts wo = {PER, L, 1, 1, 0, 0, 0, 0};
     char err[HZ_ERRLEN];
     hz_window_store *ws2 = hz_window_store_new(&wo, err, sizeof err);
     for (int t = 0; t < 30; t++)
@@ -387,7 +387,7 @@ static void timing_run(int bmax, int paced, sink *k)
     fixture fx;
     setup_files(&fx, bmax);
     hz_forecaster *f = open_fc(&fx);
-    hz_window_opts wo = {PER, L, 1, 1, 0, 0, 0};
+    hz_window_opts wo = {PER, L, 1, 1, 0, 0, 0, 0};
     char err[HZ_ERRLEN];
     hz_window_store *ws = hz_window_store_new(&wo, err, sizeof err);
     hz_forecaster_out o = out_of(k);

@@ -121,10 +121,10 @@ static void test_schema_created(void **state)
     const char *path = db_path("schema.sqlite");
     hz_sink *k = open_sink(path);
     sqlite3 *db = hz_sqlite_sink_db(k);
-    const char *tables[] = {"readings",     "forecasts", "anomalies",    "models",
-                            "dead_letters", "cursors",   "reading_flags"};
+    const char *tables[] = {"readings",     "forecasts", "anomalies",     "models",
+                            "dead_letters", "cursors",   "reading_flags", "appliances"};
     char sql[256];
-    for (int i = 0; i < 7; i++) {
+    for (int i = 0; i < 8; i++) {
         snprintf(sql, sizeof sql,
                  "SELECT count(*) FROM sqlite_master WHERE type='table' AND name='%s'", tables[i]);
         assert_int_equal(query_int(db, sql), 1);
@@ -134,7 +134,7 @@ static void test_schema_created(void **state)
                      2);
     assert_int_equal(
         query_int(db, "SELECT count(*) FROM sqlite_master WHERE type='view' AND name LIKE '%_iso'"),
-        3);
+        4);
     assert_int_equal(query_int(db, "SELECT journal_mode = 'wal' FROM pragma_journal_mode"), 1);
     assert_int_equal(query_int(db, "SELECT synchronous FROM pragma_synchronous"), 2); /* FULL */
     /* the latest-forecast query uses the index */
@@ -824,11 +824,38 @@ static void test_window_rebuild(void **state)
     k->ops->free(k);
 }
 
+/* Appliance estimates: a row per slot with its state and window end; a later window over
+ * the same minutes replaces them (a replay changes nothing). */
+static void test_estimates(void **state)
+{
+    (void)state;
+    hz_sink *k = open_sink(db_path("estimates.sqlite"));
+    sqlite3 *db = hz_sqlite_sink_db(k);
+    const float p1[3] = {0, 2500, 0}, p2[3] = {600, 0, 0};
+    hz_estimate e = {"house", "h1", "Kettle", 60000, 60000, 3, p1, 500, "m1"};
+    char err[HZ_ERRLEN];
+    assert_int_equal(k->ops->write_estimates(k, &e, 1, err, sizeof err), 0);
+    assert_int_equal(k->ops->write_estimates(k, &e, 1, err, sizeof err), 0);
+    assert_int_equal(k->ops->flush(k, 1000, err, sizeof err), 0);
+    assert_int_equal(query_int(db, "SELECT count(*) FROM appliances"), 3);
+    assert_int_equal(query_int(db, "SELECT sum(state) FROM appliances"), 1);
+    assert_int_equal(query_int(db, "SELECT ts FROM appliances WHERE state = 1"), 120000);
+    assert_int_equal(query_int(db, "SELECT count(*) FROM appliances WHERE window_end = 180000"), 3);
+    hz_estimate later = {"house", "h1", "Kettle", 120000, 60000, 3, p2, 500, "m2"};
+    assert_int_equal(k->ops->write_estimates(k, &later, 1, err, sizeof err), 0);
+    assert_int_equal(k->ops->flush(k, 1000, err, sizeof err), 0);
+    assert_int_equal(query_int(db, "SELECT count(*) FROM appliances"), 4);
+    assert_int_equal(query_int(db, "SELECT power FROM appliances WHERE ts = 120000"), 600);
+    assert_int_equal(query_int(db, "SELECT count(*) FROM appliances WHERE model_id = 'm2'"), 3);
+    k->ops->free(k);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_identifiers),
         cmocka_unit_test(test_schema_created),
+        cmocka_unit_test(test_estimates),
         cmocka_unit_test(test_reading_flags),
         cmocka_unit_test(test_migrates_older_files),
         cmocka_unit_test(test_idempotent_replay),
