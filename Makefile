@@ -62,7 +62,7 @@ FUZZ_SRC := $(filter-out fuzz/libfuzzer.c,$(wildcard fuzz/*.c))
 FUZZ_TARGETS := config json csv timestamp safetensors meta http
 
 .SECONDARY:
-.PHONY: all deps test check check-asan check-layers check-unit check-e2e bench demo install clean \
+.PHONY: all deps test check check-asan check-layers check-unit check-e2e bench demo demo-nilm install clean \
         format format-check tools fuzz fuzz-build faults soak valgrind
 all: $(addprefix $(BUILD)/,$(PROGS)) $(TOOLS) $(BENCHES) $(BUILD)/bench_attention
 
@@ -236,6 +236,12 @@ demo:
 	$(MAKE) deps
 	$(MAKE) all
 	BUILD=$(BUILD) ./demo.sh
+
+# disaggregation of the bundled household: two appliance models trained, then horizond
+demo-nilm:
+	$(MAKE) deps
+	$(MAKE) all
+	BUILD=$(BUILD) ./demo_nilm.sh
 
 # Programs under PREFIX; the unit, sysusers.d and tmpfiles.d snippets under PREFIX/lib (systemd
 # reads /usr/local/lib/... too), the unit's paths rewritten for PREFIX; the example config as
