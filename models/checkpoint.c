@@ -31,6 +31,8 @@ char *hz_model_conf_to_json(const hz_model_conf *c)
             json_array_append_new(a, json_integer(c->dilations[i]));
         json_object_set_new(o, "dilations", a);
     }
+    if (c->plain) /* only then: older files and other models stay as they were */
+        json_object_set_new(o, "plain", json_integer(c->plain));
     json_object_set_new(o, "dropout", json_real(c->dropout));
     json_object_set_new(o, "seed", json_integer((json_int_t)c->seed));
     char *s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
@@ -90,6 +92,7 @@ int hz_model_conf_from_json(const char *json, hz_model_conf *c, char *err, size_
         c->f = (int)json_integer_value(v);                                                         \
     }
     CONF_INTS(GET)
+    GET(plain)
 #undef GET
     if ((v = json_object_get(o, "dropout"))) {
         /* a probability: hz_dropout asserts it, even in a forward without dropout */

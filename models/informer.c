@@ -71,21 +71,6 @@ typedef struct informer {
 
 /* ---------------------------------------------------------------- embedding */
 
-static void build_pe(hz_real *pe, int rows, int d)
-{
-    /* w_i = exp(2i * -(ln 10000 / d)) in float32, positions as float32 (official table) */
-    float step = (float)(-(log(10000.0) / d));
-    for (int i = 0; 2 * i < d; i++) {
-        float w = expf((float)(2 * i) * step);
-        for (int p = 0; p < rows; p++) {
-            float a = (float)p * w;
-            pe[(int64_t)p * d + 2 * i] = sinf(a);
-            if (2 * i + 1 < d)
-                pe[(int64_t)p * d + 2 * i + 1] = cosf(a);
-        }
-    }
-}
-
 static int embed_add(hz_params *p, embed *e, const char *prefix, int c_in, int d, int n_marks)
 {
     char name[128];
@@ -666,7 +651,7 @@ int hz_informer_create(const hz_model_conf *conf, hz_model **out, char *err, siz
         inf_free(&t->base);
         return hz_err(err, errlen, rc, "informer: out of memory");
     }
-    build_pe(t->pe, t->pe_rows, f->d_model);
+    hz_sinusoid_table(t->pe, t->pe_rows, f->d_model);
     if (!f->attn_full) {
         int L = f->seq_len;
         for (int i = 0; i < f->e_layers; i++) {

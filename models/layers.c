@@ -202,3 +202,18 @@ hz_tensor *hz_enc_layer_fwd(hz_ctx *c, const hz_enc_layer *l, hz_tensor *x)
     hz_tensor *a = hz_attn_full_fwd(c, &l->attn, x, x, 0, l->dropout);
     return hz_enc_layer_finish(c, l, x, a);
 }
+
+void hz_sinusoid_table(hz_real *pe, int rows, int d)
+{
+    /* w_i = exp(2i * -(ln 10000 / d)) in float32, positions as float32 (official table) */
+    float step = (float)(-(log(10000.0) / d));
+    for (int i = 0; 2 * i < d; i++) {
+        float w = expf((float)(2 * i) * step);
+        for (int p = 0; p < rows; p++) {
+            float a = (float)p * w;
+            pe[(int64_t)p * d + 2 * i] = sinf(a);
+            if (2 * i + 1 < d)
+                pe[(int64_t)p * d + 2 * i + 1] = cosf(a);
+        }
+    }
+}

@@ -75,4 +75,10 @@ hz_tensor *hz_enc_layer_finish(hz_ctx *c, const hz_enc_layer *l, hz_tensor *x, h
 hz_tensor *hz_ffn_fwd(hz_ctx *c, const hz_lin *w1, const hz_lin *w2, int activation, double dropout,
                       hz_tensor *x);
 
+/* The fixed sinusoid position table of "Attention is all you need", rows x d into pe:
+ * pe[p][2i] = sin(p w_i), pe[p][2i + 1] = cos(p w_i), w_i = 10000^(-2i/d), in float32 as
+ * the official Informer builds it (models/informer.c; the plain transformer of
+ * models/nilmformer.c). */
+void hz_sinusoid_table(hz_real *pe, int rows, int d);
+
 #endif

@@ -49,6 +49,12 @@ typedef struct hz_model_conf {
      * after the head and a zero-initialised correction of the window's own statistics
      * (docs/MODELS.md section 8.7) */
     int forecast;
+    /* 1: NILMFormer's baseline, a plain transformer for disaggregation (docs/MODELS.md
+     * section 8.10): the same encoder layers, final LayerNorm and head, but a Linear(1 -> d)
+     * embedding plus a fixed sinusoid of the position instead of the dilated convolutions and
+     * TimeRPE, and no window statistics (no stats token, no de-stationarisation); the marks
+     * are not read */
+    int plain;
     uint64_t seed; /* init and (Informer) key sampling */
 } hz_model_conf;
 
@@ -102,5 +108,13 @@ static inline hz_tensor *hz_model_forward(hz_model *m, hz_ctx *c, const hz_model
 int hz_informer_create(const hz_model_conf *conf, hz_model **out, char *err, size_t errlen);
 int hz_itransformer_create(const hz_model_conf *conf, hz_model **out, char *err, size_t errlen);
 int hz_nilmformer_create(const hz_model_conf *conf, hz_model **out, char *err, size_t errlen);
+
+/* NILMFormer's trainable parameters for conf (BatchNorm running statistics are buffers, not
+ * counted): what hz_nilmformer_create's params.n_trainable will be, conf.plain or not. */
+int64_t hz_nilmformer_n_params(const hz_model_conf *conf);
+/* The d_ff that gives the plain transformer (conf.plain 1, conf's other sizes) the
+ * parameter count closest to the NILMFormer of conf (conf.plain 0, conf.d_ff): the baseline
+ * "of equal parameter count" (docs/MODELS.md section 8.10).  At least 1. */
+int hz_nilmformer_plain_d_ff(const hz_model_conf *conf);
 
 #endif

@@ -13,7 +13,12 @@
  * [B, W, 1], the TimeRPE marks [B, W, n_marks] and the output [B, W, c_out].
  *
  * With conf.forecast the same network forecasts (not part of the official model; docs/
- * MODELS.md section 8.7): x [B, W, C] -> [B, pred_len, c_out], each variable alone. */
+ * MODELS.md section 8.7): x [B, W, C] -> [B, pred_len, c_out], each variable alone.
+ *
+ * With conf.plain it is the baseline NILMFormer is measured against, a plain transformer
+ * (docs/MODELS.md section 8.10): a Linear(1 -> d) of the aggregate plus a fixed sinusoid
+ * position table, then the same encoder layers, final LayerNorm and head; no window
+ * statistics, stats token or TimeRPE (the marks are not read). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -55,6 +60,8 @@ typedef struct nf {
     hz_norm norm;                     /* EncoderBlock.<e_layers>: final LayerNorm */
     hz_tensor *head_w, *head_b;       /* DownstreamTaskHead: Conv1d [c_out or 1, d, k_head] */
     hz_lin horizon;                   /* forecasting: ProjHorizon, Linear(seq_len -> pred_len) */
+    hz_lin plain_in;                  /* plain: PlainEmbedding, Linear(1 -> d) */
+    hz_real *pe;                      /* plain: [W, d] sinusoid position table, not trained */
 } nf;
 
 /* ------------------------------------------------------------------------ forward */
@@ -191,9 +198,25 @@ static hz_tensor *forecast_fwd(hz_ctx *c, const nf *t, const hz_model_input *in)
     return hz_permute(c, hz_reshape(c, z, 3, s2), perm); /* [B, P, n] */
 }
 
+/* The plain transformer: x [B, W, 1] -> [B, W, c_out] = head(LN(encoder(Linear(x) + PE))),
+ * on the max-scaled aggregate as it comes. */
+static hz_tensor *plain_fwd(hz_ctx *c, const nf *t, const hz_model_input *in)
+{
+    const hz_model_conf *f = &t->base.conf;
+    int W = f->seq_len, xs[3] = {in->batch, W, 1}, ps[2] = {W, f->d_model};
+    hz_tensor *h = hz_lin_fwd(c, &t->plain_in, hz_tensor_wrap(c, (hz_real *)in->x, 3, xs));
+    h = hz_add(c, h, hz_tensor_wrap(c, t->pe, 2, ps)); /* [B, W, d] */
+    for (int i = 0; i < f->e_layers; i++)
+        h = layer_fwd(c, &t->layers[i], h, f->n_heads, f->dropout);
+    h = hz_norm_fwd(c, &t->norm, h);
+    return hz_conv1d(c, h, t->head_w, t->head_b, f->kernel_size_head / 2, HZ_PAD_REPLICATE, 1);
+}
+
 static hz_tensor *nf_forward(hz_model *m, hz_ctx *c, const hz_model_input *in)
 {
     const nf *t = (const nf *)m;
+    if (m->conf.plain)
+        return plain_fwd(c, t, in);
     return m->conf.forecast ? forecast_fwd(c, t, in) : disaggregate_fwd(c, t, in);
 }
 
@@ -249,19 +272,22 @@ static int layer_add(hz_params *p, nf_layer *l, int i, const hz_model_conf *f)
     return rc;
 }
 
-/* Every tensor, in the official state_dict order. */
+/* Every tensor, in the official state_dict order (plain: PlainEmbedding in place of the
+ * embedding block, TimeRPE and stats projections). */
 static int nf_add(nf *t)
 {
     const hz_model_conf *f = &t->base.conf;
     hz_params *p = &t->base.params;
     int d = f->d_model, rc = 0;
-    for (int i = 0; i < f->n_dilations && !rc; i++)
+    if (f->plain)
+        rc = hz_lin_add(p, &t->plain_in, "PlainEmbedding", 1, d, 1, 0);
+    for (int i = 0; i < f->n_dilations && !rc && !f->plain; i++)
         rc = unit_add(p, &t->units[i], i, i ? 3 * d / 4 : 1, 3 * d / 4, f);
-    if (!rc)
+    if (!rc && !f->plain)
         rc = hz_lin_add(p, &t->time_proj, "ProjEmbedding", f->n_marks, d / 4, 1, 1);
-    if (!rc)
+    if (!rc && !f->plain)
         rc = hz_lin_add(p, &t->stats1, "ProjStats1", 2, d, 1, 0);
-    if (!rc)
+    if (!rc && !f->plain)
         rc = hz_lin_add(p, &t->stats2, "ProjStats2", d, 2, 1, 0);
     for (int i = 0; i < f->e_layers && !rc; i++)
         rc = layer_add(p, &t->layers[i], i, f);
@@ -294,7 +320,11 @@ static void nf_init(nf *t)
     const hz_model_conf *f = &t->base.conf;
     hz_rng r;
     hz_rng_seed(&r, f->seed);
-    for (int i = 0; i < f->n_dilations; i++) {
+    if (f->plain) { /* Xavier as every Linear; then the shared layers' init below */
+        xavier(&t->plain_in, &r);
+        hz_sinusoid_table(t->pe, f->seq_len, f->d_model);
+    }
+    for (int i = 0; i < f->n_dilations && !f->plain; i++) {
         res_unit *u = &t->units[i];
         int fan_in = u->w->shape[1] * u->w->shape[2];
         hz_init_kaiming_uniform(u->w, &r, fan_in);
@@ -305,9 +335,11 @@ static void nf_init(nf *t)
         hz_init_const(u->rmean, 0);
         hz_init_const(u->rvar, 1);
     }
-    hz_lin_init(&t->time_proj, &r);
-    xavier(&t->stats1, &r);
-    xavier(&t->stats2, &r);
+    if (!f->plain) {
+        hz_lin_init(&t->time_proj, &r);
+        xavier(&t->stats1, &r);
+        xavier(&t->stats2, &r);
+    }
     for (int i = 0; i < f->e_layers; i++) {
         nf_layer *l = &t->layers[i];
         hz_lin *lins[6] = {&l->wq, &l->wk, &l->wv, &l->wo, &l->ff1, &l->ff2};
@@ -331,6 +363,7 @@ static void nf_init(nf *t)
 static void nf_free(hz_model *m)
 {
     hz_params_free(&m->params);
+    free(((nf *)m)->pe);
     free(m);
 }
 
@@ -367,6 +400,10 @@ static int nf_check(const hz_model_conf *f, char *err, size_t errlen)
             why = "each dilation must be 1..1024";
     if (!why && f->forecast != 0 && f->forecast != 1)
         why = "forecast must be 0 or 1";
+    if (!why && (f->plain != 0 && f->plain != 1))
+        why = "plain must be 0 or 1";
+    if (!why && f->plain && f->forecast)
+        why = "the plain transformer disaggregates only (forecast 0)";
     if (why)
         return hz_err(err, errlen, HZ_EINVAL,
                       "nilmformer: %s (seq_len %d, pred_len %d, enc_in %d, "
@@ -387,11 +424,48 @@ int hz_nilmformer_create(const hz_model_conf *conf, hz_model **out, char *err, s
     t->base.vt = &nf_vt;
     t->base.conf = *conf;
     hz_params_init(&t->base.params);
-    if ((rc = nf_add(t))) {
+    if (conf->plain && !(t->pe = malloc((size_t)conf->seq_len * conf->d_model * sizeof *t->pe)))
+        rc = HZ_ENOMEM;
+    if (rc || (rc = nf_add(t))) {
         nf_free(&t->base);
         return hz_err(err, errlen, rc, "nilmformer: out of memory");
     }
     nf_init(t);
     *out = &t->base;
     return 0;
+}
+
+/* ------------------------------------------------------------------------ sizes */
+
+int64_t hz_nilmformer_n_params(const hz_model_conf *f)
+{
+    int64_t d = f->d_model, ff = f->d_ff, out = f->forecast ? 1 : f->c_out;
+    int64_t layer = 4 * d * d + 2 * 2 * d + (d * ff + ff) + (ff * d + d); /* Q K V O, 2 LN, FFN */
+    int64_t n = f->e_layers * layer + 2 * d + out * d * f->kernel_size_head + out;
+    if (f->plain)
+        return n + 2 * d; /* PlainEmbedding */
+    int64_t e = 3 * d / 4, c_in = 1;
+    for (int i = 0; i < f->n_dilations; i++, c_in = e) /* conv (+ bias), BatchNorm affine */
+        n += e * c_in * f->kernel_size + (f->conv_bias ? e : 0) + 2 * e;
+    n += (int64_t)f->n_marks * (d / 4) + d / 4; /* ProjEmbedding */
+    n += (2 * d + d) + (d * 2 + 2);             /* ProjStats1, ProjStats2 */
+    if (f->forecast)
+        n += (int64_t)f->seq_len * f->pred_len + f->pred_len; /* ProjHorizon */
+    return n;
+}
+
+int hz_nilmformer_plain_d_ff(const hz_model_conf *f)
+{
+    hz_model_conf q = *f;
+    q.plain = 0;
+    int64_t target = hz_nilmformer_n_params(&q);
+    q.plain = 1;
+    q.forecast = 0;
+    q.d_ff = 1;
+    /* the count grows by e_layers (2 d + 1) with each unit of d_ff: the nearest step */
+    int64_t at1 = hz_nilmformer_n_params(&q), slope = (int64_t)f->e_layers * (2 * f->d_model + 1);
+    if (slope < 1 || target <= at1)
+        return 1;
+    int64_t k = (target - at1 + slope / 2) / slope;
+    return k < INT32_MAX ? (int)(1 + k) : INT32_MAX;
 }

@@ -14,11 +14,14 @@
  * statistics; configurations the model cannot run are refused.  The forecasting variant
  * (not in the reference; docs/MODELS.md section 8.7) is checked by its properties: the
  * correction starts at zero, variables do not mix, a one-variable model is a column of the
- * all-variable one, and training fits a drifting sine. */
+ * all-variable one, and training fits a drifting sine.  The plain-transformer baseline
+ * (docs/MODELS.md section 8.10): its parameter count against NILMFormer's for the example
+ * and official sizes, what it reads (not the marks), its checkpoint, and that it trains. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <cmocka.h>
 #include <jansson.h>
 #include <unistd.h>
@@ -591,6 +594,186 @@ static void test_forecast_variant_trains(void **state)
     hz_model_free(m);
 }
 
+/* ------------------------------------------------------------------ plain baseline */
+
+/* A disaggregation configuration: NILMFormer's defaults at d, H, layers, d_ff. */
+static hz_model_conf disagg_conf(int W, int d, int H, int layers, int d_ff)
+{
+    hz_model_conf c;
+    hz_model_conf_defaults(&c, HZ_MODEL_NILMFORMER);
+    c.seq_len = c.pred_len = W;
+    c.d_model = d;
+    c.n_heads = H;
+    c.e_layers = layers;
+    c.d_ff = d_ff;
+    return c;
+}
+
+static int64_t trainable(const hz_model_conf *c)
+{
+    hz_model *m;
+    char err[HZ_ERRLEN];
+    int rc = hz_model_create(c, &m, err, sizeof err);
+    if (rc)
+        fail_msg("%s", err);
+    int64_t n = m->params.n_trainable;
+    hz_model_free(m);
+    return n;
+}
+
+/* hz_nilmformer_n_params is the models' count, and the plain width matches NILMFormer's
+ * count within 0.5 % at the example's size (config/examples/nilm_ukdale2.yaml), the
+ * official one and a tiny one (tests/e2e/nilm.sh). */
+static void test_plain_parameter_count(void **state)
+{
+    (void)state;
+    struct {
+        hz_model_conf c;
+        int64_t nf, plain;
+        int d_ff;
+    } cases[] = {
+        {disagg_conf(256, 64, 2, 2, 256), 121699, 121577, 340},
+        {disagg_conf(256, 96, 8, 3, 384), 383283, 383098, 467},
+        {disagg_conf(256, 16, 2, 1, 32), 3835, 3824, 79},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        hz_model_conf c = cases[i].c;
+        assert_int_equal(hz_nilmformer_n_params(&c), cases[i].nf);
+        assert_int_equal(trainable(&c), cases[i].nf);
+        c.plain = 1;
+        c.d_ff = hz_nilmformer_plain_d_ff(&c);
+        assert_int_equal(c.d_ff, cases[i].d_ff);
+        assert_int_equal(hz_nilmformer_n_params(&c), cases[i].plain);
+        assert_int_equal(trainable(&c), cases[i].plain);
+        double rel = (double)(cases[i].plain - cases[i].nf) / (double)cases[i].nf;
+        assert_true(rel > -0.005 && rel < 0.005);
+        /* one unit of d_ff either way is further from NILMFormer's count */
+        for (int s = -1; s <= 1; s += 2) {
+            hz_model_conf o = c;
+            o.d_ff += s;
+            int64_t n = hz_nilmformer_n_params(&o);
+            assert_true(llabs(n - cases[i].nf) >= llabs(cases[i].plain - cases[i].nf));
+        }
+    }
+    /* the forecasting variant's extra head and a model without conv biases count too */
+    hz_model_conf f = forecast_conf(3, 3, 0);
+    assert_int_equal(hz_nilmformer_n_params(&f), trainable(&f));
+    hz_model_conf nb = disagg_conf(32, 16, 4, 1, 32);
+    nb.conv_bias = 0;
+    nb.c_out = 2;
+    assert_int_equal(hz_nilmformer_n_params(&nb), trainable(&nb));
+}
+
+/* The plain model: its tensors, output shape, marks not read, position read, checkpoint. */
+static void test_plain_model(void **state)
+{
+    (void)state;
+    enum { B = 2, W = 24 };
+    hz_model_conf mc = disagg_conf(W, 8, 2, 1, 16);
+    mc.plain = 1;
+    mc.dropout = 0;
+    hz_model *m;
+    char err[HZ_ERRLEN];
+    assert_int_equal(hz_model_create(&mc, &m, err, sizeof err), 0);
+    assert_non_null(hz_params_find(&m->params, "PlainEmbedding.weight"));
+    assert_non_null(hz_params_find(&m->params, "EncoderBlock.0.attention_layer.wq.weight"));
+    assert_non_null(hz_params_find(&m->params, "DownstreamTaskHead.weight"));
+    const char *absent[] = {"ProjStats1.weight", "ProjStats2.weight", "ProjEmbedding.weight",
+                            "EmbedBlock.network.0.layers.0.weight"};
+    for (int i = 0; i < 4; i++)
+        assert_null(hz_params_find(&m->params, absent[i]));
+    static float x[B * W], mk[B * W * 8], y0[B * W];
+    for (int i = 0; i < B * W; i++)
+        x[i] = 0.3f; /* a constant window: only the position tells the steps apart */
+    for (int i = 0; i < B * W; i++)
+        hz_timerpe((int64_t)i * 60000, mk + (size_t)i * 8);
+    hz_model_input in = {.batch = B, .x = x, .x_mark = mk};
+    hz_ctx c;
+    hz_ctx_init(&c, 1 << 20, 0);
+    hz_tensor *y = hz_model_forward(m, &c, &in);
+    assert_int_equal(y->ndim, 3);
+    assert_int_equal(y->shape[0], B);
+    assert_int_equal(y->shape[1], W);
+    assert_int_equal(y->shape[2], 1);
+    memcpy(y0, y->data, sizeof y0);
+    assert_true(y0[3] != y0[11]);
+    hz_model_input none = {.batch = B, .x = x, .x_mark = NULL};
+    hz_ctx_reset(&c);
+    y = hz_model_forward(m, &c, &none);
+    assert_memory_equal(y->data, y0, sizeof y0);
+    char dir[] = "/tmp/hz_nilm_XXXXXX", path[300];
+    assert_non_null(mkdtemp(dir));
+    snprintf(path, sizeof path, "%s/p.safetensors", dir);
+    assert_int_equal(hz_ckpt_save(m, path, NULL, 0, NULL, 0, err, sizeof err), 0);
+    hz_model *m2;
+    assert_int_equal(hz_ckpt_load(path, &m2, NULL, err, sizeof err), 0);
+    assert_int_equal(m2->conf.plain, 1);
+    assert_int_equal(m2->params.n_trainable, m->params.n_trainable);
+    hz_ctx_reset(&c);
+    y = hz_model_forward(m2, &c, &in);
+    assert_memory_equal(y->data, y0, sizeof y0);
+    hz_model_free(m2);
+    unlink(path);
+    rmdir(dir);
+    /* refused: a plain forecaster, plain 2 */
+    hz_model_conf bad = forecast_conf(3, 3, 0);
+    bad.plain = 1;
+    assert_int_equal(create_rc(&bad), HZ_EINVAL);
+    bad = mc;
+    bad.plain = 2;
+    assert_int_equal(create_rc(&bad), HZ_EINVAL);
+    hz_ctx_free(&c);
+    hz_model_free(m);
+}
+
+/* A short AdamW run of the plain model learns an appliance that is on when the aggregate
+ * is high: gradients reach every part of it. */
+static void test_plain_model_trains(void **state)
+{
+    (void)state;
+    enum { B = 8, W = 24 };
+    hz_model_conf mc = disagg_conf(W, 8, 2, 1, 16);
+    mc.plain = 1;
+    mc.dropout = 0;
+    hz_model *m;
+    char err[HZ_ERRLEN];
+    assert_int_equal(hz_model_create(&mc, &m, err, sizeof err), 0);
+    hz_adam opt;
+    assert_int_equal(hz_adam_init(&opt, &m->params, 3e-3, 0, 1), 0);
+    static float x[B * W], tg[B * W];
+    hz_rng r;
+    hz_rng_seed(&r, 3);
+    hz_ctx c;
+    hz_ctx_init(&c, 1 << 20, 3);
+    c.grad_on = c.training = 1;
+    double first = 0, last = 0;
+    for (int step = 0; step < 150; step++) {
+        for (int i = 0; i < B * W; i++) {
+            double base = 0.1 + 0.1 * hz_rng_uniform(&r);
+            int on = hz_rng_uniform(&r) < 0.3;
+            x[i] = (float)(base + 0.5 * on);
+            tg[i] = (float)(0.5 * on);
+        }
+        hz_model_input in = {.batch = B, .x = x, .x_mark = NULL};
+        hz_ctx_reset(&c);
+        hz_tensor *y = hz_model_forward(m, &c, &in);
+        hz_tensor *loss = hz_mse_loss(&c, y, hz_tensor_wrap(&c, tg, 3, y->shape));
+        hz_params_zero_grad(&m->params);
+        hz_backward(&c, loss);
+        hz_adam_step(&opt, &m->params);
+        if (step < 10)
+            first += loss->data[0] / 10;
+        if (step >= 140)
+            last += loss->data[0] / 10;
+    }
+    printf("  plain transformer: mse %.4f over the first 10 steps, %.4f over the last 10\n", first,
+           last);
+    assert_true(last < 0.2 * first);
+    hz_adam_free(&opt);
+    hz_ctx_free(&c);
+    hz_model_free(m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -601,6 +784,9 @@ int main(void)
         cmocka_unit_test(test_refuses_bad_shapes),
         cmocka_unit_test(test_forecast_variant),
         cmocka_unit_test(test_forecast_variant_trains),
+        cmocka_unit_test(test_plain_parameter_count),
+        cmocka_unit_test(test_plain_model),
+        cmocka_unit_test(test_plain_model_trains),
     };
     return cmocka_run_group_tests_name("nilmformer", tests, NULL, NULL);
 }
