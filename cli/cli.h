@@ -25,13 +25,18 @@ int hz_cmd_train(int argc, char **argv);
 /* `horizon eval -c FILE.yaml ...` (cli/cmd_eval.c) */
 int hz_cmd_eval(int argc, char **argv);
 /* `horizon eval` of a pipeline with model.task disaggregate (cli/eval_disagg.c): every
- * appliance (or the one named) scored on the test split, printed; *mae, *f1, *base_mae the
- * means over the appliances scored of the model's MAE (W), F1 and the training-mean
- * estimate's MAE.  checkpoint (NULL: each appliance's own) needs appliance when p has
- * several.  HZ_EXIT_OK or HZ_EXIT_FAIL (message printed). */
+ * appliance (or the one named) scored on the test split, printed, with its plain-transformer
+ * baseline when that checkpoint exists (training/disagg.h hz_disagg_plain_checkpoint).
+ * checkpoint (NULL: each appliance's own) needs appliance when p has several.  *r: the means
+ * over the appliances scored.  HZ_EXIT_OK or HZ_EXIT_FAIL (message printed). */
+typedef struct hz_disagg_means {
+    double mae, f1;  /* the model's MAE (W) and F1 */
+    double base_mae; /* the training-mean estimate's MAE */
+    int plain;       /* 1: every appliance scored had a plain baseline, and: */
+    double plain_mae, plain_f1;
+} hz_disagg_means;
 int hz_eval_disagg(const hz_config *cfg, const hz_pipeline_conf *p, const char *series,
-                   const char *checkpoint, const char *appliance, double *mae, double *f1,
-                   double *base_mae);
+                   const char *checkpoint, const char *appliance, hz_disagg_means *r);
 /* `horizon forecast --checkpoint C --input FILE.csv ...` (cli/cmd_forecast.c) */
 int hz_cmd_forecast(int argc, char **argv);
 /* `horizon score --input FILE.csv ...` (cli/cmd_score.c) */

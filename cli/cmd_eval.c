@@ -657,10 +657,14 @@ static int eval_repeats(const hz_config *cfg, const hz_pipeline_conf *p, const e
  * (tests/e2e/nilm.sh, bench/nilm.sh). */
 static int eval_disagg(const eval_args *a, const hz_config *cfg, const hz_pipeline_conf *p)
 {
-    double mae, f1, base;
-    int rc = hz_eval_disagg(cfg, p, a->m.series, a->m.checkpoint, a->appliance, &mae, &f1, &base);
-    if (!rc)
-        printf("test mae=%.4f f1=%.4f baseline_mean_mae=%.4f\n", mae, f1, base);
+    hz_disagg_means r;
+    int rc = hz_eval_disagg(cfg, p, a->m.series, a->m.checkpoint, a->appliance, &r);
+    if (!rc && r.plain)
+        printf("test mae=%.4f f1=%.4f baseline_mean_mae=%.4f baseline_plain_mae=%.4f "
+               "plain_f1=%.4f\n",
+               r.mae, r.f1, r.base_mae, r.plain_mae, r.plain_f1);
+    else if (!rc)
+        printf("test mae=%.4f f1=%.4f baseline_mean_mae=%.4f\n", r.mae, r.f1, r.base_mae);
     return rc;
 }
 

@@ -32,6 +32,7 @@ typedef struct train_args {
     int resume;
     int promote;           /* 1: the new checkpoint also replaces model.checkpoint */
     const char *appliance; /* task disaggregate: the one appliance to train; NULL: each */
+    int plain;             /* task disaggregate: the plain-transformer baseline instead */
 } train_args;
 
 static void usage(FILE *f)
@@ -72,6 +73,13 @@ static void usage(FILE *f)
                "  --appliance NAME     task disaggregate: train this appliance's model only\n"
                "                       (default: one model per model.data.appliances item,\n"
                "                       in turn, each its own CHECKPOINT stem.NAME.safetensors)\n"
+               "  --plain              task disaggregate: train NILMFormer's baseline instead, a\n"
+               "                       plain transformer of the same parameter count (the same\n"
+               "                       encoder layers and head, a Linear embedding and sinusoid\n"
+               "                       positions, no TimeRPE nor window statistics; d_ff chosen\n"
+               "                       to match, docs/MODELS.md 8.10), into CHECKPOINT\n"
+               "                       stem.plain.NAME.safetensors, where `horizon eval` finds\n"
+               "                       it and prints its scores beside the model's\n"
                "  -h, --help           this text\n");
 }
 
@@ -86,6 +94,7 @@ static int parse(int argc, char **argv, train_args *a, char *err, size_t errlen)
                                {"resume", 0, HZ_CLI_FLAG, &a->resume, 0, 0},
                                {"promote", 0, HZ_CLI_FLAG, &a->promote, 0, 0},
                                {"appliance", 0, HZ_CLI_STR, &a->appliance, 0, 0},
+                               {"plain", 0, HZ_CLI_FLAG, &a->plain, 0, 0},
                                {NULL, 0, 0, NULL, 0, 0}};
     int rc = hz_cli_parse(argc, argv, opts, NULL, err, errlen);
     if (!rc && !a->m.config)
@@ -241,6 +250,22 @@ static int train_pipeline(const train_args *a, const hz_config *cfg, const hz_pi
     return finish_version(a, &tp) ? HZ_EXIT_FAIL : HZ_EXIT_OK;
 }
 
+/* The plain transformer's size beside the NILMFormer whose parameter count it matches. */
+static void print_plain(const hz_pipeline_conf *view)
+{
+    hz_model_conf mc;
+    char err[HZ_ERRLEN];
+    if (hz_pipeline_model_conf(view, 2, &mc, err, sizeof err))
+        return; /* the trainer reports it */
+    hz_model_conf nf = mc;
+    nf.plain = 0;
+    nf.d_ff = view->model.params.d_ff;
+    printf("plain transformer: d_model %d, %d heads, %d layers, d_ff %d, %lld parameters; "
+           "NILMFormer of this config (d_ff %d): %lld\n",
+           mc.d_model, mc.n_heads, mc.e_layers, mc.d_ff, (long long)hz_nilmformer_n_params(&mc),
+           nf.d_ff, (long long)hz_nilmformer_n_params(&nf));
+}
+
 /* Task disaggregate: a model per appliance (--appliance: that one), each trained on its
  * view of the pipeline (training/disagg.h). */
 static int train_appliances(const train_args *a, const hz_config *cfg, const hz_pipeline_conf *p)
@@ -265,6 +290,8 @@ static int train_appliances(const train_args *a, const hz_config *cfg, const hz_
             return HZ_EXIT_FAIL;
         }
         printf("appliance %s\n", v.values[1]);
+        if (v.p.model.params.plain)
+            print_plain(&v.p);
         fflush(stdout);
         int rc = train_pipeline(a, cfg, &v.p);
         if (rc || atomic_load(&g_train_stop))
@@ -288,7 +315,21 @@ static int run(const train_args *a)
     hz_on_signal(SIGINT, on_signal);
     hz_on_signal(SIGTERM, on_signal);
     int rc;
-    if (p->model.task == HZ_CFG_TASK_DISAGGREGATE)
+    hz_pipeline_conf plain;
+    char plain_ckpt[1100];
+    if (a->plain && p->model.task == HZ_CFG_TASK_DISAGGREGATE && !p->model.params.plain) {
+        /* the baseline: the same pipeline with params.plain, its own checkpoints */
+        plain = *p;
+        plain.model.params.plain = 1;
+        hz_disagg_plain_checkpoint(p->model.checkpoint, plain_ckpt, sizeof plain_ckpt);
+        plain.model.checkpoint = plain_ckpt;
+        p = &plain;
+    }
+    if (a->plain && p != &plain) {
+        hz_cli_error(CMD, "--plain goes with model.task disaggregate and model.params.plain "
+                          "false (it trains the baseline of that config)");
+        rc = HZ_EXIT_FAIL;
+    } else if (p->model.task == HZ_CFG_TASK_DISAGGREGATE)
         rc = train_appliances(a, cfg, p);
     else if (a->appliance) {
         hz_cli_error(CMD, "--appliance goes with model.task disaggregate");

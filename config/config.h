@@ -100,6 +100,7 @@ typedef struct hz_cfg_model_params {
     int c_embedding; /* nilmformer */
     int *dilations;  /* nilmformer */
     size_t n_dilations;
+    int plain; /* nilmformer, task disaggregate: the plain-transformer baseline (MODELS.md 8.10) */
     int seed;
 } hz_cfg_model_params;
 

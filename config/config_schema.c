@@ -151,6 +151,10 @@ static int check_model(hz_loader *L, void *base, yaml_node_t *map, const char *p
                              "expected forecast for %s models (disaggregate needs nilmformer), "
                              "got \"disaggregate\"",
                              hz_config_model_kind_name(m->kind));
+    if (m->params.plain && m->task != HZ_CFG_TASK_DISAGGREGATE)
+        return hz_loader_err(L, loc(L, map, "params", "plain", NULL), path, "params.plain",
+                             "expected false with task forecast (the plain transformer "
+                             "disaggregates only), got true");
     return 0;
 }
 
@@ -843,6 +847,17 @@ static const hz_ckey params_keys[] = {
      .nmax = 16,
      .kinds = KN,
      .doc = "Dilations of the residual convolution embedding block."},
+    {.name = "plain",
+     .type = HZ_CT_BOOL,
+     O(hz_cfg_model_params, plain),
+     .def = "false",
+     .kinds = KN,
+     .doc = "`task: disaggregate` only: train NILMFormer's baseline instead, a plain transformer "
+            "of the same parameter count (the same encoder layers and head; a Linear embedding "
+            "of the aggregate and sinusoid positions instead of the convolution block, TimeRPE "
+            "and the window statistics; `d_ff` is replaced by the width that matches the "
+            "NILMFormer of these params, docs/MODELS.md).  `horizon train --plain` sets it "
+            "for one run."},
 };
 static const hz_csec params_sec = {
     "params",

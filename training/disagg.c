@@ -26,6 +26,11 @@ void hz_disagg_checkpoint(const char *ckpt, const char *appliance, char *out, si
     snprintf(out, n, "%.*s.%s%s", (int)stem, ckpt, appliance, ckpt + stem);
 }
 
+void hz_disagg_plain_checkpoint(const char *ckpt, char *out, size_t n)
+{
+    hz_disagg_checkpoint(ckpt, "plain", out, n);
+}
+
 int hz_disagg_view_init(const hz_pipeline_conf *p, int i, hz_disagg_view *v, char *err,
                         size_t errlen)
 {

@@ -41,6 +41,11 @@ int hz_disagg_view_init(const hz_pipeline_conf *p, int i, hz_disagg_view *v, cha
                         size_t errlen);
 /* "x.safetensors" -> "x.<appliance>.safetensors" (any other name: "<ckpt>.<appliance>"). */
 void hz_disagg_checkpoint(const char *ckpt, const char *appliance, char *out, size_t n);
+/* Where the plain-transformer baseline of a pipeline with checkpoint ckpt lives (docs/
+ * MODELS.md section 8.10): "x.safetensors" -> "x.plain.safetensors" (any other name:
+ * "<ckpt>.plain"), so that appliance A's is x.plain.A.safetensors.  `horizon train --plain`
+ * writes there, `horizon eval` scores it beside the model when it exists. */
+void hz_disagg_plain_checkpoint(const char *ckpt, char *out, size_t n);
 
 /* Scaling, marks and windows of d (loaded from a view) for mc (seq_len = pred_len = W);
  * scaler NULL fits it (max-scaling), else it is the checkpoint's.  Sets d->scaler, scaled,

@@ -475,6 +475,13 @@ static int nilmformer_conf(const hz_pipeline_conf *p, hz_model_conf *mc, char *e
     mc->n_dilations = (int)q->n_dilations;
     for (size_t i = 0; i < q->n_dilations; i++)
         mc->dilations[i] = q->dilations[i];
+    if (q->plain) { /* the baseline as wide as NILMFormer of these params is large */
+        if (!disagg)
+            return hz_err(err, errlen, HZ_EINVAL,
+                          "pipeline %s: model.params.plain goes with task disaggregate", p->name);
+        mc->plain = 1;
+        mc->d_ff = hz_nilmformer_plain_d_ff(mc);
+    }
     return 0;
 }
 

@@ -5,6 +5,8 @@
 # max-scaling by the training split's largest aggregate), writes it as
 # <checkpoint stem>.Kettle.safetensors, and `horizon eval` scores it against the training
 # mean (the mean's MAE is fixed by the data) and ends with `test mae= f1= baseline_mean_mae=`;
+# a probe of the plain-transformer baseline (`--plain`, its parameter count NILMFormer's)
+# trains into <stem>.plain.Kettle.safetensors and `horizon eval` adds its row and fields;
 # an unknown appliance, another appliance's checkpoint, `horizon forecast` of the checkpoint
 # and horizond without every appliance's model are refused with their reasons
 # (tests/e2e/nilm_daemon.sh serves them).  Run from the repository root; BIN holds horizon and horizond.
@@ -37,6 +39,29 @@ grep -Eq '^  model +[0-9.]+ ' "$T/eval.out" || fail "no model row: $(cat "$T/eva
 grep -Eq '^  mean 23.4 W +21.44 ' "$T/eval.out" || fail "mean row: $(cat "$T/eval.out")"
 tail -n 1 "$T/eval.out" | grep -Eq '^test mae=[0-9.]+ f1=[0-9.]+ baseline_mean_mae=21.4375$' ||
     fail "eval's last line: $(tail -n 1 "$T/eval.out")"
+
+# the plain-transformer baseline (docs/MODELS.md §8.10): d_ff widened to NILMFormer's count,
+# its own checkpoint, a third row of the same `horizon eval`
+"$BIN/horizon" train -c "$T/c.yaml" --appliance Kettle --plain --epochs 1 --max-batches 1 \
+    >"$T/plain.out" 2>"$T/plain.err" || fail "plain probe training failed: $(tail -5 "$T/plain.err")"
+grep -q '^plain transformer: d_model 16, 2 heads, 1 layers, d_ff 79, 3824 parameters; NILMFormer of this config (d_ff 32): 3835$' \
+    "$T/plain.out" || fail "plain train output: $(cat "$T/plain.out")"
+grep -q 'windows train 283 val 40 test 81; 3824 parameters$' "$T/plain.err" || fail "plain: $(head -3 "$T/plain.err")"
+[ -s "$T/nilm_ukdale2.plain.Kettle.safetensors" ] || fail "no plain checkpoint: $(ls "$T")"
+"$BIN/horizon" eval -c "$T/c.yaml" --appliance Kettle >"$T/eval2.out" 2>"$T/eval2.err" ||
+    fail "eval with the plain baseline failed: $(tail -5 "$T/eval2.err")"
+grep -q "^eval: plain transformer $T/nilm_ukdale2.plain.Kettle.safetensors, 3824 parameters (the model: 3835)$" \
+    "$T/eval2.out" || fail "plain header: $(cat "$T/eval2.out")"
+grep -Eq '^  mean 23.4 W +21.44 ' "$T/eval2.out" || fail "mean row: $(cat "$T/eval2.out")"
+grep -Eq '^  plain +[0-9.]+ ' "$T/eval2.out" || fail "no plain row: $(cat "$T/eval2.out")"
+tail -n 1 "$T/eval2.out" |
+    grep -Eq '^test mae=[0-9.]+ f1=[0-9.]+ baseline_mean_mae=21.4375 baseline_plain_mae=[0-9.]+ plain_f1=[0-9.]+$' ||
+    fail "eval's last line with the plain baseline: $(tail -n 1 "$T/eval2.out")"
+"$BIN/horizon" train -c "$T/c.yaml" --appliance Kettle --plain --epochs 1 --max-batches 1 \
+    --checkpoint "$T/p2.safetensors" >/dev/null 2>&1 || fail "plain --checkpoint"
+"$BIN/horizon" eval -c "$T/c.yaml" --appliance Kettle --checkpoint "$T/p2.safetensors" \
+    >"$T/eval3.out" 2>&1 || fail "eval of a plain checkpoint: $(tail -3 "$T/eval3.out")"
+grep -q ', plain transformer, test windows 81' "$T/eval3.out" || fail "plain as the model: $(head -1 "$T/eval3.out")"
 
 "$BIN/horizon" eval -c "$T/c.yaml" --appliance Fridge >"$T/e1.out" 2>"$T/e1.err" &&
     fail "an unknown appliance was scored"

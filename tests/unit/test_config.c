@@ -222,6 +222,7 @@ static void test_per_kind_defaults(void **state)
     assert_int_equal(nl->model.params.c_embedding, 8);
     assert_int_equal(nl->model.params.n_dilations, 4);
     assert_int_equal(nl->model.params.dilations[3], 8);
+    assert_int_equal(nl->model.params.plain, 0);
     assert_int_equal(nl->model.train.optimizer, HZ_CFG_OPT_ADAMW);
     assert_int_equal(nl->model.train.batch, 64);
     assert_int_equal(nl->model.task, HZ_CFG_TASK_DISAGGREGATE);
@@ -545,6 +546,9 @@ static void test_more_refusals(void **state)
          "    window: {period: 1h}\n    model: {kind: nilmformer, params: {d_model: 90, "
          "n_heads: 3}}\n",
          "c.yaml:5:49: pipelines[0].model.params.d_model: expected a multiple of 4"},
+        {"pipelines:\n  - name: p\n    source: {sqlite: {}, fields: {values: [x]}}\n"
+         "    window: {period: 1h}\n    model: {kind: nilmformer, params: {plain: true}}\n",
+         "c.yaml:5:47: pipelines[0].model.params.plain: expected false with task forecast"},
         {"metrics: {listen: \"127.0.0.1:99999\"}\n" MINIMAL,
          "c.yaml:1:19: metrics.listen: expected host:port"},
         {"pipelines:\n  - name: p\n    window: {period: 1h}\n    model: {kind: informer}\n",

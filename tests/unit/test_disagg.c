@@ -67,6 +67,12 @@ static void test_view(void **state)
     char out[64];
     hz_disagg_checkpoint("model.bin", "k", out, sizeof out);
     assert_string_equal(out, "model.bin.k");
+    /* the plain baseline's (docs/MODELS.md section 8.10): beside the model's */
+    char plain[64];
+    hz_disagg_plain_checkpoint("/m/home.safetensors", plain, sizeof plain);
+    assert_string_equal(plain, "/m/home.plain.safetensors");
+    hz_disagg_checkpoint(plain, "washer", out, sizeof out);
+    assert_string_equal(out, "/m/home.plain.washer.safetensors");
 }
 
 /* 32 rows: agg = 100 + r (row 13's agg NaN), appliance = r; one hole before row 22. */
