@@ -8,6 +8,10 @@
 # Usage: bench/nilm.sh [appliance ...]   (default: every appliance of the config)
 # SEED=K trains with model.train.seed K into checkpoints of their own (<stem>.seedK.<appliance>
 # .safetensors, logs in $OUT/seedK), from a copy of the config, for the seed spread.
+# PLAIN=1 also trains each appliance's plain-transformer baseline of the same parameter count
+# (`horizon train --plain`, docs/MODELS.md §8.10; log $OUT/train.plain.<appliance>.err); the
+# plain columns come from `horizon eval`'s plain row (with SKIP_TRAIN=1 too), "-" without
+# that checkpoint.
 # Reads data/ukdale_house2/ (in the repository); run from the root.
 set -eu
 B=${BUILD:-build}
@@ -24,12 +28,17 @@ fi
 mkdir -p "$OUT"
 apps=${*:-$(sed -n 's/.*{ *name: *\([A-Za-z0-9_-]*\),.*on_threshold.*/\1/p' "$C")}
 export OPENBLAS_NUM_THREADS=1
-echo "| appliance | on above (W) | MAE (W) | RMSE (W) | NDE | SAE | MR | F1 | mean MAE (W) | mean F1 | epochs (best) | train s |"
-echo "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"
+echo "| appliance | on above (W) | MAE (W) | RMSE (W) | NDE | SAE | MR | F1 | mean MAE (W) | mean F1 | plain MAE (W) | plain F1 | epochs (best) | train s |"
+echo "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"
 for a in $apps; do
     if [ "${SKIP_TRAIN:-0}" != 1 ]; then
         nice -n 5 "$B/horizon" train -c "$C" --appliance "$a" >"$OUT/train.$a.out" 2>"$OUT/train.$a.err" ||
             { echo "train $a failed: $(tail -3 "$OUT/train.$a.err")" >&2; exit 1; }
+    fi
+    if [ "${PLAIN:-0}" = 1 ] && [ "${SKIP_TRAIN:-0}" != 1 ]; then
+        nice -n 5 "$B/horizon" train -c "$C" --appliance "$a" --plain >"$OUT/train.plain.$a.out" \
+            2>"$OUT/train.plain.$a.err" ||
+            { echo "train --plain $a failed: $(tail -3 "$OUT/train.plain.$a.err")" >&2; exit 1; }
     fi
     "$B/horizon" eval -c "$C" --appliance "$a" >"$OUT/eval.$a.out" 2>&1 ||
         { echo "eval $a failed: $(tail -3 "$OUT/eval.$a.out")" >&2; exit 1; }
@@ -41,5 +50,6 @@ for a in $apps; do
     awk -v a="$a" -v thr="$thr" -v tr="${tr:-?}" '
         $1 == "model" {m = $2 " | " $3 " | " $4 " | " $5 " | " $6 " | " $12}
         $1 == "mean" {b = $4 " | " $14}
-        END {print "| " a " | " thr " | " m " | " b " | " tr " |"}' "$OUT/eval.$a.out"
+        $1 == "plain" {p = $2 " | " $12}
+        END {print "| " a " | " thr " | " m " | " b " | " (p == "" ? "- | -" : p) " | " tr " |"}' "$OUT/eval.$a.out"
 done
