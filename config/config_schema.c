@@ -497,7 +497,12 @@ static const hz_ckey src_csv_keys[] = {
      .type = HZ_CT_PATH,
      SRC_CSV(path),
      .flags = HZ_CF_REQUIRED,
-     .doc = "CSV file with a header row; columns are named by `source.fields`."},
+     .doc = "CSV file with a header row; columns are named by `source.fields`. May be a "
+            "glob(3) pattern (`data/House2_2014-*.csv`): the files it matches are read in "
+            "byte order of their names as one stream, each with a header that must be the "
+            "first file's; a pattern matching no file is refused, and line numbers (the "
+            "readings' positions) run on across the files. A path naming a file is read as it "
+            "is."},
     {.name = "series",
      .type = HZ_CT_STR,
      SRC_CSV(series),
