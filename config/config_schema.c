@@ -1062,6 +1062,14 @@ static const hz_ckey data_keys[] = {
      .doc = "With `task: disaggregate`: watts the aggregate and the appliance are divided by "
             "(NILMFormer's max-scaling; kept in the checkpoint); 0 = the largest aggregate "
             "reading of the training split."},
+    {.name = "zero_is_gap",
+     .type = HZ_CT_BOOL,
+     O(hz_cfg_data, zero_is_gap),
+     .def = "false",
+     .doc = "With `task: disaggregate`: an aggregate reading of exactly 0 W is a gap, so the "
+            "windows holding one are left out of every split (and of the largest aggregate). "
+            "For data whose missing minutes were filled with 0, as DeviceScope's "
+            "(data/nilm/SOURCE.md)."},
 };
 static const hz_csec data_sec = {
     "data", data_keys,  NKEYS(data_keys),
