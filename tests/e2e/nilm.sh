@@ -7,7 +7,8 @@
 # <checkpoint stem>.Kettle.safetensors, and `horizon eval` scores it against the training
 # mean (the mean's MAE is fixed by the data) and ends with `test mae= f1= baseline_mean_mae=`;
 # an unknown appliance, another appliance's checkpoint, `horizon forecast` of the checkpoint
-# and horizond are refused with their reasons.  Run from the repository root; BIN holds horizon and horizond.
+# and horizond are refused with their reasons; the REFIT example's probe reads its seven
+# files and leaves out the windows with a zero aggregate.  Run from the repository root; BIN holds horizon and horizond.
 set -eu
 BIN=${BIN:-build}
 T=$(mktemp -d /tmp/hz_nilm_XXXXXX)
@@ -53,4 +54,19 @@ grep -q 'disaggregates (model.task disaggregate), it does not forecast' "$T/f.ou
     fail "$(cat "$T/f.out")"
 "$BIN/horizond" -c "$T/c.yaml" --check >"$T/d.out" 2>&1 && fail "horizond accepted disaggregate"
 grep -q 'horizond does not serve it yet' "$T/d.out" || fail "$(cat "$T/d.out")"
+
+# REFIT house 2 (config/examples/nilm_refit2.yaml): seven monthly files through one glob,
+# their 1,382 minutes with an aggregate of 0 gaps (model.data.zero_is_gap), the clipped 6000 W
+# the scale
+sed -e "s#\.\./\.\./data/#$root/data/#" -e "s#\.\./\.\./build/models/#$T/#" \
+    -e "s#^database: .*#database: $T/db.sqlite#" \
+    -e 's#params: {d_model: 64, n_heads: 2, e_layers: 2, d_ff: 256,#params: {d_model: 16, n_heads: 2, e_layers: 1, d_ff: 32,#' \
+    config/examples/nilm_refit2.yaml >"$T/r.yaml"
+grep -q 'd_model: 16' "$T/r.yaml" || fail "the REFIT example's params line changed: update this script"
+"$BIN/horizon" train -c "$T/r.yaml" --appliance Kettle --epochs 1 --max-batches 1 \
+    >"$T/rtrain.out" 2>"$T/rtrain.err" || fail "REFIT probe training failed: $(tail -5 "$T/rtrain.err")"
+grep -q '308160 rows; windows train 828 val 116 test 238' "$T/rtrain.err" ||
+    fail "REFIT split: $(head -3 "$T/rtrain.err")"
+grep -q '(14, 4, 2 left out for gaps; 1382 rows with an aggregate of 0 taken as gaps), both divided by 6000$' \
+    "$T/rtrain.err" || fail "REFIT gaps or scaling: $(head -3 "$T/rtrain.err")"
 echo "nilm: ok"
