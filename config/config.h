@@ -138,6 +138,7 @@ typedef struct hz_cfg_data {
     hz_cfg_appliance *appliances;
     size_t n_appliances;
     double max_power;
+    int zero_is_gap; /* task disaggregate: an aggregate of exactly 0 is a missing reading */
 } hz_cfg_data;
 
 typedef struct hz_cfg_model {

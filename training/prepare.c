@@ -56,6 +56,7 @@ static int load_csv(const hz_pipeline_conf *p, hz_prepared *d, char *err, size_t
     if (p->source.csv.delimiter && *p->source.csv.delimiter)
         o.delimiter = p->source.csv.delimiter[0];
     o.date_order = p->source.csv.date_order;
+    o.glob = 1; /* source.csv.path may name several files (config/config_schema.c) */
     hz_csv_table *t;
     int rc = hz_csv_load(p->source.csv.path, &o, &t, err, errlen);
     if (rc)
