@@ -3,7 +3,8 @@
 # stationarised forecasting variant, docs/MODELS.md §8.7) on the clean test split and on
 # copies of data/ett/ETTh1.csv with a level shift injected into the test split only.
 #
-# The shift (fixed before any run; every variant below is reported):
+# The shift (start, middle and K fixed before any run; every variant is reported); of the
+# 2785 test windows (lookback 96, horizon 96, stride 1):
 #   - split: the ETT hour split of training/dataset.c (hz_split_borders): train rows 0..8639,
 #     validation 8640..11519, test 11520..14399 (rows counted from 0 after the header); the
 #     test windows' lookbacks start 96 rows earlier, at row 11424.
@@ -11,12 +12,19 @@
 #     standard deviation of column c over the training rows 0..8639 (the z-score that
 #     training fits, training/dataset.c hz_scaler_fit), so the shift is K in scaled units;
 #   - from row S to the end of the file, S one of
-#       start:  11520, the test split's first row (the first 96 test windows see the step
-#               inside their lookback or at its end; every later window is wholly shifted);
-#       middle: 12960, the middle of the test split (1440 rows later): about half the test
-#               windows are clean, 192 cross the step, the rest are wholly shifted;
+#       start:  11520, the test split's first row: the first 96 windows cross the step (the
+#               first one has a clean lookback and a wholly shifted horizon), the other
+#               2689 are wholly shifted;
+#       middle: 12960, the middle of the test split (1440 rows later): 1345 windows clean,
+#               191 cross the step, 1249 wholly shifted;
+#       all:    11424, the first row any test window reads (the last 96 validation rows):
+#               every test window, lookback and horizon, is wholly shifted and none sees
+#               the step.  A diagnostic added after start and middle had been measured
+#               (bench/RESULTS.md): a forecaster that moves its forecast with the window's
+#               level (iTransformer's use_norm) is unchanged by it up to rounding;
 #   - K in 1 and 3.
-# Rows before S, the header and the date column are copied byte for byte; the script checks
+# The training rows (and for start and middle the validation rows) are untouched; rows
+# before S, the header and the date column are copied byte for byte; the script checks
 # that the training rows of each shifted file are identical to the original's.
 #
 # Scaling: `horizon eval` scales with the checkpoint's scaler (cli/cmd_eval.c series_scaler:
@@ -30,11 +38,11 @@
 # Prints a markdown table: clean and shifted test MSE / MAE (scaled, the papers' protocol)
 # and the rise (shifted / clean MSE, and the difference).
 # Usage (from the repository root): bench/level_shift.sh
-# KS="1 3", POSITIONS="start middle", MODELS="itransformer nilmformer" override the variants.
+# KS="1 3", POSITIONS="start middle all", MODELS="itransformer nilmformer" override the variants.
 set -eu
 B=${BUILD:-build}
 KS=${KS:-"1 3"}
-POSITIONS=${POSITIONS:-"start middle"}
+POSITIONS=${POSITIONS:-"start middle all"}
 MODELS=${MODELS:-"itransformer nilmformer"}
 SRC=data/ett/ETTh1.csv
 TRAIN_ROWS=8640
@@ -45,6 +53,7 @@ start_row() {
     case "$1" in
     start) echo 11520 ;;
     middle) echo 12960 ;;
+    all) echo 11424 ;;
     *) echo "level_shift.sh: unknown position $1" >&2; exit 2 ;;
     esac
 }
