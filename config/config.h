@@ -98,6 +98,7 @@ typedef struct hz_cfg_model_params {
     int use_norm, use_marks;
     int norm_centre; /* 0: the window's mean, 1: its last value */
     int c_embedding; /* nilmformer */
+    int stats_mu;    /* nilmformer: the stats token reads the window mean (hz_model_conf) */
     int *dilations;  /* nilmformer */
     size_t n_dilations;
     int seed;

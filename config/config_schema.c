@@ -837,6 +837,15 @@ static const hz_ckey params_keys[] = {
      .max = 64,
      .kinds = KN,
      .doc = "Timestamp channels of TimeRPE."},
+    {.name = "stats_mu",
+     .type = HZ_CT_BOOL,
+     O(hz_cfg_model_params, stats_mu),
+     .def = "true",
+     .kinds = KN,
+     .doc = "NILMFormer's stats token reads the window's mean as well as its deviation (the "
+            "official model). `false`: its deviation alone, so a forecast (`task: forecast`) "
+            "moves exactly with the level of its window, as a level shift needs "
+            "(docs/MODELS.md section 8.7)."},
     {.name = "dilations",
      .type = HZ_CT_INTLIST,
      O(hz_cfg_model_params, dilations),

@@ -49,6 +49,10 @@ typedef struct hz_model_conf {
      * after the head and a zero-initialised correction of the window's own statistics
      * (docs/MODELS.md section 8.7) */
     int forecast;
+    /* 1 (the official model): the stats token is made of the window's mean and deviation;
+     * 0: of its deviation alone (the mean's input held at 0), so a forecast moves exactly
+     * with the level of its window (docs/MODELS.md section 8.7) */
+    int stats_mu;
     uint64_t seed; /* init and (Informer) key sampling */
 } hz_model_conf;
 

@@ -466,6 +466,7 @@ static int nilmformer_conf(const hz_pipeline_conf *p, hz_model_conf *mc, char *e
         return hz_err(err, errlen, HZ_EINVAL, "pipeline %s: model.params.dilations: 1..%d values",
                       p->name, HZ_MAX_DILATIONS);
     mc->forecast = !disagg;
+    mc->stats_mu = q->stats_mu;
     if (disagg) {
         mc->pred_len = mc->seq_len;
         mc->label_len = 0;
