@@ -1,22 +1,24 @@
 #!/bin/sh
-# Disaggregation of UK-DALE house 2 (config/examples/nilm_ukdale2.yaml, docs/MODELS.md §8.9):
-# trains one NILMFormer per appliance of the config (unless SKIP_TRAIN=1: the checkpoints
-# already written), evaluates each on the test split (the last two weeks of July 2013) and
-# prints a markdown table: the model's MAE, RMSE, NDE, SAE, matching ratio, F1 (watts, after
-# the ON threshold) beside the MAE and F1 of the appliance's training mean as a constant
-# estimate.  One thread (OPENBLAS_NUM_THREADS=1), niced; minutes per appliance.
-# Usage: bench/nilm.sh [appliance ...]   (default: every appliance of the config)
+# Disaggregation with NILMFormer (docs/MODELS.md §8.9) of UK-DALE house 2
+# (config/examples/nilm_ukdale2.yaml, the default) or REFIT house 2
+# (CONFIG=config/examples/nilm_refit2.yaml): trains one NILMFormer per appliance of the config
+# (unless SKIP_TRAIN=1: the checkpoints already written), evaluates each on the test split (the
+# config's last 20 % of minutes) and prints a markdown table: the model's MAE, RMSE, NDE, SAE,
+# matching ratio, F1 (watts, after the ON threshold) beside the MAE and F1 of the appliance's
+# training mean as a constant estimate.  One thread (OPENBLAS_NUM_THREADS=1), niced; minutes
+# per appliance.  Logs in OUT (default build/nilm/<config name>, e.g. build/nilm/nilm_refit2).
+# Usage: [CONFIG=...] bench/nilm.sh [appliance ...]   (default: every appliance of the config)
 # SEED=K trains with model.train.seed K into checkpoints of their own (<stem>.seedK.<appliance>
 # .safetensors, logs in $OUT/seedK), from a copy of the config, for the seed spread.
 # PLAIN=1 also trains each appliance's plain-transformer baseline of the same parameter count
 # (`horizon train --plain`, docs/MODELS.md §8.10; log $OUT/train.plain.<appliance>.err); the
 # plain columns come from `horizon eval`'s plain row (with SKIP_TRAIN=1 too), "-" without
 # that checkpoint.
-# Reads data/ukdale_house2/ (in the repository); run from the root.
+# Reads data/nilm/devicescope_1min/ (in the repository); run from the root.
 set -eu
 B=${BUILD:-build}
 C=${CONFIG:-config/examples/nilm_ukdale2.yaml}
-OUT=${OUT:-$B/nilm}
+OUT=${OUT:-$B/nilm/$(basename "$C" .yaml)}
 if [ -n "${SEED:-}" ]; then
     OUT=$OUT/seed$SEED
     mkdir -p "$OUT"

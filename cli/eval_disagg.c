@@ -145,11 +145,15 @@ static int eval_appliance(const hz_config *cfg, const hz_pipeline_conf *p, int i
         char t0[32], t1[32];
         fmt_time(d.table.ts_ms[w->starts[0]], t0, sizeof t0);
         fmt_time(d.table.ts_ms[w->starts[w->count - 1] + w->seq_len - 1], t1, sizeof t1);
+        char zeros[80] = "";
+        if (p->model.data.zero_is_gap)
+            snprintf(zeros, sizeof zeros, "; %d rows with an aggregate of 0 taken as gaps",
+                     d.zero_rows);
         printf("eval: %s on %s, appliance %s (on above %g W), %s, test windows %d of %d steps "
-               "(%d left out for gaps), %s … %s\n",
+               "(%d left out for gaps%s), %s … %s\n",
                path, p->name, v.values[1], thr,
                m->conf.plain ? "plain transformer" : hz_model_kind_name(m->conf.kind), w->count,
-               w->seq_len, d.gap_windows[2], t0, t1);
+               w->seq_len, d.gap_windows[2], zeros, t0, t1);
         int k = score_plain(cfg, p, &v, series, thr, m, w, plain);
         rc = k < 0 ? HZ_EXIT_FAIL : HZ_EXIT_OK;
         *has_plain = k > 0;

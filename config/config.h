@@ -98,6 +98,7 @@ typedef struct hz_cfg_model_params {
     int use_norm, use_marks;
     int norm_centre; /* 0: the window's mean, 1: its last value */
     int c_embedding; /* nilmformer */
+    int stats_mu;    /* nilmformer: the stats token reads the window mean (hz_model_conf) */
     int *dilations;  /* nilmformer */
     size_t n_dilations;
     int plain; /* nilmformer, task disaggregate: the plain-transformer baseline (MODELS.md 8.10) */
@@ -139,6 +140,7 @@ typedef struct hz_cfg_data {
     hz_cfg_appliance *appliances;
     size_t n_appliances;
     double max_power;
+    int zero_is_gap; /* task disaggregate: an aggregate of exactly 0 is a missing reading */
 } hz_cfg_data;
 
 typedef struct hz_cfg_model {

@@ -511,7 +511,12 @@ static const hz_ckey src_csv_keys[] = {
      .type = HZ_CT_PATH,
      SRC_CSV(path),
      .flags = HZ_CF_REQUIRED,
-     .doc = "CSV file with a header row; columns are named by `source.fields`."},
+     .doc = "CSV file with a header row; columns are named by `source.fields`. May be a "
+            "glob(3) pattern (`data/House2_2014-*.csv`): the files it matches are read in "
+            "byte order of their names as one stream, each with a header that must be the "
+            "first file's; a pattern matching no file is refused, and line numbers (the "
+            "readings' positions) run on across the files. A path naming a file is read as it "
+            "is."},
     {.name = "series",
      .type = HZ_CT_STR,
      SRC_CSV(series),
@@ -836,6 +841,15 @@ static const hz_ckey params_keys[] = {
      .max = 64,
      .kinds = KN,
      .doc = "Timestamp channels of TimeRPE."},
+    {.name = "stats_mu",
+     .type = HZ_CT_BOOL,
+     O(hz_cfg_model_params, stats_mu),
+     .def = "true",
+     .kinds = KN,
+     .doc = "NILMFormer's stats token reads the window's mean as well as its deviation (the "
+            "official model). `false`: its deviation alone, so a forecast (`task: forecast`) "
+            "moves exactly with the level of its window, as a level shift needs "
+            "(docs/MODELS.md section 8.7)."},
     {.name = "dilations",
      .type = HZ_CT_INTLIST,
      O(hz_cfg_model_params, dilations),
@@ -1082,6 +1096,14 @@ static const hz_ckey data_keys[] = {
      .doc = "With `task: disaggregate`: watts the aggregate and the appliance are divided by "
             "(NILMFormer's max-scaling; kept in the checkpoint); 0 = the largest aggregate "
             "reading of the training split."},
+    {.name = "zero_is_gap",
+     .type = HZ_CT_BOOL,
+     O(hz_cfg_data, zero_is_gap),
+     .def = "false",
+     .doc = "With `task: disaggregate`: an aggregate reading of exactly 0 W is a gap, so the "
+            "windows holding one are left out of every split (and of the largest aggregate). "
+            "For data whose missing minutes were filled with 0, as DeviceScope's "
+            "(data/nilm/SOURCE.md)."},
 };
 static const hz_csec data_sec = {
     "data", data_keys,  NKEYS(data_keys),

@@ -6,6 +6,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <float.h>
+#include <glob.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,7 +25,13 @@ typedef struct csv_field {
 
 struct hz_csv_reader {
     FILE *f;
-    char *path;
+    char *path;     /* the file being read */
+    char **files;   /* the files of a pattern (hz_csv_opts.glob), in order; NULL: path alone */
+    size_t nfiles;  /* entries in files */
+    size_t fidx;    /* files[fidx] is being read */
+    long line_base; /* lines of the files before files[fidx] (hz_csv_line) */
+    int stuck;      /* a later file refused: hz_csv_next returns it again, with stuck_msg */
+    char stuck_msg[HZ_ERRLEN];
     hz_csv_opts o;
     char delim;
     unsigned char buf[CSV_BUF];
@@ -583,6 +590,9 @@ void hz_csv_close(hz_csv_reader *r)
     free(r->fbuf);
     free(r->fields);
     free(r->path);
+    for (size_t i = 0; i < r->nfiles; i++)
+        free(r->files[i]);
+    free(r->files);
     free(r);
 }
 
@@ -601,8 +611,8 @@ static int open_file(hz_csv_reader *r, char *err, size_t errlen)
         if (!r->f)
             return hz_err(err, errlen, HZ_EIO, "%s: cannot open: %s", r->path, strerror(errno));
         struct stat st;
-        if (fstat(fileno(r->f), &st) == 0)
-            r->size = (uint64_t)st.st_size;
+        if (!r->files && fstat(fileno(r->f), &st) == 0)
+            r->size = (uint64_t)st.st_size; /* a pattern's total: expand_glob */
     }
     /* UTF-8 byte order mark */
     if (peekb(r) == 0xEF) {
@@ -867,6 +877,117 @@ static int read_layout(hz_csv_reader *r, char *err, size_t errlen)
     return r->o.names ? names_header(r, err, errlen) : read_header(r, err, errlen);
 }
 
+static int cmp_names(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* With hz_csv_opts.glob: the regular files pattern matches (glob(3); directories left out)
+ * into r->files, sorted by name in byte order whatever the locale, r->path the first and
+ * r->size their total.  A pattern without a wildcard, or naming a file as it is, is read
+ * alone (r->files stays NULL). */
+static int expand_glob(hz_csv_reader *r, const char *pattern, char *err, size_t errlen)
+{
+    struct stat st;
+    if (!strpbrk(pattern, "*?[") || stat(pattern, &st) == 0)
+        return 0;
+    glob_t g;
+    int grc = glob(pattern, GLOB_ERR | GLOB_MARK, NULL, &g);
+    if (grc && grc != GLOB_NOMATCH) {
+        globfree(&g);
+        return hz_err(err, errlen, grc == GLOB_NOSPACE ? HZ_ENOMEM : HZ_EIO,
+                      "%s: cannot expand the pattern: %s", pattern,
+                      grc == GLOB_NOSPACE ? "out of memory" : "a directory could not be read");
+    }
+    size_t n = grc ? 0 : g.gl_pathc;
+    if (n && !(r->files = calloc(n, sizeof *r->files))) {
+        globfree(&g);
+        return open_oom(r, err, errlen);
+    }
+    for (size_t i = 0; i < n; i++) {
+        const char *f = g.gl_pathv[i];
+        if (f[strlen(f) - 1] == '/') /* GLOB_MARK: a directory */
+            continue;
+        if (!(r->files[r->nfiles] = strdup(f))) {
+            globfree(&g);
+            return open_oom(r, err, errlen);
+        }
+        r->nfiles++;
+        if (stat(f, &st) == 0)
+            r->size += (uint64_t)st.st_size;
+    }
+    globfree(&g);
+    if (!r->nfiles)
+        return hz_err(err, errlen, HZ_EIO, "%s: no file matches the pattern", pattern);
+    qsort(r->files, r->nfiles, sizeof *r->files, cmp_names);
+    char *first = strdup(r->files[0]);
+    if (!first)
+        return open_oom(r, err, errlen);
+    free(r->path);
+    r->path = first;
+    return 0;
+}
+
+/* The header of a later file of a pattern, which must be the first file's; HZ_EINVAL
+ * naming the file and line where it is not. */
+static int same_header(hz_csv_reader *r, char *err, size_t errlen)
+{
+    long line = r->line;
+    int rc = read_record(r);
+    if (rc == HZ_EFORMAT)
+        return hz_err(err, errlen, HZ_EINVAL, "%s: %s (in the header)", r->e_origin, r->e_reason);
+    if (rc != 1)
+        return hz_err(err, errlen, rc == 0 ? HZ_EINVAL : rc, "%s:%ld: %s", r->path, line,
+                      rc == 0 ? "no header row (empty file?)" : "cannot read the header");
+    if (r->nul_line) {
+        nul_error(r, err, errlen);
+        return HZ_EINVAL;
+    }
+    for (size_t i = 0; i < r->nfields || i < r->nheader; i++) {
+        char name[256] = "";
+        if (i < r->nfields)
+            trim_copy(name, sizeof name, field(r, i));
+        if (i < r->nfields && i < r->nheader && !strcmp(name, r->header[i]))
+            continue;
+        long col = i < r->nfields ? r->fields[i].col : 1;
+        return hz_err(err, errlen, HZ_EINVAL,
+                      "%s:%ld:%ld: the header differs from %s:%ld's at column %zu: %s%s%s "
+                      "instead of %s%s%s (the files of a pattern share one header)",
+                      r->path, r->rec_line, col, r->files[0], r->header_line, i + 1,
+                      i < r->nfields ? "\"" : "", i < r->nfields ? name : "nothing",
+                      i < r->nfields ? "\"" : "", i < r->nheader ? "\"" : "",
+                      i < r->nheader ? r->header[i] : "nothing", i < r->nheader ? "\"" : "");
+    }
+    return 0;
+}
+
+/* At the end of files[fidx]: opens the next file of the pattern (its line numbers from 1,
+ * hz_csv_line's going on), skips its preamble and checks its header.  1 when there is
+ * one, 0 after the last file, or an error (HZ_EIO, HZ_EINVAL, HZ_EFORMAT, HZ_ENOMEM). */
+static int next_file(hz_csv_reader *r, char *err, size_t errlen)
+{
+    if (!r->files || r->fidx + 1 >= r->nfiles)
+        return 0;
+    char *path = strdup(r->files[r->fidx + 1]);
+    if (!path)
+        return open_oom(r, err, errlen);
+    fclose(r->f);
+    r->f = NULL;
+    free(r->path);
+    r->path = path;
+    r->fidx++;
+    r->line_base += r->line - (r->col == 1); /* as if a newline ended every file */
+    r->line = r->col = 1;
+    r->blen = r->bpos = 0;
+    r->eof = 0;
+    int rc = open_file(r, err, errlen);
+    if (!rc)
+        rc = skip_preamble(r, err, errlen);
+    if (!rc && !r->o.names)
+        rc = same_header(r, err, errlen);
+    return rc ? rc : 1;
+}
+
 /* hz_csv_open and hz_csv_open_mem: f NULL opens path, else reads f (size bytes) under the
  * name path. */
 static hz_csv_reader *open_reader(const char *path, FILE *f, uint64_t size, const hz_csv_opts *o,
@@ -887,7 +1008,8 @@ static hz_csv_reader *open_reader(const char *path, FILE *f, uint64_t size, cons
     r->tcol2 = r->scol = r->fcol = -1;
     r->line = 1;
     r->col = 1;
-    if (open_file(r, err, errlen) || read_layout(r, err, errlen) || pick_columns(r, err, errlen) ||
+    if ((!f && r->o.glob && expand_glob(r, path, err, errlen)) || open_file(r, err, errlen) ||
+        read_layout(r, err, errlen) || pick_columns(r, err, errlen) ||
         split_na_values(r, err, errlen))
         goto fail;
     return r;
@@ -950,7 +1072,7 @@ char hz_csv_delimiter(const hz_csv_reader *r)
 
 long hz_csv_line(const hz_csv_reader *r)
 {
-    return r->rec_line;
+    return r->line_base + r->rec_line;
 }
 
 const char *hz_csv_record(const hz_csv_reader *r, size_t *len)
@@ -1172,7 +1294,19 @@ static int check_time(hz_csv_reader *r, int64_t ts_ms, char *err, size_t errlen)
 int hz_csv_next(hz_csv_reader *r, int64_t *ts_ms, double *values, char *err, size_t errlen)
 {
     r->series[0] = r->flag[0] = 0;
+    if (r->stuck)
+        return hz_err(err, errlen, r->stuck, "%s", r->stuck_msg);
     int rc = read_record(r);
+    while (rc == 0) { /* at the end of a file: the pattern's next one */
+        int nx = next_file(r, r->stuck_msg, sizeof r->stuck_msg);
+        if (nx < 0) {
+            r->stuck = nx == HZ_EFORMAT ? HZ_EINVAL : nx; /* not a bad row: no moving on */
+            return hz_err(err, errlen, r->stuck, "%s", r->stuck_msg);
+        }
+        if (nx == 0)
+            break;
+        rc = read_record(r);
+    }
     if (rc == HZ_EFORMAT)
         return hz_err(err, errlen, HZ_EFORMAT, "%s: %s", r->e_origin, r->e_reason);
     if (rc == HZ_EIO)

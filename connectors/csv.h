@@ -60,6 +60,10 @@ typedef struct hz_csv_opts {
     const char *series_column; /* each row's series name (hz_csv_series); an empty one is a
                                   bad row */
     const char *flag_column;   /* each row's quality code (hz_csv_flag), kept as text */
+    int glob; /* 1: hz_csv_open's path may be a glob(3) pattern (unless a file has that very
+                 name): the files it matches are read in byte order of their names as one
+                 stream, each with its own preamble and header; every header must be the
+                 first file's.  No match is an error. */
 } hz_csv_opts;
 
 /* Parses a timestamp as described above, a time without a zone being UTC; 0 or HZ_EFORMAT. */
@@ -73,8 +77,9 @@ int hz_csv_parse_offset(const char *s, int *minutes);
 
 typedef struct hz_csv_reader hz_csv_reader;
 
-/* Opens path, reads the header and resolves the columns.  NULL on failure (err says
- * which column is missing, with the columns the header has). Free with hz_csv_close. */
+/* Opens path (or the first file of the pattern, with o->glob), reads the header and resolves
+ * the columns.  NULL on failure (err says which column is missing, with the columns the
+ * header has). Free with hz_csv_close. */
 hz_csv_reader *hz_csv_open(const char *path, const hz_csv_opts *o, char *err, size_t errlen);
 /* The same over len bytes at buf (read in place: buf must outlive the reader), named name
  * in messages (NULL: "<memory>"). */
@@ -95,8 +100,11 @@ const char *hz_csv_flag(const hz_csv_reader *r);
 char hz_csv_delimiter(const hz_csv_reader *r);
 
 /* Reads the next data row: *ts_ms and values[ncols] (NaN = missing, with allow_empty).  Returns 1
- * for a row, 0 at end of file, HZ_EFORMAT for a bad row (err = "file:line:column: column \"X\":
- * ..."; the reader moves on, so calling again reads the next row) or HZ_EIO. */
+ * for a row, 0 at end of file (of the last file, with a pattern), HZ_EFORMAT for a bad row
+ * (err = "file:line:column: column \"X\": ..." naming the file the row is in; the reader moves
+ * on, so calling again reads the next row), HZ_EIO, or HZ_EINVAL for a later file of a pattern
+ * whose header is not the first file's (err = "file:line: ..."; every later call returns it
+ * again). */
 int hz_csv_next(hz_csv_reader *r, int64_t *ts_ms, double *values, char *err, size_t errlen);
 
 /* Refuses the last row read for a reason found by the caller (a duplicate timestamp): sets
@@ -105,14 +113,17 @@ int hz_csv_next(hz_csv_reader *r, int64_t *ts_ms, double *values, char *err, siz
 int hz_csv_row_error(hz_csv_reader *r, const char *column, char *err, size_t errlen,
                      const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 
-/* Line where the last record read starts (1 = the first line of the file). */
+/* Line where the last record read starts (1 = the first line of the file).  With a pattern,
+ * counted over its files as if they were one file (a newline added after a last line that
+ * has none), so it only grows; error origins name each file's own lines. */
 long hz_csv_line(const hz_csv_reader *r);
 /* Raw bytes of the last record read (no line end), owned by the reader until the next read. */
 const char *hz_csv_record(const hz_csv_reader *r, size_t *len);
 /* After HZ_EFORMAT: "file:line:column" and the reason without it. */
 const char *hz_csv_error_origin(const hz_csv_reader *r);
 const char *hz_csv_error_reason(const hz_csv_reader *r);
-/* Bytes consumed so far and the file's size (for progress bars). */
+/* Bytes consumed so far and the file's size (for progress bars); with a pattern, over all
+ * its files. */
 uint64_t hz_csv_bytes_read(const hz_csv_reader *r);
 uint64_t hz_csv_file_size(const hz_csv_reader *r);
 

@@ -103,6 +103,7 @@ static int csv_source(const hz_pipeline_conf *pc, const char *const *vars, int n
         o.csv.delimiter = s->csv.delimiter[0];
     o.csv.date_order = s->csv.date_order;
     o.csv.allow_empty = 1;
+    o.csv.glob = 1; /* source.csv.path may name several files (config/config_schema.c) */
     return hz_csv_source_new(&o, out, err, errlen);
 }
 

@@ -15,7 +15,7 @@
     X(seq_len) X(label_len) X(pred_len) X(enc_in) X(c_out) X(out_col) X(n_marks) X(d_model) \
     X(n_heads) X(e_layers) X(d_layers) X(d_ff) X(activation) X(use_norm) X(norm_last)       \
     X(factor) X(attn_full) X(distil) X(mix) X(kernel_size) X(kernel_size_head) X(conv_bias) \
-    X(forecast)
+    X(forecast) X(stats_mu)
 /* clang-format on */
 
 char *hz_model_conf_to_json(const hz_model_conf *c)

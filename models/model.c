@@ -69,6 +69,7 @@ void hz_model_conf_defaults(hz_model_conf *c, hz_model_kind kind)
         c->dropout = 0.2;
         c->kernel_size = c->kernel_size_head = 3;
         c->conv_bias = 1;
+        c->stats_mu = 1;
         c->n_dilations = 4;
         for (int i = 0; i < 4; i++)
             c->dilations[i] = 1 << i;

@@ -49,6 +49,10 @@ typedef struct hz_model_conf {
      * after the head and a zero-initialised correction of the window's own statistics
      * (docs/MODELS.md section 8.7) */
     int forecast;
+    /* 1 (the official model): the stats token is made of the window's mean and deviation;
+     * 0: of its deviation alone (the mean's input held at 0), so a forecast moves exactly
+     * with the level of its window (docs/MODELS.md section 8.7) */
+    int stats_mu;
     /* 1: NILMFormer's baseline, a plain transformer for disaggregation (docs/MODELS.md
      * section 8.10): the same encoder layers, final LayerNorm and head, but a Linear(1 -> d)
      * embedding plus a fixed sinusoid of the position instead of the dilated convolutions and

@@ -130,7 +130,8 @@ static trunk_out trunk_fwd(hz_ctx *c, const nf *t, hz_tensor *a, hz_tensor *mk)
     o.sd = hz_sqrt(c, hz_add_scalar(c, hz_mean(c, hz_mul(c, ac, ac), 1, 1), STATS_EPS));
     hz_tensor *parts[2] = {embed_fwd(c, t, hz_div(c, ac, o.sd)), hz_lin_fwd(c, &t->time_proj, mk)};
     hz_tensor *tokens = hz_concat(c, parts, 2, 2); /* [N, W, d] */
-    hz_tensor *st[2] = {o.mu, o.sd};
+    int ms[3] = {o.mu->shape[0], 1, 1};
+    hz_tensor *st[2] = {f->stats_mu ? o.mu : hz_tensor_zeros(c, 3, ms), o.sd};
     o.stats = hz_lin_fwd(c, &t->stats1, hz_concat(c, st, 2, 2)); /* [N, 1, d] */
     hz_tensor *seq[2] = {tokens, o.stats};
     hz_tensor *h = hz_concat(c, seq, 2, 1); /* [N, W + 1, d], the stats token last */

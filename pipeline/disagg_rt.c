@@ -176,8 +176,9 @@ void hz_disagg_rt_free(hz_disagg_rt *d)
 }
 
 /* Copies series idx's window into batch row d->nb (the aggregate in watts, the marks of each
- * slot's time).  Returns 1 when staged, 0 when skipped: not full, or a slot missing or
- * filled (training leaves windows with a gap out: training/disagg.c). */
+ * slot's time).  Returns 1 when staged, 0 when skipped: not full, or a slot missing, filled
+ * or (model.data.zero_is_gap) 0 W (training leaves windows with a gap out:
+ * training/disagg.c). */
 static int stage_row(hz_disagg_rt *d, hz_window_store *ws, uint32_t idx)
 {
     int L = d->L, F = d->F, B = d->nb;
@@ -187,7 +188,7 @@ static int stage_row(hz_disagg_rt *d, hz_window_store *ws, uint32_t idx)
     float *raw = d->raw + (size_t)B * L;
     for (int t = 0; t < L; t++) {
         raw[t] = d->win[(size_t)t * d->nvars + d->agg];
-        if (!isfinite(raw[t]) || !d->wmask[t])
+        if (!isfinite(raw[t]) || !d->wmask[t] || (raw[t] == 0 && d->pc->model.data.zero_is_gap))
             return 0;
     }
     float mk[HZ_TIMEF_MAX_FEATURES];

@@ -6,8 +6,8 @@
  *
  * A window is window.lookback slots of the aggregate, divided by the checkpoint's power
  * (max-scaling), with TimeRPE marks of each slot's time, as training/disagg.c prepares them;
- * a window with a slot missing or filled is skipped (counted), as training skips windows
- * with gaps.
+ * a window with a slot missing or filled (or of 0 W with model.data.zero_is_gap) is skipped
+ * (counted), as training skips windows with gaps.
  * Each appliance's estimate is in watts, 0 under its on_threshold (and never negative), and
  * covers the window's newest min(stride, lookback) slots: with stride = lookback (windows
  * that do not overlap, as in training) each slot is estimated once.  hz_forecaster

@@ -341,6 +341,9 @@ static void web_entry(rt *r, slot *s, int64_t now, hz_web_pipeline *e)
         snprintf(e->anomalies, sizeof e->anomalies, "%s",
                  k_->sqlite.anomalies_table ? k_->sqlite.anomalies_table : "anomalies");
         e->fc_mode = k_->sqlite.forecasts;
+        if (pc->model.task == HZ_CFG_TASK_DISAGGREGATE)
+            snprintf(e->appliances, sizeof e->appliances, "%s",
+                     k_->sqlite.appliances_table ? k_->sqlite.appliances_table : "appliances");
     }
     e->period_ms = pc->window.period_ms;
     e->lookback = pc->window.lookback;

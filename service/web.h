@@ -43,8 +43,9 @@ typedef struct hz_web_pipeline {
     int running;   /* 0: failed, waiting for its restart */
     char db[1024]; /* its first SQLite sink's file; "" when it has none */
     char forecasts[64] /* that sink's tables */, anomalies[64];
-    int fc_mode;       /* HZ_CFG_FC_* (config/config.h): which forecast tables it writes */
-    int64_t period_ms; /* window.period */
+    char appliances[64]; /* a disaggregation pipeline's estimates table; "" for the others */
+    int fc_mode;         /* HZ_CFG_FC_* (config/config.h): which forecast tables it writes */
+    int64_t period_ms;   /* window.period */
     int lookback;
     char model_id[128];    /* "" when not running */
     int64_t model_time_ms; /* the checkpoint file's mtime (written when trained); 0 unknown */

@@ -28,7 +28,11 @@ static const char style[] =
     ".k-gap{fill:#b15928;background:#b15928}.k-shift{fill:#33a02c;background:#33a02c}"
     ".k-other{fill:#999;background:#999}"
     "ul.series li{font-family:monospace}.key>span{display:inline-block;margin-right:12px}"
-    ".dot{display:inline-block;width:10px;height:10px;border-radius:5px;margin-right:4px}";
+    ".dot{display:inline-block;width:10px;height:10px;border-radius:5px;margin-right:4px}"
+    ".appliance{fill:none;stroke-width:1.5}.a-0{stroke:#e31a1c;background:#e31a1c}"
+    ".a-1{stroke:#1f78b4;background:#1f78b4}.a-2{stroke:#33a02c;background:#33a02c}"
+    ".a-3{stroke:#ff7f00;background:#ff7f00}.a-4{stroke:#6a3d9a;background:#6a3d9a}"
+    ".a-5{stroke:#b15928;background:#b15928}";
 
 static void page_start(web_sb *b, const char *title)
 {
@@ -435,14 +439,14 @@ static void chart(web_sb *b, const json_t *series, const json_t *var)
 
 static void legend(web_sb *b, const json_t *fc)
 {
-    sb_puts(b, "<p class=\"key\"><span>\xe2\x80\x94 readings</span><span>- - forecast");
-    if (fc) {
-        sb_puts(b, " issued ");
+    sb_puts(b, "<p class=\"key\"><span>\xe2\x80\x94 readings</span>");
+    if (json_is_object(fc) && isfinite(web_getnum(fc, "issued_ms"))) {
+        sb_puts(b, "<span>- - forecast issued ");
         sb_time(b, (int64_t)web_getnum(fc, "issued_ms"));
         sb_puts(b, " by ");
         sb_html(b, web_getstr(fc, "model_id"));
+        sb_puts(b, "</span>");
     }
-    sb_puts(b, "</span>");
     for (size_t i = 0; i < drawn_bands(fc); i++) {
         const json_t *bd = json_array_get(json_object_get(fc, "bands"), i);
         sb_printf(b, "<span><span class=\"dot band-%zu\"></span>%g%% interval</span>", i,
@@ -451,6 +455,40 @@ static void legend(web_sb *b, const json_t *fc)
     static const char *const kinds[] = {"residual", "spike", "range", "flatline", "gap", "shift"};
     for (size_t k = 0; k < 6; k++)
         sb_printf(b, "<span><span class=\"dot k-%s\"></span>%s</span>", kinds[k], kinds[k]);
+    sb_puts(b, "</p>\n");
+}
+
+/* A disaggregation pipeline's appliances (web_query.c series_appliances): one chart of each
+ * appliance's estimated power on the page's time axis, and a key with its minutes on. */
+static void appliances_chart(web_sb *b, const json_t *series, const json_t *aps)
+{
+    scale s = {web_getnum(series, "from_ms"), web_getnum(series, "to_ms"), 0, 1};
+    size_t i, j;
+    json_t *a, *pt;
+    json_array_foreach(aps, i, a) json_array_foreach(json_object_get(a, "points"), j, pt)
+        grow(&s, NAN, json_number_value(json_array_get(pt, 1)));
+    s.y1 *= 1.05;
+    if (s.x1 <= s.x0)
+        s.x1 = s.x0 + 1;
+    sb_printf(b,
+              "<h2>Appliances (estimated watts)</h2>\n<svg class=\"chart appliances\" "
+              "xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" "
+              "viewBox=\"0 0 %d %d\" role=\"img\" aria-label=\"appliances\">",
+              CW, CH, CW, CH);
+    axes(b, &s);
+    json_array_foreach(aps, i, a)
+    {
+        char cls[32];
+        snprintf(cls, sizeof cls, "appliance a-%zu", i % 6);
+        line(b, &s, cls, NULL, NULL, json_object_get(a, "points"));
+    }
+    sb_puts(b, "</svg>\n<p class=\"key\">");
+    json_array_foreach(aps, i, a)
+    {
+        sb_printf(b, "<span><span class=\"dot a-%zu\"></span>", i % 6);
+        sb_html(b, web_getstr(a, "name"));
+        sb_printf(b, ": on %d min</span>", (int)web_getnum(a, "on_min"));
+    }
     sb_puts(b, "</p>\n");
 }
 
@@ -525,6 +563,9 @@ void web_html_series(web_sb *b, const json_t *series)
         chart(b, series, v);
         legend(b, json_object_get(v, "forecast"));
     }
+    const json_t *aps = json_object_get(series, "appliances");
+    if (json_array_size(aps))
+        appliances_chart(b, series, aps);
     flags_table(b, json_object_get(series, "flags"));
     page_end(b);
 }

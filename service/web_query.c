@@ -512,6 +512,52 @@ static int one_var(sqlite3 *db, const hz_web_pipeline *p, const char *series, js
     return rc;
 }
 
+/* A disaggregation pipeline's estimates of series in [from, to]: an array of {name, on_min,
+ * points: [[ts, watts], ...]}, one per appliance, by name.  At most the page's span of
+ * minutes per appliance (the rows are a minute apart). */
+static int series_appliances(sqlite3 *db, const hz_web_pipeline *p, const char *series,
+                             int64_t from, int64_t to, json_t *out, char *err, size_t errlen)
+{
+    if (!hz_sqlite_ident_ok(p->appliances))
+        return hz_err(err, errlen, HZ_EINVAL, "pipeline %s: bad table names", p->name);
+    char sql[256];
+    snprintf(sql, sizeof sql,
+             "SELECT appliance, ts, power, state FROM %s WHERE pipeline = ?1 AND series = ?2 AND "
+             "ts BETWEEN ?3 AND ?4 ORDER BY appliance, ts",
+             p->appliances);
+    sqlite3_stmt *st;
+    int rc = prepare_key(db, sql, p->name, series, NULL, &st, err, errlen);
+    if (rc)
+        return rc;
+    sqlite3_bind_int64(st, 3, from);
+    sqlite3_bind_int64(st, 4, to);
+    json_t *cur = NULL, *pts = NULL;
+    int on = 0;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const char *name = col_str(st, 0);
+        if (!cur || strcmp(web_getstr(cur, "name"), name)) {
+            if (cur)
+                json_object_set_new(cur, "on_min", json_integer(on));
+            cur = json_object();
+            pts = json_array();
+            on = 0;
+            json_object_set_new(cur, "name", web_jstr(name));
+            json_object_set_new(cur, "points", pts);
+            json_array_append_new(out, cur);
+        }
+        json_t *pt = json_array();
+        json_array_append_new(pt, json_integer(sqlite3_column_int64(st, 1)));
+        json_array_append_new(pt, web_jnum(col_num(st, 2)));
+        json_array_append_new(pts, pt);
+        on += sqlite3_column_int(st, 3) != 0;
+    }
+    if (cur)
+        json_object_set_new(cur, "on_min", json_integer(on));
+    rc = rc == SQLITE_DONE ? 0 : db_err(db, "appliances", err, errlen);
+    sqlite3_finalize(st);
+    return rc;
+}
+
 int web_q_series(sqlite3 *db, const hz_web_pipeline *p, const web_series_req *rq, json_t **out,
                  char *err, size_t errlen)
 {
@@ -542,5 +588,10 @@ int web_q_series(sqlite3 *db, const hz_web_pipeline *p, const web_series_req *rq
     json_object_set_new(o, "hours", json_integer(span / 3600000));
     json_array_foreach(vars, i, v) if (!rc) rc =
         one_var(db, p, rq->series, v, from, to, err, errlen);
+    if (!rc && p->appliances[0]) {
+        json_t *ap = json_array();
+        json_object_set_new(o, "appliances", ap);
+        rc = series_appliances(db, p, rq->series, from, to, ap, err, errlen);
+    }
     return rc ? rc : series_flags(db, p, rq->series, from, flags, err, errlen);
 }

@@ -165,6 +165,12 @@ int hz_disagg_split(const hz_pipeline_conf *p, const hz_model_conf *mc, const hz
     if (scaler && scaler->cols != t->cols)
         return hz_err(err, errlen, HZ_EINVAL, "scaler has %d variables, the data %d", scaler->cols,
                       t->cols);
+    if (p->model.data.zero_is_gap) /* a missing reading filled with 0: NaN, so a gap */
+        for (int r = 0; r < t->rows; r++)
+            if (d->table.values[(size_t)r * t->cols] == 0) {
+                d->table.values[(size_t)r * t->cols] = NAN;
+                d->zero_rows++;
+            }
     if (scaler)
         d->scaler = *scaler;
     else

@@ -50,7 +50,9 @@ void hz_disagg_plain_checkpoint(const char *ckpt, char *out, size_t n);
 /* Scaling, marks and windows of d (loaded from a view) for mc (seq_len = pred_len = W);
  * scaler NULL fits it (max-scaling), else it is the checkpoint's.  Sets d->scaler, scaled,
  * marks, begin/end (each split's own rows, not overlapping), win[3] and starts[3],
- * gap_windows[3] and train_mean.  Returns 0 or HZ_E* (message in err). */
+ * gap_windows[3] and train_mean.  With model.data.zero_is_gap an aggregate of 0 becomes NaN
+ * first (d->zero_rows counts them), so its windows are gaps.  Returns 0 or HZ_E* (message in
+ * err). */
 int hz_disagg_split(const hz_pipeline_conf *p, const hz_model_conf *mc, const hz_scaler *scaler,
                     hz_prepared *d, char *err, size_t errlen);
 

@@ -56,6 +56,7 @@ static int load_csv(const hz_pipeline_conf *p, hz_prepared *d, char *err, size_t
     if (p->source.csv.delimiter && *p->source.csv.delimiter)
         o.delimiter = p->source.csv.delimiter[0];
     o.date_order = p->source.csv.date_order;
+    o.glob = 1; /* source.csv.path may name several files (config/config_schema.c) */
     hz_csv_table *t;
     int rc = hz_csv_load(p->source.csv.path, &o, &t, err, errlen);
     if (rc)
@@ -465,6 +466,7 @@ static int nilmformer_conf(const hz_pipeline_conf *p, hz_model_conf *mc, char *e
         return hz_err(err, errlen, HZ_EINVAL, "pipeline %s: model.params.dilations: 1..%d values",
                       p->name, HZ_MAX_DILATIONS);
     mc->forecast = !disagg;
+    mc->stats_mu = q->stats_mu;
     if (disagg) {
         mc->pred_len = mc->seq_len;
         mc->label_len = 0;

@@ -40,6 +40,7 @@ typedef struct hz_prepared {
     /* disaggregation (training/disagg.h): windows skipped per split (a hole or a value not
      * finite in them), and the target's mean over the training rows in original units */
     int gap_windows[3];
+    int zero_rows; /* rows whose aggregate of 0 was made a gap (model.data.zero_is_gap) */
     double train_mean;
 } hz_prepared;
 

@@ -378,12 +378,18 @@ static int run_train(run *r, char *err, size_t errlen)
             p->name, r->series ? ", series " : "", r->series ? r->series : "",
             hz_model_kind_name(r->mc.kind), r->d.table.cols, r->d.table.rows, r->d.win[0].count,
             r->d.win[1].count, r->d.win[2].count, (long long)r->m->params.n_trainable);
-    if (p->model.task == HZ_CFG_TASK_DISAGGREGATE)
+    if (p->model.task == HZ_CFG_TASK_DISAGGREGATE) {
+        char zeros[80] = "";
+        if (p->model.data.zero_is_gap)
+            snprintf(zeros, sizeof zeros, "; %d rows with an aggregate of 0 taken as gaps",
+                     r->d.zero_rows);
         say(log,
             "train: appliance %s from %s, windows of %d steps that do not overlap (%d, %d, "
-            "%d left out for gaps), both divided by %g",
+            "%d left out for gaps%s), both divided by %g",
             p->source.fields.values[1], p->source.fields.values[0], r->mc.seq_len,
-            r->d.gap_windows[0], r->d.gap_windows[1], r->d.gap_windows[2], r->d.scaler.std[0]);
+            r->d.gap_windows[0], r->d.gap_windows[1], r->d.gap_windows[2], zeros,
+            r->d.scaler.std[0]);
+    }
     if (!r->pooled && (r->d.edge_rows || r->d.carried))
         say(log,
             "train: %d timestamps before the first or after the last with every variable "

@@ -1,7 +1,7 @@
 #!/bin/sh
 # examples.sh — the example configurations run from a plain clone: every CSV file that a
-# config/examples/*.yaml names exists inside the repository (paths are relative to the
-# config's folder), and the ETTh1 iTransformer example trains a one-batch probe from
+# config/examples/*.yaml names (or that its glob matches) exists inside the repository (paths
+# are relative to the config's folder), and the ETTh1 iTransformer example trains a one-batch probe from
 # data/ett/ETTh1.csv, evaluates it (every variable against the persistence and window-mean
 # forecasts, the last line's nse= and persistence_nse=), and registers nothing.  The full trainings are
 # bench/accuracy.sh's.  Run from the repository root; BIN holds horizon.
@@ -13,10 +13,13 @@ fail() { echo "examples: $*" >&2; exit 1; }
 
 n=0
 for c in config/examples/*.yaml; do
-    for p in $(sed -n 's/.*csv: *{ *path: *\([^,}]*\).*/\1/p' "$c"); do
+    for p in $(sed -n 's/.*csv: *{ *path: *"*\([^,}"]*\).*/\1/p' "$c"); do
         case $p in /*) f=$p ;; *) f=$(dirname "$c")/$p ;; esac
-        [ -r "$f" ] || fail "$c names $p, which is not in the repository"
-        case $(realpath "$f") in "$(pwd)"/*) ;; *) fail "$c reads $p outside the repository" ;; esac
+        # a glob (source.csv.path) names every file it matches; unmatched, it stays as written
+        for g in $f; do
+            [ -r "$g" ] || fail "$c names $p, which is not in the repository"
+            case $(realpath "$g") in "$(pwd)"/*) ;; *) fail "$c reads $p outside the repository" ;; esac
+        done
         n=$((n + 1))
     done
 done

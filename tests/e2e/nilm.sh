@@ -1,7 +1,8 @@
 #!/bin/sh
 # nilm.sh — disaggregation from a plain clone (docs/MODELS.md §8.9): the UK-DALE example
 # (config/examples/nilm_ukdale2.yaml) with a tiny network trains a one-batch probe of the
-# kettle's model from data/ukdale_house2/ (the split's window counts, no window left out,
+# kettle's model from the three monthly files of data/nilm/devicescope_1min/ukdale_house2/ its
+# glob matches (the split's window counts, no window left out,
 # max-scaling by the training split's largest aggregate), writes it as
 # <checkpoint stem>.Kettle.safetensors, and `horizon eval` scores it against the training
 # mean (the mean's MAE is fixed by the data) and ends with `test mae= f1= baseline_mean_mae=`;
@@ -9,7 +10,9 @@
 # trains into <stem>.plain.Kettle.safetensors and `horizon eval` adds its row and fields;
 # an unknown appliance, another appliance's checkpoint, `horizon forecast` of the checkpoint
 # and horizond without every appliance's model are refused with their reasons
-# (tests/e2e/nilm_daemon.sh serves them).  Run from the repository root; BIN holds horizon and horizond.
+# (tests/e2e/nilm_daemon.sh serves them); the REFIT example's probe reads its seven files and
+# leaves out the windows with a zero aggregate.  Run from the repository root; BIN holds
+# horizon and horizond.
 set -eu
 BIN=${BIN:-build}
 T=$(mktemp -d /tmp/hz_nilm_XXXXXX)
@@ -26,14 +29,14 @@ grep -q 'd_model: 16' "$T/c.yaml" || fail "the example's params line changed: up
 "$BIN/horizon" train -c "$T/c.yaml" --appliance Kettle --epochs 1 --max-batches 1 \
     >"$T/train.out" 2>"$T/train.err" || fail "probe training failed: $(tail -5 "$T/train.err")"
 grep -q 'windows train 283 val 40 test 81' "$T/train.err" || fail "split: $(head -3 "$T/train.err")"
-grep -q '(0, 0, 0 left out for gaps), both divided by 5242.7$' "$T/train.err" ||
+grep -q '(0, 0, 0 left out for gaps; 0 rows with an aggregate of 0 taken as gaps), both divided by 5242.7$' "$T/train.err" ||
     fail "windows or scaling: $(head -3 "$T/train.err")"
 [ -s "$T/nilm_ukdale2.Kettle.safetensors" ] || fail "no checkpoint: $(ls "$T")"
 grep -q '^appliance Kettle$' "$T/train.out" || fail "train output: $(cat "$T/train.out")"
 
 "$BIN/horizon" eval -c "$T/c.yaml" --appliance Kettle >"$T/eval.out" 2>"$T/eval.err" ||
     fail "eval failed: $(tail -5 "$T/eval.err")"
-grep -q 'test windows 81 of 256 steps (0 left out for gaps), 2013-07-17 13:54 … 2013-07-31 23:29$' \
+grep -q 'test windows 81 of 256 steps (0 left out for gaps; 0 rows with an aggregate of 0 taken as gaps), 2013-07-17 13:54 … 2013-07-31 23:29$' \
     "$T/eval.out" || fail "eval header: $(head -1 "$T/eval.out")"
 grep -Eq '^  model +[0-9.]+ ' "$T/eval.out" || fail "no model row: $(cat "$T/eval.out")"
 grep -Eq '^  mean 23.4 W +21.44 ' "$T/eval.out" || fail "mean row: $(cat "$T/eval.out")"
@@ -71,7 +74,7 @@ grep -q 'has no appliance Fridge in model.data.appliances' "$T/e1.err" || fail "
     fail "the kettle's checkpoint scored the washing machine"
 grep -q 'trained for Kettle from Aggregate, the pipeline asks WashingMachine' "$T/e2.err" ||
     fail "$(cat "$T/e2.err")"
-head -300 data/ukdale_house2/ukdale_house2_2013-05-20_07-31.csv >"$T/in.csv"
+head -300 data/nilm/devicescope_1min/ukdale_house2/UKDALE_House2_2013-05.csv >"$T/in.csv"
 "$BIN/horizon" forecast -k "$T/nilm_ukdale2.Kettle.safetensors" -i "$T/in.csv" >"$T/f.out" 2>&1 &&
     fail "horizon forecast ran a disaggregation checkpoint"
 grep -q 'disaggregates (model.task disaggregate), it does not forecast' "$T/f.out" ||
@@ -79,4 +82,19 @@ grep -q 'disaggregates (model.task disaggregate), it does not forecast' "$T/f.ou
 "$BIN/horizond" -c "$T/c.yaml" --check >"$T/d.out" 2>&1 && fail "horizond served appliances without their models"
 grep -q "no checkpoint at $T/nilm_ukdale2.WashingMachine.safetensors for appliance WashingMachine" "$T/d.out" ||
     fail "$(cat "$T/d.out")"
+
+# REFIT house 2 (config/examples/nilm_refit2.yaml): seven monthly files through one glob,
+# their 1,382 minutes with an aggregate of 0 gaps (model.data.zero_is_gap), the clipped 6000 W
+# the scale
+sed -e "s#\.\./\.\./data/#$root/data/#" -e "s#\.\./\.\./build/models/#$T/#" \
+    -e "s#^database: .*#database: $T/db.sqlite#" \
+    -e 's#params: {d_model: 64, n_heads: 2, e_layers: 2, d_ff: 256,#params: {d_model: 16, n_heads: 2, e_layers: 1, d_ff: 32,#' \
+    config/examples/nilm_refit2.yaml >"$T/r.yaml"
+grep -q 'd_model: 16' "$T/r.yaml" || fail "the REFIT example's params line changed: update this script"
+"$BIN/horizon" train -c "$T/r.yaml" --appliance Kettle --epochs 1 --max-batches 1 \
+    >"$T/rtrain.out" 2>"$T/rtrain.err" || fail "REFIT probe training failed: $(tail -5 "$T/rtrain.err")"
+grep -q '308160 rows; windows train 828 val 116 test 238' "$T/rtrain.err" ||
+    fail "REFIT split: $(head -3 "$T/rtrain.err")"
+grep -q '(14, 4, 2 left out for gaps; 1382 rows with an aggregate of 0 taken as gaps), both divided by 6000$' \
+    "$T/rtrain.err" || fail "REFIT gaps or scaling: $(head -3 "$T/rtrain.err")"
 echo "nilm: ok"

@@ -1,11 +1,13 @@
 #!/bin/sh
 # nilm_daemon.sh — disaggregation in horizond (docs/MODELS.md §8.9, docs/ARCHITECTURE.md):
-# three meters' aggregate power (UK-DALE house 2's July minutes, data/nilm, from three
-# starting rows) stream through a mock-cluster topic into a `task: disaggregate` pipeline
+# four meters' aggregate power (UK-DALE house 2's July minutes, data/nilm, from four
+# starting rows; the fourth with one reading of 0 W, a gap under model.data.zero_is_gap)
+# stream through a mock-cluster topic into a `task: disaggregate` pipeline
 # with two tiny appliance models (one-batch probes trained from June), while horizond is
 # killed with SIGKILL ROUNDS times at random moments (SEED, printed); a last start catches
 # up.  Then every reading is stored once as sent, every minute of every meter has one
-# estimate per appliance in `appliances` (power 0 or at least the ON threshold, state 1
+# estimate per appliance in `appliances` (but the fourth meter's window with the 0 W
+# reading, left out) (power 0 or at least the ON threshold, state 1
 # exactly when on, estimated by a window that ends at or after it and holds it), each
 # window stored is on the `appliances` topic at least once with the same powers, no dead
 # letters; the topic's duplicates are counted.  Run from the repository root.
@@ -40,6 +42,7 @@ model_yaml() {
       data:
         split: ratio
         ratios: [0.7, 0.1, 0.2]
+        zero_is_gap: true
         appliances:
           - {name: Kettle, on_threshold: 500}
           - {name: Microwave, on_threshold: 200}
@@ -71,12 +74,13 @@ grep -q 'estimates Kettle from Aggregate, not Kettle from power' "$T/check.out" 
 sed -i 's/values: \[power\]/values: [Aggregate]/' "$T/hz.yaml"
 "$BIN/horizond" -c "$T/hz.yaml" --check >"$T/check.out" 2>&1 || fail "check: $(cat "$T/check.out")"
 
-# meter h<k> sends July's minutes from row 1 + 3000 k, one a minute from TB
+# meter h<k> sends July's minutes from row 1 + 3000 k, one a minute from TB; h3's minute
+# 300 (in its second window) reads 0 W
 awk -F, -v t0=$TB -v n=$POINTS 'NR > 1 { a[NR - 2] = $2 } END {
-    for (t = 0; t < n; t++) for (k = 0; k < 3; k++)
-        printf "h%d:{\"series\":\"h%d\",\"ts\":%.0f,\"Aggregate\":%s}\n", k, k, t0 + t * 60000, a[t + 3000 * k] }' \
+    for (t = 0; t < n; t++) for (k = 0; k < 4; k++)
+        printf "h%d:{\"series\":\"h%d\",\"ts\":%.0f,\"Aggregate\":%s}\n", k, k, t0 + t * 60000, k == 3 && t == 300 ? "0.0" : a[t + 3000 * k] }' \
     "$M/UKDALE_House2_2013-07.csv" >"$T/stream.txt"
-produce() { sed -n "$(($1 * 3 + 1)),$(($2 * 3))p" "$T/stream.txt" | kcat -b "$BOOT" -P -t readings -K: 2>>"$T/kcat.err" || fail "kcat produce failed"; }
+produce() { sed -n "$(($1 * 4 + 1)),$(($2 * 4))p" "$T/stream.txt" | kcat -b "$BOOT" -P -t readings -K: 2>>"$T/kcat.err" || fail "kcat produce failed"; }
 produce 0 $((2 * W))
 (
     trap - EXIT
@@ -99,8 +103,9 @@ for d in $(awk -v s="$SEED" -v r="$ROUNDS" 'BEGIN { srand(s); for (i = 0; i < r;
 done
 wait "$PROD"
 start_daemon "$T/hz.yaml" "$T/last.log"
-wait_sql "SELECT count(*) FROM readings" $((3 * POINTS)) 90
-wait_sql "SELECT count(*) FROM appliances" $((2 * 3 * POINTS)) 90
+EST=$((2 * (4 * POINTS - W))) # two appliances, four meters, less h3's second window
+wait_sql "SELECT count(*) FROM readings" $((4 * POINTS)) 90
+wait_sql "SELECT count(*) FROM appliances" $EST 90
 stop_daemon
 
 # readings: each once, as sent
@@ -115,8 +120,10 @@ bad=$(q "SELECT count(*) FROM appliances a JOIN (SELECT 'Kettle' AS n, 500 AS th
             OR a.state != (a.power >= o.thr)")
 [ "$bad" = 0 ] || fail "$bad estimate rows out of their window, threshold or state"
 per=$(q "SELECT count(DISTINCT series || appliance || ts) || ' ' || count(DISTINCT series || appliance || window_end) FROM appliances")
-[ "$per" = "$((2 * 3 * POINTS)) 36" ] || fail "estimates: $per distinct (series, appliance, minute) and windows, expected $((2 * 3 * POINTS)) 36"
-[ "$(q "SELECT count(*) FROM appliances WHERE state = 1")" -gt 0 ] || echo "$NAME: (the probe models estimate nothing on; the check of states is vacuous)" >&2
+[ "$per" = "$EST 46" ] || fail "estimates: $per distinct (series, appliance, minute) and windows, expected $EST 46"
+gap=$(q "SELECT count(*) FROM appliances WHERE series = 'h3' AND ts BETWEEN $TB + $W * 60000 AND $TB + (2 * $W - 1) * 60000")
+[ "$gap" = 0 ] || fail "$gap estimates in h3's window with a 0 W reading (zero_is_gap)"
+[ "$(q "SELECT count(*) FROM appliances WHERE state = 1")" -gt 0 ] || echo "$NAME: (the probe models estimate nothing on; the check of states is vacuous)"
 # the topic: each window stored is there with the powers stored
 kcat -b "$BOOT" -C -t appliances -e -o beginning -q -f '%p %o %s\n' 2>>"$T/kcat.err" >"$T/ap.dump"
 first=$(awk '!($1 in f) { f[$1] = $2 } END { for (p in f) if (f[p] > 0) print p }' "$T/ap.dump")
@@ -131,4 +138,4 @@ missing=$(comm -13 "$T/topic.rows" "$T/db.rows" | wc -l)
 msgs=$(wc -l <"$T/ap.dump")
 wins=$(sed -n 's/.*"series":"\([^"]*\)","appliance":"\([^"]*\)".*"end_ts":\([0-9]*\),.*/\1 \2 \3/p' "$T/ap.dump" | sort -u | wc -l)
 stored=$(q "SELECT count(DISTINCT series || appliance || window_end) FROM appliances")
-echo "$NAME: ok (seed $SEED: $ROUNDS kills; $((3 * POINTS)) readings stored once as sent; $((2 * 3 * POINTS)) minute estimates, one per meter, appliance and minute; $stored windows in SQLite, all on the topic: $msgs messages for $wins windows, $((msgs - wins)) duplicates)"
+echo "$NAME: ok (seed $SEED: $ROUNDS kills; $((4 * POINTS)) readings stored once as sent; $EST minute estimates, one per meter, appliance and minute, none in the window with a 0 W reading; $stored windows in SQLite, all on the topic: $msgs messages for $wins windows, $((msgs - wins)) duplicates)"

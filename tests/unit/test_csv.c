@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "connectors/csv.h"
@@ -603,6 +604,87 @@ static void test_source_series_column_future_and_idle(void **state)
     assert_non_null(strstr(err, "would put every row into one series"));
 }
 
+/* hz_csv_opts.glob: the files a pattern matches, read in name order as one stream (each with
+ * its own header, errors naming the file's own line:column, hz_csv_line running on); a later
+ * header that differs is refused naming file:line:column; no match is an error; the source
+ * resumes after a line of the stream. */
+static void test_glob_files(void **state)
+{
+    char pat[600], want[2048], b_path[600], a_path[600];
+    snprintf(b_path, sizeof b_path, "%s",
+             write_file("g-b.csv", "t,x\n2020-01-02,2\n2020-01-03,bad\n"));
+    /* no newline at the end; the header's names are trimmed as usual */
+    snprintf(a_path, sizeof a_path, "%s", write_file("g-a.csv", "t , x\n2020-01-01,1"));
+    write_file("g-c.csv", "t,y\n2020-01-04,4\n");
+    snprintf(pat, sizeof pat, "%s/g-dir.csv", tmpdir);
+    assert_int_equal(mkdir(pat, 0700), 0);
+    snprintf(pat, sizeof pat, "%s/g-[ab].csv", tmpdir);
+    char err[HZ_ERRLEN] = "";
+    assert_null(hz_csv_open(pat, NULL, err, sizeof err)); /* without glob: the name as it is */
+    assert_non_null(strstr(err, "g-[ab].csv: cannot open"));
+    hz_csv_opts o = {.glob = 1};
+    hz_csv_reader *r = hz_csv_open(pat, &o, err, sizeof err);
+    assert_non_null(r);
+    int64_t ts;
+    double v[1];
+    assert_int_equal(hz_csv_next(r, &ts, v, err, sizeof err), 1);
+    assert_true(v[0] == 1 && ts == 1577836800000LL);
+    assert_int_equal(hz_csv_line(r), 2);
+    assert_int_equal(hz_csv_next(r, &ts, v, err, sizeof err), 1); /* g-b.csv line 2 */
+    assert_true(v[0] == 2);
+    assert_int_equal(hz_csv_line(r), 4); /* as if a newline ended g-a.csv */
+    assert_int_equal(hz_csv_next(r, &ts, v, err, sizeof err), HZ_EFORMAT);
+    snprintf(want, sizeof want, "%s:3:12: column \"x\": expected a number", b_path);
+    assert_memory_equal(err, want, strlen(want));
+    assert_int_equal(hz_csv_line(r), 5);
+    assert_int_equal(hz_csv_next(r, &ts, v, err, sizeof err), 0);
+    assert_int_equal(hz_csv_bytes_read(r), hz_csv_file_size(r));
+    assert_int_equal(hz_csv_file_size(r), 18 + 32);
+    hz_csv_close(r);
+
+    /* g-c.csv's header is not g-a.csv's (the directory g-dir.csv is left out) */
+    snprintf(pat, sizeof pat, "%s/g-*.csv", tmpdir);
+    assert_non_null(r = hz_csv_open(pat, &o, err, sizeof err));
+    int rc, rows = 0;
+    while ((rc = hz_csv_next(r, &ts, v, err, sizeof err)) == 1 || rc == HZ_EFORMAT)
+        rows += rc == 1;
+    assert_int_equal(rows, 2);
+    assert_int_equal(rc, HZ_EINVAL);
+    snprintf(want, sizeof want,
+             "%s/g-c.csv:1:3: the header differs from %s:1's at column 2: \"y\" instead of "
+             "\"x\"",
+             tmpdir, a_path);
+    assert_memory_equal(err, want, strlen(want));
+    err[0] = 0;
+    assert_int_equal(hz_csv_next(r, &ts, v, err, sizeof err), HZ_EINVAL); /* and stays so */
+    assert_memory_equal(err, want, strlen(want));
+    hz_csv_close(r);
+    hz_csv_table *t = NULL;
+    assert_int_equal(hz_csv_load(pat, &o, &t, err, sizeof err), HZ_EFORMAT); /* b's bad row */
+    assert_non_null(strstr(err, "g-b.csv:3:12:"));
+
+    snprintf(pat, sizeof pat, "%s/nothing-*.csv", tmpdir);
+    assert_null(hz_csv_open(pat, &o, err, sizeof err));
+    snprintf(want, sizeof want, "%s: no file matches the pattern", pat);
+    assert_string_equal(err, want);
+
+    /* the source: lines of the stream, resumed after g-a.csv's row */
+    snprintf(pat, sizeof pat, "%s/g-[ab].csv", tmpdir);
+    hz_csv_source_opts so = {.path = pat, .series = "s", .start_after_line = 2};
+    so.csv.glob = 1;
+    hz_source *s = NULL;
+    assert_int_equal(hz_csv_source_new(&so, &s, err, sizeof err), 0);
+    hz_batch b;
+    assert_int_equal(s->ops->poll(s, &b, 10, 0, err, sizeof err), 2);
+    assert_int_equal(b.n_readings, 1);
+    assert_true(b.readings[0].values[0] == 2 && b.readings[0].pos.offset == 4);
+    assert_int_equal(b.n_dead, 1);
+    snprintf(want, sizeof want, "%s:3:12", b_path);
+    assert_string_equal(b.dead[0].origin, want);
+    assert_int_equal(b.dead[0].pos.offset, 5);
+    s->ops->free(s);
+}
+
 /* --na tokens: text tokens match as text, number tokens numerically. */
 static void test_na_numeric(void **state)
 {
@@ -685,6 +767,7 @@ int main(void)
         cmocka_unit_test(test_values_and_times_refused),
         cmocka_unit_test(test_source_series_column_future_and_idle),
         cmocka_unit_test(test_camels_files),
+        cmocka_unit_test(test_glob_files),
     };
     return cmocka_run_group_tests_name("csv", tests, setup, teardown);
 }

@@ -148,6 +148,30 @@ static void test_split(void **state)
     assert_int_equal(hz_disagg_split(&v.p, &mc, &sc, &d, err, sizeof err), 0);
     assert_true(d.scaler.std[1] == 50);
     hz_prepared_free(&d);
+
+    /* zero_is_gap: an aggregate of 0 (row 25, in the test split's first window; row 5 in
+     * training) is a gap; off, it is a reading */
+    table_init(&d);
+    d.table.values[2 * 5] = d.table.values[2 * 25] = 0;
+    assert_int_equal(hz_disagg_split(&v.p, &mc, NULL, &d, err, sizeof err), 0);
+    assert_int_equal(d.win[0].count, 3);
+    assert_int_equal(d.win[2].count, 2);
+    assert_int_equal(d.zero_rows, 0);
+    hz_prepared_free(&d);
+    f.p.model.data.max_power = 0;
+    f.p.model.data.zero_is_gap = 1;
+    assert_int_equal(hz_disagg_view_init(&f.p, 0, &v, err, sizeof err), 0);
+    table_init(&d);
+    d.table.values[2 * 5] = d.table.values[2 * 25] = 0;
+    assert_int_equal(hz_disagg_split(&v.p, &mc, NULL, &d, err, sizeof err), 0);
+    assert_int_equal(d.zero_rows, 2);
+    assert_int_equal(d.win[0].count, 2); /* 4 (row 5) and 12 (row 13's NaN) left out */
+    assert_int_equal(d.gap_windows[0], 2);
+    assert_int_equal(d.win[2].count, 1);
+    assert_int_equal(d.win[2].starts[0], 28);
+    assert_int_equal(d.gap_windows[2], 1);
+    assert_true(d.scaler.std[0] == 115);
+    hz_prepared_free(&d);
 }
 
 /* A tiny model's backtest: finite scores; the constant training mean (7.5 W, under the

@@ -551,6 +551,50 @@ static void test_forecast_variant(void **state)
 }
 
 /* A short AdamW run fits sines whose level differs between training batches. */
+/* The largest |a(x + k) - (a(x) + k)| over the outputs of m for the sines of forecast_inputs,
+ * shifted by k = 5 (3 series of 3 variables). */
+static double level_error(hz_model *m)
+{
+    enum { B = 3, C = 3, W = 24, P = 6 };
+    static float x[B * W * C], mk[B * W * 8], y0[B * P * C];
+    hz_ctx c;
+    hz_ctx_init(&c, 1 << 20, 0);
+    forecast_inputs(B, C, W, x, mk, 0);
+    hz_model_input in = {.batch = B, .x = x, .x_mark = mk};
+    memcpy(y0, hz_model_forward(m, &c, &in)->data, sizeof y0);
+    forecast_inputs(B, C, W, x, mk, 5);
+    hz_ctx_reset(&c);
+    const hz_tensor *y = hz_model_forward(m, &c, &in);
+    double worst = 0;
+    for (int i = 0; i < B * P * C; i++)
+        worst = fmax(worst, fabs(y->data[i] - (y0[i] + 5)));
+    hz_ctx_free(&c);
+    return worst;
+}
+
+/* stats_mu 0: the stats token holds the deviation alone, so with a correction that is not
+ * zero a forecast still moves exactly with its window's level; with the mean in the token
+ * (the official stats) it does not. */
+static void test_forecast_level_free(void **state)
+{
+    (void)state;
+    double err_mu[2];
+    for (int mu = 0; mu < 2; mu++) {
+        hz_model_conf mc = forecast_conf(3, 3, 0);
+        mc.stats_mu = mu;
+        hz_model *m;
+        char err[HZ_ERRLEN];
+        assert_int_equal(hz_model_create(&mc, &m, err, sizeof err), 0);
+        hz_tensor *w2 = hz_params_find(&m->params, "ProjStats2.weight");
+        for (int i = 0; i < w2->n; i++) /* a correction that reads the token */
+            w2->data[i] = (hz_real)(0.3 * sin(1.0 + i));
+        err_mu[mu] = level_error(m);
+        hz_model_free(m);
+    }
+    assert_true(err_mu[0] < 1e-4);
+    assert_true(err_mu[1] > 1e-3);
+}
+
 static void test_forecast_variant_trains(void **state)
 {
     (void)state;
@@ -784,6 +828,7 @@ int main(void)
         cmocka_unit_test(test_refuses_bad_shapes),
         cmocka_unit_test(test_forecast_variant),
         cmocka_unit_test(test_forecast_variant_trains),
+        cmocka_unit_test(test_forecast_level_free),
         cmocka_unit_test(test_plain_parameter_count),
         cmocka_unit_test(test_plain_model),
         cmocka_unit_test(test_plain_model_trains),

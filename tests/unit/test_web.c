@@ -111,6 +111,15 @@ static int setup(void **state)
              "WITHOUT ROWID;"
              "INSERT INTO latest_forecasts VALUES('pl', 'm1', 'flow', 1702505600000, 86400000, "
              "2, 'm-2', '[12,13]', '[10,null]', '[14,15]', '[1,2]', '[30,31]');");
+    /* pipeline "nilm" disaggregates: two appliances' estimates of m2 over its last 3 days */
+    char sql[512];
+    snprintf(sql, sizeof sql,
+             "INSERT INTO appliances VALUES('nilm', 'm2', 'Kettle', %lld, 0, 0, %lld, 'k'), "
+             "('nilm', 'm2', 'Kettle', %lld, 2500, 1, %lld, 'k'), "
+             "('nilm', 'm2', '%s', %lld, 40, 0, %lld, 'x');",
+             T0 + 27 * DAY, T0 + 28 * DAY, T0 + 28 * DAY, T0 + 28 * DAY, XSS, T0 + 28 * DAY,
+             T0 + 28 * DAY);
+    exec(db, sql);
     sqlite3_close_v2(db);
     hz_web *w = hz_web_new();
     hz_web_pipeline p = {.running = 1,
@@ -125,10 +134,12 @@ static int setup(void **state)
     snprintf(p.anomalies, sizeof p.anomalies, "anomalies");
     snprintf(p.model_id, sizeof p.model_id, "m-1");
     snprintf(p.last_error, sizeof p.last_error, "%s", XSS);
-    hz_web_pipeline ps[2] = {p, p};
+    hz_web_pipeline ps[3] = {p, p, p};
     snprintf(ps[1].name, sizeof ps[1].name, "pl");
     ps[1].fc_mode = HZ_CFG_FC_LATEST;
-    if (!w || hz_web_publish(w, ps, 2))
+    snprintf(ps[2].name, sizeof ps[2].name, "nilm");
+    snprintf(ps[2].appliances, sizeof ps[2].appliances, "appliances");
+    if (!w || hz_web_publish(w, ps, 3))
         return -1;
     *state = w;
     return 0;
@@ -231,6 +242,36 @@ static void test_series_page(void **state)
     free(js);
     free(get(*state, "/series/p/nosuch", 404));
     free(get(*state, "/api/series/nosuch/m3", 404));
+}
+
+/* A disaggregation pipeline's series page: the appliances chart, a line each, names escaped;
+ * the JSON has each appliance's points and minutes on. */
+static void test_appliances(void **state)
+{
+    char *html = get(*state, "/series/nilm/m2?hours=240", 200);
+    assert_non_null(strstr(html, "Appliances (estimated watts)"));
+    assert_non_null(strstr(html, "class=\"appliance a-0\" d=\"M"));
+    assert_non_null(strstr(html, "class=\"appliance a-1\" d=\"M"));
+    assert_non_null(strstr(html, "Kettle: on 1 min"));
+    assert_null(strstr(html, XSS));
+    assert_null(strstr(html, "- - forecast issued")); /* nothing forecast */
+    free(html);
+    char *js = get(*state, "/api/series/nilm/m2?hours=240", 200);
+    json_t *j = json_loads(js, 0, NULL);
+    json_t *aps = json_object_get(j, "appliances");
+    assert_int_equal(json_array_size(aps), 2);
+    json_t *k = json_array_get(aps, 1); /* by name: "<script>..." sorts first */
+    assert_string_equal(json_string_value(json_object_get(k, "name")), "Kettle");
+    assert_int_equal(json_integer_value(json_object_get(k, "on_min")), 1);
+    assert_int_equal(json_array_size(json_object_get(k, "points")), 2);
+    json_decref(j);
+    free(js);
+    /* a forecasting pipeline has no appliances key */
+    js = get(*state, "/api/series/p/m2", 200);
+    j = json_loads(js, 0, NULL);
+    assert_null(json_object_get(j, "appliances"));
+    json_decref(j);
+    free(js);
 }
 
 /* forecasts: latest, the steps as JSON arrays; a 99.9% band is in the JSON, not drawn */
@@ -344,6 +385,7 @@ int main(void)
         cmocka_unit_test(test_names_escaped), cmocka_unit_test(test_series_page),
         cmocka_unit_test(test_latest),        cmocka_unit_test(test_overview),
         cmocka_unit_test(test_paging),        cmocka_unit_test(test_bounds),
+        cmocka_unit_test(test_appliances),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
