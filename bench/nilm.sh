@@ -28,6 +28,7 @@ if [ -n "${SEED:-}" ]; then
     C=$OUT/c.yaml
 fi
 mkdir -p "$OUT"
+pat=$(sed -n 's/.*patience: *\([0-9]*\).*/\1/p' "$C" | head -n 1)
 apps=${*:-$(sed -n 's/.*{ *name: *\([A-Za-z0-9_-]*\),.*on_threshold.*/\1/p' "$C")}
 export OPENBLAS_NUM_THREADS=1
 echo "| appliance | on above (W) | MAE (W) | RMSE (W) | NDE | SAE | MR | F1 | mean MAE (W) | mean F1 | plain MAE (W) | plain F1 | epochs (best) | train s |"
@@ -45,10 +46,14 @@ for a in $apps; do
     "$B/horizon" eval -c "$C" --appliance "$a" >"$OUT/eval.$a.out" 2>&1 ||
         { echo "eval $a failed: $(tail -3 "$OUT/eval.$a.out")" >&2; exit 1; }
     thr=$(sed -n 's/.*(on above \([0-9.]*\) W).*/\1/p' "$OUT/eval.$a.out")
-    # epochs run, the best (lowest validation loss) and the training time, from the log
-    tr=$(awk '$1 == "epoch" && $3 == "train" {split($2, e, "/"); v = $8 + 0; n = e[1];
-        if (min == "" || v < min) {min = v; b = n} t = $9; sub(/\(/, "", t)}
-        END {print n " (" b ") | " t}' "$OUT/train.$a.err" 2>/dev/null)
+    # epochs run, the best (lowest validation loss) and the training time, from the log.  A
+    # run that early stopping ended before the cap had its best `patience` epochs before the
+    # last (engine/optim.c hz_early_stop_update); else the lowest loss as printed (5 decimals,
+    # which may tie)
+    tr=$(awk -v pat="$pat" '$1 == "epoch" && $3 == "train" {split($2, e, "/"); v = $8 + 0;
+        n = e[1]; cap = e[2]; if (min == "" || v < min) {min = v; b = n} t = $9; sub(/\(/, "", t)}
+        END {if (pat > 0 && n + 0 < cap + 0) b = n - pat; print n " (" b ") | " t}' \
+        "$OUT/train.$a.err" 2>/dev/null || true) # no log (SKIP_TRAIN without one): "?"
     awk -v a="$a" -v thr="$thr" -v tr="${tr:-?}" '
         $1 == "model" {m = $2 " | " $3 " | " $4 " | " $5 " | " $6 " | " $12}
         $1 == "mean" {b = $4 " | " $14}
