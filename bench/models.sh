@@ -1,7 +1,9 @@
 #!/bin/sh
 # Model speed beside the PyTorch reference on the same machine and thread count:
 # iTransformer (ETTh1 S=96 config) and Informer (ETTh1 paper config, seq 96 / label 48 /
-# pred 24): inference at batch 1, 32 (256), one Adam training step at batch 32.  The
+# pred 24): inference at batch 1, 32 (256), one Adam training step at batch 32; NILMFormer
+# (official disaggregation config, window 256): inference at batch 1 and 64, one AdamW
+# training step at batch 64.  Threads: HZ_BENCH_THREADS (default nproc).  The
 # reference (outside the repository, at $HZ_TORCH_REF) runs on Debian's python3-torch
 # (bench/ref_env.sh: same threads and kernels); "reference not run" and the reason when
 # HZ_TORCH_REF is unset or python3-torch is missing.

@@ -1,11 +1,11 @@
 """PyTorch reference timings for `make bench` (bench/models.sh, bench/attention.sh): the
-models of the PyTorch reference implementation built with the same configurations as
-bench_models.c, timed on the same machine and thread count.  Prints lines
+models of the PyTorch reference implementation (Informer, iTransformer, NILMFormer) built
+with the same configurations as bench_models.c, timed on the same machine and thread count.  Prints lines
 `model=M case=C ms=X` (best of N).  Run with Debian's /usr/bin/python3 (python3-torch);
 never needed by tests.
 
 The reference is not part of this repository: set HZ_TORCH_REF to its folder (the one
-holding informer.py, itransformer.py and layers.py); bench/ref_env.sh checks it first."""
+holding informer.py, itransformer.py, nilmformer.py and layers.py); bench/ref_env.sh checks it first."""
 import os
 import sys
 import time
@@ -21,6 +21,7 @@ import torch  # noqa: E402
 import informer  # noqa: E402
 import itransformer  # noqa: E402
 import layers  # noqa: E402
+import nilmformer  # noqa: E402
 
 threads = int(sys.argv[1]) if len(sys.argv) > 1 else 2
 torch.set_num_threads(threads)
@@ -93,6 +94,38 @@ def inf_cases():
     print(f"model=informer case=train_b32 ms={best(run, 2):.3f}", flush=True)
 
 
+def nilm_cases():
+    """NILMFormer, official disaggregation configuration (d_model 96, 8 heads, 3 layers, d_ff
+    384, c_embedding 8, kernel 3, dilations 1 2 4 8), window 256: inference at batch 1 and
+    64, one AdamW step (lr 1e-4, weight decay 0, the official) at batch 64."""
+    W = 256
+    m = nilmformer.NILMFormer(nilmformer.NILMFormerConfig())
+    n = sum(p.numel() for p in m.parameters() if p.requires_grad)
+    print(f"nilmformer: {n} trainable parameters, W {W}", file=sys.stderr, flush=True)
+    opt = torch.optim.AdamW(m.parameters(), lr=1e-4, weight_decay=0)
+
+    def inputs(b):  # channel 0 the aggregate, 1..8 the TimeRPE marks
+        return torch.cat([torch.randn(b, 1, W), torch.rand(b, 8, W) * 2 - 1], 1)
+    m.eval()
+    for b, reps in ((1, 100), (64, 10)):
+        x = inputs(b)
+        with torch.no_grad():
+            out = m(x)
+            assert out.shape == (b, 1, W), out.shape
+            print(f"model=nilmformer case=infer_b{b} ms={best(lambda: m(x), reps):.3f}",
+                  flush=True)
+    x, y = inputs(64), torch.randn(64, 1, W)
+    m.train()
+
+    def run():
+        opt.zero_grad()
+        loss = torch.mean((m(x) - y) ** 2)
+        loss.backward()
+        opt.step()
+    # best of 3: one step here takes tens of seconds (bench/RESULTS.md), as Informer's best of 2
+    print(f"model=nilmformer case=train_b64 ms={best(run, 3):.3f}", flush=True)
+
+
 def encoder_cases(lens):
     """ProbSparse encoder alone at growing L (d 512, 8 heads, 2 layers, distil), batch 1."""
     for L in lens:
@@ -111,11 +144,13 @@ def encoder_cases(lens):
         print(f"model=informer case=encoder_L{L} ms={ms:.3f}", flush=True)
 
 
-# usage: torch_ref.py THREADS [all|itransformer|informer|encoder L...]
+# usage: torch_ref.py THREADS [all|itransformer|informer|nilmformer|encoder L...]
 which = sys.argv[2] if len(sys.argv) > 2 else "all"
 if which in ("all", "itransformer"):
     itr_cases()
 if which in ("all", "informer"):
     inf_cases()
+if which in ("all", "nilmformer"):
+    nilm_cases()
 if which == "encoder":
     encoder_cases([int(v) for v in sys.argv[3:]])

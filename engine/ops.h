@@ -70,6 +70,16 @@ enum {
 /* Softmax over the last axis, numerically stable; mask is an HZ_MASK_* (masked keys get
  * probability 0 and no gradient). */
 hz_tensor *hz_softmax(hz_ctx *c, hz_tensor *a, int mask);
+/* Softmax of scale a (scale > 0): the product before it need not be scaled on its own. */
+hz_tensor *hz_softmax_scaled(hz_ctx *c, hz_tensor *a, double scale, int mask);
+/* Multi-head attention core on rows with the heads side by side: q [B, L, H E], k and v
+ * [B, S, H E] -> [B, L, H E], head h in columns [h E, (h + 1) E):
+ * dropout(softmax(scale q_h k_h^T, mask), p) v_h (dropout as hz_dropout).  Without the tape
+ * and without dropout it runs fused, a block of query rows of one head at a time, and never
+ * holds the [B, H, L, S] scores; otherwise it is hz_matmul, hz_softmax_scaled, hz_dropout
+ * and hz_matmul over [B, H, L, E] copies (the backward needs the probabilities). */
+hz_tensor *hz_mha(hz_ctx *c, hz_tensor *q, hz_tensor *k, hz_tensor *v, int H, double scale,
+                  int mask, double p);
 /* LayerNorm over the last axis, biased variance, eps inside the sqrt (nn.LayerNorm). */
 hz_tensor *hz_layernorm(hz_ctx *c, hz_tensor *x, hz_tensor *gamma, hz_tensor *beta, double eps);
 /* BatchNorm1d on [B, L, C] (statistics per channel over B*L).  c->training: batch stats

@@ -59,6 +59,7 @@ typedef struct softmax_bw_job {
     const hz_real *y, *dy;
     hz_real *da;
     int Lk;
+    hz_real scale; /* the forward's factor on its input */
 } softmax_bw_job;
 
 static void softmax_bw_rows(void *arg, int64_t lo, int64_t hi)
@@ -72,16 +73,21 @@ static void softmax_bw_rows(void *arg, int64_t lo, int64_t hi)
         for (int k = 0; k < Lk; k++)
             dot += (double)yr[k] * dyr[k];
         /* masked entries have y = 0, so they receive nothing */
-        for (int k = 0; k < Lk; k++)
-            dar[k] += yr[k] * (hz_real)(dyr[k] - dot);
+        if (j->scale == 1)
+            for (int k = 0; k < Lk; k++)
+                dar[k] += yr[k] * (hz_real)(dyr[k] - dot);
+        else
+            for (int k = 0; k < Lk; k++)
+                dar[k] += j->scale * (yr[k] * (hz_real)(dyr[k] - dot));
     }
 }
 
+/* farg: 0 scale */
 static void softmax_backward(hz_ctx *c, hz_node *n)
 {
     hz_tensor *a = n->in[0], *y = n->out;
     int Lk = a->shape[a->ndim - 1];
-    softmax_bw_job j = {y->data, y->grad, hz_grad(c, a), Lk};
+    softmax_bw_job j = {y->data, y->grad, hz_grad(c, a), Lk, (hz_real)n->farg[0]};
     hz_par_for(a->n / (Lk ? Lk : 1), 4 * (int64_t)Lk, softmax_bw_rows, &j);
 }
 
@@ -104,20 +110,29 @@ typedef struct softmax_job {
     const hz_real *x;
     hz_real *y;
     int mask, Lq, Lk;
+    hz_real scale;
 } softmax_job;
 
-/* One row without its key `skip` (HZ_MASK_DIAG): the maximum and the exponentials over the
- * other keys, the skipped one 0. */
-static void softmax_row_skip(const hz_real *x, hz_real *o, int Lk, int skip)
+/* Softmax of scale x over one row of n keys, in place in o (o may be x); key `skip` (-1:
+ * none) gets 0.  Straight loops over the row, so they vectorise in the SIMD clones of the
+ * callers; the maximum is taken over x itself (scale > 0), the skipped key set to -inf
+ * first so that its exponential is exactly 0 (REXP clamps). */
+static inline void softmax_row(const hz_real *x, hz_real *o, int n, int skip, hz_real scale)
 {
-    hz_real m = x[skip == 0 ? 1 : 0];
-    for (int k = 0; k < Lk; k++)
-        if (k != skip && x[k] > m)
-            m = x[k];
-    for (int k = 0; k < Lk; k++)
-        o[k] = k == skip ? 0 : REXP(x[k] - m);
-    hz_real inv = (hz_real)(1.0 / sum8(o, Lk));
-    for (int k = 0; k < Lk; k++)
+    if (skip >= 0) {
+        if (o != x)
+            memcpy(o, x, (size_t)n * sizeof *o);
+        o[skip] = -INFINITY;
+        x = o;
+    }
+    hz_real m = x[0];
+    for (int k = 1; k < n; k++)
+        m = x[k] > m ? x[k] : m;
+    m *= scale;
+    for (int k = 0; k < n; k++)
+        o[k] = REXP(scale * x[k] - m);
+    hz_real inv = (hz_real)(1.0 / sum8(o, n));
+    for (int k = 0; k < n; k++)
         o[k] *= inv;
 }
 
@@ -130,7 +145,7 @@ HZ_SIMD_CLONES static void softmax_rows(void *arg, int64_t lo, int64_t hi)
         hz_real *o = j->y + r * Lk;
         int i = (int)(r % j->Lq);
         if (j->mask == HZ_MASK_DIAG && i < Lk && Lk > 1) {
-            softmax_row_skip(x, o, Lk, i);
+            softmax_row(x, o, Lk, i, j->scale);
             continue;
         }
         int vis = softmax_visible(j->mask, i, j->Lq, Lk);
@@ -138,32 +153,137 @@ HZ_SIMD_CLONES static void softmax_rows(void *arg, int64_t lo, int64_t hi)
             memset(o, 0, (size_t)Lk * sizeof *o);
             continue;
         }
-        hz_real m = x[0];
-        for (int k = 1; k < vis; k++)
-            if (x[k] > m)
-                m = x[k];
-        for (int k = 0; k < vis; k++)
-            o[k] = REXP(x[k] - m);
-        hz_real inv = (hz_real)(1.0 / sum8(o, vis));
-        for (int k = 0; k < vis; k++)
-            o[k] *= inv;
+        softmax_row(x, o, vis, -1, j->scale);
         for (int k = vis; k < Lk; k++)
             o[k] = 0;
     }
 }
 
-hz_tensor *hz_softmax(hz_ctx *c, hz_tensor *a, int mask)
+hz_tensor *hz_softmax_scaled(hz_ctx *c, hz_tensor *a, double scale, int mask)
 {
     assert(mask >= HZ_MASK_NONE && mask <= HZ_MASK_DIAG);
     assert(a->ndim >= 1 && (!mask || a->ndim >= 2));
+    assert(scale > 0);
     int Lk = a->shape[a->ndim - 1];
     int Lq = mask ? a->shape[a->ndim - 2] : 1;
     int64_t rows = a->n / (Lk ? Lk : 1);
     hz_tensor *y = new_like(c, a);
-    softmax_job j = {a->data, y->data, mask, Lq, Lk};
+    softmax_job j = {a->data, y->data, mask, Lq, Lk, (hz_real)scale};
     hz_par_for(rows, 20 * (int64_t)Lk, softmax_rows, &j);
-    hz_tape_push(c, softmax_backward, y, a, NULL, NULL, NULL);
+    hz_node *nd = hz_tape_push(c, softmax_backward, y, a, NULL, NULL, NULL);
+    if (nd)
+        nd->farg[0] = (hz_real)scale;
     return y;
+}
+
+hz_tensor *hz_softmax(hz_ctx *c, hz_tensor *a, int mask)
+{
+    return hz_softmax_scaled(c, a, 1.0, mask);
+}
+
+/* ======================================================================== attention */
+
+/* Rows of a product handed to one hz_gemm call: OpenBLAS runs m n k <= 4 * 65536 on the
+ * calling thread (its SMP threshold), so the fused kernel's products stay under it and the
+ * parallelism is over (batch, head, block of query rows). */
+#define MHA_GEMM_WORK 262144
+#define MHA_MAX_ROWS  64
+#define MHA_MIN_ROWS  8
+
+typedef struct mha_job {
+    const hz_real *q, *k, *v;
+    hz_real *o, *scr; /* scr: parts x rb x S */
+    int L, S, H, E, rb, nblk, mask, parts;
+    int64_t items;
+    hz_real scale;
+} mha_job;
+
+/* Part t of the items (batch, head, row block), with its own scratch block of scores. */
+HZ_SIMD_CLONES static void mha_parts(void *arg, int64_t lo, int64_t hi)
+{
+    const mha_job *j = arg;
+    int d = j->H * j->E, S = j->S;
+    for (int64_t t = lo; t < hi; t++) {
+        hz_real *sc = j->scr + t * (int64_t)j->rb * S;
+        for (int64_t it = t * j->items / j->parts; it < (t + 1) * j->items / j->parts; it++) {
+            int64_t bh = it / j->nblk;
+            int b = (int)(bh / j->H), h = (int)(bh % j->H), r0 = (int)(it % j->nblk) * j->rb;
+            int rows = j->L - r0 < j->rb ? j->L - r0 : j->rb;
+            const hz_real *kb = j->k + (int64_t)b * S * d + h * j->E;
+            const hz_real *vb = j->v + (int64_t)b * S * d + h * j->E;
+            hz_gemm(0, 1, rows, S, j->E, 1, j->q + ((int64_t)b * j->L + r0) * d + h * j->E, d, kb,
+                    d, 0, sc, S);
+            for (int r = 0; r < rows; r++) {
+                hz_real *x = sc + (int64_t)r * S;
+                int i = r0 + r;
+                if (j->mask == HZ_MASK_DIAG && i < S && S > 1) {
+                    softmax_row(x, x, S, i, j->scale);
+                    continue;
+                }
+                int vis = softmax_visible(j->mask, i, j->L, S);
+                if (vis > 0)
+                    softmax_row(x, x, vis, -1, j->scale);
+                for (int k = vis; k < S; k++)
+                    x[k] = 0;
+            }
+            hz_gemm(0, 0, rows, j->E, S, 1, sc, S, vb, d, 0,
+                    j->o + ((int64_t)b * j->L + r0) * d + h * j->E, d);
+        }
+    }
+}
+
+/* [B, L, H E] -> [B, H, L, E] and back, through the differentiable copies. */
+static hz_tensor *heads_split(hz_ctx *c, hz_tensor *x, int H)
+{
+    int s4[4] = {x->shape[0], x->shape[1], H, x->shape[2] / H}, perm[4] = {0, 2, 1, 3};
+    return hz_permute(c, hz_reshape(c, x, 4, s4), perm);
+}
+
+static hz_tensor *heads_merge(hz_ctx *c, hz_tensor *x)
+{
+    int perm[4] = {0, 2, 1, 3}, s3[3] = {x->shape[0], x->shape[2], x->shape[1] * x->shape[3]};
+    return hz_reshape(c, hz_permute(c, x, perm), 3, s3);
+}
+
+hz_tensor *hz_mha(hz_ctx *c, hz_tensor *q, hz_tensor *k, hz_tensor *v, int H, double scale,
+                  int mask, double p)
+{
+    assert(q->ndim == 3 && k->ndim == 3 && v->ndim == 3 && H > 0 && q->shape[2] % H == 0);
+    assert(k->shape[0] == q->shape[0] && v->shape[0] == q->shape[0]);
+    assert(k->shape[2] == q->shape[2] && v->shape[2] == q->shape[2]);
+    assert(k->shape[1] == v->shape[1]);
+    int B = q->shape[0], L = q->shape[1], S = k->shape[1], E = q->shape[2] / H;
+    int tape = c->grad_on && (q->requires_grad || k->requires_grad || v->requires_grad);
+    int rb = (int)(MHA_GEMM_WORK / ((int64_t)S * E));
+    rb = rb > MHA_MAX_ROWS ? MHA_MAX_ROWS : rb;
+    if (tape || (c->training && p > 0) || rb < MHA_MIN_ROWS || L < 1 || S < 1) {
+        hz_tensor *qh = heads_split(c, q, H), *kh = heads_split(c, k, H);
+        hz_tensor *vh = heads_split(c, v, H);
+        hz_tensor *pr = hz_softmax_scaled(c, hz_matmul(c, qh, kh, 0, 1), scale, mask);
+        return heads_merge(c, hz_matmul(c, hz_dropout(c, pr, p), vh, 0, 0));
+    }
+    int nblk = (L + rb - 1) / rb;
+    rb = (L + nblk - 1) / nblk; /* blocks of even size */
+    int parts = hz_par_threads();
+    hz_tensor *o = hz_tensor_new(c, 3, q->shape);
+    hz_real *scr = arena_get(c, (size_t)parts * rb * S * sizeof(hz_real));
+    mha_job j = {q->data,
+                 k->data,
+                 v->data,
+                 o->data,
+                 scr,
+                 L,
+                 S,
+                 H,
+                 E,
+                 rb,
+                 nblk,
+                 mask,
+                 parts,
+                 (int64_t)B * H * nblk,
+                 (hz_real)scale};
+    hz_par_for(parts, 4 * (int64_t)B * H * L * S * E / parts, mha_parts, &j);
+    return o;
 }
 
 /* ======================================================================== layernorm */

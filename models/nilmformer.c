@@ -95,12 +95,10 @@ static hz_tensor *embed_fwd(hz_ctx *c, const nf *t, hz_tensor *x)
 static hz_tensor *attn_fwd(hz_ctx *c, const nf_layer *l, hz_tensor *x, int H, double p)
 {
     int E = l->wq.out / H;
-    hz_tensor *q = hz_split_heads(c, hz_lin_fwd(c, &l->wq, x), H); /* [B, H, L, E] */
-    hz_tensor *k = hz_split_heads(c, hz_lin_fwd(c, &l->wk, x), H);
-    hz_tensor *v = hz_split_heads(c, hz_lin_fwd(c, &l->wv, x), H);
-    hz_tensor *s = hz_scale(c, hz_matmul(c, q, k, 0, 1), 1.0 / sqrt((double)E)); /* [B,H,L,L] */
-    hz_tensor *pr = hz_dropout(c, hz_softmax(c, s, HZ_MASK_DIAG), p);
-    hz_tensor *o = hz_merge_heads(c, hz_matmul(c, pr, v, 0, 0), 0); /* [B, L, d] */
+    hz_tensor *q = hz_lin_fwd(c, &l->wq, x); /* [B, L, d], head h in columns h E .. */
+    hz_tensor *k = hz_lin_fwd(c, &l->wk, x);
+    hz_tensor *v = hz_lin_fwd(c, &l->wv, x);
+    hz_tensor *o = hz_mha(c, q, k, v, H, 1.0 / sqrt((double)E), HZ_MASK_DIAG, p); /* [B, L, d] */
     return hz_dropout(c, hz_lin_fwd(c, &l->wo, o), p);
 }
 

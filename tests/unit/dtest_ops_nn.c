@@ -1,8 +1,7 @@
 /* dtest_ops_nn.c — finite-difference gradient checks (double build, tests/unit/gradcheck.h) for
- * every op in engine/ops_nn.c: softmax (plain / causal / diagonal mask, Lq == Lk and Lq < Lk),
- * LayerNorm,
- * BatchNorm1d (training and eval), Conv1d (each padding mode, dilation 1 and 2, kernel 1
- * and 3), MaxPool1d, dropout, gather/scatter rows and cumsum. */
+ * every op in engine/ops_nn.c: softmax (plain / causal / diagonal mask, unscaled and scaled, Lq ==
+ * Lk and Lq < Lk), LayerNorm, BatchNorm1d (training and eval), Conv1d (each padding mode, dilation
+ * 1 and 2, kernel 1 and 3), MaxPool1d, dropout, gather/scatter rows and cumsum. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -42,6 +41,11 @@ static hz_tensor *f_softmax(hz_ctx *c, hz_tensor **in, const void *arg)
     return hz_softmax(c, in[0], *(const int *)arg);
 }
 
+static hz_tensor *f_softmax_scaled(hz_ctx *c, hz_tensor **in, const void *arg)
+{
+    return hz_softmax_scaled(c, in[0], 0.37, *(const int *)arg);
+}
+
 static void test_softmax_grad(void **state)
 {
     hz_rng r;
@@ -56,6 +60,9 @@ static void test_softmax_grad(void **state)
             char label[64];
             snprintf(label, sizeof label, "softmax mask=%d %dx%d", mask, Lq, Lk);
             assert_true(gc_run(label, f_softmax, &k, &mask, 100 + mask * 2 + square) <= GC_TOL);
+            snprintf(label, sizeof label, "softmax scaled 0.37 mask=%d %dx%d", mask, Lq, Lk);
+            assert_true(gc_run(label, f_softmax_scaled, &k, &mask, 110 + mask * 2 + square) <=
+                        GC_TOL);
         }
 }
 

@@ -1,6 +1,7 @@
 /* test_ops_nn.c — forward values of engine/ops_nn.c (float build) against hand-worked
  * examples: BatchNorm1d running statistics (PyTorch rule, unbiased variance) and eval mode,
  * Conv1d padding modes and dilation, MaxPool1d length and -inf padding, causal softmax,
+ * multi-head attention (hz_mha, fused and taped) against loops in double,
  * dropout statistics and determinism, and the arena steady state (no malloc after step 1). */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -234,6 +235,63 @@ static void test_softmax_causal_rows(void **state)
     hz_ctx_free(&c);
 }
 
+/* hz_mha against the attention written out in double, per head: fused (no tape), and the
+ * taped path of the same call; every mask, two blocks of query rows, keys fewer than
+ * queries for the causal mask. */
+static void test_mha_fused_matches_loops(void **state)
+{
+    hz_ctx c;
+    hz_ctx_init(&c, 1 << 20, 1);
+    hz_rng r;
+    hz_rng_seed(&r, 9);
+    const int B = 2, H = 3, E = 4, d = H * E;
+    const double scale = 0.45;
+    for (int mask = HZ_MASK_NONE; mask <= HZ_MASK_DIAG; mask++)
+        for (int taped = 0; taped <= 1; taped++) {
+            int L = 70, S = mask == HZ_MASK_CAUSAL ? 67 : 70;
+            hz_ctx_reset(&c);
+            hz_tensor *q = hz_tensor_new4(&c, 3, B, L, d, 0),
+                      *k = hz_tensor_new4(&c, 3, B, S, d, 0);
+            hz_tensor *v = hz_tensor_new4(&c, 3, B, S, d, 0);
+            hz_init_uniform(q, &r, 2);
+            hz_init_uniform(k, &r, 2);
+            hz_init_uniform(v, &r, 2);
+            q->requires_grad = taped;
+            c.grad_on = taped;
+            hz_tensor *o = hz_mha(&c, q, k, v, H, scale, mask, 0.3);
+            c.grad_on = 0;
+            assert_int_equal(o->ndim, 3);
+            assert_int_equal(o->shape[1], L);
+            assert_int_equal(o->shape[2], d);
+            double p[70];
+            for (int b = 0; b < B; b++)
+                for (int h = 0; h < H; h++)
+                    for (int i = 0; i < L; i++) {
+                        double m = -INFINITY, sum = 0;
+                        for (int j = 0; j < S; j++) {
+                            int hidden = (mask == HZ_MASK_DIAG && j == i) ||
+                                         (mask == HZ_MASK_CAUSAL && j > i + (S - L));
+                            double t = 0;
+                            for (int e = 0; e < E; e++)
+                                t += (double)q->data[(b * L + i) * d + h * E + e] *
+                                     k->data[(b * S + j) * d + h * E + e];
+                            p[j] = hidden ? -INFINITY : scale * t;
+                            m = p[j] > m ? p[j] : m;
+                        }
+                        for (int j = 0; j < S; j++)
+                            sum += p[j] = m == -INFINITY ? 0 : exp(p[j] - m);
+                        for (int e = 0; e < E; e++) {
+                            double want = 0;
+                            for (int j = 0; j < S; j++)
+                                want += (sum > 0 ? p[j] / sum : 0) *
+                                        v->data[(b * S + j) * d + h * E + e];
+                            assert_float_equal(o->data[(b * L + i) * d + h * E + e], want, 1e-5);
+                        }
+                    }
+        }
+    hz_ctx_free(&c);
+}
+
 static void test_dropout_fraction_scale_determinism(void **state)
 {
     const int n = 100000;
@@ -357,6 +415,7 @@ int main(void)
         cmocka_unit_test(test_conv1d_matches_direct_sum),
         cmocka_unit_test(test_maxpool_length_and_neg_inf_padding),
         cmocka_unit_test(test_softmax_causal_rows),
+        cmocka_unit_test(test_mha_fused_matches_loops),
         cmocka_unit_test(test_dropout_fraction_scale_determinism),
         cmocka_unit_test(test_cumsum_gather_scatter_values),
         cmocka_unit_test(test_steady_state_allocates_nothing),
