@@ -103,8 +103,13 @@ static void fk_free(hz_sink *k)
     (void)k; /* owned by the test */
 }
 
-static const hz_sink_ops fake_ops = {"fake",   fk_readings, fk_forecasts, fk_anomalies, fk_dead,
-                                     fk_flush, fk_free,     NULL,         NULL};
+static const hz_sink_ops fake_ops = {.kind = "fake",
+                                     .write_readings = fk_readings,
+                                     .write_forecasts = fk_forecasts,
+                                     .write_anomalies = fk_anomalies,
+                                     .write_dead = fk_dead,
+                                     .flush = fk_flush,
+                                     .free = fk_free};
 
 /* The same stream of writes into sink k; returns the hash a direct sink would compute. */
 static void write_stream(hz_sink *k, int rounds)

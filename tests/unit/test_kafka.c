@@ -194,7 +194,7 @@ static void test_pipeline_readings_to_forecasts_and_dead_letters(void **state)
     hz_kafka_source_opts so = {"readings", props, np, {"series", "ts", HZ_TIME_AUTO, VARS, 1, 0, 0},
                                0,          &QUIET};
     hz_kv sp[] = {{"bootstrap.servers", f->boot}, {"linger.ms", "5"}, {"log_level", "4"}};
-    hz_kafka_sink_opts ko = {sp, 3, "forecasts", NULL, "dead", NULL, 0, &QUIET};
+    hz_kafka_sink_opts ko = {sp, 3, "forecasts", NULL, "dead", NULL, 0, &QUIET, NULL};
     char err[HZ_ERRLEN];
     hz_source *src;
     hz_sink *sink;
@@ -695,7 +695,7 @@ static void test_sink_retries_injected_produce_errors(void **state)
     hz_kv sp[] = {{"bootstrap.servers", f->boot}, {"linger.ms", "2"},
                   {"retry.backoff.ms", "20"},     {"request.timeout.ms", REQUEST_TIMEOUT_STR},
                   {"batch.num.messages", "10"},   {"log_level", "3"}};
-    hz_kafka_sink_opts ko = {sp, 6, "faulty", NULL, NULL, NULL, 0, &QUIET};
+    hz_kafka_sink_opts ko = {sp, 6, "faulty", NULL, NULL, NULL, 0, &QUIET, NULL};
     char err[HZ_ERRLEN];
     hz_sink *sink;
     if (hz_kafka_sink_new(&ko, &sink, err, sizeof err))
@@ -759,7 +759,7 @@ static void test_sink_waits_out_a_full_queue(void **state)
                   {"queue.buffering.max.messages", "5"},
                   {"linger.ms", "1"},
                   {"log_level", "3"}};
-    hz_kafka_sink_opts ko = {sp, 4, "faulty", NULL, NULL, NULL, 0, &QUIET};
+    hz_kafka_sink_opts ko = {sp, 4, "faulty", NULL, NULL, NULL, 0, &QUIET, NULL};
     char err[HZ_ERRLEN];
     hz_sink *sink;
     if (hz_kafka_sink_new(&ko, &sink, err, sizeof err))
@@ -785,7 +785,7 @@ static void test_sink_flush_reports_permanent_failure(void **state)
                   {"linger.ms", "2"},
                   {"message.timeout.ms", "1500"},
                   {"log_level", "0"}};
-    hz_kafka_sink_opts ko = {sp, 4, "denied", NULL, NULL, NULL, 0, &QUIET};
+    hz_kafka_sink_opts ko = {sp, 4, "denied", NULL, NULL, NULL, 0, &QUIET, NULL};
     char err[HZ_ERRLEN];
     hz_sink *sink;
     /* set before the producer exists, so no metadata it caches predates the error */
@@ -809,7 +809,7 @@ static void test_config_errors_name_the_property(void **state)
     char err[HZ_ERRLEN];
     hz_sink *sink;
     hz_kv bad[] = {{"bootstrap.servers", f->boot}, {"no.such.property", "1"}};
-    hz_kafka_sink_opts ko = {bad, 2, "x", NULL, NULL, NULL, 0, &QUIET};
+    hz_kafka_sink_opts ko = {bad, 2, "x", NULL, NULL, NULL, 0, &QUIET, NULL};
     assert_int_equal(hz_kafka_sink_new(&ko, &sink, err, sizeof err), HZ_EINVAL);
     assert_non_null(strstr(err, "no.such.property"));
     assert_null(sink);
@@ -857,7 +857,7 @@ static void test_check_without_connecting(void **state)
     assert_int_equal(hz_kafka_source_check(&so, err, sizeof err), HZ_EINVAL);
     assert_non_null(strstr(err, "kafka source readings: "));
     assert_non_null(strstr(err, "NOPE"));
-    hz_kafka_sink_opts ko = {sasl, 4, "x", NULL, NULL, NULL, 0, &QUIET};
+    hz_kafka_sink_opts ko = {sasl, 4, "x", NULL, NULL, NULL, 0, &QUIET, NULL};
     assert_int_equal(hz_kafka_sink_check(&ko, err, sizeof err), HZ_EINVAL);
     assert_non_null(strstr(err, "NOPE"));
     hz_kv unknown[] = {{"bootstrap.servers", f->boot}, {"no.such.property", "1"}};
