@@ -20,11 +20,15 @@ trap 'rm -rf "$T"' EXIT
 fail() { echo "nilm: $*" >&2; exit 1; }
 
 root=$(pwd)
-sed -e "s#\.\./\.\./data/#$root/data/#" -e "s#\.\./\.\./build/models/#$T/#" \
-    -e "s#^database: .*#database: $T/db.sqlite#" \
-    -e 's#params: {d_model: 64, n_heads: 2, e_layers: 2, d_ff: 256,#params: {d_model: 16, n_heads: 2, e_layers: 1, d_ff: 32,#' \
-    config/examples/nilm_ukdale2.yaml >"$T/c.yaml"
-grep -q 'd_model: 16' "$T/c.yaml" || fail "the example's params line changed: update this script"
+# tiny EXAMPLE OUT: the example with paths into the repository and $T and a tiny network
+tiny() {
+    sed -e "s#\.\./\.\./data/#$root/data/#" -e "s#\.\./\.\./build/models/#$T/#" \
+        -e "s#^database: .*#database: $T/db.sqlite#" \
+        -e 's#params: {d_model: 64, n_heads: 2, e_layers: 2, d_ff: 256,#params: {d_model: 16, n_heads: 2, e_layers: 1, d_ff: 32,#' \
+        "config/examples/$1.yaml" >"$2"
+    grep -q 'd_model: 16' "$2" || fail "the params line of $1.yaml changed: update this script"
+}
+tiny nilm_ukdale2 "$T/c.yaml"
 
 "$BIN/horizon" train -c "$T/c.yaml" --appliance Kettle --epochs 1 --max-batches 1 \
     >"$T/train.out" 2>"$T/train.err" || fail "probe training failed: $(tail -5 "$T/train.err")"
@@ -86,11 +90,7 @@ grep -q "no checkpoint at $T/nilm_ukdale2.WashingMachine.safetensors for applian
 # REFIT house 2 (config/examples/nilm_refit2.yaml): seven monthly files through one glob,
 # their 1,382 minutes with an aggregate of 0 gaps (model.data.zero_is_gap), the clipped 6000 W
 # the scale
-sed -e "s#\.\./\.\./data/#$root/data/#" -e "s#\.\./\.\./build/models/#$T/#" \
-    -e "s#^database: .*#database: $T/db.sqlite#" \
-    -e 's#params: {d_model: 64, n_heads: 2, e_layers: 2, d_ff: 256,#params: {d_model: 16, n_heads: 2, e_layers: 1, d_ff: 32,#' \
-    config/examples/nilm_refit2.yaml >"$T/r.yaml"
-grep -q 'd_model: 16' "$T/r.yaml" || fail "the REFIT example's params line changed: update this script"
+tiny nilm_refit2 "$T/r.yaml"
 "$BIN/horizon" train -c "$T/r.yaml" --appliance Kettle --epochs 1 --max-batches 1 \
     >"$T/rtrain.out" 2>"$T/rtrain.err" || fail "REFIT probe training failed: $(tail -5 "$T/rtrain.err")"
 grep -q '308160 rows; windows train 828 val 116 test 238' "$T/rtrain.err" ||
