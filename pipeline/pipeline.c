@@ -415,8 +415,7 @@ static void note_partition(hz_pipeline *p, uint32_t s, const hz_reading *r)
 static int aligned_end(const hz_pipeline *p, int64_t ts)
 {
     const hz_cfg_window *w = &p->pc->window;
-    int64_t k = hz_floor_div(ts - w->offset_ms, w->period_ms) + 1;
-    return k - hz_floor_div(k, w->stride) * w->stride == 0;
+    return hz_window_aligned_end(hz_floor_div(ts - w->offset_ms, w->period_ms), w->stride);
 }
 
 /* Forecasts the latest window of the n series in rb_idx once their history is in.  Its

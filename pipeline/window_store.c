@@ -402,7 +402,8 @@ static void maybe_ready(hz_window_store *ws, ws_series *s, uint32_t idx)
     int64_t phase = s->done + 1 - hz_floor_div(s->done + 1, ws->o.stride) * ws->o.stride;
     /* aligned: the boundary slot itself, or, once full, any passed since the last event
        (several slots settled at once) */
-    if (ws->o.align && (s->full ? phase >= s->since : phase != 0))
+    if (ws->o.align &&
+        (s->full ? phase >= s->since : !hz_window_aligned_end(s->done, ws->o.stride)))
         return;
     if (!ws->o.align && s->full && s->since < ws->o.stride)
         return;

@@ -75,6 +75,13 @@ static inline int64_t hz_window_slot_ts(const hz_window_opts *o, int64_t slot)
     return slot * o->period_ms + o->offset_ms;
 }
 
+/* Whether an aligned window (hz_window_opts.align) ends on slot: slot + 1 a multiple of
+ * stride. */
+static inline int hz_window_aligned_end(int64_t slot, int stride)
+{
+    return slot + 1 - hz_floor_div(slot + 1, stride) * stride == 0;
+}
+
 /* Counters for metrics; monotonic except `series` and `queued`. */
 typedef struct hz_window_counters {
     uint64_t accepted;     /* points stored (new, late, duplicate) */

@@ -572,6 +572,18 @@ static double level_error(hz_model *m)
     return worst;
 }
 
+/* One AdamW step of m on input in against target tg (the output's shape); its MSE. */
+static double train_step(hz_model *m, hz_adam *opt, hz_ctx *c, const hz_model_input *in, float *tg)
+{
+    hz_ctx_reset(c);
+    hz_tensor *y = hz_model_forward(m, c, in);
+    hz_tensor *loss = hz_mse_loss(c, y, hz_tensor_wrap(c, tg, 3, y->shape));
+    hz_params_zero_grad(&m->params);
+    hz_backward(c, loss);
+    hz_adam_step(opt, &m->params);
+    return loss->data[0];
+}
+
 /* stats_mu 0: the stats token holds the deviation alone, so with a correction that is not
  * zero a forecast still moves exactly with its window's level; with the mean in the token
  * (the official stats) it does not. */
@@ -619,16 +631,11 @@ static void test_forecast_variant_trains(void **state)
             memcpy(tg + (size_t)b * P * C, full + ((size_t)b * L + W) * C, sizeof(float) * P * C);
         }
         hz_model_input in = {.batch = B, .x = x, .x_mark = mk};
-        hz_ctx_reset(&c);
-        hz_tensor *y = hz_model_forward(m, &c, &in);
-        hz_tensor *loss = hz_mse_loss(&c, y, hz_tensor_wrap(&c, tg, 3, y->shape));
-        hz_params_zero_grad(&m->params);
-        hz_backward(&c, loss);
-        hz_adam_step(&opt, &m->params);
+        double loss = train_step(m, &opt, &c, &in, tg);
         if (step < 10)
-            first += loss->data[0] / 10;
+            first += loss / 10;
         if (step >= 140)
-            last += loss->data[0] / 10;
+            last += loss / 10;
     }
     printf("  forecasting variant: mse %.4f over the first 10 steps, %.4f over the last 10\n",
            first, last);
@@ -799,16 +806,11 @@ static void test_plain_model_trains(void **state)
             tg[i] = (float)(0.5 * on);
         }
         hz_model_input in = {.batch = B, .x = x, .x_mark = NULL};
-        hz_ctx_reset(&c);
-        hz_tensor *y = hz_model_forward(m, &c, &in);
-        hz_tensor *loss = hz_mse_loss(&c, y, hz_tensor_wrap(&c, tg, 3, y->shape));
-        hz_params_zero_grad(&m->params);
-        hz_backward(&c, loss);
-        hz_adam_step(&opt, &m->params);
+        double loss = train_step(m, &opt, &c, &in, tg);
         if (step < 10)
-            first += loss->data[0] / 10;
+            first += loss / 10;
         if (step >= 140)
-            last += loss->data[0] / 10;
+            last += loss / 10;
     }
     printf("  plain transformer: mse %.4f over the first 10 steps, %.4f over the last 10\n", first,
            last);
