@@ -202,6 +202,7 @@ typedef struct hz_cfg_sink {
         int forecasts;   /* HZ_CFG_FC_*: which forecast tables are written */
         int readings;    /* 0: readings are not stored (a Kafka source rebuilds from the topic) */
         int max_size_mb; /* 0: no limit; else the file's size limit (PRAGMA max_page_count) */
+        int64_t stage_readings_ms; /* > 0: readings staged, moved this often */
         hz_cfg_retention retention;
     } sqlite;
     struct {

@@ -1432,6 +1432,18 @@ static const hz_ckey sink_sqlite_keys[] = {
             "the readings' record, and a start or a rebalance rebuilds the windows from it "
             "(docs/ARCHITECTURE.md §9), so its retention must hold a lookback; at 100k series "
             "the readings' inserts are most of the SQLite work (bench/RESULTS.md)."},
+    {.name = "stage_readings",
+     .type = HZ_CT_DURATION,
+     SNK_SQL(stage_readings_ms),
+     .def = "0s",
+     .min = 0,
+     .max = DAY_MS,
+     .doc = "For large fleets (about 50k series and more): readings are appended to "
+            "`readings_staged`, a table with no index, and moved into `readings` in key order "
+            "this often, so a series' readings of the interval share a page of its index "
+            "(bench/RESULTS.md, \"Daemon for fleets\"). They are as durable when staged; "
+            "`readings` lags by up to this, view `readings_live` shows both, and a stop or "
+            "the next start moves what is left. `0s`: written straight into `readings`."},
     {.name = "max_size_mb",
      .type = HZ_CT_INT,
      SNK_SQL(max_size_mb),

@@ -137,6 +137,7 @@ int hz_sink_from_config(const hz_config *cfg, const hz_cfg_sink *k, const hz_log
                           : HZ_SQLITE_FC_HISTORY;
         o.max_size_mb = k->sqlite.max_size_mb;
         o.keep_readings_ms = k->sqlite.retention.readings_ms;
+        o.stage_readings_ms = k->sqlite.stage_readings_ms;
         o.keep_forecasts_ms = k->sqlite.retention.forecasts_ms;
         o.keep_anomalies_ms = k->sqlite.retention.anomalies_ms;
         hz_sink *inner = NULL;

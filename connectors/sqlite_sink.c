@@ -3,6 +3,7 @@
 #include "connectors/sqlite_sink.h"
 
 #include "connectors/sqlite_latest.h"
+#include "connectors/sqlite_stage.h"
 
 #include <math.h>
 #include <pthread.h>
@@ -24,6 +25,7 @@ typedef struct sqlite_sink {
     uint64_t rows;
     int fc_mode;              /* HZ_SQLITE_FC_* bits */
     hz_sqlite_latest *latest; /* the latest-forecast table, with HZ_SQLITE_FC_LATEST */
+    hz_sqlite_stage *stage;   /* staged readings (sqlite_stage.h) */
     /* retention (sqlite_sink.h): per purge statement its keep, the newest time written and
      * the newest already purged behind */
     sqlite3_stmt *purge[PURGE_N];
@@ -345,14 +347,14 @@ static int sink_flush(hz_sink *k, int timeout_ms, char *err, size_t errlen)
 {
     sqlite_sink *s = (sqlite_sink *)k;
     (void)timeout_ms;
-    if (sqlite3_get_autocommit(s->db))
-        return 0;
-    int rc = purge(s, err, errlen);
-    if (rc)
-        return rc;
-    if (sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
-        return db_error(s, err, errlen, "commit");
-    return 0;
+    if (!sqlite3_get_autocommit(s->db)) {
+        int rc = purge(s, err, errlen);
+        if (rc)
+            return rc;
+        if (sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
+            return db_error(s, err, errlen, "commit");
+    } /* then a step of the staged readings' move, if one is due (sqlite_stage.h) */
+    return hz_sqlite_stage_due(s->stage) ? hz_sqlite_stage_step(s->stage, err, errlen) : 0;
 }
 
 /* After each commit of the writer (sqlite3_wal_hook), with `pages` frames in the WAL: past
@@ -444,6 +446,10 @@ static void sink_free(hz_sink *k)
     ckpt_end(s);
     if (s->db && !sqlite3_get_autocommit(s->db))
         sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+    char e[HZ_ERRLEN]; /* a move that fails now is done at the next open */
+    if (s->stage)
+        hz_sqlite_stage_move(s->stage, e, sizeof e);
+    hz_sqlite_stage_free(s->stage);
     for (int i = 0; i < ST_N; i++)
         sqlite3_finalize(s->st[i]);
     for (int i = 0; i < PURGE_N; i++)
@@ -541,11 +547,19 @@ int hz_sqlite_sink_new(const hz_sqlite_sink_opts *o, hz_sink **out, char *err, s
         hz_err(err, errlen, rc, "%s: creating the schema: %s", o->path, e2);
         goto fail;
     }
+    if ((rc =
+             hz_sqlite_stage_open(s->db, t.readings, o->stage_readings_ms, &s->stage, err, errlen)))
+        goto fail;
     char sql[ST_N][768];
-    snprintf(sql[ST_READING], sizeof sql[0],
-             "INSERT INTO %s(series, variable, ts, value) VALUES(?1, ?2, ?3, ?4) "
-             "ON CONFLICT(series, variable, ts) DO UPDATE SET value = excluded.value",
-             t.readings);
+    if (o->stage_readings_ms > 0)
+        snprintf(sql[ST_READING], sizeof sql[0],
+                 "INSERT INTO %s(series, variable, ts, value) VALUES(?1, ?2, ?3, ?4)",
+                 hz_sqlite_stage_table(s->stage));
+    else
+        snprintf(sql[ST_READING], sizeof sql[0],
+                 "INSERT INTO %s(series, variable, ts, value) VALUES(?1, ?2, ?3, ?4) "
+                 "ON CONFLICT(series, variable, ts) DO UPDATE SET value = excluded.value",
+                 t.readings);
     snprintf(s->forecasts, sizeof s->forecasts, "%s", t.forecasts);
     forecast_sql(t.forecasts, 0, NULL, sql[ST_FORECAST], sizeof sql[0]);
     snprintf(sql[ST_ANOMALY], sizeof sql[0],

@@ -30,11 +30,12 @@ typedef struct hz_sqlite_sink_opts {
      * each flush; 0 = kept.  Readings: the whole table; forecasts (history and latest, and
      * appliance estimates) and anomalies: this sink's pipeline's rows */
     int64_t keep_readings_ms, keep_forecasts_ms, keep_anomalies_ms;
-    hz_sqlite_tables tables; /* NULL names: defaults; every name is validated */
-    int synchronous_normal;  /* 0 (default): synchronous=FULL; 1: NORMAL (see schema.c) */
-    int busy_timeout_ms;     /* <= 0: 5000 */
-    int max_size_mb;         /* > 0: the file grows to at most this (PRAGMA max_page_count) */
-    int wal_truncate_frames; /* > 0: WAL frames past which it is emptied (default 16384) */
+    hz_sqlite_tables tables;   /* NULL names: defaults; every name is validated */
+    int synchronous_normal;    /* 0 (default): synchronous=FULL; 1: NORMAL (see schema.c) */
+    int busy_timeout_ms;       /* <= 0: 5000 */
+    int max_size_mb;           /* > 0: the file grows to at most this (PRAGMA max_page_count) */
+    int wal_truncate_frames;   /* > 0: WAL frames past which it is emptied (default 16384) */
+    int64_t stage_readings_ms; /* > 0: readings staged and moved this often (sqlite_stage.h) */
 } hz_sqlite_sink_opts;
 
 /* Opens the database, creates the schema if absent and prepares the statements.  On success

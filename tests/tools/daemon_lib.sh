@@ -236,10 +236,11 @@ produce_points() {
     readings "$1" "$2" | kcat -b "$BOOT" -P -t readings -K: 2>>"$T/kcat.err" || fail "kcat produce failed"
 }
 
-# forecasts_done POINTS: waits (90 s at most) until points 0..POINTS-1 are in `readings` and
-# every window among them (from the 24th point, lookback 24) has a forecast in SQLite
+# forecasts_done POINTS: waits (90 s at most) until points 0..POINTS-1 are in `readings` (or
+# READINGS_FROM, a table or subquery) and every window among them (from the 24th point,
+# lookback 24) has a forecast in SQLite
 forecasts_done() {
-    wait_sql "SELECT count(*) FROM readings" $((50 * $1)) 90
+    wait_sql "SELECT count(*) FROM ${READINGS_FROM:-readings}" $((50 * $1)) 90
     wait_sql "SELECT count(DISTINCT series || '/' || issued_ts) FROM forecasts" $((50 * ($1 - 23))) 90
 }
 

@@ -372,6 +372,78 @@ static void test_latest_forecasts(void **state)
     k->ops->free(k);
 }
 
+static hz_sink *open_staged(const char *path, int64_t every_ms)
+{
+    hz_sqlite_sink_opts o = {.path = path, .synchronous_normal = 1, .stage_readings_ms = every_ms};
+    hz_sink *k = NULL;
+    char err[HZ_ERRLEN] = "";
+    int rc = hz_sqlite_sink_new(&o, &k, err, sizeof err);
+    if (rc)
+        fprintf(stderr, "%s\n", err);
+    assert_int_equal(rc, 0);
+    return k;
+}
+
+static void copy_file(const char *from, const char *to)
+{
+    FILE *a = fopen(from, "rb"), *b = fopen(to, "wb");
+    assert_non_null(a);
+    assert_non_null(b);
+    char buf[65536];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof buf, a)) > 0)
+        assert_int_equal(fwrite(buf, 1, n, b), n);
+    fclose(a);
+    fclose(b);
+}
+
+/* Staged readings (connectors/sqlite_stage.h): appended to readings_staged, moved into
+ * readings by the flushes after the interval in chunks of the key order, a re-sent reading
+ * ending as its last value; a file left with staged rows (a crash) has them moved at the
+ * next open, even with staging since turned off. */
+static void test_staged_readings(void **state)
+{
+    const char *path = db_path("staged.sqlite");
+    hz_sink *k = open_staged(path, 1);
+    sqlite3 *db = hz_sqlite_sink_db(k);
+    char err[HZ_ERRLEN], ids[20][8];
+    for (int s = 0; s < 20; s++) { /* 40,000 rows: three chunks */
+        snprintf(ids[s], sizeof ids[s], "m%d", s);
+        write_readings(k, ids[s], 0, 1000, 0);
+    }
+    write_readings(k, "m0", 0, 10, 0.5); /* re-sent twice before the move: the last counts */
+    write_readings(k, "m0", 0, 10, 0.25);
+    assert_int_equal(k->ops->flush(k, 1000, err, sizeof err), 0);
+    assert_true(query_int(db, "SELECT count(*) FROM readings_staged") == 40040);
+    assert_int_equal(query_int(db, "SELECT count(*) FROM readings_live"),
+                     query_int(db, "SELECT count(*) FROM readings") + 40040);
+    for (int i = 0; i < 20 && query_int(db, "SELECT count(*) FROM readings_staged"); i++) {
+        usleep(2000);
+        assert_int_equal(k->ops->flush(k, 1000, err, sizeof err), 0);
+    }
+    assert_int_equal(query_int(db, "SELECT count(*) FROM readings_staged"), 0);
+    assert_int_equal(query_int(db, "SELECT count(*) FROM readings"), 40000);
+    assert_int_equal(query_int(db, "SELECT value * 100 FROM readings WHERE series = 'm0' AND "
+                                   "variable = 'power' AND ts = 60000"),
+                     125);
+    /* a crash with rows staged: the file as it was, opened with staging off */
+    write_readings(k, "m99", 0, 50, 0);
+    assert_int_equal(k->ops->flush(k, 1000, err, sizeof err), 0);
+    char crash[600], wal[700], cwal[700];
+    snprintf(crash, sizeof crash, "%s/crashed.sqlite", tmpdir);
+    snprintf(wal, sizeof wal, "%s-wal", path);
+    snprintf(cwal, sizeof cwal, "%s-wal", crash);
+    copy_file(path, crash);
+    copy_file(wal, cwal);
+    k->ops->free(k);
+    hz_sink *c = open_sink(crash);
+    assert_int_equal(query_int(hz_sqlite_sink_db(c), "SELECT count(*) FROM readings_staged"), 0);
+    assert_int_equal(query_int(hz_sqlite_sink_db(c), "SELECT count(*) FROM readings WHERE "
+                                                     "series = 'm99'"),
+                     100);
+    c->ops->free(c);
+}
+
 /* A day of a 50-meter fleet at one reading a minute, with a one-hour retention of readings,
  * forecasts (history and latest) and anomalies: at the end no row is older than an hour
  * behind the newest, and the file holds about an hour of it. */
@@ -859,6 +931,7 @@ int main(void)
         cmocka_unit_test(test_reading_flags),
         cmocka_unit_test(test_migrates_older_files),
         cmocka_unit_test(test_idempotent_replay),
+        cmocka_unit_test(test_staged_readings),
         cmocka_unit_test(test_latest_forecasts),
         cmocka_unit_test(test_wal_bounded_under_steady_commits),
         cmocka_unit_test(test_retention_day),
