@@ -406,7 +406,7 @@ static void test_staged_readings(void **state)
     const char *path = db_path("staged.sqlite");
     hz_sink *k = open_staged(path, 1);
     sqlite3 *db = hz_sqlite_sink_db(k);
-    char err[HZ_ERRLEN], ids[20][8];
+    char err[HZ_ERRLEN], ids[20][16];
     for (int s = 0; s < 20; s++) { /* 40,000 rows: three chunks */
         snprintf(ids[s], sizeof ids[s], "m%d", s);
         write_readings(k, ids[s], 0, 1000, 0);
