@@ -56,6 +56,7 @@ void hz_anomaly_rules_init(hz_rules_state *s)
     s->last_ts = INT64_MIN;
     s->prev_ts = INT64_MIN;
     s->prev = NAN;
+    s->last_d = NAN;
     s->run_value = NAN;
 }
 
@@ -150,6 +151,18 @@ static void confirm_spike(const hz_rules_conf *c, hz_rules_state *s, int consecu
     }
 }
 
+/* Whether jump d (spike space) from prev is a candidate: beyond k sigma of the recent
+ * differences, and prev had not already moved that way by more than a quarter of d (a rise
+ * over two readings is a pulse, e.g. a storm's 7 -> 18 -> 39 -> 19 m3/s; a spike starts from
+ * where the series was). */
+static int spike_jump(const hz_rules_conf *c, const hz_rules_state *s, double d, double med,
+                      double sigma)
+{
+    if (!(fabs(d - med) > c->spike_k * sigma))
+        return 0;
+    return !(s->last_d * (d > 0 ? 1 : -1) > 0.25 * fabs(d));
+}
+
 /* The spike rule on an in-range value: confirms or drops the previous reading's candidate,
  * makes this reading one when it jumps, updates prev and the difference ring.  Every
  * one-period difference enters the ring, jumps too: the median and MAD shrug off a few
@@ -164,7 +177,7 @@ static void check_spike(const hz_rules_conf *c, hz_rules_state *s, int64_t ts, d
     confirm_spike(c, s, consecutive, x, out, max_out, n);
     if (consecutive) {
         double px = spike_space(c, s->prev), d = x - px, med, sigma;
-        if (diff_scale(c, s, &med, &sigma) && fabs(d - med) > c->spike_k * sigma) {
+        if (diff_scale(c, s, &med, &sigma) && spike_jump(c, s, d, med, sigma)) {
             double z = fabs(d - med) / sigma;
             s->cand = 1;
             s->before = px;
@@ -178,6 +191,9 @@ static void check_spike(const hz_rules_conf *c, hz_rules_state *s, int64_t ts, d
         }
         if (fabs(d) > c->flatline_tol)
             push_diff(c, s, d);
+        s->last_d = d;
+    } else {
+        s->last_d = NAN;
     }
     s->prev = value;
     s->prev_ts = ts;

@@ -42,7 +42,7 @@ void hz_anomaly_rules_conf_default(hz_rules_conf *conf);
 /* Returns 0 or HZ_EINVAL naming the field ("anomaly.rules.flatline: ..."). */
 int hz_anomaly_rules_conf_check(const hz_rules_conf *conf, char *err, size_t errlen);
 
-/* Per series-and-variable state: ~190 bytes, no pointers, so an array of them can be
+/* Per series-and-variable state: ~200 bytes, no pointers, so an array of them can be
  * allocated with the window store and copied freely. */
 typedef struct hz_rules_state {
     int64_t last_ts;  /* last reading with a finite value; INT64_MIN: none yet */
@@ -54,6 +54,7 @@ typedef struct hz_rules_state {
     uint8_t cand;        /* the previous point jumped: a spike if the next one comes back */
     uint8_t ndiff, dpos; /* ring of recent differences */
     float diffs[HZ_RULES_SPIKE_MAX];
+    double last_d; /* the difference into prev (spike space); NaN: not one period apart */
     double before, cand_jump; /* candidate: the value before the jump, the jump (spike space) */
     double cand_value, cand_expected, cand_lower, cand_upper, cand_score; /* its record */
     int64_t cand_ts;
@@ -69,18 +70,17 @@ void hz_anomaly_rules_init(hz_rules_state *s);
  * "range" and kept out of the flatline and spike state.
  * A spike is a reading that jumps away from the one before by more than k robust deviations
  * of the recent one-period differences and comes back with the next reading (undoing at
- * least three quarters of the jump). It is reported when that next reading arrives, with the
- * spike's own ts.  A jump that stays (a level shift, a storm's rise and slow recession) is
- * not a spike.  With log1p, differences are those of log1p(max(value, 0)): a jump is judged
- * relative to the level.
- * The spike scale ignores zero differences (repeats within flatline_tol), so a stuck
- * stretch does not make every later movement a spike; with fewer than max(8, window/2)
- * nonzero differences, or a MAD of 0, no spike is flagged.  Differences are taken only
- * between readings one period apart.
- * Scores: range and flatline 1; gap missing/(missing+N); spike z/(z+k) with z the robust
- * z-score of the jump, so 0.5 at the threshold.  expected/lower/upper: range — NaN, min,
- * max; spike — previous value + median difference ∓ k·sigma (original units);
- * flatline and gap — NaN. */
+ * least three quarters of the jump), after a reading that had not already moved that way by
+ * more than a quarter of the jump (a pulse that rises over two readings, a storm's, is not
+ * one). It is reported when that next reading arrives, with the spike's own ts.  A jump that stays
+ * (a level shift, a storm's rise and slow recession) is not a spike.  With log1p, differences are
+ * those of log1p(max(value, 0)): a jump is judged relative to the level. The spike scale ignores
+ * zero differences (repeats within flatline_tol), so a stuck stretch does not make every later
+ * movement a spike; with fewer than max(8, window/2) nonzero differences, or a MAD of 0, no spike
+ * is flagged.  Differences are taken only between readings one period apart. Scores: range and
+ * flatline 1; gap missing/(missing+N); spike z/(z+k) with z the robust z-score of the jump, so 0.5
+ * at the threshold.  expected/lower/upper: range — NaN, min, max; spike — previous value + median
+ * difference ∓ k·sigma (original units); flatline and gap — NaN. */
 int hz_anomaly_rules_check(const hz_rules_conf *conf, hz_rules_state *s, int64_t ts, double value,
                            hz_anomaly *out, int max_out);
 
