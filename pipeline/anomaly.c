@@ -346,6 +346,56 @@ static void season_store(hz_season_state *s, int season, int64_t t, float x)
     s->last = t;
 }
 
+/* The least value held for the slots more than a season before slot (the current run's
+ * readings left out); NaN: none.  Called before slot is stored. */
+static double season_floor(const hz_season_state *s, int season, int64_t slot)
+{
+    int64_t n = (int64_t)HZ_SEASON_K * season;
+    double lo = NAN;
+    for (int64_t u = slot - n + 1; u <= slot - season; u++) {
+        float v = u > s->last - n ? s->hist[((u % n) + n) % n] : NAN;
+        if (!isnan(v) && !(v >= lo))
+            lo = v;
+    }
+    return lo;
+}
+
+/* The direction of a run x would open against the references ref[m] (sorted); with in_log
+ * a run down must be below the history's floor too (anomaly.h).  Before slot is stored. */
+static int season_way(const hz_season_state *s, int season, int in_log, int64_t slot, double x,
+                      const float *ref, int m)
+{
+    if (m < 1 || s->state)
+        return 0;
+    if (x > ref[m - 1])
+        return 1;
+    if (!(x < ref[0]))
+        return 0;
+    return !in_log || x < season_floor(s, season, slot) ? -1 : 0;
+}
+
+int hz_season_routine(int season, int in_log, const hz_season_state *s, int64_t slot, double value,
+                      int way)
+{
+    if (!s->hist || season < 1 || s->last == INT64_MIN || !isfinite(value))
+        return 0;
+    int64_t n = (int64_t)HZ_SEASON_K * season;
+    double x = in_log ? log1p(value > 0 ? value : 0) : value;
+    int days = 0;
+    for (int k = 1; k <= HZ_SEASON_K; k++) {
+        int hit = 0;
+        for (int j = -HZ_SEASON_W; j <= HZ_SEASON_W; j++) {
+            int64_t u = slot - (int64_t)k * season + j;
+            if (u <= s->last - n || u >= slot)
+                continue; /* not held, or overwritten since */
+            float v = s->hist[((u % n) + n) % n];
+            hit |= !isnan(v) && (way > 0 ? v >= x : v <= x);
+        }
+        days += hit;
+    }
+    return days;
+}
+
 static int season_flag(hz_season_state *s, double unit, int in_log, hz_anomaly *out)
 {
     double e = s->run ? s->excess / s->run : 0;
@@ -378,13 +428,13 @@ int hz_season_update(int season, int in_log, hz_season_state *s, int64_t slot, i
     double x = in_log ? log1p(value > 0 ? value : 0) : value;
     float ref[HZ_SEASON_K * (2 * HZ_SEASON_W + 1)];
     int seasons, m = season_refs(s->hist, season, slot, ref, &seasons);
+    int way = season_way(s, season, in_log, slot, x, ref, m);
     season_store(s, season, slot, (float)x);
     if (seasons < 3)
         return 0;
     double med = m % 2 ? ref[m / 2] : (ref[m / 2 - 1] + ref[m / 2]) / 2.0;
     double unit = in_log ? HZ_SEASON_MIN_LOG : (ref[m - 1] - ref[0]) / 2;
     int R = season / 12 > 4 ? season / 12 : 4;
-    int way = s->state ? 0 : x > ref[m - 1] ? 1 : x < ref[0] ? -1 : 0;
     if (s->state) /* shifted: a run back within `unit` of the median ends it */
         way = (x - med) * s->state < unit ? -s->state : 0;
     if (!way || way != s->sign) {

@@ -122,7 +122,10 @@ int hz_shift_update(double h, int hold, hz_shift_state *s, int64_t ts, double u,
  * every one of them, one way, with at least half of them HZ_SEASON_MIN_LOG (log1p; else half
  * the references' range) past the references' median, flags the start of a shifted stretch
  * at the run's first reading; a run of R readings back within that distance of the median
- * flags its end, at the first of them.  Judged only with references from at least 3 seasons; a
+ * flags its end, at the first of them.  With in_log (a load, a flow: never below 0) a run
+ * down must also lie below every value of the history, whatever its slot: a load falling to
+ * its standby at an hour that is usually busy is an empty house; below the standby of the
+ * last HZ_SEASON_K seasons it is a fault.  Judged only with references from at least 3 seasons; a
  * reading at or before the latest one stored is ignored. */
 #define HZ_SEASON_K       7
 #define HZ_SEASON_W       1
@@ -145,5 +148,13 @@ void hz_season_free(hz_season_state *s);
  * with a "shift" flag in *out, 0, or HZ_ENOMEM (history not allocated; nothing judged). */
 int hz_season_update(int season, int in_log, hz_season_state *s, int64_t slot, int64_t ts,
                      double value, hz_anomaly *out);
+
+/* How many of the last HZ_SEASON_K seasons, before slot, reached value (log1p with in_log)
+ * at slot's time of day give or take HZ_SEASON_W slots: at or above it for way > 0, at or
+ * below for way < 0.  0 without a history.  The spike rule's routine check
+ * (pipeline/pipeline.c): a one-reading jump that the same hour saw on one of the last days
+ * (a kettle at breakfast) is routine, not a spike. */
+int hz_season_routine(int season, int in_log, const hz_season_state *s, int64_t slot, double value,
+                      int way);
 
 #endif

@@ -949,6 +949,21 @@ static void exclude_fault(hz_pipeline *p, uint32_t s, int v, const hz_anomaly *a
         hz_window_store_patch(p->ws, s, a->ts, v, repl);
 }
 
+/* Whether rule flag a of series s, variable v is routine: a spike that the same time of
+ * day reached halfway (in the rule's space) on one of the last seasons (rules.season on;
+ * anomaly.h hz_season_routine). */
+static int routine(const hz_pipeline *p, uint32_t s, int v, const var_rules *vr,
+                   const hz_anomaly *a)
+{
+    if (vr->season <= 0 || strcmp(a->kind, "spike"))
+        return 0;
+    int64_t slot = hz_floor_div(a->ts, p->pc->window.period_ms);
+    double half = vr->c.log1p ? expm1((log1p(fmax(a->value, 0)) + log1p(fmax(a->expected, 0))) / 2)
+                              : (a->value + a->expected) / 2;
+    return hz_season_routine(vr->season, vr->c.log1p, &p->sstate[(size_t)s * p->nvars + v], slot,
+                             half, a->value > a->expected ? 1 : -1) > 0;
+}
+
 /* The rules on reading r of series s (room reserved in p->an): flags into p->an; with
  * exclude_faults, faults patched out of the window, and in *checked the value after a
  * confirmed spike (forecast from a window that held it) and an out-of-range value set NaN,
@@ -980,6 +995,8 @@ static int apply_rules(hz_pipeline *p, uint32_t s, const char *sid, const hz_rea
         int n = hz_anomaly_rules_check(&vr->c, &p->rstate[(size_t)s * p->nvars + v], r->ts_ms,
                                        r->values[v], out, HZ_RULES_MAX_OUT);
         for (int j = 0; j < n; j++) {
+            if (routine(p, s, v, vr, &out[j]))
+                continue;
             hz_anomaly *a = &p->an[p->n_an++];
             *a = out[j];
             a->pipeline = p->pc->name;

@@ -35,6 +35,20 @@ awk -F, 'NR >= 4096 && NR <= 4101 && $4 == 1 { f = 1 } END { exit !f }' "$T/load
 n=$(flags "$T/load.out" "")
 [ "$n" -le 30 ] || fail "$n flags on 5100 scored rows with 2 faults"
 
+# a kettle at 07:30 every day from day 21: routine after its first days (the same slot reached
+# as much on one of the last 7 days), so no spike flags from day 22 on; a one-off at 13:00
+# on day 40 still is one
+awk 'BEGIN { srand(11); print "time,load"
+  for (i = 0; i < 6000; i++) {
+    v = 300 + 150 * sin(i * 6.2831853 / 96) + 20 * rand()
+    if ((i >= 2016 && i % 96 == 30) || i == 3892) v += 2500
+    printf "%d,%.2f\n", 1700006400 + i * 900, v } }' >"$T/kettle.csv"
+"$H" score -i "$T/kettle.csv" -o "$T/kettle.out" 2>"$T/err" || fail "kettle: $(cat "$T/err")"
+k=$(awk -F, 'NR > 2113 && (NR - 2) % 96 == 30 && $4 == 1 && $6 ~ /spike/' "$T/kettle.out" | wc -l)
+[ "$k" = 0 ] || fail "$k spike flags on the daily kettle"
+sed -n 3894p "$T/kettle.out" | grep -Eq ',1,[a-z]+,[a-z+]*spike' ||
+    fail "the one-off: $(sed -n 3894p "$T/kettle.out")"
+
 # a real household (UK-DALE house 2, September-October 2013, 15-minute means of the 1-minute
 # mains; 0 = no reading) with 2013-09-14 at 3x from 22:15 the evening before: the seasonal
 # detector flags the day's first and the next day's first reading

@@ -378,6 +378,63 @@ static void test_season_shift(void **state)
     hz_season_free(&s);
 }
 
+/* A load (log1p) that falls to its usual nightly level at a busy hour is an empty house: no
+ * flag; below the lowest reading of the last days (its standby) it is a fault, flagged where
+ * it starts and where it ends. */
+static void test_season_down_below_floor(void **state)
+{
+    hz_season_state s;
+    hz_season_init(&s);
+    hz_anomaly a;
+    rng g = {17};
+    const int D = 96;
+    int flags = 0, at[4] = {0};
+    for (int t = 0; t < 20 * D; t++) {
+        double x = (300 + 200 * sin(6.2831853 * t / D)) * (1 + 0.02 * normal(&g));
+        if (t >= 10 * D && t < 11 * D) /* the day at the night's level */
+            x = 110 * (1 + 0.02 * normal(&g));
+        if (t >= 16 * D && t < 17 * D) /* the day at a third of the standby */
+            x = 30 * (1 + 0.02 * normal(&g));
+        if (hz_season_update(D, 1, &s, t, t * 1000LL, x, &a) == 1) {
+            assert_string_equal(a.kind, "shift");
+            if (flags < 4)
+                at[flags] = (int)(a.ts / 1000);
+            flags++;
+        }
+    }
+    assert_int_equal(flags, 2);
+    assert_int_equal(at[0], 16 * D);
+    assert_int_equal(at[1], 17 * D);
+    hz_season_free(&s);
+}
+
+/* The spike rule's routine check: how many of the last days reached a value at the same
+ * time of day, give or take a slot. */
+static void test_season_routine(void **state)
+{
+    hz_season_state s;
+    hz_season_init(&s);
+    hz_anomaly a;
+    const int D = 96;
+    assert_int_equal(hz_season_routine(D, 1, &s, 5, 1000, 1), 0); /* no history */
+    for (int t = 0; t < 10 * D; t++) {
+        double x = 200;
+        if (t % D == 28 && t / D >= 7) /* a kettle at 07:00 on days 7, 8, 9 */
+            x = 2000;
+        if (t == 8 * D + 60) /* one low reading at 15:00 on day 8 */
+            x = 50;
+        hz_season_update(D, 1, &s, t, t * 1000LL, x, &a);
+    }
+    const int64_t t = 10 * D;
+    assert_int_equal(hz_season_routine(D, 1, &s, t + 29, 1900, 1), 3); /* a slot off */
+    assert_int_equal(hz_season_routine(D, 1, &s, t + 28, 2500, 1), 0); /* higher than ever */
+    assert_int_equal(hz_season_routine(D, 1, &s, t + 40, 1900, 1), 0); /* not at 10:00 */
+    assert_int_equal(hz_season_routine(D, 1, &s, t + 60, 60, -1), 1);
+    assert_int_equal(hz_season_routine(D, 1, &s, t + 60, 40, -1), 0);
+    assert_int_equal(hz_season_routine(D, 1, &s, t + 60, 100, 1), 7); /* 200 every day */
+    hz_season_free(&s);
+}
+
 /* ---- a smart-meter day cycle with injected faults, scored end to end */
 
 #define DAY   96 /* 15-minute periods per day */
@@ -642,6 +699,8 @@ int main(void)
         cmocka_unit_test(test_shift_start_and_end),
         cmocka_unit_test(test_shift_start_at_step),
         cmocka_unit_test(test_season_shift),
+        cmocka_unit_test(test_season_down_below_floor),
+        cmocka_unit_test(test_season_routine),
         cmocka_unit_test(test_daily_load_with_faults),
         cmocka_unit_test(test_choptank_river_gauge),
     };
