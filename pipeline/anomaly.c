@@ -396,7 +396,9 @@ int hz_season_routine(int season, int in_log, const hz_season_state *s, int64_t 
     return days;
 }
 
-static int season_flag(hz_season_state *s, double unit, int in_log, hz_anomaly *out)
+/* The record of the run that just completed: the start of a stretch (flag 1) or its end
+ * (flag 0: anomaly.h). */
+static int season_flag(hz_season_state *s, double unit, int in_log, int flag, hz_anomaly *out)
 {
     double e = s->run ? s->excess / s->run : 0;
     memset(out, 0, sizeof *out);
@@ -405,7 +407,7 @@ static int season_flag(hz_season_state *s, double unit, int in_log, hz_anomaly *
     out->expected = in_log ? expm1(s->expected) : s->expected;
     out->lower = out->upper = NAN;
     out->score = e > 0 ? e / (e + unit) : 0.5;
-    out->flag = 1;
+    out->flag = flag;
     out->kind = "shift";
     s->run = s->strong = 0;
     s->sign = 0;
@@ -455,10 +457,10 @@ int hz_season_update(int season, int in_log, hz_season_state *s, int64_t slot, i
         return 0;
     if (s->state) {
         s->state = 0;
-        return season_flag(s, unit > 0 ? unit : 1, in_log, out);
+        return season_flag(s, unit > 0 ? unit : 1, in_log, 0, out);
     }
     if (2 * s->strong < s->run)
         return 0;
     s->state = (int8_t)way;
-    return season_flag(s, unit > 0 ? unit : 1, in_log, out);
+    return season_flag(s, unit > 0 ? unit : 1, in_log, 1, out);
 }

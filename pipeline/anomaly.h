@@ -122,11 +122,12 @@ int hz_shift_update(double h, int hold, hz_shift_state *s, int64_t ts, double u,
  * every one of them, one way, with at least half of them HZ_SEASON_MIN_LOG (log1p; else half
  * the references' range) past the references' median, flags the start of a shifted stretch
  * at the run's first reading; a run of R readings back within that distance of the median
- * flags its end, at the first of them.  With in_log (a load, a flow: never below 0) a run
- * down must also lie below every value of the history, whatever its slot: a load falling to
- * its standby at an hour that is usually busy is an empty house; below the standby of the
- * last HZ_SEASON_K seasons it is a fault.  Judged only with references from at least 3 seasons; a
- * reading at or before the latest one stored is ignored. */
+ * is its end, recorded at the first of them with flag 0: where the stretch ended, not an
+ * alarm (a lasting new level "ends" too, once the history holds it).  With in_log (a load, a flow:
+ * never below 0) a run down must also lie below every value of the history, whatever its slot: a
+ * load falling to its standby at an hour that is usually busy is an empty house; below the standby
+ * of the last HZ_SEASON_K seasons it is a fault.  Judged only with references from at least 3
+ * seasons; a reading at or before the latest one stored is ignored. */
 #define HZ_SEASON_K       7
 #define HZ_SEASON_W       1
 #define HZ_SEASON_MIN_LOG 0.4 /* a factor of e^0.4 = 1.5 */
@@ -145,7 +146,8 @@ typedef struct hz_season_state {
 void hz_season_init(hz_season_state *s);
 void hz_season_free(hz_season_state *s);
 /* One reading (slot number, ts, value) of a variable with rules.season = season.  Returns 1
- * with a "shift" flag in *out, 0, or HZ_ENOMEM (history not allocated; nothing judged). */
+ * with a "shift" record in *out (flag 1 at a start, 0 at an end), 0, or HZ_ENOMEM (history
+ * not allocated; nothing judged). */
 int hz_season_update(int season, int in_log, hz_season_state *s, int64_t slot, int64_t ts,
                      double value, hz_anomaly *out);
 

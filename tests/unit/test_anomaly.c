@@ -348,8 +348,8 @@ static void test_shift_start_at_step(void **state)
 
 /* The seasonal level detector: a daily load cycle (96 readings a day, noise 5%), then a day
  * at three times the load: flagged at its first reading (or a noisy one before, that opened
- * the run) and at the first reading of the day after, nothing on the clean days; late
- * readings are not judged. */
+ * the run), its end recorded (flag 0) at the first reading of the day after, nothing on the
+ * clean days; late readings are not judged. */
 static void test_season_shift(void **state)
 {
     hz_season_state s;
@@ -366,6 +366,7 @@ static void test_season_shift(void **state)
         assert_true(rc == 0 || rc == 1);
         if (rc) {
             assert_string_equal(a.kind, "shift");
+            assert_int_equal(a.flag, flags == 0); /* the start flagged, the end recorded */
             if (flags < 4)
                 at[flags] = (int)(a.ts / 1000);
             flags++;
@@ -380,7 +381,7 @@ static void test_season_shift(void **state)
 
 /* A load (log1p) that falls to its usual nightly level at a busy hour is an empty house: no
  * flag; below the lowest reading of the last days (its standby) it is a fault, flagged where
- * it starts and where it ends. */
+ * it starts (its end recorded unflagged). */
 static void test_season_down_below_floor(void **state)
 {
     hz_season_state s;
@@ -397,6 +398,7 @@ static void test_season_down_below_floor(void **state)
             x = 30 * (1 + 0.02 * normal(&g));
         if (hz_season_update(D, 1, &s, t, t * 1000LL, x, &a) == 1) {
             assert_string_equal(a.kind, "shift");
+            assert_int_equal(a.flag, flags == 0);
             if (flags < 4)
                 at[flags] = (int)(a.ts / 1000);
             flags++;
