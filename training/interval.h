@@ -96,7 +96,9 @@ void hz_iv_grid_fill(float *r, size_t n, float out[HZ_IV_GRID]);
 /* A grid for an uncalibrated model: a Laplace distribution of unit scale, wide on purpose
  * (the online adaptation narrows it). */
 void hz_iv_grid_default(float out[HZ_IV_GRID]);
-/* The grid's quantile at probability p (linear between grid points, clamped at its ends). */
+/* The grid's quantile at probability p: linear between grid points; past its ends (a level
+ * above 0.999) an exponential tail from the 5% quantile through the end point, linear in
+ * log(tail probability): the 0.9999 level of a Laplace is 1.33 times the 0.999's. */
 double hz_iv_grid_at(const float g[HZ_IV_GRID], double p);
 
 /* The intervals of one model: levels, variables and per (step, variable, level) quantiles. */

@@ -41,7 +41,27 @@ static void test_grid_quantiles(void **state)
     assert_true(fabs(hz_iv_grid_at(g, 0.95) - 1.645) < 0.03);
     assert_true(fabs(hz_iv_grid_at(g, 0.005) + 2.576) < 0.05);
     assert_true(fabs(hz_iv_grid_at(g, 0.5)) < 0.02);
-    assert_true(hz_iv_grid_at(g, 0.0001) == g[0]); /* clamped at the ends */
+    free(r);
+}
+
+/* Past the grid's ends (tails below 0.0005) the tail is exponential from the 5% quantile:
+ * exact for the default grid (a Laplace), continuous at the last grid point, and for a
+ * gaussian sample further out than the last point but short of an exponential's. */
+static void test_grid_tail_beyond(void **state)
+{
+    float g[HZ_IV_GRID];
+    hz_iv_grid_default(g);
+    assert_true(fabs(hz_iv_grid_at(g, 0.99995) + log(2 * 0.00005)) < 1e-4);
+    assert_true(fabs(hz_iv_grid_at(g, 0.00005) - log(2 * 0.00005)) < 1e-4);
+    assert_true(fabs(hz_iv_grid_at(g, 0.9995 + 1e-12) - g[HZ_IV_GRID - 1]) < 1e-6);
+    enum { N = 200000 };
+    float *r = malloc(N * sizeof *r);
+    for (int i = 0; i < N; i++)
+        r[i] = (float)gauss();
+    hz_iv_grid_fill(r, N, g);
+    double q = hz_iv_grid_at(g, 0.99995); /* a gaussian's is 3.89 */
+    assert_true(q > g[HZ_IV_GRID - 1] && q < 3.89 * 1.25);
+    assert_true(hz_iv_grid_at(g, 0.00005) < g[0]);
     free(r);
 }
 
@@ -245,10 +265,10 @@ static void test_timef_matches_gmtime(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_grid_quantiles),     cmocka_unit_test(test_log1p_bounds_asymmetric),
-        cmocka_unit_test(test_score_and_flag),     cmocka_unit_test(test_online_coverage),
-        cmocka_unit_test(test_ring_step_coverage), cmocka_unit_test(test_timef_matches_gmtime),
-        cmocka_unit_test(test_scaler_log1p),
+        cmocka_unit_test(test_grid_quantiles),          cmocka_unit_test(test_grid_tail_beyond),
+        cmocka_unit_test(test_log1p_bounds_asymmetric), cmocka_unit_test(test_score_and_flag),
+        cmocka_unit_test(test_online_coverage),         cmocka_unit_test(test_ring_step_coverage),
+        cmocka_unit_test(test_timef_matches_gmtime),    cmocka_unit_test(test_scaler_log1p),
     };
     return cmocka_run_group_tests_name("interval", tests, NULL, NULL);
 }
