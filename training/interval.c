@@ -226,6 +226,12 @@ void hz_iv_interval(const hz_iv *iv, const hz_iv_adapt *a, int k, int h, double 
     }
 }
 
+double hz_iv_gamma_step(double tail)
+{
+    double g = HZ_IV_GAMMA_STEP * pow(0.05 / tail, 0.25);
+    return g < HZ_IV_GAMMA ? g : HZ_IV_GAMMA;
+}
+
 /* Keeps an offset within limits: down to -HZ_IV_D_MIN half-widths, so a biased forecast's
  * band can move past it to one side; up to 50, so no band grows without limit.  z_bounds
  * keeps the two sides from crossing. */
@@ -267,11 +273,12 @@ void hz_iv_learn(const hz_iv *iv, hz_iv_adapt *a, int h, double actual, const do
     if (!isfinite(actual))
         return;
     a += (h <= iv->steps ? h : 1) - 1;
-    double g = h > 1 && h <= iv->steps ? HZ_IV_GAMMA_STEP : HZ_IV_GAMMA;
+    int own = h > 1 && h <= iv->steps;
     for (int l = 0; l < iv->nl; l++) {
         if (isnan(lo[l]) || isnan(hi[l]))
             continue;
         double tail = (1 - iv->levels[l]) / 2;
+        double g = own ? hz_iv_gamma_step(tail) : HZ_IV_GAMMA;
         a->d[l][0] = clamp_d(a->d[l][0] + g * ((actual < lo[l]) - tail));
         a->d[l][1] = clamp_d(a->d[l][1] + g * ((actual > hi[l]) - tail));
     }

@@ -71,6 +71,30 @@ static hz_iv_var plain(void)
         .transform = HZ_TF_NONE, .mean = 0, .std = 1, .lo = NAN, .hi = NAN, .scale_med = 1};
 }
 
+/* A longer step's own offset learns faster at a rarer tail: 0.01 per miss at 90%, 1.8 times
+ * that at 99% (hz_iv_gamma_step); the shared offset 0.05 at every level. */
+static void test_gamma_step_by_tail(void **state)
+{
+    assert_true(fabs(hz_iv_gamma_step(0.05) - HZ_IV_GAMMA_STEP) < 1e-12);
+    assert_true(fabs(hz_iv_gamma_step(0.005) - 0.01 * pow(10, 0.25)) < 1e-9);
+    assert_true(hz_iv_gamma_step(1e-9) == HZ_IV_GAMMA);
+    hz_iv_var v = plain();
+    const double levels[2] = {0.9, 0.99};
+    hz_iv iv;
+    char err[200];
+    assert_int_equal(hz_iv_init(&iv, 2, 1, levels, 2, &v, NULL, err, sizeof err), 0);
+    hz_iv_adapt a[2];
+    memset(a, 0, sizeof a);
+    const double lo[2] = {-1, -2}, hi[2] = {1, 2};
+    hz_iv_learn(&iv, a, 2, 5, lo, hi); /* step 2 misses above at both levels */
+    assert_true(fabs(a[1].d[0][1] - 0.01 * 0.95) < 1e-6);
+    assert_true(fabs(a[1].d[1][1] - 0.01 * pow(10, 0.25) * 0.995) < 1e-6);
+    assert_true(a[0].d[1][1] == 0);
+    hz_iv_learn(&iv, a, 1, 5, lo, hi); /* step 1: the shared offset */
+    assert_true(fabs(a[0].d[1][1] - 0.05 * 0.995) < 1e-6);
+    hz_iv_free(&iv);
+}
+
 static void test_log1p_bounds_asymmetric(void **state)
 {
     hz_iv_var v = plain();
@@ -265,10 +289,11 @@ static void test_timef_matches_gmtime(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_grid_quantiles),          cmocka_unit_test(test_grid_tail_beyond),
-        cmocka_unit_test(test_log1p_bounds_asymmetric), cmocka_unit_test(test_score_and_flag),
-        cmocka_unit_test(test_online_coverage),         cmocka_unit_test(test_ring_step_coverage),
-        cmocka_unit_test(test_timef_matches_gmtime),    cmocka_unit_test(test_scaler_log1p),
+        cmocka_unit_test(test_grid_quantiles),     cmocka_unit_test(test_grid_tail_beyond),
+        cmocka_unit_test(test_gamma_step_by_tail), cmocka_unit_test(test_log1p_bounds_asymmetric),
+        cmocka_unit_test(test_score_and_flag),     cmocka_unit_test(test_online_coverage),
+        cmocka_unit_test(test_ring_step_coverage), cmocka_unit_test(test_timef_matches_gmtime),
+        cmocka_unit_test(test_scaler_log1p),
     };
     return cmocka_run_group_tests_name("interval", tests, NULL, NULL);
 }
