@@ -134,14 +134,16 @@ static int diff_scale(const hz_rules_conf *c, const hz_rules_state *s, double *m
 }
 
 /* A candidate from the previous reading becomes a spike when x (spike space, one period
- * later) undoes at least three quarters of its jump. */
+ * later) undoes at least three quarters of its jump, falling past where it started by at most
+ * half of it (a spike on a storm's recession, 7 -> 38 -> 2.8 m3/s). */
 static void confirm_spike(const hz_rules_conf *c, hz_rules_state *s, int consecutive, double x,
                           hz_anomaly *out, int max_out, int *n)
 {
     if (!s->cand)
         return;
     s->cand = 0;
-    if (!consecutive || fabs(x - s->before) > 0.25 * fabs(s->cand_jump))
+    double back = (x - s->before) * (s->cand_jump > 0 ? 1 : -1), j = fabs(s->cand_jump);
+    if (!consecutive || back > 0.25 * j || back < -0.5 * j)
         return;
     hz_anomaly *a = emit(out, max_out, n, "spike", s->cand_ts, s->cand_value, s->cand_score);
     if (a) {

@@ -70,17 +70,18 @@ void hz_anomaly_rules_init(hz_rules_state *s);
  * "range" and kept out of the flatline and spike state.
  * A spike is a reading that jumps away from the one before by more than k robust deviations
  * of the recent one-period differences and comes back with the next reading (undoing at
- * least three quarters of the jump), after a reading that had not already moved that way by
- * more than a quarter of the jump (a pulse that rises over two readings, a storm's, is not
- * one). It is reported when that next reading arrives, with the spike's own ts.  A jump that stays
- * (a level shift, a storm's rise and slow recession) is not a spike.  With log1p, differences are
- * those of log1p(max(value, 0)): a jump is judged relative to the level. The spike scale ignores
- * zero differences (repeats within flatline_tol), so a stuck stretch does not make every later
- * movement a spike; with fewer than max(8, window/2) nonzero differences, or a MAD of 0, no spike
- * is flagged.  Differences are taken only between readings one period apart. Scores: range and
- * flatline 1; gap missing/(missing+N); spike z/(z+k) with z the robust z-score of the jump, so 0.5
- * at the threshold.  expected/lower/upper: range — NaN, min, max; spike — previous value + median
- * difference ∓ k·sigma (original units); flatline and gap — NaN. */
+ * least three quarters of the jump, and falling past the start by at most half), after a reading
+ * that had not already moved that way by more than a quarter of the jump (a pulse that rises over
+ * two readings, a storm's, is not one). It is reported when that next reading arrives, with the
+ * spike's own ts.  A jump that stays (a level shift, a storm's rise and slow recession) is not a
+ * spike.  With log1p, differences are those of log1p(max(value, 0)): a jump is judged relative to
+ * the level. The spike scale ignores zero differences (repeats within flatline_tol), so a stuck
+ * stretch does not make every later movement a spike; with fewer than max(8, window/2) nonzero
+ * differences, or a MAD of 0, no spike is flagged.  Differences are taken only between readings one
+ * period apart. Scores: range and flatline 1; gap missing/(missing+N); spike z/(z+k) with z the
+ * robust z-score of the jump, so 0.5 at the threshold.  expected/lower/upper: range — NaN, min,
+ * max; spike — previous value + median difference ∓ k·sigma (original units); flatline and gap —
+ * NaN. */
 int hz_anomaly_rules_check(const hz_rules_conf *conf, hz_rules_state *s, int64_t ts, double value,
                            hz_anomaly *out, int max_out);
 

@@ -266,6 +266,31 @@ static void test_rules_spike_from_calm(void **state)
     }
 }
 
+/* The return may fall past where the jump started (a spike on a storm's recession: 7 -> 38
+ * -> 2.8 m3/s) by up to half the jump; further, it is a jump up and a drop, not a spike. */
+static void test_rules_spike_return_overshoot(void **state)
+{
+    hz_rules_conf c = rules_all();
+    c.flatline = 0;
+    c.range_min = c.range_max = NAN;
+    const int64_t P = 60000;
+    const double after[2] = {12, 2}; /* 8 (0.27 of the jump) and 18 (0.6) below the start */
+    for (int k = 0; k < 2; k++) {
+        hz_rules_state s;
+        hz_anomaly_rules_init(&s);
+        hz_anomaly out[HZ_RULES_MAX_OUT];
+        rng g = {9};
+        int i = 0, n = 0;
+        for (; i < 40; i++)
+            n += hz_anomaly_rules_check(&c, &s, i * P, 20 + normal(&g), out, 4);
+        assert_int_equal(n, 0);
+        n += hz_anomaly_rules_check(&c, &s, i++ * P, 20, out, 4);
+        n += hz_anomaly_rules_check(&c, &s, i++ * P, 50, out, 4);
+        n += hz_anomaly_rules_check(&c, &s, i++ * P, after[k], out, 4);
+        assert_int_equal(n, k == 0);
+    }
+}
+
 /* With log1p a jump is judged relative to the level: +10 is a spike on 2, not on 200. */
 static void test_rules_spike_log1p(void **state)
 {
@@ -698,6 +723,7 @@ int main(void)
         cmocka_unit_test(test_rules_spike_needs_return),
         cmocka_unit_test(test_rules_spike_log1p),
         cmocka_unit_test(test_rules_spike_from_calm),
+        cmocka_unit_test(test_rules_spike_return_overshoot),
         cmocka_unit_test(test_shift_start_and_end),
         cmocka_unit_test(test_shift_start_at_step),
         cmocka_unit_test(test_season_shift),
