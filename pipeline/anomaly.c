@@ -56,6 +56,7 @@ void hz_anomaly_rules_init(hz_rules_state *s)
     s->last_ts = INT64_MIN;
     s->prev_ts = INT64_MIN;
     s->prev = NAN;
+    s->last_d = NAN;
     s->run_value = NAN;
 }
 
@@ -133,14 +134,16 @@ static int diff_scale(const hz_rules_conf *c, const hz_rules_state *s, double *m
 }
 
 /* A candidate from the previous reading becomes a spike when x (spike space, one period
- * later) undoes at least three quarters of its jump. */
+ * later) undoes at least three quarters of its jump, falling past where it started by at most
+ * half of it (a spike on a storm's recession, 7 -> 38 -> 2.8 m3/s). */
 static void confirm_spike(const hz_rules_conf *c, hz_rules_state *s, int consecutive, double x,
                           hz_anomaly *out, int max_out, int *n)
 {
     if (!s->cand)
         return;
     s->cand = 0;
-    if (!consecutive || fabs(x - s->before) > 0.25 * fabs(s->cand_jump))
+    double back = (x - s->before) * (s->cand_jump > 0 ? 1 : -1), j = fabs(s->cand_jump);
+    if (!consecutive || back > 0.25 * j || back < -0.5 * j)
         return;
     hz_anomaly *a = emit(out, max_out, n, "spike", s->cand_ts, s->cand_value, s->cand_score);
     if (a) {
@@ -148,6 +151,18 @@ static void confirm_spike(const hz_rules_conf *c, hz_rules_state *s, int consecu
         a->lower = s->cand_lower;
         a->upper = s->cand_upper;
     }
+}
+
+/* Whether jump d (spike space) from prev is a candidate: beyond k sigma of the recent
+ * differences, and prev had not already moved that way by more than a quarter of d (a rise
+ * over two readings is a pulse, e.g. a storm's 7 -> 18 -> 39 -> 19 m3/s; a spike starts from
+ * where the series was). */
+static int spike_jump(const hz_rules_conf *c, const hz_rules_state *s, double d, double med,
+                      double sigma)
+{
+    if (!(fabs(d - med) > c->spike_k * sigma))
+        return 0;
+    return !(s->last_d * (d > 0 ? 1 : -1) > 0.25 * fabs(d));
 }
 
 /* The spike rule on an in-range value: confirms or drops the previous reading's candidate,
@@ -164,7 +179,7 @@ static void check_spike(const hz_rules_conf *c, hz_rules_state *s, int64_t ts, d
     confirm_spike(c, s, consecutive, x, out, max_out, n);
     if (consecutive) {
         double px = spike_space(c, s->prev), d = x - px, med, sigma;
-        if (diff_scale(c, s, &med, &sigma) && fabs(d - med) > c->spike_k * sigma) {
+        if (diff_scale(c, s, &med, &sigma) && spike_jump(c, s, d, med, sigma)) {
             double z = fabs(d - med) / sigma;
             s->cand = 1;
             s->before = px;
@@ -178,6 +193,9 @@ static void check_spike(const hz_rules_conf *c, hz_rules_state *s, int64_t ts, d
         }
         if (fabs(d) > c->flatline_tol)
             push_diff(c, s, d);
+        s->last_d = d;
+    } else {
+        s->last_d = NAN;
     }
     s->prev = value;
     s->prev_ts = ts;
@@ -330,7 +348,59 @@ static void season_store(hz_season_state *s, int season, int64_t t, float x)
     s->last = t;
 }
 
-static int season_flag(hz_season_state *s, double unit, int in_log, hz_anomaly *out)
+/* The least value held for the slots more than a season before slot (the current run's
+ * readings left out); NaN: none.  Called before slot is stored. */
+static double season_floor(const hz_season_state *s, int season, int64_t slot)
+{
+    int64_t n = (int64_t)HZ_SEASON_K * season;
+    double lo = NAN;
+    for (int64_t u = slot - n + 1; u <= slot - season; u++) {
+        float v = u > s->last - n ? s->hist[((u % n) + n) % n] : NAN;
+        if (!isnan(v) && !(v >= lo))
+            lo = v;
+    }
+    return lo;
+}
+
+/* The direction of a run x would open against the references ref[m] (sorted); with in_log
+ * a run down must be below the history's floor too (anomaly.h).  Before slot is stored. */
+static int season_way(const hz_season_state *s, int season, int in_log, int64_t slot, double x,
+                      const float *ref, int m)
+{
+    if (m < 1 || s->state)
+        return 0;
+    if (x > ref[m - 1])
+        return 1;
+    if (!(x < ref[0]))
+        return 0;
+    return !in_log || x < season_floor(s, season, slot) ? -1 : 0;
+}
+
+int hz_season_routine(int season, int in_log, const hz_season_state *s, int64_t slot, double value,
+                      int way)
+{
+    if (!s->hist || season < 1 || s->last == INT64_MIN || !isfinite(value))
+        return 0;
+    int64_t n = (int64_t)HZ_SEASON_K * season;
+    double x = in_log ? log1p(value > 0 ? value : 0) : value;
+    int days = 0;
+    for (int k = 1; k <= HZ_SEASON_K; k++) {
+        int hit = 0;
+        for (int j = -HZ_SEASON_W; j <= HZ_SEASON_W; j++) {
+            int64_t u = slot - (int64_t)k * season + j;
+            if (u <= s->last - n || u >= slot)
+                continue; /* not held, or overwritten since */
+            float v = s->hist[((u % n) + n) % n];
+            hit |= !isnan(v) && (way > 0 ? v >= x : v <= x);
+        }
+        days += hit;
+    }
+    return days;
+}
+
+/* The record of the run that just completed: the start of a stretch (flag 1) or its end
+ * (flag 0: anomaly.h). */
+static int season_flag(hz_season_state *s, double unit, int in_log, int flag, hz_anomaly *out)
 {
     double e = s->run ? s->excess / s->run : 0;
     memset(out, 0, sizeof *out);
@@ -339,7 +409,7 @@ static int season_flag(hz_season_state *s, double unit, int in_log, hz_anomaly *
     out->expected = in_log ? expm1(s->expected) : s->expected;
     out->lower = out->upper = NAN;
     out->score = e > 0 ? e / (e + unit) : 0.5;
-    out->flag = 1;
+    out->flag = flag;
     out->kind = "shift";
     s->run = s->strong = 0;
     s->sign = 0;
@@ -362,13 +432,13 @@ int hz_season_update(int season, int in_log, hz_season_state *s, int64_t slot, i
     double x = in_log ? log1p(value > 0 ? value : 0) : value;
     float ref[HZ_SEASON_K * (2 * HZ_SEASON_W + 1)];
     int seasons, m = season_refs(s->hist, season, slot, ref, &seasons);
+    int way = season_way(s, season, in_log, slot, x, ref, m);
     season_store(s, season, slot, (float)x);
     if (seasons < 3)
         return 0;
     double med = m % 2 ? ref[m / 2] : (ref[m / 2 - 1] + ref[m / 2]) / 2.0;
     double unit = in_log ? HZ_SEASON_MIN_LOG : (ref[m - 1] - ref[0]) / 2;
     int R = season / 12 > 4 ? season / 12 : 4;
-    int way = s->state ? 0 : x > ref[m - 1] ? 1 : x < ref[0] ? -1 : 0;
     if (s->state) /* shifted: a run back within `unit` of the median ends it */
         way = (x - med) * s->state < unit ? -s->state : 0;
     if (!way || way != s->sign) {
@@ -389,10 +459,10 @@ int hz_season_update(int season, int in_log, hz_season_state *s, int64_t slot, i
         return 0;
     if (s->state) {
         s->state = 0;
-        return season_flag(s, unit > 0 ? unit : 1, in_log, out);
+        return season_flag(s, unit > 0 ? unit : 1, in_log, 0, out);
     }
     if (2 * s->strong < s->run)
         return 0;
     s->state = (int8_t)way;
-    return season_flag(s, unit > 0 ? unit : 1, in_log, out);
+    return season_flag(s, unit > 0 ? unit : 1, in_log, 1, out);
 }

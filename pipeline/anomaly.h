@@ -42,7 +42,7 @@ void hz_anomaly_rules_conf_default(hz_rules_conf *conf);
 /* Returns 0 or HZ_EINVAL naming the field ("anomaly.rules.flatline: ..."). */
 int hz_anomaly_rules_conf_check(const hz_rules_conf *conf, char *err, size_t errlen);
 
-/* Per series-and-variable state: ~190 bytes, no pointers, so an array of them can be
+/* Per series-and-variable state: ~200 bytes, no pointers, so an array of them can be
  * allocated with the window store and copied freely. */
 typedef struct hz_rules_state {
     int64_t last_ts;  /* last reading with a finite value; INT64_MIN: none yet */
@@ -54,6 +54,7 @@ typedef struct hz_rules_state {
     uint8_t cand;        /* the previous point jumped: a spike if the next one comes back */
     uint8_t ndiff, dpos; /* ring of recent differences */
     float diffs[HZ_RULES_SPIKE_MAX];
+    double last_d; /* the difference into prev (spike space); NaN: not one period apart */
     double before, cand_jump; /* candidate: the value before the jump, the jump (spike space) */
     double cand_value, cand_expected, cand_lower, cand_upper, cand_score; /* its record */
     int64_t cand_ts;
@@ -69,18 +70,18 @@ void hz_anomaly_rules_init(hz_rules_state *s);
  * "range" and kept out of the flatline and spike state.
  * A spike is a reading that jumps away from the one before by more than k robust deviations
  * of the recent one-period differences and comes back with the next reading (undoing at
- * least three quarters of the jump). It is reported when that next reading arrives, with the
- * spike's own ts.  A jump that stays (a level shift, a storm's rise and slow recession) is
- * not a spike.  With log1p, differences are those of log1p(max(value, 0)): a jump is judged
- * relative to the level.
- * The spike scale ignores zero differences (repeats within flatline_tol), so a stuck
- * stretch does not make every later movement a spike; with fewer than max(8, window/2)
- * nonzero differences, or a MAD of 0, no spike is flagged.  Differences are taken only
- * between readings one period apart.
- * Scores: range and flatline 1; gap missing/(missing+N); spike z/(z+k) with z the robust
- * z-score of the jump, so 0.5 at the threshold.  expected/lower/upper: range — NaN, min,
- * max; spike — previous value + median difference ∓ k·sigma (original units);
- * flatline and gap — NaN. */
+ * least three quarters of the jump, and falling past the start by at most half), after a reading
+ * that had not already moved that way by more than a quarter of the jump (a pulse that rises over
+ * two readings, a storm's, is not one). It is reported when that next reading arrives, with the
+ * spike's own ts.  A jump that stays (a level shift, a storm's rise and slow recession) is not a
+ * spike.  With log1p, differences are those of log1p(max(value, 0)): a jump is judged relative to
+ * the level. The spike scale ignores zero differences (repeats within flatline_tol), so a stuck
+ * stretch does not make every later movement a spike; with fewer than max(8, window/2) nonzero
+ * differences, or a MAD of 0, no spike is flagged.  Differences are taken only between readings one
+ * period apart. Scores: range and flatline 1; gap missing/(missing+N); spike z/(z+k) with z the
+ * robust z-score of the jump, so 0.5 at the threshold.  expected/lower/upper: range — NaN, min,
+ * max; spike — previous value + median difference ∓ k·sigma (original units); flatline and gap —
+ * NaN. */
 int hz_anomaly_rules_check(const hz_rules_conf *conf, hz_rules_state *s, int64_t ts, double value,
                            hz_anomaly *out, int max_out);
 
@@ -122,8 +123,12 @@ int hz_shift_update(double h, int hold, hz_shift_state *s, int64_t ts, double u,
  * every one of them, one way, with at least half of them HZ_SEASON_MIN_LOG (log1p; else half
  * the references' range) past the references' median, flags the start of a shifted stretch
  * at the run's first reading; a run of R readings back within that distance of the median
- * flags its end, at the first of them.  Judged only with references from at least 3 seasons; a
- * reading at or before the latest one stored is ignored. */
+ * is its end, recorded at the first of them with flag 0: where the stretch ended, not an
+ * alarm (a lasting new level "ends" too, once the history holds it).  With in_log (a load, a flow:
+ * never below 0) a run down must also lie below every value of the history, whatever its slot: a
+ * load falling to its standby at an hour that is usually busy is an empty house; below the standby
+ * of the last HZ_SEASON_K seasons it is a fault.  Judged only with references from at least 3
+ * seasons; a reading at or before the latest one stored is ignored. */
 #define HZ_SEASON_K       7
 #define HZ_SEASON_W       1
 #define HZ_SEASON_MIN_LOG 0.4 /* a factor of e^0.4 = 1.5 */
@@ -142,8 +147,17 @@ typedef struct hz_season_state {
 void hz_season_init(hz_season_state *s);
 void hz_season_free(hz_season_state *s);
 /* One reading (slot number, ts, value) of a variable with rules.season = season.  Returns 1
- * with a "shift" flag in *out, 0, or HZ_ENOMEM (history not allocated; nothing judged). */
+ * with a "shift" record in *out (flag 1 at a start, 0 at an end), 0, or HZ_ENOMEM (history
+ * not allocated; nothing judged). */
 int hz_season_update(int season, int in_log, hz_season_state *s, int64_t slot, int64_t ts,
                      double value, hz_anomaly *out);
+
+/* How many of the last HZ_SEASON_K seasons, before slot, reached value (log1p with in_log)
+ * at slot's time of day give or take HZ_SEASON_W slots: at or above it for way > 0, at or
+ * below for way < 0.  0 without a history.  The spike rule's routine check
+ * (pipeline/pipeline.c): a one-reading jump that the same hour saw on one of the last days
+ * (a kettle at breakfast) is routine, not a spike. */
+int hz_season_routine(int season, int in_log, const hz_season_state *s, int64_t slot, double value,
+                      int way);
 
 #endif

@@ -140,6 +140,8 @@ struct hz_pipeline {
 
 static int emit_forecasts(void *opaque, const hz_forecast *fc, size_t n, char *err, size_t errlen);
 static int collect_anomalies(void *opaque, const hz_anomaly *a, size_t n);
+static int routine(const hz_pipeline *p, uint32_t s, int v, const var_rules *vr,
+                   const hz_anomaly *a);
 static int emit_estimates(void *opaque, const hz_estimate *e, size_t n, char *err, size_t errlen);
 static int commit(hz_pipeline *p, int timeout_ms, int wait, char *err, size_t errlen);
 
@@ -904,13 +906,38 @@ static int emit_estimates(void *opaque, const hz_estimate *e, size_t n, char *er
 }
 
 /* hz_anomaly_fn: residual flags join the cycle's anomalies. */
+/* Whether residual flag a is routine (routine above): its series and variable found by
+ * name; the rules were resolved at the reading. */
+static int routine_residual(hz_pipeline *p, const hz_anomaly *a)
+{
+    int64_t s = hz_window_store_find(p->ws, a->series);
+    if (s < 0 || (size_t)s >= p->scap)
+        return 0;
+    for (int v = 0; v < p->nvars; v++) {
+        uint32_t at = p->vr_of[(size_t)s * p->nvars + v];
+        if (!strcmp(p->vars[v], a->variable))
+            return at != UINT32_MAX && routine(p, (uint32_t)s, v, p->vr[at], a);
+    }
+    return 0;
+}
+
+/* The forecaster's records, a routine residual flag unflagged (kept as a score only with
+ * record_scores). */
 static int collect_anomalies(void *opaque, const hz_anomaly *a, size_t n)
 {
     hz_pipeline *p = opaque;
     if (reserve_anomalies(p, n))
         return HZ_ENOMEM;
-    memcpy(p->an + p->n_an, a, n * sizeof *a);
-    p->n_an += n;
+    for (size_t i = 0; i < n; i++) {
+        hz_anomaly *d = &p->an[p->n_an];
+        *d = a[i];
+        if (d->flag && !strcmp(d->kind, "residual") && routine_residual(p, d)) {
+            d->flag = 0;
+            if (!p->pc->anomaly.record_scores)
+                continue;
+        }
+        p->n_an++;
+    }
     return 0;
 }
 
@@ -949,6 +976,22 @@ static void exclude_fault(hz_pipeline *p, uint32_t s, int v, const hz_anomaly *a
         hz_window_store_patch(p->ws, s, a->ts, v, repl);
 }
 
+/* Whether flag a (a spike or a residual) of series s, variable v is routine: the same time
+ * of day went halfway (in the rule's space) from the expected value to a's on one of the
+ * last seasons (rules.season on; anomaly.h hz_season_routine). */
+static int routine(const hz_pipeline *p, uint32_t s, int v, const var_rules *vr,
+                   const hz_anomaly *a)
+{
+    if (vr->season <= 0 || (strcmp(a->kind, "spike") && strcmp(a->kind, "residual")) ||
+        !isfinite(a->expected))
+        return 0;
+    int64_t slot = hz_floor_div(a->ts, p->pc->window.period_ms);
+    double half = vr->c.log1p ? expm1((log1p(fmax(a->value, 0)) + log1p(fmax(a->expected, 0))) / 2)
+                              : (a->value + a->expected) / 2;
+    return hz_season_routine(vr->season, vr->c.log1p, &p->sstate[(size_t)s * p->nvars + v], slot,
+                             half, a->value > a->expected ? 1 : -1) > 0;
+}
+
 /* The rules on reading r of series s (room reserved in p->an): flags into p->an; with
  * exclude_faults, faults patched out of the window, and in *checked the value after a
  * confirmed spike (forecast from a window that held it) and an out-of-range value set NaN,
@@ -980,6 +1023,8 @@ static int apply_rules(hz_pipeline *p, uint32_t s, const char *sid, const hz_rea
         int n = hz_anomaly_rules_check(&vr->c, &p->rstate[(size_t)s * p->nvars + v], r->ts_ms,
                                        r->values[v], out, HZ_RULES_MAX_OUT);
         for (int j = 0; j < n; j++) {
+            if (routine(p, s, v, vr, &out[j]))
+                continue;
             hz_anomaly *a = &p->an[p->n_an++];
             *a = out[j];
             a->pipeline = p->pc->name;

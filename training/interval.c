@@ -111,10 +111,25 @@ void hz_iv_grid_default(float out[HZ_IV_GRID])
     }
 }
 
+/* Beyond the grid's ends (a tail probability below 0.0005) the tail is taken as exponential
+ * from the 5% quantile (grid point a, tail probability ta) through the end point b (tb):
+ * linear in log(tail probability); the default grid's Laplace is exactly that. */
+#define HZ_IV_TAIL_FROM 6 /* hz_iv_grid_p[6] = 0.05 */
+
+static double tail_beyond(const float g[HZ_IV_GRID], int a, int b, double ta, double tb,
+                          double tail)
+{
+    double t = log(ta / tail) / log(ta / tb);
+    return g[a] + t * (g[b] - g[a]);
+}
+
 double hz_iv_grid_at(const float g[HZ_IV_GRID], double p)
 {
-    if (p <= hz_iv_grid_p[0])
-        return g[0];
+    const int n = HZ_IV_GRID, a = HZ_IV_TAIL_FROM;
+    if (p < hz_iv_grid_p[0])
+        return tail_beyond(g, a, 0, hz_iv_grid_p[a], hz_iv_grid_p[0], p);
+    if (p > hz_iv_grid_p[n - 1]) /* the grid is symmetric: grid_p[n-1-i] = 1 - grid_p[i] */
+        return tail_beyond(g, n - 1 - a, n - 1, hz_iv_grid_p[a], hz_iv_grid_p[0], 1 - p);
     for (int i = 1; i < HZ_IV_GRID; i++)
         if (p <= hz_iv_grid_p[i]) {
             double t = (p - hz_iv_grid_p[i - 1]) / (hz_iv_grid_p[i] - hz_iv_grid_p[i - 1]);
@@ -211,6 +226,12 @@ void hz_iv_interval(const hz_iv *iv, const hz_iv_adapt *a, int k, int h, double 
     }
 }
 
+double hz_iv_gamma_step(double tail)
+{
+    double g = HZ_IV_GAMMA_STEP * pow(0.05 / tail, 0.25);
+    return g < HZ_IV_GAMMA ? g : HZ_IV_GAMMA;
+}
+
 /* Keeps an offset within limits: down to -HZ_IV_D_MIN half-widths, so a biased forecast's
  * band can move past it to one side; up to 50, so no band grows without limit.  z_bounds
  * keeps the two sides from crossing. */
@@ -252,11 +273,12 @@ void hz_iv_learn(const hz_iv *iv, hz_iv_adapt *a, int h, double actual, const do
     if (!isfinite(actual))
         return;
     a += (h <= iv->steps ? h : 1) - 1;
-    double g = h > 1 && h <= iv->steps ? HZ_IV_GAMMA_STEP : HZ_IV_GAMMA;
+    int own = h > 1 && h <= iv->steps;
     for (int l = 0; l < iv->nl; l++) {
         if (isnan(lo[l]) || isnan(hi[l]))
             continue;
         double tail = (1 - iv->levels[l]) / 2;
+        double g = own ? hz_iv_gamma_step(tail) : HZ_IV_GAMMA;
         a->d[l][0] = clamp_d(a->d[l][0] + g * ((actual < lo[l]) - tail));
         a->d[l][1] = clamp_d(a->d[l][1] + g * ((actual > hi[l]) - tail));
     }

@@ -41,7 +41,27 @@ static void test_grid_quantiles(void **state)
     assert_true(fabs(hz_iv_grid_at(g, 0.95) - 1.645) < 0.03);
     assert_true(fabs(hz_iv_grid_at(g, 0.005) + 2.576) < 0.05);
     assert_true(fabs(hz_iv_grid_at(g, 0.5)) < 0.02);
-    assert_true(hz_iv_grid_at(g, 0.0001) == g[0]); /* clamped at the ends */
+    free(r);
+}
+
+/* Past the grid's ends (tails below 0.0005) the tail is exponential from the 5% quantile:
+ * exact for the default grid (a Laplace), continuous at the last grid point, and for a
+ * gaussian sample further out than the last point but short of an exponential's. */
+static void test_grid_tail_beyond(void **state)
+{
+    float g[HZ_IV_GRID];
+    hz_iv_grid_default(g);
+    assert_true(fabs(hz_iv_grid_at(g, 0.99995) + log(2 * 0.00005)) < 1e-4);
+    assert_true(fabs(hz_iv_grid_at(g, 0.00005) - log(2 * 0.00005)) < 1e-4);
+    assert_true(fabs(hz_iv_grid_at(g, 0.9995 + 1e-12) - g[HZ_IV_GRID - 1]) < 1e-6);
+    enum { N = 200000 };
+    float *r = malloc(N * sizeof *r);
+    for (int i = 0; i < N; i++)
+        r[i] = (float)gauss();
+    hz_iv_grid_fill(r, N, g);
+    double q = hz_iv_grid_at(g, 0.99995); /* a gaussian's is 3.89 */
+    assert_true(q > g[HZ_IV_GRID - 1] && q < 3.89 * 1.25);
+    assert_true(hz_iv_grid_at(g, 0.00005) < g[0]);
     free(r);
 }
 
@@ -49,6 +69,30 @@ static hz_iv_var plain(void)
 {
     return (hz_iv_var){
         .transform = HZ_TF_NONE, .mean = 0, .std = 1, .lo = NAN, .hi = NAN, .scale_med = 1};
+}
+
+/* A longer step's own offset learns faster at a rarer tail: 0.01 per miss at 90%, 1.8 times
+ * that at 99% (hz_iv_gamma_step); the shared offset 0.05 at every level. */
+static void test_gamma_step_by_tail(void **state)
+{
+    assert_true(fabs(hz_iv_gamma_step(0.05) - HZ_IV_GAMMA_STEP) < 1e-12);
+    assert_true(fabs(hz_iv_gamma_step(0.005) - 0.01 * pow(10, 0.25)) < 1e-9);
+    assert_true(hz_iv_gamma_step(1e-9) == HZ_IV_GAMMA);
+    hz_iv_var v = plain();
+    const double levels[2] = {0.9, 0.99};
+    hz_iv iv;
+    char err[200];
+    assert_int_equal(hz_iv_init(&iv, 2, 1, levels, 2, &v, NULL, err, sizeof err), 0);
+    hz_iv_adapt a[2];
+    memset(a, 0, sizeof a);
+    const double lo[2] = {-1, -2}, hi[2] = {1, 2};
+    hz_iv_learn(&iv, a, 2, 5, lo, hi); /* step 2 misses above at both levels */
+    assert_true(fabs(a[1].d[0][1] - 0.01 * 0.95) < 1e-6);
+    assert_true(fabs(a[1].d[1][1] - 0.01 * pow(10, 0.25) * 0.995) < 1e-6);
+    assert_true(a[0].d[1][1] == 0);
+    hz_iv_learn(&iv, a, 1, 5, lo, hi); /* step 1: the shared offset */
+    assert_true(fabs(a[0].d[1][1] - 0.05 * 0.995) < 1e-6);
+    hz_iv_free(&iv);
 }
 
 static void test_log1p_bounds_asymmetric(void **state)
@@ -245,7 +289,8 @@ static void test_timef_matches_gmtime(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_grid_quantiles),     cmocka_unit_test(test_log1p_bounds_asymmetric),
+        cmocka_unit_test(test_grid_quantiles),     cmocka_unit_test(test_grid_tail_beyond),
+        cmocka_unit_test(test_gamma_step_by_tail), cmocka_unit_test(test_log1p_bounds_asymmetric),
         cmocka_unit_test(test_score_and_flag),     cmocka_unit_test(test_online_coverage),
         cmocka_unit_test(test_ring_step_coverage), cmocka_unit_test(test_timef_matches_gmtime),
         cmocka_unit_test(test_scaler_log1p),
