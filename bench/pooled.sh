@@ -137,6 +137,8 @@ field() {
 fleet() {
     fl=$1 out=$2 D=$OUT/$1
     mkdir -p "$D/csv" "$D/ckpt"
+    # a checkpoint of an earlier run would be kept as served (horizon train --promote)
+    rm -f "$D"/ckpt/*.safetensors
     csv_$fl "$D/csv"
     import "$D/csv" "$D/all.sqlite"
     import "$D/csv" "$D/train.sqlite" "$out"
