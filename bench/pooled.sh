@@ -39,11 +39,12 @@ csv_camels() {
     done
 }
 
-# CAMELS with forcing: date,Q,P,T,L,S on the days with discharge; P the basin's
+# CAMELS with forcing: date,Q,P,T,L,S,C on the days with discharge; P the basin's
 # precipitation (mm/day), T its temperature (Tmax, equal to Tmin in these files:
 # data/camels/SOURCE.md); L and S a degree-day snow model's liquid water (rain and melt,
 # mm/day) and snowpack (mm) run on P and T alone from the file's first day: precipitation
-# below 0 °C is snow, which melts 2.5 mm a day per °C above 0 (no fitting to discharge)
+# below 0 °C is snow, which melts 2.5 mm a day per °C above 0 (no fitting to discharge);
+# C the climatology below (camels_forcing_pooled.yaml does not read it; a SED variant can)
 csv_camels_forcing() {
     for f in data/camels/usgs_streamflow/*_streamflow_qc.txt; do
         g=$(basename "$f" _streamflow_qc.txt)
@@ -63,7 +64,7 @@ csv_camels_forcing() {
 
 # clim CSV: CSV (date,Q,...) with a last column C, the gauge's discharge climatology: the mean
 # log1p(Q) of its training rows (the first int(0.7 n), as training/dataset.c splits them, so
-# nothing of the test days) on days of the year within 15 of the row's (29 February as 28)
+# nothing of the test days) on days of the year within 15 of the row's (29 February as 1 March)
 clim() {
     awk 'BEGIN { FS = OFS = ","; split("0 31 59 90 120 151 181 212 243 273 304 334", cum, " ") }
         function doy(date,   m, d) { m = substr(date, 6, 2) + 0; d = substr(date, 9, 2) + 0
