@@ -41,15 +41,17 @@ for dir in "$@"; do
         echo "== $t: $(($(date +%s) - t0)) s"
     done
 done
-wait
-for t in $bg; do
-    o="$bgdir/${t##*/}"
-    echo "== $t (OPENBLAS_NUM_THREADS=$threads, beside the others)"
+# report_beside NAME HOW: the output and verdict of NAME, run in the background
+report_beside() {
+    o="$bgdir/${1##*/}"
+    echo "== $1 ($2, beside the others)"
     cat "$o"
     read -r rc secs <"$o.rc" || rc=1
-    [ "$rc" = 0 ] || { echo "FAILED: $t"; fail=1; }
-    echo "== $t: ${secs:-?} s"
-done
+    [ "$rc" = 0 ] || { echo "FAILED: $1"; fail=1; }
+    echo "== $1: ${secs:-?} s"
+}
+wait
+for t in $bg; do report_beside "$t" "OPENBLAS_NUM_THREADS=$threads"; done
 rm -rf "$bgdir"
 case "${E2E:-all}" in
 0) scripts="" ;;
@@ -93,13 +95,6 @@ for s in $scripts; do
     echo "== $s: $(($(date +%s) - t0)) s"
 done
 wait
-for s in $beside; do
-    o="$bgdir/${s##*/}"
-    echo "== $s (BIN=${BIN:-}, beside the others)"
-    cat "$o"
-    read -r rc secs <"$o.rc" || rc=1
-    [ "$rc" = 0 ] || { echo "FAILED: $s"; fail=1; }
-    echo "== $s: ${secs:-?} s"
-done
+for s in $beside; do report_beside "$s" "BIN=${BIN:-}"; done
 rm -rf "$bgdir"
 exit $fail

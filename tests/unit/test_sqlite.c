@@ -49,16 +49,20 @@ static int64_t query_int(sqlite3 *db, const char *sql)
     return v;
 }
 
-static hz_sink *open_sink(const char *path)
+static hz_sink *open_opts(const hz_sqlite_sink_opts *o)
 {
-    hz_sqlite_sink_opts o = {.path = path};
     hz_sink *k = NULL;
     char err[HZ_ERRLEN] = "";
-    int rc = hz_sqlite_sink_new(&o, &k, err, sizeof err);
+    int rc = hz_sqlite_sink_new(o, &k, err, sizeof err);
     if (rc)
         fprintf(stderr, "%s\n", err);
     assert_int_equal(rc, 0);
     return k;
+}
+
+static hz_sink *open_sink(const char *path)
+{
+    return open_opts(&(hz_sqlite_sink_opts){.path = path});
 }
 
 static const char *const VARS[2] = {"power", "voltage"};
@@ -374,14 +378,8 @@ static void test_latest_forecasts(void **state)
 
 static hz_sink *open_staged(const char *path, int64_t every_ms)
 {
-    hz_sqlite_sink_opts o = {.path = path, .synchronous_normal = 1, .stage_readings_ms = every_ms};
-    hz_sink *k = NULL;
-    char err[HZ_ERRLEN] = "";
-    int rc = hz_sqlite_sink_new(&o, &k, err, sizeof err);
-    if (rc)
-        fprintf(stderr, "%s\n", err);
-    assert_int_equal(rc, 0);
-    return k;
+    return open_opts(&(hz_sqlite_sink_opts){
+        .path = path, .synchronous_normal = 1, .stage_readings_ms = every_ms});
 }
 
 static void copy_file(const char *from, const char *to)
