@@ -715,14 +715,21 @@ static void test_plain_parameter_count(void **state)
     assert_int_equal(hz_nilmformer_n_params(&nb), trainable(&nb));
 }
 
+/* The plain transformer of a small disaggregation config, without dropout. */
+static hz_model_conf plain_conf(int W)
+{
+    hz_model_conf mc = disagg_conf(W, 8, 2, 1, 16);
+    mc.plain = 1;
+    mc.dropout = 0;
+    return mc;
+}
+
 /* The plain model: its tensors, output shape, marks not read, position read, checkpoint. */
 static void test_plain_model(void **state)
 {
     (void)state;
     enum { B = 2, W = 24 };
-    hz_model_conf mc = disagg_conf(W, 8, 2, 1, 16);
-    mc.plain = 1;
-    mc.dropout = 0;
+    hz_model_conf mc = plain_conf(W);
     hz_model *m;
     char err[HZ_ERRLEN];
     assert_int_equal(hz_model_create(&mc, &m, err, sizeof err), 0);
@@ -783,9 +790,7 @@ static void test_plain_model_trains(void **state)
 {
     (void)state;
     enum { B = 8, W = 24 };
-    hz_model_conf mc = disagg_conf(W, 8, 2, 1, 16);
-    mc.plain = 1;
-    mc.dropout = 0;
+    hz_model_conf mc = plain_conf(W);
     hz_model *m;
     char err[HZ_ERRLEN];
     assert_int_equal(hz_model_create(&mc, &m, err, sizeof err), 0);
