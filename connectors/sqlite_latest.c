@@ -114,6 +114,68 @@ static int use_levels(hz_sqlite_latest *l, const hz_forecast *f, char *err, size
     return rc ? rc : make_view(l, err, errlen);
 }
 
+/* The table when absent.  A rowid table, not WITHOUT ROWID: a row of 24 steps and two levels
+ * is about 1.1 KB, past the ~1 KB a WITHOUT ROWID (index b-tree) cell keeps on a 4 KB page,
+ * so each overwrite there also wrote an overflow page (10 KB of I/O a forecast; a rowid
+ * table keeps rows up to ~4 KB on the page). */
+static int create(hz_sqlite_latest *l, char *err, size_t errlen)
+{
+    char sql[512];
+    snprintf(sql, sizeof sql,
+             "CREATE TABLE IF NOT EXISTS %s(pipeline TEXT NOT NULL, series TEXT NOT NULL, "
+             "variable TEXT NOT NULL, issued_ts INTEGER NOT NULL, period_ms INTEGER NOT NULL, "
+             "steps INTEGER NOT NULL, model_id TEXT, value TEXT, "
+             "PRIMARY KEY(pipeline, series, variable))",
+             l->table);
+    return hz_sqlite_exec(l->db, sql, err, errlen);
+}
+
+/* A file written when the table was WITHOUT ROWID: its rows copied into the rowid table, in
+ * one savepoint (the view is made again by use_levels, the retention index by the sink). */
+static int to_rowid(hz_sqlite_latest *l, char *err, size_t errlen)
+{
+    sqlite3_stmt *st = NULL;
+    int old = 0;
+    if (sqlite3_prepare_v2(l->db,
+                           "SELECT sql LIKE '%WITHOUT ROWID%' FROM sqlite_master WHERE "
+                           "type = 'table' AND name = ?1",
+                           -1, &st, NULL) == SQLITE_OK) {
+        sqlite3_bind_text(st, 1, l->table, -1, SQLITE_STATIC);
+        old = sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int(st, 0);
+    }
+    sqlite3_finalize(st);
+    if (!old)
+        return 0;
+    char sql[2048], cols[768] = "";
+    snprintf(sql, sizeof sql,
+             "SAVEPOINT latest_rowid; DROP VIEW IF EXISTS %1$s; "
+             "ALTER TABLE %2$s RENAME TO %2$s_without_rowid;",
+             l->view, l->table);
+    int rc = hz_sqlite_exec(l->db, sql, err, errlen);
+    if (!rc)
+        rc = create(l, err, errlen);
+    snprintf(sql, sizeof sql, "SELECT name FROM pragma_table_info('%s_without_rowid')", l->table);
+    if (!rc && sqlite3_prepare_v2(l->db, sql, -1, &st, NULL) != SQLITE_OK)
+        rc = db_err(l, err, errlen, "reading the old table's columns");
+    for (size_t c = 0; !rc && sqlite3_step(st) == SQLITE_ROW;) {
+        const char *name = (const char *)sqlite3_column_text(st, 0);
+        rc = hz_sqlite_add_column(l->db, l->table, name, "TEXT", err, errlen);
+        c += (size_t)snprintf(cols + c, sizeof cols - c, "%s%s", c ? ", " : "", name);
+        if (c >= sizeof cols)
+            rc = hz_err(err, errlen, HZ_EDB, "%s: too many columns to copy", l->table);
+    }
+    sqlite3_finalize(st);
+    snprintf(sql, sizeof sql,
+             "INSERT INTO %1$s(%2$s) SELECT %2$s FROM %1$s_without_rowid; "
+             "DROP TABLE %1$s_without_rowid; RELEASE latest_rowid;",
+             l->table, cols);
+    if (!rc)
+        rc = hz_sqlite_exec(l->db, sql, err, errlen);
+    if (rc)
+        sqlite3_exec(l->db, "ROLLBACK TO latest_rowid; RELEASE latest_rowid;", NULL, NULL, NULL);
+    return rc;
+}
+
 int hz_sqlite_latest_open(sqlite3 *db, const char *forecasts_table, hz_sqlite_latest **out,
                           char *err, size_t errlen)
 {
@@ -124,15 +186,10 @@ int hz_sqlite_latest_open(sqlite3 *db, const char *forecasts_table, hz_sqlite_la
     l->db = db;
     snprintf(l->table, sizeof l->table, "latest_%s", forecasts_table);
     snprintf(l->view, sizeof l->view, "latest_%s_steps", forecasts_table);
-    char sql[512];
-    snprintf(sql, sizeof sql,
-             "CREATE TABLE IF NOT EXISTS %s(pipeline TEXT NOT NULL, series TEXT NOT NULL, "
-             "variable TEXT NOT NULL, issued_ts INTEGER NOT NULL, period_ms INTEGER NOT NULL, "
-             "steps INTEGER NOT NULL, model_id TEXT, value TEXT, "
-             "PRIMARY KEY(pipeline, series, variable)) WITHOUT ROWID",
-             l->table);
     hz_forecast none = {0};
-    int rc = hz_sqlite_exec(db, sql, err, errlen);
+    int rc = to_rowid(l, err, errlen);
+    if (!rc)
+        rc = create(l, err, errlen);
     if (!rc)
         rc = use_levels(l, &none, err, errlen);
     if (rc) {

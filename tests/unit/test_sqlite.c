@@ -376,6 +376,55 @@ static void test_latest_forecasts(void **state)
     k->ops->free(k);
 }
 
+/* A file whose latest table was made WITHOUT ROWID (as before sqlite_latest.c's rowid
+ * table) is copied into the rowid table at open: rows, level columns and the retention
+ * index kept. */
+static void test_latest_without_rowid(void **state)
+{
+    hz_sqlite_sink_opts o = {.path = db_path("latest_wr.sqlite"),
+                             .forecasts = HZ_SQLITE_FC_LATEST,
+                             .keep_forecasts_ms = 3600000};
+    hz_sink *k = open_opts(&o);
+    write_forecasts(k, "m1", 5, 4);
+    char err[HZ_ERRLEN];
+    assert_int_equal(k->ops->flush(k, 1000, err, sizeof err), 0);
+    sqlite3 *db = hz_sqlite_sink_db(k);
+    assert_int_equal(
+        sqlite3_exec(db,
+                     "DROP VIEW latest_forecasts_steps; ALTER TABLE latest_forecasts RENAME TO x; "
+                     "CREATE TABLE latest_forecasts(pipeline TEXT NOT NULL, series TEXT NOT NULL, "
+                     "variable TEXT NOT NULL, issued_ts INTEGER NOT NULL, period_ms INTEGER NOT "
+                     "NULL, steps INTEGER NOT NULL, model_id TEXT, value TEXT, lower90 TEXT, "
+                     "upper90 TEXT, lower99 TEXT, upper99 TEXT, PRIMARY KEY(pipeline, series, "
+                     "variable)) WITHOUT ROWID; INSERT INTO latest_forecasts SELECT * FROM x; "
+                     "DROP TABLE x;",
+                     NULL, NULL, NULL),
+        SQLITE_OK);
+    k->ops->free(k);
+    k = open_opts(&o);
+    db = hz_sqlite_sink_db(k);
+    assert_int_equal(query_int(db, "SELECT count(*) FROM sqlite_master WHERE name = "
+                                   "'latest_forecasts' AND sql LIKE '%WITHOUT ROWID%'"),
+                     0);
+    assert_int_equal(query_int(db, "SELECT count(*) FROM sqlite_master WHERE name LIKE "
+                                   "'%without_rowid%'"),
+                     0);
+    assert_int_equal(query_int(db, "SELECT count(*) FROM latest_forecasts"), 2);
+    assert_int_equal(query_int(db, "SELECT json_extract(upper99, '$[1]') * 10 FROM "
+                                   "latest_forecasts WHERE series = 'm1' AND variable = 'voltage'"),
+                     (5 + 2 + 1 + 2) * 10);
+    assert_int_equal(query_int(db, "SELECT count(*) FROM sqlite_master WHERE name = "
+                                   "'latest_forecasts_by_issued_ts'"),
+                     1);
+    write_forecasts(k, "m1", 6, 4);
+    assert_int_equal(k->ops->flush(k, 1000, err, sizeof err), 0);
+    assert_int_equal(query_int(db, "SELECT max(issued_ts) / 60000 FROM latest_forecasts"), 6);
+    assert_int_equal(query_int(db, "SELECT count(*) FROM latest_forecasts_steps WHERE "
+                                   "upper99 IS NOT NULL"),
+                     8);
+    k->ops->free(k);
+}
+
 static hz_sink *open_staged(const char *path, int64_t every_ms)
 {
     return open_opts(&(hz_sqlite_sink_opts){
@@ -931,6 +980,7 @@ int main(void)
         cmocka_unit_test(test_idempotent_replay),
         cmocka_unit_test(test_staged_readings),
         cmocka_unit_test(test_latest_forecasts),
+        cmocka_unit_test(test_latest_without_rowid),
         cmocka_unit_test(test_wal_bounded_under_steady_commits),
         cmocka_unit_test(test_retention_day),
         cmocka_unit_test(test_killed_writer_leaves_no_partial_batch),
