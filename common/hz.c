@@ -162,6 +162,23 @@ static int put_digits(uint32_t n, char *buf)
     return k;
 }
 
+static const double P10[23] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
+                               1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+                               1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+
+/* floor(log10(x)) for finite x > 0, without log10 where the table reaches (a forecast row's
+ * 120 numbers are formatted on the SQLite writer's thread: connectors/sqlite_latest.c). */
+static int dec_exp(double x)
+{
+    int k;
+    frexp(x, &k); /* x in [2^(k-1), 2^k) */
+    int e = (int)floor((k - 1) * 0.30102999566398120);
+    if (e < -22 || e > 21)
+        return (int)floor(log10(x));
+    /* e or e + 1 (the octave spans 0.30 decades); hz_fmt7 mends an ulp's miss at 10^n */
+    return (e >= 0 ? x >= P10[e + 1] : x * P10[-e] >= 10) ? e + 1 : e;
+}
+
 int hz_fmt7(double x, char *buf)
 {
     int o = 0;
@@ -174,8 +191,11 @@ int hz_fmt7(double x, char *buf)
         buf[o] = 0;
         return o;
     }
-    int e = (int)floor(log10(x));
-    double m = x / pow(10, e - 6); /* [1e6, 1e7) but for rounding at the edges */
+    int e = dec_exp(x);
+    /* [1e6, 1e7) but for rounding at the edges; powers of ten to 1e22 are exact doubles */
+    double m = e - 6 > 22 || 6 - e > 22 ? x / pow(10, e - 6)
+               : e >= 6                 ? x / P10[e - 6]
+                                        : x * P10[6 - e];
     uint32_t d = (uint32_t)llround(m);
     if (d >= 10000000u) {
         d /= 10;

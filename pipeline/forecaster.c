@@ -437,6 +437,13 @@ static void stage_inputs(hz_forecaster *p, int B)
 static void stage_marks(hz_forecaster *p, int B, int64_t last)
 {
     int L = p->L, F = p->F, D = p->lab + p->P;
+    if (B > 0 && p->blast[B - 1] == last) { /* a fleet's windows end together: the row before */
+        memcpy(p->xm + (size_t)B * L * F, p->xm + (size_t)(B - 1) * L * F,
+               (size_t)L * F * sizeof *p->xm);
+        memcpy(p->xmd + (size_t)B * D * F, p->xmd + (size_t)(B - 1) * D * F,
+               (size_t)D * F * sizeof *p->xmd);
+        return;
+    }
     float mk[HZ_TIMEF_MAX_FEATURES];
     for (int t = 0; t < L; t++) {
         hz_timef(F, last - (int64_t)(L - 1 - t) * p->period, mk);

@@ -43,9 +43,11 @@ static void test_fmt7(void **state)
 {
     (void)state;
     char a[HZ_FMT7_MAX], b[64];
-    static const double fixed[] = {0,      1,       -1,           0.5,       9999999.5,
-                                   1e9,    1e-5,    9.9999995e-6, 123456789, 0.000123,
-                                   4e-300, -2.5e17, 1234.5,       100,       0.1};
+    static const double fixed[] = {0,      1,         -1,           0.5,       9999999.5,
+                                   1e9,    1e-5,      9.9999995e-6, 123456789, 0.000123,
+                                   4e-300, -2.5e17,   1234.5,       100,       0.1,
+                                   1e22,   1e-22,     1e23,         1e-23,     10,
+                                   1e6,    999999.95, 0.99999995,   1e21,      9.9999999e21};
     for (size_t i = 0; i < sizeof fixed / sizeof *fixed; i++) {
         int n = hz_fmt7(fixed[i], a);
         assert_int_equal((int)strlen(a), n);
@@ -56,6 +58,8 @@ static void test_fmt7(void **state)
     assert_string_equal((hz_fmt7(-0.000123, a), a), "-0.000123");
     assert_string_equal((hz_fmt7(2.5e17, a), a), "2.5e+17");
     assert_string_equal((hz_fmt7(100, a), a), "100");
+    assert_string_equal((hz_fmt7(1e-22, a), a), "1e-22");
+    assert_string_equal((hz_fmt7(0.99999995, a), a), "1");
     srand(7);
     for (int i = 0; i < 200000; i++) {
         double x = (rand() / (double)RAND_MAX - 0.5) * pow(10, rand() % 28 - 12);
