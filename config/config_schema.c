@@ -1198,10 +1198,11 @@ static const hz_ckey rules_keys[] = {
      .def = "0",
      .min = 0,
      .max = 100000,
-     .doc = "Periods in a season (96 for a day of 15-minute readings): flag the start of a "
-            "stretch whose readings all lie beyond the same time of day on the last 7 seasons "
-            "(kind `shift`; its end is recorded with flag 0; docs/ANOMALIES.md), a level the "
-            "model follows at once; and drop spike and residual flags that the same time of "
+     .doc = "Periods in a season (96 for a day of 15-minute readings): flag the start and "
+            "the end of a stretch whose readings all lie beyond the same time of day on the "
+            "last 7 seasons (kind `shift`; the end of one that lasted 3.5 seasons or more is "
+            "recorded with flag 0; docs/ANOMALIES.md), a level the model follows at once; and drop "
+            "spike and residual flags that the same time of "
             "day went halfway to on one of them (routine). Keeps 7 seasons of values per "
             "series and variable (2.7 KB at 96); 0 = off."},
 };
