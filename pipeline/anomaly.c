@@ -216,7 +216,7 @@ int hz_anomaly_rules_check(const hz_rules_conf *c, hz_rules_state *s, int64_t ts
     s->last_ts = ts;
 
     if ((!isnan(c->range_min) && value < c->range_min) ||
-        (!isnan(c->range_max) && value > c->range_max)) {
+        (!isnan(c->range_max) && value > c->range_max) || (c->zero && value == 0)) {
         hz_anomaly *a = emit(out, max_out, &n, "range", ts, value, 1.0);
         if (a) {
             a->lower = c->range_min;

@@ -24,6 +24,8 @@
 
 typedef struct hz_rules_conf {
     double range_min, range_max; /* NaN: no bound on that side ("range") */
+    int zero;                    /* 1: a reading of exactly 0 is out of range too ("range"):
+                                    the code of a meter or gauge that is off or cut off */
     int flatline;                /* N >= 2: flag when the same value arrives N times in a row,
                                     once per stretch, at its Nth point ("flatline"); 0 off */
     double flatline_tol;         /* values within tol of the stretch's first count as same */
@@ -37,7 +39,7 @@ typedef struct hz_rules_conf {
     int log1p;                   /* 1: the spike rule works on log1p(max(value, 0)) */
 } hz_rules_conf;
 
-/* Every rule off, range bounds NaN, spike_window 32, period 0. */
+/* Every rule off (zero 0), range bounds NaN, spike_window 32, period 0. */
 void hz_anomaly_rules_conf_default(hz_rules_conf *conf);
 /* Returns 0 or HZ_EINVAL naming the field ("anomaly.rules.flatline: ..."). */
 int hz_anomaly_rules_conf_check(const hz_rules_conf *conf, char *err, size_t errlen);
@@ -66,8 +68,8 @@ void hz_anomaly_rules_init(hz_rules_state *s);
  * one is ignored, returns 0; a non-finite value is a missing reading: ignored, so a run of
  * them shows up as a gap at the next real value).  Writes up to max_out flagged records
  * (flag 1) to out, in the order gap, range, flatline, spike (of the previous reading), and
- * returns how many (HZ_RULES_MAX_OUT is always enough).  An out-of-range value is flagged
- * "range" and kept out of the flatline and spike state.
+ * returns how many (HZ_RULES_MAX_OUT is always enough).  An out-of-range value (with zero,
+ * also exactly 0) is flagged "range" and kept out of the flatline and spike state.
  * A spike is a reading that jumps away from the one before by more than k robust deviations
  * of the recent one-period differences and comes back with the next reading (undoing at
  * least three quarters of the jump, and falling past the start by at most half), after a reading

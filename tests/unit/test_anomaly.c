@@ -131,6 +131,37 @@ static void test_rules_conf_check(void **state)
     assert_int_equal(hz_anomaly_rules_conf_check(&c, err, sizeof err), 0);
 }
 
+/* rules.zero: a reading of exactly 0 is a range fault, each one (a dead meter or gauge), kept
+ * out of the flatline state, so a run of zeros is not also a flatline; a small positive
+ * reading is not one; without zero, a 0 inside the range is a reading like any other. */
+static void test_rules_zero(void **state)
+{
+    hz_rules_conf c;
+    hz_anomaly_rules_conf_default(&c);
+    c.range_min = 0;
+    c.flatline = 3;
+    c.period_ms = 86400000;
+    hz_rules_state s;
+    hz_anomaly out[HZ_RULES_MAX_OUT];
+    const double q[] = {0.74, 0.6, 0.0099, 0, 0, 0, 0, 0.5};
+    for (int zero = 0; zero <= 1; zero++) {
+        c.zero = zero;
+        hz_anomaly_rules_init(&s);
+        int range = 0, flat = 0;
+        for (int i = 0; i < 8; i++) {
+            int n = hz_anomaly_rules_check(&c, &s, i * c.period_ms, q[i], out, HZ_RULES_MAX_OUT);
+            for (int j = 0; j < n; j++) {
+                range += !strcmp(out[j].kind, "range");
+                flat += !strcmp(out[j].kind, "flatline");
+                if (!strcmp(out[j].kind, "range"))
+                    assert_true(out[j].value == 0 && out[j].lower == 0 && isnan(out[j].upper));
+            }
+        }
+        assert_int_equal(range, zero ? 4 : 0);
+        assert_int_equal(flat, zero ? 0 : 1);
+    }
+}
+
 static void test_rules_flatline_once_per_stretch(void **state)
 {
     hz_rules_conf c = rules_all();
@@ -779,6 +810,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_no_allocation_per_point),
         cmocka_unit_test(test_rules_conf_check),
+        cmocka_unit_test(test_rules_zero),
         cmocka_unit_test(test_rules_flatline_once_per_stretch),
         cmocka_unit_test(test_rules_gap_range_order),
         cmocka_unit_test(test_rules_spike_needs_return),
