@@ -191,8 +191,11 @@ static void count_kind(hz_pipeline *p, const char *kind)
 static void rule_texts(var_rules *r)
 {
     const hz_rules_conf *c = &r->c;
-    snprintf(r->txt[0], 64, "range [%g, %g]%s", c->range_min, c->range_max,
-             c->zero ? " and 0" : "");
+    if (c->zero && isnan(c->range_min) && isnan(c->range_max))
+        snprintf(r->txt[0], 64, "range zero");
+    else
+        snprintf(r->txt[0], 64, "range [%g, %g]%s", c->range_min, c->range_max,
+                 c->zero ? " zero" : "");
     snprintf(r->txt[1], 64, "flatline n=%d", c->flatline);
     snprintf(r->txt[2], 64, "spike k=%g window=%d%s", c->spike_k, c->spike_window,
              c->log1p ? " log1p" : "");
