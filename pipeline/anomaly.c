@@ -428,7 +428,8 @@ static int season_end(hz_season_state *s, int season, int in_log, int64_t slot, 
                       int R, hz_anomaly *out)
 {
     double past = (x - med) * s->state;
-    int back = past<unit, beyond = s->state> 0 ? x > ref[m - 1] : x < ref[0];
+    int back = past < unit;
+    int beyond = s->state > 0 ? x > ref[m - 1] : x < ref[0];
     if (!back && beyond) {
         s->run = s->strong = 0;
         s->excess = 0;
