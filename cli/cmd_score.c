@@ -158,6 +158,21 @@ static int nonnegative(const hz_csv_table *t)
     return 1;
 }
 
+/* Whether a reading of exactly 0 is a fault (rules.zero): the file is never negative and its
+ * training rows never read 0, a river that has not run dry or a meter that has not been off:
+ * a 0 is then a gauge or meter that stopped (a perennial river does not go from 0.5 m3/s to
+ * nothing in a day; UK-DALE writes 0 for no reading).  A file whose training rows hold a 0
+ * (an intermittent stream, an appliance) keeps its zeros as readings. */
+static int zero_is_fault(const hz_csv_table *t, size_t ntrain)
+{
+    if (!nonnegative(t))
+        return 0;
+    for (size_t i = 0; i < ntrain && i < t->rows; i++)
+        if (t->values[i * t->cols] == 0)
+            return 0;
+    return 1;
+}
+
 /* The seasonal level detector's season for the file: a day, for a series never below 0 (a
  * load, a flow) read more often than daily in a period that divides a day; else 0 (off:
  * a temperature's day before is weather, not a reference). */
@@ -183,8 +198,8 @@ static double flag_level(size_t n)
  * extends the tail past the calibration grid); the rules: spikes that come back (k 10, log1p
  * for a series never below 0), level shifts (CUSUM 12, and season_for's seasonal detector
  * with its routine check), gaps of more than 2 periods, runs of identical values
- * (flatline_for).  Chosen on bench/anomaly.sh's seeds 1-3; seeds 4-6 score alike
- * (bench/RESULTS.md). */
+ * (flatline_for), readings of exactly 0 (zero_is_fault).  Chosen on bench/anomaly.sh's
+ * seeds 1-3; seeds 4-6 score alike (bench/RESULTS.md). */
 static int score_yaml(score_job *j, char *err, size_t errlen)
 {
     const hz_csv_table *t = j->t;
@@ -215,7 +230,7 @@ static int score_yaml(score_job *j, char *err, size_t errlen)
             "    anomaly:\n"
             "      levels: [0.9, 0.99, %.6f]\n"
             "      record_scores: true\n"
-            "      rules: {spike: 10, shift: 12, gap: 2, flatline: %d, season: %d}\n"
+            "      rules: {spike: 10, shift: 12, gap: 2, flatline: %d, season: %d, zero: %s}\n"
             "    sinks: [{sqlite: {}}]\n",
             j->db, path, j->delim == '\t' ? "\\t" : (char[]){j->delim, 0},
             j->a->date_order == HZ_CSV_MDY   ? "mdy"
@@ -223,7 +238,8 @@ static int score_yaml(score_job *j, char *err, size_t errlen)
                                              : "ymd",
             j->tcol, t->names[0], (long long)j->period, lookback_for(j->ntrain), j->dir, 0.8 * f,
             0.2 * f, 1 - f, t->names[0], nonnegative(t) ? "log1p" : "none",
-            flag_level(t->rows - j->ntrain), flatline_for(t, j->ntrain), season_for(j));
+            flag_level(t->rows - j->ntrain), flatline_for(t, j->ntrain), season_for(j),
+            zero_is_fault(t, j->ntrain) ? "true" : "false");
     return fclose(y) ? hz_err(err, errlen, HZ_EIO, "%s: cannot write", j->yaml) : 0;
 }
 

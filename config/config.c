@@ -1039,6 +1039,8 @@ void hz_config_rules_for(const hz_pipeline_conf *pc, const char *name, const cha
             out->shift = v->rules.shift;
         if (v->rules.season >= 0)
             out->season = v->rules.season;
+        if (v->rules.zero >= 0)
+            out->zero = v->rules.zero;
     }
 }
 

@@ -163,6 +163,7 @@ typedef struct hz_cfg_rules {
     int gap;      /* 0 = off */
     double shift; /* CUSUM threshold on the residuals; 0 = off */
     int season;   /* > 0: the shift CUSUM runs on the change from this many periods before */
+    int zero;     /* 1: a reading of exactly 0 is a range fault; 0 = off (-1: inherit) */
 } hz_cfg_rules;
 
 typedef struct hz_cfg_anomaly {

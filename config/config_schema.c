@@ -1159,6 +1159,13 @@ static const hz_ckey rules_keys[] = {
      .flags = HZ_CF_NULLS,
      .def_doc = "off",
      .doc = "`[min, max]`: flag values outside (kind `range`); `null` for an open side."},
+    {.name = "zero",
+     .type = HZ_CT_BOOL,
+     O(hz_cfg_rules, zero),
+     .def = "false",
+     .doc = "Flag a reading of exactly 0 as out of range (kind `range`): what a meter or gauge "
+            "that is off or cut off sends, on a variable that is never 0 when it works (a "
+            "perennial river's flow, a house's mains)."},
     {.name = "flatline",
      .type = HZ_CT_INT,
      O(hz_cfg_rules, flatline),
@@ -1198,18 +1205,21 @@ static const hz_ckey rules_keys[] = {
      .def = "0",
      .min = 0,
      .max = 100000,
-     .doc = "Periods in a season (96 for a day of 15-minute readings): flag the start of a "
-            "stretch whose readings all lie beyond the same time of day on the last 7 seasons "
-            "(kind `shift`; its end is recorded with flag 0; docs/ANOMALIES.md), a level the "
-            "model follows at once; and drop spike and residual flags that the same time of "
-            "day went halfway to on one of them (routine). Keeps 7 seasons of values per "
-            "series and variable (2.7 KB at 96); 0 = off."},
+     .doc = "Periods in a season (96 for a day of 15-minute readings): flag the start and "
+            "the end of a stretch whose readings all lie beyond the same time of day on the "
+            "last 7 seasons (kind `shift`; the end of one that lasted 3.5 seasons or more is "
+            "recorded with flag 0; docs/ANOMALIES.md), a level the model follows at once; "
+            "and drop spike and residual flags that the same time of day went halfway to on "
+            "one of them (routine). Keeps 7 seasons of values per series and variable (2.7 KB "
+            "at 96); 0 = off."},
 };
 static const hz_csec rules_sec = {
     "rules", rules_keys,  NKEYS(rules_keys),
     0,       check_rules, "Data-quality rules; each is off unless given."};
 
 /* The same keys in a variables[] item: -1 (the default) keeps the pipeline's setting. */
+static const char *const zero_names[] = {"false", "true", "pipeline", NULL};
+static const int zero_vals[] = {0, 1, -1};
 static const hz_ckey var_rules_keys[] = {
     {.name = "range",
      .type = HZ_CT_DBLLIST,
@@ -1222,6 +1232,14 @@ static const hz_ckey var_rules_keys[] = {
      .flags = HZ_CF_NULLS,
      .def_doc = "as `anomaly.rules`",
      .doc = "`[min, max]` for this variable; `[null, null]`: no range."},
+    {.name = "zero",
+     .type = HZ_CT_ENUM,
+     O(hz_cfg_rules, zero),
+     .def = "pipeline",
+     .enums = zero_names,
+     .enum_vals = zero_vals,
+     .doc = "As `anomaly.rules.zero`: `true` or `false` for this variable, `pipeline` = as the "
+            "pipeline's."},
     {.name = "flatline",
      .type = HZ_CT_INT,
      O(hz_cfg_rules, flatline),

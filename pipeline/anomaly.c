@@ -216,7 +216,7 @@ int hz_anomaly_rules_check(const hz_rules_conf *c, hz_rules_state *s, int64_t ts
     s->last_ts = ts;
 
     if ((!isnan(c->range_min) && value < c->range_min) ||
-        (!isnan(c->range_max) && value > c->range_max)) {
+        (!isnan(c->range_max) && value > c->range_max) || (c->zero && value == 0)) {
         hz_anomaly *a = emit(out, max_out, &n, "range", ts, value, 1.0);
         if (a) {
             a->lower = c->range_min;
@@ -399,7 +399,7 @@ int hz_season_routine(int season, int in_log, const hz_season_state *s, int64_t 
 }
 
 /* The record of the run that just completed: the start of a stretch (flag 1) or its end
- * (flag 0: anomaly.h). */
+ * (flag 1 when the readings came back, 0 when the history caught up: anomaly.h). */
 static int season_flag(hz_season_state *s, double unit, int in_log, int flag, hz_anomaly *out)
 {
     double e = s->run ? s->excess / s->run : 0;
@@ -415,6 +415,42 @@ static int season_flag(hz_season_state *s, double unit, int in_log, int flag, hz
     s->sign = 0;
     s->excess = 0;
     return 1;
+}
+
+/* While a stretch stands (s->state): reading x (median med of its references ref[m], sorted)
+ * in the run that ends it (anomaly.h).  A run opens at a reading back within unit of the
+ * median and breaks at one still shifted: beyond every reference that way and past unit, as
+ * the readings that opened the stretch were.  A reading in between (an appliance's burst that
+ * the same hour reached on one of the last days) counts towards R but neither opens nor breaks
+ * the run. */
+static int season_end(hz_season_state *s, int season, int in_log, int64_t slot, int64_t ts,
+                      double value, double x, double med, double unit, const float *ref, int m,
+                      int R, hz_anomaly *out)
+{
+    double past = (x - med) * s->state;
+    int back = past < unit;
+    int beyond = s->state > 0 ? x > ref[m - 1] : x < ref[0];
+    if (!back && beyond) {
+        s->run = s->strong = 0;
+        s->excess = 0;
+        return 0;
+    }
+    if (!s->run) {
+        if (!back)
+            return 0;
+        s->from = ts;
+        s->value = value;
+        s->expected = med;
+    }
+    s->run++;
+    s->excess += fabs(past);
+    if (s->run < R)
+        return 0;
+    s->state = 0;
+    /* a stretch longer than half the references' seasons has moved their median: it "ends"
+     * because the history holds the new level, not because the readings came back */
+    int returned = 2 * (slot - (s->run - 1) - s->since) < (int64_t)HZ_SEASON_K * season;
+    return season_flag(s, unit > 0 ? unit : 1, in_log, returned, out);
 }
 
 int hz_season_update(int season, int in_log, hz_season_state *s, int64_t slot, int64_t ts,
@@ -439,8 +475,8 @@ int hz_season_update(int season, int in_log, hz_season_state *s, int64_t slot, i
     double med = m % 2 ? ref[m / 2] : (ref[m / 2 - 1] + ref[m / 2]) / 2.0;
     double unit = in_log ? HZ_SEASON_MIN_LOG : (ref[m - 1] - ref[0]) / 2;
     int R = season / 12 > 4 ? season / 12 : 4;
-    if (s->state) /* shifted: a run back within `unit` of the median ends it */
-        way = (x - med) * s->state < unit ? -s->state : 0;
+    if (s->state)
+        return season_end(s, season, in_log, slot, ts, value, x, med, unit, ref, m, R, out);
     if (!way || way != s->sign) {
         s->run = s->strong = 0;
         s->excess = 0;
@@ -455,14 +491,9 @@ int hz_season_update(int season, int in_log, hz_season_state *s, int64_t slot, i
     s->run++;
     s->excess += past > 0 ? past : -past;
     s->strong += past >= unit;
-    if (s->run < R)
-        return 0;
-    if (s->state) {
-        s->state = 0;
-        return season_flag(s, unit > 0 ? unit : 1, in_log, 0, out);
-    }
-    if (2 * s->strong < s->run)
+    if (s->run < R || 2 * s->strong < s->run)
         return 0;
     s->state = (int8_t)way;
+    s->since = slot - (s->run - 1);
     return season_flag(s, unit > 0 ? unit : 1, in_log, 1, out);
 }

@@ -24,6 +24,8 @@
 
 typedef struct hz_rules_conf {
     double range_min, range_max; /* NaN: no bound on that side ("range") */
+    int zero;                    /* 1: a reading of exactly 0 is out of range too ("range"):
+                                    the code of a meter or gauge that is off or cut off */
     int flatline;                /* N >= 2: flag when the same value arrives N times in a row,
                                     once per stretch, at its Nth point ("flatline"); 0 off */
     double flatline_tol;         /* values within tol of the stretch's first count as same */
@@ -37,7 +39,7 @@ typedef struct hz_rules_conf {
     int log1p;                   /* 1: the spike rule works on log1p(max(value, 0)) */
 } hz_rules_conf;
 
-/* Every rule off, range bounds NaN, spike_window 32, period 0. */
+/* Every rule off (zero 0), range bounds NaN, spike_window 32, period 0. */
 void hz_anomaly_rules_conf_default(hz_rules_conf *conf);
 /* Returns 0 or HZ_EINVAL naming the field ("anomaly.rules.flatline: ..."). */
 int hz_anomaly_rules_conf_check(const hz_rules_conf *conf, char *err, size_t errlen);
@@ -66,8 +68,8 @@ void hz_anomaly_rules_init(hz_rules_state *s);
  * one is ignored, returns 0; a non-finite value is a missing reading: ignored, so a run of
  * them shows up as a gap at the next real value).  Writes up to max_out flagged records
  * (flag 1) to out, in the order gap, range, flatline, spike (of the previous reading), and
- * returns how many (HZ_RULES_MAX_OUT is always enough).  An out-of-range value is flagged
- * "range" and kept out of the flatline and spike state.
+ * returns how many (HZ_RULES_MAX_OUT is always enough).  An out-of-range value (with zero,
+ * also exactly 0) is flagged "range" and kept out of the flatline and spike state.
  * A spike is a reading that jumps away from the one before by more than k robust deviations
  * of the recent one-period differences and comes back with the next reading (undoing at
  * least three quarters of the jump, and falling past the start by at most half), after a reading
@@ -122,9 +124,13 @@ int hz_shift_update(double h, int hold, hz_shift_state *s, int64_t ts, double u,
  * side, on each of the last HZ_SEASON_K seasons.  A run of R = max(4, S/12) readings beyond
  * every one of them, one way, with at least half of them HZ_SEASON_MIN_LOG (log1p; else half
  * the references' range) past the references' median, flags the start of a shifted stretch
- * at the run's first reading; a run of R readings back within that distance of the median
- * is its end, recorded at the first of them with flag 0: where the stretch ended, not an
- * alarm (a lasting new level "ends" too, once the history holds it).  With in_log (a load, a flow:
+ * at the run's first reading.  Its end is flagged at the first reading back within that
+ * distance of the median that opens a run of R readings none of which is still shifted
+ * (beyond every reference that way and past that distance, as the stretch's were): a reading
+ * in between, such as an appliance's burst the same hour reached on one of the last days,
+ * does not hold the stretch open.  A stretch that lasted HZ_SEASON_K / 2 seasons or more
+ * has moved the references' median, so its end is recorded with flag 0: the history caught
+ * up with a lasting new level, the readings did not come back.  With in_log (a load, a flow:
  * never below 0) a run down must also lie below every value of the history, whatever its slot: a
  * load falling to its standby at an hour that is usually busy is an empty house; below the standby
  * of the last HZ_SEASON_K seasons it is a fault.  Judged only with references from at least 3
@@ -141,14 +147,15 @@ typedef struct hz_season_state {
     int8_t sign, state;  /* the run's direction; +1 / -1 while a shift up / down stands */
     double excess;       /* sum over the run of (x - median) in the run's direction */
     int64_t from;        /* the run's first reading: ts, value, references' median */
+    int64_t since;       /* slot of the standing stretch's first reading */
     double value, expected;
 } hz_season_state;
 
 void hz_season_init(hz_season_state *s);
 void hz_season_free(hz_season_state *s);
 /* One reading (slot number, ts, value) of a variable with rules.season = season.  Returns 1
- * with a "shift" record in *out (flag 1 at a start, 0 at an end), 0, or HZ_ENOMEM (history
- * not allocated; nothing judged). */
+ * with a "shift" record in *out (flag 1 at a start and at an end, 0 at the end of a lasting
+ * level, as above), 0, or HZ_ENOMEM (history not allocated; nothing judged). */
 int hz_season_update(int season, int in_log, hz_season_state *s, int64_t slot, int64_t ts,
                      double value, hz_anomaly *out);
 

@@ -191,7 +191,11 @@ static void count_kind(hz_pipeline *p, const char *kind)
 static void rule_texts(var_rules *r)
 {
     const hz_rules_conf *c = &r->c;
-    snprintf(r->txt[0], 64, "range [%g, %g]", c->range_min, c->range_max);
+    if (c->zero && isnan(c->range_min) && isnan(c->range_max))
+        snprintf(r->txt[0], 64, "range zero");
+    else
+        snprintf(r->txt[0], 64, "range [%g, %g]%s", c->range_min, c->range_max,
+                 c->zero ? " zero" : "");
     snprintf(r->txt[1], 64, "flatline n=%d", c->flatline);
     snprintf(r->txt[2], 64, "spike k=%g window=%d%s", c->spike_k, c->spike_window,
              c->log1p ? " log1p" : "");
@@ -223,14 +227,15 @@ static int build_rules(const hz_pipeline *p, int v, const char *sid, var_rules *
         c->range_min = r.range[0];
         c->range_max = r.range[1];
     }
+    c->zero = r.zero > 0;
     c->flatline = r.flatline;
     c->spike_k = r.spike;
     c->gap = r.gap;
     c->period_ms = pc->window.period_ms;
     c->log1p = tf == HZ_CFG_TF_LOG1P;
     out->season = r.season > 0 ? r.season : 0;
-    out->on =
-        !isnan(c->range_min) || !isnan(c->range_max) || c->flatline || c->spike_k > 0 || c->gap;
+    out->on = !isnan(c->range_min) || !isnan(c->range_max) || c->zero || c->flatline ||
+              c->spike_k > 0 || c->gap;
     rule_texts(out);
     return hz_anomaly_rules_conf_check(c, err, errlen);
 }

@@ -131,6 +131,37 @@ static void test_rules_conf_check(void **state)
     assert_int_equal(hz_anomaly_rules_conf_check(&c, err, sizeof err), 0);
 }
 
+/* rules.zero: a reading of exactly 0 is a range fault, each one (a dead meter or gauge), kept
+ * out of the flatline state, so a run of zeros is not also a flatline; a small positive
+ * reading is not one; without zero, a 0 inside the range is a reading like any other. */
+static void test_rules_zero(void **state)
+{
+    hz_rules_conf c;
+    hz_anomaly_rules_conf_default(&c);
+    c.range_min = 0;
+    c.flatline = 3;
+    c.period_ms = 86400000;
+    hz_rules_state s;
+    hz_anomaly out[HZ_RULES_MAX_OUT];
+    const double q[] = {0.74, 0.6, 0.0099, 0, 0, 0, 0, 0.5};
+    for (int zero = 0; zero <= 1; zero++) {
+        c.zero = zero;
+        hz_anomaly_rules_init(&s);
+        int range = 0, flat = 0;
+        for (int i = 0; i < 8; i++) {
+            int n = hz_anomaly_rules_check(&c, &s, i * c.period_ms, q[i], out, HZ_RULES_MAX_OUT);
+            for (int j = 0; j < n; j++) {
+                range += !strcmp(out[j].kind, "range");
+                flat += !strcmp(out[j].kind, "flatline");
+                if (!strcmp(out[j].kind, "range"))
+                    assert_true(out[j].value == 0 && out[j].lower == 0 && isnan(out[j].upper));
+            }
+        }
+        assert_int_equal(range, zero ? 4 : 0);
+        assert_int_equal(flat, zero ? 0 : 1);
+    }
+}
+
 static void test_rules_flatline_once_per_stretch(void **state)
 {
     hz_rules_conf c = rules_all();
@@ -373,8 +404,8 @@ static void test_shift_start_at_step(void **state)
 
 /* The seasonal level detector: a daily load cycle (96 readings a day, noise 5%), then a day
  * at three times the load: flagged at its first reading (or a noisy one before, that opened
- * the run), its end recorded (flag 0) at the first reading of the day after, nothing on the
- * clean days; late readings are not judged. */
+ * the run) and at its end, the first reading of the day after, nothing on the clean days;
+ * late readings are not judged. */
 static void test_season_shift(void **state)
 {
     hz_season_state s;
@@ -391,7 +422,7 @@ static void test_season_shift(void **state)
         assert_true(rc == 0 || rc == 1);
         if (rc) {
             assert_string_equal(a.kind, "shift");
-            assert_int_equal(a.flag, flags == 0); /* the start flagged, the end recorded */
+            assert_int_equal(a.flag, 1); /* the start and the end */
             if (flags < 4)
                 at[flags] = (int)(a.ts / 1000);
             flags++;
@@ -406,7 +437,7 @@ static void test_season_shift(void **state)
 
 /* A load (log1p) that falls to its usual nightly level at a busy hour is an empty house: no
  * flag; below the lowest reading of the last days (its standby) it is a fault, flagged where
- * it starts (its end recorded unflagged). */
+ * it starts and where it ends. */
 static void test_season_down_below_floor(void **state)
 {
     hz_season_state s;
@@ -423,7 +454,7 @@ static void test_season_down_below_floor(void **state)
             x = 30 * (1 + 0.02 * normal(&g));
         if (hz_season_update(D, 1, &s, t, t * 1000LL, x, &a) == 1) {
             assert_string_equal(a.kind, "shift");
-            assert_int_equal(a.flag, flags == 0);
+            assert_int_equal(a.flag, 1);
             if (flags < 4)
                 at[flags] = (int)(a.ts / 1000);
             flags++;
@@ -432,6 +463,67 @@ static void test_season_down_below_floor(void **state)
     assert_int_equal(flags, 2);
     assert_int_equal(at[0], 16 * D);
     assert_int_equal(at[1], 17 * D);
+    hz_season_free(&s);
+}
+
+/* A household's routine bursts (a 15-minute reading at 2.5 times the load every hour, the
+ * same slots every day) do not hold a stretch open: a day at four times the load is flagged
+ * at its first reading and at the first reading of the day after, though a burst comes
+ * within every two hours after it (the bursts are within the references' range, not beyond
+ * every one of them as the stretch's readings were). */
+static void test_season_end_despite_routine_bursts(void **state)
+{
+    hz_season_state s;
+    hz_season_init(&s);
+    hz_anomaly a;
+    rng g = {23};
+    const int D = 96;
+    int flags = 0, at[4] = {0};
+    for (int t = 0; t < 20 * D; t++) {
+        double x = (300 + 200 * sin(6.2831853 * t / D)) * (1 + 0.03 * normal(&g));
+        if (t % 6 == 3)
+            x *= 2.5;
+        if (t >= 12 * D && t < 13 * D)
+            x *= 4;
+        if (hz_season_update(D, 1, &s, t, t * 1000LL, x, &a) == 1) {
+            assert_int_equal(a.flag, 1);
+            if (flags < 4)
+                at[flags] = (int)(a.ts / 1000);
+            flags++;
+        }
+    }
+    assert_int_equal(flags, 2);
+    assert_true(at[0] >= 12 * D - 2 && at[0] <= 12 * D);
+    assert_int_equal(at[1], 13 * D);
+    hz_season_free(&s);
+}
+
+/* A lasting new level (a new appliance on for good) is flagged where it starts; once half the
+ * references' seasons hold it their median has moved and the stretch "ends": recorded with
+ * flag 0, not an alarm, since the readings did not come back. */
+static void test_season_lasting_level(void **state)
+{
+    hz_season_state s;
+    hz_season_init(&s);
+    hz_anomaly a;
+    rng g = {29};
+    const int D = 96;
+    int flags = 0, ends = 0, at[4] = {0};
+    for (int t = 0; t < 24 * D; t++) {
+        double x = (300 + 200 * sin(6.2831853 * t / D)) * (1 + 0.05 * normal(&g));
+        if (t >= 10 * D)
+            x *= 3;
+        if (hz_season_update(D, 1, &s, t, t * 1000LL, x, &a) == 1) {
+            if (flags + ends < 4)
+                at[flags + ends] = (int)(a.ts / 1000);
+            flags += a.flag;
+            ends += !a.flag;
+        }
+    }
+    assert_int_equal(flags, 1);
+    assert_int_equal(ends, 1);
+    assert_true(at[0] >= 10 * D - 2 && at[0] <= 10 * D);
+    assert_true(at[1] > 13 * D && at[1] < 15 * D); /* the median moves on the 4th day */
     hz_season_free(&s);
 }
 
@@ -718,6 +810,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_no_allocation_per_point),
         cmocka_unit_test(test_rules_conf_check),
+        cmocka_unit_test(test_rules_zero),
         cmocka_unit_test(test_rules_flatline_once_per_stretch),
         cmocka_unit_test(test_rules_gap_range_order),
         cmocka_unit_test(test_rules_spike_needs_return),
@@ -728,6 +821,8 @@ int main(void)
         cmocka_unit_test(test_shift_start_at_step),
         cmocka_unit_test(test_season_shift),
         cmocka_unit_test(test_season_down_below_floor),
+        cmocka_unit_test(test_season_end_despite_routine_bursts),
+        cmocka_unit_test(test_season_lasting_level),
         cmocka_unit_test(test_season_routine),
         cmocka_unit_test(test_daily_load_with_faults),
         cmocka_unit_test(test_choptank_river_gauge),

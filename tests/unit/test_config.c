@@ -636,17 +636,17 @@ static void test_rules_per_series(void **state)
     const char *text =
         "pipelines:\n  - name: p\n    source: {sqlite: {}, fields: {values: [q, rain]}}\n"
         "    window: {period: 1d}\n    model: {kind: itransformer}\n"
-        "    anomaly: {rules: {range: [0, 1000], spike: 6, gap: 3}}\n"
+        "    anomaly: {rules: {range: [0, 1000], spike: 6, gap: 3, zero: true}}\n"
         "    variables:\n"
         "      - {name: q, transform: log1p, rules: {spike: 8}}\n"
         "      - {name: q, series: \"0149*\", rules: {range: [0, 300], gap: 0}}\n"
-        "      - {name: rain, rules: {spike: 0, range: [null, null]}}\n";
+        "      - {name: rain, rules: {spike: 0, range: [null, null], zero: false}}\n";
     assert_int_equal(load_str(t, text, &cfg, err), 0);
     const hz_pipeline_conf *p = &cfg->pipelines[0];
     hz_cfg_rules r;
     int tf, ex;
     hz_config_rules_for(p, "q", "01491000", &r, &tf, &ex);
-    assert_true(r.spike == 8 && r.gap == 0 && r.n_range == 2 && r.range[1] == 300);
+    assert_true(r.spike == 8 && r.gap == 0 && r.n_range == 2 && r.range[1] == 300 && r.zero == 1);
     assert_int_equal(tf, HZ_CFG_TF_LOG1P);
     assert_int_equal(ex, 1);
     hz_config_rules_for(p, "q", "02000000", &r, &tf, &ex);
@@ -654,7 +654,7 @@ static void test_rules_per_series(void **state)
     hz_config_rules_for(p, "q", NULL, &r, &tf, &ex); /* without the pattern items */
     assert_true(r.gap == 3 && r.range[1] == 1000);
     hz_config_rules_for(p, "rain", "01491000", &r, &tf, &ex);
-    assert_true(r.spike == 0 && r.gap == 3 && isnan(r.range[0]) && isnan(r.range[1]));
+    assert_true(r.spike == 0 && r.gap == 3 && isnan(r.range[0]) && isnan(r.range[1]) && !r.zero);
     assert_int_equal(tf, HZ_CFG_TF_NONE);
     assert_int_equal(hz_config_has_series_rules(p), 1);
     hz_config_free(cfg);
