@@ -7,9 +7,11 @@
 # rebuild time, mean forward time and batch size, and p50/p99 latency from a reading's
 # arrival (its poll returned) to the commit of its forecasts (what horizond logs at stop).
 # The model alone (bench/bench_forward.c) runs on the same checkpoint at the same batch size
-# in the same run; readings/s count the stop (SIGTERM to exit) as busy time.  The last line is
+# just before and just after the daemon (the mean of the two); readings/s count the stop
+# (SIGTERM to exit) as busy time.  The last line is
 #   readings_per_s=X model_windows_per_s=Y ratio=X/Y p50_ms=A p99_ms=B peak_rss_mb=C
-# Usage: bench/bench_daemon.sh   env: SERIES POINTS LOOKBACK HORIZON STRIDE BATCHES ("512")
+# Usage: bench/bench_daemon.sh   env: SERIES POINTS (32; 8 past 20k series) LOOKBACK HORIZON
+#   STRIDE BATCHES ("512") PARTITIONS
 #   FORECASTS (sinks[].sqlite.forecasts: latest, the fleet setting; or history, both)
 #   ADAPT (anomaly.adapt_steps: false, a fleet's memory; or true)
 #   COMMIT_AFTER (batch.commit_after: 300ms, group commit; 0 = a commit per cycle), MAX_WAIT (100ms)
@@ -22,7 +24,7 @@ B=${BUILD:-build}
 BIN=$B
 NAME=bench_daemon
 SERIES=${SERIES:-10000}
-POINTS=${POINTS:-8}
+POINTS=${POINTS:-$(( SERIES > 20000 ? 8 : 32 ))} # a run of 10-20 s: the restart's windows 3%
 LOOKBACK=${LOOKBACK:-96}
 HORIZON=${HORIZON:-24}
 BATCHES=${BATCHES:-512}
@@ -32,13 +34,19 @@ ADAPT=${ADAPT:-false}
 COMMIT_AFTER=${COMMIT_AFTER:-300ms}
 MAX_WAIT=${MAX_WAIT:-100ms}
 STAGE=${STAGE:-0s} # sinks[].sqlite.stage_readings: 0s, or how often staged readings are moved
-PARTITIONS=${PARTITIONS:-$(( SERIES > 20000 ? 16 : 4 ))} # the mock cluster keeps ~77k messages a partition
+# the mock cluster keeps ~77k messages a partition
+PARTITIONS=${PARTITIONS:-$(( SERIES * POINTS / 50000 > 4 ? SERIES * POINTS / 50000 : 4 ))}
 T=$(mktemp -d /tmp/hz_bench_XXXXXX)
 . tests/tools/daemon_lib.sh
 PORT=$((20000 + $$ % 20000))
 
 bench_ckpt $LOOKBACK $HORIZON
 model=$MODEL_YAML
+
+# windows/s of the model alone (bench/bench_forward.c) at batch $1, 3 s
+model_alone() {
+    "$B/bench/bench_forward" "$T/m.safetensors" "$1" 3 | sed 's/.*model_windows_per_s=\([0-9]*\).*/\1/'
+}
 
 # the stream: POINTS readings per series after the history, time-major
 awk -v n=$SERIES -v a=$LOOKBACK -v b=$((LOOKBACK + POINTS)) -v t0=$T0 'BEGIN {
@@ -70,6 +78,8 @@ pipelines:
     anomaly: {levels: [0.9, 0.99], rules: {spike: 6.0}, adapt_steps: $ADAPT}
     sinks: [{sqlite: {forecasts: $FORECASTS, stage_readings: $STAGE}}]
 EOT
+    # the model alone before the run and after it, averaged (the host's speed drifts by ~10%)
+    mw0=$(model_alone "$bmax")
     t0=$(date +%s.%N)
     : >"$T/run.log"
     ${PERF:-} "$B/horizond" -c "$T/hz.yaml" 2>"$T/run.log" &
@@ -111,7 +121,7 @@ EOT
         -v inf="$inf" -v bs="$bs" -v p50="$p50" -v p99="$p99" -v rss="$rss" -v stop="$stop" 'BEGIN {
         printf "| %d | %d | %d | %d | %.0f | %.0f | %s | %s s | %s | %s | %s ms | %s ms | %s MB |\n", s, b,
             rd, w, rd / busy, fc / busy, reb, stop, inf, bs, p50, p99, rss }'
-    mw=$("$B/bench/bench_forward" "$T/m.safetensors" "$bmax" 3 | sed 's/.*model_windows_per_s=\([0-9]*\).*/\1/')
+    mw=$(( (mw0 + $(model_alone "$bmax")) / 2 ))
     last=$(awk -v rd="$rd" -v busy="$busy" -v mw="$mw" -v p50="$p50" -v p99="$p99" -v rss="$rss" \
         'BEGIN { x = rd / busy; printf "readings_per_s=%.0f model_windows_per_s=%d ratio=%.2f " \
                  "p50_ms=%s p99_ms=%s peak_rss_mb=%s", x, mw, x / mw, p50, p99, rss }')
@@ -121,5 +131,5 @@ echo "readings/s and forecasts/s over the busy time (first record of a cycle to 
 echo "forecasts = windows x horizon points (in latest: one row per window, its steps as JSON arrays; synchronous=FULL);"
 echo "rebuild = start until ready (checkpoint load, $SERIES x $LOOKBACK history points replayed)."
 echo "OPENBLAS_NUM_THREADS=$OPENBLAS_NUM_THREADS (the model on the loop thread; SQLite inserts and commits on the sink's writer thread). Machine: $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg) (shared: numbers are noisy)."
-echo "stride $STRIDE, horizon $HORIZON, sqlite forecasts: $FORECASTS, stage_readings: $STAGE, anomaly.adapt_steps: $ADAPT, batch.commit_after: $COMMIT_AFTER; model alone: bench/bench_forward at the same batch.max, 3 s."
+echo "stride $STRIDE, horizon $HORIZON, sqlite forecasts: $FORECASTS, stage_readings: $STAGE, anomaly.adapt_steps: $ADAPT, batch.commit_after: $COMMIT_AFTER; model alone: bench/bench_forward at the same batch.max, 3 s before the run and 3 s after, averaged."
 echo "$last"
