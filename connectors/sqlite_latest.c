@@ -176,6 +176,37 @@ static int to_rowid(hz_sqlite_latest *l, char *err, size_t errlen)
     return rc;
 }
 
+/* The levels the table has columns for (lower90 -> 0.9, lower99_5 -> 0.995), ascending, so
+ * the view a restart makes shows them before the first forecast.  Returns how many. */
+static int table_levels(hz_sqlite_latest *l, double *lv)
+{
+    char sql[200];
+    snprintf(sql, sizeof sql,
+             "SELECT substr(name, 6) FROM pragma_table_info('%s') WHERE name GLOB 'lower?*'",
+             l->table);
+    sqlite3_stmt *st = NULL;
+    int n = 0;
+    if (sqlite3_prepare_v2(l->db, sql, -1, &st, NULL) != SQLITE_OK)
+        return 0;
+    while (n < HZ_FC_MAX_LEVELS && sqlite3_step(st) == SQLITE_ROW) {
+        char x[32];
+        snprintf(x, sizeof x, "%s", (const char *)sqlite3_column_text(st, 0));
+        for (char *c = x; *c; c++)
+            *c = *c == '_' ? '.' : *c;
+        char *end;
+        double v = strtod(x, &end) / 100;
+        int at = n;
+        if (*end || !(v > 0 && v < 1))
+            continue;
+        for (; at > 0 && lv[at - 1] > v; at--)
+            lv[at] = lv[at - 1];
+        lv[at] = v;
+        n++;
+    }
+    sqlite3_finalize(st);
+    return n;
+}
+
 int hz_sqlite_latest_open(sqlite3 *db, const char *forecasts_table, hz_sqlite_latest **out,
                           char *err, size_t errlen)
 {
@@ -186,12 +217,15 @@ int hz_sqlite_latest_open(sqlite3 *db, const char *forecasts_table, hz_sqlite_la
     l->db = db;
     snprintf(l->table, sizeof l->table, "latest_%s", forecasts_table);
     snprintf(l->view, sizeof l->view, "latest_%s_steps", forecasts_table);
-    hz_forecast none = {0};
+    double lv[HZ_FC_MAX_LEVELS];
+    hz_forecast known = {.levels = lv};
     int rc = to_rowid(l, err, errlen);
     if (!rc)
         rc = create(l, err, errlen);
     if (!rc)
-        rc = use_levels(l, &none, err, errlen);
+        known.nlevels = table_levels(l, lv);
+    if (!rc)
+        rc = use_levels(l, &known, err, errlen);
     if (rc) {
         hz_sqlite_latest_free(l);
         return rc;

@@ -378,7 +378,7 @@ static void test_latest_forecasts(void **state)
 
 /* A file whose latest table was made WITHOUT ROWID (as before sqlite_latest.c's rowid
  * table) is copied into the rowid table at open: rows, level columns and the retention
- * index kept. */
+ * index kept; the view shows the levels before the first forecast. */
 static void test_latest_without_rowid(void **state)
 {
     hz_sqlite_sink_opts o = {.path = db_path("latest_wr.sqlite"),
@@ -416,6 +416,10 @@ static void test_latest_without_rowid(void **state)
     assert_int_equal(query_int(db, "SELECT count(*) FROM sqlite_master WHERE name = "
                                    "'latest_forecasts_by_issued_ts'"),
                      1);
+    assert_int_equal(query_int(db, "SELECT lower90 * 10 + upper * 100 FROM "
+                                   "latest_forecasts_steps WHERE series = 'm1' AND variable = "
+                                   "'voltage' AND step = 2"),
+                     (5 + 2 + 1 - 1) * 10 + (5 + 2 + 1 + 2) * 100);
     write_forecasts(k, "m1", 6, 4);
     assert_int_equal(k->ops->flush(k, 1000, err, sizeof err), 0);
     assert_int_equal(query_int(db, "SELECT max(issued_ts) / 60000 FROM latest_forecasts"), 6);
