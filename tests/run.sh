@@ -69,11 +69,12 @@ apart=""
 case "${BIN:-}" in
 *asan*) apart="tests/e2e/fault_kafka.sh tests/e2e/fault_files.sh tests/e2e/fault_kill.sh tests/e2e/scaleout_kafka.sh tests/e2e/web_view.sh tests/e2e/nilm.sh tests/e2e/model_cli.sh" ;;
 esac
-# In a full run of the normal build, fault_files.sh (its minute is mostly the SQLite file
-# held locked, full or read-only while horizond waits) runs in the background beside the
-# other scripts; its output and verdict come after the last one.
+# In a full run of the normal build, fault_files.sh and fault_kafka.sh (their minutes are
+# mostly waiting: the SQLite file held locked, full or read-only, brokers down past the
+# session timeout, while horizond waits) run in the background beside the other scripts;
+# their output and verdicts come after the last one.
 beside=""
-[ "${E2E:-all}" = all ] && [ -z "$apart" ] && beside="tests/e2e/fault_files.sh"
+[ "${E2E:-all}" = all ] && [ -z "$apart" ] && beside="tests/e2e/fault_files.sh tests/e2e/fault_kafka.sh"
 for s in $beside; do
     o="$bgdir/${s##*/}"
     mkdir -p "$bgdir"
