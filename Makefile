@@ -62,7 +62,7 @@ FUZZ_SRC := $(filter-out fuzz/libfuzzer.c,$(wildcard fuzz/*.c))
 FUZZ_TARGETS := config json csv timestamp safetensors meta http
 
 .SECONDARY:
-.PHONY: all deps test check check-asan check-layers check-unit check-e2e bench demo demo-nilm install clean \
+.PHONY: all deps test test-build check check-asan check-layers check-unit check-e2e bench demo demo-nilm install clean \
         format format-check tools fuzz fuzz-build faults soak valgrind
 all: $(addprefix $(BUILD)/,$(PROGS)) $(TOOLS) $(BENCHES) $(BUILD)/bench_attention
 
@@ -209,10 +209,16 @@ check-asan: $(STESTS) $(SDTESTS) $(addprefix $(BUILD)/asan/,$(PROGS)) $(patsubst
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
 	BUILD=$(BUILD) BIN=$(BUILD)/asan tests/run.sh $(BUILD)/asan/tests $(BUILD)/asan/dbl/tests
 
+# Both flavours built first, on every core (the runs themselves keep their own pace).
+JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 test:
 	$(MAKE) deps
+	$(MAKE) -j$(JOBS) test-build
 	$(MAKE) check
 	$(MAKE) check-asan
+
+test-build: all $(TESTS) $(DTESTS) $(STESTS) $(SDTESTS) $(addprefix $(BUILD)/asan/,$(PROGS)) \
+            $(patsubst $(BUILD)/%,$(BUILD)/asan/%,$(TOOLS))
 	@echo "make test: all suites passed (normal and ASan/UBSan)"
 
 bench: all
