@@ -258,6 +258,9 @@ int hz_metrics_declare_std(hz_metrics *m, char *err, size_t errlen)
          "Readings accepted from the pipeline's source."},
         {"horizon_forecasts_total", HZ_METRIC_COUNTER, P, NULL, 0,
          "Forecast points written (one per series, variable and horizon step)."},
+        {"horizon_estimates_total", HZ_METRIC_COUNTER, P, NULL, 0,
+         "Appliance estimates written by a disaggregation pipeline (one per window and "
+         "appliance, each covering the window's slots)."},
         {"horizon_anomalies_total", HZ_METRIC_COUNTER, PK, NULL, 0,
          "Anomalies flagged, by kind (residual, range, flatline, spike, gap, shift)."},
         {"horizon_interval_coverage", HZ_METRIC_GAUGE, PL, NULL, 0,

@@ -125,7 +125,7 @@ struct hz_pipeline {
     int n_fl_arr;
     sqlite3 *lagdb; /* sqlite source: how far the table is ahead of the cursor */
     /* metrics */
-    hz_metric *m_read, *m_fc, *m_dead, *m_lag, *m_inf, *m_bs, *m_series, *m_late, *m_fill;
+    hz_metric *m_read, *m_fc, *m_est, *m_dead, *m_lag, *m_inf, *m_bs, *m_series, *m_late, *m_fill;
     hz_metric *m_await, *m_merge, *m_wfill; /* variables joined by slot (window_store.h) */
     hz_metric *m_kind[N_KINDS];
     hz_metric *m_cov[HZ_IV_MAX_LEVELS]; /* horizon_interval_coverage per level */
@@ -632,6 +632,7 @@ static void get_metrics(hz_pipeline *p, hz_metrics *m)
     const char *lv[] = {p->pc->name, NULL};
     p->m_read = hz_metrics_get(m, "horizon_readings_total", lv, NULL, 0);
     p->m_fc = hz_metrics_get(m, "horizon_forecasts_total", lv, NULL, 0);
+    p->m_est = hz_metrics_get(m, "horizon_estimates_total", lv, NULL, 0);
     p->m_dead = hz_metrics_get(m, "horizon_dead_letters_total", lv, NULL, 0);
     p->m_lag = hz_metrics_get(m, "horizon_consumer_lag", lv, NULL, 0);
     p->m_inf = hz_metrics_get(m, "horizon_inference_seconds", lv, NULL, 0);
@@ -906,7 +907,7 @@ static int emit_estimates(void *opaque, const hz_estimate *e, size_t n, char *er
             return rc;
     }
     p->dirty = 1;
-    hz_metrics_add(p->m_fc, (double)n);
+    hz_metrics_add(p->m_est, (double)n);
     return 0;
 }
 

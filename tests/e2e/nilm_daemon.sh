@@ -5,7 +5,8 @@
 # stream through a mock-cluster topic into a `task: disaggregate` pipeline
 # with two tiny appliance models (one-batch probes trained from June), while horizond is
 # killed with SIGKILL ROUNDS times at random moments (SEED, printed); a last start catches
-# up.  Then every reading is stored once as sent, every minute of every meter has one
+# up and is sent the last 64 minutes, so its metrics count at least the last windows'
+# estimates in horizon_estimates_total and none in horizon_forecasts_total.  Then every reading is stored once as sent, every minute of every meter has one
 # estimate per appliance in `appliances` (but the fourth meter's window with the 0 W
 # reading, left out) (power 0 or at least the ON threshold, state 1
 # exactly when on, estimated by a window that ends at or after it and holds it), each
@@ -16,6 +17,7 @@ NAME=nilm_daemon
 ROUNDS=${ROUNDS:-3}
 SEED=${SEED:-$(date +%s)}
 T=$(mktemp -d /tmp/hz_nd_XXXXXX)
+PORT=$((20000 + ($$ + 17) % 20000)) # as daemon_reload.sh picks its port
 . tests/tools/daemon_lib.sh
 M=data/nilm/devicescope_1min/ukdale_house2
 W=256
@@ -60,7 +62,7 @@ for a in Kettle Microwave; do
         >"$T/train.out" 2>"$T/train.err" || fail "training $a: $(tail -3 "$T/train.err")"
 done
 {
-    printf 'database: %s/hz.sqlite\nmetrics: {listen: ""}\nlog_level: info\n' "$T"
+    printf 'database: %s/hz.sqlite\nmetrics: {listen: "127.0.0.1:%s"}\nlog_level: info\n' "$T" "$PORT"
     printf 'kafka: {bootstrap.servers: "%s"}\npipelines:\n  - name: house\n' "$BOOT"
     printf '    source:\n      kafka:\n        topic: readings\n        group.id: hz-nilm\n'
     printf '        properties: {session.timeout.ms: "1000", heartbeat.interval.ms: "100"}\n'
@@ -85,7 +87,7 @@ produce 0 $((2 * W))
 (
     trap - EXIT
     t=$((2 * W))
-    while [ $t -lt $POINTS ]; do
+    while [ $t -lt $((POINTS - 64)) ]; do
         produce $t $((t + 64))
         t=$((t + 64))
         sleep 0.15
@@ -103,9 +105,16 @@ for d in $(awk -v s="$SEED" -v r="$ROUNDS" 'BEGIN { srand(s); for (i = 0; i < r;
 done
 wait "$PROD"
 start_daemon "$T/hz.yaml" "$T/last.log"
+produce $((POINTS - 64)) $POINTS # the last start completes every meter's last window
 EST=$((2 * (4 * POINTS - W))) # two appliances, four meters, less h3's second window
 wait_sql "SELECT count(*) FROM readings" $((4 * POINTS)) 90
 wait_sql "SELECT count(*) FROM appliances" $EST 90
+# the last start's estimates (at least the last window's, 4 meters x 2 appliances) are
+# counted as estimates, not as forecast points
+curl -s "http://127.0.0.1:$PORT/metrics" >"$T/metrics" || fail "no metrics on port $PORT"
+metric() { awk -v n="horizon_$1_total{pipeline=\"house\"}" '$1 == n { print $2 }' "$T/metrics"; }
+[ "$(metric forecasts)" = 0 ] || fail "estimates counted as forecasts: $(metric forecasts)"
+[ "$(metric estimates)" -ge 8 ] || fail "$(metric estimates) estimates counted, not 8 or more"
 stop_daemon
 
 # readings: each once, as sent
@@ -138,4 +147,5 @@ missing=$(comm -13 "$T/topic.rows" "$T/db.rows" | wc -l)
 msgs=$(wc -l <"$T/ap.dump")
 wins=$(sed -n 's/.*"series":"\([^"]*\)","appliance":"\([^"]*\)".*"end_ts":\([0-9]*\),.*/\1 \2 \3/p' "$T/ap.dump" | sort -u | wc -l)
 stored=$(q "SELECT count(DISTINCT series || appliance || window_end) FROM appliances")
+echo "$NAME: last start: $(metric readings) readings, $(metric estimates) estimates counted"
 echo "$NAME: ok (seed $SEED: $ROUNDS kills; $((4 * POINTS)) readings stored once as sent; $EST minute estimates, one per meter, appliance and minute, none in the window with a 0 W reading; $stored windows in SQLite, all on the topic: $msgs messages for $wins windows, $((msgs - wins)) duplicates)"
