@@ -180,31 +180,14 @@ static int to_rowid(hz_sqlite_latest *l, char *err, size_t errlen)
  * the view a restart makes shows them before the first forecast.  Returns how many. */
 static int table_levels(hz_sqlite_latest *l, double *lv)
 {
-    char sql[200];
-    snprintf(sql, sizeof sql,
-             "SELECT substr(name, 6) FROM pragma_table_info('%s') WHERE name GLOB 'lower?*'",
-             l->table);
-    sqlite3_stmt *st = NULL;
-    int n = 0;
-    if (sqlite3_prepare_v2(l->db, sql, -1, &st, NULL) != SQLITE_OK)
-        return 0;
-    while (n < HZ_FC_MAX_LEVELS && sqlite3_step(st) == SQLITE_ROW) {
-        char x[32];
-        snprintf(x, sizeof x, "%s", (const char *)sqlite3_column_text(st, 0));
-        for (char *c = x; *c; c++)
+    char sfx[HZ_FC_MAX_LEVELS][16];
+    int n = hz_sqlite_level_columns(l->db, l->table, sfx, HZ_FC_MAX_LEVELS);
+    for (int i = 0; i < n; i++) {
+        for (char *c = sfx[i]; *c; c++)
             *c = *c == '_' ? '.' : *c;
-        char *end;
-        double v = strtod(x, &end) / 100;
-        int at = n;
-        if (*end || !(v > 0 && v < 1))
-            continue;
-        for (; at > 0 && lv[at - 1] > v; at--)
-            lv[at] = lv[at - 1];
-        lv[at] = v;
-        n++;
+        lv[i] = strtod(sfx[i], NULL) / 100;
     }
-    sqlite3_finalize(st);
-    return n;
+    return n > 0 ? n : 0;
 }
 
 int hz_sqlite_latest_open(sqlite3 *db, const char *forecasts_table, hz_sqlite_latest **out,

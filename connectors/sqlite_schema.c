@@ -198,6 +198,27 @@ int hz_sqlite_schema_create(sqlite3 *db, const hz_sqlite_tables *t, char *err, s
     return rc;
 }
 
+int hz_sqlite_level_columns(sqlite3 *db, const char *table, char sfx[][16], int max)
+{
+    char sql[200];
+    snprintf(sql, sizeof sql,
+             "SELECT substr(name, 6) FROM pragma_table_info('%s') WHERE name GLOB "
+             "'lower[0-9]*' AND length(name) < 20 ORDER BY CAST(replace(substr(name, 6), '_', "
+             "'.') AS REAL)",
+             table);
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+        return -1;
+    int n = 0;
+    while (n < max && sqlite3_step(st) == SQLITE_ROW) {
+        const char *s = (const char *)sqlite3_column_text(st, 0);
+        if (s && strspn(s, "0123456789_") == strlen(s))
+            snprintf(sfx[n++], 16, "%s", s);
+    }
+    sqlite3_finalize(st);
+    return n;
+}
+
 int hz_sqlite_has_column(sqlite3 *db, const char *table, const char *col)
 {
     char sql[200];

@@ -51,6 +51,11 @@ int hz_sqlite_schema_create(sqlite3 *db, const hz_sqlite_tables *t, char *err, s
 /* Runs sql (no results); 0 or HZ_EDB with SQLite's message. */
 int hz_sqlite_exec(sqlite3 *db, const char *sql, char *err, size_t errlen);
 
+/* The level suffixes of table's lowerNN / upperNN interval columns ("90", "99", "99_9": the
+ * level x 100, '.' as '_'; hz_level_suffix), ascending by level, at most max of them into
+ * sfx.  Returns how many, or -1 when the table's columns cannot be read (sqlite3_errmsg). */
+int hz_sqlite_level_columns(sqlite3 *db, const char *table, char sfx[][16], int max);
+
 /* Whether table (a checked identifier) has column col. */
 int hz_sqlite_has_column(sqlite3 *db, const char *table, const char *col);
 /* Adds column `col type` to table unless it has it (files written by older versions).

@@ -314,21 +314,8 @@ static int var_readings(sqlite3 *db, const char *series, const char *var, int64_
  * level, at most HZ_WEB_MAX_LEVELS. */
 static int level_cols(sqlite3 *db, const char *table, char lv[][16], char *err, size_t errlen)
 {
-    char sql[200];
-    snprintf(sql, sizeof sql,
-             "SELECT substr(name, 6) FROM pragma_table_info('%s') WHERE name GLOB "
-             "'lower[0-9]*' AND length(name) < 20 ORDER BY CAST(replace(substr(name, 6), '_', "
-             "'.') AS REAL)",
-             table);
-    sqlite3_stmt *st;
-    int rc = prepare(db, sql, &st, err, errlen), n = 0;
-    while (!rc && n < HZ_WEB_MAX_LEVELS && sqlite3_step(st) == SQLITE_ROW) {
-        const char *s = col_str(st, 0);
-        if (strspn(s, "0123456789_") == strlen(s))
-            snprintf(lv[n++], 16, "%s", s);
-    }
-    sqlite3_finalize(st);
-    return rc ? rc : n;
+    int n = hz_sqlite_level_columns(db, table, lv, HZ_WEB_MAX_LEVELS);
+    return n < 0 ? db_err(db, "prepare", err, errlen) : n;
 }
 
 /* "value, lower90, upper90, ..." for the levels. */
