@@ -911,7 +911,6 @@ static int emit_estimates(void *opaque, const hz_estimate *e, size_t n, char *er
     return 0;
 }
 
-/* hz_anomaly_fn: residual flags join the cycle's anomalies. */
 /* Whether residual flag a is routine (routine above): its series and variable found by
  * name; the rules were resolved at the reading. */
 static int routine_residual(hz_pipeline *p, const hz_anomaly *a)
@@ -927,8 +926,8 @@ static int routine_residual(hz_pipeline *p, const hz_anomaly *a)
     return 0;
 }
 
-/* The forecaster's records, a routine residual flag unflagged (kept as a score only with
- * record_scores). */
+/* hz_anomaly_fn: the forecaster's records join the cycle's anomalies, a routine residual
+ * flag unflagged (kept as a score only with record_scores). */
 static int collect_anomalies(void *opaque, const hz_anomaly *a, size_t n)
 {
     hz_pipeline *p = opaque;
